@@ -1,0 +1,238 @@
+"""Reconciliation items: the values the desk works on.
+
+Items are immutable; every change makes a new value with ``dataclasses.replace`` and a
+higher ``version`` (the optimistic-lock token the store checks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from domain.money import Money
+from domain.policy import RiskTier
+
+
+class ItemKind(StrEnum):
+    """What the matching engine left for a human."""
+
+    UNMATCHED = "unmatched"
+    MATCH = "match"
+    BATCH = "batch"
+    STATEMENT = "statement"
+
+
+class Route(StrEnum):
+    """Where routing sent the item."""
+
+    IMMEDIATE = "immediate"
+    DIGEST = "digest"
+    AUTO_ACCEPTED = "auto_accepted"
+
+
+class ReviewState(StrEnum):
+    """Review state machine states (see ``domain.states``)."""
+
+    PENDING = "pending"
+    ASSIGNED = "assigned"
+    AWAITING_SECOND_APPROVAL = "awaiting_second_approval"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    ESCALATED = "escalated"
+    DISPUTED = "disputed"
+    DEAD_LETTER = "dead_letter"
+    POSTED = "posted"
+
+
+class DisputeState(StrEnum):
+    """Dispute branch states."""
+
+    OPEN = "open"
+    AWAITING_COUNTERPARTY = "awaiting_counterparty"
+    RESOLVED = "resolved"
+
+
+class DisputeOutcome(StrEnum):
+    """How a dispute ended."""
+
+    MATCHED = "matched"
+    ADJUSTED = "adjusted"
+    WRITTEN_OFF = "written_off"
+    WITHDRAWN = "withdrawn"
+
+
+class DisputeCategory(StrEnum):
+    """Why an item is disputed."""
+
+    AMOUNT_MISMATCH = "amount_mismatch"
+    MISSING_COUNTERPARTY_RECORD = "missing_counterparty_record"
+    DUPLICATE = "duplicate"
+    FX_DIFFERENCE = "fx_difference"
+    TIMING = "timing"
+    SUSPECTED_FRAUD = "suspected_fraud"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Approval:
+    """One approver's sign-off."""
+
+    user: str
+    at: datetime
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Dispute:
+    """The dispute branch of an item."""
+
+    state: DisputeState
+    category: DisputeCategory
+    description: str
+    opened_by: str
+    opened_at: datetime
+    counterparty_contact: str | None = None
+    expected_resolution: date | None = None
+    evidence_links: tuple[str, ...] = ()
+    proposed_adjustment: Decimal | None = None
+    outcome: DisputeOutcome | None = None
+    resolved_by: str | None = None
+    resolved_at: datetime | None = None
+    write_off_approvals: tuple[Approval, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ItemFacts:
+    """What intake knows about an item: the part a re-ingest may amend.
+
+    Amounts are exact Decimals at the currency's scale.
+    """
+
+    source: str
+    external_id: str
+    kind: ItemKind
+    entity: str
+    currency: str
+    amount: Decimal
+    counterparty: str | None = None
+    risk_tier: RiskTier | None = None
+    aging_days: int | None = None
+    booked_on: date | None = None
+    confidence: Decimal | None = None
+    score: int | None = None
+    matched_value: Decimal | None = None
+    variance: Decimal | None = None
+    record_count: int | None = None
+    entity_risk_score: Decimal | None = None
+    prepared_by: str | None = None
+    reference: str | None = None
+    description: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def money(self) -> Money:
+        """The amount as Money."""
+        return Money(amount=self.amount, currency=self.currency)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoutingDecision:
+    """Routing's verdict with its reasons; stored with the policy version it used."""
+
+    route: Route
+    kind: ItemKind
+    reasons: tuple[str, ...]
+    priority: int
+    team: str | None
+    required_approvals: int
+    policy_version: str
+    reporting_amount: Decimal | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JournalLine:
+    """One side of a journal entry, in minor units."""
+
+    account: str
+    debit_minor: int = 0
+    credit_minor: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JournalEntry:
+    """A balanced entry for the ledger, created only on final approval."""
+
+    idempotency_key: str
+    ledger_ref: str
+    item_id: int
+    currency: str
+    lines: tuple[JournalLine, ...]
+    memo: str
+    created_at: datetime
+
+    @property
+    def balanced(self) -> bool:
+        """Debits equal credits and nothing is negative."""
+        debits = sum(line.debit_minor for line in self.lines)
+        credits = sum(line.credit_minor for line in self.lines)
+        nonneg = all(line.debit_minor >= 0 and line.credit_minor >= 0 for line in self.lines)
+        return nonneg and debits == credits
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Item:
+    """A reconciliation item under review."""
+
+    id: int | None
+    facts: ItemFacts
+    content_hash: str
+    state: ReviewState
+    route: Route
+    priority: int
+    reasons: tuple[str, ...]
+    policy_version: str
+    team: str | None
+    required_approvals: int
+    created_at: datetime
+    updated_at: datetime
+    sla_started_at: datetime
+    version: int = 1
+    assignee: str | None = None
+    claim_expires_at: datetime | None = None
+    approvals: tuple[Approval, ...] = ()
+    ladder_level: int = 0
+    dispute: Dispute | None = None
+    ledger_ref: str | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    decision_note: str | None = None
+
+    @property
+    def human_id(self) -> str:
+        """The id people type: ``R-1042``."""
+        if self.id is None:
+            raise ValueError("item has no id until it is stored")
+        return format_human_id(self.id)
+
+    @property
+    def kind(self) -> ItemKind:
+        """The item's kind (routing may turn a weak match into an unmatched exception)."""
+        return self.facts.kind
+
+    @property
+    def money(self) -> Money:
+        """The item's amount."""
+        return self.facts.money
+
+
+def format_human_id(item_id: int) -> str:
+    """``1042`` -> ``R-1042``."""
+    return f"R-{item_id}"
+
+
+def parse_human_id(text: str) -> int | None:
+    """``R-1042``, ``r-1042`` or ``1042`` -> 1042; anything else -> None."""
+    raw = text.strip().upper().removeprefix("R-")
+    return int(raw) if raw.isdigit() and int(raw) > 0 else None

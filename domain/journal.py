@@ -1,0 +1,73 @@
+"""Journal entries: balanced, idempotent, created on final approval and never before."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from domain.items import Item, ItemKind, JournalEntry, JournalLine, ReviewState
+from domain.money import Money
+
+
+class EntryKind(StrEnum):
+    """Why the entry exists."""
+
+    APPROVAL = "approval"
+    WRITE_OFF = "write_off"
+
+
+def idempotency_key(item_id: int, kind: EntryKind) -> str:
+    """One entry per item and reason, whatever retries happen."""
+    return f"item-{item_id}-{kind.value}"
+
+
+def ledger_ref(item_id: int, kind: EntryKind) -> str:
+    """The reference the ledger shows: ``JE-00001042-A``."""
+    return f"JE-{item_id:08d}-{'A' if kind is EntryKind.APPROVAL else 'W'}"
+
+
+def _accounts(item: Item, kind: EntryKind) -> tuple[str, Decimal]:
+    entity = item.facts.entity
+    if kind is EntryKind.WRITE_OFF:
+        adjustment = item.dispute.proposed_adjustment if item.dispute else None
+        return f"write-off-expense:{entity}", (
+            adjustment if adjustment is not None else item.facts.amount
+        )
+    if item.kind is ItemKind.BATCH and item.facts.variance:
+        return f"recon-variance:{entity}", item.facts.variance
+    return f"recon-clearing:{entity}", item.facts.amount
+
+
+def build_entry(item: Item, *, kind: EntryKind, now: datetime) -> JournalEntry:
+    """The balanced entry for an approved item.
+
+    Raises:
+        ValueError: the item is not approved (posting before approval is a bug).
+    """
+    if item.state is not ReviewState.APPROVED or item.id is None:
+        raise ValueError("journal entries are created only for approved, stored items")
+    account, amount = _accounts(item, kind)
+    minor = Money(amount=amount, currency=item.facts.currency).minor
+    suspense = f"suspense:{item.facts.entity}"
+    if minor >= 0:
+        lines = (
+            JournalLine(account=account, debit_minor=minor),
+            JournalLine(account=suspense, credit_minor=minor),
+        )
+    else:
+        lines = (
+            JournalLine(account=suspense, debit_minor=-minor),
+            JournalLine(account=account, credit_minor=-minor),
+        )
+    approvers = ", ".join(a.user for a in item.approvals) or "policy"
+    return JournalEntry(
+        idempotency_key=idempotency_key(item.id, kind),
+        ledger_ref=ledger_ref(item.id, kind),
+        item_id=item.id,
+        currency=item.facts.currency,
+        lines=lines,
+        memo=f"{item.human_id} {kind.value} by {approvers}"
+        + (f" ({item.facts.reference})" if item.facts.reference else ""),
+        created_at=now,
+    )

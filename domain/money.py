@@ -1,0 +1,322 @@
+"""Money: Decimal amounts quantized to each currency's ISO 4217 minor units.
+
+Floats never enter: amounts arrive as text and leave as integer minor units (for storage)
+or canonical strings (for display and audit records).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from domain.errors import MoneyError
+
+# ISO 4217 minor units for currencies that do not use two decimals. Every other
+# well-formed three-letter code in KNOWN_CURRENCIES uses two.
+_MINOR_UNITS_EXCEPTIONS: dict[str, int] = {
+    # zero decimals
+    "BIF": 0,
+    "CLP": 0,
+    "DJF": 0,
+    "GNF": 0,
+    "ISK": 0,
+    "JPY": 0,
+    "KMF": 0,
+    "KRW": 0,
+    "PYG": 0,
+    "RWF": 0,
+    "UGX": 0,
+    "UYI": 0,
+    "VND": 0,
+    "VUV": 0,
+    "XAF": 0,
+    "XOF": 0,
+    "XPF": 0,
+    # three decimals
+    "BHD": 3,
+    "IQD": 3,
+    "JOD": 3,
+    "KWD": 3,
+    "LYD": 3,
+    "OMR": 3,
+    "TND": 3,
+    # four decimals
+    "CLF": 4,
+    "UYW": 4,
+}
+
+KNOWN_CURRENCIES: frozenset[str] = frozenset(
+    {
+        "AED",
+        "AFN",
+        "ALL",
+        "AMD",
+        "ANG",
+        "AOA",
+        "ARS",
+        "AUD",
+        "AWG",
+        "AZN",
+        "BAM",
+        "BBD",
+        "BDT",
+        "BGN",
+        "BHD",
+        "BIF",
+        "BMD",
+        "BND",
+        "BOB",
+        "BRL",
+        "BSD",
+        "BTN",
+        "BWP",
+        "BYN",
+        "BZD",
+        "CAD",
+        "CDF",
+        "CHF",
+        "CLF",
+        "CLP",
+        "CNY",
+        "COP",
+        "CRC",
+        "CUP",
+        "CVE",
+        "CZK",
+        "DJF",
+        "DKK",
+        "DOP",
+        "DZD",
+        "EGP",
+        "ERN",
+        "ETB",
+        "EUR",
+        "FJD",
+        "FKP",
+        "GBP",
+        "GEL",
+        "GHS",
+        "GIP",
+        "GMD",
+        "GNF",
+        "GTQ",
+        "GYD",
+        "HKD",
+        "HNL",
+        "HTG",
+        "HUF",
+        "IDR",
+        "ILS",
+        "INR",
+        "IQD",
+        "IRR",
+        "ISK",
+        "JMD",
+        "JOD",
+        "JPY",
+        "KES",
+        "KGS",
+        "KHR",
+        "KMF",
+        "KPW",
+        "KRW",
+        "KWD",
+        "KYD",
+        "KZT",
+        "LAK",
+        "LBP",
+        "LKR",
+        "LRD",
+        "LSL",
+        "LYD",
+        "MAD",
+        "MDL",
+        "MGA",
+        "MKD",
+        "MMK",
+        "MNT",
+        "MOP",
+        "MRU",
+        "MUR",
+        "MVR",
+        "MWK",
+        "MXN",
+        "MYR",
+        "MZN",
+        "NAD",
+        "NGN",
+        "NIO",
+        "NOK",
+        "NPR",
+        "NZD",
+        "OMR",
+        "PAB",
+        "PEN",
+        "PGK",
+        "PHP",
+        "PKR",
+        "PLN",
+        "PYG",
+        "QAR",
+        "RON",
+        "RSD",
+        "RUB",
+        "RWF",
+        "SAR",
+        "SBD",
+        "SCR",
+        "SDG",
+        "SEK",
+        "SGD",
+        "SHP",
+        "SLE",
+        "SOS",
+        "SRD",
+        "SSP",
+        "STN",
+        "SVC",
+        "SYP",
+        "SZL",
+        "THB",
+        "TJS",
+        "TMT",
+        "TND",
+        "TOP",
+        "TRY",
+        "TTD",
+        "TWD",
+        "TZS",
+        "UAH",
+        "UGX",
+        "USD",
+        "UYI",
+        "UYU",
+        "UYW",
+        "UZS",
+        "VES",
+        "VND",
+        "VUV",
+        "WST",
+        "XAF",
+        "XCD",
+        "XOF",
+        "XPF",
+        "YER",
+        "ZAR",
+        "ZMW",
+        "ZWL",
+    }
+)
+
+
+def minor_units(currency: str) -> int:
+    """Number of decimals the currency allows.
+
+    Raises:
+        MoneyError: the code is not an ISO 4217 currency.
+    """
+    code = normalize_currency(currency)
+    return _MINOR_UNITS_EXCEPTIONS.get(code, 2)
+
+
+def normalize_currency(currency: str) -> str:
+    """Upper-cases and checks a currency code.
+
+    Raises:
+        MoneyError: the code is not an ISO 4217 currency.
+    """
+    code = currency.strip().upper()
+    if code not in KNOWN_CURRENCIES:
+        raise MoneyError(f"unknown currency {currency!r} (expected an ISO 4217 code)")
+    return code
+
+
+def _exponent(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-minor_units(currency))
+
+
+def parse_decimal(text: str) -> Decimal:
+    """Parses a plain decimal string (no exponent, no thousands separators).
+
+    Raises:
+        MoneyError: the text is not a finite plain decimal.
+    """
+    raw = text.strip()
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise MoneyError(f"{text!r} is not a decimal number") from None
+    if not value.is_finite() or "e" in raw.lower():
+        raise MoneyError(f"{text!r} is not a plain decimal number")
+    return value
+
+
+def quantize(value: Decimal, currency: str) -> Decimal:
+    """Rounds to the currency's minor units, ROUND_HALF_UP (for computed amounts only)."""
+    return value.quantize(_exponent(currency), rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Money:
+    """An exact amount in one currency, always at the currency's scale."""
+
+    amount: Decimal
+    currency: str
+
+    def __post_init__(self) -> None:
+        code = normalize_currency(self.currency)
+        object.__setattr__(self, "currency", code)
+        if self.amount != self.amount.quantize(_exponent(code)):
+            raise MoneyError(
+                f"{self.amount} has more decimals than {code} allows ({minor_units(code)})"
+            )
+        object.__setattr__(self, "amount", self.amount.quantize(_exponent(code)))
+
+    @classmethod
+    def parse(cls, text: str, currency: str) -> Money:
+        """Parses user input strictly: too many decimals is an error, never rounded.
+
+        Raises:
+            MoneyError: not a decimal, unknown currency, or more decimals than allowed.
+        """
+        value = parse_decimal(text)
+        code = normalize_currency(currency)
+        # Trailing zeros beyond the scale are harmless ("10.500" USD is 10.50).
+        if value != value.quantize(_exponent(code), rounding=ROUND_HALF_UP):
+            raise MoneyError(
+                f"{text.strip()} has more decimals than {code} allows ({minor_units(code)}); "
+                "it is not rounded silently"
+            )
+        return cls(amount=value.quantize(_exponent(code)), currency=code)
+
+    @classmethod
+    def of(cls, value: Decimal, currency: str) -> Money:
+        """Builds from a computed value, rounding half-up to the currency's scale."""
+        return cls(amount=quantize(value, currency), currency=currency)
+
+    @classmethod
+    def from_minor(cls, minor: int, currency: str) -> Money:
+        """Builds from integer minor units (the storage form)."""
+        return cls(amount=Decimal(minor).scaleb(-minor_units(currency)), currency=currency)
+
+    @property
+    def minor(self) -> int:
+        """Integer minor units (the storage form)."""
+        return int(self.amount.scaleb(minor_units(self.currency)))
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency}"
+
+    def display(self) -> str:
+        """Human form with thousands separators, e.g. ``12,500.00 USD``."""
+        return f"{self.amount:,} {self.currency}"
+
+    def convert(self, rate: Decimal, to_currency: str) -> Money:
+        """Converts with ``rate`` target units per one unit of this currency."""
+        return Money.of(self.amount * rate, to_currency)
+
+    def __neg__(self) -> Money:
+        return Money(amount=-self.amount, currency=self.currency)
+
+    def __abs__(self) -> Money:
+        return Money(amount=abs(self.amount), currency=self.currency)

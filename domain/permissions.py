@@ -1,0 +1,58 @@
+"""Who may act on an item, decided from the policy alone.
+
+Reviewers and leads of the item's team act on their team's items; leads also act on
+escalated items; dead-lettered items belong to compliance officers (and to leads when
+the policy says so). Maker-checker and dual control are enforced by the state machine.
+"""
+
+from __future__ import annotations
+
+from domain.errors import NotAuthorized
+from domain.items import Item, ReviewState
+from domain.policy import Policy
+
+
+def roles_of(policy: Policy, user: str, team_name: str | None) -> set[str]:
+    """The roles ``user`` holds for an item of ``team_name``."""
+    roles: set[str] = set()
+    team = policy.team(team_name) if team_name else None
+    if team is not None:
+        if user in team.reviewers:
+            roles.add("reviewer")
+        if user in team.leads:
+            roles.add("lead")
+    if user in policy.compliance.officers:
+        roles.add("compliance")
+    return roles
+
+
+def check_can_act(policy: Policy, item: Item, user: str) -> set[str]:
+    """Raises NotAuthorized unless ``user`` may decide on ``item`` now; returns the roles."""
+    roles = roles_of(policy, user, item.team)
+    if item.state is ReviewState.DEAD_LETTER:
+        allowed = {"compliance"} | (
+            {"lead"} if policy.compliance.leads_resolve_dead_letters else set()
+        )
+        if not roles & allowed:
+            raise NotAuthorized(
+                f"{item.human_id} is dead-lettered; only compliance officers"
+                + (" or team leads" if policy.compliance.leads_resolve_dead_letters else "")
+                + " may act on it"
+            )
+        return roles
+    if item.state is ReviewState.ESCALATED and not roles & {"lead", "compliance"}:
+        raise NotAuthorized(f"{item.human_id} is escalated; only its team's leads may act on it")
+    if not roles:
+        team = item.team or "no team"
+        raise NotAuthorized(f"you are not a reviewer of {team}, which owns {item.human_id}")
+    return roles
+
+
+def check_not_someone_elses_claim(item: Item, user: str, roles: set[str]) -> None:
+    """A claimed item is its assignee's; leads and compliance may still step in."""
+    if (
+        item.state is ReviewState.ASSIGNED
+        and item.assignee not in (None, user)
+        and not roles & {"lead", "compliance"}
+    ):
+        raise NotAuthorized(f"{item.human_id} is claimed by <@{item.assignee}>")

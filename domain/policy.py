@@ -1,0 +1,376 @@
+"""The routing policy: a YAML document validated by pydantic, versioned by content hash.
+
+Policy is data. Thresholds, teams, the SLA ladder and the digest schedule live here;
+every routing decision stores the version it was made under, so a later policy change
+never rewrites history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import date, time, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from domain.errors import MoneyError, PolicyError
+from domain.money import normalize_currency, parse_decimal
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: object) -> timedelta:
+    """Parses ``90s``, ``15m``, ``24h`` or ``3d`` (or a bare number of seconds).
+
+    Raises:
+        ValueError: anything else.
+    """
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    raise ValueError(f"{value!r} is not a duration; use a number with s, m, h or d (e.g. 24h)")
+
+
+def format_duration(value: timedelta) -> str:
+    """The shortest exact ``<n><unit>`` form of a duration."""
+    seconds = int(value.total_seconds())
+    for unit in ("d", "h", "m"):
+        size = _UNIT_SECONDS[unit]
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _to_decimal(value: object) -> Decimal:
+    if isinstance(value, float):
+        raise ValueError('write decimals as quoted strings (e.g. "0.85"), never floats')
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    if isinstance(value, str):
+        try:
+            return parse_decimal(value)
+        except MoneyError as exc:
+            raise ValueError(str(exc)) from None
+    raise ValueError(f"{value!r} is not a decimal")
+
+
+Dec = Annotated[
+    Decimal,
+    BeforeValidator(_to_decimal),
+    PlainSerializer(lambda d: str(d), return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}),
+]
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^\d+[smhd]$", "examples": ["24h"]}),
+]
+
+
+class RiskTier(StrEnum):
+    """Counterparty risk tier, lowest first."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Routing(_Strict):
+    """When an item needs a human now, later, or not at all."""
+
+    materiality: Dec = Field(
+        description="Amount in reporting currency at or above which review is immediate."
+    )
+    aging_days: int = Field(ge=0, description="Aging at or above which review is immediate.")
+    min_confidence: Dec = Field(description="Confidence below which review is immediate (0..1).")
+    immediate_risk_tiers: list[RiskTier] = Field(default=[RiskTier.HIGH, RiskTier.CRITICAL])
+    match_auto_accept_score: int = Field(default=85, ge=0, le=100)
+    match_review_score: int = Field(default=60, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _scores_ordered(self) -> Routing:
+        if self.match_review_score > self.match_auto_accept_score:
+            raise ValueError("match_review_score must not exceed match_auto_accept_score")
+        if not Decimal(0) <= self.min_confidence <= Decimal(1):
+            raise ValueError("min_confidence must be between 0 and 1")
+        if self.materiality <= 0:
+            raise ValueError("materiality must be positive")
+        return self
+
+
+class BatchRules(_Strict):
+    """Batch sign-off: auto-approve only when every tolerance holds."""
+
+    absolute_cap: Dec
+    relative_cap: Dec
+    risk_multiplier: Dec = Decimal("0.5")
+    min_records: int = Field(default=10, ge=0)
+
+
+class DualControl(_Strict):
+    """Either threshold reached means two distinct approvers, neither the preparer."""
+
+    amount: Dec
+    variance_pct: Dec
+
+
+class Team(_Strict):
+    """A review team: who reviews, who leads, and which items it owns."""
+
+    name: str = Field(min_length=1)
+    channel: str = Field(min_length=1, description="Slack channel id for item cards.")
+    reviewers: list[str] = Field(min_length=1)
+    leads: list[str] = Field(default_factory=list)
+    entities: list[str] = Field(default=["*"])
+    currencies: list[str] = Field(default=["*"])
+
+    def owns(self, *, entity: str, currency: str) -> int:
+        """How specifically this team owns an item: 0 not at all, higher is more specific."""
+        entity_hit = 2 if entity in self.entities else (1 if "*" in self.entities else 0)
+        currency_hit = 2 if currency in self.currencies else (1 if "*" in self.currencies else 0)
+        if not entity_hit or not currency_hit:
+            return 0
+        return entity_hit * 3 + currency_hit
+
+
+class Compliance(_Strict):
+    """The compliance queue: dead letters and high-severity alerts land here."""
+
+    channel: str
+    officers: list[str] = Field(min_length=1)
+    leads_resolve_dead_letters: bool = Field(
+        default=True, description="Whether team leads may also act on dead-lettered items."
+    )
+
+
+class Sla(_Strict):
+    """The SLA ladder, counted from when an item enters review."""
+
+    remind_after: Duration = timedelta(hours=24)
+    escalate_after: Duration = timedelta(hours=48)
+    dead_letter_after: Duration = timedelta(hours=72)
+    claim_ttl: Duration = timedelta(hours=4)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Sla:
+        if not self.remind_after < self.escalate_after < self.dead_letter_after:
+            raise ValueError("remind_after < escalate_after < dead_letter_after must hold")
+        if self.claim_ttl <= timedelta(0):
+            raise ValueError("claim_ttl must be positive")
+        return self
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown timezone {value!r} (use an IANA name)") from None
+    return value
+
+
+_CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z]+$")
+
+
+class Digest(_Strict):
+    """When low-risk items are summarised: a 5-field crontab in the given timezone."""
+
+    cron: str = "0 */4 * * *"
+    timezone: str = "UTC"
+
+    @field_validator("cron")
+    @classmethod
+    def _cron_shape(cls, value: str) -> str:
+        fields = value.split()
+        if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
+            raise ValueError("must be a 5-field crontab expression such as '0 */4 * * *'")
+        return value
+
+    _tz = field_validator("timezone")(_check_timezone)
+
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class BusinessCalendar(_Strict):
+    """Optional working-time calendar: when present, the SLA ladder counts working time."""
+
+    timezone: str
+    weekdays: list[Weekday] = Field(default=["mon", "tue", "wed", "thu", "fri"], min_length=1)
+    start: time = time(9, 0)
+    end: time = time(17, 0)
+    holidays: list[date] = Field(default_factory=list)
+
+    _tz = field_validator("timezone")(_check_timezone)
+
+    @model_validator(mode="after")
+    def _hours(self) -> BusinessCalendar:
+        if self.start >= self.end:
+            raise ValueError("start must be before end")
+        return self
+
+
+class Policy(_Strict):
+    """The whole policy document."""
+
+    reporting_currency: str = "USD"
+    fx_rates: dict[str, Dec] = Field(
+        default_factory=dict, description="Reporting-currency units per one unit of each currency."
+    )
+    routing: Routing
+    batch: BatchRules
+    dual_control: DualControl
+    teams: list[Team] = Field(min_length=1)
+    compliance: Compliance
+    sla: Sla = Sla()
+    digest: Digest = Digest()
+    calendar: BusinessCalendar | None = None
+
+    @field_validator("reporting_currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        try:
+            return normalize_currency(value)
+        except MoneyError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("fx_rates")
+    @classmethod
+    def _rates(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        out: dict[str, Decimal] = {}
+        for code, rate in value.items():
+            try:
+                key = normalize_currency(code)
+            except MoneyError as exc:
+                raise ValueError(str(exc)) from None
+            if rate <= 0:
+                raise ValueError(f"rate for {key} must be positive")
+            out[key] = rate
+        return out
+
+    @model_validator(mode="after")
+    def _unique_teams(self) -> Policy:
+        names = [t.name for t in self.teams]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"team names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+    def rate(self, currency: str) -> Decimal | None:
+        """Reporting units per unit of ``currency``; None when the policy has no rate."""
+        if currency == self.reporting_currency:
+            return Decimal(1)
+        return self.fx_rates.get(currency)
+
+    def team(self, name: str) -> Team | None:
+        """The team with that name, if any."""
+        return next((t for t in self.teams if t.name == name), None)
+
+    def team_for(self, *, entity: str, currency: str) -> Team | None:
+        """The most specific team owning the entity and currency (file order breaks ties)."""
+        best: Team | None = None
+        best_score = 0
+        for team in self.teams:
+            score = team.owns(entity=entity, currency=currency)
+            if score > best_score:
+                best, best_score = team, score
+        return best
+
+    def teams_of(self, user: str) -> list[Team]:
+        """Teams where the user reviews or leads."""
+        return [t for t in self.teams if user in t.reviewers or user in t.leads]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoadedPolicy:
+    """A validated policy and its version (content hash of its canonical form)."""
+
+    policy: Policy
+    version: str
+
+
+def policy_version(policy: Policy) -> str:
+    """Content hash of the policy's canonical JSON: formatting and comments don't count."""
+    canonical = json.dumps(
+        policy.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return "pol-" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for part in loc:
+        if isinstance(part, int):
+            parts.append(f"[{part}]")
+        else:
+            parts.append(("." if parts else "") + part)
+    return "".join(parts) or "(document)"
+
+
+def describe_validation_error(exc: ValidationError) -> list[str]:
+    """One ``field: reason`` line per problem, in document order."""
+    lines = []
+    for err in exc.errors():
+        message = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{_location(tuple(err['loc']))}: {message}")
+    return lines
+
+
+def parse_policy(text: str) -> LoadedPolicy:
+    """Validates a policy document.
+
+    Raises:
+        PolicyError: with one ``field: reason`` line per problem.
+    """
+    try:
+        data: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise PolicyError(f"policy is not valid YAML{where}", [str(exc)]) from None
+    if not isinstance(data, dict):
+        raise PolicyError("policy must be a YAML mapping", ["(document): expected a mapping"])
+    try:
+        policy = Policy.model_validate(data)
+    except ValidationError as exc:
+        problems = describe_validation_error(exc)
+        raise PolicyError(f"policy has {len(problems)} problem(s)", problems) from None
+    return LoadedPolicy(policy=policy, version=policy_version(policy))
+
+
+def policy_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the policy document (for editors and CI checks)."""
+    schema = Policy.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "recon-bot policy"
+    return schema

@@ -1,0 +1,140 @@
+"""Ports: what the use cases need from the outside world, as Protocols.
+
+Adapters live in ``store/`` (and in tests as in-memory fakes); only ``bot/`` wires them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from domain.audit import AuditEntry
+from domain.items import Item, JournalEntry, ReviewState
+
+
+class Clock(Protocol):
+    """Reads the time; only the shell calls it, once per request or tick."""
+
+    def now(self) -> datetime:
+        """Aware UTC now."""
+        ...
+
+
+class Signer(Protocol):
+    """Signs audit checkpoints (Ed25519)."""
+
+    @property
+    def key_id(self) -> str:
+        """Stable id of the public key."""
+        ...
+
+    @property
+    def public_key_hex(self) -> str:
+        """Raw public key, hex."""
+        ...
+
+    def sign(self, message: bytes) -> bytes:
+        """Signature over ``message``."""
+        ...
+
+
+class ItemRepository(Protocol):
+    """Items, with optimistic version checks on every update."""
+
+    async def add(self, item: Item) -> Item:
+        """Inserts and returns the item with its id."""
+        ...
+
+    async def get(self, item_id: int) -> Item | None:
+        """The item, or None."""
+        ...
+
+    async def get_by_external(self, source: str, external_id: str) -> Item | None:
+        """The item ingested under ``(source, external_id)``, or None."""
+        ...
+
+    async def get_many_by_external(
+        self, source: str, external_ids: Sequence[str]
+    ) -> dict[str, Item]:
+        """Items of one source by external id (one round trip for a whole batch)."""
+        ...
+
+    async def update(self, item: Item, *, expected_version: int) -> bool:
+        """Writes ``item`` if the stored version is still ``expected_version``.
+
+        Returns False (and writes nothing) when someone else changed it first.
+        """
+        ...
+
+    async def claimable(self, *, teams: Sequence[str], limit: int) -> list[Item]:
+        """Unassigned pending items of these teams, highest priority first."""
+        ...
+
+    async def expired_claims(self, *, now: datetime, limit: int) -> list[Item]:
+        """Assigned items whose claim lease ended before ``now``."""
+        ...
+
+    async def query(
+        self,
+        *,
+        states: Sequence[ReviewState] | None = None,
+        team: str | None = None,
+        assignee: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Item]:
+        """Items matching every given filter, highest priority first."""
+        ...
+
+
+class JournalRepository(Protocol):
+    """Journal entries; the idempotency key is unique."""
+
+    async def add(self, entry: JournalEntry) -> None:
+        """Inserts the entry."""
+        ...
+
+    async def get_by_key(self, idempotency_key: str) -> JournalEntry | None:
+        """The entry with that key, or None."""
+        ...
+
+    async def for_item(self, item_id: int) -> list[JournalEntry]:
+        """Entries of one item, oldest first."""
+        ...
+
+
+class AuditSink(Protocol):
+    """The audit log as the use cases see it: append inside the current transaction."""
+
+    async def append(self, entries: Sequence[AuditEntry]) -> None:
+        """Chains and stores the entries; they commit or vanish with the transaction."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One database transaction: everything in it commits together or not at all."""
+
+    items: ItemRepository
+    journal: JournalRepository
+    audit: AuditSink
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None:
+        """Commits; without it, leaving the block rolls back."""
+        ...
+
+
+class UnitOfWorkFactory(Protocol):
+    """Makes a fresh unit of work per use case."""
+
+    def __call__(self) -> UnitOfWork: ...

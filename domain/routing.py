@@ -1,0 +1,172 @@
+"""Routing: a pure, deterministic verdict for each item, with its reasons and priority.
+
+A ``match`` scoring at or above the auto-accept score is accepted without review; one in
+the review band is reviewed; one below it becomes an ``unmatched`` exception. A ``batch``
+is auto-approved only when every tolerance holds. Anything reviewed goes to immediate
+review when a trigger fires (materiality, aging, confidence, risk tier), otherwise to the
+next digest. An item whose amount cannot be converted (no FX rate) or that no team owns
+is never auto-accepted: it goes to immediate review with that reason.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from domain.items import ItemFacts, ItemKind, Route, RoutingDecision
+from domain.money import quantize
+from domain.policy import LoadedPolicy, RiskTier
+
+_RISK_POINTS = {RiskTier.LOW: 0, RiskTier.MEDIUM: 10, RiskTier.HIGH: 30, RiskTier.CRITICAL: 50}
+MAX_PRIORITY = 999
+
+
+def reporting_amount(facts: ItemFacts, loaded: LoadedPolicy) -> Decimal | None:
+    """The item's amount in the reporting currency, or None without a rate."""
+    policy = loaded.policy
+    rate = policy.rate(facts.currency)
+    if rate is None:
+        return None
+    return quantize(facts.amount * rate, policy.reporting_currency)
+
+
+def _variance_ratio(facts: ItemFacts) -> Decimal | None:
+    if facts.variance is None or not facts.matched_value:
+        return None
+    return abs(facts.variance) / abs(facts.matched_value)
+
+
+def _priority(facts: ItemFacts, amount: Decimal | None, loaded: LoadedPolicy) -> int:
+    """Bigger amounts and variances, higher risk, older and less certain items first."""
+    policy = loaded.policy
+    points = Decimal(_RISK_POINTS[facts.risk_tier] * 4 if facts.risk_tier else 0)
+    if amount is None:
+        points += 200  # unknown size: treat as material
+    else:
+        points += min(Decimal(300), 100 * abs(amount) / policy.routing.materiality)
+    ratio = _variance_ratio(facts)
+    if ratio is not None and policy.batch.relative_cap:
+        points += min(Decimal(300), 100 * ratio / policy.batch.relative_cap)
+    if facts.aging_days is not None and policy.routing.aging_days:
+        points += min(Decimal(100), Decimal(20 * facts.aging_days) / policy.routing.aging_days)
+    if facts.confidence is not None:
+        points += min(Decimal(100), max(Decimal(0), (1 - facts.confidence) * 100))
+    if facts.entity_risk_score is not None:
+        points += min(Decimal(100), facts.entity_risk_score * 100)
+    return min(MAX_PRIORITY, int(points))
+
+
+def _required_approvals(facts: ItemFacts, amount: Decimal | None, loaded: LoadedPolicy) -> int:
+    rules = loaded.policy.dual_control
+    if amount is None or abs(amount) >= rules.amount:
+        return 2
+    ratio = _variance_ratio(facts)
+    if ratio is not None and ratio >= rules.variance_pct:
+        return 2
+    return 1
+
+
+def _batch_failures(facts: ItemFacts, loaded: LoadedPolicy) -> list[str]:
+    """Reasons a batch cannot be auto-approved; empty means every tolerance holds."""
+    rules = loaded.policy.batch
+    currency = loaded.policy.reporting_currency
+    failures: list[str] = []
+    if facts.variance is None or facts.matched_value is None:
+        return ["batch without matched_value and variance cannot be auto-approved"]
+    rate = loaded.policy.rate(facts.currency)
+    if rate is not None:
+        variance_rep = quantize(abs(facts.variance) * rate, currency)
+        if variance_rep > rules.absolute_cap:
+            failures.append(
+                f"variance {variance_rep} {currency} > absolute cap {rules.absolute_cap} {currency}"
+            )
+    risk = facts.entity_risk_score or Decimal(0)
+    cap = rules.relative_cap * (1 - risk * rules.risk_multiplier)
+    ratio = _variance_ratio(facts)
+    if ratio is None:
+        failures.append("matched_value is zero: relative variance undefined")
+    elif ratio > cap:
+        failures.append(f"relative variance {ratio:.6f} > cap {cap:.6f} (entity risk {risk})")
+    if rules.min_records and (facts.record_count or 0) < rules.min_records:
+        failures.append(f"{facts.record_count or 0} records < minimum {rules.min_records}")
+    return failures
+
+
+def route_item(facts: ItemFacts, loaded: LoadedPolicy) -> RoutingDecision:
+    """Routes one item. Pure: the same facts and policy always give the same decision."""
+    policy = loaded.policy
+    kind = facts.kind
+    reasons: list[str] = []
+    blockers: list[str] = []
+
+    amount = reporting_amount(facts, loaded)
+    if amount is None:
+        blockers.append(f"no FX rate for {facts.currency} in the policy")
+    team = policy.team_for(entity=facts.entity, currency=facts.currency)
+    if team is None:
+        blockers.append(f"no team owns entity {facts.entity} in {facts.currency}")
+
+    auto = False
+    if kind is ItemKind.MATCH:
+        score = facts.score if facts.score is not None else 0
+        if facts.score is None:
+            reasons.append("match without a score")
+        if score >= policy.routing.match_auto_accept_score:
+            reasons.append(
+                f"score {score} >= {policy.routing.match_auto_accept_score}: auto-accept"
+            )
+            auto = True
+        elif score >= policy.routing.match_review_score:
+            reasons.append(
+                f"score {score} in review band {policy.routing.match_review_score}-"
+                f"{policy.routing.match_auto_accept_score - 1}"
+            )
+        else:
+            kind = ItemKind.UNMATCHED
+            reasons.append(
+                f"score {score} < {policy.routing.match_review_score}: unmatched exception"
+            )
+    elif kind is ItemKind.BATCH:
+        failures = _batch_failures(facts, loaded)
+        if failures:
+            reasons.extend(f"batch over tolerance: {f}" for f in failures)
+        else:
+            reasons.append("batch within every tolerance: auto-approve")
+            auto = True
+
+    triggers: list[str] = list(blockers)
+    if amount is not None and abs(amount) >= policy.routing.materiality:
+        triggers.append(
+            f"amount {amount} {policy.reporting_currency} >= materiality "
+            f"{policy.routing.materiality}"
+        )
+    if facts.aging_days is not None and facts.aging_days >= policy.routing.aging_days:
+        triggers.append(f"aging {facts.aging_days}d >= {policy.routing.aging_days}d")
+    if facts.confidence is not None and facts.confidence < policy.routing.min_confidence:
+        triggers.append(f"confidence {facts.confidence} < {policy.routing.min_confidence}")
+    if facts.risk_tier is not None and facts.risk_tier in policy.routing.immediate_risk_tiers:
+        triggers.append(f"counterparty risk {facts.risk_tier.value}")
+
+    if auto and blockers:
+        reasons.append("auto-accept withheld: " + "; ".join(blockers))
+        auto = False
+
+    if auto:
+        route = Route.AUTO_ACCEPTED
+    elif triggers or (facts.kind is ItemKind.BATCH):
+        # A batch over tolerance is an exception in its own right: always immediate.
+        route = Route.IMMEDIATE
+        reasons.extend(t for t in triggers if t not in reasons)
+    else:
+        route = Route.DIGEST
+        reasons.append("below every immediate-review threshold: next digest")
+
+    return RoutingDecision(
+        route=route,
+        kind=kind,
+        reasons=tuple(reasons),
+        priority=_priority(facts, amount, loaded),
+        team=team.name if team else None,
+        required_approvals=_required_approvals(facts, amount, loaded),
+        policy_version=loaded.version,
+        reporting_amount=amount,
+    )

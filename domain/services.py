@@ -1,0 +1,626 @@
+"""Use cases: each is one transaction that changes state, audits it, and commits.
+
+The services read no clock: ``now`` comes from the caller (a Slack request, a CLI run, a
+scheduler tick). The current policy comes from ``policy()`` so a hot reload is seen by the
+next call, while every item keeps the policy version it was routed under.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from domain import states
+from domain.audit import AuditEntry
+from domain.errors import (
+    InvalidCommand,
+    ItemNotFound,
+    NotAuthorized,
+    NothingToClaim,
+    StaleItem,
+)
+from domain.intake import IntakeRow, RowError, content_hash
+from domain.items import (
+    DisputeCategory,
+    DisputeOutcome,
+    DisputeState,
+    Item,
+    ItemFacts,
+    JournalEntry,
+    ReviewState,
+    Route,
+    RoutingDecision,
+    format_human_id,
+)
+from domain.journal import EntryKind, build_entry
+from domain.permissions import check_can_act, check_not_someone_elses_claim, roles_of
+from domain.policy import LoadedPolicy
+from domain.ports import UnitOfWork, UnitOfWorkFactory
+from domain.routing import route_item
+
+SYSTEM = "system"
+CLAIM_CANDIDATES = 25
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    """What a decision did: the item after it, whether it was a repeat, what was audited."""
+
+    item: Item
+    noop: bool = False
+    events: tuple[states.Event, ...] = ()
+    journal_entry: JournalEntry | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class IngestResult:
+    """Counts for one ingest batch (or a whole file, when added up)."""
+
+    read: int = 0
+    inserted: int = 0
+    unchanged: int = 0
+    amended: int = 0
+    rejected: int = 0
+    routes: dict[str, int] = field(default_factory=lambda: {r.value: 0 for r in Route})
+    rejected_rows: list[RowError] = field(default_factory=list)
+    changed_items: list[int] = field(default_factory=list)
+
+    def add(self, other: IngestResult) -> None:
+        """Adds another batch's counts to these."""
+        self.read += other.read
+        self.inserted += other.inserted
+        self.unchanged += other.unchanged
+        self.amended += other.amended
+        self.rejected += other.rejected
+        for key, value in other.routes.items():
+            self.routes[key] = self.routes.get(key, 0) + value
+        self.rejected_rows.extend(other.rejected_rows)
+        self.changed_items.extend(other.changed_items)
+
+
+def _entries(item: Item, events: Sequence[states.Event], now: datetime) -> list[AuditEntry]:
+    return [
+        AuditEntry(
+            time=now,
+            event=e.name,
+            actor=e.actor,
+            item_id=item.id,
+            item=item.human_id,
+            from_state=e.from_state,
+            to_state=e.to_state,
+            policy_version=item.policy_version,
+            data=e.data,
+        )
+        for e in events
+    ]
+
+
+def _routed_item(facts: ItemFacts, decision: RoutingDecision, now: datetime) -> Item:
+    return Item(
+        id=None,
+        facts=dataclasses.replace(facts, kind=decision.kind),
+        content_hash=content_hash(facts),
+        state=ReviewState.PENDING,
+        route=decision.route,
+        priority=decision.priority,
+        reasons=decision.reasons,
+        policy_version=decision.policy_version,
+        team=decision.team,
+        required_approvals=decision.required_approvals,
+        created_at=now,
+        updated_at=now,
+        sla_started_at=now,
+    )
+
+
+def _routing_data(item: Item, decision: RoutingDecision) -> dict[str, Any]:
+    return {
+        "route": decision.route.value,
+        "reasons": list(decision.reasons),
+        "priority": decision.priority,
+        "team": decision.team,
+        "required_approvals": decision.required_approvals,
+        "kind": decision.kind.value,
+        "amount_minor": item.money.minor,
+        "currency": item.facts.currency,
+        "reporting_amount": (
+            str(decision.reporting_amount) if decision.reporting_amount is not None else None
+        ),
+        "content_hash": item.content_hash,
+    }
+
+
+class ReviewService:
+    """Every use case of the review desk."""
+
+    def __init__(self, *, uow: UnitOfWorkFactory, policy: Callable[[], LoadedPolicy]) -> None:
+        self._uow = uow
+        self._policy = policy
+
+    # --- intake ---------------------------------------------------------------------
+
+    async def ingest(self, rows: Sequence[IntakeRow], *, now: datetime) -> IngestResult:
+        """Stores one batch of validated rows in one transaction.
+
+        New items are routed and audited; identical re-ingests change nothing; changed
+        content amends the item, voids approvals already given and records why. A posted
+        item is never amended (its entry is in the ledger): that row is reported instead.
+        Auto-accepted items are approved by policy and posted in the same transaction.
+        """
+        loaded = self._policy()
+        result = IngestResult(read=len(rows))
+        async with self._uow() as uow:
+            by_source: dict[str, list[ItemFacts]] = {}
+            for row in rows:
+                by_source.setdefault(row.facts.source, []).append(row.facts)
+            existing: dict[tuple[str, str], Item] = {}
+            for source, group in by_source.items():
+                found = await uow.items.get_many_by_external(source, [f.external_id for f in group])
+                existing.update({(source, k): v for k, v in found.items()})
+            for row in rows:
+                facts = row.facts
+                current = existing.get((facts.source, facts.external_id))
+                if current is None:
+                    item = await self._insert(uow, facts, loaded, now)
+                    result.inserted += 1
+                else:
+                    if current.content_hash == content_hash(facts):
+                        result.unchanged += 1
+                        continue
+                    if current.state is ReviewState.POSTED:
+                        result.rejected += 1
+                        result.rejected_rows.append(
+                            RowError(
+                                line=row.line,
+                                field="external_id",
+                                error=f"{current.human_id} is already posted "
+                                f"({current.ledger_ref}); a change needs a reversing entry, "
+                                "not an amendment",
+                            )
+                        )
+                        continue
+                    item = await self._amend(uow, current, facts, loaded, now)
+                    result.amended += 1
+                existing[(facts.source, facts.external_id)] = item
+                assert item.id is not None
+                result.changed_items.append(item.id)
+                result.routes[item.route.value] += 1
+            await uow.commit()
+        return result
+
+    async def _insert(
+        self, uow: UnitOfWork, facts: ItemFacts, loaded: LoadedPolicy, now: datetime
+    ) -> Item:
+        decision = route_item(facts, loaded)
+        item = await uow.items.add(_routed_item(facts, decision, now))
+        event = states.Event(
+            name="item.ingested",
+            actor=SYSTEM,
+            from_state=None,
+            to_state=item.state.value,
+            data=_routing_data(item, decision),
+        )
+        await uow.audit.append(_entries(item, [event], now))
+        if decision.route is Route.AUTO_ACCEPTED:
+            item = await self._auto_accept(uow, item, now)
+        return item
+
+    async def _amend(
+        self, uow: UnitOfWork, current: Item, facts: ItemFacts, loaded: LoadedPolicy, now: datetime
+    ) -> Item:
+        decision = route_item(facts, loaded)
+        fresh = _routed_item(facts, decision, now)
+        changed = sorted(
+            f.name
+            for f in dataclasses.fields(ItemFacts)
+            if getattr(current.facts, f.name) != getattr(fresh.facts, f.name)
+        )
+        amended = dataclasses.replace(
+            current,
+            facts=fresh.facts,
+            content_hash=fresh.content_hash,
+            state=ReviewState.PENDING,
+            route=fresh.route,
+            priority=fresh.priority,
+            reasons=fresh.reasons,
+            policy_version=fresh.policy_version,
+            team=fresh.team,
+            required_approvals=fresh.required_approvals,
+            approvals=(),
+            assignee=None,
+            claim_expires_at=None,
+            decided_by=None,
+            decided_at=None,
+            decision_note=None,
+            ladder_level=0,
+            sla_started_at=now,
+            updated_at=now,
+            version=current.version + 1,
+        )
+        if not await uow.items.update(amended, expected_version=current.version):
+            raise StaleItem(f"{current.human_id} changed during ingest; run the ingest again")
+        data = _routing_data(amended, decision)
+        data.update(
+            changed_fields=changed,
+            previous_content_hash=current.content_hash,
+            voided_approvals=[a.user for a in current.approvals],
+            reason="source data changed: sign-offs on the old data are void",
+        )
+        event = states.Event(
+            name="item.amended",
+            actor=SYSTEM,
+            from_state=current.state.value,
+            to_state=amended.state.value,
+            data=data,
+        )
+        await uow.audit.append(_entries(amended, [event], now))
+        if decision.route is Route.AUTO_ACCEPTED:
+            amended = await self._auto_accept(uow, amended, now)
+        return amended
+
+    async def _auto_accept(self, uow: UnitOfWork, item: Item, now: datetime) -> Item:
+        approved = dataclasses.replace(
+            item,
+            state=ReviewState.APPROVED,
+            decided_by=SYSTEM,
+            decided_at=now,
+            decision_note="auto-accepted by policy",
+            version=item.version + 1,
+            updated_at=now,
+        )
+        if not await uow.items.update(approved, expected_version=item.version):
+            raise StaleItem(f"{item.human_id} changed during auto-acceptance")
+        event = states.Event(
+            name="item.auto_accepted",
+            actor=SYSTEM,
+            from_state=item.state.value,
+            to_state=approved.state.value,
+            data={"reasons": list(item.reasons)},
+        )
+        await uow.audit.append(_entries(approved, [event], now))
+        posted, _ = await self._post(uow, approved, EntryKind.APPROVAL, now)
+        return posted
+
+    async def _post(
+        self, uow: UnitOfWork, item: Item, kind: EntryKind, now: datetime
+    ) -> tuple[Item, JournalEntry]:
+        """Creates the entry (once, by idempotency key) and marks the item posted."""
+        entry = build_entry(item, kind=kind, now=now)
+        if not entry.balanced:  # pragma: no cover - build_entry always balances
+            raise ValueError(f"unbalanced journal entry for {item.human_id}")
+        existing = await uow.journal.get_by_key(entry.idempotency_key)
+        if existing is None:
+            await uow.journal.add(entry)
+        else:
+            entry = existing
+        transition = states.post(item, actor=SYSTEM, now=now, ledger_ref=entry.ledger_ref)
+        if not await uow.items.update(transition.item, expected_version=item.version):
+            raise StaleItem(f"{item.human_id} changed while posting")
+        event = dataclasses.replace(
+            transition.events[0],
+            data={
+                **transition.events[0].data,
+                "idempotency_key": entry.idempotency_key,
+                "lines": [dataclasses.asdict(line) for line in entry.lines],
+                "currency": entry.currency,
+            },
+        )
+        await uow.audit.append(_entries(transition.item, [event], now))
+        return transition.item, entry
+
+    # --- decisions ------------------------------------------------------------------
+
+    async def _load(self, uow: UnitOfWork, item_id: int) -> Item:
+        item = await uow.items.get(item_id)
+        if item is None:
+            raise ItemNotFound(f"there is no item {format_human_id(item_id)}")
+        return item
+
+    @staticmethod
+    def _check_version(item: Item, expected_version: int | None) -> None:
+        if expected_version is not None and item.version != expected_version:
+            raise StaleItem(
+                f"{item.human_id} changed since you opened it (it is now "
+                f"{item.state.value.replace('_', ' ')}); nothing was changed — look again"
+            )
+
+    async def _apply(
+        self, uow: UnitOfWork, item: Item, transition: states.Transition, now: datetime
+    ) -> Outcome:
+        if transition.noop:
+            return Outcome(item=item, noop=True)
+        if not await uow.items.update(transition.item, expected_version=item.version):
+            raise StaleItem(
+                f"{item.human_id} was changed by someone else at the same moment; "
+                "nothing was changed — look again"
+            )
+        await uow.audit.append(_entries(transition.item, transition.events, now))
+        return Outcome(item=transition.item, events=transition.events)
+
+    async def approve(
+        self,
+        *,
+        item_id: int,
+        actor: str,
+        now: datetime,
+        note: str | None = None,
+        expected_version: int | None = None,
+    ) -> Outcome:
+        """Records an approval; the last required one posts the journal entry.
+
+        Idempotent: the same approver repeating (a double click, a redelivery) is a no-op.
+        """
+        policy = self._policy().policy
+        async with self._uow() as uow:
+            item = await self._load(uow, item_id)
+            transition = states.approve(item, actor=actor, now=now, note=note)
+            if transition.noop:
+                return Outcome(item=item, noop=True)
+            roles = check_can_act(policy, item, actor)
+            check_not_someone_elses_claim(item, actor, roles)
+            self._check_version(item, expected_version)
+            outcome = await self._apply(uow, item, transition, now)
+            entry = None
+            if outcome.item.state is ReviewState.APPROVED:
+                posted, entry = await self._post(uow, outcome.item, EntryKind.APPROVAL, now)
+                outcome = dataclasses.replace(outcome, item=posted, journal_entry=entry)
+            await uow.commit()
+            return outcome
+
+    async def reject(
+        self,
+        *,
+        item_id: int,
+        actor: str,
+        reason: str,
+        now: datetime,
+        expected_version: int | None = None,
+    ) -> Outcome:
+        """Rejects with a reason of a few words."""
+        policy = self._policy().policy
+        async with self._uow() as uow:
+            item = await self._load(uow, item_id)
+            transition = states.reject(item, actor=actor, now=now, reason=reason)
+            if transition.noop:
+                return Outcome(item=item, noop=True)
+            roles = check_can_act(policy, item, actor)
+            check_not_someone_elses_claim(item, actor, roles)
+            self._check_version(item, expected_version)
+            outcome = await self._apply(uow, item, transition, now)
+            await uow.commit()
+            return outcome
+
+    async def escalate(
+        self,
+        *,
+        item_id: int,
+        actor: str,
+        now: datetime,
+        reason: str | None = None,
+        expected_version: int | None = None,
+    ) -> Outcome:
+        """Sends the item up to its team's leads."""
+        policy = self._policy().policy
+        async with self._uow() as uow:
+            item = await self._load(uow, item_id)
+            transition = states.escalate(item, actor=actor, now=now, reason=reason)
+            if transition.noop:
+                return Outcome(item=item, noop=True)
+            check_can_act(policy, item, actor)
+            self._check_version(item, expected_version)
+            outcome = await self._apply(uow, item, transition, now)
+            await uow.commit()
+            return outcome
+
+    async def claim_next(self, *, actor: str, now: datetime) -> Outcome:
+        """Claims the highest-priority unclaimed item in the actor's teams, exclusively.
+
+        Two concurrent claims never get the same item: each claim is a version-checked
+        update, and a lost race moves on to the next candidate.
+        """
+        policy = self._policy().policy
+        teams = [t.name for t in policy.teams_of(actor)]
+        if not teams:
+            raise NotAuthorized("you are not a reviewer or lead of any team")
+        async with self._uow() as uow:
+            candidates = await uow.items.claimable(teams=teams, limit=CLAIM_CANDIDATES)
+            for item in candidates:
+                if item.facts.prepared_by == actor:
+                    continue  # they could never approve it
+                transition = states.claim(item, actor=actor, now=now, ttl=policy.sla.claim_ttl)
+                if await uow.items.update(transition.item, expected_version=item.version):
+                    await uow.audit.append(_entries(transition.item, transition.events, now))
+                    await uow.commit()
+                    return Outcome(item=transition.item, events=transition.events)
+        raise NothingToClaim("nothing is waiting in your teams' queues right now")
+
+    async def claim(
+        self, *, item_id: int, actor: str, now: datetime, expected_version: int | None = None
+    ) -> Outcome:
+        """Claims one specific item."""
+        policy = self._policy().policy
+        async with self._uow() as uow:
+            item = await self._load(uow, item_id)
+            if item.state is ReviewState.ASSIGNED and item.assignee == actor:
+                return Outcome(item=item, noop=True)
+            check_can_act(policy, item, actor)
+            self._check_version(item, expected_version)
+            transition = states.claim(item, actor=actor, now=now, ttl=policy.sla.claim_ttl)
+            outcome = await self._apply(uow, item, transition, now)
+            await uow.commit()
+            return outcome
+
+    async def assign(self, *, item_id: int, actor: str, assignee: str, now: datetime) -> Outcome:
+        """Hands the item to a reviewer: leads and officers assign anyone, reviewers themselves."""
+        policy = self._policy().policy
+        async with self._uow() as uow:
+            item = await self._load(uow, item_id)
+            roles = check_can_act(policy, item, actor)
+            if assignee != actor and not roles & {"lead", "compliance"}:
+                raise NotAuthorized(
+                    "only team leads and compliance officers assign items to others"
+                )
+            if not roles_of(policy, assignee, item.team):
+                raise InvalidCommand(
+                    f"<@{assignee}> is not a reviewer of {item.team or 'any team'}"
+                )
+            transition = states.assign(
+                item, actor=actor, assignee=assignee, now=now, ttl=policy.sla.claim_ttl
+            )
+            outcome = await self._apply(uow, item, transition, now)
+            await uow.commit()
+            return outcome
+
+    async def release(self, *, item_id: int, actor: str, now: datetime) -> Outcome:
+        """The assignee (or a lead) lets go of a claimed item."""
+        policy = self._policy().policy
+        async with self._uow() as uow:
+            item = await self._load(uow, item_id)
+            roles = check_can_act(policy, item, actor)
+            if item.assignee != actor and not roles & {"lead", "compliance"}:
+                raise NotAuthorized(f"{item.human_id} is claimed by <@{item.assignee}>")
+            transition = states.release(item, actor=actor, now=now, reason="released by assignee")
+            outcome = await self._apply(uow, item, transition, now)
+            await uow.commit()
+            return outcome
+
+    async def release_expired_claims(self, *, now: datetime, limit: int = 500) -> list[Item]:
+        """Returns claims whose lease ended to the queue (the claim sweeper)."""
+        released: list[Item] = []
+        async with self._uow() as uow:
+            for item in await uow.items.expired_claims(now=now, limit=limit):
+                transition = states.release(
+                    item, actor=SYSTEM, now=now, reason="claim lease expired"
+                )
+                if await uow.items.update(transition.item, expected_version=item.version):
+                    await uow.audit.append(_entries(transition.item, transition.events, now))
+                    released.append(transition.item)
+            await uow.commit()
+        return released
+
+    # --- disputes -------------------------------------------------------------------
+
+    async def open_dispute(
+        self,
+        *,
+        item_id: int,
+        actor: str,
+        now: datetime,
+        category: DisputeCategory,
+        description: str,
+        counterparty_contact: str | None = None,
+        expected_resolution: date | None = None,
+        evidence_links: Sequence[str] = (),
+        proposed_adjustment: Decimal | None = None,
+        expected_version: int | None = None,
+    ) -> Outcome:
+        """Opens a dispute on an item under review."""
+        policy = self._policy().policy
+        async with self._uow() as uow:
+            item = await self._load(uow, item_id)
+            roles = check_can_act(policy, item, actor)
+            check_not_someone_elses_claim(item, actor, roles)
+            self._check_version(item, expected_version)
+            transition = states.open_dispute(
+                item,
+                actor=actor,
+                now=now,
+                category=category,
+                description=description,
+                counterparty_contact=counterparty_contact,
+                expected_resolution=expected_resolution,
+                evidence_links=tuple(evidence_links),
+                proposed_adjustment=proposed_adjustment,
+            )
+            outcome = await self._apply(uow, item, transition, now)
+            await uow.commit()
+            return outcome
+
+    async def update_dispute(
+        self,
+        *,
+        item_id: int,
+        actor: str,
+        now: datetime,
+        state: DisputeState,
+        note: str | None = None,
+    ) -> Outcome:
+        """Marks a dispute as waiting on the counterparty (SLA paused) or open again."""
+        policy = self._policy().policy
+        async with self._uow() as uow:
+            item = await self._load(uow, item_id)
+            check_can_act(policy, item, actor)
+            transition = states.update_dispute(item, actor=actor, now=now, state=state, note=note)
+            outcome = await self._apply(uow, item, transition, now)
+            await uow.commit()
+            return outcome
+
+    async def resolve_dispute(
+        self,
+        *,
+        item_id: int,
+        actor: str,
+        now: datetime,
+        outcome: DisputeOutcome,
+        note: str | None = None,
+    ) -> Outcome:
+        """Closes a dispute; a write-off above the dual-control limit needs two approvers."""
+        loaded = self._policy()
+        async with self._uow() as uow:
+            item = await self._load(uow, item_id)
+            check_can_act(loaded.policy, item, actor)
+            transition = states.resolve_dispute(
+                item,
+                actor=actor,
+                now=now,
+                outcome=outcome,
+                note=note,
+                write_off_approvals_required=self._write_off_approvers(item, loaded),
+            )
+            result = await self._apply(uow, item, transition, now)
+            if result.item.state is ReviewState.APPROVED:
+                posted, entry = await self._post(uow, result.item, EntryKind.WRITE_OFF, now)
+                result = dataclasses.replace(result, item=posted, journal_entry=entry)
+            await uow.commit()
+            return result
+
+    @staticmethod
+    def _write_off_approvers(item: Item, loaded: LoadedPolicy) -> int:
+        policy = loaded.policy
+        amount = item.facts.amount
+        if item.dispute and item.dispute.proposed_adjustment is not None:
+            amount = item.dispute.proposed_adjustment
+        rate = policy.rate(item.facts.currency)
+        if rate is None:
+            return 2
+        return 2 if abs(amount * rate) >= policy.dual_control.amount else 1
+
+    # --- reads ----------------------------------------------------------------------
+
+    async def get(self, item_id: int) -> Item:
+        """One item.
+
+        Raises:
+            ItemNotFound: no such item.
+        """
+        async with self._uow() as uow:
+            return await self._load(uow, item_id)
+
+    async def queue(
+        self,
+        *,
+        states_: Sequence[ReviewState] | None = None,
+        team: str | None = None,
+        assignee: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Item]:
+        """Items by filter, highest priority first."""
+        async with self._uow() as uow:
+            return await uow.items.query(
+                states=states_, team=team, assignee=assignee, limit=limit, offset=offset
+            )

@@ -1,0 +1,87 @@
+"""Engines for the embedded store (SQLite) and for PostgreSQL, with the right pragmas.
+
+SQLite: WAL, ``synchronous=FULL``, foreign keys on, a busy timeout, and one writer
+connection whose transactions start with ``BEGIN IMMEDIATE`` (a deferred transaction that
+reads and then writes fails with "database is locked" when another writer got there
+first). Reads use a separate pool of deferred connections, which WAL lets run beside the
+writer. PostgreSQL uses one pool for both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+SQLITE_BUSY_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Database:
+    """The engines of one database: ``writer`` for units of work, ``reader`` for queries."""
+
+    url: str
+    writer: AsyncEngine
+    reader: AsyncEngine
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether this is the embedded SQLite store."""
+        return self.writer.dialect.name == "sqlite"
+
+    async def dispose(self) -> None:
+        """Closes every pooled connection."""
+        await self.writer.dispose()
+        if self.reader is not self.writer:
+            await self.reader.dispose()
+
+
+def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> AsyncEngine:
+    engine = create_async_engine(
+        url,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S},
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_timeout=SQLITE_BUSY_TIMEOUT_S * 2,
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the driver so that BEGIN is ours.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+        cursor.close()
+
+    begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin)
+
+    return engine
+
+
+def create_database(url: str, *, pool_size: int = 5) -> Database:
+    """Builds the engines for ``url`` (nothing connects until first use).
+
+    Args:
+        url: an async SQLAlchemy URL, ``sqlite+aiosqlite:///path`` or
+            ``postgresql+asyncpg://...``.
+        pool_size: reader connections (PostgreSQL: the whole pool).
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database in (None, "", ":memory:"):
+            raise ValueError("the store needs a SQLite file, not an in-memory database")
+        writer = _sqlite_engine(url, immediate=True, pool_size=1)
+        reader = _sqlite_engine(url, immediate=False, pool_size=pool_size)
+        return Database(url=url, writer=writer, reader=reader)
+    engine = create_async_engine(url, pool_size=pool_size, pool_pre_ping=True)
+    return Database(url=url, writer=engine, reader=engine)

@@ -1,0 +1,206 @@
+"""SQLAlchemy Core tables: the single schema for SQLite and PostgreSQL.
+
+Money is integer minor units (``*_minor``), decimals that are not money are exact text,
+datetimes are timezone-aware UTC on the way in and out (``UtcDateTime``). Alembic
+migrations in ``store/migrations`` are the source of truth for existing databases; a test
+checks that they produce exactly this metadata.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; BigInteger elsewhere.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass aware UTC datetimes")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("source", String(200), nullable=False),
+    Column("external_id", String(200), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("entity", String(100), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("counterparty", String(300)),
+    Column("risk_tier", String(10)),
+    Column("aging_days", Integer),
+    Column("booked_on", Date),
+    Column("confidence", String(40)),
+    Column("score", Integer),
+    Column("matched_minor", BigInteger),
+    Column("variance_minor", BigInteger),
+    Column("record_count", Integer),
+    Column("entity_risk_score", String(40)),
+    Column("prepared_by", String(50)),
+    Column("reference", String(300)),
+    Column("description", Text),
+    Column("extra", JSON, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("state", String(30), nullable=False),
+    Column("route", String(20), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("reasons", JSON, nullable=False),
+    Column("policy_version", String(40), nullable=False),
+    Column("team", String(100)),
+    Column("required_approvals", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("sla_started_at", UtcDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("assignee", String(50)),
+    Column("claim_expires_at", UtcDateTime),
+    Column("approvals", JSON, nullable=False),
+    Column("ladder_level", Integer, nullable=False),
+    Column("dispute", JSON),
+    Column("ledger_ref", String(60)),
+    Column("decided_by", String(50)),
+    Column("decided_at", UtcDateTime),
+    Column("decision_note", Text),
+    UniqueConstraint("source", "external_id"),
+    Index(None, "state", "team", "priority"),
+    Index(None, "assignee", "state"),
+    Index(None, "claim_expires_at"),
+    Index(None, "route", "state"),
+    Index(None, "sla_started_at"),
+)
+
+journal_entries = Table(
+    "journal_entries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("idempotency_key", String(100), nullable=False, unique=True),
+    Column("ledger_ref", String(60), nullable=False, unique=True),
+    Column("item_id", Id, ForeignKey("items.id"), nullable=False, index=True),
+    Column("currency", String(3), nullable=False),
+    Column("lines", JSON, nullable=False),
+    Column("memo", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+ingest_runs = Table(
+    "ingest_runs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("source", String(200), nullable=False),
+    Column("file_name", String(500), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime),
+    Column("policy_version", String(40), nullable=False),
+    Column("summary", JSON),
+)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("run_id", Id, ForeignKey("ingest_runs.id"), nullable=False, index=True),
+    Column("line", Integer, nullable=False),
+    Column("field", String(100), nullable=False),
+    Column("error", Text, nullable=False),
+    Column("raw", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+policy_versions = Table(
+    "policy_versions",
+    metadata,
+    Column("version", String(40), primary_key=True),
+    Column("body", Text, nullable=False),
+    Column("first_seen_at", UtcDateTime, nullable=False),
+)
+
+# --- audit log -------------------------------------------------------------------------
+
+audit_records = Table(
+    "audit_records",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("item_id", Id, index=True),
+    Column("event", String(60), nullable=False),
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("log", String(60), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+    Column("frontier", JSON, nullable=False),
+)
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("log", String(60), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("root", String(64), nullable=False),
+    Column("time", UtcDateTime, nullable=False),
+    Column("key_id", String(32), nullable=False),
+    Column("signature", String(128), nullable=False),
+    Index(None, "log", "size"),
+)
+
+audit_keys = Table(
+    "audit_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("public_key", String(64), nullable=False),
+    Column("algorithm", String(20), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
