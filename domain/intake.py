@@ -57,6 +57,7 @@ class IntakeRow:
 
     line: int
     facts: ItemFacts
+    raw: str = ""
 
 
 class _Bad(Exception):

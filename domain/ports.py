@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 from domain.audit import AuditEntry
+from domain.intake import RowError
 from domain.items import Item, JournalEntry, ReviewState
 
 
@@ -105,6 +106,30 @@ class JournalRepository(Protocol):
         ...
 
 
+class IntakeRepository(Protocol):
+    """Ingest runs and the quarantine of rejected rows."""
+
+    async def start_run(
+        self, *, source: str, file_name: str, policy_version: str, now: datetime
+    ) -> int:
+        """Records a new run and returns its id."""
+        ...
+
+    async def quarantine(
+        self, *, run_id: int, rows: Sequence[tuple[RowError, str]], now: datetime
+    ) -> None:
+        """Keeps rejected rows (error and raw text) for the user to list and fix."""
+        ...
+
+    async def finish_run(self, *, run_id: int, summary: dict[str, Any], now: datetime) -> None:
+        """Stores the run's summary."""
+        ...
+
+    async def remember_policy(self, *, version: str, body: str, now: datetime) -> None:
+        """Keeps the policy text of a version the first time it is used."""
+        ...
+
+
 class AuditSink(Protocol):
     """The audit log as the use cases see it: append inside the current transaction."""
 
@@ -118,6 +143,7 @@ class UnitOfWork(Protocol):
 
     items: ItemRepository
     journal: JournalRepository
+    intake: IntakeRepository
     audit: AuditSink
 
     async def __aenter__(self) -> Self: ...
@@ -137,4 +163,6 @@ class UnitOfWork(Protocol):
 class UnitOfWorkFactory(Protocol):
     """Makes a fresh unit of work per use case."""
 
-    def __call__(self) -> UnitOfWork: ...
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork:
+        """A new unit of work; ``read_only`` ones never write and may run beside writers."""
+        ...

@@ -69,6 +69,25 @@ class IngestResult:
     rejected_rows: list[RowError] = field(default_factory=list)
     changed_items: list[int] = field(default_factory=list)
 
+    def summary(self, *, max_rows: int = 1000) -> dict[str, Any]:
+        """The machine summary ``ingest --json`` prints (rejected rows capped)."""
+        return {
+            "read": self.read,
+            "inserted": self.inserted,
+            "unchanged": self.unchanged,
+            "amended": self.amended,
+            "rejected": self.rejected,
+            "routes": {
+                "immediate": self.routes.get(Route.IMMEDIATE.value, 0),
+                "digest": self.routes.get(Route.DIGEST.value, 0),
+                "auto_accepted": self.routes.get(Route.AUTO_ACCEPTED.value, 0),
+            },
+            "rejected_rows": [
+                {"line": r.line, "field": r.field, "error": r.error}
+                for r in self.rejected_rows[:max_rows]
+            ],
+        }
+
     def add(self, other: IngestResult) -> None:
         """Adds another batch's counts to these."""
         self.read += other.read
@@ -143,7 +162,52 @@ class ReviewService:
 
     # --- intake ---------------------------------------------------------------------
 
-    async def ingest(self, rows: Sequence[IntakeRow], *, now: datetime) -> IngestResult:
+    async def start_ingest(
+        self, *, source: str, file_name: str, policy_text: str, now: datetime
+    ) -> int:
+        """Opens an ingest run (and remembers the policy text it routes under)."""
+        loaded = self._policy()
+        async with self._uow() as uow:
+            await uow.intake.remember_policy(version=loaded.version, body=policy_text, now=now)
+            run_id = await uow.intake.start_run(
+                source=source, file_name=file_name, policy_version=loaded.version, now=now
+            )
+            await uow.commit()
+        return run_id
+
+    async def finish_ingest(
+        self, *, run_id: int, result: IngestResult, file_sha256: str, file_name: str, now: datetime
+    ) -> None:
+        """Closes the run with its summary, audited so the provenance of every item is kept."""
+        summary = result.summary()
+        async with self._uow() as uow:
+            await uow.intake.finish_run(run_id=run_id, summary=summary, now=now)
+            await uow.audit.append(
+                [
+                    AuditEntry(
+                        time=now,
+                        event="ingest.completed",
+                        actor=SYSTEM,
+                        policy_version=self._policy().version,
+                        data={
+                            "run_id": run_id,
+                            "file": file_name,
+                            "sha256": file_sha256,
+                            **{k: v for k, v in summary.items() if k != "rejected_rows"},
+                        },
+                    )
+                ]
+            )
+            await uow.commit()
+
+    async def ingest(
+        self,
+        rows: Sequence[IntakeRow],
+        *,
+        now: datetime,
+        rejected: Sequence[tuple[RowError, str]] = (),
+        run_id: int | None = None,
+    ) -> IngestResult:
         """Stores one batch of validated rows in one transaction.
 
         New items are routed and audited; identical re-ingests change nothing; changed
@@ -152,7 +216,9 @@ class ReviewService:
         Auto-accepted items are approved by policy and posted in the same transaction.
         """
         loaded = self._policy()
-        result = IngestResult(read=len(rows))
+        result = IngestResult(read=len(rows) + len(rejected), rejected=len(rejected))
+        result.rejected_rows.extend(err for err, _ in rejected)
+        quarantined = list(rejected)
         async with self._uow() as uow:
             by_source: dict[str, list[ItemFacts]] = {}
             for row in rows:
@@ -173,6 +239,18 @@ class ReviewService:
                         continue
                     if current.state is ReviewState.POSTED:
                         result.rejected += 1
+                        quarantined.append(
+                            (
+                                RowError(
+                                    line=row.line,
+                                    field="external_id",
+                                    error=f"{current.human_id} is already posted "
+                                    f"({current.ledger_ref}); a change needs a reversing entry, "
+                                    "not an amendment",
+                                ),
+                                row.raw,
+                            )
+                        )
                         result.rejected_rows.append(
                             RowError(
                                 line=row.line,
@@ -189,6 +267,8 @@ class ReviewService:
                 assert item.id is not None
                 result.changed_items.append(item.id)
                 result.routes[item.route.value] += 1
+            if run_id is not None:
+                await uow.intake.quarantine(run_id=run_id, rows=quarantined, now=now)
             await uow.commit()
         return result
 
@@ -607,7 +687,7 @@ class ReviewService:
         Raises:
             ItemNotFound: no such item.
         """
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             return await self._load(uow, item_id)
 
     async def queue(
@@ -620,7 +700,7 @@ class ReviewService:
         offset: int = 0,
     ) -> list[Item]:
         """Items by filter, highest priority first."""
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             return await uow.items.query(
                 states=states_, team=team, assignee=assignee, limit=limit, offset=offset
             )

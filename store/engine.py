@@ -68,13 +68,14 @@ def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> AsyncEngine:
     return engine
 
 
-def create_database(url: str, *, pool_size: int = 5) -> Database:
+def create_database(url: str, *, pool_size: int = 5, search_path: str | None = None) -> Database:
     """Builds the engines for ``url`` (nothing connects until first use).
 
     Args:
         url: an async SQLAlchemy URL, ``sqlite+aiosqlite:///path`` or
             ``postgresql+asyncpg://...``.
         pool_size: reader connections (PostgreSQL: the whole pool).
+        search_path: PostgreSQL only: the schema to use (tests isolate themselves this way).
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -83,5 +84,10 @@ def create_database(url: str, *, pool_size: int = 5) -> Database:
         writer = _sqlite_engine(url, immediate=True, pool_size=1)
         reader = _sqlite_engine(url, immediate=False, pool_size=pool_size)
         return Database(url=url, writer=writer, reader=reader)
-    engine = create_async_engine(url, pool_size=pool_size, pool_pre_ping=True)
+    connect_args: dict[str, Any] = {}
+    if search_path is not None:
+        connect_args["server_settings"] = {"search_path": search_path}
+    engine = create_async_engine(
+        url, pool_size=pool_size, pool_pre_ping=True, connect_args=connect_args
+    )
     return Database(url=url, writer=engine, reader=engine)

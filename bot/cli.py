@@ -1,0 +1,651 @@
+"""The ``recon-bot`` command line.
+
+Exit codes: 0 success; 2 partial (e.g. some ingest rows rejected, the rest committed);
+1 failure with nothing changed. Errors are one sentence on stderr; ``--debug`` shows the
+traceback instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.container import Container, load_signer
+from bot.ingest import DEFAULT_BATCH, DEFAULT_SOURCE, ingest_file
+from bot.settings import Settings
+from bot.views import entry_view, item_detail, item_summary
+from domain.errors import DomainError, PolicyError
+from domain.items import ReviewState, parse_human_id
+from domain.policy import policy_json_schema
+from store import audit_log
+from store.engine import create_database
+from store.intake import list_rejected
+from store.migrate import SchemaOutOfDate, current_revision, head_revision, upgrade
+from store.policy_file import read_policy
+
+EXIT_OK, EXIT_FAIL, EXIT_PARTIAL = 0, 1, 2
+EXAMPLE_POLICY = Path(__file__).parent / "policy.example.yml"
+
+T = TypeVar("T")
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+log = logging.getLogger("recon_bot")
+
+
+class CliFailure(Exception):
+    """A failure to report in one sentence (with optional detail lines)."""
+
+    def __init__(self, message: str, details: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.details = details or []
+
+
+def _fail(message: str, details: list[str] | None = None) -> NoReturn:
+    raise CliFailure(message, details)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        _fail("the environment settings are invalid", problems)
+
+
+class ReconGroup(click.Group):
+    """Turns known failures into one clear sentence and the right exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            if ctx.meta.get("recon.debug"):
+                raise
+            message, details = _describe(exc)
+            err.print(f"[bold red]error:[/] {message}")
+            for line in details:
+                err.print(f"  {line}")
+            ctx.exit(EXIT_FAIL)
+
+
+def _describe(exc: Exception) -> tuple[str, list[str]]:
+    if isinstance(exc, CliFailure):
+        return str(exc), exc.details
+    if isinstance(exc, PolicyError):
+        return str(exc), exc.problems
+    if isinstance(exc, DomainError | SchemaOutOfDate):
+        return str(exc), []
+    if isinstance(exc, SQLAlchemyError):
+        orig = getattr(exc, "orig", None)
+        return f"database error: {orig or exc.__class__.__name__}", []
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc}: {exc.filename or ''}".strip(": "), []
+    if isinstance(exc, ValueError):
+        return str(exc), []
+    return (
+        f"unexpected {exc.__class__.__name__}: {exc}; re-run with --debug for the traceback",
+        [],
+    )
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+async def _with_container(
+    work: Callable[[Container], Awaitable[T]], *, check_schema: bool = True
+) -> T:
+    container = await Container.open(_settings(), check_schema=check_schema)
+    try:
+        return await work(container)
+    finally:
+        await container.close()
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@click.group(cls=ReconGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+@click.version_option(package_name="recon-bot")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """recon-bot: the human-in-the-loop desk of automated reconciliation.
+
+    Settings come from the environment or .env: RECON_DATABASE_URL, RECON_POLICY,
+    RECON_AUDIT_KEY, RECON_AUDIT_ANCHORS, SLACK_BOT_TOKEN, SLACK_APP_TOKEN.
+
+    \b
+    Example:
+      recon-bot init && recon-bot ingest samples/items.csv
+    """
+    ctx.meta["recon.debug"] = debug
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+
+
+# --- init / db -------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--force-policy", is_flag=True, help="Overwrite an existing policy file.")
+def init(force_policy: bool) -> None:
+    """Write the example policy, create the audit key and the migrated database.
+
+    Safe to run again: an existing policy, key or database is kept (and the database
+    is upgraded to the current schema).
+
+    \b
+    Example:
+      recon-bot init
+    """
+    settings = _settings()
+    policy_path = settings.policy
+    if policy_path.exists() and not force_policy:
+        out.print(f"policy     {policy_path} (kept)")
+    else:
+        policy_path.write_text(EXAMPLE_POLICY.read_text(encoding="utf-8"), encoding="utf-8")
+        out.print(f"policy     {policy_path} (written; edit teams and thresholds)")
+    loaded, _ = read_policy(policy_path)
+    existed = settings.audit_key.exists()
+    signer = load_signer(settings, create=True)
+    out.print(
+        f"audit key  {settings.audit_key} ({'kept' if existed else 'created, mode 0600'}; "
+        f"key id {signer.key_id})"
+    )
+
+    async def _init() -> str:
+        database = create_database(settings.database_url)
+        try:
+            revision = await upgrade(database)
+            async with database.writer.connect() as conn:
+                await audit_log.init_audit(conn, signer, _now())
+                await conn.commit()
+            return revision
+        finally:
+            await database.dispose()
+
+    revision = _run(_init())
+    out.print(f"database   {_safe_url(settings.database_url)} (schema {revision})")
+    out.print(f"policy version {loaded.version}")
+
+
+def _now() -> Any:
+    from bot.clock import SystemClock
+
+    return SystemClock().now()
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending schema migrations.
+
+    \b
+    Example:
+      recon-bot db upgrade
+    """
+    settings = _settings()
+
+    async def _upgrade() -> tuple[str | None, str]:
+        database = create_database(settings.database_url)
+        try:
+            before = await current_revision(database)
+            return before, await upgrade(database)
+        finally:
+            await database.dispose()
+
+    before, after = _run(_upgrade())
+    if before == after:
+        out.print(f"schema already at {after}")
+    else:
+        out.print(f"schema upgraded {before or '(empty)'} -> {after}")
+
+
+@db.command("status")
+def db_status() -> None:
+    """Show the schema revision of the database and of this code."""
+    settings = _settings()
+
+    async def _status() -> str | None:
+        database = create_database(settings.database_url)
+        try:
+            return await current_revision(database)
+        finally:
+            await database.dispose()
+
+    current = _run(_status())
+    head = head_revision()
+    out.print(f"database {current or '(empty)'}; code {head}")
+    if current != head:
+        sys.exit(EXIT_FAIL)
+
+
+# --- policy ----------------------------------------------------------------------------
+
+
+@main.group()
+def policy() -> None:
+    """Validate the policy or print its JSON Schema."""
+
+
+@policy.command("check")
+@click.argument("path", type=click.Path(path_type=Path), required=False)
+def policy_check(path: Path | None) -> None:
+    """Validate a policy file; every error names the field and the reason.
+
+    \b
+    Example:
+      recon-bot policy check policy.yml
+    """
+    target = path or _settings().policy
+    loaded, _ = read_policy(target)
+    p = loaded.policy
+    out.print(
+        f"{target}: valid (version {loaded.version}; {len(p.teams)} team(s), "
+        f"reporting currency {p.reporting_currency}, {len(p.fx_rates)} FX rate(s))"
+    )
+
+
+@policy.command("schema")
+def policy_schema() -> None:
+    """Print the policy's JSON Schema.
+
+    \b
+    Example:
+      recon-bot policy schema > policy.schema.json
+    """
+    _print_json(policy_json_schema())
+
+
+# --- ingest ----------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False), required=False)
+@click.option(
+    "--source",
+    help=f"Source name for rows without a 'source' column (default: {DEFAULT_SOURCE!r}).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary.")
+@click.option("--batch-size", default=DEFAULT_BATCH, show_default=True, type=click.IntRange(1))
+@click.option("--rejected", is_flag=True, help="List the quarantined rows of a run instead.")
+@click.option("--run", "run_id", type=int, help="With --rejected: the run (default: latest).")
+def ingest(
+    file: Path | None,
+    source: str | None,
+    as_json: bool,
+    batch_size: int,
+    rejected: bool,
+    run_id: int | None,
+) -> None:
+    """Ingest items from a CSV (with a header) or JSON Lines file.
+
+    Bad rows are reported (line, field, reason) and kept in a quarantine; the good rows
+    still land. Re-ingesting the same (source, external_id) with identical content
+    changes nothing; changed content amends the item and voids its approvals.
+    Exit code 2 when some rows were rejected.
+
+    \b
+    Examples:
+      recon-bot ingest samples/items.csv
+      recon-bot ingest bank.jsonl --source bank-feed --json
+      recon-bot ingest --rejected
+    """
+    if rejected:
+        _show_rejected(run_id, as_json)
+        return
+    if file is None:
+        raise click.UsageError("give a FILE to ingest, or --rejected to list quarantined rows")
+    if not file.exists():
+        _fail(f"{file} does not exist")
+
+    size = file.stat().st_size
+
+    async def _ingest(c: Container) -> Any:
+        show_bar = sys.stderr.isatty() and not as_json
+        progress = Progress(
+            TextColumn("ingesting"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            disable=not show_bar,
+            transient=True,
+        )
+        with progress:
+            task = progress.add_task("ingest", total=size)
+            return await ingest_file(
+                path=file,
+                source=source,
+                service=c.service,
+                clock=c.clock,
+                policy_text=c.policy.text,
+                batch_size=batch_size,
+                on_progress=lambda done: progress.update(task, completed=done),
+            )
+
+    run = _run(_with_container(_ingest))
+    result = run.result
+    if as_json:
+        _print_json({**result.summary(), "run": run.run_id})
+    else:
+        table = Table(title=f"ingest run {run.run_id}: {file.name}", show_header=True)
+        for col in ("read", "inserted", "unchanged", "amended", "rejected"):
+            table.add_column(col, justify="right")
+        table.add_row(
+            *(
+                str(v)
+                for v in (
+                    result.read,
+                    result.inserted,
+                    result.unchanged,
+                    result.amended,
+                    result.rejected,
+                )
+            )
+        )
+        out.print(table)
+        routes = Table(title="routed", show_header=True)
+        for col in ("immediate", "digest", "auto-accepted"):
+            routes.add_column(col, justify="right")
+        summary = result.summary()["routes"]
+        routes.add_row(
+            str(summary["immediate"]), str(summary["digest"]), str(summary["auto_accepted"])
+        )
+        out.print(routes)
+        if result.rejected_rows:
+            shown = result.rejected_rows[:20]
+            err.print(f"[yellow]{result.rejected} row(s) rejected[/] (kept in quarantine):")
+            for row in shown:
+                err.print(f"  line {row.line}: {row.field}: {row.error}")
+            if result.rejected > len(shown):
+                err.print(f"  ... see all with: recon-bot ingest --rejected --run {run.run_id}")
+    if result.rejected:
+        sys.exit(EXIT_PARTIAL)
+
+
+def _show_rejected(run_id: int | None, as_json: bool) -> None:
+    async def _list(c: Container) -> tuple[int | None, list[dict[str, Any]]]:
+        async with c.database.reader.connect() as conn:
+            return await list_rejected(conn, run_id=run_id, limit=100_000)
+
+    found_run, rows = _run(_with_container(_list))
+    if as_json:
+        _print_json({"run": found_run, "rejected_rows": rows})
+        return
+    if found_run is None:
+        out.print("no ingest runs yet")
+        return
+    table = Table(title=f"quarantined rows of run {found_run}")
+    for col in ("line", "field", "error", "raw"):
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(str(row["line"]), row["field"], row["error"], row["raw"][:120])
+    out.print(table if rows else f"run {found_run} rejected no rows")
+
+
+# --- queue / show ----------------------------------------------------------------------
+
+_STATES = [s.value for s in ReviewState]
+
+
+@main.command()
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice(_STATES),
+    help="Only these states (repeatable). Default: everything still open.",
+)
+@click.option("--team", help="Only this team's items.")
+@click.option("--assignee", help="Only items claimed by this Slack user id.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+def queue(
+    states: tuple[str, ...], team: str | None, assignee: str | None, limit: int, as_json: bool
+) -> None:
+    """List items, highest priority first.
+
+    \b
+    Examples:
+      recon-bot queue
+      recon-bot queue --state pending --team treasury --json
+    """
+    wanted = [ReviewState(s) for s in states] or [
+        s for s in ReviewState if s not in (ReviewState.POSTED, ReviewState.REJECTED)
+    ]
+
+    async def _queue(c: Container) -> list[dict[str, Any]]:
+        items = await c.service.queue(states_=wanted, team=team, assignee=assignee, limit=limit)
+        return [item_summary(i, c.policy.current().policy) for i in items]
+
+    rows = _run(_with_container(_queue))
+    if as_json:
+        _print_json(rows)
+        return
+    if not rows:
+        out.print("the queue is empty")
+        return
+    table = Table(show_header=True)
+    for col in (
+        "id",
+        "kind",
+        "state",
+        "route",
+        "prio",
+        "amount",
+        "entity",
+        "team",
+        "assignee",
+        "due",
+    ):
+        table.add_column(col, justify="right" if col in ("prio", "amount") else "left")
+    for r in rows:
+        table.add_row(
+            r["id"],
+            r["kind"],
+            r["state"],
+            r["route"],
+            str(r["priority"]),
+            f"{r['amount']} {r['currency']}",
+            r["entity"],
+            r["team"] or "-",
+            r["assignee"] or "-",
+            (r["sla_due_at"] or "-")[:16],
+        )
+    out.print(table)
+
+
+@main.command()
+@click.argument("item_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def show(item_id: str, as_json: bool) -> None:
+    """Show one item: its facts, routing reasons, journal entries and full history.
+
+    \b
+    Example:
+      recon-bot show R-1042
+    """
+    parsed = parse_human_id(item_id)
+    if parsed is None:
+        raise click.BadParameter(f"{item_id!r} is not an item id like R-1042", param_hint="ID")
+
+    async def _show(c: Container) -> dict[str, Any]:
+        item = await c.service.get(parsed)
+        async with c.uow(read_only=True) as uow:
+            entries = await uow.journal.for_item(parsed)
+        async with c.database.reader.connect() as conn:
+            history = await audit_log.history(conn, parsed)
+        detail = item_detail(item, c.policy.current().policy)
+        detail["journal_entries"] = [entry_view(e) for e in entries]
+        detail["history"] = history
+        return detail
+
+    detail = _run(_with_container(_show))
+    if as_json:
+        _print_json(detail)
+        return
+    out.print(
+        f"[bold]{detail['id']}[/]  {detail['kind']}  {detail['state']}  "
+        f"{detail['amount']} {detail['currency']}  {detail['entity']}"
+    )
+    for key in (
+        "external_id",
+        "source",
+        "counterparty",
+        "risk_tier",
+        "aging_days",
+        "confidence",
+        "score",
+        "matched_value",
+        "variance",
+        "record_count",
+        "prepared_by",
+        "team",
+        "assignee",
+        "route",
+        "priority",
+        "required_approvals",
+        "sla_due_at",
+        "ledger_ref",
+        "policy_version",
+    ):
+        if detail.get(key) not in (None, ""):
+            out.print(f"  {key:<19}{detail[key]}")
+    out.print("  reasons:")
+    for reason in detail["reasons"]:
+        out.print(f"    - {reason}")
+    for entry in detail["journal_entries"]:
+        out.print(f"  journal entry {entry['ledger_ref']}: {entry['memo']}")
+        for ln in entry["lines"]:
+            out.print(f"    {ln['account']:<32} Dr {ln['debit']:>14}  Cr {ln['credit']:>14}")
+    out.print("  history:")
+    for rec in detail["history"]:
+        moved = f"{rec.get('from') or '-'} -> {rec.get('to') or '-'}"
+        out.print(f"    #{rec['seq']} {rec['time']} {rec['event']} by {rec['actor']} ({moved})")
+
+
+# --- audit -----------------------------------------------------------------------------
+
+
+@main.group()
+def audit() -> None:
+    """Verify or export the signed audit log."""
+
+
+def _print_report(report: Any, as_json: bool) -> None:
+    data = report.as_dict()
+    if as_json:
+        _print_json(data)
+    elif report.ok:
+        out.print(
+            f"audit log OK: {data['records']} record(s), {data['checkpoints']} checkpoint(s), "
+            f"{data['anchors']} anchor(s) verified; root {data.get('root')}"
+        )
+    else:
+        err.print(f"[bold red]audit log FAILED:[/] {report.problem}")
+    if not report.ok:
+        sys.exit(EXIT_FAIL)
+
+
+@audit.command("verify")
+@click.option(
+    "--bundle",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="Verify an exported bundle offline instead of the database.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def audit_verify(bundle: Path | None, as_json: bool) -> None:
+    """Check every record, link, hash, signature, checkpoint and anchor.
+
+    Names the first bad record and why. Exit code 1 when anything is wrong.
+
+    \b
+    Examples:
+      recon-bot audit verify
+      recon-bot audit verify --bundle ./audit-2026-11 --json
+    """
+    if bundle is not None:
+        _print_report(audit_log.verify_bundle(bundle), as_json)
+        return
+    settings = _settings()
+
+    async def _verify() -> Any:
+        database = create_database(settings.database_url)
+        try:
+            anchors = audit_log.AnchorFile(settings.audit_anchors)
+            return await audit_log.verify_database(database, anchors=anchors)
+        finally:
+            await database.dispose()
+
+    _print_report(_run(_verify()), as_json)
+
+
+@audit.command("export")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Directory to write the bundle to (created if missing).",
+)
+def audit_export(out_dir: Path) -> None:
+    """Export records, checkpoints, public keys and anchors for offline verification.
+
+    \b
+    Example:
+      recon-bot audit export --out ./audit-bundle && recon-bot audit verify --bundle ./audit-bundle
+    """
+    settings = _settings()
+
+    async def _export() -> Any:
+        database = create_database(settings.database_url)
+        try:
+            async with database.reader.connect() as conn:
+                return await audit_log.export_bundle(
+                    conn, out_dir, anchors=audit_log.AnchorFile(settings.audit_anchors)
+                )
+        finally:
+            await database.dispose()
+
+    result = _run(_export())
+    out.print(f"exported to {out_dir}: {result}")
+
+
+def run() -> None:  # pragma: no cover - console entry point
+    """Entry point for ``python -m bot``."""
+    main(prog_name="recon-bot")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    run()

@@ -1,0 +1,71 @@
+"""The composition root: the one place that builds concrete objects from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.clock import SystemClock
+from bot.settings import Settings
+from domain.errors import DomainError
+from domain.services import ReviewService
+from store.audit_log import AnchorFile, Ed25519Signer, load_or_create_signing_key
+from store.engine import Database, create_database
+from store.migrate import check_current
+from store.policy_file import PolicyFile
+from store.uow import SqlUnitOfWorkFactory
+
+
+class SetupError(DomainError):
+    """The installation is incomplete (no key, no schema...); the message says what to run."""
+
+
+def load_signer(settings: Settings, *, create: bool = False) -> Ed25519Signer:
+    """The audit signing key; only ``init`` may create it."""
+    if not create and not settings.audit_key.exists():
+        raise SetupError(
+            f"audit signing key {settings.audit_key} does not exist; run `recon-bot init`"
+        )
+    return load_or_create_signing_key(settings.audit_key)
+
+
+@dataclass(slots=True, kw_only=True)
+class Container:
+    """Everything a command or the bot needs, built once per process."""
+
+    settings: Settings
+    database: Database
+    policy: PolicyFile
+    signer: Ed25519Signer
+    anchors: AnchorFile
+    uow: SqlUnitOfWorkFactory
+    service: ReviewService
+    clock: SystemClock
+
+    @classmethod
+    async def open(cls, settings: Settings, *, check_schema: bool = True) -> Container:
+        """Builds the object graph; checks the schema is current unless told not to."""
+        policy = PolicyFile(settings.policy)
+        signer = load_signer(settings)
+        database = create_database(settings.database_url)
+        try:
+            if check_schema:
+                await check_current(database)
+        except BaseException:
+            await database.dispose()
+            raise
+        anchors = AnchorFile(settings.audit_anchors)
+        uow = SqlUnitOfWorkFactory(database=database, signer=signer, anchors=anchors)
+        return cls(
+            settings=settings,
+            database=database,
+            policy=policy,
+            signer=signer,
+            anchors=anchors,
+            uow=uow,
+            service=ReviewService(uow=uow, policy=policy.current),
+            clock=SystemClock(),
+        )
+
+    async def close(self) -> None:
+        """Releases the database connections."""
+        await self.database.dispose()

@@ -1,0 +1,40 @@
+"""Settings from the environment or ``.env`` (pydantic-settings). Secrets never print."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the process reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RECON_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///recon.db",
+        description="SQLAlchemy async URL; SQLite file in the working directory by default.",
+    )
+    policy: Path = Field(default=Path("policy.yml"), description="Policy YAML file.")
+    audit_key: Path = Field(
+        default=Path("audit_ed25519.pem"), description="Ed25519 private key (PEM, mode 0600)."
+    )
+    audit_anchors: Path = Field(
+        default=Path("audit_anchors.jsonl"),
+        description="Append-only file of signed checkpoints, kept outside the database.",
+    )
+    slack_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "RECON_SLACK_BOT_TOKEN")
+    )
+    slack_app_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "RECON_SLACK_APP_TOKEN")
+    )
+    slack_api_url: str = Field(
+        default="https://slack.com/api/", description="Slack Web API base URL."
+    )
+    sweep_interval: float = Field(default=60.0, gt=0, description="Seconds between SLA sweeps.")
+    log_level: str = Field(default="INFO")

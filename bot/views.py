@@ -1,0 +1,105 @@
+"""Plain data views of domain values for the CLI's JSON and tables."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from domain.items import Item, JournalEntry
+from domain.money import Money
+from domain.policy import Policy
+from domain.sla import sla_due_at
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def item_summary(item: Item, policy: Policy) -> dict[str, Any]:
+    """The fields ``queue --json`` promises, plus a few that help a reviewer."""
+    return {
+        "id": item.human_id,
+        "external_id": item.facts.external_id,
+        "source": item.facts.source,
+        "kind": item.kind.value,
+        "state": item.state.value,
+        "route": item.route.value,
+        "priority": item.priority,
+        "amount": str(item.facts.amount),
+        "currency": item.facts.currency,
+        "entity": item.facts.entity,
+        "counterparty": item.facts.counterparty,
+        "team": item.team,
+        "assignee": item.assignee,
+        "sla_due_at": _iso(sla_due_at(item, policy)),
+        "version": item.version,
+    }
+
+
+def item_detail(item: Item, policy: Policy) -> dict[str, Any]:
+    """Everything ``show`` prints about an item (history and entries are added by the caller)."""
+    f = item.facts
+    detail = item_summary(item, policy)
+    detail.update(
+        {
+            "risk_tier": f.risk_tier.value if f.risk_tier else None,
+            "aging_days": f.aging_days,
+            "booked_on": f.booked_on.isoformat() if f.booked_on else None,
+            "confidence": str(f.confidence) if f.confidence is not None else None,
+            "score": f.score,
+            "matched_value": str(f.matched_value) if f.matched_value is not None else None,
+            "variance": str(f.variance) if f.variance is not None else None,
+            "record_count": f.record_count,
+            "entity_risk_score": (
+                str(f.entity_risk_score) if f.entity_risk_score is not None else None
+            ),
+            "prepared_by": f.prepared_by,
+            "reference": f.reference,
+            "description": f.description,
+            "extra": f.extra,
+            "reasons": list(item.reasons),
+            "policy_version": item.policy_version,
+            "required_approvals": item.required_approvals,
+            "approvals": [
+                {"user": a.user, "at": a.at.isoformat(), "note": a.note} for a in item.approvals
+            ],
+            "ledger_ref": item.ledger_ref,
+            "decided_by": item.decided_by,
+            "decided_at": _iso(item.decided_at),
+            "decision_note": item.decision_note,
+            "claim_expires_at": _iso(item.claim_expires_at),
+            "created_at": item.created_at.isoformat(),
+            "updated_at": item.updated_at.isoformat(),
+            "dispute": (
+                {
+                    "state": item.dispute.state.value,
+                    "category": item.dispute.category.value,
+                    "description": item.dispute.description,
+                    "opened_by": item.dispute.opened_by,
+                    "outcome": item.dispute.outcome.value if item.dispute.outcome else None,
+                }
+                if item.dispute
+                else None
+            ),
+        }
+    )
+    return detail
+
+
+def entry_view(entry: JournalEntry) -> dict[str, Any]:
+    """A journal entry with amounts as decimal strings."""
+    return {
+        "ledger_ref": entry.ledger_ref,
+        "idempotency_key": entry.idempotency_key,
+        "currency": entry.currency,
+        "memo": entry.memo,
+        "created_at": entry.created_at.isoformat(),
+        "lines": [
+            {
+                "account": ln.account,
+                "debit": str(Money.from_minor(ln.debit_minor, entry.currency).amount),
+                "credit": str(Money.from_minor(ln.credit_minor, entry.currency).amount),
+            }
+            for ln in entry.lines
+        ],
+    }

@@ -1,0 +1,50 @@
+"""What a reviewer's App Home shows: counts and two short lists, one page at a time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from domain.items import Item
+
+
+class PriorityBand(StrEnum):
+    """Coarse priority for counts and badges."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+HIGH_PRIORITY = 400
+MEDIUM_PRIORITY = 150
+
+
+def priority_band(priority: int) -> PriorityBand:
+    """The band of a routing priority (0..999)."""
+    if priority >= HIGH_PRIORITY:
+        return PriorityBand.HIGH
+    if priority >= MEDIUM_PRIORITY:
+        return PriorityBand.MEDIUM
+    return PriorityBand.LOW
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Dashboard:
+    """One user's view of the desk at ``refreshed_at``."""
+
+    user: str
+    teams: tuple[str, ...]
+    refreshed_at: datetime
+    pending_by_band: dict[PriorityBand, int]
+    overdue: int
+    awaiting_second_approval: int
+    open_disputes: int
+    dead_lettered: int
+    my_items: tuple[Item, ...]
+    my_items_total: int
+    unclaimed: tuple[Item, ...]
+    unclaimed_total: int
+    page: int
+    page_size: int

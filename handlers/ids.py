@@ -1,0 +1,89 @@
+"""Every Slack identifier the bot uses: command, action ids, callback ids, input block ids.
+
+A test checks these against ``manifest.yml``. Item buttons carry the item id in their
+``action_id`` (``recon.approve:1042``) so that every action id in a message is unique (a
+queue list shows many items' buttons), and the item version the user saw in their
+``value`` (``1042:7``), so a click on a stale card changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+COMMAND = "/recon"
+
+
+class ItemAction(StrEnum):
+    """Buttons on an item (cards, queue lists, App Home, reminders)."""
+
+    APPROVE = "recon.approve"
+    REJECT = "recon.reject"
+    ESCALATE = "recon.escalate"
+    DISPUTE = "recon.dispute"
+    CLAIM = "recon.claim"
+    RELEASE = "recon.release"
+    DETAILS = "recon.details"
+
+
+class NavAction(StrEnum):
+    """Navigation buttons: pagination and refresh."""
+
+    QUEUE_PAGE = "recon.queue_page"
+    HOME_PAGE = "recon.home_page"
+    HOME_REFRESH = "recon.home_refresh"
+
+
+class DigestAction(StrEnum):
+    """Digest cluster buttons (bulk decisions)."""
+
+    APPROVE_ALL = "recon.digest_approve_all"
+    REJECT_ALL = "recon.digest_reject_all"
+    REVIEW = "recon.digest_review"
+
+
+class Modal(StrEnum):
+    """Modal callback ids."""
+
+    REJECT = "recon.reject_modal"
+    ESCALATE = "recon.escalate_modal"
+    DISPUTE = "recon.dispute_modal"
+    DIGEST_REJECT = "recon.digest_reject_modal"
+
+
+class Field(StrEnum):
+    """Input block ids in modals (each input's element uses action_id ``value``)."""
+
+    REASON = "reason"
+    CATEGORY = "category"
+    DESCRIPTION = "description"
+    CONTACT = "contact"
+    EXPECTED_DATE = "expected_date"
+    EVIDENCE = "evidence"
+    ADJUSTMENT = "adjustment"
+
+
+INPUT_ACTION_ID = "value"
+
+
+def item_action_id(action: ItemAction, item_id: int) -> str:
+    """``recon.approve:1042``."""
+    return f"{action.value}:{item_id}"
+
+
+def item_action_pattern(action: ItemAction) -> re.Pattern[str]:
+    """Matches the action ids of one item action, for Bolt listeners."""
+    return re.compile(rf"^{re.escape(action.value)}:\d+$")
+
+
+def item_value(item_id: int, version: int) -> str:
+    """``1042:7``: which item, at which version the user saw it."""
+    return f"{item_id}:{version}"
+
+
+def parse_item_value(value: str) -> tuple[int, int] | None:
+    """``1042:7`` -> (1042, 7); anything else -> None."""
+    left, sep, right = value.partition(":")
+    if not sep or not left.isdigit() or not right.isdigit():
+        return None
+    return int(left), int(right)

@@ -1,0 +1,90 @@
+"""Ingest runs, the quarantine of rejected rows, and the policy versions seen."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.intake import RowError
+from store.tables import ingest_runs, policy_versions, quarantine
+
+
+class SqlIntakeRepository:
+    """Runs and quarantine over the unit of work's connection."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def start_run(
+        self, *, source: str, file_name: str, policy_version: str, now: datetime
+    ) -> int:
+        """Records a new run and returns its id."""
+        result = await self._conn.execute(
+            insert(ingest_runs).values(
+                source=source, file_name=file_name, started_at=now, policy_version=policy_version
+            )
+        )
+        assert result.inserted_primary_key is not None
+        return int(result.inserted_primary_key[0])
+
+    async def quarantine(
+        self, *, run_id: int, rows: Sequence[tuple[RowError, str]], now: datetime
+    ) -> None:
+        """Keeps rejected rows for the user to list and fix."""
+        if not rows:
+            return
+        await self._conn.execute(
+            insert(quarantine),
+            [
+                {
+                    "run_id": run_id,
+                    "line": err.line,
+                    "field": err.field,
+                    "error": err.error,
+                    "raw": raw,
+                    "created_at": now,
+                }
+                for err, raw in rows
+            ],
+        )
+
+    async def finish_run(self, *, run_id: int, summary: dict[str, Any], now: datetime) -> None:
+        """Stores the run's summary."""
+        await self._conn.execute(
+            update(ingest_runs)
+            .where(ingest_runs.c.id == run_id)
+            .values(finished_at=now, summary=summary)
+        )
+
+    async def remember_policy(self, *, version: str, body: str, now: datetime) -> None:
+        """Keeps the policy text of a version the first time it is used."""
+        found = await self._conn.execute(
+            select(policy_versions.c.version).where(policy_versions.c.version == version)
+        )
+        if found.first() is None:
+            await self._conn.execute(
+                insert(policy_versions).values(version=version, body=body, first_seen_at=now)
+            )
+
+
+async def list_rejected(
+    conn: AsyncConnection, *, run_id: int | None, limit: int
+) -> tuple[int | None, list[dict[str, Any]]]:
+    """Rejected rows of one run (the latest run when ``run_id`` is None)."""
+    if run_id is None:
+        latest = await conn.execute(select(ingest_runs.c.id).order_by(ingest_runs.c.id.desc()))
+        row = latest.first()
+        if row is None:
+            return None, []
+        run_id = int(row[0])
+    rows = await conn.execute(
+        select(quarantine.c.line, quarantine.c.field, quarantine.c.error, quarantine.c.raw)
+        .where(quarantine.c.run_id == run_id)
+        .order_by(quarantine.c.line, quarantine.c.id)
+        .limit(limit)
+    )
+    return run_id, [dict(r) for r in rows.mappings()]

@@ -1,0 +1,146 @@
+"""Repositories over one open connection (the unit of work's transaction)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.items import Item, JournalEntry, ReviewState
+from store.mapping import entry_from_row, entry_to_row, item_from_row, item_to_row
+from store.tables import items, journal_entries
+
+# SQLite allows 32766 bound parameters; stay well below for IN lists.
+_IN_CHUNK = 500
+
+
+class SqlItemRepository:
+    """Items with optimistic version checks."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, item: Item) -> Item:
+        """Inserts and returns the item with its id."""
+        result = await self._conn.execute(insert(items).values(**item_to_row(item)))
+        new_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
+        assert new_id is not None
+        return _with_id(item, int(new_id))
+
+    async def get(self, item_id: int) -> Item | None:
+        """The item, or None."""
+        row = (await self._conn.execute(select(items).where(items.c.id == item_id))).mappings()
+        found = row.first()
+        return item_from_row(found) if found else None
+
+    async def get_by_external(self, source: str, external_id: str) -> Item | None:
+        """The item ingested under ``(source, external_id)``, or None."""
+        found = await self.get_many_by_external(source, [external_id])
+        return found.get(external_id)
+
+    async def get_many_by_external(
+        self, source: str, external_ids: Sequence[str]
+    ) -> dict[str, Item]:
+        """Items of one source by external id, in chunks of a few hundred."""
+        out: dict[str, Item] = {}
+        unique = list(dict.fromkeys(external_ids))
+        for start in range(0, len(unique), _IN_CHUNK):
+            chunk = unique[start : start + _IN_CHUNK]
+            rows = await self._conn.execute(
+                select(items).where(items.c.source == source, items.c.external_id.in_(chunk))
+            )
+            for row in rows.mappings():
+                out[row["external_id"]] = item_from_row(row)
+        return out
+
+    async def update(self, item: Item, *, expected_version: int) -> bool:
+        """Writes ``item`` only if the stored version is still ``expected_version``."""
+        assert item.id is not None
+        values = item_to_row(item)
+        values.pop("id", None)
+        result = await self._conn.execute(
+            update(items)
+            .where(and_(items.c.id == item.id, items.c.version == expected_version))
+            .values(**values)
+        )
+        return result.rowcount == 1
+
+    async def claimable(self, *, teams: Sequence[str], limit: int) -> list[Item]:
+        """Unassigned pending items of these teams, highest priority first, oldest first."""
+        rows = await self._conn.execute(
+            select(items)
+            .where(items.c.state == ReviewState.PENDING.value, items.c.team.in_(list(teams)))
+            .order_by(items.c.priority.desc(), items.c.id)
+            .limit(limit)
+        )
+        return [item_from_row(r) for r in rows.mappings()]
+
+    async def expired_claims(self, *, now: datetime, limit: int) -> list[Item]:
+        """Assigned items whose claim lease ended before ``now``."""
+        rows = await self._conn.execute(
+            select(items)
+            .where(
+                items.c.state == ReviewState.ASSIGNED.value,
+                items.c.claim_expires_at.is_not(None),
+                items.c.claim_expires_at < now,
+            )
+            .order_by(items.c.claim_expires_at)
+            .limit(limit)
+        )
+        return [item_from_row(r) for r in rows.mappings()]
+
+    async def query(
+        self,
+        *,
+        states: Sequence[ReviewState] | None = None,
+        team: str | None = None,
+        assignee: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Item]:
+        """Items matching every given filter, highest priority first."""
+        stmt = select(items)
+        if states:
+            stmt = stmt.where(items.c.state.in_([s.value for s in states]))
+        if team:
+            stmt = stmt.where(items.c.team == team)
+        if assignee:
+            stmt = stmt.where(items.c.assignee == assignee)
+        stmt = stmt.order_by(items.c.priority.desc(), items.c.id).limit(limit).offset(offset)
+        rows = await self._conn.execute(stmt)
+        return [item_from_row(r) for r in rows.mappings()]
+
+
+class SqlJournalRepository:
+    """Journal entries; the unique idempotency key is the database's guarantee."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, entry: JournalEntry) -> None:
+        """Inserts the entry (a duplicate key raises IntegrityError and rolls back)."""
+        await self._conn.execute(insert(journal_entries).values(**entry_to_row(entry)))
+
+    async def get_by_key(self, idempotency_key: str) -> JournalEntry | None:
+        """The entry with that key, or None."""
+        rows = await self._conn.execute(
+            select(journal_entries).where(journal_entries.c.idempotency_key == idempotency_key)
+        )
+        found = rows.mappings().first()
+        return entry_from_row(found) if found else None
+
+    async def for_item(self, item_id: int) -> list[JournalEntry]:
+        """Entries of one item, oldest first."""
+        rows = await self._conn.execute(
+            select(journal_entries)
+            .where(journal_entries.c.item_id == item_id)
+            .order_by(journal_entries.c.id)
+        )
+        return [entry_from_row(r) for r in rows.mappings()]
+
+
+def _with_id(item: Item, item_id: int) -> Item:
+    return dataclasses.replace(item, id=item_id)

@@ -1,0 +1,133 @@
+"""The unit of work: one transaction holding item changes, audit records and outbox rows.
+
+``commit()`` seals the audit log (a signed checkpoint of the new size and root, inside the
+same transaction), commits, then appends the checkpoint to the anchors file outside the
+database and runs the after-commit hooks (e.g. waking the outbox relay). Leaving the block
+without ``commit()`` rolls everything back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.audit import AuditEntry
+from domain.ports import Signer
+from store.audit_log import AnchorFile, SqlAuditLog
+from store.engine import Database
+from store.intake import SqlIntakeRepository
+from store.repositories import SqlItemRepository, SqlJournalRepository
+
+
+class _ReadOnlyAudit:
+    async def append(self, entries: Sequence[AuditEntry]) -> None:
+        raise RuntimeError("a read-only unit of work cannot write audit records")
+
+
+class SqlUnitOfWork:
+    """One database transaction (see module docstring)."""
+
+    items: SqlItemRepository
+    journal: SqlJournalRepository
+    intake: SqlIntakeRepository
+    audit: SqlAuditLog | _ReadOnlyAudit
+
+    def __init__(
+        self,
+        *,
+        database: Database,
+        signer: Signer,
+        anchors: AnchorFile | None,
+        read_only: bool = False,
+        after_commit: Sequence[Callable[[], None]] = (),
+    ) -> None:
+        self._database = database
+        self._signer = signer
+        self._anchors = anchors
+        self._read_only = read_only
+        self._after_commit = after_commit
+        self._conn: AsyncConnection | None = None
+        self._committed = False
+
+    @property
+    def connection(self) -> AsyncConnection:
+        """The open connection (for store-level helpers such as the outbox)."""
+        if self._conn is None:
+            raise RuntimeError("unit of work is not open")
+        return self._conn
+
+    async def __aenter__(self) -> Self:
+        engine = self._database.reader if self._read_only else self._database.writer
+        conn = await engine.connect()
+        try:
+            await conn.begin()
+        except BaseException:
+            await conn.close()
+            raise
+        self._conn = conn
+        self._committed = False
+        self.items = SqlItemRepository(conn)
+        self.journal = SqlJournalRepository(conn)
+        self.intake = SqlIntakeRepository(conn)
+        self.audit = _ReadOnlyAudit() if self._read_only else SqlAuditLog(conn, signer=self._signer)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn = self.connection
+        self._conn = None
+        try:
+            if not self._committed:
+                await conn.rollback()
+        finally:
+            await conn.close()
+
+    async def commit(self) -> None:
+        """Seals the audit log, commits, anchors the checkpoint, runs the hooks."""
+        conn = self.connection
+        checkpoint = None
+        if isinstance(self.audit, SqlAuditLog):
+            checkpoint = await self.audit.seal()
+        await conn.commit()
+        self._committed = True
+        if checkpoint is not None and self._anchors is not None:
+            await asyncio.to_thread(self._anchors.append, checkpoint)
+        for hook in self._after_commit:
+            hook()
+
+
+class SqlUnitOfWorkFactory:
+    """Makes units of work over one database, signer and anchors file."""
+
+    def __init__(
+        self,
+        *,
+        database: Database,
+        signer: Signer,
+        anchors: AnchorFile | None,
+    ) -> None:
+        self.database = database
+        self._signer = signer
+        self._anchors = anchors
+        self._after_commit: list[Callable[[], None]] = []
+
+    def on_commit(self, hook: Callable[[], None]) -> None:
+        """Calls ``hook`` after every commit (cheap and non-blocking, e.g. ``event.set``)."""
+        self._after_commit.append(hook)
+
+    def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(
+            database=self.database,
+            signer=self._signer,
+            anchors=self._anchors,
+            read_only=read_only,
+            after_commit=self._after_commit,
+        )

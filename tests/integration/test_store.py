@@ -1,0 +1,275 @@
+"""The store on real databases: schema, mapping, version checks, locking, use cases."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import select, text
+
+from domain.intake import IntakeRow
+from domain.items import (
+    Approval,
+    Dispute,
+    DisputeCategory,
+    DisputeState,
+    Item,
+    ItemFacts,
+    ItemKind,
+    ReviewState,
+    Route,
+)
+from domain.policy import RiskTier, parse_policy
+from domain.services import ReviewService
+from store.audit_log import AnchorFile, load_or_create_signing_key
+from store.engine import Database, create_database
+from store.migrate import check_current, upgrade
+from store.repositories import SqlItemRepository
+from store.tables import items, metadata
+from store.uow import SqlUnitOfWorkFactory
+from tests.conftest import EXAMPLE_POLICY
+
+NOW = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)
+
+
+def _item(**facts: object) -> Item:
+    base = ItemFacts(
+        source="bank",
+        external_id="x-1",
+        kind=ItemKind.UNMATCHED,
+        entity="ACME-US",
+        currency="USD",
+        amount=Decimal("1234.56"),
+    )
+    return Item(
+        id=None,
+        facts=dataclasses.replace(base, **facts),  # type: ignore[arg-type]
+        content_hash="h" * 64,
+        state=ReviewState.PENDING,
+        route=Route.IMMEDIATE,
+        priority=120,
+        reasons=("amount 1234.56 USD >= materiality 1000",),
+        policy_version="pol-test",
+        team="treasury",
+        required_approvals=1,
+        created_at=NOW,
+        updated_at=NOW,
+        sla_started_at=NOW,
+    )
+
+
+async def test_migrations_produce_exactly_the_metadata(migrated: Database) -> None:
+    async with migrated.reader.connect() as conn:
+        diff = await conn.run_sync(
+            lambda sync: compare_metadata(
+                MigrationContext.configure(sync, opts={"compare_type": True}), metadata
+            )
+        )
+    assert diff == []
+    await check_current(migrated)
+
+
+async def test_upgrade_twice_is_harmless(migrated: Database) -> None:
+    assert await upgrade(migrated) == await upgrade(migrated)
+
+
+async def test_item_round_trips_every_field(migrated: Database) -> None:
+    item = dataclasses.replace(
+        _item(
+            kind=ItemKind.BATCH,
+            currency="KWD",
+            amount=Decimal("-1500.125"),
+            counterparty="Globex",
+            risk_tier=RiskTier.HIGH,
+            aging_days=7,
+            booked_on=date(2026, 11, 13),
+            confidence=Decimal("0.73"),
+            matched_value=Decimal("99999.999"),
+            variance=Decimal("-0.005"),
+            record_count=40,
+            entity_risk_score=Decimal("0.3"),
+            prepared_by="U0PREP",
+            reference="INV-1",
+            description="a batch",
+            extra={"bank_account": "ACCT-1"},
+        ),
+        state=ReviewState.DISPUTED,
+        approvals=(Approval(user="U0ALICE", at=NOW, note="ok"),),
+        assignee="U0BOB",
+        claim_expires_at=NOW + timedelta(hours=4),
+        dispute=Dispute(
+            state=DisputeState.AWAITING_COUNTERPARTY,
+            category=DisputeCategory.FX_DIFFERENCE,
+            description="rate used was stale",
+            opened_by="U0BOB",
+            opened_at=NOW,
+            counterparty_contact="ap@globex.example",
+            expected_resolution=date(2026, 12, 1),
+            evidence_links=("https://docs.example/1",),
+            proposed_adjustment=Decimal("-12.5"),
+        ),
+    )
+    async with migrated.writer.begin() as conn:
+        stored = await SqlItemRepository(conn).add(item)
+        loaded = await SqlItemRepository(conn).get(stored.id or 0)
+    assert loaded == stored
+    assert stored.id is not None
+
+
+async def test_money_is_stored_as_integer_minor_units(migrated: Database) -> None:
+    async with migrated.writer.begin() as conn:
+        repo = SqlItemRepository(conn)
+        await repo.add(_item(external_id="jpy", currency="JPY", amount=Decimal("1500")))
+        await repo.add(_item(external_id="kwd", currency="KWD", amount=Decimal("12.345")))
+        rows = (await conn.execute(select(items.c.external_id, items.c.amount_minor))).all()
+    assert dict(rows) == {"jpy": 1500, "kwd": 12345}
+    assert all(isinstance(minor, int) for _, minor in rows)
+
+
+async def test_update_refuses_a_stale_version(migrated: Database) -> None:
+    async with migrated.writer.begin() as conn:
+        repo = SqlItemRepository(conn)
+        item = await repo.add(_item())
+        newer = dataclasses.replace(item, version=2, state=ReviewState.ASSIGNED)
+        assert await repo.update(newer, expected_version=1)
+        assert not await repo.update(dataclasses.replace(item, version=2), expected_version=1)
+        assert (await repo.get(item.id or 0)) == newer
+
+
+async def test_sqlite_writers_in_two_processes_never_hit_database_locked(tmp_path: Path) -> None:
+    """Read-then-write transactions from two engines (as from two processes) all succeed.
+
+    With deferred transactions SQLite fails the second writer's lock upgrade at once with
+    "database is locked"; BEGIN IMMEDIATE makes it wait its turn instead.
+    """
+    url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
+    first, second = create_database(url), create_database(url)
+    try:
+        await upgrade(first)
+        async with first.writer.begin() as conn:
+            item = await SqlItemRepository(conn).add(_item())
+
+        async def bump(db: Database, rounds: int) -> None:
+            for _ in range(rounds):
+                async with db.writer.begin() as conn:
+                    repo = SqlItemRepository(conn)
+                    current = await repo.get(item.id or 0)
+                    assert current is not None
+                    await asyncio.sleep(0.001)  # let the other writer interleave
+                    ok = await repo.update(
+                        dataclasses.replace(current, version=current.version + 1),
+                        expected_version=current.version,
+                    )
+                    assert ok
+
+        await asyncio.gather(bump(first, 25), bump(second, 25))
+        async with first.reader.connect() as conn:
+            version = (
+                await conn.execute(select(items.c.version).where(items.c.id == item.id))
+            ).scalar_one()
+        assert version == 51
+    finally:
+        await first.dispose()
+        await second.dispose()
+
+
+async def test_sqlite_pragmas(tmp_path: Path) -> None:
+    db = create_database(f"sqlite+aiosqlite:///{tmp_path / 'p.db'}")
+    try:
+        async with db.writer.begin() as conn:
+            journal = (await conn.execute(text("PRAGMA journal_mode"))).scalar()
+            sync = (await conn.execute(text("PRAGMA synchronous"))).scalar()
+            fks = (await conn.execute(text("PRAGMA foreign_keys"))).scalar()
+        assert (journal, sync, fks) == ("wal", 2, 1)  # 2 = FULL
+    finally:
+        await db.dispose()
+
+
+# --- use cases on a real store ----------------------------------------------------------
+
+
+def _service(db: Database, tmp_path: Path) -> ReviewService:
+    loaded = parse_policy(EXAMPLE_POLICY.read_text())
+    signer = load_or_create_signing_key(tmp_path / "audit.pem")
+    factory = SqlUnitOfWorkFactory(
+        database=db, signer=signer, anchors=AnchorFile(tmp_path / "anchors.jsonl")
+    )
+    return ReviewService(uow=factory, policy=lambda: loaded)
+
+
+def _rows(n: int, **overrides: object) -> list[IntakeRow]:
+    rows = []
+    for i in range(n):
+        facts = ItemFacts(
+            source="bank",
+            external_id=f"u-{i}",
+            kind=ItemKind.UNMATCHED,
+            entity="ACME-US",
+            currency="USD",
+            amount=Decimal(20000 + i),  # material: immediate review
+            risk_tier=RiskTier.LOW,
+            aging_days=1,
+            confidence=Decimal("0.95"),
+        )
+        rows.append(IntakeRow(line=i + 2, facts=dataclasses.replace(facts, **overrides)))  # type: ignore[arg-type]
+    return rows
+
+
+async def test_ingest_is_idempotent_and_amends_on_change(
+    migrated: Database, tmp_path: Path
+) -> None:
+    service = _service(migrated, tmp_path)
+    first = await service.ingest(_rows(5), now=NOW)
+    again = await service.ingest(_rows(5), now=NOW)
+    changed = await service.ingest(_rows(5, counterparty="Globex"), now=NOW)
+    assert (first.inserted, again.unchanged, changed.amended) == (5, 5, 5)
+    queue = await service.queue(states_=[ReviewState.PENDING])
+    assert len(queue) == 5
+    assert all(i.facts.counterparty == "Globex" for i in queue)
+
+
+async def test_concurrent_claims_from_two_processes_never_share_an_item(
+    migrated: Database, tmp_path: Path
+) -> None:
+    service = _service(migrated, tmp_path)
+    await service.ingest(_rows(6), now=NOW)
+    # A second "process": its own engines and unit-of-work factory on the same database.
+    other_db = (
+        create_database(migrated.url)
+        if migrated.is_sqlite
+        else migrated  # PostgreSQL: concurrency comes from the connection pool
+    )
+    other = _service(other_db, tmp_path)
+    try:
+        claims = await asyncio.gather(
+            *(
+                (service if n % 2 else other).claim_next(actor=user, now=NOW)
+                for n, user in enumerate(["U0ALICE", "U0BOB"] * 3)
+            )
+        )
+    finally:
+        if other_db is not migrated:
+            await other_db.dispose()
+    ids = [c.item.id for c in claims]
+    assert len(set(ids)) == 6
+    assert {c.item.state for c in claims} == {ReviewState.ASSIGNED}
+
+
+async def test_approval_posts_one_balanced_entry(migrated: Database, tmp_path: Path) -> None:
+    service = _service(migrated, tmp_path)
+    await service.ingest(_rows(1, amount=Decimal("2500.00")), now=NOW)
+    (item,) = await service.queue()
+    outcome = await service.approve(item_id=item.id or 0, actor="U0ALICE", now=NOW)
+    repeat = await service.approve(item_id=item.id or 0, actor="U0ALICE", now=NOW)
+    assert outcome.item.state is ReviewState.POSTED
+    assert outcome.journal_entry is not None and outcome.journal_entry.balanced
+    assert repeat.noop
+    factory = _service(migrated, tmp_path)._uow  # type: ignore[attr-defined]
+    async with factory(read_only=True) as uow:
+        entries = await uow.journal.for_item(item.id or 0)
+    assert len(entries) == 1
