@@ -13,6 +13,9 @@ from typing import Any, Protocol, Self
 from domain.audit import AuditEntry
 from domain.intake import RowError
 from domain.items import Item, JournalEntry, ReviewState
+from domain.delivery import Outcome as DeliveryOutcome
+from domain.delivery import OutboxMessage
+from domain.notifications import Notification
 
 
 class Clock(Protocol):
@@ -130,6 +133,24 @@ class IntakeRepository(Protocol):
         ...
 
 
+class OutboxSink(Protocol):
+    """Slack messages to send after commit, enqueued in the same transaction."""
+
+    async def enqueue(self, notifications: Sequence[Notification], *, now: datetime) -> None:
+        """Adds the notifications; a dedupe key seen before is skipped."""
+        ...
+
+
+class Notifier(Protocol):
+    """Turns one outbox message into Slack Web API calls (one attempt, no retries)."""
+
+    async def deliver(
+        self, message: OutboxMessage, *, card: tuple[str, str] | None, now: datetime
+    ) -> DeliveryOutcome:
+        """Sends the message; ``card`` is where the item's card already is (channel, ts)."""
+        ...
+
+
 class AuditSink(Protocol):
     """The audit log as the use cases see it: append inside the current transaction."""
 
@@ -144,6 +165,7 @@ class UnitOfWork(Protocol):
     items: ItemRepository
     journal: JournalRepository
     intake: IntakeRepository
+    outbox: OutboxSink
     audit: AuditSink
 
     async def __aenter__(self) -> Self: ...

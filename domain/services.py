@@ -14,7 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from domain import states
+from domain import notifications, states
 from domain.audit import AuditEntry
 from domain.errors import (
     InvalidCommand,
@@ -156,6 +156,23 @@ def _routing_data(item: Item, decision: RoutingDecision) -> dict[str, Any]:
 class ReviewService:
     """Every use case of the review desk."""
 
+    async def _record(
+        self,
+        uow: UnitOfWork,
+        before: Item | None,
+        after: Item,
+        events: Sequence[states.Event],
+        now: datetime,
+        notify: bool = True,
+    ) -> None:
+        """Audits the change and enqueues the Slack messages it causes, in its transaction."""
+        await uow.audit.append(_entries(after, events, now))
+        if notify:
+            await uow.outbox.enqueue(
+                notifications.for_change(before, after, events, self._policy().policy, now),
+                now=now,
+            )
+
     def __init__(self, *, uow: UnitOfWorkFactory, policy: Callable[[], LoadedPolicy]) -> None:
         self._uow = uow
         self._policy = policy
@@ -284,9 +301,11 @@ class ReviewService:
             to_state=item.state.value,
             data=_routing_data(item, decision),
         )
-        await uow.audit.append(_entries(item, [event], now))
-        if decision.route is Route.AUTO_ACCEPTED:
-            item = await self._auto_accept(uow, item, now)
+        auto = decision.route is Route.AUTO_ACCEPTED
+        # Accepted by policy at intake: audited, but there is nothing for a human to see.
+        await self._record(uow, None, item, [event], now, notify=not auto)
+        if auto:
+            item = await self._auto_accept(uow, item, now, notify=False)
         return item
 
     async def _amend(
@@ -337,12 +356,14 @@ class ReviewService:
             to_state=amended.state.value,
             data=data,
         )
-        await uow.audit.append(_entries(amended, [event], now))
+        await self._record(uow, current, amended, [event], now)
         if decision.route is Route.AUTO_ACCEPTED:
-            amended = await self._auto_accept(uow, amended, now)
+            amended = await self._auto_accept(uow, amended, now, notify=True)
         return amended
 
-    async def _auto_accept(self, uow: UnitOfWork, item: Item, now: datetime) -> Item:
+    async def _auto_accept(
+        self, uow: UnitOfWork, item: Item, now: datetime, *, notify: bool
+    ) -> Item:
         approved = dataclasses.replace(
             item,
             state=ReviewState.APPROVED,
@@ -361,12 +382,12 @@ class ReviewService:
             to_state=approved.state.value,
             data={"reasons": list(item.reasons)},
         )
-        await uow.audit.append(_entries(approved, [event], now))
-        posted, _ = await self._post(uow, approved, EntryKind.APPROVAL, now)
+        await self._record(uow, item, approved, [event], now, notify=notify)
+        posted, _ = await self._post(uow, approved, EntryKind.APPROVAL, now, notify=notify)
         return posted
 
     async def _post(
-        self, uow: UnitOfWork, item: Item, kind: EntryKind, now: datetime
+        self, uow: UnitOfWork, item: Item, kind: EntryKind, now: datetime, *, notify: bool = True
     ) -> tuple[Item, JournalEntry]:
         """Creates the entry (once, by idempotency key) and marks the item posted."""
         entry = build_entry(item, kind=kind, now=now)
@@ -389,7 +410,7 @@ class ReviewService:
                 "currency": entry.currency,
             },
         )
-        await uow.audit.append(_entries(transition.item, [event], now))
+        await self._record(uow, item, transition.item, [event], now, notify=notify)
         return transition.item, entry
 
     # --- decisions ------------------------------------------------------------------
@@ -418,7 +439,7 @@ class ReviewService:
                 f"{item.human_id} was changed by someone else at the same moment; "
                 "nothing was changed — look again"
             )
-        await uow.audit.append(_entries(transition.item, transition.events, now))
+        await self._record(uow, item, transition.item, transition.events, now)
         return Outcome(item=transition.item, events=transition.events)
 
     async def approve(
@@ -513,7 +534,7 @@ class ReviewService:
                     continue  # they could never approve it
                 transition = states.claim(item, actor=actor, now=now, ttl=policy.sla.claim_ttl)
                 if await uow.items.update(transition.item, expected_version=item.version):
-                    await uow.audit.append(_entries(transition.item, transition.events, now))
+                    await self._record(uow, item, transition.item, transition.events, now)
                     await uow.commit()
                     return Outcome(item=transition.item, events=transition.events)
         raise NothingToClaim("nothing is waiting in your teams' queues right now")
@@ -577,7 +598,7 @@ class ReviewService:
                     item, actor=SYSTEM, now=now, reason="claim lease expired"
                 )
                 if await uow.items.update(transition.item, expected_version=item.version):
-                    await uow.audit.append(_entries(transition.item, transition.events, now))
+                    await self._record(uow, item, transition.item, transition.events, now)
                     released.append(transition.item)
             await uow.commit()
         return released

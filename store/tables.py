@@ -162,6 +162,40 @@ policy_versions = Table(
     Column("first_seen_at", UtcDateTime, nullable=False),
 )
 
+# --- delivery outbox ---------------------------------------------------------------------
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("dedupe_key", String(200), nullable=False, unique=True),
+    Column("kind", String(20), nullable=False),
+    Column("target", String(50), nullable=False),
+    Column("item_id", Id, index=True),
+    Column("payload", JSON, nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("available_at", UtcDateTime, nullable=False),
+    Column("lease_expires_at", UtcDateTime),
+    Column("last_error", Text),
+    Column("result_channel", String(50)),
+    Column("result_ts", String(40)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime),
+    Index(None, "state", "available_at"),
+)
+
+item_cards = Table(
+    "item_cards",
+    metadata,
+    Column("item_id", Id, ForeignKey("items.id"), primary_key=True),
+    Column("channel", String(50), nullable=False),
+    Column("ts", String(40), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
 # --- audit log -------------------------------------------------------------------------
 
 audit_records = Table(

@@ -20,6 +20,7 @@ from domain.ports import Signer
 from store.audit_log import AnchorFile, SqlAuditLog
 from store.engine import Database
 from store.intake import SqlIntakeRepository
+from store.outbox import SqlOutboxSink
 from store.repositories import SqlItemRepository, SqlJournalRepository
 
 
@@ -34,6 +35,7 @@ class SqlUnitOfWork:
     items: SqlItemRepository
     journal: SqlJournalRepository
     intake: SqlIntakeRepository
+    outbox: SqlOutboxSink
     audit: SqlAuditLog | _ReadOnlyAudit
 
     def __init__(
@@ -73,6 +75,7 @@ class SqlUnitOfWork:
         self.items = SqlItemRepository(conn)
         self.journal = SqlJournalRepository(conn)
         self.intake = SqlIntakeRepository(conn)
+        self.outbox = SqlOutboxSink(conn)
         self.audit = _ReadOnlyAudit() if self._read_only else SqlAuditLog(conn, signer=self._signer)
         return self
 
@@ -100,8 +103,9 @@ class SqlUnitOfWork:
         self._committed = True
         if checkpoint is not None and self._anchors is not None:
             await asyncio.to_thread(self._anchors.append, checkpoint)
-        for hook in self._after_commit:
-            hook()
+        if self.outbox.enqueued:
+            for hook in self._after_commit:
+                hook()
 
 
 class SqlUnitOfWorkFactory:
@@ -120,7 +124,7 @@ class SqlUnitOfWorkFactory:
         self._after_commit: list[Callable[[], None]] = []
 
     def on_commit(self, hook: Callable[[], None]) -> None:
-        """Calls ``hook`` after every commit (cheap and non-blocking, e.g. ``event.set``)."""
+        """Calls ``hook`` after a commit that enqueued messages (cheap, e.g. ``event.set``)."""
         self._after_commit.append(hook)
 
     def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:

@@ -118,7 +118,13 @@ class _Checker:
             self.add(f"must be more than {min_len - 1} characters", pointer)
 
     def text_obj(
-        self, value: Any, pointer: str, limit: int, *, plain_only: bool = False, required: bool = True
+        self,
+        value: Any,
+        pointer: str,
+        limit: int,
+        *,
+        plain_only: bool = False,
+        required: bool = True,
     ) -> None:
         if value is None:
             if required:
@@ -181,7 +187,10 @@ class _Checker:
         lim = self.limits
         if "placeholder" in element:
             self.text_obj(
-                element["placeholder"], f"{pointer}/placeholder", lim.placeholder_text, plain_only=True
+                element["placeholder"],
+                f"{pointer}/placeholder",
+                lim.placeholder_text,
+                plain_only=True,
             )
         if kind == "button":
             self.text_obj(element.get("text"), f"{pointer}/text", lim.button_text, plain_only=True)
@@ -197,7 +206,9 @@ class _Checker:
                 if isinstance(groups, list):
                     for g, group in enumerate(groups):
                         if isinstance(group, Mapping):
-                            self.options(group.get("options"), f"{pointer}/option_groups/{g}/options")
+                            self.options(
+                                group.get("options"), f"{pointer}/option_groups/{g}/options"
+                            )
             else:
                 self.add("missing required field: options", pointer)
         elif kind == "plain_text_input" and "max_length" in element:
@@ -220,17 +231,24 @@ class _Checker:
             self.add(f"unsupported type: {kind}", f"{pointer}/type")
             return
         self.block_id(block, pointer)
+        # Slack: action_id "should be unique among all other action_ids in the containing
+        # block" -- so the same action_id may recur in different blocks (per-row buttons).
+        self.action_ids = set()
         lim = self.limits
         if kind == "section":
             has_fields = "fields" in block
-            self.text_obj(block.get("text"), f"{pointer}/text", lim.section_text, required=not has_fields)
+            self.text_obj(
+                block.get("text"), f"{pointer}/text", lim.section_text, required=not has_fields
+            )
             if has_fields:
                 fields = block["fields"]
                 if not isinstance(fields, list):
                     self.add("must provide an array", f"{pointer}/fields")
                 else:
                     if len(fields) > lim.section_fields:
-                        self.add(f"no more than {lim.section_fields} items allowed", f"{pointer}/fields")
+                        self.add(
+                            f"no more than {lim.section_fields} items allowed", f"{pointer}/fields"
+                        )
                     for i, field in enumerate(fields):
                         self.text_obj(field, f"{pointer}/fields/{i}", lim.section_field_text)
             if "accessory" in block:
@@ -244,7 +262,9 @@ class _Checker:
             if not isinstance(elements, list) or not elements:
                 self.add("must provide at least 1 items", f"{pointer}/elements")
             elif len(elements) > lim.context_elements:
-                self.add(f"no more than {lim.context_elements} items allowed", f"{pointer}/elements")
+                self.add(
+                    f"no more than {lim.context_elements} items allowed", f"{pointer}/elements"
+                )
         elif kind == "input":
             self.text_obj(block.get("label"), f"{pointer}/label", lim.input_label, plain_only=True)
             if "hint" in block:
@@ -285,8 +305,9 @@ def validate_blocks(
         limits: The limit table to apply.
 
     Returns:
-        Slack-worded error strings; empty when the blocks are acceptable. Block ids
-        must be unique across blocks and action ids across all elements of the surface.
+        Slack-worded error strings; empty when the blocks are acceptable. ``block_id``
+        must be unique across the surface's blocks; ``action_id`` must be unique within
+        its containing block (Slack's rule; the same action_id may recur across blocks).
     """
     checker = _Checker(limits)
     limit = limits.message_blocks if surface == "message" else limits.view_blocks
@@ -347,7 +368,9 @@ def validate_view(
     """
     checker = _Checker(limits)
     if not isinstance(view, Mapping):
-        return ViewCheck("invalid_arguments", ("[ERROR] must provide an object [json-pointer:/view]",))
+        return ViewCheck(
+            "invalid_arguments", ("[ERROR] must provide an object [json-pointer:/view]",)
+        )
     kind = view.get("type")
     if kind not in ("modal", "home"):
         checker.add("must be one of modal, home", "/view/type")

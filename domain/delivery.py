@@ -1,0 +1,134 @@
+"""Delivering outbox messages: the message type, the outcomes, and the retry policy.
+
+The relay (scheduler) claims messages and hands each to a notifier (handlers), which calls
+Slack once and reports one of the outcomes below. What happens next is decided here, as a
+pure function: rate limits wait for ``Retry-After`` (plus jitter) without counting as a
+failure; transient errors back off exponentially with full jitter, capped; permanent
+errors (or too many failures) dead-letter the message at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from domain.notifications import NoticeKind
+
+#: Slack errors that no retry can fix: dead-letter at once and alert compliance.
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "invalid_auth",
+        "missing_scope",
+        "invalid_blocks",
+        "account_inactive",
+        "token_revoked",
+        "not_authed",
+        "user_not_found",
+        "msg_too_long",
+        "no_text",
+        "invalid_arguments",
+    }
+)
+
+BACKOFF_BASE = timedelta(seconds=2)
+BACKOFF_CAP = timedelta(minutes=5)
+RATE_LIMIT_JITTER = timedelta(seconds=1)
+MAX_FAILURES = 8
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboxMessage:
+    """A claimed outbox row, as the notifier sees it."""
+
+    id: int
+    kind: NoticeKind
+    target: str
+    item_id: int | None
+    payload: dict[str, Any] = field(default_factory=dict)
+    attempts: int = 1
+    failures: int = 0
+    dedupe_key: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sent:
+    """Slack accepted it; ``channel``/``ts`` locate the message (for later updates)."""
+
+    channel: str | None = None
+    ts: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Skipped:
+    """Nothing to send (e.g. a card update for an item that never had a card)."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RateLimited:
+    """HTTP 429: try again after ``retry_after`` seconds."""
+
+    retry_after: float
+    error: str = "ratelimited"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Failed:
+    """Slack said no, or could not be reached. ``error`` is Slack's code or the exception."""
+
+    error: str
+    permanent: bool
+
+
+Outcome = Sent | Skipped | RateLimited | Failed
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Retry:
+    """Try again at ``at``; ``count_failure`` says whether this attempt was a failure."""
+
+    at: datetime
+    error: str
+    count_failure: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GiveUp:
+    """Dead-letter the message and alert."""
+
+    error: str
+
+
+Decision = Retry | GiveUp | None  # None: delivered or skipped, mark done
+
+
+def classify_error(error: str) -> bool:
+    """Whether a Slack error code is permanent."""
+    return error in PERMANENT_ERRORS
+
+
+def decide(outcome: Outcome, *, failures: int, now: datetime, jitter: float) -> Decision:
+    """What to do after one delivery attempt.
+
+    Args:
+        outcome: what the notifier reported.
+        failures: failures counted before this attempt.
+        now: when the attempt ended.
+        jitter: a uniform random number in [0, 1) drawn by the caller.
+    """
+    if isinstance(outcome, Sent | Skipped):
+        return None
+    if isinstance(outcome, RateLimited):
+        wait = timedelta(seconds=max(outcome.retry_after, 0.0)) + RATE_LIMIT_JITTER * jitter
+        return Retry(at=now + wait, error=outcome.error, count_failure=False)
+    if outcome.permanent:
+        return GiveUp(error=outcome.error)
+    if failures + 1 >= MAX_FAILURES:
+        return GiveUp(error=f"{outcome.error} (gave up after {failures + 1} failures)")
+    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * (2**failures))
+    return Retry(at=now + ceiling * jitter, error=outcome.error, count_failure=True)

@@ -1,0 +1,220 @@
+"""The outbox relay: delivers committed messages to Slack, owning every retry decision.
+
+Woken right after a commit that enqueued messages, and on a timer. Each pass claims a
+batch with a lease, keeps only the newest card update and Home refresh per target (older
+ones have nothing left to say), and delivers per target in order, at most about one
+message per second per channel, targets in parallel. Outcomes are recorded at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from domain.delivery import Failed, GiveUp, OutboxMessage, RateLimited, Retry, Sent, decide
+from domain.notifications import NoticeKind, Notification
+from domain.ports import Clock, Notifier
+from store.outbox import OutboxStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class RelayStats:
+    """What one pass did."""
+
+    claimed: int = 0
+    sent: int = 0
+    skipped: int = 0
+    superseded: int = 0
+    retried: int = 0
+    dead: int = 0
+
+
+class OutboxRelay:
+    """Claims and delivers outbox messages (see module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        store: OutboxStore,
+        notifier: Notifier,
+        clock: Clock,
+        compliance_channel: Callable[[], str],
+        lease: timedelta = timedelta(seconds=60),
+        batch_size: int = 50,
+        per_target_interval: float = 1.0,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._notifier = notifier
+        self._clock = clock
+        self._compliance_channel = compliance_channel
+        self._lease = lease
+        self._batch_size = batch_size
+        self._interval = per_target_interval
+        self._rng = rng or random.Random()
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._wake = asyncio.Event()
+        # Pacing only: when each target last got a message. Losing it on restart is fine.
+        self._last_sent: dict[str, float] = {}
+
+    def wake(self) -> None:
+        """Asks for a pass as soon as possible (called after a commit)."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event, *, interval: float = 5.0) -> None:
+        """Passes until ``stop`` is set; a pass in progress always finishes."""
+        while not stop.is_set():
+            try:
+                stats = await self.run_once()
+            except Exception:
+                log.exception("outbox relay pass failed", extra={"event": "relay_failed"})
+                stats = RelayStats()
+            if stats.claimed >= self._batch_size:
+                continue  # more may be waiting
+            self._wake.clear()
+            waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+            _, pending = await asyncio.wait(
+                waiters, timeout=interval, return_when=asyncio.FIRST_COMPLETED
+            )
+            for waiter in pending:
+                waiter.cancel()
+
+    async def run_once(self) -> RelayStats:
+        """One pass: claim a batch and deliver it."""
+        stats = RelayStats()
+        now = self._clock.now()
+        claimed = await self._store.claim(now=now, lease=self._lease, limit=self._batch_size)
+        stats.claimed = len(claimed)
+        if not claimed:
+            return stats
+        newest: dict[tuple[str, str, int | None], OutboxMessage] = {}
+        ordered: list[OutboxMessage] = []
+        for message in claimed:
+            if message.kind in (NoticeKind.CARD, NoticeKind.HOME):
+                key = (message.kind.value, message.target, message.item_id)
+                if message.kind is NoticeKind.HOME:
+                    key = (message.kind.value, message.target, None)
+                older = newest.get(key)
+                if older is not None:
+                    await self._store.mark_sent(older.id, now=now)
+                    ordered.remove(older)
+                    stats.superseded += 1
+                newest[key] = message
+            ordered.append(message)
+        by_target: dict[str, list[OutboxMessage]] = {}
+        for message in ordered:
+            by_target.setdefault(message.target, []).append(message)
+        await asyncio.gather(*(self._deliver_all(msgs, stats) for msgs in by_target.values()))
+        return stats
+
+    async def _deliver_all(self, messages: list[OutboxMessage], stats: RelayStats) -> None:
+        for message in messages:
+            await self._deliver(message, stats)
+
+    async def _pace(self, target: str) -> None:
+        last = self._last_sent.get(target)
+        if last is not None:
+            wait = last + self._interval - self._monotonic()
+            if wait > 0:
+                await self._sleep(wait)
+
+    async def _deliver(self, message: OutboxMessage, stats: RelayStats) -> None:
+        card = None
+        if message.kind is NoticeKind.CARD and message.item_id is not None:
+            stats.superseded += await self._store.supersede_older(message, now=self._clock.now())
+            card = await self._store.card_location(message.item_id)
+        await self._pace(message.target)
+        try:
+            outcome = await self._notifier.deliver(message, card=card, now=self._clock.now())
+        except Exception as exc:  # a notifier bug must not kill the relay
+            log.exception(
+                "notifier raised", extra={"event": "notifier_raised", "outbox_id": message.id}
+            )
+            outcome = Failed(error=f"{exc.__class__.__name__}: {exc}", permanent=False)
+        now = self._clock.now()
+        if isinstance(outcome, Sent | Failed | RateLimited):  # Slack was called: pace it
+            self._last_sent[message.target] = self._monotonic()
+        decision = decide(outcome, failures=message.failures, now=now, jitter=self._rng.random())
+        if decision is None:
+            if isinstance(outcome, Sent):
+                await self._store.mark_sent(
+                    message.id, now=now, channel=outcome.channel, ts=outcome.ts
+                )
+                if message.kind is NoticeKind.CARD and outcome.channel and outcome.ts:
+                    assert message.item_id is not None
+                    await self._store.save_card_location(
+                        message.item_id,
+                        channel=outcome.channel,
+                        ts=outcome.ts,
+                        version=int(message.payload.get("version", 0)),
+                        now=now,
+                    )
+                stats.sent += 1
+            else:
+                await self._store.mark_sent(message.id, now=now)
+                stats.skipped += 1
+            return
+        if isinstance(decision, Retry):
+            await self._store.reschedule(
+                message.id,
+                at=decision.at,
+                error=decision.error,
+                count_failure=decision.count_failure,
+            )
+            stats.retried += 1
+            log.warning(
+                "slack delivery will be retried",
+                extra={
+                    "event": "delivery_retry",
+                    "outbox_id": message.id,
+                    "error": decision.error,
+                    "at": decision.at.isoformat(),
+                },
+            )
+            return
+        assert isinstance(decision, GiveUp)
+        await self._give_up(message, decision.error)
+        stats.dead += 1
+
+    async def _give_up(self, message: OutboxMessage, error: str) -> None:
+        now = self._clock.now()
+        await self._store.dead_letter(message.id, error=error, now=now)
+        log.error(
+            "slack delivery dead-lettered",
+            extra={
+                "event": "delivery_dead",
+                "outbox_id": message.id,
+                "kind": message.kind.value,
+                "target": message.target,
+                "error": error,
+            },
+        )
+        channel = self._compliance_channel()
+        if message.payload.get("template") == "delivery_failed":
+            # The alert about a failure failed too: the log line above is all we can do.
+            return
+        alert = Notification(
+            kind=NoticeKind.ALERT,
+            target=channel,
+            dedupe_key=f"alert:delivery_failed:{message.id}:{message.attempts}",
+            item_id=message.item_id,
+            payload={
+                "template": "delivery_failed",
+                "outbox_id": message.id,
+                "kind": message.kind.value,
+                "target": message.target,
+                "error": error,
+            },
+        )
+        await self._store.enqueue([alert], now=now)
+        self.wake()

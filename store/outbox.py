@@ -1,0 +1,298 @@
+"""The delivery outbox: Slack messages written in the state change's own transaction.
+
+Rows are enqueued by the unit of work (``SqlOutboxSink``) with a unique dedupe key, so a
+retried or repeated change can never enqueue a message twice. The relay claims rows with
+a lease (``claim``), calls Slack outside any transaction, and records the outcome at once.
+A crashed relay's rows come back when their lease expires.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.delivery import OutboxMessage
+from domain.notifications import NoticeKind, Notification
+from store.engine import Database
+from store.tables import item_cards, outbox
+
+
+class RowState(StrEnum):
+    """Outbox row lifecycle."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboxRow:
+    """A claimed (or listed) outbox row."""
+
+    id: int
+    dedupe_key: str
+    kind: NoticeKind
+    target: str
+    item_id: int | None
+    payload: dict[str, Any]
+    state: RowState
+    attempts: int
+    failures: int
+    available_at: datetime
+    last_error: str | None
+    created_at: datetime
+
+
+def _row(r: Any) -> OutboxRow:
+    return OutboxRow(
+        id=r["id"],
+        dedupe_key=r["dedupe_key"],
+        kind=NoticeKind(r["kind"]),
+        target=r["target"],
+        item_id=r["item_id"],
+        payload=dict(r["payload"] or {}),
+        state=RowState(r["state"]),
+        attempts=r["attempts"],
+        failures=r["failures"],
+        available_at=r["available_at"],
+        last_error=r["last_error"],
+        created_at=r["created_at"],
+    )
+
+
+class SqlOutboxSink:
+    """Enqueues notifications inside the unit of work's transaction."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+        self.enqueued = 0
+
+    async def enqueue(
+        self,
+        notifications: Sequence[Notification],
+        *,
+        now: datetime,
+        delay: timedelta = timedelta(0),
+    ) -> None:
+        """Adds rows; a dedupe key seen before is silently skipped (exactly-once intent)."""
+        if not notifications:
+            return
+        values = [
+            {
+                "dedupe_key": n.dedupe_key,
+                "kind": n.kind.value,
+                "target": n.target,
+                "item_id": n.item_id,
+                "payload": n.payload,
+                "state": RowState.PENDING.value,
+                "attempts": 0,
+                "failures": 0,
+                # App Home refreshes wait for the end of their debounce window.
+                "available_at": (
+                    datetime.fromisoformat(n.payload["not_before"])
+                    if n.kind is NoticeKind.HOME and "not_before" in n.payload
+                    else now + delay
+                ),
+                "created_at": now,
+            }
+            for n in notifications
+        ]
+        dialect = self._conn.dialect.name
+        stmt: Any
+        if dialect == "postgresql":
+            stmt = pg_insert(outbox).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        elif dialect == "sqlite":
+            stmt = sqlite_insert(outbox).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+            raise RuntimeError(f"unsupported database {dialect}")
+        await self._conn.execute(stmt, values)
+        self.enqueued += len(values)
+
+
+class OutboxStore:
+    """The relay's side of the outbox: claim, record outcomes, list and replay."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def enqueue(self, notifications: Sequence[Notification], *, now: datetime) -> None:
+        """Enqueues outside any state change (e.g. an alert about a failed delivery)."""
+        async with self._db.writer.begin() as conn:
+            await SqlOutboxSink(conn).enqueue(notifications, now=now)
+
+    async def claim(self, *, now: datetime, lease: timedelta, limit: int) -> list[OutboxMessage]:
+        """Leases up to ``limit`` due rows (pending, or sending with an expired lease).
+
+        Each row is taken with a compare-and-set on its state and lease, so two relays
+        (two processes) never both take the same row.
+        """
+        due = or_(
+            and_(outbox.c.state == RowState.PENDING.value, outbox.c.available_at <= now),
+            and_(outbox.c.state == RowState.SENDING.value, outbox.c.lease_expires_at < now),
+        )
+        claimed: list[OutboxMessage] = []
+        async with self._db.writer.begin() as conn:
+            stmt = select(outbox).where(due).order_by(outbox.c.id).limit(limit)
+            if conn.dialect.name == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True)
+            rows = (await conn.execute(stmt)).mappings().all()
+            for r in rows:
+                result = await conn.execute(
+                    update(outbox)
+                    .where(
+                        outbox.c.id == r["id"],
+                        outbox.c.state == r["state"],
+                        outbox.c.attempts == r["attempts"],
+                    )
+                    .values(
+                        state=RowState.SENDING.value,
+                        lease_expires_at=now + lease,
+                        attempts=r["attempts"] + 1,
+                    )
+                )
+                if result.rowcount == 1:
+                    claimed.append(
+                        OutboxMessage(
+                            id=r["id"],
+                            kind=NoticeKind(r["kind"]),
+                            target=r["target"],
+                            item_id=r["item_id"],
+                            payload=dict(r["payload"] or {}),
+                            attempts=r["attempts"] + 1,
+                            failures=r["failures"],
+                            dedupe_key=r["dedupe_key"],
+                        )
+                    )
+        return claimed
+
+    async def mark_sent(
+        self, row_id: int, *, now: datetime, channel: str | None = None, ts: str | None = None
+    ) -> None:
+        """Records a delivery."""
+        async with self._db.writer.begin() as conn:
+            await conn.execute(
+                update(outbox)
+                .where(outbox.c.id == row_id)
+                .values(
+                    state=RowState.SENT.value,
+                    sent_at=now,
+                    lease_expires_at=None,
+                    result_channel=channel,
+                    result_ts=ts,
+                    last_error=None,
+                )
+            )
+
+    async def reschedule(
+        self, row_id: int, *, at: datetime, error: str, count_failure: bool
+    ) -> None:
+        """Puts the row back for a later attempt (rate limits don't count as failures)."""
+        values: dict[str, Any] = {
+            "state": RowState.PENDING.value,
+            "available_at": at,
+            "lease_expires_at": None,
+            "last_error": error,
+        }
+        if count_failure:
+            values["failures"] = outbox.c.failures + 1
+        async with self._db.writer.begin() as conn:
+            await conn.execute(update(outbox).where(outbox.c.id == row_id).values(**values))
+
+    async def dead_letter(self, row_id: int, *, error: str, now: datetime) -> None:
+        """Gives up on the row; an operator can replay it with ``recon-bot outbox --retry``."""
+        async with self._db.writer.begin() as conn:
+            await conn.execute(
+                update(outbox)
+                .where(outbox.c.id == row_id)
+                .values(state=RowState.DEAD.value, last_error=error, lease_expires_at=None)
+            )
+
+    async def supersede_older(self, row: OutboxMessage, *, now: datetime) -> int:
+        """Marks older pending rows of the same kind, target and item as sent.
+
+        A card update renders the item's latest state, and a Home refresh the user's
+        latest lists, so older requests for the same thing have nothing left to say.
+        """
+        conditions = [
+            outbox.c.kind == row.kind.value,
+            outbox.c.target == row.target,
+            outbox.c.state == RowState.PENDING.value,
+            outbox.c.id < row.id,
+        ]
+        if row.kind is NoticeKind.CARD:
+            conditions.append(outbox.c.item_id == row.item_id)
+        elif row.kind is not NoticeKind.HOME:
+            return 0
+        async with self._db.writer.begin() as conn:
+            result = await conn.execute(
+                update(outbox)
+                .where(*conditions)
+                .values(state=RowState.SENT.value, sent_at=now, last_error="superseded")
+            )
+        return int(result.rowcount or 0)
+
+    async def card_location(self, item_id: int) -> tuple[str, str] | None:
+        """Where the item's card was posted: (channel, ts)."""
+        async with self._db.reader.connect() as conn:
+            found = (
+                await conn.execute(
+                    select(item_cards.c.channel, item_cards.c.ts).where(
+                        item_cards.c.item_id == item_id
+                    )
+                )
+            ).first()
+        return (found[0], found[1]) if found else None
+
+    async def save_card_location(
+        self, item_id: int, *, channel: str, ts: str, version: int, now: datetime
+    ) -> None:
+        """Remembers the card's message for later in-place updates."""
+        async with self._db.writer.begin() as conn:
+            existing = (
+                await conn.execute(
+                    select(item_cards.c.item_id).where(item_cards.c.item_id == item_id)
+                )
+            ).first()
+            values = {"channel": channel, "ts": ts, "version": version, "updated_at": now}
+            if existing is None:
+                await conn.execute(insert(item_cards).values(item_id=item_id, **values))
+            else:
+                await conn.execute(
+                    update(item_cards).where(item_cards.c.item_id == item_id).values(**values)
+                )
+
+    async def list_rows(self, *, states: Sequence[RowState], limit: int = 100) -> list[OutboxRow]:
+        """Rows in the given states, newest first (for ``recon-bot outbox``)."""
+        async with self._db.reader.connect() as conn:
+            rows = await conn.execute(
+                select(outbox)
+                .where(outbox.c.state.in_([s.value for s in states]))
+                .order_by(outbox.c.id.desc())
+                .limit(limit)
+            )
+            return [_row(r) for r in rows.mappings()]
+
+    async def retry(self, row_id: int, *, now: datetime) -> bool:
+        """Returns a dead row to pending with a clean failure count; False if not dead."""
+        async with self._db.writer.begin() as conn:
+            result = await conn.execute(
+                update(outbox)
+                .where(outbox.c.id == row_id, outbox.c.state == RowState.DEAD.value)
+                .values(state=RowState.PENDING.value, available_at=now, failures=0)
+            )
+        return result.rowcount == 1
+
+    async def counts(self) -> dict[str, int]:
+        """Rows per state."""
+        async with self._db.reader.connect() as conn:
+            rows = await conn.execute(select(outbox.c.state, func.count()).group_by(outbox.c.state))
+            return {state: int(n) for state, n in rows.all()}

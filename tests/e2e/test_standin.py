@@ -1,0 +1,589 @@
+"""The Slack stand-in behaves like Slack for unmodified slack_sdk and slack_bolt clients.
+
+Web API checks use ``AsyncWebClient(base_url=standin.api_url)``; Socket Mode checks run a
+real ``AsyncApp`` behind ``AsyncSocketModeHandler`` and drive it as a person would.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from tests.slack_standin import LIMITS, ManualClock, SlackStandIn
+
+BOT_TOKEN = "xoxb-test"
+APP_TOKEN = "xapp-test"
+TREASURY = "C0TREASURY"
+ALICE = "U0ALICE"
+BOB = "U0BOB"
+
+MODAL: dict[str, Any] = {
+    "type": "modal",
+    "callback_id": "approve_modal",
+    "private_metadata": json.dumps({"item": 42}),
+    "title": {"type": "plain_text", "text": "Approve break"},
+    "submit": {"type": "plain_text", "text": "Approve"},
+    "close": {"type": "plain_text", "text": "Cancel"},
+    "blocks": [
+        {
+            "type": "input",
+            "block_id": "amount",
+            "label": {"type": "plain_text", "text": "Amount"},
+            "element": {"type": "number_input", "action_id": "v", "is_decimal_allowed": True},
+        },
+        {
+            "type": "input",
+            "block_id": "reason",
+            "label": {"type": "plain_text", "text": "Reason"},
+            "element": {"type": "plain_text_input", "action_id": "v", "multiline": True},
+        },
+        {
+            "type": "input",
+            "block_id": "kind",
+            "label": {"type": "plain_text", "text": "Kind"},
+            "element": {
+                "type": "static_select",
+                "action_id": "v",
+                "options": [
+                    {"text": {"type": "plain_text", "text": "Timing"}, "value": "timing"},
+                    {"text": {"type": "plain_text", "text": "Fee"}, "value": "fee"},
+                ],
+            },
+        },
+        {
+            "type": "input",
+            "block_id": "due",
+            "optional": True,
+            "label": {"type": "plain_text", "text": "Due date"},
+            "element": {"type": "datepicker", "action_id": "v"},
+        },
+        {
+            "type": "input",
+            "block_id": "tags",
+            "optional": True,
+            "label": {"type": "plain_text", "text": "Tags"},
+            "element": {
+                "type": "multi_static_select",
+                "action_id": "v",
+                "options": [
+                    {"text": {"type": "plain_text", "text": "Urgent"}, "value": "urgent"},
+                    {"text": {"type": "plain_text", "text": "FX"}, "value": "fx"},
+                ],
+            },
+        },
+    ],
+}
+
+
+def section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def button(label: str, action_id: str, value: str = "v") -> dict[str, Any]:
+    return {
+        "type": "button",
+        "text": {"type": "plain_text", "text": label},
+        "action_id": action_id,
+        "value": value,
+    }
+
+
+def home_view(text: str) -> dict[str, Any]:
+    return {
+        "type": "home",
+        "blocks": [section(text), {"type": "actions", "elements": [button("Refresh", "refresh")]}],
+    }
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+async def slack(clock: ManualClock) -> AsyncIterator[SlackStandIn]:
+    async with SlackStandIn(clock=clock) as standin:
+        standin.add_user(ALICE, "alice")
+        standin.add_user(BOB, "bob", tz="Europe/London")
+        standin.add_channel(TREASURY, "treasury", members=(ALICE, BOB))
+        standin.add_channel("C0OUTSIDE", "outside", bot_is_member=False)
+        standin.add_channel("C0OLD", "old-recs", archived=True)
+        yield standin
+
+
+@pytest.fixture
+def web(slack: SlackStandIn) -> AsyncWebClient:
+    return AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url)
+
+
+async def slack_error(call: Any) -> SlackApiError:
+    with pytest.raises(SlackApiError) as info:
+        await call
+    return info.value
+
+
+# ============================================================================ Web API
+
+
+async def test_auth_and_tokens(slack: SlackStandIn, web: AsyncWebClient) -> None:
+    me = await web.auth_test()
+    assert (me["user_id"], me["team_id"], me["bot_id"]) == ("U0BOT", "T0TEST", slack.bot_id)
+
+    bad = AsyncWebClient(token="xoxb-wrong", base_url=slack.api_url)
+    assert (await slack_error(bad.auth_test())).response["error"] == "invalid_auth"
+    anonymous = AsyncWebClient(base_url=slack.api_url)
+    assert (await slack_error(anonymous.auth_test())).response["error"] == "not_authed"
+    app_level = AsyncWebClient(token=APP_TOKEN, base_url=slack.api_url)
+    err = await slack_error(app_level.chat_postMessage(channel=TREASURY, text="hi"))
+    assert err.response["error"] == "not_allowed_token_type"
+    err = await slack_error(web.apps_connections_open(app_token=BOT_TOKEN))
+    assert err.response["error"] == "not_allowed_token_type"
+    opened = await web.apps_connections_open(app_token=APP_TOKEN)
+    assert opened["url"].startswith(f"ws://127.0.0.1:{slack.port}/link/?ticket=")
+    assert (await slack_error(web.api_call("reactions.hug"))).response["error"] == "unknown_method"
+    assert [c.error for c in slack.calls_to("auth.test")] == [None, "invalid_auth", "not_authed"]
+
+
+async def test_post_update_thread_and_directory(slack: SlackStandIn, web: AsyncWebClient) -> None:
+    posted = await web.chat_postMessage(channel=TREASURY, text="Break #1", blocks=[section("*1*")])
+    assert posted["channel"] == TREASURY and posted["message"]["bot_id"] == slack.bot_id
+    reply = await web.chat_postMessage(channel=TREASURY, text="detail", thread_ts=posted["ts"])
+    assert [m.ts for m in slack.thread(TREASURY, posted["ts"])] == [posted["ts"], reply["ts"]]
+    assert slack.latest_message(TREASURY).is_reply  # type: ignore[union-attr]
+
+    await web.chat_update(channel=TREASURY, ts=posted["ts"], text="Break #1 (resolved)")
+    msg = slack.message(TREASURY, posted["ts"])
+    assert msg is not None and msg.text == "Break #1 (resolved)"
+    assert msg.blocks is not None and msg.blocks[0]["block_id"]  # kept, ids filled in
+    assert [r.text for r in msg.history] == ["Break #1"]
+    err = await slack_error(web.chat_update(channel=TREASURY, ts="1.000001", text="x"))
+    assert err.response["error"] == "message_not_found"
+
+    for channel, error in (
+        ("C0NOPE", "channel_not_found"),
+        ("C0OUTSIDE", "not_in_channel"),
+        ("C0OLD", "is_archived"),
+    ):
+        err = await slack_error(web.chat_postMessage(channel=channel, text="x"))
+        assert err.response["error"] == error
+
+    first = await web.conversations_open(users=ALICE)
+    again = await web.conversations_open(users=ALICE)
+    dm = first["channel"]["id"]
+    assert dm.startswith("D") and again["channel"]["id"] == dm and again["already_open"]
+    await web.chat_postMessage(channel=dm, text="to the DM")
+    await web.chat_postMessage(channel=ALICE, text="by user id")  # Slack routes to the DM
+    assert [m.text for m in slack.messages_in(dm)] == ["to the DM", "by user id"]
+
+    info = await web.users_info(user=BOB)
+    assert info["user"]["tz"] == "Europe/London" and info["user"]["name"] == "bob"
+    assert (await slack_error(web.users_info(user="U0GHOST"))).response["error"] == "user_not_found"
+
+    await web.chat_postEphemeral(channel=TREASURY, user=ALICE, text="only you")
+    assert [e.text for e in slack.ephemerals_for(ALICE)] == ["only you"]
+    err = await slack_error(web.chat_postEphemeral(channel="C0OUTSIDE", user=ALICE, text="x"))
+    assert err.response["error"] == "not_in_channel"
+
+
+def _blocks(n: int) -> list[dict[str, Any]]:
+    return [section(f"row {i}") for i in range(n)]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "pointer"),
+    [
+        ({}, "no_text", None),
+        ({"text": "x" * (LIMITS.message_text + 1)}, "msg_too_long", None),
+        ({"blocks": _blocks(51)}, "invalid_blocks", "/blocks]"),
+        ({"blocks": [section("x" * 3001)]}, "invalid_blocks", "/blocks/0/text/text]"),
+        (
+            {"blocks": [{"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}]},
+            "invalid_blocks",
+            "/blocks/0/text/text]",
+        ),
+        (
+            {"blocks": [{"type": "actions", "elements": [button("b" * 76, "a")]}]},
+            "invalid_blocks",
+            "/blocks/0/elements/0/text/text]",
+        ),
+        (
+            {
+                "blocks": [
+                    {"type": "actions", "elements": [button("A", "same"), button("B", "same")]}
+                ]
+            },
+            "invalid_blocks",
+            "/blocks/0/elements/1/action_id]",
+        ),
+        (
+            {"blocks": [{**section("a"), "block_id": "dup"}, {**section("b"), "block_id": "dup"}]},
+            "invalid_blocks",
+            "/blocks/1/block_id]",
+        ),
+        (
+            {"blocks": [{"type": "actions", "elements": [button("A", "a" * 256)]}]},
+            "invalid_blocks",
+            "/blocks/0/elements/0/action_id]",
+        ),
+    ],
+)
+async def test_message_limits_answer_like_slack(
+    slack: SlackStandIn,
+    web: AsyncWebClient,
+    kwargs: dict[str, Any],
+    error: str,
+    pointer: str | None,
+) -> None:
+    # api_call: chat_postMessage() itself warns (UserWarning) when `text` is missing.
+    err = await slack_error(web.api_call("chat.postMessage", json={"channel": TREASURY, **kwargs}))
+    assert err.response.status_code == 200
+    assert err.response["error"] == error
+    if pointer is not None:
+        assert any(e.endswith(pointer) for e in err.response["errors"]), err.response["errors"]
+        assert err.response["response_metadata"]["messages"][0].startswith("[ERROR] ")
+    assert slack.messages_in(TREASURY) == []
+
+
+async def test_action_ids_may_repeat_across_blocks(
+    slack: SlackStandIn, web: AsyncWebClient
+) -> None:
+    rows = [
+        {"type": "actions", "block_id": f"break-{i}", "elements": [button("Approve", "approve")]}
+        for i in range(3)
+    ]
+    await web.chat_postMessage(channel=TREASURY, text="queue", blocks=rows)
+    assert slack.latest_message(TREASURY).button_labels() == ["Approve"] * 3  # type: ignore[union-attr]
+    with pytest.raises(AssertionError, match="3 buttons labelled 'Approve'"):
+        await slack.click(ALICE, "Approve", channel=TREASURY)
+    slack.connect_timeout = 0.05  # no bot is connected in this test: the lookup succeeded
+    with pytest.raises(AssertionError, match="no Socket Mode connection"):
+        await slack.click(ALICE, "Approve", channel=TREASURY, block_id="break-1")
+
+
+async def test_trigger_ids_are_single_use_and_expire(
+    slack: SlackStandIn, web: AsyncWebClient, clock: ManualClock
+) -> None:
+    trigger = slack.mint_trigger(ALICE)
+    bad_title = {**MODAL, "title": {"type": "plain_text", "text": "t" * 25}}
+    err = await slack_error(web.views_open(trigger_id=trigger, view=bad_title))
+    assert err.response["error"] == "invalid_arguments"
+    assert err.response["response_metadata"]["messages"] == [
+        "[ERROR] must be less than 25 characters [json-pointer:/view/title/text]"
+    ]
+    opened = await web.views_open(trigger_id=trigger, view=MODAL)  # a failed call does not use it
+    assert slack.open_modal(ALICE).id == opened["view"]["id"]  # type: ignore[union-attr]
+    err = await slack_error(web.views_open(trigger_id=trigger, view=MODAL))
+    assert err.response["error"] == "exchanged_trigger_id"
+
+    late = slack.mint_trigger(ALICE)
+    clock.advance(LIMITS.trigger_ttl_s + 0.01)
+    err = await slack_error(web.views_push(trigger_id=late, view=MODAL))
+    assert err.response["error"] == "expired_trigger_id"
+    err = await slack_error(web.views_open(trigger_id="123.456.nope", view=MODAL))
+    assert err.response["error"] == "invalid_trigger_id"
+
+
+async def test_view_rules(slack: SlackStandIn, web: AsyncWebClient) -> None:
+    err = await slack_error(web.views_publish(user_id=ALICE, view=MODAL))
+    assert err.response["error"] == "invalid_arguments"
+    err = await slack_error(
+        web.views_open(trigger_id=slack.mint_trigger(ALICE), view=home_view("h"))
+    )
+    assert err.response["error"] == "invalid_arguments"
+    too_big = {**MODAL, "private_metadata": "m" * 3001, "blocks": _blocks(101)}
+    err = await slack_error(web.views_open(trigger_id=slack.mint_trigger(ALICE), view=too_big))
+    messages = err.response["response_metadata"]["messages"]
+    assert any("[json-pointer:/view/blocks]" in m for m in messages)
+    assert any("[json-pointer:/view/private_metadata]" in m for m in messages)
+
+    published = await web.views_publish(user_id=ALICE, view=home_view("v1"))
+    home_hash = published["view"]["hash"]
+    await web.views_publish(user_id=ALICE, view=home_view("v2"), hash=home_hash)
+    err = await slack_error(web.views_publish(user_id=ALICE, view=home_view("v3"), hash=home_hash))
+    assert err.response["error"] == "hash_conflict"
+    assert "v2" in slack.home_of(ALICE).all_text()  # type: ignore[union-attr]
+
+    root = (await web.views_open(trigger_id=slack.mint_trigger(ALICE), view=MODAL))["view"]
+    for _ in range(LIMITS.modal_stack_depth - 1):
+        await web.views_push(trigger_id=slack.mint_trigger(ALICE), view=MODAL)
+    err = await slack_error(web.views_push(trigger_id=slack.mint_trigger(ALICE), view=MODAL))
+    assert err.response["error"] == "push_limit_reached"
+    updated = await web.views_update(view_id=root["id"], hash=root["hash"], view=MODAL)
+    err = await slack_error(web.views_update(view_id=root["id"], hash=root["hash"], view=MODAL))
+    assert err.response["error"] == "hash_conflict"
+    assert updated["view"]["root_view_id"] == root["id"]
+    err = await slack_error(web.views_update(external_id="nope", view=MODAL))
+    assert err.response["error"] == "not_found"
+
+
+async def test_fault_injection(
+    slack: SlackStandIn, web: AsyncWebClient, clock: ManualClock
+) -> None:
+    slack.fail_next("chat.postMessage", status=429, retry_after=7)
+    err = await slack_error(web.chat_postMessage(channel=TREASURY, text="x"))
+    assert err.response.status_code == 429 and err.response["error"] == "ratelimited"
+    assert err.response.headers["Retry-After"] == "7"
+
+    slack.fail_next("chat.postMessage", status=503, times=2)
+    for _ in range(2):
+        err = await slack_error(web.chat_postMessage(channel=TREASURY, text="x"))
+        assert err.response.status_code == 503
+    slack.fail_next("*", error="channel_not_found", channel="C0ELSEWHERE")
+    await web.chat_postMessage(channel=TREASURY, text="unaffected")
+    err = await slack_error(web.chat_postMessage(channel="C0ELSEWHERE", text="x"))
+    assert err.response["error"] == "channel_not_found"
+
+    slack.rate_limit("chat.postMessage", per_channel_per_second=1.0)
+    await web.chat_postMessage(channel=TREASURY, text="a")
+    err = await slack_error(web.chat_postMessage(channel=TREASURY, text="b"))
+    assert err.response.status_code == 429 and err.response.headers["Retry-After"] == "1"
+    dm = (await web.conversations_open(users=BOB))["channel"]["id"]
+    await web.chat_postMessage(channel=dm, text="other channel, own bucket")
+    clock.advance(1.0)
+    await web.chat_postMessage(channel=TREASURY, text="c")
+    assert [m.text for m in slack.messages_in(TREASURY)] == ["unaffected", "a", "c"]
+    assert [c.status for c in slack.calls_to("chat.postMessage")].count(429) == 2
+
+
+async def test_response_urls(slack: SlackStandIn, web: AsyncWebClient) -> None:
+    posted = await web.chat_postMessage(channel=TREASURY, text="q", blocks=[section("Break #7")])
+    url = slack.mint_response_url(
+        user=ALICE, channel=TREASURY, origin="block_actions", message_ts=posted["ts"]
+    )
+    hook = AsyncWebhookClient(url)
+    assert (await hook.send(text="just for you")).status_code == 200
+    assert (await hook.send(text="everyone", response_type="in_channel")).status_code == 200
+    assert (await hook.send(text="Break #7 approved", replace_original=True)).status_code == 200
+    too_long = await hook.send(text="x", blocks=[section("y" * 3001)])
+    assert (too_long.status_code, too_long.body) == (400, "invalid_blocks")
+    await hook.send(delete_original=True)
+    assert (await hook.send(text="sixth")).body == "used_url"
+    assert [e.text for e in slack.ephemerals_for(ALICE)] == ["just for you"]
+    original = slack.message(TREASURY, posted["ts"])
+    assert original is not None and original.deleted and original.text == "Break #7 approved"
+    assert [m.text for m in slack.messages_in(TREASURY)] == ["everyone"]
+    assert [p.replace_original for p in slack.response_posts][:3] == [False, False, True]
+
+
+# ============================================================================ Socket Mode
+
+
+def build_app(slack: SlackStandIn) -> AsyncApp:
+    """A small real Bolt app exercising commands, buttons, modals and the home tab."""
+    app = AsyncApp(client=AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url))
+
+    @app.command("/recon")
+    async def recon(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
+        if command["text"] == "help":
+            await ack(text="Usage: /recon queue mine")
+            return
+        await ack()
+        await client.chat_postMessage(
+            channel=command["channel_id"],
+            text=f"Queue for <@{command['user_id']}>",
+            blocks=[
+                section("Break #1: 10.00 USD"),
+                {"type": "actions", "elements": [button("Approve", "approve", "break-1")]},
+            ],
+        )
+
+    @app.action("approve")
+    async def approve(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        await client.views_open(trigger_id=body["trigger_id"], view=MODAL)
+        await respond(text="Opening the approval form")  # via the response_url
+
+    @app.view("approve_modal")
+    async def submitted(ack: AsyncAck, view: dict[str, Any], client: AsyncWebClient) -> None:
+        values = view["state"]["values"]
+        if not values["reason"]["v"]["value"].strip(".").strip():
+            await ack(response_action="errors", errors={"reason": "Say why"})
+            return
+        await ack()
+        kind = values["kind"]["v"]["selected_option"]["value"]
+        tags = [o["value"] for o in values["tags"]["v"]["selected_options"]]
+        await client.chat_postMessage(
+            channel=TREASURY,
+            text=f"Approved {values['amount']['v']['value']} ({kind}, "
+            f"due {values['due']['v']['selected_date']}, tags {tags}, "
+            f"meta {json.loads(view['private_metadata'])['item']})",
+        )
+
+    @app.event("app_home_opened")
+    async def home(event: dict[str, Any], client: AsyncWebClient) -> None:
+        await client.views_publish(user_id=event["user"], view=home_view("Your queue: 1"))
+
+    @app.action("refresh")
+    async def refresh(ack: AsyncAck) -> None:
+        await ack()
+
+    return app
+
+
+@pytest.fixture
+async def bot(slack: SlackStandIn) -> AsyncIterator[AsyncSocketModeHandler]:
+    handler = AsyncSocketModeHandler(build_app(slack), APP_TOKEN, ping_interval=0.2)
+    await handler.connect_async()  # type: ignore[no-untyped-call]
+    try:
+        yield handler
+    finally:
+        await handler.close_async()  # type: ignore[no-untyped-call]
+
+
+async def test_bolt_app_end_to_end(slack: SlackStandIn, bot: AsyncSocketModeHandler) -> None:
+    helped = await slack.slash_command(ALICE, "help", channel=TREASURY)
+    assert helped.ack_payload == {"text": "Usage: /recon queue mine"}
+    assert [e.text for e in slack.ephemerals_for(ALICE, TREASURY)] == ["Usage: /recon queue mine"]
+
+    run = await slack.slash_command(ALICE, "queue mine", channel=TREASURY)
+    assert run.ack is not None and run.ack_payload is None and run.latency_ms is not None
+    queue = await slack.wait_for(lambda: slack.latest_message(TREASURY))
+    assert queue.button_labels() == ["Approve"]
+    assert slack.envelopes[-1].payload["trigger_id"] == run.trigger_id
+
+    with pytest.raises(AssertionError, match=r"buttons there|messages with buttons"):
+        await slack.click(ALICE, "Reject", channel=TREASURY)
+    clicked = await slack.click(ALICE, "Approve", channel=TREASURY)
+    assert clicked.payload["actions"][0]["value"] == "break-1"
+    assert clicked.payload["message"]["ts"] == queue.ts
+    modal = await slack.wait_for(lambda: slack.open_modal(ALICE))
+    assert modal.callback_id == "approve_modal" and modal.input_labels()[0] == "Amount"
+
+    rejected = await slack.submit_modal(ALICE, {"Amount": "10.5", "Reason": "...", "Kind": "Fee"})
+    assert rejected.response_action == "errors" and rejected.errors == {"reason": "Say why"}
+    assert rejected.modal_after is modal  # Slack keeps the modal open with the errors
+    with pytest.raises(AssertionError, match="no option 'Bogus'"):
+        await slack.submit_modal(ALICE, {"Kind": "Bogus"})
+
+    await slack.wait_for(lambda: slack.response_posts)
+    assert slack.ephemerals_for(ALICE, TREASURY)[-1].text == "Opening the approval form"
+    done = await slack.submit_modal(
+        ALICE, {"Reason": "timing difference", "Due date": "2026-01-31", "Tags": ["FX"]}
+    )
+    assert done.response_action is None and done.modal_after is None
+    assert done.view is not None and done.view.closed
+    approved = await slack.wait_for(lambda: slack.latest_message(TREASURY))
+    assert approved.text == "Approved 10.5 (fee, due 2026-01-31, tags ['fx'], meta 42)"
+
+    opened = await slack.open_home(BOB)
+    assert opened.envelope.type == "events_api" and opened.envelope.retry_attempt == 0
+    home = await slack.wait_for(lambda: slack.home_of(BOB))
+    assert "Your queue: 1" in home.all_text()
+    await slack.as_user(BOB).click("Refresh")
+
+    kinds = [(a.envelope_type, a.late, a.duplicate) for a in slack.acks]
+    assert kinds == [("slash_commands", False, False)] * 2 + [("interactive", False, False)] * 3 + [
+        ("events_api", False, False),
+        ("interactive", False, False),
+    ]
+    assert len(slack.ack_latencies_ms()) == 7 and all(ms < 3000 for ms in slack.ack_latencies_ms())
+    assert not slack.ack_timeouts
+
+
+async def test_bolt_survives_refresh_and_dropped_sockets(
+    slack: SlackStandIn, bot: AsyncSocketModeHandler
+) -> None:
+    await slack.wait_connected()
+    assert await slack.request_refresh() == 1
+    first = await slack.slash_command(ALICE, "queue mine", channel=TREASURY)
+    assert first.envelope.connection_id == 2  # delivered on the replacement connection
+    await slack.wait_for(lambda: slack.connections[0].closed_at is not None)
+    assert slack.connections[0].refresh_requested
+
+    assert await slack.drop_sockets() == 1
+    second = await slack.slash_command(ALICE, "queue mine", channel=TREASURY)
+    assert second.ack is not None and second.envelope.connection_id == 3
+    assert slack.connections[1].close_reason == "dropped"
+    assert len(slack.calls_to("apps.connections.open")) == 3
+    await slack.wait_for(lambda: len(slack.messages_in(TREASURY)) == 2)
+
+
+async def test_unacked_envelopes_time_out_and_are_redelivered() -> None:
+    async with SlackStandIn(ack_timeout=0.2, redeliver_unacked=True) as slack:
+        seen: list[SocketModeRequest] = []
+
+        async def listener(client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:
+            seen.append(req)
+            if req.retry_attempt:  # ignore the first delivery, ack the retry
+                await client.send_socket_mode_response(SocketModeResponse(req.envelope_id))
+
+        client = SocketModeClient(
+            app_token=APP_TOKEN,
+            web_client=AsyncWebClient(base_url=slack.api_url),
+            ping_interval=0.2,
+        )
+        client.socket_mode_request_listeners.append(listener)
+        try:
+            await client.connect()  # type: ignore[no-untyped-call]
+            first = await slack.deliver_event(
+                {"type": "app_mention", "text": "hi"}, require_ack=False
+            )
+            assert first.timed_out and first.ack is None
+            retry = await slack.wait_for(lambda: next((a for a in slack.acks if not a.late), None))
+            env = slack.envelope(retry.envelope_id)
+            assert env is not None and env.redelivery_of == first.envelope_id
+            assert (env.retry_attempt, env.retry_reason) == (1, "timeout")
+            assert [r.retry_attempt for r in seen] == [0, 1]
+            assert slack.ack_timeouts == [first.envelope]
+
+            again = await slack.redeliver(env.envelope_id, reason="manual")
+            await slack.wait_for(lambda: again.ack is not None)
+            assert seen[-1].payload["event_id"] == seen[0].payload["event_id"]  # same event
+        finally:
+            await client.close()  # type: ignore[no-untyped-call]
+
+
+async def test_view_submission_response_actions_and_ack_deadline() -> None:
+    async with SlackStandIn(ack_timeout=0.2) as slack:
+        slack.add_user(ALICE, "alice")
+
+        async def listener(client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:
+            if req.type != "interactive":
+                return  # never acks slash commands: Slack records a timeout
+            values = req.payload["view"]["state"]["values"]
+            wanted = values["reason"]["v"]["value"]
+            body: dict[str, Any] = {"response_action": wanted}
+            if wanted in ("update", "push"):
+                body["view"] = {**MODAL, "title": {"type": "plain_text", "text": wanted}}
+            await client.send_socket_mode_response(SocketModeResponse(req.envelope_id, body))
+
+        client = SocketModeClient(
+            app_token=APP_TOKEN,
+            web_client=AsyncWebClient(base_url=slack.api_url),
+            ping_interval=0.2,
+        )
+        client.socket_mode_request_listeners.append(listener)
+        web = AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url)
+        try:
+            await client.connect()  # type: ignore[no-untyped-call]
+            silent = await slack.slash_command(ALICE, "queue", require_ack=False)
+            assert silent.timed_out and slack.ack_timeouts == [silent.envelope]
+            with pytest.raises(AssertionError, match="did not ack"):
+                await slack.slash_command(ALICE, "queue")
+
+            await web.views_open(trigger_id=slack.mint_trigger(ALICE), view=MODAL)
+            filled = {"Amount": "1", "Kind": "Timing"}
+            pushed = await slack.submit_modal(ALICE, {**filled, "Reason": "push"})
+            assert [v.title for v in slack.modal_stack(ALICE)] == ["Approve break", "push"]
+            updated = await slack.submit_modal(ALICE, {**filled, "Reason": "update"})
+            assert updated.modal_after is not None and updated.modal_after.title == "update"
+            assert updated.modal_after.history  # the pushed view, updated in place
+            await slack.submit_modal(ALICE, {**filled, "Reason": "clear"})
+            assert slack.open_modal(ALICE) is None and pushed.view is not None
+            assert all(v.closed for v in slack.views.values())
+        finally:
+            await client.close()  # type: ignore[no-untyped-call]
