@@ -8,6 +8,7 @@ traceback instead.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -27,6 +28,7 @@ from bot.container import Container, load_signer
 from bot.ingest import DEFAULT_BATCH, DEFAULT_SOURCE, ingest_file
 from bot.settings import Settings
 from bot.views import entry_view, item_detail, item_summary
+from domain.audit import VerifyReport
 from domain.errors import DomainError, PolicyError
 from domain.items import ReviewState, parse_human_id
 from domain.policy import policy_json_schema
@@ -177,7 +179,7 @@ def init(force_policy: bool) -> None:
         try:
             revision = await upgrade(database)
             async with database.writer.connect() as conn:
-                await audit_log.init_audit(conn, signer, _now())
+                await audit_log.init_audit(conn, signer=signer, now=_now())
                 await conn.commit()
             return revision
         finally:
@@ -562,17 +564,13 @@ def audit() -> None:
     """Verify or export the signed audit log."""
 
 
-def _print_report(report: Any, as_json: bool) -> None:
-    data = report.as_dict()
+def _print_report(report: VerifyReport, as_json: bool) -> None:
     if as_json:
-        _print_json(data)
+        _print_json(dataclasses.asdict(report))
     elif report.ok:
-        out.print(
-            f"audit log OK: {data['records']} record(s), {data['checkpoints']} checkpoint(s), "
-            f"{data['anchors']} anchor(s) verified; root {data.get('root')}"
-        )
+        out.print(f"audit log {report.summary()}")
     else:
-        err.print(f"[bold red]audit log FAILED:[/] {report.problem}")
+        err.print(f"[bold red]audit log {report.summary()}[/]")
     if not report.ok:
         sys.exit(EXIT_FAIL)
 
@@ -638,7 +636,96 @@ def audit_export(out_dir: Path) -> None:
             await database.dispose()
 
     result = _run(_export())
-    out.print(f"exported to {out_dir}: {result}")
+    out.print(
+        f"exported to {result.directory}: {result.records} record(s), "
+        f"{result.checkpoints} checkpoint(s), {result.keys} key(s), {result.anchors} anchor(s)"
+    )
+
+
+# --- serve / outbox ----------------------------------------------------------------------
+
+
+@main.command()
+@click.pass_context
+def serve(ctx: click.Context) -> None:
+    """Run the Slack bot over Socket Mode until SIGTERM or SIGINT.
+
+    Needs SLACK_BOT_TOKEN (xoxb-...) and SLACK_APP_TOKEN (xapp-...); see README for how
+    to create the Slack app from manifest.yml.
+
+    \b
+    Example:
+      SLACK_BOT_TOKEN=xoxb-... SLACK_APP_TOKEN=xapp-... recon-bot serve
+    """
+    from bot.app import serve as serve_forever
+
+    settings = _settings()
+    if not ctx.meta.get("recon.debug"):
+        logging.getLogger().setLevel(settings.log_level.upper())
+    _run(serve_forever(settings))
+
+
+@main.command("outbox")
+@click.option("--dead", is_flag=True, help="Only dead-lettered messages.")
+@click.option("--retry", "retry_id", type=int, help="Return a dead message to the queue.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def outbox_cmd(dead: bool, retry_id: int | None, as_json: bool) -> None:
+    """See Slack deliveries waiting or failed, and replay dead letters.
+
+    \b
+    Examples:
+      recon-bot outbox --dead
+      recon-bot outbox --retry 42
+    """
+    from store.outbox import OutboxStore, RowState
+
+    async def _outbox(c: Container) -> Any:
+        store = OutboxStore(c.database)
+        if retry_id is not None:
+            return await store.retry(retry_id, now=c.clock.now())
+        states = [RowState.DEAD] if dead else [RowState.PENDING, RowState.SENDING, RowState.DEAD]
+        return await store.counts(), await store.list_rows(states=states, limit=200)
+
+    result = _run(_with_container(_outbox))
+    if retry_id is not None:
+        if not result:
+            _fail(f"outbox message {retry_id} is not dead-lettered (nothing to retry)")
+        out.print(f"outbox message {retry_id} is queued again; a running bot sends it shortly")
+        return
+    counts, rows = result
+    data = [
+        {
+            "id": r.id,
+            "kind": r.kind.value,
+            "target": r.target,
+            "item_id": r.item_id,
+            "state": r.state.value,
+            "attempts": r.attempts,
+            "failures": r.failures,
+            "last_error": r.last_error,
+            "created_at": r.created_at.isoformat(),
+        }
+        for r in rows
+    ]
+    if as_json:
+        _print_json({"counts": counts, "messages": data})
+        return
+    out.print("outbox: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "empty")
+    if data:
+        table = Table()
+        for col in ("id", "kind", "target", "item", "state", "attempts", "last error"):
+            table.add_column(col)
+        for d in data:
+            table.add_row(
+                str(d["id"]),
+                d["kind"],
+                d["target"],
+                str(d["item_id"] or "-"),
+                d["state"],
+                str(d["attempts"]),
+                (d["last_error"] or "")[:60],
+            )
+        out.print(table)
 
 
 def run() -> None:  # pragma: no cover - console entry point

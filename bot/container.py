@@ -8,7 +8,7 @@ from bot.clock import SystemClock
 from bot.settings import Settings
 from domain.errors import DomainError
 from domain.services import ReviewService
-from store.audit_log import AnchorFile, Ed25519Signer, load_or_create_signing_key
+from store.audit_log import AnchorFile, Ed25519Signer, init_audit, load_or_create_signing_key
 from store.engine import Database, create_database
 from store.migrate import check_current
 from store.policy_file import PolicyFile
@@ -47,9 +47,13 @@ class Container:
         policy = PolicyFile(settings.policy)
         signer = load_signer(settings)
         database = create_database(settings.database_url)
+        clock = SystemClock()
         try:
             if check_schema:
                 await check_current(database)
+                # Registers a new (rotated) signing key; old public keys are never removed.
+                async with database.writer.begin() as conn:
+                    await init_audit(conn, signer=signer, now=clock.now())
         except BaseException:
             await database.dispose()
             raise
@@ -63,7 +67,7 @@ class Container:
             anchors=anchors,
             uow=uow,
             service=ReviewService(uow=uow, policy=policy.current),
-            clock=SystemClock(),
+            clock=clock,
         )
 
     async def close(self) -> None:

@@ -11,10 +11,10 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 
 from domain.audit import AuditEntry
+from domain.delivery import OutboxMessage
+from domain.delivery import Outcome as DeliveryOutcome
 from domain.intake import RowError
 from domain.items import Item, JournalEntry, ReviewState
-from domain.delivery import Outcome as DeliveryOutcome
-from domain.delivery import OutboxMessage
 from domain.notifications import Notification
 
 
@@ -72,8 +72,26 @@ class ItemRepository(Protocol):
         """
         ...
 
-    async def claimable(self, *, teams: Sequence[str], limit: int) -> list[Item]:
+    async def claimable(self, *, teams: Sequence[str], limit: int, offset: int = 0) -> list[Item]:
         """Unassigned pending items of these teams, highest priority first."""
+        ...
+
+    async def count(
+        self,
+        *,
+        states: Sequence[ReviewState] | None = None,
+        teams: Sequence[str] | None = None,
+        assignee: str | None = None,
+    ) -> int:
+        """How many items match every given filter."""
+        ...
+
+    async def summary(
+        self, *, teams: Sequence[str] | None, overdue_before: datetime
+    ) -> dict[str, int]:
+        """Dashboard counts: ``pending_high|medium|low``, ``overdue``,
+        ``awaiting_second_approval``, ``open_disputes``, ``dead_lettered``, and one count per
+        state (``state:<name>``). ``teams=None`` counts every team."""
         ...
 
     async def expired_claims(self, *, now: datetime, limit: int) -> list[Item]:
@@ -85,6 +103,7 @@ class ItemRepository(Protocol):
         *,
         states: Sequence[ReviewState] | None = None,
         team: str | None = None,
+        teams: Sequence[str] | None = None,
         assignee: str | None = None,
         limit: int = 100,
         offset: int = 0,

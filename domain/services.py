@@ -16,7 +16,9 @@ from typing import Any
 
 from domain import notifications, states
 from domain.audit import AuditEntry
+from domain.dashboard import Dashboard, PriorityBand
 from domain.errors import (
+    IllegalTransition,
     InvalidCommand,
     ItemNotFound,
     NotAuthorized,
@@ -43,6 +45,15 @@ from domain.ports import UnitOfWork, UnitOfWorkFactory
 from domain.routing import route_item
 
 SYSTEM = "system"
+#: States in which an item still needs a human.
+OPEN_STATES = (
+    ReviewState.PENDING,
+    ReviewState.ASSIGNED,
+    ReviewState.AWAITING_SECOND_APPROVAL,
+    ReviewState.ESCALATED,
+    ReviewState.DISPUTED,
+    ReviewState.DEAD_LETTER,
+)
 CLAIM_CANDIDATES = 25
 
 
@@ -700,6 +711,23 @@ class ReviewService:
             return 2
         return 2 if abs(amount * rate) >= policy.dual_control.amount else 1
 
+    async def check_may_act(self, *, item_id: int, actor: str) -> Item:
+        """The item, if ``actor`` may decide on it now (before showing them a form).
+
+        Raises:
+            ItemNotFound, NotAuthorized, IllegalTransition: with the reason to show.
+        """
+        policy = self._policy().policy
+        async with self._uow(read_only=True) as uow:
+            item = await self._load(uow, item_id)
+        if item.state in (ReviewState.POSTED, ReviewState.REJECTED, ReviewState.APPROVED):
+            raise IllegalTransition(
+                f"{item.human_id} is already {item.state.value}; there is nothing to decide"
+            )
+        roles = check_can_act(policy, item, actor)
+        check_not_someone_elses_claim(item, actor, roles)
+        return item
+
     # --- reads ----------------------------------------------------------------------
 
     async def get(self, item_id: int) -> Item:
@@ -716,6 +744,7 @@ class ReviewService:
         *,
         states_: Sequence[ReviewState] | None = None,
         team: str | None = None,
+        teams: Sequence[str] | None = None,
         assignee: str | None = None,
         limit: int = 100,
         offset: int = 0,
@@ -723,5 +752,81 @@ class ReviewService:
         """Items by filter, highest priority first."""
         async with self._uow(read_only=True) as uow:
             return await uow.items.query(
-                states=states_, team=team, assignee=assignee, limit=limit, offset=offset
+                states=states_,
+                team=team,
+                teams=teams,
+                assignee=assignee,
+                limit=limit,
+                offset=offset,
+            )
+
+    async def queue_page(
+        self,
+        *,
+        states_: Sequence[ReviewState],
+        teams: Sequence[str] | None = None,
+        assignee: str | None = None,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[Item], int]:
+        """One page of a queue and the total count (for pagination)."""
+        async with self._uow(read_only=True) as uow:
+            page = await uow.items.query(
+                states=states_, teams=teams, assignee=assignee, limit=limit, offset=offset
+            )
+            total = await uow.items.count(states=states_, teams=teams, assignee=assignee)
+        return page, total
+
+    def visible_teams(self, user: str) -> list[str] | None:
+        """Teams whose items the user works on; None (all) for compliance officers."""
+        policy = self._policy().policy
+        if user in policy.compliance.officers:
+            return None
+        return [t.name for t in policy.teams_of(user)]
+
+    async def dashboard(
+        self, *, user: str, now: datetime, page: int = 0, page_size: int = 10
+    ) -> Dashboard:
+        """What the user's App Home shows (counts over their teams; one page of each list)."""
+        policy = self._policy().policy
+        teams = self.visible_teams(user)
+        team_names = [t.name for t in policy.teams] if teams is None else teams
+        offset = max(page, 0) * page_size
+        async with self._uow(read_only=True) as uow:
+            counts = await uow.items.summary(
+                teams=teams, overdue_before=now - policy.sla.remind_after
+            )
+            mine = await uow.items.query(
+                states=OPEN_STATES, assignee=user, limit=page_size, offset=offset
+            )
+            mine_total = await uow.items.count(states=OPEN_STATES, assignee=user)
+            unclaimed = await uow.items.claimable(teams=team_names, limit=page_size, offset=offset)
+            unclaimed_total = await uow.items.count(states=[ReviewState.PENDING], teams=team_names)
+        return Dashboard(
+            user=user,
+            teams=tuple(team_names),
+            refreshed_at=now,
+            pending_by_band={
+                PriorityBand.HIGH: counts["pending_high"],
+                PriorityBand.MEDIUM: counts["pending_medium"],
+                PriorityBand.LOW: counts["pending_low"],
+            },
+            overdue=counts["overdue"],
+            awaiting_second_approval=counts["awaiting_second_approval"],
+            open_disputes=counts["open_disputes"],
+            dead_lettered=counts["dead_lettered"],
+            my_items=tuple(mine),
+            my_items_total=mine_total,
+            unclaimed=tuple(unclaimed),
+            unclaimed_total=unclaimed_total,
+            page=max(page, 0),
+            page_size=page_size,
+        )
+
+    async def stats(self, *, user: str, now: datetime) -> dict[str, int]:
+        """Counts per state and the dashboard figures, over the user's teams."""
+        policy = self._policy().policy
+        async with self._uow(read_only=True) as uow:
+            return await uow.items.summary(
+                teams=self.visible_teams(user), overdue_before=now - policy.sla.remind_after
             )

@@ -6,10 +6,12 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from domain.dashboard import HIGH_PRIORITY, MEDIUM_PRIORITY
 from domain.items import Item, JournalEntry, ReviewState
+from domain.sla import SETTLED
 from store.mapping import entry_from_row, entry_to_row, item_from_row, item_to_row
 from store.tables import items, journal_entries
 
@@ -68,15 +70,67 @@ class SqlItemRepository:
         )
         return result.rowcount == 1
 
-    async def claimable(self, *, teams: Sequence[str], limit: int) -> list[Item]:
+    async def claimable(self, *, teams: Sequence[str], limit: int, offset: int = 0) -> list[Item]:
         """Unassigned pending items of these teams, highest priority first, oldest first."""
         rows = await self._conn.execute(
             select(items)
             .where(items.c.state == ReviewState.PENDING.value, items.c.team.in_(list(teams)))
             .order_by(items.c.priority.desc(), items.c.id)
             .limit(limit)
+            .offset(offset)
         )
         return [item_from_row(r) for r in rows.mappings()]
+
+    async def count(
+        self,
+        *,
+        states: Sequence[ReviewState] | None = None,
+        teams: Sequence[str] | None = None,
+        assignee: str | None = None,
+    ) -> int:
+        """How many items match every given filter."""
+        stmt = select(func.count()).select_from(items)
+        if states:
+            stmt = stmt.where(items.c.state.in_([s.value for s in states]))
+        if teams is not None:
+            stmt = stmt.where(items.c.team.in_(list(teams)))
+        if assignee:
+            stmt = stmt.where(items.c.assignee == assignee)
+        return int((await self._conn.execute(stmt)).scalar_one())
+
+    async def summary(
+        self, *, teams: Sequence[str] | None, overdue_before: datetime
+    ) -> dict[str, int]:
+        """Dashboard counts in one grouped query (see the port's docstring)."""
+        band = case(
+            (items.c.priority >= HIGH_PRIORITY, "high"),
+            (items.c.priority >= MEDIUM_PRIORITY, "medium"),
+            else_="low",
+        )
+        overdue = func.sum(case((items.c.sla_started_at < overdue_before, 1), else_=0))
+        stmt = select(items.c.state, band, func.count(), overdue).group_by(items.c.state, band)
+        if teams is not None:
+            stmt = stmt.where(items.c.team.in_(list(teams)))
+        counts = {
+            "pending_high": 0,
+            "pending_medium": 0,
+            "pending_low": 0,
+            "overdue": 0,
+            "awaiting_second_approval": 0,
+            "open_disputes": 0,
+            "dead_lettered": 0,
+        }
+        settled = {s.value for s in SETTLED}
+        for state, band_name, n, late in (await self._conn.execute(stmt)).all():
+            counts[f"state:{state}"] = counts.get(f"state:{state}", 0) + int(n)
+            if state == ReviewState.PENDING.value:
+                counts[f"pending_{band_name}"] += int(n)
+            if state not in settled and state != ReviewState.DISPUTED.value:
+                counts["overdue"] += int(late or 0)
+        counts["awaiting_second_approval"] = counts.get("state:awaiting_second_approval", 0)
+        counts["open_disputes"] = counts.get("state:disputed", 0)
+        counts["dead_lettered"] = counts.get("state:dead_letter", 0)
+        return counts
 
     async def expired_claims(self, *, now: datetime, limit: int) -> list[Item]:
         """Assigned items whose claim lease ended before ``now``."""
@@ -97,6 +151,7 @@ class SqlItemRepository:
         *,
         states: Sequence[ReviewState] | None = None,
         team: str | None = None,
+        teams: Sequence[str] | None = None,
         assignee: str | None = None,
         limit: int = 100,
         offset: int = 0,
@@ -107,6 +162,8 @@ class SqlItemRepository:
             stmt = stmt.where(items.c.state.in_([s.value for s in states]))
         if team:
             stmt = stmt.where(items.c.team == team)
+        if teams is not None:
+            stmt = stmt.where(items.c.team.in_(list(teams)))
         if assignee:
             stmt = stmt.where(items.c.assignee == assignee)
         stmt = stmt.order_by(items.c.priority.desc(), items.c.id).limit(limit).offset(offset)

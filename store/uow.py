@@ -16,7 +16,14 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.audit import AuditEntry
-from domain.ports import Signer
+from domain.ports import (
+    AuditSink,
+    IntakeRepository,
+    ItemRepository,
+    JournalRepository,
+    OutboxSink,
+    Signer,
+)
 from store.audit_log import AnchorFile, SqlAuditLog
 from store.engine import Database
 from store.intake import SqlIntakeRepository
@@ -32,11 +39,12 @@ class _ReadOnlyAudit:
 class SqlUnitOfWork:
     """One database transaction (see module docstring)."""
 
-    items: SqlItemRepository
-    journal: SqlJournalRepository
-    intake: SqlIntakeRepository
-    outbox: SqlOutboxSink
-    audit: SqlAuditLog | _ReadOnlyAudit
+    # Typed as the ports (Protocol attributes are invariant).
+    items: ItemRepository
+    journal: JournalRepository
+    intake: IntakeRepository
+    outbox: OutboxSink
+    audit: AuditSink
 
     def __init__(
         self,
@@ -75,7 +83,8 @@ class SqlUnitOfWork:
         self.items = SqlItemRepository(conn)
         self.journal = SqlJournalRepository(conn)
         self.intake = SqlIntakeRepository(conn)
-        self.outbox = SqlOutboxSink(conn)
+        self._outbox = SqlOutboxSink(conn)
+        self.outbox = self._outbox
         self.audit = _ReadOnlyAudit() if self._read_only else SqlAuditLog(conn, signer=self._signer)
         return self
 
@@ -103,7 +112,7 @@ class SqlUnitOfWork:
         self._committed = True
         if checkpoint is not None and self._anchors is not None:
             await asyncio.to_thread(self._anchors.append, checkpoint)
-        if self.outbox.enqueued:
+        if self._outbox.enqueued:
             for hook in self._after_commit:
                 hook()
 

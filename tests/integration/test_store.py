@@ -26,7 +26,7 @@ from domain.items import (
 )
 from domain.policy import RiskTier, parse_policy
 from domain.services import ReviewService
-from store.audit_log import AnchorFile, load_or_create_signing_key
+from store.audit_log import AnchorFile, init_audit, load_or_create_signing_key
 from store.engine import Database, create_database
 from store.migrate import check_current, upgrade
 from store.repositories import SqlItemRepository
@@ -193,9 +193,11 @@ async def test_sqlite_pragmas(tmp_path: Path) -> None:
 # --- use cases on a real store ----------------------------------------------------------
 
 
-def _service(db: Database, tmp_path: Path) -> ReviewService:
+async def _service(db: Database, tmp_path: Path) -> ReviewService:
     loaded = parse_policy(EXAMPLE_POLICY.read_text())
     signer = load_or_create_signing_key(tmp_path / "audit.pem")
+    async with db.writer.begin() as conn:
+        await init_audit(conn, signer=signer, now=NOW)
     factory = SqlUnitOfWorkFactory(
         database=db, signer=signer, anchors=AnchorFile(tmp_path / "anchors.jsonl")
     )
@@ -223,7 +225,7 @@ def _rows(n: int, **overrides: object) -> list[IntakeRow]:
 async def test_ingest_is_idempotent_and_amends_on_change(
     migrated: Database, tmp_path: Path
 ) -> None:
-    service = _service(migrated, tmp_path)
+    service = await _service(migrated, tmp_path)
     first = await service.ingest(_rows(5), now=NOW)
     again = await service.ingest(_rows(5), now=NOW)
     changed = await service.ingest(_rows(5, counterparty="Globex"), now=NOW)
@@ -236,7 +238,7 @@ async def test_ingest_is_idempotent_and_amends_on_change(
 async def test_concurrent_claims_from_two_processes_never_share_an_item(
     migrated: Database, tmp_path: Path
 ) -> None:
-    service = _service(migrated, tmp_path)
+    service = await _service(migrated, tmp_path)
     await service.ingest(_rows(6), now=NOW)
     # A second "process": its own engines and unit-of-work factory on the same database.
     other_db = (
@@ -244,7 +246,7 @@ async def test_concurrent_claims_from_two_processes_never_share_an_item(
         if migrated.is_sqlite
         else migrated  # PostgreSQL: concurrency comes from the connection pool
     )
-    other = _service(other_db, tmp_path)
+    other = await _service(other_db, tmp_path)
     try:
         claims = await asyncio.gather(
             *(
@@ -261,7 +263,7 @@ async def test_concurrent_claims_from_two_processes_never_share_an_item(
 
 
 async def test_approval_posts_one_balanced_entry(migrated: Database, tmp_path: Path) -> None:
-    service = _service(migrated, tmp_path)
+    service = await _service(migrated, tmp_path)
     await service.ingest(_rows(1, amount=Decimal("2500.00")), now=NOW)
     (item,) = await service.queue()
     outcome = await service.approve(item_id=item.id or 0, actor="U0ALICE", now=NOW)
@@ -269,7 +271,7 @@ async def test_approval_posts_one_balanced_entry(migrated: Database, tmp_path: P
     assert outcome.item.state is ReviewState.POSTED
     assert outcome.journal_entry is not None and outcome.journal_entry.balanced
     assert repeat.noop
-    factory = _service(migrated, tmp_path)._uow  # type: ignore[attr-defined]
+    factory = (await _service(migrated, tmp_path))._uow  # type: ignore[attr-defined]
     async with factory(read_only=True) as uow:
         entries = await uow.journal.for_item(item.id or 0)
     assert len(entries) == 1

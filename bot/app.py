@@ -1,0 +1,168 @@
+"""The Slack process: ``create_app()`` wires listeners; ``Server`` runs Socket Mode + relay.
+
+Lifecycle: connect (one log line when connected), serve; on SIGTERM/SIGINT stop taking
+work (close the socket), let in-flight listeners finish, let the relay finish its batch,
+then close the database. Slack reconnects (refresh requests, dropped sockets) are handled
+by slack_sdk's Socket Mode client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass, field
+
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.container import Container, SetupError
+from bot.settings import Settings
+from handlers import actions, commands, events, views
+from handlers.context import Deps, InFlight
+from handlers.notifier import SlackNotifier, make_client
+from scheduler.relay import OutboxRelay
+from store import audit_log
+from store.outbox import OutboxStore
+
+log = logging.getLogger("recon_bot")
+
+SHUTDOWN_GRACE_S = 10.0
+
+
+def slack_tokens(settings: Settings) -> tuple[str, str]:
+    """The bot and app tokens, checked for presence and shape.
+
+    Raises:
+        SetupError: naming what is missing or malformed (never printing a token).
+    """
+    problems = []
+    bot = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
+    app = settings.slack_app_token.get_secret_value() if settings.slack_app_token else ""
+    if not bot:
+        problems.append("SLACK_BOT_TOKEN is not set (a bot token, xoxb-...)")
+    elif not bot.startswith("xoxb-"):
+        problems.append("SLACK_BOT_TOKEN does not look like a bot token (it must start xoxb-)")
+    if not app:
+        problems.append("SLACK_APP_TOKEN is not set (an app-level token, xapp-...)")
+    elif not app.startswith("xapp-"):
+        problems.append("SLACK_APP_TOKEN does not look like an app-level token (xapp-...)")
+    if problems:
+        raise SetupError("; ".join(problems))
+    return bot, app
+
+
+def make_deps(container: Container, inflight: InFlight | None = None) -> Deps:
+    """The listeners' dependencies from the container."""
+
+    async def history(item_id: int) -> list[dict[str, object]]:
+        async with container.database.reader.connect() as conn:
+            return await audit_log.history(conn, item_id)
+
+    return Deps(
+        service=container.service,
+        policy=container.policy.current,
+        clock=container.clock,
+        history=history,
+        inflight=inflight or InFlight(),
+    )
+
+
+def create_app(*, client: AsyncWebClient, deps: Deps) -> AsyncApp:
+    """The Bolt app with every listener registered (no I/O happens here)."""
+    app = AsyncApp(client=client, process_before_response=False)
+    commands.register(app, deps)
+    actions.register(app, deps)
+    views.register(app, deps)
+    events.register(app, deps)
+    return app
+
+
+@dataclass(slots=True, kw_only=True)
+class Server:
+    """The running bot: Socket Mode handler, outbox relay, and their shutdown."""
+
+    container: Container
+    app_token: str
+    client: AsyncWebClient
+    relay_interval: float = 5.0
+    ping_interval: float = 10.0
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    inflight: InFlight = field(default_factory=InFlight)
+    relay: OutboxRelay | None = None
+    handler: AsyncSocketModeHandler | None = None
+
+    async def start(self) -> None:
+        """Connects to Slack and starts the relay."""
+        deps = make_deps(self.container, self.inflight)
+        app = create_app(client=self.client, deps=deps)
+        policy = self.container.policy
+        self.relay = OutboxRelay(
+            store=OutboxStore(self.container.database),
+            notifier=SlackNotifier(client=self.client, deps=deps),
+            clock=self.container.clock,
+            compliance_channel=lambda: policy.current().policy.compliance.channel,
+        )
+        self.container.uow.on_commit(self.relay.wake)
+        auth = await self.client.auth_test()
+        self.handler = AsyncSocketModeHandler(
+            app, self.app_token, web_client=self.client, ping_interval=self.ping_interval
+        )
+        await self.handler.connect_async()  # type: ignore[no-untyped-call]
+        log.info(
+            "connected to Slack over Socket Mode as %s in team %s",
+            auth.get("user"),
+            auth.get("team_id"),
+            extra={"event": "connected"},
+        )
+
+    async def run(self) -> None:
+        """Serves until ``stop`` is set, then shuts down cleanly."""
+        await self.start()
+        assert self.relay is not None
+        relay_task = asyncio.create_task(self.relay.run(self.stop, interval=self.relay_interval))
+        try:
+            await self.stop.wait()
+        finally:
+            await self.shutdown(relay_task)
+
+    async def shutdown(self, relay_task: asyncio.Task[None] | None = None) -> None:
+        """Stops taking work, drains listeners, lets the relay finish its batch."""
+        log.info("shutting down", extra={"event": "shutdown"})
+        self.stop.set()
+        if self.handler is not None:
+            await self.handler.close_async()  # type: ignore[no-untyped-call]
+        if not await self.inflight.drained(SHUTDOWN_GRACE_S):
+            log.warning(
+                "listeners still running at shutdown",
+                extra={"event": "shutdown_inflight", "count": self.inflight.count},
+            )
+        if self.relay is not None:
+            self.relay.wake()
+        if relay_task is not None:
+            try:
+                async with asyncio.timeout(SHUTDOWN_GRACE_S):
+                    await relay_task
+            except TimeoutError:
+                relay_task.cancel()
+        if self.relay is not None:
+            await self.relay.run_once()  # deliver what the last listeners enqueued
+        log.info("stopped", extra={"event": "stopped"})
+
+
+async def serve(settings: Settings) -> None:
+    """``recon-bot serve``: run until SIGTERM or SIGINT."""
+    bot_token, app_token = slack_tokens(settings)
+    container = await Container.open(settings)
+    client = make_client(token=bot_token, base_url=settings.slack_api_url)
+    server = Server(container=container, app_token=app_token, client=client)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, server.stop.set)
+    try:
+        await server.run()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        await container.close()

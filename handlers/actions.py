@@ -1,0 +1,119 @@
+"""Button clicks on cards, queue lists and the App Home: ack, parse, one service call."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from domain.errors import InvalidCommand
+from handlers.commands import describe_approval, open_item_modal, send_details, send_queue_page
+from handlers.context import Ctx, Deps, guarded
+from handlers.forms import parse_home_page, parse_queue_cursor
+from handlers.home import publish_home
+from handlers.ids import ItemAction, NavAction, item_action_pattern, parse_item_value
+from handlers.payloads import BlockAction
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    """Adds every button listener."""
+    item_handlers = {
+        ItemAction.APPROVE: _approve,
+        ItemAction.REJECT: _reject,
+        ItemAction.ESCALATE: _escalate,
+        ItemAction.DISPUTE: _dispute,
+        ItemAction.CLAIM: _claim,
+        ItemAction.RELEASE: _release,
+        ItemAction.DETAILS: _details,
+    }
+    for action, handler in item_handlers.items():
+        app.action(item_action_pattern(action))(guarded(deps, handler))
+    app.action(NavAction.QUEUE_PAGE.value)(guarded(deps, _queue_page))
+    app.action(NavAction.HOME_PAGE.value)(guarded(deps, _home_page))
+    app.action(NavAction.HOME_REFRESH.value)(guarded(deps, _home_page))
+
+
+def _target(action: BlockAction) -> tuple[int, int]:
+    parsed = parse_item_value(action.action.value)
+    if parsed is None:
+        raise InvalidCommand("that button is not from recon-bot; refresh the card and try again")
+    return parsed
+
+
+async def _approve(ctx: Ctx) -> None:
+    await ctx.ack()
+    action = BlockAction.model_validate(ctx.body)
+    item_id, version = _target(action)
+    outcome = await ctx.deps.service.approve(
+        item_id=item_id, actor=action.user.id, now=ctx.deps.clock.now(), expected_version=version
+    )
+    await ctx.reply(describe_approval(outcome.item, noop=outcome.noop))
+
+
+async def _modal(ctx: Ctx, kind: str) -> None:
+    await ctx.ack()
+    action = BlockAction.model_validate(ctx.body)
+    item_id, version = _target(action)
+    await open_item_modal(
+        ctx,
+        item_id=item_id,
+        kind=kind,
+        trigger_id=action.trigger_id,
+        expected_version=version,
+        channel=None if action.in_view else action.channel_id,
+        ts=None if action.in_view else action.message_ts,
+    )
+
+
+async def _reject(ctx: Ctx) -> None:
+    await _modal(ctx, "reject")
+
+
+async def _escalate(ctx: Ctx) -> None:
+    await _modal(ctx, "escalate")
+
+
+async def _dispute(ctx: Ctx) -> None:
+    await _modal(ctx, "dispute")
+
+
+async def _claim(ctx: Ctx) -> None:
+    await ctx.ack()
+    action = BlockAction.model_validate(ctx.body)
+    item_id, version = _target(action)
+    outcome = await ctx.deps.service.claim(
+        item_id=item_id, actor=action.user.id, now=ctx.deps.clock.now(), expected_version=version
+    )
+    until = outcome.item.claim_expires_at
+    when = f" until <!date^{int(until.timestamp())}^{{time}}|{until:%H:%M} UTC>" if until else ""
+    prefix = "You already hold" if outcome.noop else "You claimed"
+    await ctx.reply(f"{prefix} {outcome.item.human_id}{when}.")
+
+
+async def _release(ctx: Ctx) -> None:
+    await ctx.ack()
+    action = BlockAction.model_validate(ctx.body)
+    item_id, _ = _target(action)
+    outcome = await ctx.deps.service.release(
+        item_id=item_id, actor=action.user.id, now=ctx.deps.clock.now()
+    )
+    await ctx.reply(f"{outcome.item.human_id} is back in the queue.")
+
+
+async def _details(ctx: Ctx) -> None:
+    await ctx.ack()
+    action = BlockAction.model_validate(ctx.body)
+    item_id, _ = _target(action)
+    await send_details(ctx, item_id)
+
+
+async def _queue_page(ctx: Ctx) -> None:
+    await ctx.ack()
+    action = BlockAction.model_validate(ctx.body)
+    cursor = parse_queue_cursor(action.action.value)
+    await send_queue_page(ctx, user=action.user.id, scope=cursor.scope, offset=cursor.offset)
+
+
+async def _home_page(ctx: Ctx) -> None:
+    await ctx.ack()
+    action = BlockAction.model_validate(ctx.body)
+    page = parse_home_page(action.action.value) if action.action.value else 0
+    await publish_home(ctx.client, ctx.deps, user=action.user.id, page=page)

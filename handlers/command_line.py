@@ -1,0 +1,113 @@
+"""Parsing ``/recon`` text into a command, or a one-line usage problem (pure)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from domain.items import parse_human_id
+
+
+class Verb(StrEnum):
+    """Every ``/recon`` subcommand."""
+
+    HELP = "help"
+    QUEUE = "queue"
+    SHOW = "show"
+    CLAIM = "claim"
+    APPROVE = "approve"
+    REJECT = "reject"
+    ESCALATE = "escalate"
+    DISPUTE = "dispute"
+    ASSIGN = "assign"
+    STATS = "stats"
+
+
+class Scope(StrEnum):
+    """What ``/recon queue`` lists."""
+
+    MINE = "mine"
+    TEAM = "team"
+    ALL = "all"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Command:
+    """A parsed command."""
+
+    verb: Verb
+    item_id: int | None = None
+    text: str | None = None  # note or reason
+    scope: Scope = Scope.MINE
+    team: str | None = None
+    user: str | None = None  # assign target
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Usage:
+    """The input could not be parsed: say why, in one line."""
+
+    problem: str
+
+
+_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+_BARE_USER = re.compile(r"^@?([UW][A-Z0-9]{2,})$")
+
+
+def _item(verb: Verb, arg: str | None) -> int | Usage:
+    if not arg:
+        return Usage(problem=f"`/recon {verb.value}` needs an item id, e.g. `R-1042`")
+    item_id = parse_human_id(arg)
+    if item_id is None:
+        return Usage(problem=f"`{arg}` is not an item id; ids look like `R-1042`")
+    return item_id
+
+
+def parse(text: str) -> Command | Usage:
+    """Parses the text after ``/recon``. Empty or ``help`` is help; unknown verbs are Usage."""
+    words = text.strip().split(maxsplit=2)
+    if not words:
+        return Command(verb=Verb.HELP)
+    head = words[0].lower()
+    try:
+        verb = Verb(head)
+    except ValueError:
+        return Usage(problem=f"`{words[0]}` is not a /recon command")
+    arg = words[1] if len(words) > 1 else None
+    rest = words[2].strip() if len(words) > 2 else None
+
+    if verb in (Verb.HELP, Verb.CLAIM, Verb.STATS):
+        return Command(verb=verb)
+    if verb is Verb.QUEUE:
+        return _queue(arg, rest)
+    item = _item(verb, arg)
+    if isinstance(item, Usage):
+        return item
+    if verb is Verb.REJECT and not rest:
+        return Usage(problem="`/recon reject ID reason`: a reason is required")
+    if verb is Verb.ASSIGN:
+        return _assign(item, rest)
+    return Command(verb=verb, item_id=item, text=rest)
+
+
+def _queue(arg: str | None, rest: str | None) -> Command | Usage:
+    if arg is None:
+        return Command(verb=Verb.QUEUE, scope=Scope.MINE)
+    try:
+        scope = Scope(arg.lower())
+    except ValueError:
+        return Usage(problem=f"`/recon queue {arg}`: use `mine`, `team NAME` or `all`")
+    if scope is Scope.TEAM:
+        if not rest:
+            return Usage(problem="`/recon queue team NAME`: name the team")
+        return Command(verb=Verb.QUEUE, scope=scope, team=rest.split()[0])
+    return Command(verb=Verb.QUEUE, scope=scope)
+
+
+def _assign(item_id: int, rest: str | None) -> Command | Usage:
+    target = (rest or "").split()[0] if rest else ""
+    match = _MENTION.match(target) or _BARE_USER.match(target)
+    if not match:
+        return Usage(problem="`/recon assign ID @user`: mention the person to assign")
+    return Command(verb=Verb.ASSIGN, item_id=item_id, user=match.group(1))

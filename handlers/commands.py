@@ -1,0 +1,203 @@
+"""``/recon``: parse, ack, one service call, render (STYLE #7)."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from domain.errors import NotAuthorized, StaleItem
+from domain.items import Item, ReviewState
+from domain.services import OPEN_STATES
+from handlers import blocks
+from handlers.blocks.queue import QUEUE_PAGE_SIZE
+from handlers.command_line import Command, Scope, Usage, Verb, parse
+from handlers.context import Ctx, Deps, guarded
+from handlers.ids import COMMAND
+from handlers.payloads import SlashCommand
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    """Adds the ``/recon`` listener."""
+    app.command(COMMAND)(guarded(deps, on_recon))
+
+
+async def on_recon(ctx: Ctx) -> None:
+    """Every ``/recon`` subcommand. Pure answers travel in the ack; the rest follow it."""
+    cmd = SlashCommand.model_validate(ctx.body)
+    parsed = parse(cmd.text)
+    if isinstance(parsed, Usage):
+        msg = blocks.usage_error(parsed.problem)
+        await ctx.ack(text=msg.text, blocks=msg.blocks)
+        return
+    if parsed.verb is Verb.HELP:
+        msg = blocks.help_message()
+        await ctx.ack(text=msg.text, blocks=msg.blocks)
+        return
+    await ctx.ack()
+    await _HANDLERS[parsed.verb](ctx, cmd, parsed)
+
+
+async def _queue(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
+    scope = parsed.scope.value if parsed.scope is not Scope.TEAM else f"team:{parsed.team}"
+    await send_queue_page(ctx, user=cmd.user_id, scope=scope, offset=0)
+
+
+async def send_queue_page(ctx: Ctx, *, user: str, scope: str, offset: int) -> None:
+    """Renders one page of a queue scope (``mine``, ``team:NAME``, ``all``) to the user."""
+    deps = ctx.deps
+    policy = deps.policy().policy
+    visible = deps.service.visible_teams(user)
+    if scope == Scope.MINE.value:
+        title, teams, assignee = "My items", None, user
+    elif scope.startswith("team:"):
+        team = scope.removeprefix("team:")
+        if policy.team(team) is None:
+            raise NotAuthorized(f"there is no team `{team}`")
+        if visible is not None and team not in visible:
+            raise NotAuthorized(f"you are not a member of `{team}`")
+        title, teams, assignee = f"Open in {team}", [team], None
+    else:
+        title, teams, assignee = "Open in my teams", visible, None
+    now = deps.clock.now()
+    items, total = await deps.service.queue_page(
+        states_=OPEN_STATES, teams=teams, assignee=assignee, limit=QUEUE_PAGE_SIZE, offset=offset
+    )
+    msg = blocks.queue_page(
+        items,
+        title=title,
+        scope=scope,
+        offset=offset,
+        page_size=QUEUE_PAGE_SIZE,
+        total=total,
+        policy=policy,
+        now=now,
+    )
+    await ctx.reply(msg.text, msg.blocks)
+
+
+async def _show(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
+    assert parsed.item_id is not None
+    await send_details(ctx, parsed.item_id)
+
+
+async def send_details(ctx: Ctx, item_id: int) -> None:
+    """The item's details, privately."""
+    deps = ctx.deps
+    item = await deps.service.get(item_id)
+    history = await deps.history(item_id)
+    msg = blocks.item_details(
+        item, policy=deps.policy().policy, now=deps.clock.now(), history=history
+    )
+    await ctx.reply(msg.text, msg.blocks)
+
+
+async def _claim(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
+    outcome = await ctx.deps.service.claim_next(actor=cmd.user_id, now=ctx.deps.clock.now())
+    item = outcome.item
+    msg = blocks.item_card(item, policy=ctx.deps.policy().policy, now=ctx.deps.clock.now())
+    await ctx.reply(f"You claimed {item.human_id}. {msg.text}", msg.blocks)
+
+
+async def _approve(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
+    assert parsed.item_id is not None
+    outcome = await ctx.deps.service.approve(
+        item_id=parsed.item_id, actor=cmd.user_id, now=ctx.deps.clock.now(), note=parsed.text
+    )
+    await ctx.reply(describe_approval(outcome.item, noop=outcome.noop))
+
+
+def describe_approval(item: Item, *, noop: bool) -> str:
+    """One line saying what an approval did."""
+    if noop:
+        return f"You already approved {item.human_id}; nothing more to do."
+    if item.state is ReviewState.AWAITING_SECOND_APPROVAL:
+        return (
+            f":hourglass: Your approval of {item.human_id} is recorded "
+            f"({len(item.approvals)} of {item.required_approvals}); "
+            "waiting for a second approver."
+        )
+    return f":white_check_mark: {item.human_id} approved and posted as {item.ledger_ref}."
+
+
+async def _reject(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
+    assert parsed.item_id is not None and parsed.text
+    outcome = await ctx.deps.service.reject(
+        item_id=parsed.item_id, actor=cmd.user_id, reason=parsed.text, now=ctx.deps.clock.now()
+    )
+    if outcome.noop:
+        await ctx.reply(f"You already rejected {outcome.item.human_id}.")
+    else:
+        await ctx.reply(f":x: {outcome.item.human_id} rejected.")
+
+
+async def _escalate(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
+    assert parsed.item_id is not None
+    outcome = await ctx.deps.service.escalate(
+        item_id=parsed.item_id, actor=cmd.user_id, reason=parsed.text, now=ctx.deps.clock.now()
+    )
+    verb = "was already" if outcome.noop else "is now"
+    await ctx.reply(f":arrow_double_up: {outcome.item.human_id} {verb} escalated to its leads.")
+
+
+async def _dispute(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
+    assert parsed.item_id is not None
+    await open_item_modal(ctx, item_id=parsed.item_id, kind="dispute", trigger_id=cmd.trigger_id)
+
+
+async def open_item_modal(
+    ctx: Ctx,
+    *,
+    item_id: int,
+    kind: str,
+    trigger_id: str,
+    expected_version: int | None = None,
+    channel: str | None = None,
+    ts: str | None = None,
+) -> None:
+    """Opens the reject, escalate or dispute form for an item the user may act on.
+
+    A click on a stale card (``expected_version`` older than the item) opens nothing: the
+    user is told the item changed, so nobody decides on data they have not seen.
+    """
+    deps = ctx.deps
+    item = await deps.service.check_may_act(item_id=item_id, actor=ctx.user)
+    if expected_version is not None and item.version != expected_version:
+        raise StaleItem(
+            f"{item.human_id} changed since this card was drawn (it is now "
+            f"{item.state.value.replace('_', ' ')}); look at the updated card and try again"
+        )
+    policy = deps.policy().policy
+    if kind == "reject":
+        view = blocks.reject_modal(item, channel=channel, ts=ts)
+    elif kind == "escalate":
+        view = blocks.escalate_modal(item, channel=channel, ts=ts)
+    else:
+        view = blocks.dispute_modal(item, policy=policy, channel=channel, ts=ts)
+    await ctx.client.views_open(trigger_id=trigger_id, view=view)
+
+
+async def _assign(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
+    assert parsed.item_id is not None and parsed.user
+    outcome = await ctx.deps.service.assign(
+        item_id=parsed.item_id, actor=cmd.user_id, assignee=parsed.user, now=ctx.deps.clock.now()
+    )
+    await ctx.reply(f"{outcome.item.human_id} is assigned to <@{parsed.user}>.")
+
+
+async def _stats(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
+    now = ctx.deps.clock.now()
+    stats = await ctx.deps.service.stats(user=cmd.user_id, now=now)
+    msg = blocks.stats_message(stats, now=now)
+    await ctx.reply(msg.text, msg.blocks)
+
+
+_HANDLERS = {
+    Verb.QUEUE: _queue,
+    Verb.SHOW: _show,
+    Verb.CLAIM: _claim,
+    Verb.APPROVE: _approve,
+    Verb.REJECT: _reject,
+    Verb.ESCALATE: _escalate,
+    Verb.DISPUTE: _dispute,
+    Verb.ASSIGN: _assign,
+    Verb.STATS: _stats,
+}

@@ -1,0 +1,176 @@
+"""What every listener shares: its dependencies, a guard that always acks, and replies.
+
+Ack first: every listener acks within Slack's 3 s (target: well under 100 ms) and does
+slow work after. The guard makes sure that a listener that raises still acks (so the user
+never sees a timeout), and that the user always hears why, in one ephemeral line. It
+also counts listeners in flight, so shutdown can wait for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from domain.errors import DomainError
+from domain.policy import LoadedPolicy
+from domain.ports import Clock
+from domain.services import ReviewService
+
+log = logging.getLogger(__name__)
+
+History = Callable[[int], Awaitable[list[dict[str, Any]]]]
+
+
+class InFlight:
+    """Counts running listeners; ``drained()`` waits until none is left."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @property
+    def count(self) -> int:
+        """Listeners running now."""
+        return self._count
+
+    def enter(self) -> None:
+        """A listener started."""
+        self._count += 1
+        self._idle.clear()
+
+    def leave(self) -> None:
+        """A listener finished."""
+        self._count -= 1
+        if self._count == 0:
+            self._idle.set()
+
+    async def drained(self, within: float) -> bool:
+        """Waits up to ``within`` seconds for every listener to finish; False if they didn't."""
+        try:
+            async with asyncio.timeout(within):
+                await self._idle.wait()
+        except TimeoutError:
+            return False
+        return True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Deps:
+    """Dependencies of the listeners (built by ``bot.app``)."""
+
+    service: ReviewService
+    policy: Callable[[], LoadedPolicy]
+    clock: Clock
+    history: History
+    inflight: InFlight
+
+
+@dataclass(slots=True, kw_only=True)
+class Ctx:
+    """One request: the guarded ack, the raw body (parsed by the listener), the client."""
+
+    ack: Callable[..., Awaitable[None]]
+    body: dict[str, Any]
+    client: AsyncWebClient
+    deps: Deps
+    acked: bool = False
+
+    @property
+    def user(self) -> str:
+        """The Slack user who acted."""
+        user = self.body.get("user_id") or (self.body.get("user") or {}).get("id")
+        if not user:
+            event = self.body.get("event") or {}
+            user = event.get("user")
+        return str(user or "")
+
+    async def reply(self, text: str, blocks: list[Any] | None = None) -> None:
+        """Tells the acting user privately, by the best route the payload offers.
+
+        Order: the request's ``response_url`` (slash commands, message buttons), an
+        ephemeral message in the channel, else a DM (App Home and modals have neither).
+        """
+        await reply_to(self.client, self.body, self.user, text, blocks)
+
+
+async def reply_to(
+    client: AsyncWebClient,
+    body: dict[str, Any],
+    user: str,
+    text: str,
+    blocks: list[Any] | None = None,
+    *,
+    channel: str | None = None,
+) -> None:
+    """See ``Ctx.reply``. Never raises: a failed reply is logged."""
+    payload: dict[str, Any] = {"text": text}
+    if blocks is not None:
+        payload["blocks"] = blocks
+    response_url = body.get("response_url")
+    channel = channel or body.get("channel_id") or (body.get("channel") or {}).get("id")
+    try:
+        if response_url:
+            await _post_response_url(response_url, payload)
+        elif channel and not str(channel).startswith("D"):
+            await client.chat_postEphemeral(channel=channel, user=user, **payload)
+        else:
+            await client.chat_postMessage(channel=user, **payload)
+    except (TimeoutError, SlackApiError, OSError):
+        log.warning("could not reply to user", extra={"event": "reply_failed", "user": user})
+
+
+async def _post_response_url(response_url: str, payload: dict[str, Any]) -> None:
+    webhook = AsyncWebhookClient(url=response_url, timeout=10, retry_handlers=[])
+    await webhook.send_dict(
+        body={"response_type": "ephemeral", "replace_original": False, **payload}
+    )
+
+
+Listener = Callable[[Ctx], Awaitable[None]]
+
+
+def guarded(deps: Deps, listener: Listener) -> Callable[..., Awaitable[None]]:
+    """Wraps a listener so that it always acks and never fails silently."""
+
+    @functools.wraps(listener)
+    async def run(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        async def ack_once(*args: Any, **kwargs: Any) -> None:
+            if not ctx.acked:
+                ctx.acked = True
+                await ack(*args, **kwargs)
+
+        ctx = Ctx(ack=ack_once, body=body, client=client, deps=deps)
+        deps.inflight.enter()
+        try:
+            await listener(ctx)
+        except DomainError as exc:
+            await ack_once()
+            await ctx.reply(f":no_entry: {exc}")
+        except Exception:
+            ref = secrets.token_hex(3)
+            log.exception(
+                "listener failed",
+                extra={"event": "listener_failed", "listener": listener.__name__, "ref": ref},
+            )
+            await ack_once()
+            await ctx.reply(
+                f":warning: Something went wrong on our side (ref `{ref}`). "
+                "Check the item before trying again."
+            )
+        finally:
+            if not ctx.acked:  # a listener that forgot to ack must not time the user out
+                await ack_once()
+            deps.inflight.leave()
+
+    return run

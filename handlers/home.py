@@ -1,0 +1,20 @@
+"""Publishing a user's App Home (on open, on its buttons, and when the relay refreshes it)."""
+
+from __future__ import annotations
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from handlers import blocks
+from handlers.context import Deps
+
+HOME_PAGE_SIZE = 10
+
+
+async def publish_home(client: AsyncWebClient, deps: Deps, *, user: str, page: int = 0) -> None:
+    """Renders and publishes the dashboard (one page of each list; never over 100 blocks)."""
+    now = deps.clock.now()
+    dashboard = await deps.service.dashboard(
+        user=user, now=now, page=page, page_size=HOME_PAGE_SIZE
+    )
+    view = blocks.home_view(dashboard, policy=deps.policy().policy, now=now)
+    await client.views_publish(user_id=user, view=view)

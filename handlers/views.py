@@ -1,0 +1,152 @@
+"""Modal submissions: validation errors travel in the ack; the decision follows it."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from zoneinfo import ZoneInfo
+
+from slack_bolt.async_app import AsyncApp
+
+from domain.errors import DomainError
+from domain.items import Item
+from handlers.context import Ctx, Deps, guarded, reply_to
+from handlers.forms import (
+    DisputeForm,
+    EscalateForm,
+    FormErrors,
+    ModalMetadata,
+    RejectForm,
+    parse_dispute,
+    parse_escalate,
+    parse_metadata,
+    parse_reject,
+)
+from handlers.ids import Field, Modal
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    """Adds the modal submission listeners."""
+    app.view(Modal.REJECT.value)(guarded(deps, on_reject))
+    app.view(Modal.ESCALATE.value)(guarded(deps, on_escalate))
+    app.view(Modal.DISPUTE.value)(guarded(deps, on_dispute))
+
+
+async def _current(ctx: Ctx, metadata: ModalMetadata, first_field: Field) -> Item | None:
+    """The item if it is still the version the form was opened on; else acks with an error."""
+    item = await ctx.deps.service.get(metadata.item_id)
+    if item.version != metadata.version:
+        await ctx.ack(
+            response_action="errors",
+            errors={
+                first_field.value: (
+                    f"{item.human_id} changed since you opened this form (it is now "
+                    f"{item.state.value.replace('_', ' ')}). Nothing was changed: close the "
+                    "form and look at the item again."
+                )
+            },
+        )
+        return None
+    return item
+
+
+async def _errors(ctx: Ctx, errors: FormErrors) -> None:
+    await ctx.ack(response_action="errors", errors=dict(errors))
+
+
+async def _tell(ctx: Ctx, metadata: ModalMetadata, text: str) -> None:
+    await reply_to(ctx.client, {}, ctx.user, text, channel=metadata.channel)
+
+
+async def _decide(ctx: Ctx, metadata: ModalMetadata, decision: Awaitable[str]) -> None:
+    """Runs the service call after the ack; refusals reach the user privately."""
+    try:
+        text = await decision
+    except DomainError as exc:
+        await _tell(ctx, metadata, f":no_entry: {exc}")
+        return
+    await _tell(ctx, metadata, text)
+
+
+async def on_reject(ctx: Ctx) -> None:
+    """The reject form."""
+    form = parse_reject(ctx.body["view"])
+    if isinstance(form, FormErrors):
+        await _errors(ctx, form)
+        return
+    assert isinstance(form, RejectForm)
+    if await _current(ctx, form.metadata, Field.REASON) is None:
+        return
+    await ctx.ack()
+
+    async def decide() -> str:
+        outcome = await ctx.deps.service.reject(
+            item_id=form.metadata.item_id,
+            actor=ctx.user,
+            reason=form.reason,
+            now=ctx.deps.clock.now(),
+            expected_version=form.metadata.version,
+        )
+        return f":x: {outcome.item.human_id} rejected."
+
+    await _decide(ctx, form.metadata, decide())
+
+
+async def on_escalate(ctx: Ctx) -> None:
+    """The escalate form."""
+    form = parse_escalate(ctx.body["view"])
+    if isinstance(form, FormErrors):
+        await _errors(ctx, form)
+        return
+    assert isinstance(form, EscalateForm)
+    if await _current(ctx, form.metadata, Field.REASON) is None:
+        return
+    await ctx.ack()
+
+    async def decide() -> str:
+        outcome = await ctx.deps.service.escalate(
+            item_id=form.metadata.item_id,
+            actor=ctx.user,
+            reason=form.reason,
+            now=ctx.deps.clock.now(),
+            expected_version=form.metadata.version,
+        )
+        return f":arrow_double_up: {outcome.item.human_id} escalated to its leads."
+
+    await _decide(ctx, form.metadata, decide())
+
+
+async def on_dispute(ctx: Ctx) -> None:
+    """The dispute form (the amount is checked against the item's currency)."""
+    metadata = parse_metadata(str(ctx.body["view"].get("private_metadata", "")))
+    item = await _current(ctx, metadata, Field.CATEGORY)
+    if item is None:
+        return
+    today = ctx.deps.clock.now().astimezone(_tz(ctx)).date()
+    form = parse_dispute(ctx.body["view"], currency=item.facts.currency, today=today)
+    if isinstance(form, FormErrors):
+        await _errors(ctx, form)
+        return
+    assert isinstance(form, DisputeForm)
+    await ctx.ack()
+
+    async def decide() -> str:
+        outcome = await ctx.deps.service.open_dispute(
+            item_id=form.metadata.item_id,
+            actor=ctx.user,
+            now=ctx.deps.clock.now(),
+            category=form.category,
+            description=form.description,
+            counterparty_contact=form.counterparty_contact,
+            expected_resolution=form.expected_resolution,
+            evidence_links=form.evidence_links,
+            proposed_adjustment=form.proposed_adjustment,
+            expected_version=form.metadata.version,
+        )
+        return f":mag: Dispute opened on {outcome.item.human_id}."
+
+    await _decide(ctx, metadata, decide())
+
+
+def _tz(ctx: Ctx) -> ZoneInfo:
+    """The policy's timezone: "today" for the expected-resolution date is the desk's day."""
+    return ZoneInfo(ctx.deps.policy().policy.digest.timezone)
