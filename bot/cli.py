@@ -22,11 +22,13 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.container import Container, load_signer
+from bot.container import Container
 from bot.ingest import DEFAULT_BATCH, DEFAULT_SOURCE, ingest_file
 from bot.settings import Settings
+from bot.setup import initialize
 from bot.views import entry_view, item_detail, item_summary
 from domain.audit import VerifyReport
 from domain.errors import DomainError, PolicyError
@@ -160,45 +162,16 @@ def init(force_policy: bool) -> None:
       recon-bot init
     """
     settings = _settings()
-    policy_path = settings.policy
-    if policy_path.exists() and not force_policy:
-        out.print(f"policy     {policy_path} (kept)")
-    else:
-        policy_path.write_text(EXAMPLE_POLICY.read_text(encoding="utf-8"), encoding="utf-8")
-        out.print(f"policy     {policy_path} (written; edit teams and thresholds)")
-    loaded, _ = read_policy(policy_path)
-    existed = settings.audit_key.exists()
-    signer = load_signer(settings, create=True)
-    out.print(
-        f"audit key  {settings.audit_key} ({'kept' if existed else 'created, mode 0600'}; "
-        f"key id {signer.key_id})"
-    )
-
-    async def _init() -> str:
-        database = create_database(settings.database_url)
-        try:
-            revision = await upgrade(database)
-            async with database.writer.connect() as conn:
-                await audit_log.init_audit(conn, signer=signer, now=_now())
-                await conn.commit()
-            return revision
-        finally:
-            await database.dispose()
-
-    revision = _run(_init())
-    out.print(f"database   {_safe_url(settings.database_url)} (schema {revision})")
-    out.print(f"policy version {loaded.version}")
-
-
-def _now() -> Any:
-    from bot.clock import SystemClock
-
-    return SystemClock().now()
+    report = _run(initialize(settings, force_policy=force_policy))
+    note = "written; edit teams and thresholds" if report.policy_written else "kept"
+    out.print(f"policy     {settings.policy} ({note})")
+    note = "created, mode 0600" if report.key_created else "kept"
+    out.print(f"audit key  {settings.audit_key} ({note}; key id {report.key_id})")
+    out.print(f"database   {_safe_url(settings.database_url)} (schema {report.revision})")
+    out.print(f"policy version {report.policy_version}")
 
 
 def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
     return make_url(url).render_as_string(hide_password=True)
 
 

@@ -9,7 +9,6 @@ also counts listeners in flight, so shutdown can wait for them.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -143,7 +142,8 @@ Listener = Callable[[Ctx], Awaitable[None]]
 def guarded(deps: Deps, listener: Listener) -> Callable[..., Awaitable[None]]:
     """Wraps a listener so that it always acks and never fails silently."""
 
-    @functools.wraps(listener)
+    # Not functools.wraps: Bolt injects arguments by the signature it inspects, and
+    # __wrapped__ would make it see the inner ``(ctx)`` instead of ``(ack, body, client)``.
     async def run(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         async def ack_once(*args: Any, **kwargs: Any) -> None:
             if not ctx.acked:
@@ -173,4 +173,5 @@ def guarded(deps: Deps, listener: Listener) -> Callable[..., Awaitable[None]]:
                 await ack_once()
             deps.inflight.leave()
 
+    run.__name__ = run.__qualname__ = listener.__name__
     return run

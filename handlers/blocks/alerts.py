@@ -1,0 +1,79 @@
+"""Alerts and direct messages the outbox sends: dead letters, failed deliveries, hand-offs.
+
+Each template takes the outbox payload (data written by the domain) and, when the message
+is about an item, the item as it is now. The item's own card follows the text, so the
+person alerted can act on it where they read it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
+
+from domain.items import Item
+from domain.policy import Policy
+from handlers.blocks.items import item_card
+from handlers.blocks.message import Message
+from handlers.blocks.mrkdwn import fit, mention, user_text
+
+_SECTION_CHARS = 3000
+
+
+def _headline(template: str, payload: dict[str, Any], item: Item | None) -> tuple[str, str]:
+    """(plain fallback, mrkdwn headline) for a template."""
+    ref = item.human_id if item is not None else "an item"
+    if template == "dead_letter":
+        return (
+            f"Dead letter: {ref} was not decided in time",
+            f":rotating_light: *High severity: {ref} is dead-lettered.* It was not decided "
+            "within the SLA; automatic posting is halted for it and only compliance "
+            "(or team leads, per policy) can resolve it now.",
+        )
+    if template == "escalated":
+        return (
+            f"{ref} was escalated to you",
+            f":arrow_double_up: *{ref} was escalated to you* as a lead of its team.",
+        )
+    if template == "assigned":
+        by = payload.get("by")
+        return (
+            f"{ref} was assigned to you",
+            f":inbox_tray: *{ref} was assigned to you*" + (f" by {mention(by)}." if by else "."),
+        )
+    if template == "delivery_failed":
+        error = user_text(str(payload.get("error", "unknown error")), 300, one_line=True)
+        target = user_text(str(payload.get("target", "?")), 60, one_line=True)
+        kind = user_text(str(payload.get("kind", "message")), 30, one_line=True)
+        return (
+            f"A Slack message could not be delivered ({error})",
+            f":warning: *A Slack {kind} for {ref} to `{target}` could not be delivered* "
+            f"and was dead-lettered: `{error}`. Replay it with "
+            f"`recon-bot outbox --retry {payload.get('outbox_id', '?')}` once fixed.",
+        )
+    text = user_text(str(payload.get("text", template)), 500, one_line=True)
+    return text, text
+
+
+def alert_message(
+    payload: dict[str, Any], *, item: Item | None, policy: Policy, now: datetime
+) -> Message:
+    """The message for an ALERT or DM outbox row (see module docstring)."""
+    template = str(payload.get("template", "text"))
+    fallback, headline = _headline(template, payload, item)
+    blocks: list[Block] = [
+        SectionBlock(block_id="alert", text=MarkdownTextObject(text=fit(headline, _SECTION_CHARS)))
+    ]
+    if item is not None and template != "delivery_failed":
+        card = item_card(item, policy=policy, now=now)
+        room = 50 - len(blocks) - 1
+        blocks.extend(card.blocks[:room])
+    else:
+        blocks.append(
+            ContextBlock(
+                block_id="alert_ctx",
+                elements=[MarkdownTextObject(text=f"recon-bot · {template.replace('_', ' ')}")],
+            )
+        )
+    return Message(text=fallback, blocks=blocks)
