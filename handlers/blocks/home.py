@@ -1,0 +1,165 @@
+"""The App Home tab: the desk's counts and the reviewer's two short lists, one page at a time.
+
+Whatever the dashboard holds, the view renders at most :data:`HOME_MAX_PER_LIST` items
+per list, so it stays under Slack's 100 blocks per view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
+
+from domain.dashboard import Dashboard, PriorityBand
+from domain.items import Item
+from domain.policy import Policy
+from handlers.blocks.buttons import ROW_ACTIONS, item_buttons, item_id_of, nav_button
+from handlers.blocks.items import BAND_EMOJI, row_text, timezone_of
+from handlers.blocks.limits import CONTEXT_TEXT_CHARS, VIEW_MAX_BLOCKS
+from handlers.blocks.mrkdwn import escape, fit, slack_date
+from handlers.ids import NavAction
+
+#: Blocks the view spends outside its rows (header, counts, refresh, list headers, nav...).
+_FIXED_BLOCKS = 13
+#: Each row is a section plus its buttons; two lists share the view.
+MAX_PER_LIST = (VIEW_MAX_BLOCKS - _FIXED_BLOCKS) // (2 * 2)
+#: The most items of each list one page shows (a larger ``Dashboard.page_size`` is capped).
+HOME_MAX_PER_LIST = min(20, MAX_PER_LIST)
+#: The page size the dashboard query should use.
+HOME_PAGE_SIZE = 5
+
+
+def _count(label: str, value: int) -> MarkdownTextObject:
+    return MarkdownTextObject(text=f"*{label}*\n{value:,}")
+
+
+def _rows(
+    surface: str, items: Sequence[Item], per_page: int, policy: Policy, now: datetime
+) -> list[Block]:
+    blocks: list[Block] = []
+    for item in items[:per_page]:
+        prefix = f"home.{surface}.{item_id_of(item)}.v{item.version}"
+        blocks.append(
+            SectionBlock(
+                block_id=f"{prefix}.row",
+                text=MarkdownTextObject(text=row_text(item, policy, now)),
+            )
+        )
+        buttons = item_buttons(item, ROW_ACTIONS)
+        if buttons:
+            blocks.append(ActionsBlock(block_id=f"{prefix}.actions", elements=buttons))
+    return blocks
+
+
+def _empty(block_id: str, text: str) -> ContextBlock:
+    return ContextBlock(block_id=block_id, elements=[MarkdownTextObject(text=text)])
+
+
+def home_view(dashboard: Dashboard, *, policy: Policy, now: datetime) -> View:
+    """The Home tab for ``dashboard.user``.
+
+    ``dashboard.page`` is a page index (0 is the first page); ``my_items`` and
+    ``unclaimed`` hold that page's items. Pagination buttons carry the page index to open
+    as their value (``handlers.forms.parse_home_page``); Refresh carries the current one.
+
+    Args:
+        dashboard: Counts and the page of items to show.
+        policy: The current policy.
+        now: The time to compute overdue status against.
+    """
+    tz = timezone_of(policy)
+    page = max(0, dashboard.page)
+    per_page = max(1, min(dashboard.page_size, HOME_MAX_PER_LIST))
+    bands = dashboard.pending_by_band
+
+    blocks: list[Block] = [
+        HeaderBlock(block_id="home.header", text=PlainTextObject(text="Reconciliation desk")),
+        ContextBlock(
+            block_id="home.refreshed",
+            elements=[
+                MarkdownTextObject(
+                    text=fit(
+                        f"Refreshed {slack_date(dashboard.refreshed_at, tz)} · teams: "
+                        + (escape(", ".join(dashboard.teams)) or "none"),
+                        CONTEXT_TEXT_CHARS,
+                    )
+                )
+            ],
+        ),
+        SectionBlock(
+            block_id="home.counts",
+            fields=[
+                _count(f"{BAND_EMOJI[band]} Pending, {band.value}", bands.get(band, 0))
+                for band in (PriorityBand.HIGH, PriorityBand.MEDIUM, PriorityBand.LOW)
+            ]
+            + [
+                _count(":alarm_clock: Overdue", dashboard.overdue),
+                _count(
+                    ":busts_in_silhouette: Awaiting second approval",
+                    dashboard.awaiting_second_approval,
+                ),
+                _count(":warning: Open disputes", dashboard.open_disputes),
+                _count(":rotating_light: Dead-lettered", dashboard.dead_lettered),
+            ],
+        ),
+        ActionsBlock(
+            block_id="home.refresh",
+            elements=[
+                ButtonElement(
+                    text=PlainTextObject(text="Refresh"),
+                    action_id=NavAction.HOME_REFRESH.value,
+                    value=str(page),
+                )
+            ],
+        ),
+        DividerBlock(block_id="home.divider.mine"),
+        HeaderBlock(
+            block_id="home.mine.header",
+            text=PlainTextObject(text=f"My items · {dashboard.my_items_total:,}"),
+        ),
+    ]
+    mine = _rows("mine", dashboard.my_items, per_page, policy, now)
+    blocks.extend(mine or [_empty("home.mine.empty", "Nothing is assigned to you.")])
+
+    # An item in both lists would repeat its action ids, which Slack refuses.
+    mine_ids = {item_id_of(item) for item in dashboard.my_items[:per_page]}
+    unclaimed = [
+        item for item in dashboard.unclaimed[: per_page * 2] if item_id_of(item) not in mine_ids
+    ]
+    blocks.append(DividerBlock(block_id="home.divider.unclaimed"))
+    blocks.append(
+        HeaderBlock(
+            block_id="home.unclaimed.header",
+            text=PlainTextObject(text=f"Unclaimed in my teams · {dashboard.unclaimed_total:,}"),
+        )
+    )
+    rows = _rows("unclaimed", unclaimed, per_page, policy, now)
+    blocks.extend(rows or [_empty("home.unclaimed.empty", "Nothing unclaimed in your teams.")])
+
+    size = max(1, dashboard.page_size)
+    longest = max(dashboard.my_items_total, dashboard.unclaimed_total)
+    pages = max(1, -(-longest // size))
+    blocks.append(DividerBlock(block_id="home.divider.nav"))
+    blocks.append(_empty("home.page", f"Page {page + 1:,} of {pages:,}"))
+    # Previous and Next share an action id, so each sits in its own block.
+    if page > 0:
+        target = str(min(page - 1, pages - 1))
+        button = nav_button(NavAction.HOME_PAGE, label="Previous", value=target)
+        blocks.append(ActionsBlock(block_id="home.previous", elements=[button]))
+    if page + 1 < pages:
+        button = nav_button(NavAction.HOME_PAGE, label="Next", value=str(page + 1))
+        blocks.append(ActionsBlock(block_id="home.next", elements=[button]))
+    assert len(blocks) <= VIEW_MAX_BLOCKS
+    return View(type="home", blocks=blocks)

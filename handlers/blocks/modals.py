@@ -1,0 +1,249 @@
+"""The reject, escalate and dispute modals.
+
+Each input block's id is a ``handlers.ids.Field`` and its element's action id is
+``handlers.ids.INPUT_ACTION_ID``; ``handlers.forms`` reads them back. ``private_metadata``
+is a :class:`handlers.forms.ModalMetadata`: the item, the version the user saw, and the
+message to update afterwards.
+"""
+
+from __future__ import annotations
+
+from slack_sdk.models.blocks import (
+    Block,
+    DatePickerElement,
+    InputBlock,
+    MarkdownTextObject,
+    Option,
+    PlainTextInputElement,
+    PlainTextObject,
+    SectionBlock,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from domain.items import DisputeCategory, Item
+from domain.money import minor_units
+from domain.policy import Policy
+from domain.sla import sla_due_at
+from domain.states import MIN_REASON_WORDS
+from handlers.blocks.buttons import item_id_of
+from handlers.blocks.items import CATEGORY_LABELS, KIND_LABELS, timezone_of
+from handlers.blocks.limits import MODAL_TITLE_CHARS, SECTION_TEXT_CHARS
+from handlers.blocks.mrkdwn import clip, fit, money, slack_date, user_text
+from handlers.forms import (
+    MAX_ADJUSTMENT_CHARS,
+    MAX_CONTACT_CHARS,
+    MAX_DESCRIPTION_CHARS,
+    MAX_EVIDENCE_CHARS,
+    MAX_REASON_CHARS,
+    ModalMetadata,
+)
+from handlers.ids import INPUT_ACTION_ID, Field, Modal
+
+
+def _metadata(item: Item, channel: str | None, ts: str | None) -> str:
+    return ModalMetadata(
+        item_id=item_id_of(item), version=item.version, channel=channel, ts=ts
+    ).encode()
+
+
+def _summary(item: Item, policy: Policy | None) -> SectionBlock:
+    """Which item the form is about; with the policy, also when a decision is due."""
+    f = item.facts
+    text = (
+        f"*{item.human_id}* · {money(f.amount, f.currency)} · {KIND_LABELS[f.kind]}\n"
+        f"{user_text(f.entity, 100, one_line=True)}"
+    )
+    if f.counterparty:
+        text += f" · {user_text(f.counterparty, 200, one_line=True)}"
+    due = sla_due_at(item, policy) if policy is not None else None
+    if policy is not None and due is not None:
+        text += f"\nDecision due {slack_date(due, timezone_of(policy))}"
+    return SectionBlock(
+        block_id="summary", text=MarkdownTextObject(text=fit(text, SECTION_TEXT_CHARS))
+    )
+
+
+def _text_input(
+    field: Field,
+    *,
+    label: str,
+    max_length: int,
+    optional: bool = False,
+    multiline: bool = False,
+    placeholder: str | None = None,
+    hint: str | None = None,
+) -> InputBlock:
+    return InputBlock(
+        block_id=field.value,
+        label=PlainTextObject(text=label),
+        element=PlainTextInputElement(
+            action_id=INPUT_ACTION_ID,
+            multiline=multiline or None,
+            max_length=max_length,
+            placeholder=PlainTextObject(text=placeholder) if placeholder else None,
+        ),
+        hint=PlainTextObject(text=hint) if hint else None,
+        optional=optional,
+    )
+
+
+def _modal(
+    callback_id: Modal, *, title: str, submit: str, blocks: list[Block], metadata: str
+) -> View:
+    return View(
+        type="modal",
+        callback_id=callback_id.value,
+        title=PlainTextObject(text=clip(title, MODAL_TITLE_CHARS)),
+        submit=PlainTextObject(text=submit),
+        close=PlainTextObject(text="Cancel"),
+        private_metadata=metadata,
+        blocks=blocks,
+    )
+
+
+def reject_modal(
+    item: Item,
+    *,
+    policy: Policy | None = None,
+    channel: str | None = None,
+    ts: str | None = None,
+) -> View:
+    """Asks why the item is rejected (required, at least ``MIN_REASON_WORDS`` words).
+
+    Args:
+        item: The stored item, at the version the user clicked on.
+        policy: When given, the form also shows when a decision is due.
+        channel: Channel of the message to update after the decision, if any.
+        ts: That message's ts.
+    """
+    blocks: list[Block] = [
+        _summary(item, policy),
+        _text_input(
+            Field.REASON,
+            label="Reason",
+            max_length=MAX_REASON_CHARS,
+            multiline=True,
+            placeholder="What is wrong with this item?",
+            hint=f"At least {MIN_REASON_WORDS} words. It is kept in the audit log.",
+        ),
+    ]
+    return _modal(
+        Modal.REJECT,
+        title=f"Reject {item.human_id}",
+        submit="Reject",
+        blocks=blocks,
+        metadata=_metadata(item, channel, ts),
+    )
+
+
+def escalate_modal(
+    item: Item,
+    *,
+    policy: Policy | None = None,
+    channel: str | None = None,
+    ts: str | None = None,
+) -> View:
+    """Sends the item to the team leads, with an optional reason."""
+    blocks: list[Block] = [
+        _summary(item, policy),
+        _text_input(
+            Field.REASON,
+            label="Reason",
+            max_length=MAX_REASON_CHARS,
+            multiline=True,
+            optional=True,
+            placeholder="What should the leads know?",
+            hint="Optional. The leads see it with the item.",
+        ),
+    ]
+    return _modal(
+        Modal.ESCALATE,
+        title=f"Escalate {item.human_id}",
+        submit="Escalate",
+        blocks=blocks,
+        metadata=_metadata(item, channel, ts),
+    )
+
+
+def _amount_example(currency: str) -> str:
+    decimals = minor_units(currency)
+    return "-125" if decimals == 0 else "-125." + "5" + "0" * (decimals - 1)
+
+
+def dispute_modal(
+    item: Item,
+    *,
+    policy: Policy | None = None,
+    channel: str | None = None,
+    ts: str | None = None,
+) -> View:
+    """Opens a dispute: category, description and the optional details of the claim."""
+    currency = item.facts.currency
+    category = StaticSelectElement(
+        action_id=INPUT_ACTION_ID,
+        placeholder=PlainTextObject(text="Choose a category"),
+        options=[
+            Option(value=value.value, text=PlainTextObject(text=CATEGORY_LABELS[value]))
+            for value in DisputeCategory
+        ],
+    )
+    blocks: list[Block] = [
+        _summary(item, policy),
+        InputBlock(
+            block_id=Field.CATEGORY.value,
+            label=PlainTextObject(text="Category"),
+            element=category,
+        ),
+        _text_input(
+            Field.DESCRIPTION,
+            label="Description",
+            max_length=MAX_DESCRIPTION_CHARS,
+            multiline=True,
+            placeholder="What is disputed, and why?",
+            hint=f"At least {MIN_REASON_WORDS} words.",
+        ),
+        _text_input(
+            Field.CONTACT,
+            label="Counterparty contact",
+            max_length=MAX_CONTACT_CHARS,
+            optional=True,
+            placeholder="Name, email or phone",
+        ),
+        InputBlock(
+            block_id=Field.EXPECTED_DATE.value,
+            label=PlainTextObject(text="Expected resolution date"),
+            element=DatePickerElement(
+                action_id=INPUT_ACTION_ID,
+                placeholder=PlainTextObject(text="Pick a date"),
+            ),
+            optional=True,
+        ),
+        _text_input(
+            Field.EVIDENCE,
+            label="Evidence links",
+            max_length=MAX_EVIDENCE_CHARS,
+            multiline=True,
+            optional=True,
+            placeholder="https://...",
+            hint="One http(s) URL per line.",
+        ),
+        _text_input(
+            Field.ADJUSTMENT,
+            label=f"Proposed adjustment ({currency})",
+            max_length=MAX_ADJUSTMENT_CHARS,
+            optional=True,
+            placeholder=f"e.g. {_amount_example(currency)}",
+            hint=(
+                f"A plain amount in {currency} with at most {minor_units(currency)} "
+                "decimals, no thousands separators."
+            ),
+        ),
+    ]
+    return _modal(
+        Modal.DISPUTE,
+        title=f"Dispute {item.human_id}",
+        submit="Open dispute",
+        blocks=blocks,
+        metadata=_metadata(item, channel, ts),
+    )

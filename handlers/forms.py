@@ -1,0 +1,376 @@
+"""What comes back from Slack, parsed at the edge into typed values (pydantic).
+
+Three kinds of input arrive here:
+
+* ``view_submission`` payloads of the reject, escalate and dispute modals. Their
+  ``state.values[block_id][action_id]`` entries are parsed and checked; a user's
+  mistake comes back as :class:`FormErrors` (block id -> message), ready for
+  ``ack(response_action="errors", errors=...)`` so the modal stays open with the
+  message under the field.
+* ``private_metadata``, which our modals carry (item id, the version the user saw, and
+  the message to update). It is ours, so garbage there is not a user mistake but a bug
+  or a forged payload: :class:`PayloadError`.
+* Pagination values of the queue and App Home buttons (same rule).
+
+Nothing past ``handlers/`` digs through these raw dicts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import Field as Attr
+
+from domain.errors import MoneyError
+from domain.items import DisputeCategory
+from domain.money import Money
+from domain.states import MIN_REASON_WORDS
+from handlers.ids import INPUT_ACTION_ID, Field
+
+#: Longest texts accepted (the modal inputs carry the same ``max_length``).
+MAX_REASON_CHARS = 2000
+MAX_DESCRIPTION_CHARS = 3000
+MAX_CONTACT_CHARS = 200
+MAX_EVIDENCE_CHARS = 3000
+MAX_ADJUSTMENT_CHARS = 40
+MAX_EVIDENCE_LINKS = 20
+MAX_URL_CHARS = 2000
+#: Slack's limit on ``private_metadata``.
+MAX_PRIVATE_METADATA_CHARS = 3000
+MAX_SCOPE_CHARS = 200
+
+
+class PayloadError(ValueError):
+    """A value we wrote into Slack came back unreadable: a bug or a forged payload."""
+
+
+class FormErrors(dict[str, str]):
+    """Problems with a submitted modal: input block id -> one sentence for the user.
+
+    A plain ``dict`` subclass, so it goes straight into
+    ``ack(response_action="errors", errors=form_errors)``.
+    """
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ModalMetadata(_Frozen):
+    """What a modal remembers in ``private_metadata``.
+
+    ``version`` is the item version the user saw when they opened the modal (the service
+    refuses a stale one); ``channel`` and ``ts`` name the message to update afterwards
+    (absent when the modal was opened from a command or the App Home).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    item_id: int = Attr(gt=0)
+    version: int = Attr(ge=1)
+    channel: str | None = Attr(default=None, pattern=r"^[A-Z][A-Z0-9]{1,40}$")
+    ts: str | None = Attr(default=None, pattern=r"^\d{1,12}\.\d{1,9}$")
+
+    def encode(self) -> str:
+        """Compact JSON for ``private_metadata``, e.g. ``{"item_id":1042,"version":7}``."""
+        return json.dumps(self.model_dump(exclude_none=True), separators=(",", ":"))
+
+
+def parse_metadata(private_metadata: str) -> ModalMetadata:
+    """Reads a modal's ``private_metadata`` back.
+
+    Raises:
+        PayloadError: it is not metadata written by :meth:`ModalMetadata.encode`.
+    """
+    if not private_metadata or len(private_metadata) > MAX_PRIVATE_METADATA_CHARS:
+        raise PayloadError("private_metadata is empty or too long to be recon-bot metadata")
+    try:
+        return ModalMetadata.model_validate_json(private_metadata)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(document)'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise PayloadError(
+            f"private_metadata is not recon-bot modal metadata ({problems})"
+        ) from None
+
+
+class QueueCursor(_Frozen):
+    """Where a queue page's Previous/Next button leads: the same scope at another offset.
+
+    ``scope`` is opaque here: whatever the command handler passed to
+    ``handlers.blocks.queue_page`` (e.g. ``mine``, ``team:treasury``, ``all``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    scope: str = Attr(min_length=1, max_length=MAX_SCOPE_CHARS)
+    offset: int = Attr(ge=0)
+
+    def encode(self) -> str:
+        """Compact JSON for a button value, e.g. ``{"scope":"mine","offset":10}``."""
+        return json.dumps(self.model_dump(), separators=(",", ":"))
+
+
+def parse_queue_cursor(value: str) -> QueueCursor:
+    """Reads a queue navigation button's value back.
+
+    Raises:
+        PayloadError: it is not a value written by :meth:`QueueCursor.encode`.
+    """
+    try:
+        return QueueCursor.model_validate_json(value)
+    except ValidationError:
+        raise PayloadError(f"{value[:80]!r} is not a queue page reference") from None
+
+
+def parse_home_page(value: str) -> int:
+    """Reads an App Home pagination or refresh button's value: a page index (0 is first).
+
+    Raises:
+        PayloadError: not a small non-negative integer.
+    """
+    raw = value.strip()
+    if not raw.isdigit() or len(raw) > 6:
+        raise PayloadError(f"{value[:80]!r} is not a page number")
+    return int(raw)
+
+
+# --- view_submission state ---------------------------------------------------------------
+
+
+class _Edge(BaseModel):
+    """Slack adds fields over time: ignore what we don't read."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class _SelectedOption(_Edge):
+    value: str
+
+
+class _ElementState(_Edge):
+    """One input's state; which attribute is set depends on the element type."""
+
+    type: str | None = None
+    value: str | None = None
+    selected_option: _SelectedOption | None = None
+    selected_date: str | None = None
+
+
+class _ViewState(_Edge):
+    values: dict[str, dict[str, _ElementState]] = Attr(default_factory=dict)
+
+
+class _SubmittedView(_Edge):
+    callback_id: str | None = None
+    private_metadata: str = ""
+    state: _ViewState = Attr(default_factory=_ViewState)
+
+    def element(self, field: Field) -> _ElementState | None:
+        return self.state.values.get(field.value, {}).get(INPUT_ACTION_ID)
+
+    def text(self, field: Field) -> str | None:
+        """The stripped text of a plain_text_input; None when empty or absent."""
+        element = self.element(field)
+        text = (element.value or "").strip() if element else ""
+        return text or None
+
+
+def _read_view(view: Mapping[str, Any]) -> tuple[_SubmittedView, ModalMetadata]:
+    try:
+        submitted = _SubmittedView.model_validate(view)
+    except ValidationError as exc:
+        problem = exc.errors()[0]["msg"]
+        raise PayloadError(f"view_submission has an unexpected shape: {problem}") from None
+    return submitted, parse_metadata(submitted.private_metadata)
+
+
+class RejectForm(_Frozen):
+    """A valid reject modal submission."""
+
+    metadata: ModalMetadata
+    reason: str
+
+
+class EscalateForm(_Frozen):
+    """A valid escalate modal submission (the reason is optional)."""
+
+    metadata: ModalMetadata
+    reason: str | None
+
+
+class DisputeForm(_Frozen):
+    """A valid dispute modal submission; ``proposed_adjustment`` is at the currency's scale."""
+
+    metadata: ModalMetadata
+    category: DisputeCategory
+    description: str
+    counterparty_contact: str | None
+    expected_resolution: date | None
+    evidence_links: tuple[str, ...]
+    proposed_adjustment: Decimal | None
+
+
+def _words_error(text: str | None, *, what: str, limit: int) -> str | None:
+    """Why a required free-text answer is not acceptable, or None."""
+    if text is None:
+        return f"Give {what} of at least {MIN_REASON_WORDS} words."
+    words = len(text.split())
+    if words < MIN_REASON_WORDS:
+        return f"Give {what} of at least {MIN_REASON_WORDS} words (this has {words})."
+    if len(text) > limit:
+        return f"Keep it under {limit} characters (this has {len(text)})."
+    return None
+
+
+def _too_long(text: str | None, limit: int) -> str | None:
+    if text is not None and len(text) > limit:
+        return f"Keep it under {limit} characters (this has {len(text)})."
+    return None
+
+
+def parse_reject(view: Mapping[str, Any]) -> RejectForm | FormErrors:
+    """Parses the reject modal: a reason of at least ``MIN_REASON_WORDS`` words.
+
+    Args:
+        view: The ``view`` of the ``view_submission`` payload.
+
+    Raises:
+        PayloadError: the metadata or the payload's shape is not ours.
+    """
+    submitted, metadata = _read_view(view)
+    reason = submitted.text(Field.REASON)
+    problem = _words_error(reason, what="a reason", limit=MAX_REASON_CHARS)
+    if problem or reason is None:
+        return FormErrors({Field.REASON.value: problem or "Give a reason."})
+    return RejectForm(metadata=metadata, reason=reason)
+
+
+def parse_escalate(view: Mapping[str, Any]) -> EscalateForm | FormErrors:
+    """Parses the escalate modal: an optional reason.
+
+    Raises:
+        PayloadError: the metadata or the payload's shape is not ours.
+    """
+    submitted, metadata = _read_view(view)
+    reason = submitted.text(Field.REASON)
+    problem = _too_long(reason, MAX_REASON_CHARS)
+    if problem:
+        return FormErrors({Field.REASON.value: problem})
+    return EscalateForm(metadata=metadata, reason=reason)
+
+
+def _url_ok(url: str) -> bool:
+    if len(url) > MAX_URL_CHARS or any(ch.isspace() for ch in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises ValueError on a malformed port
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _parse_links(text: str | None) -> tuple[tuple[str, ...], str | None]:
+    """One http(s) URL per line, blank lines ignored; the first bad line is reported."""
+    if text is None:
+        return (), None
+    if len(text) > MAX_EVIDENCE_CHARS:
+        return (), f"Keep the links under {MAX_EVIDENCE_CHARS} characters in all."
+    links: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        url = line.strip()
+        if not url:
+            continue
+        if not _url_ok(url):
+            shown = url if len(url) <= 60 else url[:59] + "…"
+            return (), f"Line {number} is not an http(s) URL: {shown}"
+        links.append(url)
+    if len(links) > MAX_EVIDENCE_LINKS:
+        return (), f"Give at most {MAX_EVIDENCE_LINKS} links (this has {len(links)})."
+    return tuple(links), None
+
+
+def parse_dispute(
+    view: Mapping[str, Any], *, currency: str, today: date
+) -> DisputeForm | FormErrors:
+    """Parses the dispute modal; every problem found is reported, each under its own field.
+
+    Args:
+        view: The ``view`` of the ``view_submission`` payload.
+        currency: The item's currency (the proposed adjustment is in it).
+        today: Today's date where the user is (the expected date may not be before it).
+
+    Raises:
+        PayloadError: the metadata or the payload's shape is not ours.
+    """
+    submitted, metadata = _read_view(view)
+    errors = FormErrors()
+
+    category: DisputeCategory | None = None
+    selected = submitted.element(Field.CATEGORY)
+    if selected is None or selected.selected_option is None:
+        errors[Field.CATEGORY.value] = "Choose a category."
+    else:
+        try:
+            category = DisputeCategory(selected.selected_option.value)
+        except ValueError:
+            errors[Field.CATEGORY.value] = "Choose one of the listed categories."
+
+    description = submitted.text(Field.DESCRIPTION)
+    problem = _words_error(description, what="a description", limit=MAX_DESCRIPTION_CHARS)
+    if problem:
+        errors[Field.DESCRIPTION.value] = problem
+
+    contact = submitted.text(Field.CONTACT)
+    problem = _too_long(contact, MAX_CONTACT_CHARS)
+    if problem:
+        errors[Field.CONTACT.value] = problem
+
+    expected: date | None = None
+    picked = submitted.element(Field.EXPECTED_DATE)
+    if picked is not None and picked.selected_date:
+        try:
+            expected = date.fromisoformat(picked.selected_date)
+        except ValueError:
+            errors[Field.EXPECTED_DATE.value] = "Pick a date from the calendar."
+        else:
+            if expected < today:
+                errors[Field.EXPECTED_DATE.value] = (
+                    f"{expected.isoformat()} is in the past; pick today or a later date."
+                )
+
+    links, problem = _parse_links(submitted.text(Field.EVIDENCE))
+    if problem:
+        errors[Field.EVIDENCE.value] = problem
+
+    adjustment: Decimal | None = None
+    raw_amount = submitted.text(Field.ADJUSTMENT)
+    if raw_amount is not None:
+        if len(raw_amount) > MAX_ADJUSTMENT_CHARS:
+            errors[Field.ADJUSTMENT.value] = f"Give a plain amount in {currency}, e.g. 125.50."
+        else:
+            try:
+                adjustment = Money.parse(raw_amount, currency).amount
+            except MoneyError as exc:
+                errors[Field.ADJUSTMENT.value] = str(exc)
+
+    if errors or category is None or description is None:
+        return errors
+    return DisputeForm(
+        metadata=metadata,
+        category=category,
+        description=description,
+        counterparty_contact=contact,
+        expected_resolution=expected,
+        evidence_links=links,
+        proposed_adjustment=adjustment,
+    )
