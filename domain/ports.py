@@ -51,6 +51,10 @@ class ItemRepository(Protocol):
         """Inserts and returns the item with its id."""
         ...
 
+    async def add_many(self, items: Sequence[Item]) -> list[Item]:
+        """Inserts several items in one statement; returns them with ids, in order."""
+        ...
+
     async def get(self, item_id: int) -> Item | None:
         """The item, or None."""
         ...
@@ -69,6 +73,13 @@ class ItemRepository(Protocol):
         """Writes ``item`` if the stored version is still ``expected_version``.
 
         Returns False (and writes nothing) when someone else changed it first.
+        """
+        ...
+
+    async def update_many(self, items: Sequence[Item], *, expected_version: int) -> bool:
+        """Writes several items that are all still at ``expected_version``.
+
+        Returns False when any of them was not (the caller must roll back).
         """
         ...
 
@@ -117,6 +128,10 @@ class JournalRepository(Protocol):
 
     async def add(self, entry: JournalEntry) -> None:
         """Inserts the entry."""
+        ...
+
+    async def add_many(self, entries: Sequence[JournalEntry]) -> None:
+        """Inserts several entries in one statement."""
         ...
 
     async def get_by_key(self, idempotency_key: str) -> JournalEntry | None:

@@ -164,6 +164,49 @@ def _routing_data(item: Item, decision: RoutingDecision) -> dict[str, Any]:
     }
 
 
+def _posting(item: Item, kind: EntryKind, now: datetime) -> tuple[Item, states.Event, JournalEntry]:
+    """An approved item's journal entry and its move to posted (pure)."""
+    entry = build_entry(item, kind=kind, now=now)
+    if not entry.balanced:  # pragma: no cover - build_entry always balances
+        raise ValueError(f"unbalanced journal entry for {item.human_id}")
+    transition = states.post(item, actor=SYSTEM, now=now, ledger_ref=entry.ledger_ref)
+    event = dataclasses.replace(
+        transition.events[0],
+        data={
+            **transition.events[0].data,
+            "idempotency_key": entry.idempotency_key,
+            "lines": [dataclasses.asdict(line) for line in entry.lines],
+            "currency": entry.currency,
+        },
+    )
+    return transition.item, event, entry
+
+
+Step = tuple[Item, Item, tuple[states.Event, ...]]
+
+
+def _accept_by_policy(item: Item, now: datetime) -> tuple[Item, list[Step], JournalEntry]:
+    """Approval by policy and posting of a stored item (pure): final item, steps, entry."""
+    approved = dataclasses.replace(
+        item,
+        state=ReviewState.APPROVED,
+        decided_by=SYSTEM,
+        decided_at=now,
+        decision_note="auto-accepted by policy",
+        version=item.version + 1,
+        updated_at=now,
+    )
+    accepted = states.Event(
+        name="item.auto_accepted",
+        actor=SYSTEM,
+        from_state=item.state.value,
+        to_state=approved.state.value,
+        data={"reasons": list(item.reasons)},
+    )
+    posted, event, entry = _posting(approved, EntryKind.APPROVAL, now)
+    return posted, [(item, approved, (accepted,)), (approved, posted, (event,))], entry
+
+
 class ReviewService:
     """Every use case of the review desk."""
 
@@ -174,15 +217,13 @@ class ReviewService:
         after: Item,
         events: Sequence[states.Event],
         now: datetime,
-        notify: bool = True,
     ) -> None:
         """Audits the change and enqueues the Slack messages it causes, in its transaction."""
         await uow.audit.append(_entries(after, events, now))
-        if notify:
-            await uow.outbox.enqueue(
-                notifications.for_change(before, after, events, self._policy().policy, now),
-                now=now,
-            )
+        await uow.outbox.enqueue(
+            notifications.for_change(before, after, events, self._policy().policy, now),
+            now=now,
+        )
 
     def __init__(self, *, uow: UnitOfWorkFactory, policy: Callable[[], LoadedPolicy]) -> None:
         self._uow = uow
@@ -248,76 +289,112 @@ class ReviewService:
         result.rejected_rows.extend(err for err, _ in rejected)
         quarantined = list(rejected)
         async with self._uow() as uow:
-            by_source: dict[str, list[ItemFacts]] = {}
+            # A key repeated within the batch must see its first occurrence stored before
+            # the next one is compared with it: split the batch at each repeat.
+            segment: list[IntakeRow] = []
+            seen: set[tuple[str, str]] = set()
             for row in rows:
-                by_source.setdefault(row.facts.source, []).append(row.facts)
-            existing: dict[tuple[str, str], Item] = {}
-            for source, group in by_source.items():
-                found = await uow.items.get_many_by_external(source, [f.external_id for f in group])
-                existing.update({(source, k): v for k, v in found.items()})
-            for row in rows:
-                facts = row.facts
-                current = existing.get((facts.source, facts.external_id))
-                if current is None:
-                    item = await self._insert(uow, facts, loaded, now)
-                    result.inserted += 1
-                else:
-                    if current.content_hash == content_hash(facts):
-                        result.unchanged += 1
-                        continue
-                    if current.state is ReviewState.POSTED:
-                        result.rejected += 1
-                        quarantined.append(
-                            (
-                                RowError(
-                                    line=row.line,
-                                    field="external_id",
-                                    error=f"{current.human_id} is already posted "
-                                    f"({current.ledger_ref}); a change needs a reversing entry, "
-                                    "not an amendment",
-                                ),
-                                row.raw,
-                            )
-                        )
-                        result.rejected_rows.append(
-                            RowError(
-                                line=row.line,
-                                field="external_id",
-                                error=f"{current.human_id} is already posted "
-                                f"({current.ledger_ref}); a change needs a reversing entry, "
-                                "not an amendment",
-                            )
-                        )
-                        continue
-                    item = await self._amend(uow, current, facts, loaded, now)
-                    result.amended += 1
-                existing[(facts.source, facts.external_id)] = item
-                assert item.id is not None
-                result.changed_items.append(item.id)
-                result.routes[item.route.value] += 1
+                key = (row.facts.source, row.facts.external_id)
+                if key in seen:
+                    await self._ingest_segment(uow, segment, loaded, now, result, quarantined)
+                    segment, seen = [], set()
+                segment.append(row)
+                seen.add(key)
+            await self._ingest_segment(uow, segment, loaded, now, result, quarantined)
             if run_id is not None:
                 await uow.intake.quarantine(run_id=run_id, rows=quarantined, now=now)
             await uow.commit()
         return result
 
-    async def _insert(
-        self, uow: UnitOfWork, facts: ItemFacts, loaded: LoadedPolicy, now: datetime
-    ) -> Item:
-        decision = route_item(facts, loaded)
-        item = await uow.items.add(_routed_item(facts, decision, now))
-        event = states.Event(
-            name="item.ingested",
-            actor=SYSTEM,
-            from_state=None,
-            to_state=item.state.value,
-            data=_routing_data(item, decision),
-        )
-        auto = decision.route is Route.AUTO_ACCEPTED
-        # Accepted by policy at intake: audited, but there is nothing for a human to see.
-        await self._record(uow, None, item, [event], now, notify=not auto)
-        if auto:
-            item = await self._auto_accept(uow, item, now, notify=False)
-        return item
+    async def _ingest_segment(
+        self,
+        uow: UnitOfWork,
+        rows: Sequence[IntakeRow],
+        loaded: LoadedPolicy,
+        now: datetime,
+        result: IngestResult,
+        quarantined: list[tuple[RowError, str]],
+    ) -> None:
+        """Ingests rows whose keys are distinct, with a handful of bulk statements.
+
+        New items are inserted together, then audited and announced together; items
+        auto-accepted by policy go straight to posted with their journal entries. The
+        rarer amendments are applied one by one.
+        """
+        if not rows:
+            return
+        by_source: dict[str, list[str]] = {}
+        for row in rows:
+            by_source.setdefault(row.facts.source, []).append(row.facts.external_id)
+        existing: dict[tuple[str, str], Item] = {}
+        for source, external_ids in by_source.items():
+            found = await uow.items.get_many_by_external(source, external_ids)
+            existing.update({(source, k): v for k, v in found.items()})
+
+        fresh: list[tuple[Item, RoutingDecision]] = []
+        for row in rows:
+            facts = row.facts
+            current = existing.get((facts.source, facts.external_id))
+            if current is None:
+                decision = route_item(facts, loaded)
+                fresh.append((_routed_item(facts, decision, now), decision))
+                continue
+            if current.content_hash == content_hash(facts):
+                result.unchanged += 1
+                continue
+            if current.state is ReviewState.POSTED:
+                error = RowError(
+                    line=row.line,
+                    field="external_id",
+                    error=f"{current.human_id} is already posted ({current.ledger_ref}); "
+                    "a change needs a reversing entry, not an amendment",
+                )
+                result.rejected += 1
+                result.rejected_rows.append(error)
+                quarantined.append((error, row.raw))
+                continue
+            amended = await self._amend(uow, current, facts, loaded, now)
+            result.amended += 1
+            result.routes[amended.route.value] += 1
+            assert amended.id is not None
+            result.changed_items.append(amended.id)
+
+        if not fresh:
+            return
+        stored = await uow.items.add_many([item for item, _ in fresh])
+        policy = loaded.policy
+        entries: list[AuditEntry] = []
+        notices: list[notifications.Notification] = []
+        entries_to_post: list[JournalEntry] = []
+        accepted: list[Item] = []
+        for item, (_, decision) in zip(stored, fresh, strict=True):
+            ingested = states.Event(
+                name="item.ingested",
+                actor=SYSTEM,
+                from_state=None,
+                to_state=item.state.value,
+                data=_routing_data(item, decision),
+            )
+            entries.extend(_entries(item, [ingested], now))
+            if decision.route is Route.AUTO_ACCEPTED:
+                # Accepted by policy at intake: audited, nothing for a human to see.
+                final, steps, journal_entry = _accept_by_policy(item, now)
+                for _, after, events in steps:
+                    entries.extend(_entries(after, events, now))
+                entries_to_post.append(journal_entry)
+                accepted.append(final)
+            else:
+                notices.extend(notifications.for_change(None, item, [ingested], policy, now))
+            result.inserted += 1
+            result.routes[item.route.value] += 1
+            assert item.id is not None
+            result.changed_items.append(item.id)
+        if entries_to_post:
+            await uow.journal.add_many(entries_to_post)
+            if not await uow.items.update_many(accepted, expected_version=1):
+                raise StaleItem("items changed during ingest; run the ingest again")
+        await uow.audit.append(entries)
+        await uow.outbox.enqueue(notices, now=now)
 
     async def _amend(
         self, uow: UnitOfWork, current: Item, facts: ItemFacts, loaded: LoadedPolicy, now: datetime
@@ -369,60 +446,38 @@ class ReviewService:
         )
         await self._record(uow, current, amended, [event], now)
         if decision.route is Route.AUTO_ACCEPTED:
-            amended = await self._auto_accept(uow, amended, now, notify=True)
+            amended = await self._auto_accept(uow, amended, now)
         return amended
 
-    async def _auto_accept(
-        self, uow: UnitOfWork, item: Item, now: datetime, *, notify: bool
-    ) -> Item:
-        approved = dataclasses.replace(
-            item,
-            state=ReviewState.APPROVED,
-            decided_by=SYSTEM,
-            decided_at=now,
-            decision_note="auto-accepted by policy",
-            version=item.version + 1,
-            updated_at=now,
-        )
-        if not await uow.items.update(approved, expected_version=item.version):
+    async def _auto_accept(self, uow: UnitOfWork, item: Item, now: datetime) -> Item:
+        """Approves an (amended) item by policy and posts it, in the current transaction."""
+        final, steps, entry = _accept_by_policy(item, now)
+        await self._store_entry(uow, entry)
+        if not await uow.items.update(final, expected_version=item.version):
             raise StaleItem(f"{item.human_id} changed during auto-acceptance")
-        event = states.Event(
-            name="item.auto_accepted",
-            actor=SYSTEM,
-            from_state=item.state.value,
-            to_state=approved.state.value,
-            data={"reasons": list(item.reasons)},
-        )
-        await self._record(uow, item, approved, [event], now, notify=notify)
-        posted, _ = await self._post(uow, approved, EntryKind.APPROVAL, now, notify=notify)
-        return posted
+        for before, after, events in steps:
+            await self._record(uow, before, after, events, now)
+        return final
+
+    @staticmethod
+    async def _store_entry(uow: UnitOfWork, entry: JournalEntry) -> JournalEntry:
+        """Stores the entry once: a retry finds the one already made under its key."""
+        existing = await uow.journal.get_by_key(entry.idempotency_key)
+        if existing is not None:
+            return existing
+        await uow.journal.add(entry)
+        return entry
 
     async def _post(
-        self, uow: UnitOfWork, item: Item, kind: EntryKind, now: datetime, *, notify: bool = True
+        self, uow: UnitOfWork, item: Item, kind: EntryKind, now: datetime
     ) -> tuple[Item, JournalEntry]:
         """Creates the entry (once, by idempotency key) and marks the item posted."""
-        entry = build_entry(item, kind=kind, now=now)
-        if not entry.balanced:  # pragma: no cover - build_entry always balances
-            raise ValueError(f"unbalanced journal entry for {item.human_id}")
-        existing = await uow.journal.get_by_key(entry.idempotency_key)
-        if existing is None:
-            await uow.journal.add(entry)
-        else:
-            entry = existing
-        transition = states.post(item, actor=SYSTEM, now=now, ledger_ref=entry.ledger_ref)
-        if not await uow.items.update(transition.item, expected_version=item.version):
+        posted, event, entry = _posting(item, kind, now)
+        entry = await self._store_entry(uow, entry)
+        if not await uow.items.update(posted, expected_version=item.version):
             raise StaleItem(f"{item.human_id} changed while posting")
-        event = dataclasses.replace(
-            transition.events[0],
-            data={
-                **transition.events[0].data,
-                "idempotency_key": entry.idempotency_key,
-                "lines": [dataclasses.asdict(line) for line in entry.lines],
-                "currency": entry.currency,
-            },
-        )
-        await self._record(uow, item, transition.item, [event], now, notify=notify)
-        return transition.item, entry
+        await self._record(uow, item, posted, [event], now)
+        return posted, entry
 
     # --- decisions ------------------------------------------------------------------
 

@@ -84,6 +84,8 @@ class SqlOutboxSink:
         delay: timedelta = timedelta(0),
     ) -> None:
         """Adds rows; a dedupe key seen before is silently skipped (exactly-once intent)."""
+        # A batch repeats keys (one Home refresh per user per window): send each once.
+        notifications = list({n.dedupe_key: n for n in notifications}.values())
         if not notifications:
             return
         values = [

@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, insert, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.dashboard import HIGH_PRIORITY, MEDIUM_PRIORITY
@@ -31,6 +31,35 @@ class SqlItemRepository:
         new_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
         assert new_id is not None
         return _with_id(item, int(new_id))
+
+    async def add_many(self, new_items: Sequence[Item]) -> list[Item]:
+        """Inserts several items in one executemany; returns them with their ids, in order.
+
+        Ids are taken before the insert (INSERT ... RETURNING with guaranteed order makes
+        SQLAlchemy fall back to one statement per row on SQLite): on SQLite from the
+        current maximum, safe because the writer holds the database lock (BEGIN
+        IMMEDIATE); on PostgreSQL from the column's own sequence.
+        """
+        if not new_items:
+            return []
+        ids = await self._allocate_ids(len(new_items))
+        stored = [_with_id(item, new_id) for item, new_id in zip(new_items, ids, strict=True)]
+        await self._conn.execute(insert(items), [item_to_row(item) for item in stored])
+        return stored
+
+    async def _allocate_ids(self, count: int) -> list[int]:
+        if self._conn.dialect.name == "postgresql":
+            rows = await self._conn.execute(
+                text(
+                    "SELECT nextval(pg_get_serial_sequence('items', 'id')) "
+                    "FROM generate_series(1, :n)"
+                ),
+                {"n": count},
+            )
+            return [int(r[0]) for r in rows.all()]
+        top = (await self._conn.execute(select(func.max(items.c.id)))).scalar()
+        start = int(top or 0) + 1
+        return list(range(start, start + count))
 
     async def get(self, item_id: int) -> Item | None:
         """The item, or None."""
@@ -69,6 +98,23 @@ class SqlItemRepository:
             .values(**values)
         )
         return result.rowcount == 1
+
+    async def update_many(self, changed: Sequence[Item], *, expected_version: int) -> bool:
+        """Writes several items still at ``expected_version`` (one executemany)."""
+        if not changed:
+            return True
+        rows = []
+        for item in changed:
+            values = item_to_row(item)
+            values["b_id"] = values.pop("id")
+            rows.append(values)
+        stmt = (
+            update(items)
+            .where(items.c.id == bindparam("b_id"), items.c.version == expected_version)
+            .values({c: bindparam(c) for c in rows[0] if c != "b_id"})
+        )
+        result = await self._conn.execute(stmt, rows)
+        return result.rowcount == len(changed)
 
     async def claimable(self, *, teams: Sequence[str], limit: int, offset: int = 0) -> list[Item]:
         """Unassigned pending items of these teams, highest priority first, oldest first."""
@@ -180,6 +226,11 @@ class SqlJournalRepository:
     async def add(self, entry: JournalEntry) -> None:
         """Inserts the entry (a duplicate key raises IntegrityError and rolls back)."""
         await self._conn.execute(insert(journal_entries).values(**entry_to_row(entry)))
+
+    async def add_many(self, entries: Sequence[JournalEntry]) -> None:
+        """Inserts several entries in one statement."""
+        if entries:
+            await self._conn.execute(insert(journal_entries), [entry_to_row(e) for e in entries])
 
     async def get_by_key(self, idempotency_key: str) -> JournalEntry | None:
         """The entry with that key, or None."""

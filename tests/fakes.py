@@ -1,0 +1,748 @@
+"""In-memory fakes for the domain ports, plus builders for policies, facts and items.
+
+Fakes record state; tests assert on that state (STYLE.md #6). The unit of work is
+transactional: writes are staged in the unit of work and reach the shared store only on
+``commit()``; leaving the ``async with`` block without committing discards them. Like
+SQLite, the store has one writer at a time: the first write of a unit of work takes the
+store's write lock and holds it until commit or exit, so two concurrent use cases
+serialise their writes and a version check made under the lock sees the other's commit.
+Every repository call yields to the event loop once, so ``asyncio.gather`` really
+interleaves concurrent use cases.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from types import TracebackType
+from typing import Any, Self
+
+import yaml
+
+from domain.audit import AuditEntry
+from domain.dashboard import HIGH_PRIORITY, MEDIUM_PRIORITY
+from domain.intake import RowError, content_hash
+from domain.items import (
+    Approval,
+    Item,
+    ItemFacts,
+    ItemKind,
+    JournalEntry,
+    ReviewState,
+    Route,
+)
+from domain.notifications import Notification
+from domain.policy import LoadedPolicy, parse_policy
+from domain.ports import (
+    AuditSink,
+    Clock,
+    IntakeRepository,
+    ItemRepository,
+    JournalRepository,
+    OutboxSink,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+
+# --- time ----------------------------------------------------------------------------
+
+T0 = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
+"""A Monday morning, UTC: the default 'now' of the unit tests."""
+
+
+class FixedClock:
+    """A clock that only moves when a test moves it."""
+
+    def __init__(self, now: datetime = T0) -> None:
+        self._now = _aware(now)
+
+    def now(self) -> datetime:
+        """The current fake time (aware UTC)."""
+        return self._now
+
+    def set(self, now: datetime) -> None:
+        """Jumps to ``now``."""
+        self._now = _aware(now)
+
+    def advance(self, delta: timedelta) -> datetime:
+        """Moves forward by ``delta`` and returns the new time."""
+        self._now += delta
+        return self._now
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("FixedClock needs an aware datetime (UTC inside)")
+    return value.astimezone(UTC)
+
+
+# --- store ---------------------------------------------------------------------------
+
+
+class DuplicateKey(Exception):
+    """A unique key already exists (what a real database raises as an IntegrityError)."""
+
+
+class ReadOnlyViolation(Exception):
+    """A read-only unit of work tried to write."""
+
+
+@dataclass(slots=True, kw_only=True)
+class IngestRun:
+    """One recorded ingest run."""
+
+    id: int
+    source: str
+    file_name: str
+    policy_version: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    summary: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QuarantinedRow:
+    """A rejected intake row kept for the user to fix."""
+
+    run_id: int
+    error: RowError
+    raw: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueuedNotification:
+    """A notification in the outbox, with when it was enqueued."""
+
+    notification: Notification
+    enqueued_at: datetime
+
+
+@dataclass(slots=True)
+class InMemoryStore:
+    """The committed state shared by every unit of work of one factory."""
+
+    items: dict[int, Item] = field(default_factory=dict)
+    journal: dict[str, JournalEntry] = field(default_factory=dict)
+    audit: list[AuditEntry] = field(default_factory=list)
+    runs: dict[int, IngestRun] = field(default_factory=dict)
+    quarantine: list[QuarantinedRow] = field(default_factory=list)
+    policies: dict[str, str] = field(default_factory=dict)
+    outbox: dict[str, QueuedNotification] = field(default_factory=dict)
+    last_item_id: int = 0
+    last_run_id: int = 0
+    commits: int = 0
+    rollbacks: int = 0
+    write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class InMemoryItemRepository:
+    """Items as a dict overlay: the unit of work's staged writes over the committed store."""
+
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def _visible(self) -> dict[int, Item]:
+        return {**self._uow.store.items, **self._uow.staged_items}
+
+    async def add(self, item: Item) -> Item:
+        """Inserts with the next id; ``(source, external_id)`` is unique."""
+        await self._uow.begin_write()
+        if item.id is not None:
+            raise ValueError("a new item has no id yet")
+        key = (item.facts.source, item.facts.external_id)
+        if any((i.facts.source, i.facts.external_id) == key for i in self._visible().values()):
+            raise DuplicateKey(f"item {key} already exists")
+        self._uow.store.last_item_id += 1
+        stored = dataclasses.replace(item, id=self._uow.store.last_item_id)
+        self._uow.staged_items[self._uow.store.last_item_id] = stored
+        return stored
+
+    async def add_many(self, items: Sequence[Item]) -> list[Item]:
+        """Inserts several items; ids in order."""
+        return [await self.add(item) for item in items]
+
+    async def get(self, item_id: int) -> Item | None:
+        """The item, or None."""
+        await asyncio.sleep(0)
+        return self._visible().get(item_id)
+
+    async def get_by_external(self, source: str, external_id: str) -> Item | None:
+        """The item ingested under ``(source, external_id)``, or None."""
+        await asyncio.sleep(0)
+        return next(
+            (
+                i
+                for i in self._visible().values()
+                if i.facts.source == source and i.facts.external_id == external_id
+            ),
+            None,
+        )
+
+    async def get_many_by_external(
+        self, source: str, external_ids: Sequence[str]
+    ) -> dict[str, Item]:
+        """Items of one source by external id."""
+        await asyncio.sleep(0)
+        wanted = set(external_ids)
+        return {
+            i.facts.external_id: i
+            for i in self._visible().values()
+            if i.facts.source == source and i.facts.external_id in wanted
+        }
+
+    async def update(self, item: Item, *, expected_version: int) -> bool:
+        """Writes ``item`` if the stored version is still ``expected_version``."""
+        await self._uow.begin_write()
+        if item.id is None:
+            raise ValueError("cannot update an item that was never stored")
+        current = self._visible().get(item.id)
+        if current is None or current.version != expected_version:
+            return False
+        self._uow.staged_items[item.id] = item
+        return True
+
+    async def update_many(self, items: Sequence[Item], *, expected_version: int) -> bool:
+        """Writes all the items only if every one is still at ``expected_version``."""
+        await self._uow.begin_write()
+        visible = self._visible()
+        for item in items:
+            current = visible.get(item.id) if item.id is not None else None
+            if current is None or current.version != expected_version:
+                return False
+        for item in items:
+            assert item.id is not None
+            self._uow.staged_items[item.id] = item
+        return True
+
+    async def claimable(self, *, teams: Sequence[str], limit: int, offset: int = 0) -> list[Item]:
+        """Unassigned pending items of these teams, priority descending then id."""
+        await asyncio.sleep(0)
+        wanted = set(teams)
+        found = [
+            i
+            for i in self._visible().values()
+            if i.state is ReviewState.PENDING and i.assignee is None and i.team in wanted
+        ]
+        return sorted(found, key=_queue_order)[offset : offset + limit]
+
+    async def count(
+        self,
+        *,
+        states: Sequence[ReviewState] | None = None,
+        teams: Sequence[str] | None = None,
+        assignee: str | None = None,
+    ) -> int:
+        """How many items match every given filter."""
+        await asyncio.sleep(0)
+        return len(
+            [i for i in self._visible().values() if _matches(i, states, None, teams, assignee)]
+        )
+
+    async def summary(
+        self, *, teams: Sequence[str] | None, overdue_before: datetime
+    ) -> dict[str, int]:
+        """Dashboard counts, as the port describes them."""
+        await asyncio.sleep(0)
+        counts = {
+            "pending_high": 0,
+            "pending_medium": 0,
+            "pending_low": 0,
+            "overdue": 0,
+            "awaiting_second_approval": 0,
+            "open_disputes": 0,
+            "dead_lettered": 0,
+        }
+        settled = {ReviewState.APPROVED, ReviewState.POSTED, ReviewState.REJECTED}
+        for item in self._visible().values():
+            if teams is not None and item.team not in teams:
+                continue
+            key = f"state:{item.state.value}"
+            counts[key] = counts.get(key, 0) + 1
+            if item.state is ReviewState.PENDING:
+                band = (
+                    "high"
+                    if item.priority >= HIGH_PRIORITY
+                    else "medium"
+                    if item.priority >= MEDIUM_PRIORITY
+                    else "low"
+                )
+                counts[f"pending_{band}"] += 1
+            if (
+                item.state not in settled
+                and item.state is not ReviewState.DISPUTED
+                and item.sla_started_at < overdue_before
+            ):
+                counts["overdue"] += 1
+        counts["awaiting_second_approval"] = counts.get("state:awaiting_second_approval", 0)
+        counts["open_disputes"] = counts.get("state:disputed", 0)
+        counts["dead_lettered"] = counts.get("state:dead_letter", 0)
+        return counts
+
+    async def expired_claims(self, *, now: datetime, limit: int) -> list[Item]:
+        """Assigned items whose lease ended before ``now``, oldest lease first."""
+        await asyncio.sleep(0)
+        found = [
+            i
+            for i in self._visible().values()
+            if i.state is ReviewState.ASSIGNED
+            and i.claim_expires_at is not None
+            and i.claim_expires_at < now
+        ]
+        return sorted(found, key=lambda i: (i.claim_expires_at, i.id))[:limit]
+
+    async def query(
+        self,
+        *,
+        states: Sequence[ReviewState] | None = None,
+        team: str | None = None,
+        teams: Sequence[str] | None = None,
+        assignee: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Item]:
+        """Items matching every given filter, priority descending then id."""
+        await asyncio.sleep(0)
+        found = [i for i in self._visible().values() if _matches(i, states, team, teams, assignee)]
+        return sorted(found, key=_queue_order)[offset : offset + limit]
+
+
+def _matches(
+    item: Item,
+    states: Sequence[ReviewState] | None,
+    team: str | None,
+    teams: Sequence[str] | None,
+    assignee: str | None,
+) -> bool:
+    return (
+        (not states or item.state in states)
+        and (team is None or item.team == team)
+        and (teams is None or item.team in teams)
+        and (not assignee or item.assignee == assignee)
+    )
+
+
+def _queue_order(item: Item) -> tuple[int, int]:
+    return (-item.priority, item.id or 0)
+
+
+class InMemoryJournalRepository:
+    """Journal entries keyed by their unique idempotency key."""
+
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def _visible(self) -> dict[str, JournalEntry]:
+        return {**self._uow.store.journal, **self._uow.staged_journal}
+
+    async def add(self, entry: JournalEntry) -> None:
+        """Inserts; a second entry with the same idempotency key raises DuplicateKey."""
+        await self._uow.begin_write()
+        if entry.idempotency_key in self._visible():
+            raise DuplicateKey(f"journal entry {entry.idempotency_key} already exists")
+        self._uow.staged_journal[entry.idempotency_key] = entry
+
+    async def add_many(self, entries: Sequence[JournalEntry]) -> None:
+        """Inserts several entries."""
+        for entry in entries:
+            await self.add(entry)
+
+    async def get_by_key(self, idempotency_key: str) -> JournalEntry | None:
+        """The entry with that key, or None."""
+        await asyncio.sleep(0)
+        return self._visible().get(idempotency_key)
+
+    async def for_item(self, item_id: int) -> list[JournalEntry]:
+        """Entries of one item, oldest first."""
+        await asyncio.sleep(0)
+        return [e for e in self._visible().values() if e.item_id == item_id]
+
+
+class InMemoryIntakeRepository:
+    """Ingest runs, the quarantine and remembered policy texts."""
+
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    async def start_run(
+        self, *, source: str, file_name: str, policy_version: str, now: datetime
+    ) -> int:
+        """Records a new run and returns its id."""
+        await self._uow.begin_write()
+        self._uow.store.last_run_id += 1
+        run_id = self._uow.store.last_run_id
+        self._uow.staged_runs[run_id] = IngestRun(
+            id=run_id,
+            source=source,
+            file_name=file_name,
+            policy_version=policy_version,
+            started_at=now,
+        )
+        return run_id
+
+    async def quarantine(
+        self, *, run_id: int, rows: Sequence[tuple[RowError, str]], now: datetime
+    ) -> None:
+        """Keeps rejected rows with their error and raw text."""
+        await self._uow.begin_write()
+        self._uow.staged_quarantine.extend(
+            QuarantinedRow(run_id=run_id, error=error, raw=raw, at=now) for error, raw in rows
+        )
+
+    async def finish_run(self, *, run_id: int, summary: dict[str, Any], now: datetime) -> None:
+        """Stores the run's summary."""
+        await self._uow.begin_write()
+        run = self._uow.staged_runs.get(run_id) or self._uow.store.runs.get(run_id)
+        if run is None:
+            raise KeyError(f"no ingest run {run_id}")
+        staged = dataclasses.replace(run, finished_at=now, summary=copy.deepcopy(summary))
+        self._uow.staged_runs[run_id] = staged
+
+    async def remember_policy(self, *, version: str, body: str, now: datetime) -> None:
+        """Keeps the first text seen for a policy version."""
+        await self._uow.begin_write()
+        if version not in self._uow.store.policies:
+            self._uow.staged_policies.setdefault(version, body)
+
+
+class InMemoryOutboxSink:
+    """The outbox: notifications keyed by their dedupe key (a repeat is skipped)."""
+
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    async def enqueue(self, notifications: Sequence[Notification], *, now: datetime) -> None:
+        """Stages the notifications whose dedupe key was never seen."""
+        await self._uow.begin_write()
+        for notification in notifications:
+            key = notification.dedupe_key
+            if key in self._uow.store.outbox or key in self._uow.staged_outbox:
+                continue
+            self._uow.staged_outbox[key] = QueuedNotification(
+                notification=notification, enqueued_at=now
+            )
+
+
+class InMemoryAuditSink:
+    """The audit log as a list; ``entries`` holds committed entries only."""
+
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    @property
+    def entries(self) -> list[AuditEntry]:
+        """Committed entries, in append order."""
+        return list(self._uow.store.audit)
+
+    async def append(self, entries: Sequence[AuditEntry]) -> None:
+        """Stages the entries; they land on commit or vanish with the unit of work."""
+        await self._uow.begin_write()
+        self._uow.staged_audit.extend(entries)
+
+
+class InMemoryUnitOfWork:
+    """One transaction over an :class:`InMemoryStore`."""
+
+    items: ItemRepository
+    journal: JournalRepository
+    intake: IntakeRepository
+    outbox: OutboxSink
+    audit: AuditSink
+
+    def __init__(self, store: InMemoryStore, *, read_only: bool = False) -> None:
+        self.store = store
+        self.read_only = read_only
+        self.committed = False
+        self.staged_items: dict[int, Item] = {}
+        self.staged_journal: dict[str, JournalEntry] = {}
+        self.staged_audit: list[AuditEntry] = []
+        self.staged_runs: dict[int, IngestRun] = {}
+        self.staged_quarantine: list[QuarantinedRow] = []
+        self.staged_policies: dict[str, str] = {}
+        self.staged_outbox: dict[str, QueuedNotification] = {}
+        self._holds_lock = False
+        self._entered = False
+        self.items = InMemoryItemRepository(self)
+        self.journal = InMemoryJournalRepository(self)
+        self.intake = InMemoryIntakeRepository(self)
+        self.outbox = InMemoryOutboxSink(self)
+        self.audit = InMemoryAuditSink(self)
+
+    async def __aenter__(self) -> Self:
+        if self._entered:
+            raise RuntimeError("a unit of work is entered once")
+        self._entered = True
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._has_staged():
+            self.store.rollbacks += 1
+        self._discard()
+        self._release()
+
+    async def begin_write(self) -> None:
+        """Takes the store's write lock (once per transaction); refuses in read-only mode."""
+        if not self._entered:
+            raise RuntimeError("use the unit of work inside 'async with'")
+        if self.read_only:
+            raise ReadOnlyViolation("this unit of work is read-only")
+        if not self._holds_lock:
+            await self.store.write_lock.acquire()
+            self._holds_lock = True
+        else:
+            await asyncio.sleep(0)
+
+    async def commit(self) -> None:
+        """Publishes the staged writes to the store atomically."""
+        await asyncio.sleep(0)
+        store = self.store
+        store.items.update(self.staged_items)
+        store.journal.update(self.staged_journal)
+        store.audit.extend(self.staged_audit)
+        store.runs.update(self.staged_runs)
+        store.quarantine.extend(self.staged_quarantine)
+        for version, body in self.staged_policies.items():
+            store.policies.setdefault(version, body)
+        for key, queued in self.staged_outbox.items():
+            store.outbox.setdefault(key, queued)
+        store.commits += 1
+        self.committed = True
+        self._discard()
+        self._release()
+
+    def _has_staged(self) -> bool:
+        return bool(
+            self.staged_items
+            or self.staged_journal
+            or self.staged_audit
+            or self.staged_runs
+            or self.staged_quarantine
+            or self.staged_policies
+            or self.staged_outbox
+        )
+
+    def _discard(self) -> None:
+        self.staged_items = {}
+        self.staged_journal = {}
+        self.staged_audit = []
+        self.staged_runs = {}
+        self.staged_quarantine = []
+        self.staged_policies = {}
+        self.staged_outbox = {}
+
+    def _release(self) -> None:
+        if self._holds_lock:
+            self._holds_lock = False
+            self.store.write_lock.release()
+
+
+class InMemoryUnitOfWorkFactory:
+    """Makes units of work over one shared store; also the tests' window onto that store."""
+
+    def __init__(self, store: InMemoryStore | None = None) -> None:
+        self.store = store if store is not None else InMemoryStore()
+        self.opened: list[InMemoryUnitOfWork] = []
+
+    def __call__(self, *, read_only: bool = False) -> InMemoryUnitOfWork:
+        uow = InMemoryUnitOfWork(self.store, read_only=read_only)
+        self.opened.append(uow)
+        return uow
+
+    # Committed state, for assertions.
+
+    def item(self, item_id: int) -> Item:
+        """The committed item (KeyError when absent)."""
+        return self.store.items[item_id]
+
+    @property
+    def items(self) -> list[Item]:
+        """Committed items by id."""
+        return [self.store.items[k] for k in sorted(self.store.items)]
+
+    @property
+    def journal_entries(self) -> list[JournalEntry]:
+        """Committed journal entries, in insertion order."""
+        return list(self.store.journal.values())
+
+    @property
+    def audit_entries(self) -> list[AuditEntry]:
+        """Committed audit entries, in append order."""
+        return list(self.store.audit)
+
+    @property
+    def notifications(self) -> list[Notification]:
+        """Committed outbox notifications, in enqueue order."""
+        return [q.notification for q in self.store.outbox.values()]
+
+    def audit_events(self, item_id: int | None = None) -> list[str]:
+        """Names of committed audit events (of one item, when given)."""
+        return [e.event for e in self.store.audit if item_id is None or e.item_id == item_id]
+
+
+def _typecheck_ports(
+    factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+) -> tuple[UnitOfWorkFactory, UnitOfWork, Clock]:
+    """Never called: makes mypy prove the fakes satisfy the Protocols."""
+    return factory, factory(), clock
+
+
+# --- policy --------------------------------------------------------------------------
+
+POLICY_YAML = """\
+# recon-bot policy used by the unit tests (a realistic two-team setup).
+reporting_currency: USD
+
+# Reporting-currency units per one unit of each currency. No CHF: CHF items have no rate.
+fx_rates:
+  EUR: "1.08"
+  GBP: "1.27"
+  JPY: "0.0067"
+
+routing:
+  materiality: "10000.00"
+  aging_days: 5
+  min_confidence: "0.85"
+  immediate_risk_tiers: [high, critical]
+  match_auto_accept_score: 85
+  match_review_score: 60
+
+batch:
+  absolute_cap: "500.00"
+  relative_cap: "0.0015"
+  risk_multiplier: "0.5"
+  min_records: 10
+
+dual_control:
+  amount: "10000.00"
+  variance_pct: "0.005"
+
+teams:
+  - name: treasury
+    channel: C0TREASURY
+    reviewers: [U0ALICE, U0BOB, U0CAROL]
+    leads: [U0LEAD]
+  - name: ap
+    channel: C0AP
+    reviewers: [U0DAN, U0ERIN]
+    leads: [U0LEAD2]
+    entities: [ACME-DE]
+    currencies: [EUR]
+
+compliance:
+  channel: C0COMPLIANCE
+  officers: [U0AUDIT]
+  leads_resolve_dead_letters: true
+
+sla:
+  remind_after: 24h
+  escalate_after: 48h
+  dead_letter_after: 72h
+  claim_ttl: 4h
+
+digest:
+  cron: "0 */4 * * *"
+  timezone: Europe/Berlin
+"""
+
+
+def policy_data(**overrides: Any) -> dict[str, Any]:
+    """The test policy as a dict, with ``overrides`` deep-merged (mappings merge, the rest
+    replaces; a ``None`` value removes the key)."""
+    data: dict[str, Any] = yaml.safe_load(POLICY_YAML)
+    return _merge(data, overrides)
+
+
+def policy_text(**overrides: Any) -> str:
+    """The test policy as YAML text (the exact ``POLICY_YAML`` when nothing is overridden)."""
+    if not overrides:
+        return POLICY_YAML
+    return yaml.safe_dump(policy_data(**overrides), sort_keys=False)
+
+
+def make_policy(**overrides: Any) -> LoadedPolicy:
+    """A validated policy built from ``POLICY_YAML`` with ``overrides`` deep-merged.
+
+    Example: ``make_policy(routing={"materiality": "5000.00"}, batch={"min_records": 0})``.
+    """
+    return parse_policy(policy_text(**overrides))
+
+
+def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in overrides.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+# --- facts and items -----------------------------------------------------------------
+
+
+def make_facts(**overrides: Any) -> ItemFacts:
+    """Facts of a small, low-risk, fresh treasury item in USD (routes to the digest).
+
+    ``amount``, ``confidence``, ``matched_value``, ``variance`` and ``entity_risk_score``
+    may be given as strings; ``kind`` and ``risk_tier`` as their values.
+    """
+    values: dict[str, Any] = {
+        "source": "bank-feed",
+        "external_id": "EXT-1",
+        "kind": ItemKind.UNMATCHED,
+        "entity": "ACME-US",
+        "currency": "USD",
+        "amount": Decimal("125.00"),
+        "counterparty": "Globex Corp",
+        "aging_days": 1,
+        "reference": "INV-2025-0042",
+    }
+    values.update(overrides)
+    for name in ("amount", "confidence", "matched_value", "variance", "entity_risk_score"):
+        if isinstance(values.get(name), str | int):
+            values[name] = Decimal(values[name])
+    if isinstance(values["kind"], str):
+        values["kind"] = ItemKind(values["kind"])
+    return ItemFacts(**values)
+
+
+def make_item(
+    *,
+    state: ReviewState = ReviewState.PENDING,
+    facts: ItemFacts | None = None,
+    now: datetime = T0,
+    approvers: Sequence[str] = (),
+    **overrides: Any,
+) -> Item:
+    """A stored item (id 1 unless overridden) of the treasury team, needing one approval."""
+    item_facts = facts if facts is not None else make_facts()
+    values: dict[str, Any] = {
+        "id": 1,
+        "facts": item_facts,
+        "content_hash": content_hash(item_facts),
+        "state": state,
+        "route": Route.DIGEST,
+        "priority": 10,
+        "reasons": ("below every immediate-review threshold: next digest",),
+        "policy_version": "pol-test",
+        "team": "treasury",
+        "required_approvals": 1,
+        "created_at": now,
+        "updated_at": now,
+        "sla_started_at": now,
+        "approvals": tuple(Approval(user=u, at=now) for u in approvers),
+    }
+    values.update(overrides)
+    return Item(**values)
