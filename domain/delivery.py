@@ -37,7 +37,10 @@ PERMANENT_ERRORS = frozenset(
 BACKOFF_BASE = timedelta(seconds=2)
 BACKOFF_CAP = timedelta(minutes=5)
 RATE_LIMIT_JITTER = timedelta(seconds=1)
-MAX_FAILURES = 8
+#: A Slack outage shorter than this loses nothing: messages wait and go out afterwards.
+MAX_RETRY_AGE = timedelta(hours=24)
+#: A safety net for a message that keeps failing fast (e.g. a bad response every time).
+MAX_FAILURES = 200
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,6 +55,7 @@ class OutboxMessage:
     attempts: int = 1
     failures: int = 0
     dedupe_key: str = ""
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -112,7 +116,14 @@ def classify_error(error: str) -> bool:
     return error in PERMANENT_ERRORS
 
 
-def decide(outcome: Outcome, *, failures: int, now: datetime, jitter: float) -> Decision:
+def decide(
+    outcome: Outcome,
+    *,
+    failures: int,
+    now: datetime,
+    jitter: float,
+    created_at: datetime | None = None,
+) -> Decision:
     """What to do after one delivery attempt.
 
     Args:
@@ -120,6 +131,9 @@ def decide(outcome: Outcome, *, failures: int, now: datetime, jitter: float) -> 
         failures: failures counted before this attempt.
         now: when the attempt ended.
         jitter: a uniform random number in [0, 1) drawn by the caller.
+        created_at: when the message was enqueued; transient failures are retried
+            until it is ``MAX_RETRY_AGE`` old, so an outage shorter than that loses
+            nothing and needs no operator.
     """
     if isinstance(outcome, Sent | Skipped):
         return None
@@ -128,7 +142,11 @@ def decide(outcome: Outcome, *, failures: int, now: datetime, jitter: float) -> 
         return Retry(at=now + wait, error=outcome.error, count_failure=False)
     if outcome.permanent:
         return GiveUp(error=outcome.error)
+    if created_at is not None and now - created_at >= MAX_RETRY_AGE:
+        return GiveUp(error=f"{outcome.error} (gave up after retrying for {MAX_RETRY_AGE})")
     if failures + 1 >= MAX_FAILURES:
         return GiveUp(error=f"{outcome.error} (gave up after {failures + 1} failures)")
-    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * (2**failures))
+    # The exponent is capped too: past ~30 doublings the cap wins anyway, and an
+    # unbounded 2**failures would overflow timedelta.
+    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** min(failures, 30)))
     return Retry(at=now + ceiling * jitter, error=outcome.error, count_failure=True)

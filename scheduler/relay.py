@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from domain.delivery import Failed, GiveUp, OutboxMessage, RateLimited, Retry, Sent, decide
 from domain.notifications import NoticeKind, Notification
@@ -74,6 +74,9 @@ class OutboxRelay:
     async def run(self, stop: asyncio.Event, *, interval: float = 5.0) -> None:
         """Passes until ``stop`` is set; a pass in progress always finishes."""
         while not stop.is_set():
+            # Cleared before the pass, so a wake() during it (a commit, or an alert the
+            # pass itself enqueued) starts the next pass at once instead of being lost.
+            self._wake.clear()
             try:
                 stats = await self.run_once()
             except Exception:
@@ -81,7 +84,6 @@ class OutboxRelay:
                 stats = RelayStats()
             if stats.claimed >= self._batch_size:
                 continue  # more may be waiting
-            self._wake.clear()
             waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
             _, pending = await asyncio.wait(
                 waiters, timeout=interval, return_when=asyncio.FIRST_COMPLETED
@@ -97,16 +99,16 @@ class OutboxRelay:
         stats.claimed = len(claimed)
         if not claimed:
             return stats
+        # Only the newest card update per item and Home refresh per user is worth sending.
         newest: dict[tuple[str, str, int | None], OutboxMessage] = {}
         ordered: list[OutboxMessage] = []
         for message in claimed:
             if message.kind in (NoticeKind.CARD, NoticeKind.HOME):
-                key = (message.kind.value, message.target, message.item_id)
-                if message.kind is NoticeKind.HOME:
-                    key = (message.kind.value, message.target, None)
+                item = message.item_id if message.kind is NoticeKind.CARD else None
+                key = (message.kind.value, message.target, item)
                 older = newest.get(key)
                 if older is not None:
-                    await self._store.mark_sent(older.id, now=now)
+                    await self._store.mark_superseded(older, now=now)
                     ordered.remove(older)
                     stats.superseded += 1
                 newest[key] = message
@@ -118,8 +120,21 @@ class OutboxRelay:
         return stats
 
     async def _deliver_all(self, messages: list[OutboxMessage], stats: RelayStats) -> None:
-        for message in messages:
-            await self._deliver(message, stats)
+        """Delivers one target's messages in order; a rate limit defers the rest."""
+        for index, message in enumerate(messages):
+            retry_at = await self._deliver(message, stats)
+            if retry_at is not None:
+                # Slack said "not before retry_at" for this channel: honour it for the
+                # rest of the queue too, in order, without counting failures.
+                for later in messages[index + 1 :]:
+                    await self._store.reschedule(
+                        later,
+                        at=retry_at,
+                        error="deferred: channel rate-limited",
+                        count_failure=False,
+                    )
+                    stats.retried += 1
+                return
 
     async def _pace(self, target: str) -> None:
         last = self._last_sent.get(target)
@@ -128,12 +143,22 @@ class OutboxRelay:
             if wait > 0:
                 await self._sleep(wait)
 
-    async def _deliver(self, message: OutboxMessage, stats: RelayStats) -> None:
+    async def _deliver(self, message: OutboxMessage, stats: RelayStats) -> datetime | None:
+        """Delivers one message; returns the retry time when Slack rate-limited it."""
         card = None
-        if message.kind is NoticeKind.CARD and message.item_id is not None:
+        if message.kind in (NoticeKind.CARD, NoticeKind.HOME):
             stats.superseded += await self._store.supersede_older(message, now=self._clock.now())
+        if message.kind is NoticeKind.CARD and message.item_id is not None:
             card = await self._store.card_location(message.item_id)
         await self._pace(message.target)
+        # A long pass (pacing, slow Slack) must not outlive the lease: renew it right
+        # before sending, and skip the row if another process has taken it over.
+        if not await self._store.renew(message, now=self._clock.now(), lease=self._lease):
+            log.warning(
+                "outbox row taken over by another relay; skipped",
+                extra={"event": "relay_lease_lost", "outbox_id": message.id},
+            )
+            return None
         try:
             outcome = await self._notifier.deliver(message, card=card, now=self._clock.now())
         except Exception as exc:  # a notifier bug must not kill the relay
@@ -144,29 +169,35 @@ class OutboxRelay:
         now = self._clock.now()
         if isinstance(outcome, Sent | Failed | RateLimited):  # Slack was called: pace it
             self._last_sent[message.target] = self._monotonic()
-        decision = decide(outcome, failures=message.failures, now=now, jitter=self._rng.random())
+        decision = decide(
+            outcome,
+            failures=message.failures,
+            now=now,
+            jitter=self._rng.random(),
+            created_at=message.created_at,
+        )
         if decision is None:
             if isinstance(outcome, Sent):
-                await self._store.mark_sent(
-                    message.id, now=now, channel=outcome.channel, ts=outcome.ts
+                card_version = (
+                    int(message.payload.get("version", 0))
+                    if message.kind is NoticeKind.CARD
+                    else None
                 )
-                if message.kind is NoticeKind.CARD and outcome.channel and outcome.ts:
-                    assert message.item_id is not None
-                    await self._store.save_card_location(
-                        message.item_id,
-                        channel=outcome.channel,
-                        ts=outcome.ts,
-                        version=int(message.payload.get("version", 0)),
-                        now=now,
-                    )
+                await self._store.mark_sent(
+                    message,
+                    now=now,
+                    channel=outcome.channel,
+                    ts=outcome.ts,
+                    card_version=card_version,
+                )
                 stats.sent += 1
             else:
-                await self._store.mark_sent(message.id, now=now)
+                await self._store.mark_sent(message, now=now)
                 stats.skipped += 1
-            return
+            return None
         if isinstance(decision, Retry):
             await self._store.reschedule(
-                message.id,
+                message,
                 at=decision.at,
                 error=decision.error,
                 count_failure=decision.count_failure,
@@ -181,14 +212,14 @@ class OutboxRelay:
                     "at": decision.at.isoformat(),
                 },
             )
-            return
+            return decision.at if isinstance(outcome, RateLimited) else None
         assert isinstance(decision, GiveUp)
         await self._give_up(message, decision.error)
         stats.dead += 1
+        return None
 
     async def _give_up(self, message: OutboxMessage, error: str) -> None:
         now = self._clock.now()
-        await self._store.dead_letter(message.id, error=error, now=now)
         log.error(
             "slack delivery dead-lettered",
             extra={
@@ -199,22 +230,22 @@ class OutboxRelay:
                 "error": error,
             },
         )
-        channel = self._compliance_channel()
-        if message.payload.get("template") == "delivery_failed":
-            # The alert about a failure failed too: the log line above is all we can do.
-            return
-        alert = Notification(
-            kind=NoticeKind.ALERT,
-            target=channel,
-            dedupe_key=f"alert:delivery_failed:{message.id}:{message.attempts}",
-            item_id=message.item_id,
-            payload={
-                "template": "delivery_failed",
-                "outbox_id": message.id,
-                "kind": message.kind.value,
-                "target": message.target,
-                "error": error,
-            },
-        )
-        await self._store.enqueue([alert], now=now)
-        self.wake()
+        alert = None
+        if message.payload.get("template") != "delivery_failed":
+            # (When the alert about a failure fails too, the log line above is all we can do.)
+            alert = Notification(
+                kind=NoticeKind.ALERT,
+                target=self._compliance_channel(),
+                dedupe_key=f"alert:delivery_failed:{message.id}:{message.attempts}",
+                item_id=message.item_id,
+                payload={
+                    "template": "delivery_failed",
+                    "outbox_id": message.id,
+                    "kind": message.kind.value,
+                    "target": message.target,
+                    "error": error,
+                },
+            )
+        await self._store.dead_letter(message, error=error, now=now, alert=alert)
+        if alert is not None:
+            self.wake()

@@ -120,6 +120,22 @@ class SqlOutboxSink:
         self.enqueued += len(values)
 
 
+async def _save_card_location(
+    conn: AsyncConnection, item_id: int, *, channel: str, ts: str, version: int, now: datetime
+) -> None:
+    """Remembers the card's message for later in-place updates."""
+    existing = (
+        await conn.execute(select(item_cards.c.item_id).where(item_cards.c.item_id == item_id))
+    ).first()
+    values = {"channel": channel, "ts": ts, "version": version, "updated_at": now}
+    if existing is None:
+        await conn.execute(insert(item_cards).values(item_id=item_id, **values))
+    else:
+        await conn.execute(
+            update(item_cards).where(item_cards.c.item_id == item_id).values(**values)
+        )
+
+
 class OutboxStore:
     """The relay's side of the outbox: claim, record outcomes, list and replay."""
 
@@ -172,18 +188,47 @@ class OutboxStore:
                             attempts=r["attempts"] + 1,
                             failures=r["failures"],
                             dedupe_key=r["dedupe_key"],
+                            created_at=r["created_at"],
                         )
                     )
         return claimed
 
-    async def mark_sent(
-        self, row_id: int, *, now: datetime, channel: str | None = None, ts: str | None = None
-    ) -> None:
-        """Records a delivery."""
+    @staticmethod
+    def _held(message: OutboxMessage) -> Any:
+        """The row is still this relay's: same claim (attempt number), still sending.
+
+        Every outcome is written with this compare-and-set, so a relay whose lease ran
+        out (and whose row another process re-claimed) can never overwrite the other's
+        outcome.
+        """
+        return and_(
+            outbox.c.id == message.id,
+            outbox.c.attempts == message.attempts,
+            outbox.c.state == RowState.SENDING.value,
+        )
+
+    async def renew(self, message: OutboxMessage, *, now: datetime, lease: timedelta) -> bool:
+        """Extends the lease just before sending; False means the row is no longer ours."""
         async with self._db.writer.begin() as conn:
-            await conn.execute(
+            result = await conn.execute(
+                update(outbox).where(self._held(message)).values(lease_expires_at=now + lease)
+            )
+        return result.rowcount == 1
+
+    async def mark_sent(
+        self,
+        message: OutboxMessage,
+        *,
+        now: datetime,
+        channel: str | None = None,
+        ts: str | None = None,
+        card_version: int | None = None,
+    ) -> bool:
+        """Records a delivery and, for a card, where it is, in one transaction."""
+        async with self._db.writer.begin() as conn:
+            result = await conn.execute(
                 update(outbox)
-                .where(outbox.c.id == row_id)
+                .where(self._held(message))
                 .values(
                     state=RowState.SENT.value,
                     sent_at=now,
@@ -193,9 +238,30 @@ class OutboxStore:
                     last_error=None,
                 )
             )
+            if result.rowcount != 1:
+                return False
+            if card_version is not None and message.item_id is not None and channel and ts:
+                await _save_card_location(
+                    conn, message.item_id, channel=channel, ts=ts, version=card_version, now=now
+                )
+        return True
+
+    async def mark_superseded(self, message: OutboxMessage, *, now: datetime) -> None:
+        """A newer message says everything this one would: done without sending."""
+        async with self._db.writer.begin() as conn:
+            await conn.execute(
+                update(outbox)
+                .where(self._held(message))
+                .values(
+                    state=RowState.SENT.value,
+                    sent_at=now,
+                    lease_expires_at=None,
+                    last_error="superseded",
+                )
+            )
 
     async def reschedule(
-        self, row_id: int, *, at: datetime, error: str, count_failure: bool
+        self, message: OutboxMessage, *, at: datetime, error: str, count_failure: bool
     ) -> None:
         """Puts the row back for a later attempt (rate limits don't count as failures)."""
         values: dict[str, Any] = {
@@ -207,16 +273,28 @@ class OutboxStore:
         if count_failure:
             values["failures"] = outbox.c.failures + 1
         async with self._db.writer.begin() as conn:
-            await conn.execute(update(outbox).where(outbox.c.id == row_id).values(**values))
+            await conn.execute(update(outbox).where(self._held(message)).values(**values))
 
-    async def dead_letter(self, row_id: int, *, error: str, now: datetime) -> None:
-        """Gives up on the row; an operator can replay it with ``recon-bot outbox --retry``."""
+    async def dead_letter(
+        self,
+        message: OutboxMessage,
+        *,
+        error: str,
+        now: datetime,
+        alert: Notification | None = None,
+    ) -> None:
+        """Gives up on the row and enqueues the alert about it, in one transaction.
+
+        An operator can replay it with ``recon-bot outbox --retry``.
+        """
         async with self._db.writer.begin() as conn:
-            await conn.execute(
+            result = await conn.execute(
                 update(outbox)
-                .where(outbox.c.id == row_id)
+                .where(self._held(message))
                 .values(state=RowState.DEAD.value, last_error=error, lease_expires_at=None)
             )
+            if result.rowcount == 1 and alert is not None:
+                await SqlOutboxSink(conn).enqueue([alert], now=now)
 
     async def supersede_older(self, row: OutboxMessage, *, now: datetime) -> int:
         """Marks older pending rows of the same kind, target and item as sent.
@@ -254,24 +332,6 @@ class OutboxStore:
             ).first()
         return (found[0], found[1]) if found else None
 
-    async def save_card_location(
-        self, item_id: int, *, channel: str, ts: str, version: int, now: datetime
-    ) -> None:
-        """Remembers the card's message for later in-place updates."""
-        async with self._db.writer.begin() as conn:
-            existing = (
-                await conn.execute(
-                    select(item_cards.c.item_id).where(item_cards.c.item_id == item_id)
-                )
-            ).first()
-            values = {"channel": channel, "ts": ts, "version": version, "updated_at": now}
-            if existing is None:
-                await conn.execute(insert(item_cards).values(item_id=item_id, **values))
-            else:
-                await conn.execute(
-                    update(item_cards).where(item_cards.c.item_id == item_id).values(**values)
-                )
-
     async def list_rows(self, *, states: Sequence[RowState], limit: int = 100) -> list[OutboxRow]:
         """Rows in the given states, newest first (for ``recon-bot outbox``)."""
         async with self._db.reader.connect() as conn:
@@ -284,12 +344,16 @@ class OutboxStore:
             return [_row(r) for r in rows.mappings()]
 
     async def retry(self, row_id: int, *, now: datetime) -> bool:
-        """Returns a dead row to pending with a clean failure count; False if not dead."""
+        """Returns a dead row to pending with a fresh retry budget; False if not dead.
+
+        The budget is time-based (``domain.delivery.MAX_RETRY_AGE`` from ``created_at``),
+        so a replay restarts that clock as well as the failure count.
+        """
         async with self._db.writer.begin() as conn:
             result = await conn.execute(
                 update(outbox)
                 .where(outbox.c.id == row_id, outbox.c.state == RowState.DEAD.value)
-                .values(state=RowState.PENDING.value, available_at=now, failures=0)
+                .values(state=RowState.PENDING.value, available_at=now, failures=0, created_at=now)
             )
         return result.rowcount == 1
 
