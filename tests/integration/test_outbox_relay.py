@@ -788,6 +788,7 @@ async def test_one_channel_gets_about_one_message_per_second(migrated: Database)
     assert notifier.calls[-1].at == pytest.approx(3.0)
 
 
+@sqlite_only  # one shared fake clock: another channel's sleep would move time for this one
 async def test_different_channels_do_not_wait_for_each_other(migrated: Database) -> None:
     store = OutboxStore(migrated)
     time = FakeTime()
