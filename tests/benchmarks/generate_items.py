@@ -16,17 +16,51 @@ from decimal import Decimal
 from pathlib import Path
 
 COLUMNS = [
-    "external_id", "kind", "entity", "currency", "amount", "counterparty",
-    "counterparty_risk_tier", "booked_on", "aging_days", "confidence", "score",
-    "matched_value", "variance", "record_count", "entity_risk_score", "prepared_by",
-    "reference", "description", "bank_account",
+    "external_id",
+    "kind",
+    "entity",
+    "currency",
+    "amount",
+    "counterparty",
+    "counterparty_risk_tier",
+    "booked_on",
+    "aging_days",
+    "confidence",
+    "score",
+    "matched_value",
+    "variance",
+    "record_count",
+    "entity_risk_score",
+    "prepared_by",
+    "reference",
+    "description",
+    "bank_account",
 ]
-ENTITIES = {"ACME-US": "USD", "ACME-UK": "GBP", "ACME-DE": "EUR", "ACME-FR": "EUR",
-            "ACME-JP": "JPY", "ACME-CH": "CHF", "ACME-KW": "KWD", "ACME-SE": "SEK"}
+ENTITIES = {
+    "ACME-US": "USD",
+    "ACME-UK": "GBP",
+    "ACME-DE": "EUR",
+    "ACME-FR": "EUR",
+    "ACME-JP": "JPY",
+    "ACME-CH": "CHF",
+    "ACME-KW": "KWD",
+    "ACME-SE": "SEK",
+}
 ENTITY_WEIGHTS = [50, 10, 15, 8, 7, 4, 3, 3]
-COUNTERPARTIES = ["Globex Ltd", "Initech GmbH", "Umbrella SA", "Stark Industries",
-                  "Wayne Enterprises", "Soylent Corp", "Tyrell KK", "Cyberdyne Systems",
-                  "Hooli Inc", "Vandelay Industries", "Wonka Foods", "Acme Bank NA"]
+COUNTERPARTIES = [
+    "Globex Ltd",
+    "Initech GmbH",
+    "Umbrella SA",
+    "Stark Industries",
+    "Wayne Enterprises",
+    "Soylent Corp",
+    "Tyrell KK",
+    "Cyberdyne Systems",
+    "Hooli Inc",
+    "Vandelay Industries",
+    "Wonka Foods",
+    "Acme Bank NA",
+]
 TIERS = ["low", "medium", "high", "critical"]
 TIER_WEIGHTS = [55, 30, 10, 5]
 KINDS = ["unmatched", "match", "batch", "statement"]
@@ -53,8 +87,9 @@ def _amount(rng: random.Random, currency: str, scale: float = 1.0) -> Decimal:
     return value if rng.random() > 0.15 else -value
 
 
-def generate(count: int, *, seed: int = 7, bad_every: int = 0,
-             today: date = date(2026, 11, 20)) -> Iterator[dict[str, str]]:
+def generate(
+    count: int, *, seed: int = 7, bad_every: int = 0, today: date = date(2026, 11, 20)
+) -> Iterator[dict[str, str]]:
     """Yields ``count`` rows; every ``bad_every``-th row has one deliberate error."""
     rng = random.Random(seed)
     entities = list(ENTITIES)
@@ -83,8 +118,16 @@ def generate(count: int, *, seed: int = 7, bad_every: int = 0,
         if kind in ("unmatched", "statement"):
             row["confidence"] = f"0.{rng.randint(50, 99)}"
         if kind == "match":
-            row["score"] = str(rng.choice([rng.randint(30, 59), rng.randint(60, 84),
-                                           rng.randint(85, 100), rng.randint(85, 100)]))
+            row["score"] = str(
+                rng.choice(
+                    [
+                        rng.randint(30, 59),
+                        rng.randint(60, 84),
+                        rng.randint(85, 100),
+                        rng.randint(85, 100),
+                    ]
+                )
+            )
             row["confidence"] = f"0.{rng.randint(70, 99)}"
         if kind == "batch":
             matched = abs(_amount(rng, currency, scale=40.0))
