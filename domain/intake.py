@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -15,7 +17,7 @@ from typing import Any
 
 from domain.errors import MoneyError
 from domain.items import ItemFacts, ItemKind
-from domain.money import Money, normalize_currency, parse_decimal
+from domain.money import Money, canonical_decimal, normalize_currency, parse_decimal
 from domain.policy import RiskTier
 
 REQUIRED = ("external_id", "entity", "currency", "amount")
@@ -40,6 +42,10 @@ KNOWN = frozenset(
     }
 )
 MAX_TEXT = 300
+#: Whole-number columns are 32-bit INTEGER on PostgreSQL.
+MAX_INT = 2**31 - 1
+# ASCII digits only: int() also takes "1_000" and non-ASCII (Arabic-Indic, full-width) digits.
+_WHOLE_NUMBER = re.compile(r"^[+-]?[0-9]+$")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,10 +89,13 @@ def _int(row: dict[str, str], name: str, lo: int, hi: int | None = None) -> int 
     raw = _text(row, name)
     if raw is None:
         return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise _Bad(name, f"{raw!r} is not a whole number") from None
+    if not _WHOLE_NUMBER.match(raw):
+        raise _Bad(name, f"{raw!r} is not a whole number")
+    if len(raw.lstrip("+-")) > len(str(MAX_INT)):
+        raise _Bad(name, f"{raw} is too large (at most {MAX_INT})")
+    value = int(raw)
+    if value > MAX_INT:
+        raise _Bad(name, f"{value} is too large (at most {MAX_INT})")
     if value < lo or (hi is not None and value > hi):
         bound = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
         raise _Bad(name, f"{value} must be {bound}")
@@ -120,11 +129,36 @@ def _money(
         raise _Bad(name, str(exc)) from None
 
 
+def _canonical_decimal(value: Decimal | None) -> str | None:
+    return None if value is None else canonical_decimal(value)
+
+
 def content_hash(facts: ItemFacts) -> str:
     """Identity of an item's content: what a re-ingest compares to decide 'amended'.
 
+    Decimals are hashed by value: amounts are already at their currency's scale, and
+    ``confidence`` and ``entity_risk_score`` are hashed without trailing zeros, so a
+    re-export that only respells ``0.9`` as ``0.90`` is not an amendment (which would
+    void the approvals already given).
     ``aging_days`` is left out: it grows every day without the item changing.
     """
+    return _hash(facts, _canonical_decimal)
+
+
+def _legacy_decimal(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def same_content(stored_hash: str, facts: ItemFacts) -> bool:
+    """Whether ``facts`` are the content ``stored_hash`` identifies.
+
+    Also accepts the hash of earlier releases (``str()`` of the decimals), so items
+    stored before the change are not all reported as amended by their next re-ingest.
+    """
+    return stored_hash in (content_hash(facts), _hash(facts, _legacy_decimal))
+
+
+def _hash(facts: ItemFacts, decimal_text: Callable[[Decimal | None], str | None]) -> str:
     doc: dict[str, Any] = {
         "source": facts.source,
         "external_id": facts.external_id,
@@ -135,14 +169,12 @@ def content_hash(facts: ItemFacts) -> str:
         "counterparty": facts.counterparty,
         "risk_tier": facts.risk_tier.value if facts.risk_tier else None,
         "booked_on": facts.booked_on.isoformat() if facts.booked_on else None,
-        "confidence": str(facts.confidence) if facts.confidence is not None else None,
+        "confidence": decimal_text(facts.confidence),
         "score": facts.score,
         "matched_value": str(facts.matched_value) if facts.matched_value is not None else None,
         "variance": str(facts.variance) if facts.variance is not None else None,
         "record_count": facts.record_count,
-        "entity_risk_score": (
-            str(facts.entity_risk_score) if facts.entity_risk_score is not None else None
-        ),
+        "entity_risk_score": decimal_text(facts.entity_risk_score),
         "prepared_by": facts.prepared_by,
         "reference": facts.reference,
         "description": facts.description,

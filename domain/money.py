@@ -6,10 +6,20 @@ or canonical strings (for display and audit records).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from domain.errors import MoneyError
+
+#: Amounts are stored as integer minor units in a signed 64-bit column; stay below 10**18
+#: (well inside 2**63) so every stored amount also fits Decimal's 28-digit context.
+MAX_MINOR_DIGITS = 18
+MAX_MINOR = 10**MAX_MINOR_DIGITS
+
+# ASCII digits only: Decimal() itself also takes "1_000" and Arabic-Indic or full-width
+# digits, which no ledger export means as a plain amount.
+_PLAIN_DECIMAL = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")
 
 # ISO 4217 minor units for currencies that do not use two decimals. Every other
 # well-formed three-letter code in KNOWN_CURRENCIES uses two.
@@ -236,24 +246,75 @@ def _exponent(currency: str) -> Decimal:
 
 
 def parse_decimal(text: str) -> Decimal:
-    """Parses a plain decimal string (no exponent, no thousands separators).
+    """Parses a plain decimal string: ASCII digits, an optional sign and decimal point.
+
+    No exponent, no thousands separators or ``_`` grouping, no non-ASCII digits.
 
     Raises:
         MoneyError: the text is not a finite plain decimal.
     """
     raw = text.strip()
+    if _PLAIN_DECIMAL.match(raw):
+        return Decimal(raw)  # exact: the constructor does not round to the context
     try:
-        value = Decimal(raw)
+        Decimal(raw)
     except InvalidOperation:
         raise MoneyError(f"{text!r} is not a decimal number") from None
-    if not value.is_finite() or "e" in raw.lower():
-        raise MoneyError(f"{text!r} is not a plain decimal number")
-    return value
+    raise MoneyError(
+        f"{text!r} is not a plain decimal number (digits 0-9, an optional sign and '.')"
+    )
+
+
+def canonical_decimal(value: Decimal) -> str:
+    """One spelling per value, exactly: ``0.85``, ``0.850`` and ``00.85`` all give ``0.85``.
+
+    String work only (no context rounding), never an exponent; for hashing values, not
+    for display.
+    """
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _check_range(value: Decimal, code: str, shown: str | None = None) -> None:
+    """Refuses amounts that are not finite or whose minor units would not fit storage.
+
+    Runs before any quantize of a stored amount: past Decimal's 28-digit context,
+    ``quantize`` raises ``decimal.InvalidOperation``, which must never escape the money
+    contract (intake turns only ``MoneyError`` into a row error).
+
+    Raises:
+        MoneyError: not finite, or ``|minor units|`` of 10**18 or more.
+    """
+    what = shown if shown is not None else str(value)
+    if not value.is_finite():
+        raise MoneyError(f"{what} is not a finite amount")
+    limit = Decimal(MAX_MINOR).scaleb(-minor_units(code))
+    if abs(value) >= limit:
+        raise MoneyError(
+            f"{what} {code} is too large: amounts must be below {limit:,f} {code} "
+            f"(at most {MAX_MINOR_DIGITS} digits of minor units)"
+        )
 
 
 def quantize(value: Decimal, currency: str) -> Decimal:
-    """Rounds to the currency's minor units, ROUND_HALF_UP (for computed amounts only)."""
-    return value.quantize(_exponent(currency), rounding=ROUND_HALF_UP)
+    """Rounds to the currency's minor units, ROUND_HALF_UP (for computed amounts only).
+
+    Only rounds: the storage range is checked by ``Money``, so a reporting-currency
+    figure may be larger than one stored amount.
+
+    Raises:
+        MoneyError: unknown currency, or a value that is not finite or has more digits
+            than Decimal's context can round (never ``decimal.InvalidOperation``).
+    """
+    code = normalize_currency(currency)
+    if not value.is_finite():
+        raise MoneyError(f"{value} is not a finite amount")
+    try:
+        return value.quantize(_exponent(code), rounding=ROUND_HALF_UP)
+    except InvalidOperation:
+        raise MoneyError(f"{value} has too many digits to round to {code}") from None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -266,6 +327,7 @@ class Money:
     def __post_init__(self) -> None:
         code = normalize_currency(self.currency)
         object.__setattr__(self, "currency", code)
+        _check_range(self.amount, code)
         if self.amount != self.amount.quantize(_exponent(code)):
             raise MoneyError(
                 f"{self.amount} has more decimals than {code} allows ({minor_units(code)})"
@@ -277,10 +339,12 @@ class Money:
         """Parses user input strictly: too many decimals is an error, never rounded.
 
         Raises:
-            MoneyError: not a decimal, unknown currency, or more decimals than allowed.
+            MoneyError: not a decimal, unknown currency, more decimals than allowed, or
+                10**18 minor units or more.
         """
         value = parse_decimal(text)
         code = normalize_currency(currency)
+        _check_range(value, code, shown=text.strip())
         # Trailing zeros beyond the scale are harmless ("10.500" USD is 10.50).
         if value != value.quantize(_exponent(code), rounding=ROUND_HALF_UP):
             raise MoneyError(
@@ -296,7 +360,15 @@ class Money:
 
     @classmethod
     def from_minor(cls, minor: int, currency: str) -> Money:
-        """Builds from integer minor units (the storage form)."""
+        """Builds from integer minor units (the storage form).
+
+        Raises:
+            MoneyError: unknown currency, or ``|minor|`` of 10**18 or more.
+        """
+        if abs(minor) >= MAX_MINOR:
+            raise MoneyError(
+                f"{minor} minor units is out of range (at most {MAX_MINOR_DIGITS} digits)"
+            )
         return cls(amount=Decimal(minor).scaleb(-minor_units(currency)), currency=currency)
 
     @property

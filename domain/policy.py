@@ -19,11 +19,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
+    SerializationInfo,
     ValidationError,
     WithJsonSchema,
     field_validator,
@@ -31,7 +33,7 @@ from pydantic import (
 )
 
 from domain.errors import MoneyError, PolicyError
-from domain.money import normalize_currency, parse_decimal
+from domain.money import canonical_decimal, normalize_currency, parse_decimal
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -79,10 +81,18 @@ def _to_decimal(value: object) -> Decimal:
     raise ValueError(f"{value!r} is not a decimal")
 
 
+def _serialize_decimal(value: Decimal, info: SerializationInfo) -> str:
+    # The version hash asks for the canonical spelling; everything else keeps the
+    # document's own ("10000.00" stays as written).
+    if isinstance(info.context, dict) and info.context.get("canonical"):
+        return canonical_decimal(value)
+    return str(value)
+
+
 Dec = Annotated[
     Decimal,
     BeforeValidator(_to_decimal),
-    PlainSerializer(lambda d: str(d), return_type=str),
+    PlainSerializer(_serialize_decimal, return_type=str),
     WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}),
 ]
 Duration = Annotated[
@@ -91,6 +101,19 @@ Duration = Annotated[
     PlainSerializer(format_duration, return_type=str),
     WithJsonSchema({"type": "string", "pattern": r"^\d+[smhd]$", "examples": ["24h"]}),
 ]
+
+
+def _team_currency(value: str) -> str:
+    if value == "*":
+        return value
+    try:
+        return normalize_currency(value)
+    except MoneyError as exc:
+        raise ValueError(str(exc)) from None
+
+
+#: A team's currency: an ISO 4217 code (upper-cased) or ``*`` for any.
+TeamCurrency = Annotated[str, AfterValidator(_team_currency)]
 
 
 class RiskTier(StrEnum):
@@ -118,14 +141,25 @@ class Routing(_Strict):
     match_auto_accept_score: int = Field(default=85, ge=0, le=100)
     match_review_score: int = Field(default=60, ge=0, le=100)
 
+    # Single-field rules are field validators, so an error names the field itself.
+    @field_validator("materiality")
+    @classmethod
+    def _positive(cls, value: Decimal) -> Decimal:
+        if value <= 0:
+            raise ValueError("materiality must be positive")
+        return value
+
+    @field_validator("min_confidence")
+    @classmethod
+    def _unit_interval(cls, value: Decimal) -> Decimal:
+        if not Decimal(0) <= value <= Decimal(1):
+            raise ValueError("min_confidence must be between 0 and 1")
+        return value
+
     @model_validator(mode="after")
     def _scores_ordered(self) -> Routing:
         if self.match_review_score > self.match_auto_accept_score:
             raise ValueError("match_review_score must not exceed match_auto_accept_score")
-        if not Decimal(0) <= self.min_confidence <= Decimal(1):
-            raise ValueError("min_confidence must be between 0 and 1")
-        if self.materiality <= 0:
-            raise ValueError("materiality must be positive")
         return self
 
 
@@ -153,7 +187,7 @@ class Team(_Strict):
     reviewers: list[str] = Field(min_length=1)
     leads: list[str] = Field(default_factory=list)
     entities: list[str] = Field(default=["*"])
-    currencies: list[str] = Field(default=["*"])
+    currencies: list[TeamCurrency] = Field(default=["*"])
 
     def owns(self, *, entity: str, currency: str) -> int:
         """How specifically this team owns an item: 0 not at all, higher is more specific."""
@@ -177,10 +211,12 @@ class Compliance(_Strict):
 class Sla(_Strict):
     """The SLA ladder, counted from when an item enters review."""
 
-    remind_after: Duration = timedelta(hours=24)
-    escalate_after: Duration = timedelta(hours=48)
-    dead_letter_after: Duration = timedelta(hours=72)
-    claim_ttl: Duration = timedelta(hours=4)
+    # Defaults are written as in a policy file (and validated), so the exported JSON
+    # Schema shows "24h", not the ISO 8601 "P1D" its own pattern would reject.
+    remind_after: Duration = Field(default="24h", validate_default=True)
+    escalate_after: Duration = Field(default="48h", validate_default=True)
+    dead_letter_after: Duration = Field(default="72h", validate_default=True)
+    claim_ttl: Duration = Field(default="4h", validate_default=True)
 
     @model_validator(mode="after")
     def _ordered(self) -> Sla:
@@ -278,13 +314,14 @@ class Policy(_Strict):
             out[key] = rate
         return out
 
-    @model_validator(mode="after")
-    def _unique_teams(self) -> Policy:
-        names = [t.name for t in self.teams]
+    @field_validator("teams")
+    @classmethod
+    def _unique_teams(cls, value: list[Team]) -> list[Team]:
+        names = [t.name for t in value]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"team names must be unique; repeated: {', '.join(dupes)}")
-        return self
+        return value
 
     def rate(self, currency: str) -> Decimal | None:
         """Reporting units per unit of ``currency``; None when the policy has no rate."""
@@ -320,10 +357,13 @@ class LoadedPolicy:
 
 
 def policy_version(policy: Policy) -> str:
-    """Content hash of the policy's canonical JSON: formatting and comments don't count."""
-    canonical = json.dumps(
-        policy.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
+    """Content hash of the policy's canonical JSON: formatting and comments don't count.
+
+    Values are hashed, not spellings: durations in their shortest unit (``240m`` is
+    ``4h``) and decimals without trailing zeros (``0.850`` is ``0.85``).
+    """
+    dumped = policy.model_dump(mode="json", context={"canonical": True})
+    canonical = json.dumps(dumped, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "pol-" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 

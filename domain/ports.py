@@ -83,8 +83,19 @@ class ItemRepository(Protocol):
         """
         ...
 
-    async def claimable(self, *, teams: Sequence[str], limit: int, offset: int = 0) -> list[Item]:
-        """Unassigned pending items of these teams, highest priority first."""
+    async def claimable(
+        self,
+        *,
+        teams: Sequence[str],
+        limit: int,
+        offset: int = 0,
+        exclude_prepared_by: str | None = None,
+    ) -> list[Item]:
+        """Unassigned pending items of these teams, highest priority first.
+
+        ``exclude_prepared_by`` leaves out the items that user prepared (they may never
+        approve those, so they should not claim them either).
+        """
         ...
 
     async def count(

@@ -4,8 +4,10 @@ A ``match`` scoring at or above the auto-accept score is accepted without review
 the review band is reviewed; one below it becomes an ``unmatched`` exception. A ``batch``
 is auto-approved only when every tolerance holds. Anything reviewed goes to immediate
 review when a trigger fires (materiality, aging, confidence, risk tier), otherwise to the
-next digest. An item whose amount cannot be converted (no FX rate) or that no team owns
-is never auto-accepted: it goes to immediate review with that reason.
+next digest. Auto-acceptance is withheld whenever an immediate-review trigger fires or
+dual control requires two approvers: such an item is never approved without a human.
+An item whose amount cannot be converted (no FX rate) or that no team owns is never
+auto-accepted: it goes to immediate review with that reason.
 """
 
 from __future__ import annotations
@@ -20,13 +22,35 @@ _RISK_POINTS = {RiskTier.LOW: 0, RiskTier.MEDIUM: 10, RiskTier.HIGH: 30, RiskTie
 MAX_PRIORITY = 999
 
 
-def reporting_amount(facts: ItemFacts, loaded: LoadedPolicy) -> Decimal | None:
-    """The item's amount in the reporting currency, or None without a rate."""
+def to_reporting(amount: Decimal, currency: str, loaded: LoadedPolicy) -> Decimal | None:
+    """An amount in the reporting currency, rounded to its minor units; None without a rate."""
     policy = loaded.policy
-    rate = policy.rate(facts.currency)
+    rate = policy.rate(currency)
     if rate is None:
         return None
-    return quantize(facts.amount * rate, policy.reporting_currency)
+    return quantize(amount * rate, policy.reporting_currency)
+
+
+def reporting_amount(facts: ItemFacts, loaded: LoadedPolicy) -> Decimal | None:
+    """The item's amount in the reporting currency, or None without a rate."""
+    return to_reporting(facts.amount, facts.currency, loaded)
+
+
+def dual_control_required(
+    reporting: Decimal | None, loaded: LoadedPolicy, *, variance_ratio: Decimal | None = None
+) -> bool:
+    """Whether two distinct approvers are needed (the one rule for approvals and write-offs).
+
+    Args:
+        reporting: the amount in the reporting currency, rounded as ``to_reporting`` does
+            (None when there is no rate: an amount of unknown size needs two).
+        loaded: the policy.
+        variance_ratio: ``|variance / matched_value|`` of a batch, if any.
+    """
+    rules = loaded.policy.dual_control
+    if reporting is None or abs(reporting) >= rules.amount:
+        return True
+    return variance_ratio is not None and variance_ratio >= rules.variance_pct
 
 
 def _variance_ratio(facts: ItemFacts) -> Decimal | None:
@@ -56,13 +80,8 @@ def _priority(facts: ItemFacts, amount: Decimal | None, loaded: LoadedPolicy) ->
 
 
 def _required_approvals(facts: ItemFacts, amount: Decimal | None, loaded: LoadedPolicy) -> int:
-    rules = loaded.policy.dual_control
-    if amount is None or abs(amount) >= rules.amount:
-        return 2
-    ratio = _variance_ratio(facts)
-    if ratio is not None and ratio >= rules.variance_pct:
-        return 2
-    return 1
+    dual = dual_control_required(amount, loaded, variance_ratio=_variance_ratio(facts))
+    return 2 if dual else 1
 
 
 def _batch_failures(facts: ItemFacts, loaded: LoadedPolicy) -> list[str]:
@@ -89,6 +108,40 @@ def _batch_failures(facts: ItemFacts, loaded: LoadedPolicy) -> list[str]:
     if rules.min_records and (facts.record_count or 0) < rules.min_records:
         failures.append(f"{facts.record_count or 0} records < minimum {rules.min_records}")
     return failures
+
+
+def _auto_accept_withheld(
+    facts: ItemFacts,
+    triggers: list[str],
+    *,
+    material: str | None,
+    required_approvals: int,
+    loaded: LoadedPolicy,
+) -> list[str]:
+    """Why an item that qualifies for auto-acceptance must still see a human.
+
+    Nothing material or risky is approved silently: any immediate-review trigger, or dual
+    control, withholds it. A batch qualifies only with its variance within the caps, and
+    its amount is the matched total the engine already reconciled; what auto-approval
+    accepts unseen is the variance, so for a batch materiality and the dual-control
+    amount are measured on the variance (the variance ratio rule applies as it is).
+    """
+    if facts.kind is not ItemKind.BATCH or facts.variance is None:
+        withheld = list(triggers)
+        if required_approvals >= 2:
+            withheld.append(f"dual control requires {required_approvals} approvers")
+        return withheld
+    withheld = [t for t in triggers if t != material]
+    policy = loaded.policy
+    variance = to_reporting(abs(facts.variance), facts.currency, loaded)
+    if variance is not None and variance >= policy.routing.materiality:
+        withheld.append(
+            f"variance {variance} {policy.reporting_currency} >= materiality "
+            f"{policy.routing.materiality}"
+        )
+    if dual_control_required(variance, loaded, variance_ratio=_variance_ratio(facts)):
+        withheld.append("dual control requires 2 approvers for this variance")
+    return withheld
 
 
 def route_item(facts: ItemFacts, loaded: LoadedPolicy) -> RoutingDecision:
@@ -133,12 +186,14 @@ def route_item(facts: ItemFacts, loaded: LoadedPolicy) -> RoutingDecision:
             reasons.append("batch within every tolerance: auto-approve")
             auto = True
 
+    material = (
+        f"amount {amount} {policy.reporting_currency} >= materiality {policy.routing.materiality}"
+        if amount is not None and abs(amount) >= policy.routing.materiality
+        else None
+    )
     triggers: list[str] = list(blockers)
-    if amount is not None and abs(amount) >= policy.routing.materiality:
-        triggers.append(
-            f"amount {amount} {policy.reporting_currency} >= materiality "
-            f"{policy.routing.materiality}"
-        )
+    if material:
+        triggers.append(material)
     if facts.aging_days is not None and facts.aging_days >= policy.routing.aging_days:
         triggers.append(f"aging {facts.aging_days}d >= {policy.routing.aging_days}d")
     if facts.confidence is not None and facts.confidence < policy.routing.min_confidence:
@@ -146,9 +201,17 @@ def route_item(facts: ItemFacts, loaded: LoadedPolicy) -> RoutingDecision:
     if facts.risk_tier is not None and facts.risk_tier in policy.routing.immediate_risk_tiers:
         triggers.append(f"counterparty risk {facts.risk_tier.value}")
 
-    if auto and blockers:
-        reasons.append("auto-accept withheld: " + "; ".join(blockers))
-        auto = False
+    required_approvals = _required_approvals(facts, amount, loaded)
+    if auto:
+        withheld = _auto_accept_withheld(
+            facts,
+            triggers,
+            material=material,
+            required_approvals=required_approvals,
+            loaded=loaded,
+        )
+        reasons.extend(f"auto-accept withheld: {why}" for why in withheld)
+        auto = auto and not withheld
 
     if auto:
         route = Route.AUTO_ACCEPTED
@@ -166,7 +229,7 @@ def route_item(facts: ItemFacts, loaded: LoadedPolicy) -> RoutingDecision:
         reasons=tuple(reasons),
         priority=_priority(facts, amount, loaded),
         team=team.name if team else None,
-        required_approvals=_required_approvals(facts, amount, loaded),
+        required_approvals=required_approvals,
         policy_version=loaded.version,
         reporting_amount=amount,
     )

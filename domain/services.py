@@ -25,7 +25,7 @@ from domain.errors import (
     NothingToClaim,
     StaleItem,
 )
-from domain.intake import IntakeRow, RowError, content_hash
+from domain.intake import IntakeRow, RowError, content_hash, same_content
 from domain.items import (
     DisputeCategory,
     DisputeOutcome,
@@ -42,7 +42,7 @@ from domain.journal import EntryKind, build_entry
 from domain.permissions import check_can_act, check_not_someone_elses_claim, roles_of
 from domain.policy import LoadedPolicy
 from domain.ports import UnitOfWork, UnitOfWorkFactory
-from domain.routing import route_item
+from domain.routing import dual_control_required, route_item, to_reporting
 
 SYSTEM = "system"
 #: States in which an item still needs a human.
@@ -339,7 +339,7 @@ class ReviewService:
                 decision = route_item(facts, loaded)
                 fresh.append((_routed_item(facts, decision, now), decision))
                 continue
-            if current.content_hash == content_hash(facts):
+            if same_content(current.content_hash, facts):
                 result.unchanged += 1
                 continue
             if current.state is ReviewState.POSTED:
@@ -399,7 +399,22 @@ class ReviewService:
     async def _amend(
         self, uow: UnitOfWork, current: Item, facts: ItemFacts, loaded: LoadedPolicy, now: datetime
     ) -> Item:
+        """Applies changed source data: sign-offs on the old data are void.
+
+        An item under dispute stays disputed: the dispute is a person's open question
+        that only a person closes (a re-export must not close, say, a suspected-fraud
+        dispute), so the amendment is recorded on the disputed item, its write-off
+        approvals are voided with its other approvals, its owner and SLA clock are kept,
+        and it is never auto-accepted while disputed.
+        """
         decision = route_item(facts, loaded)
+        disputed = current.state is ReviewState.DISPUTED and current.dispute is not None
+        if disputed and decision.route is Route.AUTO_ACCEPTED:
+            decision = dataclasses.replace(
+                decision,
+                route=Route.IMMEDIATE,
+                reasons=(*decision.reasons, "auto-accept withheld: the item is disputed"),
+            )
         fresh = _routed_item(facts, decision, now)
         changed = sorted(
             f.name
@@ -428,6 +443,18 @@ class ReviewService:
             updated_at=now,
             version=current.version + 1,
         )
+        voided_write_offs: list[str] = []
+        if disputed:
+            assert current.dispute is not None
+            voided_write_offs = [a.user for a in current.dispute.write_off_approvals]
+            amended = dataclasses.replace(
+                amended,
+                state=ReviewState.DISPUTED,
+                dispute=dataclasses.replace(current.dispute, write_off_approvals=()),
+                assignee=current.assignee,
+                ladder_level=current.ladder_level,
+                sla_started_at=current.sla_started_at,
+            )
         if not await uow.items.update(amended, expected_version=current.version):
             raise StaleItem(f"{current.human_id} changed during ingest; run the ingest again")
         data = _routing_data(amended, decision)
@@ -437,6 +464,12 @@ class ReviewService:
             voided_approvals=[a.user for a in current.approvals],
             reason="source data changed: sign-offs on the old data are void",
         )
+        if disputed:
+            assert current.dispute is not None
+            data.update(
+                dispute_state=current.dispute.state.value,
+                voided_write_off_approvals=voided_write_offs,
+            )
         event = states.Event(
             name="item.amended",
             actor=SYSTEM,
@@ -594,10 +627,12 @@ class ReviewService:
         if not teams:
             raise NotAuthorized("you are not a reviewer or lead of any team")
         async with self._uow() as uow:
-            candidates = await uow.items.claimable(teams=teams, limit=CLAIM_CANDIDATES)
+            # The actor's own items are left out by the query (they could never approve
+            # them), so they cannot crowd the others out of the candidates.
+            candidates = await uow.items.claimable(
+                teams=teams, limit=CLAIM_CANDIDATES, exclude_prepared_by=actor
+            )
             for item in candidates:
-                if item.facts.prepared_by == actor:
-                    continue  # they could never approve it
                 transition = states.claim(item, actor=actor, now=now, ttl=policy.sla.claim_ttl)
                 if await uow.items.update(transition.item, expected_version=item.version):
                     await self._record(uow, item, transition.item, transition.events, now)
@@ -648,6 +683,7 @@ class ReviewService:
         async with self._uow() as uow:
             item = await self._load(uow, item_id)
             roles = check_can_act(policy, item, actor)
+            states.check_allowed(item, states.Action.RELEASE)  # unclaimed: nothing to release
             if item.assignee != actor and not roles & {"lead", "compliance"}:
                 raise NotAuthorized(f"{item.human_id} is claimed by <@{item.assignee}>")
             transition = states.release(item, actor=actor, now=now, reason="released by assignee")
@@ -748,6 +784,8 @@ class ReviewService:
                 note=note,
                 write_off_approvals_required=self._write_off_approvers(item, loaded),
             )
+            if transition.noop:
+                return Outcome(item=item, noop=True)
             result = await self._apply(uow, item, transition, now)
             if result.item.state is ReviewState.APPROVED:
                 posted, entry = await self._post(uow, result.item, EntryKind.WRITE_OFF, now)
@@ -757,14 +795,16 @@ class ReviewService:
 
     @staticmethod
     def _write_off_approvers(item: Item, loaded: LoadedPolicy) -> int:
-        policy = loaded.policy
+        """Approvers a write-off needs: routing's dual-control rule on the written-off amount.
+
+        The amount is converted and rounded exactly as routing does, so at the limit the
+        write-off and the ordinary approval agree.
+        """
         amount = item.facts.amount
         if item.dispute and item.dispute.proposed_adjustment is not None:
             amount = item.dispute.proposed_adjustment
-        rate = policy.rate(item.facts.currency)
-        if rate is None:
-            return 2
-        return 2 if abs(amount * rate) >= policy.dual_control.amount else 1
+        reporting = to_reporting(amount, item.facts.currency, loaded)
+        return 2 if dual_control_required(reporting, loaded) else 1
 
     async def check_may_act(self, *, item_id: int, actor: str) -> Item:
         """The item, if ``actor`` may decide on it now (before showing them a form).

@@ -78,7 +78,8 @@ LEADS_TO: dict[Action, frozenset[ReviewState]] = {
     Action.RESOLVE_DISPUTE: frozenset({S.PENDING, S.APPROVED, S.DISPUTED}),
     Action.DEAD_LETTER: frozenset({S.DEAD_LETTER}),
     Action.POST: frozenset({S.POSTED}),
-    Action.AMEND: frozenset({S.PENDING, S.APPROVED}),
+    # An amended item returns to review (or is auto-accepted); a disputed one stays disputed.
+    Action.AMEND: frozenset({S.PENDING, S.APPROVED, S.DISPUTED}),
 }
 
 TERMINAL = frozenset({S.POSTED, S.REJECTED})
@@ -235,10 +236,14 @@ def approve(item: Item, *, actor: str, now: datetime, note: str | None = None) -
         raise NotAuthorized(
             f"you prepared {item.human_id}, so you cannot approve it (maker-checker)"
         )
+    if actor in {a.user for a in item.approvals}:
+        # Reachable: an item awaiting its second approval can be escalated or
+        # dead-lettered with the first approval kept; its giver may not be the second.
+        raise NotAuthorized(
+            f"you already approved {item.human_id}; dual control needs a second, different approver"
+        )
     approvals = (*item.approvals, Approval(user=actor, at=now, note=note))
     approvers = [a.user for a in approvals]
-    if len(set(approvers)) != len(approvers):  # pragma: no cover - guarded above
-        raise NotAuthorized(f"you already approved {item.human_id}")
     done = len(approvals) >= item.required_approvals
     new = _evolve(
         item,
@@ -418,6 +423,18 @@ def update_dispute(
     )
 
 
+def _already_resolved_by(item: Item, actor: str, outcome: DisputeOutcome) -> bool:
+    """Whether ``actor`` already gave this resolution to the item's (closed) dispute."""
+    dispute = item.dispute
+    if item.state is S.DISPUTED or dispute is None or dispute.state is not DisputeState.RESOLVED:
+        return False
+    if dispute.outcome is not outcome:
+        return False
+    if outcome is DisputeOutcome.WRITTEN_OFF:
+        return actor in {a.user for a in dispute.write_off_approvals}
+    return dispute.resolved_by == actor
+
+
 def resolve_dispute(
     item: Item,
     *,
@@ -429,11 +446,18 @@ def resolve_dispute(
 ) -> Transition:
     """Closes a dispute.
 
-    ``matched``, ``adjusted`` and ``withdrawn`` send the item back to review (it still needs
-    its normal approval). ``written_off`` is itself a decision: it needs
-    ``write_off_approvals_required`` distinct approvers (never the preparer), and the last
-    one approves the item for posting to the write-off account.
+    ``matched``, ``adjusted`` and ``withdrawn`` send the item back to ordinary review: it
+    still needs its normal approval, starts the ladder again (``ladder_level`` 0, so a
+    later claim and release returns it to ``pending``) and gets a fresh SLA clock.
+    ``written_off`` is itself a decision: it needs ``write_off_approvals_required``
+    distinct approvers (never the preparer), and the last one approves the item for
+    posting to the write-off account.
+
+    A repeat of the resolution by someone who already gave it (a double click after the
+    dispute closed) is a no-op, as for ``approve``.
     """
+    if _already_resolved_by(item, actor, outcome):
+        return Transition(item=item, events=(), noop=True)
     check_allowed(item, Action.RESOLVE_DISPUTE)
     dispute = item.dispute
     assert dispute is not None
@@ -446,7 +470,14 @@ def resolve_dispute(
             resolved_at=now,
         )
         new = _evolve(
-            item, now, state=S.PENDING, dispute=resolved, assignee=None, claim_expires_at=None
+            item,
+            now,
+            state=S.PENDING,
+            dispute=resolved,
+            assignee=None,
+            claim_expires_at=None,
+            ladder_level=0,
+            sla_started_at=now,
         )
         return Transition(
             item=new,

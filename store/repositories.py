@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, case, func, insert, select, text, update
+from sqlalchemy import and_, bindparam, case, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.dashboard import HIGH_PRIORITY, MEDIUM_PRIORITY
@@ -116,14 +116,28 @@ class SqlItemRepository:
         result = await self._conn.execute(stmt, rows)
         return result.rowcount == len(changed)
 
-    async def claimable(self, *, teams: Sequence[str], limit: int, offset: int = 0) -> list[Item]:
-        """Unassigned pending items of these teams, highest priority first, oldest first."""
+    async def claimable(
+        self,
+        *,
+        teams: Sequence[str],
+        limit: int,
+        offset: int = 0,
+        exclude_prepared_by: str | None = None,
+    ) -> list[Item]:
+        """Unassigned pending items of these teams, highest priority first, oldest first.
+
+        With ``exclude_prepared_by``, that user's own items are filtered out in SQL, so a
+        limit never fills up with items they could not take.
+        """
+        stmt = select(items).where(
+            items.c.state == ReviewState.PENDING.value, items.c.team.in_(list(teams))
+        )
+        if exclude_prepared_by is not None:
+            stmt = stmt.where(
+                or_(items.c.prepared_by.is_(None), items.c.prepared_by != exclude_prepared_by)
+            )
         rows = await self._conn.execute(
-            select(items)
-            .where(items.c.state == ReviewState.PENDING.value, items.c.team.in_(list(teams)))
-            .order_by(items.c.priority.desc(), items.c.id)
-            .limit(limit)
-            .offset(offset)
+            stmt.order_by(items.c.priority.desc(), items.c.id).limit(limit).offset(offset)
         )
         return [item_from_row(r) for r in rows.mappings()]
 

@@ -220,14 +220,24 @@ class InMemoryItemRepository:
             self._uow.staged_items[item.id] = item
         return True
 
-    async def claimable(self, *, teams: Sequence[str], limit: int, offset: int = 0) -> list[Item]:
+    async def claimable(
+        self,
+        *,
+        teams: Sequence[str],
+        limit: int,
+        offset: int = 0,
+        exclude_prepared_by: str | None = None,
+    ) -> list[Item]:
         """Unassigned pending items of these teams, priority descending then id."""
         await asyncio.sleep(0)
         wanted = set(teams)
         found = [
             i
             for i in self._visible().values()
-            if i.state is ReviewState.PENDING and i.assignee is None and i.team in wanted
+            if i.state is ReviewState.PENDING
+            and i.assignee is None
+            and i.team in wanted
+            and (exclude_prepared_by is None or i.facts.prepared_by != exclude_prepared_by)
         ]
         return sorted(found, key=_queue_order)[offset : offset + limit]
 

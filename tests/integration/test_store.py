@@ -141,6 +141,18 @@ async def test_update_refuses_a_stale_version(migrated: Database) -> None:
         assert (await repo.get(item.id or 0)) == newer
 
 
+async def test_claimable_can_leave_out_what_one_user_prepared(migrated: Database) -> None:
+    async with migrated.writer.begin() as conn:
+        repo = SqlItemRepository(conn)
+        for n, preparer in enumerate(["U0ALICE", None, "U0BOB", "U0ALICE"]):
+            await repo.add(_item(external_id=f"c-{n}", prepared_by=preparer))
+        every = await repo.claimable(teams=["treasury"], limit=10)
+        theirs = await repo.claimable(teams=["treasury"], limit=10, exclude_prepared_by="U0ALICE")
+    assert [i.facts.external_id for i in every] == ["c-0", "c-1", "c-2", "c-3"]
+    # Items without a preparer (NULL in SQL) are still offered.
+    assert [i.facts.external_id for i in theirs] == ["c-1", "c-2"]
+
+
 async def test_sqlite_writers_in_two_processes_never_hit_database_locked(tmp_path: Path) -> None:
     """Read-then-write transactions from two engines (as from two processes) all succeed.
 

@@ -7,7 +7,14 @@ from decimal import Decimal
 import pytest
 
 from domain.errors import MoneyError
-from domain.money import Money, minor_units, normalize_currency, parse_decimal, quantize
+from domain.money import (
+    Money,
+    canonical_decimal,
+    minor_units,
+    normalize_currency,
+    parse_decimal,
+    quantize,
+)
 
 
 @pytest.mark.parametrize(
@@ -133,23 +140,12 @@ def test_exponent_forms_are_rejected(text: str) -> None:
         parse_decimal(text)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: parse_decimal accepts '_' digit grouping and non-ASCII digits "
-    "(Decimal() does), although its contract says no thousands separators",
-)
 @pytest.mark.parametrize("text", ["1_000.00", "1_0", "\u0661\u0662\u0663", "\uff11\uff12"])
 def test_parse_rejects_digit_grouping_and_non_ascii_digits(text: str) -> None:
     with pytest.raises(MoneyError):
         Money.parse(text, "USD")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: amounts past the 28-digit Decimal context raise decimal.InvalidOperation "
-    "from quantize() instead of MoneyError",
-)
 @pytest.mark.parametrize(
     "text", ["100000000000000000000000000", "99999999999999999999999999999999.99"]
 )
@@ -252,3 +248,62 @@ def test_money_is_immutable_and_hashable() -> None:
     with pytest.raises(AttributeError):
         money.amount = Decimal("2.00")  # type: ignore[misc]
     assert len({money, Money.parse("1.0", "usd")}) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "currency"),
+    [
+        ("9999999999999999.99", "USD"),
+        ("-9999999999999999.99", "USD"),
+        ("999999999999999999", "JPY"),
+        ("999999999999999.999", "KWD"),
+    ],
+)
+def test_the_largest_storable_amounts_round_trip_through_minor_units(
+    text: str, currency: str
+) -> None:
+    money = Money.parse(text, currency)
+    assert abs(money.minor) == 10**18 - 1
+    assert Money.from_minor(money.minor, currency) == money
+
+
+@pytest.mark.parametrize(
+    ("text", "currency"),
+    [("10000000000000000", "USD"), ("-10000000000000000.00", "USD"), ("1" + "0" * 18, "JPY")],
+)
+def test_amounts_of_10_to_the_18_minor_units_are_refused(text: str, currency: str) -> None:
+    with pytest.raises(MoneyError, match="too large"):
+        Money.parse(text, currency)
+
+
+def test_no_constructor_lets_decimal_invalid_operation_escape() -> None:
+    with pytest.raises(MoneyError, match="too large"):
+        Money(amount=Decimal("1" + "0" * 30), currency="USD")
+    with pytest.raises(MoneyError, match="too large"):
+        Money.of(Decimal("9999999999999999.995"), "USD")  # rounds up to 10**18 minor units
+    with pytest.raises(MoneyError, match="out of range"):
+        Money.from_minor(10**18, "USD")
+    with pytest.raises(MoneyError, match="not a finite"):
+        Money(amount=Decimal("NaN"), currency="USD")
+    with pytest.raises(MoneyError, match="not a finite"):
+        quantize(Decimal("Infinity"), "USD")
+    with pytest.raises(MoneyError, match="too many digits"):
+        quantize(Decimal("1" + "0" * 30), "USD")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("0.85", "0.85"),
+        ("0.850", "0.85"),
+        ("00.85", "0.85"),
+        ("10000.00", "10000"),
+        ("100", "100"),
+        ("-0.00", "0"),
+        ("0", "0"),
+        ("-1.50", "-1.5"),
+        ("0.0000001", "0.0000001"),  # str() would give 1E-7
+    ],
+)
+def test_canonical_decimal_is_one_exact_spelling_per_value(text: str, expected: str) -> None:
+    assert canonical_decimal(Decimal(text)) == expected

@@ -173,11 +173,6 @@ def test_missing_required_fields_are_named(path: str) -> None:
     assert problems_of(without(path)) == [f"{path}: Field required"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: single-field checks in Routing._scores_ordered and Policy._unique_teams are "
-    "model validators, so the path is 'routing' / '(document)' instead of the field's",
-)
 @pytest.mark.parametrize(
     ("path", "value", "where"),
     [
@@ -367,11 +362,6 @@ def _defaults(node: Any) -> list[tuple[dict[str, Any], Any]]:
     return found
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: policy_json_schema() renders Duration defaults as ISO 8601 ('P1D', 'PT4H'), "
-    "which fail the schema's own pattern ^\\d+[smhd]$ and parse_duration",
-)
 def test_json_schema_defaults_satisfy_their_own_schema() -> None:
     bad = []
     for node, default in _defaults(policy_json_schema()):
@@ -441,22 +431,12 @@ def test_version_changes_when_a_team_member_changes() -> None:
     assert parse_policy(yaml.safe_dump(data)).version != make_policy().version
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug (minor): policy_version hashes str(Decimal), so '0.85' and '0.850' (same "
-    "value, different spelling) give different versions",
-)
 def test_version_ignores_trailing_zeros_in_decimals() -> None:
     respelled = POLICY_YAML.replace('min_confidence: "0.85"', 'min_confidence: "0.850"')
     assert parse_policy(respelled).policy.routing.min_confidence == Decimal("0.85")
     assert parse_policy(respelled).version == make_policy().version
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: Team.currencies is neither validated nor normalised, so 'eur' (or a typo "
-    "like 'EURO') is accepted and silently never matches",
-)
 @pytest.mark.parametrize("code", ["eur", "EURO"])
 def test_team_currencies_are_validated_or_normalised(code: str) -> None:
     data = policy_data()

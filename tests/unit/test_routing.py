@@ -396,12 +396,6 @@ def test_dual_control_sets_required_approvals(facts: ItemFacts, required: int) -
     assert route_item(facts, POLICY).required_approvals == required
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: route_item auto-accepts a match even when an immediate trigger fires "
-    "(material amount, high/critical risk) and dual control requires 2 approvers; "
-    "services then post it with zero human approvals",
-)
 @pytest.mark.parametrize(
     "facts",
     [
@@ -416,3 +410,41 @@ def test_match_auto_accept_never_bypasses_materiality_risk_or_dual_control(
 ) -> None:
     decision = route_item(facts, POLICY)
     assert decision.route is Route.IMMEDIATE
+
+
+def test_dual_control_alone_withholds_auto_accept_without_making_it_immediate() -> None:
+    policy = make_policy(routing={"materiality": "50000.00"})
+    decision = route(policy, kind=ItemKind.MATCH, score=95, amount="20000.00")
+    assert decision.route is Route.DIGEST
+    assert decision.required_approvals == 2
+    assert "auto-accept withheld: dual control requires 2 approvers" in decision.reasons
+
+
+@pytest.mark.parametrize(
+    ("overrides", "why"),
+    [
+        pytest.param({"risk_tier": RiskTier.HIGH}, "counterparty risk high", id="risk-tier"),
+        pytest.param({"aging_days": 5}, "aging 5d >= 5d", id="aging"),
+        pytest.param({"confidence": "0.80"}, "confidence 0.80 < 0.85", id="confidence"),
+    ],
+)
+def test_a_batch_within_tolerance_is_not_auto_approved_when_a_risk_trigger_fires(
+    overrides: dict[str, Any], why: str
+) -> None:
+    decision = route_item(batch(**overrides), POLICY)
+    assert decision.route is Route.IMMEDIATE
+    assert f"auto-accept withheld: {why}" in decision.reasons
+
+
+def test_a_batch_is_withheld_when_its_variance_itself_is_material() -> None:
+    # Only a policy whose cap lets a material variance through can reach this.
+    policy = make_policy(
+        batch={"absolute_cap": "20000.00", "relative_cap": "0.5"},
+        dual_control={"variance_pct": "0.9"},
+    )
+    decision = route_item(batch(variance="10000.00"), policy)
+    assert decision.route is Route.IMMEDIATE
+    assert "auto-accept withheld: variance 10000.00 USD >= materiality 10000.00" in decision.reasons
+    assert "auto-accept withheld: dual control requires 2 approvers for this variance" in (
+        decision.reasons
+    )

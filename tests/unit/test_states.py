@@ -239,6 +239,14 @@ def test_an_earlier_approver_cannot_approve_twice_after_escalation() -> None:
         states.approve(escalated, actor="U0ALICE", now=NOW)
 
 
+def test_an_earlier_approver_cannot_be_the_second_after_a_dead_letter_either() -> None:
+    item = item_in(S.AWAITING_SECOND_APPROVAL)
+    parked = states.dead_letter(item, actor="system", now=NOW, reason="72h breach").item
+    with pytest.raises(NotAuthorized, match="dual control needs a second, different approver"):
+        states.approve(parked, actor="U0ALICE", now=NOW)
+    assert states.approve(parked, actor="U0AUDIT", now=NOW).item.state is S.APPROVED
+
+
 # --- reject -----------------------------------------------------------------------------
 
 
@@ -328,12 +336,6 @@ def test_claim_then_release_goes_back_where_it_was(path: list[str], back_to: Rev
     assert states.release(assigned, actor=ACTOR, now=NOW, reason="x").item.state is back_to
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: release derives the state from ladder_level, but resolve_dispute sends an "
-    "escalated item to PENDING without resetting ladder_level, so a claim from PENDING "
-    "is released to ESCALATED (the claim event says resume_state=pending)",
-)
 def test_release_after_a_resolved_dispute_returns_to_the_claimed_from_state() -> None:
     item = states.escalate(item_in(S.PENDING), actor="system", now=NOW, reason=None).item
     item = states.open_dispute(
@@ -475,6 +477,47 @@ def test_resolving_without_write_off_returns_to_review(outcome: DisputeOutcome) 
     assert t.item.approvals == ()  # it still needs its normal approval
 
 
+def test_resolving_an_escalated_dispute_restarts_ordinary_review() -> None:
+    escalated = states.escalate(item_in(S.PENDING), actor="system", now=T0, reason=None).item
+    disputed = states.open_dispute(
+        escalated,
+        actor="U0LEAD",
+        now=T0,
+        category=DisputeCategory.TIMING,
+        description="waiting on the bank's recall",
+    ).item
+    later = NOW + timedelta(days=3)
+    t = states.resolve_dispute(
+        disputed,
+        actor="U0LEAD",
+        now=later,
+        outcome=DisputeOutcome.MATCHED,
+        note=None,
+        write_off_approvals_required=1,
+    )
+    assert (t.item.state, t.item.ladder_level, t.item.sla_started_at) == (S.PENDING, 0, later)
+
+
+@pytest.mark.parametrize(
+    "outcome", [DisputeOutcome.MATCHED, DisputeOutcome.ADJUSTED, DisputeOutcome.WITHDRAWN]
+)
+def test_repeating_a_resolution_is_a_noop_but_another_outcome_is_refused(
+    outcome: DisputeOutcome,
+) -> None:
+    def resolve(item: Item, actor: str, how: DisputeOutcome) -> Transition:
+        return states.resolve_dispute(
+            item, actor=actor, now=NOW, outcome=how, note=None, write_off_approvals_required=1
+        )
+
+    resolved = resolve(item_in(S.DISPUTED), "U0BOB", outcome).item
+    again = resolve(resolved, "U0BOB", outcome)
+    assert again.noop and again.item is resolved
+    with pytest.raises(IllegalTransition, match="cannot be resolved as a dispute now"):
+        resolve(resolved, "U0ALICE", outcome)
+    with pytest.raises(IllegalTransition):
+        resolve(resolved, "U0BOB", DisputeOutcome.WRITTEN_OFF)
+
+
 def write_off(item: Item, actor: str, required: int = 2) -> Transition:
     return states.resolve_dispute(
         item,
@@ -520,11 +563,6 @@ def test_write_off_below_the_limit_needs_one_approver() -> None:
     assert t.item.decided_by == "U0ALICE"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the last write-off approver repeating (double click) gets IllegalTransition "
-    "instead of a no-op, unlike approve()",
-)
 def test_write_off_repeat_by_the_last_approver_is_a_noop() -> None:
     approved = write_off(item_in(S.DISPUTED), "U0ALICE", required=1).item
     posted = states.post(approved, actor="system", now=NOW, ledger_ref="JE-1-W").item
