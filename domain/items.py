@@ -203,6 +203,8 @@ class Item:
     claim_expires_at: datetime | None = None
     approvals: tuple[Approval, ...] = ()
     ladder_level: int = 0
+    sla_credit_seconds: int = 0  # SLA time used before ``sla_started_at`` (e.g. before a pause)
+    sla_next_at: datetime | None = None  # when the next ladder rung falls due (indexed)
     dispute: Dispute | None = None
     ledger_ref: str | None = None
     decided_by: str | None = None

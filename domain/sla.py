@@ -1,29 +1,179 @@
-"""The SLA ladder: when an item is due, and which rung of the ladder it has reached."""
+"""The SLA ladder: when an item is due, which rung falls due next, and working time.
+
+Each item in review carries its clock: ``sla_started_at`` (when the running segment
+began), ``sla_credit_seconds`` (SLA time used before it, e.g. before a pause) and
+``ladder_level`` (rungs already taken: 1 reminded, 2 escalated, 3 dead-lettered). From
+these, ``next_deadline`` gives the wall-clock time the next rung falls due; the store
+keeps it in an indexed column so a sweep reads only what is due, never the whole queue.
+
+Time is wall time, or working time only when the policy has a business calendar. A
+dispute awaiting the counterparty pauses the clock.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from enum import IntEnum
+from zoneinfo import ZoneInfo
 
 from domain.items import DisputeState, Item, ReviewState
-from domain.policy import Policy
+from domain.policy import BusinessCalendar, Policy
 
 #: States in which nobody owes a decision any more.
 SETTLED = frozenset({ReviewState.APPROVED, ReviewState.POSTED, ReviewState.REJECTED})
 
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+#: Enough to cross any realistic run of holidays; a calendar with no working day at all
+#: cannot pass validation, so hitting this means a bug, not a user error.
+_MAX_DAYS = 3660
+
+
+class Rung(IntEnum):
+    """The ladder's rungs, in order; the value is the ``ladder_level`` after taking it."""
+
+    REMIND = 1
+    ESCALATE = 2
+    DEAD_LETTER = 3
+
+
+def threshold(rung: Rung, policy: Policy) -> timedelta:
+    """SLA time after which ``rung`` falls due."""
+    sla = policy.sla
+    return {
+        Rung.REMIND: sla.remind_after,
+        Rung.ESCALATE: sla.escalate_after,
+        Rung.DEAD_LETTER: sla.dead_letter_after,
+    }[rung]
+
+
+# --- working time ------------------------------------------------------------------------
+
+
+def _window(day: date, cal: BusinessCalendar, tz: ZoneInfo) -> tuple[datetime, datetime] | None:
+    """The working window of ``day`` in UTC, or None on a non-working day."""
+    if _WEEKDAYS[day.weekday()] not in cal.weekdays or day in cal.holidays:
+        return None
+    start = datetime.combine(day, cal.start, tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(day, cal.end, tzinfo=tz).astimezone(UTC)
+    return start, end
+
+
+def worktime_between(start: datetime, end: datetime, cal: BusinessCalendar | None) -> timedelta:
+    """SLA time elapsed from ``start`` to ``end`` (wall time without a calendar)."""
+    if end <= start:
+        return timedelta(0)
+    if cal is None:
+        return end - start
+    tz = ZoneInfo(cal.timezone)
+    total = timedelta(0)
+    day = start.astimezone(tz).date() - timedelta(days=1)  # a window may straddle midnight UTC
+    last = end.astimezone(tz).date()
+    while day <= last:
+        window = _window(day, cal, tz)
+        if window is not None:
+            lo, hi = max(window[0], start), min(window[1], end)
+            if hi > lo:
+                total += hi - lo
+        day += timedelta(days=1)
+    return total
+
+
+def add_worktime(start: datetime, amount: timedelta, cal: BusinessCalendar | None) -> datetime:
+    """The wall-clock time at which ``amount`` of SLA time has passed since ``start``."""
+    if amount <= timedelta(0):
+        return start
+    if cal is None:
+        return start + amount
+    tz = ZoneInfo(cal.timezone)
+    cursor = start
+    day = start.astimezone(tz).date() - timedelta(days=1)
+    for _ in range(_MAX_DAYS):
+        window = _window(day, cal, tz)
+        if window is not None and window[1] > cursor:
+            begin = max(window[0], cursor)
+            available = window[1] - begin
+            if amount <= available:
+                return begin + amount
+            amount -= available
+            cursor = window[1]
+        day += timedelta(days=1)
+    raise ValueError("the business calendar has no working time within ten years")
+
+
+# --- the ladder ----------------------------------------------------------------------------
+
+
+def is_paused(item: Item) -> bool:
+    """A dispute waiting on the counterparty stops the clock."""
+    return item.dispute is not None and item.dispute.state is DisputeState.AWAITING_COUNTERPARTY
+
+
+def next_rung(item: Item) -> Rung | None:
+    """The rung the item would take next, or None when the ladder has nothing left."""
+    if item.state in SETTLED or item.ladder_level >= Rung.DEAD_LETTER:
+        return None
+    return Rung(item.ladder_level + 1)
+
+
+def deadline(item: Item, rung: Rung, policy: Policy) -> datetime | None:
+    """When ``rung`` falls due for the item (None while paused or settled)."""
+    if item.state in SETTLED or is_paused(item):
+        return None
+    remaining = threshold(rung, policy) - timedelta(seconds=item.sla_credit_seconds)
+    return add_worktime(item.sla_started_at, remaining, policy.calendar)
+
+
+def next_deadline(item: Item, policy: Policy) -> datetime | None:
+    """When the next rung falls due: the value of the indexed ``sla_next_at`` column."""
+    rung = next_rung(item)
+    return deadline(item, rung, policy) if rung is not None else None
+
 
 def sla_due_at(item: Item, policy: Policy) -> datetime | None:
-    """When a decision is due (the first rung, ``remind_after``); None once settled.
-
-    A dispute awaiting the counterparty has no due time: its clock is paused.
-    """
-    if item.state in SETTLED:
-        return None
-    if item.dispute is not None and item.dispute.state is DisputeState.AWAITING_COUNTERPARTY:
-        return None
-    return item.sla_started_at + policy.sla.remind_after
+    """When a decision is due (the first rung, ``remind_after``); None once settled or paused."""
+    return deadline(item, Rung.REMIND, policy)
 
 
 def is_overdue(item: Item, policy: Policy, now: datetime) -> bool:
     """Whether the item is past its due time."""
     due = sla_due_at(item, policy)
     return due is not None and now >= due
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LadderStep:
+    """What a sweep should do to one item now."""
+
+    rung: Rung
+    skipped: tuple[Rung, ...]  # rungs that fell due while nobody swept (e.g. bot down)
+
+
+def due_step(item: Item, policy: Policy, now: datetime) -> LadderStep | None:
+    """The highest rung due at ``now``, if any; rungs passed over are reported as skipped.
+
+    Taking only the highest keeps a desk that was down for days from sending a reminder,
+    an escalation and a dead-letter alert for the same item in one sweep.
+    """
+    first = next_rung(item)
+    if first is None:
+        return None
+    due: list[Rung] = []
+    for rung in Rung:
+        if rung < first:
+            continue
+        when = deadline(item, rung, policy)
+        if when is None or when > now:
+            break
+        due.append(rung)
+    if not due:
+        return None
+    return LadderStep(rung=due[-1], skipped=tuple(due[:-1]))
+
+
+def pause(
+    item_started: datetime, credit_seconds: int, now: datetime, cal: BusinessCalendar | None
+) -> int:
+    """SLA seconds used up to ``now``, to keep while the clock is paused."""
+    used = worktime_between(item_started, now, cal)
+    return credit_seconds + int(used.total_seconds())

@@ -104,6 +104,8 @@ items = Table(
     Column("claim_expires_at", UtcDateTime),
     Column("approvals", JSON, nullable=False),
     Column("ladder_level", Integer, nullable=False),
+    Column("sla_credit_seconds", Integer, nullable=False, server_default="0"),
+    Column("sla_next_at", UtcDateTime, index=True),
     Column("dispute", JSON),
     Column("ledger_ref", String(60)),
     Column("decided_by", String(50)),
