@@ -13,6 +13,7 @@ import logging
 import signal
 from dataclasses import dataclass, field
 
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -22,7 +23,9 @@ from bot.settings import Settings
 from handlers import actions, commands, events, views
 from handlers.context import Deps, InFlight
 from handlers.notifier import SlackNotifier, make_client
+from scheduler.jobs import Jobs
 from scheduler.relay import OutboxRelay
+from scheduler.setup import build_scheduler
 from store import audit_log
 from store.outbox import OutboxStore
 
@@ -92,6 +95,8 @@ class Server:
     inflight: InFlight = field(default_factory=InFlight)
     relay: OutboxRelay | None = None
     handler: AsyncSocketModeHandler | None = None
+    scheduler: AsyncIOScheduler | None = None
+    jobs: Jobs | None = None
 
     async def start(self) -> None:
         """Connects to Slack and starts the relay."""
@@ -105,11 +110,33 @@ class Server:
             compliance_channel=lambda: policy.current().policy.compliance.channel,
         )
         self.container.uow.on_commit(self.relay.wake)
+        settings = self.container.settings
+        self.jobs = Jobs(
+            service=self.container.service,
+            clock=self.container.clock,
+            relay=self.relay,
+            database=self.container.database,
+            anchors=self.container.anchors,
+            policy=policy,
+        )
+        # Items stored before this release, or under another policy, get their deadlines.
+        await self.container.service.refresh_deadlines(now=self.container.clock.now())
         auth = await self.client.auth_test()
         self.handler = AsyncSocketModeHandler(
             app, self.app_token, web_client=self.client, ping_interval=self.ping_interval
         )
         await self.handler.connect_async()  # type: ignore[no-untyped-call]
+        digest = policy.current().policy.digest
+        self.scheduler = build_scheduler(
+            self.jobs,
+            sweep_interval=settings.sweep_interval,
+            relay_interval=self.relay_interval,
+            anchor_interval=settings.anchor_interval,
+            policy_reload_interval=settings.policy_reload_interval,
+            digest_cron=digest.cron,
+            digest_timezone=digest.timezone,
+        )
+        self.scheduler.start()
         log.info(
             "connected to Slack over Socket Mode as %s in team %s",
             auth.get("user"),
@@ -131,6 +158,8 @@ class Server:
         """Stops taking work, drains listeners, lets the relay finish its batch."""
         log.info("shutting down", extra={"event": "shutdown"})
         self.stop.set()
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
         if self.handler is not None:
             await self.handler.close_async()  # type: ignore[no-untyped-call]
         if not await self.inflight.drained(SHUTDOWN_GRACE_S):

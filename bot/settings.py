@@ -36,5 +36,13 @@ class Settings(BaseSettings):
     slack_api_url: str = Field(
         default="https://slack.com/api/", description="Slack Web API base URL."
     )
-    sweep_interval: float = Field(default=60.0, gt=0, description="Seconds between SLA sweeps.")
+    sweep_interval: float = Field(
+        default=60.0, gt=0, description="Seconds between SLA sweeps (and claim sweeps)."
+    )
+    anchor_interval: float = Field(
+        default=3600.0, gt=0, description="Seconds between audit checkpoints posted to compliance."
+    )
+    policy_reload_interval: float = Field(
+        default=15.0, gt=0, description="Seconds between checks of the policy file for changes."
+    )
     log_level: str = Field(default="INFO")

@@ -143,3 +143,47 @@ def for_change(
         users += [*team.reviewers, *team.leads]
     out.extend(home_refreshes(users, now))
     return out
+
+
+def ladder_notices(item: Item, level: int, policy: Policy, now: datetime) -> list[Notification]:
+    """The reminder (level 1) or the team-channel escalation post (level 2) of the SLA ladder.
+
+    Dead letters need nothing here: ``for_change`` already alerts compliance for them.
+    The dedupe key names the clock's start, so a ladder restarted by an amendment or a
+    resolved dispute reminds again, while a repeated sweep never does.
+    """
+    assert item.id is not None
+    clock = item.sla_started_at.isoformat()
+    team = policy.team(item.team) if item.team else None
+    channel = team.channel if team else policy.compliance.channel
+    if level == 1:
+        if item.assignee:
+            return [
+                Notification(
+                    kind=NoticeKind.DM,
+                    target=item.assignee,
+                    dedupe_key=f"sla:remind:{item.id}:{clock}",
+                    item_id=item.id,
+                    payload={"template": "reminder"},
+                )
+            ]
+        return [
+            Notification(
+                kind=NoticeKind.ALERT,
+                target=channel,
+                dedupe_key=f"sla:remind:{item.id}:{clock}",
+                item_id=item.id,
+                payload={"template": "reminder_unclaimed"},
+            )
+        ]
+    if level == 2:
+        return [
+            Notification(
+                kind=NoticeKind.ALERT,
+                target=channel,
+                dedupe_key=f"sla:escalate:{item.id}:{clock}",
+                item_id=item.id,
+                payload={"template": "sla_escalated"},
+            )
+        ]
+    return []

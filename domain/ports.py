@@ -116,6 +116,14 @@ class ItemRepository(Protocol):
         state (``state:<name>``). ``teams=None`` counts every team."""
         ...
 
+    async def due_for_ladder(self, *, now: datetime, limit: int) -> list[Item]:
+        """Items whose next SLA rung is due (``sla_next_at <= now``), earliest first."""
+        ...
+
+    async def open_after(self, *, after_id: int, limit: int) -> list[Item]:
+        """Open items with ids above ``after_id``, in id order (for recomputing deadlines)."""
+        ...
+
     async def expired_claims(self, *, now: datetime, limit: int) -> list[Item]:
         """Assigned items whose claim lease ended before ``now``."""
         ...

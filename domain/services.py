@@ -8,13 +8,14 @@ next call, while every item keeps the policy version it was routed under.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from domain import notifications, states
+from domain import notifications, sla, states
 from domain.audit import AuditEntry
 from domain.dashboard import Dashboard, PriorityBand
 from domain.errors import (
@@ -40,9 +41,10 @@ from domain.items import (
 )
 from domain.journal import EntryKind, build_entry
 from domain.permissions import check_can_act, check_not_someone_elses_claim, roles_of
-from domain.policy import LoadedPolicy
+from domain.policy import LoadedPolicy, Policy
 from domain.ports import UnitOfWork, UnitOfWorkFactory
 from domain.routing import dual_control_required, route_item, to_reporting
+from domain.states import Action
 
 SYSTEM = "system"
 #: States in which an item still needs a human.
@@ -65,6 +67,24 @@ class Outcome:
     noop: bool = False
     events: tuple[states.Event, ...] = ()
     journal_entry: JournalEntry | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class SweepResult:
+    """What one SLA sweep did."""
+
+    taken: dict[str, int] = field(default_factory=lambda: {r.name.lower(): 0 for r in sla.Rung})
+    lost: int = 0  # items another process changed first
+
+    @property
+    def total(self) -> int:
+        """Rungs taken."""
+        return sum(self.taken.values())
+
+
+def _fmt(value: timedelta) -> str:
+    hours = value.total_seconds() / 3600
+    return f"{hours:g}h" if hours >= 1 else f"{int(value.total_seconds())}s"
 
 
 @dataclass(slots=True, kw_only=True)
@@ -185,6 +205,20 @@ def _posting(item: Item, kind: EntryKind, now: datetime) -> tuple[Item, states.E
 Step = tuple[Item, Item, tuple[states.Event, ...]]
 
 
+def _reclock_dispute(before: Item, after: Item, policy: Policy, now: datetime) -> Item:
+    """Stops the SLA clock while a dispute waits on the counterparty; restarts it after.
+
+    The time already used is kept as credit, so a paused item resumes where it stopped
+    (in working time when the policy has a business calendar).
+    """
+    if sla.is_paused(after) and not sla.is_paused(before):
+        credit = sla.pause(before.sla_started_at, before.sla_credit_seconds, now, policy.calendar)
+        return dataclasses.replace(after, sla_credit_seconds=credit, sla_started_at=now)
+    if sla.is_paused(before) and not sla.is_paused(after):
+        return dataclasses.replace(after, sla_started_at=now)
+    return after
+
+
 def _accept_by_policy(item: Item, now: datetime) -> tuple[Item, list[Step], JournalEntry]:
     """Approval by policy and posting of a stored item (pure): final item, steps, entry."""
     approved = dataclasses.replace(
@@ -209,6 +243,20 @@ def _accept_by_policy(item: Item, now: datetime) -> tuple[Item, list[Step], Jour
 
 class ReviewService:
     """Every use case of the review desk."""
+
+    def _clocked(self, item: Item) -> Item:
+        """The item with ``sla_next_at`` recomputed: every write keeps the sweep index true."""
+        return dataclasses.replace(item, sla_next_at=sla.next_deadline(item, self._policy().policy))
+
+    async def _update(self, uow: UnitOfWork, item: Item, *, expected_version: int) -> Item | None:
+        """Version-checked write of an item with its SLA deadline kept current.
+
+        Returns the item exactly as written, or None when someone changed it first.
+        """
+        clocked = self._clocked(item)
+        if await uow.items.update(clocked, expected_version=expected_version):
+            return clocked
+        return None
 
     async def _record(
         self,
@@ -361,7 +409,7 @@ class ReviewService:
 
         if not fresh:
             return
-        stored = await uow.items.add_many([item for item, _ in fresh])
+        stored = await uow.items.add_many([self._clocked(item) for item, _ in fresh])
         policy = loaded.policy
         entries: list[AuditEntry] = []
         notices: list[notifications.Notification] = []
@@ -391,7 +439,9 @@ class ReviewService:
             result.changed_items.append(item.id)
         if entries_to_post:
             await uow.journal.add_many(entries_to_post)
-            if not await uow.items.update_many(accepted, expected_version=1):
+            if not await uow.items.update_many(
+                [self._clocked(i) for i in accepted], expected_version=1
+            ):
                 raise StaleItem("items changed during ingest; run the ingest again")
         await uow.audit.append(entries)
         await uow.outbox.enqueue(notices, now=now)
@@ -405,15 +455,21 @@ class ReviewService:
         that only a person closes (a re-export must not close, say, a suspected-fraud
         dispute), so the amendment is recorded on the disputed item, its write-off
         approvals are voided with its other approvals, its owner and SLA clock are kept,
-        and it is never auto-accepted while disputed.
+        and it is never auto-accepted while disputed. A dead-lettered item likewise stays
+        in the compliance queue: automatic posting is halted for it until compliance
+        resolves it.
         """
         decision = route_item(facts, loaded)
         disputed = current.state is ReviewState.DISPUTED and current.dispute is not None
-        if disputed and decision.route is Route.AUTO_ACCEPTED:
+        held = disputed or current.state is ReviewState.DEAD_LETTER
+        if held and decision.route is not Route.IMMEDIATE:
             decision = dataclasses.replace(
                 decision,
                 route=Route.IMMEDIATE,
-                reasons=(*decision.reasons, "auto-accept withheld: the item is disputed"),
+                reasons=(
+                    *decision.reasons,
+                    f"auto-accept withheld: the item is {current.state.value.replace('_', ' ')}",
+                ),
             )
         fresh = _routed_item(facts, decision, now)
         changed = sorted(
@@ -440,9 +496,18 @@ class ReviewService:
             decision_note=None,
             ladder_level=0,
             sla_started_at=now,
+            sla_credit_seconds=0,
             updated_at=now,
             version=current.version + 1,
         )
+        if current.state is ReviewState.DEAD_LETTER:
+            amended = dataclasses.replace(
+                amended,
+                state=ReviewState.DEAD_LETTER,
+                ladder_level=current.ladder_level,
+                sla_started_at=current.sla_started_at,
+                sla_credit_seconds=current.sla_credit_seconds,
+            )
         voided_write_offs: list[str] = []
         if disputed:
             assert current.dispute is not None
@@ -454,9 +519,12 @@ class ReviewService:
                 assignee=current.assignee,
                 ladder_level=current.ladder_level,
                 sla_started_at=current.sla_started_at,
+                sla_credit_seconds=current.sla_credit_seconds,
             )
-        if not await uow.items.update(amended, expected_version=current.version):
+        written = await self._update(uow, amended, expected_version=current.version)
+        if written is None:
             raise StaleItem(f"{current.human_id} changed during ingest; run the ingest again")
+        amended = written
         data = _routing_data(amended, decision)
         data.update(
             changed_fields=changed,
@@ -486,11 +554,12 @@ class ReviewService:
         """Approves an (amended) item by policy and posts it, in the current transaction."""
         final, steps, entry = _accept_by_policy(item, now)
         await self._store_entry(uow, entry)
-        if not await uow.items.update(final, expected_version=item.version):
+        written = await self._update(uow, final, expected_version=item.version)
+        if written is None:
             raise StaleItem(f"{item.human_id} changed during auto-acceptance")
         for before, after, events in steps:
             await self._record(uow, before, after, events, now)
-        return final
+        return written
 
     @staticmethod
     async def _store_entry(uow: UnitOfWork, entry: JournalEntry) -> JournalEntry:
@@ -507,10 +576,11 @@ class ReviewService:
         """Creates the entry (once, by idempotency key) and marks the item posted."""
         posted, event, entry = _posting(item, kind, now)
         entry = await self._store_entry(uow, entry)
-        if not await uow.items.update(posted, expected_version=item.version):
+        written = await self._update(uow, posted, expected_version=item.version)
+        if written is None:
             raise StaleItem(f"{item.human_id} changed while posting")
-        await self._record(uow, item, posted, [event], now)
-        return posted, entry
+        await self._record(uow, item, written, [event], now)
+        return written, entry
 
     # --- decisions ------------------------------------------------------------------
 
@@ -533,13 +603,14 @@ class ReviewService:
     ) -> Outcome:
         if transition.noop:
             return Outcome(item=item, noop=True)
-        if not await uow.items.update(transition.item, expected_version=item.version):
+        written = await self._update(uow, transition.item, expected_version=item.version)
+        if written is None:
             raise StaleItem(
                 f"{item.human_id} was changed by someone else at the same moment; "
                 "nothing was changed — look again"
             )
-        await self._record(uow, item, transition.item, transition.events, now)
-        return Outcome(item=transition.item, events=transition.events)
+        await self._record(uow, item, written, transition.events, now)
+        return Outcome(item=written, events=transition.events)
 
     async def approve(
         self,
@@ -634,10 +705,11 @@ class ReviewService:
             )
             for item in candidates:
                 transition = states.claim(item, actor=actor, now=now, ttl=policy.sla.claim_ttl)
-                if await uow.items.update(transition.item, expected_version=item.version):
-                    await self._record(uow, item, transition.item, transition.events, now)
+                written = await self._update(uow, transition.item, expected_version=item.version)
+                if written is not None:
+                    await self._record(uow, item, written, transition.events, now)
                     await uow.commit()
-                    return Outcome(item=transition.item, events=transition.events)
+                    return Outcome(item=written, events=transition.events)
         raise NothingToClaim("nothing is waiting in your teams' queues right now")
 
     async def claim(
@@ -699,11 +771,164 @@ class ReviewService:
                 transition = states.release(
                     item, actor=SYSTEM, now=now, reason="claim lease expired"
                 )
-                if await uow.items.update(transition.item, expected_version=item.version):
-                    await self._record(uow, item, transition.item, transition.events, now)
-                    released.append(transition.item)
+                written = await self._update(uow, transition.item, expected_version=item.version)
+                if written is not None:
+                    await self._record(uow, item, written, transition.events, now)
+                    released.append(written)
             await uow.commit()
         return released
+
+    # --- the SLA ladder ------------------------------------------------------------
+
+    async def sla_sweep(self, *, now: datetime, limit: int = 200) -> SweepResult:
+        """Takes every SLA rung due at ``now`` (reminder, escalation, dead letter), once.
+
+        Reads only due items (the indexed ``sla_next_at``). Each step is a version-checked
+        write, so two processes sweeping the same database never both act; its messages
+        carry dedupe keys naming the item, the rung and the clock's start.
+        """
+        loaded = self._policy()
+        result = SweepResult()
+        async with self._uow() as uow:
+            for item in await uow.items.due_for_ladder(now=now, limit=limit):
+                step = sla.due_step(item, loaded.policy, now)
+                if step is None:
+                    # The policy changed since the deadline was stored: store the new one.
+                    if await self._update(uow, item, expected_version=item.version) is None:
+                        result.lost += 1
+                    continue
+                if await self._climb(uow, item, step, loaded.policy, now):
+                    result.taken[step.rung.name.lower()] += 1
+                else:
+                    result.lost += 1
+            await uow.commit()
+        return result
+
+    async def _climb(
+        self, uow: UnitOfWork, item: Item, step: sla.LadderStep, policy: Policy, now: datetime
+    ) -> bool:
+        """Takes one rung for one item; False when another writer got there first."""
+        rung = step.rung
+        reason = (
+            f"not decided within {_fmt(sla.threshold(rung, policy))} "
+            f"({'working time' if policy.calendar else 'wall time'})"
+        )
+        data: dict[str, Any] = {
+            "rung": rung.name.lower(),
+            "skipped": [r.name.lower() for r in step.skipped],
+            "reason": reason,
+        }
+        transition: states.Transition | None = None
+        if rung is sla.Rung.ESCALATE and item.state in states.ALLOWED_FROM[Action.ESCALATE]:
+            transition = states.escalate(
+                item, actor=SYSTEM, now=now, reason=f"SLA: {reason}", ladder_level=rung.value
+            )
+        elif rung is sla.Rung.DEAD_LETTER and item.state in states.ALLOWED_FROM[Action.DEAD_LETTER]:
+            transition = states.dead_letter(item, actor=SYSTEM, now=now, reason=f"SLA: {reason}")
+        if transition is not None and not transition.noop:
+            after = transition.item
+            events = tuple(
+                dataclasses.replace(e, data={**e.data, **data}) for e in transition.events
+            )
+        else:
+            # A reminder, or a rung whose state change does not apply (e.g. a dispute is
+            # already with a person): the ladder still moves and the people are told.
+            after = dataclasses.replace(
+                item, ladder_level=rung.value, version=item.version + 1, updated_at=now
+            )
+            events = (
+                states.Event(
+                    name=f"sla.{'reminded' if rung is sla.Rung.REMIND else rung.name.lower()}",
+                    actor=SYSTEM,
+                    from_state=item.state.value,
+                    to_state=item.state.value,
+                    data=data,
+                ),
+            )
+        written = await self._update(uow, after, expected_version=item.version)
+        if written is None:
+            return False
+        await uow.audit.append(_entries(written, events, now))
+        notices = notifications.for_change(item, written, events, policy, now)
+        notices += notifications.ladder_notices(written, rung.value, policy, now)
+        await uow.outbox.enqueue(notices, now=now)
+        return True
+
+    async def refresh_deadlines(self, *, now: datetime, batch: int = 500) -> int:
+        """Recomputes every open item's next SLA deadline (at start-up, after a policy
+        change, or after an upgrade that added the column). Returns how many changed."""
+        policy = self._policy().policy
+        changed = 0
+        after_id = 0
+        while True:
+            async with self._uow() as uow:
+                page = await uow.items.open_after(after_id=after_id, limit=batch)
+                for item in page:
+                    wanted = sla.next_deadline(item, policy)
+                    if wanted != item.sla_next_at:
+                        updated = dataclasses.replace(item, sla_next_at=wanted)
+                        # Same version: only the derived index moves, nothing to audit.
+                        if await uow.items.update(updated, expected_version=item.version):
+                            changed += 1
+                await uow.commit()
+            if len(page) < batch:
+                return changed
+            after_id = page[-1].id or after_id
+
+    # --- policy ----------------------------------------------------------------------
+
+    async def policy_changed(
+        self, *, old_version: str, new_version: str, text: str, now: datetime
+    ) -> None:
+        """Audits a hot reload; items keep the version they were routed under."""
+        async with self._uow() as uow:
+            await uow.intake.remember_policy(version=new_version, body=text, now=now)
+            await uow.audit.append(
+                [
+                    AuditEntry(
+                        time=now,
+                        event="policy.changed",
+                        actor=SYSTEM,
+                        policy_version=new_version,
+                        data={"old_version": old_version, "new_version": new_version},
+                    )
+                ]
+            )
+            await uow.commit()
+
+    async def policy_rejected(self, *, problems: Sequence[str], file: str, now: datetime) -> None:
+        """An edited policy file that does not validate: the old policy stays in force.
+
+        Audited, and compliance is alerted with the validation errors (one alert per
+        distinct set of problems, whichever process notices first).
+        """
+        policy = self._policy()
+        digest = hashlib.sha256("\n".join(problems).encode()).hexdigest()[:16]
+        alert = notifications.Notification(
+            kind=notifications.NoticeKind.ALERT,
+            target=policy.policy.compliance.channel,
+            dedupe_key=f"policy_invalid:{digest}",
+            payload={
+                "template": "policy_invalid",
+                "file": file,
+                "problems": list(problems)[:20],
+                "kept": policy.version,
+            },
+        )
+        async with self._uow() as uow:
+            await uow.audit.append(
+                [
+                    AuditEntry(
+                        time=now,
+                        event="policy.rejected",
+                        actor=SYSTEM,
+                        policy_version=policy.version,
+                        data={"file": file, "problems": list(problems), "kept": policy.version},
+                    )
+                ]
+            )
+            await uow.outbox.enqueue([alert], now=now)
+            await uow.commit()
 
     # --- disputes -------------------------------------------------------------------
 
@@ -758,6 +983,10 @@ class ReviewService:
             item = await self._load(uow, item_id)
             check_can_act(policy, item, actor)
             transition = states.update_dispute(item, actor=actor, now=now, state=state, note=note)
+            if not transition.noop:
+                transition = dataclasses.replace(
+                    transition, item=_reclock_dispute(item, transition.item, policy, now)
+                )
             outcome = await self._apply(uow, item, transition, now)
             await uow.commit()
             return outcome

@@ -40,6 +40,7 @@ class PolicyFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._loaded, self._text = read_policy(path)
+        self._rejected: str | None = None  # the last invalid content reported
 
     def current(self) -> LoadedPolicy:
         """The policy in force."""
@@ -53,12 +54,25 @@ class PolicyFile:
     def reload(self) -> PolicyChange | None:
         """Re-reads the file: a new valid version replaces the old one.
 
-        Returns the change, or None when the content hash is unchanged.
+        Returns the change, or None when the content hash is unchanged (or the file is
+        still the same invalid content already reported).
 
         Raises:
-            PolicyError: the file is now invalid; the old policy stays in force.
+            PolicyError: the file is now invalid; the old policy stays in force. Raised
+                once per distinct invalid content, so a broken file is reported once.
         """
-        loaded, text = read_policy(self.path)
+        try:
+            loaded, text = read_policy(self.path)
+        except PolicyError:
+            try:
+                raw = self.path.read_text(encoding="utf-8")
+            except OSError:
+                raw = "<unreadable>"
+            if raw == self._rejected:
+                return None
+            self._rejected = raw
+            raise
+        self._rejected = None
         if loaded.version == self._loaded.version:
             return None
         change = PolicyChange(old=self._loaded, new=loaded)

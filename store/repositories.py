@@ -192,6 +192,26 @@ class SqlItemRepository:
         counts["dead_lettered"] = counts.get("state:dead_letter", 0)
         return counts
 
+    async def due_for_ladder(self, *, now: datetime, limit: int) -> list[Item]:
+        """Items whose next SLA rung is due, earliest first (uses the sla_next_at index)."""
+        rows = await self._conn.execute(
+            select(items)
+            .where(items.c.sla_next_at.is_not(None), items.c.sla_next_at <= now)
+            .order_by(items.c.sla_next_at, items.c.id)
+            .limit(limit)
+        )
+        return [item_from_row(r) for r in rows.mappings()]
+
+    async def open_after(self, *, after_id: int, limit: int) -> list[Item]:
+        """Open items with ids above ``after_id``, in id order."""
+        rows = await self._conn.execute(
+            select(items)
+            .where(items.c.id > after_id, items.c.state.not_in([s.value for s in SETTLED]))
+            .order_by(items.c.id)
+            .limit(limit)
+        )
+        return [item_from_row(r) for r in rows.mappings()]
+
     async def expired_claims(self, *, now: datetime, limit: int) -> list[Item]:
         """Assigned items whose claim lease ended before ``now``."""
         rows = await self._conn.execute(

@@ -294,6 +294,31 @@ class InMemoryItemRepository:
         counts["dead_lettered"] = counts.get("state:dead_letter", 0)
         return counts
 
+    async def due_for_ladder(self, *, now: datetime, limit: int) -> list[Item]:
+        """Items whose next SLA rung is due, earliest first."""
+        await asyncio.sleep(0)
+        due = [
+            i
+            for i in self._visible().values()
+            if i.sla_next_at is not None and i.sla_next_at <= now
+        ]
+        due.sort(key=lambda i: (i.sla_next_at, i.id))
+        return due[:limit]
+
+    async def open_after(self, *, after_id: int, limit: int) -> list[Item]:
+        """Open items with ids above ``after_id``, in id order."""
+        await asyncio.sleep(0)
+        settled = {ReviewState.APPROVED, ReviewState.POSTED, ReviewState.REJECTED}
+        found = sorted(
+            (
+                i
+                for i in self._visible().values()
+                if (i.id or 0) > after_id and i.state not in settled
+            ),
+            key=lambda i: i.id or 0,
+        )
+        return found[:limit]
+
     async def expired_claims(self, *, now: datetime, limit: int) -> list[Item]:
         """Assigned items whose lease ended before ``now``, oldest lease first."""
         await asyncio.sleep(0)

@@ -31,6 +31,46 @@ def _headline(template: str, payload: dict[str, Any], item: Item | None) -> tupl
             "within the SLA; automatic posting is halted for it and only compliance "
             "(or team leads, per policy) can resolve it now.",
         )
+    if template == "policy_invalid":
+        problems = [user_text(str(p), 300, one_line=True) for p in payload.get("problems", [])]
+        listed = "\n".join(f"• {p}" for p in problems[:10])
+        kept = user_text(str(payload.get("kept", "?")), 40, one_line=True)
+        return (
+            "The edited policy file is invalid; the old policy stays in force",
+            f":no_entry: *The edited policy file is invalid*; policy `{kept}` stays in "
+            f"force until it is fixed.\n{listed}",
+        )
+    if template == "audit_checkpoint":
+        size = payload.get("size", "?")
+        root = user_text(str(payload.get("root", "?")), 80, one_line=True)
+        key = user_text(str(payload.get("key_id", "?")), 40, one_line=True)
+        signature = user_text(str(payload.get("signature", "?")), 140, one_line=True)
+        when = user_text(str(payload.get("time", "?")), 40, one_line=True)
+        return (
+            f"Audit checkpoint: {size} records",
+            f":lock: *Audit checkpoint* of log `{payload.get('log', 'recon')}`: {size} "
+            f"records, Merkle root `{root}`, at {when}, key `{key}`.\nSignature: "
+            f"`{signature}`\nKeep this message: `recon-bot audit verify` checks the log "
+            "against checkpoints like it.",
+        )
+    if template == "reminder":
+        return (
+            f"Reminder: {ref} is waiting for your decision",
+            f":alarm_clock: *Reminder: {ref} is waiting for your decision.* It is past its "
+            "SLA reminder time; decide below, or release it so someone else can.",
+        )
+    if template == "reminder_unclaimed":
+        return (
+            f"Reminder: {ref} is still unclaimed",
+            f":alarm_clock: *Reminder: {ref} is still unclaimed* and past its SLA reminder "
+            "time. Claim it or decide below.",
+        )
+    if template == "sla_escalated":
+        return (
+            f"{ref} was escalated to the team's leads",
+            f":arrow_double_up: *{ref} was escalated to the team's leads:* it was not "
+            "decided in time. Only leads (and compliance) can act on it now.",
+        )
     if template == "escalated":
         return (
             f"{ref} was escalated to you",

@@ -1,0 +1,45 @@
+"""APScheduler 3 in the serve process's event loop: a small fixed set of periodic jobs.
+
+No job per item and no persistent job store: what is due lives on the items. Every job
+coalesces missed runs, never overlaps itself, and tolerates a late start.
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from scheduler.jobs import Jobs
+
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
+
+
+def build_scheduler(
+    jobs: Jobs,
+    *,
+    sweep_interval: float,
+    relay_interval: float,
+    anchor_interval: float,
+    policy_reload_interval: float,
+    digest_cron: str | None = None,
+    digest_timezone: str = "UTC",
+) -> AsyncIOScheduler:
+    """The scheduler with every job added (start it inside the running loop)."""
+    scheduler = AsyncIOScheduler(job_defaults=JOB_DEFAULTS)
+    scheduler.add_job(jobs.sla_sweep, IntervalTrigger(seconds=sweep_interval), id="sla_sweep")
+    scheduler.add_job(jobs.claim_sweep, IntervalTrigger(seconds=sweep_interval), id="claim_sweep")
+    scheduler.add_job(jobs.relay_tick, IntervalTrigger(seconds=relay_interval), id="relay_tick")
+    scheduler.add_job(jobs.anchor, IntervalTrigger(seconds=anchor_interval), id="anchor")
+    scheduler.add_job(
+        jobs.policy_reload, IntervalTrigger(seconds=policy_reload_interval), id="policy_reload"
+    )
+    if digest_cron is not None and hasattr(jobs, "digest"):
+        scheduler.add_job(
+            jobs.digest,
+            CronTrigger.from_crontab(digest_cron, timezone=ZoneInfo(digest_timezone)),
+            id="digest",
+        )
+    return scheduler
