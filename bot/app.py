@@ -20,7 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.container import Container, SetupError
 from bot.settings import Settings
-from handlers import actions, commands, events, views
+from handlers import actions, commands, digests, events, views
 from handlers.context import Deps, InFlight
 from handlers.notifier import SlackNotifier, make_client
 from scheduler.jobs import Jobs
@@ -79,6 +79,7 @@ def create_app(*, client: AsyncWebClient, deps: Deps) -> AsyncApp:
     actions.register(app, deps)
     views.register(app, deps)
     events.register(app, deps)
+    digests.register(app, deps)
     return app
 
 

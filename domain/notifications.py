@@ -44,16 +44,19 @@ _CARD_WORTHY = frozenset(
 )
 
 
-def card(item: Item, policy: Policy) -> Notification | None:
-    """The card post/update for the item's current version, if it has a channel."""
+def card(item: Item, policy: Policy, *, force_post: bool = False) -> Notification | None:
+    """The card post/update for the item's current version, if it has a channel.
+
+    ``force_post`` posts a card even for a digest item (someone asked to review it).
+    """
     team = policy.team(item.team) if item.team else None
     channel = team.channel if team else policy.compliance.channel
     assert item.id is not None
-    post_if_missing = item.route is Route.IMMEDIATE or item.state in _CARD_WORTHY
+    post_if_missing = force_post or item.route is Route.IMMEDIATE or item.state in _CARD_WORTHY
     return Notification(
         kind=NoticeKind.CARD,
         target=channel,
-        dedupe_key=f"card:{item.id}:v{item.version}",
+        dedupe_key=f"card:{item.id}:v{item.version}" + (":review" if force_post else ""),
         item_id=item.id,
         payload={"version": item.version, "post_if_missing": post_if_missing},
     )

@@ -13,6 +13,7 @@ from typing import Any, Protocol, Self
 from domain.audit import AuditEntry
 from domain.delivery import OutboxMessage
 from domain.delivery import Outcome as DeliveryOutcome
+from domain.digest import ClusterRecord
 from domain.intake import RowError
 from domain.items import Item, JournalEntry, ReviewState
 from domain.notifications import Notification
@@ -186,6 +187,45 @@ class IntakeRepository(Protocol):
         ...
 
 
+class DigestRepository(Protocol):
+    """Digest windows and their clusters."""
+
+    async def candidate_teams(self) -> list[str]:
+        """Teams with digest items not yet in any digest."""
+        ...
+
+    async def candidates(self, *, team: str, limit: int) -> list[Item]:
+        """A team's pending digest items not yet in any digest, oldest first."""
+        ...
+
+    async def mark(self, *, item_ids: Sequence[int], window: str) -> int:
+        """Claims items for a window (only those still unclaimed); returns how many."""
+        ...
+
+    async def add_cluster(
+        self,
+        *,
+        window: str,
+        team: str,
+        key: str,
+        items: Sequence[tuple[int, int]],
+        apart: bool,
+        now: datetime,
+    ) -> int:
+        """Stores a cluster and returns its id."""
+        ...
+
+    async def get_cluster(self, cluster_id: int) -> ClusterRecord | None:
+        """The cluster, or None."""
+        ...
+
+    async def close_cluster(
+        self, cluster_id: int, *, state: str, actor: str, now: datetime
+    ) -> bool:
+        """Moves an open cluster to ``state``; False when it was no longer open."""
+        ...
+
+
 class OutboxSink(Protocol):
     """Slack messages to send after commit, enqueued in the same transaction."""
 
@@ -218,6 +258,7 @@ class UnitOfWork(Protocol):
     items: ItemRepository
     journal: JournalRepository
     intake: IntakeRepository
+    digests: DigestRepository
     outbox: OutboxSink
     audit: AuditSink
 

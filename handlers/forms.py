@@ -374,3 +374,34 @@ def parse_dispute(
         evidence_links=links,
         proposed_adjustment=adjustment,
     )
+
+
+class DigestRejectForm(_Frozen):
+    """A valid "Reject all" submission for a digest group."""
+
+    cluster_id: int
+    reason: str
+
+
+class _ClusterMetadata(_Frozen):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    cluster_id: int = Attr(gt=0)
+
+
+def parse_digest_reject(view: Mapping[str, Any]) -> DigestRejectForm | FormErrors:
+    """Parses the group reject modal: a reason of at least ``MIN_REASON_WORDS`` words.
+
+    Raises:
+        PayloadError: the metadata or the payload's shape is not ours.
+    """
+    try:
+        submitted = _SubmittedView.model_validate(view)
+        metadata = _ClusterMetadata.model_validate_json(submitted.private_metadata)
+    except ValidationError:
+        raise PayloadError("this form is not a recon-bot digest form") from None
+    reason = submitted.text(Field.REASON)
+    problem = _words_error(reason, what="a reason", limit=MAX_REASON_CHARS)
+    if problem or reason is None:
+        return FormErrors({Field.REASON.value: problem or "Give a reason."})
+    return DigestRejectForm(cluster_id=metadata.cluster_id, reason=reason)

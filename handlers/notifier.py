@@ -27,6 +27,8 @@ from domain.items import Item
 from domain.notifications import NoticeKind
 from handlers import blocks
 from handlers.blocks.alerts import alert_message
+from handlers.blocks.digest import digest_cluster, digest_summary
+from handlers.blocks.message import Message
 from handlers.context import Deps
 from handlers.home import publish_home
 
@@ -86,15 +88,36 @@ class SlackNotifier:
                 channel=message.target, text=rendered.text, blocks=rendered.blocks
             )
             return Sent(channel=str(response["channel"]), ts=str(response["ts"]))
-        rendered = alert_message(message.payload, item=item, policy=policy, now=now)
+        rendered = await self._render(message, item, now)
+        if card is not None:  # a message to edit in place (e.g. a decided digest group)
+            channel, ts = card
+            await self._client.chat_update(
+                channel=channel, ts=ts, text=rendered.text, blocks=rendered.blocks
+            )
+            return Sent(channel=channel, ts=ts)
         channel = message.target
         if message.kind is NoticeKind.DM:
             opened = await self._client.conversations_open(users=message.target)
             channel = str(opened["channel"]["id"])
+        thread_ts = message.payload.get("thread_ts")
         response = await self._client.chat_postMessage(
-            channel=channel, text=rendered.text, blocks=rendered.blocks
+            channel=channel,
+            text=rendered.text,
+            blocks=rendered.blocks,
+            thread_ts=str(thread_ts) if thread_ts else None,
         )
         return Sent(channel=str(response["channel"]), ts=str(response["ts"]))
+
+    async def _render(self, message: OutboxMessage, item: Item | None, now: datetime) -> Message:
+        policy = self._deps.policy().policy
+        template = message.payload.get("template")
+        if template == "digest":
+            return digest_summary(message.payload, policy=policy, now=now)
+        if template in ("digest_cluster", "digest_cluster_decided"):
+            ids = [int(i) for i in message.payload.get("item_ids", [])]
+            items = [await self._deps.service.get(i) for i in ids]
+            return digest_cluster(message.payload, items=items, policy=policy, now=now)
+        return alert_message(message.payload, item=item, policy=policy, now=now)
 
 
 def _classify(exc: SlackApiError) -> Outcome:

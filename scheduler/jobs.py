@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from domain.errors import PolicyError
 from domain.notifications import NoticeKind, Notification
 from domain.ports import Clock
 from domain.services import ReviewService
+from scheduler.cron import crontab_trigger
 from scheduler.relay import OutboxRelay
 from store.audit_log import AnchorFile, latest_checkpoint
 from store.engine import Database
@@ -28,6 +31,25 @@ log = logging.getLogger(__name__)
 SWEEP_BATCH = 200
 
 
+def window_key(cron: str, timezone: str, now: datetime) -> str:
+    """The digest window ``now`` closes: the latest scheduled fire time at or before it.
+
+    Every process computes the same key for the same window however late its job runs
+    (within the misfire grace), so a window is posted once.
+    """
+    trigger = crontab_trigger(cron, timezone)
+    latest: datetime | None = None
+    # Look back a little first (frequent crons), further only when nothing fired.
+    for lookback in (timedelta(hours=2), timedelta(days=1), timedelta(days=8), timedelta(days=400)):
+        fire = trigger.get_next_fire_time(None, now - lookback)
+        while fire is not None and fire <= now:
+            latest = fire
+            fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+        if latest is not None:
+            break
+    return (latest or now).astimezone(UTC).isoformat()
+
+
 @dataclass(slots=True, kw_only=True)
 class Jobs:
     """The jobs, with what they need (built by ``bot.app``)."""
@@ -38,6 +60,8 @@ class Jobs:
     database: Database
     anchors: AnchorFile
     policy: PolicyFile
+    #: Set by ``build_scheduler``: moves the digest job when the policy's schedule changes.
+    reschedule_digest: Callable[[str, str], None] | None = None
 
     async def sla_sweep(self) -> int:
         """Takes every SLA rung that is due; returns how many were taken."""
@@ -98,6 +122,25 @@ class Jobs:
         )
         self.relay.wake()
 
+    async def digest(self) -> int:
+        """Posts the digests of the window that just closed; returns how many teams."""
+        now = self.clock.now()
+        digest = self.policy.current().policy.digest
+        window = window_key(digest.cron, digest.timezone, now)
+        plans = await self.service.digest_window(window=window, now=now)
+        if plans:
+            log.info(
+                "digests posted",
+                extra={
+                    "event": "digest_posted",
+                    "window": window,
+                    "teams": len(plans),
+                    "items": sum(p.count for p in plans),
+                },
+            )
+            self.relay.wake()
+        return len(plans)
+
     async def policy_reload(self) -> None:
         """Swaps in a changed, valid policy (audited); an invalid one alerts compliance."""
         now = self.clock.now()
@@ -117,6 +160,9 @@ class Jobs:
             text=self.policy.text,
             now=now,
         )
+        old_digest, new_digest = change.old.policy.digest, change.new.policy.digest
+        if old_digest != new_digest and self.reschedule_digest is not None:
+            self.reschedule_digest(new_digest.cron, new_digest.timezone)
         changed = await self.service.refresh_deadlines(now=now)
         log.info(
             "policy reloaded",

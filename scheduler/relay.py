@@ -9,6 +9,7 @@ message per second per channel, targets in parallel. Outcomes are recorded at on
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import time
@@ -19,9 +20,12 @@ from datetime import datetime, timedelta
 from domain.delivery import Failed, GiveUp, OutboxMessage, RateLimited, Retry, Sent, decide
 from domain.notifications import NoticeKind, Notification
 from domain.ports import Clock, Notifier
-from store.outbox import OutboxStore
+from store.outbox import OutboxStore, RowState
 
 log = logging.getLogger(__name__)
+
+#: How long a message waits for the message it refers to (a thread parent) to go out.
+LINK_WAIT = timedelta(seconds=2)
 
 
 @dataclass(slots=True)
@@ -150,6 +154,11 @@ class OutboxRelay:
             stats.superseded += await self._store.supersede_older(message, now=self._clock.now())
         if message.kind is NoticeKind.CARD and message.item_id is not None:
             card = await self._store.card_location(message.item_id)
+        linked = await self._link(message)
+        if linked is None:
+            return None  # waiting for the message it refers to
+        message, location = linked
+        card = card or location
         await self._pace(message.target)
         # A long pass (pacing, slow Slack) must not outlive the lease: renew it right
         # before sending, and skip the row if another process has taken it over.
@@ -217,6 +226,39 @@ class OutboxRelay:
         await self._give_up(message, decision.error)
         stats.dead += 1
         return None
+
+    async def _link(
+        self, message: OutboxMessage
+    ) -> tuple[OutboxMessage, tuple[str, str] | None] | None:
+        """Resolves references to earlier messages: a thread parent, a message to edit.
+
+        Returns the message (with ``thread_ts`` filled in) and the location to edit, or
+        None after rescheduling it because the referenced message is not out yet (not a
+        failure: the parent is simply ahead in the queue).
+        """
+        location: tuple[str, str] | None = None
+        for key in ("thread_of", "update_of"):
+            ref = message.payload.get(key)
+            if not ref:
+                continue
+            found = await self._store.result_of(str(ref))
+            if found is not None and found[0] in (RowState.PENDING, RowState.SENDING):
+                await self._store.reschedule(
+                    message,
+                    at=self._clock.now() + LINK_WAIT,
+                    error=f"waiting for {ref}",
+                    count_failure=False,
+                )
+                return None
+            if found is None or found[1] is None or found[2] is None:
+                continue  # never sent (dead or superseded): post on its own
+            if key == "thread_of":
+                message = dataclasses.replace(
+                    message, payload={**message.payload, "thread_ts": found[2]}
+                )
+            else:
+                location = (found[1], found[2])
+        return message, location
 
     async def _give_up(self, message: OutboxMessage, error: str) -> None:
         now = self._clock.now()

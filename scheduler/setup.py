@@ -6,12 +6,10 @@ coalesces missed runs, never overlaps itself, and tolerates a late start.
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from scheduler.cron import crontab_trigger
 from scheduler.jobs import Jobs
 
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
@@ -36,10 +34,15 @@ def build_scheduler(
     scheduler.add_job(
         jobs.policy_reload, IntervalTrigger(seconds=policy_reload_interval), id="policy_reload"
     )
-    if digest_cron is not None and hasattr(jobs, "digest"):
+    if digest_cron is not None:
         scheduler.add_job(
             jobs.digest,
-            CronTrigger.from_crontab(digest_cron, timezone=ZoneInfo(digest_timezone)),
+            crontab_trigger(digest_cron, digest_timezone),
             id="digest",
         )
+
+        def reschedule(cron: str, timezone: str) -> None:
+            scheduler.reschedule_job("digest", trigger=crontab_trigger(cron, timezone))
+
+        jobs.reschedule_digest = reschedule
     return scheduler

@@ -320,6 +320,18 @@ class OutboxStore:
             )
         return int(result.rowcount or 0)
 
+    async def result_of(self, dedupe_key: str) -> tuple[RowState, str | None, str | None] | None:
+        """State, channel and ts of the message enqueued under ``dedupe_key``, if any."""
+        async with self._db.reader.connect() as conn:
+            found = (
+                await conn.execute(
+                    select(outbox.c.state, outbox.c.result_channel, outbox.c.result_ts).where(
+                        outbox.c.dedupe_key == dedupe_key
+                    )
+                )
+            ).first()
+        return (RowState(found[0]), found[1], found[2]) if found else None
+
     async def card_location(self, item_id: int) -> tuple[str, str] | None:
         """Where the item's card was posted: (channel, ts)."""
         async with self._db.reader.connect() as conn:

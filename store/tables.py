@@ -106,6 +106,7 @@ items = Table(
     Column("ladder_level", Integer, nullable=False),
     Column("sla_credit_seconds", Integer, nullable=False, server_default="0"),
     Column("sla_next_at", UtcDateTime, index=True),
+    Column("digest_window", String(60)),
     Column("dispute", JSON),
     Column("ledger_ref", String(60)),
     Column("decided_by", String(50)),
@@ -162,6 +163,22 @@ policy_versions = Table(
     Column("version", String(40), primary_key=True),
     Column("body", Text, nullable=False),
     Column("first_seen_at", UtcDateTime, nullable=False),
+)
+
+digest_clusters = Table(
+    "digest_clusters",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("window", String(60), nullable=False),
+    Column("team", String(100), nullable=False),
+    Column("cluster_key", String(500), nullable=False),
+    Column("items", JSON, nullable=False),  # [[item_id, version], ...] at digest time
+    Column("apart", Integer, nullable=False),  # 1: listed for individual review only
+    Column("state", String(20), nullable=False),
+    Column("decided_by", String(50)),
+    Column("decided_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("window", "team", "cluster_key"),
 )
 
 # --- delivery outbox ---------------------------------------------------------------------

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domain.audit import AuditEntry
 from domain.ports import (
     AuditSink,
+    DigestRepository,
     IntakeRepository,
     ItemRepository,
     JournalRepository,
@@ -25,6 +26,7 @@ from domain.ports import (
     Signer,
 )
 from store.audit_log import AnchorFile, SqlAuditLog
+from store.digests import SqlDigestRepository
 from store.engine import Database
 from store.intake import SqlIntakeRepository
 from store.outbox import SqlOutboxSink
@@ -43,6 +45,7 @@ class SqlUnitOfWork:
     items: ItemRepository
     journal: JournalRepository
     intake: IntakeRepository
+    digests: DigestRepository
     outbox: OutboxSink
     audit: AuditSink
 
@@ -83,6 +86,7 @@ class SqlUnitOfWork:
         self.items = SqlItemRepository(conn)
         self.journal = SqlJournalRepository(conn)
         self.intake = SqlIntakeRepository(conn)
+        self.digests = SqlDigestRepository(conn)
         self._outbox = SqlOutboxSink(conn)
         self.outbox = self._outbox
         self.audit = _ReadOnlyAudit() if self._read_only else SqlAuditLog(conn, signer=self._signer)

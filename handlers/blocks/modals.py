@@ -8,6 +8,8 @@ message to update afterwards.
 
 from __future__ import annotations
 
+import json
+
 from slack_sdk.models.blocks import (
     Block,
     DatePickerElement,
@@ -246,4 +248,31 @@ def dispute_modal(
         submit="Open dispute",
         blocks=blocks,
         metadata=_metadata(item, channel, ts),
+    )
+
+
+def digest_reject_modal(cluster_id: int, *, size: int, title: str) -> View:
+    """Asks why a whole digest group is rejected (every item gets the same reason)."""
+    blocks: list[Block] = [
+        SectionBlock(
+            block_id="group",
+            text=MarkdownTextObject(
+                text=fit(f"Reject all *{size}* item(s) of *{user_text(title, 200)}*.", 3000)
+            ),
+        ),
+        _text_input(
+            Field.REASON,
+            label="Reason",
+            max_length=MAX_REASON_CHARS,
+            multiline=True,
+            placeholder="What is wrong with these items?",
+            hint=f"At least {MIN_REASON_WORDS} words. It is kept in the audit log for each item.",
+        ),
+    ]
+    return _modal(
+        Modal.DIGEST_REJECT,
+        title="Reject group",
+        submit="Reject all",
+        blocks=blocks,
+        metadata=json.dumps({"cluster_id": cluster_id}, separators=(",", ":")),
     )
