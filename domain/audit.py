@@ -907,31 +907,30 @@ class AuditVerifier:
         while checkpoints and checkpoints[0][0].size == n:
             checkpoint, status = checkpoints.popleft()
             self._checked_checkpoints += 1
-            span = _span(self._unvouched_from(n), n)
+            first = self._unvouched_from(n)
             if checkpoint.log != self._log:
                 self.fail(
-                    "checkpoint_root",
+                    "checkpoint_log",
                     f"the checkpoint for size {n} belongs to log {checkpoint.log!r}, "
                     f"not {self._log!r}",
-                    self._unvouched_from(n),
+                    first,
                 )
                 return
             result = status()
             if result is not None:
                 reason, why = result
-                self.fail(
-                    reason, f"the checkpoint for size {n} {why}{span}", self._unvouched_from(n)
-                )
+                unvouched = f", so {_records(first, n, 'is', 'are')} not vouched for"
+                self.fail(reason, f"the checkpoint for size {n} {why}{unvouched}", first)
                 return
             if root is None:
                 root = self._frontier.root()
             if checkpoint.root != root:
                 self.fail(
                     "checkpoint_root",
-                    f"records {self._unvouched_from(n)} to {n} do not match the checkpoint "
-                    f"signed for size {n} (the Merkle root differs), so one of them was "
-                    "changed and the chain re-hashed",
-                    self._unvouched_from(n),
+                    f"{_records(first, n, 'does', 'do')} not match the checkpoint signed for "
+                    f"size {n} (the "
+                    "Merkle root differs), so the log was changed and the chain re-hashed",
+                    first,
                 )
                 return
             verified.add(checkpoint)
@@ -953,12 +952,13 @@ class AuditVerifier:
             if root is None:
                 root = self._frontier.root()
             if anchor.root != root:
+                first = self._unvouched_from(n)
                 self.fail(
                     "anchor_mismatch",
-                    f"records {self._unvouched_from(n)} to {n} do not match anchor #{number} "
-                    f"signed for size {n}, so the log was rewritten or an old backup restored "
-                    "and appended to",
-                    self._unvouched_from(n),
+                    f"{_records(first, n, 'does', 'do')} not match anchor #{number} signed for "
+                    f"size {n}, "
+                    "so the log was rewritten or an old backup restored and appended to",
+                    first,
                 )
                 return
             matched = True
@@ -1022,10 +1022,11 @@ class AuditVerifier:
             )
 
 
-def _span(first: int | None, last: int) -> str:
-    if first is None:
-        return ""
-    return f", so records {first} to {last} are not vouched for"
+def _records(first: int | None, last: int, singular: str, plural: str) -> str:
+    """A clause's subject and verb: "records 7 to 9 do" or "record 9 does"."""
+    if first is None or first == last:
+        return f"record {last} {singular}"
+    return f"records {first} to {last} {plural}"
 
 
 def _deferred(

@@ -1,0 +1,177 @@
+"""Benchmark: how fast ``verify_database`` checks an audit log on SQLite.
+
+Writes N realistic records through :class:`store.audit_log.SqlAuditLog` into a temporary
+SQLite file, one transaction per batch with a signed checkpoint and an anchor each, the
+way the unit of work does; then times :func:`store.audit_log.verify_database` (with the
+anchors file) and prints the median of several runs in records per second.
+
+Batch mixes (``--mix``):
+
+- ``mixed`` (default): about 70 % of the records come from ingest runs (500 items per
+  transaction), the rest from reviewer actions of 1 to 3 records per transaction;
+- ``ingest``: only ingest runs; ``clicks``: only reviewer actions (one checkpoint per
+  ~2 records, the worst case, dominated by Ed25519 verification).
+
+Usage::
+
+    python -m tests.benchmarks.bench_audit_verify --records 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from domain.audit import AuditEntry
+from store.audit_log import (
+    AnchorFile,
+    SqlAuditLog,
+    init_audit,
+    load_or_create_signing_key,
+    verify_database,
+)
+from store.engine import create_database
+from store.tables import metadata
+
+INGEST_BATCH = 500
+INGEST_SHARE = 0.7  # of the records, in the mixed workload
+MEAN_REVIEW_BATCH = 2
+# Chance that a transaction is an ingest run, so that INGEST_SHARE of records are ingests.
+INGEST_CHANCE = (INGEST_SHARE * MEAN_REVIEW_BATCH) / (
+    INGEST_SHARE * MEAN_REVIEW_BATCH + (1 - INGEST_SHARE) * INGEST_BATCH
+)
+START = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
+REVIEW_EVENTS = [
+    ("item.claimed", "pending", "assigned"),
+    ("item.approved", "assigned", "approved"),
+    ("item.posted", "approved", "posted"),
+    ("item.rejected", "assigned", "rejected"),
+    ("sla.reminded", "assigned", "assigned"),
+    ("item.escalated", "assigned", "escalated"),
+]
+
+
+def _ingested(rng: random.Random, item_id: int, at: datetime) -> AuditEntry:
+    amount = rng.randint(100, 50_000_000)
+    return AuditEntry(
+        time=at,
+        event="item.ingested",
+        actor="system:ingest",
+        item_id=item_id,
+        item=f"R-{item_id}",
+        to_state="pending",
+        policy_version="sha256:3f9a1c0d5e7b",
+        data={
+            "source": "bank-eu-01",
+            "external_id": f"STMT-2024-05-{item_id:08d}",
+            "kind": rng.choice(["unmatched", "match", "batch"]),
+            "entity": "ACME-DE",
+            "currency": "EUR",
+            "amount_minor": amount,
+            "amount": f"{amount // 100}.{amount % 100:02d}",
+            "counterparty": rng.choice(["Globex GmbH", "Initech AG", "Umbrella SE"]),
+            "route": rng.choice(["review", "digest", "auto"]),
+            "priority": rng.randint(0, 1000),
+            "reasons": ["amount >= materiality 10000.00 EUR", "counterparty risk high"],
+            "score": rng.randint(0, 100),
+        },
+    )
+
+
+def _review(rng: random.Random, item_id: int, at: datetime) -> AuditEntry:
+    event, before, after = rng.choice(REVIEW_EVENTS)
+    return AuditEntry(
+        time=at,
+        event=event,
+        actor=f"U0{rng.randint(1000000, 9999999)}",
+        item_id=item_id,
+        item=f"R-{item_id}",
+        from_state=before,
+        to_state=after,
+        policy_version="sha256:3f9a1c0d5e7b",
+        data={"note": "matches remittance advice; approved per policy", "version": 3},
+    )
+
+
+def _transactions(records: int, mix: str, seed: int) -> Iterator[list[AuditEntry]]:
+    rng = random.Random(seed)
+    at, written, item_id = START, 0, 0
+    while written < records:
+        ingest = mix == "ingest" or (mix == "mixed" and rng.random() < INGEST_CHANCE)
+        size = INGEST_BATCH if ingest else rng.randint(1, 3)
+        size = min(size, records - written)
+        batch = []
+        for _ in range(size):
+            at += timedelta(milliseconds=rng.randint(1, 2000))
+            if ingest:
+                item_id += 1
+                batch.append(_ingested(rng, item_id, at))
+            else:
+                batch.append(_review(rng, rng.randint(1, max(item_id, 1)), at))
+        written += size
+        yield batch
+
+
+async def _run(records: int, mix: str, repeat: int, deep: bool, directory: Path) -> None:
+    db = create_database(f"sqlite+aiosqlite:///{directory / 'bench.db'}")
+    signer = load_or_create_signing_key(directory / "audit_ed25519.pem")
+    anchors = AnchorFile(directory / "anchors.jsonl")
+    async with db.writer.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+        await init_audit(conn, signer=signer, now=START)
+
+    started = time.perf_counter()
+    transactions = 0
+    for batch in _transactions(records, mix, seed=7):
+        async with db.writer.begin() as conn:
+            log = SqlAuditLog(conn, signer=signer)
+            await log.append(batch)
+            checkpoint = await log.seal()
+        assert checkpoint is not None
+        anchors.append(checkpoint)  # after commit, as the unit of work does
+        transactions += 1
+    wrote = time.perf_counter() - started
+    size_mb = (directory / "bench.db").stat().st_size / 1e6
+    print(
+        f"wrote {records} records in {transactions} transactions (mix={mix}) in {wrote:.1f} s "
+        f"({records / wrote:,.0f} records/s); db {size_mb:.1f} MB"
+    )
+
+    timings = []
+    for run in range(repeat):
+        started = time.perf_counter()
+        report = await verify_database(db, anchors=anchors, deep=deep)
+        timings.append(time.perf_counter() - started)
+        if not report.ok:
+            raise SystemExit(f"verification failed: {report.summary()}")
+        print(f"  run {run + 1}: {timings[-1]:.3f} s")
+    median = statistics.median(timings)
+    print(
+        f"verify_database{' (deep)' if deep else ''}: {records} records, "
+        f"{report.checkpoints} checkpoints, {report.anchors} anchors: median {median:.3f} s "
+        f"= {records / median:,.0f} records/s"
+    )
+    await db.dispose()
+
+
+def main() -> None:
+    """Parses arguments and runs the benchmark in a temporary directory."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--mix", choices=["mixed", "ingest", "clicks"], default="mixed")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--deep", action="store_true", help="full JSON parse of every body")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench_audit_") as tmp:
+        asyncio.run(_run(args.records, args.mix, args.repeat, args.deep, Path(tmp)))
+
+
+if __name__ == "__main__":
+    main()
