@@ -530,8 +530,8 @@ class VerifyReport:
     first_bad_seq: int | None = None
     reason: str | None = None
     """Stable code of the problem: gap, order, format, hash, link, signature,
-    unknown_key, checkpoint_root, truncated, unsigned_tail, anchor_mismatch,
-    anchor_beyond_log, anchor_file, head, bundle."""
+    unknown_key, checkpoint_root, checkpoint_log, truncated, unsigned_tail,
+    anchor_mismatch, anchor_beyond_log, anchor_file, head, bundle."""
     problem: str | None = None
     """One sentence for a person."""
 
@@ -648,7 +648,7 @@ class AuditVerifier:
             anchors: checkpoints from the anchors file, in file order.
             executor: optional pool for signature checks (threads help: cryptography
                 releases the GIL); without one they run inline.
-            deep: also parse each body fully and require canonical JSON (about 10x
+            deep: also parse each body fully and require canonical JSON (about 8x
                 slower; the default checks seq and prev exactly from the body's tail).
         """
         self._log = log
@@ -929,7 +929,7 @@ class AuditVerifier:
                     "checkpoint_root",
                     f"{_records(first, n, 'does', 'do')} not match the checkpoint signed for "
                     f"size {n} (the "
-                    "Merkle root differs), so the log was changed and the chain re-hashed",
+                    "Merkle root differs), so the log was altered in that range and re-hashed",
                     first,
                 )
                 return
@@ -977,9 +977,9 @@ class AuditVerifier:
                 return
             self.fail(
                 "truncated",
-                f"the log ends at record {n} but a valid checkpoint is signed for size "
-                f"{checkpoint.size}, so records {n + 1} to {checkpoint.size} were deleted "
-                "or an old backup was restored",
+                f"the log has {n} records but a valid checkpoint is signed for size "
+                f"{checkpoint.size}, so {_records(n + 1, checkpoint.size, 'was', 'were')} "
+                "deleted or an old backup was restored",
                 n + 1,
             )
             return
@@ -992,17 +992,17 @@ class AuditVerifier:
                 return
             self.fail(
                 "anchor_beyond_log",
-                f"the log ends at record {n} but anchor #{number} is signed for size "
-                f"{anchor.size}, so records {n + 1} to {anchor.size} were deleted or an "
-                "old backup was restored",
+                f"the log has {n} records but anchor #{number} is signed for size "
+                f"{anchor.size}, so {_records(n + 1, anchor.size, 'was', 'were')} deleted "
+                "or an old backup was restored",
                 n + 1,
             )
             return
         if self._signed_upto < n:
             self.fail(
                 "unsigned_tail",
-                f"records {self._signed_upto + 1} to {n} are not covered by any signed "
-                "checkpoint (unsigned tail)",
+                f"{_records(self._signed_upto + 1, n, 'is', 'are')} not covered by any "
+                "signed checkpoint (unsigned tail)",
                 self._signed_upto + 1,
             )
 

@@ -234,6 +234,10 @@ def format_human_id(item_id: int) -> str:
     return f"R-{item_id}"
 
 
+#: The largest id the store can hold (a signed 64-bit column); anything above cannot exist.
+MAX_ITEM_ID = 2**63 - 1
+
+
 def parse_human_id(text: str) -> int | None:
     """``R-1042``, ``r-1042`` or ``1042`` -> 1042; anything else -> None."""
     raw = text.strip().upper().removeprefix("R-")

@@ -142,8 +142,9 @@ def for_change(
     users += [a.user for a in after.approvals]
     team = policy.team(after.team) if after.team else None
     if team is not None and (before is None or before.state != after.state):
-        # Unclaimed lists of the whole team change when an item enters or leaves them.
-        users += [*team.reviewers, *team.leads]
+        # Unclaimed lists of the whole team change when an item enters or leaves them,
+        # and compliance officers' dashboards count every team.
+        users += [*team.reviewers, *team.leads, *policy.compliance.officers]
     out.extend(home_refreshes(users, now))
     return out
 

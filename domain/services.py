@@ -29,6 +29,7 @@ from domain.errors import (
 )
 from domain.intake import IntakeRow, RowError, content_hash, same_content
 from domain.items import (
+    MAX_ITEM_ID,
     DisputeCategory,
     DisputeOutcome,
     DisputeState,
@@ -615,7 +616,8 @@ class ReviewService:
     # --- decisions ------------------------------------------------------------------
 
     async def _load(self, uow: UnitOfWork, item_id: int) -> Item:
-        item = await uow.items.get(item_id)
+        # An id beyond the column's range cannot exist; don't send it to the database.
+        item = await uow.items.get(item_id) if 0 < item_id <= MAX_ITEM_ID else None
         if item is None:
             raise ItemNotFound(f"there is no item {format_human_id(item_id)}")
         return item
@@ -710,6 +712,11 @@ class ReviewService:
             item = await self._load(uow, item_id)
             transition = states.escalate(item, actor=actor, now=now, reason=reason)
             if transition.noop:
+                if not roles_of(policy, actor, item.team):
+                    team = item.team or "no team"
+                    raise NotAuthorized(
+                        f"you are not a reviewer of {team}, which owns {item.human_id}"
+                    )
                 return Outcome(item=item, noop=True)
             check_can_act(policy, item, actor)
             self._check_version(item, expected_version)
@@ -1326,8 +1333,13 @@ class ReviewService:
         reporting = to_reporting(amount, item.facts.currency, loaded)
         return 2 if dual_control_required(reporting, loaded) else 1
 
-    async def check_may_act(self, *, item_id: int, actor: str) -> Item:
+    async def check_may_act(
+        self, *, item_id: int, actor: str, action: Action | None = None
+    ) -> Item:
         """The item, if ``actor`` may decide on it now (before showing them a form).
+
+        With ``action``, also whether the item's state allows it, so a form that could
+        only fail on submit (what the user typed lost) is not opened at all.
 
         Raises:
             ItemNotFound, NotAuthorized, IllegalTransition: with the reason to show.
@@ -1341,6 +1353,8 @@ class ReviewService:
             )
         roles = check_can_act(policy, item, actor)
         check_not_someone_elses_claim(item, actor, roles)
+        if action is not None:
+            states.check_allowed(item, action)
         return item
 
     # --- reads ----------------------------------------------------------------------

@@ -305,7 +305,15 @@ def escalate(
     check_allowed(item, Action.ESCALATE)
     level = max(item.ladder_level, 2) if ladder_level is None else ladder_level
     new = _evolve(
-        item, now, state=S.ESCALATED, assignee=None, claim_expires_at=None, ladder_level=level
+        item,
+        now,
+        state=S.ESCALATED,
+        assignee=None,
+        claim_expires_at=None,
+        ladder_level=level,
+        decided_by=actor,
+        decided_at=now,
+        decision_note=(reason or "").strip() or None,
     )
     return Transition(
         item=new,

@@ -7,6 +7,7 @@ from slack_bolt.async_app import AsyncApp
 from domain.errors import NotAuthorized, StaleItem
 from domain.items import Item, ReviewState
 from domain.services import OPEN_STATES
+from domain.states import Action
 from handlers import blocks
 from handlers.blocks.queue import QUEUE_PAGE_SIZE
 from handlers.command_line import Command, Scope, Usage, Verb, parse
@@ -159,7 +160,8 @@ async def open_item_modal(
     user is told the item changed, so nobody decides on data they have not seen.
     """
     deps = ctx.deps
-    item = await deps.service.check_may_act(item_id=item_id, actor=ctx.user)
+    action = {"reject": Action.REJECT, "escalate": Action.ESCALATE}.get(kind, Action.DISPUTE)
+    item = await deps.service.check_may_act(item_id=item_id, actor=ctx.user, action=action)
     if expected_version is not None and item.version != expected_version:
         raise StaleItem(
             f"{item.human_id} changed since this card was drawn (it is now "

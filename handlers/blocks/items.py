@@ -330,7 +330,10 @@ def outcome_text(item: Item, tz: ZoneInfo) -> str | None:
         reason = f"\n_Reason:_ {user_text(item.decision_note, 1500)}" if item.decision_note else ""
         return f":no_entry: *Rejected* by {who} {when}{reason}"
     if state is ReviewState.ESCALATED:
-        return f":arrow_double_up: *Escalated* to the team leads {slack_date(item.updated_at, tz)}"
+        by = "automatically (SLA)" if item.decided_by in (None, "system") else f"by {who}"
+        at = item.decided_at or item.updated_at
+        reason = f"\n_Reason:_ {user_text(item.decision_note, 1500)}" if item.decision_note else ""
+        return f":arrow_double_up: *Escalated* {by} to the team leads {slack_date(at, tz)}{reason}"
     if state is ReviewState.DEAD_LETTER:
         return (
             ":rotating_light: *Dead-lettered* to the compliance queue "
