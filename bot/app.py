@@ -13,6 +13,7 @@ import logging
 import signal
 from dataclasses import dataclass, field
 
+import aiohttp
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
@@ -56,7 +57,11 @@ def slack_tokens(settings: Settings) -> tuple[str, str]:
     return bot, app
 
 
-def make_deps(container: Container, inflight: InFlight | None = None) -> Deps:
+def make_deps(
+    container: Container,
+    inflight: InFlight | None = None,
+    http: aiohttp.ClientSession | None = None,
+) -> Deps:
     """The listeners' dependencies from the container."""
 
     async def history(item_id: int) -> list[dict[str, object]]:
@@ -69,6 +74,7 @@ def make_deps(container: Container, inflight: InFlight | None = None) -> Deps:
         clock=container.clock,
         history=history,
         inflight=inflight or InFlight(),
+        http=http,
     )
 
 
@@ -98,10 +104,12 @@ class Server:
     handler: AsyncSocketModeHandler | None = None
     scheduler: AsyncIOScheduler | None = None
     jobs: Jobs | None = None
+    http: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
         """Connects to Slack and starts the relay."""
-        deps = make_deps(self.container, self.inflight)
+        self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        deps = make_deps(self.container, self.inflight, self.http)
         app = create_app(client=self.client, deps=deps)
         policy = self.container.policy
         self.relay = OutboxRelay(
@@ -178,6 +186,8 @@ class Server:
                 relay_task.cancel()
         if self.relay is not None:
             await self.relay.run_once()  # deliver what the last listeners enqueued
+        if self.http is not None:
+            await self.http.close()
         log.info("stopped", extra={"event": "stopped"})
 
 

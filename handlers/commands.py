@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 
-from domain.errors import NotAuthorized, StaleItem
+from domain.errors import InvalidCommand, NotAuthorized, StaleItem
 from domain.items import Item, ReviewState
 from domain.services import OPEN_STATES
 from domain.states import Action
@@ -174,7 +175,16 @@ async def open_item_modal(
         view = blocks.escalate_modal(item, channel=channel, ts=ts)
     else:
         view = blocks.dispute_modal(item, policy=policy, channel=channel, ts=ts)
-    await ctx.client.views_open(trigger_id=trigger_id, view=view)
+    try:
+        await ctx.client.views_open(trigger_id=trigger_id, view=view)
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        if error == "exchanged_trigger_id":
+            # A redelivered click: its first delivery already opened this form.
+            return
+        if error == "expired_trigger_id":
+            raise InvalidCommand("that took too long to open; click the button again") from None
+        raise
 
 
 async def _assign(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -73,6 +74,9 @@ class Deps:
     clock: Clock
     history: History
     inflight: InFlight
+    #: One HTTP session for every response_url post (a new one per reply costs a TCP
+    #: connection and measurable event-loop time under load). None: one per call.
+    http: aiohttp.ClientSession | None = None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -100,7 +104,7 @@ class Ctx:
         Order: the request's ``response_url`` (slash commands, message buttons), an
         ephemeral message in the channel, else a DM (App Home and modals have neither).
         """
-        await reply_to(self.client, self.body, self.user, text, blocks)
+        await reply_to(self.client, self.body, self.user, text, blocks, http=self.deps.http)
 
 
 async def reply_to(
@@ -111,6 +115,7 @@ async def reply_to(
     blocks: list[Any] | None = None,
     *,
     channel: str | None = None,
+    http: aiohttp.ClientSession | None = None,
 ) -> None:
     """See ``Ctx.reply``. Never raises: a failed reply is logged."""
     payload: dict[str, Any] = {"text": text}
@@ -120,7 +125,7 @@ async def reply_to(
     channel = channel or body.get("channel_id") or (body.get("channel") or {}).get("id")
     try:
         if response_url:
-            await _post_response_url(response_url, payload)
+            await _post_response_url(response_url, payload, http)
         elif channel and not str(channel).startswith("D"):
             await client.chat_postEphemeral(channel=channel, user=user, **payload)
         else:
@@ -129,8 +134,10 @@ async def reply_to(
         log.warning("could not reply to user", extra={"event": "reply_failed", "user": user})
 
 
-async def _post_response_url(response_url: str, payload: dict[str, Any]) -> None:
-    webhook = AsyncWebhookClient(url=response_url, timeout=10, retry_handlers=[])
+async def _post_response_url(
+    response_url: str, payload: dict[str, Any], http: aiohttp.ClientSession | None
+) -> None:
+    webhook = AsyncWebhookClient(url=response_url, timeout=10, retry_handlers=[], session=http)
     await webhook.send_dict(
         body={"response_type": "ephemeral", "replace_original": False, **payload}
     )

@@ -10,7 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ContextBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
 
 from domain.items import Item
 from domain.policy import Policy
@@ -106,9 +112,25 @@ def alert_message(
         SectionBlock(block_id="alert", text=MarkdownTextObject(text=fit(headline, _SECTION_CHARS)))
     ]
     if item is not None and template != "delivery_failed":
+        # The facts, not the buttons: nothing updates this copy later, so live buttons
+        # here would go stale once the item is decided. People act on the card itself.
         card = item_card(item, policy=policy, now=now)
+        facts = [b for b in card.blocks if not isinstance(b, ActionsBlock)]
         room = 50 - len(blocks) - 1
-        blocks.extend(card.blocks[:room])
+        blocks.extend(facts[:room])
+        team = policy.team(item.team) if item.team else None
+        where = f"<#{team.channel}>" if team else "its team channel"
+        blocks.append(
+            ContextBlock(
+                block_id="alert_act",
+                elements=[
+                    MarkdownTextObject(
+                        text=f"Act on {item.human_id}'s card in {where}, or `/recon show "
+                        f"{item.human_id}`."
+                    )
+                ],
+            )
+        )
     else:
         blocks.append(
             ContextBlock(
