@@ -414,6 +414,8 @@ class AnchorFile:
         """Appends one checkpoint durably (blocking; use ``asyncio.to_thread`` in a loop)."""
         line = rfc8785.dumps(checkpoint.to_json()) + b"\n"
         created = not self.path.exists()
+        if created:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -601,6 +603,8 @@ async def _verify_connection(
             )
         )
     ).one_or_none()
+    if head is None and verifier.size > 0:
+        verifier.fail("head", f"the log has {verifier.size} records but no head row")
     if head is None or verifier.failed:
         return verifier.finish()
     try:

@@ -398,7 +398,7 @@ async def test_tail_rehashed_without_the_key(store: AuditStore) -> None:
     assert (report.first_bad_seq, report.reason) == (7, "checkpoint_root")
     assert report.problem == (
         "records 7 to 9 do not match the checkpoint signed for size 9 (the Merkle root "
-        "differs), so one of them was changed and the chain re-hashed"
+        "differs), so the log was altered in that range and re-hashed"
     )
 
 
@@ -422,9 +422,12 @@ async def test_tail_rehashed_and_checkpoints_resigned_with_a_planted_key(
     ]
     for checkpoint in await store.rows(audit_checkpoints):
         message = checkpoint_message(
-            log="recon", size=checkpoint["size"], root=roots[checkpoint["size"]],
-            time=checkpoint["time"], key_id=store.signer.key_id,
-        )  # fmt: skip
+            log="recon",
+            size=checkpoint["size"],
+            root=roots[checkpoint["size"]],
+            time=checkpoint["time"],
+            key_id=store.signer.key_id,
+        )
         statements.append(
             update(audit_checkpoints)
             .where(audit_checkpoints.c.id == checkpoint["id"])
@@ -448,7 +451,7 @@ async def test_last_rows_dropped_with_their_checkpoints(store: AuditStore) -> No
 
     assert (report.first_bad_seq, report.reason) == (7, "anchor_beyond_log")
     assert report.problem == (
-        "the log ends at record 6 but anchor #4 is signed for size 11, so records 7 to 11 "
+        "the log has 6 records but anchor #4 is signed for size 11, so records 7 to 11 "
         "were deleted or an old backup was restored"
     )
 
@@ -472,7 +475,7 @@ async def test_old_backup_restored(store: AuditStore) -> None:
     report = await store.verify()
 
     assert (report.first_bad_seq, report.reason) == (6, "anchor_beyond_log")
-    assert "the log ends at record 5 but anchor #4 is signed for size 11" in (report.problem or "")
+    assert "the log has 5 records but anchor #4 is signed for size 11" in (report.problem or "")
 
 
 async def test_old_backup_restored_and_appended_to(store: AuditStore) -> None:
@@ -495,9 +498,12 @@ async def test_checkpoint_signed_by_an_unknown_key(store: AuditStore) -> None:
     stranger = Ed25519Signer.generate()
     newest = max(await store.rows(audit_checkpoints), key=lambda c: c["size"])
     message = checkpoint_message(
-        log="recon", size=newest["size"], root=newest["root"], time=newest["time"],
+        log="recon",
+        size=newest["size"],
+        root=newest["root"],
+        time=newest["time"],
         key_id=stranger.key_id,
-    )  # fmt: skip
+    )
     await store.run(
         update(audit_checkpoints)
         .where(audit_checkpoints.c.id == newest["id"])
@@ -524,6 +530,16 @@ async def test_record_appended_behind_the_logs_back(store: AuditStore) -> None:
     report = await store.verify(anchored=False)
 
     assert (report.first_bad_seq, report.reason) == (5, "unsigned_tail")
+
+
+async def test_deleted_head_row(store: AuditStore) -> None:
+    await store.write(2)
+    await store.run(delete(audit_head))
+
+    report = await store.verify()
+
+    assert (report.ok, report.reason) == (False, "head")
+    assert report.problem == "the log has 2 records but no head row"
 
 
 # --- anchors file and bundles -------------------------------------------------------------

@@ -10,6 +10,7 @@ import hashlib
 import json
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import rfc8785
@@ -150,20 +151,30 @@ def test_checkpoint_message_is_rfc8785_of_its_fields(
     # checkpoint_message builds canonical JSON by hand for speed; it must never differ
     # from the reference canonicalizer, whatever the log name holds.
     time = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
-    fields = {"log": log, "size": size, "root": root.hex(), "time": time, "key_id": key.hex()}
+    as_json: dict[str, Any] = {
+        "log": log,
+        "size": size,
+        "root": root.hex(),
+        "time": format_time(time),
+        "key_id": key.hex(),
+    }
     try:
-        expected = rfc8785.dumps({**fields, "time": format_time(time)})
+        expected = rfc8785.dumps(as_json)
     except rfc8785.CanonicalizationError:  # lone surrogates: not representable at all
         return
 
-    assert checkpoint_message(**fields) == expected  # type: ignore[arg-type]
+    message = checkpoint_message(log=log, size=size, root=root.hex(), time=time, key_id=key.hex())
+    assert message == expected
 
 
 def test_checkpoint_round_trips_through_json() -> None:
     checkpoint = sign_checkpoint(
-        SeedSigner(SEED), log="recon", size=3, root=EMPTY_ROOT,
+        SeedSigner(SEED),
+        log="recon",
+        size=3,
+        root=EMPTY_ROOT,
         time=datetime(2024, 5, 1, 12, 31, 0, 5, tzinfo=UTC),
-    )  # fmt: skip
+    )
 
     assert Checkpoint.from_json(json.loads(json.dumps(checkpoint.to_json()))) == checkpoint
 
@@ -180,7 +191,7 @@ def test_checkpoint_round_trips_through_json() -> None:
         ({1: "x"}, "data has a non-string key 1"),
     ],
 )
-def test_non_json_safe_data_is_refused_with_its_path(data: dict, path: str) -> None:
+def test_non_json_safe_data_is_refused_with_its_path(data: dict[Any, Any], path: str) -> None:
     entry = AuditEntry(time=datetime(2024, 5, 1, tzinfo=UTC), event="e", actor="a", data=data)
 
     with pytest.raises(AuditFormatError, match=path.replace("[", r"\[").replace("]", r"\]")):

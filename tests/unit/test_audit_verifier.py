@@ -76,9 +76,14 @@ def build(transactions: list[int], signer: Signer = SIGNER) -> tuple[list[Row], 
             frontier.append(prev)
             rows.append((seq, body, prev))
         checkpoints.append(
-            sign_checkpoint(signer, log="recon", size=len(rows), root=frontier.root(),
-                            time=T0 + timedelta(seconds=len(rows)))
-        )  # fmt: skip
+            sign_checkpoint(
+                signer,
+                log="recon",
+                size=len(rows),
+                root=frontier.root(),
+                time=T0 + timedelta(seconds=len(rows)),
+            )
+        )
     return rows, checkpoints
 
 
@@ -109,9 +114,12 @@ def verify(
 ) -> VerifyReport:
     """Feeds the verifier the way verify_database does: checkpoints of a chunk first."""
     verifier = AuditVerifier(
-        log="recon", keys=keys if keys is not None else [SIGNER.key()],
-        anchors=anchors or [], executor=executor, deep=deep,
-    )  # fmt: skip
+        log="recon",
+        keys=keys if keys is not None else [SIGNER.key()],
+        anchors=anchors or [],
+        executor=executor,
+        deep=deep,
+    )
     fed = 0
     for start in range(0, len(rows), chunk):
         part = rows[start : start + chunk]
@@ -137,8 +145,11 @@ def test_a_good_log_verifies_whatever_the_chunking() -> None:
 
 def test_signatures_checked_in_a_thread_pool_give_the_same_answers() -> None:
     rows, checkpoints = build([2] * 200)
-    forged = [*checkpoints[:150], dataclasses.replace(checkpoints[150], signature="00" * 64),
-              *checkpoints[151:]]  # fmt: skip
+    forged = [
+        *checkpoints[:150],
+        dataclasses.replace(checkpoints[150], signature="00" * 64),
+        *checkpoints[151:],
+    ]
 
     with ThreadPoolExecutor(2) as pool:
         assert verify(rows, checkpoints, executor=pool, chunk=50).ok
@@ -214,7 +225,7 @@ def test_rehashed_tail_is_caught_by_the_signed_root() -> None:
     assert (report.first_bad_seq, report.reason) == (7, "checkpoint_root")
     assert report.problem == (
         "records 7 to 9 do not match the checkpoint signed for size 9 (the Merkle root "
-        "differs), so one of them was changed and the chain re-hashed"
+        "differs), so the log was altered in that range and re-hashed"
     )
 
 
@@ -250,7 +261,7 @@ def test_checkpoint_signed_by_an_unregistered_key_is_unknown_key() -> None:
     report = verify(rows, checkpoints)
 
     assert (report.first_bad_seq, report.reason) == (5, "unknown_key")
-    assert f"is signed by key {OTHER.key_id}, which is not in the keys table" in report.problem
+    assert f"is signed by key {OTHER.key_id}, which is not in the keys table" in str(report.problem)
 
 
 def test_keys_table_row_that_does_not_match_its_id_is_not_trusted() -> None:
@@ -261,7 +272,7 @@ def test_keys_table_row_that_does_not_match_its_id_is_not_trusted() -> None:
     report = verify(rows, checkpoints, keys=[swapped])
 
     assert (report.first_bad_seq, report.reason) == (1, "unknown_key")
-    assert "has a public key that does not hash to its id" in report.problem
+    assert "has a public key that does not hash to its id" in str(report.problem)
 
 
 def test_rotated_keys_both_verify() -> None:
@@ -292,7 +303,7 @@ def test_checkpoint_beyond_the_log_means_truncation() -> None:
 
     assert (report.first_bad_seq, report.reason) == (8, "truncated")
     assert report.problem == (
-        "the log ends at record 7 but a valid checkpoint is signed for size 9, so records "
+        "the log has 7 records but a valid checkpoint is signed for size 9, so records "
         "8 to 9 were deleted or an old backup was restored"
     )
 
@@ -304,7 +315,7 @@ def test_anchor_beyond_the_log_means_truncation_or_old_backup() -> None:
 
     assert (report.first_bad_seq, report.reason) == (7, "anchor_beyond_log")
     assert report.problem == (
-        "the log ends at record 6 but anchor #3 is signed for size 9, so records 7 to 9 "
+        "the log has 6 records but anchor #3 is signed for size 9, so records 7 to 9 "
         "were deleted or an old backup was restored"
     )
 
@@ -325,7 +336,7 @@ def test_anchor_from_another_history_is_a_mismatch() -> None:
     report = verify(forked, resigned, anchors=checkpoints)
 
     assert (report.first_bad_seq, report.reason) == (4, "anchor_mismatch")
-    assert report.problem.startswith("records 4 to 6 do not match anchor #2 signed for size 6")
+    assert str(report.problem).startswith("records 4 to 6 do not match anchor #2 signed for size 6")
 
 
 def test_anchors_of_other_logs_are_ignored() -> None:
@@ -394,3 +405,32 @@ def test_body_buffers_are_read_and_text_bodies_refused() -> None:
 
     assert (report.first_bad_seq, report.reason) == (1, "format")
     assert report.problem == "record 1: its body is not bytes"
+
+
+def test_a_single_record_is_named_in_the_singular() -> None:
+    rows, checkpoints = build([3, 1])
+
+    report = verify(rows, checkpoints[:-1])
+
+    assert report.problem == "record 4 is not covered by any signed checkpoint (unsigned tail)"
+
+
+def test_head_row_that_disagrees_with_the_log_is_reported_last() -> None:
+    rows, checkpoints = build([2, 2])
+    verifier = AuditVerifier(log="recon", keys=[SIGNER.key()])
+    verifier.add_checkpoints(checkpoints)
+    verifier.add_records(rows)
+
+    report = verifier.finish(head_size=5, head_hash=rows[-1][2], head_root=checkpoints[-1].root)
+
+    assert (report.reason, report.first_bad_seq) == ("head", 5)
+    assert report.problem == "the head row says the log has 5 records but it has 4"
+
+
+def test_summary_is_one_line_naming_the_problem() -> None:
+    rows, checkpoints = build([3, 3])
+    del rows[1]
+
+    report = verify(rows, checkpoints)
+
+    assert report.summary() == "FAILED: record 2 is missing: the log jumps from record 1 to 3"
