@@ -275,8 +275,9 @@ async def test_escalate_with_a_reason(desk: Desk) -> None:
     # once escalated, only leads act on it
     await desk.slack.slash_command("U0ALICE", f"approve {item.human_id}")
     await wait_said(desk, "U0ALICE", "only its team's leads may act on it")
-    await desk.slack.slash_command("U0LEAD", f"approve {item.human_id}")
-    await wait_state(desk, item, ReviewState.POSTED)
+    await desk.slack.slash_command("U0LEAD", f"dispute {item.human_id}")
+    await desk.slack.wait_for(lambda: desk.slack.open_modal("U0LEAD"), message="the lead's form")
+    assert (await desk.item(item.id or 0)).state is ReviewState.ESCALATED
 
 
 async def test_dispute_opens_the_form(desk: Desk) -> None:

@@ -65,7 +65,7 @@ async def test_reject_form_wants_a_reason_of_a_few_words(desk: Desk) -> None:
     assert await journal_of(desk, item) == []
 
 
-async def test_escalate_form_reason_is_optional(desk: Desk) -> None:
+async def test_escalate_form_reason_is_optional_and_the_card_says_who(desk: Desk) -> None:
     (item,) = await desk.ingest()
     card = await desk.card(item)
     await _open_form(desk, "U0BOB", "Escalate", card.ts)
@@ -75,6 +75,8 @@ async def test_escalate_form_reason_is_optional(desk: Desk) -> None:
     await wait_said(desk, "U0BOB", f"{item.human_id} escalated to its leads")
     updated = await wait_card(desk, item, "Escalated")
     assert updated.ts == card.ts
+    outcome = [line for line in updated.all_text().splitlines() if "*Escalated*" in line]
+    assert outcome and "<@U0BOB>" in outcome[0]  # who (and when) escalated it
     assert "Claim" in updated.button_labels()  # the leads still decide on it here
 
 
@@ -110,17 +112,6 @@ async def test_dispute_form_reports_each_bad_field(
     assert result.modal_after is not None  # the form stays open
     unchanged = await desk.item(item.id or 0)
     assert unchanged.state is ReviewState.PENDING and unchanged.dispute is None
-
-
-async def test_an_escalated_card_says_who_and_when(desk: Desk) -> None:
-    (item,) = await desk.ingest()
-    card = await desk.card(item)
-    await _open_form(desk, "U0BOB", "Escalate", card.ts)
-    await desk.slack.submit_modal("U0BOB", {"Reason": "the counterparty is sanctioned"})
-    await wait_state(desk, item, ReviewState.ESCALATED)
-    updated = await wait_card(desk, item, "Escalated")
-    outcome = [line for line in updated.all_text().splitlines() if "*Escalated*" in line]
-    assert outcome and "<@U0BOB>" in outcome[0]
 
 
 async def test_dispute_form_opens_a_dispute(desk: Desk) -> None:
