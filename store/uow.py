@@ -9,6 +9,7 @@ without ``commit()`` rolls everything back.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Self
@@ -25,12 +26,14 @@ from domain.ports import (
     OutboxSink,
     Signer,
 )
-from store.audit_log import AnchorFile, SqlAuditLog
+from store.audit_log import AnchorFile, AnchorFileError, SqlAuditLog
 from store.digests import SqlDigestRepository
 from store.engine import Database
 from store.intake import SqlIntakeRepository
 from store.outbox import SqlOutboxSink
 from store.repositories import SqlItemRepository, SqlJournalRepository
+
+log = logging.getLogger(__name__)
 
 
 class _ReadOnlyAudit:
@@ -115,7 +118,15 @@ class SqlUnitOfWork:
         await conn.commit()
         self._committed = True
         if checkpoint is not None and self._anchors is not None:
-            await asyncio.to_thread(self._anchors.append, checkpoint)
+            try:
+                await asyncio.to_thread(self._anchors.append, checkpoint)
+            except (OSError, AnchorFileError):
+                # The change is committed: failing the request now would tell the user
+                # otherwise. The anchoring job re-appends the latest checkpoint later.
+                log.exception(
+                    "could not append the audit checkpoint to the anchors file",
+                    extra={"event": "anchor_failed", "size": checkpoint.size},
+                )
         if self._outbox.enqueued:
             for hook in self._after_commit:
                 hook()

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select, text
@@ -287,3 +288,22 @@ async def test_approval_posts_one_balanced_entry(migrated: Database, tmp_path: P
     async with factory(read_only=True) as uow:
         entries = await uow.journal.for_item(item.id or 0)
     assert len(entries) == 1
+
+
+async def test_an_anchors_file_failure_does_not_fail_a_committed_change(
+    migrated: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The change is committed before the anchor is written; the user must not be told
+    it failed. The anchoring job re-appends the latest checkpoint later."""
+    loaded = parse_policy(EXAMPLE_POLICY.read_text())
+    signer = load_or_create_signing_key(tmp_path / "audit.pem")
+    async with migrated.writer.begin() as conn:
+        await init_audit(conn, signer=signer, now=NOW)
+    unwritable = tmp_path / "anchors-is-a-directory"
+    unwritable.mkdir()
+    factory = SqlUnitOfWorkFactory(database=migrated, signer=signer, anchors=AnchorFile(unwritable))
+    service = ReviewService(uow=factory, policy=lambda: loaded)
+    result = await service.ingest(_rows(1), now=NOW)
+    assert result.inserted == 1
+    assert len(await service.queue()) == 1
+    assert any(getattr(r, "event", None) == "anchor_failed" for r in caplog.records)
