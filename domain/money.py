@@ -6,6 +6,7 @@ or canonical strings (for display and audit records).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -219,6 +220,7 @@ KNOWN_CURRENCIES: frozenset[str] = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=512)  # pure, and called for every amount
 def minor_units(currency: str) -> int:
     """Number of decimals the currency allows.
 
@@ -229,6 +231,7 @@ def minor_units(currency: str) -> int:
     return _MINOR_UNITS_EXCEPTIONS.get(code, 2)
 
 
+@functools.lru_cache(maxsize=512)  # pure, and called for every amount
 def normalize_currency(currency: str) -> str:
     """Upper-cases and checks a currency code.
 
@@ -241,6 +244,7 @@ def normalize_currency(currency: str) -> str:
     return code
 
 
+@functools.lru_cache(maxsize=512)  # pure, and called for every amount
 def _exponent(currency: str) -> Decimal:
     return Decimal(1).scaleb(-minor_units(currency))
 

@@ -176,9 +176,13 @@ async def main(interactions: int, in_flight: int, quiet_relay: bool = False) -> 
             "(target <= 2x)"
         )
         for name, values in (("bare Bolt app", bare), ("recon-bot", ours)):
-            tenths = [values[i : i + len(values) // 10] for i in range(0, len(values), len(values) // 10)]
-            print(f"  {name:14s} max per tenth of the run (ms): "
-                  + " ".join(f"{max(t):.0f}" for t in tenths if t))
+            tenths = [
+                values[i : i + len(values) // 10] for i in range(0, len(values), len(values) // 10)
+            ]
+            print(
+                f"  {name:14s} max per tenth of the run (ms): "
+                + " ".join(f"{max(t):.0f}" for t in tenths if t)
+            )
         timings = await _home_publish(desk, 10_000)
         print(
             "App Home publish with 10,000+ open items: "
