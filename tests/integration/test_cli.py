@@ -1,0 +1,201 @@
+"""The recon-bot command line as a user runs it: exit codes, one-sentence errors, JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from bot.cli import main
+from tests.conftest import ROOT
+
+SAMPLE = ROOT / "samples" / "items.csv"
+COMMANDS = [
+    ["init"],
+    ["policy", "check"],
+    ["policy", "schema"],
+    ["ingest"],
+    ["queue"],
+    ["show"],
+    ["audit", "verify"],
+    ["audit", "export"],
+    ["db", "upgrade"],
+    ["serve"],
+    ["outbox"],
+]
+
+
+@pytest.fixture
+def desk_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty working directory with no RECON_/SLACK_ settings leaking in."""
+    for key in list(os.environ):
+        if key.startswith(("RECON_", "SLACK_")):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def initialised() -> None:
+    assert run("init").exit_code == 0
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_has_help_with_an_example(command: list[str]) -> None:
+    result = run(*command, "--help")
+    assert result.exit_code == 0
+    assert "Example" in result.output
+
+
+def test_init_creates_policy_key_and_database_and_is_safe_to_repeat(desk_dir: Path) -> None:
+    first = run("init")
+    assert first.exit_code == 0
+    assert (desk_dir / "policy.yml").exists() and (desk_dir / "recon.db").exists()
+    assert (desk_dir / "audit_ed25519.pem").stat().st_mode & 0o777 == 0o600
+    second = run("init")
+    assert second.exit_code == 0 and "kept" in second.output
+
+
+def test_ingest_reports_partial_success_with_exit_code_2_and_json(desk_dir: Path) -> None:
+    initialised()
+    result = run("ingest", str(SAMPLE), "--json")
+    assert result.exit_code == 2  # some rows rejected, the rest committed
+    summary = json.loads(result.output)
+    assert set(summary) >= {
+        "read",
+        "inserted",
+        "unchanged",
+        "amended",
+        "rejected",
+        "routes",
+        "rejected_rows",
+    }
+    assert set(summary["routes"]) == {"immediate", "digest", "auto_accepted"}
+    assert summary["read"] == 400 and summary["rejected"] > 0
+    assert summary["inserted"] + summary["rejected"] == summary["read"]
+    bad = summary["rejected_rows"][0]
+    assert set(bad) == {"line", "field", "error"} and bad["line"] > 1
+    again = json.loads(run("ingest", str(SAMPLE), "--json").output)
+    assert again["inserted"] == 0 and again["unchanged"] == summary["inserted"]
+
+
+def test_quarantined_rows_can_be_listed(desk_dir: Path) -> None:
+    initialised()
+    run("ingest", str(SAMPLE))
+    listed = json.loads(run("ingest", "--rejected", "--json").output)
+    assert listed["run"] == 1
+    assert {row["field"] for row in listed["rejected_rows"]} >= {"amount", "currency"}
+    assert all(row["raw"] for row in listed["rejected_rows"])
+
+
+def test_queue_and_show_print_json(desk_dir: Path) -> None:
+    initialised()
+    run("ingest", str(SAMPLE))
+    rows = json.loads(run("queue", "--json", "--limit", "5").output)
+    assert len(rows) == 5
+    needed = {
+        "id",
+        "external_id",
+        "source",
+        "kind",
+        "state",
+        "route",
+        "priority",
+        "amount",
+        "currency",
+        "entity",
+        "team",
+        "assignee",
+        "sla_due_at",
+    }
+    assert needed <= set(rows[0])
+    assert isinstance(rows[0]["amount"], str)
+    assert [r["priority"] for r in rows] == sorted((r["priority"] for r in rows), reverse=True)
+    shown = json.loads(run("show", rows[0]["id"], "--json").output)
+    assert shown["id"] == rows[0]["id"] and shown["reasons"]
+    assert shown["history"][0]["event"] == "item.ingested"
+
+
+def test_errors_are_one_sentence_with_exit_code_1(desk_dir: Path) -> None:
+    result = run("queue")  # nothing initialised yet
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "recon-bot init" in result.output
+    initialised()
+    missing = run("show", "R-999999")
+    assert missing.exit_code == 1 and "there is no item R-999999" in missing.output
+    bad_id = run("show", "banana")
+    assert bad_id.exit_code == 2 and "is not an item id" in bad_id.output
+    no_file = run("ingest", "nope.csv")
+    assert no_file.exit_code == 1 and "nope.csv does not exist" in no_file.output
+    wrong_type = desk_dir / "items.xlsx"
+    wrong_type.write_text("x")
+    assert "expected a .csv or .jsonl file" in run("ingest", str(wrong_type)).output
+
+
+def test_policy_check_names_the_field_and_the_reason(desk_dir: Path) -> None:
+    bad = desk_dir / "bad.yml"
+    text = (ROOT / "bot" / "policy.example.yml").read_text().replace('"10000.00"', '"-5"', 1)
+    bad.write_text(text)
+    result = run("policy", "check", str(bad))
+    assert result.exit_code == 1
+    assert "routing.materiality" in result.output and "Traceback" not in result.output
+    schema = json.loads(run("policy", "schema").output)
+    assert schema["title"] == "recon-bot policy"
+
+
+def test_audit_verify_export_and_offline_bundle(desk_dir: Path) -> None:
+    initialised()
+    run("ingest", str(SAMPLE))
+    verified = json.loads(run("audit", "verify", "--json").output)
+    assert verified["ok"] and verified["records"] > 400
+    assert run("audit", "export", "--out", "bundle").exit_code == 0
+    (desk_dir / "recon.db").unlink()  # offline: no database at all
+    offline = json.loads(run("audit", "verify", "--bundle", "bundle", "--json").output)
+    assert offline["ok"] and offline["records"] == verified["records"]
+
+
+def test_audit_verify_fails_with_exit_code_1_on_tampering(desk_dir: Path) -> None:
+    import sqlite3
+
+    initialised()
+    run("ingest", str(SAMPLE))
+    conn = sqlite3.connect(desk_dir / "recon.db")
+    conn.execute("UPDATE audit_records SET body = replace(body, 'system', 'sys7em') WHERE seq = 10")
+    conn.commit()
+    conn.close()
+    result = run("audit", "verify")
+    assert result.exit_code == 1
+    assert "record 10" in result.output
+
+
+def test_serve_names_missing_and_malformed_tokens(
+    desk_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    initialised()
+    result = run("serve")
+    assert result.exit_code == 1
+    assert "SLACK_BOT_TOKEN is not set" in result.output
+    assert "SLACK_APP_TOKEN is not set" in result.output
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xapp-wrong-kind")
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1")
+    result = run("serve")
+    assert "must start xoxb-" in result.output
+    assert "xapp-wrong-kind" not in result.output  # secrets are never printed
+
+
+def test_outbox_lists_and_refuses_to_retry_what_is_not_dead(desk_dir: Path) -> None:
+    initialised()
+    run("ingest", str(SAMPLE))  # immediate items enqueue their cards
+    listed = json.loads(run("outbox", "--json").output)
+    assert listed["counts"].get("pending", 0) > 0
+    first = listed["messages"][-1]["id"]
+    result = run("outbox", "--retry", str(first))
+    assert result.exit_code == 1 and "is not dead-lettered" in result.output
