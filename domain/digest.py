@@ -125,6 +125,7 @@ class ClusterRecord:
     team: str
     key: str
     items: tuple[tuple[int, int], ...]  # (item id, version at digest time)
+    hashes: tuple[str, ...] = ()  # each item's content hash at digest time
     apart: bool
     state: str  # open | approved | rejected | reviewing
     decided_by: str | None = None

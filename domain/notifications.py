@@ -149,10 +149,14 @@ def for_change(
     return out
 
 
-def ladder_notices(item: Item, level: int, policy: Policy, now: datetime) -> list[Notification]:
+def ladder_notices(
+    item: Item, level: int, policy: Policy, now: datetime, *, state_changed: bool = True
+) -> list[Notification]:
     """The reminder (level 1) or the team-channel escalation post (level 2) of the SLA ladder.
 
-    Dead letters need nothing here: ``for_change`` already alerts compliance for them.
+    When the rung's state change did not apply (a disputed item is already with a
+    person), the people the state change would have told are told anyway: the leads at
+    level 2, compliance at level 3. Otherwise ``for_change`` already does that.
     The dedupe key names the clock's start, so a ladder restarted by an amendment or a
     resolved dispute reminds again, while a repeated sweep never does.
     """
@@ -160,6 +164,19 @@ def ladder_notices(item: Item, level: int, policy: Policy, now: datetime) -> lis
     clock = item.sla_started_at.isoformat()
     team = policy.team(item.team) if item.team else None
     channel = team.channel if team else policy.compliance.channel
+    out: list[Notification] = []
+    if level == 3:
+        if state_changed:
+            return out
+        return [
+            Notification(
+                kind=NoticeKind.ALERT,
+                target=policy.compliance.channel,
+                dedupe_key=f"sla:dead_letter:{item.id}:{clock}",
+                item_id=item.id,
+                payload={"template": "dead_letter", "severity": "high"},
+            )
+        ]
     if level == 1:
         if item.assignee:
             return [
@@ -181,7 +198,7 @@ def ladder_notices(item: Item, level: int, policy: Policy, now: datetime) -> lis
             )
         ]
     if level == 2:
-        return [
+        out.append(
             Notification(
                 kind=NoticeKind.ALERT,
                 target=channel,
@@ -189,5 +206,16 @@ def ladder_notices(item: Item, level: int, policy: Policy, now: datetime) -> lis
                 item_id=item.id,
                 payload={"template": "sla_escalated"},
             )
-        ]
-    return []
+        )
+        if not state_changed:
+            out.extend(
+                Notification(
+                    kind=NoticeKind.DM,
+                    target=lead,
+                    dedupe_key=f"sla:escalate:{item.id}:{lead}:{clock}",
+                    item_id=item.id,
+                    payload={"template": "escalated"},
+                )
+                for lead in (team.leads if team else [])
+            )
+    return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 from domain.errors import NotAuthorized
 from domain.items import Item, ReviewState
 from domain.policy import Policy
+from domain.sla import SETTLED, Rung
 
 
 def roles_of(policy: Policy, user: str, team_name: str | None) -> set[str]:
@@ -29,7 +30,10 @@ def roles_of(policy: Policy, user: str, team_name: str | None) -> set[str]:
 def check_can_act(policy: Policy, item: Item, user: str) -> set[str]:
     """Raises NotAuthorized unless ``user`` may decide on ``item`` now; returns the roles."""
     roles = roles_of(policy, user, item.team)
-    if item.state is ReviewState.DEAD_LETTER:
+    # A dead letter stays compliance's even while someone holds a claim on it.
+    if item.state is ReviewState.DEAD_LETTER or (
+        item.ladder_level >= Rung.DEAD_LETTER and item.state not in SETTLED
+    ):
         allowed = {"compliance"} | (
             {"lead"} if policy.compliance.leads_resolve_dead_letters else set()
         )

@@ -208,11 +208,15 @@ class DigestRepository(Protocol):
         window: str,
         team: str,
         key: str,
-        items: Sequence[tuple[int, int]],
+        items: Sequence[tuple[int, int, str]],
         apart: bool,
         now: datetime,
     ) -> int:
-        """Stores a cluster and returns its id."""
+        """Stores a cluster (item id, version, content hash each) and returns its id."""
+        ...
+
+    async def window_posted(self, *, team: str, window: str) -> bool:
+        """Whether this team's digest for this window already exists."""
         ...
 
     async def get_cluster(self, cluster_id: int) -> ClusterRecord | None:

@@ -8,7 +8,6 @@ next call, while every item keeps the policy version it was routed under.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -492,7 +491,10 @@ class ReviewService:
         """
         decision = route_item(facts, loaded)
         disputed = current.state is ReviewState.DISPUTED and current.dispute is not None
-        held = disputed or current.state is ReviewState.DEAD_LETTER
+        dead = (
+            current.state is ReviewState.DEAD_LETTER or current.ladder_level >= sla.Rung.DEAD_LETTER
+        )
+        held = disputed or dead
         if held and decision.route is not Route.IMMEDIATE:
             decision = dataclasses.replace(
                 decision,
@@ -531,7 +533,8 @@ class ReviewService:
             updated_at=now,
             version=current.version + 1,
         )
-        if current.state is ReviewState.DEAD_LETTER:
+        if dead and not disputed:
+            # Auto-posting stays halted; the item goes back to the compliance queue.
             amended = dataclasses.replace(
                 amended,
                 state=ReviewState.DEAD_LETTER,
@@ -887,7 +890,9 @@ class ReviewService:
             return False
         await uow.audit.append(_entries(written, events, now))
         notices = notifications.for_change(item, written, events, policy, now)
-        notices += notifications.ladder_notices(written, rung.value, policy, now)
+        notices += notifications.ladder_notices(
+            written, rung.value, policy, now, state_changed=transition is not None
+        )
         await uow.outbox.enqueue(notices, now=now)
         return True
 
@@ -926,14 +931,17 @@ class ReviewService:
         async with self._uow() as uow:
             for team_name in await uow.digests.candidate_teams():
                 team = policy.team(team_name)
+                if team is None or await uow.digests.window_posted(team=team_name, window=window):
+                    # Items that arrived after this window was posted wait for the next.
+                    continue
                 items = await uow.digests.candidates(team=team_name, limit=MAX_DIGEST_ITEMS)
-                if team is None or not items:
+                if not items:
                     continue
                 ids = [i.id for i in items if i.id is not None]
                 if await uow.digests.mark(item_ids=ids, window=window) != len(ids):
                     return []  # another process is posting this window: roll back
                 plan = plan_digest(team_name, window, items, loaded)
-                versions = {i.id: i.version for i in items}
+                versions = {i.id: (i.version, i.content_hash) for i in items}
                 parent = f"digest:{team_name}:{window}"
                 notices: list[notifications.Notification] = []
                 groups = [(c.key, c.item_ids, False) for c in plan.clusters]
@@ -945,7 +953,7 @@ class ReviewService:
                         window=window,
                         team=team_name,
                         key=key,
-                        items=[(i, versions[i]) for i in member_ids],
+                        items=[(i, *versions[i]) for i in member_ids],
                         apart=apart,
                         now=now,
                     )
@@ -1038,10 +1046,15 @@ class ReviewService:
                 by = f" by <@{cluster.decided_by}>" if cluster.decided_by else ""
                 raise IllegalTransition(f"this group was already {cluster.state}{by}")
             items = [await self._load(uow, item_id) for item_id, _ in cluster.items]
+            # What the reviewer saw is the content and the state, not the version: a
+            # reminder moves the version without changing anything a reviewer judges.
+            hashes = cluster.hashes or tuple("" for _ in cluster.items)
             stale = [
                 i.human_id
-                for i, (_, version) in zip(items, cluster.items, strict=True)
-                if i.version != version or i.state is not ReviewState.PENDING
+                for i, seen in zip(items, hashes, strict=True)
+                if i.state is not ReviewState.PENDING
+                or i.approvals
+                or (seen and i.content_hash != seen)
             ]
             if stale:
                 raise StaleItem(
@@ -1194,14 +1207,16 @@ class ReviewService:
             )
             await uow.commit()
 
-    async def policy_rejected(self, *, problems: Sequence[str], file: str, now: datetime) -> None:
+    async def policy_rejected(
+        self, *, problems: Sequence[str], file: str, content_sha256: str, now: datetime
+    ) -> None:
         """An edited policy file that does not validate: the old policy stays in force.
 
-        Audited, and compliance is alerted with the validation errors (one alert per
-        distinct set of problems, whichever process notices first).
+        Audited, and compliance is alerted with the validation errors: once per distinct
+        broken content, whichever process notices first.
         """
         policy = self._policy()
-        digest = hashlib.sha256("\n".join(problems).encode()).hexdigest()[:16]
+        digest = content_sha256[:16]
         alert = notifications.Notification(
             kind=notifications.NoticeKind.ALERT,
             target=policy.policy.compliance.channel,

@@ -486,6 +486,7 @@ def resolve_dispute(
             claim_expires_at=None,
             ladder_level=0,
             sla_started_at=now,
+            sla_credit_seconds=0,  # a fresh clock: time used before a pause is gone too
         )
         return Transition(
             item=new,

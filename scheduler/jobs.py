@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -147,8 +148,12 @@ class Jobs:
         try:
             change = await asyncio.to_thread(self.policy.reload)
         except PolicyError as exc:
+            content = self.policy.rejected_text or ""
             await self.service.policy_rejected(
-                problems=[str(exc), *exc.problems], file=str(self.policy.path), now=now
+                problems=[str(exc), *exc.problems],
+                file=str(self.policy.path),
+                content_sha256=hashlib.sha256(content.encode()).hexdigest(),
+                now=now,
             )
             self.relay.wake()
             return

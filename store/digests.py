@@ -62,11 +62,11 @@ class SqlDigestRepository:
         window: str,
         team: str,
         key: str,
-        items: Sequence[tuple[int, int]],
+        items: Sequence[tuple[int, int, str]],
         apart: bool,
         now: datetime,
     ) -> int:
-        """Stores a cluster and returns its id."""
+        """Stores a cluster (item id, version, content hash each) and returns its id."""
         result = await self._conn.execute(
             insert(digest_clusters).values(
                 window=window,
@@ -80,6 +80,15 @@ class SqlDigestRepository:
         )
         assert result.inserted_primary_key is not None
         return int(result.inserted_primary_key[0])
+
+    async def window_posted(self, *, team: str, window: str) -> bool:
+        """Whether this team's digest for this window already exists."""
+        found = await self._conn.execute(
+            select(digest_clusters.c.id)
+            .where(digest_clusters.c.team == team, digest_clusters.c.window == window)
+            .limit(1)
+        )
+        return found.first() is not None
 
     async def get_cluster(self, cluster_id: int) -> ClusterRecord | None:
         """The cluster, or None."""
@@ -99,7 +108,8 @@ class SqlDigestRepository:
             window=row["window"],
             team=row["team"],
             key=row["cluster_key"],
-            items=tuple((int(i), int(v)) for i, v in row["items"]),
+            items=tuple((int(entry[0]), int(entry[1])) for entry in row["items"]),
+            hashes=tuple(str(entry[2]) if len(entry) > 2 else "" for entry in row["items"]),
             apart=bool(row["apart"]),
             state=row["state"],
             decided_by=row["decided_by"],

@@ -24,6 +24,11 @@ from domain.notifications import NoticeKind, Notification
 from store.engine import Database
 from store.tables import item_cards, outbox
 
+#: Alert and DM templates that carry the item's live card (kept current by the relay).
+CARD_COPY_TEMPLATES = frozenset(
+    {"reminder", "reminder_unclaimed", "sla_escalated", "escalated", "assigned", "dead_letter"}
+)
+
 
 class RowState(StrEnum):
     """Outbox row lifecycle."""
@@ -331,6 +336,35 @@ class OutboxStore:
                 )
             ).first()
         return (RowState(found[0]), found[1], found[2]) if found else None
+
+    async def copies_of(self, item_id: int) -> list[OutboxMessage]:
+        """Sent alerts and DMs that show the item's card (to edit when the item changes)."""
+        async with self._db.reader.connect() as conn:
+            rows = await conn.execute(
+                select(outbox)
+                .where(
+                    outbox.c.item_id == item_id,
+                    outbox.c.kind.in_([NoticeKind.ALERT.value, NoticeKind.DM.value]),
+                    outbox.c.state == RowState.SENT.value,
+                    outbox.c.result_ts.is_not(None),
+                )
+                .order_by(outbox.c.id)
+            )
+            found = []
+            for r in rows.mappings():
+                payload = dict(r["payload"] or {})
+                if payload.get("template") in CARD_COPY_TEMPLATES and "update_of" not in payload:
+                    found.append(
+                        OutboxMessage(
+                            id=r["id"],
+                            kind=NoticeKind(r["kind"]),
+                            target=r["target"],
+                            item_id=r["item_id"],
+                            payload=payload,
+                            dedupe_key=r["dedupe_key"],
+                        )
+                    )
+            return found
 
     async def card_location(self, item_id: int) -> tuple[str, str] | None:
         """Where the item's card was posted: (channel, ts)."""

@@ -47,6 +47,11 @@ class PolicyFile:
         return self._loaded
 
     @property
+    def rejected_text(self) -> str | None:
+        """The invalid content last reported by ``reload`` (None while the file is valid)."""
+        return self._rejected
+
+    @property
     def text(self) -> str:
         """The text of the policy in force."""
         return self._text

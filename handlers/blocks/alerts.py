@@ -1,8 +1,8 @@
 """Alerts and direct messages the outbox sends: dead letters, failed deliveries, hand-offs.
 
 Each template takes the outbox payload (data written by the domain) and, when the message
-is about an item, the item as it is now. The item's own card follows the text, so the
-person alerted can act on it where they read it.
+is about an item, the item as it is now. The item's live card follows the text, so the
+person alerted can act on it where they read it; the relay keeps these copies current.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 from slack_sdk.models.blocks import (
-    ActionsBlock,
     Block,
     ContextBlock,
     MarkdownTextObject,
@@ -112,25 +111,11 @@ def alert_message(
         SectionBlock(block_id="alert", text=MarkdownTextObject(text=fit(headline, _SECTION_CHARS)))
     ]
     if item is not None and template != "delivery_failed":
-        # The facts, not the buttons: nothing updates this copy later, so live buttons
-        # here would go stale once the item is decided. People act on the card itself.
+        # The live card, buttons included: the relay edits this copy whenever the item
+        # changes, so once the item is decided its buttons disappear here too.
         card = item_card(item, policy=policy, now=now)
-        facts = [b for b in card.blocks if not isinstance(b, ActionsBlock)]
-        room = 50 - len(blocks) - 1
-        blocks.extend(facts[:room])
-        team = policy.team(item.team) if item.team else None
-        where = f"<#{team.channel}>" if team else "its team channel"
-        blocks.append(
-            ContextBlock(
-                block_id="alert_act",
-                elements=[
-                    MarkdownTextObject(
-                        text=f"Act on {item.human_id}'s card in {where}, or `/recon show "
-                        f"{item.human_id}`."
-                    )
-                ],
-            )
-        )
+        room = 50 - len(blocks)
+        blocks.extend(card.blocks[:room])
     else:
         blocks.append(
             ContextBlock(

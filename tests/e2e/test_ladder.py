@@ -132,14 +132,6 @@ async def test_reminder_escalation_and_dead_letter_arrive_in_order_once_each(
         await stop_desk(desk)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug (since 5941092 'no stale buttons in alerts'): handlers/blocks/alerts."
-    "alert_message drops the card's ActionsBlock from every alert, so the SLA reminder DM "
-    "(template 'reminder') and the channel reminder ('reminder_unclaimed') carry no buttons, "
-    "while the issue asks for 'a DM to the assignee ... with the card and buttons'",
-)
 async def test_the_reminder_carries_the_card_with_its_buttons(
     slack: SlackStandIn, tmp_path: Path, clock: StepClock
 ) -> None:

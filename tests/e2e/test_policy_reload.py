@@ -141,13 +141,6 @@ async def test_an_invalid_file_keeps_the_old_policy_and_alerts_once_per_content(
     assert len(messages_with(slack, COMPLIANCE, INVALID)) == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: ReviewService.policy_rejected dedupes the compliance alert on a hash of the "
-    "validation messages, not of the file content, so a different broken edit that happens "
-    "to produce the same messages (materiality -5 then -7) is audited but never alerted",
-)
 async def test_a_different_broken_edit_with_the_same_errors_is_alerted_again(
     desk: Desk,
 ) -> None:

@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from domain.digest import cluster_key, plan_digest
 from domain.errors import IllegalTransition, InvalidCommand, NotAuthorized, StaleItem
@@ -239,14 +238,6 @@ async def test_items_arriving_after_a_window_go_to_the_next_one(
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=IntegrityError,
-    reason="bug: ReviewService.digest_window run again for a window already posted takes the "
-    "items that arrived since; add_cluster then violates the unique (window, team, "
-    "cluster_key) constraint (IntegrityError, the job fails every retry), and with a new key "
-    "it would thread fresh replies under the old summary whose repeat is deduplicated away",
-)
 async def test_a_window_run_again_after_new_items_arrived_posts_nothing_more(
     migrated: Database, service: ReviewService
 ) -> None:
@@ -338,8 +329,9 @@ async def test_a_group_with_one_changed_item_is_refused_whole_and_nothing_change
     items = await _ingest(service, MIXED)
     await service.digest_window(window=W1, now=T0)
     cluster_id = await _cluster_id(migrated, "treasury", GLOBEX)
-    await service.claim(item_id=items["g-2"].id or 0, actor="U0BOB", now=T0)
-    await service.release(item_id=items["g-2"].id or 0, actor="U0BOB", now=T0)  # pending again
+    # The source data under g-2 changes after the digest went out (still pending).
+    amended = dataclasses.replace(MIXED[1], description="corrected by the bank")
+    await service.ingest([IntakeRow(line=3, facts=amended)], now=T0)
     snapshot = {r: await service.get(items[r].id or 0) for r in ("g-1", "g-2", "g-3")}
     before = await _events(migrated)
 
@@ -377,8 +369,9 @@ async def test_items_needing_individual_review_are_never_decided_in_bulk(
     items = await _ingest(service, MIXED)
     await service.digest_window(window=W1, now=T0)
     apart = [c for c in await _clusters(migrated) if c["apart"]]
+    big = items["big-1"]
     assert [(c["team"], c["items"]) for c in apart] == [
-        ("treasury", [[items["big-1"].id, items["big-1"].version]])
+        ("treasury", [[big.id, big.version, big.content_hash]])
     ]
     for approve in (True, False):
         with pytest.raises(InvalidCommand, match="individual review"):
@@ -390,7 +383,7 @@ async def test_items_needing_individual_review_are_never_decided_in_bulk(
                 reason="not these, they are fine",
             )
     assert all(
-        items["big-1"].id not in [i for i, _ in c["items"]]
+        items["big-1"].id not in [i for i, *_ in c["items"]]
         for c in await _clusters(migrated)
         if not c["apart"]
     )
@@ -477,13 +470,6 @@ async def test_review_individually_posts_a_card_for_each_open_item(
         await service.review_cluster(cluster_id=cluster_id, actor="U0DAN", now=T0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=StaleItem,
-    reason="bug: the SLA reminder (ReviewService._climb, rung remind) bumps each digest item's "
-    "version without changing anything a reviewer sees, so decide_cluster's version check "
-    "refuses the whole group as 'changed since the digest' once remind_after has passed",
-)
 async def test_an_sla_reminder_does_not_make_a_digest_group_stale(
     migrated: Database, service: ReviewService
 ) -> None:

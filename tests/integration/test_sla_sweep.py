@@ -408,13 +408,6 @@ async def test_a_pause_in_working_time_keeps_working_seconds(
     assert resumed.item.sla_next_at == T0 + 7 * 24 * H + 4 * H  # Monday 13:00
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: states.resolve_dispute starts 'a fresh SLA clock' (sla_started_at=now, "
-    "ladder_level=0) but keeps sla_credit_seconds from an earlier pause, so the resolved "
-    "item is reminded early (or escalated at once when the credit exceeds remind_after)",
-)
 async def test_a_resolved_dispute_starts_a_fresh_clock_even_after_a_pause(
     service: ReviewService,
 ) -> None:
@@ -440,14 +433,6 @@ async def test_a_resolved_dispute_starts_a_fresh_clock_even_after_a_pause(
     assert resolved.item.sla_next_at == T0 + 31 * H + 24 * H
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: ReviewService._climb on a disputed item (dead_letter not allowed from "
-    "disputed) raises ladder_level to 3 with an 'sla.dead_letter' audit record but enqueues "
-    "no message at all: ladder_notices() returns [] for level 3 and for_change() alerts only "
-    "on 'item.dead_lettered'; the item leaves the ladder silently",
-)
 async def test_a_disputed_item_reaching_the_dead_letter_rung_alerts_compliance(
     migrated: Database, service: ReviewService
 ) -> None:
@@ -523,13 +508,6 @@ async def test_an_amendment_keeps_a_dead_letter_held_and_never_auto_accepts(
     assert (await service.sla_sweep(now=T0 + 500 * H)).total == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: a dead-lettered item claimed by a compliance officer is in state 'assigned' "
-    "and loses its dead-letter protection: ReviewService._amend only holds items whose "
-    "state is DEAD_LETTER, so an amendment resets it to pending and auto-accepts and posts it",
-)
 async def test_a_claimed_dead_letter_is_still_never_auto_accepted_by_an_amendment(
     migrated: Database, service: ReviewService
 ) -> None:
@@ -543,12 +521,6 @@ async def test_a_claimed_dead_letter_is_still_never_auto_accepted_by_an_amendmen
     assert "item.auto_accepted" not in await events(migrated, item.id)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: once a compliance officer claims a dead-lettered item (state 'assigned'), "
-    "permissions.check_can_act no longer applies the dead-letter rule, so a team lead may "
-    "approve it although the policy says leads_resolve_dead_letters: false",
-)
 async def test_a_claimed_dead_letter_still_belongs_to_compliance(service: ReviewService) -> None:
     (item,) = await ingest(service, 1)
     assert item.id is not None
