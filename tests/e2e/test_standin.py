@@ -476,7 +476,10 @@ async def test_bolt_app_end_to_end(slack: SlackStandIn, bot: AsyncSocketModeHand
     )
     assert done.response_action is None and done.modal_after is None
     assert done.view is not None and done.view.closed
-    approved = await slack.wait_for(lambda: slack.latest_message(TREASURY))
+    # Wait for the new message itself: under load the previous one is still the latest.
+    approved = await slack.wait_for(
+        lambda: (m := slack.latest_message(TREASURY)) and m.text.startswith("Approved") and m
+    )
     assert approved.text == "Approved 10.5 (fee, due 2026-01-31, tags ['fx'], meta 42)"
 
     opened = await slack.open_home(BOB)
