@@ -41,6 +41,7 @@ from domain.items import (
     format_human_id,
 )
 from domain.journal import EntryKind, build_entry
+from domain.money import Money
 from domain.permissions import check_can_act, check_not_someone_elses_claim, roles_of
 from domain.policy import LoadedPolicy, Policy
 from domain.ports import UnitOfWork, UnitOfWorkFactory
@@ -205,7 +206,9 @@ def _routing_data(item: Item, decision: RoutingDecision) -> dict[str, Any]:
         "team": decision.team,
         "required_approvals": decision.required_approvals,
         "kind": decision.kind.value,
-        "amount_minor": item.money.minor,
+        # Money as exact decimal strings: RFC 8785 has no exact integers past 2**53,
+        # and amounts up to 10**18 minor units are valid.
+        "amount": str(item.facts.amount),
         "currency": item.facts.currency,
         "reporting_amount": (
             str(decision.reporting_amount) if decision.reporting_amount is not None else None
@@ -225,7 +228,14 @@ def _posting(item: Item, kind: EntryKind, now: datetime) -> tuple[Item, states.E
         data={
             **transition.events[0].data,
             "idempotency_key": entry.idempotency_key,
-            "lines": [dataclasses.asdict(line) for line in entry.lines],
+            "lines": [
+                {
+                    "account": line.account,
+                    "debit": str(Money.from_minor(line.debit_minor, entry.currency).amount),
+                    "credit": str(Money.from_minor(line.credit_minor, entry.currency).amount),
+                }
+                for line in entry.lines
+            ],
             "currency": entry.currency,
         },
     )

@@ -27,7 +27,7 @@ from domain.items import (
 )
 from domain.policy import RiskTier, parse_policy
 from domain.services import ReviewService
-from store.audit_log import AnchorFile, init_audit, load_or_create_signing_key
+from store.audit_log import AnchorFile, init_audit, load_or_create_signing_key, verify_database
 from store.engine import Database, create_database
 from store.migrate import check_current, upgrade
 from store.repositories import SqlItemRepository
@@ -307,3 +307,17 @@ async def test_an_anchors_file_failure_does_not_fail_a_committed_change(
     assert result.inserted == 1
     assert len(await service.queue()) == 1
     assert any(getattr(r, "event", None) == "anchor_failed" for r in caplog.records)
+
+
+async def test_a_huge_but_valid_amount_lands_and_its_audit_record_verifies(
+    migrated: Database, tmp_path: Path
+) -> None:
+    """10**16 minor units is past RFC 8785's exact integer range (2**53): the audit record
+    must carry it exactly (as decimal text), not fail the whole batch."""
+    service = await _service(migrated, tmp_path)
+    rows = _rows(2)
+    huge = dataclasses.replace(rows[0].facts, amount=Decimal("100000000000000.00"))
+    result = await service.ingest([IntakeRow(line=2, facts=huge), rows[1]], now=NOW)
+    assert result.inserted == 2
+    report = await verify_database(migrated, anchors=AnchorFile(tmp_path / "anchors.jsonl"))
+    assert report.ok, report.problem

@@ -214,7 +214,7 @@ async def test_ingest_inserts_routes_and_audits(
     )
     assert first.policy_version == loaded_policy.version
     assert first.data["route"] == "digest"
-    assert first.data["amount_minor"] == 12500
+    assert first.data["amount"] == "125.00"  # exact decimal text, never a float
     assert first.data["content_hash"] == a.content_hash
     assert first.data["reasons"] == list(a.reasons)
 
