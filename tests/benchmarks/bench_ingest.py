@@ -91,6 +91,99 @@ def floor(csv_path: Path, db_path: Path, audit_rows: int) -> tuple[float, int]:
     return time.perf_counter() - start, total_items
 
 
+def schema_floor(csv_path: Path, db_path: Path, audit_rows: int) -> tuple[float, int]:
+    """The floor on recon-bot's own tables (same columns, same indexes), batched.
+
+    Values are mapped the cheapest way (no validation, routing, hashing or signing),
+    so this is the storage cost of the same rows in the same schema.
+    """
+    from decimal import Decimal
+
+    from sqlalchemy.dialects import sqlite as sqlite_dialect
+    from sqlalchemy.schema import CreateIndex, CreateTable
+
+    from store.tables import audit_records, items
+
+    start = time.perf_counter()
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    dialect = sqlite_dialect.dialect()
+    for table in (items, audit_records):
+        conn.execute(str(CreateTable(table).compile(dialect=dialect)))
+        for index in table.indexes:
+            conn.execute(str(CreateIndex(index).compile(dialect=dialect)))
+    columns = [c.name for c in items.columns if c.name != "id"]
+    placeholders = ", ".join("?" for _ in columns)
+    insert_item = f"INSERT INTO items ({', '.join(columns)}) VALUES ({placeholders})"
+    now = "2026-11-21 00:00:00.000000"
+    total = 0
+    seq, prev, owed = 0, "0" * 64, 0.0
+    with csv_path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    per_item = audit_rows / max(len(rows), 1)
+    for begin in range(0, len(rows), BATCH):
+        batch = rows[begin : begin + BATCH]
+        values = []
+        for row in batch:
+            try:
+                minor = int(Decimal(row["amount"] or "0") * 100)
+            except ArithmeticError:
+                minor = 0
+            mapped = {
+                "source": "default",
+                "external_id": row["external_id"] or f"x{begin}",
+                "kind": row["kind"] or "unmatched",
+                "entity": row["entity"],
+                "currency": row["currency"],
+                "amount_minor": minor,
+                "counterparty": row["counterparty"],
+                "risk_tier": row["counterparty_risk_tier"],
+                "extra": "{}",
+                "content_hash": "0" * 64,
+                "state": "pending",
+                "route": "immediate",
+                "priority": 100,
+                "reasons": "[]",
+                "policy_version": "pol",
+                "team": "treasury",
+                "required_approvals": 1,
+                "created_at": now,
+                "updated_at": now,
+                "sla_started_at": now,
+                "version": 1,
+                "approvals": "[]",
+                "ladder_level": 0,
+                "sla_credit_seconds": 0,
+            }
+            values.append(tuple(mapped.get(c) for c in columns))
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(insert_item, values)
+        audit = []
+        for row in batch:
+            owed += per_item
+            while owed >= 1:
+                owed -= 1
+                seq += 1
+                body = json.dumps(
+                    {
+                        "seq": seq,
+                        "event": "item.ingested",
+                        "item": row["external_id"],
+                        "prev": prev,
+                    },
+                    sort_keys=True,
+                    separators=(",", ":"),
+                ).encode()
+                prev = hashlib.sha256(b"\x00" + body).hexdigest()
+                audit.append((seq, body, prev, seq, "item.ingested"))
+        conn.executemany("INSERT INTO audit_records VALUES (?, ?, ?, ?, ?)", audit)
+        conn.execute("COMMIT")
+        total += len(batch)
+    conn.close()
+    return time.perf_counter() - start, total
+
+
 def _batches(reader: csv.DictReader[str], columns: list[str]) -> list[list[tuple[str, ...]]]:
     out: list[list[tuple[str, ...]]] = []
     batch: list[tuple[str, ...]] = []
@@ -130,6 +223,7 @@ def main() -> None:
     db.close()
 
     floor_s, floor_items = floor(csv_path, work / "floor.db", audit_rows)
+    schema_s, schema_items = schema_floor(csv_path, work / "schema-floor.db", audit_rows)
 
     verify_times = []
     for _ in range(3):
@@ -145,8 +239,19 @@ def main() -> None:
         f"recon-bot ingest : {ours_s:8.2f} s  {ours_rate:10,.0f} items/s  "
         f"({landed} landed, {summary['rejected']} rejected, {audit_rows} audit records)"
     )
-    print(f"sqlite3 floor    : {floor_s:8.2f} s  {floor_rate:10,.0f} items/s")
-    print(f"ratio            : {ours_rate / floor_rate:8.1%} of the floor (target >= 25%)")
+    schema_rate = schema_items / schema_s
+    print(
+        f"sqlite3 floor    : {floor_s:8.2f} s  {floor_rate:10,.0f} items/s "
+        "(text columns, no indexes)"
+    )
+    print(
+        f"sqlite3 floor    : {schema_s:8.2f} s  {schema_rate:10,.0f} items/s "
+        "(recon-bot's own tables and indexes)"
+    )
+    print(
+        f"ratio            : {ours_rate / floor_rate:8.1%} of the bare floor, "
+        f"{ours_rate / schema_rate:.1%} of the same-schema floor (target >= 25%)"
+    )
     print(f"peak RSS         : {rss_mb:8.1f} MB (largest child process; target < 300 MB)")
     print(
         f"audit verify     : {verify_s:8.2f} s  {audit_rows / verify_s:10,.0f} records/s "
