@@ -77,6 +77,9 @@ class Deps:
     #: One HTTP session for every response_url post (a new one per reply costs a TCP
     #: connection and measurable event-loop time under load). None: one per call.
     http: aiohttp.ClientSession | None = None
+    #: At most this many listeners do their post-ack work at once. Acks are never gated:
+    #: fewer busy tasks keep each event-loop turn short, so acks go out on time.
+    work_gate: asyncio.Semaphore | None = None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -152,10 +155,16 @@ def guarded(deps: Deps, listener: Listener) -> Callable[..., Awaitable[None]]:
     # Not functools.wraps: Bolt injects arguments by the signature it inspects, and
     # __wrapped__ would make it see the inner ``(ctx)`` instead of ``(ack, body, client)``.
     async def run(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        gated = False
+
         async def ack_once(*args: Any, **kwargs: Any) -> None:
+            nonlocal gated
             if not ctx.acked:
                 ctx.acked = True
                 await ack(*args, **kwargs)
+                if deps.work_gate is not None:
+                    await deps.work_gate.acquire()
+                    gated = True
 
         ctx = Ctx(ack=ack_once, body=body, client=client, deps=deps)
         deps.inflight.enter()
@@ -178,6 +187,8 @@ def guarded(deps: Deps, listener: Listener) -> Callable[..., Awaitable[None]]:
         finally:
             if not ctx.acked:  # a listener that forgot to ack must not time the user out
                 await ack_once()
+            if gated and deps.work_gate is not None:
+                deps.work_gate.release()
             deps.inflight.leave()
 
     run.__name__ = run.__qualname__ = listener.__name__
