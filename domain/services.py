@@ -163,6 +163,11 @@ class IngestResult:
         self.changed_items.extend(other.changed_items)
 
 
+def _system_entry(event: str, now: datetime, policy_version: str, **data: Any) -> AuditEntry:
+    """An audit record of something the desk itself did (not about one item)."""
+    return AuditEntry(time=now, event=event, actor=SYSTEM, policy_version=policy_version, data=data)
+
+
 def _entries(item: Item, events: Sequence[states.Event], now: datetime) -> list[AuditEntry]:
     return [
         AuditEntry(
@@ -341,17 +346,14 @@ class ReviewService:
             await uow.intake.finish_run(run_id=run_id, summary=summary, now=now)
             await uow.audit.append(
                 [
-                    AuditEntry(
-                        time=now,
-                        event="ingest.completed",
-                        actor=SYSTEM,
-                        policy_version=self._policy().version,
-                        data={
-                            "run_id": run_id,
-                            "file": file_name,
-                            "sha256": file_sha256,
-                            **{k: v for k, v in summary.items() if k != "rejected_rows"},
-                        },
+                    _system_entry(
+                        "ingest.completed",
+                        now,
+                        self._policy().version,
+                        run_id=run_id,
+                        file=file_name,
+                        sha256=file_sha256,
+                        **{k: v for k, v in summary.items() if k != "rejected_rows"},
                     )
                 ]
             )
@@ -1005,19 +1007,16 @@ class ReviewService:
                 )
                 await uow.audit.append(
                     [
-                        AuditEntry(
-                            time=now,
-                            event="digest.posted",
-                            actor=SYSTEM,
-                            policy_version=loaded.version,
-                            data={
-                                "team": team_name,
-                                "window": window,
-                                "count": plan.count,
-                                "totals": totals,
-                                "clusters": len(summary),
-                                "items": ids,
-                            },
+                        _system_entry(
+                            "digest.posted",
+                            now,
+                            loaded.version,
+                            team=team_name,
+                            window=window,
+                            count=plan.count,
+                            totals=totals,
+                            clusters=len(summary),
+                            items=ids,
                         )
                     ]
                 )
@@ -1206,12 +1205,12 @@ class ReviewService:
             await uow.intake.remember_policy(version=new_version, body=text, now=now)
             await uow.audit.append(
                 [
-                    AuditEntry(
-                        time=now,
-                        event="policy.changed",
-                        actor=SYSTEM,
-                        policy_version=new_version,
-                        data={"old_version": old_version, "new_version": new_version},
+                    _system_entry(
+                        "policy.changed",
+                        now,
+                        new_version,
+                        old_version=old_version,
+                        new_version=new_version,
                     )
                 ]
             )
@@ -1241,12 +1240,13 @@ class ReviewService:
         async with self._uow() as uow:
             await uow.audit.append(
                 [
-                    AuditEntry(
-                        time=now,
-                        event="policy.rejected",
-                        actor=SYSTEM,
-                        policy_version=policy.version,
-                        data={"file": file, "problems": list(problems), "kept": policy.version},
+                    _system_entry(
+                        "policy.rejected",
+                        now,
+                        policy.version,
+                        file=file,
+                        problems=list(problems),
+                        kept=policy.version,
                     )
                 ]
             )

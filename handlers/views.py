@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from zoneinfo import ZoneInfo
 
 from slack_bolt.async_app import AsyncApp
 
 from domain.errors import DomainError
 from domain.items import Item
+from domain.services import Outcome
 from handlers.context import Ctx, Deps, guarded, reply_to
 from handlers.forms import (
     DisputeForm,
@@ -67,52 +68,48 @@ async def _decide(ctx: Ctx, metadata: ModalMetadata, decision: Awaitable[str]) -
     await _tell(ctx, metadata, text)
 
 
-async def on_reject(ctx: Ctx) -> None:
-    """The reject form."""
-    form = parse_reject(ctx.body["view"])
+async def _reason_form(
+    ctx: Ctx,
+    form: RejectForm | EscalateForm | FormErrors,
+    decision: Callable[..., Awaitable[Outcome]],
+    done: str,
+) -> None:
+    """A form whose one input is a Reason: validate in the ack, then one service call."""
     if isinstance(form, FormErrors):
         await _errors(ctx, form)
         return
-    assert isinstance(form, RejectForm)
     if await _current(ctx, form.metadata, Field.REASON) is None:
         return
     await ctx.ack()
 
     async def decide() -> str:
-        outcome = await ctx.deps.service.reject(
+        outcome = await decision(
             item_id=form.metadata.item_id,
             actor=ctx.user,
             reason=form.reason,
             now=ctx.deps.clock.now(),
             expected_version=form.metadata.version,
         )
-        return f":x: {outcome.item.human_id} rejected."
+        return done.format(ref=outcome.item.human_id)
 
     await _decide(ctx, form.metadata, decide())
+
+
+async def on_reject(ctx: Ctx) -> None:
+    """The reject form."""
+    await _reason_form(
+        ctx, parse_reject(ctx.body["view"]), ctx.deps.service.reject, ":x: {ref} rejected."
+    )
 
 
 async def on_escalate(ctx: Ctx) -> None:
     """The escalate form."""
-    form = parse_escalate(ctx.body["view"])
-    if isinstance(form, FormErrors):
-        await _errors(ctx, form)
-        return
-    assert isinstance(form, EscalateForm)
-    if await _current(ctx, form.metadata, Field.REASON) is None:
-        return
-    await ctx.ack()
-
-    async def decide() -> str:
-        outcome = await ctx.deps.service.escalate(
-            item_id=form.metadata.item_id,
-            actor=ctx.user,
-            reason=form.reason,
-            now=ctx.deps.clock.now(),
-            expected_version=form.metadata.version,
-        )
-        return f":arrow_double_up: {outcome.item.human_id} escalated to its leads."
-
-    await _decide(ctx, form.metadata, decide())
+    await _reason_form(
+        ctx,
+        parse_escalate(ctx.body["view"]),
+        ctx.deps.service.escalate,
+        ":arrow_double_up: {ref} escalated to its leads.",
+    )
 
 
 async def on_dispute(ctx: Ctx) -> None:
