@@ -841,6 +841,8 @@ class ReviewService:
         """
         loaded = self._policy()
         result = SweepResult()
+        entries: list[AuditEntry] = []
+        notices: list[notifications.Notification] = []
         async with self._uow() as uow:
             for item in await uow.items.due_for_ladder(now=now, limit=limit):
                 step = sla.due_step(item, loaded.policy, now)
@@ -849,17 +851,26 @@ class ReviewService:
                     if await self._update(uow, item, expected_version=item.version) is None:
                         result.lost += 1
                     continue
-                if await self._climb(uow, item, step, loaded.policy, now):
-                    result.taken[step.rung.name.lower()] += 1
-                else:
+                climbed = await self._climb(uow, item, step, loaded.policy, now)
+                if climbed is None:
                     result.lost += 1
+                    continue
+                entries.extend(climbed[0])
+                notices.extend(climbed[1])
+                result.taken[step.rung.name.lower()] += 1
+            # One audit append and one enqueue for the whole batch (as ingest does).
+            await uow.audit.append(entries)
+            await uow.outbox.enqueue(notices, now=now)
             await uow.commit()
         return result
 
     async def _climb(
         self, uow: UnitOfWork, item: Item, step: sla.LadderStep, policy: Policy, now: datetime
-    ) -> bool:
-        """Takes one rung for one item; False when another writer got there first."""
+    ) -> tuple[list[AuditEntry], list[notifications.Notification]] | None:
+        """Takes one rung for one item and returns what to audit and send.
+
+        None when another writer got there first (nothing was written).
+        """
         rung = step.rung
         reason = (
             f"not decided within {_fmt(sla.threshold(rung, policy))} "
@@ -899,14 +910,12 @@ class ReviewService:
             )
         written = await self._update(uow, after, expected_version=item.version)
         if written is None:
-            return False
-        await uow.audit.append(_entries(written, events, now))
+            return None
         notices = notifications.for_change(item, written, events, policy, now)
         notices += notifications.ladder_notices(
             written, rung.value, policy, now, state_changed=transition is not None
         )
-        await uow.outbox.enqueue(notices, now=now)
-        return True
+        return _entries(written, events, now), notices
 
     async def refresh_deadlines(self, *, now: datetime, batch: int = 500) -> int:
         """Recomputes every open item's next SLA deadline (at start-up, after a policy
