@@ -44,7 +44,8 @@ EXIT_OK, EXIT_FAIL, EXIT_PARTIAL = 0, 1, 2
 EXAMPLE_POLICY = Path(__file__).parent / "policy.example.yml"
 
 T = TypeVar("T")
-out = Console(highlight=False, soft_wrap=True)
+# Off a terminal (a pipe, a file, CI) rich would assume 80 columns and squeeze tables.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 log = logging.getLogger("recon_bot")
 
@@ -430,32 +431,23 @@ def queue(
     if not rows:
         out.print("the queue is empty")
         return
-    table = Table(show_header=True)
-    for col in (
-        "id",
-        "kind",
-        "state",
-        "route",
-        "prio",
-        "amount",
-        "entity",
-        "team",
-        "assignee",
-        "due",
-    ):
-        table.add_column(col, justify="right" if col in ("prio", "amount") else "left")
+    table = Table(show_header=True, box=None, pad_edge=False)
+    for col in ("id", "kind", "state", "prio", "amount", "entity", "team", "assignee", "due"):
+        table.add_column(
+            col, justify="right" if col in ("prio", "amount") else "left", no_wrap=True
+        )
     for r in rows:
+        due = r["sla_due_at"]
         table.add_row(
             r["id"],
             r["kind"],
-            r["state"],
-            r["route"],
+            r["state"].replace("awaiting_second_approval", "2nd approval"),
             str(r["priority"]),
             f"{r['amount']} {r['currency']}",
             r["entity"],
             r["team"] or "-",
             r["assignee"] or "-",
-            (r["sla_due_at"] or "-")[:16],
+            f"{due[5:10]} {due[11:16]}" if due else "-",
         )
     out.print(table)
 
