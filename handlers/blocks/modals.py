@@ -90,6 +90,18 @@ def _text_input(
     )
 
 
+def _required_reason(placeholder: str, kept: str) -> Block:
+    """The required Reason input of the reject forms (at least ``MIN_REASON_WORDS`` words)."""
+    return _text_input(
+        Field.REASON,
+        label="Reason",
+        max_length=MAX_REASON_CHARS,
+        multiline=True,
+        placeholder=placeholder,
+        hint=f"At least {MIN_REASON_WORDS} words. {kept}",
+    )
+
+
 def _modal(
     callback_id: Modal, *, title: str, submit: str, blocks: list[Block], metadata: str
 ) -> View:
@@ -121,14 +133,7 @@ def reject_modal(
     """
     blocks: list[Block] = [
         _summary(item, policy),
-        _text_input(
-            Field.REASON,
-            label="Reason",
-            max_length=MAX_REASON_CHARS,
-            multiline=True,
-            placeholder="What is wrong with this item?",
-            hint=f"At least {MIN_REASON_WORDS} words. It is kept in the audit log.",
-        ),
+        _required_reason("What is wrong with this item?", "It is kept in the audit log."),
     ]
     return _modal(
         Modal.REJECT,
@@ -260,13 +265,8 @@ def digest_reject_modal(cluster_id: int, *, size: int, title: str) -> View:
                 text=fit(f"Reject all *{size}* item(s) of *{user_text(title, 200)}*.", 3000)
             ),
         ),
-        _text_input(
-            Field.REASON,
-            label="Reason",
-            max_length=MAX_REASON_CHARS,
-            multiline=True,
-            placeholder="What is wrong with these items?",
-            hint=f"At least {MIN_REASON_WORDS} words. It is kept in the audit log for each item.",
+        _required_reason(
+            "What is wrong with these items?", "It is kept in the audit log for each item."
         ),
     ]
     return _modal(
