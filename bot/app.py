@@ -9,6 +9,7 @@ by slack_sdk's Socket Mode client.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import signal
@@ -109,6 +110,7 @@ class Server:
     scheduler: AsyncIOScheduler | None = None
     jobs: Jobs | None = None
     http: aiohttp.ClientSession | None = None
+    refresh_task: asyncio.Task[int] | None = None
 
     async def start(self) -> None:
         """Connects to Slack and starts the relay."""
@@ -132,8 +134,6 @@ class Server:
             anchors=self.container.anchors,
             policy=policy,
         )
-        # Items stored before this release, or under another policy, get their deadlines.
-        await self.container.service.refresh_deadlines(now=self.container.clock.now())
         auth = await self.client.auth_test()
         self.handler = AsyncSocketModeHandler(
             app, self.app_token, web_client=self.client, ping_interval=self.ping_interval
@@ -155,6 +155,13 @@ class Server:
         # it all and stall the event loop for ~100 ms, long enough to delay Slack acks.
         gc.collect()
         gc.freeze()
+        # Items stored before this release, or under another policy, get their deadlines.
+        # In the background: start-up must not grow with the queue (about 5 s per 100,000
+        # open items), and each write is a version compare-and-set, so it never clobbers
+        # a decision made meanwhile.
+        self.refresh_task = asyncio.create_task(
+            self.container.service.refresh_deadlines(now=self.container.clock.now())
+        )
         log.info(
             "connected to Slack over Socket Mode as %s in team %s",
             auth.get("user"),
@@ -178,6 +185,10 @@ class Server:
         self.stop.set()
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        if self.refresh_task is not None and not self.refresh_task.done():
+            self.refresh_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.refresh_task
         if self.handler is not None:
             await self.handler.close_async()  # type: ignore[no-untyped-call]
         if not await self.inflight.drained(SHUTDOWN_GRACE_S):
