@@ -125,8 +125,3 @@ def _read_jsonl(text: io.TextIOWrapper) -> Iterator[RawRow]:
             if converted is not None:
                 values[str(key)] = converted
         yield RawRow(line=number, values=values, problem=bad, raw=stripped)
-
-
-def open_intake(path: Path) -> IO[bytes]:
-    """Opens an intake file for streaming."""
-    return path.open("rb")

@@ -91,6 +91,25 @@ def home_refreshes(users: Sequence[str | None], now: datetime) -> list[Notificat
     ]
 
 
+def lead_dms(item: Item, policy: Policy, *, key: str) -> list[Notification]:
+    """A DM to each lead of the item's team that it was escalated to them.
+
+    ``key`` is the dedupe key with a ``{lead}`` placeholder.
+    """
+    assert item.id is not None
+    team = policy.team(item.team) if item.team else None
+    return [
+        Notification(
+            kind=NoticeKind.DM,
+            target=lead,
+            dedupe_key=key.format(lead=lead),
+            item_id=item.id,
+            payload={"template": "escalated"},
+        )
+        for lead in (team.leads if team else [])
+    ]
+
+
 def for_change(
     before: Item | None, after: Item, events: Sequence[Event], policy: Policy, now: datetime
 ) -> list[Notification]:
@@ -114,17 +133,8 @@ def for_change(
             )
         )
     if "item.escalated" in names:
-        team = policy.team(after.team) if after.team else None
-        for lead in team.leads if team else []:
-            out.append(
-                Notification(
-                    kind=NoticeKind.DM,
-                    target=lead,
-                    dedupe_key=f"dm:escalated:{after.id}:{lead}:v{after.version}",
-                    item_id=after.id,
-                    payload={"template": "escalated"},
-                )
-            )
+        key = f"dm:escalated:{after.id}:{{lead}}:v{after.version}"
+        out.extend(lead_dms(after, policy, key=key))
     if "item.assigned" in names and after.assignee:
         actor = next(e.actor for e in events if e.name == "item.assigned")
         if actor != after.assignee:
@@ -208,14 +218,5 @@ def ladder_notices(
             )
         )
         if not state_changed:
-            out.extend(
-                Notification(
-                    kind=NoticeKind.DM,
-                    target=lead,
-                    dedupe_key=f"sla:escalate:{item.id}:{lead}:{clock}",
-                    item_id=item.id,
-                    payload={"template": "escalated"},
-                )
-                for lead in (team.leads if team else [])
-            )
+            out.extend(lead_dms(item, policy, key=f"sla:escalate:{item.id}:{{lead}}:{clock}"))
     return out
