@@ -60,6 +60,7 @@ from domain.audit import (
     sign_checkpoint,
 )
 from domain.ports import Signer
+from store.bulk import insert_rows
 from store.engine import Database
 from store.tables import audit_checkpoints, audit_head, audit_keys, audit_records
 
@@ -314,7 +315,7 @@ class SqlAuditLog:
                     "event": entry.event,
                 }
             )
-        await self._conn.execute(insert(audit_records), rows)
+        await insert_rows(self._conn, audit_records, rows)
         await self._conn.execute(
             update(audit_head)
             .where(audit_head.c.log == self._log)

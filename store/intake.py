@@ -10,6 +10,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.intake import RowError
+from store.bulk import insert_rows
 from store.tables import ingest_runs, policy_versions, quarantine
 
 
@@ -37,8 +38,9 @@ class SqlIntakeRepository:
         """Keeps rejected rows for the user to list and fix."""
         if not rows:
             return
-        await self._conn.execute(
-            insert(quarantine),
+        await insert_rows(
+            self._conn,
+            quarantine,
             [
                 {
                     "run_id": run_id,

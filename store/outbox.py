@@ -15,12 +15,11 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import and_, func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.delivery import OutboxMessage
 from domain.notifications import NoticeKind, Notification
+from store.bulk import insert_rows
 from store.engine import Database
 from store.tables import item_cards, outbox
 
@@ -113,15 +112,7 @@ class SqlOutboxSink:
             }
             for n in notifications
         ]
-        dialect = self._conn.dialect.name
-        stmt: Any
-        if dialect == "postgresql":
-            stmt = pg_insert(outbox).on_conflict_do_nothing(index_elements=["dedupe_key"])
-        elif dialect == "sqlite":
-            stmt = sqlite_insert(outbox).on_conflict_do_nothing(index_elements=["dedupe_key"])
-        else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-            raise RuntimeError(f"unsupported database {dialect}")
-        await self._conn.execute(stmt, values)
+        await insert_rows(self._conn, outbox, values, skip_duplicate="dedupe_key")
         self.enqueued += len(values)
 
 

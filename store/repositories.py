@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domain.dashboard import HIGH_PRIORITY, MEDIUM_PRIORITY
 from domain.items import Item, JournalEntry, ReviewState
 from domain.sla import SETTLED
+from store.bulk import insert_rows
 from store.mapping import entry_from_row, entry_to_row, item_from_row, item_to_row
 from store.tables import items, journal_entries
 
@@ -44,7 +45,7 @@ class SqlItemRepository:
             return []
         ids = await self._allocate_ids(len(new_items))
         stored = [_with_id(item, new_id) for item, new_id in zip(new_items, ids, strict=True)]
-        await self._conn.execute(insert(items), [item_to_row(item) for item in stored])
+        await insert_rows(self._conn, items, [item_to_row(item) for item in stored])
         return stored
 
     async def _allocate_ids(self, count: int) -> list[int]:
@@ -264,7 +265,7 @@ class SqlJournalRepository:
     async def add_many(self, entries: Sequence[JournalEntry]) -> None:
         """Inserts several entries in one statement."""
         if entries:
-            await self._conn.execute(insert(journal_entries), [entry_to_row(e) for e in entries])
+            await insert_rows(self._conn, journal_entries, [entry_to_row(e) for e in entries])
 
     async def get_by_key(self, idempotency_key: str) -> JournalEntry | None:
         """The entry with that key, or None."""
