@@ -114,6 +114,21 @@ def for_change(
     before: Item | None, after: Item, events: Sequence[Event], policy: Policy, now: datetime
 ) -> list[Notification]:
     """Every message one committed change of ``after`` causes."""
+    out = messages_for_change(before, after, events, policy)
+    if after.route is Route.AUTO_ACCEPTED and before is None:
+        return out
+    out.extend(home_refreshes(home_users(before, after, events, policy), now))
+    return out
+
+
+def messages_for_change(
+    before: Item | None, after: Item, events: Sequence[Event], policy: Policy
+) -> list[Notification]:
+    """The cards, alerts and DMs of one change: :func:`for_change` without App Home.
+
+    A bulk change (an ingest batch) collects :func:`home_users` over all its items and
+    refreshes each user's Home once, instead of building the same refresh per item.
+    """
     assert after.id is not None
     out: list[Notification] = []
     if after.route is Route.AUTO_ACCEPTED and before is None:
@@ -147,6 +162,13 @@ def for_change(
                     payload={"template": "assigned", "by": actor},
                 )
             )
+    return out
+
+
+def home_users(
+    before: Item | None, after: Item, events: Sequence[Event], policy: Policy
+) -> list[str | None]:
+    """The users whose App Home one change of ``after`` affects (with repeats)."""
     users: list[str | None] = [e.actor for e in events]
     users += [before.assignee if before else None, after.assignee]
     users += [a.user for a in after.approvals]
@@ -155,8 +177,7 @@ def for_change(
         # Unclaimed lists of the whole team change when an item enters or leaves them,
         # and compliance officers' dashboards count every team.
         users += [*team.reviewers, *team.leads, *policy.compliance.officers]
-    out.extend(home_refreshes(users, now))
-    return out
+    return users
 
 
 def ladder_notices(

@@ -455,6 +455,7 @@ class ReviewService:
         policy = loaded.policy
         entries: list[AuditEntry] = []
         notices: list[notifications.Notification] = []
+        home_users: dict[str | None, None] = {}
         entries_to_post: list[JournalEntry] = []
         accepted: list[Item] = []
         for item, (_, decision) in zip(stored, fresh, strict=True):
@@ -474,7 +475,10 @@ class ReviewService:
                 entries_to_post.append(journal_entry)
                 accepted.append(final)
             else:
-                notices.extend(notifications.for_change(None, item, [ingested], policy, now))
+                notices.extend(notifications.messages_for_change(None, item, [ingested], policy))
+                home_users.update(
+                    dict.fromkeys(notifications.home_users(None, item, [ingested], policy))
+                )
             result.inserted += 1
             result.routes[item.route.value] += 1
             assert item.id is not None
@@ -485,6 +489,7 @@ class ReviewService:
                 [self._clocked(i) for i in accepted], expected_version=1
             ):
                 raise StaleItem("items changed during ingest; run the ingest again")
+        notices.extend(notifications.home_refreshes(list(home_users), now))
         await uow.audit.append(entries)
         await uow.outbox.enqueue(notices, now=now)
 

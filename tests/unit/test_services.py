@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from domain import notifications
 from domain.errors import (
     DomainError,
     IllegalTransition,
@@ -217,6 +218,41 @@ async def test_ingest_inserts_routes_and_audits(
     assert first.data["amount"] == "125.00"  # exact decimal text, never a float
     assert first.data["content_hash"] == a.content_hash
     assert first.data["reasons"] == list(a.reasons)
+
+
+async def test_ingest_sends_cards_and_one_home_refresh_per_affected_user(
+    service: ReviewService,
+    uow_factory: InMemoryUnitOfWorkFactory,
+    clock: FixedClock,
+    loaded_policy: LoadedPolicy,
+) -> None:
+    # The batch's Home refreshes are collected once per batch, not built per item: the
+    # outbox must still hold a card per item and a refresh for every affected user.
+    await ingest(
+        service,
+        clock,
+        make_facts(external_id="A", amount=BIG),
+        make_facts(external_id="B", amount=BIG),
+        make_facts(external_id="C", entity="ACME-DE", currency="EUR", amount=BIG),
+    )
+
+    policy = loaded_policy.policy
+    window = notifications.home_window_end(clock.now()).isoformat()
+    people = {
+        *policy.compliance.officers,
+        *(
+            user
+            for name in ("treasury", "ap")
+            for t in [policy.team(name)]
+            if t
+            for user in (*t.reviewers, *t.leads)
+        ),
+    }
+    kinds = [q.notification.kind for q in uow_factory.store.outbox.values()]
+    homes = {k for k, q in uow_factory.store.outbox.items() if q.notification.kind == "home"}
+    assert kinds.count(notifications.NoticeKind.CARD) == 3
+    assert homes == {f"home:{user}:{window}" for user in people}
+    assert len(people) >= 3
 
 
 async def test_identical_reingest_changes_nothing_even_when_older(
