@@ -52,8 +52,12 @@ class ItemRepository(Protocol):
         """Inserts and returns the item with its id."""
         ...
 
-    async def add_many(self, items: Sequence[Item]) -> list[Item]:
-        """Inserts several items in one statement; returns them with ids, in order."""
+    async def reserve_ids(self, count: int) -> list[int]:
+        """Ids for ``count`` new items, ascending, for :meth:`add_many` in this transaction."""
+        ...
+
+    async def add_many(self, items: Sequence[Item]) -> None:
+        """Inserts new items that carry ids from :meth:`reserve_ids`, in one statement."""
         ...
 
     async def get(self, item_id: int) -> Item | None:

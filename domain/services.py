@@ -185,10 +185,19 @@ def _entries(item: Item, events: Sequence[states.Event], now: datetime) -> list[
     ]
 
 
-def _routed_item(facts: ItemFacts, decision: RoutingDecision, now: datetime) -> Item:
+def _routed_item(
+    facts: ItemFacts,
+    decision: RoutingDecision,
+    now: datetime,
+    *,
+    item_id: int | None = None,
+    sla_next_at: datetime | None = None,
+) -> Item:
     return Item(
-        id=None,
-        facts=dataclasses.replace(facts, kind=decision.kind),
+        id=item_id,
+        facts=facts
+        if facts.kind is decision.kind
+        else dataclasses.replace(facts, kind=decision.kind),
         content_hash=content_hash(facts),
         state=ReviewState.PENDING,
         route=decision.route,
@@ -200,6 +209,7 @@ def _routed_item(facts: ItemFacts, decision: RoutingDecision, now: datetime) -> 
         created_at=now,
         updated_at=now,
         sla_started_at=now,
+        sla_next_at=sla_next_at,
     )
 
 
@@ -421,13 +431,12 @@ class ReviewService:
             found = await uow.items.get_many_by_external(source, external_ids)
             existing.update({(source, k): v for k, v in found.items()})
 
-        fresh: list[tuple[Item, RoutingDecision]] = []
+        fresh: list[tuple[ItemFacts, RoutingDecision]] = []
         for row in rows:
             facts = row.facts
             current = existing.get((facts.source, facts.external_id))
             if current is None:
-                decision = route_item(facts, loaded)
-                fresh.append((_routed_item(facts, decision, now), decision))
+                fresh.append((facts, route_item(facts, loaded)))
                 continue
             if same_content(current.content_hash, facts):
                 result.unchanged += 1
@@ -451,8 +460,15 @@ class ReviewService:
 
         if not fresh:
             return
-        stored = await uow.items.add_many([self._clocked(item) for item, _ in fresh])
         policy = loaded.policy
+        # Built once each, with their ids and first deadline (the same for the batch).
+        ids = await uow.items.reserve_ids(len(fresh))
+        due = sla.first_deadline(now, policy)
+        stored = [
+            _routed_item(facts, decision, now, item_id=new_id, sla_next_at=due)
+            for (facts, decision), new_id in zip(fresh, ids, strict=True)
+        ]
+        await uow.items.add_many(stored)
         entries: list[AuditEntry] = []
         notices: list[notifications.Notification] = []
         home_users: dict[str | None, None] = {}

@@ -124,6 +124,14 @@ def deadline(item: Item, rung: Rung, policy: Policy) -> datetime | None:
     return add_worktime(item.sla_started_at, remaining, policy.calendar)
 
 
+def first_deadline(start: datetime, policy: Policy) -> datetime:
+    """:func:`next_deadline` of a new item whose clock starts at ``start``.
+
+    Every item ingested in one batch shares it: pending, no rung taken, no credit.
+    """
+    return add_worktime(start, threshold(Rung.REMIND, policy), policy.calendar)
+
+
 def next_deadline(item: Item, policy: Policy) -> datetime | None:
     """When the next rung falls due: the value of the indexed ``sla_next_at`` column."""
     rung = next_rung(item)

@@ -33,20 +33,23 @@ class SqlItemRepository:
         assert new_id is not None
         return _with_id(item, int(new_id))
 
-    async def add_many(self, new_items: Sequence[Item]) -> list[Item]:
-        """Inserts several items in one executemany; returns them with their ids, in order.
+    async def add_many(self, new_items: Sequence[Item]) -> None:
+        """Inserts new items with ids from :meth:`reserve_ids` in one executemany."""
+        if any(item.id is None for item in new_items):
+            raise ValueError("add_many takes items with ids from reserve_ids")
+        await insert_rows(self._conn, items, [item_to_row(item) for item in new_items])
 
-        Ids are taken before the insert (INSERT ... RETURNING with guaranteed order makes
-        SQLAlchemy fall back to one statement per row on SQLite): on SQLite from the
-        current maximum, safe because the writer holds the database lock (BEGIN
-        IMMEDIATE); on PostgreSQL from the column's own sequence.
+    async def reserve_ids(self, count: int) -> list[int]:
+        """Ids for ``count`` new items, ascending, taken before the insert.
+
+        INSERT ... RETURNING with guaranteed order makes SQLAlchemy fall back to one
+        statement per row on SQLite, so ids are taken first: on SQLite from the current
+        maximum, safe because the writer holds the database lock (BEGIN IMMEDIATE) until
+        the insert commits; on PostgreSQL from the column's own sequence.
         """
-        if not new_items:
+        if count <= 0:
             return []
-        ids = await self._allocate_ids(len(new_items))
-        stored = [_with_id(item, new_id) for item, new_id in zip(new_items, ids, strict=True)]
-        await insert_rows(self._conn, items, [item_to_row(item) for item in stored])
-        return stored
+        return await self._allocate_ids(count)
 
     async def _allocate_ids(self, count: int) -> list[int]:
         if self._conn.dialect.name == "postgresql":

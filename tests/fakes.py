@@ -163,9 +163,24 @@ class InMemoryItemRepository:
         self._uow.staged_items[self._uow.store.last_item_id] = stored
         return stored
 
-    async def add_many(self, items: Sequence[Item]) -> list[Item]:
-        """Inserts several items; ids in order."""
-        return [await self.add(item) for item in items]
+    async def reserve_ids(self, count: int) -> list[int]:
+        """The next ``count`` ids."""
+        await self._uow.begin_write()
+        first = self._uow.store.last_item_id + 1
+        self._uow.store.last_item_id += count
+        return list(range(first, first + count))
+
+    async def add_many(self, items: Sequence[Item]) -> None:
+        """Inserts items that carry reserved ids; ``(source, external_id)`` is unique."""
+        await self._uow.begin_write()
+        for item in items:
+            if item.id is None or item.id > self._uow.store.last_item_id:
+                raise ValueError("add_many takes items with ids from reserve_ids")
+            key = (item.facts.source, item.facts.external_id)
+            visible = self._visible().values()
+            if any((i.facts.source, i.facts.external_id) == key for i in visible):
+                raise DuplicateKey(f"item {key} already exists")
+            self._uow.staged_items[item.id] = item
 
     async def get(self, item_id: int) -> Item | None:
         """The item, or None."""

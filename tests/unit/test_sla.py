@@ -235,6 +235,22 @@ def test_the_ladder_counts_working_time_when_the_policy_has_a_calendar() -> None
     assert credit == int((6 * H).total_seconds())
 
 
+@given(
+    minutes=st.integers(min_value=0, max_value=60 * 24 * 400),
+    with_calendar=st.booleans(),
+)
+def test_first_deadline_is_the_next_deadline_of_a_new_item(
+    minutes: int, with_calendar: bool
+) -> None:
+    # Ingest computes one deadline per batch with first_deadline instead of one per item.
+    calendar = {"timezone": "America/New_York", "holidays": ["2026-11-26"]}
+    policy = _policy(calendar if with_calendar else None, remind_after="8h").policy
+    start = _ny(2026, 1, 1) + timedelta(minutes=minutes)
+    new = make_item(now=start)
+
+    assert sla.first_deadline(start, policy) == sla.next_deadline(new, policy)
+
+
 def test_a_calendar_without_any_working_day_is_refused_by_validation() -> None:
     with pytest.raises(ValueError):
         _calendar(weekdays=[])
