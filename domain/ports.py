@@ -81,13 +81,6 @@ class ItemRepository(Protocol):
         """
         ...
 
-    async def update_many(self, items: Sequence[Item], *, expected_version: int) -> bool:
-        """Writes several items that are all still at ``expected_version``.
-
-        Returns False when any of them was not (the caller must roll back).
-        """
-        ...
-
     async def claimable(
         self,
         *,

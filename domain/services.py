@@ -468,12 +468,13 @@ class ReviewService:
             _routed_item(facts, decision, now, item_id=new_id, sla_next_at=due)
             for (facts, decision), new_id in zip(fresh, ids, strict=True)
         ]
-        await uow.items.add_many(stored)
         entries: list[AuditEntry] = []
         notices: list[notifications.Notification] = []
         home_users: dict[str | None, None] = {}
         entries_to_post: list[JournalEntry] = []
-        accepted: list[Item] = []
+        # Each item is written once, as it leaves this transaction: one accepted by
+        # policy is inserted already posted (its audit records tell every step).
+        written: list[Item] = []
         for item, (_, decision) in zip(stored, fresh, strict=True):
             ingested = states.Event(
                 name="item.ingested",
@@ -489,8 +490,9 @@ class ReviewService:
                 for _, after, events in steps:
                     entries.extend(_entries(after, events, now))
                 entries_to_post.append(journal_entry)
-                accepted.append(final)
+                written.append(self._clocked(final))
             else:
+                written.append(item)
                 notices.extend(notifications.messages_for_change(None, item, [ingested], policy))
                 home_users.update(
                     dict.fromkeys(notifications.home_users(None, item, [ingested], policy))
@@ -499,12 +501,8 @@ class ReviewService:
             result.routes[item.route.value] += 1
             assert item.id is not None
             result.changed_items.append(item.id)
-        if entries_to_post:
-            await uow.journal.add_many(entries_to_post)
-            if not await uow.items.update_many(
-                [self._clocked(i) for i in accepted], expected_version=1
-            ):
-                raise StaleItem("items changed during ingest; run the ingest again")
+        await uow.items.add_many(written)
+        await uow.journal.add_many(entries_to_post)
         notices.extend(notifications.home_refreshes(list(home_users), now))
         await uow.audit.append(entries)
         await uow.outbox.enqueue(notices, now=now)

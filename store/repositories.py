@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, case, func, insert, or_, select, text, update
+from sqlalchemy import and_, case, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.dashboard import HIGH_PRIORITY, MEDIUM_PRIORITY
@@ -102,23 +102,6 @@ class SqlItemRepository:
             .values(**values)
         )
         return result.rowcount == 1
-
-    async def update_many(self, changed: Sequence[Item], *, expected_version: int) -> bool:
-        """Writes several items still at ``expected_version`` (one executemany)."""
-        if not changed:
-            return True
-        rows = []
-        for item in changed:
-            values = item_to_row(item)
-            values["b_id"] = values.pop("id")
-            rows.append(values)
-        stmt = (
-            update(items)
-            .where(items.c.id == bindparam("b_id"), items.c.version == expected_version)
-            .values({c: bindparam(c) for c in rows[0] if c != "b_id"})
-        )
-        result = await self._conn.execute(stmt, rows)
-        return result.rowcount == len(changed)
 
     async def claimable(
         self,

@@ -222,19 +222,6 @@ class InMemoryItemRepository:
         self._uow.staged_items[item.id] = item
         return True
 
-    async def update_many(self, items: Sequence[Item], *, expected_version: int) -> bool:
-        """Writes all the items only if every one is still at ``expected_version``."""
-        await self._uow.begin_write()
-        visible = self._visible()
-        for item in items:
-            current = visible.get(item.id) if item.id is not None else None
-            if current is None or current.version != expected_version:
-                return False
-        for item in items:
-            assert item.id is not None
-            self._uow.staged_items[item.id] = item
-        return True
-
     async def claimable(
         self,
         *,

@@ -248,6 +248,33 @@ async def test_ingest_is_idempotent_and_amends_on_change(
     assert all(i.facts.counterparty == "Globex" for i in queue)
 
 
+async def test_an_item_accepted_by_policy_is_stored_posted_with_its_entry(
+    migrated: Database, tmp_path: Path
+) -> None:
+    # Ingest inserts an auto-accepted item directly in its final state (no update).
+    service = await _service(migrated, tmp_path)
+    match = _rows(2, kind=ItemKind.MATCH, score=95, amount=Decimal("120.00"))
+    result = await service.ingest(match, now=NOW)
+
+    assert result.routes["auto_accepted"] == 2
+    for item_id in result.changed_items:
+        item = await service.get(item_id)
+        assert (item.state, item.version, item.decided_by) == (ReviewState.POSTED, 3, "system")
+        assert item.ledger_ref is not None and item.sla_next_at is None
+    async with migrated.reader.connect() as conn:
+        refs = (await conn.execute(text("SELECT ledger_ref FROM journal_entries"))).all()
+        events = (
+            (await conn.execute(text("SELECT event FROM audit_records ORDER BY seq")))
+            .scalars()
+            .all()
+        )
+    assert len(refs) == 2
+    assert events == ["item.ingested", "item.auto_accepted", "item.posted"] * 2
+    anchors = AnchorFile(tmp_path / "anchors.jsonl")
+    report = await verify_database(migrated, anchors=anchors, deep=True)
+    assert report.ok, report.problem
+
+
 async def test_concurrent_claims_from_two_processes_never_share_an_item(
     migrated: Database, tmp_path: Path
 ) -> None:
