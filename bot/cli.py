@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.container import Container
-from bot.ingest import DEFAULT_BATCH, DEFAULT_SOURCE, ingest_file
+from bot.ingest import DEFAULT_BATCH, DEFAULT_SOURCE, batch_gc, ingest_file
 from bot.settings import Settings
 from bot.setup import initialize
 from bot.views import entry_view, item_detail, item_summary
@@ -329,7 +329,8 @@ def ingest(
                 on_progress=lambda done: progress.update(task, completed=done),
             )
 
-    run = _run(_with_container(_ingest))
+    with batch_gc():
+        run = _run(_with_container(_ingest))
     result = run.result
     if as_json:
         _print_json({**result.summary(), "run": run.run_id})

@@ -6,9 +6,11 @@ kept in the quarantine; the good rows of the same batch commit together.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -72,6 +74,23 @@ class IngestRun:
     run_id: int
     result: IngestResult
     sha256: str
+
+
+@contextlib.contextmanager
+def batch_gc() -> Iterator[None]:
+    """Collects garbage less often while a batch job runs, then restores the settings.
+
+    Ingest allocates about a hundred short-lived, acyclic objects per row, which
+    reference counting frees; the default threshold (a collection every 700 net
+    allocations) spent about a tenth of ingest time traversing them. Cycles still get
+    collected, every 10,000 allocations instead.
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(10_000, 50, 1_000)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def _raw_text(row: RawRow) -> str:

@@ -110,6 +110,7 @@ class AuditFormatError(ValueError):
 # --- canonical form ----------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=256)  # pure; a batch stamps every record with one time
 def format_time(moment: datetime) -> str:
     """RFC 3339 in UTC with microseconds and ``Z``: ``2024-05-01T12:00:00.000000Z``.
 

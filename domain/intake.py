@@ -158,6 +158,10 @@ def same_content(stored_hash: str, facts: ItemFacts) -> bool:
     return stored_hash in (content_hash(facts), _hash(facts, _legacy_decimal))
 
 
+# One encoder for every hash (json.dumps with options builds a new one per call).
+_HASH_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def _hash(facts: ItemFacts, decimal_text: Callable[[Decimal | None], str | None]) -> str:
     doc: dict[str, Any] = {
         "source": facts.source,
@@ -180,8 +184,7 @@ def _hash(facts: ItemFacts, decimal_text: Callable[[Decimal | None], str | None]
         "description": facts.description,
         "extra": facts.extra,
     }
-    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(_HASH_JSON.encode(doc).encode()).hexdigest()
 
 
 def parse_row(

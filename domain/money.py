@@ -281,6 +281,11 @@ def canonical_decimal(value: Decimal) -> str:
     return "0" if text in ("-0", "") else text
 
 
+@functools.lru_cache(maxsize=512)  # pure, and called for every amount
+def _limit(code: str) -> Decimal:
+    return Decimal(MAX_MINOR).scaleb(-minor_units(code))
+
+
 def _check_range(value: Decimal, code: str, shown: str | None = None) -> None:
     """Refuses amounts that are not finite or whose minor units would not fit storage.
 
@@ -291,10 +296,10 @@ def _check_range(value: Decimal, code: str, shown: str | None = None) -> None:
     Raises:
         MoneyError: not finite, or ``|minor units|`` of 10**18 or more.
     """
-    what = shown if shown is not None else str(value)
+    what = shown if shown is not None else value
     if not value.is_finite():
         raise MoneyError(f"{what} is not a finite amount")
-    limit = Decimal(MAX_MINOR).scaleb(-minor_units(code))
+    limit = _limit(code)
     if abs(value) >= limit:
         raise MoneyError(
             f"{what} {code} is too large: amounts must be below {limit:,f} {code} "

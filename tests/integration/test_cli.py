@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from bot.cli import main
+from bot.ingest import batch_gc
 from tests.conftest import ROOT
 
 SAMPLE = ROOT / "samples" / "items.csv"
@@ -199,3 +201,11 @@ def test_outbox_lists_and_refuses_to_retry_what_is_not_dead(desk_dir: Path) -> N
     first = listed["messages"][-1]["id"]
     result = run("outbox", "--retry", str(first))
     assert result.exit_code == 1 and "is not dead-lettered" in result.output
+
+
+def test_batch_gc_relaxes_collection_during_ingest_and_restores_it() -> None:
+    before = gc.get_threshold()
+    with pytest.raises(RuntimeError), batch_gc():
+        assert gc.get_threshold() == (10_000, 50, 1_000)
+        raise RuntimeError("the ingest failed")
+    assert gc.get_threshold() == before
