@@ -159,10 +159,17 @@ def _check_data(value: object, path: str) -> bool:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise AuditFormatError(f"{path} has a non-string key {key!r}")
-            ascii_keys = _check_data(item, f"{path}.{key}") and ascii_keys and key.isascii()
+            if not key.isascii():
+                ascii_keys = False
+            kind = type(item)
+            if kind is str or item is None or kind is bool:
+                continue  # the common leaves, without a call per value
+            ascii_keys = _check_data(item, f"{path}.{key}") and ascii_keys
         return ascii_keys
     if isinstance(value, list | tuple):
         for index, item in enumerate(value):
+            if type(item) is str:
+                continue
             ascii_keys = _check_data(item, f"{path}[{index}]") and ascii_keys
         return ascii_keys
     raise AuditFormatError(
@@ -198,8 +205,9 @@ def record_body(entry: AuditEntry, *, seq: int, prev: str) -> bytes:
         raise AuditFormatError(f"seq must be a positive integer, got {seq!r}")
     if not isinstance(prev, str) or not _HEX64.fullmatch(prev):
         raise AuditFormatError(f"prev must be 64 lowercase hex digits, got {prev!r}")
-    _check_text("event", entry.event, optional=False)
-    _check_text("actor", entry.actor, optional=False)
+    if type(entry.event) is not str or type(entry.actor) is not str:  # the usual case fast
+        _check_text("event", entry.event, optional=False)
+        _check_text("actor", entry.actor, optional=False)
     _check_text("item", entry.item, optional=True)
     _check_text("from_state", entry.from_state, optional=True)
     _check_text("to_state", entry.to_state, optional=True)

@@ -17,7 +17,7 @@ from typing import Any
 
 from domain.errors import MoneyError
 from domain.items import ItemFacts, ItemKind
-from domain.money import Money, canonical_decimal, normalize_currency, parse_decimal
+from domain.money import canonical_decimal, normalize_currency, parse_amount, parse_decimal
 from domain.policy import RiskTier
 
 REQUIRED = ("external_id", "entity", "currency", "amount")
@@ -124,7 +124,7 @@ def _money(
     if raw is None:
         return None
     try:
-        return Money.parse(raw, currency).amount
+        return parse_amount(raw, currency)
     except MoneyError as exc:
         raise _Bad(name, str(exc)) from None
 

@@ -326,6 +326,50 @@ def quantize(value: Decimal, currency: str) -> Decimal:
         raise MoneyError(f"{value} has too many digits to round to {code}") from None
 
 
+def _at_scale(amount: Decimal, code: str) -> Decimal:
+    _check_range(amount, code)
+    scaled = amount.quantize(_exponent(code))
+    if amount != scaled:
+        raise MoneyError(f"{amount} has more decimals than {code} allows ({minor_units(code)})")
+    return scaled
+
+
+def to_minor(amount: Decimal, currency: str) -> int:
+    """Integer minor units of an amount (the storage form), checked like ``Money``.
+
+    ``Money(amount=..., currency=...).minor`` without building the object.
+
+    Raises:
+        MoneyError: unknown currency, more decimals than the currency allows, or 10**18
+            minor units or more.
+    """
+    code = normalize_currency(currency)
+    return int(_at_scale(amount, code).scaleb(minor_units(code)))
+
+
+def parse_amount(text: str, currency: str) -> Decimal:
+    """The exact amount of user input at the currency's scale, strictly.
+
+    ``Money.parse`` without building the object: intake checks every amount of every row.
+
+    Raises:
+        MoneyError: not a decimal, unknown currency, more decimals than allowed, or
+            10**18 minor units or more.
+    """
+    value = parse_decimal(text)
+    code = normalize_currency(currency)
+    _check_range(value, code, shown=text.strip())
+    exponent = _exponent(code)
+    scaled = value.quantize(exponent)
+    # Trailing zeros beyond the scale are harmless ("10.500" USD is 10.50).
+    if value != scaled:
+        raise MoneyError(
+            f"{text.strip()} has more decimals than {code} allows ({minor_units(code)}); "
+            "it is not rounded silently"
+        )
+    return scaled
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Money:
     """An exact amount in one currency, always at the currency's scale."""
@@ -336,12 +380,7 @@ class Money:
     def __post_init__(self) -> None:
         code = normalize_currency(self.currency)
         object.__setattr__(self, "currency", code)
-        _check_range(self.amount, code)
-        if self.amount != self.amount.quantize(_exponent(code)):
-            raise MoneyError(
-                f"{self.amount} has more decimals than {code} allows ({minor_units(code)})"
-            )
-        object.__setattr__(self, "amount", self.amount.quantize(_exponent(code)))
+        object.__setattr__(self, "amount", _at_scale(self.amount, code))
 
     @classmethod
     def parse(cls, text: str, currency: str) -> Money:
@@ -351,16 +390,7 @@ class Money:
             MoneyError: not a decimal, unknown currency, more decimals than allowed, or
                 10**18 minor units or more.
         """
-        value = parse_decimal(text)
-        code = normalize_currency(currency)
-        _check_range(value, code, shown=text.strip())
-        # Trailing zeros beyond the scale are harmless ("10.500" USD is 10.50).
-        if value != value.quantize(_exponent(code), rounding=ROUND_HALF_UP):
-            raise MoneyError(
-                f"{text.strip()} has more decimals than {code} allows ({minor_units(code)}); "
-                "it is not rounded silently"
-            )
-        return cls(amount=value.quantize(_exponent(code)), currency=code)
+        return cls(amount=parse_amount(text, currency), currency=currency)
 
     @classmethod
     def of(cls, value: Decimal, currency: str) -> Money:

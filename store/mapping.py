@@ -21,12 +21,12 @@ from domain.items import (
     ReviewState,
     Route,
 )
-from domain.money import Money
+from domain.money import Money, to_minor
 from domain.policy import RiskTier
 
 
 def _minor(value: Decimal | None, currency: str) -> int | None:
-    return None if value is None else Money(amount=value, currency=currency).minor
+    return None if value is None else to_minor(value, currency)
 
 
 def _from_minor(value: int | None, currency: str) -> Decimal | None:
@@ -101,7 +101,7 @@ def item_to_row(item: Item) -> dict[str, Any]:
         "kind": f.kind.value,
         "entity": f.entity,
         "currency": f.currency,
-        "amount_minor": Money(amount=f.amount, currency=f.currency).minor,
+        "amount_minor": to_minor(f.amount, f.currency),
         "counterparty": f.counterparty,
         "risk_tier": f.risk_tier.value if f.risk_tier else None,
         "aging_days": f.aging_days,

@@ -36,7 +36,7 @@ from domain.items import (
     ReviewState,
     Route,
 )
-from domain.money import Money, minor_units
+from domain.money import Money, minor_units, to_minor
 from domain.policy import LoadedPolicy, RiskTier
 from domain.routing import MAX_PRIORITY, route_item
 from domain.states import ALLOWED_FROM, LEADS_TO, Action, Transition
@@ -82,6 +82,23 @@ def test_minor_units_round_trip_exactly(minor: int, currency: str) -> None:
     assert money.minor == minor
     assert Money.parse(str(money.amount), currency) == money
     assert Money.from_minor(money.minor, currency) == money
+
+
+@given(
+    amounts | st.decimals(allow_nan=False, allow_infinity=False) | st.just(Decimal("1e30")),
+    currencies,
+)
+def test_to_minor_is_money_minor_checked_the_same_way(value: Decimal, currency: str) -> None:
+    # Storage maps amounts with to_minor, which skips building a Money.
+    try:
+        expected: int | str = Money(amount=value, currency=currency).minor
+    except MoneyError as exc:
+        expected = str(exc)
+    try:
+        got: int | str = to_minor(value, currency)
+    except MoneyError as exc:
+        got = str(exc)
+    assert got == expected
 
 
 @given(amounts, currencies)
