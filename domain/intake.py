@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from domain.errors import MoneyError
-from domain.items import ItemFacts, ItemKind
+from domain.items import ItemFacts, ItemKind, RoutingDecision
 from domain.money import canonical_decimal, normalize_currency, parse_amount, parse_decimal
 from domain.policy import RiskTier
 
@@ -59,11 +59,18 @@ class RowError:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IntakeRow:
-    """A validated row and where it came from."""
+    """A validated row and where it came from.
+
+    ``content_hash`` and ``decision`` may come precomputed (:func:`domain.routing.prepare`
+    in a parsing process): ingest uses the decision only when it was made under the
+    policy version in force, and routes the row itself otherwise.
+    """
 
     line: int
     facts: ItemFacts
     raw: str = ""
+    content_hash: str | None = None
+    decision: RoutingDecision | None = None
 
 
 class _Bad(Exception):
@@ -149,13 +156,16 @@ def _legacy_decimal(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
-def same_content(stored_hash: str, facts: ItemFacts) -> bool:
+def same_content(stored_hash: str, facts: ItemFacts, *, hashed: str | None = None) -> bool:
     """Whether ``facts`` are the content ``stored_hash`` identifies.
 
-    Also accepts the hash of earlier releases (``str()`` of the decimals), so items
-    stored before the change are not all reported as amended by their next re-ingest.
+    ``hashed`` is ``content_hash(facts)`` when already known. Also accepts the hash of
+    earlier releases (``str()`` of the decimals), so items stored before the change are
+    not all reported as amended by their next re-ingest.
     """
-    return stored_hash in (content_hash(facts), _hash(facts, _legacy_decimal))
+    if stored_hash == (hashed if hashed is not None else content_hash(facts)):
+        return True
+    return stored_hash == _hash(facts, _legacy_decimal)
 
 
 # One encoder for every hash (json.dumps with options builds a new one per call).

@@ -12,8 +12,10 @@ auto-accepted: it goes to immediate review with that reason.
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
+from domain.intake import IntakeRow, content_hash
 from domain.items import ItemFacts, ItemKind, Route, RoutingDecision
 from domain.money import quantize
 from domain.policy import LoadedPolicy, RiskTier
@@ -232,4 +234,16 @@ def route_item(facts: ItemFacts, loaded: LoadedPolicy) -> RoutingDecision:
         required_approvals=required_approvals,
         policy_version=loaded.version,
         reporting_amount=amount,
+    )
+
+
+def prepare(row: IntakeRow, loaded: LoadedPolicy) -> IntakeRow:
+    """The row with its content hash and routing decision computed (pure).
+
+    The state-free half of ingest, so a parsing process can do it while the writer
+    stores the previous batch; ingest trusts the decision only under the same policy
+    version.
+    """
+    return dataclasses.replace(
+        row, content_hash=content_hash(row.facts), decision=route_item(row.facts, loaded)
     )

@@ -192,13 +192,14 @@ def _routed_item(
     *,
     item_id: int | None = None,
     sla_next_at: datetime | None = None,
+    hashed: str | None = None,
 ) -> Item:
     return Item(
         id=item_id,
         facts=facts
         if facts.kind is decision.kind
         else dataclasses.replace(facts, kind=decision.kind),
-        content_hash=content_hash(facts),
+        content_hash=hashed if hashed is not None else content_hash(facts),
         state=ReviewState.PENDING,
         route=decision.route,
         priority=decision.priority,
@@ -431,14 +432,17 @@ class ReviewService:
             found = await uow.items.get_many_by_external(source, external_ids)
             existing.update({(source, k): v for k, v in found.items()})
 
-        fresh: list[tuple[ItemFacts, RoutingDecision]] = []
+        fresh: list[tuple[IntakeRow, RoutingDecision]] = []
         for row in rows:
             facts = row.facts
             current = existing.get((facts.source, facts.external_id))
             if current is None:
-                fresh.append((facts, route_item(facts, loaded)))
+                decision = row.decision
+                if decision is None or decision.policy_version != loaded.version:
+                    decision = route_item(facts, loaded)
+                fresh.append((row, decision))
                 continue
-            if same_content(current.content_hash, facts):
+            if same_content(current.content_hash, facts, hashed=row.content_hash):
                 result.unchanged += 1
                 continue
             if current.state is ReviewState.POSTED:
@@ -465,8 +469,10 @@ class ReviewService:
         ids = await uow.items.reserve_ids(len(fresh))
         due = sla.first_deadline(now, policy)
         stored = [
-            _routed_item(facts, decision, now, item_id=new_id, sla_next_at=due)
-            for (facts, decision), new_id in zip(fresh, ids, strict=True)
+            _routed_item(
+                row.facts, decision, now, item_id=new_id, sla_next_at=due, hashed=row.content_hash
+            )
+            for (row, decision), new_id in zip(fresh, ids, strict=True)
         ]
         entries: list[AuditEntry] = []
         notices: list[notifications.Notification] = []

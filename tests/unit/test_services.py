@@ -37,6 +37,7 @@ from domain.items import (
     Route,
 )
 from domain.policy import LoadedPolicy
+from domain.routing import prepare
 from domain.services import CLAIM_CANDIDATES, IngestResult, ReviewService
 from tests.fakes import (
     DuplicateKey,
@@ -253,6 +254,37 @@ async def test_ingest_sends_cards_and_one_home_refresh_per_affected_user(
     assert kinds.count(notifications.NoticeKind.CARD) == 3
     assert homes == {f"home:{user}:{window}" for user in people}
     assert len(people) >= 3
+
+
+async def test_rows_prepared_elsewhere_ingest_exactly_like_raw_rows(
+    loaded_policy: LoadedPolicy, clock: FixedClock
+) -> None:
+    # A parsing process may hash and route rows ahead (routing.prepare); the store must
+    # end up the same as when ingest does it, and a decision made under another policy
+    # version must be routed again, not trusted.
+    facts = [
+        make_facts(external_id="A"),
+        make_facts(external_id="B", amount=BIG),
+        make_facts(external_id="C", kind=ItemKind.MATCH, score=97),
+        make_facts(external_id="D", entity="ACME-DE", currency="EUR"),
+    ]
+    stricter = make_policy(routing={"materiality": "1.00"})
+    raw, prepared, stale = (
+        InMemoryUnitOfWorkFactory(),
+        InMemoryUnitOfWorkFactory(),
+        (InMemoryUnitOfWorkFactory()),
+    )
+    for factory, batch in (
+        (raw, rows(*facts)),
+        (prepared, [prepare(r, loaded_policy) for r in rows(*facts)]),
+        (stale, [prepare(r, stricter) for r in rows(*facts)]),
+    ):
+        service = ReviewService(uow=factory, policy=lambda: loaded_policy)
+        await service.ingest(batch, now=clock.now())
+
+    assert snapshot(prepared) == snapshot(raw)
+    assert snapshot(stale) == snapshot(raw)
+    assert {i.route for i in raw.items} == {Route.DIGEST, Route.IMMEDIATE, Route.AUTO_ACCEPTED}
 
 
 async def test_identical_reingest_changes_nothing_even_when_older(
