@@ -273,6 +273,12 @@ def policy_schema() -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary.")
 @click.option("--batch-size", default=DEFAULT_BATCH, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--parallel/--no-parallel",
+    default=None,
+    help="Parse and route in a second process while this one writes "
+    "(default: for files over 4 MB on a machine with more than one CPU).",
+)
 @click.option("--rejected", is_flag=True, help="List the quarantined rows of a run instead.")
 @click.option("--run", "run_id", type=int, help="With --rejected: the run (default: latest).")
 def ingest(
@@ -280,6 +286,7 @@ def ingest(
     source: str | None,
     as_json: bool,
     batch_size: int,
+    parallel: bool | None,
     rejected: bool,
     run_id: int | None,
 ) -> None:
@@ -327,6 +334,7 @@ def ingest(
                 policy_text=c.policy.text,
                 batch_size=batch_size,
                 on_progress=lambda done: progress.update(task, completed=done),
+                parallel=parallel,
             )
 
     with batch_gc():

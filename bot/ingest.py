@@ -1,70 +1,32 @@
 """Streams an intake file through validation into the store, batch by batch.
 
 Bad rows never stop the good ones: each is reported with its line, field and reason and
-kept in the quarantine; the good rows of the same batch commit together.
+kept in the quarantine; the good rows of the same batch commit together. A big file is
+parsed, hashed and routed in a worker process (``bot.batches``) while this process
+stores the batch before, so the two halves of ingest run on two cores.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
-import hashlib
-import json
+import os
+import pickle
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
-from bot.files import RawRow, detect_format, read_rows
-from domain.intake import IntakeRow, RowError, parse_row
+from bot.batches import HEADER, Batch, HashingReader, Job, decode_batch, parse_batches
+from bot.files import detect_format
+from domain.policy import LoadedPolicy, parse_policy
 from domain.ports import Clock
 from domain.services import IngestResult, ReviewService
 
 DEFAULT_BATCH = 1000
 DEFAULT_SOURCE = "default"
-
-
-class _HashingReader:
-    """Reads a binary stream while hashing it (the run's provenance) in one pass."""
-
-    def __init__(self, stream: IO[bytes]) -> None:
-        self._stream = stream
-        self.sha256 = hashlib.sha256()
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._stream.read(size)
-        self.sha256.update(data)
-        return data
-
-    def read1(self, size: int = -1) -> bytes:
-        return self.read(size)
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def tell(self) -> int:
-        return self._stream.tell()
-
-    @property
-    def closed(self) -> bool:
-        return self._stream.closed
-
-    def close(self) -> None:
-        self._stream.close()
-
-    def flush(self) -> None:
-        return None
-
-    def seekable(self) -> bool:
-        return False
-
-    def writable(self) -> bool:
-        return False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,8 +55,94 @@ def batch_gc() -> Iterator[None]:
         gc.set_threshold(*before)
 
 
-def _raw_text(row: RawRow) -> str:
-    return row.raw or json.dumps(row.values, ensure_ascii=False)
+#: Files at least this large are parsed in a worker process when there is a spare core:
+#: below it (about 30,000 rows), starting the worker costs more than it saves.
+PARALLEL_MIN_BYTES = 4_000_000
+#: Unread frames the writer lets the worker queue up, in bytes (about 70 batches).
+_WORKER_BUFFER = 16 * 1024 * 1024
+
+
+class BatchSource(Protocol):
+    """Batches of one file, in order; ``sha256`` of the whole file once exhausted."""
+
+    sha256: str
+
+    async def next_batch(self) -> Batch | None: ...
+
+
+class LocalBatches:
+    """Parses in this process, between the writes (the only way with one core)."""
+
+    def __init__(self, job: Job, loaded: LoadedPolicy, stream: IO[bytes]) -> None:
+        self._reader = HashingReader(stream)
+        self._batches = parse_batches(self._reader, job, loaded)
+        self.sha256 = ""
+
+    async def next_batch(self) -> Batch | None:
+        batch = next(self._batches, None)
+        if batch is None:
+            self.sha256 = self._reader.sha256.hexdigest()
+        return batch
+
+
+class WorkerBatches:
+    """Reads the batches a ``python -m bot.batches`` process parses ahead of the writer."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self._proc = proc
+        self.sha256 = ""
+
+    @classmethod
+    async def start(cls, job: Job) -> WorkerBatches:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot.batches",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            limit=_WORKER_BUFFER,
+        )
+        assert proc.stdin is not None
+        proc.stdin.write(job.to_json())
+        await proc.stdin.drain()
+        proc.stdin.close()
+        return cls(proc)
+
+    async def next_batch(self) -> Batch | None:
+        assert self._proc.stdout is not None
+        try:
+            header = await self._proc.stdout.readexactly(HEADER.size)
+            (size,) = HEADER.unpack(header)
+            frame = pickle.loads(await self._proc.stdout.readexactly(size))
+        except asyncio.IncompleteReadError:
+            raise RuntimeError(await self._died()) from None
+        if frame[0] == "batch":
+            return decode_batch(frame)
+        if frame[0] == "done":
+            self.sha256 = frame[1]
+            return None
+        _, kind, message = frame
+        raise (OSError if kind == "os" else ValueError)(message)
+
+    async def _died(self) -> str:
+        assert self._proc.stderr is not None
+        detail = (await self._proc.stderr.read()).decode(errors="replace").strip()
+        code = await self._proc.wait()
+        last = detail.splitlines()[-1] if detail else "no output"
+        return f"the parsing process stopped (exit {code}): {last}"
+
+    async def close(self) -> None:
+        if self._proc.returncode is None:
+            self._proc.kill()
+        await self._proc.wait()
+
+
+def use_worker(path: Path, parallel: bool | None) -> bool:
+    """Whether to parse in a worker: as asked, else for big files with a spare core."""
+    if parallel is not None:
+        return parallel
+    return path.stat().st_size >= PARALLEL_MIN_BYTES and (os.cpu_count() or 1) > 1
 
 
 async def ingest_file(
@@ -106,51 +154,50 @@ async def ingest_file(
     policy_text: str,
     batch_size: int = DEFAULT_BATCH,
     on_progress: Callable[[int], None] | None = None,
+    parallel: bool | None = None,
 ) -> IngestRun:
-    """Ingests one file. The clock is read once per batch (its ``now`` stamps the batch).
+    """Ingests one file, one transaction per batch stamped with the clock at its commit.
+
+    ``parallel`` parses in a worker process (None: when :func:`use_worker` says so).
+    Aging from ``booked_on`` counts to the date the run started (UTC).
 
     Raises:
-        ValueError: unsupported file type.
+        ValueError: unsupported file type, or contents that cannot be decoded.
         OSError: the file cannot be read.
+        RuntimeError: the parsing process died.
     """
     fmt = detect_format(path)
     # Not the file name: a dated export must amend yesterday's items, not duplicate them.
     default_source = source or DEFAULT_SOURCE
-    run_id = await service.start_ingest(
-        source=default_source, file_name=path.name, policy_text=policy_text, now=clock.now()
+    loaded = parse_policy(policy_text)
+    started = clock.now()
+    job = Job(
+        path=str(path),  # the worker runs in this working directory
+        fmt=fmt,
+        default_source=default_source,
+        today=started.date().isoformat(),
+        batch_size=batch_size,
+        policy_text=policy_text,
     )
-    total = IngestResult()
-    with path.open("rb") as raw_stream:
-        stream = _HashingReader(raw_stream)
-        good: list[IntakeRow] = []
-        bad: list[tuple[RowError, str]] = []
-        today = clock.now().date()
-
-        async def flush() -> None:
-            nonlocal today
-            now = clock.now()
-            today = now.date()
-            total.add(await service.ingest(good, now=now, rejected=bad, run_id=run_id))
-            good.clear()
-            bad.clear()
-
-        for row in read_rows(stream, fmt, on_progress):  # type: ignore[arg-type]
-            if row.problem is not None:
-                field, error = row.problem
-                bad.append((RowError(line=row.line, field=field, error=error), _raw_text(row)))
-            else:
-                parsed = parse_row(
-                    row.values, line=row.line, default_source=default_source, today=today
-                )
-                if isinstance(parsed, RowError):
-                    bad.append((parsed, _raw_text(row)))
-                else:
-                    good.append(IntakeRow(line=row.line, facts=parsed, raw=_raw_text(row)))
-            if len(good) + len(bad) >= batch_size:
-                await flush()
-        if good or bad:
-            await flush()
-    digest = stream.sha256.hexdigest()
+    async with contextlib.AsyncExitStack() as stack:
+        batches: BatchSource
+        if use_worker(path, parallel):
+            worker = await WorkerBatches.start(job)
+            stack.push_async_callback(worker.close)
+            batches = worker
+        else:
+            batches = LocalBatches(job, loaded, stack.enter_context(path.open("rb")))
+        run_id = await service.start_ingest(
+            source=default_source, file_name=path.name, policy_text=policy_text, now=started
+        )
+        total = IngestResult()
+        while (batch := await batches.next_batch()) is not None:
+            total.add(
+                await service.ingest(batch.good, now=clock.now(), rejected=batch.bad, run_id=run_id)
+            )
+            if on_progress is not None:
+                on_progress(batch.position)
+        digest = batches.sha256
     await service.finish_ingest(
         run_id=run_id, result=total, file_sha256=digest, file_name=path.name, now=clock.now()
     )

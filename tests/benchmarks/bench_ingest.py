@@ -25,6 +25,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -45,8 +46,56 @@ def _run(cmd: list[str], cwd: Path) -> tuple[float, str]:
 
 
 def _peak_rss_mb_of_children() -> float:
-    # ru_maxrss is in KiB on Linux: the largest child waited for so far.
+    # ru_maxrss is in KiB on Linux: the largest single process waited for so far.
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def _tree_rss_kib(pid: int) -> int:
+    """Resident memory of a process and all its descendants, from /proc (Linux)."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:  # it exited meanwhile
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+        todo.extend(int(c) for c in children)
+    return total
+
+
+def _run_sampled(cmd: list[str], cwd: Path) -> tuple[float, str, float]:
+    """Runs ``cmd`` like :func:`_run`; also the peak of its whole process tree's RSS (MB).
+
+    ingest parses in a second process for big files, so the peak of the largest
+    single process would understate what the run needs; this sums the tree every 20 ms.
+    """
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    peak = 0
+    start = time.perf_counter()
+    with subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        done = threading.Event()
+
+        def sample() -> None:
+            nonlocal peak
+            while not done.wait(0.02):
+                peak = max(peak, _tree_rss_kib(proc.pid))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        out, err = proc.communicate()
+        done.set()
+        sampler.join()
+    elapsed = time.perf_counter() - start
+    if proc.returncode not in (0, 2):
+        sys.stderr.write(out + err)
+        raise SystemExit(f"{' '.join(cmd)} failed with {proc.returncode}")
+    return elapsed, out, peak / 1024
 
 
 def floor(csv_path: Path, db_path: Path, audit_rows: int) -> tuple[float, int]:
@@ -214,7 +263,7 @@ def main() -> None:
     ours_dir = work / "ours"
     ours_dir.mkdir()
     _run([recon, "init"], ours_dir)
-    ours_s, out = _run([recon, "ingest", str(csv_path), "--json"], ours_dir)
+    ours_s, out, tree_mb = _run_sampled([recon, "ingest", str(csv_path), "--json"], ours_dir)
     rss_mb = _peak_rss_mb_of_children()
     summary = json.loads(out)
     landed = summary["inserted"] + summary["amended"] + summary["unchanged"]
@@ -252,7 +301,10 @@ def main() -> None:
         f"ratio            : {ours_rate / floor_rate:8.1%} of the bare floor, "
         f"{ours_rate / schema_rate:.1%} of the same-schema floor (target >= 25%)"
     )
-    print(f"peak RSS         : {rss_mb:8.1f} MB (largest child process; target < 300 MB)")
+    print(
+        f"peak RSS         : {tree_mb:8.1f} MB (ingest and its parsing process together, "
+        f"sampled; largest single process {rss_mb:.1f} MB; target < 300 MB)"
+    )
     print(
         f"audit verify     : {verify_s:8.2f} s  {audit_rows / verify_s:10,.0f} records/s "
         "(median of 3, whole process incl. start-up; target >= 100,000/s)"

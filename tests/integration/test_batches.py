@@ -1,0 +1,148 @@
+"""Intake batches: the same rows parsed here or in the worker process, and its failures."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import pickle
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.batches import (
+    Batch,
+    HashingReader,
+    Job,
+    decode_batch,
+    decode_row,
+    encode_batch,
+    encode_row,
+    parse_batches,
+)
+from bot.ingest import WorkerBatches
+from domain.intake import IntakeRow, RowError
+from domain.items import ItemKind
+from domain.policy import RiskTier, parse_policy
+from domain.routing import prepare
+from tests.conftest import EXAMPLE_POLICY, ROOT
+from tests.fakes import make_facts
+
+SAMPLE = ROOT / "samples" / "items.csv"
+LOADED = parse_policy(EXAMPLE_POLICY.read_text())
+
+
+def _job(path: Path, batch_size: int = 100) -> Job:
+    return Job(
+        path=str(path),
+        fmt="csv",
+        default_source="default",
+        today="2026-11-21",
+        batch_size=batch_size,
+        policy_text=EXAMPLE_POLICY.read_text(),
+    )
+
+
+def _local(job: Job) -> tuple[list[Batch], str]:
+    with Path(job.path).open("rb") as raw:
+        stream = HashingReader(raw)
+        batches = list(parse_batches(stream, job, LOADED))
+    return batches, stream.sha256.hexdigest()
+
+
+def test_the_sample_file_survives_the_trip_to_the_writer() -> None:
+    batches, _ = _local(_job(SAMPLE))
+
+    assert [len(b.good) + len(b.bad) for b in batches] == [100, 100, 100, 100]
+    assert batches[-1].position == SAMPLE.stat().st_size
+    for batch in batches:
+        assert decode_batch(pickle.loads(pickle.dumps(encode_batch(batch)))) == batch
+    kinds = {row.facts.kind for b in batches for row in b.good}
+    assert kinds == set(ItemKind)
+    assert all(row.decision is not None and row.content_hash for b in batches for row in b.good)
+
+
+decimals = st.none() | st.decimals(allow_nan=False, allow_infinity=False, places=4)
+
+
+@given(
+    confidence=decimals,
+    entity_risk_score=decimals,
+    tier=st.none() | st.sampled_from(list(RiskTier)),
+    booked_on=st.none() | st.dates(max_value=date(2026, 11, 21)),
+    text=st.none() | st.text(),
+    extra=st.dictionaries(st.text(), st.text(), max_size=3),
+    kind=st.sampled_from(list(ItemKind)),
+)
+def test_any_prepared_row_decodes_to_itself(
+    confidence: Decimal | None,
+    entity_risk_score: Decimal | None,
+    tier: RiskTier | None,
+    booked_on: date | None,
+    text: str | None,
+    extra: dict[str, str],
+    kind: ItemKind,
+) -> None:
+    facts = make_facts(
+        kind=kind,
+        score=70 if kind is ItemKind.MATCH else None,
+        confidence=confidence,
+        entity_risk_score=entity_risk_score,
+        risk_tier=tier,
+        booked_on=booked_on,
+        counterparty=text,
+        description=text,
+        extra=extra,
+    )
+    row = prepare(IntakeRow(line=7, facts=facts, raw=text or ""), LOADED)
+
+    assert decode_row(pickle.loads(pickle.dumps(encode_row(row)))) == row
+
+
+async def test_the_worker_gives_the_same_batches_and_file_hash(tmp_path: Path) -> None:
+    job = _job(SAMPLE, batch_size=64)
+    expected, sha256 = _local(job)
+
+    worker = await WorkerBatches.start(job)
+    try:
+        got = []
+        while (batch := await worker.next_batch()) is not None:
+            got.append(batch)
+    finally:
+        await worker.close()
+
+    assert got == expected
+    assert worker.sha256 == sha256
+
+
+async def test_a_missing_file_is_an_os_error_naming_it(tmp_path: Path) -> None:
+    worker = await WorkerBatches.start(_job(tmp_path / "gone.csv"))
+    try:
+        with pytest.raises(OSError, match=r"gone\.csv"):
+            await worker.next_batch()
+    finally:
+        await worker.close()
+
+
+async def test_a_worker_that_dies_is_reported_not_waited_for(tmp_path: Path) -> None:
+    big = tmp_path / "big.csv"
+    big.write_text(SAMPLE.read_text() + "".join(f"x{i},ACME-US,USD,1.00\n" for i in range(5000)))
+    worker = await WorkerBatches.start(dataclasses.replace(_job(big), batch_size=10))
+    try:
+        assert await worker.next_batch() is not None
+        worker._proc.kill()
+        with pytest.raises(RuntimeError, match="parsing process stopped"):
+            async with asyncio.timeout(30):
+                while await worker.next_batch() is not None:
+                    pass
+    finally:
+        await worker.close()
+
+
+def test_bad_rows_keep_line_field_and_raw_text_through_the_trip() -> None:
+    batch = Batch(good=[], bad=[(RowError(line=3, field="amount", error="bad"), "a,b")], position=9)
+
+    assert decode_batch(pickle.loads(pickle.dumps(encode_batch(batch)))) == batch
