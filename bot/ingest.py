@@ -169,7 +169,6 @@ async def ingest_file(
     fmt = detect_format(path)
     # Not the file name: a dated export must amend yesterday's items, not duplicate them.
     default_source = source or DEFAULT_SOURCE
-    loaded = parse_policy(policy_text)
     started = clock.now()
     job = Job(
         path=str(path),  # the worker runs in this working directory
@@ -186,6 +185,7 @@ async def ingest_file(
             stack.push_async_callback(worker.close)
             batches = worker
         else:
+            loaded = parse_policy(policy_text)  # the worker parses its own copy
             batches = LocalBatches(job, loaded, stack.enter_context(path.open("rb")))
         run_id = await service.start_ingest(
             source=default_source, file_name=path.name, policy_text=policy_text, now=started
