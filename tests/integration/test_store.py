@@ -29,7 +29,14 @@ from domain.policy import RiskTier, parse_policy
 from domain.services import ReviewService
 from store.audit_log import AnchorFile, init_audit, load_or_create_signing_key, verify_database
 from store.engine import Database, create_database
-from store.migrate import check_current, upgrade
+from store.migrate import (
+    HEAD,
+    SchemaOutOfDate,
+    alembic_config,
+    check_current,
+    current_revision,
+    upgrade,
+)
 from store.repositories import SqlItemRepository
 from store.tables import items, metadata
 from store.uow import SqlUnitOfWorkFactory
@@ -73,6 +80,19 @@ async def test_migrations_produce_exactly_the_metadata(migrated: Database) -> No
         )
     assert diff == []
     await check_current(migrated)
+
+
+def test_the_pinned_head_is_the_head_of_the_migration_scripts() -> None:
+    # Start-up compares the database with HEAD without importing Alembic.
+    from alembic.script import ScriptDirectory
+
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD
+
+
+async def test_an_empty_database_has_no_revision_and_fails_the_check(database: Database) -> None:
+    assert await current_revision(database) is None
+    with pytest.raises(SchemaOutOfDate, match="recon-bot init"):
+        await check_current(database)
 
 
 async def test_upgrade_twice_is_harmless(migrated: Database) -> None:
