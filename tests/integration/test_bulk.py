@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -12,13 +11,12 @@ from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain.items import Approval, Dispute, DisputeCategory, DisputeState, Item, ItemKind
-from domain.policy import RiskTier
+from domain.items import Approval, Item
 from store.bulk import insert_rows
 from store.engine import Database
 from store.mapping import item_from_row, item_to_row
 from store.tables import audit_records, items, outbox
-from tests.integration.test_store import NOW, _item
+from tests.integration.test_store import NOW, _item, full_item
 
 # The same instant in another zone, and naive-free values of every column type.
 ELSEWHERE = NOW.astimezone(timezone(timedelta(hours=-5)))
@@ -26,32 +24,17 @@ ELSEWHERE = NOW.astimezone(timezone(timedelta(hours=-5)))
 
 def _items() -> list[Item]:
     plain = _item(external_id="plain")
+    # Every column set; times in another zone than UTC (the same instants).
     full = dataclasses.replace(
-        _item(
+        full_item(
             external_id="full",
-            kind=ItemKind.BATCH,
-            currency="KWD",
-            amount=Decimal("-1500.125"),
             counterparty="Société Générale",
-            risk_tier=RiskTier.HIGH,
-            aging_days=7,
-            booked_on=date(2026, 11, 13),
-            confidence=Decimal("0.73"),
-            record_count=40,
-            extra={"note": "naïve \u2028 \U0001f600", "n": 3},
+            extra={"n": "naïve \u2028 \U0001f600"},
         ),
         id=7,
         approvals=(Approval(user="U0ALICE", at=ELSEWHERE, note="ok"),),
-        assignee="U0BOB",
         claim_expires_at=ELSEWHERE + timedelta(hours=4),
         sla_next_at=NOW + timedelta(days=1),
-        dispute=Dispute(
-            state=DisputeState.OPEN,
-            category=DisputeCategory.FX_DIFFERENCE,
-            description="stale rate",
-            opened_by="U0BOB",
-            opened_at=NOW,
-        ),
         created_at=ELSEWHERE,
     )
     # Same-valued timestamps repeat (the memo) and differ (a second entry in it).

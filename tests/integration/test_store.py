@@ -99,26 +99,28 @@ async def test_upgrade_twice_is_harmless(migrated: Database) -> None:
     assert await upgrade(migrated) == await upgrade(migrated)
 
 
-async def test_item_round_trips_every_field(migrated: Database) -> None:
-    item = dataclasses.replace(
-        _item(
-            kind=ItemKind.BATCH,
-            currency="KWD",
-            amount=Decimal("-1500.125"),
-            counterparty="Globex",
-            risk_tier=RiskTier.HIGH,
-            aging_days=7,
-            booked_on=date(2026, 11, 13),
-            confidence=Decimal("0.73"),
-            matched_value=Decimal("99999.999"),
-            variance=Decimal("-0.005"),
-            record_count=40,
-            entity_risk_score=Decimal("0.3"),
-            prepared_by="U0PREP",
-            reference="INV-1",
-            description="a batch",
-            extra={"bank_account": "ACCT-1"},
-        ),
+def full_item(**facts: object) -> Item:
+    """An item with every optional field set, in a disputed state (``facts`` override)."""
+    every: dict[str, object] = {
+        "kind": ItemKind.BATCH,
+        "currency": "KWD",
+        "amount": Decimal("-1500.125"),
+        "counterparty": "Globex",
+        "risk_tier": RiskTier.HIGH,
+        "aging_days": 7,
+        "booked_on": date(2026, 11, 13),
+        "confidence": Decimal("0.73"),
+        "matched_value": Decimal("99999.999"),
+        "variance": Decimal("-0.005"),
+        "record_count": 40,
+        "entity_risk_score": Decimal("0.3"),
+        "prepared_by": "U0PREP",
+        "reference": "INV-1",
+        "description": "a batch",
+        "extra": {"bank_account": "ACCT-1"},
+    }
+    return dataclasses.replace(
+        _item(**(every | facts)),
         state=ReviewState.DISPUTED,
         approvals=(Approval(user="U0ALICE", at=NOW, note="ok"),),
         assignee="U0BOB",
@@ -135,6 +137,10 @@ async def test_item_round_trips_every_field(migrated: Database) -> None:
             proposed_adjustment=Decimal("-12.5"),
         ),
     )
+
+
+async def test_item_round_trips_every_field(migrated: Database) -> None:
+    item = full_item()
     async with migrated.writer.begin() as conn:
         stored = await SqlItemRepository(conn).add(item)
         loaded = await SqlItemRepository(conn).get(stored.id or 0)
