@@ -164,6 +164,8 @@ def _check_data(value: object, path: str) -> bool:
             kind = type(item)
             if kind is str or item is None or kind is bool:
                 continue  # the common leaves, without a call per value
+            if kind is int and -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                continue
             ascii_keys = _check_data(item, f"{path}.{key}") and ascii_keys
         return ascii_keys
     if isinstance(value, list | tuple):

@@ -331,7 +331,10 @@ class Policy(_Strict):
 
     def team(self, name: str) -> Team | None:
         """The team with that name, if any."""
-        return next((t for t in self.teams if t.name == name), None)
+        for team in self.teams:  # a loop, not a generator: this runs for every message
+            if team.name == name:
+                return team
+        return None
 
     def team_for(self, *, entity: str, currency: str) -> Team | None:
         """The most specific team owning the entity and currency (file order breaks ties)."""
