@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.container import Container
-from bot.ingest import DEFAULT_BATCH, DEFAULT_SOURCE, batch_gc, ingest_file
+from bot.ingest import DEFAULT_BATCH, DEFAULT_SOURCE, ParserDied, batch_gc, ingest_file
 from bot.settings import Settings
 from bot.setup import initialize
 from bot.views import entry_view, item_detail, item_summary
@@ -93,7 +93,7 @@ def _describe(exc: Exception) -> tuple[str, list[str]]:
         return str(exc), exc.details
     if isinstance(exc, PolicyError):
         return str(exc), exc.problems
-    if isinstance(exc, DomainError | SchemaOutOfDate):
+    if isinstance(exc, DomainError | SchemaOutOfDate | ParserDied):
         return str(exc), []
     if isinstance(exc, SQLAlchemyError):
         orig = getattr(exc, "orig", None)

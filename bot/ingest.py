@@ -85,12 +85,25 @@ class LocalBatches:
         return batch
 
 
+class ParserDied(RuntimeError):
+    """The parsing process stopped without finishing the file."""
+
+
 class WorkerBatches:
     """Reads the batches a ``python -m bot.batches`` process parses ahead of the writer."""
 
     def __init__(self, proc: asyncio.subprocess.Process) -> None:
         self._proc = proc
         self.sha256 = ""
+        # Drained all along, so a chatty worker never blocks on a full stderr pipe; the
+        # last few KB are kept to say why it stopped.
+        self._stderr = b""
+        self._drain = asyncio.create_task(self._collect_stderr())
+
+    async def _collect_stderr(self) -> None:
+        assert self._proc.stderr is not None
+        while chunk := await self._proc.stderr.read(65536):
+            self._stderr = (self._stderr + chunk)[-4096:]
 
     @classmethod
     async def start(cls, job: Job) -> WorkerBatches:
@@ -116,7 +129,7 @@ class WorkerBatches:
             (size,) = HEADER.unpack(header)
             frame = pickle.loads(await self._proc.stdout.readexactly(size))
         except asyncio.IncompleteReadError:
-            raise RuntimeError(await self._died()) from None
+            raise ParserDied(await self._died()) from None
         if frame[0] == "batch":
             return decode_batch(frame)
         if frame[0] == "done":
@@ -126,16 +139,20 @@ class WorkerBatches:
         raise (OSError if kind == "os" else ValueError)(message)
 
     async def _died(self) -> str:
-        assert self._proc.stderr is not None
-        detail = (await self._proc.stderr.read()).decode(errors="replace").strip()
         code = await self._proc.wait()
-        last = detail.splitlines()[-1] if detail else "no output"
-        return f"the parsing process stopped (exit {code}): {last}"
+        await self._drain
+        lines = self._stderr.decode(errors="replace").splitlines()
+        last = next((line.strip() for line in reversed(lines) if line.strip()), "no output")
+        return (
+            f"the parsing process stopped (exit {code}: {last}); the batches before it "
+            "are stored, and running the same ingest again stores the rest"
+        )
 
     async def close(self) -> None:
         if self._proc.returncode is None:
             self._proc.kill()
         await self._proc.wait()
+        await self._drain
 
 
 def use_worker(path: Path, parallel: bool | None) -> bool:
@@ -164,7 +181,7 @@ async def ingest_file(
     Raises:
         ValueError: unsupported file type, or contents that cannot be decoded.
         OSError: the file cannot be read.
-        RuntimeError: the parsing process died.
+        ParserDied: the parsing process stopped before the end of the file.
     """
     fmt = detect_format(path)
     # Not the file name: a dated export must amend yesterday's items, not duplicate them.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import pickle
+import sys
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -23,7 +24,7 @@ from bot.batches import (
     encode_row,
     parse_batches,
 )
-from bot.ingest import WorkerBatches
+from bot.ingest import ParserDied, WorkerBatches
 from domain.intake import IntakeRow, RowError
 from domain.items import ItemKind
 from domain.policy import RiskTier, parse_policy
@@ -134,7 +135,7 @@ async def test_a_worker_that_dies_is_reported_not_waited_for(tmp_path: Path) -> 
     try:
         assert await worker.next_batch() is not None
         worker._proc.kill()
-        with pytest.raises(RuntimeError, match="parsing process stopped"):
+        with pytest.raises(ParserDied, match=r"parsing process stopped \(exit -9"):
             async with asyncio.timeout(30):
                 while await worker.next_batch() is not None:
                     pass
@@ -146,3 +147,27 @@ def test_bad_rows_keep_line_field_and_raw_text_through_the_trip() -> None:
     batch = Batch(good=[], bad=[(RowError(line=3, field="amount", error="bad"), "a,b")], position=9)
 
     assert decode_batch(pickle.loads(pickle.dumps(encode_batch(batch)))) == batch
+
+
+async def test_a_chatty_worker_cannot_stall_on_its_stderr(tmp_path: Path) -> None:
+    # 1 MB on stderr (a full pipe holds 64 KB) before the first frame.
+    script = tmp_path / "chatty.py"
+    script.write_text(
+        "import sys\n"
+        "sys.stderr.write('x' * 1_000_000 + '\\nlast words\\n'); sys.stderr.flush()\n"
+        "sys.exit(3)\n"
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(script),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(60):  # a regression here would hang, not fail
+        worker = WorkerBatches(proc)
+        try:
+            with pytest.raises(ParserDied, match="exit 3: last words"):
+                await worker.next_batch()
+        finally:
+            await worker.close()
