@@ -6,9 +6,10 @@ processor on every value (a datetime goes through ``UtcDateTime`` and then SQLit
 string formatting, forty times per item row). An ingest batch repeats the same few
 values: every timestamp of a batch is the same ``now``. :func:`insert_rows` compiles
 the statement once, takes SQLAlchemy's own bind processors for each column, runs them
-once per distinct value (JSON values, which are not hashable, every time), and hands the
-driver one ``executemany`` of tuples. The bytes stored are the same; a test holds the
-two paths equal on SQLite and PostgreSQL.
+column by column, once per distinct value (JSON values once per value that is cheap to
+recognise, see :func:`_json_column`), and hands the driver one ``executemany`` of
+tuples. The values stored are the same; a test holds the two paths equal on SQLite and
+PostgreSQL.
 """
 
 from __future__ import annotations
