@@ -12,6 +12,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
@@ -549,6 +550,17 @@ def _print_report(report: VerifyReport, as_json: bool) -> None:
         sys.exit(EXIT_FAIL)
 
 
+def _key_ids(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> tuple[str, ...]:
+    for value in values:
+        if not re.fullmatch(r"[0-9a-f]{32}", value):
+            raise click.BadParameter(
+                f"{value!r} is not a key id (32 lowercase hex digits, as recon-bot init prints)"
+            )
+    return values
+
+
 @audit.command("verify")
 @click.option(
     "--bundle",
@@ -559,18 +571,31 @@ def _print_report(report: VerifyReport, as_json: bool) -> None:
 @click.option(
     "--deep", is_flag=True, help="Also parse and re-canonicalise every body (about 8x slower)."
 )
-def audit_verify(bundle: Path | None, as_json: bool, deep: bool) -> None:
+@click.option(
+    "--trust",
+    "trusted",
+    multiple=True,
+    callback=_key_ids,
+    metavar="KEY_ID",
+    help="Accept only signatures by this key id (repeatable; recon-bot init prints it). "
+    "Without it, every key in the log's keys table counts.",
+)
+def audit_verify(bundle: Path | None, as_json: bool, deep: bool, trusted: tuple[str, ...]) -> None:
     """Check every record, link, hash, signature, checkpoint and anchor.
 
-    Names the first bad record and why. Exit code 1 when anything is wrong.
+    Names the first bad record and why. Exit code 1 when anything is wrong. An auditor
+    who noted the key id when the desk was set up passes it with --trust: a key added
+    to the log later (by someone able to write the database and re-sign it) then fails.
 
     \b
     Examples:
       recon-bot audit verify
       recon-bot audit verify --bundle ./audit-2026-11 --json
+      recon-bot audit verify --bundle ./audit-2026-11 --trust ed815f95efdd73ebaa7a45f490cab0e9
     """
+    pinned = set(trusted) if trusted else None
     if bundle is not None:
-        _print_report(audit_log.verify_bundle(bundle, deep=deep), as_json)
+        _print_report(audit_log.verify_bundle(bundle, deep=deep, trusted=pinned), as_json)
         return
     settings = _settings()
 
@@ -578,7 +603,9 @@ def audit_verify(bundle: Path | None, as_json: bool, deep: bool) -> None:
         database = create_database(settings.database_url)
         try:
             anchors = audit_log.AnchorFile(settings.audit_anchors)
-            return await audit_log.verify_database(database, anchors=anchors, deep=deep)
+            return await audit_log.verify_database(
+                database, anchors=anchors, deep=deep, trusted=pinned
+            )
         finally:
             await database.dispose()
 

@@ -26,7 +26,7 @@ import hashlib
 import json
 import re
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -601,13 +601,18 @@ _SigStatus = tuple[str, str] | None
 class _Keys:
     """Public keys by id, each checked against its id once."""
 
-    def __init__(self, keys: Iterable[AuditKey]) -> None:
+    def __init__(self, keys: Iterable[AuditKey], trusted: Collection[str] | None = None) -> None:
         self.good: dict[str, Ed25519PublicKey] = {}
         self.bad: dict[str, str] = {}
         for key in keys:
-            self._add(key)
+            self._add(key, trusted)
 
-    def _add(self, key: AuditKey) -> None:
+    def _add(self, key: AuditKey, trusted: Collection[str] | None) -> None:
+        if trusted is not None and key.key_id not in trusted:
+            # Whoever can write the keys table can add a key and re-sign everything;
+            # an auditor who pinned the key ids out of band is not fooled by that.
+            self.bad[key.key_id] = "is not one of the trusted keys"
+            return
         if key.algorithm != SIGNATURE_ALGORITHM:
             self.bad[key.key_id] = f"uses algorithm {key.algorithm!r}, not {SIGNATURE_ALGORITHM}"
             return
@@ -642,15 +647,19 @@ class _Keys:
 
 
 def check_signatures(
-    keys: Sequence[AuditKey], checkpoints: Sequence[Checkpoint]
+    keys: Sequence[AuditKey],
+    checkpoints: Sequence[Checkpoint],
+    trusted: Collection[str] | None = None,
 ) -> list[tuple[str, str] | None]:
     """Checks each checkpoint's signature against ``keys``; picklable for process pools.
+
+    ``trusted`` restricts the keys to those ids (None: every key given).
 
     Returns:
         Per checkpoint, None when valid, else ``(reason, clause)`` with reason
         ``unknown_key`` or ``signature`` and a clause to follow "the checkpoint ...".
     """
-    return _Keys(keys).check_batch(checkpoints)
+    return _Keys(keys, trusted).check_batch(checkpoints)
 
 
 # Signature checks run in batches so an executor's per-task overhead stays small next to
@@ -687,6 +696,7 @@ class AuditVerifier:
         anchors: Iterable[Checkpoint] = (),
         executor: Executor | None = None,
         deep: bool = False,
+        trusted: Collection[str] | None = None,
     ) -> None:
         """Prepares a verification.
 
@@ -699,10 +709,13 @@ class AuditVerifier:
                 releases the GIL); without one they run inline.
             deep: also parse each body fully and require canonical JSON (about 8x
                 slower; the default checks seq and prev exactly from the body's tail).
+            trusted: key ids the auditor pinned out of band; a checkpoint signed by any
+                other key fails, even one in ``keys``. None trusts every key given.
         """
         self._log = log
         self._key_list = list(keys)
-        self._keys = _Keys(self._key_list)
+        self._trusted = frozenset(trusted) if trusted is not None else None
+        self._keys = _Keys(self._key_list, self._trusted)
         self._executor = executor
         self._deep = deep
         self._frontier = MerkleFrontier()
@@ -754,7 +767,9 @@ class AuditVerifier:
         else:
             for start in range(0, len(batch), _SIGNATURE_BATCH):
                 part = batch[start : start + _SIGNATURE_BATCH]
-                future = self._executor.submit(check_signatures, self._key_list, part)
+                future = self._executor.submit(
+                    check_signatures, self._key_list, part, self._trusted
+                )
                 for index, checkpoint in enumerate(part):
                     self._checkpoints.append((checkpoint, _batch_result(future, index)))
         self._next_size = self._compute_next_size()

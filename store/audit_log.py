@@ -29,7 +29,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -582,9 +582,15 @@ async def _verify_connection(
     log: str,
     executor: Executor,
     deep: bool,
+    trusted: Collection[str] | None,
 ) -> VerifyReport:
     verifier = AuditVerifier(
-        log=log, keys=await _keys(conn), anchors=anchors, executor=executor, deep=deep
+        log=log,
+        keys=await _keys(conn),
+        anchors=anchors,
+        executor=executor,
+        deep=deep,
+        trusted=trusted,
     )
     reader = _ChunkReader(conn, log)
     current, checkpoints = await reader.next()
@@ -621,6 +627,7 @@ async def verify_database(
     anchors: AnchorFile | None,
     log: str = DEFAULT_LOG,
     deep: bool = False,
+    trusted: Collection[str] | None = None,
 ) -> VerifyReport:
     """Verifies the whole audit log in one consistent snapshot.
 
@@ -634,6 +641,7 @@ async def verify_database(
         anchors: the anchors file, or None to skip the anchor checks.
         log: the log's name.
         deep: parse every body fully (see :class:`AuditVerifier`).
+        trusted: the only key ids whose signatures count (see :class:`AuditVerifier`).
     """
     try:
         anchored = await asyncio.to_thread(anchors.read) if anchors is not None else []
@@ -650,7 +658,7 @@ async def verify_database(
     with ThreadPoolExecutor(max_workers=_signature_workers()) as executor:
         async with _snapshot(source) as conn:
             return await _verify_connection(
-                conn, anchors=anchored, log=log, executor=executor, deep=deep
+                conn, anchors=anchored, log=log, executor=executor, deep=deep, trusted=trusted
             )
 
 
@@ -804,7 +812,12 @@ async def _export_checkpoints(conn: AsyncConnection, log: str, path: Path) -> in
         after_id = rows[-1].id
 
 
-def verify_bundle(directory: str | os.PathLike[str], *, deep: bool = False) -> VerifyReport:
+def verify_bundle(
+    directory: str | os.PathLike[str],
+    *,
+    deep: bool = False,
+    trusted: Collection[str] | None = None,
+) -> VerifyReport:
     """Verifies an exported bundle with no database: the auditor's offline check.
 
     Runs the same :class:`AuditVerifier` as :func:`verify_database`. A file that is
@@ -829,7 +842,9 @@ def verify_bundle(directory: str | os.PathLike[str], *, deep: bool = False) -> V
             problem=f"the bundle in {bundle} is incomplete or malformed: {exc}",
         )
     with ThreadPoolExecutor(max_workers=_signature_workers()) as executor:
-        verifier = AuditVerifier(log=log, keys=keys, anchors=anchors, executor=executor, deep=deep)
+        verifier = AuditVerifier(
+            log=log, keys=keys, anchors=anchors, executor=executor, deep=deep, trusted=trusted
+        )
         verifier.add_checkpoints(checkpoints)
         try:
             with (bundle / "records.jsonl").open("rb") as lines:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -163,6 +164,25 @@ def test_audit_verify_export_and_offline_bundle(desk_dir: Path) -> None:
     (desk_dir / "recon.db").unlink()  # offline: no database at all
     offline = json.loads(run("audit", "verify", "--bundle", "bundle", "--json").output)
     assert offline["ok"] and offline["records"] == verified["records"]
+
+
+def test_audit_verify_accepts_only_pinned_keys_when_asked(desk_dir: Path) -> None:
+    init = run("init")
+    key_id = re.search(r"key id ([0-9a-f]{32})", init.output)
+    assert key_id is not None, init.output
+    run("ingest", str(SAMPLE))
+    assert run("audit", "export", "--out", "bundle").exit_code == 0
+    stranger = "0123456789abcdef0123456789abcdef"
+
+    for where in ([], ["--bundle", "bundle"]):
+        assert run("audit", "verify", *where, "--trust", key_id[1]).exit_code == 0
+        refused = CliRunner().invoke(main, ["audit", "verify", *where, "--trust", stranger])
+        assert refused.exit_code == 1
+        assert f"signed by key {key_id[1]}, which is not one of the trusted keys" in (
+            refused.output.replace("\n", " ")
+        )
+    malformed = CliRunner().invoke(main, ["audit", "verify", "--trust", "ED81"])
+    assert malformed.exit_code == 2 and "is not a key id" in malformed.output
 
 
 def test_audit_verify_fails_with_exit_code_1_on_tampering(desk_dir: Path) -> None:

@@ -111,6 +111,7 @@ def verify(
     chunk: int = 4,
     deep: bool = False,
     executor: ThreadPoolExecutor | None = None,
+    trusted: set[str] | None = None,
 ) -> VerifyReport:
     """Feeds the verifier the way verify_database does: checkpoints of a chunk first."""
     verifier = AuditVerifier(
@@ -119,6 +120,7 @@ def verify(
         anchors=anchors or [],
         executor=executor,
         deep=deep,
+        trusted=trusted,
     )
     fed = 0
     for start in range(0, len(rows), chunk):
@@ -273,6 +275,43 @@ def test_keys_table_row_that_does_not_match_its_id_is_not_trusted() -> None:
 
     assert (report.first_bad_seq, report.reason) == (1, "unknown_key")
     assert "has a public key that does not hash to its id" in str(report.problem)
+
+
+def test_a_log_re_signed_with_a_key_added_later_fails_only_against_pinned_keys() -> None:
+    # Someone able to write the database rewrites the log and re-signs all of it with
+    # a key of their own, filed in the keys table. Only an auditor who pinned the
+    # original key id out of band can tell.
+    forged_rows, forged = build([2, 2, 2], signer=OTHER)
+    keys = [SIGNER.key(), OTHER.key()]
+
+    assert verify(forged_rows, forged, keys=keys).ok  # the keys table vouches for both
+    report = verify(forged_rows, forged, keys=keys, trusted={SIGNER.key_id})
+
+    assert (report.first_bad_seq, report.reason) == (1, "unknown_key")
+    assert f"signed by key {OTHER.key_id}, which is not one of the trusted keys" in str(
+        report.problem
+    )
+
+
+def test_pinned_keys_accept_a_log_signed_by_them_through_a_rotation() -> None:
+    _, first = build([2, 2])
+    more, second = build([2, 2, 3, 1], signer=OTHER)
+    keys = [SIGNER.key(), OTHER.key()]
+
+    with ThreadPoolExecutor(2) as pool:
+        both = verify(
+            more,
+            [*first, *second[2:]],
+            keys=keys,
+            trusted={SIGNER.key_id, OTHER.key_id},
+            executor=pool,
+        )
+        old_only = verify(
+            more, [*first, *second[2:]], keys=keys, trusted={SIGNER.key_id}, executor=pool
+        )
+
+    assert both.ok, both.problem
+    assert (old_only.reason, old_only.first_bad_seq) == ("unknown_key", 5)
 
 
 def test_rotated_keys_both_verify() -> None:
