@@ -38,7 +38,7 @@ from domain.policy import policy_json_schema
 from store import audit_log
 from store.engine import create_database
 from store.intake import list_rejected
-from store.migrate import SchemaOutOfDate, current_revision, head_revision, upgrade
+from store.migrate import HEAD, SchemaOutOfDate, current_revision, upgrade
 from store.policy_file import read_policy
 
 EXIT_OK, EXIT_FAIL, EXIT_PARTIAL = 0, 1, 2
@@ -220,9 +220,8 @@ def db_status() -> None:
             await database.dispose()
 
     current = _run(_status())
-    head = head_revision()
-    out.print(f"database {current or '(empty)'}; code {head}")
-    if current != head:
+    out.print(f"database {current or '(empty)'}; code {HEAD}")
+    if current != HEAD:
         sys.exit(EXIT_FAIL)
 
 

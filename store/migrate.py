@@ -34,11 +34,6 @@ def alembic_config() -> Config:
     return config
 
 
-def head_revision() -> str:
-    """The newest migration shipped with this code."""
-    return HEAD
-
-
 async def upgrade(database: Database) -> str:
     """Applies every pending migration; returns the revision now in place."""
     from alembic import command
@@ -76,11 +71,10 @@ class SchemaOutOfDate(RuntimeError):
 async def check_current(database: Database) -> None:
     """Raises SchemaOutOfDate with the command that fixes it."""
     current = await current_revision(database)
-    head = head_revision()
     if current is None:
         raise SchemaOutOfDate("the database has no schema yet; run `recon-bot init` first")
-    if current != head:
+    if current != HEAD:
         raise SchemaOutOfDate(
-            f"the database schema is at {current} but this version needs {head}; "
+            f"the database schema is at {current} but this version needs {HEAD}; "
             "run `recon-bot db upgrade`"
         )

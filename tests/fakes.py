@@ -173,13 +173,14 @@ class InMemoryItemRepository:
     async def add_many(self, items: Sequence[Item]) -> None:
         """Inserts items that carry reserved ids; ``(source, external_id)`` is unique."""
         await self._uow.begin_write()
+        taken = {(i.facts.source, i.facts.external_id) for i in self._visible().values()}
         for item in items:
             if item.id is None or item.id > self._uow.store.last_item_id:
                 raise ValueError("add_many takes items with ids from reserve_ids")
             key = (item.facts.source, item.facts.external_id)
-            visible = self._visible().values()
-            if any((i.facts.source, i.facts.external_id) == key for i in visible):
+            if key in taken:
                 raise DuplicateKey(f"item {key} already exists")
+            taken.add(key)
             self._uow.staged_items[item.id] = item
 
     async def get(self, item_id: int) -> Item | None:
