@@ -28,8 +28,8 @@ from typing import IO, Any, BinaryIO
 
 from bot.files import RawRow, read_rows
 from domain.intake import IntakeRow, RowError, parse_row
-from domain.items import ItemFacts, ItemKind, Route, RoutingDecision
-from domain.policy import LoadedPolicy, RiskTier, parse_policy
+from domain.items import ItemFacts, ItemKind, RiskTier, Route, RoutingDecision
+from domain.policy import LoadedPolicy, parse_policy
 from domain.routing import prepare
 
 #: Frame header: the pickle's length.

@@ -16,9 +16,8 @@ from decimal import Decimal
 from typing import Any
 
 from domain.errors import MoneyError
-from domain.items import ItemFacts, ItemKind, RoutingDecision
+from domain.items import ItemFacts, ItemKind, RiskTier, RoutingDecision
 from domain.money import canonical_decimal, normalize_currency, parse_amount, parse_decimal
-from domain.policy import RiskTier
 
 REQUIRED = ("external_id", "entity", "currency", "amount")
 KNOWN = frozenset(

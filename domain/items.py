@@ -12,7 +12,15 @@ from decimal import Decimal
 from enum import StrEnum
 
 from domain.money import Money
-from domain.policy import RiskTier
+
+
+class RiskTier(StrEnum):
+    """Counterparty risk tier, lowest first (policy lists the tiers that need a human now)."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
 
 
 class ItemKind(StrEnum):

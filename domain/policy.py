@@ -13,7 +13,6 @@ import re
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 from decimal import Decimal
-from enum import StrEnum
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -33,6 +32,7 @@ from pydantic import (
 )
 
 from domain.errors import MoneyError, PolicyError
+from domain.items import RiskTier
 from domain.money import canonical_decimal, normalize_currency, parse_decimal
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
@@ -114,15 +114,6 @@ def _team_currency(value: str) -> str:
 
 #: A team's currency: an ISO 4217 code (upper-cased) or ``*`` for any.
 TeamCurrency = Annotated[str, AfterValidator(_team_currency)]
-
-
-class RiskTier(StrEnum):
-    """Counterparty risk tier, lowest first."""
-
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-    CRITICAL = "critical"
 
 
 class _Strict(BaseModel):

@@ -16,9 +16,9 @@ import dataclasses
 from decimal import Decimal
 
 from domain.intake import IntakeRow, content_hash
-from domain.items import ItemFacts, ItemKind, Route, RoutingDecision
+from domain.items import ItemFacts, ItemKind, RiskTier, Route, RoutingDecision
 from domain.money import quantize
-from domain.policy import LoadedPolicy, RiskTier
+from domain.policy import LoadedPolicy
 
 _RISK_POINTS = {RiskTier.LOW: 0, RiskTier.MEDIUM: 10, RiskTier.HIGH: 30, RiskTier.CRITICAL: 50}
 MAX_PRIORITY = 999

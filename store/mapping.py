@@ -19,10 +19,10 @@ from domain.items import (
     JournalEntry,
     JournalLine,
     ReviewState,
+    RiskTier,
     Route,
 )
 from domain.money import Money, to_minor
-from domain.policy import RiskTier
 
 
 def _minor(value: Decimal | None, currency: str) -> int | None:

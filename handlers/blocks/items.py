@@ -28,8 +28,9 @@ from domain.items import (
     Item,
     ItemKind,
     ReviewState,
+    RiskTier,
 )
-from domain.policy import Policy, RiskTier
+from domain.policy import Policy
 from domain.sla import SETTLED, sla_due_at
 from handlers.blocks.buttons import CARD_ACTIONS, item_buttons, item_id_of
 from handlers.blocks.limits import (

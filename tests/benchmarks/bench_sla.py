@@ -43,8 +43,8 @@ import yaml
 from sqlalchemy import event, text
 
 from domain.intake import IntakeRow
-from domain.items import ItemFacts, ItemKind
-from domain.policy import LoadedPolicy, RiskTier, parse_policy
+from domain.items import ItemFacts, ItemKind, RiskTier
+from domain.policy import LoadedPolicy, parse_policy
 from domain.services import ReviewService
 from handlers.context import Deps, InFlight
 from handlers.notifier import SlackNotifier, make_client

@@ -24,8 +24,7 @@ from bot.container import Container
 from bot.settings import Settings
 from bot.setup import initialize
 from domain.intake import IntakeRow
-from domain.items import Item, ItemFacts, ItemKind, ReviewState
-from domain.policy import RiskTier
+from domain.items import Item, ItemFacts, ItemKind, ReviewState, RiskTier
 from handlers.notifier import make_client
 from tests.slack_standin import SlackStandIn
 

@@ -16,8 +16,7 @@ from decimal import Decimal
 import pytest
 
 from domain.intake import IntakeRow
-from domain.items import Item, ItemFacts, ItemKind, ReviewState
-from domain.policy import RiskTier
+from domain.items import Item, ItemFacts, ItemKind, ReviewState, RiskTier
 from tests.e2e.conftest import (
     TREASURY,
     Desk,

@@ -15,8 +15,7 @@ from typing import Any
 
 import pytest
 
-from domain.items import ReviewState
-from domain.policy import RiskTier
+from domain.items import ReviewState, RiskTier
 from tests.e2e.conftest import Desk, stop_desk
 from tests.e2e.ladder_support import (
     APEU,

@@ -8,8 +8,7 @@ from decimal import Decimal
 import pytest
 
 from domain.intake import IntakeRow
-from domain.items import ItemFacts, ItemKind, ReviewState
-from domain.policy import RiskTier
+from domain.items import ItemFacts, ItemKind, ReviewState, RiskTier
 from tests.e2e.conftest import QUIET, Desk, journal_of, wait_said, wait_state, wait_told
 
 pytestmark = pytest.mark.usefixtures("every_envelope_acked")

@@ -8,8 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from domain.items import DisputeCategory, ReviewState
-from domain.policy import RiskTier
+from domain.items import DisputeCategory, ReviewState, RiskTier
 from tests.e2e.conftest import (
     QUIET,
     TREASURY,

@@ -20,8 +20,7 @@ from sqlalchemy import select
 from domain.digest import cluster_key, plan_digest
 from domain.errors import IllegalTransition, InvalidCommand, NotAuthorized, StaleItem
 from domain.intake import IntakeRow
-from domain.items import Item, ItemFacts, ItemKind, ReviewState, Route
-from domain.policy import RiskTier
+from domain.items import Item, ItemFacts, ItemKind, ReviewState, RiskTier, Route
 from domain.services import APART_KEY, ReviewService
 from store.engine import Database
 from store.tables import audit_records, digest_clusters, outbox

@@ -30,8 +30,9 @@ from domain.items import (
     ItemFacts,
     ItemKind,
     ReviewState,
+    RiskTier,
 )
-from domain.policy import LoadedPolicy, RiskTier, parse_policy
+from domain.policy import LoadedPolicy, parse_policy
 from domain.services import ReviewService
 from scheduler.jobs import SWEEP_BATCH, Jobs
 from scheduler.relay import OutboxRelay

@@ -23,9 +23,10 @@ from domain.items import (
     ItemFacts,
     ItemKind,
     ReviewState,
+    RiskTier,
     Route,
 )
-from domain.policy import RiskTier, parse_policy
+from domain.policy import parse_policy
 from domain.services import ReviewService
 from store.audit_log import AnchorFile, init_audit, load_or_create_signing_key, verify_database
 from store.engine import Database, create_database

@@ -24,9 +24,10 @@ from domain.items import (
     ItemFacts,
     ItemKind,
     ReviewState,
+    RiskTier,
     Route,
 )
-from domain.policy import Policy, RiskTier
+from domain.policy import Policy
 from domain.states import MIN_REASON_WORDS
 from handlers import blocks
 from handlers.blocks import Message

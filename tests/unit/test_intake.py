@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 
 from domain.intake import MAX_TEXT, RowError, content_hash, parse_row, same_content
-from domain.items import ItemFacts, ItemKind
-from domain.policy import RiskTier
+from domain.items import ItemFacts, ItemKind, RiskTier
 
 TODAY = date(2025, 3, 10)
 BASE = {"external_id": "BNK-001", "entity": "ACME-US", "currency": "USD", "amount": "125.50"}

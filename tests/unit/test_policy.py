@@ -14,9 +14,9 @@ import pytest
 import yaml
 
 from domain.errors import PolicyError
+from domain.items import RiskTier
 from domain.policy import (
     Policy,
-    RiskTier,
     format_duration,
     parse_duration,
     parse_policy,

@@ -34,10 +34,11 @@ from domain.items import (
     ItemFacts,
     ItemKind,
     ReviewState,
+    RiskTier,
     Route,
 )
 from domain.money import Money, minor_units, to_minor
-from domain.policy import LoadedPolicy, RiskTier
+from domain.policy import LoadedPolicy
 from domain.routing import MAX_PRIORITY, route_item
 from domain.states import ALLOWED_FROM, LEADS_TO, Action, Transition
 from tests.fakes import T0, make_facts, make_item, make_policy

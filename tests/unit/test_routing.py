@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from domain.items import ItemFacts, ItemKind, Route, RoutingDecision
-from domain.policy import LoadedPolicy, RiskTier
+from domain.items import ItemFacts, ItemKind, RiskTier, Route, RoutingDecision
+from domain.policy import LoadedPolicy
 from domain.routing import MAX_PRIORITY, reporting_amount, route_item
 from tests.fakes import make_facts, make_policy
 
