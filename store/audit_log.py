@@ -34,13 +34,12 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import rfc8785
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Row, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.audit import (
@@ -59,10 +58,12 @@ from domain.audit import (
     record_body,
     sign_checkpoint,
 )
-from domain.ports import Signer
-from store.bulk import insert_rows
+from store.bulk import insert_rows, insert_skipping
 from store.engine import Database
 from store.tables import audit_checkpoints, audit_head, audit_keys, audit_records
+
+if TYPE_CHECKING:  # the protocol only; domain.ports would import most of the domain
+    from domain.ports import Signer
 
 DEFAULT_LOG: Final = "recon"
 """Name of the log; one log per database (``audit_records`` has no log column)."""
@@ -203,12 +204,7 @@ def _fsync_directory(directory: Path) -> None:
 
 def _insert_ignoring_duplicates(conn: AsyncConnection, table: Any, values: dict[str, Any]) -> Any:
     # Two processes may register the same key or create the same head at once.
-    dialect = conn.dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table).values(**values).on_conflict_do_nothing()
-    if dialect == "sqlite":
-        return sqlite.insert(table).values(**values).on_conflict_do_nothing()
-    return insert(table).values(**values)
+    return insert_skipping(conn.dialect.name, table).values(**values).on_conflict_do_nothing()
 
 
 async def _register_key(conn: AsyncConnection, signer: Signer, now: datetime) -> None:

@@ -18,13 +18,31 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Table, insert
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import JSON, TypeDecorator
 
 _Processor = Callable[[Any], Any]
 _Compiled = tuple[str, tuple[str, ...], tuple[_Processor | None, ...], tuple[bool, ...]]
 _CACHE: dict[tuple[Any, ...], _Compiled] = {}
+#: JSON scalars whose value and type fix their serialization (the memo key holds both).
+_FLAT = frozenset({str, int, bool, float, type(None)})
+
+
+def insert_skipping(dialect_name: str, table: Table) -> Any:
+    """The dialect's INSERT, which can skip rows that clash (``on_conflict_do_nothing``).
+
+    The dialect module is imported here, on first use: the PostgreSQL one alone added a
+    tenth of ``recon-bot``'s start-up on SQLite, where it is never needed.
+    """
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    if dialect_name == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert(table)
+    raise RuntimeError(f"unsupported database {dialect_name}")
 
 
 def _is_json(column_type: Any) -> bool:
@@ -53,12 +71,10 @@ def _compile(
     stmt: Any
     if skip_duplicate is None:
         stmt = insert(table)
-    elif dialect.name == "postgresql":
-        stmt = postgresql.insert(table).on_conflict_do_nothing(index_elements=[skip_duplicate])
-    elif dialect.name == "sqlite":
-        stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=[skip_duplicate])
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        raise RuntimeError(f"unsupported database {dialect.name}")
+    else:
+        stmt = insert_skipping(dialect.name, table).on_conflict_do_nothing(
+            index_elements=[skip_duplicate]
+        )
     compiled = stmt.compile(
         dialect=dialect,
         column_keys=list(columns),
@@ -94,11 +110,44 @@ async def insert_rows(
     width = len(columns)
     if any(len(row) != width for row in rows):
         raise ValueError(f"every row of a bulk insert has the columns {columns}")
+    by_name = {name: [row[name] for row in rows] for name in columns}
+    await _insert_columns(conn, table, columns, by_name, skip_duplicate)
+
+
+async def insert_values(
+    conn: AsyncConnection,
+    table: Table,
+    columns: tuple[str, ...],
+    rows: Sequence[Sequence[Any]],
+    *,
+    skip_duplicate: str | None = None,
+) -> None:
+    """:func:`insert_rows` for rows given as value tuples in ``columns`` order.
+
+    A caller that builds rows in bulk (new items) skips a dict per row, which
+    :func:`insert_rows` would only take apart again column by column.
+    """
+    if not rows:
+        return
+    width = len(columns)
+    if any(len(row) != width for row in rows):
+        raise ValueError(f"every row of a bulk insert has {width} values, for {columns}")
+    by_name = dict(zip(columns, zip(*rows, strict=True), strict=True))
+    await _insert_columns(conn, table, columns, by_name, skip_duplicate)
+
+
+async def _insert_columns(
+    conn: AsyncConnection,
+    table: Table,
+    columns: tuple[str, ...],
+    by_name: Mapping[str, Sequence[Any]],
+    skip_duplicate: str | None,
+) -> None:
     sql, order, processors, memo = _compile(conn, table, columns, skip_duplicate)
     # Column by column: one comprehension per column beats a branch per value.
-    values: list[list[Any]] = []
+    values: list[Sequence[Any]] = []
     for name, process, remember in zip(order, processors, memo, strict=True):
-        column = [row[name] for row in rows]
+        column = by_name[name]
         if process is None:
             values.append(column)
         elif not remember:
@@ -109,20 +158,25 @@ async def insert_rows(
     await conn.exec_driver_sql(sql, list(zip(*values, strict=True)))
 
 
-def _json_column(process: _Processor, column: list[Any]) -> list[Any]:
+def _json_column(process: _Processor, column: Sequence[Any]) -> list[Any]:
     """JSON values serialized once per distinct value where that is cheap to tell.
 
-    Item rows repeat ``[]`` approvals, no dispute, an empty ``extra`` and the same few
-    routing reasons; a list of strings is keyed by its tuple. Anything else (a dict
-    with content, nested lists) is serialized every time.
+    Item rows repeat ``[]`` approvals, no dispute, the same few routing reasons and
+    ``extra`` payloads, and outbox rows a dozen payloads. A list of strings is keyed by
+    its tuple; a flat dict by its items in order with each value's type (``1``,
+    ``True`` and ``1.0`` are equal keys but not equal JSON). Anything else (nested
+    values) is serialized every time.
     """
     converted: dict[Any, Any] = {}
     out = []
     for value in column:
+        kind = type(value)
         if value is None or not value:
-            key: Any = (type(value), None)
-        elif type(value) is list and all(type(v) is str for v in value):
+            key: Any = (kind, None)
+        elif kind is list and all(type(v) is str for v in value):
             key = tuple(value)
+        elif kind is dict and all(type(v) in _FLAT for v in value.values()):
+            key = (dict, *((k, type(v), v) for k, v in value.items()))
         else:
             out.append(process(value))
             continue

@@ -12,8 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domain.dashboard import HIGH_PRIORITY, MEDIUM_PRIORITY
 from domain.items import Item, JournalEntry, ReviewState
 from domain.sla import SETTLED
-from store.bulk import insert_rows
-from store.mapping import entry_from_row, entry_to_row, item_from_row, item_to_row
+from store.bulk import insert_rows, insert_values
+from store.mapping import (
+    ITEM_COLUMNS,
+    entry_from_row,
+    entry_to_row,
+    item_from_row,
+    item_to_row,
+    item_values,
+)
 from store.tables import items, journal_entries
 
 # SQLite allows 32766 bound parameters; stay well below for IN lists.
@@ -37,7 +44,7 @@ class SqlItemRepository:
         """Inserts new items with ids from :meth:`reserve_ids` in one executemany."""
         if any(item.id is None for item in new_items):
             raise ValueError("add_many takes items with ids from reserve_ids")
-        await insert_rows(self._conn, items, [item_to_row(item) for item in new_items])
+        await insert_values(self._conn, items, ITEM_COLUMNS, [item_values(i) for i in new_items])
 
     async def reserve_ids(self, count: int) -> list[int]:
         """Ids for ``count`` new items, ascending, taken before the insert.

@@ -12,9 +12,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.items import Approval, Item
-from store.bulk import insert_rows
+from store.bulk import insert_rows, insert_values
 from store.engine import Database
-from store.mapping import item_from_row, item_to_row
+from store.mapping import ITEM_COLUMNS, item_from_row, item_to_row, item_values
 from store.tables import audit_records, items, outbox
 from tests.integration.test_store import NOW, _item, full_item
 
@@ -77,6 +77,32 @@ def _outbox_rows() -> list[dict[str, Any]]:
             "created_at": NOW,
         }
         for key, when in (("a", NOW), ("b", ELSEWHERE), ("a", NOW + timedelta(seconds=1)))
+    ] + [
+        # Flat payloads are serialized once per distinct value: equal-comparing values
+        # of other types, and the same items in another order, must not share one.
+        {
+            "dedupe_key": f"flat-{n}",
+            "kind": "card",
+            "target": "C0TREASURY",
+            "item_id": None,
+            "payload": payload,
+            "state": "pending",
+            "attempts": 0,
+            "failures": 0,
+            "available_at": NOW,
+            "created_at": NOW,
+        }
+        for n, payload in enumerate(
+            [
+                {"version": 1, "post_if_missing": True},
+                {"version": 1, "post_if_missing": True},
+                {"version": True, "post_if_missing": 1},
+                {"version": 1.0, "post_if_missing": True},
+                {"post_if_missing": True, "version": 1},
+                {"version": 1, "post_if_missing": None, "note": "naïve"},
+                {"version": 1, "nested": {"post_if_missing": True}},
+            ]
+        )
     ]
 
 
@@ -121,6 +147,35 @@ async def test_insert_rows_round_trips_through_the_mapping(migrated: Database) -
         await insert_rows(conn, items, _item_rows())
         loaded = (await conn.execute(select(items).order_by(items.c.id))).mappings().all()
     assert [item_from_row(r) for r in loaded] == _items()
+
+
+async def test_items_as_value_tuples_store_what_sqlalchemy_stores(migrated: Database) -> None:
+    # add_many inserts item_values() tuples through insert_values, not dicts.
+    async with migrated.writer.begin() as conn:
+        await conn.execute(insert(items), _item_rows())
+        expected = await _stored(conn, items)
+        await conn.execute(delete(items))
+        await insert_values(conn, items, ITEM_COLUMNS, [item_values(i) for i in _items()])
+        got = await _stored(conn, items)
+        loaded = (await conn.execute(select(items).order_by(items.c.id))).mappings().all()
+    assert got == expected
+    assert [item_from_row(r) for r in loaded] == _items()
+
+
+def test_item_values_name_every_column_the_mapping_owns() -> None:
+    # digest_window is the digest job's own column; item_to_row is item_values by name.
+    assert set(ITEM_COLUMNS) == {c.name for c in items.columns} - {"digest_window"}
+    assert len(ITEM_COLUMNS) == len(set(ITEM_COLUMNS))
+    for item in _items():
+        assert item_to_row(item) == dict(zip(ITEM_COLUMNS, item_values(item), strict=True))
+    assert "id" not in item_to_row(_item(external_id="new"))
+
+
+async def test_value_tuples_of_the_wrong_width_are_refused(migrated: Database) -> None:
+    short = item_values(_items()[0])[:-1]
+    async with migrated.writer.begin() as conn:
+        with pytest.raises(ValueError, match="every row of a bulk insert has"):
+            await insert_values(conn, items, ITEM_COLUMNS, [short])
 
 
 async def test_a_naive_datetime_is_refused_like_sqlalchemy_refuses_it(migrated: Database) -> None:
