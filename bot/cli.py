@@ -16,30 +16,21 @@ import re
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
-from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 
-from bot.container import Container
-from bot.ingest import DEFAULT_BATCH, DEFAULT_SOURCE, ParserDied, batch_gc, ingest_file
-from bot.settings import Settings
-from bot.setup import initialize
-from bot.views import entry_view, item_detail, item_summary
-from domain.audit import VerifyReport
+from bot.files import DEFAULT_BATCH, DEFAULT_SOURCE
 from domain.errors import DomainError, PolicyError
 from domain.items import ReviewState, parse_human_id
-from domain.policy import policy_json_schema
-from store import audit_log
-from store.engine import create_database
-from store.intake import list_rejected
-from store.migrate import HEAD, SchemaOutOfDate, current_revision, upgrade
-from store.policy_file import read_policy
+
+# Each command imports what it needs when it runs: SQLAlchemy, pydantic-settings and the
+# domain services took most of a second to import before any command ran, `--help` too.
+if TYPE_CHECKING:
+    from bot.container import Container
+    from bot.settings import Settings
+    from domain.audit import VerifyReport
 
 EXIT_OK, EXIT_FAIL, EXIT_PARTIAL = 0, 1, 2
 EXAMPLE_POLICY = Path(__file__).parent / "policy.example.yml"
@@ -64,6 +55,10 @@ def _fail(message: str, details: list[str] | None = None) -> NoReturn:
 
 
 def _settings() -> Settings:
+    from pydantic import ValidationError
+
+    from bot.settings import Settings
+
     try:
         return Settings()
     except ValidationError as exc:
@@ -90,6 +85,11 @@ class ReconGroup(click.Group):
 
 
 def _describe(exc: Exception) -> tuple[str, list[str]]:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.ingest import ParserDied
+    from store.migrate import SchemaOutOfDate
+
     if isinstance(exc, CliFailure):
         return str(exc), exc.details
     if isinstance(exc, PolicyError):
@@ -116,6 +116,8 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 async def _with_container(
     work: Callable[[Container], Awaitable[T]], *, check_schema: bool = True
 ) -> T:
+    from bot.container import Container
+
     container = await Container.open(_settings(), check_schema=check_schema)
     try:
         return await work(container)
@@ -163,6 +165,8 @@ def init(force_policy: bool) -> None:
     Example:
       recon-bot init
     """
+    from bot.setup import initialize
+
     settings = _settings()
     report = _run(initialize(settings, force_policy=force_policy))
     note = "written; edit teams and thresholds" if report.policy_written else "kept"
@@ -174,6 +178,8 @@ def init(force_policy: bool) -> None:
 
 
 def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
     return make_url(url).render_as_string(hide_password=True)
 
 
@@ -190,6 +196,9 @@ def db_upgrade() -> None:
     Example:
       recon-bot db upgrade
     """
+    from store.engine import create_database
+    from store.migrate import current_revision, upgrade
+
     settings = _settings()
 
     async def _upgrade() -> tuple[str | None, str]:
@@ -210,6 +219,9 @@ def db_upgrade() -> None:
 @db.command("status")
 def db_status() -> None:
     """Show the schema revision of the database and of this code."""
+    from store.engine import create_database
+    from store.migrate import HEAD, current_revision
+
     settings = _settings()
 
     async def _status() -> str | None:
@@ -242,6 +254,8 @@ def policy_check(path: Path | None) -> None:
     Example:
       recon-bot policy check policy.yml
     """
+    from store.policy_file import read_policy
+
     target = path or _settings().policy
     loaded, _ = read_policy(target)
     p = loaded.policy
@@ -259,6 +273,8 @@ def policy_schema() -> None:
     Example:
       recon-bot policy schema > policy.schema.json
     """
+    from domain.policy import policy_json_schema
+
     _print_json(policy_json_schema())
 
 
@@ -311,9 +327,14 @@ def ingest(
     if not file.exists():
         _fail(f"{file} does not exist")
 
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.table import Table
+
+    from bot.ingest import WorkerBatches, batch_gc, ingest_file, use_worker
+
     size = file.stat().st_size
 
-    async def _ingest(c: Container) -> Any:
+    async def _ingest(c: Container, worker: WorkerBatches | None) -> Any:
         show_bar = sys.stderr.isatty() and not as_json
         progress = Progress(
             TextColumn("ingesting"),
@@ -335,10 +356,20 @@ def ingest(
                 batch_size=batch_size,
                 on_progress=lambda done: progress.update(task, completed=done),
                 parallel=parallel,
+                worker=worker,
             )
 
+    async def _spawn_then_ingest() -> Any:
+        # The parsing process starts up while this one opens the store.
+        worker = await WorkerBatches.spawn() if use_worker(file, parallel) else None
+        try:
+            return await _with_container(lambda c: _ingest(c, worker))
+        finally:
+            if worker is not None:
+                await worker.close()
+
     with batch_gc():
-        run = _run(_with_container(_ingest))
+        run = _run(_spawn_then_ingest())
     result = run.result
     if as_json:
         _print_json({**result.summary(), "run": run.run_id})
@@ -379,6 +410,10 @@ def ingest(
 
 
 def _show_rejected(run_id: int | None, as_json: bool) -> None:
+    from rich.table import Table
+
+    from store.intake import list_rejected
+
     async def _list(c: Container) -> tuple[int | None, list[dict[str, Any]]]:
         async with c.database.reader.connect() as conn:
             return await list_rejected(conn, run_id=run_id, limit=100_000)
@@ -429,6 +464,10 @@ def queue(
         s for s in ReviewState if s not in (ReviewState.POSTED, ReviewState.REJECTED)
     ]
 
+    from rich.table import Table
+
+    from bot.views import item_summary
+
     async def _queue(c: Container) -> list[dict[str, Any]]:
         items = await c.service.queue(states_=wanted, team=team, assignee=assignee, limit=limit)
         return [item_summary(i, c.policy.current().policy) for i in items]
@@ -474,6 +513,9 @@ def show(item_id: str, as_json: bool) -> None:
     parsed = parse_human_id(item_id)
     if parsed is None:
         raise click.BadParameter(f"{item_id!r} is not an item id like R-1042", param_hint="ID")
+
+    from bot.views import entry_view, item_detail
+    from store import audit_log
 
     async def _show(c: Container) -> dict[str, Any]:
         item = await c.service.get(parsed)
@@ -592,6 +634,9 @@ def audit_verify(bundle: Path | None, as_json: bool, deep: bool, trusted: tuple[
       recon-bot audit verify --bundle ./audit-2026-11 --json
       recon-bot audit verify --bundle ./audit-2026-11 --trust ed815f95efdd73ebaa7a45f490cab0e9
     """
+    from store import audit_log
+    from store.engine import create_database
+
     pinned = set(trusted) if trusted else None
     if bundle is not None:
         _print_report(audit_log.verify_bundle(bundle, deep=deep, trusted=pinned), as_json)
@@ -626,6 +671,9 @@ def audit_export(out_dir: Path) -> None:
     Example:
       recon-bot audit export --out ./audit-bundle && recon-bot audit verify --bundle ./audit-bundle
     """
+    from store import audit_log
+    from store.engine import create_database
+
     settings = _settings()
 
     async def _export() -> Any:
@@ -681,6 +729,8 @@ def outbox_cmd(dead: bool, retry_id: int | None, as_json: bool) -> None:
       recon-bot outbox --dead
       recon-bot outbox --retry 42
     """
+    from rich.table import Table
+
     from store.outbox import OutboxStore, RowState
 
     async def _outbox(c: Container) -> Any:

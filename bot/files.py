@@ -14,6 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+#: Rows per transaction: a batch holds the write lock for a few tens of milliseconds.
+DEFAULT_BATCH = 1000
+#: The source of rows that name none (not the file name: a dated export must amend
+#: yesterday's items, not duplicate them).
+DEFAULT_SOURCE = "default"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RawRow:

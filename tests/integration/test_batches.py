@@ -26,8 +26,8 @@ from bot.batches import (
 )
 from bot.ingest import ParserDied, WorkerBatches
 from domain.intake import IntakeRow, RowError
-from domain.items import ItemKind
-from domain.policy import RiskTier, parse_policy
+from domain.items import ItemKind, RiskTier
+from domain.policy import parse_policy
 from domain.routing import prepare
 from tests.conftest import EXAMPLE_POLICY, ROOT
 from tests.fakes import make_facts
@@ -103,11 +103,17 @@ def test_any_prepared_row_decodes_to_itself(
     assert decode_row(pickle.loads(pickle.dumps(encode_row(row)))) == row
 
 
+async def _started(job: Job) -> WorkerBatches:
+    worker = await WorkerBatches.spawn()
+    await worker.send(job)
+    return worker
+
+
 async def test_the_worker_gives_the_same_batches_and_file_hash(tmp_path: Path) -> None:
     job = _job(SAMPLE, batch_size=64)
     expected, sha256 = _local(job)
 
-    worker = await WorkerBatches.start(job)
+    worker = await _started(job)
     try:
         got = []
         while (batch := await worker.next_batch()) is not None:
@@ -119,8 +125,33 @@ async def test_the_worker_gives_the_same_batches_and_file_hash(tmp_path: Path) -
     assert worker.sha256 == sha256
 
 
+async def test_a_worker_spawned_ahead_waits_for_its_job_and_can_be_closed_unused(
+    tmp_path: Path,
+) -> None:
+    # ingest spawns the worker before it opens the store: given the job later it
+    # parses as if started with it, and when the store cannot open it is just closed.
+    job = _job(SAMPLE, batch_size=64)
+    expected, sha256 = _local(job)
+    worker = await WorkerBatches.spawn()
+    try:
+        await asyncio.sleep(0.2)  # it is importing, then waiting on stdin
+        assert worker._proc.returncode is None
+        await worker.send(job)
+        got = []
+        while (batch := await worker.next_batch()) is not None:
+            got.append(batch)
+    finally:
+        await worker.close()
+    assert got == expected and worker.sha256 == sha256
+
+    unused = await WorkerBatches.spawn()
+    await unused.close()
+    await unused.close()  # closing twice is harmless
+    assert unused._proc.returncode is not None
+
+
 async def test_a_missing_file_is_an_os_error_naming_it(tmp_path: Path) -> None:
-    worker = await WorkerBatches.start(_job(tmp_path / "gone.csv"))
+    worker = await _started(_job(tmp_path / "gone.csv"))
     try:
         with pytest.raises(OSError, match=r"gone\.csv"):
             await worker.next_batch()
@@ -131,7 +162,7 @@ async def test_a_missing_file_is_an_os_error_naming_it(tmp_path: Path) -> None:
 async def test_a_worker_that_dies_is_reported_not_waited_for(tmp_path: Path) -> None:
     big = tmp_path / "big.csv"
     big.write_text(SAMPLE.read_text() + "".join(f"x{i},ACME-US,USD,1.00\n" for i in range(5000)))
-    worker = await WorkerBatches.start(dataclasses.replace(_job(big), batch_size=10))
+    worker = await _started(dataclasses.replace(_job(big), batch_size=10))
     try:
         assert await worker.next_batch() is not None
         worker._proc.kill()

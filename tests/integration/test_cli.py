@@ -6,6 +6,8 @@ import gc
 import json
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -56,6 +58,17 @@ def test_every_command_has_help_with_an_example(command: list[str]) -> None:
     result = run(*command, "--help")
     assert result.exit_code == 0
     assert "Example" in result.output
+
+
+def test_the_command_line_loads_database_and_domain_code_only_for_the_command_run() -> None:
+    """`--help`, `policy check` and bundle checks stay quick: importing SQLAlchemy,
+    pydantic-settings and the services took most of a second before any command ran."""
+    heavy = ["sqlalchemy", "pydantic", "pydantic_settings", "yaml", "store", "domain.services"]
+    probe = f"import sys, bot.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert loaded.stdout.strip() == "[]"
 
 
 def test_init_creates_policy_key_and_database_and_is_safe_to_repeat(desk_dir: Path) -> None:
@@ -132,6 +145,9 @@ def test_errors_are_one_sentence_with_exit_code_1(desk_dir: Path) -> None:
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     assert "recon-bot init" in result.output
+    # The parsing process is spawned before the store opens; it is stopped, not leaked.
+    early = run("ingest", str(SAMPLE), "--parallel")
+    assert early.exit_code == 1 and "recon-bot init" in early.output
     initialised()
     missing = run("show", "R-999999")
     assert missing.exit_code == 1 and "there is no item R-999999" in missing.output
