@@ -134,7 +134,9 @@ def messages_for_change(
     if after.route is Route.AUTO_ACCEPTED and before is None:
         return out  # accepted by policy at intake: nothing for a human to see
     notice = card(after, policy)
-    if notice is not None:
+    # A new item has no card to update: one that would not be posted (a digest item)
+    # is not enqueued at all, rather than rendered and skipped by the relay.
+    if notice is not None and (before is not None or notice.payload["post_if_missing"]):
         out.append(notice)
     names = {e.name for e in events}
     if "item.dead_lettered" in names:

@@ -75,6 +75,8 @@ class SlackNotifier:
         item = await self._item(message)
         if message.kind is NoticeKind.CARD:
             assert item is not None
+            if card is None and not message.payload.get("post_if_missing", False):
+                return Skipped(reason="the item has no card to update")
             rendered = blocks.item_card(item, policy=policy, now=now)
             if card is not None:
                 channel, ts = card
@@ -82,8 +84,6 @@ class SlackNotifier:
                     channel=channel, ts=ts, text=rendered.text, blocks=rendered.blocks
                 )
                 return Sent(channel=channel, ts=ts)
-            if not message.payload.get("post_if_missing", False):
-                return Skipped(reason="the item has no card to update")
             response = await self._client.chat_postMessage(
                 channel=message.target, text=rendered.text, blocks=rendered.blocks
             )

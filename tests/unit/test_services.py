@@ -256,6 +256,29 @@ async def test_ingest_sends_cards_and_one_home_refresh_per_affected_user(
     assert len(people) >= 3
 
 
+async def test_a_new_digest_item_enqueues_no_card_until_someone_must_look_at_it(
+    service: ReviewService, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+) -> None:
+    # The relay never posts a digest item's card and a new item has none to update, so
+    # ingest enqueues none (it was rendered and skipped, once per digest item).
+    await ingest(
+        service, clock, make_facts(external_id="digest"), make_facts(external_id="big", amount=BIG)
+    )
+    assert [uow_factory.item(n).route for n in (1, 2)] == [Route.DIGEST, Route.IMMEDIATE]
+
+    def cards() -> dict[int | None, list[bool]]:
+        found: dict[int | None, list[bool]] = {}
+        for queued in uow_factory.store.outbox.values():
+            if queued.notification.kind is notifications.NoticeKind.CARD:
+                notice = queued.notification
+                found.setdefault(notice.item_id, []).append(notice.payload["post_if_missing"])
+        return found
+
+    assert cards() == {2: [True]}
+    await service.claim(item_id=1, actor="U0ALICE", now=clock.now())  # now card-worthy
+    assert cards() == {1: [True], 2: [True]}
+
+
 async def test_rows_prepared_elsewhere_ingest_exactly_like_raw_rows(
     loaded_policy: LoadedPolicy, clock: FixedClock
 ) -> None:
