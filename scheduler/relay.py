@@ -203,11 +203,10 @@ class OutboxRelay:
             else:
                 await self._store.mark_sent(message, now=now)
                 stats.skipped += 1
-            if message.kind is NoticeKind.CARD and message.item_id is not None:
+            if message.kind is NoticeKind.CARD:
                 # Reminders and alerts show the card too (even a digest item's, which
-                # has no card of its own): bring them up to date with it.
-                version = int(message.payload.get("version", 0))
-                await self._refresh_copies(message.item_id, version, now)
+                # has no card of its own): mark_sent queued their edits; send them.
+                self.wake()
             return None
         if isinstance(decision, Retry):
             await self._store.reschedule(
@@ -231,26 +230,6 @@ class OutboxRelay:
         await self._give_up(message, decision.error)
         stats.dead += 1
         return None
-
-    async def _refresh_copies(self, item_id: int, version: int, now: datetime) -> None:
-        """Queues in-place edits of the alerts and DMs that show this item's card."""
-        copies = await self._store.copies_of(item_id)
-        if not copies:
-            return
-        await self._store.enqueue(
-            [
-                Notification(
-                    kind=copy.kind,
-                    target=copy.target,
-                    dedupe_key=f"copy:{copy.id}:v{version}",
-                    item_id=item_id,
-                    payload={**copy.payload, "update_of": copy.dedupe_key},
-                )
-                for copy in copies
-            ],
-            now=now,
-        )
-        self.wake()
 
     async def _link(
         self, message: OutboxMessage

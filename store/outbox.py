@@ -73,6 +73,39 @@ def _row(r: Any) -> OutboxRow:
     )
 
 
+async def _copies_of(conn: AsyncConnection, item_id: int) -> list[OutboxMessage]:
+    """Sent alerts and DMs that show the item's card (to edit when the item changes)."""
+    rows = await conn.execute(
+        select(outbox)
+        .where(
+            outbox.c.item_id == item_id,
+            outbox.c.kind.in_([NoticeKind.ALERT.value, NoticeKind.DM.value]),
+            outbox.c.state == RowState.SENT.value,
+            outbox.c.result_ts.is_not(None),
+        )
+        .order_by(outbox.c.id)
+    )
+    return [
+        message
+        for message in map(_message, rows.mappings())
+        if message.payload.get("template") in CARD_COPY_TEMPLATES
+        and "update_of" not in message.payload
+    ]
+
+
+def _message(r: Any, **claim: Any) -> OutboxMessage:
+    """The message of an outbox row (``claim``: attempts, failures, created_at)."""
+    return OutboxMessage(
+        id=r["id"],
+        kind=NoticeKind(r["kind"]),
+        target=r["target"],
+        item_id=r["item_id"],
+        payload=dict(r["payload"] or {}),
+        dedupe_key=r["dedupe_key"],
+        **claim,
+    )
+
+
 class SqlOutboxSink:
     """Enqueues notifications inside the unit of work's transaction."""
 
@@ -175,15 +208,10 @@ class OutboxStore:
                 )
                 if result.rowcount == 1:
                     claimed.append(
-                        OutboxMessage(
-                            id=r["id"],
-                            kind=NoticeKind(r["kind"]),
-                            target=r["target"],
-                            item_id=r["item_id"],
-                            payload=dict(r["payload"] or {}),
+                        _message(
+                            r,
                             attempts=r["attempts"] + 1,
                             failures=r["failures"],
-                            dedupe_key=r["dedupe_key"],
                             created_at=r["created_at"],
                         )
                     )
@@ -220,7 +248,14 @@ class OutboxStore:
         ts: str | None = None,
         card_version: int | None = None,
     ) -> bool:
-        """Records a delivery and, for a card, where it is, in one transaction."""
+        """Records a delivery and, for a card, where it is and its copies' edits.
+
+        A card's copies (reminders, alerts and DMs that show it) are queued for an
+        in-place edit to the card's version in the same transaction: were they queued
+        after it, a crash in between would leave them offering buttons for a state the
+        item has left, and a reader in between would see nothing left to send.
+        A skipped card (``channel`` None) still brings its copies up to date.
+        """
         async with self._db.writer.begin() as conn:
             result = await conn.execute(
                 update(outbox)
@@ -240,6 +275,19 @@ class OutboxStore:
                 await _save_card_location(
                     conn, message.item_id, channel=channel, ts=ts, version=card_version, now=now
                 )
+            if message.kind is NoticeKind.CARD and message.item_id is not None:
+                version = int(message.payload.get("version", 0))
+                edits = [
+                    Notification(
+                        kind=copy.kind,
+                        target=copy.target,
+                        dedupe_key=f"copy:{copy.id}:v{version}",
+                        item_id=message.item_id,
+                        payload={**copy.payload, "update_of": copy.dedupe_key},
+                    )
+                    for copy in await _copies_of(conn, message.item_id)
+                ]
+                await SqlOutboxSink(conn).enqueue(edits, now=now)
         return True
 
     async def mark_superseded(self, message: OutboxMessage, *, now: datetime) -> None:
@@ -327,35 +375,6 @@ class OutboxStore:
                 )
             ).first()
         return (RowState(found[0]), found[1], found[2]) if found else None
-
-    async def copies_of(self, item_id: int) -> list[OutboxMessage]:
-        """Sent alerts and DMs that show the item's card (to edit when the item changes)."""
-        async with self._db.reader.connect() as conn:
-            rows = await conn.execute(
-                select(outbox)
-                .where(
-                    outbox.c.item_id == item_id,
-                    outbox.c.kind.in_([NoticeKind.ALERT.value, NoticeKind.DM.value]),
-                    outbox.c.state == RowState.SENT.value,
-                    outbox.c.result_ts.is_not(None),
-                )
-                .order_by(outbox.c.id)
-            )
-            found = []
-            for r in rows.mappings():
-                payload = dict(r["payload"] or {})
-                if payload.get("template") in CARD_COPY_TEMPLATES and "update_of" not in payload:
-                    found.append(
-                        OutboxMessage(
-                            id=r["id"],
-                            kind=NoticeKind(r["kind"]),
-                            target=r["target"],
-                            item_id=r["item_id"],
-                            payload=payload,
-                            dedupe_key=r["dedupe_key"],
-                        )
-                    )
-            return found
 
     async def card_location(self, item_id: int) -> tuple[str, str] | None:
         """Where the item's card was posted: (channel, ts)."""

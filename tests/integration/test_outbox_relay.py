@@ -479,6 +479,33 @@ async def test_sent_records_the_result_and_the_card_location(migrated: Database)
     assert (saved["item_id"], saved["version"], saved["updated_at"]) == (item_id, 2, clock.now())
 
 
+@pytest.mark.parametrize("outcome", ["sent", "skipped"])
+async def test_marking_a_card_done_queues_its_copies_edits_in_the_same_transaction(
+    migrated: Database, outcome: str
+) -> None:
+    # A sent reminder shows the item's card. When the card's next version is done (sent,
+    # or skipped: a digest item has no card), the reminder's in-place edit is queued by
+    # the same transaction: there is no moment with nothing left to send while the
+    # reminder still offers buttons for the old state, and no crash can lose the edit.
+    store = OutboxStore(migrated)
+    item_id = await add_item(migrated)
+    reminder = dataclasses.replace(message("sla:remind:1:0", template="reminder"), item_id=item_id)
+    await store.enqueue([reminder], now=NOW)
+    await make_relay(store, RecordingNotifier(), FakeClock()).run_once()
+    await store.enqueue([card(item_id, 2)], now=NOW)
+    (claimed,) = await store.claim(now=NOW, lease=timedelta(minutes=1), limit=10)
+    assert claimed.dedupe_key == f"card:{item_id}:v2"
+
+    if outcome == "sent":
+        assert await store.mark_sent(claimed, now=NOW, channel=TEAM, ts="1.2", card_version=2)
+    else:
+        assert await store.mark_sent(claimed, now=NOW)
+
+    edit = (await outbox_rows(migrated))["copy:1:v2"]
+    assert (edit["state"], edit["kind"], edit["item_id"]) == ("pending", "alert", item_id)
+    assert edit["payload"] == {"template": "reminder", "update_of": "sla:remind:1:0"}
+
+
 @sqlite_only
 async def test_only_cards_remember_where_they_were_posted(migrated: Database) -> None:
     store = OutboxStore(migrated)
