@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -65,6 +66,31 @@ class InFlight:
         return True
 
 
+class KeyedLocks:
+    """One asyncio lock per key (a user id), forgotten when nobody holds or awaits it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        """Runs the block while no other block holds ``key`` (first come, first served)."""
+        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Deps:
     """Dependencies of the listeners (built by ``bot.app``)."""
@@ -80,6 +106,9 @@ class Deps:
     #: At most this many listeners do their post-ack work at once. Acks are never gated:
     #: fewer busy tasks keep each event-loop turn short, so acks go out on time.
     work_gate: asyncio.Semaphore | None = None
+    #: App Home publishes of one user run one at a time, so the last one published is
+    #: also the last one read: a slow refresh can never overwrite a newer view.
+    home_locks: KeyedLocks = field(default_factory=KeyedLocks)
 
 
 @dataclass(slots=True, kw_only=True)

@@ -11,10 +11,15 @@ HOME_PAGE_SIZE = 10
 
 
 async def publish_home(client: AsyncWebClient, deps: Deps, *, user: str, page: int = 0) -> None:
-    """Renders and publishes the dashboard (one page of each list; never over 100 blocks)."""
-    now = deps.clock.now()
-    dashboard = await deps.service.dashboard(
-        user=user, now=now, page=page, page_size=HOME_PAGE_SIZE
-    )
-    view = blocks.home_view(dashboard, policy=deps.policy().policy, now=now)
-    await client.views_publish(user_id=user, view=view)
+    """Renders and publishes the dashboard (one page of each list; never over 100 blocks).
+
+    Publishes for one user take turns: read, render and publish happen under the user's
+    lock, so a refresh that read before a change cannot land after one that read after it.
+    """
+    async with deps.home_locks.hold(user):
+        now = deps.clock.now()
+        dashboard = await deps.service.dashboard(
+            user=user, now=now, page=page, page_size=HOME_PAGE_SIZE
+        )
+        view = blocks.home_view(dashboard, policy=deps.policy().policy, now=now)
+        await client.views_publish(user_id=user, view=view)
