@@ -283,6 +283,11 @@ def leaf_hash(body: bytes) -> str:
     return hashlib.sha256(_LEAF_PREFIX + body).hexdigest()
 
 
+def leaf_digest(body: bytes) -> bytes:
+    """:func:`leaf_hash` as raw bytes, for :meth:`MerkleFrontier.append_digest`."""
+    return hashlib.sha256(_LEAF_PREFIX + body).digest()
+
+
 # --- Merkle tree ---------------------------------------------------------------------------
 
 

@@ -54,16 +54,19 @@ from domain.audit import (
     MerkleFrontier,
     VerifyReport,
     key_id_for,
-    leaf_hash,
+    leaf_digest,
     record_body,
     sign_checkpoint,
 )
-from store.bulk import insert_rows, insert_skipping
+from store.bulk import insert_skipping, insert_values
 from store.engine import Database
 from store.tables import audit_checkpoints, audit_head, audit_keys, audit_records
 
 if TYPE_CHECKING:  # the protocol only; domain.ports would import most of the domain
     from domain.ports import Signer
+
+#: audit_records columns in the order append builds its rows.
+_RECORD_COLUMNS: Final = ("seq", "body", "hash", "item_id", "event")
 
 DEFAULT_LOG: Final = "recon"
 """Name of the log; one log per database (``audit_records`` has no log column)."""
@@ -300,18 +303,11 @@ class SqlAuditLog:
         for entry in entries:
             seq += 1
             body = record_body(entry, seq=seq, prev=prev)
-            prev = leaf_hash(body)
-            frontier.append(prev)
-            rows.append(
-                {
-                    "seq": seq,
-                    "body": body,
-                    "hash": prev,
-                    "item_id": entry.item_id,
-                    "event": entry.event,
-                }
-            )
-        await insert_rows(self._conn, audit_records, rows)
+            digest = leaf_digest(body)  # hashed once: the frontier takes the raw bytes
+            frontier.append_digest(digest)
+            prev = digest.hex()
+            rows.append((seq, body, prev, entry.item_id, entry.event))
+        await insert_values(self._conn, audit_records, _RECORD_COLUMNS, rows)
         await self._conn.execute(
             update(audit_head)
             .where(audit_head.c.log == self._log)
