@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from bot.files import RawRow, read_rows
+from domain.audit import CanonicalData
 from domain.intake import IntakeRow, RowError, parse_row
 from domain.items import ItemFacts, ItemKind, RiskTier, Route, RoutingDecision
 from domain.policy import LoadedPolicy, parse_policy
@@ -186,6 +187,7 @@ def encode_row(row: IntakeRow) -> tuple[Any, ...]:
         d.required_approvals,
         d.policy_version,
         _text(d.reporting_amount),
+        row.routing_record.text if row.routing_record is not None else None,
     )
 
 
@@ -223,6 +225,7 @@ def decode_row(values: tuple[Any, ...]) -> IntakeRow:
         required_approvals,
         policy_version,
         reporting_amount,
+        routing_record,
     ) = values
     facts = ItemFacts(
         source=source,
@@ -256,7 +259,14 @@ def decode_row(values: tuple[Any, ...]) -> IntakeRow:
         policy_version=policy_version,
         reporting_amount=_dec(reporting_amount),
     )
-    return IntakeRow(line=line, facts=facts, raw=raw, content_hash=hashed, decision=decision)
+    return IntakeRow(
+        line=line,
+        facts=facts,
+        raw=raw,
+        content_hash=hashed,
+        decision=decision,
+        routing_record=CanonicalData(routing_record) if routing_record is not None else None,
+    )
 
 
 def encode_batch(batch: Batch) -> tuple[Any, ...]:

@@ -13,11 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from domain.errors import MoneyError
 from domain.items import ItemFacts, ItemKind, RiskTier, RoutingDecision
 from domain.money import canonical_decimal, normalize_currency, parse_amount, parse_decimal
+
+if TYPE_CHECKING:  # the type only: cryptography is not needed to read rows
+    from domain.audit import CanonicalData
 
 REQUIRED = ("external_id", "entity", "currency", "amount")
 KNOWN = frozenset(
@@ -60,9 +63,10 @@ class RowError:
 class IntakeRow:
     """A validated row and where it came from.
 
-    ``content_hash`` and ``decision`` may come precomputed (:func:`domain.routing.prepare`
-    in a parsing process): ingest uses the decision only when it was made under the
-    policy version in force, and routes the row itself otherwise.
+    ``content_hash``, ``decision`` and ``routing_record`` may come precomputed
+    (:func:`domain.routing.prepare` in a parsing process): ingest uses the decision, and
+    the record's data that tells it, only when it was made under the policy version in
+    force, and routes the row itself otherwise.
     """
 
     line: int
@@ -70,6 +74,8 @@ class IntakeRow:
     raw: str = ""
     content_hash: str | None = None
     decision: RoutingDecision | None = None
+    #: The ``item.ingested`` audit data of a new item from this row, ready to record.
+    routing_record: CanonicalData | None = None
 
 
 class _Bad(Exception):

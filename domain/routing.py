@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import dataclasses
 from decimal import Decimal
+from typing import Any
 
+from domain.audit import canonical_data
 from domain.intake import IntakeRow, content_hash
 from domain.items import ItemFacts, ItemKind, RiskTier, Route, RoutingDecision
 from domain.money import quantize
@@ -244,6 +246,31 @@ def prepare(row: IntakeRow, loaded: LoadedPolicy) -> IntakeRow:
     stores the previous batch; ingest trusts the decision only under the same policy
     version.
     """
+    hashed = content_hash(row.facts)
+    decision = route_item(row.facts, loaded)
     return dataclasses.replace(
-        row, content_hash=content_hash(row.facts), decision=route_item(row.facts, loaded)
+        row,
+        content_hash=hashed,
+        decision=decision,
+        routing_record=canonical_data(routing_data(row.facts, decision, hashed)),
     )
+
+
+def routing_data(facts: ItemFacts, decision: RoutingDecision, hashed: str) -> dict[str, Any]:
+    """What an item's audit record says about its routing (ingest and amendments)."""
+    return {
+        "route": decision.route.value,
+        "reasons": list(decision.reasons),
+        "priority": decision.priority,
+        "team": decision.team,
+        "required_approvals": decision.required_approvals,
+        "kind": decision.kind.value,
+        # Money as exact decimal strings: RFC 8785 has no exact integers past 2**53,
+        # and amounts up to 10**18 minor units are valid.
+        "amount": str(facts.amount),
+        "currency": facts.currency,
+        "reporting_amount": (
+            str(decision.reporting_amount) if decision.reporting_amount is not None else None
+        ),
+        "content_hash": hashed,
+    }

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from domain import notifications, sla, states
-from domain.audit import AuditEntry
+from domain.audit import AuditEntry, CanonicalData
 from domain.dashboard import Dashboard, PriorityBand
 from domain.digest import MAX_LISTED, ClusterRecord, DigestPlan, plan_digest
 from domain.errors import (
@@ -45,7 +45,7 @@ from domain.money import Money
 from domain.permissions import check_can_act, check_not_someone_elses_claim, roles_of
 from domain.policy import LoadedPolicy, Policy
 from domain.ports import UnitOfWork, UnitOfWorkFactory
-from domain.routing import dual_control_required, route_item, to_reporting
+from domain.routing import dual_control_required, route_item, routing_data, to_reporting
 from domain.states import Action
 
 SYSTEM = "system"
@@ -185,6 +185,28 @@ def _entries(item: Item, events: Sequence[states.Event], now: datetime) -> list[
     ]
 
 
+#: What notifications see of a new item's ingest (they read names and states only).
+_INGESTED = states.Event(
+    name="item.ingested", actor=SYSTEM, from_state=None, to_state=ReviewState.PENDING.value
+)
+
+
+def _ingested_entry(item: Item, data: dict[str, Any] | CanonicalData, now: datetime) -> AuditEntry:
+    """The record of a new item: :data:`_INGESTED` with its routing as data."""
+    assert item.state is ReviewState.PENDING, "a new item starts pending"
+    return AuditEntry(
+        time=now,
+        event=_INGESTED.name,
+        actor=_INGESTED.actor,
+        item_id=item.id,
+        item=item.human_id,
+        from_state=_INGESTED.from_state,
+        to_state=_INGESTED.to_state,
+        policy_version=item.policy_version,
+        data=data,
+    )
+
+
 def _routed_item(
     facts: ItemFacts,
     decision: RoutingDecision,
@@ -212,25 +234,6 @@ def _routed_item(
         sla_started_at=now,
         sla_next_at=sla_next_at,
     )
-
-
-def _routing_data(item: Item, decision: RoutingDecision) -> dict[str, Any]:
-    return {
-        "route": decision.route.value,
-        "reasons": list(decision.reasons),
-        "priority": decision.priority,
-        "team": decision.team,
-        "required_approvals": decision.required_approvals,
-        "kind": decision.kind.value,
-        # Money as exact decimal strings: RFC 8785 has no exact integers past 2**53,
-        # and amounts up to 10**18 minor units are valid.
-        "amount": str(item.facts.amount),
-        "currency": item.facts.currency,
-        "reporting_amount": (
-            str(decision.reporting_amount) if decision.reporting_amount is not None else None
-        ),
-        "content_hash": item.content_hash,
-    }
 
 
 def _posting(item: Item, kind: EntryKind, now: datetime) -> tuple[Item, states.Event, JournalEntry]:
@@ -481,15 +484,17 @@ class ReviewService:
         # Each item is written once, as it leaves this transaction: one accepted by
         # policy is inserted already posted (its audit records tell every step).
         written: list[Item] = []
-        for item, (_, decision) in zip(stored, fresh, strict=True):
-            ingested = states.Event(
-                name="item.ingested",
-                actor=SYSTEM,
-                from_state=None,
-                to_state=item.state.value,
-                data=_routing_data(item, decision),
+        for item, (row, decision) in zip(stored, fresh, strict=True):
+            # The parsing process made the record's data with the decision; it is only
+            # good with that decision (not one re-made under a newer policy).
+            record = row.routing_record if decision is row.decision else None
+            entries.append(
+                _ingested_entry(
+                    item,
+                    record or routing_data(item.facts, decision, item.content_hash),
+                    now,
+                )
             )
-            entries.extend(_entries(item, [ingested], now))
             if decision.route is Route.AUTO_ACCEPTED:
                 # Accepted by policy at intake: audited, nothing for a human to see.
                 final, steps, journal_entry = _accept_by_policy(item, now)
@@ -499,9 +504,9 @@ class ReviewService:
                 written.append(self._clocked(final))
             else:
                 written.append(item)
-                notices.extend(notifications.messages_for_change(None, item, [ingested], policy))
+                notices.extend(notifications.messages_for_change(None, item, [_INGESTED], policy))
                 home_users.update(
-                    dict.fromkeys(notifications.home_users(None, item, [ingested], policy))
+                    dict.fromkeys(notifications.home_users(None, item, [_INGESTED], policy))
                 )
             result.inserted += 1
             result.routes[item.route.value] += 1
@@ -596,7 +601,7 @@ class ReviewService:
         if written is None:
             raise StaleItem(f"{current.human_id} changed during ingest; run the ingest again")
         amended = written
-        data = _routing_data(amended, decision)
+        data = routing_data(amended.facts, decision, amended.content_hash)
         data.update(
             changed_fields=changed,
             previous_content_hash=current.content_hash,

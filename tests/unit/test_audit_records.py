@@ -23,7 +23,9 @@ from domain.audit import (
     GENESIS,
     AuditEntry,
     AuditFormatError,
+    CanonicalData,
     Checkpoint,
+    canonical_data,
     canonical_json,
     checkpoint_message,
     format_time,
@@ -215,6 +217,97 @@ def test_record_body_is_byte_for_byte_rfc8785(data: dict[str, Any]) -> None:
         return
 
     assert record_body(entry, seq=1, prev=GENESIS) == expected
+
+
+_TEXT_OR_NONE = st.none() | st.text()
+
+
+@given(
+    data=st.dictionaries(_KEYS, _DATA, max_size=4),
+    event=st.text(),
+    actor=st.text(),
+    item=_TEXT_OR_NONE,
+    item_id=st.none() | st.integers(min_value=-(2**53 - 1), max_value=2**53 - 1),
+    from_state=_TEXT_OR_NONE,
+    to_state=_TEXT_OR_NONE,
+    policy_version=_TEXT_OR_NONE,
+    seq=st.integers(min_value=1, max_value=2**53 - 1),
+    prev=st.sampled_from([GENESIS, "ab" * 32, "0123456789abcdef" * 4]),
+    microsecond=st.integers(min_value=0, max_value=999_999),
+)
+def test_every_field_of_a_record_body_is_written_as_rfc8785_would(
+    data: dict[str, Any],
+    event: str,
+    actor: str,
+    item: str | None,
+    item_id: int | None,
+    from_state: str | None,
+    to_state: str | None,
+    policy_version: str | None,
+    seq: int,
+    prev: str,
+    microsecond: int,
+) -> None:
+    # record_body writes the members in key order around the data's canonical text,
+    # which the entry may bring ready (CanonicalData, made in ingest's parsing process).
+    time = datetime(2026, 11, 21, 12, 30, 5, microsecond, tzinfo=UTC)
+    entry = AuditEntry(
+        time=time,
+        event=event,
+        actor=actor,
+        item_id=item_id,
+        item=item,
+        from_state=from_state,
+        to_state=to_state,
+        policy_version=policy_version,
+        data=data,
+    )
+    as_json = {
+        "v": 1,
+        "seq": seq,
+        "time": format_time(time),
+        "event": event,
+        "item": item,
+        "item_id": item_id,
+        "actor": actor,
+        "from": from_state,
+        "to": to_state,
+        "policy_version": policy_version,
+        "data": data,
+        "prev": prev,
+    }
+    try:
+        expected = rfc8785.dumps(as_json)
+    except (rfc8785.CanonicalizationError, UnicodeEncodeError):  # a lone surrogate
+        with pytest.raises(AuditFormatError, match=f"record {seq} cannot be canonicalized"):
+            record_body(entry, seq=seq, prev=prev)
+        return
+
+    assert record_body(entry, seq=seq, prev=prev) == expected
+    ready = AuditEntry(
+        time=time,
+        event=event,
+        actor=actor,
+        item_id=item_id,
+        item=item,
+        from_state=from_state,
+        to_state=to_state,
+        policy_version=policy_version,
+        data=canonical_data(data),
+    )
+    assert record_body(ready, seq=seq, prev=prev) == expected
+
+
+def test_canonical_data_refuses_what_a_record_cannot_hold() -> None:
+    assert canonical_data({"b": 1, "a": ["x"]}) == CanonicalData('{"a":["x"],"b":1}')
+    with pytest.raises(AuditFormatError, match=r"data\.amount is a float"):
+        canonical_data({"amount": 1.5})
+    with pytest.raises(AuditFormatError, match="cannot be canonicalized"):
+        canonical_data({"k": "\ud800"})
+    with pytest.raises(AuditFormatError, match="cannot be canonicalized"):
+        canonical_data({"\ud800": 1})
+    with pytest.raises(AuditFormatError, match="data must be a dict"):
+        canonical_data([1])  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

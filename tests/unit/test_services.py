@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from domain import notifications
+from domain.audit import GENESIS, CanonicalData, record_body
 from domain.errors import (
     DomainError,
     IllegalTransition,
@@ -81,11 +82,12 @@ def lines_of(entry: JournalEntry) -> list[tuple[str, int, int]]:
 
 
 def snapshot(factory: InMemoryUnitOfWorkFactory) -> tuple[Any, ...]:
+    """Everything stored; audit entries as the bodies the log would store for them."""
     store = factory.store
     return (
         dict(store.items),
         dict(store.journal),
-        list(store.audit),
+        [record_body(entry, seq=n, prev=GENESIS) for n, entry in enumerate(store.audit, 1)],
         len(store.quarantine),
         dict(store.outbox),
     )
@@ -307,6 +309,14 @@ async def test_rows_prepared_elsewhere_ingest_exactly_like_raw_rows(
 
     assert snapshot(prepared) == snapshot(raw)
     assert snapshot(stale) == snapshot(raw)
+
+    def ready_records(factory: InMemoryUnitOfWorkFactory) -> list[bool]:
+        ingested = [e for e in factory.store.audit if e.event == "item.ingested"]
+        return [isinstance(e.data, CanonicalData) for e in ingested]
+
+    # The prepared rows' records were spliced in as made; the stale ones were redone.
+    assert ready_records(prepared) == [True] * 4
+    assert ready_records(stale) == ready_records(raw) == [False] * 4
     assert {i.route for i in raw.items} == {Route.DIGEST, Route.IMMEDIATE, Route.AUTO_ACCEPTED}
 
 
