@@ -24,8 +24,8 @@ from sqlalchemy.types import JSON, TypeDecorator
 _Processor = Callable[[Any], Any]
 _Compiled = tuple[str, tuple[str, ...], tuple[_Processor | None, ...], tuple[bool, ...]]
 _CACHE: dict[tuple[Any, ...], _Compiled] = {}
-#: JSON scalars whose value and type fix their serialization (the memo key holds both).
-_FLAT = frozenset({str, int, bool, float, type(None)})
+#: JSON values _json_column looks at before it decides whether a column repeats.
+_MEMO_SAMPLE = 64
 
 
 def insert_skipping(dialect_name: str, table: Table) -> Any:
@@ -161,23 +161,32 @@ async def _insert_columns(
 def _json_column(process: _Processor, column: Sequence[Any]) -> list[Any]:
     """JSON values serialized once per distinct value where that is cheap to tell.
 
-    Item rows repeat ``[]`` approvals, no dispute, the same few routing reasons and
-    ``extra`` payloads, and outbox rows a dozen payloads. A list of strings is keyed by
-    its tuple; a flat dict by its items in order with each value's type (``1``,
-    ``True`` and ``1.0`` are equal keys but not equal JSON). Anything else (nested
-    values) is serialized every time.
+    Item rows repeat ``[]`` approvals, no dispute and the same few routing reasons, and
+    outbox rows a dozen payloads. A flat list or dict is keyed by its items in order and
+    their types (``1``, ``True`` and ``1.0`` are equal keys but not equal JSON); one
+    holding a float (``-0.0 == 0.0``) or a nested value is serialized every time. A
+    column whose first values hardly repeat (``extra`` payloads) stops keying: a key
+    costs more than the serialization it would save.
     """
     converted: dict[Any, Any] = {}
-    out = []
-    for value in column:
+    out: list[Any] = []
+    for index, value in enumerate(column):
+        if index == _MEMO_SAMPLE and len(converted) > _MEMO_SAMPLE * 3 // 4:
+            out.extend(map(process, column[index:]))
+            return out
         kind = type(value)
-        if value is None or not value:
-            key: Any = (kind, None)
-        elif kind is list and all(type(v) is str for v in value):
-            key = tuple(value)
-        elif kind is dict and all(type(v) in _FLAT for v in value.values()):
-            key = (dict, *((k, type(v), v) for k, v in value.items()))
+        if kind is dict:
+            types = tuple(map(type, value.values()))
+            key: Any = (dict, tuple(value.items()), types)
+        elif kind is list:
+            types = tuple(map(type, value))
+            key = (list, tuple(value), types)
+        elif value is None:
+            key, types = None, ()
         else:
+            out.append(process(value))
+            continue
+        if float in types:
             out.append(process(value))
             continue
         try:
@@ -185,4 +194,6 @@ def _json_column(process: _Processor, column: Sequence[Any]) -> list[Any]:
         except KeyError:
             converted[key] = done = process(value)
             out.append(done)
+        except TypeError:  # a nested list or dict: unhashable
+            out.append(process(value))
     return out

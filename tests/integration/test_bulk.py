@@ -101,7 +101,13 @@ def _outbox_rows() -> list[dict[str, Any]]:
                 {"post_if_missing": True, "version": 1},
                 {"version": 1, "post_if_missing": None, "note": "naïve"},
                 {"version": 1, "nested": {"post_if_missing": True}},
+                {"version": -0.0},  # equal to 0.0, and same type, but other JSON
+                {"version": 0.0},
+                {"version": 1, "reasons": ["a", "b"]},
             ]
+            # A run of distinct payloads stops the keying; repeats after it still land.
+            + [{"version": n, "extra": f"ACCT-{n}"} for n in range(100)]
+            + [{"version": 1, "post_if_missing": True}, {"version": -0.0}]
         )
     ]
 
