@@ -79,8 +79,10 @@ def _priority(facts: ItemFacts, amount: Decimal | None, loaded: LoadedPolicy) ->
     if facts.confidence is not None:
         points += min(Decimal(100), max(Decimal(0), (1 - facts.confidence) * 100))
     if facts.entity_risk_score is not None:
-        points += min(Decimal(100), facts.entity_risk_score * 100)
-    return min(MAX_PRIORITY, int(points))
+        points += min(Decimal(100), max(Decimal(0), facts.entity_risk_score * 100))
+    # Intake keeps every input in range; facts from elsewhere still get a priority the
+    # queue (and the audit record, which holds it as an exact JSON integer) can take.
+    return max(0, min(MAX_PRIORITY, int(points)))
 
 
 def _required_approvals(facts: ItemFacts, amount: Decimal | None, loaded: LoadedPolicy) -> int:

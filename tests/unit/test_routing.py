@@ -373,6 +373,18 @@ def test_priority_is_bounded() -> None:
     assert extreme.priority == MAX_PRIORITY
     tiny = route(amount="0.00", aging_days=0, confidence="1", risk_tier=RiskTier.LOW)
     assert tiny.priority == 0
+    # Out of the ranges intake enforces: still a priority, never a negative one (an
+    # entity risk score of -9e13 made -9007199254740992, which no audit record holds).
+    wild = route(
+        amount="0.00",
+        aging_days=-400,
+        confidence="7",
+        entity_risk_score="-90071992547409.9725",
+        kind=ItemKind.BATCH,
+        matched_value="1.00",
+        variance="0.00",
+    )
+    assert wild.priority == 0
 
 
 # --- dual control -----------------------------------------------------------------------
