@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,4 +131,28 @@ def _read_jsonl(text: io.TextIOWrapper) -> Iterator[RawRow]:
                 break
             if converted is not None:
                 values[str(key)] = converted
+        if bad is None and _SURROGATE_ESCAPE.search(stripped) is not None:
+            bad = _lone_surrogate(values)
         yield RawRow(line=number, values=values, problem=bad, raw=stripped)
+
+
+#: A JSON escape of half a UTF-16 pair; only a line holding one can hold a lone half.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _lone_surrogate(values: dict[str, str]) -> tuple[str, str] | None:
+    """The first key or value holding half a UTF-16 pair, which is not text at all.
+
+    A bad key cannot name the field, so the problem is the line's.
+    """
+    for key, value in values.items():
+        for field, text in (("(line)", key), (key, value)):
+            try:
+                text.encode()
+            except UnicodeEncodeError as exc:
+                return (
+                    field,
+                    f"holds a lone surrogate (\\u{ord(text[exc.start]):04x}), "
+                    "half of a UTF-16 pair: not valid Unicode text",
+                )
+    return None

@@ -103,6 +103,43 @@ def test_ingest_reports_partial_success_with_exit_code_2_and_json(desk_dir: Path
     assert again["inserted"] == 0 and again["unchanged"] == summary["inserted"]
 
 
+@pytest.mark.parametrize("parallel", ["--no-parallel", "--parallel"])
+def test_a_json_lines_row_with_a_lone_surrogate_is_rejected_and_the_rest_land(
+    desk_dir: Path, parallel: str
+) -> None:
+    # JSON may escape half of a UTF-16 pair ("\\ud800"), which is no Unicode text at
+    # all: the store and the audit log cannot hold it. It failed the whole file (exit 1).
+    initialised()
+    rows = [
+        {"external_id": "ok-1", "entity": "ACME-US", "currency": "USD", "amount": "12.00"},
+        {"external_id": "half-\ud800", "entity": "ACME-US", "currency": "USD", "amount": "1"},
+        {"external_id": "ok-2", "entity": "ACME-US", "currency": "USD", "amount": "3.00"},
+        {"external_id": "x", "entity": "ACME-US", "currency": "USD", "amount": "1", "\udc00": "v"},
+        {
+            "external_id": "pair",
+            "entity": "ACME-US",
+            "currency": "USD",
+            "amount": "2.00",
+            "description": "\U0001f600 a whole pair is fine",
+        },
+    ]
+    file = desk_dir / "items.jsonl"
+    file.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert "\\ud800" in file.read_text()  # written as the escape, as an exporter would
+
+    result = run("ingest", str(file), "--json", parallel)
+
+    assert result.exit_code == 2, result.output
+    summary = json.loads(result.output)
+    assert (summary["inserted"], summary["rejected"]) == (3, 2)
+    assert [(r["line"], r["field"]) for r in summary["rejected_rows"]] == [
+        (2, "external_id"),
+        (4, "(line)"),
+    ]
+    assert all("lone surrogate" in r["error"] for r in summary["rejected_rows"])
+    assert run("audit", "verify").exit_code == 0
+
+
 def test_quarantined_rows_can_be_listed(desk_dir: Path) -> None:
     initialised()
     run("ingest", str(SAMPLE))
