@@ -48,3 +48,9 @@ class Dashboard:
     unclaimed_total: int
     page: int
     page_size: int
+
+    @property
+    def pages(self) -> int:
+        """How many pages the longer of the two lists fills (at least one)."""
+        longest = max(self.my_items_total, self.unclaimed_total)
+        return max(1, -(-longest // max(1, self.page_size)))

@@ -148,9 +148,7 @@ def home_view(dashboard: Dashboard, *, policy: Policy, now: datetime) -> View:
     rows = _rows("unclaimed", unclaimed, per_page, policy, now)
     blocks.extend(rows or [_empty("home.unclaimed.empty", "Nothing unclaimed in your teams.")])
 
-    size = max(1, dashboard.page_size)
-    longest = max(dashboard.my_items_total, dashboard.unclaimed_total)
-    pages = max(1, -(-longest // size))
+    pages = dashboard.pages
     blocks.append(DividerBlock(block_id="home.divider.nav"))
     blocks.append(_empty("home.page", f"Page {page + 1:,} of {pages:,}"))
     # Previous and Next share an action id, so each sits in its own block.

@@ -71,8 +71,8 @@ async def test_home_shows_counts_my_items_and_unclaimed_with_buttons(desk: Desk)
 
 async def test_home_pages_through_long_lists(desk: Desk) -> None:
     await desk.ingest(23, **QUIET)
-    # The compliance officer: the ingest's debounced Home refreshes (which publish page 1)
-    # go to the team's reviewers and leads, so they cannot interleave with this paging.
+    # The compliance officer: the ingest's debounced Home refreshes go to the team's
+    # reviewers and leads, so none lands between these clicks (see the test below).
     await desk.slack.open_home("U0AUDIT")
     first = await _home(desk, "U0AUDIT", "Page 1 of 3")
     assert "Unclaimed in my teams · 23" in first
@@ -94,6 +94,23 @@ async def test_home_pages_through_long_lists(desk: Desk) -> None:
     await desk.slack.click("U0AUDIT", "Refresh")
     await desk.slack.wait_for(lambda: len(home.history) > published, message="refreshed")
     assert "Page 2 of 3" in home.all_text()  # Refresh keeps the page
+
+
+async def test_a_refresh_after_a_change_keeps_the_reviewer_on_their_page(desk: Desk) -> None:
+    await desk.ingest(23, **QUIET)
+    await desk.slack.open_home("U0ALICE")
+    await _home(desk, "U0ALICE", "Page 1 of 3", "Unclaimed in my teams · 23")
+    await desk.slack.click("U0ALICE", "Next")
+    await _home(desk, "U0ALICE", "Page 2 of 3")
+    home = desk.slack.home_of("U0ALICE")
+    assert home is not None
+    published = len(home.history)
+
+    await desk.ingest(2, **QUIET)  # someone's change: Alice's Home is refreshed
+
+    text = await _home(desk, "U0ALICE", "Unclaimed in my teams · 25", within=10.0)
+    assert len(home.history) > published
+    assert "Page 2 of 3" in text  # it used to publish page 1
 
 
 def _bulk_rows(batch: int, size: int) -> list[IntakeRow]:

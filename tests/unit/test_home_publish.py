@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from typing import Any
 
@@ -118,3 +119,40 @@ async def test_keyed_locks_serialise_one_key_run_others_freely_and_forget_idle_k
         async with locks.hold("U1"):
             raise RuntimeError("boom")
     assert len(locks) == 0
+
+
+def _page_line(client: RecordingClient) -> str:
+    _, view = client.published[-1]
+    text = json.dumps(view.to_dict(), ensure_ascii=False)
+    start = text.index("Page ")
+    return text[start : text.index('"', start)]
+
+
+async def test_a_refresh_keeps_the_user_on_their_page_until_the_lists_get_shorter(
+    service: ReviewService,
+    uow_factory: InMemoryUnitOfWorkFactory,
+    loaded_policy: LoadedPolicy,
+    clock: FixedClock,
+) -> None:
+    items = [await add_item(service, uow_factory, clock, external_id=f"EXT-{n}") for n in range(25)]
+    client = RecordingClient()
+    deps = _deps(service, loaded_policy, clock)
+    publish = functools.partial(publish_home, client, deps)  # type: ignore[arg-type]
+
+    await publish(user="U0ALICE")
+    assert _page_line(client) == "Page 1 of 3"
+    await publish(user="U0ALICE", page=2)  # Next, Next
+    assert _page_line(client) == "Page 3 of 3"
+    await publish(user="U0ALICE")  # the relay's refresh after someone's change
+    assert _page_line(client) == "Page 3 of 3"
+    await publish(user="U0BOB")  # every user has their own place
+    assert _page_line(client) == "Page 1 of 3"
+
+    for item in items[:20]:  # Bob takes most of the queue: one page is left
+        assert item.id is not None
+        await service.claim(item_id=item.id, actor="U0BOB", now=clock.now())
+    await publish(user="U0ALICE")
+    assert _page_line(client) == "Page 1 of 1"
+    assert deps.home_pages["U0ALICE"] == 0
+    await publish(user="U0ALICE", page=7)  # a stale Next button
+    assert _page_line(client) == "Page 1 of 1"
