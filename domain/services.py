@@ -168,43 +168,35 @@ def _system_entry(event: str, now: datetime, policy_version: str, **data: Any) -
     return AuditEntry(time=now, event=event, actor=SYSTEM, policy_version=policy_version, data=data)
 
 
+def _entry(
+    item: Item,
+    event: states.Event,
+    now: datetime,
+    data: dict[str, Any] | CanonicalData | None = None,
+) -> AuditEntry:
+    """The record of one event of ``item``; ``data`` replaces the event's own, if given."""
+    return AuditEntry(
+        time=now,
+        event=event.name,
+        actor=event.actor,
+        item_id=item.id,
+        item=item.human_id,
+        from_state=event.from_state,
+        to_state=event.to_state,
+        policy_version=item.policy_version,
+        data=event.data if data is None else data,
+    )
+
+
 def _entries(item: Item, events: Sequence[states.Event], now: datetime) -> list[AuditEntry]:
-    return [
-        AuditEntry(
-            time=now,
-            event=e.name,
-            actor=e.actor,
-            item_id=item.id,
-            item=item.human_id,
-            from_state=e.from_state,
-            to_state=e.to_state,
-            policy_version=item.policy_version,
-            data=e.data,
-        )
-        for e in events
-    ]
+    return [_entry(item, e, now) for e in events]
 
 
-#: What notifications see of a new item's ingest (they read names and states only).
+#: What notifications see of a new item's ingest (they read names and states only); its
+#: record's data is the item's routing (:func:`domain.routing.routing_data`).
 _INGESTED = states.Event(
     name="item.ingested", actor=SYSTEM, from_state=None, to_state=ReviewState.PENDING.value
 )
-
-
-def _ingested_entry(item: Item, data: dict[str, Any] | CanonicalData, now: datetime) -> AuditEntry:
-    """The record of a new item: :data:`_INGESTED` with its routing as data."""
-    assert item.state is ReviewState.PENDING, "a new item starts pending"
-    return AuditEntry(
-        time=now,
-        event=_INGESTED.name,
-        actor=_INGESTED.actor,
-        item_id=item.id,
-        item=item.human_id,
-        from_state=_INGESTED.from_state,
-        to_state=_INGESTED.to_state,
-        policy_version=item.policy_version,
-        data=data,
-    )
 
 
 def _routed_item(
@@ -488,13 +480,8 @@ class ReviewService:
             # The parsing process made the record's data with the decision; it is only
             # good with that decision (not one re-made under a newer policy).
             record = row.routing_record if decision is row.decision else None
-            entries.append(
-                _ingested_entry(
-                    item,
-                    record or routing_data(item.facts, decision, item.content_hash),
-                    now,
-                )
-            )
+            data = record or routing_data(item.facts, decision, item.content_hash)
+            entries.append(_entry(item, _INGESTED, now, data=data))
             if decision.route is Route.AUTO_ACCEPTED:
                 # Accepted by policy at intake: audited, nothing for a human to see.
                 final, steps, journal_entry = _accept_by_policy(item, now)
