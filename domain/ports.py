@@ -81,6 +81,14 @@ class ItemRepository(Protocol):
         """
         ...
 
+    async def update_many(self, changes: Sequence[tuple[Item, int]]) -> list[int]:
+        """:meth:`update` for many ``(item, expected_version)`` pairs, in few round trips.
+
+        Returns the ids of the items someone else changed first (empty when all were
+        written); the caller fails its transaction on any, as the others may be written.
+        """
+        ...
+
     async def claimable(
         self,
         *,

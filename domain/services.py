@@ -256,6 +256,16 @@ def _posting(item: Item, kind: EntryKind, now: datetime) -> tuple[Item, states.E
 Step = tuple[Item, Item, tuple[states.Event, ...]]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Amendment:
+    """One item's changed source data, worked out before anything is written."""
+
+    current: Item  # as read, with the version the write expects
+    final: Item  # as it leaves the transaction (auto-accepted and posted, maybe)
+    steps: list[Step]  # what to audit and announce, in order
+    entry: JournalEntry | None = None  # the posting, when accepted by policy
+
+
 def _reclock_dispute(before: Item, after: Item, policy: Policy, now: datetime) -> Item:
     """Stops the SLA clock while a dispute waits on the counterparty; restarts it after.
 
@@ -428,6 +438,7 @@ class ReviewService:
             existing.update({(source, k): v for k, v in found.items()})
 
         fresh: list[tuple[IntakeRow, RoutingDecision]] = []
+        amendments: list[_Amendment] = []
         for row in rows:
             facts = row.facts
             current = existing.get((facts.source, facts.external_id))
@@ -451,11 +462,8 @@ class ReviewService:
                 result.rejected_rows.append(error)
                 quarantined.append((error, row.raw))
                 continue
-            amended = await self._amend(uow, current, facts, loaded, now)
-            result.amended += 1
-            result.routes[amended.route.value] += 1
-            assert amended.id is not None
-            result.changed_items.append(amended.id)
+            amendments.append(self._amendment(current, facts, loaded, now))
+        await self._apply_amendments(uow, amendments, now, result)
 
         if not fresh:
             return
@@ -505,10 +513,11 @@ class ReviewService:
         await uow.audit.append(entries)
         await uow.outbox.enqueue(notices, now=now)
 
-    async def _amend(
-        self, uow: UnitOfWork, current: Item, facts: ItemFacts, loaded: LoadedPolicy, now: datetime
-    ) -> Item:
-        """Applies changed source data: sign-offs on the old data are void.
+    def _amendment(
+        self, current: Item, facts: ItemFacts, loaded: LoadedPolicy, now: datetime
+    ) -> _Amendment:
+        """Changed source data applied to ``current`` (pure): sign-offs on the old data are
+        void.
 
         An item under dispute stays disputed: the dispute is a person's open question
         that only a person closes (a re-export must not close, say, a suspected-fraud
@@ -584,10 +593,7 @@ class ReviewService:
                 sla_started_at=current.sla_started_at,
                 sla_credit_seconds=current.sla_credit_seconds,
             )
-        written = await self._update(uow, amended, expected_version=current.version)
-        if written is None:
-            raise StaleItem(f"{current.human_id} changed during ingest; run the ingest again")
-        amended = written
+        amended = self._clocked(amended)
         data = routing_data(amended.facts, decision, amended.content_hash)
         data.update(
             changed_fields=changed,
@@ -608,21 +614,51 @@ class ReviewService:
             to_state=amended.state.value,
             data=data,
         )
-        await self._record(uow, current, amended, [event], now)
-        if decision.route is Route.AUTO_ACCEPTED:
-            amended = await self._auto_accept(uow, amended, now)
-        return amended
+        steps: list[Step] = [(current, amended, (event,))]
+        if decision.route is not Route.AUTO_ACCEPTED:
+            return _Amendment(current=current, final=amended, steps=steps)
+        final, accepting, entry = _accept_by_policy(amended, now)
+        return _Amendment(
+            current=current, final=self._clocked(final), steps=steps + accepting, entry=entry
+        )
 
-    async def _auto_accept(self, uow: UnitOfWork, item: Item, now: datetime) -> Item:
-        """Approves an (amended) item by policy and posts it, in the current transaction."""
-        final, steps, entry = _accept_by_policy(item, now)
-        await self._store_entry(uow, entry)
-        written = await self._update(uow, final, expected_version=item.version)
-        if written is None:
-            raise StaleItem(f"{item.human_id} changed during auto-acceptance")
-        for before, after, events in steps:
-            await self._record(uow, before, after, events, now)
-        return written
+    async def _apply_amendments(
+        self,
+        uow: UnitOfWork,
+        amendments: Sequence[_Amendment],
+        now: datetime,
+        result: IngestResult,
+    ) -> None:
+        """Writes a segment's amendments together: each item once, as it leaves the
+        transaction, with one audit append and one outbox insert for all of them.
+
+        Raises:
+            StaleItem: someone changed one of the items since it was read.
+        """
+        if not amendments:
+            return
+        for amendment in amendments:
+            if amendment.entry is not None:
+                await self._store_entry(uow, amendment.entry)
+        stale = await uow.items.update_many([(a.final, a.current.version) for a in amendments])
+        if stale:
+            raise StaleItem(
+                f"{format_human_id(stale[0])} changed during ingest; run the ingest again"
+            )
+        policy = self._policy().policy
+        entries: list[AuditEntry] = []
+        notices: list[notifications.Notification] = []
+        for amendment in amendments:
+            for before, after, events in amendment.steps:
+                entries.extend(_entries(after, events, now))
+                notices.extend(notifications.for_change(before, after, events, policy, now))
+            final = amendment.final
+            result.amended += 1
+            result.routes[final.route.value] += 1
+            assert final.id is not None
+            result.changed_items.append(final.id)
+        await uow.audit.append(entries)
+        await uow.outbox.enqueue(notices, now=now)
 
     @staticmethod
     async def _store_entry(uow: UnitOfWork, entry: JournalEntry) -> JournalEntry:

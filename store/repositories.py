@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, insert, or_, select, text, update
+from sqlalchemy import and_, bindparam, case, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.dashboard import HIGH_PRIORITY, MEDIUM_PRIORITY
@@ -22,6 +22,12 @@ from store.mapping import (
     item_values,
 )
 from store.tables import items, journal_entries
+
+#: Bind names of the version check in update_many (not column names: SET takes those).
+_ID, _EXPECTED = "b_id", "b_expected_version"
+_UPDATE_CHECKED = update(items).where(
+    and_(items.c.id == bindparam(_ID), items.c.version == bindparam(_EXPECTED))
+)
 
 # SQLite allows 32766 bound parameters; stay well below for IN lists.
 _IN_CHUNK = 500
@@ -109,6 +115,39 @@ class SqlItemRepository:
             .values(**values)
         )
         return result.rowcount == 1
+
+    async def update_many(self, changes: Sequence[tuple[Item, int]]) -> list[int]:
+        """Version-checked writes of many items: one executemany where the driver counts
+        the rows a batch changed (SQLite), one statement each where it cannot (asyncpg).
+        """
+        if not changes:
+            return []
+        if not self._conn.dialect.supports_sane_multi_rowcount:
+            return [
+                item.id
+                for item, expected in changes
+                if item.id is not None and not await self.update(item, expected_version=expected)
+            ]
+        rows = []
+        for item, expected in changes:
+            assert item.id is not None
+            values = item_to_row(item)
+            del values["id"]
+            values[_ID] = item.id
+            values[_EXPECTED] = expected
+            rows.append(values)
+        result = await self._conn.execute(_UPDATE_CHECKED, rows)
+        if result.rowcount == len(rows):
+            return []
+        # Some were not written: those whose stored version is not the one just written
+        # (all of them, should that not account for the difference).
+        ids = [item.id for item, _ in changes if item.id is not None]
+        found = await self._conn.execute(
+            select(items.c.id, items.c.version).where(items.c.id.in_(ids))
+        )
+        stored: dict[int, int] = {row[0]: row[1] for row in found}
+        stale = [i.id for i, _ in changes if i.id is not None and stored.get(i.id) != i.version]
+        return stale or ids
 
     async def claimable(
         self,

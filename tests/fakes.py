@@ -223,6 +223,15 @@ class InMemoryItemRepository:
         self._uow.staged_items[item.id] = item
         return True
 
+    async def update_many(self, changes: Sequence[tuple[Item, int]]) -> list[int]:
+        """:meth:`update` for each pair; the ids not written."""
+        stale = []
+        for item, expected in changes:
+            if not await self.update(item, expected_version=expected):
+                assert item.id is not None
+                stale.append(item.id)
+        return stale
+
     async def claimable(
         self,
         *,

@@ -27,7 +27,7 @@ from domain.items import (
     Route,
 )
 from domain.policy import parse_policy
-from domain.services import ReviewService
+from domain.services import SYSTEM, ReviewService
 from store.audit_log import AnchorFile, init_audit, load_or_create_signing_key, verify_database
 from store.engine import Database, create_database
 from store.migrate import (
@@ -169,6 +169,29 @@ async def test_update_refuses_a_stale_version(migrated: Database) -> None:
         assert (await repo.get(item.id or 0)) == newer
 
 
+async def test_update_many_writes_every_current_item_and_names_the_stale_ones(
+    migrated: Database,
+) -> None:
+    # One executemany on SQLite (it counts the rows a batch changed), one statement per
+    # item on asyncpg (it cannot): the same answer either way.
+    async with migrated.writer.begin() as conn:
+        repo = SqlItemRepository(conn)
+        stored = [await repo.add(_item(external_id=f"u{n}")) for n in range(3)]
+        assert await repo.update_many([]) == []
+        assigned = [
+            dataclasses.replace(i, version=2, state=ReviewState.ASSIGNED, assignee="U0BOB")
+            for i in stored
+        ]
+        assert await repo.update_many([(i, 1) for i in assigned]) == []
+        assert [await repo.get(i.id or 0) for i in stored] == assigned
+
+        later = [dataclasses.replace(i, version=3, state=ReviewState.PENDING) for i in assigned]
+        expected = [2, 1, 2]  # the second was read before someone else's change
+        stale = await repo.update_many(list(zip(later, expected, strict=True)))
+        assert stale == [assigned[1].id]
+        assert (await repo.get(assigned[1].id or 0)) == assigned[1]
+
+
 async def test_claimable_can_leave_out_what_one_user_prepared(migrated: Database) -> None:
     async with migrated.writer.begin() as conn:
         repo = SqlItemRepository(conn)
@@ -284,22 +307,44 @@ async def test_an_item_accepted_by_policy_is_stored_posted_with_its_entry(
     result = await service.ingest(match, now=NOW)
 
     assert result.routes["auto_accepted"] == 2
-    for item_id in result.changed_items:
-        item = await service.get(item_id)
-        assert (item.state, item.version, item.decided_by) == (ReviewState.POSTED, 3, "system")
-        assert item.ledger_ref is not None and item.sla_next_at is None
-    async with migrated.reader.connect() as conn:
-        refs = (await conn.execute(text("SELECT ledger_ref FROM journal_entries"))).all()
-        events = (
-            (await conn.execute(text("SELECT event FROM audit_records ORDER BY seq")))
-            .scalars()
-            .all()
-        )
-    assert len(refs) == 2
+    events = await _posted_by_policy(service, migrated, result.changed_items, version=3)
     assert events == ["item.ingested", "item.auto_accepted", "item.posted"] * 2
     anchors = AnchorFile(tmp_path / "anchors.jsonl")
     report = await verify_database(migrated, anchors=anchors, deep=True)
     assert report.ok, report.problem
+
+
+async def test_an_amendment_accepted_by_policy_is_posted_with_its_entry_in_one_write(
+    migrated: Database, tmp_path: Path
+) -> None:
+    service = await _service(migrated, tmp_path)
+    review = _rows(2, kind=ItemKind.MATCH, score=70, amount=Decimal("120.00"))
+    first = await service.ingest(review, now=NOW)
+    assert first.routes["digest"] + first.routes["immediate"] == 2
+
+    sure = _rows(2, kind=ItemKind.MATCH, score=95, amount=Decimal("120.00"))
+    changed = await service.ingest(sure, now=NOW + timedelta(minutes=1))
+
+    assert (changed.amended, changed.routes["auto_accepted"]) == (2, 2)
+    events = await _posted_by_policy(service, migrated, changed.changed_items, version=4)
+    amended = ["item.amended", "item.auto_accepted", "item.posted"]
+    assert events == ["item.ingested"] * 2 + amended * 2
+
+
+async def _posted_by_policy(
+    service: ReviewService, migrated: Database, item_ids: list[int], *, version: int
+) -> list[str]:
+    """Checks each item is posted by the system with one entry; the audit log's events."""
+    for item_id in item_ids:
+        item = await service.get(item_id)
+        assert (item.state, item.version, item.decided_by) == (ReviewState.POSTED, version, SYSTEM)
+        assert item.ledger_ref is not None and item.sla_next_at is None
+    async with migrated.reader.connect() as conn:
+        refs = (await conn.execute(text("SELECT ledger_ref FROM journal_entries"))).all()
+        events = await conn.execute(text("SELECT event FROM audit_records ORDER BY seq"))
+        names = list(events.scalars().all())
+    assert len(refs) == len(item_ids)
+    return names
 
 
 async def test_concurrent_claims_from_two_processes_never_share_an_item(

@@ -43,6 +43,7 @@ from domain.services import CLAIM_CANDIDATES, IngestResult, ReviewService
 from tests.fakes import (
     DuplicateKey,
     FixedClock,
+    InMemoryItemRepository,
     InMemoryUnitOfWorkFactory,
     ReadOnlyViolation,
     make_facts,
@@ -361,6 +362,30 @@ async def test_changed_content_amends_and_voids_approvals(
     # The old approval is void: ALICE's next approval is a first one again.
     again = await service.approve(item_id=1, actor="U0ALICE", now=clock.now())
     assert again.item.state is S.AWAITING_SECOND_APPROVAL and not again.noop
+
+
+async def test_amendments_of_a_batch_are_written_together_or_not_at_all(
+    service: ReviewService,
+    uow_factory: InMemoryUnitOfWorkFactory,
+    clock: FixedClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await ingest(service, clock, *(make_facts(external_id=f"E{n}") for n in range(3)))
+    before = snapshot(uow_factory)
+    changed = [make_facts(external_id=f"E{n}", amount="130.00") for n in range(3)]
+
+    async def someone_changed_r2(self: Any, changes: Any) -> list[int]:
+        return [2]  # as the store reports an item whose version moved since it was read
+
+    monkeypatch.setattr(InMemoryItemRepository, "update_many", someone_changed_r2)
+    with pytest.raises(StaleItem, match="R-2 changed during ingest; run the ingest again"):
+        await ingest(service, clock, *changed)
+    assert snapshot(uow_factory) == before  # nothing of the batch was kept
+
+    monkeypatch.undo()
+    result = await ingest(service, clock, *changed)
+    assert result.amended == 3
+    assert [uow_factory.item(n).facts.amount for n in (1, 2, 3)] == [Decimal("130.00")] * 3
 
 
 async def test_amending_a_disputed_item_keeps_the_dispute_and_voids_its_write_off_approvals(
