@@ -3,6 +3,10 @@
 PostgreSQL tests need ``RECON_TEST_POSTGRES_URL`` (e.g.
 ``postgresql+asyncpg://postgres@127.0.0.1:5432/test``); each test gets its own schema, so
 runs never see each other's rows. Without the variable they skip, saying so.
+
+Hypothesis profiles, for every test: ``unit`` (default, fast enough for every run) and
+``thorough`` (for a nightly job: ``HYPOTHESIS_PROFILE=thorough pytest``). Neither has a
+deadline: the tests are about correctness, never time (DESIGN.md "Testing").
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import text
 
 from store.engine import Database, create_database
@@ -21,6 +26,24 @@ from store.migrate import upgrade
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_POLICY = ROOT / "bot" / "policy.example.yml"
 POSTGRES_ENV = "RECON_TEST_POSTGRES_URL"
+
+settings.register_profile(
+    "unit",
+    max_examples=60,
+    stateful_step_count=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.register_profile(
+    "thorough",
+    max_examples=2000,
+    stateful_step_count=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "unit"))
 
 
 def postgres_url() -> str | None:
