@@ -52,5 +52,9 @@ class Dashboard:
     @property
     def pages(self) -> int:
         """How many pages the longer of the two lists fills (at least one)."""
-        longest = max(self.my_items_total, self.unclaimed_total)
-        return max(1, -(-longest // max(1, self.page_size)))
+        return page_count(max(self.my_items_total, self.unclaimed_total), self.page_size)
+
+
+def page_count(rows: int, page_size: int) -> int:
+    """Pages of ``page_size`` that ``rows`` fill (at least one, also for no rows)."""
+    return max(1, -(-rows // max(1, page_size)))

@@ -261,6 +261,18 @@ class AuditSink(Protocol):
         ...
 
 
+class ViewStateRepository(Protocol):
+    """Where each user's Slack views stand, kept in the store (restarts lose nothing)."""
+
+    async def home_page(self, user: str) -> int:
+        """The App Home page (0 first) the user last chose; 0 when they never did."""
+        ...
+
+    async def set_home_page(self, user: str, page: int, *, now: datetime) -> None:
+        """Remembers the App Home page the user chose."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction: everything in it commits together or not at all."""
 
@@ -268,6 +280,7 @@ class UnitOfWork(Protocol):
     journal: JournalRepository
     intake: IntakeRepository
     digests: DigestRepository
+    views: ViewStateRepository
     outbox: OutboxSink
     audit: AuditSink
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from domain import notifications, sla, states
 from domain.audit import AuditEntry, CanonicalData
-from domain.dashboard import Dashboard, PriorityBand
+from domain.dashboard import Dashboard, PriorityBand, page_count
 from domain.digest import MAX_LISTED, ClusterRecord, DigestPlan, plan_digest
 from domain.errors import (
     IllegalTransition,
@@ -1501,23 +1501,32 @@ class ReviewService:
         return [t.name for t in policy.teams_of(user)]
 
     async def dashboard(
-        self, *, user: str, now: datetime, page: int = 0, page_size: int = 10
+        self, *, user: str, now: datetime, page: int | None = None, page_size: int = 10
     ) -> Dashboard:
-        """What the user's App Home shows (counts over their teams; one page of each list)."""
+        """What the user's App Home shows (counts over their teams; one page of each list).
+
+        ``page`` None is the page the user last chose (:meth:`remember_home_page`), so a
+        refresh after someone else's change keeps their place; a page past the end (the
+        lists got shorter) shows the last one.
+        """
         policy = self._policy().policy
         teams = self.visible_teams(user)
         team_names = [t.name for t in policy.teams] if teams is None else teams
-        offset = max(page, 0) * page_size
         async with self._uow(read_only=True) as uow:
+            if page is None:
+                page = await uow.views.home_page(user)
             counts = await uow.items.summary(
                 teams=teams, overdue_before=now - policy.sla.remind_after
             )
+            mine_total = await uow.items.count(states=OPEN_STATES, assignee=user)
+            unclaimed_total = await uow.items.count(states=[ReviewState.PENDING], teams=team_names)
+            pages = page_count(max(mine_total, unclaimed_total), page_size)
+            page = min(max(page, 0), pages - 1)
+            offset = page * page_size
             mine = await uow.items.query(
                 states=OPEN_STATES, assignee=user, limit=page_size, offset=offset
             )
-            mine_total = await uow.items.count(states=OPEN_STATES, assignee=user)
             unclaimed = await uow.items.claimable(teams=team_names, limit=page_size, offset=offset)
-            unclaimed_total = await uow.items.count(states=[ReviewState.PENDING], teams=team_names)
         return Dashboard(
             user=user,
             teams=tuple(team_names),
@@ -1535,9 +1544,16 @@ class ReviewService:
             my_items_total=mine_total,
             unclaimed=tuple(unclaimed),
             unclaimed_total=unclaimed_total,
-            page=max(page, 0),
+            page=page,
             page_size=page_size,
         )
+
+    async def remember_home_page(self, *, user: str, page: int, now: datetime) -> None:
+        """Keeps the App Home page the user chose for their next refresh (not audited:
+        it changes what they see, not an item)."""
+        async with self._uow() as uow:
+            await uow.views.set_home_page(user, max(page, 0), now=now)
+            await uow.commit()
 
     async def stats(self, *, user: str, now: datetime) -> dict[str, int]:
         """Counts per state and the dashboard figures, over the user's teams."""

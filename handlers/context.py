@@ -109,8 +109,6 @@ class Deps:
     #: App Home publishes of one user run one at a time, so the last one published is
     #: also the last one read: a slow refresh can never overwrite a newer view.
     home_locks: KeyedLocks = field(default_factory=KeyedLocks)
-    #: The App Home page each user last saw (0 first), which a refresh keeps them on.
-    home_pages: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True, kw_only=True)

@@ -15,23 +15,17 @@ async def publish_home(
 ) -> None:
     """Renders and publishes the dashboard (one page of each list; never over 100 blocks).
 
-    ``page`` is the page to show (0 first); None keeps the user on the page they last
-    saw, so a refresh after someone else's change does not send them back to the first.
-    A page past the end (the lists got shorter) shows the last page instead.
+    ``page`` is the page the user chose (0 first), remembered in the store for their
+    next refresh; None shows the page they last chose, so a refresh after someone
+    else's change does not send them back to the first.
 
     Publishes for one user take turns: read, render and publish happen under the user's
     lock, so a refresh that read before a change cannot land after one that read after it.
     """
     async with deps.home_locks.hold(user):
         now = deps.clock.now()
-        wanted = deps.home_pages.get(user, 0) if page is None else max(page, 0)
-        dashboard = await deps.service.dashboard(
-            user=user, now=now, page=wanted, page_size=HOME_PAGE_SIZE
-        )
-        if dashboard.page >= dashboard.pages:
-            dashboard = await deps.service.dashboard(
-                user=user, now=now, page=dashboard.pages - 1, page_size=HOME_PAGE_SIZE
-            )
-        deps.home_pages[user] = dashboard.page
+        if page is not None:
+            await deps.service.remember_home_page(user=user, page=page, now=now)
+        dashboard = await deps.service.dashboard(user=user, now=now, page_size=HOME_PAGE_SIZE)
         view = blocks.home_view(dashboard, policy=deps.policy().policy, now=now)
         await client.views_publish(user_id=user, view=view)

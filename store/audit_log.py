@@ -58,7 +58,7 @@ from domain.audit import (
     record_body,
     sign_checkpoint,
 )
-from store.bulk import insert_skipping, insert_values
+from store.bulk import dialect_insert, insert_values
 from store.engine import Database
 from store.tables import audit_checkpoints, audit_head, audit_keys, audit_records
 
@@ -207,7 +207,7 @@ def _fsync_directory(directory: Path) -> None:
 
 def _insert_ignoring_duplicates(conn: AsyncConnection, table: Any, values: dict[str, Any]) -> Any:
     # Two processes may register the same key or create the same head at once.
-    return insert_skipping(conn.dialect.name, table).values(**values).on_conflict_do_nothing()
+    return dialect_insert(conn.dialect.name, table).values(**values).on_conflict_do_nothing()
 
 
 async def _register_key(conn: AsyncConnection, signer: Signer, now: datetime) -> None:

@@ -28,8 +28,8 @@ _CACHE: dict[tuple[Any, ...], _Compiled] = {}
 _MEMO_SAMPLE = 64
 
 
-def insert_skipping(dialect_name: str, table: Table) -> Any:
-    """The dialect's INSERT, which can skip rows that clash (``on_conflict_do_nothing``).
+def dialect_insert(dialect_name: str, table: Table) -> Any:
+    """The dialect's INSERT, which can skip or update rows that clash (``on_conflict_do_*``).
 
     The dialect module is imported here, on first use: the PostgreSQL one alone added a
     tenth of ``recon-bot``'s start-up on SQLite, where it is never needed.
@@ -72,7 +72,7 @@ def _compile(
     if skip_duplicate is None:
         stmt = insert(table)
     else:
-        stmt = insert_skipping(dialect.name, table).on_conflict_do_nothing(
+        stmt = dialect_insert(dialect.name, table).on_conflict_do_nothing(
             index_elements=[skip_duplicate]
         )
     compiled = stmt.compile(

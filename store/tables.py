@@ -205,6 +205,16 @@ outbox = Table(
     Index(None, "state", "available_at"),
 )
 
+#: Where each user's views stand: the App Home page they last chose (0 first), so a
+#: refresh after someone else's change shows them the same page, across restarts too.
+home_pages = Table(
+    "home_pages",
+    metadata,
+    Column("user_id", String(50), primary_key=True),
+    Column("page", Integer, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
 item_cards = Table(
     "item_cards",
     metadata,

@@ -25,6 +25,7 @@ from domain.ports import (
     JournalRepository,
     OutboxSink,
     Signer,
+    ViewStateRepository,
 )
 from store.audit_log import AnchorFile, AnchorFileError, SqlAuditLog
 from store.digests import SqlDigestRepository
@@ -32,6 +33,7 @@ from store.engine import Database
 from store.intake import SqlIntakeRepository
 from store.outbox import SqlOutboxSink
 from store.repositories import SqlItemRepository, SqlJournalRepository
+from store.views import SqlViewStateRepository
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,7 @@ class SqlUnitOfWork:
     journal: JournalRepository
     intake: IntakeRepository
     digests: DigestRepository
+    views: ViewStateRepository
     outbox: OutboxSink
     audit: AuditSink
 
@@ -90,6 +93,7 @@ class SqlUnitOfWork:
         self.journal = SqlJournalRepository(conn)
         self.intake = SqlIntakeRepository(conn)
         self.digests = SqlDigestRepository(conn)
+        self.views = SqlViewStateRepository(conn)
         self._outbox = SqlOutboxSink(conn)
         self.outbox = self._outbox
         self.audit = _ReadOnlyAudit() if self._read_only else SqlAuditLog(conn, signer=self._signer)

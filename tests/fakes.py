@@ -47,6 +47,7 @@ from domain.ports import (
     OutboxSink,
     UnitOfWork,
     UnitOfWorkFactory,
+    ViewStateRepository,
 )
 
 # --- time ----------------------------------------------------------------------------
@@ -134,6 +135,7 @@ class InMemoryStore:
     quarantine: list[QuarantinedRow] = field(default_factory=list)
     policies: dict[str, str] = field(default_factory=dict)
     outbox: dict[str, QueuedNotification] = field(default_factory=dict)
+    home_pages: dict[str, int] = field(default_factory=dict)
     last_item_id: int = 0
     last_run_id: int = 0
     commits: int = 0
@@ -457,6 +459,22 @@ class InMemoryIntakeRepository:
             self._uow.staged_policies.setdefault(version, body)
 
 
+class InMemoryViewStateRepository:
+    """The App Home page each user chose, staged like every other write."""
+
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    async def home_page(self, user: str) -> int:
+        await asyncio.sleep(0)
+        staged = self._uow.staged_home_pages
+        return staged[user] if user in staged else self._uow.store.home_pages.get(user, 0)
+
+    async def set_home_page(self, user: str, page: int, *, now: datetime) -> None:
+        await self._uow.begin_write()
+        self._uow.staged_home_pages[user] = page
+
+
 class InMemoryOutboxSink:
     """The outbox: notifications keyed by their dedupe key (a repeat is skipped)."""
 
@@ -498,6 +516,7 @@ class InMemoryUnitOfWork:
     items: ItemRepository
     journal: JournalRepository
     intake: IntakeRepository
+    views: ViewStateRepository
     outbox: OutboxSink
     audit: AuditSink
 
@@ -512,11 +531,13 @@ class InMemoryUnitOfWork:
         self.staged_quarantine: list[QuarantinedRow] = []
         self.staged_policies: dict[str, str] = {}
         self.staged_outbox: dict[str, QueuedNotification] = {}
+        self.staged_home_pages: dict[str, int] = {}
         self._holds_lock = False
         self._entered = False
         self.items = InMemoryItemRepository(self)
         self.journal = InMemoryJournalRepository(self)
         self.intake = InMemoryIntakeRepository(self)
+        self.views = InMemoryViewStateRepository(self)
         self.outbox = InMemoryOutboxSink(self)
         self.audit = InMemoryAuditSink(self)
 
@@ -562,6 +583,7 @@ class InMemoryUnitOfWork:
             store.policies.setdefault(version, body)
         for key, queued in self.staged_outbox.items():
             store.outbox.setdefault(key, queued)
+        store.home_pages.update(self.staged_home_pages)
         store.commits += 1
         self.committed = True
         self._discard()
@@ -576,6 +598,7 @@ class InMemoryUnitOfWork:
             or self.staged_quarantine
             or self.staged_policies
             or self.staged_outbox
+            or self.staged_home_pages
         )
 
     def _discard(self) -> None:
@@ -586,6 +609,7 @@ class InMemoryUnitOfWork:
         self.staged_quarantine = []
         self.staged_policies = {}
         self.staged_outbox = {}
+        self.staged_home_pages = {}
 
     def _release(self) -> None:
         if self._holds_lock:

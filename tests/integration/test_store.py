@@ -41,6 +41,7 @@ from store.migrate import (
 from store.repositories import SqlItemRepository
 from store.tables import items, metadata
 from store.uow import SqlUnitOfWorkFactory
+from store.views import SqlViewStateRepository
 from tests.conftest import EXAMPLE_POLICY
 
 NOW = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)
@@ -190,6 +191,20 @@ async def test_update_many_writes_every_current_item_and_names_the_stale_ones(
         stale = await repo.update_many(list(zip(later, expected, strict=True)))
         assert stale == [assigned[1].id]
         assert (await repo.get(assigned[1].id or 0)) == assigned[1]
+
+
+async def test_the_home_page_a_user_chose_is_kept_and_replaced(migrated: Database) -> None:
+    async with migrated.writer.begin() as conn:
+        views = SqlViewStateRepository(conn)
+        assert await views.home_page("U0ALICE") == 0  # never chose one
+        await views.set_home_page("U0ALICE", 2, now=NOW)
+        await views.set_home_page("U0BOB", 1, now=NOW)
+        await views.set_home_page("U0ALICE", 5, now=NOW + timedelta(minutes=1))
+    async with migrated.reader.connect() as conn:
+        views = SqlViewStateRepository(conn)
+        assert (await views.home_page("U0ALICE"), await views.home_page("U0BOB")) == (5, 1)
+        rows = (await conn.execute(text("SELECT count(*) FROM home_pages"))).scalar()
+    assert rows == 2
 
 
 async def test_claimable_can_leave_out_what_one_user_prepared(migrated: Database) -> None:

@@ -153,6 +153,7 @@ async def test_a_refresh_keeps_the_user_on_their_page_until_the_lists_get_shorte
         await service.claim(item_id=item.id, actor="U0BOB", now=clock.now())
     await publish(user="U0ALICE")
     assert _page_line(client) == "Page 1 of 1"
-    assert deps.home_pages["U0ALICE"] == 0
     await publish(user="U0ALICE", page=7)  # a stale Next button
     assert _page_line(client) == "Page 1 of 1"
+    # The page is kept in the store, so a restarted bot keeps the user's place too.
+    assert uow_factory.store.home_pages == {"U0ALICE": 7}
