@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.delivery import OutboxMessage
 from domain.notifications import NoticeKind, Notification
-from store.bulk import insert_rows
+from store.bulk import insert_values
 from store.engine import Database
 from store.tables import item_cards, outbox
 
@@ -106,6 +106,21 @@ def _message(r: Any, **claim: Any) -> OutboxMessage:
     )
 
 
+#: outbox columns in the order SqlOutboxSink.enqueue builds its rows.
+_ENQUEUED_COLUMNS = (
+    "dedupe_key",
+    "kind",
+    "target",
+    "item_id",
+    "payload",
+    "state",
+    "attempts",
+    "failures",
+    "available_at",
+    "created_at",
+)
+
+
 class SqlOutboxSink:
     """Enqueues notifications inside the unit of work's transaction."""
 
@@ -125,27 +140,30 @@ class SqlOutboxSink:
         notifications = list({n.dedupe_key: n for n in notifications}.values())
         if not notifications:
             return
+        pending, later = RowState.PENDING.value, now + delay
         values = [
-            {
-                "dedupe_key": n.dedupe_key,
-                "kind": n.kind.value,
-                "target": n.target,
-                "item_id": n.item_id,
-                "payload": n.payload,
-                "state": RowState.PENDING.value,
-                "attempts": 0,
-                "failures": 0,
+            (
+                n.dedupe_key,
+                n.kind.value,
+                n.target,
+                n.item_id,
+                n.payload,
+                pending,
+                0,
+                0,
                 # App Home refreshes wait for the end of their debounce window.
-                "available_at": (
+                (
                     datetime.fromisoformat(n.payload["not_before"])
                     if n.kind is NoticeKind.HOME and "not_before" in n.payload
-                    else now + delay
+                    else later
                 ),
-                "created_at": now,
-            }
+                now,
+            )
             for n in notifications
         ]
-        await insert_rows(self._conn, outbox, values, skip_duplicate="dedupe_key")
+        await insert_values(
+            self._conn, outbox, _ENQUEUED_COLUMNS, values, skip_duplicate="dedupe_key"
+        )
         self.enqueued += len(values)
 
 
