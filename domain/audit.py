@@ -225,9 +225,7 @@ def _data_text(data: object) -> str:
     """
     if not isinstance(data, dict):
         raise AuditFormatError(f"data must be a dict, got {type(data).__name__}")
-    if _check_data(data, "data"):
-        return _FAST_JSON.encode(data)
-    return rfc8785.dumps(data).decode()
+    return _canonical_text(data, ascii_keys=_check_data(data, "data"))
 
 
 #: JSON for one string, exactly as the encoder behind :func:`canonical_json` writes it.
@@ -347,12 +345,20 @@ def canonical_json(value: Any, *, ascii_keys: bool) -> bytes:
         rfc8785.CanonicalizationError: a string or key holds a lone surrogate (not UTF-8).
     """
     try:
-        if not ascii_keys:
-            # rfc8785 raises UnicodeEncodeError itself for a lone surrogate in a key.
-            return rfc8785.dumps(value)
-        return _FAST_JSON.encode(value).encode()
+        return _canonical_text(value, ascii_keys=ascii_keys).encode()
     except UnicodeEncodeError as exc:
         raise rfc8785.CanonicalizationError("input contains non-UTF-8 codepoints") from exc
+
+
+def _canonical_text(value: Any, *, ascii_keys: bool) -> str:
+    """:func:`canonical_json` as text; a lone surrogate may remain (encoding refuses it).
+
+    Raises:
+        rfc8785.CanonicalizationError, UnicodeEncodeError: a key that is not UTF-8.
+    """
+    if ascii_keys:
+        return _FAST_JSON.encode(value)
+    return rfc8785.dumps(value).decode()  # raises UnicodeEncodeError for a bad key itself
 
 
 def leaf_hash(body: bytes) -> str:
