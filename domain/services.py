@@ -328,11 +328,23 @@ class ReviewService:
         now: datetime,
     ) -> None:
         """Audits the change and enqueues the Slack messages it causes, in its transaction."""
-        await uow.audit.append(_entries(after, events, now))
-        await uow.outbox.enqueue(
-            notifications.for_change(before, after, events, self._policy().policy, now),
-            now=now,
-        )
+        await self._record_steps(uow, [(before, after, tuple(events))], now)
+
+    async def _record_steps(
+        self,
+        uow: UnitOfWork,
+        steps: Sequence[tuple[Item | None, Item, Sequence[states.Event]]],
+        now: datetime,
+    ) -> None:
+        """:meth:`_record` for many changes: one audit append, one outbox insert."""
+        policy = self._policy().policy
+        entries: list[AuditEntry] = []
+        notices: list[notifications.Notification] = []
+        for before, after, events in steps:
+            entries.extend(_entries(after, events, now))
+            notices.extend(notifications.for_change(before, after, events, policy, now))
+        await uow.audit.append(entries)
+        await uow.outbox.enqueue(notices, now=now)
 
     def __init__(self, *, uow: UnitOfWorkFactory, policy: Callable[[], LoadedPolicy]) -> None:
         self._uow = uow
@@ -645,20 +657,13 @@ class ReviewService:
             raise StaleItem(
                 f"{format_human_id(stale[0])} changed during ingest; run the ingest again"
             )
-        policy = self._policy().policy
-        entries: list[AuditEntry] = []
-        notices: list[notifications.Notification] = []
+        await self._record_steps(uow, [step for a in amendments for step in a.steps], now)
         for amendment in amendments:
-            for before, after, events in amendment.steps:
-                entries.extend(_entries(after, events, now))
-                notices.extend(notifications.for_change(before, after, events, policy, now))
             final = amendment.final
             result.amended += 1
             result.routes[final.route.value] += 1
             assert final.id is not None
             result.changed_items.append(final.id)
-        await uow.audit.append(entries)
-        await uow.outbox.enqueue(notices, now=now)
 
     @staticmethod
     async def _store_entry(uow: UnitOfWork, entry: JournalEntry) -> JournalEntry:
