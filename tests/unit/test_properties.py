@@ -26,6 +26,7 @@ from hypothesis.stateful import (
 
 from domain import states
 from domain.errors import IllegalTransition, InvalidCommand, MoneyError, NotAuthorized
+from domain.intake import content_hash
 from domain.items import (
     DisputeCategory,
     DisputeOutcome,
@@ -40,6 +41,7 @@ from domain.items import (
 from domain.money import Money, minor_units, to_minor
 from domain.policy import LoadedPolicy
 from domain.routing import MAX_PRIORITY, route_item
+from domain.sla import Rung
 from domain.states import ALLOWED_FROM, LEADS_TO, Action, Transition
 from tests.fakes import T0, make_facts, make_item, make_policy
 
@@ -232,6 +234,7 @@ PREP = "U0PREP"
 ACTORS = [PREP, "U0ALICE", "U0BOB", "U0CAROL", "U0LEAD"]
 REASONS = ["", "no", "too short", "amount does not match", "  duplicate of an earlier line  "]
 actors = st.sampled_from(ACTORS)
+routes = st.sampled_from([Route.DIGEST, Route.IMMEDIATE, Route.AUTO_ACCEPTED])
 reasons = st.sampled_from(REASONS)
 REACHABLE = {ReviewState.PENDING}.union(*LEADS_TO.values())
 TTL = timedelta(hours=4)
@@ -252,14 +255,18 @@ class ReviewMachine(RuleBasedStateMachine):
         required=st.sampled_from([1, 2]),
         write_off_required=st.sampled_from([1, 2]),
         prepared=st.booleans(),
+        route=routes,
     )
-    def start(self, required: int, write_off_required: int, prepared: bool) -> None:
-        self.fresh_item(required, write_off_required, prepared)
+    def start(self, required: int, write_off_required: int, prepared: bool, route: Route) -> None:
+        self.fresh_item(required, write_off_required, prepared, route)
 
-    def fresh_item(self, required: int, write_off_required: int, prepared: bool) -> None:
+    def fresh_item(
+        self, required: int, write_off_required: int, prepared: bool, route: Route = Route.DIGEST
+    ) -> None:
         self.item = make_item(
             facts=make_facts(prepared_by=PREP if prepared else None),
             required_approvals=required,
+            route=route,
             created_at=self.now,
             updated_at=self.now,
             sla_started_at=self.now,
@@ -271,13 +278,24 @@ class ReviewMachine(RuleBasedStateMachine):
         required=st.sampled_from([1, 2]),
         write_off_required=st.sampled_from([1, 2]),
         prepared=st.booleans(),
+        route=routes,
     )
-    def next_item(self, required: int, write_off_required: int, prepared: bool) -> None:
+    def next_item(
+        self, required: int, write_off_required: int, prepared: bool, route: Route
+    ) -> None:
         """A terminal item is done: carry on with a fresh one (keeps the walk useful)."""
-        self.fresh_item(required, write_off_required, prepared)
+        self.fresh_item(required, write_off_required, prepared, route)
 
     # One step: apply, then check what every step must respect.
-    def step(self, action: Action, actor: str, call: Callable[[Item], Transition]) -> None:
+    def step(
+        self,
+        action: Action,
+        actor: str,
+        call: Callable[[Item], Transition],
+        *,
+        same_facts: bool = True,
+    ) -> None:
+        """``same_facts`` False for the one action that changes the facts (amendment)."""
         before = self.item
         self.now += timedelta(minutes=7)
         try:
@@ -299,7 +317,7 @@ class ReviewMachine(RuleBasedStateMachine):
         assert after.state in LEADS_TO[action], (action, after.state)
         assert after.version > before.version
         assert after.version == before.version + 1
-        assert after.id == before.id and after.facts == before.facts
+        assert after.id == before.id and (after.facts == before.facts or not same_facts)
         assert transition.events
         assert transition.events[0].from_state == before.state.value
         assert transition.events[-1].to_state == after.state.value
@@ -402,7 +420,45 @@ class ReviewMachine(RuleBasedStateMachine):
             lambda i: states.post(i, actor="system", now=self.now, ledger_ref="JE-1"),
         )
 
-    @rule(action=st.sampled_from([a for a in Action if a is not Action.AMEND]), actor=actors)
+    @rule(route=routes, required=st.sampled_from([1, 2]), amount=st.sampled_from(["1.00", "2.50"]))
+    def amend(self, route: Route, required: int, amount: str) -> None:
+        self.step(
+            Action.AMEND,
+            "system",
+            lambda i: states.amend(
+                i, routed=self.routed(i, route, required, amount), routing={}, now=self.now
+            ),
+            same_facts=False,
+        )
+
+    def routed(self, item: Item, route: Route, required: int, amount: str) -> Item:
+        """New source data for ``item``, as routing would store it."""
+        facts = dataclasses.replace(item.facts, amount=Decimal(amount))
+        return dataclasses.replace(
+            item,
+            facts=facts,
+            content_hash=content_hash(facts),
+            route=route,
+            required_approvals=required,
+        )
+
+    @rule()
+    def accept_by_policy(self) -> None:
+        self.step(
+            Action.ACCEPT_BY_POLICY,
+            "system",
+            lambda i: states.accept_by_policy(i, now=self.now),
+        )
+
+    @rule(rung=st.sampled_from(list(Rung)))
+    def climb_ladder(self, rung: Rung) -> None:
+        self.step(
+            Action.CLIMB_LADDER,
+            "system",
+            lambda i: states.climb_ladder(i, rung=rung, skipped=(), reason="24h", now=self.now),
+        )
+
+    @rule(action=st.sampled_from(list(Action)), actor=actors)
     def any_action_from_anywhere(self, action: Action, actor: str) -> None:
         """Valid arguments, whatever the state: only the state decides legality."""
         calls: dict[Action, Callable[[Item], Transition]] = {
@@ -432,8 +488,15 @@ class ReviewMachine(RuleBasedStateMachine):
                 i, actor=actor, now=self.now, reason="72h breach"
             ),
             Action.POST: lambda i: states.post(i, actor=actor, now=self.now, ledger_ref="JE-2"),
+            Action.AMEND: lambda i: states.amend(
+                i, routed=self.routed(i, Route.IMMEDIATE, 1, "3.00"), routing={}, now=self.now
+            ),
+            Action.ACCEPT_BY_POLICY: lambda i: states.accept_by_policy(i, now=self.now),
+            Action.CLIMB_LADDER: lambda i: states.climb_ladder(
+                i, rung=Rung.ESCALATE, skipped=(Rung.REMIND,), reason="48h", now=self.now
+            ),
         }
-        self.step(action, actor, calls[action])
+        self.step(action, actor, calls[action], same_facts=action is not Action.AMEND)
 
     # Invariants, checked after every step.
 
@@ -446,6 +509,9 @@ class ReviewMachine(RuleBasedStateMachine):
     def decided_only_with_enough_distinct_checkers(self) -> None:
         item = self.item
         if item.state not in (ReviewState.APPROVED, ReviewState.POSTED):
+            return
+        if item.decided_by == states.SYSTEM:  # accepted by policy: routed so, nobody signs
+            assert item.route is Route.AUTO_ACCEPTED and not item.approvals
             return
         approvers = [a.user for a in item.approvals]
         written_off = item.dispute is not None and item.dispute.outcome is (
@@ -483,5 +549,5 @@ TestReviewMachine = ReviewMachine.TestCase
 
 def test_every_reachable_state_can_be_left_or_is_terminal() -> None:
     for state in REACHABLE:
-        leaves = any(state in ALLOWED_FROM[a] for a in Action if a is not Action.AMEND)
+        leaves = any(state in ALLOWED_FROM[a] and LEADS_TO[a] - {state} for a in Action)
         assert leaves or state in states.TERMINAL, state

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
@@ -11,6 +12,7 @@ import pytest
 
 from domain import states
 from domain.errors import IllegalTransition, InvalidCommand, NotAuthorized
+from domain.intake import content_hash
 from domain.items import (
     Approval,
     Dispute,
@@ -19,7 +21,9 @@ from domain.items import (
     DisputeState,
     Item,
     ReviewState,
+    Route,
 )
+from domain.sla import Rung
 from domain.states import ALLOWED_FROM, LEADS_TO, TERMINAL, Action, Transition
 from tests.fakes import T0, make_facts, make_item
 
@@ -99,11 +103,26 @@ def run(action: Action, item: Item, actor: str = ACTOR) -> Transition:
         ),
         Action.DEAD_LETTER: lambda: states.dead_letter(item, actor=actor, now=NOW, reason="72h"),
         Action.POST: lambda: states.post(item, actor="system", now=NOW, ledger_ref="JE-9"),
+        Action.AMEND: lambda: states.amend(item, routed=routed(item), routing={}, now=NOW),
+        Action.ACCEPT_BY_POLICY: lambda: states.accept_by_policy(
+            dataclasses.replace(item, route=Route.AUTO_ACCEPTED), now=NOW
+        ),
+        Action.CLIMB_LADDER: lambda: states.climb_ladder(
+            item, rung=Rung.ESCALATE, skipped=(), reason="48h", now=NOW
+        ),
     }
     return calls[action]()
 
 
-ACTIONS_WITH_FUNCTIONS = [a for a in Action if a is not Action.AMEND]
+def routed(item: Item, *, amount: str = "99.00", route: Route = Route.IMMEDIATE) -> Item:
+    """``item``'s source data changed (a new amount), as routing would store it."""
+    facts = dataclasses.replace(item.facts, amount=Decimal(amount))
+    return dataclasses.replace(
+        item, facts=facts, content_hash=content_hash(facts), route=route, priority=50
+    )
+
+
+ACTIONS_WITH_FUNCTIONS = list(Action)
 # Repeats that are no-ops whoever asks (the target state is already reached).
 NOOP_FROM = {Action.ESCALATE: S.ESCALATED, Action.DEAD_LETTER: S.DEAD_LETTER}
 

@@ -1,0 +1,66 @@
+"""The review state machine: a table of legal moves plus one pure function per action.
+
+``table`` holds the table (:data:`ALLOWED_FROM`, :data:`LEADS_TO`) and the values every
+transition shares; ``review`` the claims, decisions, ladder rungs, amendment and
+posting; ``disputes`` the dispute branch. Callers use this package's names.
+"""
+
+from domain.states.disputes import open_dispute, resolve_dispute, update_dispute
+from domain.states.review import (
+    accept_by_policy,
+    amend,
+    approve,
+    assign,
+    auto_accept_withheld,
+    claim,
+    climb_ladder,
+    dead_letter,
+    escalate,
+    holds_dispute,
+    is_dead_lettered,
+    post,
+    reject,
+    release,
+)
+from domain.states.table import (
+    ALLOWED_FROM,
+    LEADS_TO,
+    MIN_REASON_WORDS,
+    SYSTEM,
+    TERMINAL,
+    Action,
+    Event,
+    Transition,
+    check_allowed,
+    require_reason,
+)
+
+__all__ = [
+    "ALLOWED_FROM",
+    "LEADS_TO",
+    "MIN_REASON_WORDS",
+    "SYSTEM",
+    "TERMINAL",
+    "Action",
+    "Event",
+    "Transition",
+    "accept_by_policy",
+    "amend",
+    "approve",
+    "assign",
+    "auto_accept_withheld",
+    "check_allowed",
+    "claim",
+    "climb_ladder",
+    "dead_letter",
+    "escalate",
+    "holds_dispute",
+    "is_dead_lettered",
+    "open_dispute",
+    "post",
+    "reject",
+    "release",
+    "require_reason",
+    "resolve_dispute",
+    "update_dispute",
+]
