@@ -73,7 +73,7 @@ def make_deps(
             return await audit_log.history(conn, item_id)
 
     return Deps(
-        service=container.service,
+        usecases=container.usecases,
         policy=container.policy.current,
         clock=container.clock,
         history=history,
@@ -127,7 +127,7 @@ class Server:
         self.container.uow.on_commit(self.relay.wake)
         settings = self.container.settings
         self.jobs = Jobs(
-            service=self.container.service,
+            usecases=self.container.usecases,
             clock=self.container.clock,
             relay=self.relay,
             database=self.container.database,
@@ -160,7 +160,7 @@ class Server:
         # open items), and each write is a version compare-and-set, so it never clobbers
         # a decision made meanwhile.
         self.refresh_task = asyncio.create_task(
-            self.container.service.refresh_deadlines(now=self.container.clock.now())
+            self.container.usecases.ladder.refresh_deadlines(now=self.container.clock.now())
         )
         log.info(
             "connected to Slack over Socket Mode as %s in team %s",

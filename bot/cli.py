@@ -350,7 +350,7 @@ def ingest(
             return await ingest_file(
                 path=file,
                 source=source,
-                service=c.service,
+                intake=c.usecases.intake,
                 clock=c.clock,
                 policy_text=c.policy.text,
                 batch_size=batch_size,
@@ -469,7 +469,9 @@ def queue(
     from bot.views import item_summary
 
     async def _queue(c: Container) -> list[dict[str, Any]]:
-        items = await c.service.queue(states_=wanted, team=team, assignee=assignee, limit=limit)
+        items = await c.usecases.queries.queue(
+            states_=wanted, team=team, assignee=assignee, limit=limit
+        )
         return [item_summary(i, c.policy.current().policy) for i in items]
 
     rows = _run(_with_container(_queue))
@@ -518,9 +520,8 @@ def show(item_id: str, as_json: bool) -> None:
     from store import audit_log
 
     async def _show(c: Container) -> dict[str, Any]:
-        item = await c.service.get(parsed)
-        async with c.uow(read_only=True) as uow:
-            entries = await uow.journal.for_item(parsed)
+        item = await c.usecases.queries.get(parsed)
+        entries = await c.usecases.queries.journal_of(parsed)
         async with c.database.reader.connect() as conn:
             history = await audit_log.history(conn, parsed)
         detail = item_detail(item, c.policy.current().policy)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from bot.clock import SystemClock
 from bot.settings import Settings
 from domain.errors import DomainError
-from domain.services import ReviewService
+from domain.usecases import UseCases
 from store.audit_log import AnchorFile, Ed25519Signer, init_audit, load_or_create_signing_key
 from store.engine import Database, create_database
 from store.migrate import check_current
@@ -38,7 +38,7 @@ class Container:
     signer: Ed25519Signer
     anchors: AnchorFile
     uow: SqlUnitOfWorkFactory
-    service: ReviewService
+    usecases: UseCases
     clock: SystemClock
 
     @classmethod
@@ -66,7 +66,7 @@ class Container:
             signer=signer,
             anchors=anchors,
             uow=uow,
-            service=ReviewService(uow=uow, policy=policy.current),
+            usecases=UseCases.over(uow=uow, policy=policy.current),
             clock=clock,
         )
 

@@ -23,7 +23,7 @@ from bot.batches import HEADER, Batch, HashingReader, Job, decode_batch, parse_b
 from bot.files import DEFAULT_BATCH, DEFAULT_SOURCE, detect_format
 from domain.policy import LoadedPolicy, parse_policy
 from domain.ports import Clock
-from domain.services import IngestResult, ReviewService
+from domain.usecases.intake import IngestResult, Intake
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -173,7 +173,7 @@ async def ingest_file(
     *,
     path: Path,
     source: str | None,
-    service: ReviewService,
+    intake: Intake,
     clock: Clock,
     policy_text: str,
     batch_size: int = DEFAULT_BATCH,
@@ -215,18 +215,18 @@ async def ingest_file(
         else:
             loaded = parse_policy(policy_text)  # the worker parses its own copy
             batches = LocalBatches(job, loaded, stack.enter_context(path.open("rb")))
-        run_id = await service.start_ingest(
+        run_id = await intake.start_ingest(
             source=default_source, file_name=path.name, policy_text=policy_text, now=started
         )
         total = IngestResult()
         while (batch := await batches.next_batch()) is not None:
             total.add(
-                await service.ingest(batch.good, now=clock.now(), rejected=batch.bad, run_id=run_id)
+                await intake.ingest(batch.good, now=clock.now(), rejected=batch.bad, run_id=run_id)
             )
             if on_progress is not None:
                 on_progress(batch.position)
         digest = batches.sha256
-    await service.finish_ingest(
+    await intake.finish_ingest(
         run_id=run_id, result=total, file_sha256=digest, file_name=path.name, now=clock.now()
     )
     return IngestRun(run_id=run_id, result=total, sha256=digest)

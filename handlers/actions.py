@@ -42,7 +42,7 @@ async def _approve(ctx: Ctx) -> None:
     await ctx.ack()
     action = BlockAction.model_validate(ctx.body)
     item_id, version = _target(action)
-    outcome = await ctx.deps.service.approve(
+    outcome = await ctx.deps.usecases.decisions.approve(
         item_id=item_id, actor=action.user.id, now=ctx.deps.clock.now(), expected_version=version
     )
     await ctx.reply(describe_approval(outcome.item, noop=outcome.noop))
@@ -79,7 +79,7 @@ async def _claim(ctx: Ctx) -> None:
     await ctx.ack()
     action = BlockAction.model_validate(ctx.body)
     item_id, version = _target(action)
-    outcome = await ctx.deps.service.claim(
+    outcome = await ctx.deps.usecases.claims.claim(
         item_id=item_id, actor=action.user.id, now=ctx.deps.clock.now(), expected_version=version
     )
     until = outcome.item.claim_expires_at
@@ -92,7 +92,7 @@ async def _release(ctx: Ctx) -> None:
     await ctx.ack()
     action = BlockAction.model_validate(ctx.body)
     item_id, _ = _target(action)
-    outcome = await ctx.deps.service.release(
+    outcome = await ctx.deps.usecases.claims.release(
         item_id=item_id, actor=action.user.id, now=ctx.deps.clock.now()
     )
     await ctx.reply(f"{outcome.item.human_id} is back in the queue.")

@@ -7,8 +7,8 @@ from slack_sdk.errors import SlackApiError
 
 from domain.errors import InvalidCommand, NotAuthorized, StaleItem
 from domain.items import Item, ReviewState
-from domain.services import OPEN_STATES
 from domain.states import Action
+from domain.usecases.queries import OPEN_STATES
 from handlers import blocks
 from handlers.blocks.queue import QUEUE_PAGE_SIZE
 from handlers.command_line import Command, Scope, Usage, Verb, parse
@@ -47,7 +47,7 @@ async def send_queue_page(ctx: Ctx, *, user: str, scope: str, offset: int) -> No
     """Renders one page of a queue scope (``mine``, ``team:NAME``, ``all``) to the user."""
     deps = ctx.deps
     policy = deps.policy().policy
-    visible = deps.service.visible_teams(user)
+    visible = deps.usecases.queries.visible_teams(user)
     if scope == Scope.MINE.value:
         title, teams, assignee = "My items", None, user
     elif scope.startswith("team:"):
@@ -60,7 +60,7 @@ async def send_queue_page(ctx: Ctx, *, user: str, scope: str, offset: int) -> No
     else:
         title, teams, assignee = "Open in my teams", visible, None
     now = deps.clock.now()
-    items, total = await deps.service.queue_page(
+    items, total = await deps.usecases.queries.queue_page(
         states_=OPEN_STATES, teams=teams, assignee=assignee, limit=QUEUE_PAGE_SIZE, offset=offset
     )
     msg = blocks.queue_page(
@@ -84,7 +84,7 @@ async def _show(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
 async def send_details(ctx: Ctx, item_id: int) -> None:
     """The item's details, privately."""
     deps = ctx.deps
-    item = await deps.service.get(item_id)
+    item = await deps.usecases.queries.get(item_id)
     history = await deps.history(item_id)
     msg = blocks.item_details(
         item, policy=deps.policy().policy, now=deps.clock.now(), history=history
@@ -93,7 +93,7 @@ async def send_details(ctx: Ctx, item_id: int) -> None:
 
 
 async def _claim(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
-    outcome = await ctx.deps.service.claim_next(actor=cmd.user_id, now=ctx.deps.clock.now())
+    outcome = await ctx.deps.usecases.claims.claim_next(actor=cmd.user_id, now=ctx.deps.clock.now())
     item = outcome.item
     msg = blocks.item_card(item, policy=ctx.deps.policy().policy, now=ctx.deps.clock.now())
     await ctx.reply(f"You claimed {item.human_id}. {msg.text}", msg.blocks)
@@ -101,7 +101,7 @@ async def _claim(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
 
 async def _approve(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
     assert parsed.item_id is not None
-    outcome = await ctx.deps.service.approve(
+    outcome = await ctx.deps.usecases.decisions.approve(
         item_id=parsed.item_id, actor=cmd.user_id, now=ctx.deps.clock.now(), note=parsed.text
     )
     await ctx.reply(describe_approval(outcome.item, noop=outcome.noop))
@@ -122,7 +122,7 @@ def describe_approval(item: Item, *, noop: bool) -> str:
 
 async def _reject(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
     assert parsed.item_id is not None and parsed.text
-    outcome = await ctx.deps.service.reject(
+    outcome = await ctx.deps.usecases.decisions.reject(
         item_id=parsed.item_id, actor=cmd.user_id, reason=parsed.text, now=ctx.deps.clock.now()
     )
     if outcome.noop:
@@ -133,7 +133,7 @@ async def _reject(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
 
 async def _escalate(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
     assert parsed.item_id is not None
-    outcome = await ctx.deps.service.escalate(
+    outcome = await ctx.deps.usecases.decisions.escalate(
         item_id=parsed.item_id, actor=cmd.user_id, reason=parsed.text, now=ctx.deps.clock.now()
     )
     verb = "was already" if outcome.noop else "is now"
@@ -162,7 +162,9 @@ async def open_item_modal(
     """
     deps = ctx.deps
     action = {"reject": Action.REJECT, "escalate": Action.ESCALATE}.get(kind, Action.DISPUTE)
-    item = await deps.service.check_may_act(item_id=item_id, actor=ctx.user, action=action)
+    item = await deps.usecases.decisions.check_may_act(
+        item_id=item_id, actor=ctx.user, action=action
+    )
     if expected_version is not None and item.version != expected_version:
         raise StaleItem(
             f"{item.human_id} changed since this card was drawn (it is now "
@@ -189,7 +191,7 @@ async def open_item_modal(
 
 async def _assign(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
     assert parsed.item_id is not None and parsed.user
-    outcome = await ctx.deps.service.assign(
+    outcome = await ctx.deps.usecases.claims.assign(
         item_id=parsed.item_id, actor=cmd.user_id, assignee=parsed.user, now=ctx.deps.clock.now()
     )
     await ctx.reply(f"{outcome.item.human_id} is assigned to <@{parsed.user}>.")
@@ -197,7 +199,7 @@ async def _assign(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
 
 async def _stats(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
     now = ctx.deps.clock.now()
-    stats = await ctx.deps.service.stats(user=cmd.user_id, now=now)
+    stats = await ctx.deps.usecases.queries.stats(user=cmd.user_id, now=now)
     msg = blocks.stats_message(stats, now=now)
     await ctx.reply(msg.text, msg.blocks)
 

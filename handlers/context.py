@@ -25,7 +25,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from domain.errors import DomainError
 from domain.policy import LoadedPolicy
 from domain.ports import Clock
-from domain.services import ReviewService
+from domain.usecases import UseCases
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class KeyedLocks:
 class Deps:
     """Dependencies of the listeners (built by ``bot.app``)."""
 
-    service: ReviewService
+    usecases: UseCases
     policy: Callable[[], LoadedPolicy]
     clock: Clock
     history: History

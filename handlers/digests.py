@@ -30,7 +30,7 @@ def _cluster(action: BlockAction) -> int:
 async def _approve_all(ctx: Ctx) -> None:
     await ctx.ack()
     action = BlockAction.model_validate(ctx.body)
-    outcome = await ctx.deps.service.decide_cluster(
+    outcome = await ctx.deps.usecases.digests.decide_cluster(
         cluster_id=_cluster(action), actor=action.user.id, now=ctx.deps.clock.now(), approve=True
     )
     if outcome.noop:
@@ -44,7 +44,9 @@ async def _reject_all(ctx: Ctx) -> None:
     await ctx.ack()
     action = BlockAction.model_validate(ctx.body)
     cluster_id = _cluster(action)
-    summary = await ctx.deps.service.cluster_summary(cluster_id=cluster_id, actor=action.user.id)
+    summary = await ctx.deps.usecases.digests.cluster_summary(
+        cluster_id=cluster_id, actor=action.user.id
+    )
     await ctx.client.views_open(
         trigger_id=action.trigger_id,
         view=digest_reject_modal(cluster_id, size=summary.size, title=summary.title),
@@ -59,7 +61,7 @@ async def on_reject_all(ctx: Ctx) -> None:
         return
     await ctx.ack()
     try:
-        outcome = await ctx.deps.service.decide_cluster(
+        outcome = await ctx.deps.usecases.digests.decide_cluster(
             cluster_id=form.cluster_id,
             actor=ctx.user,
             now=ctx.deps.clock.now(),
@@ -75,7 +77,7 @@ async def on_reject_all(ctx: Ctx) -> None:
 async def _review(ctx: Ctx) -> None:
     await ctx.ack()
     action = BlockAction.model_validate(ctx.body)
-    posted = await ctx.deps.service.review_cluster(
+    posted = await ctx.deps.usecases.digests.review_cluster(
         cluster_id=_cluster(action), actor=action.user.id, now=ctx.deps.clock.now()
     )
     await ctx.reply(f"Posting {posted} card(s) to review one by one.")

@@ -65,7 +65,7 @@ class _Frozen(BaseModel):
 class ModalMetadata(_Frozen):
     """What a modal remembers in ``private_metadata``.
 
-    ``version`` is the item version the user saw when they opened the modal (the service
+    ``version`` is the item version the user saw when they opened the modal (the usecases
     refuses a stale one); ``channel`` and ``ts`` name the message to update afterwards
     (absent when the modal was opened from a command or the App Home).
     """

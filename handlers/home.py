@@ -25,7 +25,9 @@ async def publish_home(
     async with deps.home_locks.hold(user):
         now = deps.clock.now()
         if page is not None:
-            await deps.service.remember_home_page(user=user, page=page, now=now)
-        dashboard = await deps.service.dashboard(user=user, now=now, page_size=HOME_PAGE_SIZE)
+            await deps.usecases.queries.remember_home_page(user=user, page=page, now=now)
+        dashboard = await deps.usecases.queries.dashboard(
+            user=user, now=now, page_size=HOME_PAGE_SIZE
+        )
         view = blocks.home_view(dashboard, policy=deps.policy().policy, now=now)
         await client.views_publish(user_id=user, view=view)

@@ -63,7 +63,7 @@ class SlackNotifier:
     async def _item(self, message: OutboxMessage) -> Item | None:
         if message.item_id is None:
             return None
-        return await self._deps.service.get(message.item_id)
+        return await self._deps.usecases.queries.get(message.item_id)
 
     async def _send(
         self, message: OutboxMessage, *, card: tuple[str, str] | None, now: datetime
@@ -115,7 +115,7 @@ class SlackNotifier:
             return digest_summary(message.payload, policy=policy, now=now)
         if template in ("digest_cluster", "digest_cluster_decided"):
             ids = [int(i) for i in message.payload.get("item_ids", [])]
-            items = [await self._deps.service.get(i) for i in ids]
+            items = [await self._deps.usecases.queries.get(i) for i in ids]
             return digest_cluster(message.payload, items=items, policy=policy, now=now)
         return alert_message(message.payload, item=item, policy=policy, now=now)
 

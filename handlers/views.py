@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncApp
 
 from domain.errors import DomainError
 from domain.items import Item
-from domain.services import Outcome
+from domain.usecases.transaction import Outcome
 from handlers.context import Ctx, Deps, guarded, reply_to
 from handlers.forms import (
     DisputeForm,
@@ -34,7 +34,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
 async def _current(ctx: Ctx, metadata: ModalMetadata, first_field: Field) -> Item | None:
     """The item if it is still the version the form was opened on; else acks with an error."""
-    item = await ctx.deps.service.get(metadata.item_id)
+    item = await ctx.deps.usecases.queries.get(metadata.item_id)
     if item.version != metadata.version:
         await ctx.ack(
             response_action="errors",
@@ -98,7 +98,10 @@ async def _reason_form(
 async def on_reject(ctx: Ctx) -> None:
     """The reject form."""
     await _reason_form(
-        ctx, parse_reject(ctx.body["view"]), ctx.deps.service.reject, ":x: {ref} rejected."
+        ctx,
+        parse_reject(ctx.body["view"]),
+        ctx.deps.usecases.decisions.reject,
+        ":x: {ref} rejected.",
     )
 
 
@@ -107,7 +110,7 @@ async def on_escalate(ctx: Ctx) -> None:
     await _reason_form(
         ctx,
         parse_escalate(ctx.body["view"]),
-        ctx.deps.service.escalate,
+        ctx.deps.usecases.decisions.escalate,
         ":arrow_double_up: {ref} escalated to its leads.",
     )
 
@@ -127,7 +130,7 @@ async def on_dispute(ctx: Ctx) -> None:
     await ctx.ack()
 
     async def decide() -> str:
-        outcome = await ctx.deps.service.open_dispute(
+        outcome = await ctx.deps.usecases.disputes.open_dispute(
             item_id=form.metadata.item_id,
             actor=ctx.user,
             now=ctx.deps.clock.now(),

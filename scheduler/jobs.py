@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from domain.errors import PolicyError
 from domain.notifications import NoticeKind, Notification
 from domain.ports import Clock
-from domain.services import ReviewService
+from domain.usecases import UseCases
 from scheduler.cron import crontab_trigger
 from scheduler.relay import OutboxRelay
 from store.audit_log import AnchorFile, latest_checkpoint
@@ -55,7 +55,7 @@ def window_key(cron: str, timezone: str, now: datetime) -> str:
 class Jobs:
     """The jobs, with what they need (built by ``bot.app``)."""
 
-    service: ReviewService
+    usecases: UseCases
     clock: Clock
     relay: OutboxRelay
     database: Database
@@ -69,7 +69,7 @@ class Jobs:
         now = self.clock.now()
         taken = 0
         while True:
-            result = await self.service.sla_sweep(now=now, limit=SWEEP_BATCH)
+            result = await self.usecases.ladder.sla_sweep(now=now, limit=SWEEP_BATCH)
             taken += result.total
             if result.total + result.lost < SWEEP_BATCH:
                 break
@@ -79,7 +79,7 @@ class Jobs:
 
     async def claim_sweep(self) -> int:
         """Returns claims whose lease ended to the queue."""
-        released = await self.service.release_expired_claims(now=self.clock.now())
+        released = await self.usecases.claims.release_expired_claims(now=self.clock.now())
         if released:
             log.info("claims released", extra={"event": "claims_released", "count": len(released)})
         return len(released)
@@ -128,7 +128,7 @@ class Jobs:
         now = self.clock.now()
         digest = self.policy.current().policy.digest
         window = window_key(digest.cron, digest.timezone, now)
-        plans = await self.service.digest_window(window=window, now=now)
+        plans = await self.usecases.digests.digest_window(window=window, now=now)
         if plans:
             log.info(
                 "digests posted",
@@ -149,7 +149,7 @@ class Jobs:
             change = await asyncio.to_thread(self.policy.reload)
         except PolicyError as exc:
             content = self.policy.rejected_text or ""
-            await self.service.policy_rejected(
+            await self.usecases.policy_events.policy_rejected(
                 problems=[str(exc), *exc.problems],
                 file=str(self.policy.path),
                 content_sha256=hashlib.sha256(content.encode()).hexdigest(),
@@ -159,7 +159,7 @@ class Jobs:
             return
         if change is None:
             return
-        await self.service.policy_changed(
+        await self.usecases.policy_events.policy_changed(
             old_version=change.old.version,
             new_version=change.new.version,
             text=self.policy.text,
@@ -168,7 +168,7 @@ class Jobs:
         old_digest, new_digest = change.old.policy.digest, change.new.policy.digest
         if old_digest != new_digest and self.reschedule_digest is not None:
             self.reschedule_digest(new_digest.cron, new_digest.timezone)
-        changed = await self.service.refresh_deadlines(now=now)
+        changed = await self.usecases.ladder.refresh_deadlines(now=now)
         log.info(
             "policy reloaded",
             extra={

@@ -45,7 +45,7 @@ from sqlalchemy import event, text
 from domain.intake import IntakeRow
 from domain.items import ItemFacts, ItemKind, RiskTier
 from domain.policy import LoadedPolicy, parse_policy
-from domain.services import ReviewService
+from domain.usecases import UseCases
 from handlers.context import Deps, InFlight
 from handlers.notifier import SlackNotifier, make_client
 from scheduler.jobs import SWEEP_BATCH, Jobs
@@ -95,7 +95,7 @@ class Store:
 
     root: Path
     database: Database
-    service: ReviewService
+    usecases: UseCases
     policy_path: Path
 
 
@@ -118,7 +118,7 @@ async def open_store(root: Path, policy: str) -> Store:
     uow = SqlUnitOfWorkFactory(
         database=database, signer=signer, anchors=AnchorFile(root / "anchors.jsonl")
     )
-    return Store(root, database, ReviewService(uow=uow, policy=lambda: loaded), policy_path)
+    return Store(root, database, UseCases.over(uow=uow, policy=lambda: loaded), policy_path)
 
 
 def open_facts(n: int, rng: random.Random) -> ItemFacts:
@@ -152,7 +152,7 @@ async def ingest(store: Store, facts: Sequence[ItemFacts], *, now: datetime) -> 
     for start in range(0, len(facts), INGEST_BATCH):
         chunk = facts[start : start + INGEST_BATCH]
         rows = [IntakeRow(line=start + i + 2, facts=f) for i, f in enumerate(chunk)]
-        await store.service.ingest(rows, now=now)
+        await store.usecases.intake.ingest(rows, now=now)
 
 
 async def timed_ms(call: Callable[[], Awaitable[Any]]) -> tuple[float, Any]:
@@ -185,7 +185,7 @@ async def bench_sweep(root: Path, *, items: int, due: int, runs: int) -> None:
 
     clock = FixedClock(T0)
     jobs = Jobs(
-        service=store.service,
+        usecases=store.usecases,
         clock=clock,
         relay=OutboxRelay(
             store=OutboxStore(store.database),
@@ -299,7 +299,7 @@ async def bench_digest(root: Path, *, items: int) -> tuple[float, int, int, int]
         await conn.execute(text("UPDATE outbox SET state = 'sent'"))
 
     ms, plans = await timed_ms(
-        lambda: store.service.digest_window(window="2026-01-05T12:00:00+00:00", now=T0)
+        lambda: store.usecases.digests.digest_window(window="2026-01-05T12:00:00+00:00", now=T0)
     )
     clusters = sum(len(p.clusters) + (1 if p.apart else 0) for p in plans)
     async with SlackStandIn() as slack:
@@ -314,7 +314,7 @@ async def bench_digest(root: Path, *, items: int) -> tuple[float, int, int, int]
             return []
 
         deps = Deps(
-            service=store.service,
+            usecases=store.usecases,
             policy=lambda: loaded,
             clock=_WallClock(),
             history=history,

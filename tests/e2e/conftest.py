@@ -73,8 +73,8 @@ class Desk:
             )
             facts = dataclasses.replace(facts, **overrides)
             rows.append(IntakeRow(line=self._seq, facts=facts))
-        service = self.container.service
-        await service.ingest(rows, now=self.container.clock.now())
+        usecases = self.container.usecases
+        await usecases.intake.ingest(rows, now=self.container.clock.now())
         items = []
         for row in rows:
             async with self.container.uow(read_only=True) as uow:
@@ -85,7 +85,7 @@ class Desk:
 
     async def item(self, item_id: int) -> Item:
         """The item as stored now."""
-        return await self.container.service.get(item_id)
+        return await self.container.usecases.queries.get(item_id)
 
     async def card(self, item: Item, *, where: str = TREASURY) -> Any:
         """Waits for the item's card to be posted and returns the stand-in's message."""

@@ -36,7 +36,9 @@ async def test_a_click_is_acked_and_answered_when_the_service_fails(
 ) -> None:
     (item,) = await desk.ingest()
     card = await desk.card(item)
-    monkeypatch.setattr(desk.container.service, "approve", _raise(RuntimeError("disk on fire")))
+    monkeypatch.setattr(
+        desk.container.usecases.decisions, "approve", _raise(RuntimeError("disk on fire"))
+    )
     result = await desk.slack.click("U0ALICE", "Approve", channel=TREASURY, ts=card.ts)
     assert not result.timed_out and result.ack is not None
     said = await wait_said(desk, "U0ALICE", WENT_WRONG, "ref `")
@@ -48,7 +50,7 @@ async def test_a_command_is_acked_and_answered_when_the_service_fails(
     desk: Desk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (item,) = await desk.ingest(**QUIET)
-    monkeypatch.setattr(desk.container.service, "approve", _raise(RuntimeError("boom")))
+    monkeypatch.setattr(desk.container.usecases.decisions, "approve", _raise(RuntimeError("boom")))
     result = await desk.slack.slash_command("U0BOB", f"approve {item.human_id}")
     assert not result.timed_out
     await wait_said(desk, "U0BOB", WENT_WRONG)
@@ -61,7 +63,7 @@ async def test_a_refusal_from_the_service_reaches_the_user(
     (item,) = await desk.ingest()
     card = await desk.card(item)
     refusal = NotAuthorized("approvals are frozen during the month-end close")
-    monkeypatch.setattr(desk.container.service, "approve", _raise(refusal))
+    monkeypatch.setattr(desk.container.usecases.decisions, "approve", _raise(refusal))
     result = await desk.slack.click("U0BOB", "Approve", channel=TREASURY, ts=card.ts)
     assert not result.timed_out
     await wait_said(desk, "U0BOB", ":no_entry: approvals are frozen during the month-end close")
@@ -77,7 +79,7 @@ async def test_a_form_is_acked_and_answered_when_the_service_fails(
     card = await desk.card(item)
     await desk.slack.click("U0ALICE", "Reject", channel=TREASURY, ts=card.ts)
     await desk.slack.wait_for(lambda: desk.slack.open_modal("U0ALICE"), message="form")
-    monkeypatch.setattr(desk.container.service, "reject", _raise(RuntimeError("boom")))
+    monkeypatch.setattr(desk.container.usecases.decisions, "reject", _raise(RuntimeError("boom")))
     result = await desk.slack.submit_modal("U0ALICE", {"Reason": "not our bank account"})
     assert not result.timed_out and result.ack is not None and result.ack.error is None
     await wait_said(desk, "U0ALICE", WENT_WRONG)
@@ -87,7 +89,7 @@ async def test_a_form_is_acked_and_answered_when_the_service_fails(
 async def test_the_home_tab_is_acked_when_the_dashboard_fails(
     desk: Desk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(desk.container.service, "dashboard", _raise(RuntimeError("boom")))
+    monkeypatch.setattr(desk.container.usecases.queries, "dashboard", _raise(RuntimeError("boom")))
     result = await desk.slack.open_home("U0ALICE")
     assert not result.timed_out and result.ack is not None
     await wait_said(desk, "U0ALICE", WENT_WRONG)

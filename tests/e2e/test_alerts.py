@@ -2,7 +2,7 @@
 and the card of a dead-lettered item, the Home counts, who may still act on it, and the
 reminders in the team channel.
 
-The sweep a scheduler tick runs is called directly (``ReviewService.sla_sweep``), on
+The sweep a scheduler tick runs is called directly (``UseCases.sla_sweep``), on
 items ingested as if they had arrived days ago; everything else is driven as people would.
 (``test_ladder.py`` covers the ladder's timing and the scheduler itself.)
 """
@@ -49,7 +49,7 @@ async def _ingested_ago(desk: Desk, hours: int, external_id: str) -> Item:
     """A digest item (no card of its own) that entered review ``hours`` ago."""
     facts = dataclasses.replace(QUIET_FACTS, external_id=external_id)
     then = desk.container.clock.now() - timedelta(hours=hours)
-    await desk.container.service.ingest([IntakeRow(line=1, facts=facts)], now=then)
+    await desk.container.usecases.intake.ingest([IntakeRow(line=1, facts=facts)], now=then)
     async with desk.container.uow(read_only=True) as uow:
         item = await uow.items.get_by_external(facts.source, facts.external_id)
     assert item is not None
@@ -60,7 +60,7 @@ async def test_a_dead_letter_alerts_compliance_and_only_compliance_or_leads_act(
     desk: Desk,
 ) -> None:
     item = await _ingested_ago(desk, 80, "late-1")
-    await desk.container.service.sla_sweep(now=desk.container.clock.now())
+    await desk.container.usecases.ladder.sla_sweep(now=desk.container.clock.now())
     await wait_state(desk, item, ReviewState.DEAD_LETTER)
 
     alert = await desk.slack.wait_for(
@@ -87,7 +87,7 @@ async def test_a_dead_letter_alerts_compliance_and_only_compliance_or_leads_act(
 
 async def test_a_reminder_keeps_no_stale_buttons_once_the_item_is_settled(desk: Desk) -> None:
     item = await _ingested_ago(desk, 30, "late-2")
-    await desk.container.service.sla_sweep(now=desk.container.clock.now())
+    await desk.container.usecases.ladder.sla_sweep(now=desk.container.clock.now())
     reminder = await desk.slack.wait_for(
         lambda: [m for m in desk.slack.messages_in(TREASURY) if "Reminder" in m.all_text()],
         message="a reminder in the team channel",

@@ -136,12 +136,12 @@ def _bulk_rows(batch: int, size: int) -> list[IntakeRow]:
 
 
 async def test_home_stays_under_100_blocks_with_10000_open_items(desk: Desk) -> None:
-    service = desk.container.service
+    usecases = desk.container.usecases
     for batch in range(10):
-        await service.ingest(_bulk_rows(batch, 1000), now=desk.container.clock.now())
+        await usecases.intake.ingest(_bulk_rows(batch, 1000), now=desk.container.clock.now())
     # Alice claims a page and a half of them, so both lists are long
     for _ in range(15):
-        await service.claim_next(actor="U0ALICE", now=desk.container.clock.now())
+        await usecases.claims.claim_next(actor="U0ALICE", now=desk.container.clock.now())
 
     await desk.slack.open_home("U0ALICE")
     text = await _home(desk, "U0ALICE", "Unclaimed in my teams · 9,985")

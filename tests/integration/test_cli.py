@@ -63,7 +63,7 @@ def test_every_command_has_help_with_an_example(command: list[str]) -> None:
 def test_the_command_line_loads_database_and_domain_code_only_for_the_command_run() -> None:
     """`--help`, `policy check` and bundle checks stay quick: importing SQLAlchemy,
     pydantic-settings and the services took most of a second before any command ran."""
-    heavy = ["sqlalchemy", "pydantic", "pydantic_settings", "yaml", "store", "domain.services"]
+    heavy = ["sqlalchemy", "pydantic", "pydantic_settings", "yaml", "store", "domain.usecases"]
     probe = f"import sys, bot.cli; print([m for m in {heavy!r} if m in sys.modules])"
     loaded = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT

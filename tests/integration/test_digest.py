@@ -21,7 +21,8 @@ from domain.digest import cluster_key, plan_digest
 from domain.errors import IllegalTransition, InvalidCommand, NotAuthorized, StaleItem
 from domain.intake import IntakeRow
 from domain.items import Item, ItemFacts, ItemKind, ReviewState, RiskTier, Route
-from domain.services import APART_KEY, ReviewService
+from domain.usecases import UseCases
+from domain.usecases.digests import APART_KEY
 from store.engine import Database
 from store.tables import audit_records, digest_clusters, outbox
 from tests.integration.test_sla_sweep import (
@@ -79,15 +80,17 @@ def policies() -> Policies:
 
 
 @pytest.fixture
-async def service(migrated: Database, tmp_path: Path, policies: Policies) -> ReviewService:
+async def usecases(migrated: Database, tmp_path: Path, policies: Policies) -> UseCases:
     return await make_service(migrated, tmp_path, policies)
 
 
 async def _ingest(
-    service: ReviewService, rows: list[ItemFacts], *, now: datetime = T0
+    usecases: UseCases, rows: list[ItemFacts], *, now: datetime = T0
 ) -> dict[str, Item]:
-    await service.ingest([IntakeRow(line=n + 2, facts=f) for n, f in enumerate(rows)], now=now)
-    items = await service.queue(limit=10_000)
+    await usecases.intake.ingest(
+        [IntakeRow(line=n + 2, facts=f) for n, f in enumerate(rows)], now=now
+    )
+    items = await usecases.queries.queue(limit=10_000)
     return {i.facts.external_id: i for i in items}
 
 
@@ -131,13 +134,13 @@ INITECH = "Initech|EUR|-|unmatched"
 
 
 async def test_a_window_posts_one_summary_and_one_reply_per_cluster_per_team(
-    migrated: Database, service: ReviewService
+    migrated: Database, usecases: UseCases
 ) -> None:
-    items = await _ingest(service, MIXED)
+    items = await _ingest(usecases, MIXED)
     assert {i.route for i in items.values()} == {Route.DIGEST}
     assert items["big-1"].required_approvals == 2
 
-    plans = await service.digest_window(window=W1, now=T0 + 3 * timedelta(hours=1))
+    plans = await usecases.digests.digest_window(window=W1, now=T0 + 3 * timedelta(hours=1))
     assert [p.team for p in plans] == ["ap-europe", "treasury"]
     treasury = plans[1]
     assert treasury.count == 8
@@ -178,9 +181,9 @@ async def test_a_window_posts_one_summary_and_one_reply_per_cluster_per_team(
 
 
 async def test_the_cluster_key_and_the_plan_do_not_depend_on_input_order(
-    service: ReviewService, policies: Policies
+    usecases: UseCases, policies: Policies
 ) -> None:
-    items = list((await _ingest(service, MIXED[:8])).values())
+    items = list((await _ingest(usecases, MIXED[:8])).values())
     first = plan_digest("treasury", W1, items, policies())
     for seed in range(5):
         shuffled = items[:]
@@ -192,26 +195,26 @@ async def test_the_cluster_key_and_the_plan_do_not_depend_on_input_order(
     assert cluster_key(padded) == cluster_key(items[0])
 
 
-async def test_an_empty_window_posts_nothing(migrated: Database, service: ReviewService) -> None:
-    await _ingest(service, [_facts("hot-1", "2500.00", risk_tier=RiskTier.HIGH)])  # immediate
-    assert await service.digest_window(window=W1, now=T0) == []
+async def test_an_empty_window_posts_nothing(migrated: Database, usecases: UseCases) -> None:
+    await _ingest(usecases, [_facts("hot-1", "2500.00", risk_tier=RiskTier.HIGH)])  # immediate
+    assert await usecases.digests.digest_window(window=W1, now=T0) == []
     assert await _digest_rows(migrated) == []
     assert await _clusters(migrated) == []
     assert "digest.posted" not in {e for e, _ in await _events(migrated)}
 
 
 async def test_a_window_run_twice_or_by_two_processes_posts_once(
-    migrated: Database, tmp_path: Path, policies: Policies, service: ReviewService
+    migrated: Database, tmp_path: Path, policies: Policies, usecases: UseCases
 ) -> None:
-    await _ingest(service, MIXED)
+    await _ingest(usecases, MIXED)
     other_db = await other_process_database(migrated)
     try:
         other = await make_service(other_db, tmp_path, policies)
         results = await asyncio.gather(
-            service.digest_window(window=W1, now=T0),
-            other.digest_window(window=W1, now=T0),
+            usecases.digests.digest_window(window=W1, now=T0),
+            other.digests.digest_window(window=W1, now=T0),
         )
-        again = await other.digest_window(window=W1, now=T0)
+        again = await other.digests.digest_window(window=W1, now=T0)
     finally:
         await other_db.dispose()
     assert sorted(len(r) for r in results) == [0, 2] and again == []
@@ -223,12 +226,12 @@ async def test_a_window_run_twice_or_by_two_processes_posts_once(
 
 
 async def test_items_arriving_after_a_window_go_to_the_next_one(
-    migrated: Database, service: ReviewService
+    migrated: Database, usecases: UseCases
 ) -> None:
-    await _ingest(service, MIXED[:3])
-    assert len(await service.digest_window(window=W1, now=T0)) == 1
-    await _ingest(service, [_facts("g-late", "99.00")], now=T0 + timedelta(hours=4))
-    (plan,) = await service.digest_window(window=W2, now=T0 + timedelta(hours=4))
+    await _ingest(usecases, MIXED[:3])
+    assert len(await usecases.digests.digest_window(window=W1, now=T0)) == 1
+    await _ingest(usecases, [_facts("g-late", "99.00")], now=T0 + timedelta(hours=4))
+    (plan,) = await usecases.digests.digest_window(window=W2, now=T0 + timedelta(hours=4))
     assert plan.count == 1 and plan.clusters[0].key == GLOBEX
     parents = [r for r in await _digest_rows(migrated) if r["payload"]["template"] == "digest"]
     assert [r["dedupe_key"] for r in parents] == [
@@ -238,26 +241,26 @@ async def test_items_arriving_after_a_window_go_to_the_next_one(
 
 
 async def test_a_window_run_again_after_new_items_arrived_posts_nothing_more(
-    migrated: Database, service: ReviewService
+    migrated: Database, usecases: UseCases
 ) -> None:
-    await _ingest(service, MIXED[:3])
-    await service.digest_window(window=W1, now=T0)
-    await _ingest(service, [_facts("g-late", "99.00")], now=T0 + timedelta(minutes=1))
-    assert await service.digest_window(window=W1, now=T0 + timedelta(minutes=1)) == []
+    await _ingest(usecases, MIXED[:3])
+    await usecases.digests.digest_window(window=W1, now=T0)
+    await _ingest(usecases, [_facts("g-late", "99.00")], now=T0 + timedelta(minutes=1))
+    assert await usecases.digests.digest_window(window=W1, now=T0 + timedelta(minutes=1)) == []
 
 
 # --- bulk decisions ----------------------------------------------------------------------
 
 
 async def test_approve_all_posts_every_item_with_one_record_each_plus_one_for_the_group(
-    migrated: Database, service: ReviewService
+    migrated: Database, usecases: UseCases
 ) -> None:
-    items = await _ingest(service, MIXED)
-    await service.digest_window(window=W1, now=T0)
+    items = await _ingest(usecases, MIXED)
+    await usecases.digests.digest_window(window=W1, now=T0)
     cluster_id = await _cluster_id(migrated, "treasury", GLOBEX)
     before = await _events(migrated)
 
-    outcome = await service.decide_cluster(
+    outcome = await usecases.digests.decide_cluster(
         cluster_id=cluster_id, actor="U0ALICE", now=T0 + timedelta(hours=1), approve=True
     )
     assert [i.facts.external_id for i in outcome.items] == ["g-1", "g-2", "g-3"]
@@ -268,12 +271,11 @@ async def test_approve_all_posts_every_item_with_one_record_each_plus_one_for_th
     assert {i for e, i in new if e == "item.approved_in_bulk"} == {
         items[r].id for r in ("g-1", "g-2", "g-3")
     }
-    async with service._uow(read_only=True) as uow:
-        entries = [await uow.journal.for_item(i.id or 0) for i in outcome.items]
+    entries = [await usecases.queries.journal_of(i.id or 0) for i in outcome.items]
     assert [len(e) for e in entries] == [1, 1, 1]
     # The apart item and the other groups are untouched.
-    assert (await service.get(items["big-1"].id or 0)).state is ReviewState.PENDING
-    assert (await service.get(items["i-1"].id or 0)).state is ReviewState.PENDING
+    assert (await usecases.queries.get(items["big-1"].id or 0)).state is ReviewState.PENDING
+    assert (await usecases.queries.get(items["i-1"].id or 0)).state is ReviewState.PENDING
     decided = [
         r
         for r in await _digest_rows(migrated)
@@ -283,12 +285,12 @@ async def test_approve_all_posts_every_item_with_one_record_each_plus_one_for_th
         ("approved", f"digest:treasury:{W1}:c{cluster_id}")
     ]
 
-    again = await service.decide_cluster(
+    again = await usecases.digests.decide_cluster(
         cluster_id=cluster_id, actor="U0ALICE", now=T0 + timedelta(hours=2), approve=True
     )
     assert again.noop
     with pytest.raises(IllegalTransition, match="already approved by <@U0ALICE>"):
-        await service.decide_cluster(
+        await usecases.digests.decide_cluster(
             cluster_id=cluster_id,
             actor="U0BOB",
             now=T0 + timedelta(hours=2),
@@ -298,16 +300,16 @@ async def test_approve_all_posts_every_item_with_one_record_each_plus_one_for_th
 
 
 async def test_reject_all_needs_a_reason_and_records_it_on_every_item(
-    migrated: Database, service: ReviewService
+    migrated: Database, usecases: UseCases
 ) -> None:
-    await _ingest(service, MIXED)
-    await service.digest_window(window=W1, now=T0)
+    await _ingest(usecases, MIXED)
+    await usecases.digests.digest_window(window=W1, now=T0)
     cluster_id = await _cluster_id(migrated, "treasury", INITECH)
     with pytest.raises(InvalidCommand, match="reason"):
-        await service.decide_cluster(
+        await usecases.digests.decide_cluster(
             cluster_id=cluster_id, actor="U0BOB", now=T0, approve=False, reason="no"
         )
-    outcome = await service.decide_cluster(
+    outcome = await usecases.digests.decide_cluster(
         cluster_id=cluster_id,
         actor="U0BOB",
         now=T0,
@@ -323,50 +325,56 @@ async def test_reject_all_needs_a_reason_and_records_it_on_every_item(
 
 
 async def test_a_group_with_one_changed_item_is_refused_whole_and_nothing_changes(
-    migrated: Database, service: ReviewService
+    migrated: Database, usecases: UseCases
 ) -> None:
-    items = await _ingest(service, MIXED)
-    await service.digest_window(window=W1, now=T0)
+    items = await _ingest(usecases, MIXED)
+    await usecases.digests.digest_window(window=W1, now=T0)
     cluster_id = await _cluster_id(migrated, "treasury", GLOBEX)
     # The source data under g-2 changes after the digest went out (still pending).
     amended = dataclasses.replace(MIXED[1], description="corrected by the bank")
-    await service.ingest([IntakeRow(line=3, facts=amended)], now=T0)
-    snapshot = {r: await service.get(items[r].id or 0) for r in ("g-1", "g-2", "g-3")}
+    await usecases.intake.ingest([IntakeRow(line=3, facts=amended)], now=T0)
+    snapshot = {r: await usecases.queries.get(items[r].id or 0) for r in ("g-1", "g-2", "g-3")}
     before = await _events(migrated)
 
     with pytest.raises(StaleItem, match=f"{items['g-2'].human_id} changed since the digest"):
-        await service.decide_cluster(cluster_id=cluster_id, actor="U0ALICE", now=T0, approve=True)
+        await usecases.digests.decide_cluster(
+            cluster_id=cluster_id, actor="U0ALICE", now=T0, approve=True
+        )
 
-    assert {r: await service.get(items[r].id or 0) for r in snapshot} == snapshot
+    assert {r: await usecases.queries.get(items[r].id or 0) for r in snapshot} == snapshot
     assert await _events(migrated) == before
     (cluster,) = [c for c in await _clusters(migrated) if c["id"] == cluster_id]
     assert cluster["state"] == "open"
     # Each item can still be decided on its own.
-    one = await service.approve(item_id=items["g-1"].id or 0, actor="U0ALICE", now=T0)
+    one = await usecases.decisions.approve(item_id=items["g-1"].id or 0, actor="U0ALICE", now=T0)
     assert one.item.state is ReviewState.POSTED
 
 
 async def test_maker_checker_refuses_approving_a_group_with_an_item_one_prepared(
-    migrated: Database, service: ReviewService
+    migrated: Database, usecases: UseCases
 ) -> None:
     rows = [*MIXED[:2], dataclasses.replace(MIXED[2], prepared_by="U0BOB")]
-    items = await _ingest(service, rows)
-    await service.digest_window(window=W1, now=T0)
+    items = await _ingest(usecases, rows)
+    await usecases.digests.digest_window(window=W1, now=T0)
     cluster_id = await _cluster_id(migrated, "treasury", GLOBEX)
     with pytest.raises(NotAuthorized, match="maker-checker"):
-        await service.decide_cluster(cluster_id=cluster_id, actor="U0BOB", now=T0, approve=True)
-    assert {(await service.get(i.id or 0)).state for i in items.values()} == {ReviewState.PENDING}
-    outcome = await service.decide_cluster(
+        await usecases.digests.decide_cluster(
+            cluster_id=cluster_id, actor="U0BOB", now=T0, approve=True
+        )
+    assert {(await usecases.queries.get(i.id or 0)).state for i in items.values()} == {
+        ReviewState.PENDING
+    }
+    outcome = await usecases.digests.decide_cluster(
         cluster_id=cluster_id, actor="U0ALICE", now=T0, approve=True
     )
     assert len(outcome.items) == 3
 
 
 async def test_items_needing_individual_review_are_never_decided_in_bulk(
-    migrated: Database, service: ReviewService
+    migrated: Database, usecases: UseCases
 ) -> None:
-    items = await _ingest(service, MIXED)
-    await service.digest_window(window=W1, now=T0)
+    items = await _ingest(usecases, MIXED)
+    await usecases.digests.digest_window(window=W1, now=T0)
     apart = [c for c in await _clusters(migrated) if c["apart"]]
     big = items["big-1"]
     assert [(c["team"], c["items"]) for c in apart] == [
@@ -374,7 +382,7 @@ async def test_items_needing_individual_review_are_never_decided_in_bulk(
     ]
     for approve in (True, False):
         with pytest.raises(InvalidCommand, match="individual review"):
-            await service.decide_cluster(
+            await usecases.digests.decide_cluster(
                 cluster_id=int(apart[0]["id"]),
                 actor="U0ALICE",
                 now=T0,
@@ -386,44 +394,50 @@ async def test_items_needing_individual_review_are_never_decided_in_bulk(
         for c in await _clusters(migrated)
         if not c["apart"]
     )
-    first = await service.approve(item_id=items["big-1"].id or 0, actor="U0ALICE", now=T0)
+    first = await usecases.decisions.approve(
+        item_id=items["big-1"].id or 0, actor="U0ALICE", now=T0
+    )
     assert first.item.state is ReviewState.AWAITING_SECOND_APPROVAL
 
 
 async def test_a_policy_change_that_makes_items_material_keeps_them_apart(
-    migrated: Database, service: ReviewService, policies: Policies
+    migrated: Database, usecases: UseCases, policies: Policies
 ) -> None:
-    items = await _ingest(service, MIXED[:3])
+    items = await _ingest(usecases, MIXED[:3])
     policies.set(policy_text(dual_control={"amount": "5000.00"}, routing={"materiality": "125.00"}))
-    (plan,) = await service.digest_window(window=W1, now=T0)
+    (plan,) = await usecases.digests.digest_window(window=W1, now=T0)
     assert plan.apart == (items["g-3"].id,)
     assert plan.clusters[0].item_ids == (items["g-1"].id, items["g-2"].id)
 
 
-async def test_outsiders_cannot_decide_a_group(migrated: Database, service: ReviewService) -> None:
-    await _ingest(service, MIXED)
-    await service.digest_window(window=W1, now=T0)
+async def test_outsiders_cannot_decide_a_group(migrated: Database, usecases: UseCases) -> None:
+    await _ingest(usecases, MIXED)
+    await usecases.digests.digest_window(window=W1, now=T0)
     cluster_id = await _cluster_id(migrated, "treasury", GLOBEX)
     before = await _events(migrated)
     with pytest.raises(NotAuthorized):
-        await service.decide_cluster(cluster_id=cluster_id, actor="U0DAN", now=T0, approve=True)
+        await usecases.digests.decide_cluster(
+            cluster_id=cluster_id, actor="U0DAN", now=T0, approve=True
+        )
     with pytest.raises(NotAuthorized):
-        await service.cluster_summary(cluster_id=cluster_id, actor="U0DAN")
+        await usecases.digests.cluster_summary(cluster_id=cluster_id, actor="U0DAN")
     assert await _events(migrated) == before
 
 
 async def test_two_reviewers_deciding_one_group_at_once_decide_it_once(
-    migrated: Database, tmp_path: Path, policies: Policies, service: ReviewService
+    migrated: Database, tmp_path: Path, policies: Policies, usecases: UseCases
 ) -> None:
-    await _ingest(service, MIXED)
-    await service.digest_window(window=W1, now=T0)
+    await _ingest(usecases, MIXED)
+    await usecases.digests.digest_window(window=W1, now=T0)
     cluster_id = await _cluster_id(migrated, "treasury", GLOBEX)
     other_db = await other_process_database(migrated)
     try:
         other = await make_service(other_db, tmp_path, policies)
         results = await asyncio.gather(
-            service.decide_cluster(cluster_id=cluster_id, actor="U0ALICE", now=T0, approve=True),
-            other.decide_cluster(
+            usecases.digests.decide_cluster(
+                cluster_id=cluster_id, actor="U0ALICE", now=T0, approve=True
+            ),
+            other.digests.decide_cluster(
                 cluster_id=cluster_id,
                 actor="U0BOB",
                 now=T0,
@@ -446,15 +460,15 @@ async def test_two_reviewers_deciding_one_group_at_once_decide_it_once(
 
 
 async def test_review_individually_posts_a_card_for_each_open_item(
-    migrated: Database, service: ReviewService
+    migrated: Database, usecases: UseCases
 ) -> None:
-    items = await _ingest(service, MIXED)
-    await service.digest_window(window=W1, now=T0)
+    items = await _ingest(usecases, MIXED)
+    await usecases.digests.digest_window(window=W1, now=T0)
     cluster_id = await _cluster_id(migrated, "treasury", GLOBEX)
-    await service.reject(
+    await usecases.decisions.reject(
         item_id=items["g-1"].id or 0, actor="U0ALICE", reason="wrong bank account", now=T0
     )
-    assert await service.review_cluster(cluster_id=cluster_id, actor="U0BOB", now=T0) == 2
+    assert await usecases.digests.review_cluster(cluster_id=cluster_id, actor="U0BOB", now=T0) == 2
     async with migrated.reader.connect() as conn:
         cards = (
             await conn.execute(
@@ -466,17 +480,17 @@ async def test_review_individually_posts_a_card_for_each_open_item(
     assert sorted(i for i, _ in cards) == [items["g-2"].id, items["g-3"].id]
     assert all(p["post_if_missing"] for _, p in cards)
     with pytest.raises(NotAuthorized):
-        await service.review_cluster(cluster_id=cluster_id, actor="U0DAN", now=T0)
+        await usecases.digests.review_cluster(cluster_id=cluster_id, actor="U0DAN", now=T0)
 
 
 async def test_an_sla_reminder_does_not_make_a_digest_group_stale(
-    migrated: Database, service: ReviewService
+    migrated: Database, usecases: UseCases
 ) -> None:
-    await _ingest(service, MIXED[:3])
-    await service.digest_window(window=W1, now=T0)
+    await _ingest(usecases, MIXED[:3])
+    await usecases.digests.digest_window(window=W1, now=T0)
     cluster_id = await _cluster_id(migrated, "treasury", GLOBEX)
-    assert (await service.sla_sweep(now=T0 + timedelta(hours=24))).taken["remind"] == 3
-    outcome = await service.decide_cluster(
+    assert (await usecases.ladder.sla_sweep(now=T0 + timedelta(hours=24))).taken["remind"] == 3
+    outcome = await usecases.digests.decide_cluster(
         cluster_id=cluster_id, actor="U0ALICE", now=T0 + timedelta(hours=25), approve=True
     )
     assert len(outcome.items) == 3

@@ -27,7 +27,8 @@ from domain.items import (
     Route,
 )
 from domain.policy import parse_policy
-from domain.services import SYSTEM, ReviewService
+from domain.states import SYSTEM
+from domain.usecases import UseCases
 from store.audit_log import AnchorFile, init_audit, load_or_create_signing_key, verify_database
 from store.engine import Database, create_database
 from store.migrate import (
@@ -271,7 +272,7 @@ async def test_sqlite_pragmas(tmp_path: Path) -> None:
 # --- use cases on a real store ----------------------------------------------------------
 
 
-async def _service(db: Database, tmp_path: Path) -> ReviewService:
+async def _service(db: Database, tmp_path: Path) -> UseCases:
     loaded = parse_policy(EXAMPLE_POLICY.read_text())
     signer = load_or_create_signing_key(tmp_path / "audit.pem")
     async with db.writer.begin() as conn:
@@ -279,7 +280,7 @@ async def _service(db: Database, tmp_path: Path) -> ReviewService:
     factory = SqlUnitOfWorkFactory(
         database=db, signer=signer, anchors=AnchorFile(tmp_path / "anchors.jsonl")
     )
-    return ReviewService(uow=factory, policy=lambda: loaded)
+    return UseCases.over(uow=factory, policy=lambda: loaded)
 
 
 def _rows(n: int, **overrides: object) -> list[IntakeRow]:
@@ -303,12 +304,12 @@ def _rows(n: int, **overrides: object) -> list[IntakeRow]:
 async def test_ingest_is_idempotent_and_amends_on_change(
     migrated: Database, tmp_path: Path
 ) -> None:
-    service = await _service(migrated, tmp_path)
-    first = await service.ingest(_rows(5), now=NOW)
-    again = await service.ingest(_rows(5), now=NOW)
-    changed = await service.ingest(_rows(5, counterparty="Globex"), now=NOW)
+    usecases = await _service(migrated, tmp_path)
+    first = await usecases.intake.ingest(_rows(5), now=NOW)
+    again = await usecases.intake.ingest(_rows(5), now=NOW)
+    changed = await usecases.intake.ingest(_rows(5, counterparty="Globex"), now=NOW)
     assert (first.inserted, again.unchanged, changed.amended) == (5, 5, 5)
-    queue = await service.queue(states_=[ReviewState.PENDING])
+    queue = await usecases.queries.queue(states_=[ReviewState.PENDING])
     assert len(queue) == 5
     assert all(i.facts.counterparty == "Globex" for i in queue)
 
@@ -317,12 +318,12 @@ async def test_an_item_accepted_by_policy_is_stored_posted_with_its_entry(
     migrated: Database, tmp_path: Path
 ) -> None:
     # Ingest inserts an auto-accepted item directly in its final state (no update).
-    service = await _service(migrated, tmp_path)
+    usecases = await _service(migrated, tmp_path)
     match = _rows(2, kind=ItemKind.MATCH, score=95, amount=Decimal("120.00"))
-    result = await service.ingest(match, now=NOW)
+    result = await usecases.intake.ingest(match, now=NOW)
 
     assert result.routes["auto_accepted"] == 2
-    events = await _posted_by_policy(service, migrated, result.changed_items, version=3)
+    events = await _posted_by_policy(usecases, migrated, result.changed_items, version=3)
     assert events == ["item.ingested", "item.auto_accepted", "item.posted"] * 2
     anchors = AnchorFile(tmp_path / "anchors.jsonl")
     report = await verify_database(migrated, anchors=anchors, deep=True)
@@ -332,26 +333,26 @@ async def test_an_item_accepted_by_policy_is_stored_posted_with_its_entry(
 async def test_an_amendment_accepted_by_policy_is_posted_with_its_entry_in_one_write(
     migrated: Database, tmp_path: Path
 ) -> None:
-    service = await _service(migrated, tmp_path)
+    usecases = await _service(migrated, tmp_path)
     review = _rows(2, kind=ItemKind.MATCH, score=70, amount=Decimal("120.00"))
-    first = await service.ingest(review, now=NOW)
+    first = await usecases.intake.ingest(review, now=NOW)
     assert first.routes["digest"] + first.routes["immediate"] == 2
 
     sure = _rows(2, kind=ItemKind.MATCH, score=95, amount=Decimal("120.00"))
-    changed = await service.ingest(sure, now=NOW + timedelta(minutes=1))
+    changed = await usecases.intake.ingest(sure, now=NOW + timedelta(minutes=1))
 
     assert (changed.amended, changed.routes["auto_accepted"]) == (2, 2)
-    events = await _posted_by_policy(service, migrated, changed.changed_items, version=4)
+    events = await _posted_by_policy(usecases, migrated, changed.changed_items, version=4)
     amended = ["item.amended", "item.auto_accepted", "item.posted"]
     assert events == ["item.ingested"] * 2 + amended * 2
 
 
 async def _posted_by_policy(
-    service: ReviewService, migrated: Database, item_ids: list[int], *, version: int
+    usecases: UseCases, migrated: Database, item_ids: list[int], *, version: int
 ) -> list[str]:
     """Checks each item is posted by the system with one entry; the audit log's events."""
     for item_id in item_ids:
-        item = await service.get(item_id)
+        item = await usecases.queries.get(item_id)
         assert (item.state, item.version, item.decided_by) == (ReviewState.POSTED, version, SYSTEM)
         assert item.ledger_ref is not None and item.sla_next_at is None
     async with migrated.reader.connect() as conn:
@@ -365,8 +366,8 @@ async def _posted_by_policy(
 async def test_concurrent_claims_from_two_processes_never_share_an_item(
     migrated: Database, tmp_path: Path
 ) -> None:
-    service = await _service(migrated, tmp_path)
-    await service.ingest(_rows(6), now=NOW)
+    usecases = await _service(migrated, tmp_path)
+    await usecases.intake.ingest(_rows(6), now=NOW)
     # A second "process": its own engines and unit-of-work factory on the same database.
     other_db = (
         create_database(migrated.url)
@@ -377,7 +378,7 @@ async def test_concurrent_claims_from_two_processes_never_share_an_item(
     try:
         claims = await asyncio.gather(
             *(
-                (service if n % 2 else other).claim_next(actor=user, now=NOW)
+                (usecases if n % 2 else other).claims.claim_next(actor=user, now=NOW)
                 for n, user in enumerate(["U0ALICE", "U0BOB"] * 3)
             )
         )
@@ -390,17 +391,15 @@ async def test_concurrent_claims_from_two_processes_never_share_an_item(
 
 
 async def test_approval_posts_one_balanced_entry(migrated: Database, tmp_path: Path) -> None:
-    service = await _service(migrated, tmp_path)
-    await service.ingest(_rows(1, amount=Decimal("2500.00")), now=NOW)
-    (item,) = await service.queue()
-    outcome = await service.approve(item_id=item.id or 0, actor="U0ALICE", now=NOW)
-    repeat = await service.approve(item_id=item.id or 0, actor="U0ALICE", now=NOW)
+    usecases = await _service(migrated, tmp_path)
+    await usecases.intake.ingest(_rows(1, amount=Decimal("2500.00")), now=NOW)
+    (item,) = await usecases.queries.queue()
+    outcome = await usecases.decisions.approve(item_id=item.id or 0, actor="U0ALICE", now=NOW)
+    repeat = await usecases.decisions.approve(item_id=item.id or 0, actor="U0ALICE", now=NOW)
     assert outcome.item.state is ReviewState.POSTED
     assert outcome.journal_entry is not None and outcome.journal_entry.balanced
     assert repeat.noop
-    factory = (await _service(migrated, tmp_path))._uow  # type: ignore[attr-defined]
-    async with factory(read_only=True) as uow:
-        entries = await uow.journal.for_item(item.id or 0)
+    entries = await (await _service(migrated, tmp_path)).queries.journal_of(item.id or 0)
     assert len(entries) == 1
 
 
@@ -416,10 +415,10 @@ async def test_an_anchors_file_failure_does_not_fail_a_committed_change(
     unwritable = tmp_path / "anchors-is-a-directory"
     unwritable.mkdir()
     factory = SqlUnitOfWorkFactory(database=migrated, signer=signer, anchors=AnchorFile(unwritable))
-    service = ReviewService(uow=factory, policy=lambda: loaded)
-    result = await service.ingest(_rows(1), now=NOW)
+    usecases = UseCases.over(uow=factory, policy=lambda: loaded)
+    result = await usecases.intake.ingest(_rows(1), now=NOW)
     assert result.inserted == 1
-    assert len(await service.queue()) == 1
+    assert len(await usecases.queries.queue()) == 1
     assert any(getattr(r, "event", None) == "anchor_failed" for r in caplog.records)
 
 
@@ -428,10 +427,10 @@ async def test_a_huge_but_valid_amount_lands_and_its_audit_record_verifies(
 ) -> None:
     """10**16 minor units is past RFC 8785's exact integer range (2**53): the audit record
     must carry it exactly (as decimal text), not fail the whole batch."""
-    service = await _service(migrated, tmp_path)
+    usecases = await _service(migrated, tmp_path)
     rows = _rows(2)
     huge = dataclasses.replace(rows[0].facts, amount=Decimal("100000000000000.00"))
-    result = await service.ingest([IntakeRow(line=2, facts=huge), rows[1]], now=NOW)
+    result = await usecases.intake.ingest([IntakeRow(line=2, facts=huge), rows[1]], now=NOW)
     assert result.inserted == 2
     report = await verify_database(migrated, anchors=AnchorFile(tmp_path / "anchors.jsonl"))
     assert report.ok, report.problem

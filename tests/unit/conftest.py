@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from domain.policy import LoadedPolicy
-from domain.services import ReviewService
+from domain.usecases import UseCases
 from tests.fakes import FixedClock, InMemoryUnitOfWorkFactory, make_policy
 
 
@@ -25,5 +25,5 @@ def uow_factory() -> InMemoryUnitOfWorkFactory:
 
 
 @pytest.fixture
-def service(uow_factory: InMemoryUnitOfWorkFactory, loaded_policy: LoadedPolicy) -> ReviewService:
-    return ReviewService(uow=uow_factory, policy=lambda: loaded_policy)
+def usecases(uow_factory: InMemoryUnitOfWorkFactory, loaded_policy: LoadedPolicy) -> UseCases:
+    return UseCases.over(uow=uow_factory, policy=lambda: loaded_policy)

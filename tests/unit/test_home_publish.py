@@ -11,7 +11,7 @@ import pytest
 from slack_sdk.models.views import View
 
 from domain.policy import LoadedPolicy
-from domain.services import ReviewService
+from domain.usecases import UseCases
 from handlers.context import Deps, InFlight, KeyedLocks
 from handlers.home import publish_home
 from tests.fakes import FixedClock, InMemoryUnitOfWorkFactory
@@ -28,12 +28,12 @@ class RecordingClient:
         self.published.append((user_id, view))
 
 
-def _deps(service: ReviewService, loaded_policy: LoadedPolicy, clock: FixedClock) -> Deps:
+def _deps(usecases: UseCases, loaded_policy: LoadedPolicy, clock: FixedClock) -> Deps:
     async def history(item_id: int) -> list[dict[str, object]]:
         return []
 
     return Deps(
-        service=service,
+        usecases=usecases,
         policy=lambda: loaded_policy,
         clock=clock,
         history=history,
@@ -42,15 +42,15 @@ def _deps(service: ReviewService, loaded_policy: LoadedPolicy, clock: FixedClock
 
 
 async def test_a_refresh_that_read_before_a_change_never_lands_after_a_newer_view(
-    service: ReviewService,
+    usecases: UseCases,
     uow_factory: InMemoryUnitOfWorkFactory,
     loaded_policy: LoadedPolicy,
     clock: FixedClock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    item = await add_item(service, uow_factory, clock)
+    item = await add_item(usecases, uow_factory, clock)
     assert item.id is not None
-    read_dashboard = service.dashboard
+    read_dashboard = usecases.queries.dashboard
     first_read = asyncio.Event()
     let_first_publish = asyncio.Event()
     reads = 0
@@ -64,13 +64,15 @@ async def test_a_refresh_that_read_before_a_change_never_lands_after_a_newer_vie
             await let_first_publish.wait()
         return board
 
-    monkeypatch.setattr(service, "dashboard", slow_first_dashboard)
+    monkeypatch.setattr(usecases.queries, "dashboard", slow_first_dashboard)
     client = RecordingClient()
-    deps = _deps(service, loaded_policy, clock)
+    deps = _deps(usecases, loaded_policy, clock)
 
     stale = asyncio.create_task(publish_home(client, deps, user="U0ALICE"))  # type: ignore[arg-type]
     await first_read.wait()
-    await service.assign(item_id=item.id, actor="U0ALICE", assignee="U0ALICE", now=clock.now())
+    await usecases.claims.assign(
+        item_id=item.id, actor="U0ALICE", assignee="U0ALICE", now=clock.now()
+    )
     fresh = asyncio.create_task(publish_home(client, deps, user="U0ALICE"))  # type: ignore[arg-type]
     await asyncio.sleep(0.05)  # unguarded, the fresh publish finishes in here
     let_first_publish.set()
@@ -129,14 +131,16 @@ def _page_line(client: RecordingClient) -> str:
 
 
 async def test_a_refresh_keeps_the_user_on_their_page_until_the_lists_get_shorter(
-    service: ReviewService,
+    usecases: UseCases,
     uow_factory: InMemoryUnitOfWorkFactory,
     loaded_policy: LoadedPolicy,
     clock: FixedClock,
 ) -> None:
-    items = [await add_item(service, uow_factory, clock, external_id=f"EXT-{n}") for n in range(25)]
+    items = [
+        await add_item(usecases, uow_factory, clock, external_id=f"EXT-{n}") for n in range(25)
+    ]
     client = RecordingClient()
-    deps = _deps(service, loaded_policy, clock)
+    deps = _deps(usecases, loaded_policy, clock)
     publish = functools.partial(publish_home, client, deps)  # type: ignore[arg-type]
 
     await publish(user="U0ALICE")
@@ -150,7 +154,7 @@ async def test_a_refresh_keeps_the_user_on_their_page_until_the_lists_get_shorte
 
     for item in items[:20]:  # Bob takes most of the queue: one page is left
         assert item.id is not None
-        await service.claim(item_id=item.id, actor="U0BOB", now=clock.now())
+        await usecases.claims.claim(item_id=item.id, actor="U0BOB", now=clock.now())
     await publish(user="U0ALICE")
     assert _page_line(client) == "Page 1 of 1"
     await publish(user="U0ALICE", page=7)  # a stale Next button

@@ -39,7 +39,9 @@ from domain.items import (
 )
 from domain.policy import LoadedPolicy
 from domain.routing import prepare
-from domain.services import CLAIM_CANDIDATES, IngestResult, ReviewService
+from domain.usecases import UseCases
+from domain.usecases.claims import CLAIM_CANDIDATES
+from domain.usecases.intake import IngestResult
 from tests.fakes import (
     DuplicateKey,
     FixedClock,
@@ -62,19 +64,19 @@ def rows(*facts: ItemFacts) -> list[IntakeRow]:
     ]
 
 
-async def ingest(service: ReviewService, clock: FixedClock, *facts: ItemFacts) -> IngestResult:
-    return await service.ingest(rows(*facts), now=clock.now())
+async def ingest(usecases: UseCases, clock: FixedClock, *facts: ItemFacts) -> IngestResult:
+    return await usecases.intake.ingest(rows(*facts), now=clock.now())
 
 
 async def add_item(
-    service: ReviewService,
+    usecases: UseCases,
     factory: InMemoryUnitOfWorkFactory,
     clock: FixedClock,
     **overrides: Any,
 ) -> Item:
     """Ingests one item and returns it as stored."""
     external_id = overrides.setdefault("external_id", f"EXT-{len(factory.items) + 1}")
-    await ingest(service, clock, make_facts(**overrides))
+    await ingest(usecases, clock, make_facts(**overrides))
     return next(i for i in factory.items if i.facts.external_id == external_id)
 
 
@@ -154,9 +156,9 @@ async def test_fake_uow_serialises_concurrent_writers(
 async def test_fake_journal_keys_are_unique_and_read_only_refuses_writes(
     uow_factory: InMemoryUnitOfWorkFactory, loaded_policy: LoadedPolicy, clock: FixedClock
 ) -> None:
-    service = ReviewService(uow=uow_factory, policy=lambda: loaded_policy)
-    item = await add_item(service, uow_factory, clock)
-    outcome = await service.approve(item_id=item.id or 0, actor="U0BOB", now=clock.now())
+    usecases = UseCases.over(uow=uow_factory, policy=lambda: loaded_policy)
+    item = await add_item(usecases, uow_factory, clock)
+    outcome = await usecases.decisions.approve(item_id=item.id or 0, actor="U0BOB", now=clock.now())
     assert outcome.journal_entry is not None
     async with uow_factory() as uow:
         with pytest.raises(DuplicateKey):
@@ -180,13 +182,13 @@ def test_fixed_clock() -> None:
 
 
 async def test_ingest_inserts_routes_and_audits(
-    service: ReviewService,
+    usecases: UseCases,
     uow_factory: InMemoryUnitOfWorkFactory,
     clock: FixedClock,
     loaded_policy: LoadedPolicy,
 ) -> None:
     result = await ingest(
-        service,
+        usecases,
         clock,
         make_facts(external_id="A"),
         make_facts(external_id="B", amount=BIG),
@@ -225,7 +227,7 @@ async def test_ingest_inserts_routes_and_audits(
 
 
 async def test_ingest_sends_cards_and_one_home_refresh_per_affected_user(
-    service: ReviewService,
+    usecases: UseCases,
     uow_factory: InMemoryUnitOfWorkFactory,
     clock: FixedClock,
     loaded_policy: LoadedPolicy,
@@ -233,7 +235,7 @@ async def test_ingest_sends_cards_and_one_home_refresh_per_affected_user(
     # The batch's Home refreshes are collected once per batch, not built per item: the
     # outbox must still hold a card per item and a refresh for every affected user.
     await ingest(
-        service,
+        usecases,
         clock,
         make_facts(external_id="A", amount=BIG),
         make_facts(external_id="B", amount=BIG),
@@ -260,12 +262,12 @@ async def test_ingest_sends_cards_and_one_home_refresh_per_affected_user(
 
 
 async def test_a_new_digest_item_enqueues_no_card_until_someone_must_look_at_it(
-    service: ReviewService, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
     # The relay never posts a digest item's card and a new item has none to update, so
     # ingest enqueues none (it was rendered and skipped, once per digest item).
     await ingest(
-        service, clock, make_facts(external_id="digest"), make_facts(external_id="big", amount=BIG)
+        usecases, clock, make_facts(external_id="digest"), make_facts(external_id="big", amount=BIG)
     )
     assert [uow_factory.item(n).route for n in (1, 2)] == [Route.DIGEST, Route.IMMEDIATE]
 
@@ -278,7 +280,7 @@ async def test_a_new_digest_item_enqueues_no_card_until_someone_must_look_at_it(
         return found
 
     assert cards() == {2: [True]}
-    await service.claim(item_id=1, actor="U0ALICE", now=clock.now())  # now card-worthy
+    await usecases.claims.claim(item_id=1, actor="U0ALICE", now=clock.now())  # now card-worthy
     assert cards() == {1: [True], 2: [True]}
 
 
@@ -305,8 +307,8 @@ async def test_rows_prepared_elsewhere_ingest_exactly_like_raw_rows(
         (prepared, [prepare(r, loaded_policy) for r in rows(*facts)]),
         (stale, [prepare(r, stricter) for r in rows(*facts)]),
     ):
-        service = ReviewService(uow=factory, policy=lambda: loaded_policy)
-        await service.ingest(batch, now=clock.now())
+        usecases = UseCases.over(uow=factory, policy=lambda: loaded_policy)
+        await usecases.intake.ingest(batch, now=clock.now())
 
     assert snapshot(prepared) == snapshot(raw)
     assert snapshot(stale) == snapshot(raw)
@@ -322,27 +324,27 @@ async def test_rows_prepared_elsewhere_ingest_exactly_like_raw_rows(
 
 
 async def test_identical_reingest_changes_nothing_even_when_older(
-    service: ReviewService, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
-    await ingest(service, clock, make_facts(aging_days=1))
+    await ingest(usecases, clock, make_facts(aging_days=1))
     before = snapshot(uow_factory)
     clock.advance(timedelta(days=3))
-    result = await ingest(service, clock, make_facts(aging_days=4))
+    result = await ingest(usecases, clock, make_facts(aging_days=4))
     assert (result.inserted, result.unchanged, result.amended) == (0, 1, 0)
     assert result.changed_items == []
     assert snapshot(uow_factory) == before
 
 
 async def test_changed_content_amends_and_voids_approvals(
-    service: ReviewService, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
-    item = await add_item(service, uow_factory, clock, amount=BIG)
-    waiting = await service.approve(item_id=1, actor="U0ALICE", now=clock.now())
+    item = await add_item(usecases, uow_factory, clock, amount=BIG)
+    waiting = await usecases.decisions.approve(item_id=1, actor="U0ALICE", now=clock.now())
     assert waiting.item.state is S.AWAITING_SECOND_APPROVAL
 
     clock.advance(timedelta(hours=1))
     result = await ingest(
-        service, clock, make_facts(external_id=item.facts.external_id, amount="20000.01")
+        usecases, clock, make_facts(external_id=item.facts.external_id, amount="20000.01")
     )
     assert (result.amended, result.inserted, result.unchanged) == (1, 0, 0)
     amended = uow_factory.item(1)
@@ -360,17 +362,17 @@ async def test_changed_content_amends_and_voids_approvals(
     assert event.data["previous_content_hash"] == item.content_hash
 
     # The old approval is void: ALICE's next approval is a first one again.
-    again = await service.approve(item_id=1, actor="U0ALICE", now=clock.now())
+    again = await usecases.decisions.approve(item_id=1, actor="U0ALICE", now=clock.now())
     assert again.item.state is S.AWAITING_SECOND_APPROVAL and not again.noop
 
 
 async def test_amendments_of_a_batch_are_written_together_or_not_at_all(
-    service: ReviewService,
+    usecases: UseCases,
     uow_factory: InMemoryUnitOfWorkFactory,
     clock: FixedClock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    await ingest(service, clock, *(make_facts(external_id=f"E{n}") for n in range(3)))
+    await ingest(usecases, clock, *(make_facts(external_id=f"E{n}") for n in range(3)))
     before = snapshot(uow_factory)
     changed = [make_facts(external_id=f"E{n}", amount="130.00") for n in range(3)]
 
@@ -379,27 +381,27 @@ async def test_amendments_of_a_batch_are_written_together_or_not_at_all(
 
     monkeypatch.setattr(InMemoryItemRepository, "update_many", someone_changed_r2)
     with pytest.raises(StaleItem, match="R-2 changed during ingest; run the ingest again"):
-        await ingest(service, clock, *changed)
+        await ingest(usecases, clock, *changed)
     assert snapshot(uow_factory) == before  # nothing of the batch was kept
 
     monkeypatch.undo()
-    result = await ingest(service, clock, *changed)
+    result = await ingest(usecases, clock, *changed)
     assert result.amended == 3
     assert [uow_factory.item(n).facts.amount for n in (1, 2, 3)] == [Decimal("130.00")] * 3
 
 
 async def test_amending_a_disputed_item_keeps_the_dispute_and_voids_its_write_off_approvals(
-    service: ReviewService, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
-    item = await add_item(service, uow_factory, clock, amount=BIG)
-    await service.open_dispute(
+    item = await add_item(usecases, uow_factory, clock, amount=BIG)
+    await usecases.disputes.open_dispute(
         item_id=1,
         actor="U0BOB",
         now=clock.now(),
         category=DisputeCategory.SUSPECTED_FRAUD,
         description="payee details changed twice",
     )
-    first = await service.resolve_dispute(
+    first = await usecases.disputes.resolve_dispute(
         item_id=1, actor="U0ALICE", now=clock.now(), outcome=DisputeOutcome.WRITTEN_OFF
     )
     assert first.item.state is S.DISPUTED  # one of two write-off approvals
@@ -408,7 +410,7 @@ async def test_amending_a_disputed_item_keeps_the_dispute_and_voids_its_write_of
     clock.advance(timedelta(hours=1))
     # Amended to a small, clean match that would otherwise be auto-accepted and posted.
     result = await ingest(
-        service,
+        usecases,
         clock,
         make_facts(external_id=item.facts.external_id, kind=ItemKind.MATCH, score=99),
     )
@@ -432,23 +434,23 @@ async def test_amending_a_disputed_item_keeps_the_dispute_and_voids_its_write_of
 
     # ALICE's earlier write-off approval is void: hers counts again, now against the
     # amended amount (125.00 USD needs one approver), instead of being a repeat.
-    again = await service.resolve_dispute(
+    again = await usecases.disputes.resolve_dispute(
         item_id=1, actor="U0ALICE", now=clock.now(), outcome=DisputeOutcome.WRITTEN_OFF
     )
     assert again.item.state is S.POSTED and not again.noop
 
 
 async def test_posted_item_is_never_amended_the_row_is_reported_and_quarantined(
-    service: ReviewService, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
-    item = await add_item(service, uow_factory, clock)
-    await service.approve(item_id=1, actor="U0BOB", now=clock.now())
+    item = await add_item(usecases, uow_factory, clock)
+    await usecases.decisions.approve(item_id=1, actor="U0BOB", now=clock.now())
     before = snapshot(uow_factory)
-    run_id = await service.start_ingest(
+    run_id = await usecases.intake.start_ingest(
         source="bank-feed", file_name="bank.csv", policy_text="policy", now=clock.now()
     )
     changed = make_facts(external_id=item.facts.external_id, amount="126.00")
-    result = await service.ingest(rows(changed), now=clock.now(), run_id=run_id)
+    result = await usecases.intake.ingest(rows(changed), now=clock.now(), run_id=run_id)
 
     assert (result.rejected, result.amended, result.inserted) == (1, 0, 0)
     assert result.rejected_rows == [
@@ -466,16 +468,16 @@ async def test_posted_item_is_never_amended_the_row_is_reported_and_quarantined(
 
 
 async def test_rejected_rows_are_counted_quarantined_and_the_run_is_audited(
-    service: ReviewService,
+    usecases: UseCases,
     uow_factory: InMemoryUnitOfWorkFactory,
     clock: FixedClock,
     loaded_policy: LoadedPolicy,
 ) -> None:
-    run_id = await service.start_ingest(
+    run_id = await usecases.intake.start_ingest(
         source="bank-feed", file_name="bank.csv", policy_text="the policy text", now=clock.now()
     )
     bad = RowError(line=3, field="amount", error="'x' is not a decimal number")
-    result = await service.ingest(
+    result = await usecases.intake.ingest(
         rows(make_facts()), now=clock.now(), rejected=[(bad, "EXT-9,x")], run_id=run_id
     )
     assert (result.read, result.inserted, result.rejected) == (2, 1, 1)
@@ -483,7 +485,7 @@ async def test_rejected_rows_are_counted_quarantined_and_the_run_is_audited(
         {"line": 3, "field": "amount", "error": "'x' is not a decimal number"}
     ]
     assert [(q.error, q.raw) for q in uow_factory.store.quarantine] == [(bad, "EXT-9,x")]
-    await service.finish_ingest(
+    await usecases.intake.finish_ingest(
         run_id=run_id, result=result, file_sha256="ab" * 32, file_name="bank.csv", now=clock.now()
     )
     run = uow_factory.store.runs[run_id]
@@ -496,19 +498,19 @@ async def test_rejected_rows_are_counted_quarantined_and_the_run_is_audited(
 
 
 async def test_duplicate_external_id_in_one_batch_amends_within_the_batch(
-    service: ReviewService, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
-    result = await ingest(service, clock, make_facts(), make_facts(), make_facts(amount="130.00"))
+    result = await ingest(usecases, clock, make_facts(), make_facts(), make_facts(amount="130.00"))
     assert (result.inserted, result.unchanged, result.amended) == (1, 1, 1)
     [item] = uow_factory.items
     assert item.facts.amount == Decimal("130.00")
 
 
 async def test_auto_accept_posts_one_balanced_entry_once(
-    service: ReviewService, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
     facts = make_facts(kind=ItemKind.MATCH, score=95, amount="480.00", reference="INV-7")
-    result = await ingest(service, clock, facts)
+    result = await ingest(usecases, clock, facts)
     assert result.routes["auto_accepted"] == 1
     item = uow_factory.item(1)
     assert item.state is S.POSTED
@@ -526,28 +528,28 @@ async def test_auto_accept_posts_one_balanced_entry_once(
     assert posted.data["idempotency_key"] == "item-1-approval"
     assert posted.data["currency"] == "USD"
 
-    again = await ingest(service, clock, facts)
+    again = await ingest(usecases, clock, facts)
     assert again.unchanged == 1
     assert len(uow_factory.journal_entries) == 1
 
 
 async def test_a_material_high_scoring_match_waits_for_two_humans(
-    service: ReviewService, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
     facts = make_facts(kind=ItemKind.MATCH, score=95, amount="50000.00", prepared_by="U0CAROL")
-    result = await ingest(service, clock, facts)
+    result = await ingest(usecases, clock, facts)
     assert result.routes["auto_accepted"] == 0
     item = uow_factory.item(1)
     assert (item.state, item.route, item.required_approvals) == (S.PENDING, Route.IMMEDIATE, 2)
     assert uow_factory.journal_entries == []
-    first = await service.approve(item_id=1, actor="U0ALICE", now=clock.now())
+    first = await usecases.decisions.approve(item_id=1, actor="U0ALICE", now=clock.now())
     assert first.item.state is S.AWAITING_SECOND_APPROVAL and first.journal_entry is None
-    second = await service.approve(item_id=1, actor="U0BOB", now=clock.now())
+    second = await usecases.decisions.approve(item_id=1, actor="U0BOB", now=clock.now())
     assert second.item.state is S.POSTED and second.journal_entry is not None
 
 
 async def test_auto_approved_batch_posts_its_variance(
-    service: ReviewService, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
     facts = make_facts(
         kind=ItemKind.BATCH,
@@ -556,7 +558,7 @@ async def test_auto_approved_batch_posts_its_variance(
         variance="-100.00",
         record_count=50,
     )
-    await ingest(service, clock, facts)
+    await ingest(usecases, clock, facts)
     [entry] = uow_factory.journal_entries
     assert entry.balanced
     assert lines_of(entry) == [
@@ -569,10 +571,10 @@ async def test_auto_approved_batch_posts_its_variance(
 
 
 async def test_single_approval_posts_exactly_one_entry(
-    service: ReviewService, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
-    await add_item(service, uow_factory, clock)
-    outcome = await service.approve(
+    await add_item(usecases, uow_factory, clock)
+    outcome = await usecases.decisions.approve(
         item_id=1, actor="U0BOB", now=clock.now(), note="ok", expected_version=1
     )
     assert outcome.item.state is S.POSTED
@@ -588,35 +590,35 @@ async def test_single_approval_posts_exactly_one_entry(
 
 
 async def test_dual_control_approve_awaits_second_then_posts_once(
-    service: ReviewService, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
-    await add_item(service, uow_factory, clock, amount=BIG)
-    first = await service.approve(item_id=1, actor="U0ALICE", now=clock.now())
+    await add_item(usecases, uow_factory, clock, amount=BIG)
+    first = await usecases.decisions.approve(item_id=1, actor="U0ALICE", now=clock.now())
     assert first.item.state is S.AWAITING_SECOND_APPROVAL
     assert first.journal_entry is None
     assert uow_factory.journal_entries == []
 
-    second = await service.approve(item_id=1, actor="U0BOB", now=clock.now())
+    second = await usecases.decisions.approve(item_id=1, actor="U0BOB", now=clock.now())
     assert second.item.state is S.POSTED
     [entry] = uow_factory.journal_entries
     assert entry == second.journal_entry
     assert entry.memo.startswith("R-1 approval by U0ALICE, U0BOB")
     assert [a.user for a in uow_factory.item(1).approvals] == ["U0ALICE", "U0BOB"]
 
-    third = await service.approve(item_id=1, actor="U0BOB", now=clock.now())
+    third = await usecases.decisions.approve(item_id=1, actor="U0BOB", now=clock.now())
     assert third.noop
     with pytest.raises(IllegalTransition, match="R-1 is posted"):
-        await service.approve(item_id=1, actor="U0CAROL", now=clock.now())
+        await usecases.decisions.approve(item_id=1, actor="U0CAROL", now=clock.now())
     assert len(uow_factory.journal_entries) == 1
 
 
 async def test_preparer_is_refused_and_nothing_changes(
-    service: ReviewService, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
-    await add_item(service, uow_factory, clock, prepared_by="U0ALICE")
+    await add_item(usecases, uow_factory, clock, prepared_by="U0ALICE")
     before = snapshot(uow_factory)
     with pytest.raises(NotAuthorized, match="you prepared R-1"):
-        await service.approve(item_id=1, actor="U0ALICE", now=clock.now())
+        await usecases.decisions.approve(item_id=1, actor="U0ALICE", now=clock.now())
     assert snapshot(uow_factory) == before
 
 
@@ -629,35 +631,39 @@ async def test_preparer_is_refused_and_nothing_changes(
     ],
 )
 async def test_non_team_reviewer_is_refused(
-    service: ReviewService,
+    usecases: UseCases,
     uow_factory: InMemoryUnitOfWorkFactory,
     clock: FixedClock,
     actor: str,
     message: str,
 ) -> None:
-    await add_item(service, uow_factory, clock)
+    await add_item(usecases, uow_factory, clock)
     before = snapshot(uow_factory)
     with pytest.raises(NotAuthorized, match=message):
-        await service.approve(item_id=1, actor=actor, now=clock.now())
+        await usecases.decisions.approve(item_id=1, actor=actor, now=clock.now())
     with pytest.raises(NotAuthorized):
-        await service.reject(item_id=1, actor=actor, now=clock.now(), reason="not our item here")
+        await usecases.decisions.reject(
+            item_id=1, actor=actor, now=clock.now(), reason="not our item here"
+        )
     assert snapshot(uow_factory) == before
 
 
 async def test_stale_expected_version_is_refused_and_nothing_changes(
-    service: ReviewService, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
-    seen = await add_item(service, uow_factory, clock)
-    await service.escalate(item_id=1, actor="U0CAROL", now=clock.now(), reason="needs a lead")
+    seen = await add_item(usecases, uow_factory, clock)
+    await usecases.decisions.escalate(
+        item_id=1, actor="U0CAROL", now=clock.now(), reason="needs a lead"
+    )
     before = snapshot(uow_factory)
     with pytest.raises(StaleItem, match="R-1 changed since you opened it") as info:
-        await service.approve(
+        await usecases.decisions.approve(
             item_id=1, actor="U0LEAD", now=clock.now(), expected_version=seen.version
         )
     assert "nothing was changed" in str(info.value)
     assert snapshot(uow_factory) == before
     with pytest.raises(StaleItem):
-        await service.reject(
+        await usecases.decisions.reject(
             item_id=1,
             actor="U0LEAD",
             now=clock.now(),
@@ -668,23 +674,25 @@ async def test_stale_expected_version_is_refused_and_nothing_changes(
 
 
 async def test_double_approve_is_a_noop_without_audit(
-    service: ReviewService, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
-    await add_item(service, uow_factory, clock)
-    await service.approve(item_id=1, actor="U0BOB", now=clock.now())
+    await add_item(usecases, uow_factory, clock)
+    await usecases.decisions.approve(item_id=1, actor="U0BOB", now=clock.now())
     before = snapshot(uow_factory)
-    repeat = await service.approve(item_id=1, actor="U0BOB", now=clock.now(), expected_version=1)
+    repeat = await usecases.decisions.approve(
+        item_id=1, actor="U0BOB", now=clock.now(), expected_version=1
+    )
     assert repeat.noop and repeat.events == () and repeat.journal_entry is None
     assert snapshot(uow_factory) == before
 
 
 async def test_simultaneous_double_click_still_posts_once(
-    service: ReviewService, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
-    await add_item(service, uow_factory, clock)
+    await add_item(usecases, uow_factory, clock)
     results = await asyncio.gather(
-        service.approve(item_id=1, actor="U0BOB", now=clock.now()),
-        service.approve(item_id=1, actor="U0BOB", now=clock.now()),
+        usecases.decisions.approve(item_id=1, actor="U0BOB", now=clock.now()),
+        usecases.decisions.approve(item_id=1, actor="U0BOB", now=clock.now()),
         return_exceptions=True,
     )
     assert any(not isinstance(r, BaseException) and not r.noop for r in results)
@@ -695,12 +703,12 @@ async def test_simultaneous_double_click_still_posts_once(
 
 
 async def test_two_approvers_at_once_one_wins_the_other_is_told_to_look_again(
-    service: ReviewService, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
-    await add_item(service, uow_factory, clock, amount=BIG)
+    await add_item(usecases, uow_factory, clock, amount=BIG)
     results = await asyncio.gather(
-        service.approve(item_id=1, actor="U0ALICE", now=clock.now()),
-        service.approve(item_id=1, actor="U0BOB", now=clock.now()),
+        usecases.decisions.approve(item_id=1, actor="U0ALICE", now=clock.now()),
+        usecases.decisions.approve(item_id=1, actor="U0BOB", now=clock.now()),
         return_exceptions=True,
     )
     stale = [r for r in results if isinstance(r, StaleItem)]
@@ -712,70 +720,74 @@ async def test_two_approvers_at_once_one_wins_the_other_is_told_to_look_again(
 
 
 async def test_claimed_item_belongs_to_its_assignee_but_a_lead_may_step_in(
-    service: ReviewService, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
-    await add_item(service, uow_factory, clock)
-    await service.claim(item_id=1, actor="U0CAROL", now=clock.now())
+    await add_item(usecases, uow_factory, clock)
+    await usecases.claims.claim(item_id=1, actor="U0CAROL", now=clock.now())
     with pytest.raises(NotAuthorized, match="R-1 is claimed by <@U0CAROL>"):
-        await service.approve(item_id=1, actor="U0BOB", now=clock.now())
-    outcome = await service.approve(item_id=1, actor="U0LEAD", now=clock.now())
+        await usecases.decisions.approve(item_id=1, actor="U0BOB", now=clock.now())
+    outcome = await usecases.decisions.approve(item_id=1, actor="U0LEAD", now=clock.now())
     assert outcome.item.state is S.POSTED
 
 
 async def test_escalated_items_are_for_leads(
-    service: ReviewService, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
-    await add_item(service, uow_factory, clock)
-    escalated = await service.escalate(item_id=1, actor="U0BOB", now=clock.now(), reason="help")
+    await add_item(usecases, uow_factory, clock)
+    escalated = await usecases.decisions.escalate(
+        item_id=1, actor="U0BOB", now=clock.now(), reason="help"
+    )
     assert escalated.item.state is S.ESCALATED
-    repeat = await service.escalate(item_id=1, actor="U0BOB", now=clock.now())
+    repeat = await usecases.decisions.escalate(item_id=1, actor="U0BOB", now=clock.now())
     assert repeat.noop
     with pytest.raises(NotAuthorized, match="only its team's leads"):
-        await service.approve(item_id=1, actor="U0ALICE", now=clock.now())
-    assert (await service.approve(item_id=1, actor="U0LEAD", now=clock.now())).item.state is (
-        S.POSTED
-    )
+        await usecases.decisions.approve(item_id=1, actor="U0ALICE", now=clock.now())
+    assert (
+        await usecases.decisions.approve(item_id=1, actor="U0LEAD", now=clock.now())
+    ).item.state is (S.POSTED)
 
 
 async def test_reject_needs_a_reason_and_repeats_are_noops(
-    service: ReviewService, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
-    await add_item(service, uow_factory, clock)
+    await add_item(usecases, uow_factory, clock)
     before = snapshot(uow_factory)
     with pytest.raises(InvalidCommand, match="at least 3 words"):
-        await service.reject(item_id=1, actor="U0BOB", now=clock.now(), reason="no")
+        await usecases.decisions.reject(item_id=1, actor="U0BOB", now=clock.now(), reason="no")
     assert snapshot(uow_factory) == before
-    done = await service.reject(
+    done = await usecases.decisions.reject(
         item_id=1, actor="U0BOB", now=clock.now(), reason="duplicate of R-7 already cleared"
     )
     assert done.item.state is S.REJECTED
     count = len(uow_factory.audit_entries)
-    assert (await service.reject(item_id=1, actor="U0BOB", now=clock.now(), reason="x")).noop
+    assert (
+        await usecases.decisions.reject(item_id=1, actor="U0BOB", now=clock.now(), reason="x")
+    ).noop
     assert len(uow_factory.audit_entries) == count
     assert uow_factory.journal_entries == []
 
 
-async def test_missing_item(service: ReviewService, clock: FixedClock) -> None:
+async def test_missing_item(usecases: UseCases, clock: FixedClock) -> None:
     with pytest.raises(ItemNotFound, match="there is no item R-99"):
-        await service.approve(item_id=99, actor="U0BOB", now=clock.now())
+        await usecases.decisions.approve(item_id=99, actor="U0BOB", now=clock.now())
     with pytest.raises(ItemNotFound):
-        await service.get(99)
+        await usecases.queries.get(99)
 
 
 # --- claims -------------------------------------------------------------------------------
 
 
 async def test_claim_next_takes_the_highest_priority_first(
-    service: ReviewService, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
     await ingest(
-        service,
+        usecases,
         clock,
         make_facts(external_id="small", amount="10.00"),
         make_facts(external_id="big", amount="9000.00"),
         make_facts(external_id="mid", amount="900.00"),
     )
-    outcome = await service.claim_next(actor="U0ALICE", now=clock.now())
+    outcome = await usecases.claims.claim_next(actor="U0ALICE", now=clock.now())
     assert outcome.item.facts.external_id == "big"
     assert outcome.item.state is S.ASSIGNED
     assert outcome.item.assignee == "U0ALICE"
@@ -784,14 +796,14 @@ async def test_claim_next_takes_the_highest_priority_first(
 
 
 async def test_two_concurrent_claims_get_different_items(
-    service: ReviewService, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
     await ingest(
-        service, clock, make_facts(external_id="A"), make_facts(external_id="B", amount="300.00")
+        usecases, clock, make_facts(external_id="A"), make_facts(external_id="B", amount="300.00")
     )
     first, second = await asyncio.gather(
-        service.claim_next(actor="U0ALICE", now=clock.now()),
-        service.claim_next(actor="U0BOB", now=clock.now()),
+        usecases.claims.claim_next(actor="U0ALICE", now=clock.now()),
+        usecases.claims.claim_next(actor="U0BOB", now=clock.now()),
     )
     assert {first.item.id, second.item.id} == {1, 2}
     assert {uow_factory.item(1).assignee, uow_factory.item(2).assignee} == {"U0ALICE", "U0BOB"}
@@ -799,11 +811,14 @@ async def test_two_concurrent_claims_get_different_items(
 
 
 async def test_more_claimers_than_items_one_is_told_nothing_is_waiting(
-    service: ReviewService, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
-    await ingest(service, clock, make_facts(external_id="A"), make_facts(external_id="B"))
+    await ingest(usecases, clock, make_facts(external_id="A"), make_facts(external_id="B"))
     results = await asyncio.gather(
-        *(service.claim_next(actor=u, now=clock.now()) for u in ("U0ALICE", "U0BOB", "U0CAROL")),
+        *(
+            usecases.claims.claim_next(actor=u, now=clock.now())
+            for u in ("U0ALICE", "U0BOB", "U0CAROL")
+        ),
         return_exceptions=True,
     )
     assert sum(isinstance(r, NothingToClaim) for r in results) == 1
@@ -812,93 +827,95 @@ async def test_more_claimers_than_items_one_is_told_nothing_is_waiting(
 
 
 async def test_claim_next_skips_what_the_actor_prepared_and_other_teams(
-    service: ReviewService, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
     await ingest(
-        service,
+        usecases,
         clock,
         make_facts(external_id="mine", amount="9000.00", prepared_by="U0ALICE"),
         make_facts(external_id="ap", amount="9000.00", entity="ACME-DE", currency="EUR"),
         make_facts(external_id="theirs", amount="10.00", prepared_by="U0BOB"),
     )
-    outcome = await service.claim_next(actor="U0ALICE", now=clock.now())
+    outcome = await usecases.claims.claim_next(actor="U0ALICE", now=clock.now())
     assert outcome.item.facts.external_id == "theirs"
     with pytest.raises(NothingToClaim):
-        await service.claim_next(actor="U0ALICE", now=clock.now())
-    assert (await service.claim_next(actor="U0DAN", now=clock.now())).item.facts.external_id == (
-        "ap"
-    )
+        await usecases.claims.claim_next(actor="U0ALICE", now=clock.now())
+    assert (
+        await usecases.claims.claim_next(actor="U0DAN", now=clock.now())
+    ).item.facts.external_id == ("ap")
     with pytest.raises(NotAuthorized, match="not a reviewer or lead of any team"):
-        await service.claim_next(actor="U0AUDIT", now=clock.now())
+        await usecases.claims.claim_next(actor="U0AUDIT", now=clock.now())
 
 
 async def test_claim_next_is_not_starved_by_the_actors_own_items(
-    service: ReviewService, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
     mine = [
         make_facts(external_id=f"mine-{n}", amount="9000.00", prepared_by="U0ALICE")
         for n in range(CLAIM_CANDIDATES)
     ]
-    await ingest(service, clock, *mine, make_facts(external_id="other", amount="1.00"))
-    outcome = await service.claim_next(actor="U0ALICE", now=clock.now())
+    await ingest(usecases, clock, *mine, make_facts(external_id="other", amount="1.00"))
+    outcome = await usecases.claims.claim_next(actor="U0ALICE", now=clock.now())
     assert outcome.item.facts.external_id == "other"
 
 
 async def test_claim_by_id_release_and_assign(
-    service: ReviewService, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
-    await add_item(service, uow_factory, clock)
-    await service.claim(item_id=1, actor="U0BOB", now=clock.now())
-    assert (await service.claim(item_id=1, actor="U0BOB", now=clock.now())).noop
+    await add_item(usecases, uow_factory, clock)
+    await usecases.claims.claim(item_id=1, actor="U0BOB", now=clock.now())
+    assert (await usecases.claims.claim(item_id=1, actor="U0BOB", now=clock.now())).noop
     with pytest.raises(IllegalTransition, match="R-1 is assigned"):
-        await service.claim(item_id=1, actor="U0CAROL", now=clock.now())
+        await usecases.claims.claim(item_id=1, actor="U0CAROL", now=clock.now())
     with pytest.raises(NotAuthorized, match="claimed by <@U0BOB>"):
-        await service.release(item_id=1, actor="U0CAROL", now=clock.now())
-    released = await service.release(item_id=1, actor="U0BOB", now=clock.now())
+        await usecases.claims.release(item_id=1, actor="U0CAROL", now=clock.now())
+    released = await usecases.claims.release(item_id=1, actor="U0BOB", now=clock.now())
     assert released.item.state is S.PENDING and released.item.assignee is None
 
     with pytest.raises(NotAuthorized, match="only team leads and compliance officers"):
-        await service.assign(item_id=1, actor="U0BOB", assignee="U0CAROL", now=clock.now())
+        await usecases.claims.assign(item_id=1, actor="U0BOB", assignee="U0CAROL", now=clock.now())
     with pytest.raises(InvalidCommand, match="<@U0DAN> is not a reviewer of treasury"):
-        await service.assign(item_id=1, actor="U0LEAD", assignee="U0DAN", now=clock.now())
-    assigned = await service.assign(item_id=1, actor="U0LEAD", assignee="U0CAROL", now=clock.now())
+        await usecases.claims.assign(item_id=1, actor="U0LEAD", assignee="U0DAN", now=clock.now())
+    assigned = await usecases.claims.assign(
+        item_id=1, actor="U0LEAD", assignee="U0CAROL", now=clock.now()
+    )
     assert assigned.item.assignee == "U0CAROL"
     assert (
-        await service.assign(item_id=1, actor="U0LEAD", assignee="U0CAROL", now=clock.now())
+        await usecases.claims.assign(item_id=1, actor="U0LEAD", assignee="U0CAROL", now=clock.now())
     ).noop
 
 
 async def test_releasing_an_unclaimed_item_says_so(
-    service: ReviewService, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
-    await add_item(service, uow_factory, clock)
+    await add_item(usecases, uow_factory, clock)
     with pytest.raises(DomainError) as info:
-        await service.release(item_id=1, actor="U0BOB", now=clock.now())
+        await usecases.claims.release(item_id=1, actor="U0BOB", now=clock.now())
     assert "None" not in str(info.value)
     assert isinstance(info.value, IllegalTransition)
 
 
 async def test_a_lead_releasing_an_unclaimed_item_is_told_it_is_not_claimed(
-    service: ReviewService, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
-    await add_item(service, uow_factory, clock)
+    await add_item(usecases, uow_factory, clock)
     with pytest.raises(IllegalTransition, match="R-1 is pending; it cannot be released now"):
-        await service.release(item_id=1, actor="U0LEAD", now=clock.now())
+        await usecases.claims.release(item_id=1, actor="U0LEAD", now=clock.now())
 
 
 async def test_release_expired_claims(
-    service: ReviewService, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
-    await ingest(service, clock, make_facts(external_id="A"), make_facts(external_id="B"))
-    await service.claim(item_id=1, actor="U0ALICE", now=clock.now())
+    await ingest(usecases, clock, make_facts(external_id="A"), make_facts(external_id="B"))
+    await usecases.claims.claim(item_id=1, actor="U0ALICE", now=clock.now())
     clock.advance(timedelta(hours=1))
-    await service.claim(item_id=2, actor="U0BOB", now=clock.now())
+    await usecases.claims.claim(item_id=2, actor="U0BOB", now=clock.now())
 
     clock.advance(timedelta(hours=3))  # item 1's lease ends exactly now: not yet expired
-    assert await service.release_expired_claims(now=clock.now()) == []
+    assert await usecases.claims.release_expired_claims(now=clock.now()) == []
 
     clock.advance(timedelta(seconds=1))
-    released = await service.release_expired_claims(now=clock.now())
+    released = await usecases.claims.release_expired_claims(now=clock.now())
     assert [i.id for i in released] == [1]
     item = uow_factory.item(1)
     assert (item.state, item.assignee, item.claim_expires_at) == (S.PENDING, None, None)
@@ -908,16 +925,16 @@ async def test_release_expired_claims(
     assert uow_factory.item(2).state is S.ASSIGNED
 
     clock.advance(timedelta(hours=2))
-    assert [i.id for i in await service.release_expired_claims(now=clock.now())] == [2]
+    assert [i.id for i in await usecases.claims.release_expired_claims(now=clock.now())] == [2]
 
 
 async def test_expired_claim_of_an_escalated_item_goes_back_to_the_leads(
-    service: ReviewService, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
-    await add_item(service, uow_factory, clock)
-    await service.escalate(item_id=1, actor="U0BOB", now=clock.now())
-    await service.claim(item_id=1, actor="U0LEAD", now=clock.now())
-    released = await service.release_expired_claims(now=clock.advance(timedelta(hours=5)))
+    await add_item(usecases, uow_factory, clock)
+    await usecases.decisions.escalate(item_id=1, actor="U0BOB", now=clock.now())
+    await usecases.claims.claim(item_id=1, actor="U0LEAD", now=clock.now())
+    released = await usecases.claims.release_expired_claims(now=clock.advance(timedelta(hours=5)))
     assert [i.state for i in released] == [S.ESCALATED]
 
 
@@ -925,18 +942,18 @@ async def test_expired_claim_of_an_escalated_item_goes_back_to_the_leads(
 
 
 async def test_dispute_open_update_resolve_then_normal_approval(
-    service: ReviewService, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
-    await add_item(service, uow_factory, clock)
+    await add_item(usecases, uow_factory, clock)
     with pytest.raises(NotAuthorized):
-        await service.open_dispute(
+        await usecases.disputes.open_dispute(
             item_id=1,
             actor="U0DAN",
             now=clock.now(),
             category=DisputeCategory.TIMING,
             description="payment arrives next week",
         )
-    opened = await service.open_dispute(
+    opened = await usecases.disputes.open_dispute(
         item_id=1,
         actor="U0BOB",
         now=clock.now(),
@@ -949,17 +966,17 @@ async def test_dispute_open_update_resolve_then_normal_approval(
     assert opened.item.dispute is not None
     assert opened.item.dispute.evidence_links == ("https://files.example/remit.pdf",)
 
-    waiting = await service.update_dispute(
+    waiting = await usecases.disputes.update_dispute(
         item_id=1, actor="U0BOB", now=clock.now(), state=DisputeState.AWAITING_COUNTERPARTY
     )
     assert dispute_state(waiting.item) is DisputeState.AWAITING_COUNTERPARTY
     assert (
-        await service.update_dispute(
+        await usecases.disputes.update_dispute(
             item_id=1, actor="U0BOB", now=clock.now(), state=DisputeState.AWAITING_COUNTERPARTY
         )
     ).noop
 
-    resolved = await service.resolve_dispute(
+    resolved = await usecases.disputes.resolve_dispute(
         item_id=1, actor="U0BOB", now=clock.now(), outcome=DisputeOutcome.MATCHED
     )
     assert resolved.item.state is S.PENDING
@@ -970,16 +987,16 @@ async def test_dispute_open_update_resolve_then_normal_approval(
         "dispute.updated",
         "dispute.resolved",
     ]
-    posted = await service.approve(item_id=1, actor="U0ALICE", now=clock.now())
+    posted = await usecases.decisions.approve(item_id=1, actor="U0ALICE", now=clock.now())
     assert posted.item.state is S.POSTED
     assert [e.idempotency_key for e in uow_factory.journal_entries] == ["item-1-approval"]
 
 
 async def test_write_off_above_the_dual_control_limit_needs_two_approvers(
-    service: ReviewService, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
-    await add_item(service, uow_factory, clock, amount=BIG, prepared_by="U0CAROL")
-    await service.open_dispute(
+    await add_item(usecases, uow_factory, clock, amount=BIG, prepared_by="U0CAROL")
+    await usecases.disputes.open_dispute(
         item_id=1,
         actor="U0BOB",
         now=clock.now(),
@@ -988,7 +1005,7 @@ async def test_write_off_above_the_dual_control_limit_needs_two_approvers(
     )
 
     async def write_off(actor: str) -> Any:
-        return await service.resolve_dispute(
+        return await usecases.disputes.resolve_dispute(
             item_id=1,
             actor=actor,
             now=clock.now(),
@@ -1026,10 +1043,10 @@ async def test_write_off_above_the_dual_control_limit_needs_two_approvers(
 
 
 async def test_the_last_write_off_approver_repeating_after_posting_is_a_noop(
-    service: ReviewService, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
-    await add_item(service, uow_factory, clock)
-    await service.open_dispute(
+    await add_item(usecases, uow_factory, clock)
+    await usecases.disputes.open_dispute(
         item_id=1,
         actor="U0BOB",
         now=clock.now(),
@@ -1038,7 +1055,7 @@ async def test_the_last_write_off_approver_repeating_after_posting_is_a_noop(
     )
 
     async def write_off() -> Any:
-        return await service.resolve_dispute(
+        return await usecases.disputes.resolve_dispute(
             item_id=1, actor="U0ALICE", now=clock.now(), outcome=DisputeOutcome.WRITTEN_OFF
         )
 
@@ -1051,10 +1068,10 @@ async def test_the_last_write_off_approver_repeating_after_posting_is_a_noop(
 
 
 async def test_small_write_off_needs_one_approver_and_posts_the_adjustment(
-    service: ReviewService, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
-    await add_item(service, uow_factory, clock, amount=BIG)
-    await service.open_dispute(
+    await add_item(usecases, uow_factory, clock, amount=BIG)
+    await usecases.disputes.open_dispute(
         item_id=1,
         actor="U0BOB",
         now=clock.now(),
@@ -1062,7 +1079,7 @@ async def test_small_write_off_needs_one_approver_and_posts_the_adjustment(
         description="short paid by fifty",
         proposed_adjustment=Decimal("-50.00"),
     )
-    done = await service.resolve_dispute(
+    done = await usecases.disputes.resolve_dispute(
         item_id=1, actor="U0ALICE", now=clock.now(), outcome=DisputeOutcome.WRITTEN_OFF
     )
     assert done.item.state is S.POSTED
@@ -1074,36 +1091,36 @@ async def test_small_write_off_needs_one_approver_and_posts_the_adjustment(
 
 
 async def test_write_off_without_a_rate_needs_two_approvers(
-    service: ReviewService, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
-    await add_item(service, uow_factory, clock, currency="CHF", amount="1.00")
-    await service.open_dispute(
+    await add_item(usecases, uow_factory, clock, currency="CHF", amount="1.00")
+    await usecases.disputes.open_dispute(
         item_id=1,
         actor="U0BOB",
         now=clock.now(),
         category=DisputeCategory.OTHER,
         description="tiny unknown difference",
     )
-    first = await service.resolve_dispute(
+    first = await usecases.disputes.resolve_dispute(
         item_id=1, actor="U0ALICE", now=clock.now(), outcome=DisputeOutcome.WRITTEN_OFF
     )
     assert first.item.state is S.DISPUTED
 
 
 async def test_write_off_and_approval_agree_on_dual_control_at_the_limit(
-    service: ReviewService, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
     # 1,492,537 JPY x 0.0067 = 9,999.9979 USD, which is 10,000.00 USD to the cent.
-    item = await add_item(service, uow_factory, clock, currency="JPY", amount="1492537")
+    item = await add_item(usecases, uow_factory, clock, currency="JPY", amount="1492537")
     assert item.required_approvals == 2
-    await service.open_dispute(
+    await usecases.disputes.open_dispute(
         item_id=1,
         actor="U0BOB",
         now=clock.now(),
         category=DisputeCategory.OTHER,
         description="customer will never pay",
     )
-    first = await service.resolve_dispute(
+    first = await usecases.disputes.resolve_dispute(
         item_id=1, actor="U0ALICE", now=clock.now(), outcome=DisputeOutcome.WRITTEN_OFF
     )
     assert first.item.state is S.DISPUTED
@@ -1113,20 +1130,22 @@ async def test_write_off_and_approval_agree_on_dual_control_at_the_limit(
 
 
 async def test_get_and_queue_use_read_only_units_of_work(
-    service: ReviewService, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
     await ingest(
-        service,
+        usecases,
         clock,
         make_facts(external_id="A", amount="10.00"),
         make_facts(external_id="B", amount="5000.00"),
         make_facts(external_id="C", entity="ACME-DE", currency="EUR"),
     )
     opened = len(uow_factory.opened)
-    assert (await service.get(2)).facts.external_id == "B"
-    queue = await service.queue(team="treasury")
+    assert (await usecases.queries.get(2)).facts.external_id == "B"
+    queue = await usecases.queries.queue(team="treasury")
     assert [i.facts.external_id for i in queue] == ["B", "A"]
-    assert [i.id for i in await service.queue(states_=[S.PENDING], limit=1, offset=2)] == [1]
+    assert [i.id for i in await usecases.queries.queue(states_=[S.PENDING], limit=1, offset=2)] == [
+        1
+    ]
     assert all(u.read_only for u in uow_factory.opened[opened:])
 
 
@@ -1134,10 +1153,10 @@ async def test_a_reloaded_policy_routes_new_items_and_keeps_old_versions(
     uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
     current = [make_policy()]
-    service = ReviewService(uow=uow_factory, policy=lambda: current[0])
-    await ingest(service, clock, make_facts(external_id="A", amount="6000.00"))
+    usecases = UseCases.over(uow=uow_factory, policy=lambda: current[0])
+    await ingest(usecases, clock, make_facts(external_id="A", amount="6000.00"))
     current[0] = make_policy(routing={"materiality": "5000.00"})
-    await ingest(service, clock, make_facts(external_id="B", amount="6000.00"))
+    await ingest(usecases, clock, make_facts(external_id="B", amount="6000.00"))
     a, b = uow_factory.items
     assert (a.route, b.route) == (Route.DIGEST, Route.IMMEDIATE)
     assert a.policy_version != b.policy_version == current[0].version

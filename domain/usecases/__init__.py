@@ -1,0 +1,52 @@
+"""The desk's use cases, one module each: intake, decisions, claims, ladder, digests,
+disputes, policy events and queries.
+
+Every use case that changes an item opens its transaction through
+:class:`~domain.usecases.transaction.Transactions`; none reads a clock (``now`` comes from
+the caller: a Slack request, a CLI run, a scheduler tick). The current policy comes from
+``policy()`` so a hot reload is seen by the next call, while every item keeps the policy
+version it was routed under. :class:`UseCases` bundles them for the composition root.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from domain.ports import UnitOfWorkFactory
+from domain.usecases.claims import Claims
+from domain.usecases.decisions import Decisions
+from domain.usecases.digests import Digests
+from domain.usecases.disputes import Disputes
+from domain.usecases.intake import Intake
+from domain.usecases.ladder import Ladder
+from domain.usecases.policy_events import PolicyEvents
+from domain.usecases.queries import Queries
+from domain.usecases.transaction import PolicySource
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UseCases:
+    """Every use case of the desk, over one unit-of-work factory and one policy source."""
+
+    intake: Intake
+    decisions: Decisions
+    claims: Claims
+    ladder: Ladder
+    digests: Digests
+    disputes: Disputes
+    policy_events: PolicyEvents
+    queries: Queries
+
+    @classmethod
+    def over(cls, *, uow: UnitOfWorkFactory, policy: PolicySource) -> UseCases:
+        """Builds each use case on the same store and policy."""
+        return cls(
+            intake=Intake(uow=uow, policy=policy),
+            decisions=Decisions(uow=uow, policy=policy),
+            claims=Claims(uow=uow, policy=policy),
+            ladder=Ladder(uow=uow, policy=policy),
+            digests=Digests(uow=uow, policy=policy),
+            disputes=Disputes(uow=uow, policy=policy),
+            policy_events=PolicyEvents(uow=uow, policy=policy),
+            queries=Queries(uow=uow, policy=policy),
+        )

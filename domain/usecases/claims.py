@@ -1,0 +1,116 @@
+"""Who holds an item: claim (the next one, or a given one), assign, release, and the
+sweeper that returns claims whose lease ended."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from domain import states
+from domain.errors import InvalidCommand, NotAuthorized, NothingToClaim
+from domain.items import Item, ReviewState
+from domain.permissions import roles_of
+from domain.usecases.transaction import Outcome, UseCase
+
+#: How many of the best unclaimed items a claim tries before giving up on a busy queue.
+CLAIM_CANDIDATES = 25
+
+
+class Claims(UseCase):
+    """Claims and their leases."""
+
+    async def claim_next(self, *, actor: str, now: datetime) -> Outcome:
+        """Claims the highest-priority unclaimed item in the actor's teams, exclusively.
+
+        Two concurrent claims never get the same item: each claim is a version-checked
+        update, and a lost race moves on to the next candidate.
+        """
+        policy = self._tx.policy().policy
+        teams = [t.name for t in policy.teams_of(actor)]
+        if not teams:
+            raise NotAuthorized("you are not a reviewer or lead of any team")
+        async with self._tx.uow() as uow:
+            # The actor's own items are left out by the query (they could never approve
+            # them), so they cannot crowd the others out of the candidates.
+            candidates = await uow.items.claimable(
+                teams=teams, limit=CLAIM_CANDIDATES, exclude_prepared_by=actor
+            )
+            for item in candidates:
+                transition = states.claim(item, actor=actor, now=now, ttl=policy.sla.claim_ttl)
+                written = await self._tx.update(uow, transition.item, expected_version=item.version)
+                if written is not None:
+                    await self._tx.record(uow, [(item, written, transition.events)], now)
+                    await uow.commit()
+                    return Outcome(item=written, events=transition.events)
+        raise NothingToClaim("nothing is waiting in your teams' queues right now")
+
+    async def claim(
+        self, *, item_id: int, actor: str, now: datetime, expected_version: int | None = None
+    ) -> Outcome:
+        """Claims one specific item (a repeat by its holder is a no-op)."""
+        ttl = self._tx.policy().policy.sla.claim_ttl
+        return await self._tx.decide(
+            item_id=item_id,
+            actor=actor,
+            now=now,
+            expected_version=expected_version,
+            move=lambda item: states.claim(item, actor=actor, now=now, ttl=ttl),
+            repeat=lambda item: item.state is ReviewState.ASSIGNED and item.assignee == actor,
+            check_first=True,
+            claim_check=False,
+        )
+
+    async def assign(self, *, item_id: int, actor: str, assignee: str, now: datetime) -> Outcome:
+        """Hands the item to a reviewer: leads and officers assign anyone, reviewers themselves."""
+        policy = self._tx.policy().policy
+
+        def move(item: Item) -> states.Transition:
+            if assignee != actor and not roles_of(policy, actor, item.team) & {
+                "lead",
+                "compliance",
+            }:
+                raise NotAuthorized(
+                    "only team leads and compliance officers assign items to others"
+                )
+            if not roles_of(policy, assignee, item.team):
+                raise InvalidCommand(
+                    f"<@{assignee}> is not a reviewer of {item.team or 'any team'}"
+                )
+            return states.assign(
+                item, actor=actor, assignee=assignee, now=now, ttl=policy.sla.claim_ttl
+            )
+
+        return await self._tx.decide(
+            item_id=item_id, actor=actor, now=now, move=move, check_first=True, claim_check=False
+        )
+
+    async def release(self, *, item_id: int, actor: str, now: datetime) -> Outcome:
+        """The assignee (or a lead) lets go of a claimed item."""
+        policy = self._tx.policy().policy
+
+        def move(item: Item) -> states.Transition:
+            states.check_allowed(item, states.Action.RELEASE)  # unclaimed: nothing to release
+            if item.assignee != actor and not roles_of(policy, actor, item.team) & {
+                "lead",
+                "compliance",
+            }:
+                raise NotAuthorized(f"{item.human_id} is claimed by <@{item.assignee}>")
+            return states.release(item, actor=actor, now=now, reason="released by assignee")
+
+        return await self._tx.decide(
+            item_id=item_id, actor=actor, now=now, move=move, check_first=True, claim_check=False
+        )
+
+    async def release_expired_claims(self, *, now: datetime, limit: int = 500) -> list[Item]:
+        """Returns claims whose lease ended to the queue (the claim sweeper)."""
+        released: list[Item] = []
+        async with self._tx.uow() as uow:
+            for item in await uow.items.expired_claims(now=now, limit=limit):
+                transition = states.release(
+                    item, actor=states.SYSTEM, now=now, reason="claim lease expired"
+                )
+                written = await self._tx.update(uow, transition.item, expected_version=item.version)
+                if written is not None:
+                    await self._tx.record(uow, [(item, written, transition.events)], now)
+                    released.append(written)
+            await uow.commit()
+        return released

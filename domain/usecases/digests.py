@@ -1,0 +1,319 @@
+"""Digests: each team's low-risk items posted together per window, grouped, and decided
+a whole group at a time (all or nothing) or sent back for individual review."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+
+from domain import notifications, sla, states
+from domain.audit import AuditEntry
+from domain.digest import MAX_LISTED, ClusterRecord, DigestPlan, plan_digest
+from domain.errors import IllegalTransition, InvalidCommand, NotAuthorized, StaleItem
+from domain.items import Item, ReviewState
+from domain.journal import EntryKind
+from domain.permissions import check_can_act
+from domain.policy import Policy
+from domain.usecases.posting import posting
+from domain.usecases.transaction import (
+    UseCase,
+    item_entries,
+    system_entry,
+)
+
+#: The most digest items one team's window takes (the rest wait for the next window).
+MAX_DIGEST_ITEMS = 10_000
+#: Cluster key of the items a digest lists for individual review.
+APART_KEY = "(individual review: dual control or material)"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BulkOutcome:
+    """What a bulk decision on a digest cluster did."""
+
+    cluster: ClusterRecord
+    items: tuple[Item, ...]
+    noop: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClusterSummary:
+    """A digest group in one line."""
+
+    id: int
+    size: int
+    title: str
+
+
+def _team_channel(policy: Policy, team_name: str) -> str:
+    team = policy.team(team_name)
+    return team.channel if team else policy.compliance.channel
+
+
+class Digests(UseCase):
+    """Posting digest windows and deciding their groups."""
+
+    async def digest_window(self, *, window: str, now: datetime) -> list[DigestPlan]:
+        """Posts each team's digest for a window: a summary and one thread reply per cluster.
+
+        Items are claimed for the window with a compare-and-set, so running a window
+        twice, or in two processes, posts once; an empty window posts nothing.
+        """
+        loaded = self._tx.policy()
+        policy = loaded.policy
+        plans: list[DigestPlan] = []
+        async with self._tx.uow() as uow:
+            for team_name in await uow.digests.candidate_teams():
+                team = policy.team(team_name)
+                if team is None or await uow.digests.window_posted(team=team_name, window=window):
+                    # Items that arrived after this window was posted wait for the next.
+                    continue
+                items = await uow.digests.candidates(team=team_name, limit=MAX_DIGEST_ITEMS)
+                if not items:
+                    continue
+                ids = [i.id for i in items if i.id is not None]
+                if await uow.digests.mark(item_ids=ids, window=window) != len(ids):
+                    return []  # another process is posting this window: roll back
+                plan = plan_digest(team_name, window, items, loaded)
+                versions = {i.id: (i.version, i.content_hash) for i in items}
+                parent = f"digest:{team_name}:{window}"
+                notices: list[notifications.Notification] = []
+                groups = [(c.key, c.item_ids, False) for c in plan.clusters]
+                if plan.apart:
+                    groups.append((APART_KEY, plan.apart, True))
+                summary = []
+                for key, member_ids, apart in groups:
+                    cluster_id = await uow.digests.add_cluster(
+                        window=window,
+                        team=team_name,
+                        key=key,
+                        items=[(i, *versions[i]) for i in member_ids],
+                        apart=apart,
+                        now=now,
+                    )
+                    summary.append({"id": cluster_id, "key": key, "size": len(member_ids)})
+                    notices.append(
+                        notifications.Notification(
+                            kind=notifications.NoticeKind.ALERT,
+                            target=team.channel,
+                            dedupe_key=f"{parent}:c{cluster_id}",
+                            payload={
+                                "template": "digest_cluster",
+                                "cluster_id": cluster_id,
+                                "key": key,
+                                "apart": apart,
+                                "item_ids": list(member_ids[:MAX_LISTED]),
+                                "size": len(member_ids),
+                                "thread_of": parent,
+                            },
+                        )
+                    )
+                totals = {cur: str(total) for cur, total in sorted(plan.totals.items())}
+                notices.insert(
+                    0,
+                    notifications.Notification(
+                        kind=notifications.NoticeKind.ALERT,
+                        target=team.channel,
+                        dedupe_key=parent,
+                        payload={
+                            "template": "digest",
+                            "team": team_name,
+                            "window": window,
+                            "count": plan.count,
+                            "totals": totals,
+                            "oldest_at": plan.oldest_at.isoformat() if plan.oldest_at else None,
+                            "clusters": summary[:5],
+                            "cluster_count": len(summary),
+                        },
+                    ),
+                )
+                await uow.audit.append(
+                    [
+                        system_entry(
+                            "digest.posted",
+                            now,
+                            loaded.version,
+                            team=team_name,
+                            window=window,
+                            count=plan.count,
+                            totals=totals,
+                            clusters=len(summary),
+                            items=ids,
+                        )
+                    ]
+                )
+                await uow.outbox.enqueue(notices, now=now)
+                plans.append(plan)
+            await uow.commit()
+        return plans
+
+    async def decide_cluster(
+        self,
+        *,
+        cluster_id: int,
+        actor: str,
+        now: datetime,
+        approve: bool,
+        reason: str | None = None,
+    ) -> BulkOutcome:
+        """Approves or rejects a whole digest cluster, all or nothing.
+
+        Refused (nothing changes) when any item changed since the digest, when the actor
+        may not act on any of them, prepared any of them (approval), or someone else
+        decided the cluster first. One audit record per item plus one for the batch.
+        """
+        loaded = self._tx.policy()
+        policy = loaded.policy
+        verb = "approved" if approve else "rejected"
+        async with self._tx.uow() as uow:
+            cluster = await uow.digests.get_cluster(cluster_id)
+            if cluster is None:
+                raise InvalidCommand("that digest group no longer exists")
+            if cluster.apart:
+                raise InvalidCommand("these items need individual review; use their own buttons")
+            if cluster.state != "open":
+                if cluster.state == verb and cluster.decided_by == actor:
+                    return BulkOutcome(cluster=cluster, items=(), noop=True)
+                by = f" by <@{cluster.decided_by}>" if cluster.decided_by else ""
+                raise IllegalTransition(f"this group was already {cluster.state}{by}")
+            items = [await self._tx.load(uow, item_id) for item_id, _ in cluster.items]
+            # What the reviewer saw is the content and the state, not the version: a
+            # reminder moves the version without changing anything a reviewer judges.
+            hashes = cluster.hashes or tuple("" for _ in cluster.items)
+            stale = [
+                i.human_id
+                for i, seen in zip(items, hashes, strict=True)
+                if i.state is not ReviewState.PENDING
+                or i.approvals
+                or (seen and i.content_hash != seen)
+            ]
+            if stale:
+                raise StaleItem(
+                    f"{', '.join(stale)} changed since the digest; nothing was changed — "
+                    "review the group individually"
+                )
+            for item in items:
+                check_can_act(policy, item, actor)
+            mine = [i.human_id for i in items if approve and i.facts.prepared_by == actor]
+            if mine:
+                raise NotAuthorized(
+                    f"you prepared {', '.join(mine)}, so you cannot approve this group "
+                    "(maker-checker); review it individually"
+                )
+            text = states.require_reason(reason) if not approve else None
+            decided: list[Item] = []
+            entries: list[AuditEntry] = []
+            notices: list[notifications.Notification] = []
+            for item in items:
+                events: tuple[states.Event, ...]
+                if approve:
+                    transition = states.approve(item, actor=actor, now=now, note="digest bulk")
+                    if transition.item.state is not ReviewState.APPROVED:  # pragma: no cover
+                        raise InvalidCommand(f"{item.human_id} needs individual review")
+                    final, event, entry = posting(transition.item, EntryKind.APPROVAL, now)
+                    await self._tx.store_entry(uow, entry)
+                    data = {
+                        **event.data,
+                        "cluster_id": cluster_id,
+                        "window": cluster.window,
+                        "approvers": [actor],
+                    }
+                    events = (
+                        states.Event(
+                            name="item.approved_in_bulk",
+                            actor=actor,
+                            from_state=item.state.value,
+                            to_state=final.state.value,
+                            data=data,
+                        ),
+                    )
+                else:
+                    rejected = states.reject(item, actor=actor, now=now, reason=text or "")
+                    final = rejected.item
+                    events = tuple(
+                        dataclasses.replace(
+                            e, data={**e.data, "cluster_id": cluster_id, "window": cluster.window}
+                        )
+                        for e in rejected.events
+                    )
+                written = await self._tx.update(uow, final, expected_version=item.version)
+                if written is None:
+                    raise StaleItem(
+                        f"{item.human_id} was changed by someone else at the same moment; "
+                        "nothing was changed"
+                    )
+                decided.append(written)
+                entries.extend(item_entries(written, events, now))
+                notices.extend(notifications.for_change(item, written, events, policy, now))
+            if not await uow.digests.close_cluster(cluster_id, state=verb, actor=actor, now=now):
+                raise StaleItem("someone else decided this group at the same moment")
+            entries.append(
+                AuditEntry(
+                    time=now,
+                    event=f"digest.cluster_{verb}",
+                    actor=actor,
+                    policy_version=loaded.version,
+                    data={
+                        "cluster_id": cluster_id,
+                        "window": cluster.window,
+                        "team": cluster.team,
+                        "key": cluster.key,
+                        "items": [i.id for i in decided],
+                        "reason": text,
+                    },
+                )
+            )
+            await uow.audit.append(entries)
+            notices.append(
+                notifications.Notification(
+                    kind=notifications.NoticeKind.ALERT,
+                    target=_team_channel(policy, cluster.team),
+                    dedupe_key=f"digest:{cluster.team}:{cluster.window}:c{cluster_id}:{verb}",
+                    payload={
+                        "template": "digest_cluster_decided",
+                        "cluster_id": cluster_id,
+                        "key": cluster.key,
+                        "verdict": verb,
+                        "by": actor,
+                        "size": len(decided),
+                        "update_of": f"digest:{cluster.team}:{cluster.window}:c{cluster_id}",
+                    },
+                )
+            )
+            await uow.outbox.enqueue(notices, now=now)
+            await uow.commit()
+        return BulkOutcome(
+            cluster=dataclasses.replace(cluster, state=verb, decided_by=actor),
+            items=tuple(decided),
+        )
+
+    async def cluster_summary(self, *, cluster_id: int, actor: str) -> ClusterSummary:
+        """What a "Reject all" form shows, if the actor may act on the group."""
+        policy = self._tx.policy().policy
+        async with self._tx.uow(read_only=True) as uow:
+            cluster = await uow.digests.get_cluster(cluster_id)
+            if cluster is None:
+                raise InvalidCommand("that digest group no longer exists")
+            if cluster.state != "open":
+                raise IllegalTransition(f"this group was already {cluster.state}")
+            first = await self._tx.load(uow, cluster.items[0][0]) if cluster.items else None
+        if first is not None:
+            check_can_act(policy, first, actor)
+        return ClusterSummary(id=cluster.id, size=len(cluster.items), title=cluster.key)
+
+    async def review_cluster(self, *, cluster_id: int, actor: str, now: datetime) -> int:
+        """Posts a card for each still-open item of a cluster; returns how many."""
+        policy = self._tx.policy().policy
+        async with self._tx.uow() as uow:
+            cluster = await uow.digests.get_cluster(cluster_id)
+            if cluster is None:
+                raise InvalidCommand("that digest group no longer exists")
+            items = [await self._tx.load(uow, item_id) for item_id, _ in cluster.items]
+            open_items = [i for i in items if i.state not in sla.SETTLED]
+            for item in open_items:
+                check_can_act(policy, item, actor)
+            notices = [notifications.card(i, policy, force_post=True) for i in open_items]
+            await uow.outbox.enqueue([n for n in notices if n is not None], now=now)
+            await uow.commit()
+        return len(open_items)

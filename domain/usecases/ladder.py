@@ -1,0 +1,113 @@
+"""The SLA ladder: take every rung that is due, once; keep the deadlines index true."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from domain import notifications, sla, states
+from domain.audit import AuditEntry
+from domain.items import Item
+from domain.policy import Policy
+from domain.ports import UnitOfWork
+from domain.usecases.transaction import UseCase, item_entries
+
+
+@dataclass(slots=True, kw_only=True)
+class SweepResult:
+    """What one SLA sweep did."""
+
+    taken: dict[str, int] = field(default_factory=lambda: {r.name.lower(): 0 for r in sla.Rung})
+    lost: int = 0  # items another process changed first
+
+    @property
+    def total(self) -> int:
+        """Rungs taken."""
+        return sum(self.taken.values())
+
+
+def _fmt(value: timedelta) -> str:
+    hours = value.total_seconds() / 3600
+    return f"{hours:g}h" if hours >= 1 else f"{int(value.total_seconds())}s"
+
+
+class Ladder(UseCase):
+    """The sweeps the scheduler runs."""
+
+    async def sla_sweep(self, *, now: datetime, limit: int = 200) -> SweepResult:
+        """Takes every SLA rung due at ``now`` (reminder, escalation, dead letter), once.
+
+        Reads only due items (the indexed ``sla_next_at``). Each step is a version-checked
+        write, so two processes sweeping the same database never both act; its messages
+        carry dedupe keys naming the item, the rung and the clock's start.
+        """
+        loaded = self._tx.policy()
+        result = SweepResult()
+        entries: list[AuditEntry] = []
+        notices: list[notifications.Notification] = []
+        async with self._tx.uow() as uow:
+            for item in await uow.items.due_for_ladder(now=now, limit=limit):
+                step = sla.due_step(item, loaded.policy, now)
+                if step is None:
+                    # The policy changed since the deadline was stored: store the new one.
+                    if await self._tx.update(uow, item, expected_version=item.version) is None:
+                        result.lost += 1
+                    continue
+                climbed = await self._climb(uow, item, step, loaded.policy, now)
+                if climbed is None:
+                    result.lost += 1
+                    continue
+                entries.extend(climbed[0])
+                notices.extend(climbed[1])
+                result.taken[step.rung.name.lower()] += 1
+            # One audit append and one enqueue for the whole batch (as ingest does).
+            await uow.audit.append(entries)
+            await uow.outbox.enqueue(notices, now=now)
+            await uow.commit()
+        return result
+
+    async def _climb(
+        self, uow: UnitOfWork, item: Item, step: sla.LadderStep, policy: Policy, now: datetime
+    ) -> tuple[list[AuditEntry], list[notifications.Notification]] | None:
+        """Takes one rung for one item and returns what to audit and send.
+
+        None when another writer got there first (nothing was written).
+        """
+        rung = step.rung
+        reason = (
+            f"not decided within {_fmt(sla.threshold(rung, policy))} "
+            f"({'working time' if policy.calendar else 'wall time'})"
+        )
+        transition = states.climb_ladder(
+            item, rung=rung, skipped=step.skipped, reason=reason, now=now
+        )
+        written = await self._tx.update(uow, transition.item, expected_version=item.version)
+        if written is None:
+            return None
+        notices = notifications.for_change(item, written, transition.events, policy, now)
+        notices += notifications.ladder_notices(
+            written, rung.value, policy, now, state_changed=written.state is not item.state
+        )
+        return item_entries(written, transition.events, now), notices
+
+    async def refresh_deadlines(self, *, now: datetime, batch: int = 500) -> int:
+        """Recomputes every open item's next SLA deadline (at start-up, after a policy
+        change, or after an upgrade that added the column). Returns how many changed."""
+        policy = self._tx.policy().policy
+        changed = 0
+        after_id = 0
+        while True:
+            async with self._tx.uow() as uow:
+                page = await uow.items.open_after(after_id=after_id, limit=batch)
+                for item in page:
+                    wanted = sla.next_deadline(item, policy)
+                    if wanted != item.sla_next_at:
+                        updated = dataclasses.replace(item, sla_next_at=wanted)
+                        # Same version: only the derived index moves, nothing to audit.
+                        if await uow.items.update(updated, expected_version=item.version):
+                            changed += 1
+                await uow.commit()
+            if len(page) < batch:
+                return changed
+            after_id = page[-1].id or after_id

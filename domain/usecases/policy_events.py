@@ -1,0 +1,70 @@
+"""Policy events: a hot reload audited, and an edited policy that does not validate
+audited and reported to compliance while the old one stays in force."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from domain import notifications
+from domain.usecases.transaction import UseCase, system_entry
+
+
+class PolicyEvents(UseCase):
+    """What the policy reload job reports."""
+
+    async def policy_changed(
+        self, *, old_version: str, new_version: str, text: str, now: datetime
+    ) -> None:
+        """Audits a hot reload; items keep the version they were routed under."""
+        async with self._tx.uow() as uow:
+            await uow.intake.remember_policy(version=new_version, body=text, now=now)
+            await uow.audit.append(
+                [
+                    system_entry(
+                        "policy.changed",
+                        now,
+                        new_version,
+                        old_version=old_version,
+                        new_version=new_version,
+                    )
+                ]
+            )
+            await uow.commit()
+
+    async def policy_rejected(
+        self, *, problems: Sequence[str], file: str, content_sha256: str, now: datetime
+    ) -> None:
+        """An edited policy file that does not validate: the old policy stays in force.
+
+        Audited, and compliance is alerted with the validation errors: once per distinct
+        broken content, whichever process notices first.
+        """
+        policy = self._tx.policy()
+        digest = content_sha256[:16]
+        alert = notifications.Notification(
+            kind=notifications.NoticeKind.ALERT,
+            target=policy.policy.compliance.channel,
+            dedupe_key=f"policy_invalid:{digest}",
+            payload={
+                "template": "policy_invalid",
+                "file": file,
+                "problems": list(problems)[:20],
+                "kept": policy.version,
+            },
+        )
+        async with self._tx.uow() as uow:
+            await uow.audit.append(
+                [
+                    system_entry(
+                        "policy.rejected",
+                        now,
+                        policy.version,
+                        file=file,
+                        problems=list(problems),
+                        kept=policy.version,
+                    )
+                ]
+            )
+            await uow.outbox.enqueue([alert], now=now)
+            await uow.commit()

@@ -1,0 +1,246 @@
+"""The steps every use case that changes an item shares, in one place.
+
+A change is one transaction: load the item, check who may act and on what version,
+apply a pure transition of :mod:`domain.states`, write the item with its SLA deadline
+kept current (version-checked), audit every event and enqueue the Slack messages it
+causes, commit. :meth:`Transactions.decide` is that opening for a person's decision;
+the other methods are its parts, for the use cases that batch or branch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from domain import notifications, sla, states
+from domain.audit import AuditEntry, CanonicalData
+from domain.errors import ItemNotFound, StaleItem
+from domain.items import MAX_ITEM_ID, Item, JournalEntry, ReviewState, format_human_id
+from domain.journal import EntryKind
+from domain.permissions import check_can_act, check_not_someone_elses_claim
+from domain.policy import LoadedPolicy
+from domain.ports import UnitOfWork, UnitOfWorkFactory
+from domain.usecases.posting import posting
+
+#: One change of one item: before (None when new), after, and what it audits.
+Step = tuple[Item | None, Item, Sequence[states.Event]]
+#: Where the current policy comes from (a hot reload is seen by the next call).
+PolicySource = Callable[[], LoadedPolicy]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    """What a decision did: the item after it, whether it was a repeat, what was audited."""
+
+    item: Item
+    noop: bool = False
+    events: tuple[states.Event, ...] = ()
+    journal_entry: JournalEntry | None = None
+
+
+def system_entry(event: str, now: datetime, policy_version: str, **data: Any) -> AuditEntry:
+    """An audit record of something the desk itself did (not about one item)."""
+    return AuditEntry(
+        time=now, event=event, actor=states.SYSTEM, policy_version=policy_version, data=data
+    )
+
+
+def item_entry(
+    item: Item,
+    event: states.Event,
+    now: datetime,
+    data: dict[str, Any] | CanonicalData | None = None,
+) -> AuditEntry:
+    """The record of one event of ``item``; ``data`` replaces the event's own, if given."""
+    return AuditEntry(
+        time=now,
+        event=event.name,
+        actor=event.actor,
+        item_id=item.id,
+        item=item.human_id,
+        from_state=event.from_state,
+        to_state=event.to_state,
+        policy_version=item.policy_version,
+        data=event.data if data is None else data,
+    )
+
+
+def item_entries(item: Item, events: Sequence[states.Event], now: datetime) -> list[AuditEntry]:
+    """The records of ``events`` of ``item``, in order."""
+    return [item_entry(item, e, now) for e in events]
+
+
+def check_version(item: Item, expected_version: int | None) -> None:
+    """Refuses a decision taken on a view of the item older than the stored one."""
+    if expected_version is not None and item.version != expected_version:
+        raise StaleItem(
+            f"{item.human_id} changed since you opened it (it is now "
+            f"{item.state.value.replace('_', ' ')}); nothing was changed — look again"
+        )
+
+
+class Transactions:
+    """Load, check, write, audit and announce item changes inside a unit of work."""
+
+    def __init__(self, *, uow: UnitOfWorkFactory, policy: PolicySource) -> None:
+        self.uow = uow
+        self.policy = policy
+
+    def clocked(self, item: Item) -> Item:
+        """The item with ``sla_next_at`` recomputed: every write keeps the sweep index true."""
+        return dataclasses.replace(item, sla_next_at=sla.next_deadline(item, self.policy().policy))
+
+    @staticmethod
+    async def load(uow: UnitOfWork, item_id: int) -> Item:
+        """The stored item.
+
+        Raises:
+            ItemNotFound: no such item.
+        """
+        # An id beyond the column's range cannot exist; don't send it to the database.
+        item = await uow.items.get(item_id) if 0 < item_id <= MAX_ITEM_ID else None
+        if item is None:
+            raise ItemNotFound(f"there is no item {format_human_id(item_id)}")
+        return item
+
+    async def update(self, uow: UnitOfWork, item: Item, *, expected_version: int) -> Item | None:
+        """Version-checked write of an item with its SLA deadline kept current.
+
+        Returns the item exactly as written, or None when someone changed it first.
+        """
+        clocked = self.clocked(item)
+        if await uow.items.update(clocked, expected_version=expected_version):
+            return clocked
+        return None
+
+    async def record(self, uow: UnitOfWork, steps: Sequence[Step], now: datetime) -> None:
+        """Audits the changes and enqueues the Slack messages they cause, in one append
+        and one outbox insert, inside the caller's transaction."""
+        policy = self.policy().policy
+        entries: list[AuditEntry] = []
+        notices: list[notifications.Notification] = []
+        for before, after, events in steps:
+            entries.extend(item_entries(after, events, now))
+            notices.extend(notifications.for_change(before, after, events, policy, now))
+        await uow.audit.append(entries)
+        await uow.outbox.enqueue(notices, now=now)
+
+    async def apply(
+        self, uow: UnitOfWork, item: Item, transition: states.Transition, now: datetime
+    ) -> Outcome:
+        """Writes, audits and announces one transition of ``item`` (a repeat writes nothing).
+
+        Raises:
+            StaleItem: someone else changed the item at the same moment.
+        """
+        if transition.noop:
+            return Outcome(item=item, noop=True)
+        written = await self.update(uow, transition.item, expected_version=item.version)
+        if written is None:
+            raise StaleItem(
+                f"{item.human_id} was changed by someone else at the same moment; "
+                "nothing was changed — look again"
+            )
+        await self.record(uow, [(item, written, transition.events)], now)
+        return Outcome(item=written, events=transition.events)
+
+    @staticmethod
+    async def store_entry(uow: UnitOfWork, entry: JournalEntry) -> JournalEntry:
+        """Stores the entry once: a retry finds the one already made under its key."""
+        existing = await uow.journal.get_by_key(entry.idempotency_key)
+        if existing is not None:
+            return existing
+        await uow.journal.add(entry)
+        return entry
+
+    async def post(
+        self, uow: UnitOfWork, outcome: Outcome, kind: EntryKind, now: datetime
+    ) -> Outcome:
+        """Creates the approved item's entry (once, by idempotency key) and marks it posted.
+
+        Raises:
+            StaleItem: the item changed while posting.
+        """
+        item = outcome.item
+        posted, event, entry = posting(item, kind, now)
+        entry = await self.store_entry(uow, entry)
+        written = await self.update(uow, posted, expected_version=item.version)
+        if written is None:
+            raise StaleItem(f"{item.human_id} changed while posting")
+        await self.record(uow, [(item, written, [event])], now)
+        return dataclasses.replace(outcome, item=written, journal_entry=entry)
+
+    def post_when_approved(
+        self, kind: EntryKind, now: datetime
+    ) -> Callable[[UnitOfWork, Outcome], Awaitable[Outcome]]:
+        """A ``then`` for :meth:`decide`: posts the item once its last approval is in."""
+
+        async def post(uow: UnitOfWork, outcome: Outcome) -> Outcome:
+            if outcome.item.state is not ReviewState.APPROVED:
+                return outcome
+            return await self.post(uow, outcome, kind, now)
+
+        return post
+
+    async def decide(
+        self,
+        *,
+        item_id: int,
+        actor: str,
+        now: datetime,
+        move: Callable[[Item], states.Transition],
+        expected_version: int | None = None,
+        check_first: bool = False,
+        claim_check: bool = True,
+        repeat: Callable[[Item], bool] | None = None,
+        then: Callable[[UnitOfWork, Outcome], Awaitable[Outcome]] | None = None,
+    ) -> Outcome:
+        """A person's decision on one item, in one transaction.
+
+        Loads the item, works out ``move`` (a transition of :mod:`domain.states`), checks
+        that ``actor`` may act on the item (and, with ``claim_check``, that nobody else
+        holds its claim) and that it is still at ``expected_version``, then writes,
+        audits, announces, runs ``then`` (e.g. posting) and commits. A repeat (``noop``)
+        returns before the checks, so a double click never fails. With ``check_first``
+        the checks come before the move, for decisions whose form errors must not tell
+        an outsider anything about the item; ``repeat`` then recognises a repeat before
+        the checks.
+
+        Raises:
+            ItemNotFound, NotAuthorized, IllegalTransition, InvalidCommand, StaleItem:
+                nothing was changed; the message says why.
+        """
+        policy = self.policy().policy
+        async with self.uow() as uow:
+            item = await self.load(uow, item_id)
+            if repeat is not None and repeat(item):
+                return Outcome(item=item, noop=True)
+
+            def check() -> None:
+                roles = check_can_act(policy, item, actor)
+                if claim_check:
+                    check_not_someone_elses_claim(item, actor, roles)
+                check_version(item, expected_version)
+
+            if check_first:
+                check()
+            transition = move(item)
+            if transition.noop:
+                return Outcome(item=item, noop=True)
+            if not check_first:
+                check()
+            outcome = await self.apply(uow, item, transition, now)
+            if then is not None:
+                outcome = await then(uow, outcome)
+            await uow.commit()
+            return outcome
+
+
+class UseCase:
+    """Base of the use-case classes: keyword-only dependencies, one :class:`Transactions`."""
+
+    def __init__(self, *, uow: UnitOfWorkFactory, policy: PolicySource) -> None:
+        self._tx = Transactions(uow=uow, policy=policy)
