@@ -30,7 +30,7 @@ from domain.items import ReviewState, parse_human_id
 if TYPE_CHECKING:
     from bot.container import Container
     from bot.settings import Settings
-    from domain.audit import VerifyReport
+    from domain.audit.report import VerifyReport
 
 EXIT_OK, EXIT_FAIL, EXIT_PARTIAL = 0, 1, 2
 EXAMPLE_POLICY = Path(__file__).parent / "policy.example.yml"
@@ -515,14 +515,14 @@ def show(item_id: str, as_json: bool) -> None:
         raise click.BadParameter(f"{item_id!r} is not an item id like R-1042", param_hint="ID")
 
     from bot.views import entry_view, item_detail
-    from store import audit_log
+    from store.audit.log import history as audit_history
 
     async def _show(c: Container) -> dict[str, Any]:
         item = await c.service.get(parsed)
         async with c.uow(read_only=True) as uow:
             entries = await uow.journal.for_item(parsed)
         async with c.database.reader.connect() as conn:
-            history = await audit_log.history(conn, parsed)
+            history = await audit_history(conn, parsed)
         detail = item_detail(item, c.policy.current().policy)
         detail["journal_entries"] = [entry_view(e) for e in entries]
         detail["history"] = history
@@ -634,22 +634,22 @@ def audit_verify(bundle: Path | None, as_json: bool, deep: bool, trusted: tuple[
       recon-bot audit verify --bundle ./audit-2026-11 --json
       recon-bot audit verify --bundle ./audit-2026-11 --trust ed815f95efdd73ebaa7a45f490cab0e9
     """
-    from store import audit_log
+    from store.audit.anchors import AnchorFile
+    from store.audit.bundle import verify_bundle
+    from store.audit.verification import verify_database
     from store.engine import create_database
 
     pinned = set(trusted) if trusted else None
     if bundle is not None:
-        _print_report(audit_log.verify_bundle(bundle, deep=deep, trusted=pinned), as_json)
+        _print_report(verify_bundle(bundle, deep=deep, trusted=pinned), as_json)
         return
     settings = _settings()
 
     async def _verify() -> Any:
         database = create_database(settings.database_url)
         try:
-            anchors = audit_log.AnchorFile(settings.audit_anchors)
-            return await audit_log.verify_database(
-                database, anchors=anchors, deep=deep, trusted=pinned
-            )
+            anchors = AnchorFile(settings.audit_anchors)
+            return await verify_database(database, anchors=anchors, deep=deep, trusted=pinned)
         finally:
             await database.dispose()
 
@@ -671,7 +671,8 @@ def audit_export(out_dir: Path) -> None:
     Example:
       recon-bot audit export --out ./audit-bundle && recon-bot audit verify --bundle ./audit-bundle
     """
-    from store import audit_log
+    from store.audit.anchors import AnchorFile
+    from store.audit.bundle import export_bundle
     from store.engine import create_database
 
     settings = _settings()
@@ -681,8 +682,8 @@ def audit_export(out_dir: Path) -> None:
         try:
             # The database, not a connection: the bundle is read in one snapshot, so a
             # log growing meanwhile cannot make it look truncated.
-            return await audit_log.export_bundle(
-                database, out_dir, anchors=audit_log.AnchorFile(settings.audit_anchors)
+            return await export_bundle(
+                database, out_dir, anchors=AnchorFile(settings.audit_anchors)
             )
         finally:
             await database.dispose()

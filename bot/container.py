@@ -8,7 +8,9 @@ from bot.clock import SystemClock
 from bot.settings import Settings
 from domain.errors import DomainError
 from domain.services import ReviewService
-from store.audit_log import AnchorFile, Ed25519Signer, init_audit, load_or_create_signing_key
+from store.audit.anchors import AnchorFile
+from store.audit.log import init_audit
+from store.audit.signer import Ed25519Signer, load_or_create_signing_key
 from store.engine import Database, create_database
 from store.migrate import check_current
 from store.policy_file import PolicyFile

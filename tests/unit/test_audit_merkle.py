@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pymerkle import InmemoryTree
 
-from domain.audit import EMPTY_ROOT, AuditFormatError, MerkleFrontier, leaf_hash, merkle_root
+from domain.audit.merkle import EMPTY_ROOT, MerkleFrontier, leaf_hash, merkle_root
+from domain.audit.records import AuditFormatError
 
 
 def reference_tree(entries: list[bytes]) -> InmemoryTree:

@@ -9,19 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from domain.audit import (
-    GENESIS,
-    AuditEntry,
-    AuditKey,
-    AuditVerifier,
-    Checkpoint,
-    MerkleFrontier,
-    VerifyReport,
-    key_id_for,
-    leaf_hash,
-    record_body,
-    sign_checkpoint,
-)
+from domain.audit.checkpoints import Checkpoint, sign_checkpoint
+from domain.audit.keys import AuditKey, key_id_for
+from domain.audit.merkle import MerkleFrontier, leaf_hash
+from domain.audit.records import GENESIS, AuditEntry, record_body
+from domain.audit.report import VerifyReport
+from domain.audit.verifier import AuditVerifier
 
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
 Row = tuple[int, bytes, str]
