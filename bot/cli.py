@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 from rich.console import Console
 
+from bot.errors import BotError
 from bot.files import DEFAULT_BATCH, DEFAULT_SOURCE
 from domain.errors import DomainError, PolicyError
 from domain.items import ReviewState, parse_human_id
@@ -42,7 +43,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 log = logging.getLogger("recon_bot")
 
 
-class CliFailure(Exception):
+class CliFailure(BotError):
     """A failure to report in one sentence (with optional detail lines)."""
 
     def __init__(self, message: str, details: list[str] | None = None) -> None:
@@ -85,16 +86,21 @@ class ReconGroup(click.Group):
 
 
 def _describe(exc: Exception) -> tuple[str, list[str]]:
+    """The sentence (and detail lines) for a failure, by the layer that raised it.
+
+    Every layer has one error root (:class:`DomainError`, :class:`StoreError`,
+    :class:`BotError`) whose messages are written for the person at the terminal, so
+    they are shown as they are; anything else is reported as unexpected.
+    """
     from sqlalchemy.exc import SQLAlchemyError
 
-    from bot.ingest import ParserDied
-    from store.migrate import SchemaOutOfDate
+    from store.errors import StoreError  # here: `--help` must not import the store
 
     if isinstance(exc, CliFailure):
         return str(exc), exc.details
     if isinstance(exc, PolicyError):
         return str(exc), exc.problems
-    if isinstance(exc, DomainError | SchemaOutOfDate | ParserDied):
+    if isinstance(exc, DomainError | StoreError | BotError):
         return str(exc), []
     if isinstance(exc, SQLAlchemyError):
         orig = getattr(exc, "orig", None)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.clock import SystemClock
+from bot.errors import BotError
 from bot.settings import Settings
-from domain.errors import DomainError
 from domain.services import ReviewService
 from store.audit.anchors import AnchorFile
 from store.audit.log import init_audit
@@ -17,7 +17,7 @@ from store.policy_file import PolicyFile
 from store.uow import SqlUnitOfWorkFactory
 
 
-class SetupError(DomainError):
+class SetupError(BotError):
     """The installation is incomplete (no key, no schema...); the message says what to run."""
 
 

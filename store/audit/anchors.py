@@ -15,9 +15,10 @@ import rfc8785
 from domain.audit.checkpoints import Checkpoint
 from domain.audit.records import AuditFormatError
 from store.audit.durable import fsync_directory
+from store.errors import StoreError
 
 
-class AnchorFileError(Exception):
+class AnchorFileError(StoreError):
     """The anchors file holds a line that is not a checkpoint."""
 
 

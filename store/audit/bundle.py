@@ -26,6 +26,7 @@ from store.audit.log import DEFAULT_LOG
 from store.audit.snapshot import VERIFY_CHUNK, checkpoint_of, read_keys, record_chunk, snapshot
 from store.audit.verification import signature_workers
 from store.engine import Database
+from store.errors import StoreError
 from store.tables import audit_checkpoints
 
 BUNDLE_FORMAT: Final = "recon-bot audit bundle"
@@ -213,7 +214,7 @@ def _size_of(checkpoint: Checkpoint) -> int:
     return checkpoint.size
 
 
-class _BadBundleLine(Exception):
+class _BadBundleLine(StoreError):
     def __init__(self, number: int, why: str) -> None:
         super().__init__(number, why)
         self.number = number

@@ -16,6 +16,7 @@ from domain.audit.merkle import MerkleFrontier, leaf_digest
 from domain.audit.records import GENESIS, AuditEntry, AuditFormatError, record_body
 from store.audit.snapshot import checkpoint_of
 from store.bulk import dialect_insert, insert_values
+from store.errors import StoreError
 from store.tables import audit_checkpoints, audit_head, audit_keys, audit_records
 
 #: audit_records columns in the order append builds its rows.
@@ -25,7 +26,7 @@ DEFAULT_LOG: Final = "recon"
 """Name of the log; one log per database (``audit_records`` has no log column)."""
 
 
-class AuditStoreError(Exception):
+class AuditStoreError(StoreError):
     """The audit tables are not in a state the log can write to (one clear sentence)."""
 
 

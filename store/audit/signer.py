@@ -10,9 +10,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from domain.audit.keys import key_id_for
 from store.audit.durable import fsync_directory
+from store.errors import StoreError
 
 
-class SigningKeyError(Exception):
+class SigningKeyError(StoreError):
     """The signing key file is unsafe or unreadable; the message never holds key bytes."""
 
 
