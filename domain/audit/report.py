@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from domain.audit.merkle import EMPTY_ROOT
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VerifyReport:
@@ -31,6 +33,24 @@ class VerifyReport:
     anchor_mismatch, anchor_beyond_log, anchor_file, head, bundle."""
     problem: str | None = None
     """One sentence for a person."""
+
+    @classmethod
+    def unread(cls, *, reason: str, problem: str) -> VerifyReport:
+        """A failure found before any record was read (an unreadable anchors file or bundle).
+
+        Args:
+            reason: the stable code (see ``reason``).
+            problem: one sentence for a person.
+        """
+        return cls(
+            ok=False,
+            records=0,
+            checkpoints=0,
+            anchors=0,
+            root=EMPTY_ROOT,
+            reason=reason,
+            problem=problem,
+        )
 
     def summary(self) -> str:
         """One line for the CLI."""

@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.audit.checkpoints import Checkpoint
 from domain.audit.keys import AuditKey
-from domain.audit.merkle import MerkleFrontier
 from domain.audit.records import FORMAT_VERSION, AuditFormatError
 from domain.audit.report import VerifyReport
 from domain.audit.verifier import AuditVerifier
@@ -57,7 +56,7 @@ async def export_bundle(
     ``anchors.jsonl`` (a copy of the anchors file) and ``manifest.json``.
 
     The anchors file is copied before the database is read, for the same reason as in
-    :func:`verify_database`.
+    :func:`~store.audit.verification.verify_database`.
 
     Args:
         source: a :class:`Database` or engine (read in one snapshot), or a connection
@@ -168,7 +167,8 @@ def verify_bundle(
 ) -> VerifyReport:
     """Verifies an exported bundle with no database: the auditor's offline check.
 
-    Runs the same :class:`AuditVerifier` as :func:`verify_database`. A file that is
+    Runs the same :class:`AuditVerifier` as
+    :func:`~store.audit.verification.verify_database`. A file that is
     missing or a line that is not what the format says is a failure, not an exception.
     """
     bundle = Path(directory)
@@ -180,14 +180,8 @@ def verify_bundle(
         checkpoints = sorted(_read_checkpoints(bundle / "checkpoints.jsonl"), key=_size_of)
         anchors = AnchorFile(bundle / "anchors.jsonl").read()
     except (OSError, ValueError, KeyError, TypeError, AuditFormatError, AnchorFileError) as exc:
-        return VerifyReport(
-            ok=False,
-            records=0,
-            checkpoints=0,
-            anchors=0,
-            root=MerkleFrontier().root(),
-            reason="bundle",
-            problem=f"the bundle in {bundle} is incomplete or malformed: {exc}",
+        return VerifyReport.unread(
+            reason="bundle", problem=f"the bundle in {bundle} is incomplete or malformed: {exc}"
         )
     with ThreadPoolExecutor(max_workers=signature_workers()) as executor:
         verifier = AuditVerifier(

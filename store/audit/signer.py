@@ -20,7 +20,7 @@ class SigningKeyError(StoreError):
 class Ed25519Signer:
     """Signs checkpoints with an Ed25519 private key held in memory only.
 
-    Implements :class:`domain.ports.Signer`. ``repr`` shows the key id, never the key.
+    Implements :class:`domain.audit.keys.Signer`. ``repr`` shows the key id, never the key.
     """
 
     __slots__ = ("_key_id", "_private", "_public_raw")

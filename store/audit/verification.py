@@ -12,7 +12,6 @@ from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.audit.checkpoints import Checkpoint
-from domain.audit.merkle import MerkleFrontier
 from domain.audit.report import VerifyReport
 from domain.audit.verifier import AuditVerifier
 from store.audit.anchors import AnchorFile, AnchorFileError
@@ -138,15 +137,7 @@ async def verify_database(
     try:
         anchored = await asyncio.to_thread(anchors.read) if anchors is not None else []
     except AnchorFileError as exc:
-        return VerifyReport(
-            ok=False,
-            records=0,
-            checkpoints=0,
-            anchors=0,
-            root=MerkleFrontier().root(),
-            reason="anchor_file",
-            problem=str(exc),
-        )
+        return VerifyReport.unread(reason="anchor_file", problem=str(exc))
     with ThreadPoolExecutor(max_workers=signature_workers()) as executor:
         async with snapshot(source) as conn:
             return await _verify_connection(
