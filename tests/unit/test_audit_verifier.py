@@ -466,3 +466,12 @@ def test_summary_is_one_line_naming_the_problem() -> None:
     report = verify(rows, checkpoints)
 
     assert report.summary() == "FAILED: record 2 is missing: the log jumps from record 1 to 3"
+
+
+def test_a_failure_before_reading_reports_an_empty_log() -> None:
+    report = VerifyReport.unread(reason="bundle", problem="the bundle in x is incomplete")
+
+    assert not report.ok and report.reason == "bundle"
+    assert (report.records, report.checkpoints, report.anchors) == (0, 0, 0)
+    assert report.root == MerkleFrontier().root() and report.first_bad_seq is None
+    assert report.summary() == "FAILED: the bundle in x is incomplete"
