@@ -29,7 +29,7 @@ from handlers.notifier import SlackNotifier, make_client
 from scheduler.jobs import Jobs
 from scheduler.relay import OutboxRelay
 from scheduler.setup import build_scheduler
-from store import audit_log
+from store.audit.log import history as audit_history
 from store.outbox import OutboxStore
 
 log = logging.getLogger("recon_bot")
@@ -70,7 +70,7 @@ def make_deps(
 
     async def history(item_id: int) -> list[dict[str, object]]:
         async with container.database.reader.connect() as conn:
-            return await audit_log.history(conn, item_id)
+            return await audit_history(conn, item_id)
 
     return Deps(
         usecases=container.usecases,

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from bot.files import RawRow, read_rows
-from domain.audit import CanonicalData
+from domain.audit.records import CanonicalData
 from domain.intake import IntakeRow, RowError, parse_row
 from domain.items import ItemFacts, ItemKind, RiskTier, Route, RoutingDecision
 from domain.policy import LoadedPolicy, parse_policy

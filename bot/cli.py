@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 from rich.console import Console
 
+from bot.errors import BotError
 from bot.files import DEFAULT_BATCH, DEFAULT_SOURCE
 from domain.errors import DomainError, PolicyError
 from domain.items import ReviewState, parse_human_id
@@ -30,7 +31,7 @@ from domain.items import ReviewState, parse_human_id
 if TYPE_CHECKING:
     from bot.container import Container
     from bot.settings import Settings
-    from domain.audit import VerifyReport
+    from domain.audit.report import VerifyReport
 
 EXIT_OK, EXIT_FAIL, EXIT_PARTIAL = 0, 1, 2
 EXAMPLE_POLICY = Path(__file__).parent / "policy.example.yml"
@@ -42,7 +43,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 log = logging.getLogger("recon_bot")
 
 
-class CliFailure(Exception):
+class CliFailure(BotError):
     """A failure to report in one sentence (with optional detail lines)."""
 
     def __init__(self, message: str, details: list[str] | None = None) -> None:
@@ -85,16 +86,21 @@ class ReconGroup(click.Group):
 
 
 def _describe(exc: Exception) -> tuple[str, list[str]]:
+    """The sentence (and detail lines) for a failure, by the layer that raised it.
+
+    Every layer has one error root (:class:`DomainError`, :class:`StoreError`,
+    :class:`BotError`) whose messages are written for the person at the terminal, so
+    they are shown as they are; anything else is reported as unexpected.
+    """
     from sqlalchemy.exc import SQLAlchemyError
 
-    from bot.ingest import ParserDied
-    from store.migrate import SchemaOutOfDate
+    from store.errors import StoreError  # here: `--help` must not import the store
 
     if isinstance(exc, CliFailure):
         return str(exc), exc.details
     if isinstance(exc, PolicyError):
         return str(exc), exc.problems
-    if isinstance(exc, DomainError | SchemaOutOfDate | ParserDied):
+    if isinstance(exc, DomainError | StoreError | BotError):
         return str(exc), []
     if isinstance(exc, SQLAlchemyError):
         orig = getattr(exc, "orig", None)
@@ -517,13 +523,13 @@ def show(item_id: str, as_json: bool) -> None:
         raise click.BadParameter(f"{item_id!r} is not an item id like R-1042", param_hint="ID")
 
     from bot.views import entry_view, item_detail
-    from store import audit_log
+    from store.audit.log import history as audit_history
 
     async def _show(c: Container) -> dict[str, Any]:
         item = await c.usecases.queries.get(parsed)
         entries = await c.usecases.queries.journal_of(parsed)
         async with c.database.reader.connect() as conn:
-            history = await audit_log.history(conn, parsed)
+            history = await audit_history(conn, parsed)
         detail = item_detail(item, c.policy.current().policy)
         detail["journal_entries"] = [entry_view(e) for e in entries]
         detail["history"] = history
@@ -635,22 +641,22 @@ def audit_verify(bundle: Path | None, as_json: bool, deep: bool, trusted: tuple[
       recon-bot audit verify --bundle ./audit-2026-11 --json
       recon-bot audit verify --bundle ./audit-2026-11 --trust ed815f95efdd73ebaa7a45f490cab0e9
     """
-    from store import audit_log
+    from store.audit.anchors import AnchorFile
+    from store.audit.bundle import verify_bundle
+    from store.audit.verification import verify_database
     from store.engine import create_database
 
     pinned = set(trusted) if trusted else None
     if bundle is not None:
-        _print_report(audit_log.verify_bundle(bundle, deep=deep, trusted=pinned), as_json)
+        _print_report(verify_bundle(bundle, deep=deep, trusted=pinned), as_json)
         return
     settings = _settings()
 
     async def _verify() -> Any:
         database = create_database(settings.database_url)
         try:
-            anchors = audit_log.AnchorFile(settings.audit_anchors)
-            return await audit_log.verify_database(
-                database, anchors=anchors, deep=deep, trusted=pinned
-            )
+            anchors = AnchorFile(settings.audit_anchors)
+            return await verify_database(database, anchors=anchors, deep=deep, trusted=pinned)
         finally:
             await database.dispose()
 
@@ -672,7 +678,8 @@ def audit_export(out_dir: Path) -> None:
     Example:
       recon-bot audit export --out ./audit-bundle && recon-bot audit verify --bundle ./audit-bundle
     """
-    from store import audit_log
+    from store.audit.anchors import AnchorFile
+    from store.audit.bundle import export_bundle
     from store.engine import create_database
 
     settings = _settings()
@@ -682,8 +689,8 @@ def audit_export(out_dir: Path) -> None:
         try:
             # The database, not a connection: the bundle is read in one snapshot, so a
             # log growing meanwhile cannot make it look truncated.
-            return await audit_log.export_bundle(
-                database, out_dir, anchors=audit_log.AnchorFile(settings.audit_anchors)
+            return await export_bundle(
+                database, out_dir, anchors=AnchorFile(settings.audit_anchors)
             )
         finally:
             await database.dispose()

@@ -5,17 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.clock import SystemClock
+from bot.errors import BotError
 from bot.settings import Settings
-from domain.errors import DomainError
 from domain.usecases import UseCases
-from store.audit_log import AnchorFile, Ed25519Signer, init_audit, load_or_create_signing_key
+from store.audit.anchors import AnchorFile
+from store.audit.log import init_audit
+from store.audit.signer import Ed25519Signer, load_or_create_signing_key
 from store.engine import Database, create_database
 from store.migrate import check_current
 from store.policy_file import PolicyFile
 from store.uow import SqlUnitOfWorkFactory
 
 
-class SetupError(DomainError):
+class SetupError(BotError):
     """The installation is incomplete (no key, no schema...); the message says what to run."""
 
 

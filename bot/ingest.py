@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from bot.batches import HEADER, Batch, HashingReader, Job, decode_batch, parse_batches
+from bot.errors import BotError
 from bot.files import DEFAULT_BATCH, DEFAULT_SOURCE, detect_format
 from domain.policy import LoadedPolicy, parse_policy
 from domain.ports import Clock
@@ -82,7 +83,7 @@ class LocalBatches:
         return batch
 
 
-class ParserDied(RuntimeError):
+class ParserDied(BotError, RuntimeError):
     """The parsing process stopped without finishing the file."""
 
 

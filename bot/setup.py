@@ -8,7 +8,7 @@ from pathlib import Path
 from bot.clock import SystemClock
 from bot.container import load_signer
 from bot.settings import Settings
-from store.audit_log import init_audit
+from store.audit.log import init_audit
 from store.engine import create_database
 from store.migrate import upgrade
 from store.policy_file import read_policy

@@ -19,8 +19,8 @@ from domain.errors import MoneyError
 from domain.items import ItemFacts, ItemKind, RiskTier, RoutingDecision
 from domain.money import canonical_decimal, normalize_currency, parse_amount, parse_decimal
 
-if TYPE_CHECKING:  # the type only: cryptography is not needed to read rows
-    from domain.audit import CanonicalData
+if TYPE_CHECKING:  # the type only: reading rows needs no audit code
+    from domain.audit.records import CanonicalData
 
 REQUIRED = ("external_id", "entity", "currency", "amount")
 KNOWN = frozenset(

@@ -10,7 +10,8 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-from domain.audit import AuditEntry
+from domain.audit.keys import Signer as Signer  # the port lives beside the keys it names
+from domain.audit.records import AuditEntry
 from domain.delivery import OutboxMessage
 from domain.delivery import Outcome as DeliveryOutcome
 from domain.digest import ClusterRecord
@@ -24,24 +25,6 @@ class Clock(Protocol):
 
     def now(self) -> datetime:
         """Aware UTC now."""
-        ...
-
-
-class Signer(Protocol):
-    """Signs audit checkpoints (Ed25519)."""
-
-    @property
-    def key_id(self) -> str:
-        """Stable id of the public key."""
-        ...
-
-    @property
-    def public_key_hex(self) -> str:
-        """Raw public key, hex."""
-        ...
-
-    def sign(self, message: bytes) -> bytes:
-        """Signature over ``message``."""
         ...
 
 

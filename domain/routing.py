@@ -16,7 +16,7 @@ import dataclasses
 from decimal import Decimal
 from typing import Any
 
-from domain.audit import canonical_data
+from domain.audit.records import canonical_data
 from domain.intake import IntakeRow, content_hash
 from domain.items import ItemFacts, ItemKind, RiskTier, Route, RoutingDecision
 from domain.money import quantize

@@ -31,6 +31,7 @@ from domain.errors import MoneyError
 from domain.items import DisputeCategory
 from domain.money import Money
 from domain.states import MIN_REASON_WORDS
+from handlers.errors import HandlerError
 from handlers.ids import INPUT_ACTION_ID, Field
 
 #: Longest texts accepted (the modal inputs carry the same ``max_length``).
@@ -46,7 +47,7 @@ MAX_PRIVATE_METADATA_CHARS = 3000
 MAX_SCOPE_CHARS = 200
 
 
-class PayloadError(ValueError):
+class PayloadError(HandlerError, ValueError):
     """A value we wrote into Slack came back unreadable: a bug or a forged payload."""
 
 

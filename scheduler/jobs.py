@@ -21,7 +21,8 @@ from domain.ports import Clock
 from domain.usecases import UseCases
 from scheduler.cron import crontab_trigger
 from scheduler.relay import OutboxRelay
-from store.audit_log import AnchorFile, latest_checkpoint
+from store.audit.anchors import AnchorFile
+from store.audit.log import latest_checkpoint
 from store.engine import Database
 from store.outbox import OutboxStore
 from store.policy_file import PolicyFile

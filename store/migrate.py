@@ -15,6 +15,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from store.engine import Database
+from store.errors import StoreError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -64,7 +65,7 @@ async def current_revision(database: Database) -> str | None:
         return await conn.run_sync(_current)
 
 
-class SchemaOutOfDate(RuntimeError):
+class SchemaOutOfDate(StoreError, RuntimeError):
     """The database is behind (or ahead of) this code's migrations."""
 
 

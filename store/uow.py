@@ -16,7 +16,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain.audit import AuditEntry
+from domain.audit.records import AuditEntry
 from domain.ports import (
     AuditSink,
     DigestRepository,
@@ -27,7 +27,8 @@ from domain.ports import (
     Signer,
     ViewStateRepository,
 )
-from store.audit_log import AnchorFile, AnchorFileError, SqlAuditLog
+from store.audit.anchors import AnchorFile, AnchorFileError
+from store.audit.log import SqlAuditLog
 from store.digests import SqlDigestRepository
 from store.engine import Database
 from store.intake import SqlIntakeRepository

@@ -24,7 +24,7 @@ from typing import Any, Self
 
 import yaml
 
-from domain.audit import AuditEntry
+from domain.audit.records import AuditEntry
 from domain.dashboard import HIGH_PRIORITY, MEDIUM_PRIORITY
 from domain.intake import RowError, content_hash
 from domain.items import (

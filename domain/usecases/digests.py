@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from domain import notifications, sla, states
-from domain.audit import AuditEntry
+from domain.audit.records import AuditEntry
 from domain.digest import MAX_LISTED, ClusterRecord, DigestPlan, plan_digest
 from domain.errors import IllegalTransition, InvalidCommand, NotAuthorized, StaleItem
 from domain.items import Item, ReviewState

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from domain import notifications, sla, states
-from domain.audit import AuditEntry
+from domain.audit.records import AuditEntry
 from domain.errors import StaleItem
 from domain.intake import IntakeRow, RowError, same_content
 from domain.items import Item, JournalEntry, ReviewState, Route, RoutingDecision, format_human_id

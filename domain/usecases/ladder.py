@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from domain import notifications, sla, states
-from domain.audit import AuditEntry
+from domain.audit.records import AuditEntry
 from domain.items import Item
 from domain.policy import Policy
 from domain.ports import UnitOfWork

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from domain import notifications, sla, states
-from domain.audit import AuditEntry, CanonicalData
+from domain.audit.records import AuditEntry, CanonicalData
 from domain.errors import ItemNotFound, StaleItem
 from domain.items import MAX_ITEM_ID, Item, JournalEntry, ReviewState, format_human_id
 from domain.journal import EntryKind

@@ -1,8 +1,8 @@
 """Benchmark: how fast ``verify_database`` checks an audit log on SQLite.
 
-Writes N realistic records through :class:`store.audit_log.SqlAuditLog` into a temporary
+Writes N realistic records through :class:`store.audit.log.SqlAuditLog` into a temporary
 SQLite file, one transaction per batch with a signed checkpoint and an anchor each, the
-way the unit of work does; then times :func:`store.audit_log.verify_database` (with the
+way the unit of work does; then times :func:`store.audit.verification.verify_database` (with the
 anchors file) and prints the median of several runs in records per second.
 
 Batch mixes (``--mix``):
@@ -29,14 +29,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from domain.audit import AuditEntry
-from store.audit_log import (
-    AnchorFile,
-    SqlAuditLog,
-    init_audit,
-    load_or_create_signing_key,
-    verify_database,
-)
+from domain.audit.records import AuditEntry
+from store.audit.anchors import AnchorFile
+from store.audit.log import SqlAuditLog, init_audit
+from store.audit.signer import load_or_create_signing_key
+from store.audit.verification import verify_database
 from store.engine import create_database
 from store.tables import metadata
 

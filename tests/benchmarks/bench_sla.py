@@ -50,7 +50,9 @@ from handlers.context import Deps, InFlight
 from handlers.notifier import SlackNotifier, make_client
 from scheduler.jobs import SWEEP_BATCH, Jobs
 from scheduler.relay import OutboxRelay
-from store.audit_log import AnchorFile, init_audit, load_or_create_signing_key
+from store.audit.anchors import AnchorFile
+from store.audit.log import init_audit
+from store.audit.signer import load_or_create_signing_key
 from store.engine import Database, create_database
 from store.migrate import upgrade
 from store.outbox import OutboxStore

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from store.audit_log import latest_checkpoint
+from store.audit.log import latest_checkpoint
 from store.outbox import OutboxStore, RowState
 from store.tables import audit_records
 from tests.e2e.conftest import Desk, stop_desk

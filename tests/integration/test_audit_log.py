@@ -24,28 +24,15 @@ import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import delete, select, update
 
-from domain.audit import (
-    AuditEntry,
-    AuditFormatError,
-    MerkleFrontier,
-    VerifyReport,
-    checkpoint_message,
-    leaf_hash,
-)
-from store.audit_log import (
-    AnchorFile,
-    AuditStoreError,
-    Ed25519Signer,
-    SigningKeyError,
-    SqlAuditLog,
-    export_bundle,
-    history,
-    init_audit,
-    latest_checkpoint,
-    load_or_create_signing_key,
-    verify_bundle,
-    verify_database,
-)
+from domain.audit.checkpoints import checkpoint_message
+from domain.audit.merkle import MerkleFrontier, leaf_hash
+from domain.audit.records import AuditEntry, AuditFormatError
+from domain.audit.report import VerifyReport
+from store.audit.anchors import AnchorFile
+from store.audit.bundle import export_bundle, verify_bundle
+from store.audit.log import AuditStoreError, SqlAuditLog, history, init_audit, latest_checkpoint
+from store.audit.signer import Ed25519Signer, SigningKeyError, load_or_create_signing_key
+from store.audit.verification import verify_database
 from store.engine import Database, create_database
 from store.tables import audit_checkpoints, audit_head, audit_keys, audit_records, metadata
 

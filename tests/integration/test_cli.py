@@ -15,8 +15,13 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from bot.cli import main
+from bot.cli import _describe, main
+from bot.container import SetupError
+from bot.errors import BotError
 from bot.ingest import batch_gc
+from domain.errors import DomainError
+from store.audit.signer import SigningKeyError
+from store.errors import StoreError
 from tests.conftest import ROOT
 
 SAMPLE = ROOT / "samples" / "items.csv"
@@ -195,6 +200,46 @@ def test_errors_are_one_sentence_with_exit_code_1(desk_dir: Path) -> None:
     wrong_type = desk_dir / "items.xlsx"
     wrong_type.write_text("x")
     assert "expected a .csv or .jsonl file" in run("ingest", str(wrong_type)).output
+
+
+def _one_sentence_error(result: Result) -> str:
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output and "unexpected" not in result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    return lines[0].removeprefix("error: ")
+
+
+def test_a_store_error_is_one_sentence_with_exit_code_1(desk_dir: Path) -> None:
+    initialised()
+    (desk_dir / "audit_ed25519.pem").chmod(0o644)  # SigningKeyError, a StoreError
+
+    message = _one_sentence_error(run("queue"))
+
+    assert message.startswith("signing key audit_ed25519.pem is accessible by group or others")
+    with pytest.raises(SigningKeyError):  # --debug: the exception, with its traceback
+        run("--debug", "queue")
+
+
+def test_a_bot_error_is_one_sentence_with_exit_code_1(desk_dir: Path) -> None:
+    initialised()
+    (desk_dir / "audit_ed25519.pem").unlink()  # SetupError, a BotError
+
+    message = _one_sentence_error(run("queue"))
+
+    assert message == "audit signing key audit_ed25519.pem does not exist; run `recon-bot init`"
+    with pytest.raises(SetupError):
+        run("--debug", "queue")
+
+
+@pytest.mark.parametrize("root", [DomainError, StoreError, BotError])
+def test_failures_are_described_by_the_root_of_their_layer(root: type[Exception]) -> None:
+    novel = type("NovelError", (root,), {})  # an error the CLI has never heard of
+
+    assert _describe(novel("the ledger is closed for the day")) == (
+        "the ledger is closed for the day",
+        [],
+    )
 
 
 def test_policy_check_names_the_field_and_the_reason(desk_dir: Path) -> None:

@@ -36,7 +36,9 @@ from domain.policy import LoadedPolicy, parse_policy
 from domain.usecases import UseCases
 from scheduler.jobs import SWEEP_BATCH, Jobs
 from scheduler.relay import OutboxRelay
-from store.audit_log import AnchorFile, init_audit, load_or_create_signing_key
+from store.audit.anchors import AnchorFile
+from store.audit.log import init_audit
+from store.audit.signer import load_or_create_signing_key
 from store.engine import Database, create_database
 from store.outbox import OutboxStore
 from store.policy_file import PolicyFile

@@ -29,7 +29,10 @@ from domain.items import (
 from domain.policy import parse_policy
 from domain.states import SYSTEM
 from domain.usecases import UseCases
-from store.audit_log import AnchorFile, init_audit, load_or_create_signing_key, verify_database
+from store.audit.anchors import AnchorFile
+from store.audit.log import init_audit
+from store.audit.signer import load_or_create_signing_key
+from store.audit.verification import verify_database
 from store.engine import Database, create_database
 from store.migrate import (
     HEAD,

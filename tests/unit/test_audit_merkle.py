@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pymerkle import InmemoryTree
 
-from domain.audit import EMPTY_ROOT, AuditFormatError, MerkleFrontier, leaf_hash, merkle_root
+from domain.audit.merkle import EMPTY_ROOT, MerkleFrontier, leaf_hash, merkle_root
+from domain.audit.records import AuditFormatError
 
 
 def reference_tree(entries: list[bytes]) -> InmemoryTree:
@@ -78,3 +79,43 @@ def test_frontier_survives_a_json_round_trip(size: int, more: int) -> None:
 def test_frontier_refuses_inconsistent_json(stored: object) -> None:
     with pytest.raises(AuditFormatError):
         MerkleFrontier.from_json(stored)
+
+
+@settings(max_examples=50)
+@given(st.lists(st.binary(max_size=40), max_size=40), st.integers(min_value=0, max_value=40))
+def test_extending_by_runs_gives_the_tree_appending_one_by_one(
+    entries: list[bytes], cut: int
+) -> None:
+    one_by_one, by_runs = MerkleFrontier(), MerkleFrontier()
+    digests = [bytes.fromhex(leaf_hash(entry)) for entry in entries]
+    for digest in digests:
+        one_by_one.append_digest(digest)
+    by_runs.extend_digests(digests[:cut])
+    by_runs.extend_digests(iter(digests[cut:]))
+    by_runs.extend_digests([])
+
+    assert by_runs.to_json() == one_by_one.to_json()
+    assert by_runs.size == len(entries)
+
+
+def test_a_frontier_is_restored_from_its_size_and_subtree_roots() -> None:
+    original = MerkleFrontier()
+    for n in range(11):
+        original.append(leaf_hash(bytes([n])))
+    roots = [bytes.fromhex(root) for root in original.to_json()["roots"]]
+
+    restored = MerkleFrontier.restore(size=11, roots=roots)
+    roots.clear()  # the frontier keeps its own list
+    restored.append(leaf_hash(b"next"))
+    original.append(leaf_hash(b"next"))
+
+    assert restored.to_json() == original.to_json()
+
+
+@pytest.mark.parametrize(
+    ("size", "roots"),
+    [(-1, []), (3, [bytes(32)]), (1, [bytes(31)]), (True, [bytes(32)])],
+)
+def test_restoring_refuses_roots_that_do_not_fit_the_size(size: int, roots: list[bytes]) -> None:
+    with pytest.raises(AuditFormatError):
+        MerkleFrontier.restore(size=size, roots=roots)

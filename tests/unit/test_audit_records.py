@@ -19,22 +19,19 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.audit import (
-    EMPTY_ROOT,
+from domain.audit.checkpoints import Checkpoint, checkpoint_message, sign_checkpoint
+from domain.audit.keys import key_id_for
+from domain.audit.merkle import EMPTY_ROOT, leaf_hash
+from domain.audit.records import (
     GENESIS,
     AuditEntry,
     AuditFormatError,
     CanonicalData,
-    Checkpoint,
     canonical_data,
     canonical_json,
-    checkpoint_message,
     format_time,
-    key_id_for,
-    leaf_hash,
     parse_time,
     record_body,
-    sign_checkpoint,
 )
 
 

@@ -9,19 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from domain.audit import (
-    GENESIS,
-    AuditEntry,
-    AuditKey,
-    AuditVerifier,
-    Checkpoint,
-    MerkleFrontier,
-    VerifyReport,
-    key_id_for,
-    leaf_hash,
-    record_body,
-    sign_checkpoint,
-)
+from domain.audit.checkpoints import Checkpoint, sign_checkpoint
+from domain.audit.keys import AuditKey, key_id_for
+from domain.audit.merkle import MerkleFrontier, leaf_hash
+from domain.audit.records import GENESIS, AuditEntry, record_body
+from domain.audit.report import VerifyReport
+from domain.audit.verifier import AuditVerifier
 
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
 Row = tuple[int, bytes, str]
@@ -473,3 +466,12 @@ def test_summary_is_one_line_naming_the_problem() -> None:
     report = verify(rows, checkpoints)
 
     assert report.summary() == "FAILED: record 2 is missing: the log jumps from record 1 to 3"
+
+
+def test_a_failure_before_reading_reports_an_empty_log() -> None:
+    report = VerifyReport.unread(reason="bundle", problem="the bundle in x is incomplete")
+
+    assert not report.ok and report.reason == "bundle"
+    assert (report.records, report.checkpoints, report.anchors) == (0, 0, 0)
+    assert report.root == MerkleFrontier().root() and report.first_bad_seq is None
+    assert report.summary() == "FAILED: the bundle in x is incomplete"

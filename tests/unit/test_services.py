@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from domain import notifications
-from domain.audit import GENESIS, CanonicalData, record_body
+from domain.audit.records import GENESIS, CanonicalData, record_body
 from domain.errors import (
     DomainError,
     IllegalTransition,

@@ -1,0 +1,24 @@
+"""The audit log's pure core: records, Merkle tree, keys, checkpoints and the verifier.
+
+One module per concept, each importing only those listed before it:
+
+- :mod:`~domain.audit.records`: :class:`AuditEntry` and its canonical body (RFC 8785
+  JSON with ``seq`` and ``prev``, the hash chain's link), times, data checks;
+- :mod:`~domain.audit.merkle`: leaf hashes and the RFC 6962 :class:`MerkleFrontier`;
+- :mod:`~domain.audit.keys`: key ids, :class:`AuditKey` and the ``Signer`` port;
+- :mod:`~domain.audit.checkpoints`: signed statements of a size and root;
+- :mod:`~domain.audit.signatures` and :mod:`~domain.audit.report`: checking
+  checkpoint signatures, and the outcome of a verification;
+- :mod:`~domain.audit.verifier`: :class:`AuditVerifier`, the one streaming pass that
+  checks a live database or an exported bundle.
+
+Import from the concept's module. The package itself re-exports only the record types
+that use cases and intake build (importing it loads no cryptography), so
+``from domain.audit import AuditEntry, CanonicalData`` keeps working.
+
+Nothing here does I/O or reads a clock; times come in as arguments.
+"""
+
+from domain.audit.records import AuditEntry, AuditFormatError, CanonicalData, canonical_data
+
+__all__ = ["AuditEntry", "AuditFormatError", "CanonicalData", "canonical_data"]

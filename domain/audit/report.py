@@ -1,0 +1,62 @@
+"""The outcome of verifying one audit log (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from domain.audit.merkle import EMPTY_ROOT
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VerifyReport:
+    """The outcome of verifying one log.
+
+    ``first_bad_seq`` is the first record that cannot be vouched for: the record itself
+    for a gap, bad hash, wrong seq or broken link; for a checkpoint or anchor whose root
+    or signature fails, the first record after the last size a valid signed root
+    matched (a root tells that a range changed, not which record in it).
+    """
+
+    ok: bool
+    records: int
+    """Records read and found good (the whole log when ``ok``)."""
+    checkpoints: int
+    """Checkpoints checked (signature and root)."""
+    anchors: int
+    """Anchored checkpoints checked."""
+    root: str
+    """Merkle root of the good records read."""
+    first_bad_seq: int | None = None
+    reason: str | None = None
+    """Stable code of the problem: gap, order, format, hash, link, signature,
+    unknown_key, checkpoint_root, checkpoint_log, truncated, unsigned_tail,
+    anchor_mismatch, anchor_beyond_log, anchor_file, head, bundle."""
+    problem: str | None = None
+    """One sentence for a person."""
+
+    @classmethod
+    def unread(cls, *, reason: str, problem: str) -> VerifyReport:
+        """A failure found before any record was read (an unreadable anchors file or bundle).
+
+        Args:
+            reason: the stable code (see ``reason``).
+            problem: one sentence for a person.
+        """
+        return cls(
+            ok=False,
+            records=0,
+            checkpoints=0,
+            anchors=0,
+            root=EMPTY_ROOT,
+            reason=reason,
+            problem=problem,
+        )
+
+    def summary(self) -> str:
+        """One line for the CLI."""
+        if self.ok:
+            return (
+                f"OK: {self.records} records, {self.checkpoints} checkpoints, "
+                f"{self.anchors} anchors verified; root {self.root}"
+            )
+        return f"FAILED: {self.problem}"  # the sentence names the first bad record

@@ -1,0 +1,217 @@
+"""The audit log writer: chained records and signed checkpoints, in the caller's transaction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.audit.checkpoints import Checkpoint, sign_checkpoint
+from domain.audit.keys import SIGNATURE_ALGORITHM, Signer
+from domain.audit.merkle import MerkleFrontier, leaf_digest
+from domain.audit.records import GENESIS, AuditEntry, AuditFormatError, record_body
+from store.audit.snapshot import checkpoint_of
+from store.bulk import dialect_insert, insert_values
+from store.errors import StoreError
+from store.tables import audit_checkpoints, audit_head, audit_keys, audit_records
+
+#: audit_records columns in the order append builds its rows.
+_RECORD_COLUMNS: Final = ("seq", "body", "hash", "item_id", "event")
+
+DEFAULT_LOG: Final = "recon"
+"""Name of the log; one log per database (``audit_records`` has no log column)."""
+
+
+class AuditStoreError(StoreError):
+    """The audit tables are not in a state the log can write to (one clear sentence)."""
+
+
+def _insert_ignoring_duplicates(conn: AsyncConnection, table: Any, values: dict[str, Any]) -> Any:
+    # Two processes may register the same key or create the same head at once.
+    return dialect_insert(conn.dialect.name, table).values(**values).on_conflict_do_nothing()
+
+
+async def _register_key(conn: AsyncConnection, signer: Signer, now: datetime) -> None:
+    stored = (
+        await conn.execute(
+            select(audit_keys.c.public_key).where(audit_keys.c.key_id == signer.key_id)
+        )
+    ).scalar_one_or_none()
+    if stored is None:
+        await conn.execute(
+            _insert_ignoring_duplicates(
+                conn,
+                audit_keys,
+                {
+                    "key_id": signer.key_id,
+                    "public_key": signer.public_key_hex,
+                    "algorithm": SIGNATURE_ALGORITHM,
+                    "created_at": now,
+                },
+            )
+        )
+    elif stored != signer.public_key_hex:
+        raise AuditStoreError(
+            f"audit key {signer.key_id} is stored with a different public key; "
+            "the keys table was altered"
+        )
+
+
+async def init_audit(
+    conn: AsyncConnection, *, signer: Signer, now: datetime, log: str = DEFAULT_LOG
+) -> None:
+    """Creates the log's head row if missing and registers the signer's public key.
+
+    Idempotent; run it at start-up inside a writer transaction and commit.
+    """
+    await conn.execute(
+        _insert_ignoring_duplicates(
+            conn,
+            audit_head,
+            {
+                "log": log,
+                "size": 0,
+                "last_hash": GENESIS,
+                "frontier": MerkleFrontier().to_json(),
+            },
+        )
+    )
+    await _register_key(conn, signer, now)
+
+
+class SqlAuditLog:
+    """The audit log of one transaction: implements :class:`domain.ports.AuditSink`.
+
+    Build one per unit of work on its connection (and only one: it remembers what it
+    appended). ``append`` writes records inside the caller's transaction (they commit
+    or vanish with it); ``seal`` signs a checkpoint of the new size and root, and must
+    run before commit whenever ``append`` did.
+    """
+
+    def __init__(self, conn: AsyncConnection, *, signer: Signer, log: str = DEFAULT_LOG) -> None:
+        self._conn = conn
+        self._signer = signer
+        self._log = log
+        # What the last append left, until sealed: (time of its last entry, frontier).
+        # The head row stays locked until commit, so nobody else can move it meanwhile.
+        self._unsealed: tuple[datetime, MerkleFrontier] | None = None
+
+    async def append(self, entries: Sequence[AuditEntry]) -> None:
+        """Chains and stores ``entries`` in order, in the current transaction.
+
+        Raises:
+            AuditFormatError: an entry cannot be recorded (a float in ``data``, a naive
+                time...); nothing was written.
+            AuditStoreError: the log has no head row (run :func:`init_audit`) or the
+                head row is inconsistent.
+        """
+        if not entries:
+            return
+        head = (
+            await self._conn.execute(
+                select(audit_head.c.size, audit_head.c.last_hash, audit_head.c.frontier)
+                .where(audit_head.c.log == self._log)
+                .with_for_update()  # PostgreSQL: one appender per log at a time
+            )
+        ).one_or_none()
+        if head is None:
+            raise AuditStoreError(
+                f"audit log {self._log!r} is not initialized; run init_audit (recon-bot init)"
+            )
+        frontier = frontier_of(head.frontier, head.size)
+        seq, prev = head.size, head.last_hash
+        rows = []
+        for entry in entries:
+            seq += 1
+            body = record_body(entry, seq=seq, prev=prev)
+            digest = leaf_digest(body)  # hashed once: the frontier takes the raw bytes
+            frontier.append_digest(digest)
+            prev = digest.hex()
+            rows.append((seq, body, prev, entry.item_id, entry.event))
+        await insert_values(self._conn, audit_records, _RECORD_COLUMNS, rows)
+        await self._conn.execute(
+            update(audit_head)
+            .where(audit_head.c.log == self._log)
+            .values(size=seq, last_hash=prev, frontier=frontier.to_json())
+        )
+        self._unsealed = (entries[-1].time, frontier)
+
+    async def seal(self, now: datetime | None = None) -> Checkpoint | None:
+        """Signs and stores a checkpoint of the log as this transaction leaves it.
+
+        Call just before commit. Registers the signer's key if it is new.
+
+        Args:
+            now: the checkpoint's time; defaults to the time of the last entry appended
+                (the domain reads no clock, and the entries carry the request's time).
+
+        Returns:
+            The checkpoint, to append to the anchors file after commit; None when
+            nothing was appended since the last seal.
+        """
+        if self._unsealed is None:
+            return None
+        last_time, frontier = self._unsealed
+        time = now if now is not None else last_time
+        checkpoint = sign_checkpoint(
+            self._signer, log=self._log, size=frontier.size, root=frontier.root(), time=time
+        )
+        await _register_key(self._conn, self._signer, time)
+        await self._conn.execute(
+            insert(audit_checkpoints).values(
+                log=checkpoint.log,
+                size=checkpoint.size,
+                root=checkpoint.root,
+                time=checkpoint.time,
+                key_id=checkpoint.key_id,
+                signature=checkpoint.signature,
+            )
+        )
+        self._unsealed = None
+        return checkpoint
+
+
+def frontier_of(stored: Any, size: int) -> MerkleFrontier:
+    """The Merkle frontier stored in the head row, checked against the head's size.
+
+    Raises:
+        AuditStoreError: the stored frontier is not one, or covers another size.
+    """
+    if isinstance(stored, str):  # a JSON column read back as text by some drivers
+        stored = json.loads(stored)
+    try:
+        frontier = MerkleFrontier.from_json(stored)
+    except AuditFormatError as exc:
+        raise AuditStoreError(f"the audit head's Merkle frontier is corrupt: {exc}") from exc
+    if frontier.size != size:
+        raise AuditStoreError(
+            f"the audit head says {size} records but its frontier covers {frontier.size}"
+        )
+    return frontier
+
+
+async def latest_checkpoint(conn: AsyncConnection, *, log: str = DEFAULT_LOG) -> Checkpoint | None:
+    """The newest checkpoint of ``log`` (to re-anchor after a crash lost an anchor)."""
+    row = (
+        await conn.execute(
+            select(audit_checkpoints)
+            .where(audit_checkpoints.c.log == log)
+            .order_by(audit_checkpoints.c.size.desc(), audit_checkpoints.c.id.desc())
+            .limit(1)
+        )
+    ).one_or_none()
+    return None if row is None else checkpoint_of(row)
+
+
+async def history(conn: AsyncConnection, item_id: int) -> list[dict[str, Any]]:
+    """The decoded record bodies of one item, oldest first (for ``recon-bot show``)."""
+    result = await conn.execute(
+        select(audit_records.c.body)
+        .where(audit_records.c.item_id == item_id)
+        .order_by(audit_records.c.seq)
+    )
+    return [json.loads(body) for body in result.scalars()]

@@ -1,0 +1,145 @@
+"""Verifying the audit log in the database against its checkpoints and anchors file."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Collection, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import Any
+
+from sqlalchemy import Row, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from domain.audit.checkpoints import Checkpoint
+from domain.audit.report import VerifyReport
+from domain.audit.verifier import AuditVerifier
+from store.audit.anchors import AnchorFile, AnchorFileError
+from store.audit.log import DEFAULT_LOG, AuditStoreError, frontier_of
+from store.audit.snapshot import checkpoint_of, read_keys, record_chunk, snapshot
+from store.engine import Database
+from store.tables import audit_checkpoints, audit_head
+
+
+def signature_workers() -> int:
+    """Threads for checking checkpoint signatures beside the record stream."""
+    # Ed25519 checks release the GIL, so one thread per core keeps every core busy.
+    return os.cpu_count() or 1
+
+
+async def _checkpoint_range(
+    conn: AsyncConnection, log: str, above: int, upto: int | None
+) -> list[Checkpoint]:
+    query = select(audit_checkpoints).where(
+        audit_checkpoints.c.log == log, audit_checkpoints.c.size > above
+    )
+    if upto is not None:
+        query = query.where(audit_checkpoints.c.size <= upto)
+    else:  # past the last record: only the first few matter (truncation evidence)
+        query = query.limit(16)
+    query = query.order_by(audit_checkpoints.c.size, audit_checkpoints.c.id)
+    return [checkpoint_of(row) for row in await conn.execute(query)]
+
+
+class _ChunkReader:
+    """Reads the log chunk by chunk, each with the checkpoints up to its last seq."""
+
+    def __init__(self, conn: AsyncConnection, log: str) -> None:
+        self._conn = conn
+        self._log = log
+        self._after: int | None = None  # last seq read
+        self._above = -1  # checkpoint sizes read so far are <= this
+        self.done = False
+
+    async def next(self) -> tuple[Sequence[Row[Any, Any, Any]], list[Checkpoint]]:
+        """The next records and their checkpoints; no records once the log is read
+        (then the checkpoints are the first few beyond the log, if any)."""
+        rows = await record_chunk(self._conn, self._after)
+        # seq values at or below zero (only a tampered table has them) fail at the first
+        # row in the verifier; max() keeps the checkpoint ranges moving forward anyway.
+        upto = max(rows[-1][0], self._above) if rows else None
+        checkpoints = await _checkpoint_range(self._conn, self._log, self._above, upto)
+        if upto is None:
+            self.done = True
+        else:
+            self._after, self._above = rows[-1][0], upto
+        return rows, checkpoints
+
+
+async def _verify_connection(
+    conn: AsyncConnection,
+    *,
+    anchors: list[Checkpoint],
+    log: str,
+    executor: Executor,
+    deep: bool,
+    trusted: Collection[str] | None,
+) -> VerifyReport:
+    verifier = AuditVerifier(
+        log=log,
+        keys=await read_keys(conn),
+        anchors=anchors,
+        executor=executor,
+        deep=deep,
+        trusted=trusted,
+    )
+    reader = _ChunkReader(conn, log)
+    current, checkpoints = await reader.next()
+    verifier.add_checkpoints(checkpoints)
+    while current:
+        # Read one chunk ahead and queue its checkpoints first: the signature pool checks
+        # them while this thread reads and hashes, so signatures rarely hold records up.
+        following, checkpoints = await reader.next() if not reader.done else ([], [])
+        verifier.add_checkpoints(checkpoints)
+        if not verifier.add_records(current):
+            break
+        current = following
+    head = (
+        await conn.execute(
+            select(audit_head.c.size, audit_head.c.last_hash, audit_head.c.frontier).where(
+                audit_head.c.log == log
+            )
+        )
+    ).one_or_none()
+    if head is None and verifier.size > 0:
+        verifier.fail("head", f"the log has {verifier.size} records but no head row")
+    if head is None or verifier.failed:
+        return verifier.finish()
+    try:
+        head_root = frontier_of(head.frontier, head.size).root()
+    except AuditStoreError:
+        head_root = "unreadable"
+    return verifier.finish(head_size=head.size, head_hash=head.last_hash, head_root=head_root)
+
+
+async def verify_database(
+    source: Database | AsyncEngine | AsyncConnection,
+    *,
+    anchors: AnchorFile | None,
+    log: str = DEFAULT_LOG,
+    deep: bool = False,
+    trusted: Collection[str] | None = None,
+) -> VerifyReport:
+    """Verifies the whole audit log in one consistent snapshot.
+
+    Reads the anchors file first, then the database: anchors are written after commit,
+    so every anchor read first refers to a state the snapshot includes.
+
+    Args:
+        source: a :class:`Database` (its reader is used) or engine, or a connection
+            whose snapshot is up to the caller (PostgreSQL: use REPEATABLE READ, and
+            start the transaction after this call reads the anchors).
+        anchors: the anchors file, or None to skip the anchor checks.
+        log: the log's name.
+        deep: parse every body fully (see :class:`AuditVerifier`).
+        trusted: the only key ids whose signatures count (see :class:`AuditVerifier`).
+    """
+    try:
+        anchored = await asyncio.to_thread(anchors.read) if anchors is not None else []
+    except AnchorFileError as exc:
+        return VerifyReport.unread(reason="anchor_file", problem=str(exc))
+    with ThreadPoolExecutor(max_workers=signature_workers()) as executor:
+        async with snapshot(source) as conn:
+            return await _verify_connection(
+                conn, anchors=anchored, log=log, executor=executor, deep=deep, trusted=trusted
+            )
