@@ -1,0 +1,176 @@
+"""``recon-bot ingest``: a file of items in, and the rows it quarantined."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from bot.cli.root import (
+    EXIT_PARTIAL,
+    err,
+    fail,
+    main,
+    out,
+    print_json,
+    run_coroutine,
+    with_container,
+)
+from bot.files import DEFAULT_BATCH, DEFAULT_SOURCE
+
+if TYPE_CHECKING:
+    from bot.container import Container
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False), required=False)
+@click.option(
+    "--source",
+    help=f"Source name for rows without a 'source' column (default: {DEFAULT_SOURCE!r}).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary.")
+@click.option("--batch-size", default=DEFAULT_BATCH, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--parallel/--no-parallel",
+    default=None,
+    help="Parse and route in a second process while this one writes "
+    "(default: for files over 4 MB on a machine with more than one CPU).",
+)
+@click.option("--rejected", is_flag=True, help="List the quarantined rows of a run instead.")
+@click.option("--run", "run_id", type=int, help="With --rejected: the run (default: latest).")
+def ingest(
+    file: Path | None,
+    source: str | None,
+    as_json: bool,
+    batch_size: int,
+    parallel: bool | None,
+    rejected: bool,
+    run_id: int | None,
+) -> None:
+    """Ingest items from a CSV (with a header) or JSON Lines file.
+
+    Bad rows are reported (line, field, reason) and kept in a quarantine; the good rows
+    still land. Re-ingesting the same (source, external_id) with identical content
+    changes nothing; changed content amends the item and voids its approvals.
+    Exit code 2 when some rows were rejected.
+
+    \b
+    Examples:
+      recon-bot ingest samples/items.csv
+      recon-bot ingest bank.jsonl --source bank-feed --json
+      recon-bot ingest --rejected
+    """
+    if rejected:
+        _show_rejected(run_id, as_json)
+        return
+    if file is None:
+        raise click.UsageError("give a FILE to ingest, or --rejected to list quarantined rows")
+    if not file.exists():
+        fail(f"{file} does not exist")
+
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.table import Table
+
+    from bot.ingest import WorkerBatches, batch_gc, ingest_file, use_worker
+
+    size = file.stat().st_size
+
+    async def _ingest(c: Container, worker: WorkerBatches | None) -> Any:
+        show_bar = sys.stderr.isatty() and not as_json
+        progress = Progress(
+            TextColumn("ingesting"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            disable=not show_bar,
+            transient=True,
+        )
+        with progress:
+            task = progress.add_task("ingest", total=size)
+            return await ingest_file(
+                path=file,
+                source=source,
+                intake=c.usecases.intake,
+                clock=c.clock,
+                policy_text=c.policy.text,
+                batch_size=batch_size,
+                on_progress=lambda done: progress.update(task, completed=done),
+                parallel=parallel,
+                worker=worker,
+            )
+
+    async def _spawn_then_ingest() -> Any:
+        # The parsing process starts up while this one opens the store.
+        worker = await WorkerBatches.spawn() if use_worker(file, parallel) else None
+        try:
+            return await with_container(lambda c: _ingest(c, worker))
+        finally:
+            if worker is not None:
+                await worker.close()
+
+    with batch_gc():
+        run = run_coroutine(_spawn_then_ingest())
+    result = run.result
+    if as_json:
+        print_json({**result.summary(), "run": run.run_id})
+    else:
+        table = Table(title=f"ingest run {run.run_id}: {file.name}", show_header=True)
+        for col in ("read", "inserted", "unchanged", "amended", "rejected"):
+            table.add_column(col, justify="right")
+        table.add_row(
+            *(
+                str(v)
+                for v in (
+                    result.read,
+                    result.inserted,
+                    result.unchanged,
+                    result.amended,
+                    result.rejected,
+                )
+            )
+        )
+        out.print(table)
+        routes = Table(title="routed", show_header=True)
+        for col in ("immediate", "digest", "auto-accepted"):
+            routes.add_column(col, justify="right")
+        summary = result.summary()["routes"]
+        routes.add_row(
+            str(summary["immediate"]), str(summary["digest"]), str(summary["auto_accepted"])
+        )
+        out.print(routes)
+        if result.rejected_rows:
+            shown = result.rejected_rows[:20]
+            err.print(f"[yellow]{result.rejected} row(s) rejected[/] (kept in quarantine):")
+            for row in shown:
+                err.print(f"  line {row.line}: {row.field}: {row.error}")
+            if result.rejected > len(shown):
+                err.print(f"  ... see all with: recon-bot ingest --rejected --run {run.run_id}")
+    if result.rejected:
+        sys.exit(EXIT_PARTIAL)
+
+
+def _show_rejected(run_id: int | None, as_json: bool) -> None:
+    from rich.table import Table
+
+    from store.intake import list_rejected
+
+    async def _list(c: Container) -> tuple[int | None, list[dict[str, Any]]]:
+        async with c.database.reader.connect() as conn:
+            return await list_rejected(conn, run_id=run_id, limit=100_000)
+
+    found_run, rows = run_coroutine(with_container(_list))
+    if as_json:
+        print_json({"run": found_run, "rejected_rows": rows})
+        return
+    if found_run is None:
+        out.print("no ingest runs yet")
+        return
+    table = Table(title=f"quarantined rows of run {found_run}")
+    for col in ("line", "field", "error", "raw"):
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(str(row["line"]), row["field"], row["error"], row["raw"][:120])
+    out.print(table if rows else f"run {found_run} rejected no rows")
