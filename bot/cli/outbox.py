@@ -66,7 +66,7 @@ def outbox_cmd(dead: bool, retry_id: int | None, as_json: bool) -> None:
     if as_json:
         print_json({"counts": counts, "messages": data})
         return
-    out.print("outbox: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "empty")
+    out.print("outbox: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "empty"))
     if data:
         table = Table()
         for col in ("id", "kind", "target", "item", "state", "attempts", "last error"):

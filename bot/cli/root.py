@@ -12,7 +12,6 @@ import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
@@ -28,7 +27,6 @@ if TYPE_CHECKING:
     from bot.settings import Settings
 
 EXIT_OK, EXIT_FAIL, EXIT_PARTIAL = 0, 1, 2
-EXAMPLE_POLICY = Path(__file__).parent / "policy.example.yml"
 
 T = TypeVar("T")
 # Off a terminal (a pipe, a file, CI) rich would assume 80 columns and squeeze tables.

@@ -322,6 +322,13 @@ def test_outbox_lists_and_refuses_to_retry_what_is_not_dead(desk_dir: Path) -> N
     assert result.exit_code == 1 and "is not dead-lettered" in result.output
 
 
+def test_an_empty_outbox_says_so(desk_dir: Path) -> None:
+    initialised()
+    result = run("outbox")
+    assert result.exit_code == 0
+    assert "outbox: empty" in result.output
+
+
 def test_batch_gc_relaxes_collection_during_ingest_and_restores_it() -> None:
     before = gc.get_threshold()
     with pytest.raises(RuntimeError), batch_gc():
