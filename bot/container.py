@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from bot.clock import SystemClock
 from bot.errors import BotError
 from bot.settings import Settings
+from domain.ports import Clock
 from domain.usecases import UseCases
 from store.audit.anchors import AnchorFile
 from store.audit.log import init_audit
@@ -41,15 +42,24 @@ class Container:
     anchors: AnchorFile
     uow: SqlUnitOfWorkFactory
     usecases: UseCases
-    clock: SystemClock
+    clock: Clock
 
     @classmethod
-    async def open(cls, settings: Settings, *, check_schema: bool = True) -> Container:
-        """Builds the object graph; checks the schema is current unless told not to."""
+    async def open(
+        cls, settings: Settings, *, check_schema: bool = True, clock: Clock | None = None
+    ) -> Container:
+        """Builds the object graph; checks the schema is current unless told not to.
+
+        Args:
+            settings: Where the store, policy and keys are.
+            check_schema: Refuse an out-of-date schema (``db upgrade`` passes False).
+            clock: What every part of the bot reads the time from; the system clock
+                unless a caller (a test) brings its own.
+        """
         policy = PolicyFile(settings.policy)
         signer = load_signer(settings)
         database = create_database(settings.database_url)
-        clock = SystemClock()
+        clock = clock if clock is not None else SystemClock()
         try:
             if check_schema:
                 await check_current(database)

@@ -25,6 +25,7 @@ from bot.settings import Settings
 from bot.setup import initialize
 from domain.intake import IntakeRow
 from domain.items import Item, ItemFacts, ItemKind, ReviewState, RiskTier
+from domain.ports import Clock
 from handlers.notifier import make_client
 from tests.slack_standin import SlackStandIn
 
@@ -136,10 +137,15 @@ def e2e_settings(tmp_path: Path, slack: SlackStandIn) -> Settings:
     )
 
 
-async def start_desk(slack: SlackStandIn, settings: Settings) -> Desk:
-    """Initialises the store (if needed) and starts the bot; returns once it is connected."""
+async def start_desk(
+    slack: SlackStandIn, settings: Settings, *, clock: Clock | None = None
+) -> Desk:
+    """Initialises the store (if needed) and starts the bot; returns once it is connected.
+
+    ``clock`` replaces the system clock for the whole bot (services, jobs, listeners).
+    """
     await initialize(settings)
-    container = await Container.open(settings)
+    container = await Container.open(settings, clock=clock)
     client = make_client(
         token=settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else "",
         base_url=settings.slack_api_url,

@@ -2,8 +2,8 @@
 
 * A desk started with a policy of the test's own (written into ``tmp_path`` before
   ``start_desk``, since ``initialize`` keeps an existing policy file).
-* ``StepClock``: the wall-clock time the test started at, moved only by the test. It
-  replaces the composition root's clock (``bot.container.SystemClock``), so the services,
+* ``StepClock``: the wall-clock time the test started at, moved only by the test. It is
+  handed to the composition root (``start_policy_desk(..., clock=clock)``), so the services,
   the jobs, the relay and the listeners all read the same time, and a ladder of seconds
   runs without sleeping and without racing the real clock (a test waiting two seconds for
   a delivery must not see a rung fall due meanwhile). Slack's own deadlines (the
@@ -18,13 +18,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from sqlalchemy import select
 
 import bot.container
 from bot.settings import Settings
 from domain.items import Item, ReviewState
+from domain.ports import Clock
 from scheduler.jobs import Jobs
 from store.tables import audit_records
 from tests.e2e.conftest import Desk, e2e_settings, start_desk
@@ -69,13 +69,6 @@ class StepClock:
         return self._now
 
 
-def use_step_clock(monkeypatch: pytest.MonkeyPatch) -> StepClock:
-    """Makes every container opened from now on read one ``StepClock`` (the same one)."""
-    clock = StepClock()
-    monkeypatch.setattr(bot.container, "SystemClock", lambda: clock)
-    return clock
-
-
 def policy_yaml(**sections: Any) -> str:
     """The example policy with sections merged in (a mapping merges, anything else replaces)."""
     data = yaml.safe_load(EXAMPLE_POLICY.read_text(encoding="utf-8"))
@@ -94,12 +87,17 @@ def desk_settings(tmp_path: Path, slack: SlackStandIn, **overrides: Any) -> Sett
 
 
 async def start_policy_desk(
-    slack: SlackStandIn, settings: Settings, policy: str | None = None
+    slack: SlackStandIn,
+    settings: Settings,
+    policy: str | None = None,
+    *,
+    clock: Clock | None = None,
 ) -> Desk:
-    """Writes ``policy`` (if given) where ``settings`` says, then starts the bot."""
+    """Writes ``policy`` (if given) where ``settings`` says, then starts the bot on
+    ``clock`` (the system clock when None)."""
     if policy is not None:
         settings.policy.write_text(policy, encoding="utf-8")
-    return await start_desk(slack, settings)
+    return await start_desk(slack, settings, clock=clock)
 
 
 def jobs_of(desk: Desk) -> Jobs:

@@ -29,7 +29,6 @@ from tests.e2e.ladder_support import (
     policy_yaml,
     settle,
     start_policy_desk,
-    use_step_clock,
     wait_item_state,
     wait_message,
     wait_told,
@@ -54,14 +53,14 @@ BULK = ["Approve all", "Reject all", "Review individually"]
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> StepClock:
-    return use_step_clock(monkeypatch)
+def clock() -> StepClock:
+    return StepClock()
 
 
 @pytest.fixture
 async def desk(slack: SlackStandIn, tmp_path: Path, clock: StepClock) -> Any:
     policy = policy_yaml(dual_control={"amount": "5000.00"})
-    running = await start_policy_desk(slack, desk_settings(tmp_path, slack), policy)
+    running = await start_policy_desk(slack, desk_settings(tmp_path, slack), policy, clock=clock)
     try:
         yield running
     finally:

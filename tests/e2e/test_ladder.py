@@ -29,7 +29,6 @@ from tests.e2e.ladder_support import (
     policy_yaml,
     settle,
     start_policy_desk,
-    use_step_clock,
     wait_item_state,
     wait_message,
     wait_told,
@@ -40,8 +39,8 @@ LADDER = ("sla.reminded", "item.escalated", "item.dead_lettered")
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> StepClock:
-    return use_step_clock(monkeypatch)
+def clock() -> StepClock:
+    return StepClock()
 
 
 def _fast_policy(**sections: object) -> str:
@@ -64,7 +63,7 @@ async def test_reminder_escalation_and_dead_letter_arrive_in_order_once_each(
 ) -> None:
     settings = desk_settings(tmp_path, slack)
     policy = _fast_policy(compliance={"leads_resolve_dead_letters": False})
-    desk = await start_policy_desk(slack, settings, policy)
+    desk = await start_policy_desk(slack, settings, policy, clock=clock)
     try:
         (item,) = await desk.ingest()
         ref = item.human_id
@@ -135,7 +134,9 @@ async def test_reminder_escalation_and_dead_letter_arrive_in_order_once_each(
 async def test_the_reminder_carries_the_card_with_its_buttons(
     slack: SlackStandIn, tmp_path: Path, clock: StepClock
 ) -> None:
-    desk = await start_policy_desk(slack, desk_settings(tmp_path, slack), _fast_policy())
+    desk = await start_policy_desk(
+        slack, desk_settings(tmp_path, slack), _fast_policy(), clock=clock
+    )
     try:
         (item,) = await desk.ingest()
         card = await desk.card(item)
@@ -152,7 +153,9 @@ async def test_the_reminder_carries_the_card_with_its_buttons(
 async def test_a_decision_halfway_stops_the_ladder(
     slack: SlackStandIn, tmp_path: Path, clock: StepClock
 ) -> None:
-    desk = await start_policy_desk(slack, desk_settings(tmp_path, slack), _fast_policy())
+    desk = await start_policy_desk(
+        slack, desk_settings(tmp_path, slack), _fast_policy(), clock=clock
+    )
     try:
         (item,) = await desk.ingest()
         ref = item.human_id
@@ -185,7 +188,7 @@ async def test_a_restart_in_the_middle_loses_and_repeats_nothing(
     slack: SlackStandIn, tmp_path: Path, clock: StepClock
 ) -> None:
     settings = desk_settings(tmp_path, slack)
-    first = await start_policy_desk(slack, settings, _fast_policy())
+    first = await start_policy_desk(slack, settings, _fast_policy(), clock=clock)
     try:
         (item,) = await first.ingest()
         ref = item.human_id
@@ -197,7 +200,7 @@ async def test_a_restart_in_the_middle_loses_and_repeats_nothing(
     finally:
         await stop_desk(first)  # the reminder is delivered on the way out
 
-    second = await start_policy_desk(slack, settings)  # same files, the policy kept
+    second = await start_policy_desk(slack, settings, clock=clock)  # same files, the policy kept
     try:
         await wait_message(slack, "U0ALICE", f"Reminder: {ref} is waiting")
         assert await jobs_of(second).sla_sweep() == 0  # the reminder is not repeated
@@ -222,10 +225,10 @@ async def test_two_serve_processes_on_one_database_produce_one_of_everything(
     slack: SlackStandIn, tmp_path: Path, clock: StepClock
 ) -> None:
     settings = desk_settings(tmp_path, slack)
-    one = await start_policy_desk(slack, settings, _fast_policy())
+    one = await start_policy_desk(slack, settings, _fast_policy(), clock=clock)
     two: Desk | None = None
     try:
-        two = await start_policy_desk(slack, settings)
+        two = await start_policy_desk(slack, settings, clock=clock)
         await slack.wait_for(
             lambda: len(slack.connections) >= 2, message="both processes connected"
         )
@@ -271,7 +274,7 @@ async def test_expired_claims_are_released_audited_and_the_card_updated(
     slack: SlackStandIn, tmp_path: Path, clock: StepClock
 ) -> None:
     policy = policy_yaml(sla={"claim_ttl": "2s"})
-    desk = await start_policy_desk(slack, desk_settings(tmp_path, slack), policy)
+    desk = await start_policy_desk(slack, desk_settings(tmp_path, slack), policy, clock=clock)
     try:
         (item,) = await desk.ingest()
         card = await desk.card(item)

@@ -32,7 +32,6 @@ from tests.e2e.ladder_support import (
     policy_yaml,
     settle,
     start_policy_desk,
-    use_step_clock,
     wait_message,
 )
 from tests.slack_standin import SlackStandIn
@@ -41,13 +40,15 @@ INVALID = "The edited policy file is invalid"
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> StepClock:
-    return use_step_clock(monkeypatch)
+def clock() -> StepClock:
+    return StepClock()
 
 
 @pytest.fixture
 async def desk(slack: SlackStandIn, tmp_path: Path, clock: StepClock) -> Any:
-    running = await start_policy_desk(slack, desk_settings(tmp_path, slack), policy_yaml())
+    running = await start_policy_desk(
+        slack, desk_settings(tmp_path, slack), policy_yaml(), clock=clock
+    )
     try:
         yield running
     finally:
