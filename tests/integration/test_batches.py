@@ -29,8 +29,8 @@ from domain.intake import IntakeRow, RowError
 from domain.items import ItemKind, RiskTier
 from domain.policy import parse_policy
 from domain.routing import prepare
+from tests.builders import make_facts
 from tests.conftest import EXAMPLE_POLICY, ROOT
-from tests.fakes import make_facts
 
 SAMPLE = ROOT / "samples" / "items.csv"
 LOADED = parse_policy(EXAMPLE_POLICY.read_text())

@@ -6,7 +6,8 @@ import pytest
 
 from domain.policy import LoadedPolicy
 from domain.usecases import UseCases
-from tests.fakes import FixedClock, InMemoryUnitOfWorkFactory, make_policy
+from tests.builders import make_policy
+from tests.fakes import FixedClock, InMemoryUnitOfWorkFactory
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from domain.policy import (
     parse_policy,
     policy_json_schema,
 )
-from tests.fakes import POLICY_YAML, make_policy, policy_data
+from tests.builders import POLICY_YAML, make_policy, policy_data
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "bot" / "policy.example.yml"
 

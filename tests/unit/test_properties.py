@@ -43,7 +43,8 @@ from domain.policy import LoadedPolicy
 from domain.routing import MAX_PRIORITY, route_item
 from domain.sla import Rung
 from domain.states import ALLOWED_FROM, LEADS_TO, Action, Transition
-from tests.fakes import T0, make_facts, make_item, make_policy
+from tests.builders import make_facts, make_item, make_policy
+from tests.fakes import T0
 
 # --- money ---------------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """Routing: every rule of DESIGN.md "Routing", with its reasons, priority and approvals.
 
-The test policy (tests/fakes.py): materiality 10,000 USD, aging limit 5 days, minimum
+The test policy (tests/builders.py): materiality 10,000 USD, aging limit 5 days, minimum
 confidence 0.85, high/critical risk immediate, match scores 85/60, batch caps 500 USD and
 0.15 % (risk multiplier 0.5, at least 10 records), dual control at 10,000 USD or 0.5 %.
 """
@@ -15,7 +15,7 @@ import pytest
 from domain.items import ItemFacts, ItemKind, RiskTier, Route, RoutingDecision
 from domain.policy import LoadedPolicy
 from domain.routing import MAX_PRIORITY, reporting_amount, route_item
-from tests.fakes import make_facts, make_policy
+from tests.builders import make_facts, make_policy
 
 POLICY = make_policy()
 # No wildcard team: an item of another entity has no team.

@@ -1,6 +1,6 @@
 """Use cases against the in-memory unit of work: state, audit and journal after each call.
 
-Team setup (tests/fakes.py): treasury reviewers U0ALICE, U0BOB, U0CAROL, lead U0LEAD; ap
+Team setup (tests/builders.py): treasury reviewers U0ALICE, U0BOB, U0CAROL, lead U0LEAD; ap
 (ACME-DE in EUR) reviewers U0DAN, U0ERIN, lead U0LEAD2; compliance officer U0AUDIT.
 Items of 10,000 USD or more need two approvers.
 """
@@ -42,15 +42,13 @@ from domain.routing import prepare
 from domain.usecases import UseCases
 from domain.usecases.claims import CLAIM_CANDIDATES
 from domain.usecases.intake import IngestResult
+from tests.builders import make_facts, make_item, make_policy
 from tests.fakes import (
     DuplicateKey,
     FixedClock,
     InMemoryItemRepository,
     InMemoryUnitOfWorkFactory,
     ReadOnlyViolation,
-    make_facts,
-    make_item,
-    make_policy,
 )
 
 S = ReviewState

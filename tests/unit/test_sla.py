@@ -20,7 +20,8 @@ from domain import sla
 from domain.items import Dispute, DisputeCategory, DisputeState, Item, ReviewState
 from domain.policy import BusinessCalendar, LoadedPolicy
 from domain.sla import Rung
-from tests.fakes import T0, make_item, make_policy
+from tests.builders import make_item, make_policy
+from tests.fakes import T0
 
 NY = ZoneInfo("America/New_York")
 H = timedelta(hours=1)

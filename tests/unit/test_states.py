@@ -25,7 +25,8 @@ from domain.items import (
 )
 from domain.sla import Rung
 from domain.states import ALLOWED_FROM, LEADS_TO, TERMINAL, Action, Transition
-from tests.fakes import T0, make_facts, make_item
+from tests.builders import make_facts, make_item
+from tests.fakes import T0
 
 S = ReviewState
 NOW = T0 + timedelta(hours=1)

@@ -23,7 +23,8 @@ from domain.items import (
 )
 from domain.sla import Rung
 from domain.states import LEADS_TO, SYSTEM, Action
-from tests.fakes import T0, make_item
+from tests.builders import make_item
+from tests.fakes import T0
 
 S = ReviewState
 NOW = T0 + timedelta(hours=30)
