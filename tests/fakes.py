@@ -26,16 +26,14 @@ from typing import Any, Self
 
 from domain.audit.records import AuditEntry
 from domain.dashboard import HIGH_PRIORITY, MEDIUM_PRIORITY
+from domain.digest import ClusterRecord
 from domain.intake import RowError
-from domain.items import (
-    Item,
-    JournalEntry,
-    ReviewState,
-)
+from domain.items import Item, JournalEntry, ReviewState, Route
 from domain.notifications import Notification
 from domain.ports import (
     AuditSink,
     Clock,
+    DigestRepository,
     IntakeRepository,
     ItemRepository,
     JournalRepository,
@@ -131,8 +129,11 @@ class InMemoryStore:
     policies: dict[str, str] = field(default_factory=dict)
     outbox: dict[str, QueuedNotification] = field(default_factory=dict)
     home_pages: dict[str, int] = field(default_factory=dict)
+    digest_windows: dict[int, str] = field(default_factory=dict)
+    clusters: dict[int, ClusterRecord] = field(default_factory=dict)
     last_item_id: int = 0
     last_run_id: int = 0
+    last_cluster_id: int = 0
     commits: int = 0
     rollbacks: int = 0
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -145,7 +146,7 @@ class InMemoryItemRepository:
         self._uow = uow
 
     def _visible(self) -> dict[int, Item]:
-        return {**self._uow.store.items, **self._uow.staged_items}
+        return self._uow.items_visible()
 
     async def add(self, item: Item) -> Item:
         """Inserts with the next id; ``(source, external_id)`` is unique."""
@@ -454,6 +455,107 @@ class InMemoryIntakeRepository:
             self._uow.staged_policies.setdefault(version, body)
 
 
+class InMemoryDigestRepository:
+    """Digest windows and clusters, as ``store/digests.py`` keeps them.
+
+    Which window took an item is kept beside the item (like the SQL column that item
+    updates never touch), so a later update of the item leaves it in its window.
+    """
+
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def _window_of(self, item_id: int) -> str | None:
+        staged = self._uow.staged_digest_windows
+        return staged[item_id] if item_id in staged else self._uow.store.digest_windows.get(item_id)
+
+    def _clusters(self) -> dict[int, ClusterRecord]:
+        return {**self._uow.store.clusters, **self._uow.staged_clusters}
+
+    def _undigested(self) -> list[Item]:
+        return sorted(
+            (
+                i
+                for i in self._uow.items_visible().values()
+                if i.route is Route.DIGEST
+                and i.state is ReviewState.PENDING
+                and i.id is not None
+                and self._window_of(i.id) is None
+            ),
+            key=lambda i: i.id or 0,
+        )
+
+    async def candidate_teams(self) -> list[str]:
+        """Teams with digest items not yet in any digest, sorted."""
+        await asyncio.sleep(0)
+        return sorted({i.team for i in self._undigested() if i.team is not None})
+
+    async def candidates(self, *, team: str, limit: int) -> list[Item]:
+        """A team's undigested pending digest items, oldest (lowest id) first."""
+        await asyncio.sleep(0)
+        return [i for i in self._undigested() if i.team == team][:limit]
+
+    async def mark(self, *, item_ids: Sequence[int], window: str) -> int:
+        """Claims the still-unclaimed existing items for the window; returns how many."""
+        await self._uow.begin_write()
+        stored = self._uow.items_visible()
+        claimed = 0
+        for item_id in dict.fromkeys(item_ids):
+            if item_id in stored and self._window_of(item_id) is None:
+                self._uow.staged_digest_windows[item_id] = window
+                claimed += 1
+        return claimed
+
+    async def add_cluster(
+        self,
+        *,
+        window: str,
+        team: str,
+        key: str,
+        items: Sequence[tuple[int, int, str]],
+        apart: bool,
+        now: datetime,
+    ) -> int:
+        """Stores an open cluster and returns its id."""
+        await self._uow.begin_write()
+        self._uow.store.last_cluster_id += 1
+        cluster_id = self._uow.store.last_cluster_id
+        self._uow.staged_clusters[cluster_id] = ClusterRecord(
+            id=cluster_id,
+            window=window,
+            team=team,
+            key=key,
+            items=tuple((item_id, version) for item_id, version, _ in items),
+            hashes=tuple(digest for _, _, digest in items),
+            apart=apart,
+            state="open",
+        )
+        return cluster_id
+
+    async def window_posted(self, *, team: str, window: str) -> bool:
+        """Whether a cluster of this team's digest for this window exists."""
+        await asyncio.sleep(0)
+        return any(c.team == team and c.window == window for c in self._clusters().values())
+
+    async def get_cluster(self, cluster_id: int) -> ClusterRecord | None:
+        """The cluster, or None."""
+        await asyncio.sleep(0)
+        return self._clusters().get(cluster_id)
+
+    async def close_cluster(
+        self, cluster_id: int, *, state: str, actor: str, now: datetime
+    ) -> bool:
+        """Moves an open cluster to ``state`` (compare-and-set on ``open``)."""
+        await self._uow.begin_write()
+        cluster = self._clusters().get(cluster_id)
+        if cluster is None or cluster.state != "open":
+            return False
+        self._uow.staged_clusters[cluster_id] = dataclasses.replace(
+            cluster, state=state, decided_by=actor
+        )
+        return True
+
+
 class InMemoryViewStateRepository:
     """The App Home page each user chose, staged like every other write."""
 
@@ -511,6 +613,7 @@ class InMemoryUnitOfWork:
     items: ItemRepository
     journal: JournalRepository
     intake: IntakeRepository
+    digests: DigestRepository
     views: ViewStateRepository
     outbox: OutboxSink
     audit: AuditSink
@@ -527,11 +630,14 @@ class InMemoryUnitOfWork:
         self.staged_policies: dict[str, str] = {}
         self.staged_outbox: dict[str, QueuedNotification] = {}
         self.staged_home_pages: dict[str, int] = {}
+        self.staged_digest_windows: dict[int, str] = {}
+        self.staged_clusters: dict[int, ClusterRecord] = {}
         self._holds_lock = False
         self._entered = False
         self.items = InMemoryItemRepository(self)
         self.journal = InMemoryJournalRepository(self)
         self.intake = InMemoryIntakeRepository(self)
+        self.digests = InMemoryDigestRepository(self)
         self.views = InMemoryViewStateRepository(self)
         self.outbox = InMemoryOutboxSink(self)
         self.audit = InMemoryAuditSink(self)
@@ -552,6 +658,10 @@ class InMemoryUnitOfWork:
             self.store.rollbacks += 1
         self._discard()
         self._release()
+
+    def items_visible(self) -> dict[int, Item]:
+        """Committed items with this unit of work's staged writes over them."""
+        return {**self.store.items, **self.staged_items}
 
     async def begin_write(self) -> None:
         """Takes the store's write lock (once per transaction); refuses in read-only mode."""
@@ -579,6 +689,8 @@ class InMemoryUnitOfWork:
         for key, queued in self.staged_outbox.items():
             store.outbox.setdefault(key, queued)
         store.home_pages.update(self.staged_home_pages)
+        store.digest_windows.update(self.staged_digest_windows)
+        store.clusters.update(self.staged_clusters)
         store.commits += 1
         self.committed = True
         self._discard()
@@ -594,6 +706,8 @@ class InMemoryUnitOfWork:
             or self.staged_policies
             or self.staged_outbox
             or self.staged_home_pages
+            or self.staged_digest_windows
+            or self.staged_clusters
         )
 
     def _discard(self) -> None:
@@ -605,6 +719,8 @@ class InMemoryUnitOfWork:
         self.staged_policies = {}
         self.staged_outbox = {}
         self.staged_home_pages = {}
+        self.staged_digest_windows = {}
+        self.staged_clusters = {}
 
     def _release(self) -> None:
         if self._holds_lock:

@@ -29,10 +29,10 @@ async def test_approve_updates_the_card_in_place_with_the_ledger_reference(desk:
 
     await desk.slack.wait_for(posted, message="item posted")
     final = await desk.item(item.id or 0)
+    ledger_ref = final.ledger_ref
+    assert ledger_ref is not None
     updated = await desk.slack.wait_for(
-        lambda: (
-            (m := desk.slack.message(TREASURY, card.ts)) and final.ledger_ref in m.all_text() and m
-        ),
+        lambda: (m := desk.slack.message(TREASURY, card.ts)) and ledger_ref in m.all_text() and m,
         message="card shows the ledger reference",
     )
     assert updated.button_labels() == []  # no stale buttons
@@ -45,7 +45,10 @@ async def test_dual_control_needs_two_distinct_approvers(desk: Desk) -> None:
     card = await desk.card(item)
     await desk.slack.click("U0ALICE", "Approve", channel=TREASURY, ts=card.ts)
     await desk.slack.wait_for(
-        lambda: "1 of 2 approvals: <@U0ALICE>" in desk.slack.message(TREASURY, card.ts).all_text(),
+        lambda: (
+            (m := desk.slack.message(TREASURY, card.ts)) is not None
+            and "1 of 2 approvals: <@U0ALICE>" in m.all_text()
+        ),
         message="card shows 1 of 2 approvals",
     )
     waiting = await desk.item(item.id or 0)

@@ -478,7 +478,9 @@ async def test_bolt_app_end_to_end(slack: SlackStandIn, bot: AsyncSocketModeHand
     assert done.view is not None and done.view.closed
     # Wait for the new message itself: under load the previous one is still the latest.
     approved = await slack.wait_for(
-        lambda: (m := slack.latest_message(TREASURY)) and m.text.startswith("Approved") and m
+        lambda: (
+            (m := slack.latest_message(TREASURY)) and (m.text or "").startswith("Approved") and m
+        )
     )
     assert approved.text == "Approved 10.5 (fee, due 2026-01-31, tags ['fx'], meta 42)"
 

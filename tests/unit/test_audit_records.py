@@ -231,7 +231,7 @@ def test_every_field_of_a_record_body_is_written_as_rfc8785_would(
         policy_version=policy_version,
         data=data,
     )
-    as_json = {
+    as_json: dict[str, Any] = {
         "v": 1,
         "seq": seq,
         "time": format_time(time),

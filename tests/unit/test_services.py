@@ -218,6 +218,7 @@ async def test_ingest_inserts_routes_and_audits(
         "pending",
     )
     assert first.policy_version == loaded_policy.version
+    assert isinstance(first.data, dict)  # not pre-canonicalized
     assert first.data["route"] == "digest"
     assert first.data["amount"] == "125.00"  # exact decimal text, never a float
     assert first.data["content_hash"] == a.content_hash
@@ -355,6 +356,7 @@ async def test_changed_content_amends_and_voids_approvals(
     event = uow_factory.audit_entries[-1]
     assert event.event == "item.amended"
     assert (event.from_state, event.to_state) == ("awaiting_second_approval", "pending")
+    assert isinstance(event.data, dict)  # not pre-canonicalized
     assert event.data["changed_fields"] == ["amount"]
     assert event.data["voided_approvals"] == ["U0ALICE"]
     assert event.data["previous_content_hash"] == item.content_hash
@@ -427,6 +429,7 @@ async def test_amending_a_disputed_item_keeps_the_dispute_and_voids_its_write_of
         "disputed",
         "disputed",
     )
+    assert isinstance(event.data, dict)  # not pre-canonicalized
     assert event.data["voided_write_off_approvals"] == ["U0ALICE"]
     assert event.data["dispute_state"] == "open"
 
@@ -491,6 +494,7 @@ async def test_rejected_rows_are_counted_quarantined_and_the_run_is_audited(
     assert uow_factory.store.policies == {loaded_policy.version: "the policy text"}
     done = uow_factory.audit_entries[-1]
     assert done.event == "ingest.completed"
+    assert isinstance(done.data, dict)  # not pre-canonicalized
     assert done.data["run_id"] == run_id and done.data["rejected"] == 1
     assert "rejected_rows" not in done.data
 
@@ -523,6 +527,7 @@ async def test_auto_accept_posts_one_balanced_entry_once(
     assert entry.memo == "R-1 approval by policy (INV-7)"
     assert uow_factory.audit_events(1) == ["item.ingested", "item.auto_accepted", "item.posted"]
     posted = uow_factory.audit_entries[-1]
+    assert isinstance(posted.data, dict)  # not pre-canonicalized
     assert posted.data["idempotency_key"] == "item-1-approval"
     assert posted.data["currency"] == "USD"
 

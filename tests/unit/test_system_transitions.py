@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -209,7 +210,7 @@ def test_the_escalation_rung_escalates_where_the_state_allows_it() -> None:
 def test_a_rung_whose_move_does_not_apply_still_climbs(
     state: ReviewState, rung: Rung, name: str
 ) -> None:
-    extra = {"dispute": None, "assignee": None}
+    extra: dict[str, Any] = {"dispute": None, "assignee": None}
     if state is S.DISPUTED:
         extra = {
             "dispute": Dispute(
