@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -51,17 +52,23 @@ def postgres_url() -> str | None:
     return os.environ.get(POSTGRES_ENV) or None
 
 
+def skip_without_postgres(backend: str) -> None:
+    """Skips the test, saying why, when it wants PostgreSQL and none is configured."""
+    if backend == "postgres" and postgres_url() is None:
+        pytest.skip(f"{POSTGRES_ENV} not set: PostgreSQL store tests skipped")
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def backend(request: pytest.FixtureRequest) -> str:
     """Which database a store test runs on."""
-    if request.param == "postgres" and postgres_url() is None:
-        pytest.skip(f"{POSTGRES_ENV} not set: PostgreSQL store tests skipped")
+    skip_without_postgres(str(request.param))
     return str(request.param)
 
 
-@pytest.fixture
-async def database(backend: str, tmp_path: Path) -> AsyncIterator[Database]:
-    """An empty database (no schema) on the selected backend."""
+@asynccontextmanager
+async def open_database(backend: str, tmp_path: Path) -> AsyncIterator[Database]:
+    """An empty database (no schema) on ``backend``: a SQLite file in ``tmp_path``, or a
+    PostgreSQL schema of its own, dropped on exit."""
     if backend == "sqlite":
         db = create_database(f"sqlite+aiosqlite:///{tmp_path / 'recon.db'}")
         try:
@@ -83,6 +90,13 @@ async def database(backend: str, tmp_path: Path) -> AsyncIterator[Database]:
         async with admin.writer.begin() as conn:
             await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         await admin.dispose()
+
+
+@pytest.fixture
+async def database(backend: str, tmp_path: Path) -> AsyncIterator[Database]:
+    """An empty database (no schema) on the selected backend."""
+    async with open_database(backend, tmp_path) as db:
+        yield db
 
 
 @pytest.fixture

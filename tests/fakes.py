@@ -42,6 +42,7 @@ from domain.ports import (
     UnitOfWorkFactory,
     ViewStateRepository,
 )
+from domain.sla import SETTLED
 
 # --- time ----------------------------------------------------------------------------
 
@@ -162,8 +163,10 @@ class InMemoryItemRepository:
         return stored
 
     async def reserve_ids(self, count: int) -> list[int]:
-        """The next ``count`` ids."""
+        """The next ``count`` ids (none for a count below 1)."""
         await self._uow.begin_write()
+        if count <= 0:
+            return []
         first = self._uow.store.last_item_id + 1
         self._uow.store.last_item_id += count
         return list(range(first, first + count))
@@ -238,14 +241,16 @@ class InMemoryItemRepository:
         offset: int = 0,
         exclude_prepared_by: str | None = None,
     ) -> list[Item]:
-        """Unassigned pending items of these teams, priority descending then id."""
+        """Pending (so unassigned) items of these teams, priority descending then id.
+
+        Like SQL, the state alone says unassigned: the assignee field is not looked at.
+        """
         await asyncio.sleep(0)
         wanted = set(teams)
         found = [
             i
             for i in self._visible().values()
             if i.state is ReviewState.PENDING
-            and i.assignee is None
             and i.team in wanted
             and (exclude_prepared_by is None or i.facts.prepared_by != exclude_prepared_by)
         ]
@@ -278,7 +283,6 @@ class InMemoryItemRepository:
             "open_disputes": 0,
             "dead_lettered": 0,
         }
-        settled = {ReviewState.APPROVED, ReviewState.POSTED, ReviewState.REJECTED}
         for item in self._visible().values():
             if teams is not None and item.team not in teams:
                 continue
@@ -294,7 +298,7 @@ class InMemoryItemRepository:
                 )
                 counts[f"pending_{band}"] += 1
             if (
-                item.state not in settled
+                item.state not in SETTLED
                 and item.state is not ReviewState.DISPUTED
                 and item.sla_started_at < overdue_before
             ):
@@ -318,12 +322,11 @@ class InMemoryItemRepository:
     async def open_after(self, *, after_id: int, limit: int) -> list[Item]:
         """Open items with ids above ``after_id``, in id order."""
         await asyncio.sleep(0)
-        settled = {ReviewState.APPROVED, ReviewState.POSTED, ReviewState.REJECTED}
         found = sorted(
             (
                 i
                 for i in self._visible().values()
-                if (i.id or 0) > after_id and i.state not in settled
+                if (i.id or 0) > after_id and i.state not in SETTLED
             ),
             key=lambda i: i.id or 0,
         )
@@ -366,7 +369,7 @@ def _matches(
 ) -> bool:
     return (
         (not states or item.state in states)
-        and (team is None or item.team == team)
+        and (not team or item.team == team)
         and (teams is None or item.team in teams)
         and (not assignee or item.assignee == assignee)
     )
@@ -440,11 +443,11 @@ class InMemoryIntakeRepository:
         )
 
     async def finish_run(self, *, run_id: int, summary: dict[str, Any], now: datetime) -> None:
-        """Stores the run's summary."""
+        """Stores the run's summary; like SQL's UPDATE, an unknown run changes nothing."""
         await self._uow.begin_write()
         run = self._uow.staged_runs.get(run_id) or self._uow.store.runs.get(run_id)
         if run is None:
-            raise KeyError(f"no ingest run {run_id}")
+            return
         staged = dataclasses.replace(run, finished_at=now, summary=copy.deepcopy(summary))
         self._uow.staged_runs[run_id] = staged
 
@@ -579,9 +582,13 @@ class InMemoryOutboxSink:
         self._uow = uow
 
     async def enqueue(self, notifications: Sequence[Notification], *, now: datetime) -> None:
-        """Stages the notifications whose dedupe key was never seen."""
+        """Stages the notifications whose dedupe key was never seen.
+
+        Like SQL, a key repeated within one batch keeps the batch's last notification;
+        a key enqueued before (committed or earlier in this unit of work) keeps the first.
+        """
         await self._uow.begin_write()
-        for notification in notifications:
+        for notification in {n.dedupe_key: n for n in notifications}.values():
             key = notification.dedupe_key
             if key in self._uow.store.outbox or key in self._uow.staged_outbox:
                 continue

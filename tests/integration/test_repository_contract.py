@@ -1,0 +1,711 @@
+"""The repository contract: one suite run on the in-memory fakes, SQLite and PostgreSQL.
+
+Every check goes through the ports of ``domain/ports.py`` (the unit of work and its
+repositories). The outbox and audit sinks only write, so what they kept is read back
+through a small ``Peek`` per backend. The SQL repositories are the contract: where a fake
+disagreed with them, the fake was fixed. PostgreSQL runs when ``RECON_TEST_POSTGRES_URL``
+is set and skips, saying so, when it is not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from domain.audit import AuditEntry
+from domain.intake import RowError
+from domain.items import (
+    Item,
+    JournalEntry,
+    JournalLine,
+    ReviewState,
+    Route,
+)
+from domain.notifications import NoticeKind, Notification
+from domain.ports import UnitOfWorkFactory
+from store.audit.log import init_audit
+from store.audit.signer import load_or_create_signing_key
+from store.engine import Database
+from store.migrate import upgrade
+from store.tables import audit_records, ingest_runs, outbox, policy_versions, quarantine
+from store.uow import SqlUnitOfWorkFactory
+from tests.builders import make_facts, make_item
+from tests.conftest import open_database, skip_without_postgres
+from tests.fakes import T0, DuplicateKey, InMemoryUnitOfWorkFactory
+
+S = ReviewState
+#: What each backend raises on a duplicate unique key.
+DUPLICATE = (DuplicateKey, IntegrityError)
+
+
+class Peek(Protocol):
+    """Reads back what the write-only sinks (and the intake) kept, committed only."""
+
+    async def audit_events(self) -> list[tuple[str, int | None]]: ...
+
+    async def outbox(self) -> list[tuple[str, str, str, int | None, dict[str, Any]]]: ...
+
+    async def policy_body(self, version: str) -> str | None: ...
+
+    async def quarantined(self, run_id: int) -> list[tuple[int, str, str, str]]: ...
+
+    async def run_summary(self, run_id: int) -> dict[str, Any] | None: ...
+
+
+class MemoryPeek:
+    def __init__(self, factory: InMemoryUnitOfWorkFactory) -> None:
+        self._store = factory.store
+
+    async def audit_events(self) -> list[tuple[str, int | None]]:
+        return [(e.event, e.item_id) for e in self._store.audit]
+
+    async def outbox(self) -> list[tuple[str, str, str, int | None, dict[str, Any]]]:
+        queued = [(key, q.notification) for key, q in self._store.outbox.items()]
+        return [(key, n.kind.value, n.target, n.item_id, n.payload) for key, n in queued]
+
+    async def policy_body(self, version: str) -> str | None:
+        return self._store.policies.get(version)
+
+    async def quarantined(self, run_id: int) -> list[tuple[int, str, str, str]]:
+        return [
+            (q.error.line, q.error.field, q.error.error, q.raw)
+            for q in self._store.quarantine
+            if q.run_id == run_id
+        ]
+
+    async def run_summary(self, run_id: int) -> dict[str, Any] | None:
+        run = self._store.runs.get(run_id)
+        return run.summary if run else None
+
+
+class SqlPeek:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def _rows(self, stmt: Any) -> list[Any]:
+        async with self._db.reader.connect() as conn:
+            return list((await conn.execute(stmt)).all())
+
+    async def audit_events(self) -> list[tuple[str, int | None]]:
+        rows = await self._rows(
+            select(audit_records.c.event, audit_records.c.item_id).order_by(audit_records.c.seq)
+        )
+        return [(r.event, r.item_id) for r in rows]
+
+    async def outbox(self) -> list[tuple[str, str, str, int | None, dict[str, Any]]]:
+        rows = await self._rows(
+            select(
+                outbox.c.dedupe_key,
+                outbox.c.kind,
+                outbox.c.target,
+                outbox.c.item_id,
+                outbox.c.payload,
+            ).order_by(outbox.c.id)
+        )
+        return [tuple(r) for r in rows]
+
+    async def policy_body(self, version: str) -> str | None:
+        rows = await self._rows(
+            select(policy_versions.c.body).where(policy_versions.c.version == version)
+        )
+        return rows[0].body if rows else None
+
+    async def quarantined(self, run_id: int) -> list[tuple[int, str, str, str]]:
+        rows = await self._rows(
+            select(quarantine.c.line, quarantine.c.field, quarantine.c.error, quarantine.c.raw)
+            .where(quarantine.c.run_id == run_id)
+            .order_by(quarantine.c.id)
+        )
+        return [tuple(r) for r in rows]
+
+    async def run_summary(self, run_id: int) -> dict[str, Any] | None:
+        rows = await self._rows(select(ingest_runs.c.summary).where(ingest_runs.c.id == run_id))
+        return rows[0].summary if rows else None
+
+
+@dataclass(frozen=True, slots=True)
+class Store:
+    """One backend under test: its unit-of-work factory and its read-back."""
+
+    name: str
+    uows: UnitOfWorkFactory
+    peek: Peek
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """The same empty store on each backend."""
+    name = str(request.param)
+    skip_without_postgres(name)
+    if name == "memory":
+        factory = InMemoryUnitOfWorkFactory()
+        yield Store(name, factory, MemoryPeek(factory))
+        return
+    async with open_database(name, tmp_path) as db:
+        await upgrade(db)
+        signer = load_or_create_signing_key(tmp_path / "audit.pem")
+        async with db.writer.begin() as conn:
+            await init_audit(conn, signer=signer, now=T0)
+        uows = SqlUnitOfWorkFactory(database=db, signer=signer, anchors=None)
+        yield Store(name, uows, SqlPeek(db))
+
+
+def new_item(ext: str, **overrides: Any) -> Item:
+    """An item not stored yet, ingested as ``bank-feed``/``ext``."""
+    source = overrides.pop("source", "bank-feed")
+    prepared_by = overrides.pop("prepared_by", None)
+    facts = make_facts(source=source, external_id=ext, prepared_by=prepared_by)
+    return make_item(id=None, facts=facts, **overrides)
+
+
+async def add(store: Store, *items: Item) -> list[Item]:
+    """Stores the items in one committed unit of work; returns them with their ids."""
+    async with store.uows() as uow:
+        stored = [await uow.items.add(i) for i in items]
+        await uow.commit()
+    return stored
+
+
+def ids(items: Sequence[Item]) -> list[int | None]:
+    return [i.id for i in items]
+
+
+# --- items: add, get, reserve, update ------------------------------------------------
+
+
+async def test_add_gives_ascending_ids_and_get_reads_back_the_same_item(store: Store) -> None:
+    first, second = await add(
+        store,
+        new_item("A", priority=5, reasons=("one", "two")),
+        new_item("B", state=S.ASSIGNED, assignee="U0ALICE", claim_expires_at=T0),
+    )
+    assert first.id is not None and second.id is not None and first.id < second.id
+    async with store.uows(read_only=True) as uow:
+        assert await uow.items.get(first.id) == first
+        assert await uow.items.get(second.id) == second
+        assert await uow.items.get(second.id + 100) is None
+
+
+async def test_source_and_external_id_are_unique(store: Store) -> None:
+    await add(store, new_item("A"))
+    with pytest.raises(DUPLICATE):
+        async with store.uows() as uow:
+            await uow.items.add(new_item("A"))
+    (other,) = await add(store, new_item("A", source="ledger"))
+    assert other.facts.source == "ledger"
+
+
+async def test_get_by_external_finds_items_of_one_source(store: Store) -> None:
+    a, b, _ = await add(store, new_item("A"), new_item("B"), new_item("A", source="ledger"))
+    async with store.uows(read_only=True) as uow:
+        assert await uow.items.get_by_external("bank-feed", "A") == a
+        assert await uow.items.get_by_external("bank-feed", "Z") is None
+        found = await uow.items.get_many_by_external("bank-feed", ["B", "A", "Z", "A"])
+        assert found == {"A": a, "B": b}
+        assert await uow.items.get_many_by_external("bank-feed", []) == {}
+
+
+async def test_reserved_ids_take_add_many_and_later_adds_come_after(store: Store) -> None:
+    (before,) = await add(store, new_item("A"))
+    assert before.id is not None
+    async with store.uows() as uow:
+        assert await uow.items.reserve_ids(0) == []
+        assert await uow.items.reserve_ids(-1) == []
+        reserved = await uow.items.reserve_ids(3)
+        assert reserved == sorted(set(reserved)) and len(reserved) == 3
+        assert min(reserved) > before.id
+        batch = [
+            dataclasses.replace(new_item(f"R{n}"), id=item_id) for n, item_id in enumerate(reserved)
+        ]
+        await uow.items.add_many(batch)
+        await uow.commit()
+    (after,) = await add(store, new_item("B"))
+    assert after.id is not None and after.id > max(reserved)
+    async with store.uows(read_only=True) as uow:
+        assert [await uow.items.get(i) for i in reserved] == batch
+
+
+async def test_add_many_refuses_an_existing_key(store: Store) -> None:
+    await add(store, new_item("A"))
+    with pytest.raises(DUPLICATE):
+        async with store.uows() as uow:
+            (item_id,) = await uow.items.reserve_ids(1)
+            await uow.items.add_many([dataclasses.replace(new_item("A"), id=item_id)])
+
+
+async def test_update_writes_only_over_the_expected_version(store: Store) -> None:
+    (item,) = await add(store, new_item("A"))
+    assert item.id is not None
+    claimed = dataclasses.replace(item, state=S.ASSIGNED, assignee="U0ALICE", version=2)
+    async with store.uows() as uow:
+        assert await uow.items.update(claimed, expected_version=1)
+        stale = dataclasses.replace(item, state=S.REJECTED, version=2)
+        assert not await uow.items.update(stale, expected_version=1)
+        ghost = dataclasses.replace(item, id=item.id + 100, version=2)
+        assert not await uow.items.update(ghost, expected_version=1)
+        await uow.commit()
+    async with store.uows(read_only=True) as uow:
+        assert await uow.items.get(item.id) == claimed
+
+
+async def test_update_many_writes_all_current_items_and_names_the_stale_ones(
+    store: Store,
+) -> None:
+    items = await add(store, new_item("A"), new_item("B"), new_item("C"))
+    async with store.uows() as uow:
+        assert await uow.items.update_many([]) == []
+        bumped = [dataclasses.replace(i, priority=99, version=2) for i in items]
+        assert await uow.items.update_many([(i, 1) for i in bumped]) == []
+        await uow.commit()
+    async with store.uows(read_only=True) as uow:
+        assert [await uow.items.get(i.id or 0) for i in items] == bumped
+    a, b, c = bumped
+    async with store.uows() as uow:
+        again = [dataclasses.replace(i, priority=7, version=3) for i in (a, b, c)]
+        # b's caller read version 1, but it is at 2 now.
+        stale = await uow.items.update_many([(again[0], 2), (again[1], 1), (again[2], 2)])
+        assert stale == [b.id]
+
+
+async def test_writes_reach_the_store_on_commit_only(store: Store) -> None:
+    async with store.uows() as uow:
+        dropped = await uow.items.add(new_item("A"))
+    assert dropped.id is not None
+    async with store.uows(read_only=True) as uow:
+        assert await uow.items.get(dropped.id) is None
+        assert await uow.items.get_by_external("bank-feed", "A") is None
+        assert await uow.items.count() == 0
+    (kept,) = await add(store, new_item("A"))
+    async with store.uows(read_only=True) as uow:
+        assert await uow.items.get(kept.id or 0) == kept
+
+
+# --- items: queues and counts --------------------------------------------------------
+
+
+async def _queue(store: Store) -> dict[str, Item]:
+    """Items of two teams in several states and priorities, by external id."""
+    stored = await add(
+        store,
+        new_item("low", priority=10),
+        new_item("high", priority=500),
+        new_item("high-2", priority=500),
+        new_item("mid", priority=200, prepared_by="U0BOB"),
+        new_item("mine", priority=300, state=S.ASSIGNED, assignee="U0ALICE"),
+        new_item("ap", priority=600, team="ap"),
+        new_item("done", priority=900, state=S.APPROVED, assignee="U0ALICE"),
+        new_item("nobody", priority=900, team=None, state=S.DEAD_LETTER),
+    )
+    return {i.facts.external_id: i for i in stored}
+
+
+async def test_claimable_is_pending_items_of_the_teams_by_priority_then_id(store: Store) -> None:
+    q = await _queue(store)
+    async with store.uows(read_only=True) as uow:
+        found = await uow.items.claimable(teams=["treasury"], limit=10)
+        assert ids(found) == ids([q["high"], q["high-2"], q["mid"], q["low"]])
+        both = await uow.items.claimable(teams=["treasury", "ap"], limit=2)
+        assert ids(both) == ids([q["ap"], q["high"]])
+        page = await uow.items.claimable(teams=["treasury"], limit=2, offset=1)
+        assert ids(page) == ids([q["high-2"], q["mid"]])
+        assert await uow.items.claimable(teams=[], limit=10) == []
+
+
+async def test_claimable_leaves_out_what_one_user_prepared(store: Store) -> None:
+    q = await _queue(store)
+    async with store.uows(read_only=True) as uow:
+        found = await uow.items.claimable(teams=["treasury"], limit=10, exclude_prepared_by="U0BOB")
+        assert ids(found) == ids([q["high"], q["high-2"], q["low"]])
+        # Items nobody prepared stay claimable for everyone.
+        other = await uow.items.claimable(teams=["treasury"], limit=10, exclude_prepared_by="U0X")
+        assert len(other) == 4
+
+
+async def test_claimable_goes_by_the_pending_state_not_the_assignee_field(store: Store) -> None:
+    """A pending item is unassigned by its state: SQL never looks at the assignee column."""
+    (item,) = await add(store, new_item("A", assignee="U0ALICE"))
+    async with store.uows(read_only=True) as uow:
+        assert ids(await uow.items.claimable(teams=["treasury"], limit=10)) == [item.id]
+
+
+async def test_count_matches_every_given_filter(store: Store) -> None:
+    await _queue(store)
+    async with store.uows(read_only=True) as uow:
+        assert await uow.items.count() == 8
+        assert await uow.items.count(states=[]) == 8
+        assert await uow.items.count(states=[S.PENDING]) == 5
+        assert await uow.items.count(states=[S.PENDING, S.ASSIGNED], teams=["treasury"]) == 5
+        assert await uow.items.count(teams=[]) == 0
+        assert await uow.items.count(assignee="U0ALICE") == 2
+        assert await uow.items.count(assignee="U0ALICE", states=[S.ASSIGNED]) == 1
+        assert await uow.items.count(assignee="") == 8
+
+
+async def test_query_filters_orders_by_priority_then_id_and_pages(store: Store) -> None:
+    q = await _queue(store)
+    async with store.uows(read_only=True) as uow:
+        everything = await uow.items.query()
+        assert ids(everything) == ids(
+            [
+                q["done"],
+                q["nobody"],
+                q["ap"],
+                q["high"],
+                q["high-2"],
+                q["mine"],
+                q["mid"],
+                q["low"],
+            ]
+        )
+        assert ids(await uow.items.query(limit=3, offset=2)) == ids(everything[2:5])
+        assert ids(await uow.items.query(team="ap")) == [q["ap"].id]
+        assert ids(await uow.items.query(team="")) == ids(everything)
+        assert ids(await uow.items.query(teams=["ap"], states=[S.PENDING])) == [q["ap"].id]
+        assert await uow.items.query(teams=[]) == []
+        mine = await uow.items.query(assignee="U0ALICE", states=[S.ASSIGNED, S.APPROVED])
+        assert ids(mine) == ids([q["done"], q["mine"]])
+        assert ids(await uow.items.query(states=[S.DEAD_LETTER])) == [q["nobody"].id]
+
+
+async def test_summary_counts_bands_states_and_overdue(store: Store) -> None:
+    old, new = T0 - timedelta(days=3), T0
+    await add(
+        store,
+        new_item("h", priority=400, sla_started_at=old),
+        new_item("m", priority=150, sla_started_at=new),
+        new_item("l", priority=149, sla_started_at=old),
+        new_item("2nd", state=S.AWAITING_SECOND_APPROVAL, sla_started_at=old),
+        new_item("disp", state=S.DISPUTED, sla_started_at=old),
+        new_item("dead", state=S.DEAD_LETTER, sla_started_at=old),
+        new_item("ok", state=S.POSTED, sla_started_at=old),
+        new_item("ap", priority=999, team="ap", sla_started_at=old),
+    )
+    async with store.uows(read_only=True) as uow:
+        everyone = await uow.items.summary(teams=None, overdue_before=T0 - timedelta(days=1))
+        treasury = await uow.items.summary(teams=["treasury"], overdue_before=T0)
+        nobody = await uow.items.summary(teams=[], overdue_before=T0)
+    assert everyone == {
+        "pending_high": 2,
+        "pending_medium": 1,
+        "pending_low": 1,
+        "overdue": 5,  # h, l, 2nd, dead, ap: never the disputed or the settled
+        "awaiting_second_approval": 1,
+        "open_disputes": 1,
+        "dead_lettered": 1,
+        "state:pending": 4,
+        "state:awaiting_second_approval": 1,
+        "state:disputed": 1,
+        "state:dead_letter": 1,
+        "state:posted": 1,
+    }
+    assert treasury["pending_high"] == 1 and treasury["state:pending"] == 3
+    assert treasury["overdue"] == 4  # overdue_before is strict: m started at T0
+    assert "state:posted" in treasury and "state:assigned" not in treasury
+    assert nobody == {
+        key: 0
+        for key in (
+            "pending_high",
+            "pending_medium",
+            "pending_low",
+            "overdue",
+            "awaiting_second_approval",
+            "open_disputes",
+            "dead_lettered",
+        )
+    }
+
+
+async def test_expired_claims_are_assigned_items_whose_lease_ended_before_now(
+    store: Store,
+) -> None:
+    claimed = {"state": S.ASSIGNED, "assignee": "U0ALICE"}
+    q = await add(
+        store,
+        new_item("late", claim_expires_at=T0 - timedelta(minutes=5), **claimed),
+        new_item("later", claim_expires_at=T0 - timedelta(minutes=1), **claimed),
+        new_item("earliest", claim_expires_at=T0 - timedelta(hours=1), **claimed),
+        new_item("now", claim_expires_at=T0, **claimed),
+        new_item("future", claim_expires_at=T0 + timedelta(minutes=1), **claimed),
+        new_item("no-lease", **claimed),
+        new_item("released", claim_expires_at=T0 - timedelta(hours=2)),
+    )
+    async with store.uows(read_only=True) as uow:
+        found = await uow.items.expired_claims(now=T0, limit=10)
+        assert ids(found) == ids([q[2], q[0], q[1]])
+        assert ids(await uow.items.expired_claims(now=T0, limit=1)) == [q[2].id]
+
+
+async def test_due_for_ladder_is_by_next_rung_time_then_id(store: Store) -> None:
+    q = await add(
+        store,
+        new_item("b", sla_next_at=T0 - timedelta(minutes=1)),
+        new_item("due-now", sla_next_at=T0),
+        new_item("a", sla_next_at=T0 - timedelta(minutes=1)),
+        new_item("first", sla_next_at=T0 - timedelta(hours=1), state=S.ESCALATED),
+        new_item("later", sla_next_at=T0 + timedelta(seconds=1)),
+        new_item("none"),
+    )
+    async with store.uows(read_only=True) as uow:
+        due = await uow.items.due_for_ladder(now=T0, limit=10)
+        assert ids(due) == ids([q[3], q[0], q[2], q[1]])
+        assert ids(await uow.items.due_for_ladder(now=T0, limit=2)) == ids([q[3], q[0]])
+
+
+async def test_open_after_skips_settled_items_in_id_order(store: Store) -> None:
+    q = await add(
+        store,
+        *(new_item(state.value, state=state, priority=n) for n, state in enumerate(ReviewState)),
+    )
+    settled = {S.APPROVED, S.POSTED, S.REJECTED}
+    open_ids = [i.id for i in q if i.state not in settled]
+    async with store.uows(read_only=True) as uow:
+        assert ids(await uow.items.open_after(after_id=0, limit=100)) == open_ids
+        assert ids(await uow.items.open_after(after_id=open_ids[1] or 0, limit=2)) == open_ids[2:4]
+
+
+# --- journal -------------------------------------------------------------------------
+
+
+def _entry(item: Item, key: str, memo: str = "") -> JournalEntry:
+    assert item.id is not None
+    return JournalEntry(
+        idempotency_key=key,
+        ledger_ref=f"JE-{key}",
+        item_id=item.id,
+        currency="USD",
+        lines=(
+            JournalLine(account="1000", debit_minor=12500),
+            JournalLine(account="2000", credit_minor=12500),
+        ),
+        memo=memo or key,
+        created_at=T0,
+    )
+
+
+async def test_journal_keeps_entries_by_unique_key_in_insertion_order(store: Store) -> None:
+    a, b = await add(store, new_item("A"), new_item("B"))
+    first, second, third = _entry(a, "k2"), _entry(a, "k1"), _entry(b, "k3")
+    async with store.uows() as uow:
+        await uow.journal.add(first)
+        await uow.journal.add_many([second, third])
+        await uow.journal.add_many([])
+        await uow.commit()
+    async with store.uows(read_only=True) as uow:
+        assert await uow.journal.get_by_key("k1") == second
+        assert await uow.journal.get_by_key("nope") is None
+        assert await uow.journal.for_item(a.id or 0) == [first, second]
+        assert await uow.journal.for_item(b.id or 0) == [third]
+        assert await uow.journal.for_item(0) == []
+    with pytest.raises(DUPLICATE):
+        async with store.uows() as uow:
+            await uow.journal.add(_entry(b, "k1", memo="again"))
+
+
+# --- intake --------------------------------------------------------------------------
+
+
+async def test_intake_records_runs_their_rejected_rows_and_summary(store: Store) -> None:
+    async with store.uows() as uow:
+        run = await uow.intake.start_run(
+            source="bank-feed", file_name="items.csv", policy_version="pol-1", now=T0
+        )
+        rows = [(RowError(line=3, field="amount", error="not a number"), "x,abc")]
+        await uow.intake.quarantine(run_id=run, rows=rows, now=T0)
+        await uow.intake.quarantine(run_id=run, rows=[], now=T0)
+        await uow.intake.finish_run(run_id=run, summary={"inserted": 2, "rejected": 1}, now=T0)
+        await uow.commit()
+    async with store.uows() as uow:
+        second = await uow.intake.start_run(
+            source="bank-feed", file_name="more.csv", policy_version="pol-1", now=T0
+        )
+        await uow.commit()
+    assert second > run
+    assert await store.peek.quarantined(run) == [(3, "amount", "not a number", "x,abc")]
+    assert await store.peek.quarantined(second) == []
+    assert await store.peek.run_summary(run) == {"inserted": 2, "rejected": 1}
+    assert await store.peek.run_summary(second) is None
+
+
+async def test_finishing_an_unknown_run_writes_nothing(store: Store) -> None:
+    async with store.uows() as uow:
+        await uow.intake.finish_run(run_id=404, summary={"inserted": 0}, now=T0)
+        await uow.commit()
+    assert await store.peek.run_summary(404) is None
+
+
+async def test_the_first_text_of_a_policy_version_is_kept(store: Store) -> None:
+    async with store.uows() as uow:
+        await uow.intake.remember_policy(version="pol-1", body="first", now=T0)
+        await uow.intake.remember_policy(version="pol-1", body="second", now=T0)
+        await uow.commit()
+    async with store.uows() as uow:
+        await uow.intake.remember_policy(version="pol-1", body="third", now=T0)
+        await uow.intake.remember_policy(version="pol-2", body="other", now=T0)
+        await uow.commit()
+    assert await store.peek.policy_body("pol-1") == "first"
+    assert await store.peek.policy_body("pol-2") == "other"
+
+
+# --- views ---------------------------------------------------------------------------
+
+
+async def test_the_home_page_each_user_chose_is_kept(store: Store) -> None:
+    async with store.uows() as uow:
+        assert await uow.views.home_page("U0ALICE") == 0
+        await uow.views.set_home_page("U0ALICE", 2, now=T0)
+        await uow.views.set_home_page("U0BOB", 1, now=T0)
+        assert await uow.views.home_page("U0ALICE") == 2
+        await uow.commit()
+    async with store.uows() as uow:
+        await uow.views.set_home_page("U0ALICE", 3, now=T0)
+        await uow.commit()
+    async with store.uows() as uow:
+        await uow.views.set_home_page("U0BOB", 5, now=T0)  # rolled back
+    async with store.uows(read_only=True) as uow:
+        assert await uow.views.home_page("U0ALICE") == 3
+        assert await uow.views.home_page("U0BOB") == 1
+
+
+# --- digests -------------------------------------------------------------------------
+
+
+async def test_digest_candidates_are_pending_digest_items_not_yet_in_a_window(
+    store: Store,
+) -> None:
+    q = await add(
+        store,
+        new_item("t2"),
+        new_item("t1"),
+        new_item("ap", team="ap"),
+        new_item("now", route=Route.IMMEDIATE),
+        new_item("taken", state=S.ASSIGNED, assignee="U0ALICE"),
+        new_item("nobody", team=None),
+    )
+    async with store.uows(read_only=True) as uow:
+        assert await uow.digests.candidate_teams() == ["ap", "treasury"]
+        assert ids(await uow.digests.candidates(team="treasury", limit=10)) == ids(q[:2])
+        assert ids(await uow.digests.candidates(team="treasury", limit=1)) == [q[0].id]
+        assert await uow.digests.candidates(team="ops", limit=10) == []
+
+
+async def test_marking_claims_unclaimed_items_for_one_window_only(store: Store) -> None:
+    a, b, c = await add(store, new_item("A"), new_item("B"), new_item("C", team="ap"))
+    assert a.id and b.id and c.id
+    async with store.uows() as uow:
+        assert await uow.digests.mark(item_ids=[a.id, b.id, a.id, 9999], window="w1") == 2
+        assert await uow.digests.mark(item_ids=[b.id, c.id], window="w2") == 1
+        assert await uow.digests.candidate_teams() == []
+        # Later changes to an item keep it in its window.
+        assert await uow.items.update(dataclasses.replace(a, version=2), expected_version=1)
+        await uow.commit()
+    async with store.uows() as uow:
+        assert await uow.digests.candidates(team="treasury", limit=10) == []
+        assert await uow.digests.mark(item_ids=[a.id], window="w3") == 0
+    (d,) = await add(store, new_item("D"))
+    async with store.uows() as uow:
+        assert await uow.digests.mark(item_ids=[d.id or 0], window="w4") == 1
+    # A mark rolled back with its unit of work leaves the item a candidate.
+    async with store.uows(read_only=True) as uow:
+        assert ids(await uow.digests.candidates(team="treasury", limit=10)) == [d.id]
+
+
+async def test_clusters_are_stored_found_by_window_and_closed_once(store: Store) -> None:
+    a, b = await add(store, new_item("A"), new_item("B"))
+    assert a.id and b.id
+    async with store.uows() as uow:
+        assert not await uow.digests.window_posted(team="treasury", window="w1")
+        first = await uow.digests.add_cluster(
+            window="w1",
+            team="treasury",
+            key="Globex Corp|USD",
+            items=[(a.id, 1, a.content_hash), (b.id, 3, "h" * 64)],
+            apart=False,
+            now=T0,
+        )
+        second = await uow.digests.add_cluster(
+            window="w1", team="treasury", key="apart", items=[], apart=True, now=T0
+        )
+        await uow.commit()
+    assert second > first
+    async with store.uows() as uow:
+        assert await uow.digests.window_posted(team="treasury", window="w1")
+        assert not await uow.digests.window_posted(team="treasury", window="w2")
+        assert not await uow.digests.window_posted(team="ap", window="w1")
+        cluster = await uow.digests.get_cluster(first)
+        assert cluster is not None
+        assert (cluster.id, cluster.window, cluster.team, cluster.key) == (
+            first,
+            "w1",
+            "treasury",
+            "Globex Corp|USD",
+        )
+        assert cluster.items == ((a.id, 1), (b.id, 3))
+        assert cluster.hashes == (a.content_hash, "h" * 64)
+        assert (cluster.apart, cluster.state, cluster.decided_by) == (False, "open", None)
+        apart = await uow.digests.get_cluster(second)
+        assert apart is not None and apart.apart and apart.items == ()
+        assert await uow.digests.get_cluster(second + 100) is None
+        assert await uow.digests.close_cluster(first, state="approved", actor="U0ALICE", now=T0)
+        assert not await uow.digests.close_cluster(first, state="rejected", actor="U0BOB", now=T0)
+        assert not await uow.digests.close_cluster(second + 100, state="x", actor="U0", now=T0)
+        await uow.commit()
+    async with store.uows(read_only=True) as uow:
+        closed = await uow.digests.get_cluster(first)
+        assert closed is not None
+        assert (closed.state, closed.decided_by) == ("approved", "U0ALICE")
+
+
+# --- outbox and audit sinks ----------------------------------------------------------
+
+
+def _note(key: str, target: str = "C0TREASURY", **payload: Any) -> Notification:
+    return Notification(
+        kind=NoticeKind.ALERT, target=target, dedupe_key=key, item_id=None, payload=payload
+    )
+
+
+async def test_the_outbox_keeps_each_dedupe_key_once(store: Store) -> None:
+    async with store.uows() as uow:
+        await uow.outbox.enqueue([], now=T0)
+        await uow.outbox.enqueue(
+            [_note("a", text="first"), _note("b"), _note("a", text="last in the batch")],
+            now=T0,
+        )
+        await uow.outbox.enqueue([_note("b", text="later in the transaction")], now=T0)
+        await uow.commit()
+    async with store.uows() as uow:
+        await uow.outbox.enqueue([_note("a", text="next transaction"), _note("c")], now=T0)
+        await uow.commit()
+    async with store.uows() as uow:
+        await uow.outbox.enqueue([_note("d")], now=T0)  # rolled back
+    assert await store.peek.outbox() == [
+        ("a", "alert", "C0TREASURY", None, {"text": "last in the batch"}),
+        ("b", "alert", "C0TREASURY", None, {}),
+        ("c", "alert", "C0TREASURY", None, {}),
+    ]
+
+
+async def test_audit_entries_commit_or_vanish_with_the_unit_of_work(store: Store) -> None:
+    def entry(event: str, item_id: int | None = None) -> AuditEntry:
+        return AuditEntry(time=T0, event=event, actor="system", item_id=item_id, data={"n": 1})
+
+    async with store.uows() as uow:
+        await uow.audit.append([])
+        await uow.audit.append([entry("item.ingested", 1), entry("item.claimed", 1)])
+        await uow.audit.append([entry("ingest.completed")])
+        await uow.commit()
+    async with store.uows() as uow:
+        await uow.audit.append([entry("item.approved", 1)])  # rolled back
+    assert await store.peek.audit_events() == [
+        ("item.ingested", 1),
+        ("item.claimed", 1),
+        ("ingest.completed", None),
+    ]
