@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from domain.intake import content_hash
-from domain.items import Approval, Item, ItemFacts, ItemKind, ReviewState, Route
+from domain.items import Approval, Item, ItemFacts, ItemKind, ReviewState, RiskTier, Route
 from domain.policy import LoadedPolicy, parse_policy
 from tests.fakes import T0
 
@@ -137,6 +137,8 @@ def make_facts(**overrides: Any) -> ItemFacts:
             values[name] = Decimal(values[name])
     if isinstance(values["kind"], str):
         values["kind"] = ItemKind(values["kind"])
+    if isinstance(values.get("risk_tier"), str):
+        values["risk_tier"] = RiskTier(values["risk_tier"])
     return ItemFacts(**values)
 
 

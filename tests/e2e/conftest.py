@@ -8,7 +8,6 @@ ends. Tests drive it as people would: slash commands, clicks by label, modals by
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import math
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -24,9 +23,10 @@ from bot.container import Container
 from bot.settings import Settings
 from bot.setup import initialize
 from domain.intake import IntakeRow
-from domain.items import Item, ItemFacts, ItemKind, ReviewState, RiskTier
+from domain.items import Item, ReviewState, RiskTier
 from domain.ports import Clock
 from handlers.notifier import make_client
+from tests.builders import make_facts
 from tests.slack_standin import SlackStandIn
 
 PEOPLE = {
@@ -60,19 +60,16 @@ class Desk:
         rows = []
         for _ in range(n):
             self._seq += 1
-            facts = ItemFacts(
-                source="bank",
-                external_id=f"e2e-{self._seq}",
-                kind=ItemKind.UNMATCHED,
-                entity="ACME-US",
-                currency="USD",
-                amount=Decimal("2500.00"),
-                counterparty="Globex Ltd",
-                risk_tier=RiskTier.HIGH,
-                aging_days=1,
-                confidence=Decimal("0.95"),
-            )
-            facts = dataclasses.replace(facts, **overrides)
+            base = {
+                "source": "bank",
+                "external_id": f"e2e-{self._seq}",
+                "amount": "2500.00",
+                "counterparty": "Globex Ltd",
+                "risk_tier": RiskTier.HIGH,
+                "confidence": "0.95",
+                "reference": None,
+            }
+            facts = make_facts(**(base | overrides))
             rows.append(IntakeRow(line=self._seq, facts=facts))
         usecases = self.container.usecases
         await usecases.intake.ingest(rows, now=self.container.clock.now())

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 
 from domain.intake import IntakeRow
-from domain.items import Item, ItemFacts, ItemKind, ReviewState, RiskTier
+from domain.items import Item, ReviewState, RiskTier
+from tests.builders import make_facts
 from tests.e2e.conftest import (
     TREASURY,
     Desk,
@@ -31,17 +31,14 @@ from tests.e2e.conftest import (
 pytestmark = pytest.mark.usefixtures("every_envelope_acked")
 
 COMPLIANCE = "C0COMPLIANCE"
-QUIET_FACTS = ItemFacts(
+QUIET_FACTS = make_facts(
     source="bank",
     external_id="old",
-    kind=ItemKind.UNMATCHED,
-    entity="ACME-US",
-    currency="USD",
-    amount=Decimal("100.00"),
+    amount="100.00",
     counterparty="Globex Ltd",
     risk_tier=RiskTier.LOW,
-    aging_days=1,
-    confidence=Decimal("0.95"),
+    confidence="0.95",
+    reference=None,
 )
 
 

@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 
 from domain.intake import IntakeRow
-from domain.items import ItemFacts, ItemKind, ReviewState, RiskTier
+from domain.items import ReviewState, RiskTier
+from tests.builders import make_facts
 from tests.e2e.conftest import QUIET, Desk, journal_of, wait_said, wait_state, wait_told
 
 pytestmark = pytest.mark.usefixtures("every_envelope_acked")
@@ -118,17 +119,14 @@ def _bulk_rows(batch: int, size: int) -> list[IntakeRow]:
     return [
         IntakeRow(
             line=n,
-            facts=ItemFacts(
+            facts=make_facts(
                 source="bulk",
                 external_id=f"bulk-{batch}-{n}",
-                kind=ItemKind.UNMATCHED,
-                entity="ACME-US",
-                currency="USD",
-                amount=Decimal(100 + (n * 37) % 9000),
+                amount=100 + (n * 37) % 9000,
                 counterparty="Globex Ltd",
                 risk_tier=tiers[n % 2],
-                aging_days=1,
-                confidence=Decimal("0.95"),
+                confidence="0.95",
+                reference=None,
             ),
         )
         for n in range(size)

@@ -25,6 +25,7 @@ from domain.usecases import UseCases
 from domain.usecases.digests import APART_KEY
 from store.engine import Database
 from store.tables import audit_records, digest_clusters, outbox
+from tests.builders import make_facts
 from tests.integration.test_sla_sweep import (
     Policies,
     make_service,
@@ -41,20 +42,17 @@ APEU = "C0APEU"
 
 def _facts(ref: str, amount: str, **overrides: Any) -> ItemFacts:
     """A small, low-risk treasury line: it waits for the digest."""
-    base = ItemFacts(
-        source="bank",
-        external_id=ref,
-        kind=ItemKind.UNMATCHED,
-        entity="ACME-US",
-        currency="USD",
-        amount=Decimal(amount),
-        counterparty="Globex Ltd",
-        risk_tier=RiskTier.LOW,
-        aging_days=1,
-        confidence=Decimal("0.95"),
-        prepared_by="U0PREP1",
-    )
-    return dataclasses.replace(base, **overrides)
+    base = {
+        "source": "bank",
+        "external_id": ref,
+        "amount": amount,
+        "counterparty": "Globex Ltd",
+        "risk_tier": RiskTier.LOW,
+        "confidence": "0.95",
+        "prepared_by": "U0PREP1",
+        "reference": None,
+    }
+    return make_facts(**(base | overrides))
 
 
 #: A realistic mixed window: three clusters for treasury, one item apart (dual control:

@@ -16,7 +16,6 @@ import random
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -36,13 +35,14 @@ from domain.delivery import (
     Skipped,
     classify_error,
 )
-from domain.items import Item, ItemFacts, ItemKind, ReviewState, Route
+from domain.items import Route
 from domain.notifications import NoticeKind, Notification
 from scheduler.relay import OutboxRelay
 from store.engine import Database, create_database
 from store.outbox import OutboxStore, RowState, SqlOutboxSink
 from store.repositories import SqlItemRepository
 from store.tables import item_cards, outbox
+from tests.builders import make_facts, make_item
 
 NOW = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)
 LEASE = timedelta(seconds=60)
@@ -252,27 +252,21 @@ def ceiling(failures: int) -> timedelta:
 
 
 async def add_item(db: Database, external_id: str = "x-1") -> int:
-    item = Item(
+    item = make_item(
         id=None,
-        facts=ItemFacts(
+        facts=make_facts(
             source="bank",
             external_id=external_id,
-            kind=ItemKind.UNMATCHED,
-            entity="ACME-US",
-            currency="USD",
-            amount=Decimal("1234.56"),
+            amount="1234.56",
+            counterparty=None,
+            aging_days=None,
+            reference=None,
         ),
         content_hash="h" * 64,
-        state=ReviewState.PENDING,
         route=Route.IMMEDIATE,
         priority=120,
         reasons=("amount 1234.56 USD >= materiality 1000",),
-        policy_version="pol-test",
-        team="treasury",
-        required_approvals=1,
-        created_at=NOW,
-        updated_at=NOW,
-        sla_started_at=NOW,
+        now=NOW,
     )
     async with db.writer.begin() as conn:
         stored = await SqlItemRepository(conn).add(item)

@@ -8,11 +8,9 @@ engines, on the same database.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +42,7 @@ from store.outbox import OutboxStore
 from store.policy_file import PolicyFile
 from store.tables import audit_records, outbox
 from store.uow import SqlUnitOfWorkFactory
+from tests.builders import make_facts
 from tests.conftest import EXAMPLE_POLICY
 from tests.fakes import FixedClock
 
@@ -102,20 +101,17 @@ async def other_process_database(db: Database) -> Database:
 
 def facts(n: int, **overrides: Any) -> ItemFacts:
     """A treasury line a human must see now (high counterparty risk)."""
-    base = ItemFacts(
-        source="bank",
-        external_id=f"sla-{n}",
-        kind=ItemKind.UNMATCHED,
-        entity="ACME-US",
-        currency="USD",
-        amount=Decimal("2500.00"),
-        counterparty="Globex Ltd",
-        risk_tier=RiskTier.HIGH,
-        aging_days=1,
-        confidence=Decimal("0.95"),
-        prepared_by="U0PREP1",
-    )
-    return dataclasses.replace(base, **overrides)
+    base = {
+        "source": "bank",
+        "external_id": f"sla-{n}",
+        "amount": "2500.00",
+        "counterparty": "Globex Ltd",
+        "risk_tier": RiskTier.HIGH,
+        "confidence": "0.95",
+        "prepared_by": "U0PREP1",
+        "reference": None,
+    }
+    return make_facts(**(base | overrides))
 
 
 async def ingest(usecases: UseCases, n: int, *, now: datetime = T0, **overrides: Any) -> list[Item]:

@@ -20,7 +20,6 @@ from domain.items import (
     DisputeCategory,
     DisputeState,
     Item,
-    ItemFacts,
     ItemKind,
     ReviewState,
     RiskTier,
@@ -46,34 +45,23 @@ from store.repositories import SqlItemRepository
 from store.tables import items, metadata
 from store.uow import SqlUnitOfWorkFactory
 from store.views import SqlViewStateRepository
+from tests.builders import make_facts, make_item
 from tests.conftest import EXAMPLE_POLICY
 
 NOW = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)
 
 
 def _item(**facts: object) -> Item:
-    base = ItemFacts(
-        source="bank",
-        external_id="x-1",
-        kind=ItemKind.UNMATCHED,
-        entity="ACME-US",
-        currency="USD",
-        amount=Decimal("1234.56"),
-    )
-    return Item(
+    base = {"source": "bank", "external_id": "x-1", "amount": "1234.56"}
+    unset = {"counterparty": None, "aging_days": None, "reference": None}
+    return make_item(
         id=None,
-        facts=dataclasses.replace(base, **facts),  # type: ignore[arg-type]
+        facts=make_facts(**(base | unset | facts)),
         content_hash="h" * 64,
-        state=ReviewState.PENDING,
         route=Route.IMMEDIATE,
         priority=120,
         reasons=("amount 1234.56 USD >= materiality 1000",),
-        policy_version="pol-test",
-        team="treasury",
-        required_approvals=1,
-        created_at=NOW,
-        updated_at=NOW,
-        sla_started_at=NOW,
+        now=NOW,
     )
 
 
@@ -289,18 +277,16 @@ async def _service(db: Database, tmp_path: Path) -> UseCases:
 def _rows(n: int, **overrides: object) -> list[IntakeRow]:
     rows = []
     for i in range(n):
-        facts = ItemFacts(
-            source="bank",
-            external_id=f"u-{i}",
-            kind=ItemKind.UNMATCHED,
-            entity="ACME-US",
-            currency="USD",
-            amount=Decimal(20000 + i),  # material: immediate review
-            risk_tier=RiskTier.LOW,
-            aging_days=1,
-            confidence=Decimal("0.95"),
-        )
-        rows.append(IntakeRow(line=i + 2, facts=dataclasses.replace(facts, **overrides)))  # type: ignore[arg-type]
+        facts = {
+            "source": "bank",
+            "external_id": f"u-{i}",
+            "amount": Decimal(20000 + i),  # material: immediate review
+            "counterparty": None,
+            "risk_tier": RiskTier.LOW,
+            "confidence": "0.95",
+            "reference": None,
+        }
+        rows.append(IntakeRow(line=i + 2, facts=make_facts(**(facts | overrides))))
     return rows
 
 

@@ -43,6 +43,8 @@ from handlers.ids import (
     item_action_id,
     item_value,
 )
+from tests.builders import make_facts
+from tests.builders import make_item as build_item
 from tests.slack_standin.limits import validate_message, validate_view
 
 NOW = datetime(2024, 5, 2, 14, 30, tzinfo=UTC)
@@ -92,29 +94,25 @@ def make_item(item_id: int = 1042, **changes: Any) -> Item:
     """
     fact_names = {f.name for f in dataclasses.fields(ItemFacts)}
     fact_changes = {k: changes.pop(k) for k in list(changes) if k in fact_names}
-    facts = ItemFacts(
-        source="bank:chase",
-        external_id=f"TX-{88000 + item_id}",
-        kind=ItemKind.MATCH,
-        entity="ACME-US",
-        currency="USD",
-        amount=Decimal("12500.00"),
-        counterparty="Globex Trading Ltd",
-        risk_tier=RiskTier.HIGH,
-        aging_days=6,
-        booked_on=date(2024, 4, 26),
-        confidence=Decimal("0.72"),
-        score=72,
-        prepared_by="U0PREP",
-        reference="INV-4411",
-        description="Wire for invoice INV-4411, partial payment",
-    )
-    facts = dataclasses.replace(facts, **fact_changes)
+    facts = {
+        "source": "bank:chase",
+        "external_id": f"TX-{88000 + item_id}",
+        "kind": ItemKind.MATCH,
+        "amount": "12500.00",
+        "counterparty": "Globex Trading Ltd",
+        "risk_tier": RiskTier.HIGH,
+        "aging_days": 6,
+        "booked_on": date(2024, 4, 26),
+        "confidence": "0.72",
+        "score": 72,
+        "prepared_by": "U0PREP",
+        "reference": "INV-4411",
+        "description": "Wire for invoice INV-4411, partial payment",
+    }
     base: dict[str, Any] = {
         "id": item_id,
-        "facts": facts,
+        "facts": make_facts(**(facts | fact_changes)),
         "content_hash": "sha256:abc",
-        "state": S.PENDING,
         "route": Route.IMMEDIATE,
         "priority": 520,
         "reasons": (
@@ -130,8 +128,7 @@ def make_item(item_id: int = 1042, **changes: Any) -> Item:
         "sla_started_at": NOW - timedelta(hours=10),
         "version": 3,
     }
-    base.update(changes)
-    return Item(**base)
+    return build_item(**(base | changes))
 
 
 def item_in(state: ReviewState, item_id: int = 1042, **changes: Any) -> Item:
