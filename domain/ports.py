@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 
 from domain.audit import AuditEntry
-from domain.delivery import OutboxMessage
+from domain.delivery import MessageLocation, OutboxMessage
 from domain.delivery import Outcome as DeliveryOutcome
 from domain.digest import ClusterRecord
 from domain.intake import RowError
@@ -247,9 +247,9 @@ class Notifier(Protocol):
     """Turns one outbox message into Slack Web API calls (one attempt, no retries)."""
 
     async def deliver(
-        self, message: OutboxMessage, *, card: tuple[str, str] | None, now: datetime
+        self, message: OutboxMessage, *, card: MessageLocation | None, now: datetime
     ) -> DeliveryOutcome:
-        """Sends the message; ``card`` is where the item's card already is (channel, ts)."""
+        """Sends the message; ``card`` is where the message to edit already is."""
         ...
 
 

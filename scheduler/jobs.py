@@ -8,7 +8,6 @@ twice (version compare-and-set on items, unique dedupe keys on outbox rows).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
 import logging
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from domain.errors import PolicyError
 from domain.notifications import NoticeKind, Notification
 from domain.ports import Clock
 from domain.services import ReviewService
+from domain.templates import AuditCheckpoint
 from scheduler.cron import crontab_trigger
 from scheduler.relay import OutboxRelay
 from store.audit_log import AnchorFile, latest_checkpoint
@@ -102,13 +102,14 @@ class Jobs:
         anchored = await asyncio.to_thread(self.anchors.read)
         if not anchored or anchored[-1].size < checkpoint.size:
             await asyncio.to_thread(self.anchors.append, checkpoint)
-        payload = {
-            "template": "audit_checkpoint",
-            **{
-                k: (v.isoformat() if hasattr(v, "isoformat") else v)
-                for k, v in dataclasses.asdict(checkpoint).items()
-            },
-        }
+        payload = AuditCheckpoint(
+            log=checkpoint.log,
+            size=checkpoint.size,
+            root=checkpoint.root,
+            time=checkpoint.time,
+            key_id=checkpoint.key_id,
+            signature=checkpoint.signature,
+        )
         policy = self.policy.current().policy
         await OutboxStore(self.database).enqueue(
             [

@@ -38,6 +38,7 @@ from domain.delivery import (
 )
 from domain.items import Item, ItemFacts, ItemKind, ReviewState, Route
 from domain.notifications import NoticeKind, Notification
+from domain.templates import DeliveryFailed
 from scheduler.relay import OutboxRelay
 from store.engine import Database, create_database
 from store.outbox import OutboxStore, RowState, SqlOutboxSink
@@ -1064,7 +1065,8 @@ async def test_operators_list_and_replay_dead_rows(migrated: Database) -> None:
         0,
     )
     (alert,) = await store.list_rows(states=[RowState.PENDING])
-    assert alert.payload["outbox_id"] == dead.id
+    assert isinstance(alert.payload, DeliveryFailed)
+    assert alert.payload.outbox_id == dead.id
     everything = await store.list_rows(states=list(RowState))
     assert [r.id for r in everything] == sorted((r.id for r in everything), reverse=True)
     assert len(everything) == 3

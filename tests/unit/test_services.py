@@ -40,6 +40,7 @@ from domain.items import (
 from domain.policy import LoadedPolicy
 from domain.routing import prepare
 from domain.services import CLAIM_CANDIDATES, IngestResult, ReviewService
+from domain.templates import CardUpdate
 from tests.fakes import (
     DuplicateKey,
     FixedClock,
@@ -274,7 +275,8 @@ async def test_a_new_digest_item_enqueues_no_card_until_someone_must_look_at_it(
         for queued in uow_factory.store.outbox.values():
             if queued.notification.kind is notifications.NoticeKind.CARD:
                 notice = queued.notification
-                found.setdefault(notice.item_id, []).append(notice.payload["post_if_missing"])
+                assert isinstance(notice.payload, CardUpdate)
+                found.setdefault(notice.item_id, []).append(notice.payload.post_if_missing)
         return found
 
     assert cards() == {2: [True]}
