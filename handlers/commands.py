@@ -166,7 +166,7 @@ async def open_item_modal(
     if expected_version is not None and item.version != expected_version:
         raise StaleItem(
             f"{item.human_id} changed since this card was drawn (it is now "
-            f"{item.state.value.replace('_', ' ')}); look at the updated card and try again"
+            f"{item.state.label}); look at the updated card and try again"
         )
     policy = deps.policy().policy
     if kind == "reject":

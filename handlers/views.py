@@ -41,7 +41,7 @@ async def _current(ctx: Ctx, metadata: ModalMetadata, first_field: Field) -> Ite
             errors={
                 first_field.value: (
                     f"{item.human_id} changed since you opened this form (it is now "
-                    f"{item.state.value.replace('_', ' ')}). Nothing was changed: close the "
+                    f"{item.state.label}). Nothing was changed: close the "
                     "form and look at the item again."
                 )
             },
