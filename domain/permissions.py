@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Set
 from enum import StrEnum
 
-from domain.errors import NotAuthorized
+from domain.errors import NotAuthorized, User
 from domain.items import Item, ReviewState
 from domain.policy import Policy
 from domain.sla import SETTLED, Rung
@@ -68,9 +68,11 @@ def check_can_act(policy: Policy, item: Item, user: str) -> frozenset[Role]:
 
 def check_not_someone_elses_claim(item: Item, user: str, roles: Set[Role]) -> None:
     """A claimed item is its assignee's; leads and compliance may still step in."""
+    assignee = item.assignee
     if (
         item.state is ReviewState.ASSIGNED
-        and item.assignee not in (None, user)
+        and assignee is not None
+        and assignee != user
         and not roles & OVERSEERS
     ):
-        raise NotAuthorized(f"{item.human_id} is claimed by <@{item.assignee}>")
+        raise NotAuthorized(f"{item.human_id} is claimed by ", User(assignee))

@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncApp
 from domain.errors import DomainError
 from domain.items import Item
 from domain.services import Outcome
+from handlers.blocks.mrkdwn import error_text
 from handlers.context import Ctx, Deps, guarded, reply_to
 from handlers.forms import (
     DisputeForm,
@@ -63,7 +64,7 @@ async def _decide(ctx: Ctx, metadata: ModalMetadata, decision: Awaitable[str]) -
     try:
         text = await decision
     except DomainError as exc:
-        await _tell(ctx, metadata, f":no_entry: {exc}")
+        await _tell(ctx, metadata, f":no_entry: {error_text(exc)}")
         return
     await _tell(ctx, metadata, text)
 

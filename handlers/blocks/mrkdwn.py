@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from domain.errors import MoneyError
+from domain.errors import DomainError, MoneyError, User
 from domain.money import Money
 
 ELLIPSIS = "…"
@@ -21,6 +21,8 @@ ELLIPSIS = "…"
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 _USER_ID = re.compile(r"^[UWB][A-Z0-9]{2,}$")
 _SPACE = re.compile(r"\s+")
+#: A mention already written into an error's text (see :func:`error_text`).
+_LEGACY_MENTION = re.compile(r"(<@[UWB][A-Z0-9]{2,}>)")
 
 
 def escape(text: str) -> str:
@@ -64,6 +66,24 @@ def mention(user: str | None) -> str:
     if not user:
         return "nobody"
     return f"<@{user}>" if _USER_ID.match(user) else escape(user)
+
+
+def error_text(err: DomainError) -> str:
+    """A domain error as Slack mrkdwn: its text escaped, each user a ``<@id>`` mention.
+
+    Compatibility: some service-layer errors still write ``<@U123>`` into their text;
+    those mentions are kept as they are (and everything else escaped) until the
+    service layer names users with ``User`` parts. Then ``_LEGACY_MENTION`` can go.
+    """
+    out: list[str] = []
+    for part in err.parts:
+        if isinstance(part, User):
+            out.append(f"<@{part.id}>")
+            continue
+        pieces = _LEGACY_MENTION.split(part)
+        # split() with one group: text at even indexes, the kept mentions at odd ones.
+        out.extend(piece if i % 2 else escape(piece) for i, piece in enumerate(pieces))
+    return "".join(out)
 
 
 def slack_date(at: datetime, tz: ZoneInfo) -> str:
