@@ -12,10 +12,10 @@ such rows always were, rather than failing the relay.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
-from enum import StrEnum
-from typing import Any, ClassVar, assert_never
+from enum import Enum, StrEnum
+from typing import Any, ClassVar, Self, assert_never, get_args, get_origin, get_type_hints
 
 
 class NoticeKind(StrEnum):
@@ -104,82 +104,101 @@ class HomeRefresh:
 # --- alerts and direct messages ----------------------------------------------------------
 
 
+def _plain(value: Any) -> Any:
+    """A field value as JSON: enums by value, times in ISO 8601, tuples as lists."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+#: Resolved field types per record class (resolving them costs more than decoding a row).
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Reminder:
+class _TemplateRecord:
+    """What every template record shares: its template, and a JSON form of its fields."""
+
+    template: ClassVar[Template]
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form: ``template``, then each field in declaration order."""
+        data: dict[str, Any] = {"template": self.template.value}
+        for f in fields(self):
+            data[f.name] = _plain(getattr(self, f.name))
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        """Read back what :meth:`to_json` wrote, each field converted to its declared type.
+
+        Raises:
+            KeyError, TypeError, ValueError: a field is missing or not of its type.
+        """
+        hints = _HINTS.get(cls) or _HINTS.setdefault(cls, get_type_hints(cls))
+        return cls(**{f.name: _typed(hints[f.name], data[f.name]) for f in fields(cls)})
+
+
+def _typed(hint: Any, value: Any) -> Any:
+    """The inverse of :func:`_plain` for the field types the records use."""
+    if hint is datetime:
+        return datetime.fromisoformat(str(value))
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return hint(value)
+    if get_origin(hint) is tuple:
+        item = get_args(hint)[0]
+        return tuple(_typed(item, v) for v in value)
+    if hint in (int, str, bool):
+        return hint(value)
+    raise TypeError(f"no JSON form for {hint!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reminder(_TemplateRecord):
     """SLA reminder to the assignee (a DM)."""
 
     template: ClassVar[Template] = Template.REMINDER
 
-    def to_json(self) -> dict[str, Any]:
-        """The stored form."""
-        return {"template": self.template.value}
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ReminderUnclaimed:
+class ReminderUnclaimed(_TemplateRecord):
     """SLA reminder in the team channel for an item nobody has claimed."""
 
     template: ClassVar[Template] = Template.REMINDER_UNCLAIMED
 
-    def to_json(self) -> dict[str, Any]:
-        """The stored form."""
-        return {"template": self.template.value}
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SlaEscalated:
+class SlaEscalated(_TemplateRecord):
     """The team channel hears that the SLA ladder escalated an item to its leads."""
 
     template: ClassVar[Template] = Template.SLA_ESCALATED
 
-    def to_json(self) -> dict[str, Any]:
-        """The stored form."""
-        return {"template": self.template.value}
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Escalated:
+class Escalated(_TemplateRecord):
     """A lead hears that an item of their team was escalated to them (a DM)."""
 
     template: ClassVar[Template] = Template.ESCALATED
 
-    def to_json(self) -> dict[str, Any]:
-        """The stored form."""
-        return {"template": self.template.value}
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Assigned:
+class Assigned(_TemplateRecord):
     """A reviewer hears that ``by`` (a user id) assigned them an item (a DM)."""
 
     template: ClassVar[Template] = Template.ASSIGNED
     by: str
 
-    def to_json(self) -> dict[str, Any]:
-        """The stored form."""
-        return {"template": self.template.value, "by": self.by}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Assigned:
-        """Read back."""
-        return cls(by=str(data["by"]))
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class DeadLetter:
+class DeadLetter(_TemplateRecord):
     """Compliance hears that an item is dead-lettered."""
 
     template: ClassVar[Template] = Template.DEAD_LETTER
     severity: Severity = Severity.HIGH
-
-    def to_json(self) -> dict[str, Any]:
-        """The stored form."""
-        return {"template": self.template.value, "severity": self.severity.value}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> DeadLetter:
-        """Read back."""
-        return cls(severity=Severity(data["severity"]))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -201,7 +220,7 @@ class DigestGroup:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class DigestSummary:
+class DigestSummary(_TemplateRecord):
     """The parent message of a team's digest window.
 
     ``totals`` pairs each currency with its total as exact decimal text, in currency
@@ -246,7 +265,7 @@ class DigestSummary:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class DigestCluster:
+class DigestCluster(_TemplateRecord):
     """One group's reply in the digest thread, with its bulk buttons.
 
     ``apart``: the group of items that need individual review (no bulk buttons).
@@ -260,31 +279,9 @@ class DigestCluster:
     item_ids: tuple[int, ...]
     size: int
 
-    def to_json(self) -> dict[str, Any]:
-        """The stored form."""
-        return {
-            "template": self.template.value,
-            "cluster_id": self.cluster_id,
-            "key": self.key,
-            "apart": self.apart,
-            "item_ids": list(self.item_ids),
-            "size": self.size,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> DigestCluster:
-        """Read back."""
-        return cls(
-            cluster_id=int(data["cluster_id"]),
-            key=str(data["key"]),
-            apart=bool(data["apart"]),
-            item_ids=tuple(int(i) for i in data["item_ids"]),
-            size=int(data["size"]),
-        )
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class DigestClusterDecided:
+class DigestClusterDecided(_TemplateRecord):
     """A digest group's reply once ``by`` decided the whole group (edited in place)."""
 
     template: ClassVar[Template] = Template.DIGEST_CLUSTER_DECIDED
@@ -294,31 +291,9 @@ class DigestClusterDecided:
     by: str
     size: int
 
-    def to_json(self) -> dict[str, Any]:
-        """The stored form."""
-        return {
-            "template": self.template.value,
-            "cluster_id": self.cluster_id,
-            "key": self.key,
-            "verdict": self.verdict.value,
-            "by": self.by,
-            "size": self.size,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> DigestClusterDecided:
-        """Read back."""
-        return cls(
-            cluster_id=int(data["cluster_id"]),
-            key=str(data["key"]),
-            verdict=Verdict(data["verdict"]),
-            by=str(data["by"]),
-            size=int(data["size"]),
-        )
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class PolicyInvalid:
+class PolicyInvalid(_TemplateRecord):
     """Compliance hears that an edited policy ``file`` is invalid; ``kept`` stays in force."""
 
     template: ClassVar[Template] = Template.POLICY_INVALID
@@ -326,27 +301,9 @@ class PolicyInvalid:
     problems: tuple[str, ...]
     kept: str
 
-    def to_json(self) -> dict[str, Any]:
-        """The stored form."""
-        return {
-            "template": self.template.value,
-            "file": self.file,
-            "problems": list(self.problems),
-            "kept": self.kept,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> PolicyInvalid:
-        """Read back."""
-        return cls(
-            file=str(data["file"]),
-            problems=tuple(str(p) for p in data["problems"]),
-            kept=str(data["kept"]),
-        )
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class DeliveryFailed:
+class DeliveryFailed(_TemplateRecord):
     """Compliance hears that outbox row ``outbox_id`` was dead-lettered with ``error``."""
 
     template: ClassVar[Template] = Template.DELIVERY_FAILED
@@ -355,29 +312,9 @@ class DeliveryFailed:
     target: str
     error: str
 
-    def to_json(self) -> dict[str, Any]:
-        """The stored form."""
-        return {
-            "template": self.template.value,
-            "outbox_id": self.outbox_id,
-            "kind": self.kind.value,
-            "target": self.target,
-            "error": self.error,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> DeliveryFailed:
-        """Read back."""
-        return cls(
-            outbox_id=int(data["outbox_id"]),
-            kind=NoticeKind(data["kind"]),
-            target=str(data["target"]),
-            error=str(data["error"]),
-        )
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class AuditCheckpoint:
+class AuditCheckpoint(_TemplateRecord):
     """Compliance keeps a signed audit checkpoint (log ``log`` had ``size`` records...)."""
 
     template: ClassVar[Template] = Template.AUDIT_CHECKPOINT
@@ -387,30 +324,6 @@ class AuditCheckpoint:
     time: datetime
     key_id: str
     signature: str
-
-    def to_json(self) -> dict[str, Any]:
-        """The stored form."""
-        return {
-            "template": self.template.value,
-            "log": self.log,
-            "size": self.size,
-            "root": self.root,
-            "time": self.time.isoformat(),
-            "key_id": self.key_id,
-            "signature": self.signature,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> AuditCheckpoint:
-        """Read back."""
-        return cls(
-            log=str(data["log"]),
-            size=int(data["size"]),
-            root=str(data["root"]),
-            time=datetime.fromisoformat(str(data["time"])),
-            key_id=str(data["key_id"]),
-            signature=str(data["signature"]),
-        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -429,21 +342,22 @@ class UnknownNotice:
         return dict(self.fields)
 
 
-#: The alerts and DMs (``NoticeKind.ALERT`` and ``NoticeKind.DM``), one record per template.
-TemplateNotice = (
+#: The templates drawn as one alert or DM (with the item's card when about an item).
+AlertTemplate = (
     Reminder
     | ReminderUnclaimed
     | SlaEscalated
     | Escalated
     | Assigned
     | DeadLetter
-    | DigestSummary
-    | DigestCluster
-    | DigestClusterDecided
     | PolicyInvalid
     | DeliveryFailed
     | AuditCheckpoint
 )
+#: The digest's messages: its summary and its groups' thread replies.
+DigestTemplate = DigestSummary | DigestCluster | DigestClusterDecided
+#: The alerts and DMs (``NoticeKind.ALERT`` and ``NoticeKind.DM``), one record per template.
+TemplateNotice = AlertTemplate | DigestTemplate
 #: What an ALERT or DM row carries.
 AlertNotice = TemplateNotice | UnknownNotice
 #: What any outbox row carries.
@@ -468,26 +382,7 @@ class Links:
 
 def template_of(body: NoticeBody) -> Template | None:
     """The template of an alert or DM body (None for cards, App Home and unknown rows)."""
-    match body:
-        case CardUpdate() | HomeRefresh() | UnknownNotice():
-            return None
-        case (
-            Reminder()
-            | ReminderUnclaimed()
-            | SlaEscalated()
-            | Escalated()
-            | Assigned()
-            | DeadLetter()
-            | DigestSummary()
-            | DigestCluster()
-            | DigestClusterDecided()
-            | PolicyInvalid()
-            | DeliveryFailed()
-            | AuditCheckpoint()
-        ):
-            return body.template
-        case _:
-            assert_never(body)
+    return body.template if isinstance(body, _TemplateRecord) else None
 
 
 def fits(kind: NoticeKind, body: NoticeBody) -> bool:

@@ -20,6 +20,7 @@ from slack_sdk.models.blocks import (
 from domain.items import Item
 from domain.policy import Policy
 from domain.templates import (
+    AlertTemplate,
     Assigned,
     AuditCheckpoint,
     DeadLetter,
@@ -38,18 +39,7 @@ from handlers.blocks.mrkdwn import fit, mention, user_text
 _SECTION_CHARS = 3000
 
 #: The outbox payloads rendered here (digests have their own renderer).
-Alert = (
-    Reminder
-    | ReminderUnclaimed
-    | SlaEscalated
-    | Escalated
-    | Assigned
-    | DeadLetter
-    | PolicyInvalid
-    | DeliveryFailed
-    | AuditCheckpoint
-    | UnknownNotice
-)
+Alert = AlertTemplate | UnknownNotice
 
 
 def _headline(payload: Alert, item: Item | None) -> tuple[str, str]:
