@@ -9,11 +9,11 @@ errors (or too many failures) dead-letter the message at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import NamedTuple
 
-from domain.notifications import NoticeKind
+from domain.templates import NoticeBody, NoticeKind
 
 #: Slack errors that no retry can fix: dead-letter at once and alert compliance.
 PERMANENT_ERRORS = frozenset(
@@ -43,15 +43,29 @@ MAX_RETRY_AGE = timedelta(hours=24)
 MAX_FAILURES = 200
 
 
+class MessageLocation(NamedTuple):
+    """Where a message Slack accepted is: its channel and timestamp (to edit it later)."""
+
+    channel: str
+    ts: str
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OutboxMessage:
-    """A claimed outbox row, as the notifier sees it."""
+    """A claimed outbox row, as the notifier sees it.
+
+    ``thread_of``/``update_of`` name earlier messages by dedupe key; the relay resolves
+    a thread parent to ``thread_ts`` before handing the message to the notifier.
+    """
 
     id: int
     kind: NoticeKind
     target: str
     item_id: int | None
-    payload: dict[str, Any] = field(default_factory=dict)
+    payload: NoticeBody
+    thread_of: str | None = None
+    update_of: str | None = None
+    thread_ts: str | None = None
     attempts: int = 1
     failures: int = 0
     dedupe_key: str = ""

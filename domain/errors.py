@@ -1,10 +1,40 @@
-"""Domain errors: each carries one clear sentence for the person who caused it."""
+"""Domain errors: each carries one clear sentence for the person who caused it.
+
+The sentence is plain text, never markup: a person in it is a :class:`User` part, which
+each surface shows its own way (Slack as a mention, the CLI as the id). So the same
+error reads right in Slack, in a terminal and in a log line.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A person named in a message, by id; plain text shows the id itself."""
+
+    id: str
+
+    def __str__(self) -> str:
+        return self.id
+
+
+#: One piece of an error's sentence.
+Part = str | User
+
 
 class DomainError(Exception):
-    """Base of every error a user can cause; ``str(err)`` is shown to them as is."""
+    """Base of every error a user can cause.
+
+    Built from parts (``NotAuthorized(item.human_id, " is claimed by ", User(id))``) or
+    from one string as before. ``str(err)`` is the plain-text sentence (a user shows as
+    their id); ``parts`` keeps who is who, for a renderer that shows people its own way.
+    """
+
+    def __init__(self, *parts: Part) -> None:
+        self.parts: tuple[Part, ...] = parts
+        super().__init__("".join(map(str, parts)))
 
 
 class MoneyError(DomainError, ValueError):

@@ -40,7 +40,16 @@ class Route(StrEnum):
     AUTO_ACCEPTED = "auto_accepted"
 
 
-class ReviewState(StrEnum):
+class _Worded(StrEnum):
+    """A StrEnum whose values read as words once their underscores are spaces."""
+
+    @property
+    def label(self) -> str:
+        """The value as people read it: ``awaiting second approval``."""
+        return self.value.replace("_", " ")
+
+
+class ReviewState(_Worded):
     """Review state machine states (see ``domain.states``)."""
 
     PENDING = "pending"
@@ -54,7 +63,7 @@ class ReviewState(StrEnum):
     POSTED = "posted"
 
 
-class DisputeState(StrEnum):
+class DisputeState(_Worded):
     """Dispute branch states."""
 
     OPEN = "open"
@@ -62,7 +71,7 @@ class DisputeState(StrEnum):
     RESOLVED = "resolved"
 
 
-class DisputeOutcome(StrEnum):
+class DisputeOutcome(_Worded):
     """How a dispute ended."""
 
     MATCHED = "matched"

@@ -1,41 +1,100 @@
 """Which Slack messages a state change causes: pure rules, written to the outbox.
 
-A notification is data, not Block Kit: ``kind`` and ``payload`` say what to tell whom; the
-notifier in ``handlers/`` renders it when the relay delivers it. Every notification has a
-dedupe key, so the same change can never enqueue the same message twice.
+A notification is data, not Block Kit: ``kind``, ``target`` and a typed ``payload`` (one
+record per template, see ``domain.templates``) say what to tell whom; the notifier in
+``handlers/`` renders it when the relay delivers it. Every notification has a dedupe
+key, so the same change can never enqueue the same message twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
+from decimal import Decimal
 from typing import Any
 
 from domain.items import Item, ReviewState, Route
 from domain.policy import Policy
 from domain.states import Event
+from domain.templates import (
+    Assigned,
+    CardUpdate,
+    DeadLetter,
+    DigestCluster,
+    DigestClusterDecided,
+    DigestGroup,
+    DigestSummary,
+    Escalated,
+    HomeRefresh,
+    Links,
+    NoticeBody,
+    PolicyInvalid,
+    Reminder,
+    ReminderUnclaimed,
+    SlaEscalated,
+    Verdict,
+    decode,
+    fits,
+)
+from domain.templates import NoticeKind as NoticeKind
 
 
-class NoticeKind(StrEnum):
-    """What the notifier does with a row."""
-
-    CARD = "card"  # post the item's card, or update it in place when it exists
-    ALERT = "alert"  # a message to a channel (compliance alerts, escalations)
-    DM = "dm"  # a direct message to a user
-    HOME = "home"  # refresh a user's App Home (coalesced by the relay)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, init=False)
 class Notification:
-    """One message to send after commit."""
+    """One message to send after commit.
+
+    ``payload`` is the typed body. The constructor also takes the body's stored JSON
+    form (``domain.templates.encode``), ``thread_of``/``update_of`` keys included, and
+    decodes it with the outbox's own decoder: callers that still build payloads as
+    dicts (the service layer, tests) get the same typed notification.
+
+    Raises:
+        ValueError: ``payload`` is a body that a ``kind`` row cannot carry.
+    """
 
     kind: NoticeKind
     target: str  # channel id, or user id for DM and HOME
     dedupe_key: str
-    item_id: int | None = None
-    payload: dict[str, Any] = field(default_factory=dict)
+    item_id: int | None
+    payload: NoticeBody
+    #: Post in the thread of the message with this dedupe key.
+    thread_of: str | None
+    #: Edit the message with this dedupe key in place instead of posting.
+    update_of: str | None
+
+    def __init__(
+        self,
+        *,
+        kind: NoticeKind,
+        target: str,
+        dedupe_key: str,
+        item_id: int | None = None,
+        payload: NoticeBody | Mapping[str, Any] | None = None,
+        thread_of: str | None = None,
+        update_of: str | None = None,
+    ) -> None:
+        if payload is None or isinstance(payload, Mapping):
+            payload, links = decode(kind, payload or {})
+            thread_of = thread_of or links.thread_of
+            update_of = update_of or links.update_of
+        if not fits(kind, payload):
+            raise ValueError(f"a {kind.value} notification cannot carry {type(payload).__name__}")
+        for name, value in (
+            ("kind", kind),
+            ("target", target),
+            ("dedupe_key", dedupe_key),
+            ("item_id", item_id),
+            ("payload", payload),
+            ("thread_of", thread_of),
+            ("update_of", update_of),
+        ):
+            object.__setattr__(self, name, value)
+
+    @property
+    def links(self) -> Links:
+        """The messages this one refers to."""
+        return Links(thread_of=self.thread_of, update_of=self.update_of)
 
 
 #: States in which a digest item earns a card of its own (someone must look at it now).
@@ -49,16 +108,14 @@ def card(item: Item, policy: Policy, *, force_post: bool = False) -> Notificatio
 
     ``force_post`` posts a card even for a digest item (someone asked to review it).
     """
-    team = policy.team(item.team) if item.team else None
-    channel = team.channel if team else policy.compliance.channel
     assert item.id is not None
     post_if_missing = force_post or item.route is Route.IMMEDIATE or item.state in _CARD_WORTHY
     return Notification(
         kind=NoticeKind.CARD,
-        target=channel,
+        target=policy.channel_for(item.team),
         dedupe_key=f"card:{item.id}:v{item.version}" + (":review" if force_post else ""),
         item_id=item.id,
-        payload={"version": item.version, "post_if_missing": post_if_missing},
+        payload=CardUpdate(version=item.version, post_if_missing=post_if_missing),
     )
 
 
@@ -85,7 +142,7 @@ def home_refreshes(users: Sequence[str | None], now: datetime) -> list[Notificat
             kind=NoticeKind.HOME,
             target=user,
             dedupe_key=f"home:{user}:{window.isoformat()}",
-            payload={"not_before": window.isoformat()},
+            payload=HomeRefresh(not_before=window),
         )
         for user in dict.fromkeys(u for u in users if u and u != "system")
     ]
@@ -104,7 +161,7 @@ def lead_dms(item: Item, policy: Policy, *, key: str) -> list[Notification]:
             target=lead,
             dedupe_key=key.format(lead=lead),
             item_id=item.id,
-            payload={"template": "escalated"},
+            payload=Escalated(),
         )
         for lead in (team.leads if team else [])
     ]
@@ -119,6 +176,10 @@ def for_change(
         return out
     out.extend(home_refreshes(home_users(before, after, events, policy), now))
     return out
+
+
+def _posts_if_missing(notice: Notification) -> bool:
+    return isinstance(notice.payload, CardUpdate) and notice.payload.post_if_missing
 
 
 def messages_for_change(
@@ -136,7 +197,7 @@ def messages_for_change(
     notice = card(after, policy)
     # A new item has no card to update: one that would not be posted (a digest item)
     # is not enqueued at all, rather than rendered and skipped by the relay.
-    if notice is not None and (before is not None or notice.payload["post_if_missing"]):
+    if notice is not None and (before is not None or _posts_if_missing(notice)):
         out.append(notice)
     names = {e.name for e in events}
     if "item.dead_lettered" in names:
@@ -146,7 +207,7 @@ def messages_for_change(
                 target=policy.compliance.channel,
                 dedupe_key=f"alert:dead_letter:{after.id}:v{after.version}",
                 item_id=after.id,
-                payload={"template": "dead_letter", "severity": "high"},
+                payload=DeadLetter(),
             )
         )
     if "item.escalated" in names:
@@ -161,7 +222,7 @@ def messages_for_change(
                     target=after.assignee,
                     dedupe_key=f"dm:assigned:{after.id}:v{after.version}",
                     item_id=after.id,
-                    payload={"template": "assigned", "by": actor},
+                    payload=Assigned(by=actor),
                 )
             )
     return out
@@ -195,8 +256,7 @@ def ladder_notices(
     """
     assert item.id is not None
     clock = item.sla_started_at.isoformat()
-    team = policy.team(item.team) if item.team else None
-    channel = team.channel if team else policy.compliance.channel
+    channel = policy.channel_for(item.team)
     out: list[Notification] = []
     if level == 3:
         if state_changed:
@@ -207,7 +267,7 @@ def ladder_notices(
                 target=policy.compliance.channel,
                 dedupe_key=f"sla:dead_letter:{item.id}:{clock}",
                 item_id=item.id,
-                payload={"template": "dead_letter", "severity": "high"},
+                payload=DeadLetter(),
             )
         ]
     if level == 1:
@@ -218,7 +278,7 @@ def ladder_notices(
                     target=item.assignee,
                     dedupe_key=f"sla:remind:{item.id}:{clock}",
                     item_id=item.id,
-                    payload={"template": "reminder"},
+                    payload=Reminder(),
                 )
             ]
         return [
@@ -227,7 +287,7 @@ def ladder_notices(
                 target=channel,
                 dedupe_key=f"sla:remind:{item.id}:{clock}",
                 item_id=item.id,
-                payload={"template": "reminder_unclaimed"},
+                payload=ReminderUnclaimed(),
             )
         ]
     if level == 2:
@@ -237,9 +297,140 @@ def ladder_notices(
                 target=channel,
                 dedupe_key=f"sla:escalate:{item.id}:{clock}",
                 item_id=item.id,
-                payload={"template": "sla_escalated"},
+                payload=SlaEscalated(),
             )
         )
         if not state_changed:
             out.extend(lead_dms(item, policy, key=f"sla:escalate:{item.id}:{{lead}}:{clock}"))
     return out
+
+
+# --- digests and policy events -------------------------------------------------------------
+
+#: How many groups a digest summary lists by name (the rest are counted).
+SUMMARY_GROUPS = 5
+#: How many validation problems a policy alert carries.
+POLICY_PROBLEMS = 20
+
+
+def digest_key(team: str, window: str) -> str:
+    """Dedupe key of a team's digest summary for a window (its groups reply in its thread)."""
+    return f"digest:{team}:{window}"
+
+
+def digest_group_key(team: str, window: str, cluster_id: int) -> str:
+    """Dedupe key of one group's reply in a digest thread (edited once it is decided)."""
+    return f"{digest_key(team, window)}:c{cluster_id}"
+
+
+def digest_summary(
+    *,
+    channel: str,
+    team: str,
+    window: str,
+    count: int,
+    totals: Mapping[str, Decimal],
+    oldest_at: datetime | None,
+    groups: Sequence[DigestGroup],
+) -> Notification:
+    """The parent message of a team's digest window.
+
+    Args:
+        channel: the team's channel.
+        team: the team's name.
+        window: the window's key (see ``scheduler.jobs.window_key``).
+        count: items in the digest.
+        totals: total amount per currency (listed in currency order, exact).
+        oldest_at: when the oldest item arrived.
+        groups: every group of the window (the first :data:`SUMMARY_GROUPS` are named).
+    """
+    return Notification(
+        kind=NoticeKind.ALERT,
+        target=channel,
+        dedupe_key=digest_key(team, window),
+        payload=DigestSummary(
+            team=team,
+            window=window,
+            count=count,
+            totals=tuple((currency, str(total)) for currency, total in sorted(totals.items())),
+            oldest_at=oldest_at,
+            groups=tuple(groups[:SUMMARY_GROUPS]),
+            group_count=len(groups),
+        ),
+    )
+
+
+def digest_cluster(
+    *,
+    channel: str,
+    team: str,
+    window: str,
+    cluster_id: int,
+    key: str,
+    apart: bool,
+    item_ids: Sequence[int],
+    size: int,
+) -> Notification:
+    """One group's reply, in the thread of its window's summary.
+
+    Args:
+        channel: the team's channel.
+        team: the team's name.
+        window: the window's key.
+        cluster_id: the stored group's id (its buttons carry it).
+        key: the group's cluster key.
+        apart: the group of items that need individual review.
+        item_ids: the items the reply lists (the caller caps them).
+        size: how many items the group has.
+    """
+    return Notification(
+        kind=NoticeKind.ALERT,
+        target=channel,
+        dedupe_key=digest_group_key(team, window, cluster_id),
+        payload=DigestCluster(
+            cluster_id=cluster_id, key=key, apart=apart, item_ids=tuple(item_ids), size=size
+        ),
+        thread_of=digest_key(team, window),
+    )
+
+
+def digest_cluster_decided(
+    *,
+    channel: str,
+    team: str,
+    window: str,
+    cluster_id: int,
+    key: str,
+    verdict: Verdict,
+    by: str,
+    size: int,
+) -> Notification:
+    """The edit of a group's reply once ``by`` decided the whole group.
+
+    The dedupe key names the verdict, and the message edits the group's reply in place.
+    """
+    group = digest_group_key(team, window, cluster_id)
+    return Notification(
+        kind=NoticeKind.ALERT,
+        target=channel,
+        dedupe_key=f"{group}:{verdict.value}",
+        payload=DigestClusterDecided(
+            cluster_id=cluster_id, key=key, verdict=verdict, by=by, size=size
+        ),
+        update_of=group,
+    )
+
+
+def policy_invalid(
+    policy: Policy, *, file: str, problems: Sequence[str], kept: str, content_sha256: str
+) -> Notification:
+    """Compliance's alert that an edited policy file is invalid and ``kept`` stays in force.
+
+    Once per distinct broken content: the dedupe key names the content's hash.
+    """
+    return Notification(
+        kind=NoticeKind.ALERT,
+        target=policy.compliance.channel,
+        dedupe_key=f"policy_invalid:{content_sha256[:16]}",
+        payload=PolicyInvalid(file=file, problems=tuple(problems[:POLICY_PROBLEMS]), kept=kept),
+    )

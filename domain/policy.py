@@ -327,6 +327,15 @@ class Policy(_Strict):
                 return team
         return None
 
+    def channel_for(self, team_name: str | None) -> str:
+        """Where messages about a team's items go: its channel, else compliance's.
+
+        An item with no team, or one whose team left the policy, is compliance's to
+        see, so its messages are never dropped.
+        """
+        team = self.team(team_name) if team_name else None
+        return team.channel if team else self.compliance.channel
+
     def team_for(self, *, entity: str, currency: str) -> Team | None:
         """The most specific team owning the entity and currency (file order breaks ties)."""
         best: Team | None = None

@@ -12,7 +12,7 @@ from typing import Any, Protocol, Self
 
 from domain.audit.keys import Signer as Signer  # the port lives beside the keys it names
 from domain.audit.records import AuditEntry
-from domain.delivery import OutboxMessage
+from domain.delivery import MessageLocation, OutboxMessage
 from domain.delivery import Outcome as DeliveryOutcome
 from domain.digest import ClusterRecord
 from domain.intake import RowError
@@ -230,9 +230,9 @@ class Notifier(Protocol):
     """Turns one outbox message into Slack Web API calls (one attempt, no retries)."""
 
     async def deliver(
-        self, message: OutboxMessage, *, card: tuple[str, str] | None, now: datetime
+        self, message: OutboxMessage, *, card: MessageLocation | None, now: datetime
     ) -> DeliveryOutcome:
-        """Sends the message; ``card`` is where the item's card already is (channel, ts)."""
+        """Sends the message; ``card`` is where the message to edit already is."""
         ...
 
 

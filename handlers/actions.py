@@ -5,7 +5,14 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from domain.errors import InvalidCommand
-from handlers.commands import describe_approval, open_item_modal, send_details, send_queue_page
+from handlers.command_line import QueueScope
+from handlers.commands import (
+    ItemForm,
+    describe_approval,
+    open_item_modal,
+    send_details,
+    send_queue_page,
+)
 from handlers.context import Ctx, Deps, guarded
 from handlers.forms import parse_home_page, parse_queue_cursor
 from handlers.home import publish_home
@@ -48,14 +55,14 @@ async def _approve(ctx: Ctx) -> None:
     await ctx.reply(describe_approval(outcome.item, noop=outcome.noop))
 
 
-async def _modal(ctx: Ctx, kind: str) -> None:
+async def _modal(ctx: Ctx, form: ItemForm) -> None:
     await ctx.ack()
     action = BlockAction.model_validate(ctx.body)
     item_id, version = _target(action)
     await open_item_modal(
         ctx,
         item_id=item_id,
-        kind=kind,
+        form=form,
         trigger_id=action.trigger_id,
         expected_version=version,
         channel=None if action.in_view else action.channel_id,
@@ -64,15 +71,15 @@ async def _modal(ctx: Ctx, kind: str) -> None:
 
 
 async def _reject(ctx: Ctx) -> None:
-    await _modal(ctx, "reject")
+    await _modal(ctx, ItemForm.REJECT)
 
 
 async def _escalate(ctx: Ctx) -> None:
-    await _modal(ctx, "escalate")
+    await _modal(ctx, ItemForm.ESCALATE)
 
 
 async def _dispute(ctx: Ctx) -> None:
-    await _modal(ctx, "dispute")
+    await _modal(ctx, ItemForm.DISPUTE)
 
 
 async def _claim(ctx: Ctx) -> None:
@@ -109,7 +116,8 @@ async def _queue_page(ctx: Ctx) -> None:
     await ctx.ack()
     action = BlockAction.model_validate(ctx.body)
     cursor = parse_queue_cursor(action.action.value)
-    await send_queue_page(ctx, user=action.user.id, scope=cursor.scope, offset=cursor.offset)
+    scope = QueueScope.read(cursor.scope)
+    await send_queue_page(ctx, user=action.user.id, scope=scope, offset=cursor.offset)
 
 
 async def _home_page(ctx: Ctx) -> None:

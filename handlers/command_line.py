@@ -33,6 +33,30 @@ class Scope(StrEnum):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class QueueScope:
+    """Which queue a page lists; ``team`` names the team of ``Scope.TEAM``."""
+
+    scope: Scope
+    team: str | None = None
+
+    @property
+    def value(self) -> str:
+        """The wire form carried by the page buttons: ``mine``, ``team:NAME`` or ``all``."""
+        if self.scope is Scope.TEAM:
+            return f"team:{self.team}"
+        return self.scope.value
+
+    @classmethod
+    def read(cls, value: str) -> QueueScope:
+        """The scope of a wire form; anything unrecognised lists the user's teams (``all``)."""
+        if value == Scope.MINE.value:
+            return cls(scope=Scope.MINE)
+        if value.startswith("team:"):
+            return cls(scope=Scope.TEAM, team=value.removeprefix("team:"))
+        return cls(scope=Scope.ALL)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Command:
     """A parsed command."""
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import assert_never
+
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
@@ -11,7 +15,7 @@ from domain.states import Action
 from domain.usecases.queries import OPEN_STATES
 from handlers import blocks
 from handlers.blocks.queue import QUEUE_PAGE_SIZE
-from handlers.command_line import Command, Scope, Usage, Verb, parse
+from handlers.command_line import Command, QueueScope, Scope, Usage, Verb, parse
 from handlers.context import Ctx, Deps, guarded
 from handlers.ids import COMMAND
 from handlers.payloads import SlashCommand
@@ -39,26 +43,31 @@ async def on_recon(ctx: Ctx) -> None:
 
 
 async def _queue(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
-    scope = parsed.scope.value if parsed.scope is not Scope.TEAM else f"team:{parsed.team}"
+    scope = QueueScope(scope=parsed.scope, team=parsed.team)
     await send_queue_page(ctx, user=cmd.user_id, scope=scope, offset=0)
 
 
-async def send_queue_page(ctx: Ctx, *, user: str, scope: str, offset: int) -> None:
-    """Renders one page of a queue scope (``mine``, ``team:NAME``, ``all``) to the user."""
+async def send_queue_page(ctx: Ctx, *, user: str, scope: QueueScope, offset: int) -> None:
+    """Renders one page of a queue scope (mine, one team's, all of the user's) to the user."""
     deps = ctx.deps
     policy = deps.policy().policy
     visible = deps.usecases.queries.visible_teams(user)
-    if scope == Scope.MINE.value:
-        title, teams, assignee = "My items", None, user
-    elif scope.startswith("team:"):
-        team = scope.removeprefix("team:")
-        if policy.team(team) is None:
-            raise NotAuthorized(f"there is no team `{team}`")
-        if visible is not None and team not in visible:
-            raise NotAuthorized(f"you are not a member of `{team}`")
-        title, teams, assignee = f"Open in {team}", [team], None
-    else:
-        title, teams, assignee = "Open in my teams", visible, None
+    teams: Sequence[str] | None
+    assignee: str | None
+    match scope.scope:
+        case Scope.MINE:
+            title, teams, assignee = "My items", None, user
+        case Scope.TEAM:
+            team = scope.team or ""
+            if policy.team(team) is None:
+                raise NotAuthorized(f"there is no team `{team}`")
+            if visible is not None and team not in visible:
+                raise NotAuthorized(f"you are not a member of `{team}`")
+            title, teams, assignee = f"Open in {team}", [team], None
+        case Scope.ALL:
+            title, teams, assignee = "Open in my teams", visible, None
+        case _:
+            assert_never(scope.scope)
     now = deps.clock.now()
     items, total = await deps.usecases.queries.queue_page(
         states_=OPEN_STATES, teams=teams, assignee=assignee, limit=QUEUE_PAGE_SIZE, offset=offset
@@ -66,7 +75,7 @@ async def send_queue_page(ctx: Ctx, *, user: str, scope: str, offset: int) -> No
     msg = blocks.queue_page(
         items,
         title=title,
-        scope=scope,
+        scope=scope.value,
         offset=offset,
         page_size=QUEUE_PAGE_SIZE,
         total=total,
@@ -142,14 +151,37 @@ async def _escalate(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
 
 async def _dispute(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
     assert parsed.item_id is not None
-    await open_item_modal(ctx, item_id=parsed.item_id, kind="dispute", trigger_id=cmd.trigger_id)
+    await open_item_modal(
+        ctx, item_id=parsed.item_id, form=ItemForm.DISPUTE, trigger_id=cmd.trigger_id
+    )
+
+
+class ItemForm(StrEnum):
+    """The modal forms opened on an item, each for one action."""
+
+    REJECT = "reject"
+    ESCALATE = "escalate"
+    DISPUTE = "dispute"
+
+    @property
+    def action(self) -> Action:
+        """The action the form leads to (checked before the form opens)."""
+        match self:
+            case ItemForm.REJECT:
+                return Action.REJECT
+            case ItemForm.ESCALATE:
+                return Action.ESCALATE
+            case ItemForm.DISPUTE:
+                return Action.DISPUTE
+            case _:
+                assert_never(self)
 
 
 async def open_item_modal(
     ctx: Ctx,
     *,
     item_id: int,
-    kind: str,
+    form: ItemForm,
     trigger_id: str,
     expected_version: int | None = None,
     channel: str | None = None,
@@ -161,22 +193,24 @@ async def open_item_modal(
     user is told the item changed, so nobody decides on data they have not seen.
     """
     deps = ctx.deps
-    action = {"reject": Action.REJECT, "escalate": Action.ESCALATE}.get(kind, Action.DISPUTE)
     item = await deps.usecases.decisions.check_may_act(
-        item_id=item_id, actor=ctx.user, action=action
+        item_id=item_id, actor=ctx.user, action=form.action
     )
     if expected_version is not None and item.version != expected_version:
         raise StaleItem(
             f"{item.human_id} changed since this card was drawn (it is now "
-            f"{item.state.value.replace('_', ' ')}); look at the updated card and try again"
+            f"{item.state.label}); look at the updated card and try again"
         )
     policy = deps.policy().policy
-    if kind == "reject":
-        view = blocks.reject_modal(item, channel=channel, ts=ts)
-    elif kind == "escalate":
-        view = blocks.escalate_modal(item, channel=channel, ts=ts)
-    else:
-        view = blocks.dispute_modal(item, policy=policy, channel=channel, ts=ts)
+    match form:
+        case ItemForm.REJECT:
+            view = blocks.reject_modal(item, channel=channel, ts=ts)
+        case ItemForm.ESCALATE:
+            view = blocks.escalate_modal(item, channel=channel, ts=ts)
+        case ItemForm.DISPUTE:
+            view = blocks.dispute_modal(item, policy=policy, channel=channel, ts=ts)
+        case _:
+            assert_never(form)
     try:
         await ctx.client.views_open(trigger_id=trigger_id, view=view)
     except SlackApiError as exc:

@@ -26,6 +26,7 @@ from domain.errors import DomainError
 from domain.policy import LoadedPolicy
 from domain.ports import Clock
 from domain.usecases import UseCases
+from handlers.blocks.mrkdwn import error_text
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +202,7 @@ def guarded(deps: Deps, listener: Listener) -> Callable[..., Awaitable[None]]:
             await listener(ctx)
         except DomainError as exc:
             await ack_once()
-            await ctx.reply(f":no_entry: {exc}")
+            await ctx.reply(f":no_entry: {error_text(exc)}")
         except Exception:
             ref = secrets.token_hex(3)
             log.exception(

@@ -6,6 +6,7 @@ from slack_bolt.async_app import AsyncApp
 
 from domain.errors import InvalidCommand
 from handlers.blocks.modals import digest_reject_modal
+from handlers.blocks.mrkdwn import error_text
 from handlers.context import Ctx, Deps, guarded, reply_to
 from handlers.forms import FormErrors, parse_digest_reject
 from handlers.ids import DigestAction, Modal
@@ -69,7 +70,7 @@ async def on_reject_all(ctx: Ctx) -> None:
             reason=form.reason,
         )
     except InvalidCommand as exc:
-        await reply_to(ctx.client, {}, ctx.user, f":no_entry: {exc}")
+        await reply_to(ctx.client, {}, ctx.user, f":no_entry: {error_text(exc)}")
         return
     await reply_to(ctx.client, {}, ctx.user, f":x: Rejected {len(outcome.items)} item(s).")
 

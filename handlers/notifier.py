@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from domain.delivery import (
     Failed,
+    MessageLocation,
     OutboxMessage,
     Outcome,
     RateLimited,
@@ -25,6 +26,13 @@ from domain.delivery import (
 from domain.errors import ItemNotFound
 from domain.items import Item
 from domain.notifications import NoticeKind
+from domain.templates import (
+    CardUpdate,
+    DigestCluster,
+    DigestClusterDecided,
+    DigestSummary,
+    HomeRefresh,
+)
 from handlers import blocks
 from handlers.blocks.alerts import alert_message
 from handlers.blocks.digest import digest_cluster, digest_summary
@@ -48,7 +56,7 @@ class SlackNotifier:
         self._deps = deps
 
     async def deliver(
-        self, message: OutboxMessage, *, card: tuple[str, str] | None, now: datetime
+        self, message: OutboxMessage, *, card: MessageLocation | None, now: datetime
     ) -> Outcome:
         """Sends one message; see the module docstring."""
         try:
@@ -66,16 +74,16 @@ class SlackNotifier:
         return await self._deps.usecases.queries.get(message.item_id)
 
     async def _send(
-        self, message: OutboxMessage, *, card: tuple[str, str] | None, now: datetime
+        self, message: OutboxMessage, *, card: MessageLocation | None, now: datetime
     ) -> Outcome:
         policy = self._deps.policy().policy
         if message.kind is NoticeKind.HOME:
             await publish_home(self._client, self._deps, user=message.target)
             return Sent()
         item = await self._item(message)
-        if message.kind is NoticeKind.CARD:
+        if isinstance(message.payload, CardUpdate):
             assert item is not None
-            if card is None and not message.payload.get("post_if_missing", False):
+            if card is None and not message.payload.post_if_missing:
                 return Skipped(reason="the item has no card to update")
             rendered = blocks.item_card(item, policy=policy, now=now)
             if card is not None:
@@ -99,25 +107,31 @@ class SlackNotifier:
         if message.kind is NoticeKind.DM:
             opened = await self._client.conversations_open(users=message.target)
             channel = str(opened["channel"]["id"])
-        thread_ts = message.payload.get("thread_ts")
         response = await self._client.chat_postMessage(
             channel=channel,
             text=rendered.text,
             blocks=rendered.blocks,
-            thread_ts=str(thread_ts) if thread_ts else None,
+            thread_ts=message.thread_ts or None,
         )
         return Sent(channel=str(response["channel"]), ts=str(response["ts"]))
 
     async def _render(self, message: OutboxMessage, item: Item | None, now: datetime) -> Message:
         policy = self._deps.policy().policy
-        template = message.payload.get("template")
-        if template == "digest":
-            return digest_summary(message.payload, policy=policy, now=now)
-        if template in ("digest_cluster", "digest_cluster_decided"):
-            ids = [int(i) for i in message.payload.get("item_ids", [])]
-            items = [await self._deps.usecases.queries.get(i) for i in ids]
-            return digest_cluster(message.payload, items=items, policy=policy, now=now)
-        return alert_message(message.payload, item=item, policy=policy, now=now)
+        payload = message.payload
+        match payload:
+            case DigestSummary():
+                return digest_summary(payload, policy=policy, now=now)
+            case DigestCluster():
+                items = [await self._deps.usecases.queries.get(i) for i in payload.item_ids]
+                return digest_cluster(payload, items=items, policy=policy, now=now)
+            case DigestClusterDecided():
+                return digest_cluster(payload, items=[], policy=policy, now=now)
+            case CardUpdate() | HomeRefresh():
+                raise AssertionError(f"a {message.kind.value} row is not rendered as an alert")
+            case _:
+                # Every other template (and a row no template describes) is one alert;
+                # alert_message matches them exhaustively.
+                return alert_message(payload, item=item, policy=policy, now=now)
 
 
 def _classify(exc: SlackApiError) -> Outcome:

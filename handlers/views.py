@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncApp
 from domain.errors import DomainError
 from domain.items import Item
 from domain.usecases.transaction import Outcome
+from handlers.blocks.mrkdwn import error_text
 from handlers.context import Ctx, Deps, guarded, reply_to
 from handlers.forms import (
     DisputeForm,
@@ -41,7 +42,7 @@ async def _current(ctx: Ctx, metadata: ModalMetadata, first_field: Field) -> Ite
             errors={
                 first_field.value: (
                     f"{item.human_id} changed since you opened this form (it is now "
-                    f"{item.state.value.replace('_', ' ')}). Nothing was changed: close the "
+                    f"{item.state.label}). Nothing was changed: close the "
                     "form and look at the item again."
                 )
             },
@@ -63,7 +64,7 @@ async def _decide(ctx: Ctx, metadata: ModalMetadata, decision: Awaitable[str]) -
     try:
         text = await decision
     except DomainError as exc:
-        await _tell(ctx, metadata, f":no_entry: {exc}")
+        await _tell(ctx, metadata, f":no_entry: {error_text(exc)}")
         return
     await _tell(ctx, metadata, text)
 

@@ -8,7 +8,6 @@ twice (version compare-and-set on items, unique dedupe keys on outbox rows).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
 import logging
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from domain.errors import PolicyError
 from domain.notifications import NoticeKind, Notification
 from domain.ports import Clock
+from domain.templates import AuditCheckpoint
 from domain.usecases import UseCases
 from scheduler.cron import crontab_trigger
 from scheduler.relay import OutboxRelay
@@ -103,13 +103,14 @@ class Jobs:
         anchored = await asyncio.to_thread(self.anchors.read)
         if not anchored or anchored[-1].size < checkpoint.size:
             await asyncio.to_thread(self.anchors.append, checkpoint)
-        payload = {
-            "template": "audit_checkpoint",
-            **{
-                k: (v.isoformat() if hasattr(v, "isoformat") else v)
-                for k, v in dataclasses.asdict(checkpoint).items()
-            },
-        }
+        payload = AuditCheckpoint(
+            log=checkpoint.log,
+            size=checkpoint.size,
+            root=checkpoint.root,
+            time=checkpoint.time,
+            key_id=checkpoint.key_id,
+            signature=checkpoint.signature,
+        )
         policy = self.policy.current().policy
         await OutboxStore(self.database).enqueue(
             [

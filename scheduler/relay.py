@@ -16,16 +16,42 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
-from domain.delivery import Failed, GiveUp, OutboxMessage, RateLimited, Retry, Sent, decide
+from domain.delivery import (
+    Failed,
+    GiveUp,
+    MessageLocation,
+    OutboxMessage,
+    RateLimited,
+    Retry,
+    Sent,
+    decide,
+)
 from domain.notifications import NoticeKind, Notification
 from domain.ports import Clock, Notifier
+from domain.templates import CardUpdate, DeliveryFailed
 from store.outbox import OutboxStore, RowState
 
 log = logging.getLogger(__name__)
 
 #: How long a message waits for the message it refers to (a thread parent) to go out.
 LINK_WAIT = timedelta(seconds=2)
+
+
+class _Coalesce(NamedTuple):
+    """What a newer message makes an older one redundant for: a card or a user's Home."""
+
+    kind: NoticeKind
+    target: str
+    item_id: int | None
+
+
+class _Linked(NamedTuple):
+    """A message with its references resolved, and the message it edits, if any."""
+
+    message: OutboxMessage
+    edit: MessageLocation | None
 
 
 @dataclass(slots=True)
@@ -104,12 +130,12 @@ class OutboxRelay:
         if not claimed:
             return stats
         # Only the newest card update per item and Home refresh per user is worth sending.
-        newest: dict[tuple[str, str, int | None], OutboxMessage] = {}
+        newest: dict[_Coalesce, OutboxMessage] = {}
         ordered: list[OutboxMessage] = []
         for message in claimed:
             if message.kind in (NoticeKind.CARD, NoticeKind.HOME):
                 item = message.item_id if message.kind is NoticeKind.CARD else None
-                key = (message.kind.value, message.target, item)
+                key = _Coalesce(kind=message.kind, target=message.target, item_id=item)
                 older = newest.get(key)
                 if older is not None:
                     await self._store.mark_superseded(older, now=now)
@@ -157,8 +183,8 @@ class OutboxRelay:
         linked = await self._link(message)
         if linked is None:
             return None  # waiting for the message it refers to
-        message, location = linked
-        card = card or location
+        message = linked.message
+        card = card or linked.edit
         await self._pace(message.target)
         # A long pass (pacing, slow Slack) must not outlive the lease: renew it right
         # before sending, and skip the row if another process has taken it over.
@@ -188,9 +214,7 @@ class OutboxRelay:
         if decision is None:
             if isinstance(outcome, Sent):
                 card_version = (
-                    int(message.payload.get("version", 0))
-                    if message.kind is NoticeKind.CARD
-                    else None
+                    message.payload.version if isinstance(message.payload, CardUpdate) else None
                 )
                 await self._store.mark_sent(
                     message,
@@ -231,22 +255,19 @@ class OutboxRelay:
         stats.dead += 1
         return None
 
-    async def _link(
-        self, message: OutboxMessage
-    ) -> tuple[OutboxMessage, tuple[str, str] | None] | None:
+    async def _link(self, message: OutboxMessage) -> _Linked | None:
         """Resolves references to earlier messages: a thread parent, a message to edit.
 
         Returns the message (with ``thread_ts`` filled in) and the location to edit, or
         None after rescheduling it because the referenced message is not out yet (not a
         failure: the parent is simply ahead in the queue).
         """
-        location: tuple[str, str] | None = None
-        for key in ("thread_of", "update_of"):
-            ref = message.payload.get(key)
+        edit: MessageLocation | None = None
+        for ref, is_thread in ((message.thread_of, True), (message.update_of, False)):
             if not ref:
                 continue
-            found = await self._store.result_of(str(ref))
-            if found is not None and found[0] in (RowState.PENDING, RowState.SENDING):
+            found = await self._store.result_of(ref)
+            if found is not None and found.state in (RowState.PENDING, RowState.SENDING):
                 await self._store.reschedule(
                     message,
                     at=self._clock.now() + LINK_WAIT,
@@ -254,15 +275,13 @@ class OutboxRelay:
                     count_failure=False,
                 )
                 return None
-            if found is None or found[1] is None or found[2] is None:
+            if found is None or found.channel is None or found.ts is None:
                 continue  # never sent (dead or superseded): post on its own
-            if key == "thread_of":
-                message = dataclasses.replace(
-                    message, payload={**message.payload, "thread_ts": found[2]}
-                )
+            if is_thread:
+                message = dataclasses.replace(message, thread_ts=found.ts)
             else:
-                location = (found[1], found[2])
-        return message, location
+                edit = MessageLocation(channel=found.channel, ts=found.ts)
+        return _Linked(message=message, edit=edit)
 
     async def _give_up(self, message: OutboxMessage, error: str) -> None:
         now = self._clock.now()
@@ -277,20 +296,19 @@ class OutboxRelay:
             },
         )
         alert = None
-        if message.payload.get("template") != "delivery_failed":
+        if not isinstance(message.payload, DeliveryFailed):
             # (When the alert about a failure fails too, the log line above is all we can do.)
             alert = Notification(
                 kind=NoticeKind.ALERT,
                 target=self._compliance_channel(),
                 dedupe_key=f"alert:delivery_failed:{message.id}:{message.attempts}",
                 item_id=message.item_id,
-                payload={
-                    "template": "delivery_failed",
-                    "outbox_id": message.id,
-                    "kind": message.kind.value,
-                    "target": message.target,
-                    "error": error,
-                },
+                payload=DeliveryFailed(
+                    outbox_id=message.id,
+                    kind=message.kind,
+                    target=message.target,
+                    error=error,
+                ),
             )
         await self._store.dead_letter(message, error=error, now=now, alert=alert)
         if alert is not None:

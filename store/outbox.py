@@ -12,20 +12,36 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain.delivery import OutboxMessage
+from domain.delivery import MessageLocation, OutboxMessage
 from domain.notifications import NoticeKind, Notification
+from domain.templates import (
+    CardUpdate,
+    HomeRefresh,
+    NoticeBody,
+    Template,
+    decode,
+    encode,
+    template_of,
+)
 from store.bulk import insert_values
 from store.engine import Database
 from store.tables import item_cards, outbox
 
 #: Alert and DM templates that carry the item's live card (kept current by the relay).
 CARD_COPY_TEMPLATES = frozenset(
-    {"reminder", "reminder_unclaimed", "sla_escalated", "escalated", "assigned", "dead_letter"}
+    {
+        Template.REMINDER,
+        Template.REMINDER_UNCLAIMED,
+        Template.SLA_ESCALATED,
+        Template.ESCALATED,
+        Template.ASSIGNED,
+        Template.DEAD_LETTER,
+    }
 )
 
 
@@ -47,7 +63,9 @@ class OutboxRow:
     kind: NoticeKind
     target: str
     item_id: int | None
-    payload: dict[str, Any]
+    payload: NoticeBody
+    thread_of: str | None
+    update_of: str | None
     state: RowState
     attempts: int
     failures: int
@@ -56,14 +74,26 @@ class OutboxRow:
     created_at: datetime
 
 
+class RowResult(NamedTuple):
+    """Where an enqueued message stands: its state and, once sent, where it is."""
+
+    state: RowState
+    channel: str | None
+    ts: str | None
+
+
 def _row(r: Any) -> OutboxRow:
+    kind = NoticeKind(r["kind"])
+    payload, links = decode(kind, r["payload"] or {})
     return OutboxRow(
         id=r["id"],
         dedupe_key=r["dedupe_key"],
-        kind=NoticeKind(r["kind"]),
+        kind=kind,
         target=r["target"],
         item_id=r["item_id"],
-        payload=dict(r["payload"] or {}),
+        payload=payload,
+        thread_of=links.thread_of,
+        update_of=links.update_of,
         state=RowState(r["state"]),
         attempts=r["attempts"],
         failures=r["failures"],
@@ -88,19 +118,22 @@ async def _copies_of(conn: AsyncConnection, item_id: int) -> list[OutboxMessage]
     return [
         message
         for message in map(_message, rows.mappings())
-        if message.payload.get("template") in CARD_COPY_TEMPLATES
-        and "update_of" not in message.payload
+        if template_of(message.payload) in CARD_COPY_TEMPLATES and message.update_of is None
     ]
 
 
 def _message(r: Any, **claim: Any) -> OutboxMessage:
     """The message of an outbox row (``claim``: attempts, failures, created_at)."""
+    kind = NoticeKind(r["kind"])
+    payload, links = decode(kind, r["payload"] or {})
     return OutboxMessage(
         id=r["id"],
-        kind=NoticeKind(r["kind"]),
+        kind=kind,
         target=r["target"],
         item_id=r["item_id"],
-        payload=dict(r["payload"] or {}),
+        payload=payload,
+        thread_of=links.thread_of,
+        update_of=links.update_of,
         dedupe_key=r["dedupe_key"],
         **claim,
     )
@@ -147,14 +180,14 @@ class SqlOutboxSink:
                 n.kind.value,
                 n.target,
                 n.item_id,
-                n.payload,
+                encode(n.payload, n.links),
                 pending,
                 0,
                 0,
                 # App Home refreshes wait for the end of their debounce window.
                 (
-                    datetime.fromisoformat(n.payload["not_before"])
-                    if n.kind is NoticeKind.HOME and "not_before" in n.payload
+                    n.payload.not_before
+                    if isinstance(n.payload, HomeRefresh) and n.payload.not_before
                     else later
                 ),
                 now,
@@ -293,15 +326,17 @@ class OutboxStore:
                 await _save_card_location(
                     conn, message.item_id, channel=channel, ts=ts, version=card_version, now=now
                 )
-            if message.kind is NoticeKind.CARD and message.item_id is not None:
-                version = int(message.payload.get("version", 0))
+            if isinstance(message.payload, CardUpdate) and message.item_id is not None:
+                version = message.payload.version
                 edits = [
                     Notification(
                         kind=copy.kind,
                         target=copy.target,
                         dedupe_key=f"copy:{copy.id}:v{version}",
                         item_id=message.item_id,
-                        payload={**copy.payload, "update_of": copy.dedupe_key},
+                        payload=copy.payload,
+                        thread_of=copy.thread_of,
+                        update_of=copy.dedupe_key,
                     )
                     for copy in await _copies_of(conn, message.item_id)
                 ]
@@ -382,7 +417,7 @@ class OutboxStore:
             )
         return int(result.rowcount or 0)
 
-    async def result_of(self, dedupe_key: str) -> tuple[RowState, str | None, str | None] | None:
+    async def result_of(self, dedupe_key: str) -> RowResult | None:
         """State, channel and ts of the message enqueued under ``dedupe_key``, if any."""
         async with self._db.reader.connect() as conn:
             found = (
@@ -392,10 +427,13 @@ class OutboxStore:
                     )
                 )
             ).first()
-        return (RowState(found[0]), found[1], found[2]) if found else None
+        if found is None:
+            return None
+        state, channel, ts = found
+        return RowResult(state=RowState(state), channel=channel, ts=ts)
 
-    async def card_location(self, item_id: int) -> tuple[str, str] | None:
-        """Where the item's card was posted: (channel, ts)."""
+    async def card_location(self, item_id: int) -> MessageLocation | None:
+        """Where the item's card was posted."""
         async with self._db.reader.connect() as conn:
             found = (
                 await conn.execute(
@@ -404,7 +442,10 @@ class OutboxStore:
                     )
                 )
             ).first()
-        return (found[0], found[1]) if found else None
+        if found is None:
+            return None
+        channel, ts = found
+        return MessageLocation(channel=channel, ts=ts)
 
     async def list_rows(self, *, states: Sequence[RowState], limit: int = 100) -> list[OutboxRow]:
         """Rows in the given states, newest first (for ``recon-bot outbox``)."""

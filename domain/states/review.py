@@ -295,7 +295,7 @@ def auto_accept_withheld(item: Item) -> str | None:
     item has automatic posting halted until compliance resolves it.
     """
     if holds_dispute(item) or is_dead_lettered(item):
-        return f"auto-accept withheld: the item is {item.state.value.replace('_', ' ')}"
+        return f"auto-accept withheld: the item is {item.state.label}"
     return None
 
 

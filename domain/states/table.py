@@ -118,8 +118,7 @@ def check_allowed(item: Item, action: Action) -> None:
     """Raises IllegalTransition with a sentence a reviewer understands."""
     if item.state not in ALLOWED_FROM[action]:
         raise IllegalTransition(
-            f"{item.human_id} is {item.state.value.replace('_', ' ')}; "
-            f"it cannot be {_PAST[action]} now"
+            f"{item.human_id} is {item.state.label}; it cannot be {_PAST[action]} now"
         )
 
 

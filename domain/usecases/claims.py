@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from domain import states
-from domain.errors import InvalidCommand, NotAuthorized, NothingToClaim
+from domain.errors import InvalidCommand, NotAuthorized, NothingToClaim, User
 from domain.items import Item, ReviewState
-from domain.permissions import roles_of
+from domain.permissions import OVERSEERS, roles_of
 from domain.usecases.transaction import Outcome, UseCase
 
 #: How many of the best unclaimed items a claim tries before giving up on a busy queue.
@@ -64,16 +64,13 @@ class Claims(UseCase):
         policy = self._tx.policy().policy
 
         def move(item: Item) -> states.Transition:
-            if assignee != actor and not roles_of(policy, actor, item.team) & {
-                "lead",
-                "compliance",
-            }:
+            if assignee != actor and not roles_of(policy, actor, item.team) & OVERSEERS:
                 raise NotAuthorized(
                     "only team leads and compliance officers assign items to others"
                 )
             if not roles_of(policy, assignee, item.team):
                 raise InvalidCommand(
-                    f"<@{assignee}> is not a reviewer of {item.team or 'any team'}"
+                    User(assignee), f" is not a reviewer of {item.team or 'any team'}"
                 )
             return states.assign(
                 item, actor=actor, assignee=assignee, now=now, ttl=policy.sla.claim_ttl
@@ -89,11 +86,10 @@ class Claims(UseCase):
 
         def move(item: Item) -> states.Transition:
             states.check_allowed(item, states.Action.RELEASE)  # unclaimed: nothing to release
-            if item.assignee != actor and not roles_of(policy, actor, item.team) & {
-                "lead",
-                "compliance",
-            }:
-                raise NotAuthorized(f"{item.human_id} is claimed by <@{item.assignee}>")
+            if item.assignee != actor and not roles_of(policy, actor, item.team) & OVERSEERS:
+                raise NotAuthorized(
+                    f"{item.human_id} is claimed by ", User(item.assignee or "nobody")
+                )
             return states.release(item, actor=actor, now=now, reason="released by assignee")
 
         return await self._tx.decide(

@@ -10,11 +10,11 @@ from datetime import datetime
 from domain import notifications, sla, states
 from domain.audit.records import AuditEntry
 from domain.digest import MAX_LISTED, ClusterRecord, DigestPlan, plan_digest
-from domain.errors import IllegalTransition, InvalidCommand, NotAuthorized, StaleItem
+from domain.errors import IllegalTransition, InvalidCommand, NotAuthorized, StaleItem, User
 from domain.items import Item, ReviewState
 from domain.journal import EntryKind
 from domain.permissions import check_can_act
-from domain.policy import Policy
+from domain.templates import DigestGroup, Verdict
 from domain.usecases.posting import posting
 from domain.usecases.transaction import (
     UseCase,
@@ -46,11 +46,6 @@ class ClusterSummary:
     title: str
 
 
-def _team_channel(policy: Policy, team_name: str) -> str:
-    team = policy.team(team_name)
-    return team.channel if team else policy.compliance.channel
-
-
 class Digests(UseCase):
     """Posting digest windows and deciding their groups."""
 
@@ -77,12 +72,11 @@ class Digests(UseCase):
                     return []  # another process is posting this window: roll back
                 plan = plan_digest(team_name, window, items, loaded)
                 versions = {i.id: (i.version, i.content_hash) for i in items}
-                parent = f"digest:{team_name}:{window}"
                 notices: list[notifications.Notification] = []
                 groups = [(c.key, c.item_ids, False) for c in plan.clusters]
                 if plan.apart:
                     groups.append((APART_KEY, plan.apart, True))
-                summary = []
+                summary: list[DigestGroup] = []
                 for key, member_ids, apart in groups:
                     cluster_id = await uow.digests.add_cluster(
                         window=window,
@@ -92,40 +86,30 @@ class Digests(UseCase):
                         apart=apart,
                         now=now,
                     )
-                    summary.append({"id": cluster_id, "key": key, "size": len(member_ids)})
+                    summary.append(DigestGroup(id=cluster_id, key=key, size=len(member_ids)))
                     notices.append(
-                        notifications.Notification(
-                            kind=notifications.NoticeKind.ALERT,
-                            target=team.channel,
-                            dedupe_key=f"{parent}:c{cluster_id}",
-                            payload={
-                                "template": "digest_cluster",
-                                "cluster_id": cluster_id,
-                                "key": key,
-                                "apart": apart,
-                                "item_ids": list(member_ids[:MAX_LISTED]),
-                                "size": len(member_ids),
-                                "thread_of": parent,
-                            },
+                        notifications.digest_cluster(
+                            channel=team.channel,
+                            team=team_name,
+                            window=window,
+                            cluster_id=cluster_id,
+                            key=key,
+                            apart=apart,
+                            item_ids=member_ids[:MAX_LISTED],
+                            size=len(member_ids),
                         )
                     )
                 totals = {cur: str(total) for cur, total in sorted(plan.totals.items())}
                 notices.insert(
                     0,
-                    notifications.Notification(
-                        kind=notifications.NoticeKind.ALERT,
-                        target=team.channel,
-                        dedupe_key=parent,
-                        payload={
-                            "template": "digest",
-                            "team": team_name,
-                            "window": window,
-                            "count": plan.count,
-                            "totals": totals,
-                            "oldest_at": plan.oldest_at.isoformat() if plan.oldest_at else None,
-                            "clusters": summary[:5],
-                            "cluster_count": len(summary),
-                        },
+                    notifications.digest_summary(
+                        channel=team.channel,
+                        team=team_name,
+                        window=window,
+                        count=plan.count,
+                        totals=plan.totals,
+                        oldest_at=plan.oldest_at,
+                        groups=summary,
                     ),
                 )
                 await uow.audit.append(
@@ -175,8 +159,8 @@ class Digests(UseCase):
             if cluster.state != "open":
                 if cluster.state == verb and cluster.decided_by == actor:
                     return BulkOutcome(cluster=cluster, items=(), noop=True)
-                by = f" by <@{cluster.decided_by}>" if cluster.decided_by else ""
-                raise IllegalTransition(f"this group was already {cluster.state}{by}")
+                by = (" by ", User(cluster.decided_by)) if cluster.decided_by else ()
+                raise IllegalTransition(f"this group was already {cluster.state}", *by)
             items = [await self._tx.load(uow, item_id) for item_id, _ in cluster.items]
             # What the reviewer saw is the content and the state, not the version: a
             # reminder moves the version without changing anything a reviewer judges.
@@ -266,19 +250,15 @@ class Digests(UseCase):
             )
             await uow.audit.append(entries)
             notices.append(
-                notifications.Notification(
-                    kind=notifications.NoticeKind.ALERT,
-                    target=_team_channel(policy, cluster.team),
-                    dedupe_key=f"digest:{cluster.team}:{cluster.window}:c{cluster_id}:{verb}",
-                    payload={
-                        "template": "digest_cluster_decided",
-                        "cluster_id": cluster_id,
-                        "key": cluster.key,
-                        "verdict": verb,
-                        "by": actor,
-                        "size": len(decided),
-                        "update_of": f"digest:{cluster.team}:{cluster.window}:c{cluster_id}",
-                    },
+                notifications.digest_cluster_decided(
+                    channel=policy.channel_for(cluster.team),
+                    team=cluster.team,
+                    window=cluster.window,
+                    cluster_id=cluster_id,
+                    key=cluster.key,
+                    verdict=Verdict(verb),
+                    by=actor,
+                    size=len(decided),
                 )
             )
             await uow.outbox.enqueue(notices, now=now)

@@ -41,17 +41,12 @@ class PolicyEvents(UseCase):
         broken content, whichever process notices first.
         """
         policy = self._tx.policy()
-        digest = content_sha256[:16]
-        alert = notifications.Notification(
-            kind=notifications.NoticeKind.ALERT,
-            target=policy.policy.compliance.channel,
-            dedupe_key=f"policy_invalid:{digest}",
-            payload={
-                "template": "policy_invalid",
-                "file": file,
-                "problems": list(problems)[:20],
-                "kept": policy.version,
-            },
+        alert = notifications.policy_invalid(
+            policy.policy,
+            file=file,
+            problems=problems,
+            kept=policy.version,
+            content_sha256=content_sha256,
         )
         async with self._tx.uow() as uow:
             await uow.audit.append(

@@ -78,7 +78,7 @@ def check_version(item: Item, expected_version: int | None) -> None:
     if expected_version is not None and item.version != expected_version:
         raise StaleItem(
             f"{item.human_id} changed since you opened it (it is now "
-            f"{item.state.value.replace('_', ' ')}); nothing was changed — look again"
+            f"{item.state.label}); nothing was changed — look again"
         )
 
 

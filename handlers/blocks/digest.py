@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -26,6 +25,7 @@ from slack_sdk.models.blocks import (
 
 from domain.items import Item
 from domain.policy import Policy
+from domain.templates import DigestCluster, DigestClusterDecided, DigestSummary
 from handlers.blocks.buttons import item_buttons
 from handlers.blocks.items import row_text, timezone_of
 from handlers.blocks.message import Message
@@ -47,21 +47,18 @@ def _cluster_title(key: str) -> str:
     return " · ".join(p for p in parts if p)
 
 
-def digest_summary(payload: dict[str, Any], *, policy: Policy, now: datetime) -> Message:
+def digest_summary(payload: DigestSummary, *, policy: Policy, now: datetime) -> Message:
     """The parent message of a team's digest window."""
-    team = user_text(str(payload.get("team", "?")), 80, one_line=True)
-    count = int(payload.get("count", 0))
-    totals = payload.get("totals") or {}
-    total_text = ", ".join(f"{amount} {cur}" for cur, amount in totals.items()) or "-"
+    team = user_text(payload.team, 80, one_line=True)
+    count = payload.count
+    total_text = ", ".join(f"{amount} {cur}" for cur, amount in payload.totals) or "-"
     tz = timezone_of(policy)
-    oldest = payload.get("oldest_at")
-    oldest_text = plain_date(datetime.fromisoformat(str(oldest)), tz) if oldest else "-"
-    clusters = payload.get("clusters") or []
+    oldest = payload.oldest_at
+    oldest_text = plain_date(oldest, tz) if oldest else "-"
     top = "\n".join(
-        f"• {_cluster_title(str(c.get('key', '')))}: {int(c.get('size', 0))} item(s)"
-        for c in clusters
+        f"• {_cluster_title(group.key)}: {group.size} item(s)" for group in payload.groups
     )
-    more = int(payload.get("cluster_count", len(clusters))) - len(clusters)
+    more = payload.group_count - len(payload.groups)
     if more > 0:
         top += f"\n• …and {more} more group(s)"
     blocks: list[Block] = [
@@ -96,22 +93,25 @@ def digest_summary(payload: dict[str, Any], *, policy: Policy, now: datetime) ->
 
 
 def digest_cluster(
-    payload: dict[str, Any], *, items: Sequence[Item], policy: Policy, now: datetime
+    payload: DigestCluster | DigestClusterDecided,
+    *,
+    items: Sequence[Item],
+    policy: Policy,
+    now: datetime,
 ) -> Message:
     """One cluster reply in the digest thread (or its decided state)."""
-    cluster_id = int(payload.get("cluster_id", 0))
-    key = str(payload.get("key", ""))
-    size = int(payload.get("size", len(items)))
-    title = _cluster_title(key)
+    cluster_id = payload.cluster_id
+    size = payload.size
+    title = _cluster_title(payload.key)
     blocks: list[Block] = [
         SectionBlock(
             block_id=f"cluster.{cluster_id}.title",
             text=MarkdownTextObject(text=fit(f"*{title}* — {size} item(s)", _SECTION)),
         )
     ]
-    if payload.get("template") == "digest_cluster_decided":
-        verdict = str(payload.get("verdict", "decided"))
-        by = mention(str(payload["by"])) if payload.get("by") else "someone"
+    if isinstance(payload, DigestClusterDecided):
+        verdict = payload.verdict.value
+        by = mention(payload.by) if payload.by else "someone"
         blocks.append(
             SectionBlock(
                 block_id=f"cluster.{cluster_id}.verdict",
@@ -119,7 +119,7 @@ def digest_cluster(
             )
         )
         return Message(text=f"{title}: all {size} {verdict}", blocks=blocks)
-    apart = bool(payload.get("apart"))
+    apart = payload.apart
     room = _MAX_BLOCKS - len(blocks) - 2
     for item in items:
         if room < 2:

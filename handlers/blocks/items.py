@@ -277,9 +277,9 @@ def _dispute_text(item: Item, tz: ZoneInfo, *, full: bool) -> str | None:
     d = item.dispute
     if d is None:
         return None
-    state = d.state.value.replace("_", " ")
+    state = d.state.label
     if d.state is DisputeState.RESOLVED and d.outcome is not None:
-        state += f" ({d.outcome.value.replace('_', ' ')})"
+        state += f" ({d.outcome.label})"
     lines = [
         f"*Dispute* · {CATEGORY_LABELS[d.category]} · {state}",
         f"_Description:_ {user_text(d.description, 1500 if full else 500)}",

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from domain.errors import MoneyError
+from domain.errors import DomainError, MoneyError, User
 from domain.money import Money
 
 ELLIPSIS = "…"
@@ -21,6 +21,7 @@ ELLIPSIS = "…"
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 _USER_ID = re.compile(r"^[UWB][A-Z0-9]{2,}$")
 _SPACE = re.compile(r"\s+")
+#: A mention already written into an error's text (see :func:`error_text`).
 
 
 def escape(text: str) -> str:
@@ -64,6 +65,17 @@ def mention(user: str | None) -> str:
     if not user:
         return "nobody"
     return f"<@{user}>" if _USER_ID.match(user) else escape(user)
+
+
+def error_text(err: DomainError) -> str:
+    """A domain error as Slack mrkdwn: its text escaped, each user a ``<@id>`` mention.
+
+    Domain messages are plain text (markup is the renderer's), so a ``<@U123>`` typed
+    into one shows as those characters, never as a mention.
+    """
+    return "".join(
+        f"<@{part.id}>" if isinstance(part, User) else escape(part) for part in err.parts
+    )
 
 
 def slack_date(at: datetime, tz: ZoneInfo) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from domain.templates import PolicyInvalid
 from store.audit.log import latest_checkpoint
 from store.outbox import OutboxStore, RowState
 from store.tables import audit_records
@@ -71,7 +72,7 @@ async def _bodies(desk: Desk, event: str) -> list[dict[str, Any]]:
 
 async def _invalid_alerts_enqueued(desk: Desk) -> int:
     rows = await OutboxStore(desk.container.database).list_rows(states=list(RowState), limit=1000)
-    return sum(r.payload.get("template") == "policy_invalid" for r in rows)
+    return sum(isinstance(r.payload, PolicyInvalid) for r in rows)
 
 
 async def test_a_valid_change_is_swapped_in_audited_and_items_keep_their_version(

@@ -37,6 +37,7 @@ from domain.delivery import (
 )
 from domain.items import Route
 from domain.notifications import NoticeKind, Notification
+from domain.templates import DeliveryFailed
 from scheduler.relay import OutboxRelay
 from store.engine import Database, create_database
 from store.outbox import OutboxStore, RowState, SqlOutboxSink
@@ -316,7 +317,7 @@ async def test_enqueue_is_idempotent_on_the_dedupe_key(migrated: Database) -> No
     first = message("alert:x", note="first")
     await store.enqueue([first], now=NOW)
     await store.enqueue(
-        [dataclasses.replace(first, payload={"note": "again"}), message("alert:y")],
+        [message("alert:x", note="again"), message("alert:y")],
         now=NOW + timedelta(seconds=5),
     )
     async with migrated.writer.begin() as conn:
@@ -1058,7 +1059,8 @@ async def test_operators_list_and_replay_dead_rows(migrated: Database) -> None:
         0,
     )
     (alert,) = await store.list_rows(states=[RowState.PENDING])
-    assert alert.payload["outbox_id"] == dead.id
+    assert isinstance(alert.payload, DeliveryFailed)
+    assert alert.payload.outbox_id == dead.id
     everything = await store.list_rows(states=list(RowState))
     assert [r.id for r in everything] == sorted((r.id for r in everything), reverse=True)
     assert len(everything) == 3

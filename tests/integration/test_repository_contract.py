@@ -31,6 +31,7 @@ from domain.items import (
 )
 from domain.notifications import NoticeKind, Notification
 from domain.ports import UnitOfWorkFactory
+from domain.templates import Links, encode
 from store.audit.log import init_audit
 from store.audit.signer import load_or_create_signing_key
 from store.engine import Database
@@ -69,7 +70,16 @@ class MemoryPeek:
 
     async def outbox(self) -> list[tuple[str, str, str, int | None, dict[str, Any]]]:
         queued = [(key, q.notification) for key, q in self._store.outbox.items()]
-        return [(key, n.kind.value, n.target, n.item_id, n.payload) for key, n in queued]
+        return [
+            (
+                key,
+                n.kind.value,
+                n.target,
+                n.item_id,
+                encode(n.payload, Links(thread_of=n.thread_of, update_of=n.update_of)),
+            )
+            for key, n in queued
+        ]
 
     async def policy_body(self, version: str) -> str | None:
         return self._store.policies.get(version)

@@ -1,0 +1,471 @@
+"""What each outbox message says: one frozen record per template, and its JSON form.
+
+A notification's payload is one of the records below; the notifier renders it by type.
+The outbox stores the JSON form (:func:`encode`), and :func:`decode` reads it back. The
+JSON is the contract with rows already queued (by this version or the one before it):
+the same ``template`` key and the same field names, so a row written before a deploy
+still delivers after it. A row no record describes (an unknown template, a field
+missing) decodes to :class:`UnknownNotice` and is delivered as a plain alert, the way
+such rows always were, rather than failing the relay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from enum import Enum, StrEnum
+from typing import Any, ClassVar, Self, assert_never, get_args, get_origin, get_type_hints
+
+
+class NoticeKind(StrEnum):
+    """What the notifier does with a row."""
+
+    CARD = "card"  # post the item's card, or update it in place when it exists
+    ALERT = "alert"  # a message to a channel (compliance alerts, escalations)
+    DM = "dm"  # a direct message to a user
+    HOME = "home"  # refresh a user's App Home (coalesced by the relay)
+
+
+class Template(StrEnum):
+    """Which alert or direct message a row is (the ``template`` key of its JSON)."""
+
+    REMINDER = "reminder"
+    REMINDER_UNCLAIMED = "reminder_unclaimed"
+    SLA_ESCALATED = "sla_escalated"
+    ESCALATED = "escalated"
+    ASSIGNED = "assigned"
+    DEAD_LETTER = "dead_letter"
+    DIGEST = "digest"
+    DIGEST_CLUSTER = "digest_cluster"
+    DIGEST_CLUSTER_DECIDED = "digest_cluster_decided"
+    POLICY_INVALID = "policy_invalid"
+    DELIVERY_FAILED = "delivery_failed"
+    AUDIT_CHECKPOINT = "audit_checkpoint"
+
+
+class Severity(StrEnum):
+    """How loudly an alert speaks."""
+
+    HIGH = "high"
+
+
+class Verdict(StrEnum):
+    """How a digest group was decided."""
+
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+# --- cards and App Home ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CardUpdate:
+    """Post or update the item's card (``NoticeKind.CARD``).
+
+    ``post_if_missing``: post a new card when the item has none yet (otherwise an update
+    for an item that never had a card is skipped).
+    """
+
+    version: int
+    post_if_missing: bool
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form."""
+        return {"version": self.version, "post_if_missing": self.post_if_missing}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CardUpdate:
+        """Read back; the defaults are those the relay always applied to older rows."""
+        return cls(
+            version=int(data.get("version", 0)),
+            post_if_missing=bool(data.get("post_if_missing", False)),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HomeRefresh:
+    """Re-publish a user's App Home (``NoticeKind.HOME``), not before ``not_before``."""
+
+    not_before: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form."""
+        return {} if self.not_before is None else {"not_before": self.not_before.isoformat()}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> HomeRefresh:
+        """Read back."""
+        raw = data.get("not_before")
+        return cls(not_before=datetime.fromisoformat(str(raw)) if raw else None)
+
+
+# --- alerts and direct messages ----------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """A field value as JSON: enums by value, times in ISO 8601, tuples as lists."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+#: Resolved field types per record class (resolving them costs more than decoding a row).
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _TemplateRecord:
+    """What every template record shares: its template, and a JSON form of its fields."""
+
+    template: ClassVar[Template]
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form: ``template``, then each field in declaration order."""
+        data: dict[str, Any] = {"template": self.template.value}
+        for f in fields(self):
+            data[f.name] = _plain(getattr(self, f.name))
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        """Read back what :meth:`to_json` wrote, each field converted to its declared type.
+
+        Raises:
+            KeyError, TypeError, ValueError: a field is missing or not of its type.
+        """
+        hints = _HINTS.get(cls) or _HINTS.setdefault(cls, get_type_hints(cls))
+        return cls(**{f.name: _typed(hints[f.name], data[f.name]) for f in fields(cls)})
+
+
+def _typed(hint: Any, value: Any) -> Any:
+    """The inverse of :func:`_plain` for the field types the records use."""
+    if hint is datetime:
+        return datetime.fromisoformat(str(value))
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return hint(value)
+    if get_origin(hint) is tuple:
+        item = get_args(hint)[0]
+        return tuple(_typed(item, v) for v in value)
+    if hint in (int, str, bool):
+        return hint(value)
+    raise TypeError(f"no JSON form for {hint!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reminder(_TemplateRecord):
+    """SLA reminder to the assignee (a DM)."""
+
+    template: ClassVar[Template] = Template.REMINDER
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReminderUnclaimed(_TemplateRecord):
+    """SLA reminder in the team channel for an item nobody has claimed."""
+
+    template: ClassVar[Template] = Template.REMINDER_UNCLAIMED
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SlaEscalated(_TemplateRecord):
+    """The team channel hears that the SLA ladder escalated an item to its leads."""
+
+    template: ClassVar[Template] = Template.SLA_ESCALATED
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Escalated(_TemplateRecord):
+    """A lead hears that an item of their team was escalated to them (a DM)."""
+
+    template: ClassVar[Template] = Template.ESCALATED
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Assigned(_TemplateRecord):
+    """A reviewer hears that ``by`` (a user id) assigned them an item (a DM)."""
+
+    template: ClassVar[Template] = Template.ASSIGNED
+    by: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeadLetter(_TemplateRecord):
+    """Compliance hears that an item is dead-lettered."""
+
+    template: ClassVar[Template] = Template.DEAD_LETTER
+    severity: Severity = Severity.HIGH
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DigestGroup:
+    """One group as the digest summary lists it."""
+
+    id: int
+    key: str
+    size: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form."""
+        return {"id": self.id, "key": self.key, "size": self.size}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DigestGroup:
+        """Read back."""
+        return cls(id=int(data["id"]), key=str(data["key"]), size=int(data["size"]))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DigestSummary(_TemplateRecord):
+    """The parent message of a team's digest window.
+
+    ``totals`` pairs each currency with its total as exact decimal text, in currency
+    order; ``groups`` lists the first few groups, ``group_count`` counts them all.
+    """
+
+    template: ClassVar[Template] = Template.DIGEST
+    team: str
+    window: str
+    count: int
+    totals: tuple[tuple[str, str], ...]
+    oldest_at: datetime | None
+    groups: tuple[DigestGroup, ...]
+    group_count: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form (``clusters`` and ``cluster_count`` are its historic names)."""
+        return {
+            "template": self.template.value,
+            "team": self.team,
+            "window": self.window,
+            "count": self.count,
+            "totals": dict(self.totals),
+            "oldest_at": self.oldest_at.isoformat() if self.oldest_at else None,
+            "clusters": [g.to_json() for g in self.groups],
+            "cluster_count": self.group_count,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DigestSummary:
+        """Read back."""
+        oldest = data["oldest_at"]
+        return cls(
+            team=str(data["team"]),
+            window=str(data["window"]),
+            count=int(data["count"]),
+            totals=tuple((str(c), str(a)) for c, a in dict(data["totals"]).items()),
+            oldest_at=datetime.fromisoformat(str(oldest)) if oldest else None,
+            groups=tuple(DigestGroup.from_json(g) for g in data["clusters"]),
+            group_count=int(data["cluster_count"]),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DigestCluster(_TemplateRecord):
+    """One group's reply in the digest thread, with its bulk buttons.
+
+    ``apart``: the group of items that need individual review (no bulk buttons).
+    ``item_ids`` lists the first items; ``size`` counts them all.
+    """
+
+    template: ClassVar[Template] = Template.DIGEST_CLUSTER
+    cluster_id: int
+    key: str
+    apart: bool
+    item_ids: tuple[int, ...]
+    size: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DigestClusterDecided(_TemplateRecord):
+    """A digest group's reply once ``by`` decided the whole group (edited in place)."""
+
+    template: ClassVar[Template] = Template.DIGEST_CLUSTER_DECIDED
+    cluster_id: int
+    key: str
+    verdict: Verdict
+    by: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PolicyInvalid(_TemplateRecord):
+    """Compliance hears that an edited policy ``file`` is invalid; ``kept`` stays in force."""
+
+    template: ClassVar[Template] = Template.POLICY_INVALID
+    file: str
+    problems: tuple[str, ...]
+    kept: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliveryFailed(_TemplateRecord):
+    """Compliance hears that outbox row ``outbox_id`` was dead-lettered with ``error``."""
+
+    template: ClassVar[Template] = Template.DELIVERY_FAILED
+    outbox_id: int
+    kind: NoticeKind
+    target: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditCheckpoint(_TemplateRecord):
+    """Compliance keeps a signed audit checkpoint (log ``log`` had ``size`` records...)."""
+
+    template: ClassVar[Template] = Template.AUDIT_CHECKPOINT
+    log: str
+    size: int
+    root: str
+    time: datetime
+    key_id: str
+    signature: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnknownNotice:
+    """An alert or DM row that no template record describes, kept as it was stored.
+
+    Rows queued by another version, or malformed ones, still go out (as a plain alert
+    whose text is their ``text`` field, else their template name), and are stored back
+    unchanged when the relay copies them.
+    """
+
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form (exactly what was read)."""
+        return dict(self.fields)
+
+
+#: The templates drawn as one alert or DM (with the item's card when about an item).
+AlertTemplate = (
+    Reminder
+    | ReminderUnclaimed
+    | SlaEscalated
+    | Escalated
+    | Assigned
+    | DeadLetter
+    | PolicyInvalid
+    | DeliveryFailed
+    | AuditCheckpoint
+)
+#: The digest's messages: its summary and its groups' thread replies.
+DigestTemplate = DigestSummary | DigestCluster | DigestClusterDecided
+#: The alerts and DMs (``NoticeKind.ALERT`` and ``NoticeKind.DM``), one record per template.
+TemplateNotice = AlertTemplate | DigestTemplate
+#: What an ALERT or DM row carries.
+AlertNotice = TemplateNotice | UnknownNotice
+#: What any outbox row carries.
+NoticeBody = CardUpdate | HomeRefresh | AlertNotice
+
+#: Keys of the stored JSON that refer to other messages (read by the relay, not a template).
+THREAD_OF = "thread_of"
+UPDATE_OF = "update_of"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Links:
+    """References to earlier messages, by dedupe key.
+
+    ``thread_of``: post in that message's thread. ``update_of``: edit that message in
+    place instead of posting.
+    """
+
+    thread_of: str | None = None
+    update_of: str | None = None
+
+
+def template_of(body: NoticeBody) -> Template | None:
+    """The template of an alert or DM body (None for cards, App Home and unknown rows)."""
+    return body.template if isinstance(body, _TemplateRecord) else None
+
+
+def fits(kind: NoticeKind, body: NoticeBody) -> bool:
+    """Whether ``body`` is something a row of ``kind`` can carry."""
+    match kind:
+        case NoticeKind.CARD:
+            return isinstance(body, CardUpdate)
+        case NoticeKind.HOME:
+            return isinstance(body, HomeRefresh)
+        case NoticeKind.ALERT | NoticeKind.DM:
+            return not isinstance(body, CardUpdate | HomeRefresh)
+        case _:
+            assert_never(kind)
+
+
+def encode(body: NoticeBody, links: Links = Links()) -> dict[str, Any]:
+    """The JSON the outbox stores for a row: the body's fields, then its links."""
+    data = body.to_json()
+    if links.thread_of is not None:
+        data[THREAD_OF] = links.thread_of
+    if links.update_of is not None:
+        data[UPDATE_OF] = links.update_of
+    return data
+
+
+def decode(kind: NoticeKind, data: Mapping[str, Any]) -> tuple[NoticeBody, Links]:
+    """Reads a stored row's JSON back; never raises (see :class:`UnknownNotice`)."""
+    thread_of, update_of = data.get(THREAD_OF), data.get(UPDATE_OF)
+    links = Links(
+        thread_of=str(thread_of) if thread_of else None,
+        update_of=str(update_of) if update_of else None,
+    )
+    rest = {k: v for k, v in data.items() if k not in (THREAD_OF, UPDATE_OF)}
+    body: NoticeBody
+    try:
+        match kind:
+            case NoticeKind.CARD:
+                body = CardUpdate.from_json(rest)
+            case NoticeKind.HOME:
+                body = HomeRefresh.from_json(rest)
+            case NoticeKind.ALERT | NoticeKind.DM:
+                body = _decode_alert(rest)
+                if body.to_json() != rest:  # a field it would lose, or a changed value
+                    body = UnknownNotice(fields=rest)
+            case _:
+                assert_never(kind)
+    except (KeyError, TypeError, ValueError):
+        body = UnknownNotice(fields=rest)
+    if isinstance(body, UnknownNotice):
+        # Kept whole, links included, so that storing it again changes nothing.
+        return UnknownNotice(fields=dict(data)), Links()
+    return body, links
+
+
+def _decode_alert(data: Mapping[str, Any]) -> AlertNotice:
+    raw = data.get("template")
+    if not isinstance(raw, str) or raw not in Template.__members__.values():
+        return UnknownNotice(fields=data)
+    template = Template(raw)
+    match template:
+        case Template.REMINDER:
+            return Reminder()
+        case Template.REMINDER_UNCLAIMED:
+            return ReminderUnclaimed()
+        case Template.SLA_ESCALATED:
+            return SlaEscalated()
+        case Template.ESCALATED:
+            return Escalated()
+        case Template.ASSIGNED:
+            return Assigned.from_json(data)
+        case Template.DEAD_LETTER:
+            return DeadLetter.from_json(data)
+        case Template.DIGEST:
+            return DigestSummary.from_json(data)
+        case Template.DIGEST_CLUSTER:
+            return DigestCluster.from_json(data)
+        case Template.DIGEST_CLUSTER_DECIDED:
+            return DigestClusterDecided.from_json(data)
+        case Template.POLICY_INVALID:
+            return PolicyInvalid.from_json(data)
+        case Template.DELIVERY_FAILED:
+            return DeliveryFailed.from_json(data)
+        case Template.AUDIT_CHECKPOINT:
+            return AuditCheckpoint.from_json(data)
+        case _:
+            assert_never(template)
