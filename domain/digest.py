@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
+from typing import NamedTuple
 
 from domain.items import Item
 from domain.policy import LoadedPolicy
@@ -116,6 +118,22 @@ def plan_digest(team: str, window: str, items: Sequence[Item], loaded: LoadedPol
     )
 
 
+class ClusterState(StrEnum):
+    """Where a digest group stands: open until someone decides it whole."""
+
+    OPEN = "open"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class ClusterMember(NamedTuple):
+    """An item of a digest group as the digest showed it."""
+
+    item_id: int
+    version: int
+    content_hash: str = ""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ClusterRecord:
     """A stored cluster: what a bulk button acts on."""
@@ -127,5 +145,5 @@ class ClusterRecord:
     items: tuple[tuple[int, int], ...]  # (item id, version at digest time)
     hashes: tuple[str, ...] = ()  # each item's content hash at digest time
     apart: bool
-    state: str  # open | approved | rejected | reviewing
+    state: ClusterState
     decided_by: str | None = None

@@ -14,7 +14,7 @@ from domain.audit.keys import Signer as Signer  # the port lives beside the keys
 from domain.audit.records import AuditEntry
 from domain.delivery import MessageLocation, OutboxMessage
 from domain.delivery import Outcome as DeliveryOutcome
-from domain.digest import ClusterRecord
+from domain.digest import ClusterMember, ClusterRecord, ClusterState
 from domain.intake import RowError
 from domain.items import Item, JournalEntry, ReviewState
 from domain.notifications import Notification
@@ -196,7 +196,7 @@ class DigestRepository(Protocol):
         window: str,
         team: str,
         key: str,
-        items: Sequence[tuple[int, int, str]],
+        items: Sequence[ClusterMember],
         apart: bool,
         now: datetime,
     ) -> int:
@@ -212,7 +212,7 @@ class DigestRepository(Protocol):
         ...
 
     async def close_cluster(
-        self, cluster_id: int, *, state: str, actor: str, now: datetime
+        self, cluster_id: int, *, state: ClusterState, actor: str, now: datetime
     ) -> bool:
         """Moves an open cluster to ``state``; False when it was no longer open."""
         ...

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain.digest import ClusterRecord
+from domain.digest import ClusterMember, ClusterRecord, ClusterState
 from domain.items import Item, ReviewState, Route
 from store.mapping import item_from_row
 from store.tables import digest_clusters, items
@@ -62,7 +62,7 @@ class SqlDigestRepository:
         window: str,
         team: str,
         key: str,
-        items: Sequence[tuple[int, int, str]],
+        items: Sequence[ClusterMember],
         apart: bool,
         now: datetime,
     ) -> int:
@@ -74,7 +74,7 @@ class SqlDigestRepository:
                 cluster_key=key,
                 items=[list(pair) for pair in items],
                 apart=1 if apart else 0,
-                state="open",
+                state=ClusterState.OPEN.value,
                 created_at=now,
             )
         )
@@ -111,17 +111,20 @@ class SqlDigestRepository:
             items=tuple((int(entry[0]), int(entry[1])) for entry in row["items"]),
             hashes=tuple(str(entry[2]) if len(entry) > 2 else "" for entry in row["items"]),
             apart=bool(row["apart"]),
-            state=row["state"],
+            state=ClusterState(row["state"]),
             decided_by=row["decided_by"],
         )
 
     async def close_cluster(
-        self, cluster_id: int, *, state: str, actor: str, now: datetime
+        self, cluster_id: int, *, state: ClusterState, actor: str, now: datetime
     ) -> bool:
         """Moves an open cluster to ``state`` (compare-and-set on ``open``)."""
         result = await self._conn.execute(
             update(digest_clusters)
-            .where(digest_clusters.c.id == cluster_id, digest_clusters.c.state == "open")
-            .values(state=state, decided_by=actor, decided_at=now)
+            .where(
+                digest_clusters.c.id == cluster_id,
+                digest_clusters.c.state == ClusterState.OPEN.value,
+            )
+            .values(state=state.value, decided_by=actor, decided_at=now)
         )
         return result.rowcount == 1

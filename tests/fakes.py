@@ -26,7 +26,7 @@ from typing import Any, Self
 
 from domain.audit.records import AuditEntry
 from domain.dashboard import HIGH_PRIORITY, MEDIUM_PRIORITY
-from domain.digest import ClusterRecord
+from domain.digest import ClusterMember, ClusterRecord, ClusterState
 from domain.intake import RowError
 from domain.items import Item, JournalEntry, ReviewState, Route
 from domain.notifications import Notification
@@ -515,7 +515,7 @@ class InMemoryDigestRepository:
         window: str,
         team: str,
         key: str,
-        items: Sequence[tuple[int, int, str]],
+        items: Sequence[ClusterMember],
         apart: bool,
         now: datetime,
     ) -> int:
@@ -531,7 +531,7 @@ class InMemoryDigestRepository:
             items=tuple((item_id, version) for item_id, version, _ in items),
             hashes=tuple(digest for _, _, digest in items),
             apart=apart,
-            state="open",
+            state=ClusterState.OPEN,
         )
         return cluster_id
 
@@ -546,12 +546,12 @@ class InMemoryDigestRepository:
         return self._clusters().get(cluster_id)
 
     async def close_cluster(
-        self, cluster_id: int, *, state: str, actor: str, now: datetime
+        self, cluster_id: int, *, state: ClusterState, actor: str, now: datetime
     ) -> bool:
         """Moves an open cluster to ``state`` (compare-and-set on ``open``)."""
         await self._uow.begin_write()
         cluster = self._clusters().get(cluster_id)
-        if cluster is None or cluster.state != "open":
+        if cluster is None or cluster.state is not ClusterState.OPEN:
             return False
         self._uow.staged_clusters[cluster_id] = dataclasses.replace(
             cluster, state=state, decided_by=actor

@@ -9,7 +9,14 @@ from datetime import datetime
 
 from domain import notifications, sla, states
 from domain.audit.records import AuditEntry
-from domain.digest import MAX_LISTED, ClusterRecord, DigestPlan, plan_digest
+from domain.digest import (
+    MAX_LISTED,
+    ClusterMember,
+    ClusterRecord,
+    ClusterState,
+    DigestPlan,
+    plan_digest,
+)
 from domain.errors import IllegalTransition, InvalidCommand, NotAuthorized, StaleItem, User
 from domain.items import Item, ReviewState
 from domain.journal import EntryKind
@@ -82,7 +89,7 @@ class Digests(UseCase):
                         window=window,
                         team=team_name,
                         key=key,
-                        items=[(i, *versions[i]) for i in member_ids],
+                        items=[ClusterMember(i, *versions[i]) for i in member_ids],
                         apart=apart,
                         now=now,
                     )
@@ -149,15 +156,15 @@ class Digests(UseCase):
         """
         loaded = self._tx.policy()
         policy = loaded.policy
-        verb = "approved" if approve else "rejected"
+        verdict = ClusterState.APPROVED if approve else ClusterState.REJECTED
         async with self._tx.uow() as uow:
             cluster = await uow.digests.get_cluster(cluster_id)
             if cluster is None:
                 raise InvalidCommand("that digest group no longer exists")
             if cluster.apart:
                 raise InvalidCommand("these items need individual review; use their own buttons")
-            if cluster.state != "open":
-                if cluster.state == verb and cluster.decided_by == actor:
+            if cluster.state is not ClusterState.OPEN:
+                if cluster.state is verdict and cluster.decided_by == actor:
                     return BulkOutcome(cluster=cluster, items=(), noop=True)
                 by = (" by ", User(cluster.decided_by)) if cluster.decided_by else ()
                 raise IllegalTransition(f"this group was already {cluster.state}", *by)
@@ -230,12 +237,12 @@ class Digests(UseCase):
                 decided.append(written)
                 entries.extend(item_entries(written, events, now))
                 notices.extend(notifications.for_change(item, written, events, policy, now))
-            if not await uow.digests.close_cluster(cluster_id, state=verb, actor=actor, now=now):
+            if not await uow.digests.close_cluster(cluster_id, state=verdict, actor=actor, now=now):
                 raise StaleItem("someone else decided this group at the same moment")
             entries.append(
                 AuditEntry(
                     time=now,
-                    event=f"digest.cluster_{verb}",
+                    event=f"digest.cluster_{verdict.value}",
                     actor=actor,
                     policy_version=loaded.version,
                     data={
@@ -256,7 +263,7 @@ class Digests(UseCase):
                     window=cluster.window,
                     cluster_id=cluster_id,
                     key=cluster.key,
-                    verdict=Verdict(verb),
+                    verdict=Verdict(verdict.value),
                     by=actor,
                     size=len(decided),
                 )
@@ -264,7 +271,7 @@ class Digests(UseCase):
             await uow.outbox.enqueue(notices, now=now)
             await uow.commit()
         return BulkOutcome(
-            cluster=dataclasses.replace(cluster, state=verb, decided_by=actor),
+            cluster=dataclasses.replace(cluster, state=verdict, decided_by=actor),
             items=tuple(decided),
         )
 
@@ -275,7 +282,7 @@ class Digests(UseCase):
             cluster = await uow.digests.get_cluster(cluster_id)
             if cluster is None:
                 raise InvalidCommand("that digest group no longer exists")
-            if cluster.state != "open":
+            if cluster.state is not ClusterState.OPEN:
                 raise IllegalTransition(f"this group was already {cluster.state}")
             first = await self._tx.load(uow, cluster.items[0][0]) if cluster.items else None
         if first is not None:

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from domain.audit import AuditEntry
+from domain.digest import ClusterMember, ClusterState
 from domain.intake import RowError
 from domain.items import (
     Item,
@@ -636,7 +637,7 @@ async def test_clusters_are_stored_found_by_window_and_closed_once(store: Store)
             window="w1",
             team="treasury",
             key="Globex Corp|USD",
-            items=[(a.id, 1, a.content_hash), (b.id, 3, "h" * 64)],
+            items=[ClusterMember(a.id, 1, a.content_hash), ClusterMember(b.id, 3, "h" * 64)],
             apart=False,
             now=T0,
         )
@@ -663,9 +664,15 @@ async def test_clusters_are_stored_found_by_window_and_closed_once(store: Store)
         apart = await uow.digests.get_cluster(second)
         assert apart is not None and apart.apart and apart.items == ()
         assert await uow.digests.get_cluster(second + 100) is None
-        assert await uow.digests.close_cluster(first, state="approved", actor="U0ALICE", now=T0)
-        assert not await uow.digests.close_cluster(first, state="rejected", actor="U0BOB", now=T0)
-        assert not await uow.digests.close_cluster(second + 100, state="x", actor="U0", now=T0)
+        assert await uow.digests.close_cluster(
+            first, state=ClusterState.APPROVED, actor="U0ALICE", now=T0
+        )
+        assert not await uow.digests.close_cluster(
+            first, state=ClusterState.REJECTED, actor="U0BOB", now=T0
+        )
+        assert not await uow.digests.close_cluster(
+            second + 100, state=ClusterState.REJECTED, actor="U0", now=T0
+        )
         await uow.commit()
     async with store.uows(read_only=True) as uow:
         closed = await uow.digests.get_cluster(first)
