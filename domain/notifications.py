@@ -40,14 +40,9 @@ from domain.templates import (
 from domain.templates import NoticeKind as NoticeKind
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, init=False)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Notification:
-    """One message to send after commit.
-
-    ``payload`` is the typed body. The constructor also takes the body's stored JSON
-    form (``domain.templates.encode``), ``thread_of``/``update_of`` keys included, and
-    decodes it with the outbox's own decoder: callers that still build payloads as
-    dicts (the service layer, tests) get the same typed notification.
+    """One message to send after commit: its kind, target, typed body and links.
 
     Raises:
         ValueError: ``payload`` is a body that a ``kind`` row cannot carry.
@@ -56,40 +51,41 @@ class Notification:
     kind: NoticeKind
     target: str  # channel id, or user id for DM and HOME
     dedupe_key: str
-    item_id: int | None
+    item_id: int | None = None
     payload: NoticeBody
     #: Post in the thread of the message with this dedupe key.
-    thread_of: str | None
+    thread_of: str | None = None
     #: Edit the message with this dedupe key in place instead of posting.
-    update_of: str | None
+    update_of: str | None = None
 
-    def __init__(
-        self,
+    def __post_init__(self) -> None:
+        if not fits(self.kind, self.payload):
+            raise ValueError(
+                f"a {self.kind.value} notification cannot carry {type(self.payload).__name__}"
+            )
+
+    @classmethod
+    def stored(
+        cls,
         *,
         kind: NoticeKind,
         target: str,
         dedupe_key: str,
+        data: Mapping[str, Any],
         item_id: int | None = None,
-        payload: NoticeBody | Mapping[str, Any] | None = None,
-        thread_of: str | None = None,
-        update_of: str | None = None,
-    ) -> None:
-        if payload is None or isinstance(payload, Mapping):
-            payload, links = decode(kind, payload or {})
-            thread_of = thread_of or links.thread_of
-            update_of = update_of or links.update_of
-        if not fits(kind, payload):
-            raise ValueError(f"a {kind.value} notification cannot carry {type(payload).__name__}")
-        for name, value in (
-            ("kind", kind),
-            ("target", target),
-            ("dedupe_key", dedupe_key),
-            ("item_id", item_id),
-            ("payload", payload),
-            ("thread_of", thread_of),
-            ("update_of", update_of),
-        ):
-            object.__setattr__(self, name, value)
+    ) -> Notification:
+        """The notification a stored row's JSON (``domain.templates.encode``) describes,
+        its ``thread_of``/``update_of`` keys included."""
+        payload, links = decode(kind, data)
+        return cls(
+            kind=kind,
+            target=target,
+            dedupe_key=dedupe_key,
+            item_id=item_id,
+            payload=payload,
+            thread_of=links.thread_of,
+            update_of=links.update_of,
+        )
 
     @property
     def links(self) -> Links:

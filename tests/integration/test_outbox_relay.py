@@ -226,25 +226,25 @@ sqlite_only = pytest.mark.parametrize("backend", ["sqlite"])
 
 
 def message(key: str, target: str = TEAM, **payload: Any) -> Notification:
-    return Notification(kind=NoticeKind.ALERT, target=target, dedupe_key=key, payload=payload)
+    return Notification.stored(kind=NoticeKind.ALERT, target=target, dedupe_key=key, data=payload)
 
 
 def card(item_id: int, version: int, target: str = TEAM) -> Notification:
-    return Notification(
+    return Notification.stored(
         kind=NoticeKind.CARD,
         target=target,
         dedupe_key=f"card:{item_id}:v{version}",
         item_id=item_id,
-        payload={"version": version, "post_if_missing": True},
+        data={"version": version, "post_if_missing": True},
     )
 
 
 def home(user: str, window_end: datetime) -> Notification:
-    return Notification(
+    return Notification.stored(
         kind=NoticeKind.HOME,
         target=user,
         dedupe_key=f"home:{user}:{window_end.isoformat()}",
-        payload={"not_before": window_end.isoformat()},
+        data={"not_before": window_end.isoformat()},
     )
 
 

@@ -684,9 +684,7 @@ async def test_clusters_are_stored_found_by_window_and_closed_once(store: Store)
 
 
 def _note(key: str, target: str = "C0TREASURY", **payload: Any) -> Notification:
-    return Notification(
-        kind=NoticeKind.ALERT, target=target, dedupe_key=key, item_id=None, payload=payload
-    )
+    return Notification.stored(kind=NoticeKind.ALERT, target=target, dedupe_key=key, data=payload)
 
 
 async def test_the_outbox_keeps_each_dedupe_key_once(store: Store) -> None:

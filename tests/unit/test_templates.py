@@ -244,9 +244,9 @@ def test_a_notification_built_from_stored_json_equals_the_typed_one() -> None:
         ),
         update_of="g",
     )
-    assert Notification(kind=NoticeKind.ALERT, target="C0T", dedupe_key="d", payload=stored) == (
-        typed
-    )
+    assert Notification.stored(
+        kind=NoticeKind.ALERT, target="C0T", dedupe_key="d", data=stored
+    ) == (typed)
 
 
 def test_a_notification_refuses_a_body_its_kind_cannot_carry() -> None:
