@@ -56,6 +56,12 @@ class OutboxMessage:
 
     ``thread_of``/``update_of`` name earlier messages by dedupe key; the relay resolves
     a thread parent to ``thread_ts`` before handing the message to the notifier.
+
+    ``unsure_since`` is set when an earlier attempt may have reached Slack without its
+    outcome being recorded (its process died mid-call, so its lease ran out while
+    ``sending``): Slack may already show the message, posted no earlier than this (the
+    row's ``created_at``). Before posting again the notifier looks for it (by the
+    metadata every post carries) and records that one instead.
     """
 
     id: int
@@ -70,6 +76,7 @@ class OutboxMessage:
     failures: int = 0
     dedupe_key: str = ""
     created_at: datetime | None = None
+    unsure_since: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -2,15 +2,26 @@
 
 It never retries and never sleeps: its client has no retry handlers (slack_sdk's default
 connection-error retry could post twice), and every retry decision belongs to the relay.
+
+Every post carries the outbox row's dedupe key (and the card's item) in its message
+``metadata``. A message whose earlier attempt may have reached Slack (``unsure_since``:
+its process died between Slack's answer and the record) is first looked for in the
+channel's recent history (``conversations.history`` with ``include_all_metadata``,
+bounded by ``HISTORY_PAGES`` pages back to ``unsure_since`` less ``CLOCK_SKEW``); when
+found, that message is recorded instead of posting again (a card is then edited to the
+item's current state like any update). DMs and thread replies are not looked for: the
+bot has no ``im:history`` scope, and replies are not in a channel's history.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import aiohttp
+from pydantic import BaseModel, ConfigDict, Field
 from slack_sdk.errors import SlackApiError
+from slack_sdk.models.metadata import Metadata
 from slack_sdk.web.async_client import AsyncWebClient
 
 from domain.delivery import (
@@ -41,6 +52,70 @@ from handlers.context import Deps
 from handlers.home import publish_home
 
 log = logging.getLogger(__name__)
+
+#: The metadata event type of every message the relay posts (Slack: alphanumeric and _).
+POSTED_EVENT = "recon_outbox_message"
+#: How far back a post in doubt is looked for: pages of history, and how many a page.
+HISTORY_PAGES = 5
+HISTORY_PAGE_SIZE = 200
+#: Slack's clock and ours may disagree a little: look this much further back.
+CLOCK_SKEW = timedelta(minutes=2)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class _PostedBy(_Model):
+    """What our metadata says about a posted message."""
+
+    dedupe_key: str | None = None
+    kind: str | None = None
+    item_id: int | None = None
+
+
+class _Metadata(_Model):
+    event_type: str = ""
+    event_payload: _PostedBy = Field(default_factory=_PostedBy)
+
+
+class _HistoryMessage(_Model):
+    ts: str
+    metadata: _Metadata | None = None
+
+
+class _Cursor(_Model):
+    next_cursor: str = ""
+
+
+class _HistoryPage(_Model):
+    """One page of ``conversations.history`` (only what the lookup reads)."""
+
+    messages: list[_HistoryMessage] = Field(default_factory=list)
+    has_more: bool = False
+    response_metadata: _Cursor = Field(default_factory=_Cursor)
+
+
+def posted_metadata(message: OutboxMessage) -> Metadata:
+    """The metadata a post carries, to find it again after a crash."""
+    payload: dict[str, str | int] = {"dedupe_key": message.dedupe_key, "kind": message.kind.value}
+    if message.item_id is not None:
+        payload["item_id"] = message.item_id
+    return Metadata(event_type=POSTED_EVENT, event_payload=payload)
+
+
+def _is_copy_of(found: _HistoryMessage, message: OutboxMessage) -> bool:
+    """Whether a message in the channel is an earlier post of ``message``.
+
+    A card is any card of the same item (a newer version supersedes the one that was
+    in flight); anything else is the same outbox row.
+    """
+    if found.metadata is None or found.metadata.event_type != POSTED_EVENT:
+        return False
+    posted = found.metadata.event_payload
+    if message.kind is NoticeKind.CARD:
+        return posted.kind == NoticeKind.CARD.value and posted.item_id == message.item_id
+    return posted.dedupe_key == message.dedupe_key
 
 
 def make_client(*, token: str, base_url: str, timeout: int = 10) -> AsyncWebClient:
@@ -83,6 +158,8 @@ class SlackNotifier:
         item = await self._item(message)
         if isinstance(message.payload, CardUpdate):
             assert item is not None
+            if card is None:  # (a card whose earlier post is in doubt may be in Slack)
+                card = await self._posted_before(message, channel=message.target)
             if card is None and not message.payload.post_if_missing:
                 return Skipped(reason="the item has no card to update")
             rendered = blocks.item_card(item, policy=policy, now=now)
@@ -93,7 +170,10 @@ class SlackNotifier:
                 )
                 return Sent(channel=channel, ts=ts)
             response = await self._client.chat_postMessage(
-                channel=message.target, text=rendered.text, blocks=rendered.blocks
+                channel=message.target,
+                text=rendered.text,
+                blocks=rendered.blocks,
+                metadata=posted_metadata(message),
             )
             return Sent(channel=str(response["channel"]), ts=str(response["ts"]))
         rendered = await self._render(message, item, now)
@@ -107,13 +187,73 @@ class SlackNotifier:
         if message.kind is NoticeKind.DM:
             opened = await self._client.conversations_open(users=message.target)
             channel = str(opened["channel"]["id"])
+        elif not message.thread_ts:
+            found = await self._posted_before(message, channel=channel)
+            if found is not None:
+                return Sent(channel=found.channel, ts=found.ts)
         response = await self._client.chat_postMessage(
             channel=channel,
             text=rendered.text,
             blocks=rendered.blocks,
             thread_ts=message.thread_ts or None,
+            metadata=posted_metadata(message),
         )
         return Sent(channel=str(response["channel"]), ts=str(response["ts"]))
+
+    async def _posted_before(
+        self, message: OutboxMessage, *, channel: str
+    ) -> MessageLocation | None:
+        """The earlier post of a message in doubt, from the channel's recent history.
+
+        None when the message is not in doubt, or is not found within the bounds (then
+        it is posted: a bounded search cannot prove absence, and losing the message would
+        be worse). A history Slack will never give (e.g. ``missing_scope`` on an install
+        made before the history scopes were added) is logged and the message posted; a
+        transient failure raises, and the relay retries with the doubt kept.
+        """
+        if message.unsure_since is None:
+            return None
+        oldest = f"{(message.unsure_since - CLOCK_SKEW).timestamp():.6f}"
+        cursor: str | None = None
+        try:
+            for _ in range(HISTORY_PAGES):
+                response = await self._client.conversations_history(
+                    channel=channel,
+                    oldest=oldest,
+                    limit=HISTORY_PAGE_SIZE,
+                    include_all_metadata=True,
+                    cursor=cursor,
+                )
+                page = _HistoryPage.model_validate(response.data)
+                for found in page.messages:
+                    if _is_copy_of(found, message):
+                        log.info(
+                            "message in doubt found in Slack; recorded, not posted again",
+                            extra={"event": "delivery_found", "outbox_id": message.id},
+                        )
+                        return MessageLocation(channel=channel, ts=found.ts)
+                cursor = page.response_metadata.next_cursor
+                if not page.has_more or not cursor:
+                    return None
+        except SlackApiError as exc:
+            outcome = _classify(exc)
+            if not isinstance(outcome, Failed) or not outcome.permanent:
+                raise
+            log.warning(
+                "cannot read the channel's history to check for an earlier post; posting "
+                "(reinstall the app with the channels:history and groups:history scopes)",
+                extra={
+                    "event": "delivery_unchecked",
+                    "outbox_id": message.id,
+                    "error": outcome.error,
+                },
+            )
+            return None
+        log.warning(
+            "earlier post not found within the history searched; posting",
+            extra={"event": "delivery_unchecked", "outbox_id": message.id},
+        )
+        return None
 
     async def _render(self, message: OutboxMessage, item: Item | None, now: datetime) -> Message:
         policy = self._deps.policy().policy

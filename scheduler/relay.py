@@ -4,11 +4,25 @@ Woken right after a commit that enqueued messages, and on a timer. Each pass cla
 batch with a lease, keeps only the newest card update and Home refresh per target (older
 ones have nothing left to say), and delivers per target in order, at most about one
 message per second per channel, targets in parallel. Outcomes are recorded at once.
+
+Leases are short (``LEASE``) and the live relay renews the rows it holds every third of
+a lease while it works (``_heartbeat``), so a long pass keeps its rows while the rows of
+a relay that died (a killed process) come back within one lease, not a minute later.
+A heartbeat was chosen over "take back this process's rows at start-up" because rows
+carry no owner: a starting process cannot tell its dead predecessor's rows from those of
+another live relay, whereas an unrenewed lease says exactly that its holder stopped.
+
+A row taken back that way may already be in Slack (the dead process was killed between
+Slack's answer and the record): it arrives ``unsure_since`` and the notifier looks for
+it in the channel before posting. A card post also waits while another claim on the same
+item's card is live, and inherits the doubt of a lapsed one, so a newer version of a card
+never posts beside a copy its dead predecessor may have left.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import random
@@ -37,6 +51,8 @@ log = logging.getLogger(__name__)
 
 #: How long a message waits for the message it refers to (a thread parent) to go out.
 LINK_WAIT = timedelta(seconds=2)
+#: How long a claim holds a row without renewal (renewed every third of it while held).
+LEASE = timedelta(seconds=15)
 
 
 class _Coalesce(NamedTuple):
@@ -76,7 +92,7 @@ class OutboxRelay:
         notifier: Notifier,
         clock: Clock,
         compliance_channel: Callable[[], str],
-        lease: timedelta = timedelta(seconds=60),
+        lease: timedelta = LEASE,
         batch_size: int = 50,
         per_target_interval: float = 1.0,
         rng: random.Random | None = None,
@@ -96,6 +112,8 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         # Pacing only: when each target last got a message. Losing it on restart is fine.
         self._last_sent: dict[str, float] = {}
+        # Rows this pass holds and has not finished with yet (renewed by the heartbeat).
+        self._held: dict[int, OutboxMessage] = {}
 
     def wake(self) -> None:
         """Asks for a pass as soon as possible (called after a commit)."""
@@ -129,6 +147,39 @@ class OutboxRelay:
         stats.claimed = len(claimed)
         if not claimed:
             return stats
+        self._held = {m.id: m for m in claimed}
+        heartbeat = asyncio.create_task(self._heartbeat())
+        try:
+            await self._deliver_claimed(claimed, stats, now)
+        finally:
+            self._held = {}
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+        return stats
+
+    async def _heartbeat(self) -> None:
+        """Renews the leases of the rows this pass still holds, every third of a lease.
+
+        Real time on purpose: the lease is about this process being alive.
+        """
+        period = self._lease.total_seconds() / 3
+        while True:
+            await asyncio.sleep(period)
+            try:
+                await self._store.renew_all(
+                    list(self._held.values()), now=self._clock.now(), lease=self._lease
+                )
+            except Exception:  # the next beat tries again; the pre-send renew still checks
+                log.exception("lease renewal failed", extra={"event": "relay_renew_failed"})
+
+    def _release(self, message: OutboxMessage) -> None:
+        """This pass is done with the row (its outcome is being recorded)."""
+        self._held.pop(message.id, None)
+
+    async def _deliver_claimed(
+        self, claimed: list[OutboxMessage], stats: RelayStats, now: datetime
+    ) -> None:
         # Only the newest card update per item and Home refresh per user is worth sending.
         newest: dict[_Coalesce, OutboxMessage] = {}
         ordered: list[OutboxMessage] = []
@@ -138,16 +189,18 @@ class OutboxRelay:
                 key = _Coalesce(kind=message.kind, target=message.target, item_id=item)
                 older = newest.get(key)
                 if older is not None:
+                    self._release(older)
                     await self._store.mark_superseded(older, now=now)
                     ordered.remove(older)
                     stats.superseded += 1
+                    # The older one may be in Slack already: the newer one inherits the doubt.
+                    message = _with_doubt(message, older.unsure_since)
                 newest[key] = message
             ordered.append(message)
         by_target: dict[str, list[OutboxMessage]] = {}
         for message in ordered:
             by_target.setdefault(message.target, []).append(message)
         await asyncio.gather(*(self._deliver_all(msgs, stats) for msgs in by_target.values()))
-        return stats
 
     async def _deliver_all(self, messages: list[OutboxMessage], stats: RelayStats) -> None:
         """Delivers one target's messages in order; a rate limit defers the rest."""
@@ -157,6 +210,7 @@ class OutboxRelay:
                 # Slack said "not before retry_at" for this channel: honour it for the
                 # rest of the queue too, in order, without counting failures.
                 for later in messages[index + 1 :]:
+                    self._release(later)
                     await self._store.reschedule(
                         later,
                         at=retry_at,
@@ -185,15 +239,36 @@ class OutboxRelay:
             return None  # waiting for the message it refers to
         message = linked.message
         card = card or linked.edit
+        if message.kind is NoticeKind.CARD and card is None:
+            other = await self._store.card_post_in_flight(message, now=self._clock.now())
+            if other is not None and other.live:
+                # Another attempt at this card is under way (or parked in doubt): posting
+                # now could make a second card. Not a failure: it is simply ahead.
+                self._release(message)
+                await self._store.reschedule(
+                    message,
+                    at=self._clock.now() + LINK_WAIT,
+                    error="waiting for another attempt at this card",
+                    count_failure=False,
+                )
+                return None
+            if other is not None:
+                message = _with_doubt(message, other.unsure_since)
         await self._pace(message.target)
         # A long pass (pacing, slow Slack) must not outlive the lease: renew it right
         # before sending, and skip the row if another process has taken it over.
         if not await self._store.renew(message, now=self._clock.now(), lease=self._lease):
+            self._release(message)
             log.warning(
                 "outbox row taken over by another relay; skipped",
                 extra={"event": "relay_lease_lost", "outbox_id": message.id},
             )
             return None
+        if message.unsure_since is not None:
+            log.info(
+                "outbox row taken back from a relay that stopped; checking Slack first",
+                extra={"event": "relay_in_doubt", "outbox_id": message.id},
+            )
         try:
             outcome = await self._notifier.deliver(message, card=card, now=self._clock.now())
         except Exception as exc:  # a notifier bug must not kill the relay
@@ -201,6 +276,7 @@ class OutboxRelay:
                 "notifier raised", extra={"event": "notifier_raised", "outbox_id": message.id}
             )
             outcome = Failed(error=f"{exc.__class__.__name__}: {exc}", permanent=False)
+        self._release(message)
         now = self._clock.now()
         if isinstance(outcome, Sent | Failed | RateLimited):  # Slack was called: pace it
             self._last_sent[message.target] = self._monotonic()
@@ -268,6 +344,7 @@ class OutboxRelay:
                 continue
             found = await self._store.result_of(ref)
             if found is not None and found.state in (RowState.PENDING, RowState.SENDING):
+                self._release(message)
                 await self._store.reschedule(
                     message,
                     at=self._clock.now() + LINK_WAIT,
@@ -313,3 +390,12 @@ class OutboxRelay:
         await self._store.dead_letter(message, error=error, now=now, alert=alert)
         if alert is not None:
             self.wake()
+
+
+def _with_doubt(message: OutboxMessage, since: datetime | None) -> OutboxMessage:
+    """``message``, in doubt since the earlier of its own and ``since`` (None: no news)."""
+    if since is None:
+        return message
+    if message.unsure_since is not None:
+        since = min(since, message.unsure_since)
+    return dataclasses.replace(message, unsure_since=since)

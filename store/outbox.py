@@ -4,6 +4,11 @@ Rows are enqueued by the unit of work (``SqlOutboxSink``) with a unique dedupe k
 retried or repeated change can never enqueue a message twice. The relay claims rows with
 a lease (``claim``), calls Slack outside any transaction, and records the outcome at once.
 A crashed relay's rows come back when their lease expires.
+
+A row taken back that way is *in doubt*: the dead relay may have reached Slack before it
+could record the outcome. Such a message carries ``unsure_since`` and stays in doubt
+until an outcome is recorded: rescheduling it keeps it ``sending`` with the lease set to
+the retry time (``reschedule``), so the next claim knows again to look before posting.
 """
 
 from __future__ import annotations
@@ -72,6 +77,13 @@ class OutboxRow:
     available_at: datetime
     last_error: str | None
     created_at: datetime
+
+
+class CardPostInFlight(NamedTuple):
+    """Another claim on the same item's card: live (wait for it) or lapsed (in doubt)."""
+
+    live: bool
+    unsure_since: datetime | None
 
 
 class RowResult(NamedTuple):
@@ -258,12 +270,14 @@ class OutboxStore:
                     )
                 )
                 if result.rowcount == 1:
+                    lapsed = r["state"] == RowState.SENDING.value
                     claimed.append(
                         _message(
                             r,
                             attempts=r["attempts"] + 1,
                             failures=r["failures"],
                             created_at=r["created_at"],
+                            unsure_since=r["created_at"] if lapsed else None,
                         )
                     )
         return claimed
@@ -289,6 +303,51 @@ class OutboxStore:
                 update(outbox).where(self._held(message)).values(lease_expires_at=now + lease)
             )
         return result.rowcount == 1
+
+    async def renew_all(
+        self, messages: Sequence[OutboxMessage], *, now: datetime, lease: timedelta
+    ) -> None:
+        """Extends the lease of each row still held (the live relay's heartbeat).
+
+        Rows taken over or finished meanwhile are left alone (the same compare-and-set
+        as every outcome); the pre-send ``renew`` is what tells the relay it lost one.
+        """
+        if not messages:
+            return
+        async with self._db.writer.begin() as conn:
+            for message in messages:
+                await conn.execute(
+                    update(outbox).where(self._held(message)).values(lease_expires_at=now + lease)
+                )
+
+    async def card_post_in_flight(
+        self, message: OutboxMessage, *, now: datetime
+    ) -> CardPostInFlight | None:
+        """Another claimed (``sending``) card row of the same item, if any.
+
+        A live lease means another attempt at the card is under way (or parked in doubt
+        until its retry time): posting now could make a second card. A lapsed one means
+        a relay died mid-attempt: the card may be in Slack already, posted no earlier
+        than that row's ``created_at``.
+        """
+        if message.kind is not NoticeKind.CARD or message.item_id is None:
+            return None
+        async with self._db.reader.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(outbox.c.lease_expires_at, outbox.c.created_at).where(
+                        outbox.c.kind == NoticeKind.CARD.value,
+                        outbox.c.item_id == message.item_id,
+                        outbox.c.state == RowState.SENDING.value,
+                        outbox.c.id != message.id,
+                    )
+                )
+            ).all()
+        if not rows:
+            return None
+        live = any(lease is not None and lease >= now for lease, _ in rows)
+        lapsed = [created for lease, created in rows if lease is None or lease < now]
+        return CardPostInFlight(live=live, unsure_since=min(lapsed) if lapsed else None)
 
     async def mark_sent(
         self,
@@ -360,13 +419,20 @@ class OutboxStore:
     async def reschedule(
         self, message: OutboxMessage, *, at: datetime, error: str, count_failure: bool
     ) -> None:
-        """Puts the row back for a later attempt (rate limits don't count as failures)."""
+        """Puts the row back for a later attempt (rate limits don't count as failures).
+
+        A message in doubt (``unsure_since``) stays ``sending`` with its lease ending at
+        ``at``: the claim that takes it back then knows it is still in doubt, and
+        nothing posts a newer version of the same card meanwhile.
+        """
         values: dict[str, Any] = {
             "state": RowState.PENDING.value,
             "available_at": at,
             "lease_expires_at": None,
             "last_error": error,
         }
+        if message.unsure_since is not None:
+            values.update(state=RowState.SENDING.value, available_at=at, lease_expires_at=at)
         if count_failure:
             values["failures"] = outbox.c.failures + 1
         async with self._db.writer.begin() as conn:

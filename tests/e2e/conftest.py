@@ -44,6 +44,30 @@ CHANNELS = {"C0TREASURY": "treasury", "C0APEU": "ap-europe", "C0COMPLIANCE": "co
 TREASURY = "C0TREASURY"
 
 
+#: The facts of ``Desk.ingest``'s items: material treasury items (immediate review).
+MATERIAL: dict[str, Any] = {
+    "source": "bank",
+    "external_id": "e2e",
+    "amount": "2500.00",
+    "counterparty": "Globex Ltd",
+    "risk_tier": RiskTier.HIGH,
+    "confidence": "0.95",
+    "reference": None,
+}
+
+
+async def ingest_rows(container: Container, rows: list[IntakeRow]) -> list[Item]:
+    """Ingests ``rows`` as ``recon-bot ingest`` does and returns the stored items."""
+    await container.usecases.intake.ingest(rows, now=container.clock.now())
+    items = []
+    for row in rows:
+        async with container.uow(read_only=True) as uow:
+            item = await uow.items.get_by_external(row.facts.source, row.facts.external_id)
+        assert item is not None
+        items.append(item)
+    return items
+
+
 @dataclass(slots=True)
 class Desk:
     """A running bot, its store and the Slack stand-in."""
@@ -60,26 +84,9 @@ class Desk:
         rows = []
         for _ in range(n):
             self._seq += 1
-            base = {
-                "source": "bank",
-                "external_id": f"e2e-{self._seq}",
-                "amount": "2500.00",
-                "counterparty": "Globex Ltd",
-                "risk_tier": RiskTier.HIGH,
-                "confidence": "0.95",
-                "reference": None,
-            }
-            facts = make_facts(**(base | overrides))
+            facts = make_facts(**(MATERIAL | {"external_id": f"e2e-{self._seq}"} | overrides))
             rows.append(IntakeRow(line=self._seq, facts=facts))
-        usecases = self.container.usecases
-        await usecases.intake.ingest(rows, now=self.container.clock.now())
-        items = []
-        for row in rows:
-            async with self.container.uow(read_only=True) as uow:
-                item = await uow.items.get_by_external(row.facts.source, row.facts.external_id)
-            assert item is not None
-            items.append(item)
-        return items
+        return await ingest_rows(self.container, rows)
 
     async def item(self, item_id: int) -> Item:
         """The item as stored now."""

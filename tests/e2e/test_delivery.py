@@ -3,9 +3,17 @@ errors back off and retry, permanent errors dead-letter at once and alert compli
 
 from __future__ import annotations
 
+import logging
+from datetime import UTC, datetime
+
 import pytest
 
+from bot.app import make_deps
+from domain.delivery import Failed, OutboxMessage, RateLimited, Sent
 from domain.items import Item
+from domain.notifications import NoticeKind
+from domain.templates import DeliveryFailed
+from handlers.notifier import SlackNotifier
 from store.outbox import OutboxRow, OutboxStore, RowState
 from tests.e2e.conftest import TREASURY, Desk, cards_idle, cards_of
 
@@ -99,3 +107,57 @@ async def test_a_dead_card_replayed_after_the_fix_arrives_once(desk: Desk) -> No
     assert [m.ts for m in cards_of(desk.slack, item)] == [card.ts]
     assert await store.list_rows(states=[RowState.DEAD]) == []
     assert len(desk.slack.messages_in(COMPLIANCE)) == 1
+
+
+# --- a post in doubt (its process died between Slack's answer and the record) ---------------
+
+
+def _alert(*, unsure: bool) -> OutboxMessage:
+    now = datetime.now(UTC)
+    return OutboxMessage(
+        id=9001,
+        kind=NoticeKind.ALERT,
+        target=TREASURY,
+        item_id=None,
+        payload=DeliveryFailed(outbox_id=7, kind=NoticeKind.CARD, target=TREASURY, error="x"),
+        dedupe_key="alert:delivery_failed:7:1",
+        created_at=now,
+        unsure_since=now if unsure else None,
+    )
+
+
+async def test_a_post_in_doubt_is_found_by_its_metadata_instead_of_posted_again(
+    desk: Desk, caplog: pytest.LogCaptureFixture
+) -> None:
+    notifier = SlackNotifier(client=desk.server.client, deps=make_deps(desk.container))
+    now = desk.container.clock.now()
+    first = await notifier.deliver(_alert(unsure=False), card=None, now=now)
+    assert isinstance(first, Sent)
+    (posted,) = desk.slack.messages_in(TREASURY)
+    assert posted.metadata == {
+        "event_type": "recon_outbox_message",
+        "event_payload": {"dedupe_key": "alert:delivery_failed:7:1", "kind": "alert"},
+    }
+    assert desk.slack.calls_to("conversations.history") == []  # not in doubt: no lookup
+
+    again = await notifier.deliver(_alert(unsure=True), card=None, now=now)
+    assert again == first  # recorded, not posted again
+    assert len(desk.slack.messages_in(TREASURY)) == 1
+    (lookup,) = desk.slack.calls_to("conversations.history")
+    assert lookup.params["include_all_metadata"] in ("1", "true", True)
+
+    # Slack cannot answer now: retried later, still in doubt (nothing posted meanwhile).
+    desk.slack.fail_next("conversations.history", status=429, retry_after=3)
+    assert isinstance(await notifier.deliver(_alert(unsure=True), card=None, now=now), RateLimited)
+    desk.slack.fail_next("conversations.history", status=503)
+    failed = await notifier.deliver(_alert(unsure=True), card=None, now=now)
+    assert isinstance(failed, Failed) and not failed.permanent
+    assert len(desk.slack.messages_in(TREASURY)) == 1
+
+    # An install without the history scopes: posted (a duplicate beats a lost message), said.
+    desk.slack.fail_next("conversations.history", error="missing_scope")
+    with caplog.at_level(logging.WARNING):
+        unchecked = await notifier.deliver(_alert(unsure=True), card=None, now=now)
+    assert isinstance(unchecked, Sent) and unchecked.ts != first.ts
+    assert len(desk.slack.messages_in(TREASURY)) == 2
+    assert any(getattr(r, "event", None) == "delivery_unchecked" for r in caplog.records)

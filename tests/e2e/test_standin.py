@@ -6,6 +6,7 @@ real ``AsyncApp`` behind ``AsyncSocketModeHandler`` and drive it as a person wou
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -355,6 +356,61 @@ async def test_fault_injection(
     await web.chat_postMessage(channel=TREASURY, text="c")
     assert [m.text for m in slack.messages_in(TREASURY)] == ["unaffected", "a", "c"]
     assert [c.status for c in slack.calls_to("chat.postMessage")].count(429) == 2
+
+
+async def test_history_pages_newest_first_with_metadata_on_request(
+    slack: SlackStandIn, web: AsyncWebClient
+) -> None:
+    meta = {"event_type": "recon_test", "event_payload": {"key": "k1", "n": 1}}
+    first = await web.chat_postMessage(channel=TREASURY, text="m0", metadata=meta)
+    assert first["message"]["metadata"] == meta
+    for n in range(1, 5):
+        await web.chat_postMessage(channel=TREASURY, text=f"m{n}")
+    await web.chat_postMessage(channel=TREASURY, text="reply", thread_ts=first["ts"])
+    deleted = await web.chat_postMessage(channel=TREASURY, text="gone")
+    await web.chat_delete(channel=TREASURY, ts=deleted["ts"])
+
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = await web.conversations_history(channel=TREASURY, limit=2, cursor=cursor)
+        seen += [m["text"] for m in page["messages"]]
+        assert all("metadata" not in m for m in page["messages"])  # not asked for
+        if not page["has_more"]:
+            assert "response_metadata" not in page
+            break
+        cursor = page["response_metadata"]["next_cursor"]
+    assert seen == ["m4", "m3", "m2", "m1", "m0"]  # no replies, no deleted messages
+
+    with_meta = await web.conversations_history(
+        channel=TREASURY, include_all_metadata=True, oldest=first["ts"], inclusive=True
+    )
+    assert [m["text"] for m in with_meta["messages"]][-1] == "m0"
+    assert with_meta["messages"][-1]["metadata"] == meta
+    after = await web.conversations_history(channel=TREASURY, oldest=first["ts"])
+    assert "m0" not in [m["text"] for m in after["messages"]]  # oldest is exclusive
+
+    err = await slack_error(web.conversations_history(channel="C0OUTSIDE"))
+    assert err.response["error"] == "not_in_channel"
+    err = await slack_error(web.conversations_history(channel="C0NOPE"))
+    assert err.response["error"] == "channel_not_found"
+    err = await slack_error(web.conversations_history(channel=TREASURY, cursor="%%%"))
+    assert err.response["error"] == "invalid_cursor"
+
+
+async def test_a_held_answer_leaves_only_on_release(
+    slack: SlackStandIn, web: AsyncWebClient
+) -> None:
+    hold = slack.hold_response("chat.postMessage", channel=TREASURY)
+    call = asyncio.ensure_future(web.chat_postMessage(channel=TREASURY, text="held"))
+    await asyncio.wait_for(hold.reached.wait(), 5)
+    assert [m.text for m in slack.messages_in(TREASURY)] == ["held"]  # Slack did the work
+    await asyncio.sleep(0.05)
+    assert not call.done()
+    hold.release()
+    answer = await asyncio.wait_for(call, 5)
+    assert answer["ts"] == slack.messages_in(TREASURY)[0].ts
+    await web.chat_postMessage(channel=TREASURY, text="not held")  # one call only
 
 
 async def test_response_urls(slack: SlackStandIn, web: AsyncWebClient) -> None:

@@ -414,6 +414,113 @@ async def test_crashed_relays_rows_come_back_and_each_is_delivered_once(
     }
 
 
+async def test_a_row_taken_back_from_a_dead_relay_arrives_in_doubt(migrated: Database) -> None:
+    store = OutboxStore(migrated)
+    await store.enqueue([message("m1"), message("m2", target="C0OTHER")], now=NOW)
+    first = await store.claim(now=NOW, lease=LEASE, limit=10)
+    assert [m.unsure_since for m in first] == [None, None]  # never attempted before
+    # The process dies while sending: it may have reached Slack, it recorded nothing.
+    later = NOW + LEASE + timedelta(seconds=1)
+    await store.enqueue([message("m3")], now=later)
+    back = {m.dedupe_key: m for m in await store.claim(now=later, lease=LEASE, limit=10)}
+    assert back["m1"].unsure_since == back["m2"].unsure_since == NOW  # their created_at
+    assert back["m3"].unsure_since is None
+
+
+async def test_a_message_in_doubt_stays_in_doubt_until_its_outcome_is_recorded(
+    migrated: Database,
+) -> None:
+    """A failed lookup (or a failed re-send) must not turn it into a plain pending row."""
+    store = OutboxStore(migrated)
+    await store.enqueue([message("m1")], now=NOW)
+    await store.claim(now=NOW, lease=LEASE, limit=10)  # the relay that died
+    clock = FakeClock(NOW + LEASE + timedelta(seconds=1))
+    notifier = RecordingNotifier(by_call=[Failed(error="internal_error", permanent=False)])
+    relay = make_relay(store, notifier, clock)
+    assert (await relay.run_once()).retried == 1
+    assert notifier.calls[0].message.unsure_since == NOW
+    row = (await outbox_rows(migrated))["m1"]
+    assert row["state"] == "sending"  # parked in doubt until the retry time
+    assert row["lease_expires_at"] == row["available_at"] > clock.now()
+
+    assert (await relay.run_once()).claimed == 0  # not before its retry time
+    clock.set(row["lease_expires_at"] + timedelta(seconds=1))
+    assert (await relay.run_once()).sent == 1
+    assert notifier.calls[1].message.unsure_since == NOW  # still looked for
+    assert (await outbox_rows(migrated))["m1"]["state"] == "sent"
+
+
+async def test_a_card_post_waits_for_a_live_claim_and_inherits_a_lapsed_ones_doubt(
+    migrated: Database,
+) -> None:
+    """A newer version of a card never posts beside a copy the dead relay may have left."""
+    item_id = await add_item(migrated)
+    store = OutboxStore(migrated)
+    await store.enqueue([card(item_id, 1)], now=NOW)
+    await store.claim(now=NOW, lease=LEASE, limit=10)  # v1 in flight when the process died
+    later = NOW + timedelta(seconds=5)
+    await store.enqueue([card(item_id, 2)], now=later)
+    clock = FakeClock(later)
+    notifier = RecordingNotifier()
+    relay = make_relay(store, notifier, clock)
+
+    assert (await relay.run_once()).sent == 0  # v1's lease is live: v2 waits
+    assert notifier.calls == []
+    rows = await outbox_rows(migrated)
+    assert rows[f"card:{item_id}:v2"]["state"] == "pending"
+    assert rows[f"card:{item_id}:v2"]["failures"] == 0
+
+    clock.set(NOW + LEASE + timedelta(seconds=1))  # v1's lease lapsed: both come back
+    stats = await relay.run_once()
+    assert (stats.sent, stats.superseded) == (1, 1)
+    (call,) = notifier.calls
+    assert call.message.dedupe_key == f"card:{item_id}:v2"
+    assert call.message.unsure_since == NOW  # v1's doubt: look before posting
+    assert await store.card_location(item_id) is not None
+
+
+async def test_another_claim_on_the_same_card_is_live_or_lapsed(migrated: Database) -> None:
+    item_id, other_item = await add_item(migrated), await add_item(migrated, "x-2")
+    store = OutboxStore(migrated)
+    await store.enqueue([card(item_id, 1)], now=NOW)
+    await store.claim(now=NOW, lease=LEASE, limit=10)
+    await store.enqueue([card(item_id, 2), card(other_item, 1)], now=NOW)
+    v2, other = await store.claim(now=NOW, lease=LEASE, limit=10)
+    assert await store.card_post_in_flight(other, now=NOW) is None
+    live = await store.card_post_in_flight(v2, now=NOW)
+    assert live is not None and live.live and live.unsure_since is None
+    lapsed = await store.card_post_in_flight(v2, now=NOW + LEASE + timedelta(seconds=1))
+    assert lapsed is not None and not lapsed.live and lapsed.unsure_since == NOW
+
+
+@sqlite_only
+async def test_the_live_relay_renews_its_leases_while_it_works(migrated: Database) -> None:
+    """Short leases: renewed every third of a lease while held, so a slow call keeps its row."""
+    store = OutboxStore(migrated)
+    await store.enqueue([message("slow")], now=NOW)
+    clock = FakeClock()
+    lease = timedelta(seconds=0.3)
+    taken: list[list[OutboxMessage]] = []
+
+    class SlowSlack(RecordingNotifier):
+        async def deliver(
+            self, message: OutboxMessage, *, card: tuple[str, str] | None, now: datetime
+        ) -> Outcome:
+            async with second_process(migrated) as other_db:
+                for _ in range(3):
+                    clock.advance(0.2)  # past the first lease, the heartbeat keeps it
+                    await asyncio.sleep(0.25)
+                    taken.append(
+                        await OutboxStore(other_db).claim(now=clock.now(), lease=lease, limit=10)
+                    )
+            return await super().deliver(message, card=card, now=now)
+
+    relay = make_relay(store, SlowSlack(), clock, lease=lease)
+    assert (await relay.run_once()).sent == 1
+    assert taken == [[], [], []]
+    assert (await outbox_rows(migrated))["slow"]["attempts"] == 1
+
+
 async def test_two_relays_in_two_processes_deliver_each_row_once(migrated: Database) -> None:
     store = OutboxStore(migrated)
     keys = [f"m{i:02d}" for i in range(24)]

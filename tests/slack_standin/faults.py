@@ -5,11 +5,12 @@ Pure bookkeeping; the server consults :class:`FaultPlan` before answering a call
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["DEFAULT_ERRORS", "FailSpec", "FaultPlan", "RateLimit"]
+__all__ = ["DEFAULT_ERRORS", "FailSpec", "FaultPlan", "Hold", "RateLimit"]
 
 DEFAULT_ERRORS: dict[int, str] = {
     200: "internal_error",
@@ -59,6 +60,30 @@ class RateLimit:
         return (1.0 - tokens) / self.per_second
 
 
+@dataclass
+class Hold:
+    """Holds back the answer to the next successful call of ``method`` (on ``channel``).
+
+    Slack has done the work (a posted message is stored) when ``reached`` is set; the
+    HTTP answer leaves only after :meth:`release`. A test kills the caller in between to
+    play "Slack accepted it, the caller never learnt it".
+    """
+
+    method: str
+    channel: str | None
+    reached: asyncio.Event = field(default_factory=asyncio.Event)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+    answer: dict[str, object] | None = None
+
+    def matches(self, method: str, channel: str | None) -> bool:
+        """True when this hold applies to a call of ``method`` on ``channel``."""
+        return self.method == method and (self.channel is None or self.channel == channel)
+
+    def release(self) -> None:
+        """Lets the held answer go (to whoever is still listening)."""
+        self.released.set()
+
+
 @dataclass(frozen=True)
 class Fault:
     """What the server should answer instead of running the method."""
@@ -80,6 +105,7 @@ class FaultPlan:
         self.failures: list[FailSpec] = []
         self.rate_limits: dict[str, RateLimit] = {}
         self.delays: dict[str, float] = {}
+        self.holds: list[Hold] = []
 
     def fail_next(
         self,
@@ -124,11 +150,28 @@ class FaultPlan:
         else:
             self.delays[method] = seconds
 
+    def hold(self, method: str, *, channel: str | None = None) -> Hold:
+        """Holds back the answer to the next successful ``method`` call; see :class:`Hold`."""
+        hold = Hold(method, channel)
+        self.holds.append(hold)
+        return hold
+
+    def take_hold(self, method: str, channel: str | None) -> Hold | None:
+        """The hold for this (successful) call, removed from the plan; None if none."""
+        for hold in self.holds:
+            if hold.matches(method, channel):
+                self.holds.remove(hold)
+                return hold
+        return None
+
     def clear(self) -> None:
-        """Removes every configured fault."""
+        """Removes every configured fault (and lets held answers go)."""
         self.failures.clear()
         self.rate_limits.clear()
         self.delays.clear()
+        for hold in self.holds:
+            hold.release()
+        self.holds.clear()
 
     def delay_for(self, method: str) -> float:
         """Seconds to wait before answering ``method``."""

@@ -7,6 +7,8 @@ unmodified SDK, Socket Mode client and Bolt handler talk to it as they would to 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import json
 import secrets
@@ -21,7 +23,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from .driver import SlackDriver
-from .faults import FaultPlan
+from .faults import FaultPlan, Hold
 from .limits import LIMITS, SlackLimits, validate_message, validate_view
 from .state import (
     JSON,
@@ -130,6 +132,7 @@ class SlackStandIn(SlackDriver):
         self._ack_timers: dict[str, asyncio.TimerHandle] = {}
         self._timers: set[asyncio.TimerHandle] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._held: list[Hold] = []
         self._methods: dict[str, Handler] = {
             "api.test": self._m_api_test,
             "auth.test": self._m_auth_test,
@@ -139,6 +142,7 @@ class SlackStandIn(SlackDriver):
             "chat.delete": self._m_chat_delete,
             "chat.postEphemeral": self._m_chat_post_ephemeral,
             "chat.getPermalink": self._m_chat_get_permalink,
+            "conversations.history": self._m_conversations_history,
             "conversations.open": self._m_conversations_open,
             "conversations.info": self._m_conversations_info,
             "users.info": self._m_users_info,
@@ -196,6 +200,8 @@ class SlackStandIn(SlackDriver):
             timer.cancel()
         self._timers.clear()
         self._ack_timers.clear()
+        for hold in [*self._held, *self.faults.holds]:
+            hold.release()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -272,6 +278,15 @@ class SlackStandIn(SlackDriver):
         """Answers ``method`` (``"*"``: every method) only after ``seconds`` of real time."""
         self.faults.delay(method, seconds)
 
+    def hold_response(self, method: str, *, channel: str | None = None) -> Hold:
+        """Does the next successful ``method`` call (on ``channel``) but holds its answer.
+
+        ``await hold.reached.wait()`` returns once Slack's side is done (the message is
+        stored); the HTTP answer leaves at ``hold.release()`` (or :meth:`stop`). Kill the
+        caller in between and it never learns that Slack accepted the call.
+        """
+        return self.faults.hold(method, channel=channel)
+
     # ================================================================= Web API
 
     async def _read_request(self, request: web.Request) -> _Request:
@@ -323,6 +338,16 @@ class SlackStandIn(SlackDriver):
             ApiCall(method, req.params, body, status, time.monotonic(), token, redacted)
         )
         self._changed()
+        hold = (
+            self.faults.take_hold(method, _str_or_none(req.params.get("channel")))
+            if body.get("ok")
+            else None
+        )
+        if hold is not None:
+            self._held.append(hold)
+            hold.answer = body
+            hold.reached.set()
+            await hold.released.wait()
         return web.json_response(body, status=status, headers=headers)
 
     def _answer(
@@ -505,6 +530,68 @@ class SlackStandIn(SlackDriver):
         if _truthy(params.get("return_im")):
             body = channel.to_api()
         return {"ok": True, "no_op": existed, "already_open": existed, "channel": body}
+
+    def _m_conversations_history(self, params: JSON) -> JSON:
+        """Top-level messages, newest first, paged by ``cursor`` (as Slack does).
+
+        ``oldest``/``latest`` bound the window (exclusive unless ``inclusive``); message
+        ``metadata`` is only returned with ``include_all_metadata``.
+        """
+        ref = _str_or_none(params.get("channel"))
+        channel = self.channels.get(ref) if ref else None
+        if channel is None:
+            return _err("channel_not_found")
+        if not channel.is_im and not channel.bot_is_member:
+            return _err("not_in_channel")
+        try:
+            limit = int(params.get("limit") or 100)
+            oldest = float(params.get("oldest") or 0)
+            latest = float(params["latest"]) if _str_or_none(params.get("latest")) else None
+        except (TypeError, ValueError):
+            return _err("invalid_arguments")
+        if limit < 1:
+            return _err("invalid_limit")
+        limit = min(limit, self.limits.history_max_limit)
+        inclusive = _truthy(params.get("inclusive"))
+        before: float | None = None
+        cursor = _str_or_none(params.get("cursor"))
+        if cursor is not None:
+            try:
+                before = float(base64.b64decode(cursor, validate=True).decode()[len("next_ts:") :])
+            except (binascii.Error, UnicodeDecodeError, ValueError):
+                return _err("invalid_cursor")
+
+        def in_window(ts: float) -> bool:
+            if ts < oldest or (ts == oldest and not inclusive and oldest):
+                return False
+            if latest is not None and (ts > latest or (ts == latest and not inclusive)):
+                return False
+            return before is None or ts < before
+
+        found = [
+            m
+            for m in reversed(self.messages.get(channel.id, []))
+            if not m.deleted and not m.is_reply and in_window(float(m.ts))
+        ]
+        page, more = found[:limit], len(found) > limit
+        messages = []
+        for msg in page:
+            payload = msg.to_payload()
+            if not _truthy(params.get("include_all_metadata")):
+                payload.pop("metadata", None)
+            messages.append(payload)
+        body: JSON = {
+            "ok": True,
+            "messages": messages,
+            "has_more": more,
+            "pin_count": 0,
+            "channel_actions_ts": None,
+            "channel_actions_count": 0,
+        }
+        if more:
+            next_cursor = base64.b64encode(f"next_ts:{page[-1].ts}".encode()).decode()
+            body["response_metadata"] = {"next_cursor": next_cursor}
+        return body
 
     def _m_conversations_info(self, params: JSON) -> JSON:
         ref = _str_or_none(params.get("channel"))

@@ -29,7 +29,15 @@ MANIFEST = REPO / "manifest.yml"
 # Slack's published schema lives beside the repository (../shared/slack/), as in CI.
 SCHEMA = Path(__file__).resolve().parents[3] / "shared/slack/manifest.schema.1.0.0.json"
 
-LEAST_PRIVILEGE_BOT_SCOPES = {"commands", "chat:write", "im:write", "users:read"}
+LEAST_PRIVILEGE_BOT_SCOPES = {
+    "commands",
+    "chat:write",
+    "im:write",
+    "users:read",
+    # conversations.history, to find a post whose outcome a crash left unknown
+    "channels:history",
+    "groups:history",
+}
 
 
 @pytest.fixture(scope="module")
