@@ -9,6 +9,7 @@ One module per concept, each importing only those listed before it:
 - :mod:`~domain.audit.checkpoints`: signed statements of a size and root;
 - :mod:`~domain.audit.signatures` and :mod:`~domain.audit.report`: checking
   checkpoint signatures, and the outcome of a verification;
+- :mod:`~domain.audit.anchoring`: when the anchors file must be there, whole and in order;
 - :mod:`~domain.audit.verifier`: :class:`AuditVerifier`, the one streaming pass that
   checks a live database or an exported bundle.
 

@@ -24,13 +24,16 @@ class VerifyReport:
     """Checkpoints checked (signature and root)."""
     anchors: int
     """Anchored checkpoints checked."""
+    anchors_checked: bool = True
+    """False when the anchors file was left out on purpose (``--no-anchors``)."""
     root: str
     """Merkle root of the good records read."""
     first_bad_seq: int | None = None
     reason: str | None = None
     """Stable code of the problem: gap, order, format, hash, link, signature,
     unknown_key, checkpoint_root, checkpoint_log, truncated, unsigned_tail,
-    anchor_mismatch, anchor_beyond_log, anchor_file, head, bundle."""
+    anchor_mismatch, anchor_beyond_log, anchor_file, anchors_missing, anchors_truncated,
+    anchors_reordered, head, bundle."""
     problem: str | None = None
     """One sentence for a person."""
 
@@ -54,9 +57,15 @@ class VerifyReport:
 
     def summary(self) -> str:
         """One line for the CLI."""
-        if self.ok:
-            return (
-                f"OK: {self.records} records, {self.checkpoints} checkpoints, "
-                f"{self.anchors} anchors verified; root {self.root}"
-            )
-        return f"FAILED: {self.problem}"  # the sentence names the first bad record
+        anchors = (
+            f"{self.anchors} anchors verified"
+            if self.anchors_checked
+            else "anchors NOT checked (--no-anchors)"
+        )
+        if not self.ok:
+            tail = "" if self.anchors_checked else f" ({anchors})"
+            return f"FAILED: {self.problem}{tail}"  # the sentence names the first bad record
+        return (
+            f"OK: {self.records} records, {self.checkpoints} checkpoints, {anchors}"
+            f"; root {self.root}"
+        )

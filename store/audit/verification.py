@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from collections.abc import Collection, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -11,6 +12,7 @@ from typing import Any
 from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from domain.audit.anchoring import AnchorFileView
 from domain.audit.checkpoints import Checkpoint
 from domain.audit.report import VerifyReport
 from domain.audit.verifier import AuditVerifier
@@ -69,7 +71,8 @@ class _ChunkReader:
 async def _verify_connection(
     conn: AsyncConnection,
     *,
-    anchors: list[Checkpoint],
+    anchors: AnchorFileView | list[Checkpoint],
+    anchor_file: AnchorFile | None,
     log: str,
     executor: Executor,
     deep: bool,
@@ -94,6 +97,13 @@ async def _verify_connection(
         if not verifier.add_records(current):
             break
         current = following
+    if verifier.anchors_behind and anchor_file is not None:
+        # A commit may have landed between reading the file and taking the snapshot:
+        # its anchor follows its commit, so it is in the file by now.
+        try:
+            verifier.cover_anchors(await asyncio.to_thread(anchor_file.read))
+        except AnchorFileError as exc:
+            verifier.fail("anchor_file", str(exc))
     head = (
         await conn.execute(
             select(audit_head.c.size, audit_head.c.last_hash, audit_head.c.frontier).where(
@@ -123,23 +133,36 @@ async def verify_database(
     """Verifies the whole audit log in one consistent snapshot.
 
     Reads the anchors file first, then the database: anchors are written after commit,
-    so every anchor read first refers to a state the snapshot includes.
+    so every anchor read first refers to a state the snapshot includes. Once the log has
+    signed checkpoints, the file must exist, reach the newest one and be in order (see
+    :mod:`domain.audit.anchoring`); if it stops short, it is read once more after the
+    records, for a commit that landed in between.
 
     Args:
         source: a :class:`Database` (its reader is used) or engine, or a connection
             whose snapshot is up to the caller (PostgreSQL: use REPEATABLE READ, and
             start the transaction after this call reads the anchors).
-        anchors: the anchors file, or None to skip the anchor checks.
+        anchors: the anchors file, or None to skip the anchor checks (``--no-anchors``;
+            the report says they were not checked).
         log: the log's name.
         deep: parse every body fully (see :class:`AuditVerifier`).
         trusted: the only key ids whose signatures count (see :class:`AuditVerifier`).
     """
     try:
-        anchored = await asyncio.to_thread(anchors.read) if anchors is not None else []
+        anchored: AnchorFileView | list[Checkpoint] = (
+            await asyncio.to_thread(anchors.view) if anchors is not None else []
+        )
     except AnchorFileError as exc:
         return VerifyReport.unread(reason="anchor_file", problem=str(exc))
     with ThreadPoolExecutor(max_workers=signature_workers()) as executor:
         async with snapshot(source) as conn:
-            return await _verify_connection(
-                conn, anchors=anchored, log=log, executor=executor, deep=deep, trusted=trusted
+            report = await _verify_connection(
+                conn,
+                anchors=anchored,
+                anchor_file=anchors,
+                log=log,
+                executor=executor,
+                deep=deep,
+                trusted=trusted,
             )
+    return report if anchors is not None else dataclasses.replace(report, anchors_checked=False)
