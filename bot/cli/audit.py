@@ -60,7 +60,11 @@ def _key_ids(
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option(
-    "--deep", is_flag=True, help="Also parse and re-canonicalise every body (about 8x slower)."
+    "--deep",
+    is_flag=True,
+    help="Also parse and re-canonicalise every body, check every audit row's columns "
+    "against its signed body, and replay the log to compare every item and journal entry "
+    "with the tables (slower; tables only without --bundle).",
 )
 @click.option(
     "--no-anchors",
@@ -89,13 +93,17 @@ def audit_verify(
 
     Once the log has signed checkpoints, its anchors file (RECON_AUDIT_ANCHORS, or the
     bundle's anchors.jsonl) must exist, reach the newest checkpoint and be in order;
-    --no-anchors skips it and says so.
+    --no-anchors skips it and says so. --deep also checks each audit row's item_id and
+    event columns against its signed body and replays the log against the items and
+    journal_entries tables (state, amount, currency, routing, approvers, decided_by,
+    ledger_ref, every journal line), naming the first difference.
 
     \b
     Examples:
       recon-bot audit verify
       recon-bot audit verify --bundle ./audit-2026-11 --json
       recon-bot audit verify --bundle ./audit-2026-11 --trust ed815f95efdd73ebaa7a45f490cab0e9
+      recon-bot audit verify --deep
     """
     from store.audit.anchors import AnchorFile
     from store.audit.bundle import verify_bundle

@@ -33,9 +33,15 @@ class VerifyReport:
     """Stable code of the problem: gap, order, format, hash, link, signature,
     unknown_key, checkpoint_root, checkpoint_log, truncated, unsigned_tail,
     anchor_mismatch, anchor_beyond_log, anchor_file, anchors_missing, anchors_truncated,
-    anchors_reordered, head, bundle."""
+    anchors_reordered, head, bundle; with ``--deep`` on a database also row (a column
+    of ``audit_records`` disagrees with its signed body) and table (an item or journal
+    entry disagrees with the replayed log)."""
     problem: str | None = None
     """One sentence for a person."""
+    items: int | None = None
+    """Items rows compared with the replayed log (``--deep`` on a database), else None."""
+    journal_entries: int | None = None
+    """Journal entry rows compared with the replayed log, as ``items``."""
 
     @classmethod
     def unread(cls, *, reason: str, problem: str) -> VerifyReport:
@@ -65,7 +71,13 @@ class VerifyReport:
         if not self.ok:
             tail = "" if self.anchors_checked else f" ({anchors})"
             return f"FAILED: {self.problem}{tail}"  # the sentence names the first bad record
+        tables = ""
+        if self.items is not None:
+            tables = (
+                f"; {self.items} items and {self.journal_entries or 0} journal entries "
+                "match the replayed log"
+            )
         return (
             f"OK: {self.records} records, {self.checkpoints} checkpoints, {anchors}"
-            f"; root {self.root}"
+            f"{tables}; root {self.root}"
         )

@@ -49,6 +49,9 @@ class AuditVerifier:
     they come as an :class:`AnchorFileView` (the desk's anchors file, or a bundle's),
     the file must also exist, reach the newest checkpoint and be in size order once the
     log has checkpoints (:mod:`domain.audit.anchoring`).
+
+    Body/row consistency (each row's ``item_id`` and ``event`` columns against its
+    signed body) and the tables are :class:`domain.audit.replay.LogReplay`'s part.
     """
 
     def __init__(

@@ -1,10 +1,11 @@
 """``recon-bot audit verify`` as an operator runs it: anchors required once written,
-``--no-anchors`` as the explicit way around."""
+``--no-anchors`` as the explicit way around, and ``--deep`` against the tables."""
 
 from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,3 +58,23 @@ def test_export_warns_and_the_bundle_fails_without_anchors(desk_dir: Path) -> No
     assert "warning: the anchors file audit_anchors.jsonl is missing" in exported.output
     assert run("audit", "verify", "--bundle", "bundle").exit_code == 1
     assert run("audit", "verify", "--bundle", "bundle", "--no-anchors").exit_code == 0
+
+
+def test_deep_verify_catches_an_amount_changed_in_the_items_table(desk_dir: Path) -> None:
+    deep = json.loads(run("audit", "verify", "--deep", "--json").output)
+    assert deep["ok"], deep["problem"]
+    assert deep["items"] > 0
+    conn = sqlite3.connect(desk_dir / "recon.db")
+    (item_id,) = conn.execute(
+        "SELECT id FROM items WHERE state = 'pending' ORDER BY id LIMIT 1"
+    ).fetchone()
+    conn.execute("UPDATE items SET amount_minor = amount_minor * 1000 WHERE id = ?", (item_id,))
+    conn.commit()
+    conn.close()
+
+    assert run("audit", "verify").exit_code == 0  # the log itself is intact
+    result = run("audit", "verify", "--deep")
+
+    assert result.exit_code == 1
+    said = result.output.replace("\n", " ")
+    assert f"R-{item_id}: items.amount is " in said and "but the log says" in said
