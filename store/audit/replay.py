@@ -7,10 +7,11 @@ snapshot, chunk by chunk in id order, and hands each row to it as a plain value.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Row, Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.audit.replay import LogReplay, ReplayProblem, StoredEntry, StoredItem, StoredLine
@@ -108,30 +109,29 @@ async def compare_tables(conn: AsyncConnection, replay: LogReplay) -> ReplayProb
         conn: the snapshot's connection (the one the log was read in).
         replay: the replay of the whole log, without a problem.
     """
+    async for row in _in_id_order(conn, select(*_ITEM_COLUMNS), items.c.id):
+        problem = replay.check_item(stored_item(row))
+        if problem is not None:
+            return problem
+    async for row in _in_id_order(conn, select(journal_entries), journal_entries.c.id):
+        problem = replay.check_entry(stored_entry(row))
+        if problem is not None:
+            return problem
+    return replay.missing()
+
+
+async def _in_id_order(
+    conn: AsyncConnection, query: Select[Any], id_column: ColumnElement[int]
+) -> AsyncIterator[Row[Any]]:
+    """The rows of ``query`` in ``id_column`` order, :data:`TABLE_CHUNK` per statement."""
     after: int | None = None
     while True:
-        query = select(*_ITEM_COLUMNS).order_by(items.c.id).limit(TABLE_CHUNK)
+        page = query.order_by(id_column).limit(TABLE_CHUNK)
         if after is not None:
-            query = query.where(items.c.id > after)
-        rows = (await conn.execute(query)).all()
+            page = page.where(id_column > after)
+        rows = (await conn.execute(page)).all()
         if not rows:
-            break
+            return
         for row in rows:
-            problem = replay.check_item(stored_item(row))
-            if problem is not None:
-                return problem
+            yield row
         after = rows[-1].id
-    after = None
-    while True:
-        query = select(journal_entries).order_by(journal_entries.c.id).limit(TABLE_CHUNK)
-        if after is not None:
-            query = query.where(journal_entries.c.id > after)
-        rows = (await conn.execute(query)).all()
-        if not rows:
-            break
-        for row in rows:
-            problem = replay.check_entry(stored_entry(row))
-            if problem is not None:
-                return problem
-        after = rows[-1].id
-    return replay.missing()
