@@ -100,7 +100,11 @@ class ReplayProblem:
 
 
 class _Replayed:
-    """What the log says of one item so far."""
+    """What the log says of one item so far.
+
+    Mutable on purpose, unlike the domain's values: one per item, updated in place
+    record by record, so a replay of millions of records allocates per item only.
+    """
 
     __slots__ = (
         "amount",
@@ -193,17 +197,16 @@ class LogReplay:
                 )
                 return index
             problem = _row_problem(seq, record, item_id, event)
-            if problem is None:
-                problem = self._apply(seq, record)
             if problem is not None:
                 self.problem = problem
                 return index
+            self._apply(seq, record)
         return None
 
-    def _apply(self, seq: int, record: dict[str, Any]) -> ReplayProblem | None:
+    def _apply(self, seq: int, record: dict[str, Any]) -> None:
         item_id = record.get("item_id")
         if not isinstance(item_id, int) or isinstance(item_id, bool):
-            return None  # a record of the desk itself (ingest run, policy, digest)
+            return  # a record of the desk itself (ingest run, policy, digest)
         event = record.get("event")
         actor = record.get("actor")
         data = record.get("data")
@@ -240,9 +243,9 @@ class LogReplay:
         elif event == "item.approved_in_bulk":
             item.approvers.append(str(actor))
             item.decided_by = str(actor)
-            return self._post(item, item_id, seq, data)
+            self._post(item, item_id, seq, data)
         elif event == "item.posted":
-            return self._post(item, item_id, seq, data)
+            self._post(item, item_id, seq, data)
         elif event == "dispute.opened":
             item.approvers = []
             item.write_offs = []
@@ -253,14 +256,11 @@ class LogReplay:
                 item.decided_by = str(actor)
             else:
                 item.decided_by = None
-        return None
 
-    def _post(
-        self, item: _Replayed, item_id: int, seq: int, data: dict[str, Any]
-    ) -> ReplayProblem | None:
+    def _post(self, item: _Replayed, item_id: int, seq: int, data: dict[str, Any]) -> None:
         ledger_ref = data.get("ledger_ref")
         if not isinstance(ledger_ref, str):
-            return None
+            return
         item.ledger_ref = ledger_ref
         currency = data.get("currency")
         lines = data.get("lines")
@@ -280,7 +280,6 @@ class LogReplay:
                 if isinstance(line, dict)
             ],
         )
-        return None
 
     # -- tables --
 
