@@ -60,7 +60,18 @@ def _key_ids(
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option(
-    "--deep", is_flag=True, help="Also parse and re-canonicalise every body (about 8x slower)."
+    "--deep",
+    is_flag=True,
+    help="Also parse and re-canonicalise every body, check every audit row's columns "
+    "against its signed body, and replay the log to compare every item and journal entry "
+    "with the tables (slower; tables only without --bundle).",
+)
+@click.option(
+    "--no-anchors",
+    "no_anchors",
+    is_flag=True,
+    help="Leave the anchors file out (the report says anchors were not checked). Without "
+    "it, a log with signed checkpoints needs its anchors file whole and in order.",
 )
 @click.option(
     "--trust",
@@ -71,18 +82,28 @@ def _key_ids(
     help="Accept only signatures by this key id (repeatable; recon-bot init prints it). "
     "Without it, every key in the log's keys table counts.",
 )
-def audit_verify(bundle: Path | None, as_json: bool, deep: bool, trusted: tuple[str, ...]) -> None:
+def audit_verify(
+    bundle: Path | None, as_json: bool, deep: bool, trusted: tuple[str, ...], no_anchors: bool
+) -> None:
     """Check every record, link, hash, signature, checkpoint and anchor.
 
     Names the first bad record and why. Exit code 1 when anything is wrong. An auditor
     who noted the key id when the desk was set up passes it with --trust: a key added
     to the log later (by someone able to write the database and re-sign it) then fails.
 
+    Once the log has signed checkpoints, its anchors file (RECON_AUDIT_ANCHORS, or the
+    bundle's anchors.jsonl) must exist, reach the newest checkpoint and be in order;
+    --no-anchors skips it and says so. --deep also checks each audit row's item_id and
+    event columns against its signed body and replays the log against the items and
+    journal_entries tables (state, amount, currency, routing, approvers, decided_by,
+    ledger_ref, every journal line), naming the first difference.
+
     \b
     Examples:
       recon-bot audit verify
       recon-bot audit verify --bundle ./audit-2026-11 --json
       recon-bot audit verify --bundle ./audit-2026-11 --trust ed815f95efdd73ebaa7a45f490cab0e9
+      recon-bot audit verify --deep
     """
     from store.audit.anchors import AnchorFile
     from store.audit.bundle import verify_bundle
@@ -91,14 +112,15 @@ def audit_verify(bundle: Path | None, as_json: bool, deep: bool, trusted: tuple[
 
     pinned = set(trusted) if trusted else None
     if bundle is not None:
-        _print_report(verify_bundle(bundle, deep=deep, trusted=pinned), as_json)
+        report = verify_bundle(bundle, deep=deep, trusted=pinned, check_anchors=not no_anchors)
+        _print_report(report, as_json)
         return
     settings = load_settings()
 
     async def _verify() -> Any:
         database = create_database(settings.database_url)
         try:
-            anchors = AnchorFile(settings.audit_anchors)
+            anchors = None if no_anchors else AnchorFile(settings.audit_anchors)
             return await verify_database(database, anchors=anchors, deep=deep, trusted=pinned)
         finally:
             await database.dispose()
@@ -139,6 +161,11 @@ def audit_export(out_dir: Path) -> None:
             await database.dispose()
 
     result = run_coroutine(_export())
+    if result.checkpoints and not result.anchors:
+        err.print(
+            f"[yellow]warning: the anchors file {settings.audit_anchors} is missing or empty; "
+            "the bundle fails verification unless it is verified with --no-anchors[/]"
+        )
     out.print(
         f"exported to {result.directory}: {result.records} record(s), "
         f"{result.checkpoints} checkpoint(s), {result.keys} key(s), {result.anchors} anchor(s)"

@@ -9,8 +9,11 @@ One module per concept, each importing only those listed before it:
 - :mod:`~domain.audit.checkpoints`: signed statements of a size and root;
 - :mod:`~domain.audit.signatures` and :mod:`~domain.audit.report`: checking
   checkpoint signatures, and the outcome of a verification;
+- :mod:`~domain.audit.anchoring`: when the anchors file must be there, whole and in order;
 - :mod:`~domain.audit.verifier`: :class:`AuditVerifier`, the one streaming pass that
-  checks a live database or an exported bundle.
+  checks a live database or an exported bundle;
+- :mod:`~domain.audit.replay`: :class:`LogReplay`, what the records say every item and
+  journal entry is (``audit verify --deep`` compares the tables with it).
 
 Import from the concept's module. The package itself re-exports only the record types
 that use cases and intake build (importing it loads no cryptography), so

@@ -24,15 +24,24 @@ class VerifyReport:
     """Checkpoints checked (signature and root)."""
     anchors: int
     """Anchored checkpoints checked."""
+    anchors_checked: bool = True
+    """False when the anchors file was left out on purpose (``--no-anchors``)."""
     root: str
     """Merkle root of the good records read."""
     first_bad_seq: int | None = None
     reason: str | None = None
     """Stable code of the problem: gap, order, format, hash, link, signature,
     unknown_key, checkpoint_root, checkpoint_log, truncated, unsigned_tail,
-    anchor_mismatch, anchor_beyond_log, anchor_file, head, bundle."""
+    anchor_mismatch, anchor_beyond_log, anchor_file, anchors_missing, anchors_truncated,
+    anchors_reordered, head, bundle; with ``--deep`` on a database also row (a column
+    of ``audit_records`` disagrees with its signed body) and table (an item or journal
+    entry disagrees with the replayed log)."""
     problem: str | None = None
     """One sentence for a person."""
+    items: int | None = None
+    """Items rows compared with the replayed log (``--deep`` on a database), else None."""
+    journal_entries: int | None = None
+    """Journal entry rows compared with the replayed log, as ``items``."""
 
     @classmethod
     def unread(cls, *, reason: str, problem: str) -> VerifyReport:
@@ -54,9 +63,21 @@ class VerifyReport:
 
     def summary(self) -> str:
         """One line for the CLI."""
-        if self.ok:
-            return (
-                f"OK: {self.records} records, {self.checkpoints} checkpoints, "
-                f"{self.anchors} anchors verified; root {self.root}"
+        anchors = (
+            f"{self.anchors} anchors verified"
+            if self.anchors_checked
+            else "anchors NOT checked (--no-anchors)"
+        )
+        if not self.ok:
+            tail = "" if self.anchors_checked else f" ({anchors})"
+            return f"FAILED: {self.problem}{tail}"  # the sentence names the first bad record
+        tables = ""
+        if self.items is not None:
+            tables = (
+                f"; {self.items} items and {self.journal_entries or 0} journal entries "
+                "match the replayed log"
             )
-        return f"FAILED: {self.problem}"  # the sentence names the first bad record
+        return (
+            f"OK: {self.records} records, {self.checkpoints} checkpoints, {anchors}"
+            f"{tables}; root {self.root}"
+        )

@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import Executor, Future
 from typing import Any
 
+from domain.audit.anchoring import AnchorFileView, anchor_coverage_problem, anchor_order_problem
 from domain.audit.checkpoints import Checkpoint
 from domain.audit.keys import AuditKey
 from domain.audit.merkle import LEAF_PREFIX, MerkleFrontier
@@ -44,7 +45,13 @@ class AuditVerifier:
     signature valid, and the root equals the root recomputed at its size. At the end:
     no checkpoint or anchor beyond the log (truncation or old backup), and the newest
     checkpoint covers every record (no unsigned tail). Anchors are checkpoints read from
-    outside the database; each must verify and match the log's root at its size.
+    outside the database; each must verify and match the log's root at its size. When
+    they come as an :class:`AnchorFileView` (the desk's anchors file, or a bundle's),
+    the file must also exist, reach the newest checkpoint and be in size order once the
+    log has checkpoints (:mod:`domain.audit.anchoring`).
+
+    Body/row consistency (each row's ``item_id`` and ``event`` columns against its
+    signed body) and the tables are :class:`domain.audit.replay.LogReplay`'s part.
     """
 
     def __init__(
@@ -52,7 +59,7 @@ class AuditVerifier:
         *,
         log: str,
         keys: Iterable[AuditKey],
-        anchors: Iterable[Checkpoint] = (),
+        anchors: Iterable[Checkpoint] | AnchorFileView = (),
         executor: Executor | None = None,
         deep: bool = False,
         trusted: Collection[str] | None = None,
@@ -63,7 +70,9 @@ class AuditVerifier:
             log: the log's name; anchors of other logs are ignored, checkpoints of
                 other logs are a failure.
             keys: every public key of the log (keys table or ``keys.json``).
-            anchors: checkpoints from the anchors file, in file order.
+            anchors: checkpoints from the anchors file, in file order; as an
+                :class:`AnchorFileView`, the file itself is evidence too (missing, cut
+                or reordered fails once the log has checkpoints).
             executor: optional pool for signature checks (threads help: cryptography
                 releases the GIL); without one they run inline.
             deep: also parse each body fully and require canonical JSON (about 8x
@@ -82,7 +91,13 @@ class AuditVerifier:
         self._prev = GENESIS.encode()
         # (checkpoint, signature status thunk) in size order, not yet reached.
         self._checkpoints: deque[tuple[Checkpoint, Callable[[], SignatureStatus]]] = deque()
-        numbered = [(number, a) for number, a in enumerate(anchors, 1) if a.log == log]
+        self._anchor_file = anchors if isinstance(anchors, AnchorFileView) else None
+        listed = anchors.anchors if isinstance(anchors, AnchorFileView) else tuple(anchors)
+        numbered = [(number, a) for number, a in enumerate(listed, 1) if a.log == log]
+        self._anchor_list = listed
+        self._anchored = max((a.size for _, a in numbered), default=0)
+        self._checkpoint_count = 0
+        self._newest_checkpoint = 0
         numbered.sort(key=lambda pair: pair[1].size)  # stable: equal sizes keep file order
         self._anchors: deque[tuple[int, Checkpoint]] = deque(numbered)
         self._last_added_size = -1
@@ -105,6 +120,20 @@ class AuditVerifier:
         """Records verified so far."""
         return self._size
 
+    @property
+    def anchors_behind(self) -> bool:
+        """Whether the anchors file read so far stops short of the newest checkpoint
+        added: read it again after the records (a commit may have landed meanwhile) and
+        pass the new anchors to :meth:`cover_anchors`."""
+        return self._anchor_file is not None and self._anchored < self._newest_checkpoint
+
+    def cover_anchors(self, anchors: Iterable[Checkpoint]) -> None:
+        """Anchors appended to the file after it was first read: they count only toward
+        the file reaching the newest checkpoint (the records they cover may be newer
+        than the ones checked)."""
+        sizes = [a.size for a in anchors if a.log == self._log]
+        self._anchored = max([self._anchored, *sizes])
+
     def add_checkpoints(self, checkpoints: Iterable[Checkpoint]) -> None:
         """Queues checkpoints; call before feeding the records up to their sizes.
 
@@ -119,6 +148,8 @@ class AuditVerifier:
             if checkpoint.size < self._last_added_size or checkpoint.size < self._size:
                 raise ValueError("checkpoints must come in size order, before their records")
             self._last_added_size = checkpoint.size
+        self._checkpoint_count += len(batch)
+        self._newest_checkpoint = self._last_added_size
         keys = self._keys
         if self._executor is None:
             for checkpoint in batch:
@@ -240,6 +271,8 @@ class AuditVerifier:
             self._check_end()
         if self._problem is None and head_size is not None:
             self._check_head(head_size, head_hash, head_root)
+        if self._problem is None and self._anchor_file is not None:
+            self._check_anchor_file(self._anchor_file)
         records = self._size
         root = self._frontier.root()
         if self._problem is None:
@@ -418,6 +451,20 @@ class AuditVerifier:
                 "signed checkpoint (unsigned tail)",
                 self._signed_upto + 1,
             )
+
+    def _check_anchor_file(self, view: AnchorFileView) -> None:
+        reordered = anchor_order_problem(self._anchor_list, log=self._log)
+        if reordered is not None:
+            self.fail("anchors_reordered", reordered)
+            return
+        found = anchor_coverage_problem(
+            view,
+            checkpoints=self._checkpoint_count,
+            newest_checkpoint=self._newest_checkpoint,
+            anchored=self._anchored,
+        )
+        if found is not None:
+            self.fail(*found)
 
     def _check_head(self, size: int, last_hash: str | None, root: str | None) -> None:
         n = self._size

@@ -23,5 +23,6 @@ the pure :class:`domain.audit.verifier.AuditVerifier`;
 One module per concept, each importing only those listed before it: ``durable``
 (fsyncing a new file's directory), ``snapshot`` (reading the audit tables in one
 consistent state), ``signer`` (the key file), ``anchors`` (the anchors file), ``log``
-(the writer), ``verification`` and ``bundle``. Import from the concept's module.
+(the writer), ``replay`` (the items and journal tables against the replayed log, for
+``--deep``), ``verification`` and ``bundle``. Import from the concept's module.
 """

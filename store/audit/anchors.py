@@ -12,6 +12,7 @@ from pathlib import Path
 
 import rfc8785
 
+from domain.audit.anchoring import AnchorFileView
 from domain.audit.checkpoints import Checkpoint
 from domain.audit.records import AuditFormatError
 from store.audit.durable import fsync_directory
@@ -29,13 +30,20 @@ class AnchorFile:
     to a state the database could lose by rolling back. Each line is written with one
     ``write`` under an exclusive ``flock`` and fsynced, so several processes may share
     the file and a crash tears at most the last line (which :meth:`read` ignores).
+    Sizes never decrease in file order (a checkpoint older than the last line is not
+    appended), which is what lets verification call a reordered file a failure.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
 
     def append(self, checkpoint: Checkpoint) -> None:
-        """Appends one checkpoint durably (blocking; use ``asyncio.to_thread`` in a loop)."""
+        """Appends one checkpoint durably (blocking; use ``asyncio.to_thread`` in a loop).
+
+        A checkpoint of a size the file already reaches is skipped: another process
+        committed and anchored a later state in the moment between this checkpoint's
+        commit and its append, and that later anchor covers it.
+        """
         line = rfc8785.dumps(checkpoint.to_json()) + b"\n"
         created = not self.path.exists()
         if created:
@@ -43,7 +51,9 @@ class AnchorFile:
         fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            _drop_torn_line(fd)
+            last = _drop_torn_line(fd)
+            if last is not None and last.log == checkpoint.log and last.size >= checkpoint.size:
+                return
             view = memoryview(line)
             while view:
                 view = view[os.write(fd, view) :]
@@ -52,6 +62,18 @@ class AnchorFile:
             os.close(fd)  # also releases the lock
         if created:
             fsync_directory(self.path.parent)
+
+    def view(self) -> AnchorFileView:
+        """The file as verification sees it: present or not, and its anchors in order.
+
+        Raises:
+            AnchorFileError: a complete line is not a checkpoint.
+        """
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return AnchorFileView(name=str(self.path), present=False)
+        return AnchorFileView(name=str(self.path), present=True, anchors=tuple(self._parse(data)))
 
     def read(self) -> list[Checkpoint]:
         """Every anchored checkpoint, in file order ([] when the file does not exist).
@@ -63,6 +85,9 @@ class AnchorFile:
             data = self.path.read_bytes()
         except FileNotFoundError:
             return []
+        return self._parse(data)
+
+    def _parse(self, data: bytes) -> list[Checkpoint]:
         lines = data.split(b"\n")
         torn = lines.pop()  # b"" when the file ends with a newline
         anchors = []
@@ -107,19 +132,35 @@ _CANONICAL_ANCHOR = re.compile(
 )
 
 
-def _drop_torn_line(fd: int) -> None:
-    # A crash mid-append leaves a line without its newline. Cut it so the next line
-    # starts clean, unless it is whole but for the newline (read() accepts those).
-    # Only ever called under the exclusive lock.
+def _drop_torn_line(fd: int) -> Checkpoint | None:
+    """Makes the file end with a whole line; returns the last line's checkpoint, if any.
+
+    A crash mid-append leaves a line without its newline. Cut it so the next line
+    starts clean, unless it is whole but for the newline (read() accepts those).
+    Only ever called under the exclusive lock.
+    """
     end = os.lseek(fd, 0, os.SEEK_END)
-    if end == 0 or os.pread(fd, 1, end - 1) == b"\n":
-        return
+    if end == 0:
+        return None
+    if os.pread(fd, 1, end - 1) == b"\n":
+        start = max(0, end - 4096)  # an anchor line is about 330 bytes
+        return _last_checkpoint(os.pread(fd, end - start, start)[:-1])
     start = max(0, end - 65536)
     tail = os.pread(fd, end - start, start)
     cut = tail.rfind(b"\n")
     try:
-        Checkpoint.from_json(json.loads(tail[cut + 1 :]))
+        torn = Checkpoint.from_json(json.loads(tail[cut + 1 :]))
     except (ValueError, AuditFormatError):
         os.ftruncate(fd, start + cut + 1 if cut >= 0 else start)
-    else:
-        os.write(fd, b"\n")
+        return _last_checkpoint(tail[:cut]) if cut >= 0 else None
+    os.write(fd, b"\n")
+    return torn
+
+
+def _last_checkpoint(text: bytes) -> Checkpoint | None:
+    """The checkpoint on the last line of ``text`` (no trailing newline), if it is one."""
+    line = text[text.rfind(b"\n") + 1 :]
+    try:
+        return Checkpoint.from_json(json.loads(line))
+    except (ValueError, AuditFormatError):
+        return None

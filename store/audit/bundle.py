@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import shutil
@@ -53,10 +54,13 @@ async def export_bundle(
 
     Files: ``records.jsonl`` (``{"seq", "hash", "body"}`` per line, ``body`` being the
     stored bytes as a JSON string), ``checkpoints.jsonl``, ``keys.json``,
-    ``anchors.jsonl`` (a copy of the anchors file) and ``manifest.json``.
+    ``anchors.jsonl`` (a copy of the anchors file; absent when the file is) and
+    ``manifest.json``.
 
     The anchors file is copied before the database is read, for the same reason as in
-    :func:`~store.audit.verification.verify_database`.
+    :func:`~store.audit.verification.verify_database`; anchors appended meanwhile for
+    states the bundle includes (a commit that landed in between) are added after, so
+    the bundle's anchors reach its newest checkpoint.
 
     Args:
         source: a :class:`Database` or engine (read in one snapshot), or a connection
@@ -76,6 +80,9 @@ async def export_bundle(
         keys = await read_keys(conn)
         records = await _export_records(conn, directory / "records.jsonl")
         checkpoints = await _export_checkpoints(conn, log, directory / "checkpoints.jsonl")
+    anchor_count += await asyncio.to_thread(
+        _copy_late_anchors, anchors, directory / "anchors.jsonl", log, records
+    )
     manifest = {
         "format": BUNDLE_FORMAT,
         "format_version": FORMAT_VERSION,
@@ -102,11 +109,31 @@ def _prepare_bundle_directory(directory: Path) -> None:
 
 
 def _copy_anchors(anchors: AnchorFile | None, target: Path) -> int:
-    if anchors is None or not anchors.path.exists():
+    if anchors is None:
         target.write_bytes(b"")
         return 0
-    shutil.copyfile(anchors.path, target)
+    try:
+        shutil.copyfile(anchors.path, target)
+    except FileNotFoundError:
+        return 0  # no copy either: the bundle shows the file missing, as it is
     return sum(1 for line in target.read_bytes().split(b"\n") if line.strip())
+
+
+def _copy_late_anchors(anchors: AnchorFile | None, target: Path, log: str, records: int) -> int:
+    """Appends to the bundle's copy the anchors of ``log`` the file gained since it was
+    copied, up to the size exported (later ones refer to states the bundle lacks)."""
+    if anchors is None:
+        return 0
+    try:
+        copied = AnchorFile(target).read()
+        current = anchors.read()
+    except AnchorFileError:
+        return 0  # the copy holds the bad line (or gained one): verification says so
+    reached = max((a.size for a in copied if a.log == log), default=0)
+    late = [a for a in current[len(copied) :] if a.log == log and reached < a.size <= records]
+    for anchor in late:
+        AnchorFile(target).append(anchor)
+    return len(late)
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -164,12 +191,23 @@ def verify_bundle(
     *,
     deep: bool = False,
     trusted: Collection[str] | None = None,
+    check_anchors: bool = True,
 ) -> VerifyReport:
     """Verifies an exported bundle with no database: the auditor's offline check.
 
     Runs the same :class:`AuditVerifier` as
-    :func:`~store.audit.verification.verify_database`. A file that is
+    :func:`~store.audit.verification.verify_database`, with the same rule for the
+    bundle's ``anchors.jsonl``: once the bundle has checkpoints, a missing, cut or
+    reordered anchors file fails (:mod:`domain.audit.anchoring`). A file that is
     missing or a line that is not what the format says is a failure, not an exception.
+    (``deep`` parses every body; a bundle has no items or journal tables to replay.)
+
+    Args:
+        directory: the bundle.
+        deep: parse and re-canonicalise every body.
+        trusted: the only key ids whose signatures count.
+        check_anchors: False leaves ``anchors.jsonl`` out entirely (``--no-anchors``;
+            the report says so).
     """
     bundle = Path(directory)
     try:
@@ -178,14 +216,19 @@ def verify_bundle(
         keys_json = json.loads((bundle / "keys.json").read_bytes())
         keys = [AuditKey.from_json(key) for key in keys_json["keys"]]
         checkpoints = sorted(_read_checkpoints(bundle / "checkpoints.jsonl"), key=_size_of)
-        anchors = AnchorFile(bundle / "anchors.jsonl").read()
+        anchors = AnchorFile(bundle / "anchors.jsonl").view()
     except (OSError, ValueError, KeyError, TypeError, AuditFormatError, AnchorFileError) as exc:
         return VerifyReport.unread(
             reason="bundle", problem=f"the bundle in {bundle} is incomplete or malformed: {exc}"
         )
     with ThreadPoolExecutor(max_workers=signature_workers()) as executor:
         verifier = AuditVerifier(
-            log=log, keys=keys, anchors=anchors, executor=executor, deep=deep, trusted=trusted
+            log=log,
+            keys=keys,
+            anchors=anchors if check_anchors else (),
+            executor=executor,
+            deep=deep,
+            trusted=trusted,
         )
         verifier.add_checkpoints(checkpoints)
         try:
@@ -201,7 +244,8 @@ def verify_bundle(
             )
         except OSError as exc:
             verifier.fail("bundle", f"cannot read records.jsonl: {exc}")
-        return verifier.finish()
+        report = verifier.finish()
+    return report if check_anchors else dataclasses.replace(report, anchors_checked=False)
 
 
 def _size_of(checkpoint: Checkpoint) -> int:

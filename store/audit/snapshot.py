@@ -55,14 +55,21 @@ async def read_keys(conn: AsyncConnection) -> list[AuditKey]:
     ]
 
 
-async def record_chunk(conn: AsyncConnection, after: int | None) -> Sequence[Row[Any, Any, Any]]:
+async def record_chunk(
+    conn: AsyncConnection, after: int | None, *, columns: bool = False
+) -> Sequence[Row[Any, Any, Any]]:
     """Up to :data:`VERIFY_CHUNK` ``(seq, body, hash)`` rows after seq ``after``, in order.
 
     Args:
         conn: the snapshot's connection.
         after: the last seq read, or None for the first chunk.
+        columns: also read each row's ``item_id`` and ``event`` columns (after ``hash``),
+            which ``--deep`` checks against the body.
     """
-    query = select(audit_records.c.seq, audit_records.c.body, audit_records.c.hash)
+    selected = [audit_records.c.seq, audit_records.c.body, audit_records.c.hash]
+    if columns:
+        selected += [audit_records.c.item_id, audit_records.c.event]
+    query = select(*selected)
     if after is not None:  # the first chunk has no lower bound, so seq <= 0 rows show up
         query = query.where(audit_records.c.seq > after)
     query = query.order_by(audit_records.c.seq).limit(VERIFY_CHUNK)

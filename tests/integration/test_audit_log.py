@@ -676,3 +676,169 @@ def test_signing_key_that_is_not_ed25519_pem_is_refused(tmp_path: Path) -> None:
 
     assert "c2VjcmV0" not in str(excinfo.value)
     assert excinfo.value.__cause__ is None  # the parser's message is not chained either
+
+
+# --- the anchors file as evidence: missing, cut, reordered ----------------------------------
+# Before this change each of these verified ("0 anchors verified", exit 0).
+
+
+async def test_a_deleted_anchors_file_fails_once_the_log_has_checkpoints(
+    store: AuditStore,
+) -> None:
+    await store.write(2, 3)
+    store.anchors.path.unlink()
+
+    report = await store.verify()
+
+    assert (report.ok, report.reason, report.first_bad_seq) == (False, "anchors_missing", None)
+    assert report.problem == (
+        f"the anchors file {store.anchors.path} is missing, but the log has 2 signed "
+        "checkpoints up to size 5, each anchored when it was written: the file was deleted "
+        "or moved; verify with --no-anchors to check the log without it"
+    )
+    skipped = await store.verify(anchored=False)
+    assert (skipped.ok, skipped.anchors_checked) == (True, False)
+    assert "anchors NOT checked (--no-anchors)" in skipped.summary()
+
+
+async def test_an_empty_log_needs_no_anchors_file(store: AuditStore) -> None:
+    report = await store.verify()
+
+    assert report.ok, report.problem
+    assert report.summary().startswith("OK: 0 records, 0 checkpoints, 0 anchors verified")
+
+
+async def test_a_cut_anchors_file_fails(store: AuditStore) -> None:
+    await store.write(3, 3, 3, 2)
+    lines = store.anchors.path.read_bytes().splitlines(keepends=True)
+    store.anchors.path.write_bytes(b"".join(lines[:2]))
+
+    report = await store.verify()
+
+    assert (report.ok, report.reason, report.first_bad_seq) == (False, "anchors_truncated", 7)
+    assert (report.problem or "").startswith(
+        f"the anchors file {store.anchors.path} ends at size 6, but the log has a checkpoint "
+        "signed for size 11: the file was cut after size 6"
+    )
+    store.anchors.path.write_bytes(b"")
+    emptied = await store.verify()
+    assert (emptied.reason, emptied.first_bad_seq) == ("anchors_truncated", None)
+    assert "holds no anchor of this log" in (emptied.problem or "")
+
+
+async def test_a_reordered_anchors_file_fails(store: AuditStore) -> None:
+    await store.write(2, 2, 2)
+    lines = store.anchors.path.read_bytes().splitlines(keepends=True)
+    store.anchors.path.write_bytes(lines[1] + lines[0] + lines[2])
+
+    report = await store.verify()
+
+    assert (report.ok, report.reason) == (False, "anchors_reordered")
+    assert report.problem == (
+        "anchor #2 (size 2) comes after anchor #1 (size 4) in the anchors file, so the file "
+        "was reordered or edited (anchors are only ever appended in size order)"
+    )
+
+
+async def test_a_log_resigned_with_a_new_key_fails_without_its_anchors(
+    store: AuditStore, tmp_path: Path
+) -> None:
+    # The attack of the issue: rewrite a record, re-sign every checkpoint with a key of
+    # one's own (added to the keys table), and delete the anchors that would expose it.
+    await store.write(3, 3)
+    changed = (await store.body(2)).replace(b'"amount_minor":1002', b'"amount_minor":2')
+    await store.rewrite_from(2, {2: changed})
+    attacker = load_or_create_signing_key(tmp_path / "attacker.pem")
+    frontier = MerkleFrontier()
+    roots = {}
+    for row in sorted(await store.rows(audit_records), key=lambda r: r["seq"]):
+        frontier.append(row["hash"])
+        roots[row["seq"]] = frontier.root()
+    statements: list[Any] = [
+        audit_keys.insert().values(
+            key_id=attacker.key_id,
+            public_key=attacker.public_key_hex,
+            algorithm="ed25519",
+            created_at=T0,
+        )
+    ]
+    for checkpoint in await store.rows(audit_checkpoints):
+        size = checkpoint["size"]
+        message = checkpoint_message(
+            log="recon",
+            size=size,
+            root=roots[size],
+            time=checkpoint["time"],
+            key_id=attacker.key_id,
+        )
+        statements.append(
+            update(audit_checkpoints)
+            .where(audit_checkpoints.c.id == checkpoint["id"])
+            .values(
+                root=roots[size], key_id=attacker.key_id, signature=attacker.sign(message).hex()
+            )
+        )
+    await store.run(*statements)
+    assert (await store.verify(anchored=False)).ok  # the database alone is consistent
+    store.anchors.path.unlink()
+
+    report = await store.verify()
+
+    assert (report.ok, report.reason) == (False, "anchors_missing")
+
+
+async def test_a_restored_backup_fails_once_the_anchors_file_is_deleted(store: AuditStore) -> None:
+    await store.write(3, 2)
+    await store.backup("early")
+    await store.write(3, 3)
+    await store.restore("early")
+    store.anchors.path.unlink()
+
+    report = await store.verify()
+
+    assert (report.ok, report.reason) == (False, "anchors_missing")
+
+
+async def test_an_older_checkpoint_is_not_appended_after_a_newer_one(store: AuditStore) -> None:
+    # Two processes: one commits size 3, the other size 5 and anchors it first. The
+    # later anchor covers the earlier state, so the file stays in size order.
+    await store.write(3, 2)
+    anchored = store.anchors.read()
+    store.anchors.path.write_bytes(b"")
+    store.anchors.append(anchored[1])
+    store.anchors.append(anchored[0])
+
+    assert [a.size for a in store.anchors.read()] == [5]
+    assert (await store.verify()).ok
+
+
+async def test_bundle_anchors_follow_the_same_rule(store: AuditStore, tmp_path: Path) -> None:
+    await store.write(2, 2)
+    await export_bundle(store.db, tmp_path / "bundle", anchors=store.anchors)
+    assert verify_bundle(tmp_path / "bundle").ok
+    copy = tmp_path / "bundle" / "anchors.jsonl"
+    lines = copy.read_bytes().splitlines(keepends=True)
+
+    copy.write_bytes(lines[0])
+    assert verify_bundle(tmp_path / "bundle").reason == "anchors_truncated"
+    copy.write_bytes(lines[1] + lines[0])
+    assert verify_bundle(tmp_path / "bundle").reason == "anchors_reordered"
+    copy.unlink()
+    missing = verify_bundle(tmp_path / "bundle")
+    assert (missing.ok, missing.reason) == (False, "anchors_missing")
+    assert f"the anchors file {copy} is missing" in (missing.problem or "")
+    skipped = verify_bundle(tmp_path / "bundle", check_anchors=False)
+    assert (skipped.ok, skipped.anchors_checked) == (True, False)
+
+
+async def test_a_desk_without_its_anchors_file_exports_a_bundle_that_says_so(
+    store: AuditStore, tmp_path: Path
+) -> None:
+    await store.write(2)
+    store.anchors.path.unlink()
+
+    summary = await export_bundle(store.db, tmp_path / "bundle", anchors=store.anchors)
+
+    assert summary.anchors == 0
+    assert not (tmp_path / "bundle" / "anchors.jsonl").exists()
+    assert verify_bundle(tmp_path / "bundle").reason == "anchors_missing"

@@ -297,6 +297,64 @@ def test_audit_verify_fails_with_exit_code_1_on_tampering(desk_dir: Path) -> Non
     assert "record 10" in result.output
 
 
+# Issue 16: before these, a deleted anchors file verified ("0 anchors verified") and
+# --deep passed a changed items table.
+
+
+def test_verify_fails_without_the_anchors_file_unless_told_to_skip_it(desk_dir: Path) -> None:
+    initialised()
+    run("ingest", str(SAMPLE))
+    assert run("audit", "verify").exit_code == 0
+    (desk_dir / "audit_anchors.jsonl").unlink()
+
+    refused = run("audit", "verify")
+    skipped = run("audit", "verify", "--no-anchors")
+
+    assert refused.exit_code == 1
+    assert "the anchors file audit_anchors.jsonl is missing" in refused.output.replace("\n", " ")
+    assert skipped.exit_code == 0, skipped.output
+    assert "anchors NOT checked (--no-anchors)" in skipped.output
+    report = json.loads(run("audit", "verify", "--no-anchors", "--json").output)
+    assert (report["ok"], report["anchors_checked"]) == (True, False)
+
+
+def test_export_warns_and_the_bundle_fails_without_anchors(desk_dir: Path) -> None:
+    initialised()
+    run("ingest", str(SAMPLE))
+    (desk_dir / "audit_anchors.jsonl").unlink()
+
+    exported = CliRunner().invoke(main, ["audit", "export", "--out", "bundle"])
+
+    assert exported.exit_code == 0
+    assert "warning: the anchors file audit_anchors.jsonl is missing" in exported.output
+    assert run("audit", "verify", "--bundle", "bundle").exit_code == 1
+    assert run("audit", "verify", "--bundle", "bundle", "--no-anchors").exit_code == 0
+
+
+def test_deep_verify_catches_an_amount_changed_in_the_items_table(desk_dir: Path) -> None:
+    initialised()
+    run("ingest", str(SAMPLE))
+    deep = json.loads(run("audit", "verify", "--deep", "--json").output)
+    assert deep["ok"], deep["problem"]
+    assert deep["items"] > 0
+    import sqlite3
+
+    conn = sqlite3.connect(desk_dir / "recon.db")
+    (item_id,) = conn.execute(
+        "SELECT id FROM items WHERE state = 'pending' ORDER BY id LIMIT 1"
+    ).fetchone()
+    conn.execute("UPDATE items SET amount_minor = amount_minor * 1000 WHERE id = ?", (item_id,))
+    conn.commit()
+    conn.close()
+
+    assert run("audit", "verify").exit_code == 0  # the log itself is intact
+    result = run("audit", "verify", "--deep")
+
+    assert result.exit_code == 1
+    said = result.output.replace("\n", " ")
+    assert f"R-{item_id}: items.amount is " in said and "but the log says" in said
+
+
 def test_serve_names_missing_and_malformed_tokens(
     desk_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -23,6 +23,7 @@ from domain.intake import IntakeRow
 from domain.items import Item, ItemFacts, ItemKind, ReviewState, RiskTier, Route
 from domain.usecases import UseCases
 from domain.usecases.digests import APART_KEY
+from store.audit.verification import verify_database
 from store.engine import Database
 from store.tables import audit_records, digest_clusters, outbox
 from tests.builders import make_facts
@@ -295,6 +296,10 @@ async def test_approve_all_posts_every_item_with_one_record_each_plus_one_for_th
             approve=False,
             reason="these are all duplicates",
         )
+    # The tables agree with the replayed log: approvals, decisions and entries in bulk.
+    report = await verify_database(migrated, anchors=None, deep=True)
+    assert report.ok, report.problem
+    assert report.journal_entries == 3
 
 
 async def test_reject_all_needs_a_reason_and_records_it_on_every_item(

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from domain.audit.anchoring import AnchorFileView
 from domain.audit.checkpoints import Checkpoint, sign_checkpoint
 from domain.audit.keys import AuditKey, key_id_for
 from domain.audit.merkle import MerkleFrontier, leaf_hash
@@ -475,3 +476,16 @@ def test_a_failure_before_reading_reports_an_empty_log() -> None:
     assert (report.records, report.checkpoints, report.anchors) == (0, 0, 0)
     assert report.root == MerkleFrontier().root() and report.first_bad_seq is None
     assert report.summary() == "FAILED: the bundle in x is incomplete"
+
+
+def test_anchors_appended_while_the_log_was_read_cover_its_newest_checkpoint() -> None:
+    records, checkpoints = build([2, 2])
+    view = AnchorFileView(name="anchors.jsonl", present=True, anchors=(checkpoints[0],))
+    verifier = AuditVerifier(log="recon", keys=[SIGNER.key()], anchors=view)
+    verifier.add_checkpoints(checkpoints)
+    verifier.add_records(records)
+
+    assert verifier.anchors_behind
+    verifier.cover_anchors(checkpoints)
+    assert not verifier.anchors_behind
+    assert verifier.finish().ok
