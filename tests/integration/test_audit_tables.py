@@ -78,7 +78,9 @@ class Desk:
             query = select(audit_records.c.seq).where(
                 audit_records.c.item_id == self.ids[item], audit_records.c.event == event
             )
-            return int((await conn.execute(query.order_by(audit_records.c.seq))).scalars().first())
+            seq = (await conn.execute(query.order_by(audit_records.c.seq))).scalars().first()
+            assert seq is not None, f"{item} has no {event} record"
+            return int(seq)
 
 
 @pytest.fixture
