@@ -342,7 +342,7 @@ async def test_someone_outside_the_team_is_refused_on_every_command(desk: Desk) 
     for n, template in enumerate(OUTSIDER_COMMANDS, start=1):
         result = await desk.slack.slash_command("U0DAN", template.format(id=item.human_id))
         assert not result.timed_out
-        await wait_told(desk, "U0DAN", "you are not a reviewer of treasury", n)
+        await wait_told(desk, "U0DAN", f"you cannot see {item.human_id}", n)
     assert desk.slack.open_modal("U0DAN") is None
     unchanged = await desk.item(item.id or 0)
     assert unchanged.state is ReviewState.PENDING and unchanged.version == item.version

@@ -630,9 +630,10 @@ async def test_preparer_is_refused_and_nothing_changes(
 @pytest.mark.parametrize(
     ("actor", "message"),
     [
-        ("U0DAN", "you are not a reviewer of treasury, which owns R-1"),
-        ("U0LEAD2", "you are not a reviewer of treasury"),
-        ("U0STRANGER", "you are not a reviewer of treasury"),
+        # Outsiders learn nothing about the item, not even its team (finding 16.3).
+        ("U0DAN", "^you cannot see R-1$"),
+        ("U0LEAD2", "^you cannot see R-1$"),
+        ("U0STRANGER", "^you cannot see R-1$"),
     ],
 )
 async def test_non_team_reviewer_is_refused(
