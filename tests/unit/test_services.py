@@ -37,6 +37,7 @@ from domain.items import (
     ReviewState,
     Route,
 )
+from domain.permissions import OPERATOR
 from domain.policy import LoadedPolicy
 from domain.routing import prepare
 from domain.templates import CardUpdate
@@ -1147,11 +1148,14 @@ async def test_get_and_queue_use_read_only_units_of_work(
     )
     opened = len(uow_factory.opened)
     assert (await usecases.queries.get(2)).facts.external_id == "B"
-    queue = await usecases.queries.queue(team="treasury")
+    queue = await usecases.queries.queue(viewer=OPERATOR, team="treasury")
     assert [i.facts.external_id for i in queue] == ["B", "A"]
-    assert [i.id for i in await usecases.queries.queue(states_=[S.PENDING], limit=1, offset=2)] == [
-        1
-    ]
+    assert [
+        i.id
+        for i in await usecases.queries.queue(
+            viewer=OPERATOR, states_=[S.PENDING], limit=1, offset=2
+        )
+    ] == [1]
     assert all(u.read_only for u in uow_factory.opened[opened:])
 
 
