@@ -65,6 +65,12 @@ class NotAuthorized(DomainError):
     """The actor may not perform this action on this item."""
 
 
+class NotVisible(NotAuthorized):
+    """The viewer may not see this item (or queue, or digest group). For an item the
+    sentence is the same whether it exists or not, so ids cannot be probed; it says
+    nothing else about the item."""
+
+
 class InvalidCommand(DomainError):
     """The request is malformed (missing reason, bad argument...)."""
 

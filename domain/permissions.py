@@ -1,19 +1,91 @@
-"""Who may act on an item, decided from the policy alone.
+"""Who may see an item and who may act on it, decided from the policy alone.
 
-Reviewers and leads of the item's team act on their team's items; leads also act on
-escalated items; dead-lettered items belong to compliance officers (and to leads when
-the policy says so). Maker-checker and dual control are enforced by the state machine.
+Seeing: one rule for every read a person makes (show, Details, queues, stats, the App
+Home, every form opened from an id). A user sees an item when they review or lead its
+team, or are a compliance officer (every item). Nothing else lets anyone see it:
+
+- a user in no team sees nothing, not even an item they prepared: ``prepared_by`` is a
+  field of the ingest file, not an identity the desk has checked, so it never grants
+  sight (it only forbids approving, maker-checker);
+- an item of no team (or of a team the policy no longer has) is compliance's alone;
+- someone who leaves a team stops seeing its items, their own claims included.
+
+Someone who may not see an item is told "you cannot see R-5", and the same sentence
+when R-5 does not exist, so ids cannot be probed. The operator at the server (the CLI)
+is not a Slack user: :data:`OPERATOR` sees everything.
+
+Acting: reviewers and leads of the item's team act on their team's items; leads also
+act on escalated items; dead-lettered items belong to compliance officers (and to leads
+when the policy says so). Maker-checker and dual control are enforced by the state
+machine.
 """
 
 from __future__ import annotations
 
 from collections.abc import Set
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import assert_never
 
-from domain.errors import NotAuthorized, User
-from domain.items import Item, ReviewState
+from domain.errors import NotAuthorized, NotVisible, User
+from domain.items import Item, ReviewState, format_human_id
 from domain.policy import Policy
 from domain.sla import SETTLED, Rung
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """Someone in Slack, by user id: sees what their roles in the policy let them see."""
+
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    """The operator at the server's command line: not a Slack user; sees every item."""
+
+
+#: The operator (``recon-bot show``, ``recon-bot queue``...).
+OPERATOR = Operator()
+
+#: Who reads: a person in Slack, or the operator.
+Viewer = Person | Operator
+
+
+def visible_teams(policy: Policy, viewer: Viewer) -> tuple[str, ...] | None:
+    """The teams whose items ``viewer`` sees, in policy order; None for every item
+    (those of no team included): compliance officers and the operator."""
+    match viewer:
+        case Operator():
+            return None
+        case Person(id=user):
+            if user in policy.compliance.officers:
+                return None
+            return tuple(t.name for t in policy.teams_of(user))
+        case _:
+            assert_never(viewer)
+
+
+def sees_everything(policy: Policy, viewer: Viewer) -> bool:
+    """Whether ``viewer`` sees every item (so may be told that one does not exist)."""
+    return visible_teams(policy, viewer) is None
+
+
+def can_see(policy: Policy, viewer: Viewer, team: str | None) -> bool:
+    """Whether ``viewer`` sees an item (or digest group) of ``team`` (None: of no team)."""
+    teams = visible_teams(policy, viewer)
+    return teams is None or (team is not None and team in teams)
+
+
+def not_visible(item_id: int) -> NotVisible:
+    """The one answer to someone who may not see ``item_id``, whether it exists or not."""
+    return NotVisible(f"you cannot see {format_human_id(item_id)}")
+
+
+def check_can_see(policy: Policy, item: Item, viewer: Viewer) -> None:
+    """Raises NotVisible ("you cannot see R-5", nothing more) unless ``viewer`` sees ``item``."""
+    if not can_see(policy, viewer, item.team):
+        raise NotVisible(f"you cannot see {item.human_id}")
 
 
 class Role(StrEnum):
@@ -43,7 +115,12 @@ def roles_of(policy: Policy, user: str, team_name: str | None) -> frozenset[Role
 
 
 def check_can_act(policy: Policy, item: Item, user: str) -> frozenset[Role]:
-    """Raises NotAuthorized unless ``user`` may decide on ``item`` now; returns the roles."""
+    """Raises NotAuthorized unless ``user`` may decide on ``item`` now; returns the roles.
+
+    Someone who may not even see the item is told only that (:class:`NotVisible`), so
+    a refused decision reveals no more than a refused read.
+    """
+    check_can_see(policy, item, Person(user))
     roles = roles_of(policy, user, item.team)
     # A dead letter stays compliance's even while someone holds a claim on it.
     if item.state is ReviewState.DEAD_LETTER or (
@@ -60,10 +137,7 @@ def check_can_act(policy: Policy, item: Item, user: str) -> frozenset[Role]:
         return roles
     if item.state is ReviewState.ESCALATED and not roles & OVERSEERS:
         raise NotAuthorized(f"{item.human_id} is escalated; only its team's leads may act on it")
-    if not roles:
-        team = item.team or "no team"
-        raise NotAuthorized(f"you are not a reviewer of {team}, which owns {item.human_id}")
-    return roles
+    return roles  # never empty: whoever sees the item holds a role for it
 
 
 def check_not_someone_elses_claim(item: Item, user: str, roles: Set[Role]) -> None:

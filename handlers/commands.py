@@ -9,8 +9,9 @@ from typing import assert_never
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
-from domain.errors import InvalidCommand, NotAuthorized, StaleItem
+from domain.errors import InvalidCommand, StaleItem
 from domain.items import Item, ReviewState
+from domain.permissions import Person
 from domain.states import Action
 from domain.usecases.queries import OPEN_STATES
 from handlers import blocks
@@ -50,8 +51,6 @@ async def _queue(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
 async def send_queue_page(ctx: Ctx, *, user: str, scope: QueueScope, offset: int) -> None:
     """Renders one page of a queue scope (mine, one team's, all of the user's) to the user."""
     deps = ctx.deps
-    policy = deps.policy().policy
-    visible = deps.usecases.queries.visible_teams(user)
     teams: Sequence[str] | None
     assignee: str | None
     match scope.scope:
@@ -59,18 +58,19 @@ async def send_queue_page(ctx: Ctx, *, user: str, scope: QueueScope, offset: int
             title, teams, assignee = "My items", None, user
         case Scope.TEAM:
             team = scope.team or ""
-            if policy.team(team) is None:
-                raise NotAuthorized(f"there is no team `{team}`")
-            if visible is not None and team not in visible:
-                raise NotAuthorized(f"you are not a member of `{team}`")
             title, teams, assignee = f"Open in {team}", [team], None
         case Scope.ALL:
-            title, teams, assignee = "Open in my teams", visible, None
+            title, teams, assignee = "Open in my teams", None, None
         case _:
             assert_never(scope.scope)
     now = deps.clock.now()
     items, total = await deps.usecases.queries.queue_page(
-        states_=OPEN_STATES, teams=teams, assignee=assignee, limit=QUEUE_PAGE_SIZE, offset=offset
+        viewer=Person(user),
+        states_=OPEN_STATES,
+        teams=teams,
+        assignee=assignee,
+        limit=QUEUE_PAGE_SIZE,
+        offset=offset,
     )
     msg = blocks.queue_page(
         items,
@@ -79,7 +79,7 @@ async def send_queue_page(ctx: Ctx, *, user: str, scope: QueueScope, offset: int
         offset=offset,
         page_size=QUEUE_PAGE_SIZE,
         total=total,
-        policy=policy,
+        policy=deps.policy().policy,
         now=now,
     )
     await ctx.reply(msg.text, msg.blocks)
@@ -91,9 +91,9 @@ async def _show(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
 
 
 async def send_details(ctx: Ctx, item_id: int) -> None:
-    """The item's details, privately."""
+    """The item's details, privately (to someone who may see it)."""
     deps = ctx.deps
-    item = await deps.usecases.queries.get(item_id)
+    item = await deps.usecases.queries.item(item_id, viewer=Person(ctx.user))
     history = await deps.history(item_id)
     msg = blocks.item_details(
         item, policy=deps.policy().policy, now=deps.clock.now(), history=history

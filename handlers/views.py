@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncApp
 
 from domain.errors import DomainError
 from domain.items import Item
+from domain.permissions import Person
 from domain.usecases.transaction import Outcome
 from handlers.blocks.mrkdwn import error_text
 from handlers.context import Ctx, Deps, guarded, reply_to
@@ -34,8 +35,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
 
 async def _current(ctx: Ctx, metadata: ModalMetadata, first_field: Field) -> Item | None:
-    """The item if it is still the version the form was opened on; else acks with an error."""
-    item = await ctx.deps.usecases.queries.get(metadata.item_id)
+    """The item if it is still the version the form was opened on; else acks with an error.
+
+    Read as the submitter sees it: a forged submission for an item they may not see is
+    told "you cannot see R-5", never the item's new state.
+    """
+    item = await ctx.deps.usecases.queries.item(metadata.item_id, viewer=Person(ctx.user))
     if item.version != metadata.version:
         await ctx.ack(
             response_action="errors",

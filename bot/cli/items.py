@@ -1,4 +1,9 @@
-"""``recon-bot queue`` and ``show``: the items and one item's whole story."""
+"""``recon-bot queue`` and ``show``: the items and one item's whole story.
+
+These are the operator's tools, run on the server: the operator is not a Slack user and
+reads as :data:`~domain.permissions.OPERATOR`, who sees every item (Slack users see only
+their teams' items).
+"""
 
 from __future__ import annotations
 
@@ -51,10 +56,11 @@ def queue(
     from rich.table import Table
 
     from bot.views import item_summary
+    from domain.permissions import OPERATOR
 
     async def _queue(c: Container) -> list[dict[str, Any]]:
         items = await c.usecases.queries.queue(
-            states_=wanted, team=team, assignee=assignee, limit=limit
+            viewer=OPERATOR, states_=wanted, team=team, assignee=assignee, limit=limit
         )
         return [item_summary(i, c.policy.current().policy) for i in items]
 
@@ -101,11 +107,12 @@ def show(item_id: str, as_json: bool) -> None:
         raise click.BadParameter(f"{item_id!r} is not an item id like R-1042", param_hint="ID")
 
     from bot.views import entry_view, item_detail
+    from domain.permissions import OPERATOR
     from store.audit.log import history as audit_history
 
     async def _show(c: Container) -> dict[str, Any]:
-        item = await c.usecases.queries.get(parsed)
-        entries = await c.usecases.queries.journal_of(parsed)
+        item = await c.usecases.queries.item(parsed, viewer=OPERATOR)
+        entries = await c.usecases.queries.journal_of(parsed, viewer=OPERATOR)
         async with c.database.reader.connect() as conn:
             history = await audit_history(conn, parsed)
         detail = item_detail(item, c.policy.current().policy)

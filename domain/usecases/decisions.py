@@ -8,7 +8,7 @@ from domain import states
 from domain.errors import IllegalTransition, NotAuthorized
 from domain.items import Item, ReviewState
 from domain.journal import EntryKind
-from domain.permissions import check_can_act, check_not_someone_elses_claim, roles_of
+from domain.permissions import Person, check_can_act, check_not_someone_elses_claim, roles_of
 from domain.usecases.transaction import Outcome, UseCase
 
 
@@ -92,12 +92,17 @@ class Decisions(UseCase):
         With ``action``, also whether the item's state allows it, so a form that could
         only fail on submit (what the user typed lost) is not opened at all.
 
+        Someone who may not see the item learns nothing about it, not even whether it
+        exists: "you cannot see R-5" (:class:`~domain.errors.NotVisible`), before any
+        word on its state.
+
         Raises:
-            ItemNotFound, NotAuthorized, IllegalTransition: with the reason to show.
+            NotVisible, ItemNotFound, NotAuthorized, IllegalTransition: with the reason
+                to show.
         """
         policy = self._tx.policy().policy
         async with self._tx.uow(read_only=True) as uow:
-            item = await self._tx.load(uow, item_id)
+            item = await self._tx.load_for(uow, item_id, Person(actor))
         if item.state in (ReviewState.POSTED, ReviewState.REJECTED, ReviewState.APPROVED):
             raise IllegalTransition(
                 f"{item.human_id} is already {item.state.value}; there is nothing to decide"

@@ -17,10 +17,19 @@ from domain.digest import (
     DigestPlan,
     plan_digest,
 )
-from domain.errors import IllegalTransition, InvalidCommand, NotAuthorized, StaleItem, User
+from domain.errors import (
+    IllegalTransition,
+    InvalidCommand,
+    NotAuthorized,
+    NotVisible,
+    StaleItem,
+    User,
+)
 from domain.items import Item, ReviewState
 from domain.journal import EntryKind
-from domain.permissions import check_can_act
+from domain.permissions import Person, can_see, check_can_act, sees_everything
+from domain.policy import Policy
+from domain.ports import UnitOfWork
 from domain.templates import DigestGroup, Verdict
 from domain.usecases.posting import posting
 from domain.usecases.transaction import (
@@ -33,6 +42,8 @@ from domain.usecases.transaction import (
 MAX_DIGEST_ITEMS = 10_000
 #: Cluster key of the items a digest lists for individual review.
 APART_KEY = "(individual review: dual control or material)"
+#: The one answer to someone who may not see a digest group (or names one that is not).
+GROUP_NOT_VISIBLE = "you cannot see this digest group"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -275,13 +286,30 @@ class Digests(UseCase):
             items=tuple(decided),
         )
 
+    @staticmethod
+    async def _visible_cluster(
+        uow: UnitOfWork, policy: Policy, cluster_id: int, actor: str
+    ) -> ClusterRecord:
+        """The digest group, if ``actor`` may see its team's items.
+
+        Raises:
+            NotVisible: they may not, or (for who does not see every item) there is no
+                such group: the same sentence, as for items.
+            InvalidCommand: there is no such group, told to who sees every item.
+        """
+        viewer = Person(actor)
+        cluster = await uow.digests.get_cluster(cluster_id)
+        if cluster is None and sees_everything(policy, viewer):
+            raise InvalidCommand("that digest group no longer exists")
+        if cluster is None or not can_see(policy, viewer, cluster.team):
+            raise NotVisible(GROUP_NOT_VISIBLE)
+        return cluster
+
     async def cluster_summary(self, *, cluster_id: int, actor: str) -> ClusterSummary:
         """What a "Reject all" form shows, if the actor may act on the group."""
         policy = self._tx.policy().policy
         async with self._tx.uow(read_only=True) as uow:
-            cluster = await uow.digests.get_cluster(cluster_id)
-            if cluster is None:
-                raise InvalidCommand("that digest group no longer exists")
+            cluster = await self._visible_cluster(uow, policy, cluster_id, actor)
             if cluster.state is not ClusterState.OPEN:
                 raise IllegalTransition(f"this group was already {cluster.state}")
             first = await self._tx.load(uow, cluster.items[0][0]) if cluster.items else None
@@ -290,12 +318,11 @@ class Digests(UseCase):
         return ClusterSummary(id=cluster.id, size=len(cluster.items), title=cluster.key)
 
     async def review_cluster(self, *, cluster_id: int, actor: str, now: datetime) -> int:
-        """Posts a card for each still-open item of a cluster; returns how many."""
+        """Posts a card for each still-open item of a cluster (if the actor may see the
+        group and act on its items); returns how many."""
         policy = self._tx.policy().policy
         async with self._tx.uow() as uow:
-            cluster = await uow.digests.get_cluster(cluster_id)
-            if cluster is None:
-                raise InvalidCommand("that digest group no longer exists")
+            cluster = await self._visible_cluster(uow, policy, cluster_id, actor)
             items = [await self._tx.load(uow, item_id) for item_id, _ in cluster.items]
             open_items = [i for i in items if i.state not in sla.SETTLED]
             for item in open_items:

@@ -1,5 +1,10 @@
 """The reads: one item, queues and their pages, the App Home dashboard and counts (and
-the Home page a reader chose, kept for their next refresh)."""
+the Home page a reader chose, kept for their next refresh).
+
+Every read a person makes takes the viewer and applies the one visibility rule of
+:mod:`domain.permissions` here, so no surface can forget it: a person sees the items of
+the teams they review or lead (compliance officers, and the operator's CLI, see all).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from domain.dashboard import Dashboard, PriorityBand, page_count
+from domain.errors import InvalidCommand, NotVisible
 from domain.items import Item, JournalEntry, ReviewState
+from domain.permissions import Person, Viewer, can_see, visible_teams
 from domain.usecases.transaction import UseCase
 
 #: States in which an item still needs a human.
@@ -25,7 +32,8 @@ class Queries(UseCase):
     """What reviewers and operators read."""
 
     async def get(self, item_id: int) -> Item:
-        """One item.
+        """One item, unfiltered: the desk's own read, for what it posts itself (the
+        notifier renders cards for team channels with it). A person's read is :meth:`item`.
 
         Raises:
             ItemNotFound: no such item.
@@ -33,14 +41,34 @@ class Queries(UseCase):
         async with self._tx.uow(read_only=True) as uow:
             return await self._tx.load(uow, item_id)
 
-    async def journal_of(self, item_id: int) -> list[JournalEntry]:
-        """The journal entries made for one item (none until it is posted)."""
+    async def item(self, item_id: int, *, viewer: Viewer) -> Item:
+        """One item, if ``viewer`` may see it (show, Details, a form's submit check).
+
+        Raises:
+            NotVisible: ``viewer`` may not see it, or it does not exist (same sentence).
+            ItemNotFound: it does not exist, told to a viewer who sees every item.
+        """
         async with self._tx.uow(read_only=True) as uow:
+            return await self._tx.load_for(uow, item_id, viewer)
+
+    async def journal_of(self, item_id: int, *, viewer: Viewer) -> list[JournalEntry]:
+        """The journal entries made for one item (none until it is posted), if ``viewer``
+        may see the item (raises as :meth:`item` does)."""
+        async with self._tx.uow(read_only=True) as uow:
+            await self._tx.load_for(uow, item_id, viewer)
             return await uow.journal.for_item(item_id)
+
+    def _narrow(self, viewer: Viewer, teams: Sequence[str] | None) -> list[str] | None:
+        """``teams`` (None: every team) cut to those ``viewer`` sees; None is every item."""
+        visible = visible_teams(self._tx.policy().policy, viewer)
+        if visible is None:
+            return None if teams is None else list(teams)
+        return list(visible) if teams is None else [t for t in teams if t in visible]
 
     async def queue(
         self,
         *,
+        viewer: Viewer,
         states_: Sequence[ReviewState] | None = None,
         team: str | None = None,
         teams: Sequence[str] | None = None,
@@ -48,12 +76,15 @@ class Queries(UseCase):
         limit: int = 100,
         offset: int = 0,
     ) -> list[Item]:
-        """Items by filter, highest priority first."""
+        """Items by filter that ``viewer`` may see, highest priority first."""
+        scoped = self._narrow(viewer, teams)
+        if team is not None and not can_see(self._tx.policy().policy, viewer, team):
+            scoped = []
         async with self._tx.uow(read_only=True) as uow:
             return await uow.items.query(
                 states=states_,
                 team=team,
-                teams=teams,
+                teams=scoped,
                 assignee=assignee,
                 limit=limit,
                 offset=offset,
@@ -62,26 +93,33 @@ class Queries(UseCase):
     async def queue_page(
         self,
         *,
+        viewer: Viewer,
         states_: Sequence[ReviewState],
         teams: Sequence[str] | None = None,
         assignee: str | None = None,
         limit: int,
         offset: int,
     ) -> tuple[list[Item], int]:
-        """One page of a queue and the total count (for pagination)."""
+        """One page of a queue and its total count (for pagination), over what ``viewer``
+        may see: ``teams`` None is all of it, ``assignee`` narrows it to their claims.
+
+        Raises:
+            InvalidCommand: a named team the policy does not have.
+            NotVisible: a named team whose items ``viewer`` may not see.
+        """
+        policy = self._tx.policy().policy
+        for name in teams or ():
+            if policy.team(name) is None:
+                raise InvalidCommand(f"there is no team `{name}`")
+            if not can_see(policy, viewer, name):
+                raise NotVisible(f"you are not a member of `{name}`")
+        scoped = self._narrow(viewer, teams)
         async with self._tx.uow(read_only=True) as uow:
             page = await uow.items.query(
-                states=states_, teams=teams, assignee=assignee, limit=limit, offset=offset
+                states=states_, teams=scoped, assignee=assignee, limit=limit, offset=offset
             )
-            total = await uow.items.count(states=states_, teams=teams, assignee=assignee)
+            total = await uow.items.count(states=states_, teams=scoped, assignee=assignee)
         return page, total
-
-    def visible_teams(self, user: str) -> list[str] | None:
-        """Teams whose items the user works on; None (all) for compliance officers."""
-        policy = self._tx.policy().policy
-        if user in policy.compliance.officers:
-            return None
-        return [t.name for t in policy.teams_of(user)]
 
     async def dashboard(
         self, *, user: str, now: datetime, page: int | None = None, page_size: int = 10
@@ -93,7 +131,7 @@ class Queries(UseCase):
         lists got shorter) shows the last one.
         """
         policy = self._tx.policy().policy
-        teams = self.visible_teams(user)
+        teams = self._narrow(Person(user), None)  # None: compliance, every item
         team_names = [t.name for t in policy.teams] if teams is None else teams
         async with self._tx.uow(read_only=True) as uow:
             if page is None:
@@ -101,13 +139,14 @@ class Queries(UseCase):
             counts = await uow.items.summary(
                 teams=teams, overdue_before=now - policy.sla.remind_after
             )
-            mine_total = await uow.items.count(states=OPEN_STATES, assignee=user)
+            # Their claims in teams they still see (someone who left a team sees none).
+            mine_total = await uow.items.count(states=OPEN_STATES, teams=teams, assignee=user)
             unclaimed_total = await uow.items.count(states=[ReviewState.PENDING], teams=team_names)
             pages = page_count(max(mine_total, unclaimed_total), page_size)
             page = min(max(page, 0), pages - 1)
             offset = page * page_size
             mine = await uow.items.query(
-                states=OPEN_STATES, assignee=user, limit=page_size, offset=offset
+                states=OPEN_STATES, teams=teams, assignee=user, limit=page_size, offset=offset
             )
             unclaimed = await uow.items.claimable(teams=team_names, limit=page_size, offset=offset)
         return Dashboard(
@@ -139,9 +178,10 @@ class Queries(UseCase):
             await uow.commit()
 
     async def stats(self, *, user: str, now: datetime) -> dict[str, int]:
-        """Counts per state and the dashboard figures, over the user's teams."""
+        """Counts per state and the dashboard figures, over the items ``user`` may see."""
         policy = self._tx.policy().policy
         async with self._tx.uow(read_only=True) as uow:
             return await uow.items.summary(
-                teams=self.visible_teams(user), overdue_before=now - policy.sla.remind_after
+                teams=self._narrow(Person(user), None),
+                overdue_before=now - policy.sla.remind_after,
             )

@@ -20,7 +20,14 @@ from domain.audit.records import AuditEntry, CanonicalData
 from domain.errors import ItemNotFound, StaleItem
 from domain.items import MAX_ITEM_ID, Item, JournalEntry, ReviewState, format_human_id
 from domain.journal import EntryKind
-from domain.permissions import check_can_act, check_not_someone_elses_claim
+from domain.permissions import (
+    Viewer,
+    check_can_act,
+    check_can_see,
+    check_not_someone_elses_claim,
+    not_visible,
+    sees_everything,
+)
 from domain.policy import LoadedPolicy
 from domain.ports import UnitOfWork, UnitOfWorkFactory
 from domain.usecases.posting import posting
@@ -104,6 +111,24 @@ class Transactions:
         item = await uow.items.get(item_id) if 0 < item_id <= MAX_ITEM_ID else None
         if item is None:
             raise ItemNotFound(f"there is no item {format_human_id(item_id)}")
+        return item
+
+    async def load_for(self, uow: UnitOfWork, item_id: int, viewer: Viewer) -> Item:
+        """The stored item, if ``viewer`` may see it (every read a person makes).
+
+        Raises:
+            NotVisible: ``viewer`` may not see the item, or there is none and ``viewer``
+                does not see every item: one sentence for both, so ids cannot be probed.
+            ItemNotFound: there is no such item (told only to who sees every item).
+        """
+        policy = self.policy().policy
+        try:
+            item = await self.load(uow, item_id)
+        except ItemNotFound:
+            if sees_everything(policy, viewer):
+                raise
+            raise not_visible(item_id) from None
+        check_can_see(policy, item, viewer)
         return item
 
     async def update(self, uow: UnitOfWork, item: Item, *, expected_version: int) -> Item | None:

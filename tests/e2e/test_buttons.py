@@ -83,7 +83,7 @@ async def test_someone_outside_the_team_is_refused_on_every_button(desk: Desk) -
 
         await desk.slack.wait_for(told, message=f"Dan told why {label} is refused")
         reply = desk.slack.ephemerals_for("U0DAN", TREASURY)[-1].all_text()
-        assert f"you are not a reviewer of treasury, which owns {item.human_id}" in reply
+        assert reply == f":no_entry: you cannot see {item.human_id}", (label, reply)
     assert desk.slack.open_modal("U0DAN") is None
     unchanged = await desk.item(item.id or 0)
     assert unchanged.state is ReviewState.PENDING and unchanged.version == item.version

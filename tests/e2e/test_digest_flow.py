@@ -184,7 +184,7 @@ async def test_refusals_and_review_individually(desk: Desk, slack: SlackStandIn)
     await wait_told(desk, "U0DAN", "maker-checker")
     # Someone outside the team may not either.
     await slack.click("U0ALICE", "Approve all", channel=APEU, ts=group.ts)
-    await wait_told(desk, "U0ALICE", "not a reviewer of ap-europe")
+    await wait_told(desk, "U0ALICE", "you cannot see R-")
     assert {(await desk.item(i.id or 0)).state for i in (mine, other)} == {ReviewState.PENDING}
 
     # Review individually: one card per item, each with its own buttons.

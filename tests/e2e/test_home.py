@@ -207,7 +207,7 @@ async def test_home_of_another_team_shows_only_its_items(desk: Desk) -> None:
     assert f"*{treasury.human_id}*" not in text
     # nor may Dan act on the treasury item by any route
     await desk.slack.slash_command("U0DAN", f"approve {treasury.human_id}")
-    await wait_said(desk, "U0DAN", "you are not a reviewer of treasury")
+    await wait_said(desk, "U0DAN", f"you cannot see {treasury.human_id}")
     await desk.slack.slash_command("U0DAN", f"reject {treasury.human_id} not our item at all")
-    await wait_told(desk, "U0DAN", "you are not a reviewer of treasury", 2)
+    await wait_told(desk, "U0DAN", f"you cannot see {treasury.human_id}", 2)
     assert (await desk.item(treasury.id or 0)).state is ReviewState.PENDING

@@ -238,6 +238,6 @@ async def test_a_form_submitted_by_someone_who_may_not_act_changes_nothing(desk:
     # a forged submission of Alice's form by Dan (Slack would never send this)
     result = await desk.slack.submit_modal("U0DAN", GOOD_DISPUTE, view_id=form.id)
     assert not result.timed_out
-    await wait_said(desk, "U0DAN", "you are not a reviewer of treasury")
+    await wait_said(desk, "U0DAN", f"you cannot see {item.human_id}")
     unchanged = await desk.item(item.id or 0)
     assert unchanged.state is ReviewState.PENDING and unchanged.dispute is None

@@ -30,6 +30,7 @@ from domain.items import (
     ReviewState,
     RiskTier,
 )
+from domain.permissions import OPERATOR
 from domain.policy import LoadedPolicy, parse_policy
 from domain.usecases import UseCases
 from scheduler.jobs import SWEEP_BATCH, Jobs
@@ -117,7 +118,8 @@ def facts(n: int, **overrides: Any) -> ItemFacts:
 async def ingest(usecases: UseCases, n: int, *, now: datetime = T0, **overrides: Any) -> list[Item]:
     rows = [IntakeRow(line=i + 2, facts=facts(i, **overrides)) for i in range(n)]
     await usecases.intake.ingest(rows, now=now)
-    return sorted(await usecases.queries.queue(limit=10_000), key=lambda i: i.id or 0)
+    queued = await usecases.queries.queue(viewer=OPERATOR, limit=10_000)
+    return sorted(queued, key=lambda i: i.id or 0)
 
 
 async def events(db: Database, item_id: int | None = None) -> list[str]:

@@ -25,6 +25,7 @@ from domain.items import (
     RiskTier,
     Route,
 )
+from domain.permissions import OPERATOR
 from domain.policy import parse_policy
 from domain.states import SYSTEM
 from domain.usecases import UseCases
@@ -298,7 +299,7 @@ async def test_ingest_is_idempotent_and_amends_on_change(
     again = await usecases.intake.ingest(_rows(5), now=NOW)
     changed = await usecases.intake.ingest(_rows(5, counterparty="Globex"), now=NOW)
     assert (first.inserted, again.unchanged, changed.amended) == (5, 5, 5)
-    queue = await usecases.queries.queue(states_=[ReviewState.PENDING])
+    queue = await usecases.queries.queue(viewer=OPERATOR, states_=[ReviewState.PENDING])
     assert len(queue) == 5
     assert all(i.facts.counterparty == "Globex" for i in queue)
 
@@ -382,13 +383,15 @@ async def test_concurrent_claims_from_two_processes_never_share_an_item(
 async def test_approval_posts_one_balanced_entry(migrated: Database, tmp_path: Path) -> None:
     usecases = await _service(migrated, tmp_path)
     await usecases.intake.ingest(_rows(1, amount=Decimal("2500.00")), now=NOW)
-    (item,) = await usecases.queries.queue()
+    (item,) = await usecases.queries.queue(viewer=OPERATOR)
     outcome = await usecases.decisions.approve(item_id=item.id or 0, actor="U0ALICE", now=NOW)
     repeat = await usecases.decisions.approve(item_id=item.id or 0, actor="U0ALICE", now=NOW)
     assert outcome.item.state is ReviewState.POSTED
     assert outcome.journal_entry is not None and outcome.journal_entry.balanced
     assert repeat.noop
-    entries = await (await _service(migrated, tmp_path)).queries.journal_of(item.id or 0)
+    entries = await (await _service(migrated, tmp_path)).queries.journal_of(
+        item.id or 0, viewer=OPERATOR
+    )
     assert len(entries) == 1
 
 
@@ -407,7 +410,7 @@ async def test_an_anchors_file_failure_does_not_fail_a_committed_change(
     usecases = UseCases.over(uow=factory, policy=lambda: loaded)
     result = await usecases.intake.ingest(_rows(1), now=NOW)
     assert result.inserted == 1
-    assert len(await usecases.queries.queue()) == 1
+    assert len(await usecases.queries.queue(viewer=OPERATOR)) == 1
     assert any(getattr(r, "event", None) == "anchor_failed" for r in caplog.records)
 
 

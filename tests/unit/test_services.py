@@ -37,6 +37,7 @@ from domain.items import (
     ReviewState,
     Route,
 )
+from domain.permissions import OPERATOR
 from domain.policy import LoadedPolicy
 from domain.routing import prepare
 from domain.templates import CardUpdate
@@ -630,9 +631,10 @@ async def test_preparer_is_refused_and_nothing_changes(
 @pytest.mark.parametrize(
     ("actor", "message"),
     [
-        ("U0DAN", "you are not a reviewer of treasury, which owns R-1"),
-        ("U0LEAD2", "you are not a reviewer of treasury"),
-        ("U0STRANGER", "you are not a reviewer of treasury"),
+        # Outsiders learn nothing about the item, not even its team (finding 16.3).
+        ("U0DAN", "^you cannot see R-1$"),
+        ("U0LEAD2", "^you cannot see R-1$"),
+        ("U0STRANGER", "^you cannot see R-1$"),
     ],
 )
 async def test_non_team_reviewer_is_refused(
@@ -1146,11 +1148,14 @@ async def test_get_and_queue_use_read_only_units_of_work(
     )
     opened = len(uow_factory.opened)
     assert (await usecases.queries.get(2)).facts.external_id == "B"
-    queue = await usecases.queries.queue(team="treasury")
+    queue = await usecases.queries.queue(viewer=OPERATOR, team="treasury")
     assert [i.facts.external_id for i in queue] == ["B", "A"]
-    assert [i.id for i in await usecases.queries.queue(states_=[S.PENDING], limit=1, offset=2)] == [
-        1
-    ]
+    assert [
+        i.id
+        for i in await usecases.queries.queue(
+            viewer=OPERATOR, states_=[S.PENDING], limit=1, offset=2
+        )
+    ] == [1]
     assert all(u.read_only for u in uow_factory.opened[opened:])
 
 
