@@ -21,6 +21,7 @@ from domain.errors import ItemNotFound, StaleItem
 from domain.items import MAX_ITEM_ID, Item, JournalEntry, ReviewState, format_human_id
 from domain.journal import EntryKind
 from domain.permissions import (
+    Person,
     Viewer,
     check_can_act,
     check_can_see,
@@ -225,9 +226,11 @@ class Transactions:
     ) -> Outcome:
         """A person's decision on one item, in one transaction.
 
-        Loads the item, works out ``move`` (a transition of :mod:`domain.states`), checks
-        that ``actor`` may act on the item (and, with ``claim_check``, that nobody else
-        holds its claim) and that it is still at ``expected_version``, then writes,
+        Loads the item if ``actor`` may see it (the same refusal whether it exists or
+        not, so a write cannot probe ids either), works out ``move`` (a transition of
+        :mod:`domain.states`), checks that ``actor`` may act on the item (and, with
+        ``claim_check``, that nobody else holds its claim) and that it is still at
+        ``expected_version``, then writes,
         audits, announces, runs ``then`` (e.g. posting) and commits. A repeat (``noop``)
         returns before the checks, so a double click never fails. With ``check_first``
         the checks come before the move, for decisions whose form errors must not tell
@@ -240,7 +243,7 @@ class Transactions:
         """
         policy = self.policy().policy
         async with self.uow() as uow:
-            item = await self.load(uow, item_id)
+            item = await self.load_for(uow, item_id, Person(actor))
             if repeat is not None and repeat(item):
                 return Outcome(item=item, noop=True)
 

@@ -23,6 +23,7 @@ from domain.errors import (
     ItemNotFound,
     NotAuthorized,
     NothingToClaim,
+    NotVisible,
     StaleItem,
 )
 from domain.intake import IntakeRow, RowError
@@ -775,10 +776,30 @@ async def test_reject_needs_a_reason_and_repeats_are_noops(
 
 
 async def test_missing_item(usecases: UseCases, clock: FixedClock) -> None:
+    # Only who sees every item learns that an id does not exist; a reviewer's write gets
+    # the answer an item of another team would give, so writes cannot probe ids.
     with pytest.raises(ItemNotFound, match="there is no item R-99"):
+        await usecases.decisions.approve(item_id=99, actor="U0AUDIT", now=clock.now())
+    with pytest.raises(NotVisible, match="^you cannot see R-99$"):
         await usecases.decisions.approve(item_id=99, actor="U0BOB", now=clock.now())
     with pytest.raises(ItemNotFound):
         await usecases.queries.get(99)
+
+
+async def test_a_write_on_another_teams_item_says_only_that_it_cannot_be_seen(
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+) -> None:
+    await add_item(usecases, uow_factory, clock)
+    await usecases.decisions.escalate(item_id=1, actor="U0BOB", now=clock.now(), reason="help")
+    before = snapshot(uow_factory)
+    for write in (
+        usecases.decisions.escalate(item_id=1, actor="U0DAN", now=clock.now()),
+        usecases.decisions.approve(item_id=1, actor="U0DAN", now=clock.now()),
+        usecases.claims.claim(item_id=1, actor="U0DAN", now=clock.now()),
+    ):
+        with pytest.raises(NotVisible, match="^you cannot see R-1$"):
+            await write
+    assert snapshot(uow_factory) == before
 
 
 # --- claims -------------------------------------------------------------------------------
