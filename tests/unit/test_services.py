@@ -780,7 +780,7 @@ async def test_missing_item(usecases: UseCases, clock: FixedClock) -> None:
     # the answer an item of another team would give, so writes cannot probe ids.
     with pytest.raises(ItemNotFound, match="there is no item R-99"):
         await usecases.decisions.approve(item_id=99, actor="U0AUDIT", now=clock.now())
-    with pytest.raises(NotVisible, match="^you cannot see R-99$"):
+    with pytest.raises(NotVisible, match=r"^you cannot see R-99$"):
         await usecases.decisions.approve(item_id=99, actor="U0BOB", now=clock.now())
     with pytest.raises(ItemNotFound):
         await usecases.queries.get(99)
@@ -797,7 +797,7 @@ async def test_a_write_on_another_teams_item_says_only_that_it_cannot_be_seen(
         usecases.decisions.approve(item_id=1, actor="U0DAN", now=clock.now()),
         usecases.claims.claim(item_id=1, actor="U0DAN", now=clock.now()),
     ):
-        with pytest.raises(NotVisible, match="^you cannot see R-1$"):
+        with pytest.raises(NotVisible, match=r"^you cannot see R-1$"):
             await write
     assert snapshot(uow_factory) == before
 
