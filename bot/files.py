@@ -210,10 +210,11 @@ def _read_csv(text: io.TextIOWrapper) -> Iterator[RawRow]:
                 line=start,
                 values={},
                 problem=("(row)", f"has {len(cells)} columns, the header has {width}"),
-                raw=raw,
+                raw=quarantine_text(raw),
             )
             continue
-        yield RawRow(line=start, values=dict(zip(header, cells, strict=True)), raw=raw)
+        values = dict(zip(header, cells, strict=True))
+        yield RawRow(line=start, values=values, raw=quarantine_text(raw))
 
 
 class _RepeatedKey(ValueError):
@@ -267,7 +268,7 @@ def _read_jsonl(text: io.TextIOWrapper) -> Iterator[RawRow]:
                 line=number,
                 values={},
                 problem=(
-                    exc.key[:_MAX_FIELD] or "(line)",
+                    _field(exc.key) or "(line)",
                     f"the key {exc.key[:_MAX_FIELD]!r} is given twice in one object; "
                     "which value is meant is not clear",
                 ),
@@ -299,7 +300,7 @@ def _read_jsonl(text: io.TextIOWrapper) -> Iterator[RawRow]:
             try:
                 converted = _text(value)
             except TypeError:
-                bad = (str(key)[:_MAX_FIELD], "must be a string, number, boolean or null")
+                bad = (_field(key) or "(line)", "must be a string, number, boolean or null")
                 break
             if converted is not None:
                 values[str(key)] = converted
@@ -347,10 +348,17 @@ def undecodable(text: str) -> str | None:
 
 def quarantine_text(text: str) -> str:
     """``text`` as the quarantine keeps it: at most :data:`MAX_RAW` characters, marked
-    when cut, and bytes that were not UTF-8 shown as ``\\xe9`` escapes (the store holds
-    text only)."""
+    when cut, with NUL and bytes that were not UTF-8 shown as ``\\x00`` and ``\\xe9``
+    escapes (the store holds text only, and PostgreSQL no NUL)."""
     if len(text) > MAX_RAW:
         text = f"{text[:MAX_RAW]}... [cut: {len(text):,} characters in all, {MAX_RAW:,} kept]"
+    if "\x00" in text:  # PostgreSQL text holds no NUL
+        text = text.replace("\x00", "\\x00")
     if text.isascii() or _UNDECODED.search(text) is None:
         return text
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _field(key: str) -> str:
+    """A JSON key as the field a problem names: itself if it is plain text that fits."""
+    return key[:_MAX_FIELD] if key.isprintable() else "(line)"

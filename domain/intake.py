@@ -2,6 +2,11 @@
 
 Pure: rows arrive as ``dict[str, str]`` already read by the shell (CSV or JSON Lines);
 ``today`` comes in as an argument for turning ``booked_on`` into an age.
+
+Text that would show as something else is not let through: a control character or a
+bidirectional override (``Evil\u202eCorp`` shows as ``EvilproC``) in an identifier
+rejects the row, and in text people read (counterparty, reference, description) is
+replaced by a visible placeholder, the value as received kept in ``extra``.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -44,6 +50,15 @@ KNOWN = frozenset(
     }
 )
 MAX_TEXT = 300
+#: Free text people read: a character from :data:`UNSAFE` in it is replaced (not the row
+#: rejected), the value as received kept in ``extra`` under ``raw:<column>``.
+DISPLAYED = frozenset({"counterparty", "reference", "description"})
+#: Characters that are not text or change how the text around them is shown: C0 controls
+#: but tab and line breaks (NUL among them), DEL, C1 controls, and the bidirectional
+#: embeddings, overrides (U+202A-U+202E) and isolates (U+2066-U+2069).
+UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+#: Shown in place of each unsafe character: visible, so a reader sees something was there.
+PLACEHOLDER = "\ufffd"
 #: Whole-number columns are 32-bit INTEGER on PostgreSQL.
 MAX_INT = 2**31 - 1
 # ASCII digits only: int() also takes "1_000" and non-ASCII (Arabic-Indic, full-width) digits.
@@ -94,7 +109,27 @@ def _text(row: dict[str, str], name: str, *, required: bool = False) -> str | No
         return None
     if len(value) > MAX_TEXT and name != "description":
         raise _Bad(name, f"is longer than {MAX_TEXT} characters")
+    # Fast path: printable text holds none of UNSAFE (str.isprintable runs in C).
+    if name not in DISPLAYED and not value.isprintable() and (found := UNSAFE.search(value)):
+        raise _Bad(name, f"holds {_describe_char(found.group())}, which is not plain text")
     return value
+
+
+def _describe_char(char: str) -> str:
+    name = unicodedata.name(char, "")
+    return (
+        f"U+{ord(char):04X} {name}".strip() if name else f"the control character U+{ord(char):04X}"
+    )
+
+
+def _displayed(row: dict[str, str], name: str, kept: dict[str, str]) -> str | None:
+    """A free-text value with each unsafe character replaced by :data:`PLACEHOLDER`; the
+    value as received goes into ``kept`` (the item's ``extra``)."""
+    value = _text(row, name)
+    if value is None or value.isprintable() or UNSAFE.search(value) is None:
+        return value
+    kept[f"raw:{name}"] = value
+    return UNSAFE.sub(PLACEHOLDER, value)
 
 
 def _int(row: dict[str, str], name: str, lo: int, hi: int | None = None) -> int | None:
@@ -274,6 +309,11 @@ def _parse(row: dict[str, str], *, default_source: str, today: date) -> ItemFact
             raise _Bad("variance", "is required for a batch")
 
     extra = {k: ("" if v is None else str(v)) for k, v in row.items() if k not in KNOWN and k}
+    as_received: dict[str, str] = {}
+    counterparty = _displayed(row, "counterparty", as_received)
+    reference = _displayed(row, "reference", as_received)
+    description = _displayed(row, "description", as_received)
+    extra.update(as_received)
     return ItemFacts(
         source=_text(row, "source") or default_source,
         external_id=external_id,
@@ -281,7 +321,7 @@ def _parse(row: dict[str, str], *, default_source: str, today: date) -> ItemFact
         entity=entity,
         currency=currency,
         amount=amount,
-        counterparty=_text(row, "counterparty"),
+        counterparty=counterparty,
         risk_tier=tier,
         aging_days=aging,
         booked_on=booked_on,
@@ -292,7 +332,7 @@ def _parse(row: dict[str, str], *, default_source: str, today: date) -> ItemFact
         record_count=record_count,
         entity_risk_score=_dec(row, "entity_risk_score", Decimal(0), Decimal(1)),
         prepared_by=_text(row, "prepared_by"),
-        reference=_text(row, "reference"),
-        description=_text(row, "description"),
+        reference=reference,
+        description=description,
         extra=extra,
     )

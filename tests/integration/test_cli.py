@@ -525,3 +525,22 @@ def test_a_csv_row_past_the_field_limit_is_quarantined_with_its_raw_text(
     [row] = json.loads(run("ingest", "--rejected", "--json").output)["rejected_rows"]
     assert row["line"] == 3 and row["raw"].startswith("B,ACME-US,USD,9999")
     assert "[cut: 200,014 characters in all, 16,384 kept]" in row["raw"]
+
+
+def test_bidi_overrides_reach_no_card_and_the_raw_value_is_kept(desk_dir: Path) -> None:
+    initialised()
+    file = desk_dir / "items.jsonl"
+    row = {
+        "external_id": "BIDI-1",
+        "entity": "ACME-US",
+        "currency": "USD",
+        "amount": "5000000.00",
+        "counterparty": "Evil\u202eCorp",
+    }
+    file.write_text(json.dumps(row) + "\n")
+
+    assert run("ingest", str(file)).exit_code == 0
+    shown = json.loads(run("show", "R-1", "--json").output)
+    facts = shown.get("facts", shown)
+    assert facts["counterparty"] == "Evil\ufffdCorp"
+    assert facts["extra"] == {"raw:counterparty": "Evil\u202eCorp"}
