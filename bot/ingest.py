@@ -96,9 +96,12 @@ class IngestStopped(BotError):
         run_id: the run, left unfinished (``ingest --rejected`` says so).
         stored: the counts of the batches stored.
         line: the last line of the file whose batch was stored.
+        cause: what stopped it (``asyncio.CancelledError`` when interrupted).
     """
 
-    def __init__(self, *, run_id: int, stored: IngestResult, line: int, cause: Exception) -> None:
+    def __init__(
+        self, *, run_id: int, stored: IngestResult, line: int, cause: BaseException
+    ) -> None:
         super().__init__(
             f"ingest run {run_id} stopped after line {line}: the rows up to it are stored "
             "(rejected ones in its quarantine), the rest of the file was not; running the "
@@ -275,7 +278,9 @@ async def ingest_file(
                 file_name=path.name,
                 now=clock.now(),
             )
-        except Exception as exc:
+        except (Exception, asyncio.CancelledError) as exc:
+            # CancelledError: Ctrl-C (asyncio.run cancels the task); it ends the run all
+            # the same, reported as stopped instead of "Aborted!" with exit 1.
             if run_id is None or line == 0:
                 raise  # no batch stored: nothing changed
             raise IngestStopped(run_id=run_id, stored=total, line=line, cause=exc) from exc

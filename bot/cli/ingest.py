@@ -123,7 +123,11 @@ def ingest(
             run = run_coroutine(_spawn_then_ingest())
         except IngestStopped as stopped:
             # Batches are stored: exit 1 would say nothing changed.
-            cause, _ = _describe(stopped.cause)
+            cause = (
+                _describe(stopped.cause)[0]
+                if isinstance(stopped.cause, Exception)
+                else "interrupted"
+            )
             _report(stopped.run_id, stopped.stored, file, as_json, stopped=(stopped.line, cause))
             err.print(f"[bold red]error:[/] {cause}")
             err.print(f"  {stopped}")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
 import re
+import signal
+import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -544,3 +548,39 @@ def test_bidi_overrides_reach_no_card_and_the_raw_value_is_kept(desk_dir: Path) 
     facts = shown.get("facts", shown)
     assert facts["counterparty"] == "Evil\ufffdCorp"
     assert facts["extra"] == {"raw:counterparty": "Evil\u202eCorp"}
+
+
+def test_ctrl_c_part_way_exits_2_and_says_the_run_stopped(desk_dir: Path) -> None:
+    # Ctrl-C after batches were stored printed "Aborted!" with exit 1 ("nothing changed").
+    initialised()
+    file = desk_dir / "items.csv"
+    file.write_bytes(_items_csv(20_000))  # 20 batches of the default 1,000 rows
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "ingest", str(file), "--json", "--no-parallel"],
+        cwd=desk_dir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while _stored_items(desk_dir / "recon.db") == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+
+    assert proc.returncode == 2, stderr
+    summary = json.loads(stdout)
+    assert 0 < summary["inserted"] < 20_000
+    assert summary["stopped"]["error"] == "interrupted"
+    assert f"stopped after line {summary['stopped']['after_line']}" in stderr
+
+
+def _stored_items(db: Path) -> int:
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+            return int(conn.execute("select count(*) from items").fetchone()[0])
+    except sqlite3.OperationalError:  # locked for a moment by the writer
+        return 0
