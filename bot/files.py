@@ -39,6 +39,9 @@ class RawRow:
     values: dict[str, str]
     problem: tuple[str, str] | None = None  # (field, error)
     raw: str = ""
+    #: Known to hold no control or bidi character (:func:`domain.intake.parse_row`'s
+    #: ``plain_text``): an ASCII line with none, checked once per line.
+    plain: bool = False
 
 
 #: Characters of a rejected line kept in the quarantine: a row is a few hundred
@@ -214,7 +217,8 @@ def _read_csv(text: io.TextIOWrapper) -> Iterator[RawRow]:
             )
             continue
         values = dict(zip(header, cells, strict=True))
-        yield RawRow(line=start, values=values, raw=quarantine_text(raw))
+        plain = raw.isascii() and not raw.encode().translate(None, _PLAIN_ASCII)
+        yield RawRow(line=start, values=values, raw=quarantine_text(raw), plain=plain)
 
 
 class _RepeatedKey(ValueError):
@@ -306,7 +310,11 @@ def _read_jsonl(text: io.TextIOWrapper) -> Iterator[RawRow]:
                 values[str(key)] = converted
         if bad is None and _SURROGATE_ESCAPE.search(stripped) is not None:
             bad = _lone_surrogate(values)
-        yield RawRow(line=number, values=values, problem=bad, raw=quarantine_text(stripped))
+        # JSON strings hold no raw control character: only an escape or non-ASCII can.
+        plain = stripped.isascii() and "\\u" not in stripped
+        yield RawRow(
+            line=number, values=values, problem=bad, raw=quarantine_text(stripped), plain=plain
+        )
 
 
 #: A JSON escape of half a UTF-16 pair; only a line holding one can hold a lone half.
@@ -331,6 +339,8 @@ def _lone_surrogate(values: dict[str, str]) -> tuple[str, str] | None:
     return None
 
 
+#: Printable ASCII, tab and line breaks: an ASCII line of nothing else is plain text.
+_PLAIN_ASCII = bytes(range(0x20, 0x7F)) + b"\t\n\r"
 #: The lone surrogates ``surrogateescape`` decodes a byte that is not UTF-8 to.
 _UNDECODED = re.compile("[\udc80-\udcff]")
 

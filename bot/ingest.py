@@ -95,17 +95,22 @@ class IngestStopped(BotError):
     Attributes:
         run_id: the run, left unfinished (``ingest --rejected`` says so).
         stored: the counts of the batches stored.
-        line: the last line of the file whose batch was stored.
+        line: the last line of the file whose batch was stored (0: none known to be).
         cause: what stopped it (``asyncio.CancelledError`` when interrupted).
     """
 
     def __init__(
         self, *, run_id: int, stored: IngestResult, line: int, cause: BaseException
     ) -> None:
+        where = (
+            f"stopped after line {line}: the rows up to it are stored (rejected ones in "
+            "its quarantine), later ones may not be"
+            if line
+            else "was interrupted while storing its first batch, which may or may not be stored"
+        )
         super().__init__(
-            f"ingest run {run_id} stopped after line {line}: the rows up to it are stored "
-            "(rejected ones in its quarantine), the rest of the file was not; running the "
-            "same ingest again stores the rest and leaves the stored rows unchanged"
+            f"ingest run {run_id} {where}; running the same ingest again stores what is "
+            "missing and leaves the stored rows unchanged"
         )
         self.run_id = run_id
         self.stored = stored
@@ -249,6 +254,7 @@ async def ingest_file(
         total = IngestResult()
         run_id: int | None = None
         line = 0  # the last line stored
+        storing = False  # a batch was given to the store
         try:
             while (batch := await batches.next_batch()) is not None:
                 if run_id is None:
@@ -258,6 +264,7 @@ async def ingest_file(
                         policy_text=policy_text,
                         now=started,
                     )
+                storing = True
                 total.add(
                     await intake.ingest(
                         batch.good, now=clock.now(), rejected=batch.bad, run_id=run_id
@@ -280,8 +287,11 @@ async def ingest_file(
             )
         except (Exception, asyncio.CancelledError) as exc:
             # CancelledError: Ctrl-C (asyncio.run cancels the task); it ends the run all
-            # the same, reported as stopped instead of "Aborted!" with exit 1.
-            if run_id is None or line == 0:
+            # the same, reported as stopped instead of "Aborted!" with exit 1. It may
+            # land after a batch's commit and before ingest returns: that batch may be
+            # stored. An exception from the store rolls its batch back.
+            interrupted = storing and isinstance(exc, asyncio.CancelledError)
+            if run_id is None or not (line or interrupted):
                 raise  # no batch stored: nothing changed
             raise IngestStopped(run_id=run_id, stored=total, line=line, cause=exc) from exc
     return IngestRun(run_id=run_id, result=total, sha256=digest)

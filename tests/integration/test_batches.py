@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import io
+import json
 import pickle
 import sys
 from datetime import date
@@ -272,3 +273,43 @@ def test_a_csv_field_past_the_limit_keeps_its_raw_text_cut_with_a_marker() -> No
     assert raw.startswith("A,yyyy")
     assert raw.endswith(f"[cut: {len(huge) + 8:,} characters in all, {MAX_RAW:,} kept]")
     assert len(raw) < MAX_RAW + 100
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_the_plain_text_fast_path_lets_no_control_or_bidi_character_through(
+    tmp_path: Path, fmt: str
+) -> None:
+    # The reader vouches for ASCII lines with no control character (parse_row skips its
+    # own look then): an ASCII control, an escape or a non-ASCII override must not pass.
+    rows = [
+        ("A-1", "Esc\x1b[2J Ltd"),
+        ("A-2", "Evil\u202eCorp"),
+        ("A-3\u202e", "x"),
+        ("A-4\x00", "x"),
+        ("A-5", "Plain Corp"),
+    ]
+    path = tmp_path / f"items.{fmt}"
+    if fmt == "csv":
+        body = "".join(f"{ext},ACME-US,USD,1.00,{cp}\n" for ext, cp in rows)
+        path.write_text("external_id,entity,currency,amount,counterparty\n" + body)
+    else:
+        keys = ("external_id", "entity", "currency", "amount", "counterparty")
+        path.write_text(
+            "".join(
+                json.dumps(dict(zip(keys, (ext, "ACME-US", "USD", "1.00", cp), strict=True))) + "\n"
+                for ext, cp in rows
+            )
+        )
+    job = dataclasses.replace(_job(path), fmt=fmt)
+
+    [batch] = _local(job)[0]
+
+    assert [row.facts.counterparty for row in batch.good] == [
+        "Esc\ufffd[2J Ltd",
+        "Evil\ufffdCorp",
+        "Plain Corp",
+    ]
+    assert [(e.field, e.error[:14]) for e, _ in batch.bad] == [
+        ("external_id", "holds U+202E ("),
+        ("external_id", "holds U+0000 ("),
+    ]

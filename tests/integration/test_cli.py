@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import json
@@ -502,6 +503,30 @@ def test_a_run_that_fails_part_way_exits_2_and_says_what_is_stored(
     assert (again["unchanged"], again["inserted"]) == (200, 300)
 
 
+def test_an_interruption_in_the_first_batch_is_not_reported_as_nothing_changed(
+    desk_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ctrl-C may land after the first batch's commit, before ingest returns: whether it
+    # is stored is unknown, so exit 1 ("nothing changed") would be a guess.
+    from domain.usecases.intake import Intake
+
+    initialised()
+    file = desk_dir / "items.csv"
+    file.write_bytes(_items_csv(50))
+    stored_batch = Intake.ingest
+
+    async def cancelled_after_commit(self: Intake, *args: Any, **kwargs: Any) -> Any:
+        await stored_batch(self, *args, **kwargs)
+        raise asyncio.CancelledError
+
+    monkeypatch.setattr(Intake, "ingest", cancelled_after_commit)
+    result = run("ingest", str(file), "--json", "--no-parallel")
+
+    assert result.exit_code == 2, result.output
+    assert json.loads(result.stdout)["stopped"] == {"after_line": 0, "error": "interrupted"}
+    assert "was interrupted while storing its first batch" in result.stderr
+
+
 def test_rejected_rows_of_a_run_that_does_not_exist_is_an_error(desk_dir: Path) -> None:
     # It said "run 99 rejected no rows" with exit 0.
     initialised()
@@ -554,7 +579,7 @@ def test_ctrl_c_part_way_exits_2_and_says_the_run_stopped(desk_dir: Path) -> Non
     # Ctrl-C after batches were stored printed "Aborted!" with exit 1 ("nothing changed").
     initialised()
     file = desk_dir / "items.csv"
-    file.write_bytes(_items_csv(20_000))  # 20 batches of the default 1,000 rows
+    file.write_bytes(_items_csv(30_000))  # 30 batches of the default 1,000 rows
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "ingest", str(file), "--json", "--no-parallel"],
         cwd=desk_dir,
@@ -564,7 +589,9 @@ def test_ctrl_c_part_way_exits_2_and_says_the_run_stopped(desk_dir: Path) -> Non
     )
     try:
         deadline = time.monotonic() + 120
-        while _stored_items(desk_dir / "recon.db") == 0 and time.monotonic() < deadline:
+        # Past the second batch: the first one's ingest has returned, so its rows are
+        # known to be stored (a signal landing just after a commit leaves it unknown).
+        while _stored_items(desk_dir / "recon.db") <= 1000 and time.monotonic() < deadline:
             time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=120)
@@ -573,7 +600,7 @@ def test_ctrl_c_part_way_exits_2_and_says_the_run_stopped(desk_dir: Path) -> Non
 
     assert proc.returncode == 2, stderr
     summary = json.loads(stdout)
-    assert 0 < summary["inserted"] < 20_000
+    assert 1000 <= summary["inserted"] < 30_000
     assert summary["stopped"]["error"] == "interrupted"
     assert f"stopped after line {summary['stopped']['after_line']}" in stderr
 
