@@ -464,27 +464,42 @@ def test_a_file_that_cannot_be_read_is_refused_before_anything_is_written(
     assert json.loads(run("ingest", "--rejected", "--json").output)["run"] is None  # no run
 
 
+def _fail_batch(
+    monkeypatch: pytest.MonkeyPatch,
+    number: int,
+    error: BaseException,
+    *,
+    after_commit: bool = False,
+) -> None:
+    """Makes the ``number``-th batch of an ingest raise ``error``: instead of storing it,
+    or once it is committed (a signal landing just then)."""
+    from domain.usecases.intake import Intake
+
+    store_batch = Intake.ingest
+    batches = 0
+
+    async def failing(self: Intake, *args: Any, **kwargs: Any) -> Any:
+        nonlocal batches
+        batches += 1
+        if batches != number:
+            return await store_batch(self, *args, **kwargs)
+        if after_commit:
+            await store_batch(self, *args, **kwargs)
+        raise error
+
+    monkeypatch.setattr(Intake, "ingest", failing)
+
+
 def test_a_run_that_fails_part_way_exits_2_and_says_what_is_stored(
     desk_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A failure after some batches were committed exited 1, "failure with nothing changed".
-    from domain.usecases.intake import Intake
-
     initialised()
     file = desk_dir / "items.csv"
     file.write_bytes(_items_csv(500))
-    stored_batch = Intake.ingest
-    batches = 0
-
-    async def disk_full_on_the_third_batch(self: Intake, *args: Any, **kwargs: Any) -> Any:
-        nonlocal batches
-        batches += 1
-        if batches == 3:
-            raise OSError(28, "No space left on device")
-        return await stored_batch(self, *args, **kwargs)
-
-    monkeypatch.setattr(Intake, "ingest", disk_full_on_the_third_batch)
-    result = run("ingest", str(file), "--json", "--batch-size", "100", "--no-parallel")
+    with monkeypatch.context() as patch:
+        _fail_batch(patch, 3, OSError(28, "No space left on device"))
+        result = run("ingest", str(file), "--json", "--batch-size", "100", "--no-parallel")
 
     assert result.exit_code == 2, result.output
     summary = json.loads(result.stdout)
@@ -498,7 +513,6 @@ def test_a_run_that_fails_part_way_exits_2_and_says_what_is_stored(
     text = run("ingest", "--rejected")
     assert "never finished" in text.output
 
-    monkeypatch.setattr(Intake, "ingest", stored_batch)
     again = json.loads(run("ingest", str(file), "--json").output)
     assert (again["unchanged"], again["inserted"]) == (200, 300)
 
@@ -508,18 +522,11 @@ def test_an_interruption_in_the_first_batch_is_not_reported_as_nothing_changed(
 ) -> None:
     # Ctrl-C may land after the first batch's commit, before ingest returns: whether it
     # is stored is unknown, so exit 1 ("nothing changed") would be a guess.
-    from domain.usecases.intake import Intake
-
     initialised()
     file = desk_dir / "items.csv"
     file.write_bytes(_items_csv(50))
-    stored_batch = Intake.ingest
+    _fail_batch(monkeypatch, 1, asyncio.CancelledError(), after_commit=True)
 
-    async def cancelled_after_commit(self: Intake, *args: Any, **kwargs: Any) -> Any:
-        await stored_batch(self, *args, **kwargs)
-        raise asyncio.CancelledError
-
-    monkeypatch.setattr(Intake, "ingest", cancelled_after_commit)
     result = run("ingest", str(file), "--json", "--no-parallel")
 
     assert result.exit_code == 2, result.output
