@@ -310,8 +310,9 @@ def _read_jsonl(text: io.TextIOWrapper) -> Iterator[RawRow]:
                 values[str(key)] = converted
         if bad is None and _SURROGATE_ESCAPE.search(stripped) is not None:
             bad = _lone_surrogate(values)
-        # JSON strings hold no raw control character: only an escape or non-ASCII can.
-        plain = stripped.isascii() and "\\u" not in stripped
+        # JSON strings hold no raw C0 control character (only an escape or non-ASCII
+        # text can bring one, or a bidi override), but may hold a raw DEL.
+        plain = stripped.isascii() and "\\u" not in stripped and "\x7f" not in stripped
         yield RawRow(
             line=number, values=values, problem=bad, raw=quarantine_text(stripped), plain=plain
         )

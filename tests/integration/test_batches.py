@@ -283,6 +283,7 @@ def test_the_plain_text_fast_path_lets_no_control_or_bidi_character_through(
     # own look then): an ASCII control, an escape or a non-ASCII override must not pass.
     rows = [
         ("A-1", "Esc\x1b[2J Ltd"),
+        ("A-0", "Del\x7fCorp"),  # JSON may hold a raw DEL
         ("A-2", "Evil\u202eCorp"),
         ("A-3\u202e", "x"),
         ("A-4\x00", "x"),
@@ -296,7 +297,11 @@ def test_the_plain_text_fast_path_lets_no_control_or_bidi_character_through(
         keys = ("external_id", "entity", "currency", "amount", "counterparty")
         path.write_text(
             "".join(
-                json.dumps(dict(zip(keys, (ext, "ACME-US", "USD", "1.00", cp), strict=True))) + "\n"
+                # A DEL stays raw, as JSON allows (json.dumps escapes it).
+                json.dumps(
+                    dict(zip(keys, (ext, "ACME-US", "USD", "1.00", cp), strict=True))
+                ).replace("\\u007f", "\x7f")
+                + "\n"
                 for ext, cp in rows
             )
         )
@@ -306,6 +311,7 @@ def test_the_plain_text_fast_path_lets_no_control_or_bidi_character_through(
 
     assert [row.facts.counterparty for row in batch.good] == [
         "Esc\ufffd[2J Ltd",
+        "Del\ufffdCorp",
         "Evil\ufffdCorp",
         "Plain Corp",
     ]
