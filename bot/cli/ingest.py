@@ -78,7 +78,7 @@ def ingest(
 
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from bot.ingest import WorkerBatches, batch_gc, ingest_file, use_worker
+    from bot.ingest import IngestStopped, WorkerBatches, batch_gc, ingest_file, use_worker
 
     size = file.stat().st_size
 
@@ -115,8 +115,6 @@ def ingest(
         finally:
             if worker is not None:
                 await worker.close()
-
-    from bot.ingest import IngestStopped
 
     with batch_gc():
         try:
