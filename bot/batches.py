@@ -122,7 +122,11 @@ def parse_batches(stream: HashingReader, job: Job, loaded: LoadedPolicy) -> Iter
             bad.append((RowError(line=row.line, field=field, error=error), _raw_text(row)))
         else:
             parsed = parse_row(
-                row.values, line=row.line, default_source=job.default_source, today=today
+                row.values,
+                line=row.line,
+                default_source=job.default_source,
+                today=today,
+                plain_text=row.plain,
             )
             if isinstance(parsed, RowError):
                 bad.append((parsed, _raw_text(row)))

@@ -1,7 +1,9 @@
 """Streams an intake file through validation into the store, batch by batch.
 
 Bad rows never stop the good ones: each is reported with its line, field and reason and
-kept in the quarantine; the good rows of the same batch commit together. A big file is
+kept in the quarantine; the good rows of the same batch commit together. A file that
+cannot be read at all is refused before anything is written; a run that fails after
+some batches are stored says so (:class:`IngestStopped`), never "nothing changed". A big file is
 parsed, hashed and routed in a worker process (``bot.batches``) while this process
 stores the batch before, so the two halves of ingest run on two cores.
 """
@@ -21,7 +23,7 @@ from typing import IO, Protocol
 
 from bot.batches import HEADER, Batch, HashingReader, Job, decode_batch, parse_batches
 from bot.errors import BotError
-from bot.files import DEFAULT_BATCH, DEFAULT_SOURCE, detect_format
+from bot.files import DEFAULT_BATCH, DEFAULT_SOURCE, check_readable, detect_format
 from domain.policy import LoadedPolicy, parse_policy
 from domain.ports import Clock
 from domain.usecases.intake import IngestResult, Intake
@@ -87,6 +89,35 @@ class ParserDied(BotError, RuntimeError):
     """The parsing process stopped without finishing the file."""
 
 
+class IngestStopped(BotError):
+    """A run failed after some of its batches were stored: those stay, the rest was not.
+
+    Attributes:
+        run_id: the run, left unfinished (``ingest --rejected`` says so).
+        stored: the counts of the batches stored.
+        line: the last line of the file whose batch was stored (0: none known to be).
+        cause: what stopped it (``asyncio.CancelledError`` when interrupted).
+    """
+
+    def __init__(
+        self, *, run_id: int, stored: IngestResult, line: int, cause: BaseException
+    ) -> None:
+        where = (
+            f"stopped after line {line}: the rows up to it are stored (rejected ones in "
+            "its quarantine), later ones may not be"
+            if line
+            else "was interrupted while storing its first batch, which may or may not be stored"
+        )
+        super().__init__(
+            f"ingest run {run_id} {where}; running the same ingest again stores what is "
+            "missing and leaves the stored rows unchanged"
+        )
+        self.run_id = run_id
+        self.stored = stored
+        self.line = line
+        self.cause = cause
+
+
 class WorkerBatches:
     """Reads the batches a ``python -m bot.batches`` process parses ahead of the writer."""
 
@@ -150,10 +181,7 @@ class WorkerBatches:
         await self._drain
         lines = self._stderr.decode(errors="replace").splitlines()
         last = next((line.strip() for line in reversed(lines) if line.strip()), "no output")
-        return (
-            f"the parsing process stopped (exit {code}: {last}); the batches before it "
-            "are stored, and running the same ingest again stores the rest"
-        )
+        return f"the parsing process stopped (exit {code}: {last})"
 
     async def close(self) -> None:
         """Stops the process if it still runs (safe to call again)."""
@@ -189,12 +217,19 @@ async def ingest_file(
     which this closes when done. Aging from ``booked_on`` counts to the date the run
     started (UTC).
 
+    Nothing is written until the first batch is parsed, so a file refused by
+    :func:`bot.files.check_readable` or a parser that fails on the first batch leaves
+    no run behind.
+
     Raises:
-        ValueError: unsupported file type, or contents that cannot be decoded.
-        OSError: the file cannot be read.
-        ParserDied: the parsing process stopped before the end of the file.
+        ValueError: unsupported file type, or a file that is not UTF-8 text
+            (:class:`bot.files.UnreadableFile`); nothing was written.
+        OSError: the file cannot be read; nothing was written.
+        ParserDied: the parsing process stopped before its first batch.
+        IngestStopped: a failure after some batches were stored (its ``__cause__``).
     """
     fmt = detect_format(path)
+    check_readable(path, fmt)
     default_source = source or DEFAULT_SOURCE
     started = clock.now()
     job = Job(
@@ -216,18 +251,54 @@ async def ingest_file(
         else:
             loaded = parse_policy(policy_text)  # the worker parses its own copy
             batches = LocalBatches(job, loaded, stack.enter_context(path.open("rb")))
-        run_id = await intake.start_ingest(
-            source=default_source, file_name=path.name, policy_text=policy_text, now=started
-        )
         total = IngestResult()
-        while (batch := await batches.next_batch()) is not None:
-            total.add(
-                await intake.ingest(batch.good, now=clock.now(), rejected=batch.bad, run_id=run_id)
+        run_id: int | None = None
+        line = 0  # the last line stored
+        storing = False  # a batch was given to the store
+        try:
+            while (batch := await batches.next_batch()) is not None:
+                if run_id is None:
+                    run_id = await intake.start_ingest(
+                        source=default_source,
+                        file_name=path.name,
+                        policy_text=policy_text,
+                        now=started,
+                    )
+                storing = True
+                total.add(
+                    await intake.ingest(
+                        batch.good, now=clock.now(), rejected=batch.bad, run_id=run_id
+                    )
+                )
+                line = _last_line(batch)
+                if on_progress is not None:
+                    on_progress(batch.position)
+            if run_id is None:  # an empty file is a run too
+                run_id = await intake.start_ingest(
+                    source=default_source, file_name=path.name, policy_text=policy_text, now=started
+                )
+            digest = batches.sha256
+            await intake.finish_ingest(
+                run_id=run_id,
+                result=total,
+                file_sha256=digest,
+                file_name=path.name,
+                now=clock.now(),
             )
-            if on_progress is not None:
-                on_progress(batch.position)
-        digest = batches.sha256
-    await intake.finish_ingest(
-        run_id=run_id, result=total, file_sha256=digest, file_name=path.name, now=clock.now()
-    )
+        except (Exception, asyncio.CancelledError) as exc:
+            # CancelledError: Ctrl-C (asyncio.run cancels the task); it ends the run all
+            # the same, reported as stopped instead of "Aborted!" with exit 1. It may
+            # land after a batch's commit and before ingest returns: that batch may be
+            # stored. An exception from the store rolls its batch back.
+            interrupted = storing and isinstance(exc, asyncio.CancelledError)
+            if run_id is None or not (line or interrupted):
+                raise  # no batch stored: nothing changed
+            raise IngestStopped(run_id=run_id, stored=total, line=line, cause=exc) from exc
     return IngestRun(run_id=run_id, result=total, sha256=digest)
+
+
+def _last_line(batch: Batch) -> int:
+    """The last line of the file in ``batch`` (its rows keep the file's order)."""
+    good = batch.good[-1].line if batch.good else 0
+    bad = batch.bad[-1][0].line if batch.bad else 0
+    return max(good, bad)

@@ -2,6 +2,11 @@
 
 Pure: rows arrive as ``dict[str, str]`` already read by the shell (CSV or JSON Lines);
 ``today`` comes in as an argument for turning ``booked_on`` into an age.
+
+Text that would show as something else is not let through: a control character or a
+bidirectional override (``Evil\u202eCorp`` shows as ``EvilproC``) in an identifier
+rejects the row, and in text people read (counterparty, reference, description) is
+replaced by a visible placeholder, the value as received kept in ``extra``.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -44,6 +50,16 @@ KNOWN = frozenset(
     }
 )
 MAX_TEXT = 300
+#: Free text people read: a character from :data:`UNSAFE` in it is replaced (not the row
+#: rejected), the value as received kept in ``extra`` under ``raw:<column>``. In any
+#: other known column (identifiers above all) it rejects the row.
+DISPLAYED = frozenset({"counterparty", "reference", "description"})
+#: Characters that are not text or change how the text around them is shown: C0 controls
+#: but tab and line breaks (NUL among them), DEL, C1 controls, and the bidirectional
+#: embeddings, overrides (U+202A-U+202E) and isolates (U+2066-U+2069).
+UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+#: Shown in place of each unsafe character: visible, so a reader sees something was there.
+PLACEHOLDER = "\ufffd"
 #: Whole-number columns are 32-bit INTEGER on PostgreSQL.
 MAX_INT = 2**31 - 1
 # ASCII digits only: int() also takes "1_000" and non-ASCII (Arabic-Indic, full-width) digits.
@@ -95,6 +111,38 @@ def _text(row: dict[str, str], name: str, *, required: bool = False) -> str | No
     if len(value) > MAX_TEXT and name != "description":
         raise _Bad(name, f"is longer than {MAX_TEXT} characters")
     return value
+
+
+def _printable(row: dict[str, str]) -> bool:
+    """Whether every value is printable text, so none holds a character of :data:`UNSAFE`.
+
+    One C call for the whole row: the per-value checks run only for the rare row that
+    fails it (line breaks in a description, a no-break space, an unsafe character).
+    """
+    try:
+        return "".join(row.values()).isprintable()
+    except TypeError:  # not all text: check each value
+        return False
+
+
+def _refuse_unsafe(row: dict[str, str]) -> None:
+    """Rejects a row whose identifier (or other known column but free text) is unsafe."""
+    for name, value in row.items():  # in the file's column order: the first one is named
+        if name not in KNOWN or name in DISPLAYED or not isinstance(value, str):
+            continue
+        if found := UNSAFE.search(value.strip()):
+            char = found.group()
+            label = unicodedata.name(char, "a control character")
+            raise _Bad(name, f"holds U+{ord(char):04X} ({label}), which is not plain text")
+
+
+def _neutralised(name: str, value: str | None, kept: dict[str, str]) -> str | None:
+    """``value`` with each unsafe character replaced by :data:`PLACEHOLDER`; the value
+    as received goes into ``kept`` (the item's ``extra``)."""
+    if value is None or UNSAFE.search(value) is None:
+        return value
+    kept[f"raw:{name}"] = value
+    return UNSAFE.sub(PLACEHOLDER, value)
 
 
 def _int(row: dict[str, str], name: str, lo: int, hi: int | None = None) -> int | None:
@@ -203,7 +251,7 @@ def _hash(facts: ItemFacts, decimal_text: Callable[[Decimal | None], str | None]
 
 
 def parse_row(
-    row: dict[str, str], *, line: int, default_source: str, today: date
+    row: dict[str, str], *, line: int, default_source: str, today: date, plain_text: bool = False
 ) -> ItemFacts | RowError:
     """Validates one intake row.
 
@@ -212,14 +260,19 @@ def parse_row(
         line: the row's line number in its file, for the error report.
         default_source: the source when the row names none (``--source``, or the file name).
         today: the UTC date used to compute aging from ``booked_on``.
+        plain_text: the caller knows no value holds a character of :data:`UNSAFE` (say,
+            its line is ASCII with no control character), so they are not looked for.
     """
     try:
-        return _parse(row, default_source=default_source, today=today)
+        return _parse(row, default_source=default_source, today=today, plain_text=plain_text)
     except _Bad as bad:
         return RowError(line=line, field=bad.field, error=bad.error)
 
 
-def _parse(row: dict[str, str], *, default_source: str, today: date) -> ItemFacts:
+def _parse(row: dict[str, str], *, default_source: str, today: date, plain_text: bool) -> ItemFacts:
+    printable = plain_text or _printable(row)
+    if not printable:
+        _refuse_unsafe(row)
     external_id = _text(row, "external_id", required=True)
     entity = _text(row, "entity", required=True)
     currency_raw = _text(row, "currency", required=True)
@@ -274,6 +327,15 @@ def _parse(row: dict[str, str], *, default_source: str, today: date) -> ItemFact
             raise _Bad("variance", "is required for a batch")
 
     extra = {k: ("" if v is None else str(v)) for k, v in row.items() if k not in KNOWN and k}
+    counterparty = _text(row, "counterparty")
+    reference = _text(row, "reference")
+    description = _text(row, "description")
+    if not printable:
+        as_received: dict[str, str] = {}
+        counterparty = _neutralised("counterparty", counterparty, as_received)
+        reference = _neutralised("reference", reference, as_received)
+        description = _neutralised("description", description, as_received)
+        extra.update(as_received)
     return ItemFacts(
         source=_text(row, "source") or default_source,
         external_id=external_id,
@@ -281,7 +343,7 @@ def _parse(row: dict[str, str], *, default_source: str, today: date) -> ItemFact
         entity=entity,
         currency=currency,
         amount=amount,
-        counterparty=_text(row, "counterparty"),
+        counterparty=counterparty,
         risk_tier=tier,
         aging_days=aging,
         booked_on=booked_on,
@@ -292,7 +354,7 @@ def _parse(row: dict[str, str], *, default_source: str, today: date) -> ItemFact
         record_count=record_count,
         entity_risk_score=_dec(row, "entity_risk_score", Decimal(0), Decimal(1)),
         prepared_by=_text(row, "prepared_by"),
-        reference=_text(row, "reference"),
-        description=_text(row, "description"),
+        reference=reference,
+        description=description,
         extra=extra,
     )

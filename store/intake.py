@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -73,20 +74,42 @@ class SqlIntakeRepository:
             )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QuarantineListing:
+    """The rejected rows of one run, and whether the run finished.
+
+    A run that never finished (it stopped, was killed, or still runs) holds only the
+    rejected rows of the batches it stored.
+    """
+
+    run_id: int
+    finished: bool
+    rows: list[dict[str, Any]]
+
+
 async def list_rejected(
     conn: AsyncConnection, *, run_id: int | None, limit: int
-) -> tuple[int | None, list[dict[str, Any]]]:
-    """Rejected rows of one run (the latest run when ``run_id`` is None)."""
+) -> QuarantineListing | None:
+    """Rejected rows of one run (the latest run when ``run_id`` is None).
+
+    None when there is no such run (or no run at all).
+    """
+    runs = select(ingest_runs.c.id, ingest_runs.c.finished_at)
     if run_id is None:
-        latest = await conn.execute(select(ingest_runs.c.id).order_by(ingest_runs.c.id.desc()))
-        row = latest.first()
-        if row is None:
-            return None, []
-        run_id = int(row[0])
+        found = await conn.execute(runs.order_by(ingest_runs.c.id.desc()).limit(1))
+    else:
+        found = await conn.execute(runs.where(ingest_runs.c.id == run_id))
+    run = found.first()
+    if run is None:
+        return None
     rows = await conn.execute(
         select(quarantine.c.line, quarantine.c.field, quarantine.c.error, quarantine.c.raw)
-        .where(quarantine.c.run_id == run_id)
+        .where(quarantine.c.run_id == run.id)
         .order_by(quarantine.c.line, quarantine.c.id)
         .limit(limit)
     )
-    return run_id, [dict(r) for r in rows.mappings()]
+    return QuarantineListing(
+        run_id=int(run.id),
+        finished=run.finished_at is not None,
+        rows=[dict(r) for r in rows.mappings()],
+    )

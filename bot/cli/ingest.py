@@ -10,6 +10,7 @@ import click
 
 from bot.cli.root import (
     EXIT_PARTIAL,
+    _describe,
     err,
     fail,
     main,
@@ -22,10 +23,13 @@ from bot.files import DEFAULT_BATCH, DEFAULT_SOURCE
 
 if TYPE_CHECKING:
     from bot.container import Container
+    from domain.usecases.intake import IngestResult
 
 
 @main.command()
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False), required=False)
+# Not ``dir_okay=False``: click would answer a directory with a usage error (exit 2,
+# "partial"); ingest refuses it with exit 1 (nothing changed) instead.
+@click.argument("file", type=click.Path(path_type=Path), required=False)
 @click.option(
     "--source",
     help=f"Source name for rows without a 'source' column (default: {DEFAULT_SOURCE!r}).",
@@ -54,7 +58,9 @@ def ingest(
     Bad rows are reported (line, field, reason) and kept in a quarantine; the good rows
     still land. Re-ingesting the same (source, external_id) with identical content
     changes nothing; changed content amends the item and voids its approvals.
-    Exit code 2 when some rows were rejected.
+    Exit code 0 when every row landed; 2 when some rows were rejected or the run stopped
+    part-way (the rows before are stored); 1 when nothing changed (e.g. a file that is
+    not UTF-8 text).
 
     \b
     Examples:
@@ -71,9 +77,8 @@ def ingest(
         fail(f"{file} does not exist")
 
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
-    from rich.table import Table
 
-    from bot.ingest import WorkerBatches, batch_gc, ingest_file, use_worker
+    from bot.ingest import IngestStopped, WorkerBatches, batch_gc, ingest_file, use_worker
 
     size = file.stat().st_size
 
@@ -112,65 +117,114 @@ def ingest(
                 await worker.close()
 
     with batch_gc():
-        run = run_coroutine(_spawn_then_ingest())
-    result = run.result
+        try:
+            run = run_coroutine(_spawn_then_ingest())
+        except IngestStopped as stopped:
+            # Batches are stored: exit 1 would say nothing changed.
+            cause = (
+                _describe(stopped.cause)[0]
+                if isinstance(stopped.cause, Exception)
+                else "interrupted"
+            )
+            _report(stopped.run_id, stopped.stored, file, as_json, stopped=(stopped.line, cause))
+            err.print(f"[bold red]error:[/] {cause}")
+            err.print(f"  {stopped}")
+            sys.exit(EXIT_PARTIAL)
+    _report(run.run_id, run.result, file, as_json)
+    if run.result.rejected:
+        sys.exit(EXIT_PARTIAL)
+
+
+def _report(
+    run_id: int,
+    result: IngestResult,
+    file: Path,
+    as_json: bool,
+    *,
+    stopped: tuple[int, str] | None = None,
+) -> None:
+    """Prints what a run stored; ``stopped`` is (last line stored, why) for a run that
+    failed part-way."""
+    from rich.table import Table
+
     if as_json:
-        print_json({**result.summary(), "run": run.run_id})
-    else:
-        table = Table(title=f"ingest run {run.run_id}: {file.name}", show_header=True)
-        for col in ("read", "inserted", "unchanged", "amended", "rejected"):
-            table.add_column(col, justify="right")
-        table.add_row(
-            *(
-                str(v)
-                for v in (
-                    result.read,
-                    result.inserted,
-                    result.unchanged,
-                    result.amended,
-                    result.rejected,
-                )
+        summary: dict[str, Any] = {**result.summary(), "run": run_id}
+        if stopped is not None:
+            summary["stopped"] = {"after_line": stopped[0], "error": stopped[1]}
+        print_json(summary)
+        return
+    table = Table(title=f"ingest run {run_id}: {file.name}", show_header=True)
+    for col in ("read", "inserted", "unchanged", "amended", "rejected"):
+        table.add_column(col, justify="right")
+    table.add_row(
+        *(
+            str(v)
+            for v in (
+                result.read,
+                result.inserted,
+                result.unchanged,
+                result.amended,
+                result.rejected,
             )
         )
-        out.print(table)
-        routes = Table(title="routed", show_header=True)
-        for col in ("immediate", "digest", "auto-accepted"):
-            routes.add_column(col, justify="right")
-        summary = result.summary()["routes"]
-        routes.add_row(
-            str(summary["immediate"]), str(summary["digest"]), str(summary["auto_accepted"])
-        )
-        out.print(routes)
-        if result.rejected_rows:
-            shown = result.rejected_rows[:20]
-            err.print(f"[yellow]{result.rejected} row(s) rejected[/] (kept in quarantine):")
-            for row in shown:
-                err.print(f"  line {row.line}: {row.field}: {row.error}")
-            if result.rejected > len(shown):
-                err.print(f"  ... see all with: recon-bot ingest --rejected --run {run.run_id}")
-    if result.rejected:
-        sys.exit(EXIT_PARTIAL)
+    )
+    out.print(table)
+    routes = Table(title="routed", show_header=True)
+    for col in ("immediate", "digest", "auto-accepted"):
+        routes.add_column(col, justify="right")
+    summary = result.summary()["routes"]
+    routes.add_row(str(summary["immediate"]), str(summary["digest"]), str(summary["auto_accepted"]))
+    out.print(routes)
+    if result.rejected_rows:
+        shown = result.rejected_rows[:20]
+        err.print(f"[yellow]{result.rejected} row(s) rejected[/] (kept in quarantine):")
+        for row in shown:
+            err.print(f"  line {row.line}: {row.field}: {row.error}")
+        if result.rejected > len(shown):
+            err.print(f"  ... see all with: recon-bot ingest --rejected --run {run_id}")
 
 
 def _show_rejected(run_id: int | None, as_json: bool) -> None:
     from rich.table import Table
 
-    from store.intake import list_rejected
+    from store.intake import QuarantineListing, list_rejected
 
-    async def _list(c: Container) -> tuple[int | None, list[dict[str, Any]]]:
+    async def _list(c: Container) -> QuarantineListing | None:
         async with c.database.reader.connect() as conn:
             return await list_rejected(conn, run_id=run_id, limit=100_000)
 
-    found_run, rows = run_coroutine(with_container(_list))
+    listing = run_coroutine(with_container(_list))
+    if listing is None:
+        if run_id is not None:
+            fail(f"there is no ingest run {run_id}: 'recon-bot ingest --rejected' lists the latest")
+        if as_json:
+            print_json({"run": None, "finished": None, "rejected_rows": []})
+        else:
+            out.print("no ingest runs yet")
+        return
+    unfinished = (
+        f"run {listing.run_id} never finished (it stopped part-way, was interrupted, or is "
+        "still running): these are the rejected rows of the batches it stored, not of the "
+        "whole file; ingest the file again to finish it"
+    )
     if as_json:
-        print_json({"run": found_run, "rejected_rows": rows})
+        summary: dict[str, Any] = {
+            "run": listing.run_id,
+            "finished": listing.finished,
+            "rejected_rows": listing.rows,
+        }
+        if not listing.finished:
+            summary["note"] = unfinished
+        print_json(summary)
         return
-    if found_run is None:
-        out.print("no ingest runs yet")
+    if not listing.finished:
+        err.print(f"[yellow]incomplete:[/] {unfinished}")
+    if not listing.rows:
+        out.print(f"run {listing.run_id} rejected no rows")
         return
-    table = Table(title=f"quarantined rows of run {found_run}")
+    table = Table(title=f"quarantined rows of run {listing.run_id}")
     for col in ("line", "field", "error", "raw"):
         table.add_column(col, overflow="fold")
-    for row in rows:
+    for row in listing.rows:
         table.add_row(str(row["line"]), row["field"], row["error"], row["raw"][:120])
-    out.print(table if rows else f"run {found_run} rejected no rows")
+    out.print(table)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import io
+import json
 import pickle
 import sys
 from datetime import date
@@ -24,6 +26,7 @@ from bot.batches import (
     encode_row,
     parse_batches,
 )
+from bot.files import MAX_RAW, read_rows
 from bot.ingest import ParserDied, WorkerBatches
 from domain.intake import IntakeRow, RowError
 from domain.items import ItemKind, RiskTier
@@ -202,3 +205,117 @@ async def test_a_chatty_worker_cannot_stall_on_its_stderr(tmp_path: Path) -> Non
                 await worker.next_batch()
         finally:
             await worker.close()
+
+
+def _problems(data: bytes, fmt: str) -> list[tuple[int, tuple[str, str] | None, str]]:
+    return [(row.line, row.problem, row.raw) for row in read_rows(io.BytesIO(data), fmt)]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_a_line_that_is_not_utf8_is_a_row_with_a_problem_and_the_next_lines_are_read(
+    fmt: str,
+) -> None:
+    # It raised UnicodeDecodeError ("position 5952" of a chunk, no line) and ended the file.
+    if fmt == "csv":
+        data = b"external_id,entity,currency,amount\nA,ACME,USD,1\nB,Caf\xe9,USD,2\nC,X,USD,3\n"
+    else:
+        data = b'{"external_id":"A"}\n{"external_id":"Caf\xe9"}\n{"external_id":"C"}\n'
+
+    rows = _problems(data, fmt)
+
+    assert [(line, problem is None) for line, problem, _ in rows] == [
+        (2 if fmt == "csv" else 1, True),
+        (3 if fmt == "csv" else 2, False),
+        (4 if fmt == "csv" else 3, True),
+    ]
+    _, problem, raw = rows[1]
+    assert problem is not None and problem[0] == "(line)"
+    assert "not UTF-8" in problem[1] and "0xE9" in problem[1]
+    assert "Caf\\xe9" in raw  # kept, the byte shown as an escape: the store holds text
+
+
+def test_a_json_line_nested_too_deep_is_a_row_with_a_problem() -> None:
+    data = b'{"external_id":"A"}\n' + b'{"a":' * 5000 + b"1" + b"}" * 5000 + b'\n{"b":"2"}\n'
+
+    rows = _problems(data, "jsonl")
+
+    assert [line for line, _, _ in rows] == [1, 2, 3]
+    assert rows[1][1] == ("(line)", "is nested too deeply to read (a row is one flat JSON object)")
+
+
+def test_a_json_key_given_twice_rejects_the_row_instead_of_keeping_the_last() -> None:
+    data = (
+        b'{"external_id":"A","amount":"1.00","amount":"999999.00"}\n'
+        b'{"external_id":"B","amount":"1.00","note":{"x":1,"x":2}}\n'
+        b'{"external_id":"C","amount":"1.00"}\n'
+    )
+
+    rows = _problems(data, "jsonl")
+
+    assert rows[0][1] == (
+        "amount",
+        "the key 'amount' is given twice in one object; which value is meant is not clear",
+    )
+    assert rows[1][1] is not None and rows[1][1][0] == "x"
+    assert rows[2][1] is None
+
+
+def test_a_csv_field_past_the_limit_keeps_its_raw_text_cut_with_a_marker() -> None:
+    # The quarantine held "{}" for it.
+    huge = "y" * 200_000
+    data = f"external_id,entity,currency,amount\nA,{huge},USD,1\nB,ACME,USD,2\n".encode()
+
+    rows = _problems(data, "csv")
+
+    assert [line for line, _, _ in rows] == [2, 3]
+    _, problem, raw = rows[0]
+    assert problem is not None and "field larger than field limit" in problem[1]
+    assert raw.startswith("A,yyyy")
+    assert raw.endswith(f"[cut: {len(huge) + 8:,} characters in all, {MAX_RAW:,} kept]")
+    assert len(raw) < MAX_RAW + 100
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_the_plain_text_fast_path_lets_no_control_or_bidi_character_through(
+    tmp_path: Path, fmt: str
+) -> None:
+    # The reader vouches for ASCII lines with no control character (parse_row skips its
+    # own look then): an ASCII control, an escape or a non-ASCII override must not pass.
+    rows = [
+        ("A-1", "Esc\x1b[2J Ltd"),
+        ("A-0", "Del\x7fCorp"),  # JSON may hold a raw DEL
+        ("A-2", "Evil\u202eCorp"),
+        ("A-3\u202e", "x"),
+        ("A-4\x00", "x"),
+        ("A-5", "Plain Corp"),
+    ]
+    path = tmp_path / f"items.{fmt}"
+    if fmt == "csv":
+        body = "".join(f"{ext},ACME-US,USD,1.00,{cp}\n" for ext, cp in rows)
+        path.write_text("external_id,entity,currency,amount,counterparty\n" + body)
+    else:
+        keys = ("external_id", "entity", "currency", "amount", "counterparty")
+        path.write_text(
+            "".join(
+                # A DEL stays raw, as JSON allows (json.dumps escapes it).
+                json.dumps(
+                    dict(zip(keys, (ext, "ACME-US", "USD", "1.00", cp), strict=True))
+                ).replace("\\u007f", "\x7f")
+                + "\n"
+                for ext, cp in rows
+            )
+        )
+    job = dataclasses.replace(_job(path), fmt=fmt)
+
+    [batch] = _local(job)[0]
+
+    assert [row.facts.counterparty for row in batch.good] == [
+        "Esc\ufffd[2J Ltd",
+        "Del\ufffdCorp",
+        "Evil\ufffdCorp",
+        "Plain Corp",
+    ]
+    assert [(e.field, e.error[:14]) for e, _ in batch.bad] == [
+        ("external_id", "holds U+202E ("),
+        ("external_id", "holds U+0000 ("),
+    ]

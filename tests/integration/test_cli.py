@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import json
 import os
 import re
+import signal
+import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -436,13 +441,245 @@ def test_parsing_in_a_worker_process_ingests_exactly_like_parsing_here(
     assert parallel[0][0]["inserted"] > 300 and parallel[0][1]["unchanged"] > 300
 
 
-def test_a_worker_that_cannot_decode_the_file_fails_with_one_sentence(desk_dir: Path) -> None:
+def _items_csv(rows: int, bad_line: int | None = None) -> bytes:
+    """A CSV of ``rows`` good rows; the one on ``bad_line`` (if any) has a Latin-1 byte."""
+    lines = [b"external_id,entity,currency,amount,counterparty"]
+    for n in range(2, rows + 2):
+        name = b"Caf\xe9 Noir" if n == bad_line else b"Cafe Noir"
+        lines.append(b"X-%d,ACME-US,USD,%d.00,%s" % (n, n, name))
+    return b"\n".join(lines) + b"\n"
+
+
+@pytest.mark.parametrize("parallel", ["--no-parallel", "--parallel"])
+def test_a_line_that_is_not_utf8_deep_in_a_file_is_rejected_and_the_rest_lands(
+    desk_dir: Path, parallel: str
+) -> None:
+    # It stopped the run at that line with exit 1 ("nothing changed"), a message with no
+    # line number, the batches before it committed and the run left unfinished.
     initialised()
-    broken = desk_dir / "broken.csv"
-    broken.write_bytes(b"external_id,entity,currency,amount\nA,ACME-US,USD,\xff1.00\n")
+    file = desk_dir / "items.csv"
+    file.write_bytes(_items_csv(1500, bad_line=1201))
 
-    result = CliRunner().invoke(main, ["ingest", str(broken), "--parallel"])
+    result = run("ingest", str(file), "--json", "--batch-size", "100", parallel)
 
-    assert result.exit_code == 1
-    assert "broken.csv" in result.output and "utf-8" in result.output
-    assert "Traceback" not in result.output
+    assert result.exit_code == 2, result.output
+    summary = json.loads(result.output)
+    assert (summary["inserted"], summary["rejected"]) == (1499, 1)
+    [row] = summary["rejected_rows"]
+    assert (row["line"], row["field"]) == (1201, "(line)")
+    assert "not UTF-8" in row["error"] and "0xE9" in row["error"]
+    listed = json.loads(run("ingest", "--rejected", "--json").output)
+    assert listed["finished"] is True
+    assert listed["rejected_rows"][0]["raw"] == "X-1201,ACME-US,USD,1201.00,Caf\\xe9 Noir"
+
+
+@pytest.mark.parametrize("parallel", ["--no-parallel", "--parallel"])
+def test_a_json_line_nested_5000_deep_is_rejected_and_the_rest_lands(
+    desk_dir: Path, parallel: str
+) -> None:
+    # RecursionError stopped the run half-way (exit 1, thousands of rows committed).
+    initialised()
+    good = [
+        json.dumps({"external_id": f"J-{n}", "entity": "ACME-US", "currency": "USD", "amount": "1"})
+        for n in range(400)
+    ]
+    deep = '{"a":' * 5000 + "1" + "}" * 5000
+    file = desk_dir / "items.jsonl"
+    file.write_text("\n".join([*good[:300], deep, *good[300:]]) + "\n")
+
+    result = run("ingest", str(file), "--json", "--batch-size", "50", parallel)
+
+    assert result.exit_code == 2, result.output
+    summary = json.loads(result.output)
+    assert (summary["inserted"], summary["rejected"]) == (400, 1)
+    [row] = summary["rejected_rows"]
+    assert (row["line"], row["field"]) == (301, "(line)") and "nested" in row["error"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "says"),
+    [
+        ("utf16.csv", "external_id,entity\nA,Café\n".encode("utf-16"), "is UTF-16 text"),
+        ("utf16.jsonl", '{"external_id":"A"}\n'.encode("utf-16"), "is UTF-16 text"),
+        ("bare16.csv", "external_id,entity\nA,B\n".encode("utf-16-le"), "NUL bytes"),
+        ("latin1.csv", "external_id,entité,currency,amount\nA,B,USD,1\n".encode("latin-1"), "0xE9"),
+        ("folder.csv", None, "is not a file"),
+    ],
+)
+def test_a_file_that_cannot_be_read_is_refused_before_anything_is_written(
+    desk_dir: Path, name: str, content: bytes | None, says: str
+) -> None:
+    # A UTF-16 file failed on its first bytes with "'utf-16' codec..."-style noise after
+    # opening a run that stayed unfinished; a directory was a usage error (exit 2).
+    initialised()
+    path = desk_dir / name
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+
+    for parallel in ("--no-parallel", "--parallel"):
+        result = run("ingest", str(path), parallel)
+
+        assert result.exit_code == 1, result.output
+        message = _one_sentence_error(result)
+        assert says in message
+        if content is not None:
+            assert "save it as UTF-8" in message
+    assert json.loads(run("ingest", "--rejected", "--json").output)["run"] is None  # no run
+
+
+def _fail_batch(
+    monkeypatch: pytest.MonkeyPatch,
+    number: int,
+    error: BaseException,
+    *,
+    after_commit: bool = False,
+) -> None:
+    """Makes the ``number``-th batch of an ingest raise ``error``: instead of storing it,
+    or once it is committed (a signal landing just then)."""
+    from domain.usecases.intake import Intake
+
+    store_batch = Intake.ingest
+    batches = 0
+
+    async def failing(self: Intake, *args: Any, **kwargs: Any) -> Any:
+        nonlocal batches
+        batches += 1
+        if batches != number:
+            return await store_batch(self, *args, **kwargs)
+        if after_commit:
+            await store_batch(self, *args, **kwargs)
+        raise error
+
+    monkeypatch.setattr(Intake, "ingest", failing)
+
+
+def test_a_run_that_fails_part_way_exits_2_and_says_what_is_stored(
+    desk_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A failure after some batches were committed exited 1, "failure with nothing changed".
+    initialised()
+    file = desk_dir / "items.csv"
+    file.write_bytes(_items_csv(500))
+    with monkeypatch.context() as patch:
+        _fail_batch(patch, 3, OSError(28, "No space left on device"))
+        result = run("ingest", str(file), "--json", "--batch-size", "100", "--no-parallel")
+
+    assert result.exit_code == 2, result.output
+    summary = json.loads(result.stdout)
+    assert summary["inserted"] == 200
+    assert summary["stopped"] == {"after_line": 201, "error": "No space left on device"}
+    assert "ingest run 1 stopped after line 201" in result.stderr
+
+    # The quarantine of a run that never finished says so.
+    listed = json.loads(run("ingest", "--rejected", "--json").output)
+    assert listed["finished"] is False and "never finished" in listed["note"]
+    text = run("ingest", "--rejected")
+    assert "never finished" in text.output
+
+    again = json.loads(run("ingest", str(file), "--json").output)
+    assert (again["unchanged"], again["inserted"]) == (200, 300)
+
+
+def test_an_interruption_in_the_first_batch_is_not_reported_as_nothing_changed(
+    desk_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ctrl-C may land after the first batch's commit, before ingest returns: whether it
+    # is stored is unknown, so exit 1 ("nothing changed") would be a guess.
+    initialised()
+    file = desk_dir / "items.csv"
+    file.write_bytes(_items_csv(50))
+    _fail_batch(monkeypatch, 1, asyncio.CancelledError(), after_commit=True)
+
+    result = run("ingest", str(file), "--json", "--no-parallel")
+
+    assert result.exit_code == 2, result.output
+    assert json.loads(result.stdout)["stopped"] == {"after_line": 0, "error": "interrupted"}
+    assert "was interrupted while storing its first batch" in result.stderr
+
+
+def test_rejected_rows_of_a_run_that_does_not_exist_is_an_error(desk_dir: Path) -> None:
+    # It said "run 99 rejected no rows" with exit 0.
+    initialised()
+    run("ingest", str(SAMPLE))
+
+    for extra in ([], ["--json"]):
+        result = run("ingest", "--rejected", "--run", "99", *extra)
+
+        assert result.exit_code == 1
+        assert "there is no ingest run 99" in _one_sentence_error(result)
+
+
+def test_a_csv_row_past_the_field_limit_is_quarantined_with_its_raw_text(
+    desk_dir: Path,
+) -> None:
+    # The quarantine kept "{}" for it.
+    initialised()
+    file = desk_dir / "items.csv"
+    file.write_text(
+        "external_id,entity,currency,amount\n"
+        f"A,ACME-US,USD,1.00\nB,ACME-US,USD,{'9' * 200_000}\nC,ACME-US,USD,2.00\n"
+    )
+
+    assert run("ingest", str(file)).exit_code == 2
+    [row] = json.loads(run("ingest", "--rejected", "--json").output)["rejected_rows"]
+    assert row["line"] == 3 and row["raw"].startswith("B,ACME-US,USD,9999")
+    assert "[cut: 200,014 characters in all, 16,384 kept]" in row["raw"]
+
+
+def test_bidi_overrides_reach_no_card_and_the_raw_value_is_kept(desk_dir: Path) -> None:
+    initialised()
+    file = desk_dir / "items.jsonl"
+    row = {
+        "external_id": "BIDI-1",
+        "entity": "ACME-US",
+        "currency": "USD",
+        "amount": "5000000.00",
+        "counterparty": "Evil\u202eCorp",
+    }
+    file.write_text(json.dumps(row) + "\n")
+
+    assert run("ingest", str(file)).exit_code == 0
+    shown = json.loads(run("show", "R-1", "--json").output)
+    facts = shown.get("facts", shown)
+    assert facts["counterparty"] == "Evil\ufffdCorp"
+    assert facts["extra"] == {"raw:counterparty": "Evil\u202eCorp"}
+
+
+def test_ctrl_c_part_way_exits_2_and_says_the_run_stopped(desk_dir: Path) -> None:
+    # Ctrl-C after batches were stored printed "Aborted!" with exit 1 ("nothing changed").
+    initialised()
+    file = desk_dir / "items.csv"
+    file.write_bytes(_items_csv(30_000))  # 30 batches of the default 1,000 rows
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "ingest", str(file), "--json", "--no-parallel"],
+        cwd=desk_dir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        # Past the second batch: the first one's ingest has returned, so its rows are
+        # known to be stored (a signal landing just after a commit leaves it unknown).
+        while _stored_items(desk_dir / "recon.db") <= 1000 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+
+    assert proc.returncode == 2, stderr
+    summary = json.loads(stdout)
+    assert 1000 <= summary["inserted"] < 30_000
+    assert summary["stopped"]["error"] == "interrupted"
+    assert f"stopped after line {summary['stopped']['after_line']}" in stderr
+
+
+def _stored_items(db: Path) -> int:
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+            return int(conn.execute("select count(*) from items").fetchone()[0])
+    except sqlite3.OperationalError:  # locked for a moment by the writer
+        return 0

@@ -304,6 +304,59 @@ async def test_ingest_is_idempotent_and_amends_on_change(
     assert all(i.facts.counterparty == "Globex" for i in queue)
 
 
+async def test_rows_with_nul_controls_and_bad_bytes_are_stored_or_quarantined_on_every_backend(
+    migrated: Database, tmp_path: Path
+) -> None:
+    # PostgreSQL text holds no NUL: a NUL in a description failed the whole batch there.
+    import io
+    import json
+
+    from bot.batches import HashingReader, Job, parse_batches
+    from store.intake import list_rejected
+
+    base = {"entity": "ACME-US", "currency": "USD", "amount": "12.00"}
+    lines = [
+        json.dumps({**base, "external_id": "ok", "description": "a\x00b", "note": "c\x00d"}),
+        json.dumps({**base, "external_id": "bad\x00id"}),
+        json.dumps({**base, "external_id": "twice", "amount": "1.00"})[:-1] + ', "amount": "2"}',
+    ]
+    data = (
+        "\n".join(lines) + "\n"
+    ).encode() + b'{"external_id": "caf\xe9"}\n{"external_id": "raw\x00nul"}\n'
+    job = Job(
+        path="items.jsonl",
+        fmt="jsonl",
+        default_source="bank",
+        today="2026-11-20",
+        batch_size=100,
+        policy_text=EXAMPLE_POLICY.read_text(),
+    )
+    [batch] = parse_batches(
+        HashingReader(io.BytesIO(data)), job, parse_policy(EXAMPLE_POLICY.read_text())
+    )
+    usecases = await _service(migrated, tmp_path)
+    run_id = await usecases.intake.start_ingest(
+        source="bank", file_name="items.jsonl", policy_text=EXAMPLE_POLICY.read_text(), now=NOW
+    )
+
+    result = await usecases.intake.ingest(batch.good, rejected=batch.bad, run_id=run_id, now=NOW)
+
+    assert (result.inserted, result.rejected) == (1, 4)
+    [item] = await usecases.queries.queue(states_=[ReviewState.PENDING])
+    assert item.facts.description == "a\ufffdb"
+    assert item.facts.extra == {"note": "c\x00d", "raw:description": "a\x00b"}
+    async with migrated.reader.connect() as conn:
+        listing = await list_rejected(conn, run_id=run_id, limit=10)
+    assert listing is not None
+    assert [(r["line"], r["field"]) for r in listing.rows] == [
+        (2, "external_id"),
+        (3, "amount"),
+        (4, "(line)"),
+        (5, "(line)"),
+    ]
+    assert "caf\\xe9" in listing.rows[2]["raw"] and "raw\\x00nul" in listing.rows[3]["raw"]
+
+
 async def test_an_item_accepted_by_policy_is_stored_posted_with_its_entry(
     migrated: Database, tmp_path: Path
 ) -> None:

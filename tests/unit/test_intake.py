@@ -294,3 +294,44 @@ def _hash_doc(facts: ItemFacts) -> dict[str, Any]:
         "description": None,
         "extra": {},
     }
+
+
+@pytest.mark.parametrize(
+    ("field", "raw", "shown"),
+    [
+        ("counterparty", "Evil\u202eCorp", "Evil\ufffdCorp"),  # shows as "EvilproC"
+        ("counterparty", "\u2067Acme\u2069 Ltd", "\ufffdAcme\ufffd Ltd"),
+        ("reference", "INV\x00-1", "INV\ufffd-1"),
+        ("description", "paid\x1b[2J twice\x7f", "paid\ufffd[2J twice\ufffd"),
+    ],
+)
+def test_text_people_read_has_controls_and_bidi_overrides_replaced_and_kept_raw_in_extra(
+    field: str, raw: str, shown: str
+) -> None:
+    facts = ok(**{field: raw})
+
+    assert getattr(facts, field) == shown
+    assert facts.extra == {f"raw:{field}": raw}
+
+
+def test_line_breaks_tabs_and_ordinary_unicode_are_left_alone() -> None:
+    facts = ok(
+        counterparty="Müller\u00a0GmbH \u05e9\u05dc\u05d5\u05dd",
+        description="first line\n\tsecond line",
+    )
+
+    assert facts.counterparty == "Müller\u00a0GmbH \u05e9\u05dc\u05d5\u05dd"
+    assert facts.description == "first line\n\tsecond line"
+    assert facts.extra == {}
+
+
+@pytest.mark.parametrize("field", ["external_id", "source", "entity", "prepared_by"])
+@pytest.mark.parametrize("char", ["\u202e", "\u2066", "\x00", "\x85"])
+def test_an_identifier_holding_a_control_or_bidi_override_rejects_the_row(
+    field: str, char: str
+) -> None:
+    # Replacing it would merge two different ids ("A\u202eB", "A\u202dB") into one item.
+    error = bad(**{field: f"A{char}B"})
+
+    assert error.field == field
+    assert f"U+{ord(char):04X}" in error.error and "not plain text" in error.error
