@@ -66,14 +66,14 @@ async def test_bad_input_gets_one_line_of_usage(desk: Desk) -> None:
 
 
 UNKNOWN_THINGS = [
-    # Reads (and forms opened from an id) say the same for a missing item as for one the
-    # user may not see, so ids cannot be probed; decisions still name a missing item.
+    # Reads, forms opened from an id and decisions say the same for a missing item as for
+    # one the user may not see, so ids cannot be probed.
     ("show R-999", "you cannot see R-999"),
-    ("approve R-999", "there is no item R-999"),
-    ("reject R-999 the amount is wrong", "there is no item R-999"),
-    ("escalate R-999", "there is no item R-999"),
+    ("approve R-999", "you cannot see R-999"),
+    ("reject R-999 the amount is wrong", "you cannot see R-999"),
+    ("escalate R-999", "you cannot see R-999"),
     ("dispute R-999", "you cannot see R-999"),
-    ("assign R-999 <@U0BOB>", "there is no item R-999"),
+    ("assign R-999 <@U0BOB>", "you cannot see R-999"),
     ("claim", "nothing is waiting in your teams' queues"),
     ("queue team nosuchteam", "there is no team `nosuchteam`"),
     ("queue team ap-europe", "you are not a member of `ap-europe`"),
