@@ -342,7 +342,7 @@ async def test_rows_with_nul_controls_and_bad_bytes_are_stored_or_quarantined_on
     result = await usecases.intake.ingest(batch.good, rejected=batch.bad, run_id=run_id, now=NOW)
 
     assert (result.inserted, result.rejected) == (1, 4)
-    [item] = await usecases.queries.queue(states_=[ReviewState.PENDING])
+    [item] = await usecases.queries.queue(viewer=OPERATOR, states_=[ReviewState.PENDING])
     assert item.facts.description == "a\ufffdb"
     assert item.facts.extra == {"note": "c\x00d", "raw:description": "a\x00b"}
     async with migrated.reader.connect() as conn:
