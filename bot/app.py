@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.container import Container, SetupError
 from bot.settings import Settings
+from bot.setup import desk_files
 from handlers import actions, commands, digests, events, views
 from handlers.context import Deps, InFlight
 from handlers.notifier import SlackNotifier, make_client
@@ -31,6 +32,7 @@ from scheduler.relay import OutboxRelay
 from scheduler.setup import build_scheduler
 from store.audit.log import history as audit_history
 from store.outbox import OutboxStore
+from store.private_files import exposed_files
 
 log = logging.getLogger("recon_bot")
 
@@ -215,6 +217,8 @@ async def serve(settings: Settings) -> None:
     """``recon-bot serve``: run until SIGTERM or SIGINT."""
     bot_token, app_token = slack_tokens(settings)
     container = await Container.open(settings)
+    for exposed in exposed_files(desk_files(settings)):
+        log.warning(exposed, extra={"event": "desk_file_exposed"})
     client = make_client(token=bot_token, base_url=settings.slack_api_url)
     server = Server(container=container, app_token=app_token, client=client)
     loop = asyncio.get_running_loop()
