@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,17 +22,38 @@ def read_policy(path: Path) -> tuple[LoadedPolicy, str]:
     """Reads and validates a policy file; returns it and its text.
 
     Raises:
-        PolicyError: missing, unreadable or invalid (with ``field: reason`` problems).
+        PolicyError: missing, unreadable, not UTF-8 or invalid (with ``field: reason``
+            problems).
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise PolicyError(
             f"policy file {path} does not exist; run `recon-bot init` to write an example"
         ) from None
     except OSError as exc:
         raise PolicyError(f"cannot read policy file {path}: {exc.strerror}") from None
+    text = _decode(path, data)
     return parse_policy(text), text
+
+
+def _decode(path: Path, data: bytes) -> str:
+    """The file's text, or a PolicyError saying where the first non-UTF-8 byte is."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        start = exc.start  # everything before it decoded, so it is whole characters
+        line_start = data.rfind(b"\n", 0, start) + 1
+        line = data.count(b"\n", 0, start) + 1
+        column = len(data[line_start:start].decode("utf-8")) + 1
+        hint = ""
+        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            hint = " (it looks like UTF-16)"
+        where = f"byte 0x{data[start]:02x} at line {line}, column {column}"
+        raise PolicyError(
+            f"policy file {path} must be UTF-8{hint}, but {where} is not; save it as UTF-8",
+            [f"(file): {where} is not UTF-8 ({exc.reason})"],
+        ) from None
 
 
 class PolicyFile:
@@ -70,7 +92,9 @@ class PolicyFile:
             loaded, text = read_policy(self.path)
         except PolicyError:
             try:
-                raw = self.path.read_text(encoding="utf-8")
+                # Not strict UTF-8: a file that is not UTF-8 is one more invalid content
+                # (the job hashes this text to alert once per content).
+                raw = self.path.read_bytes().decode("utf-8", "backslashreplace")
             except OSError:
                 raw = "<unreadable>"
             if raw == self._rejected:
