@@ -27,3 +27,14 @@ def test_show_refuses_an_id_in_other_digits_with_one_sentence(desk_dir: Path, it
     assert len(lines) == 1 and lines[0].startswith("error: "), result.output
     assert "is not an item id" in lines[0] and "like R-1042" in lines[0]
     assert "invalid literal" not in result.output and "R-1 " not in result.output
+
+
+@pytest.mark.parametrize("row_id", ["\u0661", "²", "4\uff12", "-1", "1e3"])
+def test_row_id_options_take_ascii_digits_only(desk_dir: Path, row_id: str) -> None:
+    runner = CliRunner()
+    assert runner.invoke(main, ["init"]).exit_code == 0
+
+    result = runner.invoke(main, ["outbox", "--retry", row_id], catch_exceptions=False)
+
+    assert result.exit_code == 2, result.output  # click's usage error, as for any bad option
+    assert "is not an id (ASCII digits, like 42)" in result.output
