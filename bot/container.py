@@ -13,6 +13,7 @@ from store.audit.log import init_audit
 from store.audit.signer import Ed25519Signer, load_or_create_signing_key
 from store.engine import Database, create_database
 from store.migrate import check_current
+from store.policy_cache import PolicyCache, default_cache_path
 from store.policy_file import PolicyFile
 from store.uow import SqlUnitOfWorkFactory
 
@@ -28,6 +29,11 @@ def load_signer(settings: Settings, *, create: bool = False) -> Ed25519Signer:
             f"audit signing key {settings.audit_key} does not exist; run `recon-bot init`"
         )
     return load_or_create_signing_key(settings.audit_key)
+
+
+def policy_cache(settings: Settings) -> PolicyCache:
+    """Where the parsed policy is cached (``RECON_POLICY_CACHE``, else beside the policy)."""
+    return PolicyCache(settings.policy_cache or default_cache_path(settings.policy))
 
 
 @dataclass(slots=True, kw_only=True)
@@ -46,7 +52,7 @@ class Container:
     @classmethod
     async def open(cls, settings: Settings, *, check_schema: bool = True) -> Container:
         """Builds the object graph; checks the schema is current unless told not to."""
-        policy = PolicyFile(settings.policy)
+        policy = PolicyFile(settings.policy, cache=policy_cache(settings))
         signer = load_signer(settings)
         database = create_database(settings.database_url)
         clock = SystemClock()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.clock import SystemClock
-from bot.container import load_signer
+from bot.container import load_signer, policy_cache
 from bot.settings import Settings
 from store.audit.log import init_audit
 from store.engine import create_database, sqlite_file
@@ -43,7 +43,7 @@ async def initialize(settings: Settings, *, force_policy: bool = False) -> InitR
     if force_policy and not policy_written:
         settings.policy.write_bytes(example)  # overwritten in place: its mode stays
         policy_written = True
-    loaded, _ = read_policy(settings.policy)
+    loaded, _ = read_policy(settings.policy, cache=policy_cache(settings))
     key_created = not settings.audit_key.exists()
     signer = load_signer(settings, create=True)
     database = create_database(settings.database_url)
