@@ -12,7 +12,9 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
+import socket
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -20,9 +22,13 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.container import Container, SetupError
+from bot.errors import BotError
+from bot.redaction import install_log_redaction, redact
 from bot.settings import Settings
+from bot.setup import desk_files
 from handlers import actions, commands, digests, events, views
 from handlers.context import Deps, InFlight
 from handlers.notifier import SlackNotifier, make_client
@@ -31,6 +37,7 @@ from scheduler.relay import OutboxRelay
 from scheduler.setup import build_scheduler
 from store.audit.log import history as audit_history
 from store.outbox import OutboxStore
+from store.private_files import exposed_files
 
 log = logging.getLogger("recon_bot")
 
@@ -59,6 +66,36 @@ def slack_tokens(settings: Settings) -> tuple[str, str]:
     if problems:
         raise SetupError("; ".join(problems))
     return bot, app
+
+
+class SlackUnreachable(BotError):
+    """Slack's Web API did not answer; the message names the URL, never a token."""
+
+
+async def _reach_slack(client: AsyncWebClient) -> AsyncSlackResponse:
+    """``auth.test``: the first call, so an unreachable Slack is one clear sentence.
+
+    Raises:
+        SlackUnreachable: the connection failed or timed out.
+    """
+    try:
+        return await client.auth_test()
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        raise SlackUnreachable(
+            f"could not reach Slack at {redact(client.base_url)} ({_reason(exc)}); "
+            "check the network, a proxy, or RECON_SLACK_API_URL"
+        ) from None
+
+
+def _reason(exc: BaseException) -> str:
+    os_error = getattr(exc, "os_error", exc)  # aiohttp wraps the socket's OSError
+    if isinstance(os_error, socket.gaierror):
+        return f"cannot resolve its host name: {os_error.strerror}"
+    if isinstance(os_error, OSError) and os_error.errno:
+        return os.strerror(os_error.errno).lower()
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    return redact(str(exc)) or exc.__class__.__name__
 
 
 def make_deps(
@@ -113,7 +150,12 @@ class Server:
     refresh_task: asyncio.Task[int] | None = None
 
     async def start(self) -> None:
-        """Connects to Slack and starts the relay."""
+        """Connects to Slack and starts the relay.
+
+        Raises:
+            SlackUnreachable: Slack's Web API could not be reached (nothing is left open).
+        """
+        install_log_redaction()
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         deps = make_deps(self.container, self.inflight, self.http)
         app = create_app(client=self.client, deps=deps)
@@ -134,7 +176,7 @@ class Server:
             anchors=self.container.anchors,
             policy=policy,
         )
-        auth = await self.client.auth_test()
+        auth = await _reach_slack(self.client)
         self.handler = AsyncSocketModeHandler(
             app, self.app_token, web_client=self.client, ping_interval=self.ping_interval
         )
@@ -171,13 +213,26 @@ class Server:
 
     async def run(self) -> None:
         """Serves until ``stop`` is set, then shuts down cleanly."""
-        await self.start()
+        try:
+            await self.start()
+        except BaseException:
+            await self._abandon_start()
+            raise
         assert self.relay is not None
         relay_task = asyncio.create_task(self.relay.run(self.stop, interval=self.relay_interval))
         try:
             await self.stop.wait()
         finally:
             await self.shutdown(relay_task)
+
+    async def _abandon_start(self) -> None:
+        # A start that failed half-way: close what it opened, deliver nothing.
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if self.handler is not None:
+            await self.handler.close_async()  # type: ignore[no-untyped-call]
+        if self.http is not None:
+            await self.http.close()
 
     async def shutdown(self, relay_task: asyncio.Task[None] | None = None) -> None:
         """Stops taking work, drains listeners, lets the relay finish its batch."""
@@ -215,6 +270,8 @@ async def serve(settings: Settings) -> None:
     """``recon-bot serve``: run until SIGTERM or SIGINT."""
     bot_token, app_token = slack_tokens(settings)
     container = await Container.open(settings)
+    for exposed in exposed_files(desk_files(settings)):
+        log.warning(exposed, extra={"event": "desk_file_exposed"})
     client = make_client(token=bot_token, base_url=settings.slack_api_url)
     server = Server(container=container, app_token=app_token, client=client)
     loop = asyncio.get_running_loop()

@@ -14,6 +14,7 @@ from store.audit.log import init_audit
 from store.audit.signer import Ed25519Signer, load_or_create_signing_key
 from store.engine import Database, create_database
 from store.migrate import check_current
+from store.policy_cache import PolicyCache, default_cache_path
 from store.policy_file import PolicyFile
 from store.uow import SqlUnitOfWorkFactory
 
@@ -29,6 +30,11 @@ def load_signer(settings: Settings, *, create: bool = False) -> Ed25519Signer:
             f"audit signing key {settings.audit_key} does not exist; run `recon-bot init`"
         )
     return load_or_create_signing_key(settings.audit_key)
+
+
+def policy_cache(settings: Settings) -> PolicyCache:
+    """Where the parsed policy is cached (``RECON_POLICY_CACHE``, else beside the policy)."""
+    return PolicyCache(settings.policy_cache or default_cache_path(settings.policy))
 
 
 @dataclass(slots=True, kw_only=True)
@@ -56,7 +62,7 @@ class Container:
             clock: What every part of the bot reads the time from; the system clock
                 unless a caller (a test) brings its own.
         """
-        policy = PolicyFile(settings.policy)
+        policy = PolicyFile(settings.policy, cache=policy_cache(settings))
         signer = load_signer(settings)
         database = create_database(settings.database_url)
         clock = clock if clock is not None else SystemClock()

@@ -20,6 +20,13 @@ class Settings(BaseSettings):
         description="SQLAlchemy async URL; SQLite file in the working directory by default.",
     )
     policy: Path = Field(default=Path("policy.yml"), description="Policy YAML file.")
+    policy_cache: Path | None = Field(
+        default=None,
+        description=(
+            "The parsed policy, cached by content hash (safe to delete); "
+            "default: .<policy file name>.cache.json beside the policy file."
+        ),
+    )
     audit_key: Path = Field(
         default=Path("audit_ed25519.pem"), description="Ed25519 private key (PEM, mode 0600)."
     )

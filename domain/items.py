@@ -6,6 +6,7 @@ higher ``version`` (the optimistic-lock token the store checks).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -255,7 +256,41 @@ def format_human_id(item_id: int) -> str:
 MAX_ITEM_ID = 2**63 - 1
 
 
+def parse_ascii_number(text: str, *, maximum: int) -> int | None:
+    """``"1042"`` -> 1042 when ``text`` is ASCII digits only and the value is at most ``maximum``.
+
+    ``str.isdigit`` also accepts superscript two (which ``int`` then refuses with a
+    ValueError) and Arabic-Indic one (which ``int`` reads as 1), and ``int`` refuses more
+    than 4,300 digits: every number people or Slack payloads hand us goes through here
+    instead, so a stray character is "not a number", never a crash or another item.
+
+    Args:
+        text: The digits, with no sign, space or separator.
+        maximum: The largest acceptable value; longer inputs are refused before ``int``.
+
+    Returns:
+        The value, or None for anything else (including an empty string).
+    """
+    if not text or len(text) > len(str(maximum)) or not _ASCII_DIGITS.fullmatch(text):
+        return None
+    value = int(text)
+    return value if value <= maximum else None
+
+
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+
+
+#: The largest id people may type: well above :data:`MAX_ITEM_ID`, so an absurdly large id
+#: is an unknown item rather than a typo, yet short enough that ``int`` never meets its
+#: 4,300-digit limit.
+_LARGEST_TYPED_ID = 10**30 - 1
+
+
 def parse_human_id(text: str) -> int | None:
-    """``R-1042``, ``r-1042`` or ``1042`` -> 1042; anything else -> None."""
+    """``R-1042``, ``r-1042`` or ``1042`` -> 1042; anything else -> None.
+
+    Only ASCII digits make an id: ``R-²`` and ``R-`` with an Arabic-Indic one are not ids.
+    """
     raw = text.strip().upper().removeprefix("R-")
-    return int(raw) if raw.isdigit() and int(raw) > 0 else None
+    item_id = parse_ascii_number(raw.lstrip("0") or "0", maximum=_LARGEST_TYPED_ID)
+    return item_id if item_id else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from domain.errors import InvalidCommand
+from domain.items import MAX_ITEM_ID, parse_ascii_number
 from handlers.blocks.modals import digest_reject_modal
 from handlers.blocks.mrkdwn import error_text
 from handlers.context import Ctx, Deps, guarded, reply_to
@@ -22,10 +23,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
 
 def _cluster(action: BlockAction) -> int:
-    raw = action.action.value
-    if not raw.isdigit():
+    cluster_id = parse_ascii_number(action.action.value, maximum=MAX_ITEM_ID)
+    if cluster_id is None:
         raise InvalidCommand("that button is not from a recon-bot digest")
-    return int(raw)
+    return cluster_id
 
 
 async def _approve_all(ctx: Ctx) -> None:

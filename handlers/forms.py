@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic import Field as Attr
 
 from domain.errors import MoneyError
-from domain.items import DisputeCategory
+from domain.items import DisputeCategory, parse_ascii_number
 from domain.money import Money
 from domain.states import MIN_REASON_WORDS
 from handlers.errors import HandlerError
@@ -76,7 +76,7 @@ class ModalMetadata(_Frozen):
     item_id: int = Attr(gt=0)
     version: int = Attr(ge=1)
     channel: str | None = Attr(default=None, pattern=r"^[A-Z][A-Z0-9]{1,40}$")
-    ts: str | None = Attr(default=None, pattern=r"^\d{1,12}\.\d{1,9}$")
+    ts: str | None = Attr(default=None, pattern=r"^[0-9]{1,12}\.[0-9]{1,9}$")
 
     def encode(self) -> str:
         """Compact JSON for ``private_metadata``, e.g. ``{"item_id":1042,"version":7}``."""
@@ -138,10 +138,10 @@ def parse_home_page(value: str) -> int:
     Raises:
         PayloadError: not a small non-negative integer.
     """
-    raw = value.strip()
-    if not raw.isdigit() or len(raw) > 6:
+    page = parse_ascii_number(value.strip(), maximum=999_999)
+    if page is None:
         raise PayloadError(f"{value[:80]!r} is not a page number")
-    return int(raw)
+    return page
 
 
 # --- view_submission state ---------------------------------------------------------------

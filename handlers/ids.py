@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
+from domain.items import MAX_ITEM_ID, parse_ascii_number
+
 COMMAND = "/recon"
 
 
@@ -73,7 +75,8 @@ def item_action_id(action: ItemAction, item_id: int) -> str:
 
 def item_action_pattern(action: ItemAction) -> re.Pattern[str]:
     """Matches the action ids of one item action, for Bolt listeners."""
-    return re.compile(rf"^{re.escape(action.value)}:\d+$")
+    # [0-9], not \d: \d also matches superscripts and Arabic-Indic digits.
+    return re.compile(rf"^{re.escape(action.value)}:[0-9]+$")
 
 
 def item_value(item_id: int, version: int) -> str:
@@ -82,8 +85,10 @@ def item_value(item_id: int, version: int) -> str:
 
 
 def parse_item_value(value: str) -> tuple[int, int] | None:
-    """``1042:7`` -> (1042, 7); anything else -> None."""
+    """``1042:7`` -> (1042, 7); anything else (other digits than ASCII, too large) -> None."""
     left, sep, right = value.partition(":")
-    if not sep or not left.isdigit() or not right.isdigit():
+    item_id = parse_ascii_number(left, maximum=MAX_ITEM_ID)
+    version = parse_ascii_number(right, maximum=MAX_ITEM_ID)
+    if not sep or item_id is None or version is None:
         return None
-    return int(left), int(right)
+    return item_id, version

@@ -5,16 +5,23 @@ connection whose transactions start with ``BEGIN IMMEDIATE`` (a deferred transac
 reads and then writes fails with "database is locked" when another writer got there
 first). Reads use a separate pool of deferred connections, which WAL lets run beside the
 writer. PostgreSQL uses one pool for both.
+
+A SQLite file that does not exist yet is created here, empty and mode 0600, before
+SQLite opens it: SQLite would create it with the umask's mode (0644), and it gives the
+``-wal`` and ``-shm`` files the database file's mode.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from store.private_files import create_private_file
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
 
@@ -68,8 +75,22 @@ def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> AsyncEngine:
     return engine
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a ``sqlite+aiosqlite:///path`` URL; None for other databases."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    database = str(parsed.database)
+    if database.startswith("file:") or parsed.query.get("uri"):
+        return None  # an SQLite URI names its file (and mode) its own way
+    return Path(database)
+
+
 def create_database(url: str, *, pool_size: int = 5, search_path: str | None = None) -> Database:
     """Builds the engines for ``url`` (nothing connects until first use).
+
+    A missing SQLite file is created empty with mode 0600 (see the module docstring);
+    an existing one keeps its mode.
 
     Args:
         url: an async SQLAlchemy URL, ``sqlite+aiosqlite:///path`` or
@@ -81,6 +102,9 @@ def create_database(url: str, *, pool_size: int = 5, search_path: str | None = N
     if parsed.get_backend_name() == "sqlite":
         if parsed.database in (None, "", ":memory:"):
             raise ValueError("the store needs a SQLite file, not an in-memory database")
+        path = sqlite_file(url)
+        if path is not None and path.parent.is_dir():
+            create_private_file(path)  # else SQLite reports the missing directory
         writer = _sqlite_engine(url, immediate=True, pool_size=1)
         reader = _sqlite_engine(url, immediate=False, pool_size=pool_size)
         return Database(url=url, writer=writer, reader=reader)

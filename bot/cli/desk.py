@@ -11,6 +11,7 @@ import click
 
 from bot.cli.root import (
     EXIT_FAIL,
+    err,
     load_settings,
     main,
     out,
@@ -44,6 +45,8 @@ def init(force_policy: bool) -> None:
     out.print(f"audit key  {settings.audit_key} ({note}; key id {report.key_id})")
     out.print(f"database   {_safe_url(settings.database_url)} (schema {report.revision})")
     out.print(f"policy version {report.policy_version}")
+    for exposed in report.exposed:
+        err.print(f"[yellow]warning:[/] {exposed}")
 
 
 def _safe_url(url: str) -> str:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bot.cli.root import (
+    fail,
     main,
     out,
     print_json,
@@ -104,7 +105,8 @@ def show(item_id: str, as_json: bool) -> None:
     """
     parsed = parse_human_id(item_id)
     if parsed is None:
-        raise click.BadParameter(f"{item_id!r} is not an item id like R-1042", param_hint="ID")
+        # Exit 1 (failure, nothing changed), not click's usage code 2, which means "partial".
+        fail(f"{item_id[:40]!r} is not an item id; ids are R- and ASCII digits, like R-1042")
 
     from bot.views import entry_view, item_detail
     from domain.permissions import OPERATOR

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bot.cli.root import (
+    AsciiId,
     fail,
     main,
     out,
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 @main.command("outbox")
 @click.option("--dead", is_flag=True, help="Only dead-lettered messages.")
-@click.option("--retry", "retry_id", type=int, help="Return a dead message to the queue.")
+@click.option("--retry", "retry_id", type=AsciiId(), help="Return a dead message to the queue.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def outbox_cmd(dead: bool, retry_id: int | None, as_json: bool) -> None:
     """See Slack deliveries waiting or failed, and replay dead letters.

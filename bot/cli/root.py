@@ -19,6 +19,7 @@ from rich.console import Console
 
 from bot.errors import BotError
 from domain.errors import DomainError, PolicyError
+from domain.items import MAX_ITEM_ID, parse_ascii_number
 
 # Each command imports what it needs when it runs: SQLAlchemy, pydantic-settings and the
 # domain services took most of a second to import before any command ran, `--help` too.
@@ -45,6 +46,24 @@ class CliFailure(BotError):
 
 def fail(message: str, details: list[str] | None = None) -> NoReturn:
     raise CliFailure(message, details)
+
+
+class AsciiId(click.ParamType[int]):
+    """A row id option (``--run 3``, ``--retry 42``): ASCII digits only.
+
+    ``type=int`` took ``int()``'s word for it, and ``int("\u0661")`` is 1.
+    """
+
+    name = "id"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        """The id, or click's usage error."""
+        if isinstance(value, int):
+            return value
+        parsed = parse_ascii_number(str(value).strip(), maximum=MAX_ITEM_ID)
+        if parsed is None:
+            self.fail(f"{str(value)[:40]!r} is not an id (ASCII digits, like 42)", param, ctx)
+        return parsed
 
 
 def load_settings() -> Settings:

@@ -17,6 +17,7 @@ from domain.audit.checkpoints import Checkpoint
 from domain.audit.records import AuditFormatError
 from store.audit.durable import fsync_directory
 from store.errors import StoreError
+from store.private_files import PRIVATE_MODE
 
 
 class AnchorFileError(StoreError):
@@ -48,8 +49,11 @@ class AnchorFile:
         created = not self.path.exists()
         if created:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        # 0600 like the signing key; an existing file keeps its mode (README, security notes).
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, PRIVATE_MODE)
         try:
+            if created:
+                os.fchmod(fd, PRIVATE_MODE)  # the umask may have taken bits away
             fcntl.flock(fd, fcntl.LOCK_EX)
             last = _drop_torn_line(fd)
             if last is not None and last.log == checkpoint.log and last.size >= checkpoint.size:

@@ -155,6 +155,34 @@ async def test_a_different_broken_edit_with_the_same_errors_is_alerted_again(
     assert await _invalid_alerts_enqueued(desk) == 2
 
 
+async def test_a_policy_that_is_not_utf8_is_rejected_and_alerted_once_per_content(
+    desk: Desk, slack: SlackStandIn
+) -> None:
+    """Saved as Latin-1 or UTF-16: the job raised UnicodeDecodeError at every interval and
+    alerted no one; now it is one more invalid policy."""
+    jobs = jobs_of(desk)
+    version = desk.container.policy.current().version
+    latin1 = policy_yaml().replace("treasury", "trésorerie", 1).encode("latin-1")
+    assert b"\xe9" in latin1
+
+    desk.settings.policy.write_bytes(latin1)
+    await jobs.policy_reload()
+    await jobs.policy_reload()  # the same content again: no second alert
+    assert desk.container.policy.current().version == version
+    (rejected,) = await _bodies(desk, "policy.rejected")
+    assert rejected["data"]["kept"] == version
+    assert await _invalid_alerts_enqueued(desk) == 1
+    alert = await wait_message(slack, COMPLIANCE, "must be UTF-8")
+    assert "0xe9 at line" in alert.all_text()
+
+    desk.settings.policy.write_bytes(policy_yaml().encode("utf-16"))  # another content
+    await jobs.policy_reload()
+    await jobs.policy_reload()
+    assert len(await _bodies(desk, "policy.rejected")) == 2
+    assert await _invalid_alerts_enqueued(desk) == 2
+    assert desk.container.policy.current().version == version
+
+
 async def test_the_anchor_job_posts_the_latest_checkpoint_and_repairs_the_anchors_file(
     desk: Desk, slack: SlackStandIn, clock: StepClock
 ) -> None:

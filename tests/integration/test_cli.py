@@ -13,7 +13,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,16 +42,6 @@ COMMANDS = [
     ["serve"],
     ["outbox"],
 ]
-
-
-@pytest.fixture
-def desk_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """An empty working directory with no RECON_/SLACK_ settings leaking in."""
-    for key in list(os.environ):
-        if key.startswith(("RECON_", "SLACK_")):
-            monkeypatch.delenv(key)
-    monkeypatch.chdir(tmp_path)
-    yield tmp_path
 
 
 def run(*args: str) -> Result:
@@ -199,7 +188,7 @@ def test_errors_are_one_sentence_with_exit_code_1(desk_dir: Path) -> None:
     missing = run("show", "R-999999")
     assert missing.exit_code == 1 and "there is no item R-999999" in missing.output
     bad_id = run("show", "banana")
-    assert bad_id.exit_code == 2 and "is not an item id" in bad_id.output
+    assert bad_id.exit_code == 1 and "is not an item id" in bad_id.output
     no_file = run("ingest", "nope.csv")
     assert no_file.exit_code == 1 and "nope.csv does not exist" in no_file.output
     wrong_type = desk_dir / "items.xlsx"
