@@ -312,7 +312,7 @@ async def test_assign_accepts_the_mention_formats(desk: Desk) -> None:
     mentions = ["<@U0BOB>", "<@U0BOB|bob>", "@U0BOB", "U0BOB"]
     for n, mention in enumerate(mentions, start=1):
         await desk.slack.slash_command("U0LEAD", f"assign R-999 {mention}")
-        await wait_told(desk, "U0LEAD", "there is no item R-999", n)
+        await wait_told(desk, "U0LEAD", "you cannot see R-999", n)
     assert times_told(desk, "U0LEAD", "mention the person") == 0
 
 
@@ -356,7 +356,8 @@ async def test_escalating_an_escalated_item_is_still_refused_to_outsiders(desk: 
     await wait_state(desk, item, ReviewState.ESCALATED)
     await desk.slack.slash_command("U0DAN", f"escalate {item.human_id}")
     (line,) = await desk.slack.wait_for(lambda: private_lines(desk, "U0DAN"), message="answer")
-    assert "you are not a reviewer of treasury" in line
+    # Refused without learning anything about the item, not even its team.
+    assert line.endswith(f"you cannot see {item.human_id}")
 
 
 async def test_stats_counts_the_desk(desk: Desk) -> None:
