@@ -10,6 +10,7 @@ import click
 
 from bot.cli.root import (
     EXIT_PARTIAL,
+    AsciiId,
     _describe,
     err,
     fail,
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     "(default: for files over 4 MB on a machine with more than one CPU).",
 )
 @click.option("--rejected", is_flag=True, help="List the quarantined rows of a run instead.")
-@click.option("--run", "run_id", type=int, help="With --rejected: the run (default: latest).")
+@click.option("--run", "run_id", type=AsciiId(), help="With --rejected: the run (default: latest).")
 def ingest(
     file: Path | None,
     source: str | None,

@@ -30,11 +30,16 @@ def test_show_refuses_an_id_in_other_digits_with_one_sentence(desk_dir: Path, it
 
 
 @pytest.mark.parametrize("row_id", ["\u0661", "²", "4\uff12", "-1", "1e3"])
-def test_row_id_options_take_ascii_digits_only(desk_dir: Path, row_id: str) -> None:
+@pytest.mark.parametrize(
+    "command", [["outbox", "--retry"], ["ingest", "--rejected", "--run"]], ids=["retry", "run"]
+)
+def test_row_id_options_take_ascii_digits_only(
+    desk_dir: Path, row_id: str, command: list[str]
+) -> None:
     runner = CliRunner()
     assert runner.invoke(main, ["init"]).exit_code == 0
 
-    result = runner.invoke(main, ["outbox", "--retry", row_id], catch_exceptions=False)
+    result = runner.invoke(main, [*command, row_id], catch_exceptions=False)
 
     assert result.exit_code == 2, result.output  # click's usage error, as for any bad option
     assert "is not an id (ASCII digits, like 42)" in result.output
