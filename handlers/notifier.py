@@ -6,11 +6,12 @@ connection-error retry could post twice), and every retry decision belongs to th
 Every post carries the outbox row's dedupe key (and the card's item) in its message
 ``metadata``. A message whose earlier attempt may have reached Slack (``unsure_since``:
 its process died between Slack's answer and the record) is first looked for in the
-channel's recent history (``conversations.history`` with ``include_all_metadata``,
-bounded by ``HISTORY_PAGES`` pages back to ``unsure_since`` less ``CLOCK_SKEW``); when
-found, that message is recorded instead of posting again (a card is then edited to the
-item's current state like any update). DMs and thread replies are not looked for: the
-bot has no ``im:history`` scope, and replies are not in a channel's history.
+conversation's recent history (``conversations.history`` with ``include_all_metadata``,
+bounded by ``HISTORY_PAGES`` pages back to ``unsure_since`` less ``CLOCK_SKEW``): the
+channel's for a channel post, the DM's (opened first, as for posting) for a direct
+message. When found, that message is recorded instead of posting again (a card is then
+edited to the item's current state like any update). Thread replies are not looked
+for: replies are not in a conversation's history.
 """
 
 from __future__ import annotations
@@ -187,7 +188,7 @@ class SlackNotifier:
         if message.kind is NoticeKind.DM:
             opened = await self._client.conversations_open(users=message.target)
             channel = str(opened["channel"]["id"])
-        elif not message.thread_ts:
+        if not message.thread_ts:
             found = await self._posted_before(message, channel=channel)
             if found is not None:
                 return Sent(channel=found.channel, ts=found.ts)
@@ -203,7 +204,7 @@ class SlackNotifier:
     async def _posted_before(
         self, message: OutboxMessage, *, channel: str
     ) -> MessageLocation | None:
-        """The earlier post of a message in doubt, from the channel's recent history.
+        """The earlier post of a message in doubt, from the conversation's recent history.
 
         None when the message is not in doubt, or is not found within the bounds (then
         it is posted: a bounded search cannot prove absence, and losing the message would
@@ -240,8 +241,9 @@ class SlackNotifier:
             if not isinstance(outcome, Failed) or not outcome.permanent:
                 raise
             log.warning(
-                "cannot read the channel's history to check for an earlier post; posting "
-                "(reinstall the app with the channels:history and groups:history scopes)",
+                "cannot read the conversation's history to check for an earlier post; "
+                "posting (reinstall the app with the channels:history, groups:history and "
+                "im:history scopes)",
                 extra={
                     "event": "delivery_unchecked",
                     "outbox_id": message.id,

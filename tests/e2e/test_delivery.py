@@ -3,6 +3,7 @@ errors back off and retry, permanent errors dead-letter at once and alert compli
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import UTC, datetime
 
@@ -16,6 +17,8 @@ from domain.templates import DeliveryFailed
 from handlers.notifier import SlackNotifier
 from store.outbox import OutboxRow, OutboxStore, RowState
 from tests.e2e.conftest import TREASURY, Desk, cards_idle, cards_of
+
+BOB = "U0BOB"
 
 pytestmark = pytest.mark.usefixtures("every_envelope_acked")
 
@@ -161,3 +164,31 @@ async def test_a_post_in_doubt_is_found_by_its_metadata_instead_of_posted_again(
     assert isinstance(unchecked, Sent) and unchecked.ts != first.ts
     assert len(desk.slack.messages_in(TREASURY)) == 2
     assert any(getattr(r, "event", None) == "delivery_unchecked" for r in caplog.records)
+
+
+def _dm(*, unsure: bool) -> OutboxMessage:
+    return dataclasses.replace(
+        _alert(unsure=unsure),
+        id=9002,
+        kind=NoticeKind.DM,
+        target=BOB,
+        dedupe_key="dm:delivery_failed:7:1",
+    )
+
+
+async def test_a_dm_in_doubt_is_found_in_the_dm_instead_of_posted_again(desk: Desk) -> None:
+    notifier = SlackNotifier(client=desk.server.client, deps=make_deps(desk.container))
+    now = desk.container.clock.now()
+    dm = desk.slack.dm_channel(BOB).id
+    first = await notifier.deliver(_dm(unsure=False), card=None, now=now)
+    assert isinstance(first, Sent) and first.channel == dm
+    (posted,) = desk.slack.messages_in(dm)
+    assert posted.metadata is not None
+    assert posted.metadata["event_payload"]["dedupe_key"] == "dm:delivery_failed:7:1"
+
+    again = await notifier.deliver(_dm(unsure=True), card=None, now=now)
+    assert again == first  # recorded, not posted again
+    assert len(desk.slack.messages_in(dm)) == 1
+    (lookup,) = desk.slack.calls_to("conversations.history")
+    assert lookup.params["channel"] == dm
+    assert lookup.params["include_all_metadata"] in ("1", "true", True)
