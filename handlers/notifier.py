@@ -5,7 +5,8 @@ connection-error retry could post twice), and every retry decision belongs to th
 
 Every post carries the outbox row's dedupe key (and the card's item) in its message
 ``metadata``. A message whose earlier attempt may have reached Slack (``unsure_since``:
-its process died between Slack's answer and the record) is first looked for in the
+its process died between Slack's answer and the record, or the call got no answer, which
+is reported as ``Failed(in_doubt=True)``) is first looked for in the
 conversation's recent history (``conversations.history`` with ``include_all_metadata``,
 bounded by ``HISTORY_PAGES`` pages back to ``unsure_since`` less ``CLOCK_SKEW``): the
 channel's for a channel post, the DM's (opened first, as for posting) for a direct
@@ -139,8 +140,14 @@ class SlackNotifier:
             return await self._send(message, card=card, now=now)
         except SlackApiError as exc:
             return _classify(exc)
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        except aiohttp.ClientConnectorError as exc:  # no connection: Slack saw nothing
             return Failed(error=f"network: {exc.__class__.__name__}", permanent=False)
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            # No answer (a timeout, a dropped connection): the call may have reached
+            # Slack, so whatever it posted may be there already.
+            return Failed(
+                error=f"network: {exc.__class__.__name__}", permanent=False, in_doubt=True
+            )
         except ItemNotFound as exc:
             return Skipped(reason=str(exc))
 

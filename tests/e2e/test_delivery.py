@@ -14,7 +14,7 @@ from domain.delivery import Failed, OutboxMessage, RateLimited, Sent
 from domain.items import Item
 from domain.notifications import NoticeKind
 from domain.templates import DeliveryFailed
-from handlers.notifier import SlackNotifier
+from handlers.notifier import SlackNotifier, make_client
 from store.outbox import OutboxRow, OutboxStore, RowState
 from tests.e2e.conftest import TREASURY, Desk, cards_idle, cards_of
 
@@ -192,3 +192,46 @@ async def test_a_dm_in_doubt_is_found_in_the_dm_instead_of_posted_again(desk: De
     (lookup,) = desk.slack.calls_to("conversations.history")
     assert lookup.params["channel"] == dm
     assert lookup.params["include_all_metadata"] in ("1", "true", True)
+
+
+# --- a post that got no answer (a timeout, a dropped connection) is in doubt too ------------
+
+
+async def test_a_card_post_whose_answer_was_dropped_is_looked_for_not_posted_again(
+    desk: Desk,
+) -> None:
+    dropped = desk.slack.drop_response("chat.postMessage", channel=TREASURY)
+    (item,) = await desk.ingest()
+    await desk.slack.wait_for(lambda: dropped.reached.is_set(), message="card posted")
+    await desk.slack.wait_for(
+        lambda: desk.slack.calls_to("conversations.history"), message="looked for", timeout=10
+    )
+    await cards_idle(desk)
+    (card,) = cards_of(desk.slack, item)  # one card, not two
+    assert _posts_to(desk, TREASURY) == [200]
+    row = await _card_row(desk, item)
+    assert row.state is RowState.SENT and row.attempts == 2 and row.failures == 1
+    assert item.id is not None
+    assert await OutboxStore(desk.container.database).card_location(item.id) == (
+        TREASURY,
+        card.ts,
+    )
+
+
+async def test_a_timeout_is_a_failure_in_doubt(desk: Desk) -> None:
+    client = make_client(token=desk.slack.bot_token, base_url=desk.slack.api_url, timeout=1)
+    notifier = SlackNotifier(client=client, deps=make_deps(desk.container))
+    held = desk.slack.hold_response("chat.postMessage", channel=TREASURY)
+    outcome = await notifier.deliver(_alert(unsure=False), card=None, now=_now(desk))
+    assert held.reached.is_set()
+    assert outcome == Failed(error="network: TimeoutError", permanent=False, in_doubt=True)
+    held.release()
+    # A call that never left (nothing listens there) is a plain failure: Slack saw nothing.
+    nowhere = make_client(token=desk.slack.bot_token, base_url="http://127.0.0.1:9/api/")
+    notifier = SlackNotifier(client=nowhere, deps=make_deps(desk.container))
+    outcome = await notifier.deliver(_alert(unsure=False), card=None, now=_now(desk))
+    assert isinstance(outcome, Failed) and not outcome.in_doubt and not outcome.permanent
+
+
+def _now(desk: Desk) -> datetime:
+    return desk.container.clock.now()

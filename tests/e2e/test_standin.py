@@ -11,6 +11,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -648,3 +649,15 @@ async def test_view_submission_response_actions_and_ack_deadline() -> None:
             assert all(v.closed for v in slack.views.values())
         finally:
             await client.close()  # type: ignore[no-untyped-call]
+
+
+async def test_a_dropped_answer_never_arrives_but_the_work_is_done(
+    slack: SlackStandIn, web: AsyncWebClient
+) -> None:
+    hold = slack.drop_response("chat.postMessage", channel=TREASURY)
+    once = AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url, retry_handlers=[])
+    with pytest.raises(aiohttp.ClientError):
+        await once.chat_postMessage(channel=TREASURY, text="dropped")
+    assert hold.reached.is_set()
+    assert [m.text for m in slack.messages_in(TREASURY)] == ["dropped"]  # Slack did the work
+    await web.chat_postMessage(channel=TREASURY, text="answered")  # one call only

@@ -287,6 +287,14 @@ class SlackStandIn(SlackDriver):
         """
         return self.faults.hold(method, channel=channel)
 
+    def drop_response(self, method: str, *, channel: str | None = None) -> Hold:
+        """Does the next successful ``method`` call (on ``channel``), then drops the line.
+
+        Slack's side is done (``hold.reached`` is set) but the caller gets no answer: its
+        connection is closed, as when a proxy or the network fails mid-call.
+        """
+        return self.faults.hold(method, channel=channel, drop=True)
+
     # ================================================================= Web API
 
     async def _read_request(self, request: web.Request) -> _Request:
@@ -347,6 +355,9 @@ class SlackStandIn(SlackDriver):
             self._held.append(hold)
             hold.answer = body
             hold.reached.set()
+            if hold.drop and request.transport is not None:
+                request.transport.close()
+                return web.Response()  # (never reaches the caller)
             await hold.released.wait()
         return web.json_response(body, status=status, headers=headers)
 
