@@ -23,6 +23,7 @@ PERMANENT_ERRORS = frozenset(
         "not_in_channel",
         "is_archived",
         "invalid_auth",
+        "not_allowed_token_type",
         "missing_scope",
         "invalid_blocks",
         "account_inactive",

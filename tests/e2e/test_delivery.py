@@ -235,3 +235,36 @@ async def test_a_timeout_is_a_failure_in_doubt(desk: Desk) -> None:
 
 def _now(desk: Desk) -> datetime:
     return desk.container.clock.now()
+
+
+async def test_a_thread_reply_in_doubt_is_found_in_its_thread_instead_of_posted_again(
+    desk: Desk,
+) -> None:
+    notifier = SlackNotifier(client=desk.server.client, deps=make_deps(desk.container))
+    parent = await notifier.deliver(_alert(unsure=False), card=None, now=_now(desk))
+    assert isinstance(parent, Sent) and parent.ts is not None
+
+    def reply(*, unsure: bool) -> OutboxMessage:
+        return dataclasses.replace(
+            _alert(unsure=unsure), id=9003, dedupe_key="digest:cluster:1", thread_ts=parent.ts
+        )
+
+    # Slack posts the reply but the answer is lost on the way: the outcome is unknown.
+    desk.slack.drop_response("chat.postMessage", channel=TREASURY)
+    lost = await notifier.deliver(reply(unsure=False), card=None, now=_now(desk))
+    assert isinstance(lost, Failed) and lost.in_doubt
+    (posted,) = desk.slack.thread(TREASURY, parent.ts)[1:]
+
+    found = await notifier.deliver(reply(unsure=True), card=None, now=_now(desk))
+    assert found == Sent(channel=TREASURY, ts=posted.ts)  # recorded, not posted again
+    assert len(desk.slack.thread(TREASURY, parent.ts)) == 2
+    (lookup,) = desk.slack.calls_to("conversations.replies")
+    assert lookup.params["ts"] == parent.ts
+    assert lookup.params["include_all_metadata"] in ("1", "true", True)
+    assert desk.slack.calls_to("conversations.history") == []
+
+    # A thread Slack will not list to this token: posted (a duplicate beats a lost reply).
+    desk.slack.fail_next("conversations.replies", error="not_allowed_token_type")
+    unchecked = await notifier.deliver(reply(unsure=True), card=None, now=_now(desk))
+    assert isinstance(unchecked, Sent) and unchecked.ts != posted.ts
+    assert len(desk.slack.thread(TREASURY, parent.ts)) == 3
