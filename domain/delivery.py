@@ -3,8 +3,9 @@
 The relay (scheduler) claims messages and hands each to a notifier (handlers), which calls
 Slack once and reports one of the outcomes below. What happens next is decided here, as a
 pure function: rate limits wait for ``Retry-After`` (plus jitter) without counting as a
-failure; transient errors back off exponentially with full jitter, capped; permanent
-errors (or too many failures) dead-letter the message at once.
+failure; transient errors back off exponentially with full jitter, capped (a call that
+got no answer stays in doubt for the retry); permanent errors (or too many failures)
+dead-letter the message at once.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ PERMANENT_ERRORS = frozenset(
         "not_in_channel",
         "is_archived",
         "invalid_auth",
+        "not_allowed_token_type",
         "missing_scope",
         "invalid_blocks",
         "account_inactive",
@@ -104,10 +106,16 @@ class RateLimited:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Failed:
-    """Slack said no, or could not be reached. ``error`` is Slack's code or the exception."""
+    """Slack said no, or could not be reached. ``error`` is Slack's code or the exception.
+
+    ``in_doubt``: the call got no answer (a timeout, a dropped connection) after it may
+    have reached Slack, so the message may be there already; the next attempt looks
+    for it first, as for a row taken back from a relay that died.
+    """
 
     error: str
     permanent: bool
+    in_doubt: bool = False
 
 
 Outcome = Sent | Skipped | RateLimited | Failed
@@ -115,11 +123,15 @@ Outcome = Sent | Skipped | RateLimited | Failed
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Retry:
-    """Try again at ``at``; ``count_failure`` says whether this attempt was a failure."""
+    """Try again at ``at``; ``count_failure`` says whether this attempt was a failure.
+
+    ``in_doubt``: the attempt may have reached Slack (see ``Failed.in_doubt``).
+    """
 
     at: datetime
     error: str
     count_failure: bool
+    in_doubt: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -170,4 +182,9 @@ def decide(
     # The exponent is capped too: past ~30 doublings the cap wins anyway, and an
     # unbounded 2**failures would overflow timedelta.
     ceiling = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** min(failures, 30)))
-    return Retry(at=now + ceiling * jitter, error=outcome.error, count_failure=True)
+    return Retry(
+        at=now + ceiling * jitter,
+        error=outcome.error,
+        count_failure=True,
+        in_doubt=outcome.in_doubt,
+    )

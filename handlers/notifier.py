@@ -5,12 +5,15 @@ connection-error retry could post twice), and every retry decision belongs to th
 
 Every post carries the outbox row's dedupe key (and the card's item) in its message
 ``metadata``. A message whose earlier attempt may have reached Slack (``unsure_since``:
-its process died between Slack's answer and the record) is first looked for in the
-channel's recent history (``conversations.history`` with ``include_all_metadata``,
-bounded by ``HISTORY_PAGES`` pages back to ``unsure_since`` less ``CLOCK_SKEW``); when
-found, that message is recorded instead of posting again (a card is then edited to the
-item's current state like any update). DMs and thread replies are not looked for: the
-bot has no ``im:history`` scope, and replies are not in a channel's history.
+its process died between Slack's answer and the record, or the call got no answer, which
+is reported as ``Failed(in_doubt=True)``) is first looked for in the
+conversation's recent history (``conversations.history`` with ``include_all_metadata``,
+bounded by ``HISTORY_PAGES`` pages back to ``unsure_since`` less ``CLOCK_SKEW``): the
+channel's for a channel post, the DM's (opened first, as for posting) for a direct
+message. When found, that message is recorded instead of posting again (a card is then
+edited to the item's current state like any update). A thread reply (a digest group
+under its summary) is looked for in its thread instead (``conversations.replies`` on the
+parent, with ``include_all_metadata``), as replies are not in a conversation's history.
 """
 
 from __future__ import annotations
@@ -89,7 +92,7 @@ class _Cursor(_Model):
 
 
 class _HistoryPage(_Model):
-    """One page of ``conversations.history`` (only what the lookup reads)."""
+    """One page of ``conversations.history`` or ``.replies`` (only what the lookup reads)."""
 
     messages: list[_HistoryMessage] = Field(default_factory=list)
     has_more: bool = False
@@ -138,8 +141,14 @@ class SlackNotifier:
             return await self._send(message, card=card, now=now)
         except SlackApiError as exc:
             return _classify(exc)
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        except aiohttp.ClientConnectorError as exc:  # no connection: Slack saw nothing
             return Failed(error=f"network: {exc.__class__.__name__}", permanent=False)
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            # No answer (a timeout, a dropped connection): the call may have reached
+            # Slack, so whatever it posted may be there already.
+            return Failed(
+                error=f"network: {exc.__class__.__name__}", permanent=False, in_doubt=True
+            )
         except ItemNotFound as exc:
             return Skipped(reason=str(exc))
 
@@ -187,10 +196,9 @@ class SlackNotifier:
         if message.kind is NoticeKind.DM:
             opened = await self._client.conversations_open(users=message.target)
             channel = str(opened["channel"]["id"])
-        elif not message.thread_ts:
-            found = await self._posted_before(message, channel=channel)
-            if found is not None:
-                return Sent(channel=found.channel, ts=found.ts)
+        found = await self._posted_before(message, channel=channel, thread_ts=message.thread_ts)
+        if found is not None:
+            return Sent(channel=found.channel, ts=found.ts)
         response = await self._client.chat_postMessage(
             channel=channel,
             text=rendered.text,
@@ -200,10 +208,36 @@ class SlackNotifier:
         )
         return Sent(channel=str(response["channel"]), ts=str(response["ts"]))
 
+    async def _page(
+        self, *, channel: str, thread_ts: str | None, oldest: str, cursor: str | None
+    ) -> _HistoryPage:
+        """One page of the conversation's history, or of the thread under ``thread_ts``."""
+        if thread_ts:
+            # A thread is listed oldest first from its parent: no time bound to give.
+            response = await self._client.conversations_replies(
+                channel=channel,
+                ts=thread_ts,
+                limit=HISTORY_PAGE_SIZE,
+                include_all_metadata=True,
+                cursor=cursor,
+            )
+        else:
+            response = await self._client.conversations_history(
+                channel=channel,
+                oldest=oldest,
+                limit=HISTORY_PAGE_SIZE,
+                include_all_metadata=True,
+                cursor=cursor,
+            )
+        return _HistoryPage.model_validate(response.data)
+
     async def _posted_before(
-        self, message: OutboxMessage, *, channel: str
+        self, message: OutboxMessage, *, channel: str, thread_ts: str | None = None
     ) -> MessageLocation | None:
-        """The earlier post of a message in doubt, from the channel's recent history.
+        """The earlier post of a message in doubt, from the conversation's recent history.
+
+        A thread reply (``thread_ts``) is looked for among its thread's replies instead,
+        which a conversation's history does not list.
 
         None when the message is not in doubt, or is not found within the bounds (then
         it is posted: a bounded search cannot prove absence, and losing the message would
@@ -217,14 +251,9 @@ class SlackNotifier:
         cursor: str | None = None
         try:
             for _ in range(HISTORY_PAGES):
-                response = await self._client.conversations_history(
-                    channel=channel,
-                    oldest=oldest,
-                    limit=HISTORY_PAGE_SIZE,
-                    include_all_metadata=True,
-                    cursor=cursor,
+                page = await self._page(
+                    channel=channel, thread_ts=thread_ts, oldest=oldest, cursor=cursor
                 )
-                page = _HistoryPage.model_validate(response.data)
                 for found in page.messages:
                     if _is_copy_of(found, message):
                         log.info(
@@ -236,12 +265,15 @@ class SlackNotifier:
                 if not page.has_more or not cursor:
                     return None
         except SlackApiError as exc:
+            if thread_ts and exc.response.get("error") == "thread_not_found":
+                return None  # the parent is gone, and its replies with it
             outcome = _classify(exc)
             if not isinstance(outcome, Failed) or not outcome.permanent:
                 raise
             log.warning(
-                "cannot read the channel's history to check for an earlier post; posting "
-                "(reinstall the app with the channels:history and groups:history scopes)",
+                "cannot read the conversation's history (or the thread) to check for an "
+                "earlier post; posting (the app needs the channels:history, groups:history "
+                "and im:history scopes)",
                 extra={
                     "event": "delivery_unchecked",
                     "outbox_id": message.id,

@@ -14,9 +14,11 @@ another live relay, whereas an unrenewed lease says exactly that its holder stop
 
 A row taken back that way may already be in Slack (the dead process was killed between
 Slack's answer and the record): it arrives ``unsure_since`` and the notifier looks for
-it in the channel before posting. A card post also waits while another claim on the same
-item's card is live, and inherits the doubt of a lapsed one, so a newer version of a card
-never posts beside a copy its dead predecessor may have left.
+it in the channel before posting. A call that got no answer (a timeout, a dropped
+connection) leaves its row in doubt the same way, for the retry to look first. A card
+post also waits while another claim on the same item's card is live, and inherits the
+doubt of a lapsed one, so a newer version of a card never posts beside a copy its dead
+predecessor may have left.
 """
 
 from __future__ import annotations
@@ -309,6 +311,10 @@ class OutboxRelay:
                 self.wake()
             return None
         if isinstance(decision, Retry):
+            if decision.in_doubt:
+                # The call got no answer and may have reached Slack: in doubt, exactly
+                # like a row taken back from a dead relay (the retry looks first).
+                message = _with_doubt(message, message.created_at or now)
             await self._store.reschedule(
                 message,
                 at=decision.at,
@@ -323,6 +329,7 @@ class OutboxRelay:
                     "outbox_id": message.id,
                     "error": decision.error,
                     "at": decision.at.isoformat(),
+                    "in_doubt": message.unsure_since is not None,
                 },
             )
             return decision.at if isinstance(outcome, RateLimited) else None

@@ -6,7 +6,9 @@ a lease (``claim``), calls Slack outside any transaction, and records the outcom
 A crashed relay's rows come back when their lease expires.
 
 A row taken back that way is *in doubt*: the dead relay may have reached Slack before it
-could record the outcome. Such a message carries ``unsure_since`` and stays in doubt
+could record the outcome. So is a row whose call got no answer (a timeout, a dropped
+connection), which the relay reschedules in doubt. Such a message carries
+``unsure_since`` and stays in doubt
 until an outcome is recorded: rescheduling it keeps it ``sending`` with the lease set to
 the retry time (``reschedule``), so the next claim knows again to look before posting.
 """

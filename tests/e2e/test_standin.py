@@ -11,6 +11,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -648,3 +649,62 @@ async def test_view_submission_response_actions_and_ack_deadline() -> None:
             assert all(v.closed for v in slack.views.values())
         finally:
             await client.close()  # type: ignore[no-untyped-call]
+
+
+async def test_a_dropped_answer_never_arrives_but_the_work_is_done(
+    slack: SlackStandIn, web: AsyncWebClient
+) -> None:
+    hold = slack.drop_response("chat.postMessage", channel=TREASURY)
+    once = AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url, retry_handlers=[])
+    with pytest.raises(aiohttp.ClientError):
+        await once.chat_postMessage(channel=TREASURY, text="dropped")
+    assert hold.reached.is_set()
+    assert [m.text for m in slack.messages_in(TREASURY)] == ["dropped"]  # Slack did the work
+    await web.chat_postMessage(channel=TREASURY, text="answered")  # one call only
+
+
+async def test_replies_page_the_parent_then_replies_oldest_first(
+    slack: SlackStandIn, web: AsyncWebClient
+) -> None:
+    meta = {"event_type": "recon_test", "event_payload": {"key": "r2"}}
+    parent = await web.chat_postMessage(channel=TREASURY, text="parent")
+    await web.chat_postMessage(channel=TREASURY, text="elsewhere")
+    replies = [
+        await web.chat_postMessage(
+            channel=TREASURY, text=f"r{n}", thread_ts=parent["ts"], metadata=meta
+        )
+        for n in range(1, 5)
+    ]
+    await web.chat_delete(channel=TREASURY, ts=replies[2]["ts"])
+
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = await web.conversations_replies(
+            channel=TREASURY, ts=parent["ts"], limit=2, cursor=cursor
+        )
+        seen += [m["text"] for m in page["messages"]]
+        assert all("metadata" not in m for m in page["messages"])  # not asked for
+        if not page["has_more"]:
+            assert "response_metadata" not in page
+            break
+        cursor = page["response_metadata"]["next_cursor"]
+    assert seen == ["parent", "r1", "r2", "r4"]  # no other thread, no deleted reply
+
+    # A reply's ts names its thread too; metadata only when asked for.
+    whole = await web.conversations_replies(
+        channel=TREASURY, ts=replies[0]["ts"], include_all_metadata=True
+    )
+    assert [m["text"] for m in whole["messages"]] == ["parent", "r1", "r2", "r4"]
+    assert whole["messages"][1]["metadata"] == meta and "metadata" not in whole["messages"][0]
+    alone = await web.conversations_replies(channel=TREASURY, ts=parent["ts"], limit=1)
+    assert [m["text"] for m in alone["messages"]] == ["parent"] and alone["has_more"]
+
+    err = await slack_error(web.conversations_replies(channel=TREASURY, ts="1.000001"))
+    assert err.response["error"] == "thread_not_found"
+    err = await slack_error(web.conversations_replies(channel="C0OUTSIDE", ts=parent["ts"]))
+    assert err.response["error"] == "not_in_channel"
+    err = await slack_error(
+        web.conversations_replies(channel=TREASURY, ts=parent["ts"], cursor="%%%")
+    )
+    assert err.response["error"] == "invalid_cursor"

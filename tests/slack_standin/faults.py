@@ -71,6 +71,8 @@ class Hold:
 
     method: str
     channel: str | None
+    #: No answer at all: the connection is closed instead (a dropped connection).
+    drop: bool = False
     reached: asyncio.Event = field(default_factory=asyncio.Event)
     released: asyncio.Event = field(default_factory=asyncio.Event)
     answer: dict[str, object] | None = None
@@ -150,9 +152,12 @@ class FaultPlan:
         else:
             self.delays[method] = seconds
 
-    def hold(self, method: str, *, channel: str | None = None) -> Hold:
-        """Holds back the answer to the next successful ``method`` call; see :class:`Hold`."""
-        hold = Hold(method, channel)
+    def hold(self, method: str, *, channel: str | None = None, drop: bool = False) -> Hold:
+        """Holds back the answer to the next successful ``method`` call; see :class:`Hold`.
+
+        With ``drop`` the answer never leaves: the connection is closed instead.
+        """
+        hold = Hold(method, channel, drop=drop)
         self.holds.append(hold)
         return hold
 

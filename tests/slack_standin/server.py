@@ -143,6 +143,7 @@ class SlackStandIn(SlackDriver):
             "chat.postEphemeral": self._m_chat_post_ephemeral,
             "chat.getPermalink": self._m_chat_get_permalink,
             "conversations.history": self._m_conversations_history,
+            "conversations.replies": self._m_conversations_replies,
             "conversations.open": self._m_conversations_open,
             "conversations.info": self._m_conversations_info,
             "users.info": self._m_users_info,
@@ -287,6 +288,14 @@ class SlackStandIn(SlackDriver):
         """
         return self.faults.hold(method, channel=channel)
 
+    def drop_response(self, method: str, *, channel: str | None = None) -> Hold:
+        """Does the next successful ``method`` call (on ``channel``), then drops the line.
+
+        Slack's side is done (``hold.reached`` is set) but the caller gets no answer: its
+        connection is closed, as when a proxy or the network fails mid-call.
+        """
+        return self.faults.hold(method, channel=channel, drop=True)
+
     # ================================================================= Web API
 
     async def _read_request(self, request: web.Request) -> _Request:
@@ -347,6 +356,9 @@ class SlackStandIn(SlackDriver):
             self._held.append(hold)
             hold.answer = body
             hold.reached.set()
+            if hold.drop and request.transport is not None:
+                request.transport.close()
+                return web.Response()  # (never reaches the caller)
             await hold.released.wait()
         return web.json_response(body, status=status, headers=headers)
 
@@ -590,6 +602,57 @@ class SlackStandIn(SlackDriver):
         }
         if more:
             next_cursor = base64.b64encode(f"next_ts:{page[-1].ts}".encode()).decode()
+            body["response_metadata"] = {"next_cursor": next_cursor}
+        return body
+
+    def _m_conversations_replies(self, params: JSON) -> JSON:
+        """A thread, as Slack gives it: the parent first, then its replies oldest first.
+
+        ``ts`` names the parent or any reply in the thread (a message with no replies is
+        a thread of one). Paged by ``cursor``/``limit``; message ``metadata`` is only
+        returned with ``include_all_metadata``. (``oldest``/``latest`` are not modelled.)
+        """
+        ref = _str_or_none(params.get("channel"))
+        channel = self.channels.get(ref) if ref else None
+        if channel is None:
+            return _err("channel_not_found")
+        if not channel.is_im and not channel.bot_is_member:
+            return _err("not_in_channel")
+        ts = _str_or_none(params.get("ts"))
+        if ts is None:
+            return _err("invalid_arguments")
+        try:
+            limit = int(params.get("limit") or 1000)
+        except (TypeError, ValueError):
+            return _err("invalid_arguments")
+        if limit < 1:
+            return _err("invalid_limit")
+        limit = min(limit, self.limits.history_max_limit)
+        named = self.message(channel.id, ts)
+        if named is None or named.deleted:
+            return _err("thread_not_found")
+        root = named.thread_ts if named.is_reply and named.thread_ts else named.ts
+        thread = self.thread(channel.id, root)
+        parent = [m for m in thread if m.ts == root]
+        replies = sorted((m for m in thread if m.ts != root), key=lambda m: float(m.ts))
+        messages = parent + replies
+        cursor = _str_or_none(params.get("cursor"))
+        if cursor is not None:
+            try:
+                after = float(base64.b64decode(cursor, validate=True).decode()[len("next_ts:") :])
+            except (binascii.Error, UnicodeDecodeError, ValueError):
+                return _err("invalid_cursor")
+            messages = [m for m in replies if float(m.ts) >= after]
+        page, more = messages[:limit], len(messages) > limit
+        payloads = []
+        for msg in page:
+            payload = msg.to_payload()
+            if not _truthy(params.get("include_all_metadata")):
+                payload.pop("metadata", None)
+            payloads.append(payload)
+        body: JSON = {"ok": True, "messages": payloads, "has_more": more}
+        if more:
+            next_cursor = base64.b64encode(f"next_ts:{messages[limit].ts}".encode()).decode()
             body["response_metadata"] = {"next_cursor": next_cursor}
         return body
 

@@ -34,9 +34,10 @@ LEAST_PRIVILEGE_BOT_SCOPES = {
     "chat:write",
     "im:write",
     "users:read",
-    # conversations.history, to find a post whose outcome a crash left unknown
+    # conversations.history, to find a post (channel or DM) whose outcome a crash left unknown
     "channels:history",
     "groups:history",
+    "im:history",
 }
 
 
