@@ -6,6 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from domain.accounts import AccountRole, Accounts
 from domain.items import Item, ItemKind, JournalEntry, JournalLine, ReviewState
 from domain.money import Money
 
@@ -27,29 +28,46 @@ def ledger_ref(item_id: int, kind: EntryKind) -> str:
     return f"JE-{item_id:08d}-{'A' if kind is EntryKind.APPROVAL else 'W'}"
 
 
-def _accounts(item: Item, kind: EntryKind) -> tuple[str, Decimal]:
-    entity = item.facts.entity
+#: Placeholder names of each role's account when the policy maps none (never delivered).
+_PLACEHOLDERS = {
+    AccountRole.CLEARING: "recon-clearing",
+    AccountRole.SUSPENSE: "suspense",
+    AccountRole.VARIANCE: "recon-variance",
+    AccountRole.WRITE_OFF: "write-off-expense",
+}
+
+
+def _role_and_amount(item: Item, kind: EntryKind) -> tuple[AccountRole, Decimal]:
     if kind is EntryKind.WRITE_OFF:
         adjustment = item.dispute.proposed_adjustment if item.dispute else None
-        return f"write-off-expense:{entity}", (
-            adjustment if adjustment is not None else item.facts.amount
-        )
+        return AccountRole.WRITE_OFF, adjustment if adjustment is not None else item.facts.amount
     if item.kind is ItemKind.BATCH and item.facts.variance:
-        return f"recon-variance:{entity}", item.facts.variance
-    return f"recon-clearing:{entity}", item.facts.amount
+        return AccountRole.VARIANCE, item.facts.variance
+    return AccountRole.CLEARING, item.facts.amount
 
 
-def build_entry(item: Item, *, kind: EntryKind, now: datetime) -> JournalEntry:
-    """The balanced entry for an approved item.
+def account_for(item: Item, role: AccountRole, accounts: Accounts | None) -> str:
+    """The policy's account for ``role`` in ``item``'s entity and currency, or the
+    placeholder ``role:ENTITY`` when the policy maps no accounts."""
+    if accounts is None:
+        return f"{_PLACEHOLDERS[role]}:{item.facts.entity}"
+    return accounts.account(role, entity=item.facts.entity, currency=item.facts.currency)
+
+
+def build_entry(
+    item: Item, *, kind: EntryKind, now: datetime, accounts: Accounts | None = None
+) -> JournalEntry:
+    """The balanced entry for an approved item, on the policy's ``accounts``.
 
     Raises:
         ValueError: the item is not approved (posting before approval is a bug).
     """
     if item.state is not ReviewState.APPROVED or item.id is None:
         raise ValueError("journal entries are created only for approved, stored items")
-    account, amount = _accounts(item, kind)
+    role, amount = _role_and_amount(item, kind)
+    account = account_for(item, role, accounts)
     minor = Money(amount=amount, currency=item.facts.currency).minor
-    suspense = f"suspense:{item.facts.entity}"
+    suspense = account_for(item, AccountRole.SUSPENSE, accounts)
     if minor >= 0:
         lines = (
             JournalLine(account=account, debit_minor=minor),

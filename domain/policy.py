@@ -32,6 +32,7 @@ from pydantic import (
     model_validator,
 )
 
+from domain.accounts import Accounts
 from domain.errors import MoneyError, PolicyError
 from domain.items import RiskTier
 from domain.money import canonical_decimal, normalize_currency, parse_decimal
@@ -283,6 +284,11 @@ class Policy(_Strict):
     sla: Sla = Sla()
     digest: Digest = Digest()
     calendar: BusinessCalendar | None = None
+    accounts: Accounts | None = Field(
+        default=None,
+        description="Ledger accounts by entity (and currency); without it entries carry "
+        "placeholder accounts and are never delivered to a ledger.",
+    )
 
     @field_validator("reporting_currency")
     @classmethod

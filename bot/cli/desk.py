@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
@@ -18,9 +17,6 @@ from bot.cli.root import (
     print_json,
     run_coroutine,
 )
-
-if TYPE_CHECKING:
-    pass
 
 
 @main.command()
@@ -135,6 +131,12 @@ def policy_check(path: Path | None) -> None:
         f"{target}: valid (version {loaded.version}; {len(p.teams)} team(s), "
         f"reporting currency {p.reporting_currency}, {len(p.fx_rates)} FX rate(s))"
     )
+    if p.accounts is None:
+        err.print(
+            "[yellow]warning:[/] no accounts section: journal entries carry placeholder "
+            "accounts and are never delivered to a ledger (see the example in "
+            "`recon-bot init`'s policy)"
+        )
 
 
 @policy.command("schema")

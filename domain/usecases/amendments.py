@@ -87,5 +87,5 @@ def plan_amendment(
     moves: list[Move] = [(current, amended, transition.events)]
     if decision.route is not Route.AUTO_ACCEPTED:
         return Amendment(current=current, final=amended, moves=moves)
-    final, accepting, entry = accepted_and_posted(amended, now)
+    final, accepting, entry = accepted_and_posted(amended, now, loaded.policy.accounts)
     return Amendment(current=current, final=clocked(final), moves=moves + accepting, entry=entry)

@@ -213,7 +213,9 @@ class Digests(UseCase):
                     transition = states.approve(item, actor=actor, now=now, note="digest bulk")
                     if transition.item.state is not ReviewState.APPROVED:  # pragma: no cover
                         raise InvalidCommand(f"{item.human_id} needs individual review")
-                    final, event, entry = posting(transition.item, EntryKind.APPROVAL, now)
+                    final, event, entry = posting(
+                        transition.item, EntryKind.APPROVAL, now, policy.accounts
+                    )
                     await self._tx.store_entry(uow, entry)
                     data = {
                         **event.data,

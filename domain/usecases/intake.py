@@ -241,7 +241,7 @@ class Intake(UseCase):
             entries.append(item_entry(item, _INGESTED, now, data=data))
             if decision.route is Route.AUTO_ACCEPTED:
                 # Accepted by policy at intake: audited, nothing for a human to see.
-                final, moves, journal_entry = accepted_and_posted(item, now)
+                final, moves, journal_entry = accepted_and_posted(item, now, policy.accounts)
                 for _, after, events in moves:
                     entries.extend(item_entries(after, events, now))
                 entries_to_post.append(journal_entry)

@@ -191,7 +191,7 @@ class Transactions:
             StaleItem: the item changed while posting.
         """
         item = outcome.item
-        posted, event, entry = posting(item, kind, now)
+        posted, event, entry = posting(item, kind, now, self.policy().policy.accounts)
         entry = await self.store_entry(uow, entry)
         written = await self.update(uow, posted, expected_version=item.version)
         if written is None:

@@ -247,6 +247,21 @@ def test_policy_check_names_the_field_and_the_reason(desk_dir: Path) -> None:
     assert schema["title"] == "recon-bot policy"
 
 
+def test_policy_check_warns_when_no_accounts_are_mapped(desk_dir: Path) -> None:
+    example = (ROOT / "bot" / "policy.example.yml").read_text()
+    bare = desk_dir / "bare.yml"
+    bare.write_text(example)
+    result = run("policy", "check", str(bare))
+    assert result.exit_code == 0 and "no accounts section" in result.output
+    mapped = desk_dir / "mapped.yml"
+    # The example's commented accounts section, switched on.
+    start = example.index("# accounts:")
+    body = "\n".join(line.removeprefix("# ") for line in example[start:].splitlines())
+    mapped.write_text(example[:start] + body + "\n")
+    result = run("policy", "check", str(mapped))
+    assert result.exit_code == 0 and "no accounts section" not in result.output, result.output
+
+
 def test_audit_verify_export_and_offline_bundle(desk_dir: Path) -> None:
     initialised()
     run("ingest", str(SAMPLE))

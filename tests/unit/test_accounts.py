@@ -1,0 +1,121 @@
+"""The policy's ledger accounts: defaults, entity and currency overrides, validation, and
+the journal entries posted on them."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from domain.accounts import AccountRole
+from domain.errors import PolicyError
+from domain.intake import IntakeRow
+from domain.items import ItemKind, ReviewState
+from domain.journal import EntryKind, build_entry
+from domain.usecases import UseCases
+from tests.builders import make_facts, make_item, make_policy
+from tests.fakes import T0, FixedClock, InMemoryUnitOfWorkFactory
+
+DEFAULT = {
+    "clearing": "1190",
+    "suspense": "1999",
+    "variance": "6990",
+    "write_off": "6800",
+    "adjustment": "6810",
+    "fx_difference": "6920",
+}
+ACCOUNTS: dict[str, Any] = {
+    "default": DEFAULT,
+    "entities": {
+        "ACME-DE": {"clearing": "DE-1190", "suspense": "DE-1999"},
+        "ACME-SE": {"currencies": {"eur": {"clearing": "SE-1191"}}},
+    },
+}
+
+
+def test_a_role_comes_from_the_currency_then_the_entity_then_the_default() -> None:
+    accounts = make_policy(accounts=ACCOUNTS).policy.accounts
+    assert accounts is not None
+    assert accounts.account(AccountRole.CLEARING, entity="ACME-DE", currency="EUR") == "DE-1190"
+    assert accounts.account(AccountRole.VARIANCE, entity="ACME-DE", currency="EUR") == "6990"
+    assert accounts.account(AccountRole.CLEARING, entity="ACME-SE", currency="EUR") == "SE-1191"
+    assert accounts.account(AccountRole.CLEARING, entity="ACME-SE", currency="SEK") == "1190"
+    assert accounts.account(AccountRole.SUSPENSE, entity="ACME-SE", currency="EUR") == "1999"
+    assert accounts.account(AccountRole.WRITE_OFF, entity="ACME-US", currency="USD") == "6800"
+
+
+def test_a_policy_without_accounts_still_loads() -> None:
+    assert make_policy().policy.accounts is None
+
+
+@pytest.mark.parametrize(
+    ("accounts", "field"),
+    [
+        ({"default": {**DEFAULT, "suspense": None}}, "accounts.default.suspense"),
+        ({"default": {**DEFAULT, "clearing": "11 90"}}, "accounts.default.clearing"),
+        ({"default": DEFAULT, "entities": {"ACME-DE": {"bank": "1"}}}, "accounts.entities"),
+        (
+            {"default": DEFAULT, "entities": {"ACME-DE": {"currencies": {"EURO": {}}}}},
+            "accounts.entities.ACME-DE.currencies",
+        ),
+    ],
+)
+def test_bad_accounts_name_the_field(accounts: dict[str, Any], field: str) -> None:
+    with pytest.raises(PolicyError) as info:
+        make_policy(accounts=accounts)
+    assert any(p.startswith(field) for p in info.value.problems), info.value.problems
+
+
+def test_an_entry_posts_on_the_mapped_accounts_and_balances() -> None:
+    accounts = make_policy(accounts=ACCOUNTS).policy.accounts
+    item = make_item(
+        state=ReviewState.APPROVED,
+        facts=make_facts(entity="ACME-DE", currency="EUR", amount=Decimal("-250.00")),
+    )
+    entry = build_entry(item, kind=EntryKind.APPROVAL, now=T0, accounts=accounts)
+    assert entry.balanced
+    assert [(line.account, line.debit_minor, line.credit_minor) for line in entry.lines] == [
+        ("DE-1999", 25000, 0),
+        ("DE-1190", 0, 25000),
+    ]
+
+
+def test_a_batch_variance_and_a_write_off_take_their_own_roles() -> None:
+    accounts = make_policy(accounts=ACCOUNTS).policy.accounts
+    batch = make_item(
+        state=ReviewState.APPROVED,
+        facts=make_facts(
+            kind=ItemKind.BATCH, variance=Decimal("12.50"), matched_value=Decimal("1")
+        ),
+    )
+    variance = build_entry(batch, kind=EntryKind.APPROVAL, now=T0, accounts=accounts)
+    assert {line.account for line in variance.lines} == {"6990", "1999"}
+    write_off = build_entry(batch, kind=EntryKind.WRITE_OFF, now=T0, accounts=accounts)
+    assert {line.account for line in write_off.lines} == {"6800", "1999"}
+
+
+def test_without_a_mapping_entries_keep_their_placeholders() -> None:
+    item = make_item(state=ReviewState.APPROVED)
+    entry = build_entry(item, kind=EntryKind.APPROVAL, now=T0)
+    entity = item.facts.entity
+    assert {line.account for line in entry.lines} == {
+        f"recon-clearing:{entity}",
+        f"suspense:{entity}",
+    }
+
+
+async def test_an_approval_posts_its_entry_on_the_policys_accounts(clock: FixedClock) -> None:
+    loaded = make_policy(accounts=ACCOUNTS)
+    factory = InMemoryUnitOfWorkFactory()
+    usecases = UseCases.over(uow=factory, policy=lambda: loaded)
+    await usecases.intake.ingest(
+        [IntakeRow(line=2, facts=make_facts(external_id="A", amount=Decimal("2500.00")))],
+        now=clock.now(),
+    )
+    (item,) = factory.items
+    outcome = await usecases.decisions.approve(
+        item_id=item.id or 0, actor="U0ALICE", now=clock.now()
+    )
+    assert outcome.item.state is ReviewState.POSTED and outcome.journal_entry is not None
+    assert {line.account for line in outcome.journal_entry.lines} == {"1190", "1999"}
