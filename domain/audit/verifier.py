@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Sequence
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor
 from typing import Any
 
 from domain.audit.anchoring import AnchorFileView, anchor_coverage_problem, anchor_order_problem
@@ -20,13 +20,7 @@ from domain.audit.keys import AuditKey
 from domain.audit.merkle import LEAF_PREFIX, MerkleFrontier
 from domain.audit.records import BODY_TAIL, BODY_TAIL_START, GENESIS, is_canonical_body
 from domain.audit.report import VerifyReport
-from domain.audit.signatures import KeyRing, SignatureStatus, check_signatures
-
-# Signature checks run in batches so an executor's per-task overhead stays small next to
-# Ed25519's 60-80 us per verification; cryptography releases the GIL while verifying, so
-# a thread pool checks signatures on other cores while this thread hashes records.
-# (A process pool was measured too: no faster on two cores, and slow to start.)
-_SIGNATURE_BATCH = 64
+from domain.audit.signatures import KeyRing, SignatureStatus, schedule_signature_checks
 
 
 class AuditVerifier:
@@ -150,18 +144,14 @@ class AuditVerifier:
             self._last_added_size = checkpoint.size
         self._checkpoint_count += len(batch)
         self._newest_checkpoint = self._last_added_size
-        keys = self._keys
-        if self._executor is None:
-            for checkpoint in batch:
-                self._checkpoints.append((checkpoint, _deferred(keys.check, checkpoint)))
-        else:
-            for start in range(0, len(batch), _SIGNATURE_BATCH):
-                part = batch[start : start + _SIGNATURE_BATCH]
-                future = self._executor.submit(
-                    check_signatures, self._key_list, part, self._trusted
-                )
-                for index, checkpoint in enumerate(part):
-                    self._checkpoints.append((checkpoint, _batch_result(future, index)))
+        pending = schedule_signature_checks(
+            batch,
+            ring=self._keys,
+            keys=self._key_list,
+            trusted=self._trusted,
+            executor=self._executor,
+        )
+        self._checkpoints.extend(zip(batch, pending, strict=True))
         self._next_size = self._compute_next_size()
         if self._next_size == self._size:
             self._settle()
@@ -487,15 +477,3 @@ def _records(first: int | None, last: int, singular: str, plural: str) -> str:
     if first is None or first == last:
         return f"record {last} {singular}"
     return f"records {first} to {last} {plural}"
-
-
-def _deferred(
-    check: Callable[[Checkpoint], SignatureStatus], checkpoint: Checkpoint
-) -> Callable[[], SignatureStatus]:
-    return lambda: check(checkpoint)
-
-
-def _batch_result(
-    future: Future[list[SignatureStatus]], index: int
-) -> Callable[[], SignatureStatus]:
-    return lambda: future.result()[index]
