@@ -27,9 +27,10 @@ from domain.items import Item
 from domain.policy import Policy
 from domain.templates import DigestCluster, DigestClusterDecided, DigestSummary
 from handlers.blocks.buttons import item_buttons
-from handlers.blocks.items import row_text, timezone_of
+from handlers.blocks.items import timezone_of
 from handlers.blocks.message import Message
 from handlers.blocks.mrkdwn import fit, mention, plain_date, user_text
+from handlers.blocks.rows import row_text
 from handlers.ids import DigestAction, ItemAction
 
 _SECTION = 3000

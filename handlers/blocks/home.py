@@ -26,9 +26,10 @@ from domain.dashboard import Dashboard, PriorityBand
 from domain.items import Item
 from domain.policy import Policy
 from handlers.blocks.buttons import ROW_ACTIONS, item_buttons, item_id_of, nav_button
-from handlers.blocks.items import BAND_EMOJI, row_text, timezone_of
+from handlers.blocks.items import BAND_EMOJI, timezone_of
 from handlers.blocks.limits import CONTEXT_TEXT_CHARS, VIEW_MAX_BLOCKS
 from handlers.blocks.mrkdwn import escape, fit, slack_date
+from handlers.blocks.rows import row_text
 from handlers.ids import NavAction
 
 #: Blocks the view spends outside its rows (header, counts, refresh, list headers, nav...).

@@ -33,6 +33,7 @@ from domain.items import (
 from domain.policy import Policy
 from domain.sla import SETTLED, sla_due_at
 from handlers.blocks.buttons import CARD_ACTIONS, item_buttons, item_id_of
+from handlers.blocks.history import history_line
 from handlers.blocks.limits import (
     CONTEXT_TEXT_CHARS,
     FIELD_TEXT_CHARS,
@@ -430,30 +431,6 @@ def item_card(item: Item, *, policy: Policy, now: datetime) -> Message:
     return Message(text=_fallback(item, policy), blocks=blocks)
 
 
-def _history_time(value: Any, tz: ZoneInfo) -> str:
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return escape(clip(value, 40))
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        return slack_date(value, tz)
-    return escape(clip(str(value), 40)) if value is not None else ""
-
-
-def _history_line(entry: Mapping[str, Any], tz: ZoneInfo) -> str:
-    event = escape(clip(one_line(str(entry.get("event") or "event")), 60))
-    actor = entry.get("actor")
-    line = f"`{event}` by {mention(str(actor) if actor else None)}"
-    when = _history_time(entry.get("time", entry.get("at")), tz)
-    if when:
-        line += f" {when}"
-    before, after = entry.get("from"), entry.get("to")
-    if before or after:
-        line += f" ({escape(str(before or '—'))} → {escape(str(after or '—'))})"
-    return line
-
-
 def _approvals_text(item: Item, tz: ZoneInfo) -> str | None:
     if not item.approvals:
         return None
@@ -490,7 +467,7 @@ def item_details(
         title = "*History*"
         if len(history) > len(recent):
             title += f" (last {len(recent)} of {len(history):,})"
-        lines = [_history_line(entry, tz) for entry in recent]
+        lines = [history_line(entry, tz) for entry in recent]
         blocks.append(_section(_bid("show", item, "history"), bullets(title, lines)))
     buttons = item_buttons(item, CARD_ACTIONS)
     if buttons:
@@ -498,26 +475,3 @@ def item_details(
     blocks.append(_footer("show", item))
     assert len(blocks) <= MESSAGE_MAX_BLOCKS
     return Message(text=_fallback(item, policy), blocks=blocks)
-
-
-def row_text(item: Item, policy: Policy, now: datetime) -> str:
-    """A compact two-line summary of an item for lists (queue pages, App Home)."""
-    f = item.facts
-    first = [
-        f"*{item.human_id}*",
-        money(f.amount, f.currency),
-        KIND_LABELS[f.kind],
-        user_text(f.entity, 80, one_line=True),
-    ]
-    if f.counterparty:
-        first.append(user_text(f.counterparty, 80, one_line=True))
-    band = priority_band(item.priority)
-    second = [
-        f"{BAND_EMOJI[band]} {band.value} {item.priority}",
-        f"due {due_text(item, policy, now)}",
-        mention(item.assignee) if item.assignee else "unclaimed",
-        STATE_LABELS[item.state],
-    ]
-    if item.required_approvals > 1 and item.state not in SETTLED:
-        second.append(f"{len(item.approvals)}/{item.required_approvals} approvals")
-    return fit(" · ".join(first) + "\n" + " · ".join(second), SECTION_TEXT_CHARS)

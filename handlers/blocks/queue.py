@@ -18,10 +18,10 @@ from slack_sdk.models.blocks import (
 from domain.items import Item
 from domain.policy import Policy
 from handlers.blocks.buttons import ROW_ACTIONS, item_buttons, item_id_of, nav_button
-from handlers.blocks.items import row_text
 from handlers.blocks.limits import HEADER_TEXT_CHARS, MESSAGE_MAX_BLOCKS, MESSAGE_TEXT_CHARS
 from handlers.blocks.message import Message
 from handlers.blocks.mrkdwn import clip, escape, fit, plural
+from handlers.blocks.rows import row_text
 from handlers.forms import QueueCursor
 from handlers.ids import NavAction
 
