@@ -1,8 +1,9 @@
 """The delivery outbox: Slack messages written in the state change's own transaction.
 
-Rows are enqueued by the unit of work (``SqlOutboxSink``) with a unique dedupe key, so a
-retried or repeated change can never enqueue a message twice. The relay claims rows with
-a lease (``claim``), calls Slack outside any transaction, and records the outcome at once.
+Rows are enqueued by the unit of work (:class:`store.outbox_sink.SqlOutboxSink`) with a
+unique dedupe key, so a retried or repeated change can never enqueue a message twice.
+The relay claims rows with a lease (``claim``), calls Slack outside any transaction, and
+records the outcome at once.
 A crashed relay's rows come back when their lease expires.
 
 A row taken back that way is *in doubt*: the dead relay may have reached Slack before it
@@ -18,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any, NamedTuple
 
 from sqlalchemy import and_, func, insert, or_, select, update
@@ -28,15 +28,14 @@ from domain.delivery import MessageLocation, OutboxMessage
 from domain.notifications import NoticeKind, Notification
 from domain.templates import (
     CardUpdate,
-    HomeRefresh,
     NoticeBody,
     Template,
     decode,
-    encode,
     template_of,
 )
-from store.bulk import insert_values
 from store.engine import Database
+from store.outbox_sink import RowState as RowState
+from store.outbox_sink import SqlOutboxSink
 from store.tables import item_cards, outbox
 
 #: Alert and DM templates that carry the item's live card (kept current by the relay).
@@ -50,15 +49,6 @@ CARD_COPY_TEMPLATES = frozenset(
         Template.DEAD_LETTER,
     }
 )
-
-
-class RowState(StrEnum):
-    """Outbox row lifecycle."""
-
-    PENDING = "pending"
-    SENDING = "sending"
-    SENT = "sent"
-    DEAD = "dead"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -151,67 +141,6 @@ def _message(r: Any, **claim: Any) -> OutboxMessage:
         dedupe_key=r["dedupe_key"],
         **claim,
     )
-
-
-#: outbox columns in the order SqlOutboxSink.enqueue builds its rows.
-_ENQUEUED_COLUMNS = (
-    "dedupe_key",
-    "kind",
-    "target",
-    "item_id",
-    "payload",
-    "state",
-    "attempts",
-    "failures",
-    "available_at",
-    "created_at",
-)
-
-
-class SqlOutboxSink:
-    """Enqueues notifications inside the unit of work's transaction."""
-
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._conn = conn
-        self.enqueued = 0
-
-    async def enqueue(
-        self,
-        notifications: Sequence[Notification],
-        *,
-        now: datetime,
-        delay: timedelta = timedelta(0),
-    ) -> None:
-        """Adds rows; a dedupe key seen before is silently skipped (exactly-once intent)."""
-        # A batch repeats keys (one Home refresh per user per window): send each once.
-        notifications = list({n.dedupe_key: n for n in notifications}.values())
-        if not notifications:
-            return
-        pending, later = RowState.PENDING.value, now + delay
-        values = [
-            (
-                n.dedupe_key,
-                n.kind.value,
-                n.target,
-                n.item_id,
-                encode(n.payload, n.links),
-                pending,
-                0,
-                0,
-                # App Home refreshes wait for the end of their debounce window.
-                (
-                    n.payload.not_before
-                    if isinstance(n.payload, HomeRefresh) and n.payload.not_before
-                    else later
-                ),
-                now,
-            )
-            for n in notifications
-        ]
-        await insert_values(
-            self._conn, outbox, _ENQUEUED_COLUMNS, values, skip_duplicate="dedupe_key"
-        )
-        self.enqueued += len(values)
 
 
 async def _save_card_location(

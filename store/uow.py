@@ -32,7 +32,7 @@ from store.audit.log import SqlAuditLog
 from store.digests import SqlDigestRepository
 from store.engine import Database
 from store.intake import SqlIntakeRepository
-from store.outbox import SqlOutboxSink
+from store.outbox_sink import SqlOutboxSink
 from store.repositories import SqlItemRepository, SqlJournalRepository
 from store.views import SqlViewStateRepository
 

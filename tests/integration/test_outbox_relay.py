@@ -40,7 +40,8 @@ from domain.notifications import NoticeKind, Notification
 from domain.templates import DeliveryFailed
 from scheduler.relay import OutboxRelay
 from store.engine import Database, create_database
-from store.outbox import OutboxStore, RowState, SqlOutboxSink
+from store.outbox import OutboxStore, RowState
+from store.outbox_sink import SqlOutboxSink
 from store.repositories import SqlItemRepository
 from store.tables import item_cards, outbox
 from tests.builders import make_facts, make_item
