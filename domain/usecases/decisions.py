@@ -6,9 +6,10 @@ from datetime import datetime
 
 from domain import states
 from domain.errors import IllegalTransition
-from domain.items import Item, ReviewState
+from domain.items import Item
 from domain.journal import EntryKind
 from domain.permissions import Person, check_can_act, check_not_someone_elses_claim
+from domain.sla import SETTLED
 from domain.usecases.transaction import Outcome, UseCase
 
 
@@ -94,7 +95,7 @@ class Decisions(UseCase):
         policy = self._tx.policy().policy
         async with self._tx.uow(read_only=True) as uow:
             item = await self._tx.load_for(uow, item_id, Person(actor))
-        if item.state in (ReviewState.POSTED, ReviewState.REJECTED, ReviewState.APPROVED):
+        if item.state in SETTLED:
             raise IllegalTransition(
                 f"{item.human_id} is already {item.state.value}; there is nothing to decide"
             )
