@@ -81,6 +81,16 @@ class DisputeOutcome(_Worded):
     WITHDRAWN = "withdrawn"
 
 
+class EntryKind(StrEnum):
+    """Why a journal entry exists (the ``kind`` of ``recon-bot journal --json``)."""
+
+    APPROVAL = "approval"
+    WRITE_OFF = "write_off"
+    ADJUSTMENT = "adjustment"
+    REVERSAL = "reversal"
+    MATCH = "match"
+
+
 class DisputeCategory(StrEnum):
     """Why an item is disputed."""
 
@@ -119,6 +129,15 @@ class Dispute:
     resolved_by: str | None = None
     resolved_at: datetime | None = None
     write_off_approvals: tuple[Approval, ...] = ()
+    #: 1 for an item's first dispute, 2 for the next one opened after it was resolved...
+    number: int = 1
+    #: The amount adjusted or written off, given with the resolution (item currency).
+    resolution_amount: Decimal | None = None
+
+
+def dispute_id(item_id: int, number: int) -> str:
+    """The id people and entries use for an item's dispute: ``D-1042-1``."""
+    return f"D-{item_id}-{number}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -180,7 +199,11 @@ class JournalLine:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JournalEntry:
-    """A balanced entry for the ledger, created only on final approval."""
+    """A balanced entry for the ledger, created only on a final decision, never before.
+
+    Corrective entries (adjustment, write-off, reversal) name the dispute they settle
+    and, for a reversal, the entry they reverse: history is corrected, never changed.
+    """
 
     idempotency_key: str
     ledger_ref: str
@@ -189,6 +212,17 @@ class JournalEntry:
     lines: tuple[JournalLine, ...]
     memo: str
     created_at: datetime
+    kind: EntryKind = EntryKind.APPROVAL
+    entity: str = ""
+    #: The dispute this entry settles (``D-1042-1``), if any.
+    dispute_id: str | None = None
+    #: The idempotency key of the entry this one reverses, if any.
+    reverses: str | None = None
+    #: Why the entry may not leave yet (``no account mapping``); None when deliverable.
+    hold: str | None = None
+    #: The ledger's own reference, once the ledger has accepted the entry.
+    reference: str | None = None
+    delivered_at: datetime | None = None
 
     @property
     def balanced(self) -> bool:

@@ -4,28 +4,51 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 
 from domain.accounts import AccountRole, Accounts
-from domain.items import Item, ItemKind, JournalEntry, JournalLine, ReviewState
+from domain.items import (
+    EntryKind,
+    Item,
+    ItemKind,
+    JournalEntry,
+    JournalLine,
+    ReviewState,
+    dispute_id,
+)
 from domain.money import Money
 
-
-class EntryKind(StrEnum):
-    """Why the entry exists."""
-
-    APPROVAL = "approval"
-    WRITE_OFF = "write_off"
-
-
-def idempotency_key(item_id: int, kind: EntryKind) -> str:
-    """One entry per item and reason, whatever retries happen."""
-    return f"item-{item_id}-{kind.value}"
+__all__ = [
+    "NO_ACCOUNT_MAPPING",
+    "EntryKind",
+    "account_for",
+    "build_entry",
+    "idempotency_key",
+    "ledger_ref",
+]
 
 
-def ledger_ref(item_id: int, kind: EntryKind) -> str:
-    """The reference the ledger shows: ``JE-00001042-A``."""
-    return f"JE-{item_id:08d}-{'A' if kind is EntryKind.APPROVAL else 'W'}"
+#: The letter of each kind in our ledger reference.
+_REF_LETTER = {
+    EntryKind.APPROVAL: "A",
+    EntryKind.WRITE_OFF: "W",
+    EntryKind.ADJUSTMENT: "J",
+    EntryKind.REVERSAL: "V",
+    EntryKind.MATCH: "M",
+}
+
+#: Why an entry built without the policy's ``accounts`` section may not leave.
+NO_ACCOUNT_MAPPING = "no account mapping"
+
+
+def idempotency_key(item_id: int, kind: EntryKind, seq: int | None = None) -> str:
+    """One entry per item and reason (and ``seq``, for reasons that recur), whatever
+    retries happen."""
+    return f"item-{item_id}-{kind.value}" + (f"-{seq}" if seq is not None else "")
+
+
+def ledger_ref(item_id: int, kind: EntryKind, seq: int | None = None) -> str:
+    """The reference the ledger shows: ``JE-00001042-A`` (``JE-00001042-V2`` with ``seq``)."""
+    return f"JE-{item_id:08d}-{_REF_LETTER[kind]}" + (f"{seq}" if seq is not None else "")
 
 
 #: Placeholder names of each role's account when the policy maps none (never delivered).
@@ -39,8 +62,15 @@ _PLACEHOLDERS = {
 
 def _role_and_amount(item: Item, kind: EntryKind) -> tuple[AccountRole, Decimal]:
     if kind is EntryKind.WRITE_OFF:
-        adjustment = item.dispute.proposed_adjustment if item.dispute else None
-        return AccountRole.WRITE_OFF, adjustment if adjustment is not None else item.facts.amount
+        dispute = item.dispute
+        settled = None
+        if dispute is not None:
+            settled = (
+                dispute.resolution_amount
+                if dispute.resolution_amount is not None
+                else dispute.proposed_adjustment
+            )
+        return AccountRole.WRITE_OFF, settled if settled is not None else item.facts.amount
     if item.kind is ItemKind.BATCH and item.facts.variance:
         return AccountRole.VARIANCE, item.facts.variance
     return AccountRole.CLEARING, item.facts.amount
@@ -88,4 +118,12 @@ def build_entry(
         memo=f"{item.human_id} {kind.value} by {approvers}"
         + (f" ({item.facts.reference})" if item.facts.reference else ""),
         created_at=now,
+        kind=kind,
+        entity=item.facts.entity,
+        dispute_id=(
+            dispute_id(item.id, item.dispute.number)
+            if kind is EntryKind.WRITE_OFF and item.dispute
+            else None
+        ),
+        hold=NO_ACCOUNT_MAPPING if accounts is None else None,
     )

@@ -13,6 +13,7 @@ from domain.items import (
     DisputeCategory,
     DisputeOutcome,
     DisputeState,
+    EntryKind,
     Item,
     ItemFacts,
     ItemKind,
@@ -65,6 +66,8 @@ def _dispute_to_json(d: Dispute | None) -> dict[str, Any] | None:
         "resolved_by": d.resolved_by,
         "resolved_at": d.resolved_at.isoformat() if d.resolved_at else None,
         "write_off_approvals": _approvals_to_json(d.write_off_approvals),
+        "number": d.number,
+        "resolution_amount": _dec_text(d.resolution_amount),
     }
 
 
@@ -89,6 +92,10 @@ def _dispute_from_json(d: dict[str, Any] | None) -> Dispute | None:
         resolved_by=d.get("resolved_by"),
         resolved_at=datetime.fromisoformat(d["resolved_at"]) if d.get("resolved_at") else None,
         write_off_approvals=_approvals_from_json(d.get("write_off_approvals")),
+        number=d.get("number", 1),
+        resolution_amount=(
+            Decimal(d["resolution_amount"]) if d.get("resolution_amount") is not None else None
+        ),
     )
 
 
@@ -273,6 +280,13 @@ def entry_to_row(entry: JournalEntry) -> dict[str, Any]:
         ],
         "memo": entry.memo,
         "created_at": entry.created_at,
+        "kind": entry.kind.value,
+        "entity": entry.entity,
+        "dispute_id": entry.dispute_id,
+        "reverses": entry.reverses,
+        "hold": entry.hold,
+        "reference": entry.reference,
+        "delivered_at": entry.delivered_at,
     }
 
 
@@ -286,4 +300,11 @@ def entry_from_row(row: Mapping[Any, Any]) -> JournalEntry:
         lines=tuple(JournalLine(**ln) for ln in row["lines"]),
         memo=row["memo"],
         created_at=row["created_at"],
+        kind=EntryKind(row["kind"]),
+        entity=row["entity"],
+        dispute_id=row["dispute_id"],
+        reverses=row["reverses"],
+        hold=row["hold"],
+        reference=row["reference"],
+        delivered_at=row["delivered_at"],
     )

@@ -131,6 +131,13 @@ journal_entries = Table(
     Column("lines", JSON, nullable=False),
     Column("memo", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("kind", String(20), nullable=False, server_default="approval"),
+    Column("entity", String(100), nullable=False, server_default=""),
+    Column("dispute_id", String(60), index=True),
+    Column("reverses", String(100)),
+    Column("hold", String(100)),
+    Column("reference", String(200)),
+    Column("delivered_at", UtcDateTime),
 )
 
 ingest_runs = Table(
@@ -203,6 +210,20 @@ outbox = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("sent_at", UtcDateTime),
     Index(None, "state", "available_at"),
+)
+
+#: Circuit breakers around outside systems (``ledger``), shared by every process: the
+#: relay that trips one writes it, decisions and ``recon-bot status`` read it.
+breakers = Table(
+    "breakers",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("state", String(20), nullable=False),  # closed, open, half_open
+    Column("failures", Integer, nullable=False),  # consecutive, since the last success
+    Column("opened_at", UtcDateTime),
+    Column("probe_at", UtcDateTime),  # when an open breaker lets one probe through
+    Column("last_error", Text),
+    Column("updated_at", UtcDateTime, nullable=False),
 )
 
 #: Where each user's views stand: the App Home page they last chose (0 first), so a

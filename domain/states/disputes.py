@@ -54,6 +54,7 @@ def open_dispute(
         expected_resolution=expected_resolution,
         evidence_links=evidence_links,
         proposed_adjustment=proposed_adjustment,
+        number=item.dispute.number + 1 if item.dispute else 1,
     )
     new = evolve(
         item,
@@ -128,6 +129,28 @@ def _already_resolved_by(item: Item, actor: str, outcome: DisputeOutcome) -> boo
     return dispute.resolved_by == actor
 
 
+def _resolution_amount(
+    dispute: Dispute, outcome: DisputeOutcome, amount: Decimal | None
+) -> Decimal | None:
+    """The amount a resolution settles, checked against what it may be (see below)."""
+    if outcome is DisputeOutcome.ADJUSTED:
+        if amount is None:
+            raise InvalidCommand("an adjusted resolution needs the adjustment amount")
+        return amount
+    if outcome is not DisputeOutcome.WRITTEN_OFF:
+        if amount is not None:
+            raise InvalidCommand(f"a {outcome.label} resolution takes no amount")
+        return None
+    if dispute.write_off_approvals and dispute.resolution_amount is not None:
+        if amount is not None and amount != dispute.resolution_amount:
+            raise InvalidCommand(
+                f"the write-off awaiting sign-off is for {dispute.resolution_amount}; "
+                "sign off that amount or resolve the dispute another way"
+            )
+        return dispute.resolution_amount
+    return amount if amount is not None else dispute.proposed_adjustment
+
+
 def resolve_dispute(
     item: Item,
     *,
@@ -136,6 +159,7 @@ def resolve_dispute(
     outcome: DisputeOutcome,
     note: str | None,
     write_off_approvals_required: int,
+    amount: Decimal | None = None,
 ) -> Transition:
     """Closes a dispute.
 
@@ -146,6 +170,11 @@ def resolve_dispute(
     distinct approvers (never the preparer), and the last one approves the item for
     posting to the write-off account.
 
+    ``amount`` is what was adjusted or written off (the item's currency): required for
+    ``adjusted``; for ``written_off`` the first sign-off fixes it (default: the proposed
+    adjustment, else the item's amount) and later sign-offs may only repeat it. Every
+    resolution needs a note.
+
     A repeat of the resolution by someone who already gave it (a double click after the
     dispute closed) is a no-op, as for ``approve``.
     """
@@ -154,6 +183,8 @@ def resolve_dispute(
     check_allowed(item, Action.RESOLVE_DISPUTE)
     dispute = item.dispute
     assert dispute is not None
+    text = require_reason(note, what="a resolution note")
+    amount = _resolution_amount(dispute, outcome, amount)
     if outcome is not DisputeOutcome.WRITTEN_OFF:
         resolved = dataclasses.replace(
             dispute,
@@ -161,6 +192,7 @@ def resolve_dispute(
             outcome=outcome,
             resolved_by=actor,
             resolved_at=now,
+            resolution_amount=amount,
         )
         new = evolve(
             item,
@@ -176,7 +208,15 @@ def resolve_dispute(
         return Transition(
             item=new,
             events=(
-                event_of(item, new, "dispute.resolved", actor, outcome=outcome.value, note=note),
+                event_of(
+                    item,
+                    new,
+                    "dispute.resolved",
+                    actor,
+                    outcome=outcome.value,
+                    note=text,
+                    amount=str(amount) if amount is not None else None,
+                ),
             ),
         )
     if item.facts.prepared_by and actor == item.facts.prepared_by:
@@ -185,10 +225,11 @@ def resolve_dispute(
         )
     if actor in {a.user for a in dispute.write_off_approvals}:
         return Transition.repeat(item)
-    approvals = (*dispute.write_off_approvals, Approval(user=actor, at=now, note=note))
+    approvals = (*dispute.write_off_approvals, Approval(user=actor, at=now, note=text))
     done = len(approvals) >= write_off_approvals_required
     updated = dataclasses.replace(
         dispute,
+        resolution_amount=amount,
         write_off_approvals=approvals,
         state=DisputeState.RESOLVED if done else dispute.state,
         outcome=DisputeOutcome.WRITTEN_OFF if done else None,
@@ -203,7 +244,7 @@ def resolve_dispute(
         approvals=approvals if done else item.approvals,
         decided_by=actor if done else None,
         decided_at=now if done else None,
-        decision_note=note if done else item.decision_note,
+        decision_note=text if done else item.decision_note,
     )
     events = [
         event_of(
@@ -213,7 +254,8 @@ def resolve_dispute(
             actor,
             approval=len(approvals),
             required=write_off_approvals_required,
-            note=note,
+            note=text,
+            amount=str(amount),
         )
     ]
     if done:
@@ -225,6 +267,7 @@ def resolve_dispute(
                 actor,
                 outcome=DisputeOutcome.WRITTEN_OFF.value,
                 approvers=[a.user for a in approvals],
+                amount=str(amount),
             )
         )
     return Transition(item=new, events=tuple(events))

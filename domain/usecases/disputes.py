@@ -36,10 +36,23 @@ def write_off_approvers(item: Item, loaded: LoadedPolicy) -> int:
     write-off and the ordinary approval agree.
     """
     amount = item.facts.amount
-    if item.dispute and item.dispute.proposed_adjustment is not None:
+    if item.dispute and item.dispute.resolution_amount is not None:
+        amount = item.dispute.resolution_amount
+    elif item.dispute and item.dispute.proposed_adjustment is not None:
         amount = item.dispute.proposed_adjustment
     reporting = to_reporting(amount, item.facts.currency, loaded)
     return 2 if dual_control_required(reporting, loaded) else 1
+
+
+def _with_amount(item: Item, outcome: DisputeOutcome, amount: Decimal | None) -> Item:
+    """The item as the write-off approvers rule sees it once ``amount`` is proposed."""
+    if item.dispute is None or outcome is not DisputeOutcome.WRITTEN_OFF or amount is None:
+        return item
+    if item.dispute.resolution_amount is not None:  # fixed by the first sign-off
+        return item
+    return dataclasses.replace(
+        item, dispute=dataclasses.replace(item.dispute, resolution_amount=amount)
+    )
 
 
 class Disputes(UseCase):
@@ -111,8 +124,12 @@ class Disputes(UseCase):
         now: datetime,
         outcome: DisputeOutcome,
         note: str | None = None,
+        amount: Decimal | None = None,
     ) -> Outcome:
-        """Closes a dispute; a write-off above the dual-control limit needs two approvers."""
+        """Closes a dispute; a write-off above the dual-control limit needs two approvers.
+
+        ``amount``: what was adjusted or written off (see ``states.resolve_dispute``).
+        """
         loaded = self._tx.policy()
         return await self._tx.decide(
             item_id=item_id,
@@ -126,7 +143,10 @@ class Disputes(UseCase):
                 now=now,
                 outcome=outcome,
                 note=note,
-                write_off_approvals_required=write_off_approvers(item, loaded),
+                write_off_approvals_required=write_off_approvers(
+                    _with_amount(item, outcome, amount), loaded
+                ),
+                amount=amount,
             ),
             then=self._tx.post_when_approved(EntryKind.WRITE_OFF, now),
         )

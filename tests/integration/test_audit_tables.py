@@ -124,7 +124,7 @@ async def desk(migrated: Database, tmp_path: Path) -> Desk:
             actor=approver,
             now=at,
             outcome=DisputeOutcome.WRITTEN_OFF,
-            note="uncollectable",
+            note="uncollectable after three reminders",
         )
     changed = _row(6, counterparty="Globex")
     assert (await usecases.intake.ingest([changed], now=at)).amended == 1

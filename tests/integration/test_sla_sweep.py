@@ -426,7 +426,11 @@ async def test_a_resolved_dispute_starts_a_fresh_clock_even_after_a_pause(
         item_id=item.id, actor="U0ALICE", now=T0 + 30 * H, state=DisputeState.OPEN
     )
     resolved = await usecases.disputes.resolve_dispute(
-        item_id=item.id, actor="U0ALICE", now=T0 + 31 * H, outcome=DisputeOutcome.MATCHED
+        note="settled with the counterparty",
+        item_id=item.id,
+        actor="U0ALICE",
+        now=T0 + 31 * H,
+        outcome=DisputeOutcome.MATCHED,
     )
     assert resolved.item.state is ReviewState.PENDING and resolved.item.ladder_level == 0
     assert resolved.item.sla_next_at == T0 + 31 * H + 24 * H

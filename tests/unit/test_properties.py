@@ -407,8 +407,9 @@ class ReviewMachine(RuleBasedStateMachine):
                 actor=actor,
                 now=self.now,
                 outcome=outcome,
-                note=None,
+                note="matched with the bank",
                 write_off_approvals_required=self.write_off_required,
+                amount=Decimal("3.25") if outcome is DisputeOutcome.ADJUSTED else None,
             ),
         )
 
@@ -482,7 +483,7 @@ class ReviewMachine(RuleBasedStateMachine):
                 actor=actor,
                 now=self.now,
                 outcome=DisputeOutcome.WRITTEN_OFF,
-                note=None,
+                note="matched with the bank",
                 write_off_approvals_required=self.write_off_required,
             ),
             Action.DEAD_LETTER: lambda i: states.dead_letter(

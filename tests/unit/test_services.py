@@ -406,7 +406,11 @@ async def test_amending_a_disputed_item_keeps_the_dispute_and_voids_its_write_of
         description="payee details changed twice",
     )
     first = await usecases.disputes.resolve_dispute(
-        item_id=1, actor="U0ALICE", now=clock.now(), outcome=DisputeOutcome.WRITTEN_OFF
+        note="settled with the counterparty",
+        item_id=1,
+        actor="U0ALICE",
+        now=clock.now(),
+        outcome=DisputeOutcome.WRITTEN_OFF,
     )
     assert first.item.state is S.DISPUTED  # one of two write-off approvals
     disputed = uow_factory.item(1)
@@ -440,7 +444,11 @@ async def test_amending_a_disputed_item_keeps_the_dispute_and_voids_its_write_of
     # ALICE's earlier write-off approval is void: hers counts again, now against the
     # amended amount (125.00 USD needs one approver), instead of being a repeat.
     again = await usecases.disputes.resolve_dispute(
-        item_id=1, actor="U0ALICE", now=clock.now(), outcome=DisputeOutcome.WRITTEN_OFF
+        note="settled with the counterparty",
+        item_id=1,
+        actor="U0ALICE",
+        now=clock.now(),
+        outcome=DisputeOutcome.WRITTEN_OFF,
     )
     assert again.item.state is S.POSTED and not again.noop
 
@@ -1005,7 +1013,11 @@ async def test_dispute_open_update_resolve_then_normal_approval(
     ).noop
 
     resolved = await usecases.disputes.resolve_dispute(
-        item_id=1, actor="U0BOB", now=clock.now(), outcome=DisputeOutcome.MATCHED
+        note="settled with the counterparty",
+        item_id=1,
+        actor="U0BOB",
+        now=clock.now(),
+        outcome=DisputeOutcome.MATCHED,
     )
     assert resolved.item.state is S.PENDING
     assert resolved.journal_entry is None
@@ -1038,7 +1050,7 @@ async def test_write_off_above_the_dual_control_limit_needs_two_approvers(
             actor=actor,
             now=clock.now(),
             outcome=DisputeOutcome.WRITTEN_OFF,
-            note="uncollectable",
+            note="uncollectable after three reminders",
         )
 
     with pytest.raises(NotAuthorized, match="maker-checker"):
@@ -1084,7 +1096,11 @@ async def test_the_last_write_off_approver_repeating_after_posting_is_a_noop(
 
     async def write_off() -> Any:
         return await usecases.disputes.resolve_dispute(
-            item_id=1, actor="U0ALICE", now=clock.now(), outcome=DisputeOutcome.WRITTEN_OFF
+            note="settled with the counterparty",
+            item_id=1,
+            actor="U0ALICE",
+            now=clock.now(),
+            outcome=DisputeOutcome.WRITTEN_OFF,
         )
 
     assert (await write_off()).item.state is S.POSTED
@@ -1108,7 +1124,11 @@ async def test_small_write_off_needs_one_approver_and_posts_the_adjustment(
         proposed_adjustment=Decimal("-50.00"),
     )
     done = await usecases.disputes.resolve_dispute(
-        item_id=1, actor="U0ALICE", now=clock.now(), outcome=DisputeOutcome.WRITTEN_OFF
+        note="settled with the counterparty",
+        item_id=1,
+        actor="U0ALICE",
+        now=clock.now(),
+        outcome=DisputeOutcome.WRITTEN_OFF,
     )
     assert done.item.state is S.POSTED
     [entry] = uow_factory.journal_entries
@@ -1130,7 +1150,11 @@ async def test_write_off_without_a_rate_needs_two_approvers(
         description="tiny unknown difference",
     )
     first = await usecases.disputes.resolve_dispute(
-        item_id=1, actor="U0ALICE", now=clock.now(), outcome=DisputeOutcome.WRITTEN_OFF
+        note="settled with the counterparty",
+        item_id=1,
+        actor="U0ALICE",
+        now=clock.now(),
+        outcome=DisputeOutcome.WRITTEN_OFF,
     )
     assert first.item.state is S.DISPUTED
 
@@ -1149,7 +1173,11 @@ async def test_write_off_and_approval_agree_on_dual_control_at_the_limit(
         description="customer will never pay",
     )
     first = await usecases.disputes.resolve_dispute(
-        item_id=1, actor="U0ALICE", now=clock.now(), outcome=DisputeOutcome.WRITTEN_OFF
+        note="settled with the counterparty",
+        item_id=1,
+        actor="U0ALICE",
+        now=clock.now(),
+        outcome=DisputeOutcome.WRITTEN_OFF,
     )
     assert first.item.state is S.DISPUTED
 

@@ -99,7 +99,7 @@ def run(action: Action, item: Item, actor: str = ACTOR) -> Transition:
             actor=actor,
             now=NOW,
             outcome=DisputeOutcome.MATCHED,
-            note=None,
+            note="matched with the bank",
             write_off_approvals_required=1,
         ),
         Action.DEAD_LETTER: lambda: states.dead_letter(item, actor=actor, now=NOW, reason="72h"),
@@ -370,7 +370,7 @@ def test_release_after_a_resolved_dispute_returns_to_the_claimed_from_state() ->
         actor="U0LEAD",
         now=NOW,
         outcome=DisputeOutcome.MATCHED,
-        note=None,
+        note="matched with the bank",
         write_off_approvals_required=1,
     ).item
     assert item.state is S.PENDING
@@ -481,8 +481,9 @@ def test_resolving_without_write_off_returns_to_review(outcome: DisputeOutcome) 
         actor="U0BOB",
         now=NOW,
         outcome=outcome,
-        note="sorted",
+        note="sorted with the bank",
         write_off_approvals_required=2,
+        amount=Decimal("12.50") if outcome is DisputeOutcome.ADJUSTED else None,
     )
     assert t.item.state is S.PENDING
     assert t.item.assignee is None
@@ -512,7 +513,7 @@ def test_resolving_an_escalated_dispute_restarts_ordinary_review() -> None:
         actor="U0LEAD",
         now=later,
         outcome=DisputeOutcome.MATCHED,
-        note=None,
+        note="matched with the bank",
         write_off_approvals_required=1,
     )
     assert (t.item.state, t.item.ladder_level, t.item.sla_started_at) == (S.PENDING, 0, later)
@@ -526,7 +527,13 @@ def test_repeating_a_resolution_is_a_noop_but_another_outcome_is_refused(
 ) -> None:
     def resolve(item: Item, actor: str, how: DisputeOutcome) -> Transition:
         return states.resolve_dispute(
-            item, actor=actor, now=NOW, outcome=how, note=None, write_off_approvals_required=1
+            item,
+            actor=actor,
+            now=NOW,
+            outcome=how,
+            note="matched with the bank",
+            write_off_approvals_required=1,
+            amount=Decimal("12.50") if how is DisputeOutcome.ADJUSTED else None,
         )
 
     resolved = resolve(item_in(S.DISPUTED), "U0BOB", outcome).item
@@ -544,7 +551,7 @@ def write_off(item: Item, actor: str, required: int = 2) -> Transition:
         actor=actor,
         now=NOW,
         outcome=DisputeOutcome.WRITTEN_OFF,
-        note="uncollectable",
+        note="uncollectable after three reminders",
         write_off_approvals_required=required,
     )
 
