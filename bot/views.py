@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from domain.items import Item, JournalEntry
+from domain.items import Item, JournalEntry, format_human_id
+from domain.ledger_status import JournalRecord
 from domain.money import Money
 from domain.policy import Policy
 from domain.sla import sla_due_at
@@ -103,3 +104,65 @@ def entry_view(entry: JournalEntry) -> dict[str, Any]:
             for ln in entry.lines
         ],
     }
+
+
+#: The columns of ``journal export --format csv``: the entry's fields, repeated on each
+#: of its lines, then the line's own (``line`` counts from 1 within the entry).
+JOURNAL_CSV_COLUMNS = (
+    "id",
+    "idempotency_key",
+    "ledger_ref",
+    "item",
+    "kind",
+    "entity",
+    "currency",
+    "memo",
+    "created_at",
+    "dispute_id",
+    "reverses",
+    "hold",
+    "delivery",
+    "reference",
+    "delivered_at",
+    "line",
+    "account",
+    "debit",
+    "credit",
+)
+
+
+def journal_record_view(record: JournalRecord) -> dict[str, Any]:
+    """One entry of ``journal --json`` (and of ``journal export --format jsonl``).
+
+    The contract other systems read: ``idempotency_key``, ``ledger_ref``, ``item``
+    (``R-N``), ``kind``, ``delivery`` (pending, sent, dead), ``reference`` (the ledger's,
+    or null) and ``lines`` (``account``, ``debit``, ``credit`` as decimal strings in the
+    entry's currency). The rest is added help; fields may be added, never changed.
+    """
+    entry = record.entry
+    return {
+        "id": record.id,
+        "idempotency_key": entry.idempotency_key,
+        "ledger_ref": entry.ledger_ref,
+        "item": format_human_id(entry.item_id),
+        "kind": entry.kind.value,
+        "delivery": record.delivery.value,
+        "reference": entry.reference,
+        "entity": entry.entity,
+        "currency": entry.currency,
+        "memo": entry.memo,
+        "created_at": entry.created_at.isoformat(),
+        "dispute_id": entry.dispute_id,
+        "reverses": entry.reverses,
+        "hold": entry.hold,
+        "delivered_at": _iso(entry.delivered_at),
+        "lines": entry_view(entry)["lines"],
+    }
+
+
+def journal_csv_rows(record: JournalRecord) -> list[dict[str, Any]]:
+    """The rows of ``journal export --format csv`` for one entry: one per journal line,
+    empty cells for absent values."""
+    view = journal_record_view(record)
+    entry_fields = {k: ("" if view[k] is None else view[k]) for k in JOURNAL_CSV_COLUMNS[:15]}
+    return [entry_fields | {"line": n, **line} for n, line in enumerate(view["lines"], start=1)]

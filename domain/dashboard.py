@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from domain.items import Item
+from domain.ledger_status import LedgerHealth
 
 
 class PriorityBand(StrEnum):
@@ -48,6 +49,8 @@ class Dashboard:
     unclaimed_total: int
     page: int
     page_size: int
+    #: The ledger's breaker and unposted entries: compliance officers' only (None else).
+    ledger: LedgerHealth | None = None
 
     @property
     def pages(self) -> int:

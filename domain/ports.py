@@ -17,6 +17,7 @@ from domain.delivery import Outcome as DeliveryOutcome
 from domain.digest import ClusterMember, ClusterRecord, ClusterState
 from domain.intake import RowError
 from domain.items import Item, JournalEntry, ReviewState
+from domain.ledger_status import BreakerStatus, DeliveryCounts
 from domain.notifications import Notification
 
 
@@ -256,6 +257,18 @@ class ViewStateRepository(Protocol):
         ...
 
 
+class LedgerStatusRepository(Protocol):
+    """Where delivery to the ledger stands: its breaker and the entries' delivery states."""
+
+    async def breaker(self, name: str) -> BreakerStatus:
+        """The named breaker; a closed one with no history when none is stored."""
+        ...
+
+    async def delivery_counts(self) -> DeliveryCounts:
+        """Journal entries per delivery state (pending, sent, dead, held)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction: everything in it commits together or not at all."""
 
@@ -264,6 +277,7 @@ class UnitOfWork(Protocol):
     intake: IntakeRepository
     digests: DigestRepository
     views: ViewStateRepository
+    ledger_status: LedgerStatusRepository
     outbox: OutboxSink
     audit: AuditSink
 

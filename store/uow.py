@@ -23,6 +23,7 @@ from domain.ports import (
     IntakeRepository,
     ItemRepository,
     JournalRepository,
+    LedgerStatusRepository,
     OutboxSink,
     Signer,
     ViewStateRepository,
@@ -32,6 +33,7 @@ from store.audit.log import SqlAuditLog
 from store.digests import SqlDigestRepository
 from store.engine import Database
 from store.intake import SqlIntakeRepository
+from store.ledger_status import SqlLedgerStatusRepository
 from store.outbox_sink import SqlOutboxSink
 from store.repositories import SqlItemRepository, SqlJournalRepository
 from store.views import SqlViewStateRepository
@@ -53,6 +55,7 @@ class SqlUnitOfWork:
     intake: IntakeRepository
     digests: DigestRepository
     views: ViewStateRepository
+    ledger_status: LedgerStatusRepository
     outbox: OutboxSink
     audit: AuditSink
 
@@ -95,6 +98,7 @@ class SqlUnitOfWork:
         self.intake = SqlIntakeRepository(conn)
         self.digests = SqlDigestRepository(conn)
         self.views = SqlViewStateRepository(conn)
+        self.ledger_status = SqlLedgerStatusRepository(conn)
         self._outbox = SqlOutboxSink(conn)
         self.outbox = self._outbox
         self.audit = _ReadOnlyAudit() if self._read_only else SqlAuditLog(conn, signer=self._signer)

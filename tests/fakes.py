@@ -29,6 +29,7 @@ from domain.dashboard import HIGH_PRIORITY, MEDIUM_PRIORITY
 from domain.digest import ClusterMember, ClusterRecord, ClusterState
 from domain.intake import RowError
 from domain.items import Item, JournalEntry, ReviewState, Route
+from domain.ledger_status import BreakerStatus, Delivery, DeliveryCounts
 from domain.notifications import Notification
 from domain.ports import (
     AuditSink,
@@ -37,6 +38,7 @@ from domain.ports import (
     IntakeRepository,
     ItemRepository,
     JournalRepository,
+    LedgerStatusRepository,
     OutboxSink,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -132,6 +134,10 @@ class InMemoryStore:
     home_pages: dict[str, int] = field(default_factory=dict)
     digest_windows: dict[int, str] = field(default_factory=dict)
     clusters: dict[int, ClusterRecord] = field(default_factory=dict)
+    #: Stored breakers by name (the ledger relay writes them; tests set them directly).
+    breakers: dict[str, BreakerStatus] = field(default_factory=dict)
+    #: Each delivered (or dead) entry's state by idempotency key; absent is pending.
+    deliveries: dict[str, Delivery] = field(default_factory=dict)
     last_item_id: int = 0
     last_run_id: int = 0
     last_cluster_id: int = 0
@@ -575,6 +581,28 @@ class InMemoryViewStateRepository:
         self._uow.staged_home_pages[user] = page
 
 
+class InMemoryLedgerStatusRepository:
+    """Delivery to the ledger as the committed store holds it (read-only)."""
+
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    async def breaker(self, name: str) -> BreakerStatus:
+        await asyncio.sleep(0)
+        return self._uow.store.breakers.get(name, BreakerStatus(name=name))
+
+    async def delivery_counts(self) -> DeliveryCounts:
+        await asyncio.sleep(0)
+        counts = {"pending": 0, "sent": 0, "dead": 0, "held": 0}
+        for key, entry in self._uow.store.journal.items():
+            delivery = self._uow.store.deliveries.get(key, Delivery.PENDING)
+            bucket = delivery.value
+            if delivery is Delivery.PENDING and entry.hold is not None:
+                bucket = "held"
+            counts[bucket] += 1
+        return DeliveryCounts(**counts)
+
+
 class InMemoryOutboxSink:
     """The outbox: notifications keyed by their dedupe key (a repeat is skipped)."""
 
@@ -622,6 +650,7 @@ class InMemoryUnitOfWork:
     intake: IntakeRepository
     digests: DigestRepository
     views: ViewStateRepository
+    ledger_status: LedgerStatusRepository
     outbox: OutboxSink
     audit: AuditSink
 
@@ -646,6 +675,7 @@ class InMemoryUnitOfWork:
         self.intake = InMemoryIntakeRepository(self)
         self.digests = InMemoryDigestRepository(self)
         self.views = InMemoryViewStateRepository(self)
+        self.ledger_status = InMemoryLedgerStatusRepository(self)
         self.outbox = InMemoryOutboxSink(self)
         self.audit = InMemoryAuditSink(self)
 

@@ -14,7 +14,8 @@ from datetime import datetime
 from domain.dashboard import Dashboard, PriorityBand, page_count
 from domain.errors import InvalidCommand, NotVisible
 from domain.items import Item, JournalEntry, ReviewState
-from domain.permissions import Person, Viewer, can_see, visible_teams
+from domain.ledger_status import LEDGER_BREAKER, LedgerHealth
+from domain.permissions import Person, Role, Viewer, can_see, roles_of, visible_teams
 from domain.usecases.transaction import UseCase
 
 #: States in which an item still needs a human.
@@ -128,7 +129,8 @@ class Queries(UseCase):
 
         ``page`` None is the page the user last chose (:meth:`remember_home_page`), so a
         refresh after someone else's change keeps their place; a page past the end (the
-        lists got shorter) shows the last one.
+        lists got shorter) shows the last one. Compliance officers also get the ledger's
+        health (its breaker and the entries not yet posted); nobody else reads it.
         """
         policy = self._tx.policy().policy
         teams = self._narrow(Person(user), None)  # None: compliance, every item
@@ -149,6 +151,12 @@ class Queries(UseCase):
                 states=OPEN_STATES, teams=teams, assignee=user, limit=page_size, offset=offset
             )
             unclaimed = await uow.items.claimable(teams=team_names, limit=page_size, offset=offset)
+            ledger = None
+            if Role.COMPLIANCE in roles_of(policy, user, None):
+                ledger = LedgerHealth(
+                    breaker=await uow.ledger_status.breaker(LEDGER_BREAKER),
+                    counts=await uow.ledger_status.delivery_counts(),
+                )
         return Dashboard(
             user=user,
             teams=tuple(team_names),
@@ -168,6 +176,7 @@ class Queries(UseCase):
             unclaimed_total=unclaimed_total,
             page=page,
             page_size=page_size,
+            ledger=ledger,
         )
 
     async def remember_home_page(self, *, user: str, page: int, now: datetime) -> None:

@@ -27,13 +27,14 @@ from domain.items import Item
 from domain.policy import Policy
 from handlers.blocks.buttons import ROW_ACTIONS, item_buttons, item_id_of, nav_button
 from handlers.blocks.items import BAND_EMOJI, timezone_of
+from handlers.blocks.ledger import ledger_block
 from handlers.blocks.limits import CONTEXT_TEXT_CHARS, VIEW_MAX_BLOCKS
 from handlers.blocks.mrkdwn import escape, fit, slack_date
 from handlers.blocks.rows import row_text
 from handlers.ids import NavAction
 
 #: Blocks the view spends outside its rows (header, counts, refresh, list headers, nav...).
-_FIXED_BLOCKS = 13
+_FIXED_BLOCKS = 14
 #: Each row is a section plus its buttons; two lists share the view.
 MAX_PER_LIST = (VIEW_MAX_BLOCKS - _FIXED_BLOCKS) // (2 * 2)
 #: The most items of each list one page shows (a larger ``Dashboard.page_size`` is capped).
@@ -115,6 +116,10 @@ def home_view(dashboard: Dashboard, *, policy: Policy, now: datetime) -> View:
                 _count(":rotating_light: Dead-lettered", dashboard.dead_lettered),
             ],
         ),
+    ]
+    if dashboard.ledger is not None:  # compliance officers only
+        blocks.append(ledger_block(dashboard.ledger, tz=tz, now=now))
+    blocks += [
         ActionsBlock(
             block_id="home.refresh",
             elements=[
