@@ -9,14 +9,15 @@ pending | sending | sent | dead) and one ``breakers`` row per breaker.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.items import EntryKind, JournalEntry, JournalLine
 from domain.journal import idempotency_key, ledger_ref
-from domain.ledger_status import BreakerStatus, ledger_dedupe_key
+from domain.ledger_status import BreakerStatus, Delivery, ledger_dedupe_key
+from store.engine import Database
 from store.mapping import entry_to_row
 from store.repositories import SqlItemRepository
 from store.tables import breakers, journal_entries, outbox
@@ -119,3 +120,36 @@ async def set_breaker(conn: AsyncConnection, status: BreakerStatus, *, at: datet
             updated_at=status.updated_at or at,
         )
     )
+
+
+#: One entry per outbox state, and two without a row (one held, one made before delivery),
+#: with the delivery each must read as.
+STATES: list[tuple[str | None, str | None, Delivery]] = [
+    ("pending", None, Delivery.PENDING),
+    ("sending", None, Delivery.PENDING),
+    ("sent", None, Delivery.SENT),
+    ("dead", None, Delivery.DEAD),
+    (None, "no account mapping", Delivery.PENDING),
+    (None, None, Delivery.PENDING),
+]
+
+
+async def seed_journal(db: Database, *, first: int = 1) -> list[int]:
+    """One entry per ``STATES`` row, in that order, each on an item of its own (external
+    ids from ``ledger-{first}``); entry n is for n.00 USD. Returns their row ids."""
+    ids = []
+    async with db.writer.begin() as conn:
+        for n, (state, hold, _) in enumerate(STATES, start=first):
+            item_id = await add_item(conn, n)
+            made = entry(
+                item_id,
+                minor=100 * n,
+                at=T0 + timedelta(minutes=n),
+                hold=hold,
+                reference=f"ERP-{n}" if state == "sent" else None,
+                delivered_at=T0 + timedelta(hours=1) if state == "sent" else None,
+            )
+            ids.append(await add_entry(conn, made))
+            if state is not None:
+                await add_ledger_row(conn, made, state)
+    return ids

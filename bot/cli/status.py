@@ -119,6 +119,12 @@ def status(as_json: bool) -> None:
         f"outbox    {box['pending']:,} pending{oldest}, {box['dead']:,} dead, {box['sent']:,} sent",
         markup=False,
     )
+    if ledger["dead"] or box["dead"]:
+        out.print(
+            "          dead letters: see `recon-bot journal --unposted` and "
+            "`recon-bot outbox --dead`",
+            markup=False,
+        )
     items = data["items"]
     out.print(
         f"items     {items['open']:,} open, {items['overdue']:,} overdue, "

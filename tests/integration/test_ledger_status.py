@@ -17,49 +17,21 @@ from store.engine import Database
 from store.ledger_status import LedgerStatusStore, SqlLedgerStatusRepository
 from tests.fakes import T0
 from tests.ledger_rows import (
+    STATES,
     add_entry,
     add_item,
     add_ledger_row,
     add_slack_row,
     entry,
+    seed_journal,
     set_breaker,
 )
-
-#: One entry per outbox state, and two without a row (one held, one made before delivery).
-STATES: list[tuple[str | None, str | None, Delivery]] = [
-    ("pending", None, Delivery.PENDING),
-    ("sending", None, Delivery.PENDING),
-    ("sent", None, Delivery.SENT),
-    ("dead", None, Delivery.DEAD),
-    (None, "no account mapping", Delivery.PENDING),
-    (None, None, Delivery.PENDING),
-]
-
-
-async def _journal(db: Database) -> list[int]:
-    """Six entries on six items, in ``STATES`` order; returns their row ids."""
-    ids = []
-    async with db.writer.begin() as conn:
-        for n, (state, hold, _) in enumerate(STATES, start=1):
-            item_id = await add_item(conn, n)
-            made = entry(
-                item_id,
-                minor=100 * n,
-                at=T0 + timedelta(minutes=n),
-                hold=hold,
-                reference=f"ERP-{n}" if state == "sent" else None,
-                delivered_at=T0 + timedelta(hours=1) if state == "sent" else None,
-            )
-            ids.append(await add_entry(conn, made))
-            if state is not None:
-                await add_ledger_row(conn, made, state)
-    return ids
 
 
 async def test_entries_come_oldest_first_with_the_delivery_state_of_their_outbox_row(
     migrated: Database,
 ) -> None:
-    ids = await _journal(migrated)
+    ids = await seed_journal(migrated)
     records = await LedgerStatusStore(migrated).records()
     assert [r.id for r in records] == sorted(ids)
     assert [r.delivery for r in records] == [delivery for _, _, delivery in STATES]
@@ -79,7 +51,7 @@ async def test_entries_come_oldest_first_with_the_delivery_state_of_their_outbox
 
 
 async def test_unposted_leaves_out_only_sent_entries(migrated: Database) -> None:
-    ids = await _journal(migrated)
+    ids = await seed_journal(migrated)
     unposted = await LedgerStatusStore(migrated).records(unposted=True)
     assert [r.id for r in unposted] == [
         i for i, s in zip(ids, STATES, strict=True) if s[0] != "sent"
@@ -88,7 +60,7 @@ async def test_unposted_leaves_out_only_sent_entries(migrated: Database) -> None
 
 
 async def test_records_page_by_id(migrated: Database) -> None:
-    ids = await _journal(migrated)
+    ids = await seed_journal(migrated)
     store = LedgerStatusStore(migrated)
     first = await store.records(limit=4)
     rest = await store.records(after_id=first[-1].id, limit=4)
@@ -101,7 +73,7 @@ async def test_records_page_by_id(migrated: Database) -> None:
 
 
 async def test_delivery_counts_are_disjoint_and_add_up_to_every_entry(migrated: Database) -> None:
-    await _journal(migrated)
+    await seed_journal(migrated)
     async with migrated.writer.begin() as conn:
         # A held entry whose row died anyway counts once, as dead.
         held_dead = entry(await add_item(conn, 99), hold="no account mapping")
@@ -150,7 +122,7 @@ async def test_outbox_counts_every_kind_and_pending_includes_in_flight(migrated:
     store = LedgerStatusStore(migrated)
     empty = await store.outbox_counts()
     assert (empty.pending, empty.sent, empty.dead, empty.oldest_pending_at) == (0, 0, 0, None)
-    await _journal(migrated)  # ledger rows: pending, sending, sent, dead (at T0)
+    await seed_journal(migrated)  # ledger rows: pending, sending, sent, dead (at T0)
     async with migrated.writer.begin() as conn:
         await add_slack_row(conn, 1, "pending", at=T0 - timedelta(minutes=5))
         await add_slack_row(conn, 2, "sent")
