@@ -582,7 +582,8 @@ class InMemoryViewStateRepository:
 
 
 class InMemoryLedgerStatusRepository:
-    """Delivery to the ledger as the committed store holds it (read-only)."""
+    """Delivery to the ledger: breakers and delivery states as the store holds them (tests
+    set them), over the journal this unit of work sees."""
 
     def __init__(self, uow: InMemoryUnitOfWork) -> None:
         self._uow = uow
@@ -594,7 +595,8 @@ class InMemoryLedgerStatusRepository:
     async def delivery_counts(self) -> DeliveryCounts:
         await asyncio.sleep(0)
         counts = {"pending": 0, "sent": 0, "dead": 0, "held": 0}
-        for key, entry in self._uow.store.journal.items():
+        journal = {**self._uow.store.journal, **self._uow.staged_journal}
+        for key, entry in journal.items():
             delivery = self._uow.store.deliveries.get(key, Delivery.PENDING)
             bucket = delivery.value
             if delivery is Delivery.PENDING and entry.hold is not None:

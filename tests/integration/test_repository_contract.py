@@ -30,6 +30,7 @@ from domain.items import (
     ReviewState,
     Route,
 )
+from domain.ledger_status import LEDGER_BREAKER, BreakerStatus, DeliveryCounts
 from domain.notifications import NoticeKind, Notification
 from domain.ports import UnitOfWorkFactory
 from domain.templates import Links, encode
@@ -518,6 +519,24 @@ async def test_journal_keeps_entries_by_unique_key_in_insertion_order(store: Sto
     with pytest.raises(DUPLICATE):
         async with store.uows() as uow:
             await uow.journal.add(_entry(b, "k1", memo="again"))
+
+
+async def test_ledger_status_reads_a_closed_breaker_and_counts_undelivered_entries(
+    store: Store,
+) -> None:
+    """No breaker stored reads closed; entries without a delivery row are pending, or
+    held when their hold is set (the states a relay writes are tested in
+    test_ledger_status.py, on SQL, where that relay's rows live)."""
+    a, b = await add(store, new_item("A"), new_item("B"))
+    async with store.uows() as uow:
+        assert await uow.ledger_status.delivery_counts() == DeliveryCounts()
+        await uow.journal.add(_entry(a, "k1"))
+        await uow.journal.add(dataclasses.replace(_entry(b, "k2"), hold="no account mapping"))
+        assert await uow.ledger_status.delivery_counts() == DeliveryCounts(pending=1, held=1)
+        await uow.commit()
+    async with store.uows(read_only=True) as uow:
+        assert await uow.ledger_status.breaker(LEDGER_BREAKER) == BreakerStatus(name=LEDGER_BREAKER)
+        assert await uow.ledger_status.delivery_counts() == DeliveryCounts(pending=1, held=1)
 
 
 # --- intake --------------------------------------------------------------------------
