@@ -95,28 +95,46 @@ def _amount(row: dict[str, Any]) -> str:
     return str(sum((Decimal(ln["debit"]) for ln in row["lines"]), Decimal(0)))
 
 
-def _print_table(rows: list[dict[str, Any]]) -> None:
-    from rich.table import Table
+#: The listing's columns; the right-aligned ones are numbers.
+_COLUMNS = (
+    "id",
+    "ledger_ref",
+    "item",
+    "kind",
+    "delivery",
+    "reference / hold",
+    "amount",
+    "currency",
+)
+_RIGHT = frozenset({"id", "amount"})
 
-    table = Table(show_header=True, box=None, pad_edge=False)
-    for col in ("id", "ledger_ref", "item", "kind", "delivery", "reference / hold", "amount"):
-        table.add_column(col, justify="right" if col in ("id", "amount") else "left")
-    table.add_column("currency", no_wrap=True)
-    for r in rows:
-        note = r["reference"] or (f"held: {r['hold']}" if r["hold"] else "-")
-        table.add_row(
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
+    """Plain aligned columns: a rich table took 16 s for 20,000 entries, this a fraction."""
+    cells = [
+        (
             str(r["id"]),
             r["ledger_ref"],
             r["item"],
             r["kind"],
             r["delivery"],
-            note,
+            r["reference"] or (f"held: {r['hold']}" if r["hold"] else "-"),
             _amount(r),
             r["currency"],
         )
-    out.print(table)
+        for r in rows
+    ]
+    widths = [max(len(c[i]) for c in [_COLUMNS, *cells]) for i in range(len(_COLUMNS))]
+
+    def line(values: tuple[str, ...]) -> str:
+        return "  ".join(
+            v.rjust(w) if name in _RIGHT else v.ljust(w)
+            for name, v, w in zip(_COLUMNS, values, widths, strict=True)
+        ).rstrip()
+
+    click.echo("\n".join([line(_COLUMNS), *map(line, cells)]))
     sent = sum(1 for r in rows if r["delivery"] == "sent")
-    out.print(f"{len(rows):,} entries, {sent:,} sent, {len(rows) - sent:,} not sent")
+    click.echo(f"{len(rows):,} entries, {sent:,} sent, {len(rows) - sent:,} not sent")
 
 
 @contextlib.contextmanager
