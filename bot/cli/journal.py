@@ -13,6 +13,7 @@ import csv
 import json
 import os
 import sys
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -23,8 +24,6 @@ from bot.cli.root import (
     AsciiId,
     err,
     main,
-    out,
-    print_json,
     run_coroutine,
     with_container,
 )
@@ -35,17 +34,6 @@ if TYPE_CHECKING:
 
 #: Entries read per query: a long journal is paged through, never loaded whole.
 PAGE = 500
-
-
-async def _records(c: Container, *, after_id: int, unposted: bool) -> list[JournalRecord]:
-    from store.ledger_status import LedgerStatusStore
-
-    store = LedgerStatusStore(c.database)
-    found: list[JournalRecord] = []
-    while page := await store.records(after_id=after_id, unposted=unposted, limit=PAGE):
-        found.extend(page)
-        after_id = page[-1].id
-    return found
 
 
 @main.group(invoke_without_command=True)
@@ -68,25 +56,43 @@ def journal(ctx: click.Context, unposted: bool, as_json: bool) -> None:
     if ctx.invoked_subcommand is not None:
         if unposted or as_json:
             raise click.UsageError(
-                f"--unposted and --json belong to the listing; give them after "
-                f"`{ctx.invoked_subcommand}` if it has them",
+                "--unposted and --json belong to the listing (`recon-bot journal`), "
+                f"not to `{ctx.invoked_subcommand}`",
                 ctx,
             )
         return
 
     from bot.views import journal_record_view
+    from store.ledger_status import LedgerStatusStore
 
-    async def _list(c: Container) -> list[JournalRecord]:
-        return await _records(c, after_id=0, unposted=unposted)
+    # Page by page, printed as they come: memory stays flat however long the journal.
+    listing = _JsonList() if as_json else _Table()
 
-    rows = [journal_record_view(r) for r in run_coroutine(with_container(_list))]
-    if as_json:
-        print_json(rows)
-        return
-    if not rows:
-        out.print("no unposted journal entries" if unposted else "the journal is empty")
-        return
-    _print_table(rows)
+    async def _list(c: Container) -> None:
+        store = LedgerStatusStore(c.database)
+        after = 0
+        while page := await store.records(after_id=after, unposted=unposted, limit=PAGE):
+            listing.add([journal_record_view(r) for r in page])
+            after = page[-1].id
+
+    run_coroutine(with_container(_list))
+    listing.close(unposted=unposted)
+
+
+class _JsonList:
+    """Prints a JSON list an object at a time, exactly as ``print_json`` prints it whole."""
+
+    def __init__(self) -> None:
+        self._count = 0
+
+    def add(self, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            text = textwrap.indent(json.dumps(row, indent=2, ensure_ascii=False), "  ")
+            click.echo(("[\n" if self._count == 0 else ",\n") + text, nl=False)
+            self._count += 1
+
+    def close(self, *, unposted: bool) -> None:
+        click.echo("\n]" if self._count else "[]")
 
 
 def _amount(row: dict[str, Any]) -> str:
@@ -107,34 +113,54 @@ _COLUMNS = (
     "currency",
 )
 _RIGHT = frozenset({"id", "amount"})
+_MIN_WIDTH = {"ledger_ref": 13, "kind": 10, "reference / hold": 24, "amount": 10}
 
 
-def _print_table(rows: list[dict[str, Any]]) -> None:
-    """Plain aligned columns: a rich table took 16 s for 20,000 entries, this a fraction."""
-    cells = [
-        (
-            str(r["id"]),
-            r["ledger_ref"],
-            r["item"],
-            r["kind"],
-            r["delivery"],
-            r["reference"] or (f"held: {r['hold']}" if r["hold"] else "-"),
-            _amount(r),
-            r["currency"],
-        )
-        for r in rows
-    ]
-    widths = [max(len(c[i]) for c in [_COLUMNS, *cells]) for i in range(len(_COLUMNS))]
+class _Table:
+    """Plain aligned columns, printed a page at a time (a rich table took 16 s for
+    20,000 entries). A column widens when a later page needs it; it never narrows."""
 
-    def line(values: tuple[str, ...]) -> str:
+    def __init__(self) -> None:
+        # Wide enough at once for the common hold, so the column rarely moves.
+        self._widths = [max(len(c), _MIN_WIDTH.get(c, 0)) for c in _COLUMNS]
+        self._count = 0
+        self._sent = 0
+
+    def _line(self, values: tuple[str, ...]) -> str:
         return "  ".join(
             v.rjust(w) if name in _RIGHT else v.ljust(w)
-            for name, v, w in zip(_COLUMNS, values, widths, strict=True)
+            for name, v, w in zip(_COLUMNS, values, self._widths, strict=True)
         ).rstrip()
 
-    click.echo("\n".join([line(_COLUMNS), *map(line, cells)]))
-    sent = sum(1 for r in rows if r["delivery"] == "sent")
-    click.echo(f"{len(rows):,} entries, {sent:,} sent, {len(rows) - sent:,} not sent")
+    def add(self, rows: list[dict[str, Any]]) -> None:
+        cells = [
+            (
+                str(r["id"]),
+                r["ledger_ref"],
+                r["item"],
+                r["kind"],
+                r["delivery"],
+                r["reference"] or (f"held: {r['hold']}" if r["hold"] else "-"),
+                _amount(r),
+                r["currency"],
+            )
+            for r in rows
+        ]
+        self._widths = [max(w, *(len(c[i]) for c in cells)) for i, w in enumerate(self._widths)]
+        lines = [self._line(c) for c in cells]
+        if self._count == 0:
+            lines.insert(0, self._line(_COLUMNS))
+        click.echo("\n".join(lines))
+        self._count += len(rows)
+        self._sent += sum(1 for r in rows if r["delivery"] == "sent")
+
+    def close(self, *, unposted: bool) -> None:
+        if self._count == 0:
+            click.echo("no unposted journal entries" if unposted else "the journal is empty")
+            return
+        click.echo(
+            f"{self._count:,} entries, {self._sent:,} sent, {self._count - self._sent:,} not sent"
+        )
 
 
 @contextlib.contextmanager

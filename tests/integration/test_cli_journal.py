@@ -120,6 +120,23 @@ def test_journal_json_keeps_its_contract(journal_ids: list[int]) -> None:
     assert third["delivered_at"] == (T0 + timedelta(hours=1)).isoformat()
 
 
+def test_a_journal_longer_than_a_page_prints_the_same_json_and_table(
+    journal_ids: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole_json = run("journal", "--json").stdout
+    whole_table = run("journal").stdout
+    monkeypatch.setattr("bot.cli.journal.PAGE", 4)  # two pages, the last one short
+    assert run("journal", "--json").stdout == whole_json
+    assert whole_json == json.dumps(json.loads(whole_json), indent=2, ensure_ascii=False) + "\n"
+    # The same rows; a column may widen on a later page, so compare cell by cell.
+    paged_table = run("journal").stdout
+    assert [ln.split() for ln in paged_table.splitlines()] == [
+        ln.split() for ln in whole_table.splitlines()
+    ]
+    paged = run("journal", "export", "--since", "0", "--format", "jsonl")
+    assert [json.loads(x) for x in paged.stdout.splitlines()] == json.loads(whole_json)
+
+
 def test_unposted_lists_every_entry_the_ledger_does_not_have(journal_ids: list[int]) -> None:
     unposted = listed("--unposted")
     assert [e["id"] for e in unposted] == [
