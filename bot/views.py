@@ -108,7 +108,7 @@ def entry_view(entry: JournalEntry) -> dict[str, Any]:
 
 #: The columns of ``journal export --format csv``: the entry's fields, repeated on each
 #: of its lines, then the line's own (``line`` counts from 1 within the entry).
-JOURNAL_CSV_COLUMNS = (
+JOURNAL_CSV_ENTRY_COLUMNS = (
     "id",
     "idempotency_key",
     "ledger_ref",
@@ -124,11 +124,8 @@ JOURNAL_CSV_COLUMNS = (
     "delivery",
     "reference",
     "delivered_at",
-    "line",
-    "account",
-    "debit",
-    "credit",
 )
+JOURNAL_CSV_COLUMNS = (*JOURNAL_CSV_ENTRY_COLUMNS, "line", "account", "debit", "credit")
 
 
 def journal_record_view(record: JournalRecord) -> dict[str, Any]:
@@ -164,5 +161,5 @@ def journal_csv_rows(record: JournalRecord) -> list[dict[str, Any]]:
     """The rows of ``journal export --format csv`` for one entry: one per journal line,
     empty cells for absent values."""
     view = journal_record_view(record)
-    entry_fields = {k: ("" if view[k] is None else view[k]) for k in JOURNAL_CSV_COLUMNS[:15]}
+    entry_fields = {k: ("" if view[k] is None else view[k]) for k in JOURNAL_CSV_ENTRY_COLUMNS}
     return [entry_fields | {"line": n, **line} for n, line in enumerate(view["lines"], start=1)]
