@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import click
 
 from bot.cli.root import (
+    EXIT_FAIL,
     AsciiId,
     err,
     main,
@@ -75,8 +76,22 @@ def journal(ctx: click.Context, unposted: bool, as_json: bool) -> None:
             listing.add([journal_record_view(r) for r in page])
             after = page[-1].id
 
-    run_coroutine(with_container(_list))
-    listing.close(unposted=unposted)
+    with _reader_may_hang_up():
+        run_coroutine(with_container(_list))
+        listing.close(unposted=unposted)
+
+
+@contextlib.contextmanager
+def _reader_may_hang_up() -> Iterator[None]:
+    """Stops quietly when whoever reads stdout stops reading (``recon-bot journal |
+    head``), as a Unix filter does, instead of reporting "error: Broken pipe"."""
+    try:
+        yield
+    except BrokenPipeError:
+        # Python flushes stdout once more at exit: aim it at /dev/null so that is quiet.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(EXIT_FAIL)
 
 
 class _JsonList:
@@ -262,7 +277,7 @@ def export(since: int, fmt: str, output: Path | None) -> None:
         writer.start()
         return last
 
-    with _destination(output) as stream:
+    with _reader_may_hang_up(), _destination(output) as stream:
         writer = _Writer(fmt, stream)
         last = run_coroutine(with_container(lambda c: _export(c, writer)))
     where = f" to {output}" if output is not None else ""

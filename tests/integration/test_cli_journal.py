@@ -8,7 +8,10 @@ import asyncio
 import csv
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -22,6 +25,7 @@ from bot.views import JOURNAL_CSV_COLUMNS, JOURNAL_CSV_ENTRY_COLUMNS
 from domain.ledger_status import LEDGER_BREAKER, BreakerState, BreakerStatus
 from store.engine import Database, create_database
 from store.migrate import HEAD
+from tests.conftest import ROOT
 from tests.fakes import T0
 from tests.ledger_rows import STATES, add_slack_row, seed_journal, set_breaker
 
@@ -405,3 +409,41 @@ def test_status_counts_the_outbox_the_entries_and_shows_an_open_breaker(
 def test_status_before_init_fails_with_the_command_that_fixes_it(desk_dir: Path) -> None:
     result = run("status", "--json")
     assert result.exit_code == 1 and "recon-bot init" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["journal", "--json"],
+        ["journal"],
+        ["journal", "export", "--since", "0", "--format", "jsonl"],
+    ],
+    ids=" ".join,
+)
+def test_a_reader_that_stops_early_ends_the_command_quietly(
+    desk_dir: Path, command: list[str]
+) -> None:
+    """`recon-bot journal | head`: it said "error: Broken pipe" when head hung up."""
+    assert run("init").exit_code == 0
+
+    async def many(db: Database) -> None:
+        for k in range(60):  # 360 entries: far more than a pipe holds
+            await seed_journal(db, first=10 * k + 1)
+
+    on_store(desk_dir, many)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RECON_", "SLACK_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    with subprocess.Popen(
+        [sys.executable, "-m", "bot", *command],
+        cwd=desk_dir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout.readline()
+        process.stdout.close()  # what head does after its lines
+        stderr = process.stderr.read().decode()
+        code = process.wait(timeout=60)
+    assert stderr == ""
+    assert code == 1
