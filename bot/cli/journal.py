@@ -37,7 +37,9 @@ if TYPE_CHECKING:
 PAGE = 500
 
 
-@main.group(invoke_without_command=True)
+@main.group(
+    invoke_without_command=True, short_help="Journal entries and their delivery to the ledger."
+)
 @click.option("--unposted", is_flag=True, help="Only entries the ledger does not have (not sent).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 @click.pass_context

@@ -76,7 +76,7 @@ async def _status(c: Container) -> dict[str, Any]:
     }
 
 
-@main.command()
+@main.command(short_help="Breakers, outbox, ledger delivery, open items, schema.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status(as_json: bool) -> None:
     """Show the desk's health: breakers, outbox, ledger delivery, open items, schema.
