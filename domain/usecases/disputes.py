@@ -100,8 +100,12 @@ class Disputes(UseCase):
         now: datetime,
         state: DisputeState,
         note: str | None = None,
+        expected_version: int | None = None,
     ) -> Outcome:
-        """Marks a dispute as waiting on the counterparty (SLA paused) or open again."""
+        """Marks a dispute as waiting on the counterparty (SLA paused) or open again.
+
+        ``expected_version``: the version the person saw (a click on a stale card is refused).
+        """
         policy = self._tx.policy().policy
 
         def move(item: Item) -> states.Transition:
@@ -113,7 +117,33 @@ class Disputes(UseCase):
             )
 
         return await self._tx.decide(
-            item_id=item_id, actor=actor, now=now, move=move, check_first=True, claim_check=False
+            item_id=item_id,
+            actor=actor,
+            now=now,
+            move=move,
+            expected_version=expected_version,
+            check_first=True,
+            claim_check=False,
+        )
+
+    async def note_dispute(
+        self,
+        *,
+        item_id: int,
+        actor: str,
+        now: datetime,
+        text: str,
+        expected_version: int | None = None,
+    ) -> Outcome:
+        """Adds a note to an item's open dispute (audited as ``dispute.note``)."""
+        return await self._tx.decide(
+            item_id=item_id,
+            actor=actor,
+            now=now,
+            move=lambda item: states.add_dispute_note(item, actor=actor, now=now, text=text),
+            expected_version=expected_version,
+            check_first=True,
+            claim_check=False,
         )
 
     async def resolve_dispute(
@@ -125,18 +155,23 @@ class Disputes(UseCase):
         outcome: DisputeOutcome,
         note: str | None = None,
         amount: Decimal | None = None,
+        expected_version: int | None = None,
     ) -> Outcome:
         """Closes a dispute; a write-off above the dual-control limit needs two approvers.
 
         ``amount``: what was adjusted or written off (see ``states.resolve_dispute``).
+        ``expected_version``: the version the person saw; a repeat of a resolution or
+        sign-off they already gave is still a no-op, whatever version they saw.
         """
         loaded = self._tx.policy()
         return await self._tx.decide(
             item_id=item_id,
             actor=actor,
             now=now,
+            expected_version=expected_version,
             check_first=True,
             claim_check=False,
+            repeat=lambda item: states.is_resolution_repeat(item, actor, outcome),
             move=lambda item: states.resolve_dispute(
                 item,
                 actor=actor,
