@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from domain.dispute_timeline import TimelineEntry
 from domain.items import Item, JournalEntry
 from domain.money import Money
 from domain.policy import Policy
@@ -102,4 +103,17 @@ def entry_view(entry: JournalEntry) -> dict[str, Any]:
             }
             for ln in entry.lines
         ],
+    }
+
+
+def timeline_view(entry: TimelineEntry) -> dict[str, Any]:
+    """One dispute timeline step, JSON-safe (``recon-bot show --json``)."""
+    return {
+        "dispute": entry.dispute,
+        "step": entry.step.value,
+        "at": _iso(entry.at),
+        "actor": entry.actor,
+        "summary": entry.summary,
+        "text": entry.text,
+        "seq": entry.seq,
     }

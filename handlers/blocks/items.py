@@ -22,6 +22,7 @@ from slack_sdk.models.blocks import (
 )
 
 from domain.dashboard import PriorityBand, priority_band
+from domain.dispute_timeline import dispute_timeline
 from domain.items import (
     DisputeCategory,
     DisputeOutcome,
@@ -36,7 +37,7 @@ from domain.policy import LoadedPolicy, Policy
 from domain.sla import SETTLED, is_paused, sla_due_at
 from domain.usecases.disputes import write_off_approvers
 from handlers.blocks.buttons import CARD_ACTIONS, item_buttons, item_id_of
-from handlers.blocks.history import history_line
+from handlers.blocks.history import history_line, timeline_line
 from handlers.blocks.limits import (
     CONTEXT_TEXT_CHARS,
     FIELD_TEXT_CHARS,
@@ -106,6 +107,8 @@ BAND_EMOJI: dict[PriorityBand, str] = {
 
 #: How many history entries ``/recon show`` lists (the newest ones).
 HISTORY_ENTRIES = 10
+#: How many dispute timeline entries ``/recon show`` lists (the newest ones).
+TIMELINE_ENTRIES = 12
 #: Short user-supplied values (counterparty, entity, contact) in fields and rows.
 SHORT_TEXT_CHARS = 200
 _ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth"}
@@ -510,6 +513,14 @@ def item_details(
     approvals = _approvals_text(item, tz)
     if approvals and item.state not in (ReviewState.APPROVED, ReviewState.POSTED):
         blocks.append(_section(_bid("show", item, "approval-list"), approvals))
+    timeline = dispute_timeline(history, item_id=item_id_of(item), currency=item.facts.currency)
+    if timeline:
+        shown = timeline[-TIMELINE_ENTRIES:]
+        title = "*Dispute timeline*"
+        if len(timeline) > len(shown):
+            title += f" (last {len(shown)} of {len(timeline):,})"
+        lines = [f"`{entry.dispute}` {timeline_line(entry, tz)}" for entry in shown]
+        blocks.append(_section(_bid("show", item, "timeline"), bullets(title, lines)))
     if history:
         recent = list(history)[-HISTORY_ENTRIES:]
         title = "*History*"

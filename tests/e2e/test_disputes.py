@@ -323,3 +323,18 @@ async def test_refusals_closed_items_and_outsiders(desk: Desk) -> None:
     await wait_said(desk, "U0BOB", f"{plain.human_id} is posted; it cannot be given a dispute")
     assert (await desk.item(item.id or 0)).state is ReviewState.DISPUTED
     assert card.button_labels() == DISPUTE_BUTTONS
+
+
+async def test_details_show_the_dispute_timeline(desk: Desk) -> None:
+    item, card = await disputed(desk)
+    await desk.slack.click("U0ALICE", "Awaiting counterparty", channel=TREASURY, ts=card.ts)
+    await wait_said(desk, "U0ALICE", "awaits the counterparty")
+    await desk.slack.slash_command("U0ALICE", f"note {item.human_id} called their AP desk")
+    await wait_said(desk, "U0ALICE", "Note added")
+    await desk.slack.slash_command("U0BOB", f"show {item.human_id}")
+    shown = await wait_said(desk, "U0BOB", "Dispute timeline")
+    ident = f"D-{item.id}-1"
+    assert f"`{ident}` <@U0BOB> opened the dispute (amount mismatch)" in shown
+    assert "the counterparty booked a different amount" in shown
+    assert f"`{ident}` <@U0ALICE> marked it awaiting the counterparty" in shown
+    assert f"`{ident}` <@U0ALICE> added a note" in shown and "called their AP desk" in shown

@@ -276,3 +276,38 @@ def test_help_lists_resolve_and_note() -> None:
     body = texts(blocks.help_message())
     assert "`/recon resolve ID`" in body
     assert "`/recon note ID text`" in body
+
+
+# --- the details view's timeline ---------------------------------------------------------
+
+
+def _record(seq: int, event: str, **data: Any) -> dict[str, Any]:
+    return {"seq": seq, "event": event, "actor": "U0ALICE", "time": NOW.isoformat(), "data": data}
+
+
+def test_details_show_the_newest_timeline_steps_within_slack_limits() -> None:
+    history = [_record(1, "dispute.opened", category="timing", description="late")]
+    history += [_record(n, "dispute.note", text="x" * 2000) for n in range(2, 40)]
+    msg = blocks.item_details(disputed(), policy=POLICY, now=NOW, history=history)
+    assert_valid_message(msg)
+    body = texts(msg)
+    assert "*Dispute timeline* (last 12 of 39)" in body
+    assert body.count("`D-1042-1` <@U0ALICE> added a note") <= 12
+    assert "opened the dispute" not in body  # the oldest step gave way to the newest
+
+
+def test_timeline_text_cannot_ping_or_format() -> None:
+    history = [
+        _record(1, "dispute.opened", category="timing", description="late <!channel> *now*"),
+        _record(2, "dispute.note", text="see <https://evil.example|the bank>"),
+    ]
+    body = texts(blocks.item_details(disputed(), policy=POLICY, now=NOW, history=history))
+    assert "*Dispute timeline*" in body
+    assert "<!channel>" not in body and "<https://evil.example" not in body
+    assert "&lt;!channel&gt;" in body
+
+
+def test_details_of_an_item_never_disputed_have_no_timeline() -> None:
+    history = [_record(1, "item.ingested")]
+    body = texts(blocks.item_details(item_in(S.PENDING), policy=POLICY, now=NOW, history=history))
+    assert "Dispute timeline" not in body
