@@ -160,7 +160,7 @@ def _already_resolved_by(item: Item, actor: str, outcome: DisputeOutcome) -> boo
 
 
 def _resolution_amount(
-    dispute: Dispute, outcome: DisputeOutcome, amount: Decimal | None
+    item: Item, dispute: Dispute, outcome: DisputeOutcome, amount: Decimal | None
 ) -> Decimal | None:
     """The amount a resolution settles, checked against what it may be (see below)."""
     if outcome is DisputeOutcome.ADJUSTED:
@@ -178,7 +178,11 @@ def _resolution_amount(
                 "sign off that amount or resolve the dispute another way"
             )
         return dispute.resolution_amount
-    return amount if amount is not None else dispute.proposed_adjustment
+    if amount is not None:
+        return amount
+    if dispute.proposed_adjustment is not None:
+        return dispute.proposed_adjustment
+    return item.facts.amount
 
 
 def resolve_dispute(
@@ -214,7 +218,7 @@ def resolve_dispute(
     dispute = item.dispute
     assert dispute is not None
     text = require_reason(note, what="a resolution note")
-    amount = _resolution_amount(dispute, outcome, amount)
+    amount = _resolution_amount(item, dispute, outcome, amount)
     if outcome is not DisputeOutcome.WRITTEN_OFF:
         resolved = dataclasses.replace(
             dispute,

@@ -29,30 +29,32 @@ def reclock_dispute(before: Item, after: Item, policy: Policy, now: datetime) ->
     return after
 
 
-def write_off_approvers(item: Item, loaded: LoadedPolicy) -> int:
+def _fixed_amount(item: Item) -> Decimal | None:
+    """The write-off amount a live sign-off fixed; None without one (an amendment voids
+    the sign-offs, and with them the amount they fixed)."""
+    dispute = item.dispute
+    if dispute is None or not dispute.write_off_approvals:
+        return None
+    return dispute.resolution_amount
+
+
+def write_off_approvers(item: Item, loaded: LoadedPolicy, *, amount: Decimal | None = None) -> int:
     """Approvers a write-off needs: routing's dual-control rule on the written-off amount.
 
-    The amount is converted and rounded exactly as routing does, so at the limit the
-    write-off and the ordinary approval agree.
+    That amount is the one a live sign-off fixed, else ``amount`` (proposed with this
+    sign-off), else the dispute's proposed adjustment, else the item's amount. It is
+    converted and rounded exactly as routing does, so at the limit the write-off and the
+    ordinary approval agree.
     """
-    amount = item.facts.amount
-    if item.dispute and item.dispute.resolution_amount is not None:
-        amount = item.dispute.resolution_amount
-    elif item.dispute and item.dispute.proposed_adjustment is not None:
-        amount = item.dispute.proposed_adjustment
-    reporting = to_reporting(amount, item.facts.currency, loaded)
+    written_off = _fixed_amount(item)
+    if written_off is None:
+        written_off = amount
+    if written_off is None and item.dispute is not None:
+        written_off = item.dispute.proposed_adjustment
+    if written_off is None:
+        written_off = item.facts.amount
+    reporting = to_reporting(written_off, item.facts.currency, loaded)
     return 2 if dual_control_required(reporting, loaded) else 1
-
-
-def _with_amount(item: Item, outcome: DisputeOutcome, amount: Decimal | None) -> Item:
-    """The item as the write-off approvers rule sees it once ``amount`` is proposed."""
-    if item.dispute is None or outcome is not DisputeOutcome.WRITTEN_OFF or amount is None:
-        return item
-    if item.dispute.resolution_amount is not None:  # fixed by the first sign-off
-        return item
-    return dataclasses.replace(
-        item, dispute=dataclasses.replace(item.dispute, resolution_amount=amount)
-    )
 
 
 class Disputes(UseCase):
@@ -179,7 +181,9 @@ class Disputes(UseCase):
                 outcome=outcome,
                 note=note,
                 write_off_approvals_required=write_off_approvers(
-                    _with_amount(item, outcome, amount), loaded
+                    item,
+                    loaded,
+                    amount=amount if outcome is DisputeOutcome.WRITTEN_OFF else None,
                 ),
                 amount=amount,
             ),
