@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,11 +17,21 @@ from tests.e2e.conftest import (
     Desk,
     journal_of,
     listeners_idle,
+    stop_desk,
     wait_card,
     wait_said,
     wait_state,
     wait_told,
 )
+from tests.e2e.ladder_support import (
+    FAST_LADDER,
+    StepClock,
+    desk_settings,
+    jobs_of,
+    policy_yaml,
+    start_policy_desk,
+)
+from tests.slack_standin import SlackStandIn
 
 pytestmark = pytest.mark.usefixtures("every_envelope_acked")
 
@@ -338,3 +349,38 @@ async def test_details_show_the_dispute_timeline(desk: Desk) -> None:
     assert "the counterparty booked a different amount" in shown
     assert f"`{ident}` <@U0ALICE> marked it awaiting the counterparty" in shown
     assert f"`{ident}` <@U0ALICE> added a note" in shown and "called their AP desk" in shown
+
+
+async def test_the_ladder_waits_while_paused_and_then_only_overseers_may_resolve(
+    slack: SlackStandIn, tmp_path: Path
+) -> None:
+    clock = StepClock()
+    settings = desk_settings(tmp_path, slack)
+    desk = await start_policy_desk(slack, settings, policy_yaml(sla=FAST_LADDER), clock=clock)
+    try:
+        item, card = await disputed(desk)
+        jobs = jobs_of(desk)
+        await desk.slack.click("U0ALICE", "Awaiting counterparty", channel=TREASURY, ts=card.ts)
+        await wait_card(desk, item, "SLA clock paused")
+        clock.advance(60)
+        assert await jobs.sla_sweep() == 0  # paused: no rung falls due
+        assert (await desk.item(item.id or 0)).ladder_level == 0
+
+        await desk.slack.click("U0ALICE", "Resume", channel=TREASURY, ts=card.ts)
+        await wait_card(desk, item, "SLA clock running")
+        for _ in range(3):
+            clock.advance(2.5)
+            await jobs.sla_sweep()
+        late = await desk.item(item.id or 0)
+        assert late.state is ReviewState.DISPUTED and late.ladder_level == 3
+
+        await desk.slack.slash_command("U0ALICE", f"resolve {item.human_id}")
+        await wait_said(desk, "U0ALICE", "only compliance officers or team leads may act")
+        assert desk.slack.open_modal("U0ALICE") is None
+        await desk.slack.slash_command("U0LEAD", f"resolve {item.human_id}")
+        await desk.slack.wait_for(lambda: desk.slack.open_modal("U0LEAD"), message="form")
+        await desk.slack.submit_modal("U0LEAD", {"Outcome": "Withdrawn", "Note": GOOD_NOTE})
+        back = await wait_state(desk, item, ReviewState.PENDING)
+        assert back.ladder_level == 0  # a fresh clock after the dispute
+    finally:
+        await stop_desk(desk)
