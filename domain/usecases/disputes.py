@@ -10,8 +10,8 @@ from decimal import Decimal
 from domain import sla, states
 from domain.items import DisputeCategory, DisputeOutcome, DisputeState, Item
 from domain.journal import EntryKind
-from domain.policy import LoadedPolicy, Policy
-from domain.routing import dual_control_required, to_reporting
+from domain.policy import Policy
+from domain.routing import write_off_approvers
 from domain.usecases.transaction import Outcome, UseCase
 
 
@@ -27,34 +27,6 @@ def reclock_dispute(before: Item, after: Item, policy: Policy, now: datetime) ->
     if sla.is_paused(before) and not sla.is_paused(after):
         return dataclasses.replace(after, sla_started_at=now)
     return after
-
-
-def _fixed_amount(item: Item) -> Decimal | None:
-    """The write-off amount a live sign-off fixed; None without one (an amendment voids
-    the sign-offs, and with them the amount they fixed)."""
-    dispute = item.dispute
-    if dispute is None or not dispute.write_off_approvals:
-        return None
-    return dispute.resolution_amount
-
-
-def write_off_approvers(item: Item, loaded: LoadedPolicy, *, amount: Decimal | None = None) -> int:
-    """Approvers a write-off needs: routing's dual-control rule on the written-off amount.
-
-    That amount is the one a live sign-off fixed, else ``amount`` (proposed with this
-    sign-off), else the dispute's proposed adjustment, else the item's amount. It is
-    converted and rounded exactly as routing does, so at the limit the write-off and the
-    ordinary approval agree.
-    """
-    written_off = _fixed_amount(item)
-    if written_off is None:
-        written_off = amount
-    if written_off is None and item.dispute is not None:
-        written_off = item.dispute.proposed_adjustment
-    if written_off is None:
-        written_off = item.facts.amount
-    reporting = to_reporting(written_off, item.facts.currency, loaded)
-    return 2 if dual_control_required(reporting, loaded) else 1
 
 
 class Disputes(UseCase):

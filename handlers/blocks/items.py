@@ -34,8 +34,8 @@ from domain.items import (
     dispute_id,
 )
 from domain.policy import LoadedPolicy, Policy
+from domain.routing import write_off_approvers
 from domain.sla import SETTLED, is_paused, sla_due_at
-from domain.usecases.disputes import write_off_approvers
 from handlers.blocks.buttons import CARD_ACTIONS, item_buttons, item_id_of
 from handlers.blocks.history import history_line, timeline_line
 from handlers.blocks.limits import (

@@ -21,7 +21,7 @@ from domain.items import (
     dispute_id,
 )
 from domain.journal import NO_ACCOUNT_MAPPING, build_entry, idempotency_key, ledger_ref
-from domain.usecases.disputes import write_off_approvers
+from domain.routing import write_off_approvers
 from tests.builders import make_item, make_policy
 from tests.fakes import T0
 
