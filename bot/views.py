@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from domain.dispute_timeline import TimelineEntry
 from domain.items import Item, JournalEntry, format_human_id
 from domain.ledger_status import JournalRecord
 from domain.money import Money
@@ -163,3 +164,16 @@ def journal_csv_rows(record: JournalRecord) -> list[dict[str, Any]]:
     view = journal_record_view(record)
     entry_fields = {k: ("" if view[k] is None else view[k]) for k in JOURNAL_CSV_ENTRY_COLUMNS}
     return [entry_fields | {"line": n, **line} for n, line in enumerate(view["lines"], start=1)]
+
+
+def timeline_view(entry: TimelineEntry) -> dict[str, Any]:
+    """One dispute timeline step, JSON-safe (``recon-bot show --json``)."""
+    return {
+        "dispute": entry.dispute,
+        "step": entry.step.value,
+        "at": _iso(entry.at),
+        "actor": entry.actor,
+        "summary": entry.summary,
+        "text": entry.text,
+        "seq": entry.seq,
+    }

@@ -18,7 +18,7 @@ from typing import Any
 
 from domain.audit.records import canonical_data
 from domain.intake import IntakeRow, content_hash
-from domain.items import ItemFacts, ItemKind, RiskTier, Route, RoutingDecision
+from domain.items import Item, ItemFacts, ItemKind, RiskTier, Route, RoutingDecision
 from domain.money import quantize
 from domain.policy import LoadedPolicy
 
@@ -55,6 +55,34 @@ def dual_control_required(
     if reporting is None or abs(reporting) >= rules.amount:
         return True
     return variance_ratio is not None and variance_ratio >= rules.variance_pct
+
+
+def _fixed_write_off(item: Item) -> Decimal | None:
+    """The write-off amount a live sign-off fixed; None without one (an amendment voids
+    the sign-offs, and with them the amount they fixed)."""
+    dispute = item.dispute
+    if dispute is None or not dispute.write_off_approvals:
+        return None
+    return dispute.resolution_amount
+
+
+def write_off_approvers(item: Item, loaded: LoadedPolicy, *, amount: Decimal | None = None) -> int:
+    """Approvers a write-off needs: the dual-control rule above, on the written-off amount.
+
+    That amount is the one a live sign-off fixed, else ``amount`` (proposed with this
+    sign-off), else the dispute's proposed adjustment, else the item's amount. It is
+    converted and rounded exactly as routing does, so at the limit the write-off and the
+    ordinary approval agree.
+    """
+    written_off = _fixed_write_off(item)
+    if written_off is None:
+        written_off = amount
+    if written_off is None and item.dispute is not None:
+        written_off = item.dispute.proposed_adjustment
+    if written_off is None:
+        written_off = item.facts.amount
+    reporting = to_reporting(written_off, item.facts.currency, loaded)
+    return 2 if dual_control_required(reporting, loaded) else 1
 
 
 def _variance_ratio(facts: ItemFacts) -> Decimal | None:

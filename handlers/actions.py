@@ -5,6 +5,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from domain.errors import InvalidCommand
+from domain.items import DisputeState
 from handlers.command_line import QueueScope
 from handlers.commands import (
     ItemForm,
@@ -30,6 +31,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
         ItemAction.CLAIM: _claim,
         ItemAction.RELEASE: _release,
         ItemAction.DETAILS: _details,
+        ItemAction.AWAIT_COUNTERPARTY: _await_counterparty,
+        ItemAction.RESUME: _resume,
+        ItemAction.NOTE: _note,
+        ItemAction.RESOLVE: _resolve,
     }
     for action, handler in item_handlers.items():
         app.action(item_action_pattern(action))(guarded(deps, handler))
@@ -80,6 +85,44 @@ async def _escalate(ctx: Ctx) -> None:
 
 async def _dispute(ctx: Ctx) -> None:
     await _modal(ctx, ItemForm.DISPUTE)
+
+
+async def _note(ctx: Ctx) -> None:
+    await _modal(ctx, ItemForm.NOTE)
+
+
+async def _resolve(ctx: Ctx) -> None:
+    await _modal(ctx, ItemForm.RESOLVE)
+
+
+async def _dispute_state(ctx: Ctx, state: DisputeState) -> None:
+    await ctx.ack()
+    action = BlockAction.model_validate(ctx.body)
+    item_id, version = _target(action)
+    outcome = await ctx.deps.usecases.disputes.update_dispute(
+        item_id=item_id,
+        actor=action.user.id,
+        now=ctx.deps.clock.now(),
+        state=state,
+        expected_version=version,
+    )
+    ref = outcome.item.human_id
+    if state is DisputeState.AWAITING_COUNTERPARTY:
+        text = (
+            f":double_vertical_bar: The dispute on {ref} awaits the counterparty; "
+            "its SLA clock is paused."
+        )
+    else:
+        text = f":arrow_forward: The dispute on {ref} is open again; its SLA clock runs."
+    await ctx.reply(("Nothing changed: " if outcome.noop else "") + text)
+
+
+async def _await_counterparty(ctx: Ctx) -> None:
+    await _dispute_state(ctx, DisputeState.AWAITING_COUNTERPARTY)
+
+
+async def _resume(ctx: Ctx) -> None:
+    await _dispute_state(ctx, DisputeState.OPEN)
 
 
 async def _claim(ctx: Ctx) -> None:

@@ -20,6 +20,8 @@ class Verb(StrEnum):
     REJECT = "reject"
     ESCALATE = "escalate"
     DISPUTE = "dispute"
+    RESOLVE = "resolve"
+    NOTE = "note"
     ASSIGN = "assign"
     STATS = "stats"
 
@@ -110,6 +112,8 @@ def parse(text: str) -> Command | Usage:
         return item
     if verb is Verb.REJECT and not rest:
         return Usage(problem="`/recon reject ID reason`: a reason is required")
+    if verb is Verb.NOTE and not rest:
+        return Usage(problem="`/recon note ID text`: write the note after the id")
     if verb is Verb.ASSIGN:
         return _assign(item, rest)
     return Command(verb=verb, item_id=item, text=rest)

@@ -10,11 +10,14 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from domain.errors import InvalidCommand, StaleItem
-from domain.items import Item, ReviewState
+from domain.items import DisputeOutcome, Item, ReviewState, dispute_id
 from domain.permissions import Person
+from domain.policy import Policy
 from domain.states import Action
 from domain.usecases.queries import OPEN_STATES
 from handlers import blocks
+from handlers.blocks.buttons import item_id_of
+from handlers.blocks.items import write_off_progress
 from handlers.blocks.queue import QUEUE_PAGE_SIZE
 from handlers.command_line import Command, QueueScope, Scope, Usage, Verb, parse
 from handlers.context import Ctx, Deps, guarded
@@ -162,6 +165,8 @@ class ItemForm(StrEnum):
     REJECT = "reject"
     ESCALATE = "escalate"
     DISPUTE = "dispute"
+    NOTE = "note"
+    RESOLVE = "resolve"
 
     @property
     def action(self) -> Action:
@@ -173,6 +178,10 @@ class ItemForm(StrEnum):
                 return Action.ESCALATE
             case ItemForm.DISPUTE:
                 return Action.DISPUTE
+            case ItemForm.NOTE:
+                return Action.NOTE_DISPUTE
+            case ItemForm.RESOLVE:
+                return Action.RESOLVE_DISPUTE
             case _:
                 assert_never(self)
 
@@ -187,7 +196,8 @@ async def open_item_modal(
     channel: str | None = None,
     ts: str | None = None,
 ) -> None:
-    """Opens the reject, escalate or dispute form for an item the user may act on.
+    """Opens an item's form (reject, escalate, dispute, note, resolve) for a user who may
+    act on it.
 
     A click on a stale card (``expected_version`` older than the item) opens nothing: the
     user is told the item changed, so nobody decides on data they have not seen.
@@ -209,6 +219,10 @@ async def open_item_modal(
             view = blocks.escalate_modal(item, channel=channel, ts=ts)
         case ItemForm.DISPUTE:
             view = blocks.dispute_modal(item, policy=policy, channel=channel, ts=ts)
+        case ItemForm.NOTE:
+            view = blocks.note_modal(item, policy=policy, channel=channel, ts=ts)
+        case ItemForm.RESOLVE:
+            view = blocks.resolve_modal(item, policy=policy, channel=channel, ts=ts)
         case _:
             assert_never(form)
     try:
@@ -221,6 +235,48 @@ async def open_item_modal(
         if error == "expired_trigger_id":
             raise InvalidCommand("that took too long to open; click the button again") from None
         raise
+
+
+async def _resolve(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
+    assert parsed.item_id is not None
+    await open_item_modal(
+        ctx, item_id=parsed.item_id, form=ItemForm.RESOLVE, trigger_id=cmd.trigger_id
+    )
+
+
+async def _note(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
+    assert parsed.item_id is not None and parsed.text
+    outcome = await ctx.deps.usecases.disputes.note_dispute(
+        item_id=parsed.item_id, actor=cmd.user_id, text=parsed.text, now=ctx.deps.clock.now()
+    )
+    await ctx.reply(describe_note(outcome.item))
+
+
+def describe_note(item: Item) -> str:
+    """One line saying a note was added to the item's dispute."""
+    return f":memo: Note added to the dispute on {item.human_id}."
+
+
+def describe_resolution(item: Item, outcome: DisputeOutcome, *, noop: bool, policy: Policy) -> str:
+    """One line saying what a resolution did: closed, or a write-off's sign-off progress."""
+    dispute = item.dispute
+    if noop:
+        if item.state is ReviewState.DISPUTED:
+            return (
+                f"You already signed off the write-off of {item.human_id}; it needs a "
+                "different person for the next sign-off."
+            )
+        return f"You already resolved the dispute on {item.human_id}; nothing more to do."
+    progress = write_off_progress(item, policy)
+    if progress is not None:
+        return f":hourglass: Your sign-off is recorded. {progress}"
+    ident = dispute_id(item_id_of(item), dispute.number) if dispute else item.human_id
+    done = f":white_check_mark: Dispute {ident} resolved ({outcome.label})"
+    if item.state is ReviewState.POSTED:
+        return f"{done}; {item.human_id} is posted as {item.ledger_ref}."
+    if item.state is ReviewState.APPROVED:
+        return f"{done}; {item.human_id} is approved."
+    return f"{done}; {item.human_id} is back in review."
 
 
 async def _assign(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
@@ -246,6 +302,8 @@ _HANDLERS = {
     Verb.REJECT: _reject,
     Verb.ESCALATE: _escalate,
     Verb.DISPUTE: _dispute,
+    Verb.RESOLVE: _resolve,
+    Verb.NOTE: _note,
     Verb.ASSIGN: _assign,
     Verb.STATS: _stats,
 }

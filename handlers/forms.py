@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic import Field as Attr
 
 from domain.errors import MoneyError
-from domain.items import DisputeCategory, parse_ascii_number
+from domain.items import DisputeCategory, DisputeOutcome, parse_ascii_number
 from domain.money import Money
 from domain.states import MIN_REASON_WORDS
 from handlers.errors import HandlerError
@@ -40,6 +40,7 @@ MAX_DESCRIPTION_CHARS = 3000
 MAX_CONTACT_CHARS = 200
 MAX_EVIDENCE_CHARS = 3000
 MAX_ADJUSTMENT_CHARS = 40
+MAX_NOTE_CHARS = 3000
 MAX_EVIDENCE_LINKS = 20
 MAX_URL_CHARS = 2000
 #: Slack's limit on ``private_metadata``.
@@ -375,6 +376,99 @@ def parse_dispute(
         evidence_links=links,
         proposed_adjustment=adjustment,
     )
+
+
+class NoteForm(_Frozen):
+    """A valid "Add note" submission."""
+
+    metadata: ModalMetadata
+    text: str
+
+
+def parse_note(view: Mapping[str, Any]) -> NoteForm | FormErrors:
+    """Parses the dispute note modal: one required text.
+
+    Raises:
+        PayloadError: the metadata or the payload's shape is not ours.
+    """
+    submitted, metadata = _read_view(view)
+    text = submitted.text(Field.NOTE)
+    if text is None:
+        return FormErrors({Field.NOTE.value: "Write the note."})
+    problem = _too_long(text, MAX_NOTE_CHARS)
+    if problem:
+        return FormErrors({Field.NOTE.value: problem})
+    return NoteForm(metadata=metadata, text=text)
+
+
+#: Outcomes whose resolution names an amount (required for adjusted; for a write-off the
+#: first sign-off fixes it, defaulting to the proposed adjustment or the item's amount).
+AMOUNT_OUTCOMES = frozenset({DisputeOutcome.ADJUSTED, DisputeOutcome.WRITTEN_OFF})
+
+
+class ResolveForm(_Frozen):
+    """A valid resolve submission; ``amount`` is at the item currency's scale."""
+
+    metadata: ModalMetadata
+    outcome: DisputeOutcome
+    amount: Decimal | None
+    note: str
+
+
+def _resolution_amount(
+    raw: str | None, outcome: DisputeOutcome | None, currency: str
+) -> tuple[Decimal | None, str | None]:
+    """The amount of a resolution and the problem with it, if any (see AMOUNT_OUTCOMES)."""
+    if raw is None:
+        if outcome is DisputeOutcome.ADJUSTED:
+            return None, f"Give the adjusted amount in {currency}."
+        return None, None
+    if outcome is not None and outcome not in AMOUNT_OUTCOMES:
+        return None, f"A {outcome.label} resolution takes no amount; leave it empty."
+    if len(raw) > MAX_ADJUSTMENT_CHARS:
+        return None, f"Give a plain amount in {currency}, e.g. 125.50."
+    try:
+        amount = Money.parse(raw, currency).amount
+    except MoneyError as exc:
+        return None, str(exc)
+    if amount == 0:
+        return None, "The amount cannot be zero."
+    if outcome is DisputeOutcome.WRITTEN_OFF and amount < 0:
+        return None, "Give the amount written off as a positive number."
+    return amount, None
+
+
+def parse_resolve(view: Mapping[str, Any], *, currency: str) -> ResolveForm | FormErrors:
+    """Parses the resolve modal; every problem found is reported under its own field.
+
+    Args:
+        view: The ``view`` of the ``view_submission`` payload.
+        currency: The item's currency (the amount is in it).
+
+    Raises:
+        PayloadError: the metadata or the payload's shape is not ours.
+    """
+    submitted, metadata = _read_view(view)
+    errors = FormErrors()
+    outcome: DisputeOutcome | None = None
+    selected = submitted.element(Field.OUTCOME)
+    if selected is None or selected.selected_option is None:
+        errors[Field.OUTCOME.value] = "Choose an outcome."
+    else:
+        try:
+            outcome = DisputeOutcome(selected.selected_option.value)
+        except ValueError:
+            errors[Field.OUTCOME.value] = "Choose one of the listed outcomes."
+    amount, problem = _resolution_amount(submitted.text(Field.AMOUNT), outcome, currency)
+    if problem:
+        errors[Field.AMOUNT.value] = problem
+    note = submitted.text(Field.NOTE)
+    problem = _words_error(note, what="a resolution note", limit=MAX_NOTE_CHARS)
+    if problem:
+        errors[Field.NOTE.value] = problem
+    if errors or outcome is None or note is None:
+        return errors
+    return ResolveForm(metadata=metadata, outcome=outcome, amount=amount, note=note)
 
 
 class DigestRejectForm(_Frozen):

@@ -26,6 +26,10 @@ class ItemAction(StrEnum):
     CLAIM = "recon.claim"
     RELEASE = "recon.release"
     DETAILS = "recon.details"
+    AWAIT_COUNTERPARTY = "recon.dispute_wait"
+    RESUME = "recon.dispute_resume"
+    NOTE = "recon.dispute_note"
+    RESOLVE = "recon.dispute_resolve"
 
 
 class NavAction(StrEnum):
@@ -51,6 +55,8 @@ class Modal(StrEnum):
     ESCALATE = "recon.escalate_modal"
     DISPUTE = "recon.dispute_modal"
     DIGEST_REJECT = "recon.digest_reject_modal"
+    NOTE = "recon.note_modal"
+    RESOLVE = "recon.resolve_modal"
 
 
 class Field(StrEnum):
@@ -63,6 +69,9 @@ class Field(StrEnum):
     EXPECTED_DATE = "expected_date"
     EVIDENCE = "evidence"
     ADJUSTMENT = "adjustment"
+    NOTE = "note"
+    OUTCOME = "outcome"
+    AMOUNT = "amount"
 
 
 INPUT_ACTION_ID = "value"

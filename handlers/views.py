@@ -12,17 +12,22 @@ from domain.items import Item
 from domain.permissions import Person
 from domain.usecases.transaction import Outcome
 from handlers.blocks.mrkdwn import error_text
+from handlers.commands import describe_note, describe_resolution
 from handlers.context import Ctx, Deps, guarded, reply_to
 from handlers.forms import (
     DisputeForm,
     EscalateForm,
     FormErrors,
     ModalMetadata,
+    NoteForm,
     RejectForm,
+    ResolveForm,
     parse_dispute,
     parse_escalate,
     parse_metadata,
+    parse_note,
     parse_reject,
+    parse_resolve,
 )
 from handlers.ids import Field, Modal
 
@@ -32,6 +37,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
     app.view(Modal.REJECT.value)(guarded(deps, on_reject))
     app.view(Modal.ESCALATE.value)(guarded(deps, on_escalate))
     app.view(Modal.DISPUTE.value)(guarded(deps, on_dispute))
+    app.view(Modal.NOTE.value)(guarded(deps, on_note))
+    app.view(Modal.RESOLVE.value)(guarded(deps, on_resolve))
 
 
 async def _current(ctx: Ctx, metadata: ModalMetadata, first_field: Field) -> Item | None:
@@ -149,6 +156,60 @@ async def on_dispute(ctx: Ctx) -> None:
             expected_version=form.metadata.version,
         )
         return f":mag: Dispute opened on {outcome.item.human_id}."
+
+    await _decide(ctx, metadata, decide())
+
+
+async def on_note(ctx: Ctx) -> None:
+    """The dispute note form."""
+    form = parse_note(ctx.body["view"])
+    if isinstance(form, FormErrors):
+        await _errors(ctx, form)
+        return
+    assert isinstance(form, NoteForm)
+    if await _current(ctx, form.metadata, Field.NOTE) is None:
+        return
+    await ctx.ack()
+
+    async def decide() -> str:
+        outcome = await ctx.deps.usecases.disputes.note_dispute(
+            item_id=form.metadata.item_id,
+            actor=ctx.user,
+            now=ctx.deps.clock.now(),
+            text=form.text,
+            expected_version=form.metadata.version,
+        )
+        return describe_note(outcome.item)
+
+    await _decide(ctx, form.metadata, decide())
+
+
+async def on_resolve(ctx: Ctx) -> None:
+    """The resolve form (the amount is checked against the item's currency)."""
+    metadata = parse_metadata(str(ctx.body["view"].get("private_metadata", "")))
+    item = await _current(ctx, metadata, Field.OUTCOME)
+    if item is None:
+        return
+    form = parse_resolve(ctx.body["view"], currency=item.facts.currency)
+    if isinstance(form, FormErrors):
+        await _errors(ctx, form)
+        return
+    assert isinstance(form, ResolveForm)
+    await ctx.ack()
+
+    async def decide() -> str:
+        outcome = await ctx.deps.usecases.disputes.resolve_dispute(
+            item_id=form.metadata.item_id,
+            actor=ctx.user,
+            now=ctx.deps.clock.now(),
+            outcome=form.outcome,
+            note=form.note,
+            amount=form.amount,
+            expected_version=form.metadata.version,
+        )
+        return describe_resolution(
+            outcome.item, form.outcome, noop=outcome.noop, policy=ctx.deps.policy().policy
+        )
 
     await _decide(ctx, metadata, decide())
 

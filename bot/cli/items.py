@@ -97,7 +97,8 @@ def queue(
 @click.argument("item_id")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def show(item_id: str, as_json: bool) -> None:
-    """Show one item: its facts, routing reasons, journal entries and full history.
+    """Show one item: its facts, routing reasons, journal entries, dispute timeline and
+    full history.
 
     \b
     Example:
@@ -108,7 +109,10 @@ def show(item_id: str, as_json: bool) -> None:
         # Exit 1 (failure, nothing changed), not click's usage code 2, which means "partial".
         fail(f"{item_id[:40]!r} is not an item id; ids are R- and ASCII digits, like R-1042")
 
-    from bot.views import entry_view, item_detail
+    from rich.markup import escape
+
+    from bot.views import entry_view, item_detail, timeline_view
+    from domain.dispute_timeline import dispute_timeline
     from domain.permissions import OPERATOR
     from store.audit.log import history as audit_history
 
@@ -119,6 +123,8 @@ def show(item_id: str, as_json: bool) -> None:
             history = await audit_history(conn, parsed)
         detail = item_detail(item, c.policy.current().policy)
         detail["journal_entries"] = [entry_view(e) for e in entries]
+        timeline = dispute_timeline(history, item_id=parsed, currency=item.facts.currency)
+        detail["dispute_timeline"] = [timeline_view(t) for t in timeline]
         detail["history"] = history
         return detail
 
@@ -160,6 +166,13 @@ def show(item_id: str, as_json: bool) -> None:
         out.print(f"  journal entry {entry['ledger_ref']}: {entry['memo']}")
         for ln in entry["lines"]:
             out.print(f"    {ln['account']:<32} Dr {ln['debit']:>14}  Cr {ln['credit']:>14}")
+    if detail["dispute_timeline"]:
+        out.print("  dispute timeline:")
+    for step in detail["dispute_timeline"]:
+        # People's words are shown as typed, on one line, never read as console markup.
+        wrote = f": {' '.join(step['text'].split())}" if step["text"] else ""
+        line = f"{step['dispute']} {step['at'] or '-'} {step['actor']} {step['summary']}{wrote}"
+        out.print(f"    {escape(line)}")
     out.print("  history:")
     for rec in detail["history"]:
         moved = f"{rec.get('from') or '-'} -> {rec.get('to') or '-'}"

@@ -5,7 +5,13 @@ transition shares; ``review`` the claims, decisions, ladder rungs, amendment and
 posting; ``disputes`` the dispute branch. Callers use this package's names.
 """
 
-from domain.states.disputes import open_dispute, resolve_dispute, update_dispute
+from domain.states.disputes import (
+    add_dispute_note,
+    is_resolution_repeat,
+    open_dispute,
+    resolve_dispute,
+    update_dispute,
+)
 from domain.states.review import (
     accept_by_policy,
     amend,
@@ -45,6 +51,7 @@ __all__ = [
     "Event",
     "Transition",
     "accept_by_policy",
+    "add_dispute_note",
     "amend",
     "approve",
     "assign",
@@ -56,6 +63,7 @@ __all__ = [
     "escalate",
     "holds_dispute",
     "is_dead_lettered",
+    "is_resolution_repeat",
     "open_dispute",
     "post",
     "reject",

@@ -117,6 +117,36 @@ def update_dispute(
     )
 
 
+def add_dispute_note(item: Item, *, actor: str, now: datetime, text: str) -> Transition:
+    """Adds a note to the open dispute: an event of its own (``dispute.note``), audited with
+    its text; the version moves on like every change, so the card is drawn again.
+
+    Raises:
+        InvalidCommand: the note is empty.
+    """
+    check_allowed(item, Action.NOTE_DISPUTE)
+    assert item.dispute is not None
+    note = (text or "").strip()
+    if not note:
+        raise InvalidCommand("a dispute note needs some text")
+    new = evolve(item, now)
+    return Transition(item=new, events=(event_of(item, new, "dispute.note", actor, text=note),))
+
+
+def is_resolution_repeat(item: Item, actor: str, outcome: DisputeOutcome) -> bool:
+    """Whether ``actor`` giving ``outcome`` again would change nothing (a double click):
+    they already resolved the dispute so, or already signed off its pending write-off."""
+    if _already_resolved_by(item, actor, outcome):
+        return True
+    dispute = item.dispute
+    return (
+        item.state is S.DISPUTED
+        and dispute is not None
+        and outcome is DisputeOutcome.WRITTEN_OFF
+        and actor in {a.user for a in dispute.write_off_approvals}
+    )
+
+
 def _already_resolved_by(item: Item, actor: str, outcome: DisputeOutcome) -> bool:
     """Whether ``actor`` already gave this resolution to the item's (closed) dispute."""
     dispute = item.dispute
@@ -130,7 +160,7 @@ def _already_resolved_by(item: Item, actor: str, outcome: DisputeOutcome) -> boo
 
 
 def _resolution_amount(
-    dispute: Dispute, outcome: DisputeOutcome, amount: Decimal | None
+    item: Item, dispute: Dispute, outcome: DisputeOutcome, amount: Decimal | None
 ) -> Decimal | None:
     """The amount a resolution settles, checked against what it may be (see below)."""
     if outcome is DisputeOutcome.ADJUSTED:
@@ -148,7 +178,11 @@ def _resolution_amount(
                 "sign off that amount or resolve the dispute another way"
             )
         return dispute.resolution_amount
-    return amount if amount is not None else dispute.proposed_adjustment
+    if amount is not None:
+        return amount
+    if dispute.proposed_adjustment is not None:
+        return dispute.proposed_adjustment
+    return item.facts.amount
 
 
 def resolve_dispute(
@@ -184,7 +218,7 @@ def resolve_dispute(
     dispute = item.dispute
     assert dispute is not None
     text = require_reason(note, what="a resolution note")
-    amount = _resolution_amount(dispute, outcome, amount)
+    amount = _resolution_amount(item, dispute, outcome, amount)
     if outcome is not DisputeOutcome.WRITTEN_OFF:
         resolved = dataclasses.replace(
             dispute,

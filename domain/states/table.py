@@ -35,6 +35,7 @@ class Action(StrEnum):
     DISPUTE = "dispute"
     UPDATE_DISPUTE = "update_dispute"
     RESOLVE_DISPUTE = "resolve_dispute"
+    NOTE_DISPUTE = "note_dispute"
     DEAD_LETTER = "dead_letter"
     POST = "post"
     AMEND = "amend"
@@ -57,6 +58,7 @@ ALLOWED_FROM: dict[Action, frozenset[ReviewState]] = {
     Action.DISPUTE: frozenset({S.PENDING, S.ASSIGNED, S.ESCALATED, S.AWAITING_SECOND_APPROVAL}),
     Action.UPDATE_DISPUTE: frozenset({S.DISPUTED}),
     Action.RESOLVE_DISPUTE: frozenset({S.DISPUTED}),
+    Action.NOTE_DISPUTE: frozenset({S.DISPUTED}),
     Action.DEAD_LETTER: frozenset({S.PENDING, S.ASSIGNED, S.ESCALATED, S.AWAITING_SECOND_APPROVAL}),
     Action.POST: frozenset({S.APPROVED}),
     Action.AMEND: frozenset(set(S) - {S.POSTED}),
@@ -76,6 +78,7 @@ LEADS_TO: dict[Action, frozenset[ReviewState]] = {
     Action.DISPUTE: frozenset({S.DISPUTED}),
     Action.UPDATE_DISPUTE: frozenset({S.DISPUTED}),
     Action.RESOLVE_DISPUTE: frozenset({S.PENDING, S.APPROVED, S.DISPUTED}),
+    Action.NOTE_DISPUTE: frozenset({S.DISPUTED}),
     Action.DEAD_LETTER: frozenset({S.DEAD_LETTER}),
     Action.POST: frozenset({S.POSTED}),
     # An amended item returns to review; a disputed one stays disputed and a dead-lettered
@@ -132,6 +135,7 @@ _PAST = {
     Action.DISPUTE: "disputed",
     Action.UPDATE_DISPUTE: "updated as a dispute",
     Action.RESOLVE_DISPUTE: "resolved as a dispute",
+    Action.NOTE_DISPUTE: "given a dispute note",
     Action.DEAD_LETTER: "dead-lettered",
     Action.POST: "posted",
     Action.AMEND: "amended",

@@ -10,8 +10,8 @@ from decimal import Decimal
 from domain import sla, states
 from domain.items import DisputeCategory, DisputeOutcome, DisputeState, Item
 from domain.journal import EntryKind
-from domain.policy import LoadedPolicy, Policy
-from domain.routing import dual_control_required, to_reporting
+from domain.policy import Policy
+from domain.routing import write_off_approvers
 from domain.usecases.transaction import Outcome, UseCase
 
 
@@ -27,32 +27,6 @@ def reclock_dispute(before: Item, after: Item, policy: Policy, now: datetime) ->
     if sla.is_paused(before) and not sla.is_paused(after):
         return dataclasses.replace(after, sla_started_at=now)
     return after
-
-
-def write_off_approvers(item: Item, loaded: LoadedPolicy) -> int:
-    """Approvers a write-off needs: routing's dual-control rule on the written-off amount.
-
-    The amount is converted and rounded exactly as routing does, so at the limit the
-    write-off and the ordinary approval agree.
-    """
-    amount = item.facts.amount
-    if item.dispute and item.dispute.resolution_amount is not None:
-        amount = item.dispute.resolution_amount
-    elif item.dispute and item.dispute.proposed_adjustment is not None:
-        amount = item.dispute.proposed_adjustment
-    reporting = to_reporting(amount, item.facts.currency, loaded)
-    return 2 if dual_control_required(reporting, loaded) else 1
-
-
-def _with_amount(item: Item, outcome: DisputeOutcome, amount: Decimal | None) -> Item:
-    """The item as the write-off approvers rule sees it once ``amount`` is proposed."""
-    if item.dispute is None or outcome is not DisputeOutcome.WRITTEN_OFF or amount is None:
-        return item
-    if item.dispute.resolution_amount is not None:  # fixed by the first sign-off
-        return item
-    return dataclasses.replace(
-        item, dispute=dataclasses.replace(item.dispute, resolution_amount=amount)
-    )
 
 
 class Disputes(UseCase):
@@ -100,8 +74,12 @@ class Disputes(UseCase):
         now: datetime,
         state: DisputeState,
         note: str | None = None,
+        expected_version: int | None = None,
     ) -> Outcome:
-        """Marks a dispute as waiting on the counterparty (SLA paused) or open again."""
+        """Marks a dispute as waiting on the counterparty (SLA paused) or open again.
+
+        ``expected_version``: the version the person saw (a click on a stale card is refused).
+        """
         policy = self._tx.policy().policy
 
         def move(item: Item) -> states.Transition:
@@ -113,7 +91,33 @@ class Disputes(UseCase):
             )
 
         return await self._tx.decide(
-            item_id=item_id, actor=actor, now=now, move=move, check_first=True, claim_check=False
+            item_id=item_id,
+            actor=actor,
+            now=now,
+            move=move,
+            expected_version=expected_version,
+            check_first=True,
+            claim_check=False,
+        )
+
+    async def note_dispute(
+        self,
+        *,
+        item_id: int,
+        actor: str,
+        now: datetime,
+        text: str,
+        expected_version: int | None = None,
+    ) -> Outcome:
+        """Adds a note to an item's open dispute (audited as ``dispute.note``)."""
+        return await self._tx.decide(
+            item_id=item_id,
+            actor=actor,
+            now=now,
+            move=lambda item: states.add_dispute_note(item, actor=actor, now=now, text=text),
+            expected_version=expected_version,
+            check_first=True,
+            claim_check=False,
         )
 
     async def resolve_dispute(
@@ -125,18 +129,23 @@ class Disputes(UseCase):
         outcome: DisputeOutcome,
         note: str | None = None,
         amount: Decimal | None = None,
+        expected_version: int | None = None,
     ) -> Outcome:
         """Closes a dispute; a write-off above the dual-control limit needs two approvers.
 
         ``amount``: what was adjusted or written off (see ``states.resolve_dispute``).
+        ``expected_version``: the version the person saw; a repeat of a resolution or
+        sign-off they already gave is still a no-op, whatever version they saw.
         """
         loaded = self._tx.policy()
         return await self._tx.decide(
             item_id=item_id,
             actor=actor,
             now=now,
+            expected_version=expected_version,
             check_first=True,
             claim_check=False,
+            repeat=lambda item: states.is_resolution_repeat(item, actor, outcome),
             move=lambda item: states.resolve_dispute(
                 item,
                 actor=actor,
@@ -144,7 +153,9 @@ class Disputes(UseCase):
                 outcome=outcome,
                 note=note,
                 write_off_approvals_required=write_off_approvers(
-                    _with_amount(item, outcome, amount), loaded
+                    item,
+                    loaded,
+                    amount=amount if outcome is DisputeOutcome.WRITTEN_OFF else None,
                 ),
                 amount=amount,
             ),

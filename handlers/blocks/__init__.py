@@ -11,7 +11,13 @@ from __future__ import annotations
 from handlers.blocks.home import HOME_MAX_PER_LIST, HOME_PAGE_SIZE, home_view
 from handlers.blocks.items import item_card, item_details
 from handlers.blocks.message import Message
-from handlers.blocks.modals import dispute_modal, escalate_modal, reject_modal
+from handlers.blocks.modals import (
+    dispute_modal,
+    escalate_modal,
+    note_modal,
+    reject_modal,
+    resolve_modal,
+)
 from handlers.blocks.queue import MAX_QUEUE_PAGE_SIZE, QUEUE_PAGE_SIZE, queue_page
 from handlers.blocks.replies import help_message, notice, stats_message, usage_error
 
@@ -27,9 +33,11 @@ __all__ = [
     "home_view",
     "item_card",
     "item_details",
+    "note_modal",
     "notice",
     "queue_page",
     "reject_modal",
+    "resolve_modal",
     "stats_message",
     "usage_error",
 ]

@@ -3,6 +3,8 @@
 An item shows a button only when the review state machine would accept that action
 from the item's current state (``domain.states.ALLOWED_FROM``), so a card never offers
 a click that can only fail, and a settled item (posted, rejected) offers none at all.
+Of the two dispute-state buttons only the one that moves the dispute is offered:
+**Awaiting counterparty** while it is open, **Resume** while it waits.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Sequence
 
 from slack_sdk.models.blocks import ButtonElement, ConfirmObject, PlainTextObject
 
-from domain.items import Item
+from domain.items import DisputeState, Item
 from domain.states import ALLOWED_FROM, TERMINAL, Action
 from handlers.blocks.mrkdwn import clip
 from handlers.ids import ItemAction, NavAction, item_action_id, item_value
@@ -24,6 +26,10 @@ LABELS: dict[ItemAction, str] = {
     ItemAction.CLAIM: "Claim",
     ItemAction.RELEASE: "Release",
     ItemAction.DETAILS: "Details",
+    ItemAction.AWAIT_COUNTERPARTY: "Awaiting counterparty",
+    ItemAction.RESUME: "Resume",
+    ItemAction.NOTE: "Add note",
+    ItemAction.RESOLVE: "Resolve",
 }
 
 _STYLES: dict[ItemAction, str] = {ItemAction.APPROVE: "primary", ItemAction.REJECT: "danger"}
@@ -35,6 +41,16 @@ _DOMAIN_ACTION: dict[ItemAction, Action] = {
     ItemAction.DISPUTE: Action.DISPUTE,
     ItemAction.CLAIM: Action.CLAIM,
     ItemAction.RELEASE: Action.RELEASE,
+    ItemAction.AWAIT_COUNTERPARTY: Action.UPDATE_DISPUTE,
+    ItemAction.RESUME: Action.UPDATE_DISPUTE,
+    ItemAction.NOTE: Action.NOTE_DISPUTE,
+    ItemAction.RESOLVE: Action.RESOLVE_DISPUTE,
+}
+
+#: The dispute state each dispute-state button moves a dispute out of.
+_DISPUTE_FROM: dict[ItemAction, DisputeState] = {
+    ItemAction.AWAIT_COUNTERPARTY: DisputeState.OPEN,
+    ItemAction.RESUME: DisputeState.AWAITING_COUNTERPARTY,
 }
 
 #: The decision buttons of a full item card, in display order.
@@ -45,6 +61,10 @@ CARD_ACTIONS: tuple[ItemAction, ...] = (
     ItemAction.DISPUTE,
     ItemAction.CLAIM,
     ItemAction.RELEASE,
+    ItemAction.AWAIT_COUNTERPARTY,
+    ItemAction.RESUME,
+    ItemAction.NOTE,
+    ItemAction.RESOLVE,
 )
 
 #: The shorter set on a list row (queue page, App Home).
@@ -74,7 +94,11 @@ def offers(item: Item, action: ItemAction) -> bool:
         return False
     if action is ItemAction.DETAILS:
         return True
-    return item.state in ALLOWED_FROM[_DOMAIN_ACTION[action]]
+    if item.state not in ALLOWED_FROM[_DOMAIN_ACTION[action]]:
+        return False
+    if action in _DISPUTE_FROM:
+        return item.dispute is not None and item.dispute.state is _DISPUTE_FROM[action]
+    return True
 
 
 def _approve_confirm(item: Item) -> ConfirmObject | None:

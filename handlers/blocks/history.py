@@ -1,4 +1,4 @@
-"""An item's audit history as lines of text, for the details view."""
+"""An item's audit history and its dispute timeline as lines of text, for the details view."""
 
 from __future__ import annotations
 
@@ -7,7 +7,11 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from handlers.blocks.mrkdwn import clip, escape, mention, one_line, slack_date
+from domain.dispute_timeline import TimelineEntry
+from handlers.blocks.mrkdwn import clip, escape, mention, one_line, slack_date, user_text
+
+#: Longest user text (a note, a reply) one timeline line quotes.
+TIMELINE_TEXT_CHARS = 300
 
 
 def _time(value: Any, tz: ZoneInfo) -> str:
@@ -32,4 +36,14 @@ def history_line(entry: Mapping[str, Any], tz: ZoneInfo) -> str:
     before, after = entry.get("from"), entry.get("to")
     if before or after:
         line += f" ({escape(str(before or '—'))} → {escape(str(after or '—'))})"
+    return line
+
+
+def timeline_line(entry: TimelineEntry, tz: ZoneInfo) -> str:
+    """One dispute step as a line: who did what, when, and what they wrote."""
+    line = f"{mention(entry.actor)} {escape(entry.summary)}"
+    if entry.at is not None:
+        line += f" {slack_date(entry.at, tz)}"
+    if entry.text:
+        line += f": _{user_text(entry.text, TIMELINE_TEXT_CHARS, one_line=True)}_"
     return line

@@ -22,18 +22,22 @@ from slack_sdk.models.blocks import (
 )
 
 from domain.dashboard import PriorityBand, priority_band
+from domain.dispute_timeline import dispute_timeline
 from domain.items import (
     DisputeCategory,
+    DisputeOutcome,
     DisputeState,
     Item,
     ItemKind,
     ReviewState,
     RiskTier,
+    dispute_id,
 )
-from domain.policy import Policy
-from domain.sla import SETTLED, sla_due_at
+from domain.policy import LoadedPolicy, Policy
+from domain.routing import write_off_approvers
+from domain.sla import SETTLED, is_paused, sla_due_at
 from handlers.blocks.buttons import CARD_ACTIONS, item_buttons, item_id_of
-from handlers.blocks.history import history_line
+from handlers.blocks.history import history_line, timeline_line
 from handlers.blocks.limits import (
     CONTEXT_TEXT_CHARS,
     FIELD_TEXT_CHARS,
@@ -88,6 +92,13 @@ CATEGORY_LABELS: dict[DisputeCategory, str] = {
     DisputeCategory.OTHER: "Other",
 }
 
+OUTCOME_LABELS: dict[DisputeOutcome, str] = {
+    DisputeOutcome.MATCHED: "Matched",
+    DisputeOutcome.ADJUSTED: "Adjusted",
+    DisputeOutcome.WRITTEN_OFF: "Written off",
+    DisputeOutcome.WITHDRAWN: "Withdrawn",
+}
+
 BAND_EMOJI: dict[PriorityBand, str] = {
     PriorityBand.HIGH: ":red_circle:",
     PriorityBand.MEDIUM: ":large_orange_circle:",
@@ -96,6 +107,8 @@ BAND_EMOJI: dict[PriorityBand, str] = {
 
 #: How many history entries ``/recon show`` lists (the newest ones).
 HISTORY_ENTRIES = 10
+#: How many dispute timeline entries ``/recon show`` lists (the newest ones).
+TIMELINE_ENTRIES = 12
 #: Short user-supplied values (counterparty, entity, contact) in fields and rows.
 SHORT_TEXT_CHARS = 200
 _ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth"}
@@ -274,33 +287,71 @@ def dual_control_progress(item: Item) -> str | None:
     )
 
 
-def _dispute_text(item: Item, tz: ZoneInfo, *, full: bool) -> str | None:
+def write_off_progress(item: Item, policy: Policy) -> str | None:
+    """A pending write-off's sign-offs, e.g. ``1 of 2 sign-offs: <@U0ALICE>, waiting for a
+    second``; None when the dispute has no write-off awaiting sign-off."""
+    d = item.dispute
+    if d is None or d.state is DisputeState.RESOLVED or not d.write_off_approvals:
+        return None
+    # The rule reads only the policy's values: wrap the current policy to ask it.
+    loaded = LoadedPolicy(policy=policy, version=item.policy_version)
+    required = write_off_approvers(item, loaded)
+    given = len(d.write_off_approvals)
+    who = ", ".join(mention(a.user) for a in d.write_off_approvals)
+    amount = money(d.resolution_amount, item.facts.currency) if d.resolution_amount else ""
+    what = f"Write-off{' of ' + amount if amount else ''}"
+    return (
+        f":busts_in_silhouette: {what}: {given} of {required} sign-offs: {who}, "
+        f"waiting for a {_ordinal(given + 1)} (never the preparer)"
+    )
+
+
+def _dispute_text(item: Item, policy: Policy, now: datetime, *, full: bool) -> str | None:
     d = item.dispute
     if d is None:
         return None
+    tz = timezone_of(policy)
     state = d.state.label
     if d.state is DisputeState.RESOLVED and d.outcome is not None:
         state += f" ({d.outcome.label})"
+    ident = dispute_id(item_id_of(item), d.number)
     lines = [
-        f"*Dispute* · {CATEGORY_LABELS[d.category]} · {state}",
+        f"*Dispute {ident}* · {CATEGORY_LABELS[d.category]} · {state}",
         f"_Description:_ {user_text(d.description, 1500 if full else 500)}",
-        f"Opened by {mention(d.opened_by)} {slack_date(d.opened_at, tz)}",
     ]
+    opened = f"Opened by {mention(d.opened_by)} {slack_date(d.opened_at, tz)}"
+    if d.state is not DisputeState.RESOLVED:
+        days = max(0, (now - d.opened_at).days)
+        opened += f" · {plural(days, 'day')} open"
+        if is_paused(item):
+            opened += " · :double_vertical_bar: SLA clock paused (awaiting counterparty)"
+        else:
+            opened += " · SLA clock running"
+    lines.append(opened)
     extras = []
     if d.counterparty_contact:
         contact = user_text(d.counterparty_contact, SHORT_TEXT_CHARS, one_line=True)
         extras.append(f"Contact: {contact}")
     if d.expected_resolution is not None:
-        extras.append(f"Expected resolution: {d.expected_resolution.isoformat()}")
+        late = (
+            " :alarm_clock: passed"
+            if d.state is not DisputeState.RESOLVED
+            and d.expected_resolution < now.astimezone(tz).date()
+            else ""
+        )
+        extras.append(f"Expected resolution: {d.expected_resolution.isoformat()}{late}")
     if d.proposed_adjustment is not None:
         extras.append(f"Proposed adjustment: {money(d.proposed_adjustment, item.facts.currency)}")
     if extras:
         lines.append(" · ".join(extras))
     if d.resolved_by is not None and d.resolved_at is not None:
-        lines.append(f"Resolved by {mention(d.resolved_by)} {slack_date(d.resolved_at, tz)}")
-    if d.write_off_approvals and d.state is not DisputeState.RESOLVED:
-        who = ", ".join(mention(a.user) for a in d.write_off_approvals)
-        lines.append(f"Write-off approved by {who}")
+        resolved = f"Resolved by {mention(d.resolved_by)} {slack_date(d.resolved_at, tz)}"
+        if d.resolution_amount is not None:
+            resolved += f" · {money(d.resolution_amount, item.facts.currency)}"
+        lines.append(resolved)
+    progress = write_off_progress(item, policy)
+    if progress:
+        lines.append(progress)
     text = "\n".join(lines)
     if d.evidence_links:
         shown = d.evidence_links if full else d.evidence_links[:3]
@@ -381,7 +432,7 @@ def _common_blocks(
     progress = dual_control_progress(item)
     if progress:
         blocks.append(_section(_bid(surface, item, "approvals"), progress))
-    dispute = _dispute_text(item, tz, full=full)
+    dispute = _dispute_text(item, policy, now, full=full)
     if dispute:
         blocks.append(_section(_bid(surface, item, "dispute"), dispute))
     outcome = outcome_text(item, tz)
@@ -462,6 +513,14 @@ def item_details(
     approvals = _approvals_text(item, tz)
     if approvals and item.state not in (ReviewState.APPROVED, ReviewState.POSTED):
         blocks.append(_section(_bid("show", item, "approval-list"), approvals))
+    timeline = dispute_timeline(history, item_id=item_id_of(item), currency=item.facts.currency)
+    if timeline:
+        shown = timeline[-TIMELINE_ENTRIES:]
+        title = "*Dispute timeline*"
+        if len(timeline) > len(shown):
+            title += f" (last {len(shown)} of {len(timeline):,})"
+        lines = [f"`{entry.dispute}` {timeline_line(entry, tz)}" for entry in shown]
+        blocks.append(_section(_bid("show", item, "timeline"), bullets(title, lines)))
     if history:
         recent = list(history)[-HISTORY_ENTRIES:]
         title = "*History*"

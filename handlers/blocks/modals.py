@@ -1,4 +1,4 @@
-"""The reject, escalate and dispute modals.
+"""The reject, escalate and dispute modals, and the dispute's note and resolve forms.
 
 Each input block's id is a ``handlers.ids.Field`` and its element's action id is
 ``handlers.ids.INPUT_ACTION_ID``; ``handlers.forms`` reads them back. ``private_metadata``
@@ -23,13 +23,19 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from domain.items import DisputeCategory, Item
+from domain.items import DisputeCategory, DisputeOutcome, DisputeState, Item
 from domain.money import minor_units
 from domain.policy import Policy
 from domain.sla import sla_due_at
 from domain.states import MIN_REASON_WORDS
 from handlers.blocks.buttons import item_id_of
-from handlers.blocks.items import CATEGORY_LABELS, KIND_LABELS, timezone_of
+from handlers.blocks.items import (
+    CATEGORY_LABELS,
+    KIND_LABELS,
+    OUTCOME_LABELS,
+    timezone_of,
+    write_off_progress,
+)
 from handlers.blocks.limits import MODAL_TITLE_CHARS, SECTION_TEXT_CHARS
 from handlers.blocks.mrkdwn import clip, fit, money, slack_date, user_text
 from handlers.forms import (
@@ -37,6 +43,7 @@ from handlers.forms import (
     MAX_CONTACT_CHARS,
     MAX_DESCRIPTION_CHARS,
     MAX_EVIDENCE_CHARS,
+    MAX_NOTE_CHARS,
     MAX_REASON_CHARS,
     ModalMetadata,
 )
@@ -251,6 +258,116 @@ def dispute_modal(
         Modal.DISPUTE,
         title=f"Dispute {item.human_id}",
         submit="Open dispute",
+        blocks=blocks,
+        metadata=_metadata(item, channel, ts),
+    )
+
+
+def note_modal(
+    item: Item,
+    *,
+    policy: Policy | None = None,
+    channel: str | None = None,
+    ts: str | None = None,
+) -> View:
+    """Adds a note to the item's dispute (one required text, kept in the audit log)."""
+    blocks: list[Block] = [
+        _summary(item, policy),
+        _text_input(
+            Field.NOTE,
+            label="Note",
+            max_length=MAX_NOTE_CHARS,
+            multiline=True,
+            placeholder="What happened on this dispute?",
+            hint="Kept in the dispute's timeline and the audit log.",
+        ),
+    ]
+    return _modal(
+        Modal.NOTE,
+        title=f"Note on {item.human_id}",
+        submit="Add note",
+        blocks=blocks,
+        metadata=_metadata(item, channel, ts),
+    )
+
+
+def resolve_modal(
+    item: Item,
+    *,
+    policy: Policy,
+    channel: str | None = None,
+    ts: str | None = None,
+) -> View:
+    """Closes the item's dispute: outcome, amount (adjusted, written off) and a note.
+
+    While a write-off waits for its second sign-off the form starts on that write-off and
+    its amount, and says who signed off so far.
+    """
+    currency = item.facts.currency
+    options = {
+        value: Option(value=value.value, text=PlainTextObject(text=OUTCOME_LABELS[value]))
+        for value in DisputeOutcome
+    }
+    dispute = item.dispute
+    pending = (
+        dispute is not None
+        and dispute.state is not DisputeState.RESOLVED
+        and bool(dispute.write_off_approvals)
+    )
+    outcome = StaticSelectElement(
+        action_id=INPUT_ACTION_ID,
+        placeholder=PlainTextObject(text="Choose an outcome"),
+        options=list(options.values()),
+        initial_option=options[DisputeOutcome.WRITTEN_OFF] if pending else None,
+    )
+    fixed = dispute.resolution_amount if dispute is not None and pending else None
+    blocks: list[Block] = [_summary(item, policy)]
+    progress = write_off_progress(item, policy)
+    if progress:
+        blocks.append(
+            SectionBlock(block_id="progress", text=MarkdownTextObject(text=fit(progress, 3000)))
+        )
+    blocks += [
+        InputBlock(
+            block_id=Field.OUTCOME.value,
+            label=PlainTextObject(text="Outcome"),
+            element=outcome,
+            hint=PlainTextObject(
+                text="Matched, adjusted and withdrawn send the item back to review; "
+                "written off approves it for the write-off account."
+            ),
+        ),
+        InputBlock(
+            block_id=Field.AMOUNT.value,
+            label=PlainTextObject(text=f"Amount ({currency})"),
+            element=PlainTextInputElement(
+                action_id=INPUT_ACTION_ID,
+                max_length=MAX_ADJUSTMENT_CHARS,
+                initial_value=str(fixed) if fixed is not None else None,
+                placeholder=PlainTextObject(text=f"e.g. {_amount_example(currency)}"),
+            ),
+            hint=PlainTextObject(
+                text=(
+                    f"Adjusted: required. Written off: the amount written off (default: "
+                    f"the proposed adjustment, else the item's amount). In {currency}, "
+                    f"at most {minor_units(currency)} decimals. Empty for the others."
+                )
+            ),
+            optional=True,
+        ),
+        _text_input(
+            Field.NOTE,
+            label="Note",
+            max_length=MAX_NOTE_CHARS,
+            multiline=True,
+            placeholder="How was it settled?",
+            hint=f"At least {MIN_REASON_WORDS} words. Kept in the audit log.",
+        ),
+    ]
+    return _modal(
+        Modal.RESOLVE,
+        title=f"Resolve {item.human_id}",
+        submit="Resolve",
         blocks=blocks,
         metadata=_metadata(item, channel, ts),
     )

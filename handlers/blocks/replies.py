@@ -37,6 +37,8 @@ SUBCOMMANDS: tuple[tuple[str, str], ...] = (
     ("reject ID reason", f"reject, with a reason of at least {MIN_REASON_WORDS} words"),
     ("escalate ID [reason]", "send the item to the team leads"),
     ("dispute ID", "open the dispute form"),
+    ("resolve ID", "close a dispute: matched, adjusted, written off or withdrawn"),
+    ("note ID text", "add a note to an item's dispute"),
     ("assign ID @user", "hand the item to someone"),
     ("stats", "desk counts"),
 )

@@ -24,7 +24,18 @@ from tests.e2e.conftest import (
 
 pytestmark = pytest.mark.usefixtures("every_envelope_acked")
 
-SUBCOMMANDS = ("queue", "show", "claim", "approve", "reject", "escalate", "dispute", "assign")
+SUBCOMMANDS = (
+    "queue",
+    "show",
+    "claim",
+    "approve",
+    "reject",
+    "escalate",
+    "dispute",
+    "resolve",
+    "note",
+    "assign",
+)
 
 
 async def test_help_lists_every_subcommand(desk: Desk) -> None:
@@ -45,6 +56,8 @@ USAGE_PROBLEMS = [
     ("approve banana", "is not an item id"),
     ("show R-x1", "is not an item id"),
     ("reject R-1", "a reason is required"),
+    ("note R-1", "write the note after the id"),
+    ("resolve", "needs an item id"),
     ("queue sideways", "use `mine`, `team NAME` or `all`"),
     ("queue team", "name the team"),
     ("assign R-1 bob", "mention the person"),

@@ -422,7 +422,7 @@ def test_escalated_and_dead_lettered_cards_show_outcome_and_allowed_buttons() ->
     assert labels(dead) == ["Approve", "Reject", "Claim"]
 
 
-def test_disputed_card_shows_the_dispute_and_no_decision_buttons() -> None:
+def test_disputed_card_shows_the_dispute_and_only_its_next_steps() -> None:
     msg = blocks.item_card(item_in(S.DISPUTED), policy=POLICY, now=NOW)
     body = texts(msg)
     assert_valid_message(msg)
@@ -430,7 +430,8 @@ def test_disputed_card_shows_the_dispute_and_no_decision_buttons() -> None:
     assert "Amount mismatch" in body
     assert "-50.00 USD" in body
     assert "https://files.example/remit-4411.pdf" in body
-    assert buttons(msg) == []
+    # no decision buttons: only the dispute's own steps
+    assert labels(msg) == ["Awaiting counterparty", "Add note", "Resolve"]
 
 
 def test_block_ids_carry_the_version_and_change_with_it() -> None:
@@ -689,7 +690,16 @@ def test_dispute_modal_fields() -> None:
     data = view.to_dict()
     assert data["callback_id"] == Modal.DISPUTE.value
     fields = inputs(view)
-    assert [fields[f.value]["label"]["text"] for f in Field if f is not Field.REASON] == [
+    dispute_fields = (
+        Field.CATEGORY,
+        Field.DESCRIPTION,
+        Field.CONTACT,
+        Field.EXPECTED_DATE,
+        Field.EVIDENCE,
+        Field.ADJUSTMENT,
+    )
+    assert set(fields) == {f.value for f in dispute_fields}
+    assert [fields[f.value]["label"]["text"] for f in dispute_fields] == [
         "Category",
         "Description",
         "Counterparty contact",

@@ -14,6 +14,8 @@ def test_each_item_form_checks_its_own_action() -> None:
         ItemForm.REJECT: Action.REJECT,
         ItemForm.ESCALATE: Action.ESCALATE,
         ItemForm.DISPUTE: Action.DISPUTE,
+        ItemForm.NOTE: Action.NOTE_DISPUTE,
+        ItemForm.RESOLVE: Action.RESOLVE_DISPUTE,
     }
 
 

@@ -10,6 +10,7 @@ import pytest
 from domain import states
 from domain.errors import InvalidCommand
 from domain.items import (
+    Approval,
     Dispute,
     DisputeCategory,
     DisputeOutcome,
@@ -20,6 +21,7 @@ from domain.items import (
     dispute_id,
 )
 from domain.journal import NO_ACCOUNT_MAPPING, build_entry, idempotency_key, ledger_ref
+from domain.routing import write_off_approvers
 from tests.builders import make_item, make_policy
 from tests.fakes import T0
 
@@ -96,6 +98,14 @@ def test_a_write_off_without_an_amount_takes_the_proposed_adjustment() -> None:
     assert done.dispute is not None and done.dispute.resolution_amount == Decimal("12.00")
 
 
+def test_a_write_off_without_any_amount_takes_the_items_amount() -> None:
+    item = disputed()
+    first = resolve(item, DisputeOutcome.WRITTEN_OFF).item
+    assert first.dispute is not None and first.dispute.resolution_amount == item.facts.amount
+    (event,) = resolve(item, DisputeOutcome.WRITTEN_OFF).events
+    assert event.data["amount"] == str(item.facts.amount)  # never "None"
+
+
 def test_a_second_dispute_on_an_item_has_the_next_number() -> None:
     first = disputed()
     back = resolve(first, DisputeOutcome.MATCHED).item
@@ -149,3 +159,19 @@ def test_keys_and_references_name_the_kind_and_sequence() -> None:
         "JE-00000042-M",
     ]
     assert ledger_ref(42, EntryKind.REVERSAL, 2) == "JE-00000042-V2"
+
+
+def test_write_off_approvers_follow_the_amount_written_off() -> None:
+    loaded = make_policy(dual_control={"amount": "10000.00"})
+    small = disputed()
+    assert small.facts.amount < Decimal("10000.00")
+    assert write_off_approvers(small, loaded) == 1  # the item's amount
+    assert write_off_approvers(small, loaded, amount=Decimal("10000.00")) == 2  # proposed now
+    proposed = disputed(proposed_adjustment=Decimal("-12000.00"))
+    assert write_off_approvers(proposed, loaded) == 2  # the dispute's proposal, by size
+    sign_off = Approval(user="U0BOB", at=T0)
+    fixed = disputed(write_off_approvals=(sign_off,), resolution_amount=Decimal("15000.00"))
+    assert write_off_approvers(fixed, loaded, amount=Decimal("5.00")) == 2  # fixed wins
+    # an amendment voids the sign-offs, and with them the amount they fixed
+    voided = disputed(write_off_approvals=(), resolution_amount=Decimal("15000.00"))
+    assert write_off_approvers(voided, loaded) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ import jsonschema  # type: ignore[import-untyped]  # no types-jsonschema in the 
 import pytest
 import yaml
 
-from domain.items import ReviewState
+from domain.items import DisputeState, ReviewState
 from handlers import blocks, ids
 from tests.unit.test_blocks import (
     NOW,
@@ -96,7 +97,13 @@ def test_bot_scopes_are_least_privilege(manifest: dict[str, Any]) -> None:
 
 
 def _rendered_payloads() -> Iterator[dict[str, Any]]:
-    items = sample_items()
+    disputed = item_in(ReviewState.DISPUTED)
+    assert disputed.dispute is not None
+    waiting = item_in(
+        ReviewState.DISPUTED,
+        dispute=dataclasses.replace(disputed.dispute, state=DisputeState.AWAITING_COUNTERPARTY),
+    )
+    items = [*sample_items(), waiting]
     for item in items:
         yield blocks.item_card(item, policy=POLICY, now=NOW).payload()
         yield blocks.item_details(item, policy=POLICY, now=NOW, history=[]).payload()
@@ -113,6 +120,8 @@ def _rendered_payloads() -> Iterator[dict[str, Any]]:
     yield blocks.home_view(make_dashboard(30, 30, page=1), policy=POLICY, now=NOW).to_dict()
     for render in (blocks.reject_modal, blocks.escalate_modal, blocks.dispute_modal):
         yield render(make_item(), policy=POLICY, channel="C0TREASURY", ts="1.2").to_dict()
+    for dispute_form in (blocks.note_modal, blocks.resolve_modal):
+        yield dispute_form(disputed, policy=POLICY, channel="C0TREASURY", ts="1.2").to_dict()
     yield blocks.help_message().payload()
     yield blocks.stats_message({"overdue": 1}, now=NOW).payload()
 
@@ -138,7 +147,13 @@ def test_every_rendered_action_and_callback_id_comes_from_ids() -> None:
     unknown = sorted(a for a in seen_actions if not _known_action_id(a))
     assert unknown == []
     assert seen_callbacks <= {m.value for m in ids.Modal}
-    assert seen_callbacks == {ids.Modal.REJECT, ids.Modal.ESCALATE, ids.Modal.DISPUTE}
+    assert seen_callbacks == {
+        ids.Modal.REJECT,
+        ids.Modal.ESCALATE,
+        ids.Modal.DISPUTE,
+        ids.Modal.NOTE,
+        ids.Modal.RESOLVE,
+    }
     assert input_blocks == {f.value for f in ids.Field}
     # Every item button and every navigation kind is exercised by the samples above.
     prefixes = {a.split(":")[0] for a in seen_actions}

@@ -413,6 +413,15 @@ class ReviewMachine(RuleBasedStateMachine):
             ),
         )
 
+    @precondition(lambda self: self.item.state is ReviewState.DISPUTED)
+    @rule(actor=actors, text=st.sampled_from(["called their AP desk", "x", " remittance due "]))
+    def note_dispute(self, actor: str, text: str) -> None:
+        self.step(
+            Action.NOTE_DISPUTE,
+            actor,
+            lambda i: states.add_dispute_note(i, actor=actor, now=self.now, text=text),
+        )
+
     @precondition(lambda self: self.item.state is ReviewState.APPROVED)
     @rule()
     def post(self) -> None:
@@ -485,6 +494,9 @@ class ReviewMachine(RuleBasedStateMachine):
                 outcome=DisputeOutcome.WRITTEN_OFF,
                 note="matched with the bank",
                 write_off_approvals_required=self.write_off_required,
+            ),
+            Action.NOTE_DISPUTE: lambda i: states.add_dispute_note(
+                i, actor=actor, now=self.now, text=GOOD
             ),
             Action.DEAD_LETTER: lambda i: states.dead_letter(
                 i, actor=actor, now=self.now, reason="72h breach"

@@ -102,6 +102,9 @@ def run(action: Action, item: Item, actor: str = ACTOR) -> Transition:
             note="matched with the bank",
             write_off_approvals_required=1,
         ),
+        Action.NOTE_DISPUTE: lambda: states.add_dispute_note(
+            item, actor=actor, now=NOW, text="called their AP desk"
+        ),
         Action.DEAD_LETTER: lambda: states.dead_letter(item, actor=actor, now=NOW, reason="72h"),
         Action.POST: lambda: states.post(item, actor="system", now=NOW, ledger_ref="JE-9"),
         Action.AMEND: lambda: states.amend(item, routed=routed(item), routing={}, now=NOW),
@@ -470,6 +473,52 @@ def test_update_dispute_moves_between_open_and_awaiting() -> None:
     assert dispute_state(reopened.item) is DisputeState.OPEN
     with pytest.raises(InvalidCommand, match="use resolve"):
         states.update_dispute(item, actor="U0BOB", now=NOW, state=DisputeState.RESOLVED)
+
+
+def test_a_dispute_note_is_an_audited_event_that_moves_the_version() -> None:
+    item = item_in(S.DISPUTED)
+    t = states.add_dispute_note(item, actor="U0BOB", now=NOW, text="  called their AP desk  ")
+    assert t.item.state is S.DISPUTED and t.item.dispute == item.dispute
+    assert t.item.version == item.version + 1 and t.item.updated_at == NOW
+    (event,) = t.events
+    assert event.name == "dispute.note" and event.actor == "U0BOB"
+    assert event.data == {"text": "called their AP desk"}
+    assert (event.from_state, event.to_state) == ("disputed", "disputed")
+
+
+def test_a_dispute_note_needs_text_and_an_open_dispute() -> None:
+    with pytest.raises(InvalidCommand, match="needs some text"):
+        states.add_dispute_note(item_in(S.DISPUTED), actor="U0BOB", now=NOW, text="   ")
+    for state in set(S) - {S.DISPUTED}:
+        with pytest.raises(IllegalTransition, match="given a dispute note"):
+            states.add_dispute_note(item_in(state), actor="U0BOB", now=NOW, text="a note")
+
+
+def test_a_resolution_repeat_is_recognised_before_any_check() -> None:
+    item = item_in(S.DISPUTED)
+    assert not states.is_resolution_repeat(item, "U0BOB", DisputeOutcome.WRITTEN_OFF)
+    first = states.resolve_dispute(
+        item,
+        actor="U0BOB",
+        now=NOW,
+        outcome=DisputeOutcome.WRITTEN_OFF,
+        note="uncollectable after three reminders",
+        write_off_approvals_required=2,
+        amount=Decimal("50.00"),
+    )
+    assert states.is_resolution_repeat(first.item, "U0BOB", DisputeOutcome.WRITTEN_OFF)
+    assert not states.is_resolution_repeat(first.item, "U0LEAD", DisputeOutcome.WRITTEN_OFF)
+    assert not states.is_resolution_repeat(first.item, "U0BOB", DisputeOutcome.MATCHED)
+    matched = states.resolve_dispute(
+        item,
+        actor="U0BOB",
+        now=NOW,
+        outcome=DisputeOutcome.MATCHED,
+        note="matched with the bank",
+        write_off_approvals_required=1,
+    )
+    assert states.is_resolution_repeat(matched.item, "U0BOB", DisputeOutcome.MATCHED)
+    assert not states.is_resolution_repeat(matched.item, "U0LEAD", DisputeOutcome.MATCHED)
 
 
 @pytest.mark.parametrize(
