@@ -160,10 +160,23 @@ def test_an_amended_dispute_stays_open_with_its_owner_and_voids_write_off_sign_o
     assert states.auto_accept_withheld(item) == "auto-accept withheld: the item is disputed"
 
 
-def test_a_posted_item_is_never_amended_and_others_are_not_withheld() -> None:
-    posted = make_item(state=S.POSTED, approvers=["U0ALICE"], ledger_ref="JE-1")
-    with pytest.raises(IllegalTransition, match="cannot be amended"):
-        states.amend(posted, routed=_routed(posted), routing={}, now=NOW)
+def test_a_posted_item_is_amended_back_to_review_without_its_ledger_ref() -> None:
+    posted = make_item(
+        state=S.POSTED, approvers=["U0ALICE"], ledger_ref="JE-00000001-A", decided_by="U0ALICE"
+    )
+    transition = states.amend(posted, routed=_routed(posted), routing={}, now=NOW)
+    after = transition.item
+    assert (after.state, after.ledger_ref, after.approvals, after.decided_by) == (
+        S.PENDING,
+        None,
+        (),
+        None,
+    )
+    assert (after.sla_started_at, after.version) == (NOW, posted.version + 1)
+    (event,) = transition.events
+    assert (event.from_state, event.to_state) == ("posted", "pending")
+    assert event.data["previous_ledger_ref"] == "JE-00000001-A"
+    assert event.data["voided_approvals"] == ["U0ALICE"]
     assert states.auto_accept_withheld(make_item()) is None
 
 
