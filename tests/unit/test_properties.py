@@ -544,6 +544,8 @@ class ReviewMachine(RuleBasedStateMachine):
             assert item.dispute is not None
         if item.state is ReviewState.POSTED:
             assert item.ledger_ref is not None
+        else:  # an amended posted item goes back to review without its ledger reference
+            assert item.ledger_ref is None
 
 
 TestReviewMachine = ReviewMachine.TestCase
