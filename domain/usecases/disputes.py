@@ -183,7 +183,13 @@ class Disputes(UseCase):
             return dataclasses.replace(
                 transition,
                 events=tuple(
-                    dataclasses.replace(e, data={**e.data, "entry": entry_data(entry)})
+                    dataclasses.replace(
+                        e,
+                        data={
+                            **e.data,
+                            "entry": {"ledger_ref": entry.ledger_ref, **entry_data(entry)},
+                        },
+                    )
                     if e.name == "dispute.resolved"
                     else e
                     for e in transition.events

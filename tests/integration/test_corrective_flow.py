@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -111,7 +112,21 @@ def test_a_changed_re_ingest_reverses_the_posting_and_a_re_approval_posts_again(
     ]
     text = run("show", "R-1").output
     assert "journal entry JE-00000001-V2 (reversal, reverses item-1-approval-2)" in text
-    assert run("audit", "verify").exit_code == 0
+    deep = json.loads(run("audit", "verify", "--deep", "--json").output)
+    assert deep["ok"], deep["problem"]
+    assert deep["journal_entries"] == 4
+
+    # The log says what each reversal was: a reversal made to repeat its original is caught.
+    conn = sqlite3.connect(desk_dir / "recon.db")
+    conn.execute(
+        "UPDATE journal_entries SET lines = (SELECT lines FROM journal_entries "
+        "WHERE ledger_ref = 'JE-00000001-A2') WHERE ledger_ref = 'JE-00000001-V2'"
+    )
+    conn.commit()
+    conn.close()
+    tampered = run("audit", "verify", "--deep")
+    assert tampered.exit_code == 1
+    assert "journal entry JE-00000001-V2: line 1's debit" in tampered.output.replace("\n", " ")
 
 
 def test_a_dispute_resolved_as_adjusted_makes_its_entry(desk_dir: Path) -> None:
@@ -156,4 +171,6 @@ def test_a_dispute_resolved_as_adjusted_makes_its_entry(desk_dir: Path) -> None:
     assert len(resolved) == 1
     text = run("show", "R-1").output
     assert "journal entry JE-00000001-J1 (adjustment, dispute D-1-1)" in text
-    assert run("audit", "verify").exit_code == 0
+    deep = json.loads(run("audit", "verify", "--deep", "--json").output)
+    assert deep["ok"], deep["problem"]
+    assert deep["journal_entries"] == 1
