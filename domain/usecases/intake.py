@@ -35,6 +35,8 @@ class IngestResult:
     unchanged: int = 0
     amended: int = 0
     rejected: int = 0
+    #: Reversing entries made for entries on data a re-ingest changed.
+    reversed: int = 0
     routes: dict[str, int] = field(default_factory=lambda: {r.value: 0 for r in Route})
     rejected_rows: list[RowError] = field(default_factory=list)
     changed_items: list[int] = field(default_factory=list)
@@ -47,6 +49,7 @@ class IngestResult:
             "unchanged": self.unchanged,
             "amended": self.amended,
             "rejected": self.rejected,
+            "reversed": self.reversed,
             "routes": {
                 "immediate": self.routes.get(Route.IMMEDIATE.value, 0),
                 "digest": self.routes.get(Route.DIGEST.value, 0),
@@ -65,6 +68,7 @@ class IngestResult:
         self.unchanged += other.unchanged
         self.amended += other.amended
         self.rejected += other.rejected
+        self.reversed += other.reversed
         for key, value in other.routes.items():
             self.routes[key] = self.routes.get(key, 0) + value
         self.rejected_rows.extend(other.rejected_rows)
@@ -283,6 +287,7 @@ class Intake(UseCase):
         for amendment in amendments:
             for reversal in amendment.reversals:
                 await self._tx.store_entry(uow, reversal)
+            result.reversed += len(amendment.reversals)
             if amendment.entry is not None:
                 await self._tx.store_entry(uow, amendment.entry)
         stale = await uow.items.update_many([(a.final, a.current.version) for a in amendments])

@@ -76,7 +76,7 @@ def test_a_changed_re_ingest_reverses_the_posting_and_a_re_approval_posts_again(
 
     changed = ingest(desk_dir, "126.50")
 
-    assert (changed["amended"], changed["rejected"]) == (1, 0)
+    assert (changed["amended"], changed["rejected"], changed["reversed"]) == (1, 0, 1)
     detail = show("R-1")
     assert (detail["state"], detail.get("ledger_ref")) == ("pending", None)
     assert entries(detail) == [

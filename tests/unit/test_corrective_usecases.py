@@ -81,7 +81,8 @@ async def test_a_changed_re_ingest_of_a_posted_item_reverses_it_and_reviews_it_a
 
     result = await ingest(usecases, clock, dataclasses.replace(facts, amount=Decimal("126.00")))
 
-    assert (result.amended, result.rejected, result.inserted) == (1, 0, 0)
+    assert (result.amended, result.rejected, result.inserted, result.reversed) == (1, 0, 0, 1)
+    assert result.summary()["reversed"] == 1
     item = uow_factory.item(1)
     assert (item.state, item.ledger_ref, item.approvals, item.decided_by) == (
         S.PENDING,
