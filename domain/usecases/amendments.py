@@ -74,13 +74,14 @@ class Amendment:
 
 
 def reversals_for(
-    prior: Sequence[JournalEntry], amended: Item, now: datetime
+    prior: Sequence[JournalEntry], current: Item, amended: Item, now: datetime
 ) -> tuple[tuple[JournalEntry, ...], tuple[states.Event, ...]]:
     """The reversing entry of each of ``prior`` not yet reversed, and one ``item.reversed``
     event each linking the original, its reversal and the item's new version.
 
-    ``prior`` are the item's stored entries, oldest first; ``amended`` is the item as the
-    amendment leaves it. Reversals are numbered after the ones the item already has.
+    ``prior`` are the item's stored entries, oldest first; ``current`` and ``amended``
+    the item before and after the amendment (the events belong to that move).
+    Reversals are numbered after the ones the item already has.
     """
     done = sum(1 for e in prior if e.kind is EntryKind.REVERSAL)
     entries = tuple(
@@ -91,8 +92,8 @@ def reversals_for(
         states.Event(
             name="item.reversed",
             actor=states.SYSTEM,
-            from_state=None,
-            to_state=None,
+            from_state=current.state.value,
+            to_state=amended.state.value,
             data={
                 **entry_data(reversal),
                 "original_key": reversal.reverses,
@@ -142,22 +143,13 @@ def plan_amendment(
         now=now,
     )
     amended = clocked(transition.item)
-    reversals, reversed_events = reversals_for(prior, amended, now)
+    reversals, reversed_events = reversals_for(prior, current, amended, now)
     events = transition.events
     if reversals:
         amend_event = dataclasses.replace(
             events[0], data={**events[0].data, **_reversal_links(reversals, amended)}
         )
-        events = (
-            amend_event,
-            *events[1:],
-            *(
-                dataclasses.replace(
-                    e, from_state=amend_event.from_state, to_state=amend_event.to_state
-                )
-                for e in reversed_events
-            ),
-        )
+        events = (amend_event, *events[1:], *reversed_events)
     moves: list[Move] = [(current, amended, events)]
     if decision.route is not Route.AUTO_ACCEPTED:
         return Amendment(current=current, final=amended, moves=moves, reversals=reversals)
