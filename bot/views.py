@@ -93,6 +93,10 @@ def entry_view(entry: JournalEntry) -> dict[str, Any]:
     return {
         "ledger_ref": entry.ledger_ref,
         "idempotency_key": entry.idempotency_key,
+        "kind": entry.kind.value,
+        "dispute_id": entry.dispute_id,
+        "reverses": entry.reverses,
+        "hold": entry.hold,
         "currency": entry.currency,
         "memo": entry.memo,
         "created_at": entry.created_at.isoformat(),

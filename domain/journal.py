@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
 from domain.accounts import AccountRole, Accounts
 from domain.items import (
+    DisputeOutcome,
     EntryKind,
     Item,
     ItemKind,
@@ -21,9 +23,13 @@ __all__ = [
     "NO_ACCOUNT_MAPPING",
     "EntryKind",
     "account_for",
+    "build_adjustment",
     "build_entry",
+    "build_reversal",
+    "entry_seq",
     "idempotency_key",
     "ledger_ref",
+    "unreversed",
 ]
 
 
@@ -57,6 +63,8 @@ _PLACEHOLDERS = {
     AccountRole.SUSPENSE: "suspense",
     AccountRole.VARIANCE: "recon-variance",
     AccountRole.WRITE_OFF: "write-off-expense",
+    AccountRole.ADJUSTMENT: "recon-adjustment",
+    AccountRole.FX_DIFFERENCE: "fx-difference",
 }
 
 
@@ -84,10 +92,50 @@ def account_for(item: Item, role: AccountRole, accounts: Accounts | None) -> str
     return accounts.account(role, entity=item.facts.entity, currency=item.facts.currency)
 
 
+def entry_seq(item: Item, kind: EntryKind, prior: Sequence[JournalEntry] = ()) -> int | None:
+    """The ``seq`` of the next ``kind`` entry of ``item``, given the entries it already has.
+
+    A write-off settles one dispute: the first dispute's keeps the key it always had
+    (no ``seq``, so entries already stored stay valid), a later dispute's carries its
+    number. An approval (or match) recurs only after its predecessor was reversed by a
+    changed re-ingest: the first has no ``seq``, the next ones are numbered from 2 by how
+    many of that kind the item already has, so a re-approval never collides with, or
+    silently returns, the reversed entry.
+    """
+    if kind is EntryKind.WRITE_OFF:
+        number = item.dispute.number if item.dispute is not None else 1
+        return number if number > 1 else None
+    if kind is EntryKind.ADJUSTMENT:
+        return item.dispute.number if item.dispute is not None else 1
+    same = sum(1 for e in prior if e.kind is kind)
+    return same + 1 if same else None
+
+
+def _lines(account: str, suspense: str, minor: int) -> tuple[JournalLine, ...]:
+    """``minor`` debited to ``account`` against ``suspense`` (the other way when negative)."""
+    if minor >= 0:
+        return (
+            JournalLine(account=account, debit_minor=minor),
+            JournalLine(account=suspense, credit_minor=minor),
+        )
+    return (
+        JournalLine(account=suspense, debit_minor=-minor),
+        JournalLine(account=account, credit_minor=-minor),
+    )
+
+
 def build_entry(
-    item: Item, *, kind: EntryKind, now: datetime, accounts: Accounts | None = None
+    item: Item,
+    *,
+    kind: EntryKind,
+    now: datetime,
+    accounts: Accounts | None = None,
+    prior: Sequence[JournalEntry] = (),
 ) -> JournalEntry:
     """The balanced entry for an approved item, on the policy's ``accounts``.
+
+    ``prior`` are the item's entries already stored: they decide the key's ``seq``
+    (:func:`entry_seq`). A write-off's memo names the dispute it settles and the item.
 
     Raises:
         ValueError: the item is not approved (posting before approval is a bug).
@@ -98,32 +146,124 @@ def build_entry(
     account = account_for(item, role, accounts)
     minor = Money(amount=amount, currency=item.facts.currency).minor
     suspense = account_for(item, AccountRole.SUSPENSE, accounts)
-    if minor >= 0:
-        lines = (
-            JournalLine(account=account, debit_minor=minor),
-            JournalLine(account=suspense, credit_minor=minor),
-        )
-    else:
-        lines = (
-            JournalLine(account=suspense, debit_minor=-minor),
-            JournalLine(account=account, credit_minor=-minor),
-        )
     approvers = ", ".join(a.user for a in item.approvals) or "policy"
+    disputed = (
+        dispute_id(item.id, item.dispute.number)
+        if kind is EntryKind.WRITE_OFF and item.dispute
+        else None
+    )
+    seq = entry_seq(item, kind, prior)
     return JournalEntry(
-        idempotency_key=idempotency_key(item.id, kind),
-        ledger_ref=ledger_ref(item.id, kind),
+        idempotency_key=idempotency_key(item.id, kind, seq),
+        ledger_ref=ledger_ref(item.id, kind, seq),
         item_id=item.id,
         currency=item.facts.currency,
-        lines=lines,
-        memo=f"{item.human_id} {kind.value} by {approvers}"
+        lines=_lines(account, suspense, minor),
+        memo=f"{item.human_id} {kind.value}"
+        + (f" of dispute {disputed} on {item.human_id}" if disputed else "")
+        + f" by {approvers}"
         + (f" ({item.facts.reference})" if item.facts.reference else ""),
         created_at=now,
         kind=kind,
         entity=item.facts.entity,
-        dispute_id=(
-            dispute_id(item.id, item.dispute.number)
-            if kind is EntryKind.WRITE_OFF and item.dispute
-            else None
-        ),
+        dispute_id=disputed,
         hold=NO_ACCOUNT_MAPPING if accounts is None else None,
+    )
+
+
+def build_adjustment(
+    item: Item, *, now: datetime, accounts: Accounts | None = None
+) -> JournalEntry:
+    """The entry of a dispute resolved as ``adjusted``: the agreed amount on the policy's
+    ``adjustment`` account against ``suspense``.
+
+    Why suspense and not clearing: suspense is where a difference nobody has explained
+    yet waits (it is the other side of every entry until settled), and the dispute is
+    exactly that difference. The adjustment moves it out of suspense into the adjustment
+    account; clearing keeps only amounts that really cleared, which the item's own
+    approval entry posts once it has been reviewed again on the agreed facts. A positive
+    amount debits adjustment and credits suspense; a negative one the other way round.
+
+    The key carries the dispute number (``item-1042-adjustment-1``, ``JE-00001042-J1``):
+    one adjustment per dispute, whatever retries happen.
+
+    Raises:
+        ValueError: the item is not stored, or its dispute was not resolved as adjusted
+            with an amount.
+    """
+    dispute = item.dispute
+    if (
+        item.id is None
+        or dispute is None
+        or dispute.outcome is not DisputeOutcome.ADJUSTED
+        or dispute.resolution_amount is None
+    ):
+        raise ValueError("an adjustment entry needs a stored item whose dispute was adjusted")
+    minor = Money(amount=dispute.resolution_amount, currency=item.facts.currency).minor
+    kind = EntryKind.ADJUSTMENT
+    disputed = dispute_id(item.id, dispute.number)
+    return JournalEntry(
+        idempotency_key=idempotency_key(item.id, kind, dispute.number),
+        ledger_ref=ledger_ref(item.id, kind, dispute.number),
+        item_id=item.id,
+        currency=item.facts.currency,
+        lines=_lines(
+            account_for(item, AccountRole.ADJUSTMENT, accounts),
+            account_for(item, AccountRole.SUSPENSE, accounts),
+            minor,
+        ),
+        memo=f"{item.human_id} adjustment of dispute {disputed} on {item.human_id}"
+        + f" by {dispute.resolved_by or 'unknown'}"
+        + (f" ({item.facts.reference})" if item.facts.reference else ""),
+        created_at=now,
+        kind=kind,
+        entity=item.facts.entity,
+        dispute_id=disputed,
+        hold=NO_ACCOUNT_MAPPING if accounts is None else None,
+    )
+
+
+def unreversed(entries: Sequence[JournalEntry]) -> list[JournalEntry]:
+    """The entries (oldest first) that are not reversals and no reversal cancels yet."""
+    reversed_keys = {e.reverses for e in entries if e.kind is EntryKind.REVERSAL}
+    return [
+        e
+        for e in entries
+        if e.kind is not EntryKind.REVERSAL and e.idempotency_key not in reversed_keys
+    ]
+
+
+def build_reversal(original: JournalEntry, *, seq: int, now: datetime, item: Item) -> JournalEntry:
+    """The entry that cancels ``original`` exactly: every line mirrored (debit <-> credit).
+
+    ``item`` is the item as amended (its new version); ``seq`` numbers the item's
+    reversals (``item-1042-reversal-1``, ``JE-00001042-V1``). The reversal keeps the
+    original's entity, currency, dispute and hold (its accounts are the original's, so a
+    placeholder account that may not leave stays held), and ``reverses`` names the
+    original's key; the original itself is never touched.
+    """
+    if item.id is None or original.item_id != item.id:
+        raise ValueError("a reversal belongs to the stored item of the entry it reverses")
+    if original.kind is EntryKind.REVERSAL:
+        raise ValueError("a reversal is never itself reversed")
+    kind = EntryKind.REVERSAL
+    return JournalEntry(
+        idempotency_key=idempotency_key(item.id, kind, seq),
+        ledger_ref=ledger_ref(item.id, kind, seq),
+        item_id=item.id,
+        currency=original.currency,
+        lines=tuple(
+            JournalLine(
+                account=line.account, debit_minor=line.credit_minor, credit_minor=line.debit_minor
+            )
+            for line in original.lines
+        ),
+        memo=f"{item.human_id} reversal of {original.ledger_ref} ({original.kind.value}): "
+        f"source data changed, item now version {item.version}",
+        created_at=now,
+        kind=kind,
+        entity=original.entity,
+        dispute_id=original.dispute_id,
+        reverses=original.idempotency_key,
+        hold=original.hold,
     )

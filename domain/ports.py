@@ -151,6 +151,10 @@ class JournalRepository(Protocol):
         """Entries of one item, oldest first."""
         ...
 
+    async def for_items(self, item_ids: Sequence[int]) -> dict[int, list[JournalEntry]]:
+        """Entries of several items, each item's oldest first (items with none are absent)."""
+        ...
+
 
 class IntakeRepository(Protocol):
     """Ingest runs and the quarantine of rejected rows."""

@@ -316,6 +316,22 @@ class SqlJournalRepository:
         )
         return [entry_from_row(r) for r in rows.mappings()]
 
+    async def for_items(self, item_ids: Sequence[int]) -> dict[int, list[JournalEntry]]:
+        """Entries of several items, each item's oldest first, in chunks of a few hundred."""
+        out: dict[int, list[JournalEntry]] = {}
+        unique = list(dict.fromkeys(item_ids))
+        for start in range(0, len(unique), _IN_CHUNK):
+            chunk = unique[start : start + _IN_CHUNK]
+            rows = await self._conn.execute(
+                select(journal_entries)
+                .where(journal_entries.c.item_id.in_(chunk))
+                .order_by(journal_entries.c.id)
+            )
+            for row in rows.mappings():
+                entry = entry_from_row(row)
+                out.setdefault(entry.item_id, []).append(entry)
+        return out
+
 
 def _with_id(item: Item, item_id: int) -> Item:
     return dataclasses.replace(item, id=item_id)

@@ -416,6 +416,16 @@ class InMemoryJournalRepository:
         await asyncio.sleep(0)
         return [e for e in self._visible().values() if e.item_id == item_id]
 
+    async def for_items(self, item_ids: Sequence[int]) -> dict[int, list[JournalEntry]]:
+        """Entries of several items, each item's oldest first."""
+        await asyncio.sleep(0)
+        wanted = set(item_ids)
+        out: dict[int, list[JournalEntry]] = {}
+        for entry in self._visible().values():
+            if entry.item_id in wanted:
+                out.setdefault(entry.item_id, []).append(entry)
+        return out
+
 
 class InMemoryIntakeRepository:
     """Ingest runs, the quarantine and remembered policy texts."""

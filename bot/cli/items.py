@@ -163,7 +163,14 @@ def show(item_id: str, as_json: bool) -> None:
     for reason in detail["reasons"]:
         out.print(f"    - {reason}")
     for entry in detail["journal_entries"]:
-        out.print(f"  journal entry {entry['ledger_ref']}: {entry['memo']}")
+        links = "".join(
+            f", {label} {entry[key]}"
+            for key, label in (("dispute_id", "dispute"), ("reverses", "reverses"))
+            if entry[key]
+        )
+        out.print(
+            f"  journal entry {entry['ledger_ref']} ({entry['kind']}{links}): {entry['memo']}"
+        )
         for ln in entry["lines"]:
             out.print(f"    {ln['account']:<32} Dr {ln['debit']:>14}  Cr {ln['credit']:>14}")
     if detail["dispute_timeline"]:

@@ -17,7 +17,10 @@ entry, never per record.
 What a record tells, by event (``to`` always gives the state):
 
 - ``item.ingested`` and ``item.amended``: amount, currency, kind, route, team, approvals
-  needed and content hash (the routing data); approvals and decision are cleared;
+  needed and content hash (the routing data); approvals, decision and ledger reference
+  are cleared;
+- ``item.reversed``: a reversing journal entry (``reversal_ledger_ref``, its key, lines
+  and currency); ``dispute.resolved`` with an ``entry``: the adjustment entry it made;
 - ``item.approval_recorded``: one more approver (the actor); the decision is the
   actor's when this approval completed it, else none;
 - ``item.approved`` (its ``approvers``), ``item.rejected`` (no approvals),
@@ -227,6 +230,12 @@ class LogReplay:
             item.approvers = []
             item.write_offs = []
             item.decided_by = None
+            item.ledger_ref = None
+        elif event == "item.reversed":
+            self._entry(item_id, seq, data.get("reversal_ledger_ref"), data)
+        elif event == "dispute.resolved" and isinstance(data.get("entry"), dict):
+            entry = data["entry"]
+            self._entry(item_id, seq, entry.get("ledger_ref"), entry)
         elif event == "item.approval_recorded":
             item.approvers.append(str(actor))
             item.decided_by = str(actor) if to_state == "approved" else None
@@ -262,6 +271,12 @@ class LogReplay:
         if not isinstance(ledger_ref, str):
             return
         item.ledger_ref = ledger_ref
+        self._entry(item_id, seq, ledger_ref, data)
+
+    def _entry(self, item_id: int, seq: int, ledger_ref: object, data: dict[str, Any]) -> None:
+        """Remembers the journal entry a record lists (under ``ledger_ref``)."""
+        if not isinstance(ledger_ref, str):
+            return
         currency = data.get("currency")
         lines = data.get("lines")
         key = data.get("idempotency_key")

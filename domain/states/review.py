@@ -314,9 +314,11 @@ def amend(item: Item, *, routed: Item, routing: dict[str, Any], now: datetime) -
 
     ``routed`` is the new data as routed now (facts, hash, route, team, approvals
     needed); ``routing`` is its routing record for the audit. The item returns to
-    review with a fresh SLA clock, except that an item under dispute stays disputed
-    (its write-off approvals are voided with its other approvals, its owner and SLA
-    clock are kept), and a dead-lettered item stays with compliance, on its clock.
+    review with a fresh SLA clock and no ledger reference (a posted item's entries are
+    reversed by the caller, see :mod:`domain.usecases.amendments`), except that an item
+    under dispute stays disputed (its write-off approvals are voided with its other
+    approvals, its owner and SLA clock are kept), and a dead-lettered item stays with
+    compliance, on its clock.
     """
     check_allowed(item, Action.AMEND)
     disputed = holds_dispute(item)
@@ -338,6 +340,7 @@ def amend(item: Item, *, routed: Item, routing: dict[str, Any], now: datetime) -
         decided_by=None,
         decided_at=None,
         decision_note=None,
+        ledger_ref=None,
         ladder_level=0,
         sla_started_at=now,
         sla_credit_seconds=0,
@@ -356,6 +359,8 @@ def amend(item: Item, *, routed: Item, routing: dict[str, Any], now: datetime) -
         "voided_approvals": [a.user for a in item.approvals],
         "reason": "source data changed: sign-offs on the old data are void",
     }
+    if item.ledger_ref is not None:
+        data["previous_ledger_ref"] = item.ledger_ref
     if disputed:
         assert item.dispute is not None
         new = dataclasses.replace(

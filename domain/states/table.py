@@ -61,7 +61,8 @@ ALLOWED_FROM: dict[Action, frozenset[ReviewState]] = {
     Action.NOTE_DISPUTE: frozenset({S.DISPUTED}),
     Action.DEAD_LETTER: frozenset({S.PENDING, S.ASSIGNED, S.ESCALATED, S.AWAITING_SECOND_APPROVAL}),
     Action.POST: frozenset({S.APPROVED}),
-    Action.AMEND: frozenset(set(S) - {S.POSTED}),
+    # A posted item too: its entries are reversed (by the use case) and it is reviewed again.
+    Action.AMEND: frozenset(S),
     # Only a freshly routed (or freshly amended) item, before any person has touched it.
     Action.ACCEPT_BY_POLICY: frozenset({S.PENDING}),
     Action.CLIMB_LADDER: _ON_THE_LADDER,

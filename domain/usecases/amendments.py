@@ -1,19 +1,34 @@
 """A re-imported item whose source data changed: the amendment, worked out before
-anything is written (pure), so a segment's amendments are written together."""
+anything is written (pure), so a segment's amendments are written together.
+
+Entries already made on the old data are never changed: each one not yet reversed gets a
+reversing entry (lines mirrored, linked by ``reverses``), and the item returns to review
+as a new version. The audit links all three: original entry, reversal, new version.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from domain import states
 from domain.intake import content_hash
-from domain.items import Item, ItemFacts, JournalEntry, ReviewState, Route, RoutingDecision
+from domain.items import (
+    EntryKind,
+    Item,
+    ItemFacts,
+    JournalEntry,
+    ReviewState,
+    Route,
+    RoutingDecision,
+)
+from domain.journal import build_reversal, unreversed
 from domain.policy import LoadedPolicy
 from domain.routing import route_item, routing_data
-from domain.usecases.posting import Move, accepted_and_posted
+from domain.usecases.posting import Move, accepted_and_posted, entry_data
 
 
 def routed_item(
@@ -54,6 +69,44 @@ class Amendment:
     final: Item  # as it leaves the transaction (auto-accepted and posted, maybe)
     moves: list[Move]  # what to audit and announce, in order
     entry: JournalEntry | None = None  # the posting, when accepted by policy
+    #: The reversing entries of the entries made on the old data, stored before ``entry``.
+    reversals: tuple[JournalEntry, ...] = ()
+
+
+def reversals_for(
+    prior: Sequence[JournalEntry], current: Item, amended: Item, now: datetime
+) -> tuple[tuple[JournalEntry, ...], tuple[states.Event, ...]]:
+    """The reversing entry of each of ``prior`` not yet reversed, and one ``item.reversed``
+    event each linking the original, its reversal and the item's new version.
+
+    ``prior`` are the item's stored entries, oldest first; ``current`` and ``amended``
+    the item before and after the amendment (the events belong to that move).
+    Reversals are numbered after the ones the item already has.
+    """
+    done = sum(1 for e in prior if e.kind is EntryKind.REVERSAL)
+    entries = tuple(
+        build_reversal(original, seq=done + n, now=now, item=amended)
+        for n, original in enumerate(unreversed(prior), start=1)
+    )
+    events = tuple(
+        states.Event(
+            name="item.reversed",
+            actor=states.SYSTEM,
+            from_state=current.state.value,
+            to_state=amended.state.value,
+            data={
+                **entry_data(reversal),
+                "original_key": reversal.reverses,
+                "original_ledger_ref": original.ledger_ref,
+                "reversal_key": reversal.idempotency_key,
+                "reversal_ledger_ref": reversal.ledger_ref,
+                "new_version": amended.version,
+                "content_hash": amended.content_hash,
+            },
+        )
+        for original, reversal in zip(unreversed(prior), entries, strict=True)
+    )
+    return entries, events
 
 
 def plan_amendment(
@@ -63,10 +116,16 @@ def plan_amendment(
     now: datetime,
     *,
     clocked: Callable[[Item], Item],
+    prior: Sequence[JournalEntry] = (),
 ) -> Amendment:
     """Changed source data applied to ``current``: routed again under the policy in
     force, amended by :func:`domain.states.amend`, and accepted by policy when the new
     routing says so and the item is not held (disputed or dead-lettered).
+
+    ``prior`` are the item's stored entries: every one not yet reversed (a posted
+    item's posting, an adjustment agreed on the old data...) gets a reversing entry in
+    the same transaction, and the ``item.amended`` record lists them. Entries made on
+    data that is no longer true are void like the sign-offs, but as history they stay.
 
     ``clocked`` sets the SLA deadline of an item as it will be written.
     """
@@ -84,8 +143,33 @@ def plan_amendment(
         now=now,
     )
     amended = clocked(transition.item)
-    moves: list[Move] = [(current, amended, transition.events)]
+    reversals, reversed_events = reversals_for(prior, current, amended, now)
+    events = transition.events
+    if reversals:
+        amend_event = dataclasses.replace(
+            events[0], data={**events[0].data, **_reversal_links(reversals, amended)}
+        )
+        events = (amend_event, *events[1:], *reversed_events)
+    moves: list[Move] = [(current, amended, events)]
     if decision.route is not Route.AUTO_ACCEPTED:
-        return Amendment(current=current, final=amended, moves=moves)
-    final, accepting, entry = accepted_and_posted(amended, now, loaded.policy.accounts)
-    return Amendment(current=current, final=clocked(final), moves=moves + accepting, entry=entry)
+        return Amendment(current=current, final=amended, moves=moves, reversals=reversals)
+    final, accepting, entry = accepted_and_posted(
+        amended, now, loaded.policy.accounts, (*prior, *reversals)
+    )
+    return Amendment(
+        current=current,
+        final=clocked(final),
+        moves=moves + accepting,
+        entry=entry,
+        reversals=reversals,
+    )
+
+
+def _reversal_links(reversals: Sequence[JournalEntry], amended: Item) -> dict[str, Any]:
+    """What the ``item.amended`` record says of the entries it reversed."""
+    return {
+        "reversals": [
+            {"original_key": r.reverses, "reversal_key": r.idempotency_key} for r in reversals
+        ],
+        "new_version": amended.version,
+    }

@@ -205,6 +205,12 @@ class Digests(UseCase):
                 )
             text = states.require_reason(reason) if not approve else None
             decided: list[Item] = []
+            # Entries the items already have number a re-approval's key (after a reversal).
+            prior = (
+                await uow.journal.for_items([i.id for i in items if i.id is not None])
+                if approve
+                else {}
+            )
             entries: list[AuditEntry] = []
             notices: list[notifications.Notification] = []
             for item in items:
@@ -214,7 +220,11 @@ class Digests(UseCase):
                     if transition.item.state is not ReviewState.APPROVED:  # pragma: no cover
                         raise InvalidCommand(f"{item.human_id} needs individual review")
                     final, event, entry = posting(
-                        transition.item, EntryKind.APPROVAL, now, policy.accounts
+                        transition.item,
+                        EntryKind.APPROVAL,
+                        now,
+                        policy.accounts,
+                        prior.get(item.id or 0, ()),
                     )
                     await self._tx.store_entry(uow, entry)
                     data = {

@@ -8,10 +8,20 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from domain import sla, states
-from domain.items import DisputeCategory, DisputeOutcome, DisputeState, Item
-from domain.journal import EntryKind
+from domain.accounts import Accounts
+from domain.items import (
+    DisputeCategory,
+    DisputeOutcome,
+    DisputeState,
+    Item,
+    JournalEntry,
+    ReviewState,
+)
+from domain.journal import EntryKind, build_adjustment
 from domain.policy import Policy
+from domain.ports import UnitOfWork
 from domain.routing import write_off_approvers
+from domain.usecases.posting import entry_data
 from domain.usecases.transaction import Outcome, UseCase
 
 
@@ -27,6 +37,24 @@ def reclock_dispute(before: Item, after: Item, policy: Policy, now: datetime) ->
     if sla.is_paused(before) and not sla.is_paused(after):
         return dataclasses.replace(after, sla_started_at=now)
     return after
+
+
+def adjustment(item: Item, now: datetime, accounts: Accounts | None) -> JournalEntry | None:
+    """The entry of a dispute just resolved as ``adjusted``, or None for any other item.
+
+    The item is as the resolution left it (back in review, its dispute resolved with the
+    amount). An adjustment of zero moves nothing, so it makes no entry.
+    """
+    dispute = item.dispute
+    if (
+        item.state is not ReviewState.PENDING
+        or dispute is None
+        or dispute.outcome is not DisputeOutcome.ADJUSTED
+        or dispute.resolved_at != now
+        or not dispute.resolution_amount
+    ):
+        return None
+    return build_adjustment(item, now=now, accounts=accounts)
 
 
 class Disputes(UseCase):
@@ -133,20 +161,18 @@ class Disputes(UseCase):
     ) -> Outcome:
         """Closes a dispute; a write-off above the dual-control limit needs two approvers.
 
-        ``amount``: what was adjusted or written off (see ``states.resolve_dispute``).
+        ``amount``: what was adjusted or written off (see ``states.resolve_dispute``). An
+        adjusted resolution makes its adjustment entry (:func:`adjustment`) in the same
+        transaction, through :meth:`Transactions.store_entry` like every entry; the last
+        sign-off of a write-off posts the write-off entry.
         ``expected_version``: the version the person saw; a repeat of a resolution or
         sign-off they already gave is still a no-op, whatever version they saw.
         """
         loaded = self._tx.policy()
-        return await self._tx.decide(
-            item_id=item_id,
-            actor=actor,
-            now=now,
-            expected_version=expected_version,
-            check_first=True,
-            claim_check=False,
-            repeat=lambda item: states.is_resolution_repeat(item, actor, outcome),
-            move=lambda item: states.resolve_dispute(
+        accounts = loaded.policy.accounts
+
+        def move(item: Item) -> states.Transition:
+            transition = states.resolve_dispute(
                 item,
                 actor=actor,
                 now=now,
@@ -158,6 +184,43 @@ class Disputes(UseCase):
                     amount=amount if outcome is DisputeOutcome.WRITTEN_OFF else None,
                 ),
                 amount=amount,
-            ),
-            then=self._tx.post_when_approved(EntryKind.WRITE_OFF, now),
+            )
+            entry = None if transition.noop else adjustment(transition.item, now, accounts)
+            if entry is None:
+                return transition
+            # The resolution's record names the entry it made (key, lines, dispute).
+            return dataclasses.replace(
+                transition,
+                events=tuple(
+                    dataclasses.replace(
+                        e,
+                        data={
+                            **e.data,
+                            "entry": {"ledger_ref": entry.ledger_ref, **entry_data(entry)},
+                        },
+                    )
+                    if e.name == "dispute.resolved"
+                    else e
+                    for e in transition.events
+                ),
+            )
+
+        post_write_off = self._tx.post_when_approved(EntryKind.WRITE_OFF, now)
+
+        async def then(uow: UnitOfWork, done: Outcome) -> Outcome:
+            entry = adjustment(done.item, now, accounts)
+            if entry is None:
+                return await post_write_off(uow, done)
+            return dataclasses.replace(done, journal_entry=await self._tx.store_entry(uow, entry))
+
+        return await self._tx.decide(
+            item_id=item_id,
+            actor=actor,
+            now=now,
+            expected_version=expected_version,
+            check_first=True,
+            claim_check=False,
+            repeat=lambda item: states.is_resolution_repeat(item, actor, outcome),
+            move=move,
+            then=then,
         )

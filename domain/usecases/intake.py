@@ -35,6 +35,8 @@ class IngestResult:
     unchanged: int = 0
     amended: int = 0
     rejected: int = 0
+    #: Reversing entries made for entries on data a re-ingest changed.
+    reversed: int = 0
     routes: dict[str, int] = field(default_factory=lambda: {r.value: 0 for r in Route})
     rejected_rows: list[RowError] = field(default_factory=list)
     changed_items: list[int] = field(default_factory=list)
@@ -47,6 +49,7 @@ class IngestResult:
             "unchanged": self.unchanged,
             "amended": self.amended,
             "rejected": self.rejected,
+            "reversed": self.reversed,
             "routes": {
                 "immediate": self.routes.get(Route.IMMEDIATE.value, 0),
                 "digest": self.routes.get(Route.DIGEST.value, 0),
@@ -65,6 +68,7 @@ class IngestResult:
         self.unchanged += other.unchanged
         self.amended += other.amended
         self.rejected += other.rejected
+        self.reversed += other.reversed
         for key, value in other.routes.items():
             self.routes[key] = self.routes.get(key, 0) + value
         self.rejected_rows.extend(other.rejected_rows)
@@ -127,8 +131,9 @@ class Intake(UseCase):
         """Stores one batch of validated rows in one transaction.
 
         New items are routed and audited; identical re-ingests change nothing; changed
-        content amends the item, voids approvals already given and records why. A posted
-        item is never amended (its entry is in the ledger): that row is reported instead.
+        content amends the item, voids approvals already given and records why. Entries
+        already made on the old content (a posted item's) are never changed: each gets a
+        reversing entry and the item is reviewed again as a new version.
         Auto-accepted items are approved by policy and posted in the same transaction.
         """
         loaded = self._tx.policy()
@@ -179,7 +184,7 @@ class Intake(UseCase):
             existing.update({(source, k): v for k, v in found.items()})
 
         fresh: list[tuple[IntakeRow, RoutingDecision]] = []
-        amendments: list[Amendment] = []
+        changed: list[tuple[Item, IntakeRow]] = []
         for row in rows:
             facts = row.facts
             current = existing.get((facts.source, facts.external_id))
@@ -192,18 +197,20 @@ class Intake(UseCase):
             if same_content(current.content_hash, facts, hashed=row.content_hash):
                 result.unchanged += 1
                 continue
-            if current.state is ReviewState.POSTED:
-                error = RowError(
-                    line=row.line,
-                    field="external_id",
-                    error=f"{current.human_id} is already posted ({current.ledger_ref}); "
-                    "a change needs a reversing entry, not an amendment",
-                )
-                result.rejected += 1
-                result.rejected_rows.append(error)
-                quarantined.append((error, row.raw))
-                continue
-            amendments.append(plan_amendment(current, facts, loaded, now, clocked=self._tx.clocked))
+            changed.append((current, row))
+        # Entries made on the old data (a posted item's, an agreed adjustment) are reversed.
+        prior = await uow.journal.for_items([c.id for c, _ in changed if c.id is not None])
+        amendments = [
+            plan_amendment(
+                current,
+                row.facts,
+                loaded,
+                now,
+                clocked=self._tx.clocked,
+                prior=prior.get(current.id or 0, ()),
+            )
+            for current, row in changed
+        ]
         await self._apply_amendments(uow, amendments, now, result)
         if fresh:
             await self._insert_new(uow, fresh, loaded, now, result)
@@ -278,6 +285,9 @@ class Intake(UseCase):
         if not amendments:
             return
         for amendment in amendments:
+            for reversal in amendment.reversals:
+                await self._tx.store_entry(uow, reversal)
+            result.reversed += len(amendment.reversals)
             if amendment.entry is not None:
                 await self._tx.store_entry(uow, amendment.entry)
         stale = await uow.items.update_many([(a.final, a.current.version) for a in amendments])

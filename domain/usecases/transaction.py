@@ -191,7 +191,10 @@ class Transactions:
             StaleItem: the item changed while posting.
         """
         item = outcome.item
-        posted, event, entry = posting(item, kind, now, self.policy().policy.accounts)
+        assert item.id is not None
+        # Entries the item already has number a re-approval's key (after a reversal).
+        prior = await uow.journal.for_item(item.id)
+        posted, event, entry = posting(item, kind, now, self.policy().policy.accounts, prior)
         entry = await self.store_entry(uow, entry)
         written = await self.update(uow, posted, expected_version=item.version)
         if written is None:

@@ -6,7 +6,7 @@ Usage:
 Generates realistic items (CSV), ingests them with ``recon-bot ingest``, then writes a
 copy in which most amounts moved by one minor unit (a re-export after corrections) and
 times ``recon-bot ingest`` of that copy: every changed row amends its item (approvals
-voided, re-routed, audited, cards updated), rows of posted items are rejected, the rest
+voided, re-routed, audited, cards updated; a posted item's entry is reversed), the rest
 are unchanged. ``--rounds`` runs (3 by default, each from an empty desk) are reported
 with their median; ``audit verify`` must pass after each.
 """
@@ -69,7 +69,8 @@ def main() -> None:
         times.append(seconds)
         print(
             f"round {round_no + 1}: re-ingest {seconds:.2f} s: amended {summary['amended']}, "
-            f"unchanged {summary['unchanged']}, rejected {summary['rejected']} "
+            f"unchanged {summary['unchanged']}, rejected {summary['rejected']}, "
+            f"reversed {summary.get('reversed', 0)} "
             f"({summary['amended'] / seconds:,.0f} amendments/s); audit verify OK"
         )
     median = statistics.median(times)

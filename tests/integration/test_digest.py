@@ -252,6 +252,37 @@ async def test_a_window_run_again_after_new_items_arrived_posts_nothing_more(
 # --- bulk decisions ----------------------------------------------------------------------
 
 
+async def test_a_bulk_approval_after_a_reversal_posts_a_second_entry_of_its_own(
+    migrated: Database, usecases: UseCases
+) -> None:
+    """An item posted, changed at the source (its entry reversed) and then approved in a
+    digest group gets the next approval number, never the reversed entry back."""
+    items = await _ingest(usecases, MIXED[:3])
+    g1 = items["g-1"].id or 0
+    await usecases.decisions.approve(item_id=g1, actor="U0BOB", now=T0)
+    later = T0 + timedelta(minutes=5)
+    await _ingest(usecases, [_facts("g-1", "101.00")], now=later)
+    await usecases.digests.digest_window(window=W1, now=later)
+    cluster_id = await _cluster_id(migrated, "treasury", GLOBEX)
+
+    outcome = await usecases.digests.decide_cluster(
+        cluster_id=cluster_id, actor="U0ALICE", now=later + timedelta(hours=1), approve=True
+    )
+
+    assert {i.state for i in outcome.items} == {ReviewState.POSTED}
+    entries = await usecases.queries.journal_of(g1, viewer=OPERATOR)
+    assert [(e.idempotency_key, e.kind.value, e.reverses) for e in entries] == [
+        (f"item-{g1}-approval", "approval", None),
+        (f"item-{g1}-reversal-1", "reversal", f"item-{g1}-approval"),
+        (f"item-{g1}-approval-2", "approval", None),
+    ]
+    assert entries[-1].lines[0].debit_minor == 10100
+    [again] = [i for i in outcome.items if i.id == g1]
+    assert again.ledger_ref == f"JE-{g1:08d}-A2"
+    others = [i for i in outcome.items if i.id != g1]
+    assert [i.ledger_ref for i in others] == [f"JE-{i.id:08d}-A" for i in others]
+
+
 async def test_approve_all_posts_every_item_with_one_record_each_plus_one_for_the_group(
     migrated: Database, usecases: UseCases
 ) -> None:

@@ -24,12 +24,14 @@ from domain.audit import AuditEntry
 from domain.digest import ClusterMember, ClusterState
 from domain.intake import RowError
 from domain.items import (
+    EntryKind,
     Item,
     JournalEntry,
     JournalLine,
     ReviewState,
     Route,
 )
+from domain.journal import build_reversal
 from domain.ledger_status import LEDGER_BREAKER, BreakerStatus, DeliveryCounts
 from domain.notifications import NoticeKind, Notification
 from domain.ports import UnitOfWorkFactory
@@ -537,6 +539,44 @@ async def test_ledger_status_reads_a_closed_breaker_and_counts_undelivered_entri
     async with store.uows(read_only=True) as uow:
         assert await uow.ledger_status.breaker(LEDGER_BREAKER) == BreakerStatus(name=LEDGER_BREAKER)
         assert await uow.ledger_status.delivery_counts() == DeliveryCounts(pending=1, held=1)
+
+
+async def test_corrective_entries_keep_their_links_and_list_by_item(store: Store) -> None:
+    a, b, c = await add(store, new_item("A"), new_item("B"), new_item("C"))
+    original = dataclasses.replace(_entry(a, "item-a-write_off"), kind=EntryKind.WRITE_OFF)
+    original = dataclasses.replace(original, dispute_id="D-1-2", hold="no account mapping")
+    reversal = build_reversal(original, seq=1, now=T0, item=a)
+    adjustment = dataclasses.replace(
+        _entry(b, "item-b-adjustment-1"), kind=EntryKind.ADJUSTMENT, dispute_id="D-2-1"
+    )
+    async with store.uows() as uow:
+        await uow.journal.add(original)
+        await uow.journal.add_many([adjustment, reversal])
+        await uow.commit()
+    async with store.uows(read_only=True) as uow:
+        assert await uow.journal.get_by_key(reversal.idempotency_key) == reversal
+        assert await uow.journal.for_items([a.id or 0, b.id or 0, c.id or 0, a.id or 0]) == {
+            a.id: [original, reversal],
+            b.id: [adjustment],
+        }
+        assert await uow.journal.for_items([]) == {}
+    assert (reversal.kind, reversal.reverses, reversal.dispute_id, reversal.hold) == (
+        EntryKind.REVERSAL,
+        "item-a-write_off",
+        "D-1-2",
+        "no account mapping",
+    )
+
+
+async def test_for_items_reads_more_items_than_one_chunk(store: Store) -> None:
+    many = await add(store, *(new_item(f"X{n}") for n in range(520)))  # past one chunk of 500
+    async with store.uows() as uow:
+        await uow.journal.add_many([_entry(i, f"k-{i.id}") for i in many])
+        await uow.commit()
+    async with store.uows(read_only=True) as uow:
+        found = await uow.journal.for_items([i.id or 0 for i in many])
+    assert sorted(found) == sorted(i.id or 0 for i in many)
+    assert all(entries == [_entry(i, f"k-{i.id}")] for i in many for entries in [found[i.id or 0]])
 
 
 # --- intake --------------------------------------------------------------------------

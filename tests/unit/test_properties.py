@@ -528,8 +528,12 @@ class ReviewMachine(RuleBasedStateMachine):
             assert item.route is Route.AUTO_ACCEPTED and not item.approvals
             return
         approvers = [a.user for a in item.approvals]
-        written_off = item.dispute is not None and item.dispute.outcome is (
-            DisputeOutcome.WRITTEN_OFF
+        # Decided by the write-off itself (an amendment since voids it: the item is then
+        # approved the ordinary way, on the new data).
+        written_off = (
+            item.dispute is not None
+            and item.dispute.outcome is DisputeOutcome.WRITTEN_OFF
+            and item.approvals == item.dispute.write_off_approvals
         )
         required = self.write_off_required if written_off else item.required_approvals
         assert len(set(approvers)) == len(approvers)
@@ -556,6 +560,8 @@ class ReviewMachine(RuleBasedStateMachine):
             assert item.dispute is not None
         if item.state is ReviewState.POSTED:
             assert item.ledger_ref is not None
+        else:  # an amended posted item goes back to review without its ledger reference
+            assert item.ledger_ref is None
 
 
 TestReviewMachine = ReviewMachine.TestCase

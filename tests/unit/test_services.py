@@ -453,33 +453,6 @@ async def test_amending_a_disputed_item_keeps_the_dispute_and_voids_its_write_of
     assert again.item.state is S.POSTED and not again.noop
 
 
-async def test_posted_item_is_never_amended_the_row_is_reported_and_quarantined(
-    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
-) -> None:
-    item = await add_item(usecases, uow_factory, clock)
-    await usecases.decisions.approve(item_id=1, actor="U0BOB", now=clock.now())
-    before = snapshot(uow_factory)
-    run_id = await usecases.intake.start_ingest(
-        source="bank-feed", file_name="bank.csv", policy_text="policy", now=clock.now()
-    )
-    changed = make_facts(external_id=item.facts.external_id, amount="126.00")
-    result = await usecases.intake.ingest(rows(changed), now=clock.now(), run_id=run_id)
-
-    assert (result.rejected, result.amended, result.inserted) == (1, 0, 0)
-    assert result.rejected_rows == [
-        RowError(
-            line=2,
-            field="external_id",
-            error="R-1 is already posted (JE-00000001-A); a change needs a reversing entry, "
-            "not an amendment",
-        )
-    ]
-    assert uow_factory.item(1) == before[0][1]
-    assert uow_factory.journal_entries == list(before[1].values())
-    [kept] = uow_factory.store.quarantine
-    assert (kept.run_id, kept.error, kept.raw) == (run_id, result.rejected_rows[0], "EXT-1,126.00")
-
-
 async def test_rejected_rows_are_counted_quarantined_and_the_run_is_audited(
     usecases: UseCases,
     uow_factory: InMemoryUnitOfWorkFactory,

@@ -17,6 +17,7 @@ from domain.items import (
     Approval,
     Dispute,
     DisputeCategory,
+    DisputeOutcome,
     DisputeState,
     Item,
     ReviewState,
@@ -28,6 +29,7 @@ from tests.builders import make_item
 from tests.fakes import T0
 
 S = ReviewState
+GOOD = "amount does not match the bank"
 NOW = T0 + timedelta(hours=30)
 
 
@@ -160,11 +162,49 @@ def test_an_amended_dispute_stays_open_with_its_owner_and_voids_write_off_sign_o
     assert states.auto_accept_withheld(item) == "auto-accept withheld: the item is disputed"
 
 
-def test_a_posted_item_is_never_amended_and_others_are_not_withheld() -> None:
-    posted = make_item(state=S.POSTED, approvers=["U0ALICE"], ledger_ref="JE-1")
-    with pytest.raises(IllegalTransition, match="cannot be amended"):
-        states.amend(posted, routed=_routed(posted), routing={}, now=NOW)
+def test_a_posted_item_is_amended_back_to_review_without_its_ledger_ref() -> None:
+    posted = make_item(
+        state=S.POSTED, approvers=["U0ALICE"], ledger_ref="JE-00000001-A", decided_by="U0ALICE"
+    )
+    transition = states.amend(posted, routed=_routed(posted), routing={}, now=NOW)
+    after = transition.item
+    assert (after.state, after.ledger_ref, after.approvals, after.decided_by) == (
+        S.PENDING,
+        None,
+        (),
+        None,
+    )
+    assert (after.sla_started_at, after.version) == (NOW, posted.version + 1)
+    (event,) = transition.events
+    assert (event.from_state, event.to_state) == ("posted", "pending")
+    assert event.data["previous_ledger_ref"] == "JE-00000001-A"
+    assert event.data["voided_approvals"] == ["U0ALICE"]
     assert states.auto_accept_withheld(make_item()) is None
+
+
+def test_a_reversed_write_off_is_approved_again_the_ordinary_way() -> None:
+    """A posted write-off amended by changed data goes back to ordinary review: the
+    dispute stays as history, and the new decision is an ordinary approval."""
+    item = make_item(required_approvals=1)
+    item = states.open_dispute(
+        item, actor="U0ALICE", now=NOW, category=DisputeCategory.OTHER, description=GOOD
+    ).item
+    for actor in ("U0BOB", "U0CAROL"):
+        item = states.resolve_dispute(
+            item,
+            actor=actor,
+            now=NOW,
+            outcome=DisputeOutcome.WRITTEN_OFF,
+            note=GOOD,
+            write_off_approvals_required=2,
+        ).item
+    posted = states.post(item, actor=SYSTEM, now=NOW, ledger_ref="JE-00000001-W").item
+    routed = dataclasses.replace(_routed(posted), required_approvals=1)
+    amended = states.amend(posted, routed=routed, routing={}, now=NOW).item
+    assert (amended.state, amended.approvals, amended.ledger_ref) == (S.PENDING, (), None)
+    assert amended.dispute is not None and amended.dispute.outcome is DisputeOutcome.WRITTEN_OFF
+    approved = states.approve(amended, actor="U0DAN", now=NOW).item
+    assert approved.state is S.APPROVED and [a.user for a in approved.approvals] == ["U0DAN"]
 
 
 # --- the ladder ----------------------------------------------------------------------------
