@@ -74,6 +74,7 @@ class Disputes(UseCase):
     ) -> Outcome:
         """Opens a dispute on an item under review."""
         return await self._tx.decide(
+            action=states.Action.DISPUTE,
             item_id=item_id,
             actor=actor,
             now=now,
@@ -113,7 +114,13 @@ class Disputes(UseCase):
             )
 
         return await self._tx.decide(
-            item_id=item_id, actor=actor, now=now, move=move, check_first=True, claim_check=False
+            action=states.Action.UPDATE_DISPUTE,
+            item_id=item_id,
+            actor=actor,
+            now=now,
+            move=move,
+            check_first=True,
+            claim_check=False,
         )
 
     async def resolve_dispute(
@@ -132,6 +139,7 @@ class Disputes(UseCase):
         """
         loaded = self._tx.policy()
         return await self._tx.decide(
+            action=states.Action.RESOLVE_DISPUTE,
             item_id=item_id,
             actor=actor,
             now=now,
