@@ -23,8 +23,10 @@ from domain.ports import (
     IntakeRepository,
     ItemRepository,
     JournalRepository,
+    OnceKeys,
     OutboxSink,
     Signer,
+    ThreadRepository,
     ViewStateRepository,
 )
 from store.audit.anchors import AnchorFile, AnchorFileError
@@ -34,6 +36,7 @@ from store.engine import Database
 from store.intake import SqlIntakeRepository
 from store.outbox_sink import SqlOutboxSink
 from store.repositories import SqlItemRepository, SqlJournalRepository
+from store.threads import SqlOnceKeys, SqlThreadRepository
 from store.views import SqlViewStateRepository
 
 log = logging.getLogger(__name__)
@@ -53,6 +56,8 @@ class SqlUnitOfWork:
     intake: IntakeRepository
     digests: DigestRepository
     views: ViewStateRepository
+    threads: ThreadRepository
+    once: OnceKeys
     outbox: OutboxSink
     audit: AuditSink
 
@@ -95,6 +100,8 @@ class SqlUnitOfWork:
         self.intake = SqlIntakeRepository(conn)
         self.digests = SqlDigestRepository(conn)
         self.views = SqlViewStateRepository(conn)
+        self.threads = SqlThreadRepository(conn)
+        self.once = SqlOnceKeys(conn)
         self._outbox = SqlOutboxSink(conn)
         self.outbox = self._outbox
         self.audit = _ReadOnlyAudit() if self._read_only else SqlAuditLog(conn, signer=self._signer)

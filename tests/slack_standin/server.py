@@ -15,7 +15,7 @@ import secrets
 import socket
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -99,6 +99,10 @@ class SlackStandIn(SlackDriver):
         refresh_grace: Seconds after ``request_refresh`` before the stand-in closes
             connections the client did not replace.
         connect_timeout: How long deliveries wait for a Socket Mode connection.
+        bot_events: The bot events the app subscribes to (default: ``manifest.yml``'s).
+        echo_bot_messages: Deliver the bot's own ``chat.postMessage`` posts as ``message``
+            events where it subscribes to them, as Slack does. Off by default so that
+            tests counting envelopes see only people's; the thread-log tests turn it on.
 
     Use as ``async with SlackStandIn() as slack:`` or call :meth:`start`/:meth:`stop`.
     """
@@ -116,8 +120,17 @@ class SlackStandIn(SlackDriver):
         redeliver_unacked: bool = False,
         refresh_grace: float = 5.0,
         connect_timeout: float = 10.0,
+        bot_events: Iterable[str] | None = None,
+        echo_bot_messages: bool = False,
     ) -> None:
-        super().__init__(team_id=team_id, bot_user_id=bot_user_id, clock=clock, limits=limits)
+        self.echo_bot_messages = echo_bot_messages
+        super().__init__(
+            team_id=team_id,
+            bot_user_id=bot_user_id,
+            clock=clock,
+            limits=limits,
+            bot_events=bot_events,
+        )
         self.bot_token = bot_token
         self.app_token = app_token
         self.faults = FaultPlan(self.now)
@@ -444,6 +457,16 @@ class SlackStandIn(SlackDriver):
             attachments=params.get("attachments"),
             metadata=params.get("metadata") if isinstance(params.get("metadata"), dict) else None,
         )
+        if self.echo_bot_messages and self.subscribes(channel.message_event):
+            # Slack sends an app its own posts too (with ``bot_id``) when it subscribes
+            # to the conversation's message events.
+            event: JSON = {
+                **msg.to_payload(),
+                "event_ts": msg.ts,
+                "channel": channel.id,
+                "channel_type": channel.channel_type,
+            }
+            self._spawn(self.deliver_event(event, require_ack=False))
         return {"ok": True, "channel": channel.id, "ts": msg.ts, "message": msg.to_payload()}
 
     def _find_message(self, params: JSON, ts_key: str = "ts") -> tuple[Message | None, JSON | None]:
