@@ -5,7 +5,13 @@ transition shares; ``review`` the claims, decisions, ladder rungs, amendment and
 posting; ``disputes`` the dispute branch. Callers use this package's names.
 """
 
-from domain.states.disputes import open_dispute, resolve_dispute, update_dispute
+from domain.states.disputes import (
+    dispute_owner,
+    open_dispute,
+    remind_dispute,
+    resolve_dispute,
+    update_dispute,
+)
 from domain.states.review import (
     accept_by_policy,
     amend,
@@ -53,6 +59,7 @@ __all__ = [
     "claim",
     "climb_ladder",
     "dead_letter",
+    "dispute_owner",
     "escalate",
     "holds_dispute",
     "is_dead_lettered",
@@ -60,6 +67,7 @@ __all__ = [
     "post",
     "reject",
     "release",
+    "remind_dispute",
     "require_reason",
     "resolve_dispute",
     "update_dispute",
