@@ -176,6 +176,7 @@ class Digests(UseCase):
         except DomainError as refusal:
             action = states.Action.APPROVE if approve else states.Action.REJECT
             await self._tx.refused(
+                refusal,
                 refusal_entry(
                     action=action.value,
                     actor=actor,
@@ -183,7 +184,7 @@ class Digests(UseCase):
                     now=now,
                     item=None,
                     data={"cluster_id": cluster_id},
-                )
+                ),
             )
             raise
 

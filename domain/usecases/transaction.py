@@ -83,6 +83,8 @@ def item_entries(item: Item, events: Sequence[states.Event], now: datetime) -> l
 
 #: The audit event of a decision the desk refused (nothing else was changed).
 REFUSED = "decision.refused"
+#: How a refusal that could not be recorded says so (the start of its note).
+UNAUDITED = "refusal not audited"
 
 
 def refusal_entry(
@@ -242,12 +244,20 @@ class Transactions:
 
         return post
 
-    async def refused(self, entry: AuditEntry) -> None:
+    async def refused(self, refusal: DomainError, entry: AuditEntry) -> None:
         """Records a refused attempt in a transaction of its own (the refused one rolled
-        back, so this is the only trace it leaves)."""
-        async with self.uow() as uow:
-            await uow.audit.append([entry])
-            await uow.commit()
+        back, so this is the only trace it leaves).
+
+        Never raises: the person must still hear why they were refused, so a failure to
+        record travels with the refusal as a note (:data:`UNAUDITED` first) for the shell
+        to log.
+        """
+        try:
+            async with self.uow() as uow:
+                await uow.audit.append([entry])
+                await uow.commit()
+        except Exception as failure:
+            refusal.add_note(f"{UNAUDITED}: {type(failure).__name__}")
 
     async def decide(
         self,
@@ -300,9 +310,10 @@ class Transactions:
             )
         except DomainError as refusal:
             item = seen[0] if seen else None
-            await self.refused(
-                refusal_entry(action=action.value, actor=actor, reason=refusal, now=now, item=item)
+            entry = refusal_entry(
+                action=action.value, actor=actor, reason=refusal, now=now, item=item
             )
+            await self.refused(refusal, entry)
             raise
 
     async def _decide(

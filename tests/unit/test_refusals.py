@@ -191,3 +191,33 @@ async def test_a_refusal_a_form_catches_before_the_transaction_is_recorded_too(
         await usecases.decisions.reject(item_id=1, actor="U0BOB", now=clock.now(), reason="")
     [entry] = refusals(uow_factory)
     assert isinstance(entry.data, dict) and entry.data["action"] == "reject"
+
+
+class _AuditDown:
+    async def append(self, entries: Any) -> None:
+        raise OSError("disk full")
+
+
+class AuditDownFactory(InMemoryUnitOfWorkFactory):
+    """Units of work whose audit log fails once ``down`` is set."""
+
+    down = False
+
+    def __call__(self, *, read_only: bool = False) -> Any:
+        uow = super().__call__(read_only=read_only)
+        if self.down:
+            uow.audit = _AuditDown()
+        return uow
+
+
+async def test_a_refusal_the_log_cannot_take_still_reaches_the_person(
+    clock: FixedClock, loaded_policy: Any
+) -> None:
+    factory = AuditDownFactory()
+    usecases = UseCases.over(uow=factory, policy=lambda: loaded_policy)
+    await add_item(usecases, factory, clock, prepared_by="U0ALICE")
+    factory.down = True
+    with pytest.raises(NotAuthorized, match="maker-checker") as info:
+        await usecases.decisions.approve(item_id=1, actor="U0ALICE", now=clock.now())
+    assert info.value.__notes__ == ["refusal not audited: OSError"]
+    assert refusals(factory) == []
