@@ -99,9 +99,9 @@ def refusal_entry(
     """The record of a refused attempt: who tried what, and the sentence they were told.
 
     ``item`` is None when the actor may not see the item (or there is none): the record
-    then names no item, so it reads the same whether the item exists or not. The item's
-    state is given as ``from`` only; ``to`` stays empty because nothing moved (and a
-    refusal for a stale view must not restate an old state after a newer record).
+    then names no item, so it reads the same whether the item exists or not. It has no
+    ``from``/``to``: nothing moved (the reason names the state when the state refused),
+    and a refusal for a stale view must not restate an old state after a newer record.
     """
     return AuditEntry(
         time=now,
@@ -109,7 +109,6 @@ def refusal_entry(
         actor=actor,
         item_id=item.id if item is not None else None,
         item=item.human_id if item is not None else None,
-        from_state=item.state.value if item is not None else None,
         data={"action": action, "reason": str(reason), **(data or {})},
     )
 

@@ -44,7 +44,7 @@ async def test_the_preparer_approving_their_own_item_is_told_and_audited(desk: D
             "actor": "U0ALICE",
             "item_id": item.id,
             "item": item.human_id,
-            "from": "pending",
+            "from": None,
             "to": None,
             "data": {"action": "approve", "reason": reason},
         }

@@ -56,7 +56,7 @@ async def test_the_preparer_approving_their_own_item_is_recorded(
         "actor": "U0ALICE",
         "item_id": 1,
         "item": "R-1",
-        "from": "pending",
+        "from": None,
         "to": None,
         "data": {"action": "approve", "reason": str(info.value)},
     }
@@ -76,7 +76,7 @@ async def test_the_same_approver_twice_is_recorded(
     with pytest.raises(NotAuthorized, match="you already approved R-1") as info:
         await usecases.decisions.approve(item_id=1, actor="U0LEAD", now=clock.now())
     [entry] = refusals(uow_factory)
-    assert (entry.actor, entry.item_id, entry.from_state) == ("U0LEAD", 1, "escalated")
+    assert (entry.actor, entry.item_id, entry.from_state) == ("U0LEAD", 1, None)
     assert entry.data == {"action": "approve", "reason": str(info.value)}
 
 
@@ -106,7 +106,7 @@ async def test_a_closed_item_is_recorded(
     with pytest.raises(IllegalTransition, match="R-1 is posted") as info:
         await usecases.decisions.approve(item_id=1, actor="U0CAROL", now=clock.now())
     [entry] = refusals(uow_factory)
-    assert (entry.actor, entry.item_id, entry.from_state) == ("U0CAROL", 1, "posted")
+    assert (entry.actor, entry.item_id, entry.from_state) == ("U0CAROL", 1, None)
     assert entry.data == {"action": "approve", "reason": str(info.value)}
 
 
