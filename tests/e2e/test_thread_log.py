@@ -161,13 +161,19 @@ async def test_replies_edits_and_deletions_in_the_cards_thread_are_the_disputes_
     await listeners_idle(desk)
     assert len(await log_records(desk)) == 4
 
-    # The bot's own posts reached it as message events too, and recorded nothing.
-    echoed = [
-        e
-        for e in desk.slack.envelopes
-        if e.type == "events_api" and e.payload["event"].get("bot_id")
-    ]
-    assert echoed and all(e.ack is not None for e in echoed)
+    # The bot's own posts and card edits reached it as message events too (acked), and
+    # recorded nothing.
+    def own(e: Any) -> bool:
+        event = e.payload["event"]
+        return e.type == "events_api" and bool(
+            event.get("bot_id") or (event.get("message") or {}).get("bot_id")
+        )
+
+    echoed = [e for e in desk.slack.envelopes if own(e)]
+    assert {e.payload["event"].get("subtype") for e in echoed} == {None, "message_changed"}
+    await desk.slack.wait_for(
+        lambda: all(e.ack is not None for e in echoed), message="own events acked"
+    )
 
     report = await verify_database(desk.container.database, anchors=None, deep=True)
     assert report.ok, report.problem

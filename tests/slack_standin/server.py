@@ -457,17 +457,15 @@ class SlackStandIn(SlackDriver):
             attachments=params.get("attachments"),
             metadata=params.get("metadata") if isinstance(params.get("metadata"), dict) else None,
         )
-        if self.echo_bot_messages and self.subscribes(channel.message_event):
-            # Slack sends an app its own posts too (with ``bot_id``) when it subscribes
-            # to the conversation's message events.
-            event: JSON = {
-                **msg.to_payload(),
-                "event_ts": msg.ts,
-                "channel": channel.id,
-                "channel_type": channel.channel_type,
-            }
-            self._spawn(self.deliver_event(event, require_ack=False))
+        self._echo(channel, {**msg.to_payload(), "event_ts": msg.ts})
         return {"ok": True, "channel": channel.id, "ts": msg.ts, "message": msg.to_payload()}
+
+    def _echo(self, channel: Channel, event: JSON) -> None:
+        """Sends the bot its own post or edit as a ``message`` event, as Slack does when
+        the app subscribes to the conversation's message events (``echo_bot_messages``)."""
+        if self.echo_bot_messages and self.subscribes(channel.message_event):
+            event = {**event, "channel": channel.id, "channel_type": channel.channel_type}
+            self._spawn(self.deliver_event(event, require_ack=False))
 
     def _find_message(self, params: JSON, ts_key: str = "ts") -> tuple[Message | None, JSON | None]:
         ref = params.get("channel")
@@ -492,7 +490,22 @@ class SlackStandIn(SlackDriver):
         code, errors = validate_message(text, blocks, msg.attachments, limits=self.limits)
         if code:
             return _content_error(code, errors)
+        previous = msg.to_payload()
         self.revise_message(msg, text=text, blocks=blocks, by="chat.update")
+        channel = self.find_channel(msg.channel)
+        if channel is not None and msg.edited_ts is not None:
+            self._echo(
+                channel,
+                {
+                    "type": "message",
+                    "subtype": "message_changed",
+                    "hidden": True,
+                    "message": msg.to_payload(),
+                    "previous_message": previous,
+                    "ts": msg.edited_ts,
+                    "event_ts": msg.edited_ts,
+                },
+            )
         return {
             "ok": True,
             "channel": msg.channel,
