@@ -133,6 +133,9 @@ class Dispute:
     number: int = 1
     #: The amount adjusted or written off, given with the resolution (item currency).
     resolution_amount: Decimal | None = None
+    #: When the desk reminded the dispute's owner that the expected resolution date had
+    #: passed (once per dispute; None until then).
+    reminded_at: datetime | None = None
 
 
 def dispute_id(item_id: int, number: int) -> str:

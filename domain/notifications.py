@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from domain.items import Item, ReviewState, Route
+from domain.items import Item, ReviewState, Route, dispute_id
 from domain.policy import Policy
 from domain.states import Event
 from domain.templates import (
@@ -25,6 +25,7 @@ from domain.templates import (
     DigestClusterDecided,
     DigestGroup,
     DigestSummary,
+    DisputeOverdue,
     Escalated,
     HomeRefresh,
     Links,
@@ -299,6 +300,25 @@ def ladder_notices(
         if not state_changed:
             out.extend(lead_dms(item, policy, key=f"sla:escalate:{item.id}:{{lead}}:{clock}"))
     return out
+
+
+def dispute_overdue(item: Item, owner: str) -> Notification:
+    """The DM telling a dispute's owner that its expected resolution date has passed.
+
+    Keyed by the dispute's id, so each dispute is reminded once, whatever the sweeps.
+    """
+    assert item.id is not None and item.dispute is not None
+    assert item.dispute.expected_resolution is not None
+    dispute = dispute_id(item.id, item.dispute.number)
+    return Notification(
+        kind=NoticeKind.DM,
+        target=owner,
+        dedupe_key=f"dispute:overdue:{dispute}",
+        item_id=item.id,
+        payload=DisputeOverdue(
+            dispute=dispute, expected_resolution=item.dispute.expected_resolution
+        ),
+    )
 
 
 # --- digests and policy events -------------------------------------------------------------

@@ -273,6 +273,28 @@ class LedgerStatusRepository(Protocol):
         ...
 
 
+class ThreadRepository(Protocol):
+    """Which item a Slack thread belongs to, from where the desk posted its messages."""
+
+    async def item_of_thread(self, *, channel: str, thread_ts: str) -> int | None:
+        """The item whose card, or a sent copy of one of its messages (reminder,
+        escalation alert, DM), is the message at ``thread_ts`` in ``channel``; None
+        when the desk posted no such message."""
+        ...
+
+
+class OnceKeys(Protocol):
+    """Keys of effects that must happen once, whatever the retries or restarts."""
+
+    async def first_time(self, key: str, *, item_id: int | None, now: datetime) -> bool:
+        """Records ``key`` in this transaction; False when it was recorded before.
+
+        The key commits (or vanishes) with the effect it guards, so two deliveries at
+        once record the effect once.
+        """
+        ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction: everything in it commits together or not at all."""
 
@@ -282,6 +304,9 @@ class UnitOfWork(Protocol):
     digests: DigestRepository
     views: ViewStateRepository
     ledger_status: LedgerStatusRepository
+
+    threads: ThreadRepository
+    once: OnceKeys
     outbox: OutboxSink
     audit: AuditSink
 

@@ -8,12 +8,19 @@ keeps it in an indexed column so a sweep reads only what is due, never the whole
 
 Time is wall time, or working time only when the policy has a business calendar. A
 dispute awaiting the counterparty pauses the clock.
+
+A dispute's expected resolution date follows the same rules: once the date has passed
+(midnight after it, in the calendar's timezone, else the policy's display timezone),
+its owner is reminded at the next working moment, once; never while the clock is
+paused (a dispute awaiting the counterparty is waiting on someone else, and its reminder
+comes when it is resumed, if the date has passed by then). ``next_deadline`` is the
+earlier of the next rung and that reminder, so one indexed sweep finds both.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import IntEnum
 from zoneinfo import ZoneInfo
 
@@ -101,6 +108,21 @@ def add_worktime(start: datetime, amount: timedelta, cal: BusinessCalendar | Non
     raise ValueError("the business calendar has no working time within ten years")
 
 
+def working_from(moment: datetime, cal: BusinessCalendar | None) -> datetime:
+    """The first moment at or after ``moment`` that is working time (itself without a
+    calendar)."""
+    if cal is None:
+        return moment
+    tz = ZoneInfo(cal.timezone)
+    day = moment.astimezone(tz).date() - timedelta(days=1)
+    for _ in range(_MAX_DAYS):
+        window = _window(day, cal, tz)
+        if window is not None and window[1] > moment:
+            return max(window[0], moment)
+        day += timedelta(days=1)
+    raise ValueError("the business calendar has no working time within ten years")
+
+
 # --- the ladder ----------------------------------------------------------------------------
 
 
@@ -132,10 +154,34 @@ def first_deadline(start: datetime, policy: Policy) -> datetime:
     return add_worktime(start, threshold(Rung.REMIND, policy), policy.calendar)
 
 
+def resolution_reminder_due(item: Item, policy: Policy) -> datetime | None:
+    """When the dispute's owner is to be reminded that its expected resolution date has
+    passed; None when there is nothing to remind (no open dispute, no date, reminded
+    already) or the clock is paused."""
+    dispute = item.dispute
+    if (
+        item.state is not ReviewState.DISPUTED
+        or dispute is None
+        or dispute.expected_resolution is None
+        or dispute.reminded_at is not None
+        or is_paused(item)
+    ):
+        return None
+    zone = ZoneInfo(policy.calendar.timezone if policy.calendar else policy.digest.timezone)
+    day_after = dispute.expected_resolution + timedelta(days=1)
+    passed = datetime.combine(day_after, time(0), tzinfo=zone).astimezone(UTC)
+    return working_from(passed, policy.calendar)
+
+
 def next_deadline(item: Item, policy: Policy) -> datetime | None:
-    """When the next rung falls due: the value of the indexed ``sla_next_at`` column."""
+    """When the next rung or dispute reminder falls due: the value of the indexed
+    ``sla_next_at`` column."""
     rung = next_rung(item)
-    return deadline(item, rung, policy) if rung is not None else None
+    due = [
+        deadline(item, rung, policy) if rung is not None else None,
+        resolution_reminder_due(item, policy),
+    ]
+    return min((d for d in due if d is not None), default=None)
 
 
 def sla_due_at(item: Item, policy: Policy) -> datetime | None:

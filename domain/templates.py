@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum, StrEnum
 from typing import Any, ClassVar, Self, assert_never, get_args, get_origin, get_type_hints
 
@@ -42,6 +42,7 @@ class Template(StrEnum):
     POLICY_INVALID = "policy_invalid"
     DELIVERY_FAILED = "delivery_failed"
     AUDIT_CHECKPOINT = "audit_checkpoint"
+    DISPUTE_OVERDUE = "dispute_overdue"
 
 
 class Severity(StrEnum):
@@ -108,7 +109,7 @@ def _plain(value: Any) -> Any:
     """A field value as JSON: enums by value, times in ISO 8601, tuples as lists."""
     if isinstance(value, Enum):
         return value.value
-    if isinstance(value, datetime):
+    if isinstance(value, date):  # a datetime too
         return value.isoformat()
     if isinstance(value, tuple):
         return [_plain(v) for v in value]
@@ -147,6 +148,8 @@ def _typed(hint: Any, value: Any) -> Any:
     """The inverse of :func:`_plain` for the field types the records use."""
     if hint is datetime:
         return datetime.fromisoformat(str(value))
+    if hint is date:
+        return date.fromisoformat(str(value))
     if isinstance(hint, type) and issubclass(hint, Enum):
         return hint(value)
     if get_origin(hint) is tuple:
@@ -199,6 +202,19 @@ class DeadLetter(_TemplateRecord):
 
     template: ClassVar[Template] = Template.DEAD_LETTER
     severity: Severity = Severity.HIGH
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DisputeOverdue(_TemplateRecord):
+    """A dispute's owner hears that its expected resolution date has passed (a DM).
+
+    ``dispute`` is the dispute's id (``D-1042-1``), ``expected_resolution`` the date
+    that passed.
+    """
+
+    template: ClassVar[Template] = Template.DISPUTE_OVERDUE
+    dispute: str
+    expected_resolution: date
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -350,6 +366,7 @@ AlertTemplate = (
     | Escalated
     | Assigned
     | DeadLetter
+    | DisputeOverdue
     | PolicyInvalid
     | DeliveryFailed
     | AuditCheckpoint
@@ -467,5 +484,7 @@ def _decode_alert(data: Mapping[str, Any]) -> AlertNotice:
             return DeliveryFailed.from_json(data)
         case Template.AUDIT_CHECKPOINT:
             return AuditCheckpoint.from_json(data)
+        case Template.DISPUTE_OVERDUE:
+            return DisputeOverdue.from_json(data)
         case _:
             assert_never(template)

@@ -202,6 +202,15 @@ def guarded(deps: Deps, listener: Listener) -> Callable[..., Awaitable[None]]:
             await listener(ctx)
         except DomainError as exc:
             await ack_once()
+            if getattr(exc, "__notes__", None):  # e.g. a refusal the audit log missed
+                log.warning(
+                    "refusal not recorded",
+                    extra={
+                        "event": "refusal_not_audited",
+                        "listener": listener.__name__,
+                        "notes": list(exc.__notes__),
+                    },
+                )
             await ctx.reply(f":no_entry: {error_text(exc)}")
         except Exception:
             ref = secrets.token_hex(3)

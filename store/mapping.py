@@ -68,6 +68,7 @@ def _dispute_to_json(d: Dispute | None) -> dict[str, Any] | None:
         "write_off_approvals": _approvals_to_json(d.write_off_approvals),
         "number": d.number,
         "resolution_amount": _dec_text(d.resolution_amount),
+        "reminded_at": d.reminded_at.isoformat() if d.reminded_at else None,
     }
 
 
@@ -96,6 +97,7 @@ def _dispute_from_json(d: dict[str, Any] | None) -> Dispute | None:
         resolution_amount=(
             Decimal(d["resolution_amount"]) if d.get("resolution_amount") is not None else None
         ),
+        reminded_at=datetime.fromisoformat(d["reminded_at"]) if d.get("reminded_at") else None,
     )
 
 

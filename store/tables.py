@@ -210,6 +210,19 @@ outbox = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("sent_at", UtcDateTime),
     Index(None, "state", "available_at"),
+    # Which item a thread belongs to: a reply names its parent message by ts.
+    Index(None, "result_ts"),
+)
+
+#: Effects that happen once per key, whatever the retries: a thread message recorded in
+#: a dispute's log (Slack may deliver an event twice), a dispute's resolution reminder.
+#: Inserted in the transaction that has the effect, so the key and it commit together.
+once_keys = Table(
+    "once_keys",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("item_id", Id, index=True),
+    Column("created_at", UtcDateTime, nullable=False),
 )
 
 #: Circuit breakers around outside systems (``ledger``), shared by every process: the
@@ -241,7 +254,7 @@ item_cards = Table(
     metadata,
     Column("item_id", Id, ForeignKey("items.id"), primary_key=True),
     Column("channel", String(50), nullable=False),
-    Column("ts", String(40), nullable=False),
+    Column("ts", String(40), nullable=False, index=True),
     Column("version", Integer, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )

@@ -24,8 +24,10 @@ from domain.ports import (
     ItemRepository,
     JournalRepository,
     LedgerStatusRepository,
+    OnceKeys,
     OutboxSink,
     Signer,
+    ThreadRepository,
     ViewStateRepository,
 )
 from store.audit.anchors import AnchorFile, AnchorFileError
@@ -36,6 +38,7 @@ from store.intake import SqlIntakeRepository
 from store.ledger_status import SqlLedgerStatusRepository
 from store.outbox_sink import SqlOutboxSink
 from store.repositories import SqlItemRepository, SqlJournalRepository
+from store.threads import SqlOnceKeys, SqlThreadRepository
 from store.views import SqlViewStateRepository
 
 log = logging.getLogger(__name__)
@@ -56,6 +59,8 @@ class SqlUnitOfWork:
     digests: DigestRepository
     views: ViewStateRepository
     ledger_status: LedgerStatusRepository
+    threads: ThreadRepository
+    once: OnceKeys
     outbox: OutboxSink
     audit: AuditSink
 
@@ -99,6 +104,8 @@ class SqlUnitOfWork:
         self.digests = SqlDigestRepository(conn)
         self.views = SqlViewStateRepository(conn)
         self.ledger_status = SqlLedgerStatusRepository(conn)
+        self.threads = SqlThreadRepository(conn)
+        self.once = SqlOnceKeys(conn)
         self._outbox = SqlOutboxSink(conn)
         self.outbox = self._outbox
         self.audit = _ReadOnlyAudit() if self._read_only else SqlAuditLog(conn, signer=self._signer)

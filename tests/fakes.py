@@ -39,7 +39,9 @@ from domain.ports import (
     ItemRepository,
     JournalRepository,
     LedgerStatusRepository,
+    OnceKeys,
     OutboxSink,
+    ThreadRepository,
     UnitOfWork,
     UnitOfWorkFactory,
     ViewStateRepository,
@@ -132,6 +134,10 @@ class InMemoryStore:
     policies: dict[str, str] = field(default_factory=dict)
     outbox: dict[str, QueuedNotification] = field(default_factory=dict)
     home_pages: dict[str, int] = field(default_factory=dict)
+    #: Where the desk's messages about each item are: (channel, ts) -> item id (the
+    #: fake of cards and sent outbox rows; tests place them with ``posted_at``).
+    posted: dict[tuple[str, str], int] = field(default_factory=dict)
+    once_keys: dict[str, int | None] = field(default_factory=dict)
     digest_windows: dict[int, str] = field(default_factory=dict)
     clusters: dict[int, ClusterRecord] = field(default_factory=dict)
     #: Stored breakers by name (the ledger relay writes them; tests set them directly).
@@ -615,6 +621,31 @@ class InMemoryLedgerStatusRepository:
         return DeliveryCounts(**counts)
 
 
+class InMemoryThreadRepository:
+    """Which item a thread belongs to, from where the desk's messages are."""
+
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    async def item_of_thread(self, *, channel: str, thread_ts: str) -> int | None:
+        await asyncio.sleep(0)
+        return self._uow.store.posted.get((channel, thread_ts))
+
+
+class InMemoryOnceKeys:
+    """Once-keys, staged like every other write."""
+
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    async def first_time(self, key: str, *, item_id: int | None, now: datetime) -> bool:
+        await self._uow.begin_write()
+        if key in self._uow.store.once_keys or key in self._uow.staged_once:
+            return False
+        self._uow.staged_once[key] = item_id
+        return True
+
+
 class InMemoryOutboxSink:
     """The outbox: notifications keyed by their dedupe key (a repeat is skipped)."""
 
@@ -663,6 +694,8 @@ class InMemoryUnitOfWork:
     digests: DigestRepository
     views: ViewStateRepository
     ledger_status: LedgerStatusRepository
+    threads: ThreadRepository
+    once: OnceKeys
     outbox: OutboxSink
     audit: AuditSink
 
@@ -678,6 +711,7 @@ class InMemoryUnitOfWork:
         self.staged_policies: dict[str, str] = {}
         self.staged_outbox: dict[str, QueuedNotification] = {}
         self.staged_home_pages: dict[str, int] = {}
+        self.staged_once: dict[str, int | None] = {}
         self.staged_digest_windows: dict[int, str] = {}
         self.staged_clusters: dict[int, ClusterRecord] = {}
         self._holds_lock = False
@@ -688,6 +722,8 @@ class InMemoryUnitOfWork:
         self.digests = InMemoryDigestRepository(self)
         self.views = InMemoryViewStateRepository(self)
         self.ledger_status = InMemoryLedgerStatusRepository(self)
+        self.threads = InMemoryThreadRepository(self)
+        self.once = InMemoryOnceKeys(self)
         self.outbox = InMemoryOutboxSink(self)
         self.audit = InMemoryAuditSink(self)
 
@@ -738,6 +774,7 @@ class InMemoryUnitOfWork:
         for key, queued in self.staged_outbox.items():
             store.outbox.setdefault(key, queued)
         store.home_pages.update(self.staged_home_pages)
+        store.once_keys.update(self.staged_once)
         store.digest_windows.update(self.staged_digest_windows)
         store.clusters.update(self.staged_clusters)
         store.commits += 1
@@ -755,6 +792,7 @@ class InMemoryUnitOfWork:
             or self.staged_policies
             or self.staged_outbox
             or self.staged_home_pages
+            or self.staged_once
             or self.staged_digest_windows
             or self.staged_clusters
         )
@@ -768,6 +806,7 @@ class InMemoryUnitOfWork:
         self.staged_policies = {}
         self.staged_outbox = {}
         self.staged_home_pages = {}
+        self.staged_once = {}
         self.staged_digest_windows = {}
         self.staged_clusters = {}
 
@@ -788,6 +827,10 @@ class InMemoryUnitOfWorkFactory:
         uow = InMemoryUnitOfWork(self.store, read_only=read_only)
         self.opened.append(uow)
         return uow
+
+    def posted_at(self, item_id: int, *, channel: str, ts: str) -> None:
+        """Places a message of the desk about ``item_id`` (a card, a reminder...)."""
+        self.store.posted[(channel, ts)] = item_id
 
     # Committed state, for assertions.
 

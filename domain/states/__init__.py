@@ -7,8 +7,10 @@ posting; ``disputes`` the dispute branch. Callers use this package's names.
 
 from domain.states.disputes import (
     add_dispute_note,
+    dispute_owner,
     is_resolution_repeat,
     open_dispute,
+    remind_dispute,
     resolve_dispute,
     update_dispute,
 )
@@ -60,6 +62,7 @@ __all__ = [
     "claim",
     "climb_ladder",
     "dead_letter",
+    "dispute_owner",
     "escalate",
     "holds_dispute",
     "is_dead_lettered",
@@ -68,6 +71,7 @@ __all__ = [
     "post",
     "reject",
     "release",
+    "remind_dispute",
     "require_reason",
     "resolve_dispute",
     "update_dispute",

@@ -16,8 +16,10 @@ from domain.items import (
     DisputeState,
     Item,
     ReviewState,
+    dispute_id,
 )
 from domain.states.table import (
+    SYSTEM,
     Action,
     Transition,
     check_allowed,
@@ -145,6 +147,42 @@ def is_resolution_repeat(item: Item, actor: str, outcome: DisputeOutcome) -> boo
         and outcome is DisputeOutcome.WRITTEN_OFF
         and actor in {a.user for a in dispute.write_off_approvals}
     )
+
+
+def remind_dispute(item: Item, *, now: datetime) -> Transition:
+    """The desk reminds the dispute's owner (its assignee, else who opened it) that the
+    expected resolution date has passed: once per dispute, a repeat is a no-op.
+
+    When it is due (the date passed, the clock not paused) is the SLA's to say
+    (:func:`domain.sla.resolution_reminder_due`); the item's state does not move.
+    """
+    check_allowed(item, Action.REMIND_DISPUTE)
+    assert item.dispute is not None and item.id is not None
+    if item.dispute.reminded_at is not None:
+        return Transition.repeat(item)
+    expected = item.dispute.expected_resolution
+    new = evolve(item, now, dispute=dataclasses.replace(item.dispute, reminded_at=now))
+    return Transition(
+        item=new,
+        events=(
+            event_of(
+                item,
+                new,
+                "dispute.reminded",
+                SYSTEM,
+                dispute=dispute_id(item.id, item.dispute.number),
+                expected_resolution=expected.isoformat() if expected else None,
+                owner=dispute_owner(item),
+            ),
+        ),
+    )
+
+
+def dispute_owner(item: Item) -> str | None:
+    """Who a dispute's reminders go to: the item's assignee, else who opened it."""
+    if item.assignee:
+        return item.assignee
+    return item.dispute.opened_by if item.dispute else None
 
 
 def _already_resolved_by(item: Item, actor: str, outcome: DisputeOutcome) -> bool:

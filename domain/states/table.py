@@ -41,6 +41,7 @@ class Action(StrEnum):
     AMEND = "amend"
     ACCEPT_BY_POLICY = "accept_by_policy"
     CLIMB_LADDER = "climb_ladder"
+    REMIND_DISPUTE = "remind_dispute"
 
 
 _OPEN = frozenset({S.PENDING, S.ASSIGNED, S.ESCALATED, S.AWAITING_SECOND_APPROVAL, S.DEAD_LETTER})
@@ -66,6 +67,8 @@ ALLOWED_FROM: dict[Action, frozenset[ReviewState]] = {
     # Only a freshly routed (or freshly amended) item, before any person has touched it.
     Action.ACCEPT_BY_POLICY: frozenset({S.PENDING}),
     Action.CLIMB_LADDER: _ON_THE_LADDER,
+    # The desk reminds a dispute's owner that its expected resolution date passed.
+    Action.REMIND_DISPUTE: frozenset({S.DISPUTED}),
 }
 
 #: Every state an action can lead to (checked by the property tests).
@@ -88,6 +91,7 @@ LEADS_TO: dict[Action, frozenset[ReviewState]] = {
     Action.ACCEPT_BY_POLICY: frozenset({S.APPROVED}),
     # A rung escalates or dead-letters where the state allows it, else the item stays put.
     Action.CLIMB_LADDER: _ON_THE_LADDER,
+    Action.REMIND_DISPUTE: frozenset({S.DISPUTED}),
 }
 
 TERMINAL = frozenset({S.POSTED, S.REJECTED})
@@ -142,6 +146,7 @@ _PAST = {
     Action.AMEND: "amended",
     Action.ACCEPT_BY_POLICY: "accepted by policy",
     Action.CLIMB_LADDER: "moved up the SLA ladder",
+    Action.REMIND_DISPUTE: "reminded as a dispute",
 }
 
 

@@ -1,5 +1,5 @@
 """The desk's use cases, one module each: intake, decisions, claims, ladder, digests,
-disputes, policy events and queries.
+disputes, a dispute's communication log, policy events and queries.
 
 Every use case that changes an item opens its transaction through
 :class:`~domain.usecases.transaction.Transactions`; none reads a clock (``now`` comes from
@@ -16,6 +16,7 @@ from domain.ports import UnitOfWorkFactory
 from domain.usecases.claims import Claims
 from domain.usecases.decisions import Decisions
 from domain.usecases.digests import Digests
+from domain.usecases.dispute_log import DisputeLog
 from domain.usecases.disputes import Disputes
 from domain.usecases.intake import Intake
 from domain.usecases.ladder import Ladder
@@ -34,6 +35,7 @@ class UseCases:
     ladder: Ladder
     digests: Digests
     disputes: Disputes
+    dispute_log: DisputeLog
     policy_events: PolicyEvents
     queries: Queries
 
@@ -47,6 +49,7 @@ class UseCases:
             ladder=Ladder(uow=uow, policy=policy),
             digests=Digests(uow=uow, policy=policy),
             disputes=Disputes(uow=uow, policy=policy),
+            dispute_log=DisputeLog(uow=uow, policy=policy),
             policy_events=PolicyEvents(uow=uow, policy=policy),
             queries=Queries(uow=uow, policy=policy),
         )

@@ -49,6 +49,7 @@ class Claims(UseCase):
         """Claims one specific item (a repeat by its holder is a no-op)."""
         ttl = self._tx.policy().policy.sla.claim_ttl
         return await self._tx.decide(
+            action=states.Action.CLAIM,
             item_id=item_id,
             actor=actor,
             now=now,
@@ -77,7 +78,13 @@ class Claims(UseCase):
             )
 
         return await self._tx.decide(
-            item_id=item_id, actor=actor, now=now, move=move, check_first=True, claim_check=False
+            action=states.Action.ASSIGN,
+            item_id=item_id,
+            actor=actor,
+            now=now,
+            move=move,
+            check_first=True,
+            claim_check=False,
         )
 
     async def release(self, *, item_id: int, actor: str, now: datetime) -> Outcome:
@@ -93,7 +100,13 @@ class Claims(UseCase):
             return states.release(item, actor=actor, now=now, reason="released by assignee")
 
         return await self._tx.decide(
-            item_id=item_id, actor=actor, now=now, move=move, check_first=True, claim_check=False
+            action=states.Action.RELEASE,
+            item_id=item_id,
+            actor=actor,
+            now=now,
+            move=move,
+            check_first=True,
+            claim_check=False,
         )
 
     async def release_expired_claims(self, *, now: datetime, limit: int = 500) -> list[Item]:

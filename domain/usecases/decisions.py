@@ -30,6 +30,7 @@ class Decisions(UseCase):
         Idempotent: the same approver repeating (a double click, a redelivery) is a no-op.
         """
         return await self._tx.decide(
+            action=states.Action.APPROVE,
             item_id=item_id,
             actor=actor,
             now=now,
@@ -49,6 +50,7 @@ class Decisions(UseCase):
     ) -> Outcome:
         """Rejects with a reason of a few words."""
         return await self._tx.decide(
+            action=states.Action.REJECT,
             item_id=item_id,
             actor=actor,
             now=now,
@@ -68,6 +70,7 @@ class Decisions(UseCase):
         """Sends the item up to its team's leads (a lead may escalate a claimed item)."""
         # A repeat is harmless; decide() lets only someone who sees the item learn it was one.
         return await self._tx.decide(
+            action=states.Action.ESCALATE,
             item_id=item_id,
             actor=actor,
             now=now,

@@ -18,6 +18,7 @@ from domain.digest import (
     plan_digest,
 )
 from domain.errors import (
+    DomainError,
     IllegalTransition,
     InvalidCommand,
     NotAuthorized,
@@ -35,6 +36,7 @@ from domain.usecases.posting import posting
 from domain.usecases.transaction import (
     UseCase,
     item_entries,
+    refusal_entry,
     system_entry,
 )
 
@@ -163,8 +165,39 @@ class Digests(UseCase):
 
         Refused (nothing changes) when any item changed since the digest, when the actor
         may not act on any of them, prepared any of them (approval), or someone else
-        decided the cluster first. One audit record per item plus one for the batch.
+        decided the cluster first. One audit record per item plus one for the batch. A
+        refusal is recorded (``decision.refused``, naming the group, not an item) in a
+        transaction of its own after the refused one rolled back, then raised.
         """
+        try:
+            return await self._decide_cluster(
+                cluster_id=cluster_id, actor=actor, now=now, approve=approve, reason=reason
+            )
+        except DomainError as refusal:
+            action = states.Action.APPROVE if approve else states.Action.REJECT
+            await self._tx.refused(
+                refusal,
+                refusal_entry(
+                    action=action.value,
+                    actor=actor,
+                    reason=refusal,
+                    now=now,
+                    item=None,
+                    data={"cluster_id": cluster_id},
+                ),
+            )
+            raise
+
+    async def _decide_cluster(
+        self,
+        *,
+        cluster_id: int,
+        actor: str,
+        now: datetime,
+        approve: bool,
+        reason: str | None,
+    ) -> BulkOutcome:
+        """:meth:`decide_cluster` without the refusal record."""
         loaded = self._tx.policy()
         policy = loaded.policy
         verdict = ClusterState.APPROVED if approve else ClusterState.REJECTED

@@ -76,6 +76,7 @@ class Disputes(UseCase):
     ) -> Outcome:
         """Opens a dispute on an item under review."""
         return await self._tx.decide(
+            action=states.Action.DISPUTE,
             item_id=item_id,
             actor=actor,
             now=now,
@@ -119,6 +120,7 @@ class Disputes(UseCase):
             )
 
         return await self._tx.decide(
+            action=states.Action.UPDATE_DISPUTE,
             item_id=item_id,
             actor=actor,
             now=now,
@@ -139,6 +141,7 @@ class Disputes(UseCase):
     ) -> Outcome:
         """Adds a note to an item's open dispute (audited as ``dispute.note``)."""
         return await self._tx.decide(
+            action=states.Action.NOTE_DISPUTE,
             item_id=item_id,
             actor=actor,
             now=now,
@@ -214,6 +217,7 @@ class Disputes(UseCase):
             return dataclasses.replace(done, journal_entry=await self._tx.store_entry(uow, entry))
 
         return await self._tx.decide(
+            action=states.Action.RESOLVE_DISPUTE,
             item_id=item_id,
             actor=actor,
             now=now,

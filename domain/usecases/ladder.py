@@ -19,12 +19,14 @@ class SweepResult:
     """What one SLA sweep did."""
 
     taken: dict[str, int] = field(default_factory=lambda: {r.name.lower(): 0 for r in sla.Rung})
+    #: Dispute owners reminded that the expected resolution date passed.
+    disputes_reminded: int = 0
     lost: int = 0  # items another process changed first
 
     @property
     def total(self) -> int:
-        """Rungs taken."""
-        return sum(self.taken.values())
+        """Rungs taken and disputes reminded."""
+        return sum(self.taken.values()) + self.disputes_reminded
 
 
 def _fmt(value: timedelta) -> str:
@@ -40,7 +42,9 @@ class Ladder(UseCase):
 
         Reads only due items (the indexed ``sla_next_at``). Each step is a version-checked
         write, so two processes sweeping the same database never both act; its messages
-        carry dedupe keys naming the item, the rung and the clock's start.
+        carry dedupe keys naming the item, the rung and the clock's start. A dispute whose
+        expected resolution date has passed reminds its owner first (once: the dispute
+        records it), under the same clock.
         """
         loaded = self._tx.policy()
         result = SweepResult()
@@ -48,7 +52,18 @@ class Ladder(UseCase):
         notices: list[notifications.Notification] = []
         async with self._tx.uow() as uow:
             for item in await uow.items.due_for_ladder(now=now, limit=limit):
+                reminded = False
+                when = sla.resolution_reminder_due(item, loaded.policy)
+                if when is not None and when <= now:
+                    written = await self._remind(uow, item, loaded.policy, now, entries, notices)
+                    if written is None:
+                        result.lost += 1
+                        continue
+                    result.disputes_reminded += 1
+                    item, reminded = written, True
                 step = sla.due_step(item, loaded.policy, now)
+                if step is None and reminded:
+                    continue  # written with its next deadline already
                 if step is None:
                     # The policy changed since the deadline was stored: store the new one.
                     if await self._tx.update(uow, item, expected_version=item.version) is None:
@@ -66,6 +81,31 @@ class Ladder(UseCase):
             await uow.outbox.enqueue(notices, now=now)
             await uow.commit()
         return result
+
+    async def _remind(
+        self,
+        uow: UnitOfWork,
+        item: Item,
+        policy: Policy,
+        now: datetime,
+        entries: list[AuditEntry],
+        notices: list[notifications.Notification],
+    ) -> Item | None:
+        """Reminds a dispute's owner that the expected resolution date passed; returns
+        the item as written (None when another writer got there first)."""
+        transition = states.remind_dispute(item, now=now)
+        if transition.noop:
+            return item
+        written = await self._tx.update(uow, transition.item, expected_version=item.version)
+        if written is None:
+            return None
+        entries.extend(item_entries(written, transition.events, now))
+        # The card too: its buttons carry the item's version.
+        notices.extend(notifications.for_change(item, written, transition.events, policy, now))
+        owner = states.dispute_owner(written)
+        if owner is not None:
+            notices.append(notifications.dispute_overdue(written, owner))
+        return written
 
     async def _climb(
         self, uow: UnitOfWork, item: Item, step: sla.LadderStep, policy: Policy, now: datetime

@@ -17,7 +17,7 @@ from typing import Any
 
 from domain import notifications, sla, states
 from domain.audit.records import AuditEntry, CanonicalData
-from domain.errors import ItemNotFound, StaleItem
+from domain.errors import DomainError, ItemNotFound, StaleItem
 from domain.items import MAX_ITEM_ID, Item, JournalEntry, ReviewState, format_human_id
 from domain.journal import EntryKind
 from domain.permissions import (
@@ -79,6 +79,38 @@ def item_entry(
 def item_entries(item: Item, events: Sequence[states.Event], now: datetime) -> list[AuditEntry]:
     """The records of ``events`` of ``item``, in order."""
     return [item_entry(item, e, now) for e in events]
+
+
+#: The audit event of a decision the desk refused (nothing else was changed).
+REFUSED = "decision.refused"
+#: How a refusal that could not be recorded says so (the start of its note).
+UNAUDITED = "refusal not audited"
+
+
+def refusal_entry(
+    *,
+    action: str,
+    actor: str,
+    reason: DomainError,
+    now: datetime,
+    item: Item | None,
+    data: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """The record of a refused attempt: who tried what, and the sentence they were told.
+
+    ``item`` is None when the actor may not see the item (or there is none): the record
+    then names no item, so it reads the same whether the item exists or not. It has no
+    ``from``/``to``: nothing moved (the reason names the state when the state refused),
+    and a refusal for a stale view must not restate an old state after a newer record.
+    """
+    return AuditEntry(
+        time=now,
+        event=REFUSED,
+        actor=actor,
+        item_id=item.id if item is not None else None,
+        item=item.human_id if item is not None else None,
+        data={"action": action, "reason": str(reason), **(data or {})},
+    )
 
 
 def check_version(item: Item, expected_version: int | None) -> None:
@@ -214,9 +246,25 @@ class Transactions:
 
         return post
 
+    async def refused(self, refusal: DomainError, entry: AuditEntry) -> None:
+        """Records a refused attempt in a transaction of its own (the refused one rolled
+        back, so this is the only trace it leaves).
+
+        Never raises: the person must still hear why they were refused, so a failure to
+        record travels with the refusal as a note (:data:`UNAUDITED` first) for the shell
+        to log.
+        """
+        try:
+            async with self.uow() as uow:
+                await uow.audit.append([entry])
+                await uow.commit()
+        except Exception as failure:
+            refusal.add_note(f"{UNAUDITED}: {type(failure).__name__}")
+
     async def decide(
         self,
         *,
+        action: states.Action,
         item_id: int,
         actor: str,
         now: datetime,
@@ -240,13 +288,56 @@ class Transactions:
         an outsider anything about the item; ``repeat`` then recognises a repeat before
         the checks.
 
+        A refusal is recorded (``decision.refused``: ``action`` and the sentence the
+        actor is told) in a transaction of its own after the refused one rolled back,
+        and then raised as before. It names the item only when ``actor`` may see it.
+
         Raises:
             ItemNotFound, NotAuthorized, IllegalTransition, InvalidCommand, StaleItem:
                 nothing was changed; the message says why.
         """
+        seen: list[Item] = []
+        try:
+            return await self._decide(
+                item_id=item_id,
+                actor=actor,
+                now=now,
+                move=move,
+                expected_version=expected_version,
+                check_first=check_first,
+                claim_check=claim_check,
+                repeat=repeat,
+                then=then,
+                seen=seen,
+            )
+        except DomainError as refusal:
+            item = seen[0] if seen else None
+            entry = refusal_entry(
+                action=action.value, actor=actor, reason=refusal, now=now, item=item
+            )
+            await self.refused(refusal, entry)
+            raise
+
+    async def _decide(
+        self,
+        *,
+        item_id: int,
+        actor: str,
+        now: datetime,
+        move: Callable[[Item], states.Transition],
+        expected_version: int | None,
+        check_first: bool,
+        claim_check: bool,
+        repeat: Callable[[Item], bool] | None,
+        then: Callable[[UnitOfWork, Outcome], Awaitable[Outcome]] | None,
+        seen: list[Item],
+    ) -> Outcome:
+        """:meth:`decide` without the refusal record; ``seen`` gets the item once the
+        actor may see it."""
         policy = self.policy().policy
         async with self.uow() as uow:
             item = await self.load_for(uow, item_id, Person(actor))
+            seen.append(item)
             if repeat is not None and repeat(item):
                 return Outcome(item=item, noop=True)
 

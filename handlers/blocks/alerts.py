@@ -25,6 +25,7 @@ from domain.templates import (
     AuditCheckpoint,
     DeadLetter,
     DeliveryFailed,
+    DisputeOverdue,
     Escalated,
     PolicyInvalid,
     Reminder,
@@ -92,6 +93,14 @@ def _headline(payload: Alert, item: Item | None) -> tuple[str, str]:
                 f"{ref} was escalated to the team's leads",
                 f":arrow_double_up: *{ref} was escalated to the team's leads:* it was not "
                 "decided in time. Only leads (and compliance) can act on it now.",
+            )
+        case DisputeOverdue():
+            dispute = user_text(payload.dispute, 40, one_line=True)
+            expected = payload.expected_resolution.isoformat()
+            return (
+                f"Dispute {dispute} on {ref} is past its expected resolution date",
+                f":hourglass: *Dispute {dispute} on {ref} is past its expected resolution "
+                f"date* ({expected}). Chase the counterparty, add a note, or resolve it.",
             )
         case Escalated():
             return (

@@ -488,6 +488,10 @@ def build_app(slack: SlackStandIn) -> AsyncApp:
     async def refresh(ack: AsyncAck) -> None:
         await ack()
 
+    @app.event("message")  # every subtype: edits and deletions too
+    async def message(ack: AsyncAck) -> None:
+        await ack()
+
     return app
 
 
@@ -708,3 +712,65 @@ async def test_replies_page_the_parent_then_replies_oldest_first(
         web.conversations_replies(channel=TREASURY, ts=parent["ts"], cursor="%%%")
     )
     assert err.response["error"] == "invalid_cursor"
+
+
+async def test_peoples_replies_edits_and_deletions_are_message_events(
+    slack: SlackStandIn, web: AsyncWebClient, bot: AsyncSocketModeHandler
+) -> None:
+    parent = await web.chat_postMessage(channel=TREASURY, text="card")
+    posted = await slack.post_reply(BOB, TREASURY, parent["ts"], "first")
+    assert posted.delivery is not None and posted.delivery.envelope.type == "events_api"
+    event = posted.delivery.payload["event"]
+    assert posted.delivery.payload["type"] == "event_callback"
+    assert posted.delivery.payload["event_id"].startswith("Ev")
+    assert {k: event[k] for k in ("type", "user", "text", "ts", "thread_ts", "channel")} == {
+        "type": "message",
+        "user": BOB,
+        "text": "first",
+        "ts": posted.message.ts,
+        "thread_ts": parent["ts"],
+        "channel": TREASURY,
+    }
+    assert event["channel_type"] == "channel" and "subtype" not in event
+    assert event["parent_user_id"] == slack.bot_user_id and "bot_id" not in event
+    thread = await web.conversations_replies(channel=TREASURY, ts=parent["ts"])
+    assert [(m["user"], m["text"]) for m in thread["messages"]][1:] == [(BOB, "first")]
+
+    with pytest.raises(AssertionError, match="cant_update_message"):
+        await slack.edit_message(ALICE, TREASURY, posted.message.ts, "not hers")
+    edited = await slack.edit_message(BOB, TREASURY, posted.message.ts, "second")
+    assert edited.delivery is not None
+    change = edited.delivery.payload["event"]
+    assert (change["subtype"], change["hidden"], change["ts"]) == (
+        "message_changed",
+        True,
+        edited.message.edited_ts,
+    )
+    assert change["message"]["text"] == "second" and change["previous_message"]["text"] == "first"
+    assert change["message"]["edited"] == {"user": BOB, "ts": edited.message.edited_ts}
+    assert change["message"]["ts"] == posted.message.ts == change["previous_message"]["ts"]
+
+    deleted = await slack.delete_message(BOB, TREASURY, posted.message.ts)
+    assert deleted.delivery is not None
+    gone = deleted.delivery.payload["event"]
+    assert (gone["subtype"], gone["deleted_ts"]) == ("message_deleted", posted.message.ts)
+    assert gone["previous_message"]["text"] == "second" and gone["ts"] != posted.message.ts
+    thread = await web.conversations_replies(channel=TREASURY, ts=parent["ts"])
+    assert [m["text"] for m in thread["messages"]] == ["card"]
+    with pytest.raises(AssertionError, match="message_not_found"):
+        await slack.delete_message(BOB, TREASURY, posted.message.ts)
+
+
+async def test_events_are_delivered_only_when_the_app_subscribes() -> None:
+    async with SlackStandIn(bot_events=["message.groups"]) as standin:
+        standin.add_user(BOB, "bob")
+        standin.add_channel(TREASURY, "treasury", members=(BOB,))
+        standin.add_channel("G0PRIVATE", "private", members=(BOB,), is_private=True)
+        top = await standin.post_message(BOB, TREASURY, "hello")
+        assert top.delivery is None and standin.envelopes == []  # no message.channels
+        assert standin.messages_in(TREASURY) == [top.message]  # still in the channel
+        with pytest.raises(AssertionError, match="does not subscribe to app_home_opened"):
+            await standin.open_home(BOB)
+        private = standin.find_channel("G0PRIVATE")
+        assert private is not None and private.message_event == "message.groups"
+        assert standin.subscribes("message.groups") and not standin.subscribes("message.im")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -377,7 +378,8 @@ async def test_a_group_with_one_changed_item_is_refused_whole_and_nothing_change
         )
 
     assert {r: await usecases.queries.get(items[r].id or 0) for r in snapshot} == snapshot
-    assert await _events(migrated) == before
+    # Only the attempt is recorded, in a transaction of its own, naming the group.
+    assert await _events(migrated) == [*before, ("decision.refused", None)]
     (cluster,) = [c for c in await _clusters(migrated) if c["id"] == cluster_id]
     assert cluster["state"] == "open"
     # Each item can still be decided on its own.
@@ -456,7 +458,19 @@ async def test_outsiders_cannot_decide_a_group(migrated: Database, usecases: Use
         )
     with pytest.raises(NotAuthorized):
         await usecases.digests.cluster_summary(cluster_id=cluster_id, actor="U0DAN")
-    assert await _events(migrated) == before
+    # The refused decision is recorded (a form that is not opened is no attempt).
+    assert await _events(migrated) == [*before, ("decision.refused", None)]
+    async with migrated.reader.connect() as conn:
+        body = (
+            await conn.execute(
+                select(audit_records.c.body).order_by(audit_records.c.seq.desc()).limit(1)
+            )
+        ).scalar_one()
+    record = json.loads(body)
+    assert (record["actor"], record["item_id"]) == ("U0DAN", None)
+    assert set(record["data"]) == {"action", "cluster_id", "reason"}
+    assert (record["data"]["action"], record["data"]["cluster_id"]) == ("approve", cluster_id)
+    assert record["data"]["reason"].startswith("you cannot see R-")
 
 
 async def test_two_reviewers_deciding_one_group_at_once_decide_it_once(

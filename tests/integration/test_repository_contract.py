@@ -783,3 +783,25 @@ async def test_audit_entries_commit_or_vanish_with_the_unit_of_work(store: Store
         ("item.claimed", 1),
         ("ingest.completed", None),
     ]
+
+
+# --- once-keys and threads ---------------------------------------------------------------
+
+
+async def test_a_once_key_is_first_only_once_and_only_when_committed(store: Store) -> None:
+    async with store.uows() as uow:
+        assert await uow.once.first_time("thread:C1:1.0:posted", item_id=None, now=T0)
+        # not committed: gone with the transaction
+    async with store.uows() as uow:
+        assert await uow.once.first_time("thread:C1:1.0:posted", item_id=7, now=T0)
+        assert not await uow.once.first_time("thread:C1:1.0:posted", item_id=7, now=T0)
+        await uow.commit()
+    async with store.uows() as uow:
+        assert not await uow.once.first_time("thread:C1:1.0:posted", item_id=7, now=T0)
+        assert await uow.once.first_time("thread:C1:1.0:edited:2.0", item_id=7, now=T0)
+        await uow.commit()
+
+
+async def test_a_thread_the_desk_did_not_start_belongs_to_no_item(store: Store) -> None:
+    async with store.uows(read_only=True) as uow:
+        assert await uow.threads.item_of_thread(channel="C1", thread_ts="1.000001") is None

@@ -5,7 +5,7 @@ Start one with ``async with SlackStandIn() as slack:``, point slack_sdk at
 ``submit_modal``, ``open_home``). Importing this package has no side effects.
 """
 
-from .driver import DeliveryResult, SlackDriver, SlackUser, SubmissionResult
+from .driver import DeliveryResult, SlackDriver, SlackUser, SubmissionResult, UserMessage
 from .faults import FaultPlan
 from .limits import LIMITS, SlackLimits, validate_blocks, validate_message, validate_view
 from .server import SlackStandIn
@@ -46,6 +46,7 @@ __all__ = [
     "SubmissionResult",
     "Trigger",
     "User",
+    "UserMessage",
     "View",
     "validate_blocks",
     "validate_message",

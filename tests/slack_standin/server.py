@@ -15,7 +15,7 @@ import secrets
 import socket
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -99,6 +99,10 @@ class SlackStandIn(SlackDriver):
         refresh_grace: Seconds after ``request_refresh`` before the stand-in closes
             connections the client did not replace.
         connect_timeout: How long deliveries wait for a Socket Mode connection.
+        bot_events: The bot events the app subscribes to (default: ``manifest.yml``'s).
+        echo_bot_messages: Deliver the bot's own ``chat.postMessage`` posts as ``message``
+            events where it subscribes to them, as Slack does. Off by default so that
+            tests counting envelopes see only people's; the thread-log tests turn it on.
 
     Use as ``async with SlackStandIn() as slack:`` or call :meth:`start`/:meth:`stop`.
     """
@@ -116,8 +120,17 @@ class SlackStandIn(SlackDriver):
         redeliver_unacked: bool = False,
         refresh_grace: float = 5.0,
         connect_timeout: float = 10.0,
+        bot_events: Iterable[str] | None = None,
+        echo_bot_messages: bool = False,
     ) -> None:
-        super().__init__(team_id=team_id, bot_user_id=bot_user_id, clock=clock, limits=limits)
+        self.echo_bot_messages = echo_bot_messages
+        super().__init__(
+            team_id=team_id,
+            bot_user_id=bot_user_id,
+            clock=clock,
+            limits=limits,
+            bot_events=bot_events,
+        )
         self.bot_token = bot_token
         self.app_token = app_token
         self.faults = FaultPlan(self.now)
@@ -444,7 +457,15 @@ class SlackStandIn(SlackDriver):
             attachments=params.get("attachments"),
             metadata=params.get("metadata") if isinstance(params.get("metadata"), dict) else None,
         )
+        self._echo(channel, {**msg.to_payload(), "event_ts": msg.ts})
         return {"ok": True, "channel": channel.id, "ts": msg.ts, "message": msg.to_payload()}
+
+    def _echo(self, channel: Channel, event: JSON) -> None:
+        """Sends the bot its own post or edit as a ``message`` event, as Slack does when
+        the app subscribes to the conversation's message events (``echo_bot_messages``)."""
+        if self.echo_bot_messages and self.subscribes(channel.message_event):
+            event = {**event, "channel": channel.id, "channel_type": channel.channel_type}
+            self._spawn(self.deliver_event(event, require_ack=False))
 
     def _find_message(self, params: JSON, ts_key: str = "ts") -> tuple[Message | None, JSON | None]:
         ref = params.get("channel")
@@ -469,7 +490,22 @@ class SlackStandIn(SlackDriver):
         code, errors = validate_message(text, blocks, msg.attachments, limits=self.limits)
         if code:
             return _content_error(code, errors)
+        previous = msg.to_payload()
         self.revise_message(msg, text=text, blocks=blocks, by="chat.update")
+        channel = self.find_channel(msg.channel)
+        if channel is not None and msg.edited_ts is not None:
+            self._echo(
+                channel,
+                {
+                    "type": "message",
+                    "subtype": "message_changed",
+                    "hidden": True,
+                    "message": msg.to_payload(),
+                    "previous_message": previous,
+                    "ts": msg.edited_ts,
+                    "event_ts": msg.edited_ts,
+                },
+            )
         return {
             "ok": True,
             "channel": msg.channel,

@@ -14,9 +14,12 @@ import random
 import secrets
 import time
 import zoneinfo
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from .limits import LIMITS, SlackLimits
 
@@ -40,10 +43,21 @@ __all__ = [
     "button_labels",
     "iter_buttons",
     "iter_texts",
+    "manifest_bot_events",
 ]
 
 JSON = dict[str, Any]
 Clock = Callable[[], float]
+
+#: The app's manifest: its ``bot_events`` decide which events the stand-in delivers.
+MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"
+
+
+def manifest_bot_events(path: Path = MANIFEST) -> frozenset[str]:
+    """The bot events ``manifest.yml`` subscribes to (what Slack would deliver)."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    events = data["settings"]["event_subscriptions"]["bot_events"]
+    return frozenset(str(e) for e in events)
 
 
 class ManualClock:
@@ -158,6 +172,20 @@ class Channel:
     is_private: bool = False
     is_im: bool = False
     im_user: str | None = None
+
+    @property
+    def channel_type(self) -> str:
+        """The ``channel_type`` of message events here: ``channel``, ``group`` or ``im``."""
+        if self.is_im:
+            return "im"
+        return "group" if self.is_private else "channel"
+
+    @property
+    def message_event(self) -> str:
+        """The subscription that delivers this conversation's ``message`` events."""
+        return {"channel": "message.channels", "group": "message.groups", "im": "message.im"}[
+            self.channel_type
+        ]
 
     @property
     def payload_name(self) -> str:
@@ -537,6 +565,8 @@ class StandInState:
         clock: Monotonic clock (seconds) governing trigger expiry, response_url expiry
             and rate-limit windows; defaults to ``time.monotonic``.
         limits: The limit table to enforce.
+        bot_events: The bot events the app subscribes to (default: ``manifest.yml``'s);
+            as in Slack, no other event is delivered.
     """
 
     def __init__(
@@ -546,7 +576,9 @@ class StandInState:
         bot_user_id: str,
         clock: Clock | None = None,
         limits: SlackLimits = LIMITS,
+        bot_events: Iterable[str] | None = None,
     ) -> None:
+        self.bot_events = manifest_bot_events() if bot_events is None else frozenset(bot_events)
         self.team_id = team_id
         self.team_domain = "standin"
         self.bot_user_id = bot_user_id
@@ -687,6 +719,10 @@ class StandInState:
             if not channel.is_im and channel.name == name:
                 return channel
         return None
+
+    def subscribes(self, event: str) -> bool:
+        """Whether the app subscribes to the bot event ``event`` (``message.channels``...)."""
+        return event in self.bot_events
 
     # ----------------------------------------------------------------- queries
 

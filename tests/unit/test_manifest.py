@@ -77,7 +77,13 @@ def test_socket_mode_interactivity_and_events(manifest: dict[str, Any]) -> None:
     assert settings["socket_mode_enabled"] is True
     assert settings["interactivity"]["is_enabled"] is True
     assert "request_url" not in settings["interactivity"]
-    assert "app_home_opened" in settings["event_subscriptions"]["bot_events"]
+    # The App Home, and thread replies in public and private channels (a dispute's log):
+    # nothing else, and no DMs (message.im) nor group DMs.
+    assert settings["event_subscriptions"]["bot_events"] == [
+        "app_home_opened",
+        "message.channels",
+        "message.groups",
+    ]
     assert "request_url" not in settings["event_subscriptions"]
 
 

@@ -469,6 +469,10 @@ class ReviewMachine(RuleBasedStateMachine):
             lambda i: states.climb_ladder(i, rung=rung, skipped=(), reason="24h", now=self.now),
         )
 
+    @rule()
+    def remind_dispute(self) -> None:
+        self.step(Action.REMIND_DISPUTE, "system", lambda i: states.remind_dispute(i, now=self.now))
+
     @rule(action=st.sampled_from(list(Action)), actor=actors)
     def any_action_from_anywhere(self, action: Action, actor: str) -> None:
         """Valid arguments, whatever the state: only the state decides legality."""
@@ -509,6 +513,7 @@ class ReviewMachine(RuleBasedStateMachine):
             Action.CLIMB_LADDER: lambda i: states.climb_ladder(
                 i, rung=Rung.ESCALATE, skipped=(Rung.REMIND,), reason="48h", now=self.now
             ),
+            Action.REMIND_DISPUTE: lambda i: states.remind_dispute(i, now=self.now),
         }
         self.step(action, actor, calls[action], same_facts=action is not Action.AMEND)
 

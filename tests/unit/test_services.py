@@ -45,6 +45,7 @@ from domain.templates import CardUpdate
 from domain.usecases import UseCases
 from domain.usecases.claims import CLAIM_CANDIDATES
 from domain.usecases.intake import IngestResult
+from domain.usecases.transaction import REFUSED
 from tests.builders import make_facts, make_item, make_policy
 from tests.fakes import (
     DuplicateKey,
@@ -86,12 +87,18 @@ def lines_of(entry: JournalEntry) -> list[tuple[str, int, int]]:
 
 
 def snapshot(factory: InMemoryUnitOfWorkFactory) -> tuple[Any, ...]:
-    """Everything stored; audit entries as the bodies the log would store for them."""
+    """Everything stored; audit entries as the bodies the log would store for them.
+
+    A refused attempt leaves only its ``decision.refused`` record, which is left out
+    here (tests/unit/test_refusals.py reads it), so "nothing changed" means
+    nothing else did.
+    """
     store = factory.store
+    kept = [entry for entry in store.audit if entry.event != REFUSED]
     return (
         dict(store.items),
         dict(store.journal),
-        [record_body(entry, seq=n, prev=GENESIS) for n, entry in enumerate(store.audit, 1)],
+        [record_body(entry, seq=n, prev=GENESIS) for n, entry in enumerate(kept, 1)],
         len(store.quarantine),
         dict(store.outbox),
     )

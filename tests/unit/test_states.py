@@ -114,6 +114,7 @@ def run(action: Action, item: Item, actor: str = ACTOR) -> Transition:
         Action.CLIMB_LADDER: lambda: states.climb_ladder(
             item, rung=Rung.ESCALATE, skipped=(), reason="48h", now=NOW
         ),
+        Action.REMIND_DISPUTE: lambda: states.remind_dispute(item, now=NOW),
     }
     return calls[action]()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +21,7 @@ from domain.templates import (
     DigestClusterDecided,
     DigestGroup,
     DigestSummary,
+    DisputeOverdue,
     Escalated,
     HomeRefresh,
     Links,
@@ -192,6 +193,16 @@ STORED: list[tuple[NoticeKind, dict[str, Any], NoticeBody, Links]] = [
             key_id="cd" * 16,
             signature="ef" * 64,
         ),
+        Links(),
+    ),
+    (
+        NoticeKind.DM,
+        {
+            "template": "dispute_overdue",
+            "dispute": "D-1042-1",
+            "expected_resolution": "2026-03-01",
+        },
+        DisputeOverdue(dispute="D-1042-1", expected_resolution=date(2026, 3, 1)),
         Links(),
     ),
 ]
