@@ -154,6 +154,9 @@ def parse(data: bytes) -> ParseResult:
     Text is UTF-8 when it decodes as such, else Latin-1 (German banks send ISO 8859-1);
     no byte is refused for its encoding.
     """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        problem = ParseProblem(where="file", error="the file is UTF-16 text: MT940 is 8-bit")
+        return ParseResult(format=FORMAT, problems=(problem,))
     text = _decode(data)
     statements: list[ParsedStatement] = []
     problems: list[ParseProblem] = []
