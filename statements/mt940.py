@@ -31,6 +31,7 @@ value in it, and put the ``?31`` IBAN into the counterparty name in our tests.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ from datetime import date
 from decimal import Decimal
 
 from domain.errors import MoneyError
-from domain.money import minor_units, normalize_currency, parse_amount
+from domain.money import MAX_MINOR_DIGITS, minor_units, normalize_currency
 from domain.statements.parsed import (
     ParsedLine,
     ParsedStatement,
@@ -51,6 +52,9 @@ FORMAT = StatementFormat.MT940
 
 #: A field tag at the start of a line: ``:20:``, ``:28C:``, ``:60F:``...
 _TAG = re.compile(r":(\d{2}[A-Z]?):")
+
+#: Control characters some banks put around messages (SOH, ETX, SUB, NUL).
+_CONTROL = str.maketrans("", "", "\x00\x01\x03\x1a")
 
 #: Does the start of a file look like MT940: a ``:20:`` soon followed by ``:25:``.
 _SNIFF = re.compile(r"(?m)^:20:[^\r\n]*\r?\n(?:[^\r\n]*\r?\n){0,3}?:25:")
@@ -112,7 +116,7 @@ class _Balance:
     amount: Decimal
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)  # not frozen: private, and built once per line
 class _Core:
     """A ``:61:`` read, waiting for the ``:86:`` that may follow it."""
 
@@ -126,7 +130,7 @@ class _Core:
     supplementary: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: private, and built once per line
 class _Info:
     """What a ``:86:`` says about one line."""
 
@@ -187,50 +191,58 @@ def _decode(data: bytes) -> str:
         text = data.decode("latin-1")
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\x01" in text or "\x03" in text or "\x1a" in text or "\x00" in text:
+        text = text.translate(_CONTROL)
     return text
 
 
 def _messages(text: str) -> Iterator[_Message]:
-    """Splits a file into statement messages of fields; knows nothing of their meaning."""
+    """Splits a file into statement messages of fields; knows nothing of their meaning.
+
+    A line starting with a field tag starts a field (and ``:20:`` a message); a ``-`` or
+    ``-}`` line, or a ``{1:...}{2:...}{4:`` block header, ends one; any other line goes
+    on with the field before it. One pass over the lines, cheapest test first: this loop
+    is most of the parse's time.
+    """
     current: _Message | None = None
     last: _Field | None = None
     bank: str | None = None  # from the block header of the message about to start
     count = 0
-    for number, raw in enumerate(text.split("\n"), 1):
-        line = raw.strip("\x00\x01\x03\x1a").rstrip()
+    for number, line in enumerate(text.split("\n"), 1):
         if not line:
             continue
-        if line[0] == "{":
-            start = line.find("{4:")
-            if start < 0:
-                continue  # a trailer block ({5:...}) or other envelope: not statement data
-            if current is not None:
-                yield current
-                current = last = None
-            bank = _sender(line[:start])
-            line = line[start + 3 :].strip()
-            if not line:
+        first = line[0]
+        if first == ":":
+            match = _TAG.match(line)
+            if match is not None:
+                tag = match.group(1)
+                if current is None or (tag == "20" and current.fields):
+                    if current is not None:
+                        yield current
+                    count += 1
+                    current = _Message(number=count, line=number, bank=bank)
+                    bank = None
+                last = _Field(tag=tag, line=number, lines=[line[match.end() :].rstrip()])
+                current.fields.append(last)
                 continue
-        elif line[0] == "-" and (line == "-" or line.startswith("-}")):
+        elif first == "{":  # a block header, or a trailer block: no statement data
             if current is not None:
                 yield current
             current = last = None
-            bank = None
+            bank = _sender(line) if "{4:" in line else None
             continue
-        match = _TAG.match(line) if line[0] == ":" else None
-        if match is None:
-            if last is not None:
-                last.lines.append(line)
-            continue  # text outside a message (bank headers such as "940"): ignored
-        tag = match.group(1)
-        if current is None or (tag == "20" and current.fields):
-            if current is not None:
-                yield current
-            count += 1
-            current = _Message(number=count, line=number, bank=bank)
-            bank = None
-        last = _Field(tag=tag, line=number, lines=[line[match.end() :]])
-        current.fields.append(last)
+        elif first == "-":
+            stripped = line.rstrip()
+            if stripped == "-" or stripped.startswith("-}"):
+                if current is not None:
+                    yield current
+                current = last = None
+                bank = None
+                continue
+        if last is not None:  # a continuation line; text outside a message is ignored
+            stripped = line.rstrip()
+            if stripped:
+                last.lines.append(stripped)
     if current is not None:
         yield current
 
@@ -369,11 +381,19 @@ def _balance_fault(value: str) -> str:
 
 
 def _date(text: str, f: _Field) -> date:
+    found = _yymmdd(text)
+    if found is None:
+        raise _Bad(f.line, f.tag, f"{text} is not a valid YYMMDD date")
+    return found
+
+
+@functools.lru_cache(maxsize=4096)  # pure; a file has few distinct dates, read per line
+def _yymmdd(text: str) -> date | None:
     year = int(text[0:2])
     try:
         return date(year + (2000 if year < 80 else 1900), int(text[2:4]), int(text[4:6]))
     except ValueError:
-        raise _Bad(f.line, f.tag, f"{text} is not a valid YYMMDD date") from None
+        return None
 
 
 def _entry_date(text: str, value_date: date, f: _Field) -> date:
@@ -383,6 +403,14 @@ def _entry_date(text: str, value_date: date, f: _Field) -> date:
     in the next year; one valued on 2 January and booked on 31 December in the year before.
     """
     month, day = int(text[0:2]), int(text[2:4])
+    try:
+        same_year = date(value_date.year, month, day)
+    except ValueError:
+        pass  # 29 February in another year, or no such date: try all three below
+    else:
+        days = (same_year - value_date).days
+        if -183 <= days <= 183:
+            return same_year
     best: date | None = None
     for year in (value_date.year - 1, value_date.year, value_date.year + 1):
         try:
@@ -397,21 +425,28 @@ def _entry_date(text: str, value_date: date, f: _Field) -> date:
 
 
 def _amount(text: str, currency: str, f: _Field) -> Decimal:
-    """An unsigned MT940 amount (``1234,56``) at the currency's scale, strictly."""
+    """An unsigned MT940 amount (``1234,56``) at the currency's scale, strictly.
+
+    The scale and the storage limit are ``domain.money``'s; more decimals than the
+    currency allows is an error, never rounded ("10,500" EUR is 10.50, "10,505" is not).
+    """
     whole, comma, fraction = text.partition(",")
     if "," in fraction:
         raise _Bad(f.line, f.tag, f"the amount {text} has more than one decimal comma")
-    try:
-        return parse_amount(f"{whole}.{fraction}" if comma else whole, currency)
-    except MoneyError:
-        pass
-    if len(fraction.rstrip("0")) > minor_units(currency):
-        reason = (
-            f"the amount {text} has more decimals than {currency} allows ({minor_units(currency)})"
+    scale = minor_units(currency)
+    if len(fraction) > scale and fraction[scale:].strip("0"):
+        raise _Bad(
+            f.line, f.tag, f"the amount {text} has more decimals than {currency} allows ({scale})"
         )
-    else:
-        reason = f"the amount {text} {currency} is too large"
-    raise _Bad(f.line, f.tag, reason)
+    if len(whole.lstrip("0")) + scale > MAX_MINOR_DIGITS:
+        raise _Bad(f.line, f.tag, f"the amount {text} {currency} is too large")
+    # Exact: at most MAX_MINOR_DIGITS significant digits, inside Decimal's context.
+    return Decimal(f"{whole}.{fraction}" if comma else whole).quantize(_exponent(scale))
+
+
+@functools.lru_cache(maxsize=8)
+def _exponent(scale: int) -> Decimal:
+    return Decimal(1).scaleb(-scale)
 
 
 def _core(f: _Field, *, currency: str) -> _Core:
@@ -482,22 +517,27 @@ def _info(lines: list[str]) -> _Info:
 def _structured(text: str) -> _Info:
     parts = _SUBFIELD.split(text)
     # parts: [GVC, code, text, code, text, ...]; a code may repeat (?20..?29 are one text)
-    subfields: dict[int, str] = {}
+    # codes stay two-digit strings: they order and compare as their numbers do
+    subfields: dict[str, str] = {}
     for index in range(1, len(parts) - 1, 2):
-        code = int(parts[index])
+        code = parts[index]
         subfields[code] = subfields.get(code, "") + parts[index + 1]
-    remittance = "".join(subfields.get(code, "") for code in (*range(20, 30), *range(60, 64)))
-    name = (subfields.get(32, "") + subfields.get(33, "")).strip()
-    account = subfields.get(31, "").strip()
+    remittance = "".join(
+        subfields[code]
+        for code in sorted(subfields)
+        if "20" <= code <= "29" or "60" <= code <= "63"
+    )
+    name = (subfields.get("32", "") + subfields.get("33", "")).strip()
+    account = subfields.get("31", "").strip()
     end_to_end: str | None = None
-    keyed = _SEPA_KEY.split(remittance)
+    keyed = _SEPA_KEY.split(remittance) if "+" in remittance else [remittance]
     if len(keyed) > 1:
         # [before, key, value, key, value, ...]
         values = {keyed[i]: keyed[i + 1].strip() for i in range(1, len(keyed) - 1, 2)}
         eref = values.get("EREF", "")
         end_to_end = eref if eref and eref.upper() != "NOTPROVIDED" else None
         remittance = values.get("SVWZ", "") or keyed[0]
-    description = remittance.strip() or subfields.get(0, "").strip()
+    description = remittance.strip() or subfields.get("00", "").strip()
     return _Info(
         type_code=parts[0][:3],
         counterparty=name or None,
