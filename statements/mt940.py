@@ -76,6 +76,7 @@ _SEPA_KEY = re.compile(r"(EREF|KREF|MREF|CRED|DEBT|SVWZ|ABWA|ABWE|IBAN|BIC|COAM|
 
 _OPENING = frozenset({"60F", "60M"})
 _CLOSING = frozenset({"62F", "62M"})
+_MT942 = frozenset({"34F", "13D", "90D", "90C"})  # fields of an interim report only
 
 
 class _Bad(Exception):
@@ -268,6 +269,13 @@ def _statement(message: _Message) -> ParsedStatement:
     opening: _Balance | None = None
     closing: _Balance | None = None
     entries: list[tuple[_Core, _Field | None]] = []
+    tags = {f.tag for f in message.fields}
+    if tags & _MT942 and not tags & _OPENING:
+        raise _Bad(
+            message.line,
+            None,
+            "this is an MT942 interim report, not a statement: it has no booked balances",
+        )
     for f in message.fields:
         tag = f.tag
         if tag == "61":

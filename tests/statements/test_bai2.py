@@ -7,9 +7,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from domain.statements.parsed import ParsedStatement, StatementFormat
 from statements import bai2
+from tests.statements.bai2_writer import Account, Detail, Group, write
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "statements"
 
@@ -335,3 +338,90 @@ def test_sniff_refuses_other_formats(name: str) -> None:
 
 def test_sniff_refuses_a_csv_that_starts_with_01() -> None:
     assert not bai2.sniff(b"01,2,3\n04,5,6\n")
+
+
+# --- round trip -------------------------------------------------------------------------
+
+CURRENCY_SCALES = {"USD": 2, "CAD": 2, "JPY": 0, "KWD": 3}
+FUNDS = st.sampled_from(
+    [("0",), ("Z",), ("1",), ("V", "240105", ""), ("S", "100", "0", "5"), ("D", "1", "0", "7")]
+)
+TEXT = st.from_regex(r"([A-Z0-9][A-Z0-9 ,.]{0,30}[A-Z0-9.])?", fullmatch=True)
+REF = st.from_regex(r"[A-Z0-9-]{0,10}", fullmatch=True)
+
+
+@st.composite
+def groups(draw: st.DrawFn) -> list[Group]:
+    out = []
+    for day in range(draw(st.integers(1, 3))):
+        group_currency = draw(st.none() | st.sampled_from(sorted(CURRENCY_SCALES)))
+        accounts = []
+        for index in range(draw(st.integers(1, 3))):
+            currency = draw(st.none() | st.sampled_from(sorted(CURRENCY_SCALES)))
+            scale = CURRENCY_SCALES[currency or group_currency or "USD"]
+
+            def scaled(value: int, scale: int = scale) -> Decimal:
+                return Decimal(value).scaleb(-scale)
+
+            summaries = [
+                (code, draw(st.none() | st.integers(-(10**10), 10**10).map(scaled)))
+                for code in draw(st.sampled_from([["010", "015"], ["010", "015", "040"], []]))
+            ]
+            details = [
+                Detail(
+                    type_code=draw(st.integers(100, 699)),
+                    amount=scaled(draw(st.integers(0, 10**9))),
+                    funds=draw(FUNDS),
+                    bank_reference=draw(REF),
+                    customer_reference=draw(REF),
+                    text=draw(TEXT),
+                )
+                for _ in range(draw(st.integers(0, 4)))
+            ]
+            accounts.append(
+                Account(
+                    number=f"{day}{index}00012345",
+                    currency=currency,
+                    summaries=summaries,
+                    details=details,
+                )
+            )
+        out.append(Group(as_of=date(2024, 1, 2 + day), currency=group_currency, accounts=accounts))
+    return out
+
+
+@given(groups(), st.lists(st.integers(1, 12), max_size=3), st.sampled_from(["\n", "\r\n"]))
+def test_what_is_written_reads_back(written: list[Group], cuts: list[int], newline: str) -> None:
+    result = bai2.parse(write(written, cuts=cuts, newline=newline))
+
+    assert result.problems == ()
+    expected = [(group, account) for group in written for account in group.accounts]
+    assert len(result.statements) == len(expected)
+    for parsed, (group, account) in zip(result.statements, expected, strict=True):
+        currency = account.currency or group.currency or "USD"
+        balances = dict(account.summaries)
+        assert (parsed.account, parsed.currency, parsed.period_start) == (
+            account.number,
+            currency,
+            group.as_of,
+        )
+        assert (parsed.opening, parsed.closing) == (balances.get("010"), balances.get("015"))
+        assert [
+            (ln.type_code, ln.amount, ln.bank_reference, ln.reference, ln.description)
+            for ln in parsed.lines
+        ] == [
+            (
+                f"{d.type_code:03d}",
+                d.amount if d.type_code < 400 else -d.amount,
+                d.bank_reference or None,
+                d.customer_reference or None,
+                d.text.strip() or None,
+            )
+            for d in account.details
+        ]
+        assert [ln.value_date for ln in parsed.lines] == [
+            date(2024, 1, 5) if d.funds[0] == "V" else group.as_of for d in account.details
+        ]
+        # the controls, translated to the entries, agree with the entries read
+        assert parsed.control_total == parsed.credits + parsed.debits
+        assert parsed.control_count == len(parsed.lines)

@@ -361,6 +361,11 @@ HEAD = ":20:S1\n:25:NL91ABNA0417164300\n:28C:1/1\n"
             "the statement has no opening balance (:60F: or :60M:)",
         ),
         (
+            HEAD + ":34F:EURD0,\n:13D:2401021200+0100\n:61:240102C1,00NTRFNONREF\n:90C:1EUR1,00\n",
+            "statement 1, line 1",
+            "this is an MT942 interim report, not a statement: it has no booked balances",
+        ),
+        (
             HEAD + ":60F:C240102EUR99999999999999999999,00\n:62F:C240102EUR1,00\n",
             "statement 1, line 4, field :60F:",
             "the amount 99999999999999999999,00 EUR is too large",
