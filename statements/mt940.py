@@ -74,6 +74,15 @@ _SUBFIELD = re.compile(r"\?(\d{2})")
 #: The SEPA keys German banks put in the remittance subfields.
 _SEPA_KEY = re.compile(r"(EREF|KREF|MREF|CRED|DEBT|SVWZ|ABWA|ABWE|IBAN|BIC|COAM|OAMT|PURP)\+")
 
+#: The keywords of the SWIFT-structured ``:86:`` (``/EREF/.../REMI/...``).
+_KEYWORDS = frozenset(
+    {
+        "ACCW", "ADDR", "BENM", "BIC", "BUSP", "CHGS", "CNTP", "CSID", "EREF", "EXCH",
+        "IBAN", "IREF", "ISDT", "MARF", "NAME", "ORDP", "ORIG", "PREF", "PURP", "REMI",
+        "RTRN", "SVCL", "TRCD", "TRTP", "ULTB", "ULTC", "ULTD",
+    }
+)  # fmt: skip
+
 _OPENING = frozenset({"60F", "60M"})
 _CLOSING = frozenset({"62F", "62M"})
 _MT942 = frozenset({"34F", "13D", "90D", "90C"})  # fields of an interim report only
@@ -514,12 +523,56 @@ def _line_fault(value: str) -> str:
 
 
 def _info(lines: list[str]) -> _Info:
-    """Reads a ``:86:``: the German structured form (``166?00...?20...``) or free text."""
+    """Reads a ``:86:``: German structured (``166?00...?20...``), SWIFT keyworded
+    (``/EREF/.../CNTP/.../REMI/...``, Dutch and other banks) or free text."""
     head = lines[0]
     if len(head) >= 4 and head[:3].isdigit() and head[3] == "?":
         return _structured("".join(lines))
     text = " ".join(part.strip() for part in lines).strip()
+    if head.startswith("/"):
+        keyworded = _keyworded("".join(lines), fallback=text)
+        if keyworded is not None:
+            return keyworded
     return _Info(description=text or None)
+
+
+def _keyworded(text: str, *, fallback: str) -> _Info | None:
+    """The ``/KEYWORD/value`` form; None when it is not that (fewer than two keywords).
+
+    Lines are cut at 65 characters wherever they fall, so they are joined without a
+    space. ``CNTP`` is account/BIC/name/city; ``REMI`` starts with ``USTD//`` or
+    ``STRD/`` before the remittance itself.
+    """
+    values: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for token in text.split("/")[1:]:
+        if token in _KEYWORDS:
+            current = []
+            if token not in values:  # a repeated keyword: the first one counts
+                values[token] = current
+            continue
+        if current is not None:
+            current.append(token)
+    if len(values) < 2:
+        return None
+
+    def joined(key: str) -> str:
+        return "/".join(values.get(key, ())).strip("/").strip()
+
+    counterpart = values.get("CNTP", [])
+    account = joined("IBAN") or (counterpart[0].strip() if counterpart else "")
+    name = joined("NAME") or (counterpart[2].strip() if len(counterpart) > 2 else "")
+    remittance = values.get("REMI", [])
+    if remittance and remittance[0] in ("USTD", "STRD"):
+        remittance = remittance[1:]
+    description = "/".join(remittance).strip("/").strip()
+    eref = joined("EREF")
+    return _Info(
+        counterparty=name or None,
+        counterparty_account=account or None,
+        end_to_end_id=eref if eref and eref.upper() != "NOTPROVIDED" else None,
+        description=description or fallback or None,
+    )
 
 
 def _structured(text: str) -> _Info:

@@ -192,7 +192,11 @@ def test_statements_in_swift_blocks_with_crlf() -> None:
     )
     # the sender's BIC from the {2:O940...} header; the :25: has no prefix
     assert first.bank == second.bank == "COBADEFF"
-    assert first.lines[0].description == "/EREF/X1/REMI/USTD//payment for order 42/"
+    # the SWIFT keyworded :86:
+    assert (first.lines[0].end_to_end_id, first.lines[0].description) == (
+        "X1",
+        "payment for order 42",
+    )
     assert second.lines[0].bank_reference == "BK77"
     assert second.lines[0].where == "line 15"
     assert not any("\r" in (ln.description or "") for ln in first.lines)
@@ -392,6 +396,52 @@ def test_latin1_text_is_read_and_utf8_too() -> None:
     for encoding in ("latin-1", "utf-8"):
         (statement,) = mt940.parse(body.format("Zahlung Müller").encode(encoding)).statements
         assert statement.lines[0].description == "Zahlung Müller"
+
+
+@pytest.mark.parametrize(
+    ("info", "expected"),
+    [
+        (
+            # Dutch style: CNTP is account/BIC/name/city, REMI starts with USTD//
+            [
+                "/EREF/E2E-771//CNTP/NL32INGB0000012345/INGBNL2A/Acme Wholesale B.V./Amste",
+                "rdam///REMI/USTD//Invoice 2024-17 and 2024-18/",
+            ],
+            ("E2E-771", "Acme Wholesale B.V.", "NL32INGB0000012345", "Invoice 2024-17 and 2024-18"),
+        ),
+        (
+            # ABN style: IBAN, BIC, NAME keywords; EREF NOTPROVIDED
+            [
+                "/TRTP/SEPA OVERBOEKING/IBAN/NL46ABNA0499998748/BIC/ABNANL2A/NAME/J. Jansen/RE",
+                "MI/Huur januari/EREF/NOTPROVIDED",
+            ],
+            (None, "J. Jansen", "NL46ABNA0499998748", "Huur januari"),
+        ),
+        (
+            # one slash-word only: free text, kept as written
+            ["/ordered by phone, see letter 12"],
+            (None, None, None, "/ordered by phone, see letter 12"),
+        ),
+        (
+            # keywords but no REMI: the whole text is the description
+            ["/TRTP/CASH WITHDRAWAL/CSID/ATM 42"],
+            (None, None, None, "/TRTP/CASH WITHDRAWAL/CSID/ATM 42"),
+        ),
+    ],
+)
+def test_swift_keyworded_86(info: list[str], expected: tuple[object, ...]) -> None:
+    body = (
+        HEAD
+        + ":60F:C240102EUR1,00\n:61:240102C1,00NTRFNONREF\n"
+        + ":86:"
+        + "\n".join(info)
+        + "\n:62F:C240102EUR2,00\n"
+    )
+    (statement,) = mt940.parse(body.encode()).statements
+    (line,) = statement.lines
+    assert (line.end_to_end_id, line.counterparty, line.counterparty_account, line.description) == (
+        expected
+    )
 
 
 def test_an_86_before_any_line_or_after_the_closing_is_about_the_statement() -> None:
