@@ -24,8 +24,11 @@ written, so it is what the file says ``credits + debits`` of the lines is) and
 (the number of ``16`` records, so the number of lines the file says it has).
 
 An account that cannot be read whole is one :class:`ParseProblem` (group, account, line
-and field); the others still parse. A file without its ``99`` trailer is truncated: the
-accounts read whole before the cut still parse, the cut one and the file are problems.
+and field); the others still parse. The ``98`` and ``99`` trailers are checked here (their
+totals, account or group counts and record counts against what was read): a whole
+account or group gone missing shows only there, as a problem of the file. A file
+without its ``99`` trailer is truncated: the accounts read whole before the cut still
+parse, the cut one and the file are problems.
 
 Why not the ``bai2`` package (0.15.0, MIT): it parses the whole file or raises one
 exception with no line, reads amounts as bare integers without the currency's scale,
@@ -87,6 +90,24 @@ class _Account:
     header: _Record
     details: list[_Record] = field(default_factory=list)
     trailer: _Record | None = None
+
+
+@dataclass(slots=True)
+class _Tally:
+    """What a trailer (98, 99) should say: its records, accounts or groups, total."""
+
+    records: int = 0  # physical records, the header's, the 88s' and the trailer's own
+    children: int = 0
+    total: int = 0  # BAI2 adds the raw numbers, whatever their currencies
+    total_known: bool = True
+
+    def add_total(self, text: str) -> None:
+        raw = text.strip()
+        digits = raw[1:] if raw[:1] in ("+", "-") else raw
+        if digits.isascii() and digits.isdigit():
+            self.total += -int(digits) if raw[0] == "-" else int(digits)
+        else:
+            self.total_known = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,9 +231,12 @@ class _Reader:
         self.header_seen = False
         self.trailer_seen = False
         self.last_line = 0
+        self.file_tally = _Tally()
+        self.group_tally: _Tally | None = None
 
     def run(self) -> None:
         for item in _records(self.text):
+            self._tally(item)
             if isinstance(item, _Bad):
                 self._fault(item)
                 continue
@@ -236,6 +260,27 @@ class _Reader:
                     error="the file ends without its trailer (99): it is truncated",
                 )
             )
+
+    def _tally(self, item: _Record | _Bad) -> None:
+        """Counts for the trailers, every record read, even one skipped as bad.
+
+        A file total is the sum of its groups' and so of all its accounts' totals: both
+        are added up from the 49s, so a lost 98 does not also break the file total.
+        """
+        physical = 1 if isinstance(item, _Bad) else item.lines
+        self.file_tally.records += physical
+        group = self.group_tally
+        if group is not None:
+            group.records += physical
+        if isinstance(item, _Bad):
+            return
+        if item.code == "03" and group is not None:
+            group.children += 1
+        elif item.code == "49":
+            total = item.fields()[0]
+            self.file_tally.add_total(total)
+            if group is not None:
+                group.add_total(total)
 
     def _fault(self, bad: _Bad) -> None:
         if self.account is not None:
@@ -280,7 +325,20 @@ class _Reader:
                     _Bad(record.line, "the account has no trailer (49) before the group's 98")
                 )
                 self._close_account()
-            self.group = None
+            tally, number = self.group_tally, self.group_count
+            self.group, self.group_tally = None, None
+            if tally is None:
+                raise _Bad(record.line, "a group trailer (98) closes no group")
+            fields = record.fields()
+            self._check_trailer(
+                record,
+                fields,
+                tally,
+                kind="group trailer (98)",
+                scope="group",
+                children="accounts",
+                where=f"group {number}, line {record.line}",
+            )
         elif code == "01":
             if self.header_seen:
                 raise _Bad(record.line, "a second file header (01)")
@@ -289,13 +347,74 @@ class _Reader:
             self.file_id = (fields[4].strip() or None) if len(fields) > 4 else None
         elif code == "99":
             self.trailer_seen = True
+            if self.group_tally is not None:
+                self.group_tally = None
+                self.problems.append(
+                    ParseProblem(
+                        where=f"group {self.group_count}, line {record.line}",
+                        error="the group has no trailer (98) before the file trailer (99)",
+                    )
+                )
+            self._check_trailer(
+                record,
+                record.fields(),
+                self.file_tally,
+                kind="file trailer (99)",
+                scope="file",
+                children="groups",
+                where=f"line {record.line}",
+            )
+
+    def _check_trailer(
+        self,
+        record: _Record,
+        fields: list[str],
+        tally: _Tally,
+        *,
+        kind: str,
+        scope: str,
+        children: str,
+        where: str,
+    ) -> None:
+        """Compares a 98 or 99 with what was read: missing or added records, accounts or
+        groups show here even when every 49 agrees with its own account."""
+        stated = [field.strip() for field in fields] + ["", "", ""]
+        checks = (
+            ("control total", stated[0], tally.total if tally.total_known else None),
+            (f"number of {children}", stated[1], tally.children),
+            ("number of records", stated[2], tally.records),
+        )
+        for name, text, counted in checks:
+            if counted is None:
+                continue
+            number = text[1:] if name == "control total" and text[:1] in ("+", "-") else text
+            if not (number.isascii() and number.isdigit()):
+                error = f"the {kind} {name} {text!r} is not a number"
+            elif int(text) == counted:
+                continue
+            elif name == "control total":
+                error = (
+                    f"the {kind} control total {text} is not the sum of its {children}' ({counted})"
+                )
+            else:
+                error = f"the {kind} counts {int(text)} {name[10:]} but the {scope} has {counted}"
+            self.problems.append(ParseProblem(where=f"{where}, {name}", error=error))
 
     def _open_group(self, record: _Record) -> None:
         if self.account is not None:
             self._fault(_Bad(record.line, "the account has no trailer (49) before the next group"))
             self._close_account()
+        if self.group_tally is not None:
+            self.problems.append(
+                ParseProblem(
+                    where=f"group {self.group_count}, line {record.line}",
+                    error="the group has no trailer (98) before the next group header (02)",
+                )
+            )
         self.group_count += 1
         self.account_count = 0
+        self.group_tally = _Tally(records=record.lines)
+        self.file_tally.children += 1
         self.group = None
         self.skipping = True  # until this header reads: its accounts go with it
         fields = record.fields()

@@ -181,8 +181,23 @@ def test_a_truncated_file_keeps_the_whole_accounts_before_the_cut() -> None:
     ]
 
 
-HEAD = "01,BANK,CUST,240103,0600,1,,,2/\n02,CUST,BANK,1,240102,,USD,2/\n"
-TAIL = "98,0,1,4/\n99,0,1,6/\n"
+GROUP = "02,CUST,BANK,1,240102,,USD,2/\n"
+
+
+def _file(*groups: str) -> str:
+    """A file around groups (02 to the last 49), with trailers that agree with them."""
+    out = ["01,BANK,CUST,240103,0600,1,,,2/\n"]
+    file_total, records = 0, 1
+    for body in groups:
+        lines = body.splitlines()
+        totals = [line.split(",")[1] for line in lines if line.startswith("49,")]
+        total = sum(int(t) for t in totals if t.lstrip("+-").isdigit())
+        accounts = sum(line.startswith("03,") for line in lines)
+        out.append(f"{body}98,{total},{accounts},{len(lines) + 1}/\n")
+        file_total += total
+        records += len(lines) + 1
+    out.append(f"99,{file_total},{len(groups)},{records + 1}/\n")
+    return "".join(out)
 
 
 def _problems(body: str) -> list[tuple[str, str]]:
@@ -195,7 +210,7 @@ def _problems(body: str) -> list[tuple[str, str]]:
     ("body", "expected"),
     [
         (
-            HEAD + "03,1,USD,010,100,/\n16,165,1.50,0,R,C,T/\n49,250,3/\n" + TAIL,
+            _file(GROUP + "03,1,USD,010,100,/\n16,165,1.50,0,R,C,T/\n49,250,3/\n"),
             [
                 (
                     "group 1, account 1, line 4, amount",
@@ -204,7 +219,7 @@ def _problems(body: str) -> list[tuple[str, str]]:
             ],
         ),
         (
-            HEAD + "03,1,USD,010,10O,/\n49,100,2/\n" + TAIL,
+            _file(GROUP + "03,1,USD,010,10O,/\n49,100,2/\n"),
             [
                 (
                     "group 1, account 1, line 3, amount",
@@ -213,15 +228,15 @@ def _problems(body: str) -> list[tuple[str, str]]:
             ],
         ),
         (
-            HEAD + "03,1,USD,010,100,/\n16,165,+100,0,R,C,T/\n49,200,3/\n" + TAIL,
+            _file(GROUP + "03,1,USD,010,100,/\n16,165,+100,0,R,C,T/\n49,200,3/\n"),
             [("group 1, account 1, line 4, amount", "the amount +100 of a detail takes no sign")],
         ),
         (
-            HEAD + "03,1,USD,010,100,/\n16,165,,0,R,C,T/\n49,100,3/\n" + TAIL,
+            _file(GROUP + "03,1,USD,010,100,/\n16,165,,0,R,C,T/\n49,100,3/\n"),
             [("group 1, account 1, line 4, amount", "the transaction detail has no amount")],
         ),
         (
-            HEAD + "03,1,USD,010,100,/\n16,890,0,0,R,C,T/\n49,100,3/\n" + TAIL,
+            _file(GROUP + "03,1,USD,010,100,/\n16,890,0,0,R,C,T/\n49,100,3/\n"),
             [
                 (
                     "group 1, account 1, line 4, type code",
@@ -230,7 +245,7 @@ def _problems(body: str) -> list[tuple[str, str]]:
             ],
         ),
         (
-            HEAD + "03,1,USD,010,100,/\n16,165,100,X,R,C,T/\n49,200,3/\n" + TAIL,
+            _file(GROUP + "03,1,USD,010,100,/\n16,165,100,X,R,C,T/\n49,200,3/\n"),
             [
                 (
                     "group 1, account 1, line 4, funds type",
@@ -239,7 +254,7 @@ def _problems(body: str) -> list[tuple[str, str]]:
             ],
         ),
         (
-            HEAD + "03,1,USD,010,100,/\n49,1x0,2/\n" + TAIL,
+            _file(GROUP + "03,1,USD,010,100,/\n49,1x0,2/\n"),
             [
                 (
                     "group 1, account 1, line 4, control total",
@@ -248,7 +263,7 @@ def _problems(body: str) -> list[tuple[str, str]]:
             ],
         ),
         (
-            HEAD + "03,1,USD,010,100,/\n49,100,two/\n" + TAIL,
+            _file(GROUP + "03,1,USD,010,100,/\n49,100,two/\n"),
             [
                 (
                     "group 1, account 1, line 4, number of records",
@@ -257,18 +272,18 @@ def _problems(body: str) -> list[tuple[str, str]]:
             ],
         ),
         (
-            "01,BANK,CUST,240103,0600,1,,,2/\n02,CUST,BANK,1,241302,,USD,2/\n"
-            "03,1,USD,010,100,/\n16,165,5,0,R,C,T/\n49,105,3/\n" + TAIL,
+            _file(
+                "02,CUST,BANK,1,241302,,USD,2/\n03,1,USD,010,100,/\n16,165,5,0,R,C,T/\n49,105,3/\n"
+            ),
             [("line 2, as-of date", "the as-of date 241302 is not a valid date")],
         ),
         (
-            "01,BANK,CUST,240103,0600,1,,,2/\n02,CUST,BANK,1,240102,,EUX,2/\n"
-            "03,1,USD,010,100,/\n49,100,2/\n" + TAIL,
+            _file("02,CUST,BANK,1,240102,,EUX,2/\n03,1,USD,010,100,/\n49,100,2/\n"),
             [("line 2, currency", "unknown currency 'EUX'")],
         ),
         (
             "01,BANK,CUST,240103,0600,1,,,2/\n03,1,USD,010,100,/\n16,165,5,0,R,C,T/\n"
-            "49,105,3/\n99,0,0,4/\n",
+            "49,105,3/\n99,105,0,5/\n",
             [("line 2", "an account (03) is outside any group (02)")],
         ),
         (
@@ -283,8 +298,56 @@ def test_each_fault_is_one_sentence_with_where(body: str, expected: list[tuple[s
     assert _problems(body) == expected
 
 
+def test_group_and_file_trailers_show_a_whole_account_gone_missing() -> None:
+    text = _read("bai2_two_days.bai").decode()
+    cad = (
+        "03,9876543210,CAD,010,500000,,,015,450000,/\r\n"
+        "16,495,50000,Z,BR0004,,OUTGOING WIRE, FEE INCLUDED/\r\n"
+        "49,1000000,3/\r\n"
+    )
+    assert cad in text
+    result = bai2.parse(text.replace(cad, "").encode())
+
+    # every account left agrees with its own 49: only the trailers can tell
+    assert [s.account for s in result.statements] == ["1234567890", "1234567890", "5555555555"]
+    assert [(p.where, p.error) for p in result.problems] == [
+        (
+            "group 1, line 10, control total",
+            "the group trailer (98) control total 5040000 is not the sum of its accounts' "
+            "(4040000)",
+        ),
+        (
+            "group 1, line 10, number of accounts",
+            "the group trailer (98) counts 2 accounts but the group has 1",
+        ),
+        (
+            "group 1, line 10, number of records",
+            "the group trailer (98) counts 12 records but the group has 9",
+        ),
+        (
+            "line 19, control total",
+            "the file trailer (99) control total 7540000 is not the sum of its groups' (6540000)",
+        ),
+        (
+            "line 19, number of records",
+            "the file trailer (99) counts 22 records but the file has 19",
+        ),
+    ]
+
+
+def test_a_group_without_its_trailer_is_a_problem() -> None:
+    text = _file(GROUP + "03,1,USD,010,100,/\n49,100,2/\n")
+    result = bai2.parse(text.replace("98,100,1,4/\n", "").encode())
+
+    assert [s.account for s in result.statements] == ["1"]
+    assert [(p.where, p.error) for p in result.problems] == [
+        ("group 1, line 5", "the group has no trailer (98) before the file trailer (99)"),
+        ("line 5, number of records", "the file trailer (99) counts 6 records but the file has 5"),
+    ]
+
+
 def test_an_account_without_its_trailer_is_a_problem_and_the_next_one_reads() -> None:
-    body = HEAD + "03,1,USD,010,100,/\n03,2,USD,010,100,/\n49,100,2/\n" + TAIL
+    body = _file(GROUP + "03,1,USD,010,100,/\n03,2,USD,010,100,/\n49,100,2/\n")
     result = bai2.parse(body.encode())
 
     assert [s.account for s in result.statements] == ["2"]
@@ -294,7 +357,7 @@ def test_an_account_without_its_trailer_is_a_problem_and_the_next_one_reads() ->
 
 
 def test_the_continuation_of_an_03_starts_a_new_field() -> None:
-    body = HEAD + "03,1,USD,010,100,,/\n88,015,175,,/\n16,165,75,0,R,C,T/\n49,350,4/\n" + TAIL
+    body = _file(GROUP + "03,1,USD,010,100,,/\n88,015,175,,/\n16,165,75,0,R,C,T/\n49,350,4/\n")
     (statement,) = bai2.parse(body.encode()).statements
 
     assert (statement.opening, statement.closing) == (Decimal("1.00"), Decimal("1.75"))
@@ -302,7 +365,7 @@ def test_the_continuation_of_an_03_starts_a_new_field() -> None:
 
 
 def test_distributed_availability_d_is_stepped_over() -> None:
-    body = HEAD + "03,1,USD,010,100,/\n16,165,75,D,2,0,50,1,25,R9,C9,SPLIT/\n49,175,3/\n" + TAIL
+    body = _file(GROUP + "03,1,USD,010,100,/\n16,165,75,D,2,0,50,1,25,R9,C9,SPLIT/\n49,175,3/\n")
     (statement,) = bai2.parse(body.encode()).statements
 
     (line,) = statement.lines
