@@ -65,7 +65,7 @@ _BALANCE = re.compile(r"([DC])(\d{6})([A-Z]{3})(\d[\d,]*)")
 #: The first line of a ``:61:`` statement line.
 _LINE = re.compile(
     r"(?P<value>\d{6})(?P<entry>\d{4})?(?P<mark>R?[DC])(?P<funds>[A-Z])?"
-    r"(?P<amount>\d[\d,]*)(?P<type>[A-Z][A-Z0-9]{3})?(?P<rest>.*)"
+    r"(?P<amount>\d[\d,]*)(?P<type>[A-Z][A-Z0-9]{3})(?P<rest>.*)"
 )
 
 #: Subfields of a structured ``:86:`` (``?20``...): the code and its text follow.
@@ -519,7 +519,15 @@ def _line_fault(value: str) -> str:
         rest = rest[4:]
     if not rest.startswith(("C", "D", "RC", "RD")):
         return f"the debit/credit mark {rest[:2]!r} is not C, D, RC or RD"
-    return "the statement line has no amount after its debit/credit mark"
+    rest = rest[2:] if rest[0] == "R" else rest[1:]
+    if rest[:1].isalpha():  # a funds code
+        rest = rest[1:]
+    if not rest[:1].isdigit():
+        return "the statement line has no amount after its debit/credit mark"
+    return (
+        "the statement line has no transaction type (a letter and three characters, "
+        "such as NTRF) after its amount"
+    )
 
 
 def _info(lines: list[str]) -> _Info:

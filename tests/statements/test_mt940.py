@@ -143,6 +143,23 @@ def test_reversals_rc_is_money_out_and_rd_money_in() -> None:
     ]
 
 
+def test_a_funds_code_after_the_mark_is_not_part_of_the_amount() -> None:
+    body = (
+        HEAD
+        + ":60F:C240102EUR100,00\n"
+        + ":61:2401020102DR12,50NCHGNONREF\n"  # D, funds code R
+        + ":61:240102RCE7,50NTRFNONREF\n"  # RC, funds code E
+        + ":61:240102CR1,00NTRFNONREF\n"  # C, funds code R
+        + ":62F:C240102EUR81,00\n"
+    )
+    (statement,) = mt940.parse(body.encode()).statements
+    assert [ln.amount for ln in statement.lines] == [
+        Decimal("-12.50"),
+        Decimal("-7.50"),
+        Decimal("1.00"),
+    ]
+
+
 def test_entry_dates_take_their_year_across_new_year() -> None:
     statements = mt940.parse(_read("mt940_month.sta")).statements
     valued_31_dec = statements[1].lines[0]
@@ -312,6 +329,18 @@ HEAD = ":20:S1\n:25:NL91ABNA0417164300\n:28C:1/1\n"
             HEAD + ":60F:C240102EUR1,00\n:61:240102CNTRF\n:62F:C240102EUR2,00\n",
             "statement 1, line 5, field :61:",
             "the statement line has no amount after its debit/credit mark",
+        ),
+        (
+            HEAD + ":60F:C240102EUR1,00\n:61:240102C1,00\n:62F:C240102EUR2,00\n",
+            "statement 1, line 5, field :61:",
+            "the statement line has no transaction type (a letter and three characters, "
+            "such as NTRF) after its amount",
+        ),
+        (
+            HEAD + ":60F:C240102EUR1,00\n:61:240102CR1,00//BK1\n:62F:C240102EUR2,00\n",
+            "statement 1, line 5, field :61:",
+            "the statement line has no transaction type (a letter and three characters, "
+            "such as NTRF) after its amount",
         ),
         (
             HEAD + ":61:240102C1,00NTRF\n:60F:C240102EUR1,00\n:62F:C240102EUR2,00\n",
