@@ -449,14 +449,10 @@ class _Reader:
             ParseProblem(
                 where=f"{where}, {detail}",
                 error=fault.reason,
-                statement=_account_number(account.header),
+                # the file id, as ParsedStatement.statement_id; ``where`` names the account
+                statement=self.file_id,
             )
         )
-
-
-def _account_number(header: _Record) -> str | None:
-    fields = header.fields()
-    return fields[0].strip() or None
 
 
 def _statement(

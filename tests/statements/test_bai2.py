@@ -151,16 +151,18 @@ def test_fixed_length_physical_records_without_line_ends() -> None:
 def test_a_bad_account_is_a_problem_and_the_good_ones_still_parse() -> None:
     result = bai2.parse(_read("bai2_bad_among_good.bai"))
 
+    # a problem names the file id as its statement (as ParsedStatement.statement_id does)
+    # and the account by its place, never by its number
     assert [s.account for s in result.statements] == ["1111111111", "5555555555"]
     assert [(p.statement, p.where, p.error) for p in result.problems] == [
         (
-            "2222222222",
+            "7",
             "group 1, account 2, line 7, amount",
             "the amount '20X0' is not a whole number of minor units",
         ),
-        ("3333333333", "group 1, account 3, line 9, currency", "unknown currency 'XYZ'"),
+        ("7", "group 1, account 3, line 9, currency", "unknown currency 'XYZ'"),
         (
-            "4444444444",
+            "7",
             "group 1, account 4, line 12, record code",
             "the record code '17' is not a BAI2 record (01, 02, 03, 16, 49, 88, 98 or 99)",
         ),
@@ -173,7 +175,7 @@ def test_a_truncated_file_keeps_the_whole_accounts_before_the_cut() -> None:
     assert [s.account for s in result.statements] == ["1111111111"]
     assert [(p.statement, p.where, p.error) for p in result.problems] == [
         (
-            "2222222222",
+            "9",
             "group 1, account 2, line 7",
             "the account has no trailer (49): the file is truncated",
         ),
