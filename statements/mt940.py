@@ -32,6 +32,7 @@ value in it, and put the ``?31`` IBAN into the counterparty name in our tests.
 from __future__ import annotations
 
 import functools
+import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -199,8 +200,6 @@ def _decode(data: bytes) -> str:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = data.decode("latin-1")
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
     if "\x01" in text or "\x03" in text or "\x1a" in text or "\x00" in text:
         text = text.translate(_CONTROL)
     return text
@@ -218,9 +217,9 @@ def _messages(text: str) -> Iterator[_Message]:
     last: _Field | None = None
     bank: str | None = None  # from the block header of the message about to start
     count = 0
-    for number, line in enumerate(text.split("\n"), 1):
-        if not line:
-            continue
+    # Lines one at a time (no list of them all), CRLF and CR read as LF; each ends in "\n"
+    # until stripped, which every branch below does before it keeps any text.
+    for number, line in enumerate(io.StringIO(text, newline=None), 1):
         first = line[0]
         if first == ":":
             match = _TAG.match(line)
