@@ -34,6 +34,7 @@ from __future__ import annotations
 import functools
 import io
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -214,25 +215,28 @@ def _messages(text: str) -> Iterator[_Message]:
     is most of the parse's time.
     """
     current: _Message | None = None
+    fields: list[_Field] = []  # the current message's
     last: _Field | None = None
     bank: str | None = None  # from the block header of the message about to start
     count = 0
+    tag_at = _TAG.match
     # Lines one at a time (no list of them all), CRLF and CR read as LF; each ends in "\n"
     # until stripped, which every branch below does before it keeps any text.
     for number, line in enumerate(io.StringIO(text, newline=None), 1):
         first = line[0]
         if first == ":":
-            match = _TAG.match(line)
+            match = tag_at(line)
             if match is not None:
-                tag = match.group(1)
-                if current is None or (tag == "20" and current.fields):
+                tag = match[1]
+                if current is None or (tag == "20" and fields):
                     if current is not None:
                         yield current
                     count += 1
                     current = _Message(number=count, line=number, bank=bank)
+                    fields = current.fields
                     bank = None
-                last = _Field(tag=tag, line=number, lines=[line[match.end() :].rstrip()])
-                current.fields.append(last)
+                last = _Field(tag, number, [line[match.end() :].rstrip()])
+                fields.append(last)
                 continue
         elif first == "{":  # a block header, or a trailer block: no statement data
             if current is not None:
@@ -467,32 +471,38 @@ def _exponent(scale: int) -> Decimal:
 
 def _core(f: _Field, *, currency: str) -> _Core:
     """Reads a ``:61:`` as soon as it comes, so problems are told in file order."""
-    first = f.lines[0]
-    match = _LINE.match(first)
+    lines = f.lines
+    match = _LINE.match(lines[0])
     if match is None:
-        raise _Bad(f.line, f.tag, _line_fault(first))
-    value_date = _date(match["value"], f)
-    entry = match["entry"]
-    amount = _amount(match["amount"], currency, f)
+        raise _Bad(f.line, f.tag, _line_fault(lines[0]))
+    value, entry, mark, _funds, amount_text, type_code, rest = match.groups()
+    value_date = _date(value, f)
+    amount = _amount(amount_text, currency, f)
     # C and RD (a reversed debit) bring money in; D and RC (a reversed credit) take it out.
-    if match["mark"] in ("D", "RC"):
+    if mark == "D" or mark == "RC":
         amount = -amount
-    own, _, bank_reference = match["rest"].partition("//")
+    own, _, bank_reference = rest.partition("//")
     own = own.strip()
+    bank_reference = bank_reference.strip()
     return _Core(
         line=f.line,
         amount=amount,
         value_date=value_date,
         booking_date=_entry_date(entry, value_date, f) if entry else None,
         reference=own if own and own.upper() != "NONREF" else None,
-        bank_reference=bank_reference.strip() or None,
-        type_code=match["type"],
-        supplementary=" ".join(part.strip() for part in f.lines[1:]) or None,
+        bank_reference=bank_reference or None,
+        type_code=sys.intern(type_code),  # a handful of codes, on every line
+        supplementary=" ".join(part.strip() for part in lines[1:]) or None
+        if len(lines) > 1
+        else None,
     )
 
 
+_NO_INFO = _Info()  # shared, never changed
+
+
 def _entry(number: int, core: _Core, info_field: _Field | None) -> ParsedLine:
-    info = _info(info_field.lines) if info_field is not None else _Info()
+    info = _info(info_field.lines) if info_field is not None else _NO_INFO
     return ParsedLine(
         number=number,
         amount=core.amount,
@@ -607,7 +617,7 @@ def _structured(text: str) -> _Info:
         remittance = values.get("SVWZ", "") or keyed[0]
     description = remittance.strip() or subfields.get("00", "").strip()
     return _Info(
-        type_code=parts[0][:3],
+        type_code=sys.intern(parts[0][:3]),
         counterparty=name or None,
         counterparty_account=account or None,
         end_to_end_id=end_to_end,
