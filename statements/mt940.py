@@ -224,6 +224,16 @@ def _messages(text: str) -> Iterator[_Message]:
     # until stripped, which every branch below does before it keeps any text.
     for number, line in enumerate(io.StringIO(text, newline=None), 1):
         first = line[0]
+        if first == "{":  # a block header, or a trailer block: it ends any message
+            if current is not None:
+                yield current
+            current = last = None
+            start = line.find("{4:")
+            bank = _sender(line[:start]) if start >= 0 else None
+            line = line[start + 3 :] if start >= 0 else ""  # "{4::20:..." on one line
+            if not line.strip():
+                continue
+            first = line[0]
         if first == ":":
             match = tag_at(line)
             if match is not None:
@@ -238,12 +248,6 @@ def _messages(text: str) -> Iterator[_Message]:
                 last = _Field(tag, number, [line[match.end() :].rstrip()])
                 fields.append(last)
                 continue
-        elif first == "{":  # a block header, or a trailer block: no statement data
-            if current is not None:
-                yield current
-            current = last = None
-            bank = _sender(line) if "{4:" in line else None
-            continue
         elif first == "-":
             stripped = line.rstrip()
             if stripped == "-" or stripped.startswith("-}"):

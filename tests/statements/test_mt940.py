@@ -219,6 +219,25 @@ def test_statements_in_swift_blocks_with_crlf() -> None:
     assert not any("\r" in (ln.description or "") for ln in first.lines)
 
 
+def test_a_block_header_may_carry_the_first_field_on_its_line() -> None:
+    data = _read("mt940_blocks.sta").replace(b"{4:\r\n:20:", b"{4::20:")
+    assert data.count(b"{4::20:") == 2
+
+    def read(raw: bytes) -> list[tuple[object, ...]]:
+        result = mt940.parse(raw)
+        assert result.problems == ()
+        return [
+            (s.statement_id, s.bank, s.opening, s.closing, [ln.amount for ln in s.lines])
+            for s in result.statements
+        ]
+
+    assert read(data) == read(_read("mt940_blocks.sta"))
+    assert [s.where for s in mt940.parse(data).statements] == [
+        "statement 1 (line 1)",
+        "statement 2 (line 9)",
+    ]
+
+
 def test_the_same_statements_read_alike_bare_or_wrapped_lf_or_crlf() -> None:
     bare = mt940.parse(_read("mt940_month.sta"))
     text = _read("mt940_month.sta").decode()
