@@ -1,0 +1,1 @@
+"""Tests of the bank-file parsers (the ``statements`` package)."""
