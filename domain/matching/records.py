@@ -189,7 +189,7 @@ class Components:
     ``date_distance_days`` the largest distance of any ledger entry to the nearer of the
     bank line's booking and value date (for a group: the largest over its lines);
     ``reference_similarity`` and ``counterparty_similarity`` are 0-100 (for a group: the
-    mean and the lowest over its pairs), ``reference_basis`` says what matched what
+    lowest over its pairs), ``reference_basis`` says what matched what
     (``"reference"``, ``"found in description"``...).
     """
 

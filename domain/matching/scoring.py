@@ -7,13 +7,18 @@ the score is the sum of the four points (``Components.score``):
   the edge); beyond it 0;
 * date: ``1 - days / (window + 1)`` for the nearer of booking and value date (0 beyond
   the window);
-* reference: the reference similarity (``similarity.reference_similarity``) / 100;
+* reference: ``(similarity - 50) / 50`` of the reference similarity
+  (``similarity.reference_similarity``), 0 below 50: two different invoice numbers of one
+  series share their prefix and most digits and reach a ratio of 50-65 without being
+  related, so the first half of the scale is noise and must not lift a score;
 * counterparty: the name similarity / 100.
 
 A group (one bank line and several ledger entries, or the reverse) is scored the same way
-with its summed amount, its largest date distance, the mean reference similarity and the
-lowest counterparty similarity of its pairs: a group is as good as its weakest name.
+with its summed amount, its largest date distance and the lowest reference and
+counterparty similarity of its pairs: a group is as good as its weakest member (a mean
+let one unrelated line ride on its neighbours' references).
 """
+
 
 from __future__ import annotations
 
@@ -38,6 +43,9 @@ from domain.matching.similarity import (
     reference_similarity,
 )
 from domain.money import canonical_decimal, minor_units, normalize_currency, to_minor
+
+#: Reference similarity below this is noise (see the module docstring).
+REFERENCE_FLOOR = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,19 +191,16 @@ def score_group(
         fit, amount_points = AmountFit.OFF, 0
 
     days = 0
-    ref_total = 0
+    reference = 100
     bases: set[str] = set()
     name = 100
-    pairs = 0
     for b in banks:
         for lg in ledgers:
-            pairs += 1
             days = max(days, b.distance(lg.day))
             ref, basis = reference_similarity(b.texts, lg.texts)
-            ref_total += ref
+            reference = min(reference, ref)
             bases.add(basis)
             name = min(name, name_similarity(b.name, lg.name))
-    reference = (2 * ref_total + pairs) // (2 * pairs)
     date_points = _points(weights.date, max(0, window + 1 - days), window + 1)
     return Components(
         amount_fit=fit,
@@ -206,7 +211,9 @@ def score_group(
         counterparty_similarity=name,
         amount_points=amount_points,
         date_points=date_points,
-        reference_points=_points(weights.reference, reference, 100),
+        reference_points=_points(
+            weights.reference, max(0, reference - REFERENCE_FLOOR), 100 - REFERENCE_FLOOR
+        ),
         counterparty_points=_points(weights.counterparty, name, 100),
     )
 

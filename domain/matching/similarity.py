@@ -1,8 +1,9 @@
 """Text similarity for the matcher: references and counterparty names, 0-100.
 
 String similarity comes from rapidfuzz (MIT): ``fuzz.ratio`` (normalised Indel
-similarity) for references, where every character counts, and ``fuzz.token_set_ratio``
-for names, where word order and extra words ("ACME" vs "ACME TRADING") should not.
+similarity) for references, where every character counts, and the token-set and
+token-sort ratios for names, where word order should not count and extra words
+("ACME" vs "ACME TRADING") only a little.
 """
 
 from __future__ import annotations
@@ -122,7 +123,13 @@ def reference_similarity(bank: ReferenceTexts, ledger: ReferenceTexts) -> tuple[
 
 
 def name_similarity(bank: str, ledger: str) -> int:
-    """Two normalised counterparty names, 0-100 (0 when either is missing)."""
+    """Two normalised counterparty names, 0-100 (0 when either is missing).
+
+    The mean of the token-set ratio (word order and a cut-off or extra word do not count)
+    and the token-sort ratio (they do): token-set alone gives 100 to any name whose words
+    are a subset of the other's, so "BRIVEL" would equal "MIVELKA BRIVEL".
+    """
     if not bank or not ledger:
         return 0
-    return int(fuzz.token_set_ratio(bank, ledger) + 0.5)
+    both = fuzz.token_set_ratio(bank, ledger) + fuzz.token_sort_ratio(bank, ledger)
+    return int(both / 2 + 0.5)

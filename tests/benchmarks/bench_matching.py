@@ -85,6 +85,7 @@ class Labelled:
     bank: list[BankLine] = field(default_factory=list)
     ledger: list[LedgerLine] = field(default_factory=list)
     truth: set[Pair] = field(default_factory=set)
+    kind: dict[Pair, str] = field(default_factory=dict)  # "1:1", "1:n" or "n:1"
 
 
 class _Generator:
@@ -238,6 +239,7 @@ class _Generator:
                         gl, currency, sign * part, day - timedelta(days=self._lag()), ref, name
                     )
                     self.out.truth.add((line.key, entry.entry_id))
+                    self.out.kind[(line.key, entry.entry_id)] = "1:n"
             elif r < 0.115:  # card settlements: several bank lines for one ledger entry
                 batch = self._reference().replace("INV", "STL")
                 parts = [self._amount() for _ in range(rng.randint(2, 4))]
@@ -255,6 +257,7 @@ class _Generator:
                         "VISA ACQUIRER",
                     )
                     self.out.truth.add((line.key, entry.entry_id))
+                    self.out.kind[(line.key, entry.entry_id)] = "n:1"
             elif r < 0.12:  # an internal transfer between the two accounts of one currency
                 mine = [a for a in ACCOUNTS if a[1] == currency]
                 amount = self._amount()
@@ -286,6 +289,7 @@ class _Generator:
                     gl, currency, ledger_amount, day - timedelta(days=self._lag()), ref, name
                 )
                 self.out.truth.add((line.key, entry.entry_id))
+                self.out.kind[(line.key, entry.entry_id)] = "1:1"
                 if rng.random() < 0.003:  # the statement imported twice: the line again
                     self._bank(
                         account,
@@ -386,6 +390,10 @@ def main() -> None:
         f"  recall at >= 60 {recall:.4%} "
         f"({len(reviewed & data.truth):,} of {len(data.truth):,} true pairs)"
     )
+    for kind in ("1:1", "1:n", "n:1"):
+        of_kind = {p for p in data.truth if data.kind[p] == kind}
+        print(f"    recall of {kind} pairs {len(of_kind & reviewed) / len(of_kind):.4%}", end="")
+        print(f" ({len(of_kind - reviewed):,} of {len(of_kind):,} missed)")
     for band in (Band.AUTO_ACCEPTED, Band.PENDING_REVIEW):
         ms = result.in_band(band)
         groups = sum(1 for m in ms if len(m.bank_lines) + len(m.ledger_entries) > 2)
