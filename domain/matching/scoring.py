@@ -19,7 +19,6 @@ counterparty similarity of its pairs: a group is as good as its weakest member (
 let one unrelated line ride on its neighbours' references).
 """
 
-
 from __future__ import annotations
 
 import hashlib
