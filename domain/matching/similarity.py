@@ -8,12 +8,14 @@ token-sort ratios for names, where word order should not count and extra words
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
 _TOKEN = re.compile(r"[A-Z0-9]+")
+_NOT_ALNUM = re.compile(r"[^A-Z0-9]+")
 _LEADING_ZEROS = re.compile(r"(?<![0-9])0+(?=[0-9])")
 
 #: An id found inside free text must be at least this long and hold a digit, so that a
@@ -49,19 +51,20 @@ _NAME_NOISE = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=1 << 16)  # pure; remittance texts repeat a lot
 def normalize_reference(text: str | None) -> str:
     """Upper case, no spaces or punctuation, no leading zeros in any number.
 
-    ``"inv-000123"``, ``"INV 123"`` and ``"Inv.0123"`` all give ``"INV123"``; each token
-    loses its leading zeros before the tokens are joined, so ``"2024-0012"`` gives
+    ``"inv-000123"``, ``"INV 123"`` and ``"Inv.0123"`` all give ``"INV123"``; each number
+    loses its leading zeros before the separators go, so ``"2024-0012"`` gives
     ``"202412"``, not ``"20240012"`` with its zeros kept.
     """
     if not text:
         return ""
-    tokens = _TOKEN.findall(text.upper())
-    return "".join(_LEADING_ZEROS.sub("", t) for t in tokens)
+    return _NOT_ALNUM.sub("", _LEADING_ZEROS.sub("", text.upper()))
 
 
+@functools.lru_cache(maxsize=1 << 16)  # pure; counterparties repeat a lot
 def normalize_name(text: str | None) -> str:
     """A counterparty name as space-separated upper-case words, legal forms dropped."""
     if not text:
