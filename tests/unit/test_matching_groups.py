@@ -127,3 +127,17 @@ def test_subset_sums_are_exact_within_budget_and_size(values, target, tolerance,
         for k in range(2, min(size, len(magnitudes)) + 1):
             for combo in combinations(magnitudes, k):
                 assert abs(sum(combo) - target) > tolerance
+
+
+def test_lines_with_nothing_in_common_with_the_anchor_are_not_grouped_on_amount_alone():
+    result = match_lines(
+        [bank(1, "300.00", description="PAYMENT")],
+        [
+            ledger("I1", "100.00", reference="INV-200001", counterparty="Acme Ltd"),
+            ledger("I2", "200.00", reference="INV-200002", counterparty="Globex"),
+        ],
+        POLICY,
+    )
+    assert result.matches == ()
+    assert result.group_steps == 0  # the pool was empty: no name or reference in common
+    assert result.unmatched_bank[0].reason.endswith("no group of up to 5 entries adds up")
