@@ -2,9 +2,10 @@
 
 * ``duplicate_bank``: bank lines with the same account, currency, amount, booking date and
   reference (the normalised reference, or the description when there is none), also in
-  two statements (a statement imported twice, or two revisions of one).
+  two statements (a statement imported twice, or two revisions of one): twins
+  (``twins.bank_fingerprint``).
 * ``duplicate_ledger``: ledger entries with the same GL account, currency, amount, date
-  and reference (or description), under different entry ids.
+  and reference (or description), under different entry ids (``twins.ledger_fingerprint``).
 * ``internal_transfer``: among the bank lines the run left unmatched, a debit on one of
   the company's own accounts and a credit of the same amount and currency on another,
   within the date window: one transfer pair, not two exceptions.
@@ -32,7 +33,7 @@ from domain.matching.records import (
     MatchingPolicy,
     MatchResult,
 )
-from domain.matching.similarity import normalize_reference
+from domain.matching.twins import Fingerprint, bank_fingerprint, ledger_fingerprint
 
 #: Statistics compare within this share of the larger total (the issue's 1%).
 STATISTICS_TOLERANCE = Decimal("0.01")
@@ -62,21 +63,10 @@ def _digest(*parts: object) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
 
 
-def _text_key(reference: str | None, description: str | None) -> str:
-    return normalize_reference(reference) or normalize_reference(description)
-
-
 def duplicate_bank_lines(lines: Iterable[BankLine]) -> list[Check]:
-    groups: dict[tuple[str, str, Decimal, str, str], list[BankLine]] = {}
+    groups: dict[Fingerprint, list[BankLine]] = {}
     for line in lines:
-        key = (
-            line.account,
-            line.currency.upper(),
-            line.amount,
-            line.booking_date.isoformat(),
-            _text_key(line.reference, line.description),
-        )
-        groups.setdefault(key, []).append(line)
+        groups.setdefault(bank_fingerprint(line), []).append(line)
     checks = []
     for key, members in groups.items():
         if len(members) < 2:
@@ -101,16 +91,9 @@ def duplicate_bank_lines(lines: Iterable[BankLine]) -> list[Check]:
 
 
 def duplicate_ledger_entries(entries: Iterable[LedgerLine]) -> list[Check]:
-    groups: dict[tuple[str, str, Decimal, str, str], list[LedgerLine]] = {}
+    groups: dict[Fingerprint, list[LedgerLine]] = {}
     for entry in entries:
-        key = (
-            entry.gl_account,
-            entry.currency.upper(),
-            entry.amount,
-            entry.entry_date.isoformat(),
-            _text_key(entry.reference, entry.description),
-        )
-        groups.setdefault(key, []).append(entry)
+        groups.setdefault(ledger_fingerprint(entry), []).append(entry)
     checks = []
     for key, members in groups.items():
         if len(members) < 2:

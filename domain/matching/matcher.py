@@ -26,7 +26,8 @@ their order never matters):
 
 Bands: a score of ``auto_accept_at`` (85) or more is auto-accepted, ``review_at`` (60) or
 more waits for review, anything less is no match, and both sides stay unmatched with a
-reason.
+reason. A match with a twin line in it (``twins``: a probable duplicate) is never
+auto-accepted: it waits for review with ``held`` saying why.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ from domain.matching.scoring import (
     weakest,
 )
 from domain.matching.similarity import name_similarity, reference_similarity
+from domain.matching.twins import Twins
 
 #: A line joins a group search only if it looks like the anchor: a counterparty at least
 #: this similar, or a reference that points at the anchor.
@@ -89,6 +91,7 @@ class _Run:
     taken_ledger: list[bool]  # by PreparedLedger.pos
     best_bank: list[_Best | None]
     best_ledger: list[_Best | None]
+    twins: Twins
     group_steps: int = 0
 
 
@@ -156,6 +159,7 @@ def match_prepared(
         taken_ledger=[False] * len(ledgers),
         best_bank=[None] * len(banks),
         best_ledger=[None] * len(ledgers),
+        twins=Twins.among((b.line for b in banks), (e.line for e in ledgers)),
     )
     index = LedgerIndex.build(
         ledgers, tolerances=tolerances, window=policy.date_window_days, accounts=accounts
@@ -219,14 +223,20 @@ def _take(
         run.taken_bank[b.pos] = True
     for e in ledgers:
         run.taken_ledger[e.pos] = True
+    bank_lines = [b.line for b in banks]
+    ledger_lines = [e.line for e in ledgers]
+    held = None
+    if components.score >= run.policy.auto_accept_at:
+        held = run.twins.hold(bank_lines, ledger_lines)
     run.matches.append(
         Match(
             bank_lines=tuple(b.key for b in sorted(banks, key=lambda b: b.pos)),
             ledger_entries=tuple(sorted(e.entry_id for e in ledgers)),
             score=components.score,
             components=components,
-            band=band_for(components.score, run.policy),
-            sides_digest=sides_digest([b.line for b in banks], [e.line for e in ledgers]),
+            band=band_for(components.score, run.policy, held=held),
+            sides_digest=sides_digest(bank_lines, ledger_lines),
+            held=held,
         )
     )
 

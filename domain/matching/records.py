@@ -166,9 +166,10 @@ class Band(StrEnum):
     UNMATCHED = "unmatched"
 
 
-def band_for(score: int, policy: MatchingPolicy) -> Band:
-    """>= ``auto_accept_at``: auto-accepted; >= ``review_at``: pending review; else unmatched."""
-    if score >= policy.auto_accept_at:
+def band_for(score: int, policy: MatchingPolicy, *, held: str | None = None) -> Band:
+    """>= ``auto_accept_at``: auto-accepted (pending review when ``held``); >= ``review_at``:
+    pending review; else unmatched."""
+    if score >= policy.auto_accept_at and held is None:
         return Band.AUTO_ACCEPTED
     if score >= policy.review_at:
         return Band.PENDING_REVIEW
@@ -222,7 +223,9 @@ class Match:
 
     ``id`` is stable: built from the sorted keys of both sides, so a re-run that finds the
     same pairing finds the same id. ``sides_digest`` fingerprints every field of every
-    line of both sides as scored, so a re-run can tell that a side changed.
+    line of both sides as scored, so a re-run can tell that a side changed. ``band``
+    follows the score (``band_for``) except that a match that would be auto-accepted is
+    ``pending_review`` when ``held`` says why (a line of it has a twin: ``twins``).
     """
 
     bank_lines: tuple[BankLineKey, ...]
@@ -231,6 +234,7 @@ class Match:
     components: Components
     band: Band
     sides_digest: str
+    held: str | None = None  # why a score of auto_accept_at or more still waits for review
 
     @property
     def id(self) -> str:

@@ -37,6 +37,7 @@ from domain.matching.scoring import (
     sides_digest,
     tolerance_minor,
 )
+from domain.matching.twins import Twins
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,6 +80,7 @@ def rematch(
         MatchingError: duplicate keys, or a currency with no tolerance.
     """
     banks, ledgers = prepare_inputs(bank, ledger)
+    twins = Twins.among((b.line for b in banks), (e.line for e in ledgers))
     bank_by_key = {b.key: b for b in banks}
     ledger_by_id = {e.entry_id: e for e in ledgers}
     claimed_bank: set[BankLineKey] = set()
@@ -121,13 +123,17 @@ def rematch(
                     )
                 )
                 continue
+            held = None
+            if components.score >= policy.auto_accept_at:
+                held = twins.hold([b.line for b in side_banks], [e.line for e in side_ledgers])
             after = Match(
                 bank_lines=m.bank_lines,
                 ledger_entries=m.ledger_entries,
                 score=components.score,
                 components=components,
-                band=band_for(components.score, policy),
+                band=band_for(components.score, policy, held=held),
                 sides_digest=digest,
+                held=held,
             )
             standing.append(after)
             changed.append(ChangedMatch(before=m, after=after, reason="a line changed: re-scored"))

@@ -93,5 +93,21 @@ def test_no_line_is_ever_in_two_matches_and_every_line_is_accounted_for(data):
     assert sorted(matched_ledger + unmatched_ledger) == sorted(e.entry_id for e in ledgers)
     for m in result.matches:
         assert m.score == m.components.score >= 60
-        assert m.band is (Band.AUTO_ACCEPTED if m.score >= 85 else Band.PENDING_REVIEW)
+        expected = Band.AUTO_ACCEPTED if m.score >= 85 and m.held is None else Band.PENDING_REVIEW
+        assert m.band is expected
+        assert m.held is None or m.score >= 85
         assert 1 in (len(m.bank_lines), len(m.ledger_entries))
+
+
+def test_a_match_with_a_twin_line_waits_for_review_however_high_it_scores():
+    original = bank(1, "640.00", reference="INV-600001", counterparty="ACME", value_day=1)
+    copy = bank(1, "640.00", statement="S1-r2", reference="INV-600001", counterparty="ACME")
+    entry = ledger("E1", "640.00", reference="INV-600001", counterparty="Acme", day=1)
+    result = match_lines([original, copy], [entry], POLICY)
+    (m,) = result.matches
+    assert m.score >= 85
+    assert m.band is Band.PENDING_REVIEW
+    assert m.held is not None and "has a twin" in m.held
+    # Without the copy the same pair is auto-accepted.
+    (alone,) = match_lines([original], [entry], POLICY).matches
+    assert (alone.score, alone.band, alone.held) == (m.score, Band.AUTO_ACCEPTED, None)
