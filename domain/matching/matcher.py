@@ -36,7 +36,7 @@ import bisect
 import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from domain.matching.candidates import BlockKey, LedgerIndex, bank_block, ledger_block
 from domain.matching.groups import POOL_LIMIT, subset_sums
@@ -249,17 +249,17 @@ def _free_ledger(run: _Run, e: PreparedLedger) -> bool:
     return not run.taken_ledger[e.pos]
 
 
-class _DayIndex:
+class _DayIndex(Generic[_T]):
     """Lines of one side by block, sorted by day, for the group pools."""
 
     def __init__(self, items: Iterable[tuple[BlockKey, int, _T]]) -> None:
         self._days: dict[BlockKey, list[int]] = {}
-        self._items: dict[BlockKey, list[object]] = {}
+        self._items: dict[BlockKey, list[_T]] = {}
         for block, day, item in items:
             self._days.setdefault(block, []).append(day)
             self._items.setdefault(block, []).append(item)
 
-    def between(self, block: BlockKey, lo: int, hi: int) -> list[object]:
+    def between(self, block: BlockKey, lo: int, hi: int) -> list[_T]:
         days = self._days.get(block)
         if days is None:
             return []
@@ -278,7 +278,6 @@ def _one_to_many(run: _Run, banks: list[PreparedBank], ledgers: list[PreparedLed
         block = bank_block(b, run.accounts)
         out: list[PreparedLedger] = []
         for item in index.between(block, b.day_lo - window, b.day_hi + window):
-            assert isinstance(item, PreparedLedger)
             if _free_ledger(run, item) and b.distance(item.day) <= window:
                 out.append(item)
         return out
@@ -329,7 +328,6 @@ def _many_to_one(run: _Run, banks: list[PreparedBank], ledgers: list[PreparedLed
         out: list[PreparedBank] = []
         # day_lo is the earlier date: a line whose later date is near may start earlier.
         for item in index.between(block, e.day - window - _SPAN, e.day + window):
-            assert isinstance(item, PreparedBank)
             if _free_bank(run, item) and item.distance(e.day) <= window:
                 out.append(item)
         return out
