@@ -136,6 +136,8 @@ def match_lines(
 
     Raises:
         MatchingError: duplicate keys, or a currency with no tolerance.
+        MoneyError: an unknown currency, or an amount with more decimals than its
+            currency allows.
     """
     banks, ledgers = prepare_inputs(bank, ledger)
     return match_prepared(banks, ledgers, policy, accounts=accounts)
@@ -448,6 +450,10 @@ def _take_groups(
 def _unmatched_bank(run: _Run, b: PreparedBank) -> UnmatchedBank:
     best = run.best_bank[b.pos]
     policy = run.policy
+    if run.accounts is not None and b.line.account not in run.accounts:
+        return UnmatchedBank(
+            line=b.key, reason=f"account {b.line.account} maps to no GL cash account"
+        )
     if best is None:
         tolerance = policy.tolerance_for(b.currency)
         reason = (

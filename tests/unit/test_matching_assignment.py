@@ -111,3 +111,23 @@ def test_a_match_with_a_twin_line_waits_for_review_however_high_it_scores():
     # Without the copy the same pair is auto-accepted.
     (alone,) = match_lines([original], [entry], POLICY).matches
     assert (alone.score, alone.band, alone.held) == (m.score, Band.AUTO_ACCEPTED, None)
+
+
+def test_with_an_account_map_lines_meet_only_their_gl_account_and_say_so():
+    accounts = {"ACC1": "1010", "ACC2": "1020"}
+    result = match_lines(
+        [bank(1, "42.00", reference="INV-800001"), bank(2, "42.00", account="ACC3")],
+        [
+            ledger("WRONG-GL", "42.00", reference="INV-800001", gl="1020"),
+            ledger("RIGHT-GL", "42.00", reference="INV-800001", gl="1010"),
+        ],
+        POLICY,
+        accounts=accounts,
+    )
+    (m,) = result.matches
+    assert m.ledger_entries == ("RIGHT-GL",)
+    (unmapped,) = result.unmatched_bank
+    assert unmapped.line.line == 2
+    assert unmapped.reason == "account ACC3 maps to no GL cash account"
+    (other,) = result.unmatched_ledger
+    assert other.entry_id == "WRONG-GL"

@@ -112,3 +112,21 @@ def test_new_lines_are_matched_and_old_accepted_lines_stay_out_of_the_pool():
     )
     assert rerun.new == ()  # the twin cannot take the accepted match's entry
     assert [u.line for u in rerun.result.unmatched_bank] == [twin.key]
+
+
+def test_a_rescored_match_with_a_twin_line_is_held_for_review():
+    accepted, pending = first_run()
+    bank_side = replace(PENDING_BANK, reference="INV-400777")
+    twin = replace(bank_side, statement_id="S1-r2", line_number=1)
+    ledger_side = replace(PENDING_LEDGER, reference="INV-400777")
+    rerun = rematch(
+        previous(accepted, pending),
+        [AUTO_BANK, bank_side, twin],
+        [AUTO_LEDGER, ledger_side],
+        POLICY,
+    )
+    (change,) = rerun.changed
+    assert change.after is not None
+    assert change.after.score >= 85
+    assert change.after.band is Band.PENDING_REVIEW
+    assert change.after.held is not None and "twin" in change.after.held
