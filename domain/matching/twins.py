@@ -13,7 +13,6 @@ raises the duplicate checks from the same fingerprints.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -37,30 +36,34 @@ def ledger_fingerprint(entry: LedgerLine) -> Fingerprint:
 
 @dataclass(frozen=True, slots=True)
 class Twins:
-    """The fingerprints that occur more than once among a run's inputs."""
+    """The lines of a run's inputs that have a twin: bank keys and ledger entry ids."""
 
-    bank: frozenset[Fingerprint]
-    ledger: frozenset[Fingerprint]
+    bank: frozenset[tuple[str, int]]  # (statement id, line number)
+    ledger: frozenset[str]
 
     @classmethod
     def among(cls, bank: Iterable[BankLine], ledger: Iterable[LedgerLine]) -> Twins:
-        bank_counts = Counter(bank_fingerprint(b) for b in bank)
-        ledger_counts = Counter(ledger_fingerprint(e) for e in ledger)
+        bank_groups: dict[Fingerprint, list[tuple[str, int]]] = {}
+        for b in bank:
+            bank_groups.setdefault(bank_fingerprint(b), []).append((b.statement_id, b.line_number))
+        ledger_groups: dict[Fingerprint, list[str]] = {}
+        for e in ledger:
+            ledger_groups.setdefault(ledger_fingerprint(e), []).append(e.entry_id)
         return cls(
-            bank=frozenset(f for f, n in bank_counts.items() if n > 1),
-            ledger=frozenset(f for f, n in ledger_counts.items() if n > 1),
+            bank=frozenset(k for keys in bank_groups.values() if len(keys) > 1 for k in keys),
+            ledger=frozenset(i for ids in ledger_groups.values() if len(ids) > 1 for i in ids),
         )
 
     def hold(self, bank: Sequence[BankLine], ledger: Sequence[LedgerLine]) -> str | None:
         """Why a match of these lines must not be auto-accepted, or None."""
         for b in bank:
-            if bank_fingerprint(b) in self.bank:
+            if (b.statement_id, b.line_number) in self.bank:
                 return (
                     f"bank line {b.key} has a twin (same account, amount, date and "
                     "reference): a duplicate?"
                 )
         for e in ledger:
-            if ledger_fingerprint(e) in self.ledger:
+            if e.entry_id in self.ledger:
                 return (
                     f"ledger entry {e.entry_id} has a twin (same account, amount, date and "
                     "reference): a duplicate?"

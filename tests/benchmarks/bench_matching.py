@@ -363,8 +363,10 @@ def main() -> None:
     seconds = time.perf_counter() - t0
     cpu = time.process_time() - c0
     t1 = time.perf_counter()
+    c1 = time.process_time()
     checks = run_checks(data.bank, data.ledger, result, policy, own_accounts=frozenset(accounts))
     check_seconds = time.perf_counter() - t1
+    check_cpu = time.process_time() - c1
     peak = _rss_mb()
 
     auto = pairs_of(result, (Band.AUTO_ACCEPTED,))
@@ -375,7 +377,8 @@ def main() -> None:
     n_bank, n_ledger = len(data.bank), len(data.ledger)
     comparisons = result.comparisons
     print(
-        f"matcher: {seconds:.2f} s end to end ({cpu:.2f} s CPU), checks {check_seconds:.2f} s, "
+        f"matcher: {seconds:.2f} s end to end ({cpu:.2f} s CPU), "
+        f"checks {check_seconds:.2f} s ({check_cpu:.2f} s CPU), "
         f"peak RSS {peak:.0f} MB (after generating: {rss_data:.0f} MB)"
     )
     print(
