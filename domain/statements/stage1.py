@@ -27,6 +27,7 @@ from domain.statements.records import (
     EDITABLE_FIELDS,
     Approval,
     Checks,
+    Continuity,
     EditKind,
     LineEdit,
     Stage1Status,
@@ -189,7 +190,7 @@ def auto_approval_withheld(statement: Statement) -> str | None:
     """Why the policy may not approve this statement by itself, or None when it may."""
     if statement.checks.chain_ok is not True:
         return "the balance chain does not hold (or cannot be checked)"
-    if statement.checks.continuity.value != "ok":
+    if statement.checks.continuity is not Continuity.OK:
         return f"continuity is {statement.checks.continuity.value}"
     return None
 
