@@ -707,6 +707,11 @@ class InMemoryStatementRepository:
         current = self._visible().get(statement.id)
         if current is None or current.version != expected_version:
             return False
+        if lines is not None:  # only those lines changed: the others stay as stored
+            wanted = set(lines)
+            kept = {ln.number: ln for ln in current.lines if ln.number not in wanted}
+            kept.update({ln.number: ln for ln in statement.lines if ln.number in wanted})
+            statement = dataclasses.replace(statement, lines=tuple(kept[n] for n in sorted(kept)))
         self._uow.staged_statements[statement.id] = statement
         return True
 

@@ -10,12 +10,14 @@ decimal strings, lines as objects). Bytes that are not such a document raise
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from domain.money import parse_amount
+from domain.statements.checks import check
 from domain.statements.parsed import (
     ParsedLine,
     ParsedStatement,
@@ -23,6 +25,10 @@ from domain.statements.parsed import (
     ParseResult,
     StatementFormat,
 )
+from domain.statements.records import Statement
+from domain.usecases.statements import build_statement, known_account
+from tests.builders import make_policy
+from tests.fakes import T0
 
 #: The accounts the statement tests' policy knows (see :func:`statement_policy`).
 EUR_ACCOUNT = "NL81ASNB9999999999"
@@ -173,3 +179,21 @@ class JsonStatementParser:
                     ParseProblem(where=where, error=str(exc), statement=raw.get("statement_id"))
                 )
         return ParseResult(format=fmt, statements=tuple(read), problems=tuple(problems))
+
+
+def make_statement(raw: dict[str, Any] | None = None, **changes: Any) -> Statement:
+    """A statement as the import builds it, from one statement of the JSON test format
+    (by default :func:`statement`), checked against no previous one; ``changes`` replace
+    fields afterwards."""
+    loaded = make_policy(**statement_policy_overrides())
+    (parsed,) = JsonStatementParser()(statement_file(raw or statement())).statements
+    built = build_statement(
+        parsed,
+        known_account(parsed, loaded),
+        file_name="bank.json",
+        sha256="ab" * 32,
+        policy_version=loaded.version,
+        now=T0,
+    )
+    built = dataclasses.replace(built, checks=check(built, previous=None, loaded=loaded))
+    return dataclasses.replace(built, **changes)
