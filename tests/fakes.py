@@ -712,7 +712,7 @@ class InMemoryStatementRepository:
             kept = {ln.number: ln for ln in current.lines if ln.number not in wanted}
             kept.update({ln.number: ln for ln in statement.lines if ln.number in wanted})
             statement = dataclasses.replace(statement, lines=tuple(kept[n] for n in sorted(kept)))
-        self._uow.staged_statements[statement.id] = statement
+        self._uow.staged_statements[current.id or 0] = statement
         return True
 
     async def previous(

@@ -69,7 +69,7 @@ def test_the_verdict_holds_at_the_tolerance_and_fails_just_past_it(delta: str, o
 def test_a_three_decimal_statement_off_by_one_fils_passes_and_by_two_fails() -> None:
     loaded = policy(balance_tolerance="0.001")
     # No KWD rate in the test policy: the tolerance applies in KWD's own units.
-    base = {"account": KWD_ACCOUNT, "currency": "KWD", "opening": "10.000"}
+    base: dict[str, Any] = {"account": KWD_ACCOUNT, "currency": "KWD", "opening": "10.000"}
     off_by_one = stored(statement(**base, closing="10.001", lines=[]), loaded)
     off_by_two = stored(statement(**base, closing="10.002", lines=[]), loaded)
     one = check(off_by_one, previous=None, loaded=loaded)
@@ -92,7 +92,12 @@ def test_a_two_decimal_statement_holds_only_to_the_cent_under_the_default_tolera
 def test_a_zero_decimal_statement_is_checked_against_the_converted_tolerance() -> None:
     # 10 USD at 0.0067 USD per JPY is 1492.5... JPY: 1492 JPY off passes, 1493 fails.
     loaded = policy(balance_tolerance="10")
-    base = {"account": JPY_ACCOUNT, "currency": "JPY", "opening": "100000", "lines": []}
+    base: dict[str, Any] = {
+        "account": JPY_ACCOUNT,
+        "currency": "JPY",
+        "opening": "100000",
+        "lines": [],
+    }
     passes = stored(statement(**base, closing="101492"), loaded)
     fails = stored(statement(**base, closing="101493"), loaded)
     assert check(passes, previous=None, loaded=loaded).chain_ok is True

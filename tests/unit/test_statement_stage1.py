@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from domain.errors import IllegalTransition, InvalidCommand, NotAuthorized
 from domain.statements import stage1
 from domain.statements.checks import check
-from domain.statements.records import EditKind, Stage1Status, Statement
+from domain.statements.records import Checks, Continuity, EditKind, Stage1Status, Statement
 from domain.statements.stage1 import (
     ALLOWED_FROM,
     LEADS_TO,
@@ -35,11 +36,11 @@ def checked(statement_: Statement) -> Statement:
     return dataclasses.replace(statement_, checks=check(statement_, previous=None, loaded=LOADED))
 
 
-def recheck(changed: Statement) -> object:
+def recheck(changed: Statement) -> Checks:
     return check(changed, previous=None, loaded=LOADED)
 
 
-def good(status: Stage1Status = S.PENDING_REVIEW, **changes: object) -> Statement:
+def good(status: Stage1Status = S.PENDING_REVIEW, **changes: Any) -> Statement:
     """A stored statement whose chain holds (continuity unknown)."""
     base = checked(stored(statement(), LOADED, id=1))
     return dataclasses.replace(base, stage1_status=status, **changes)
@@ -48,7 +49,7 @@ def good(status: Stage1Status = S.PENDING_REVIEW, **changes: object) -> Statemen
 def continuous(status: Stage1Status = S.PENDING_REVIEW) -> Statement:
     base = good(status)
     return dataclasses.replace(
-        base, checks=dataclasses.replace(base.checks, continuity=stage1.Continuity.OK)
+        base, checks=dataclasses.replace(base.checks, continuity=Continuity.OK)
     )
 
 
@@ -64,7 +65,7 @@ def act(action: StatementAction, subject: Statement) -> StatementTransition:
     if action is StatementAction.EDIT:
         return stage1.edit(
             subject, Correct(line=1, field="reference", value="INV-9"), actor="U0BOB",
-            now=LATER, recheck=recheck,  # type: ignore[arg-type]
+            now=LATER, recheck=recheck,
         )  # fmt: skip
     if action is StatementAction.REJECT:
         return stage1.reject(subject, actor="U0ALICE", reason="wrong file", now=LATER)
@@ -119,7 +120,7 @@ def test_edit_then_approve_re_validates_and_a_second_person_approves() -> None:
     broken = off()  # closing says 1150.05: one line was read as -50.00, it was -49.95
     fixed = stage1.edit(
         broken, Correct(line=2, field="amount", value="-49.95"), actor="U0BOB", now=LATER,
-        recheck=recheck,  # type: ignore[arg-type]
+        recheck=recheck,
     )  # fmt: skip
     statement_ = fixed.statement
     assert statement_.checks.chain_ok is True and statement_.checks.delta == 0
@@ -144,7 +145,7 @@ def test_edit_then_approve_re_validates_and_a_second_person_approves() -> None:
 def test_the_editor_may_approve_when_the_policy_does_not_ask_for_another() -> None:
     edited = stage1.edit(
         good(), Correct(line=1, field="counterparty", value="ACME"), actor="U0BOB", now=LATER,
-        recheck=recheck,  # type: ignore[arg-type]
+        recheck=recheck,
     ).statement  # fmt: skip
     moved = stage1.approve(edited, actor="U0BOB", now=LATER, edit_needs_other_approver=False)
     assert moved.statement.stage1_status is S.APPROVED
@@ -154,15 +155,15 @@ def test_edits_are_a_layer_the_parsed_lines_can_be_read_back_from() -> None:
     original = good()
     step1 = stage1.edit(
         original, Correct(line=1, field="booking_date", value="2025-03-04"), actor="U0BOB",
-        now=LATER, recheck=recheck,  # type: ignore[arg-type]
+        now=LATER, recheck=recheck,
     ).statement  # fmt: skip
     step2 = stage1.edit(
         step1, AddLine(amount="10.00", reference="MISSING"), actor="U0BOB", now=LATER,
-        recheck=recheck,  # type: ignore[arg-type]
+        recheck=recheck,
     ).statement  # fmt: skip
     step3 = stage1.edit(
         step2, RemoveLine(line=2), actor="U0BOB", now=LATER,
-        recheck=recheck,  # type: ignore[arg-type]
+        recheck=recheck,
     ).statement  # fmt: skip
     assert [e.kind for e in step3.edits] == [EditKind.CORRECT, EditKind.ADD, EditKind.REMOVE]
     assert [(ln.number, ln.edited, ln.added, ln.removed) for ln in step3.lines] == [
@@ -188,13 +189,13 @@ def test_edits_are_a_layer_the_parsed_lines_can_be_read_back_from() -> None:
 )
 def test_a_bad_edit_is_refused_with_a_reason(change: stage1.Edit, message: str) -> None:
     with pytest.raises(InvalidCommand, match=message):
-        stage1.edit(good(), change, actor="U0BOB", now=LATER, recheck=recheck)  # type: ignore[arg-type]
+        stage1.edit(good(), change, actor="U0BOB", now=LATER, recheck=recheck)
 
 
 def test_an_edit_to_the_same_value_is_a_noop() -> None:
     same = stage1.edit(
         good(), Correct(line=1, field="amount", value="200.00"), actor="U0BOB", now=LATER,
-        recheck=recheck,  # type: ignore[arg-type]
+        recheck=recheck,
     )  # fmt: skip
     assert same.noop and same.events == ()
 
@@ -229,7 +230,7 @@ def test_the_policy_approves_only_when_chain_and_continuity_hold() -> None:
     with pytest.raises(IllegalTransition, match="continuity is unknown"):
         stage1.auto_approve(good(), now=LATER)
     broken = dataclasses.replace(
-        off(), checks=dataclasses.replace(off().checks, continuity=stage1.Continuity.OK)
+        off(), checks=dataclasses.replace(off().checks, continuity=Continuity.OK)
     )
     with pytest.raises(IllegalTransition, match="chain does not hold"):
         stage1.auto_approve(broken, now=LATER)
