@@ -4,6 +4,7 @@ can hold 100,000 of them) and the original files, on one unit of work's connecti
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -25,7 +26,7 @@ from domain.statements.records import (
     StatementLine,
 )
 from store.bulk import dialect_insert, insert_values
-from store.tables import statement_lines, statement_originals, statements
+from store.tables import audit_records, statement_lines, statement_originals, statements
 
 _LINE_COLUMNS: Final = (
     "statement_id",
@@ -390,3 +391,35 @@ class SqlStatementRepository:
             )
         ).first()
         return None if row is None else (row.file_name, bytes(row.data))
+
+
+async def statement_history(conn: AsyncConnection, statement_id: int) -> list[dict[str, Any]]:
+    """The audit records of one statement, oldest first (``seq``, ``time``, ``event``,
+    ``actor``, ``from``, ``to`` and ``data``).
+
+    Statement records name no item, so they are found by event name and their body's
+    ``data.statement_id``: a scan of the statement events, fine for an operator's
+    ``statements show``.
+    """
+    rows = await conn.execute(
+        select(audit_records.c.seq, audit_records.c.body)
+        .where(audit_records.c.event.like("statement.%"), audit_records.c.item_id.is_(None))
+        .order_by(audit_records.c.seq)
+    )
+    found: list[dict[str, Any]] = []
+    for row in rows:
+        record = json.loads(bytes(row.body))
+        data = record.get("data")
+        if isinstance(data, dict) and data.get("statement_id") == statement_id:
+            found.append(
+                {
+                    "seq": row.seq,
+                    "time": record.get("time"),
+                    "event": record.get("event"),
+                    "actor": record.get("actor"),
+                    "from": record.get("from"),
+                    "to": record.get("to"),
+                    "data": data,
+                }
+            )
+    return found
