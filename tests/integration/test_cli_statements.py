@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -248,3 +249,26 @@ def test_the_example_policy_statements_section_validates_when_uncommented() -> N
     assert (account.account, account.currency, account.team) == (
         "NL81ASNB9999999999", "EUR", "treasury",
     )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("tamper", "said"),
+    [
+        ("UPDATE statements SET stage1_status = 'approved' WHERE id = 1",
+         "S-1: statements.stage1_status is 'approved' but the log says 'pending_review'"),
+        ("UPDATE statements SET revision = 7 WHERE id = 2",
+         "S-2: statements.revision is 7 but the log says 1"),
+        ("UPDATE statements SET sha256 = 'ff' WHERE id = 1", "S-1: statements.sha256 is 'ff'"),
+        ("UPDATE statements SET approvals = '[{\"actor\": \"U0X\"}]' WHERE id = 1",
+         "S-1: statements.approvals are by U0X but the log says nobody"),
+    ],
+)  # fmt: skip
+def test_audit_verify_deep_finds_a_statement_row_the_log_does_not_back(
+    desk: JsonStatementParser, desk_dir: Path, tamper: str, said: str
+) -> None:
+    run("statements", "import", write(desk_dir / "m.json", statement(), DAY2))
+    with sqlite3.connect(desk_dir / "recon.db") as db:
+        db.execute(tamper)
+    result = run("audit", "verify", "--deep")
+    assert result.exit_code == 1
+    assert said in result.output + result.stderr
