@@ -244,7 +244,8 @@ def test_the_example_policy_statements_section_validates_when_uncommented() -> N
     text = (ROOT / "bot" / "policy.example.yml").read_text()
     lines = text.splitlines()
     start = lines.index("# statements:")
-    uncommented = "\n".join(lines[:start] + [ln[2:] for ln in lines[start:]])
+    end = lines.index("", start)
+    uncommented = "\n".join(lines[:start] + [ln[2:] for ln in lines[start:end]] + lines[end:])
     (account,) = parse_policy(uncommented).policy.statements.accounts
     assert (account.account, account.currency, account.team) == (
         "NL81ASNB9999999999", "EUR", "treasury",
