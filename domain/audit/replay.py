@@ -310,6 +310,8 @@ class LogReplay:
         data = record.get("data")
         if not isinstance(event, str) or not event.startswith("statement."):
             return
+        if event == "statement.refused":
+            return  # nothing moved
         if not isinstance(data, dict):
             return
         statement_id = data.get("statement_id")

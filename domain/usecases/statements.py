@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -42,10 +42,12 @@ from domain.statements.records import (
     content_hash,
     format_statement_id,
 )
-from domain.usecases.transaction import PolicySource
+from domain.usecases.transaction import UNAUDITED, PolicySource
 
 #: Who imports when the caller names nobody.
 SYSTEM: Final = "system"
+#: The audit event of a statement decision the desk refused (nothing else changed).
+REFUSED: Final = "statement.refused"
 
 
 class StatementNotFound(ItemNotFound):
@@ -277,6 +279,82 @@ class Statements:
             return statement
         return await self._write(uow, statement, stage1.auto_approve(statement, now=now), now)
 
+    async def _refused(
+        self,
+        *,
+        action: str,
+        actor: str,
+        statement_id: int,
+        seen: Statement | None,
+        reason: DomainError,
+        now: datetime,
+    ) -> None:
+        """Records a refused decision in a transaction of its own (the refused one rolled
+        back): ``statement.refused`` with the action and the sentence the actor was told.
+
+        It names the statement by id only when it exists (``seen``), so the deep replay
+        never expects a row the table cannot have. Never raises: a failure to record goes
+        with the refusal as a note (like the items' refusals).
+        """
+        data: dict[str, Any] = {
+            "action": action,
+            "reason": str(reason),
+            "statement": format_statement_id(statement_id),
+        }
+        if seen is not None:
+            data["statement_id"] = seen.id
+        entry = AuditEntry(
+            time=now,
+            event=REFUSED,
+            actor=actor,
+            policy_version=seen.policy_version if seen is not None else self._policy().version,
+            data=data,
+        )
+        try:
+            async with self._uow() as uow:
+                await uow.audit.append([entry])
+                await uow.commit()
+        except Exception as failure:
+            reason.add_note(f"{UNAUDITED}: {type(failure).__name__}")
+
+    async def _decide(
+        self,
+        *,
+        action: str,
+        statement_id: int,
+        actor: str,
+        now: datetime,
+        expected_version: int | None,
+        with_lines: bool,
+        move: Callable[
+            [UnitOfWork, Statement],
+            Awaitable[tuple[stage1.StatementTransition, Sequence[int] | None]],
+        ],
+    ) -> Statement:
+        """A person's decision on one statement, in one transaction; a refusal is audited
+        (:meth:`_refused`) and raised."""
+        seen: list[Statement] = []
+        try:
+            async with self._uow() as uow:
+                statement = await self._load(uow, statement_id, with_lines=with_lines)
+                seen.append(statement)
+                self._check_actor(statement, actor)
+                _check_version(statement, expected_version)
+                transition, lines = await move(uow, statement)
+                after = await self._write(uow, statement, transition, now, lines=lines)
+                await uow.commit()
+                return after
+        except DomainError as refusal:
+            await self._refused(
+                action=action,
+                actor=actor,
+                statement_id=statement_id,
+                seen=seen[0] if seen else None,
+                reason=refusal,
+                now=now,
+            )
+            raise
+
     def _check_actor(self, statement: Statement, actor: str) -> None:
         policy = self._policy().policy
         team = policy.team(statement.team)
@@ -395,22 +473,31 @@ class Statements:
     ) -> Statement:
         """A reviewer approves (refused with the delta while the chain is off).
 
+        Returns the statement without its lines.
+
         Raises:
-            StatementNotFound, NotAuthorized, IllegalTransition, StaleItem.
+            StatementNotFound, NotAuthorized, IllegalTransition, StaleItem: nothing was
+                changed; the refusal is audited.
         """
-        async with self._uow() as uow:
-            statement = await self._load(uow, statement_id, with_lines=False)
-            self._check_actor(statement, actor)
-            _check_version(statement, expected_version)
-            move = stage1.approve(
-                statement,
-                actor=actor,
-                now=now,
-                edit_needs_other_approver=self._policy().policy.statements.edit_needs_other_approver,
+        others = self._policy().policy.statements.edit_needs_other_approver
+
+        async def move(
+            uow: UnitOfWork, statement: Statement
+        ) -> tuple[stage1.StatementTransition, Sequence[int] | None]:
+            return (
+                stage1.approve(statement, actor=actor, now=now, edit_needs_other_approver=others),
+                (),
             )
-            after = await self._write(uow, statement, move, now)
-            await uow.commit()
-            return after
+
+        return await self._decide(
+            action="approve",
+            statement_id=statement_id,
+            actor=actor,
+            now=now,
+            expected_version=expected_version,
+            with_lines=False,
+            move=move,
+        )
 
     async def reject(
         self,
@@ -421,15 +508,25 @@ class Statements:
         now: datetime,
         expected_version: int | None = None,
     ) -> Statement:
-        """A reviewer rejects with a reason; a re-parse or a re-import brings it back."""
-        async with self._uow() as uow:
-            statement = await self._load(uow, statement_id, with_lines=False)
-            self._check_actor(statement, actor)
-            _check_version(statement, expected_version)
-            move = stage1.reject(statement, actor=actor, reason=reason, now=now)
-            after = await self._write(uow, statement, move, now)
-            await uow.commit()
-            return after
+        """A reviewer rejects with a reason; a re-parse or a re-import brings it back.
+
+        Returns the statement without its lines.
+        """
+
+        async def move(
+            uow: UnitOfWork, statement: Statement
+        ) -> tuple[stage1.StatementTransition, Sequence[int] | None]:
+            return stage1.reject(statement, actor=actor, reason=reason, now=now), ()
+
+        return await self._decide(
+            action="reject",
+            statement_id=statement_id,
+            actor=actor,
+            now=now,
+            expected_version=expected_version,
+            with_lines=False,
+            move=move,
+        )
 
     async def edit(
         self,
@@ -441,16 +538,24 @@ class Statements:
         expected_version: int | None = None,
     ) -> Statement:
         """A reviewer corrects, adds or removes a line; the checks are computed again."""
-        async with self._uow() as uow:
-            statement = await self._load(uow, statement_id)
-            self._check_actor(statement, actor)
-            _check_version(statement, expected_version)
+
+        async def move(
+            uow: UnitOfWork, statement: Statement
+        ) -> tuple[stage1.StatementTransition, Sequence[int] | None]:
             recheck = await self._recheck(uow, statement)
-            move = stage1.edit(statement, change, actor=actor, now=now, recheck=recheck)
-            touched = [move.statement.edits[-1].line] if not move.noop else []
-            after = await self._write(uow, statement, move, now, lines=touched)
-            await uow.commit()
-            return after
+            transition = stage1.edit(statement, change, actor=actor, now=now, recheck=recheck)
+            touched = [] if transition.noop else [transition.statement.edits[-1].line]
+            return transition, touched
+
+        return await self._decide(
+            action="edit",
+            statement_id=statement_id,
+            actor=actor,
+            now=now,
+            expected_version=expected_version,
+            with_lines=True,
+            move=move,
+        )
 
     async def reparse(
         self,

@@ -46,7 +46,7 @@ class Desk:
 
     def audit(self) -> list[tuple[str, str, int | None, str | None]]:
         return [
-            (e.event, e.actor, e.data["statement_id"], e.to_state)  # type: ignore[index]
+            (e.event, e.actor, e.data.get("statement_id"), e.to_state)  # type: ignore[union-attr]
             for e in self.uows.audit_entries
         ]
 
@@ -189,7 +189,8 @@ async def test_approve_is_refused_with_the_delta_and_edit_then_approve_works() -
     done = await desk.cases.approve(statement_id=1, actor="U0ALICE", now=LATER)
     assert done.stage1_status is S.APPROVED
     assert [a[:2] for a in desk.audit()] == [
-        ("statement.imported", "system"), ("statement.edited", "U0BOB"),
+        ("statement.imported", "system"), ("statement.refused", "U0ALICE"),
+        ("statement.edited", "U0BOB"), ("statement.refused", "U0BOB"),
         ("statement.approved", "U0ALICE"),
     ]  # fmt: skip
 
@@ -264,3 +265,27 @@ async def test_lines_of_approved_statements_are_stage_two_input() -> None:
         (1, 1, "X", MatchStatus.UNMATCHED), (1, 2, "FEE", MatchStatus.UNMATCHED),
     ]  # fmt: skip
     assert await desk.cases.approved_lines(after=(1, 1)) == lines[1:]
+
+
+async def test_refused_decisions_are_audited_and_name_only_statements_that_exist() -> None:
+    desk = Desk()
+    await desk.load(statement_file(statement(closing="1150.05")))
+    with pytest.raises(IllegalTransition):
+        await desk.cases.approve(statement_id=1, actor="U0ALICE", now=LATER)
+    with pytest.raises(StatementNotFound):
+        await desk.cases.reject(statement_id=9, actor="U0ALICE", reason="x", now=LATER)
+    with pytest.raises(InvalidCommand):
+        await desk.cases.edit(statement_id=1, change=Correct(line=7, field="amount", value="1"),
+                              actor="U0BOB", now=LATER)  # fmt: skip
+    refused = [e for e in desk.uows.audit_entries if e.event == "statement.refused"]
+    assert [(e.actor, e.data) for e in refused] == [
+        ("U0ALICE", {"action": "approve", "statement": "S-1", "statement_id": 1,
+                     "reason": "S-1 cannot be approved: the balance chain is off by -0.05 EUR "
+                               "(opening + entries - closing; tolerance 0.000925925925925925925"
+                               "9259259259 EUR); edit the lines or reject it"}),
+        ("U0ALICE", {"action": "reject", "statement": "S-9",
+                     "reason": "there is no statement S-9"}),
+        ("U0BOB", {"action": "edit", "statement": "S-1", "statement_id": 1,
+                   "reason": "S-1 has no line 7"}),
+    ]  # fmt: skip
+    assert desk.uows.store.statements[1].version == 1
