@@ -273,6 +273,13 @@ class StatementRepository(Protocol):
         and ended last (without lines), skipping ``exclude_id``; None when there is none."""
         ...
 
+    async def following(
+        self, *, account: str, currency: str, after: date, exclude_id: int | None
+    ) -> Statement | None:
+        """The same account's statement in that currency that starts first after
+        ``after`` (without lines), skipping ``exclude_id``; None when there is none."""
+        ...
+
     async def query(
         self,
         *,

@@ -294,6 +294,25 @@ class SqlStatementRepository:
         row = (await self._conn.execute(query)).first()
         return None if row is None else _statement(row, ())
 
+    async def following(
+        self, *, account: str, currency: str, after: date, exclude_id: int | None
+    ) -> Statement | None:
+        """The same account's statement that starts first after ``after`` (no lines)."""
+        query = (
+            select(statements)
+            .where(
+                statements.c.account == account,
+                statements.c.currency == currency,
+                statements.c.period_start > after,
+            )
+            .order_by(statements.c.period_start, statements.c.period_end, statements.c.id)
+            .limit(1)
+        )
+        if exclude_id is not None:
+            query = query.where(statements.c.id != exclude_id)
+        row = (await self._conn.execute(query)).first()
+        return None if row is None else _statement(row, ())
+
     async def query(
         self,
         *,

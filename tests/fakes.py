@@ -733,6 +733,24 @@ class InMemoryStatementRepository:
         best = max(found, key=lambda s: (s.period_end, s.period_start, s.id or 0))
         return dataclasses.replace(best, lines=())
 
+    async def following(
+        self, *, account: str, currency: str, after: date, exclude_id: int | None
+    ) -> Statement | None:
+        """The earliest-starting statement of the account that started after ``after``."""
+        await asyncio.sleep(0)
+        found = [
+            s
+            for s in self._visible().values()
+            if s.account == account
+            and s.currency == currency
+            and s.period_start > after
+            and s.id != exclude_id
+        ]
+        if not found:
+            return None
+        best = min(found, key=lambda s: (s.period_start, s.period_end, s.id or 0))
+        return dataclasses.replace(best, lines=())
+
     async def query(
         self,
         *,

@@ -355,6 +355,49 @@ class Statements:
             )
             raise
 
+    async def _recheck_following(
+        self, uow: UnitOfWork, statement: Statement, now: datetime
+    ) -> None:
+        """Computes again the checks of the statement after ``statement`` (its continuity
+        depends on this one's closing), when it still waits for review: a statement
+        imported out of order, or a revision with another closing, changes them.
+
+        Approved and rejected statements keep the checks they were decided on.
+        """
+        following = await uow.statements.following(
+            account=statement.account,
+            currency=statement.currency,
+            after=statement.period_start,
+            exclude_id=statement.id,
+        )
+        if following is None or following.stage1_status is not Stage1Status.PENDING_REVIEW:
+            return
+        assert following.id is not None
+        whole = await self._load(uow, following.id)
+        rechecked = await self._checked(uow, whole)
+        if rechecked.checks == whole.checks:
+            return
+        after = dataclasses.replace(rechecked, version=whole.version + 1, updated_at=now)
+        event = stage1.StatementEvent(
+            name="statement.rechecked",
+            actor=SYSTEM,
+            from_state=whole.stage1_status.value,
+            to_state=after.stage1_status.value,
+            data={
+                "revision": after.revision,
+                "cause": f"{statement.human_id} before it changed",
+                "continuity": after.checks.continuity.value,
+                "continuity_gap": None
+                if after.checks.continuity_gap is None
+                else str(after.checks.continuity_gap),
+                "previous_id": after.checks.previous_id,
+            },
+        )
+        await self._write(
+            uow, whole, stage1.StatementTransition(statement=after, events=(event,)), now
+        )
+        await self._maybe_auto_approve(uow, after, now)
+
     def _check_actor(self, statement: Statement, actor: str) -> None:
         policy = self._policy().policy
         team = policy.team(statement.team)
@@ -457,6 +500,7 @@ class Statements:
             stored = await self._maybe_auto_approve(uow, stored, now)
             if stored.stage1_status is Stage1Status.APPROVED:
                 report.auto_approved += 1
+            await self._recheck_following(uow, stored, now)
             await uow.commit()
             assert stored.id is not None
             report.ids.append(stored.id)
@@ -612,6 +656,7 @@ class Statements:
             move = stage1.revise(statement, renewed, actor=actor, cause="reparse", now=now)
             after = await self._write(uow, statement, move, now, lines=None)
             after = await self._maybe_auto_approve(uow, after, now)
+            await self._recheck_following(uow, after, now)
             await uow.commit()
             return after
 

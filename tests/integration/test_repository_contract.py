@@ -1004,3 +1004,28 @@ async def test_an_original_file_is_kept_once_and_only_when_committed(store: Stor
     async with store.uows(read_only=True) as uow:
         assert await uow.statements.original("a" * 64) == ("a.xml", b"<a/>")
         assert await uow.statements.original("b" * 64) is None
+
+
+async def test_the_following_statement_is_the_first_that_starts_after(store: Store) -> None:
+    async with store.uows() as uow:
+        await uow.statements.add(_stmt(1))
+        third = await uow.statements.add(_stmt(3))
+        fourth = await uow.statements.add(_stmt(4))
+        await uow.commit()
+    async with store.uows(read_only=True) as uow:
+        found = await uow.statements.following(
+            account=EUR_ACCOUNT, currency="EUR", after=date(2025, 3, 1), exclude_id=None
+        )
+        assert found is not None and (found.id, found.lines) == (third.id, ())
+        found = await uow.statements.following(
+            account=EUR_ACCOUNT, currency="EUR", after=date(2025, 3, 1), exclude_id=third.id
+        )
+        assert found is not None and found.id == fourth.id
+        for account, currency, after in ((EUR_ACCOUNT, "EUR", date(2025, 3, 4)),
+                                         (USD_ACCOUNT, "USD", date(2025, 3, 1))):  # fmt: skip
+            assert (
+                await uow.statements.following(
+                    account=account, currency=currency, after=after, exclude_id=None
+                )
+                is None
+            )

@@ -289,3 +289,38 @@ async def test_refused_decisions_are_audited_and_name_only_statements_that_exist
                    "reason": "S-1 has no line 7"}),
     ]  # fmt: skip
     assert desk.uows.store.statements[1].version == 1
+
+
+async def test_a_statement_imported_before_its_predecessor_is_rechecked_when_it_comes() -> None:
+    desk = Desk(auto_approve=True)
+    await desk.load(statement_file(DAY2), name="day2.json")
+    assert desk.uows.store.statements[1].checks.continuity is Continuity.UNKNOWN
+    await desk.load(statement_file(statement()), name="day1.json")
+    day2 = desk.uows.store.statements[1]
+    assert (day2.checks.continuity, day2.checks.previous_id) == (Continuity.OK, 2)
+    # Now continuous with a holding chain: the policy approves it.
+    assert day2.stage1_status is S.APPROVED and day2.approvals[0].by_policy
+    assert [a[:3] for a in desk.audit()] == [
+        ("statement.imported", "system", 1), ("statement.imported", "system", 2),
+        ("statement.rechecked", "system", 1), ("statement.approved", "policy", 1),
+    ]  # fmt: skip
+
+
+async def test_a_revision_with_another_closing_rechecks_the_next_one_waiting() -> None:
+    desk = Desk()
+    await desk.load(statement_file(statement(), DAY2))
+    closes_lower = statement(closing="1140.00", lines=[line("190.00"), line("-50.00")])
+    await desk.load(statement_file(closes_lower), name="corrected.json")
+    day2 = desk.uows.store.statements[2]
+    assert (day2.checks.continuity, day2.checks.continuity_gap) == (
+        Continuity.GAP, Decimal("10.00"),
+    )  # fmt: skip
+    assert desk.audit()[-1] == ("statement.rechecked", "system", 2, "pending_review")
+
+
+async def test_a_decided_statement_keeps_the_checks_it_was_decided_on() -> None:
+    desk = Desk()
+    await desk.load(statement_file(DAY2))
+    await desk.cases.reject(statement_id=1, actor="U0ALICE", reason="late", now=T0)
+    await desk.load(statement_file(statement()))
+    assert desk.uows.store.statements[1].checks.continuity is Continuity.UNKNOWN
