@@ -37,8 +37,10 @@ from domain.statements.records import (
 )
 
 S = Stage1Status
-#: The actor of what the desk does by itself (auto-approval by policy, an import).
+#: The actor of an approval by policy.
 POLICY: Final = "policy"
+#: The actor of what the desk does by itself (checks computed again).
+POLICY_SYSTEM: Final = "system"
 
 
 class StatementAction(StrEnum):
@@ -49,6 +51,7 @@ class StatementAction(StrEnum):
     EDIT = "edit"
     REJECT = "reject"
     REVISE = "revise"  # a re-parse or a changed re-import
+    RECHECK = "recheck"  # the statement before it arrived or changed
 
 
 ALLOWED_FROM: Final[dict[StatementAction, frozenset[Stage1Status]]] = {
@@ -57,6 +60,7 @@ ALLOWED_FROM: Final[dict[StatementAction, frozenset[Stage1Status]]] = {
     StatementAction.EDIT: frozenset({S.PENDING_REVIEW}),
     StatementAction.REJECT: frozenset({S.PENDING_REVIEW}),
     StatementAction.REVISE: frozenset(S),
+    StatementAction.RECHECK: frozenset({S.PENDING_REVIEW}),
 }
 LEADS_TO: Final[dict[StatementAction, frozenset[Stage1Status]]] = {
     StatementAction.APPROVE: frozenset({S.APPROVED}),
@@ -64,6 +68,7 @@ LEADS_TO: Final[dict[StatementAction, frozenset[Stage1Status]]] = {
     StatementAction.EDIT: frozenset({S.PENDING_REVIEW}),
     StatementAction.REJECT: frozenset({S.REJECTED}),
     StatementAction.REVISE: frozenset({S.PENDING_REVIEW}),
+    StatementAction.RECHECK: frozenset({S.PENDING_REVIEW}),
 }
 
 
@@ -111,6 +116,7 @@ _DONE: Final = {
     StatementAction.EDIT: "edited",
     StatementAction.REJECT: "rejected",
     StatementAction.REVISE: "revised",
+    StatementAction.RECHECK: "checked again",
 }
 
 
@@ -420,5 +426,32 @@ def revise(
         delta=None if after.checks.delta is None else str(after.checks.delta),
         chain_ok=after.checks.chain_ok,
         continuity=after.checks.continuity.value,
+    )
+    return StatementTransition(statement=after, events=(event,))
+
+
+def recheck(
+    statement: Statement, checks: Checks, *, cause: str, now: datetime
+) -> StatementTransition:
+    """The checks computed again because the statement before it arrived or changed
+    (its continuity depends on that one's closing); a noop when nothing differs.
+
+    Raises:
+        IllegalTransition: not pending review (a decided statement keeps the checks it
+            was decided on).
+    """
+    _refuse(statement, StatementAction.RECHECK)
+    if checks == statement.checks:
+        return StatementTransition(statement=statement, noop=True)
+    after = _moved(statement, S.PENDING_REVIEW, now, checks=checks)
+    event = _event(
+        "statement.rechecked",
+        POLICY_SYSTEM,
+        statement,
+        after,
+        cause=cause,
+        continuity=checks.continuity.value,
+        continuity_gap=None if checks.continuity_gap is None else str(checks.continuity_gap),
+        previous_id=checks.previous_id,
     )
     return StatementTransition(statement=after, events=(event,))

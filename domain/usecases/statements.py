@@ -375,27 +375,12 @@ class Statements:
         assert following.id is not None
         whole = await self._load(uow, following.id)
         rechecked = await self._checked(uow, whole)
-        if rechecked.checks == whole.checks:
+        move = stage1.recheck(
+            whole, rechecked.checks, cause=f"{statement.human_id} before it changed", now=now
+        )
+        if move.noop:
             return
-        after = dataclasses.replace(rechecked, version=whole.version + 1, updated_at=now)
-        event = stage1.StatementEvent(
-            name="statement.rechecked",
-            actor=SYSTEM,
-            from_state=whole.stage1_status.value,
-            to_state=after.stage1_status.value,
-            data={
-                "revision": after.revision,
-                "cause": f"{statement.human_id} before it changed",
-                "continuity": after.checks.continuity.value,
-                "continuity_gap": None
-                if after.checks.continuity_gap is None
-                else str(after.checks.continuity_gap),
-                "previous_id": after.checks.previous_id,
-            },
-        )
-        await self._write(
-            uow, whole, stage1.StatementTransition(statement=after, events=(event,)), now
-        )
+        after = await self._write(uow, whole, move, now)
         await self._maybe_auto_approve(uow, after, now)
 
     def _check_actor(self, statement: Statement, actor: str) -> None:

@@ -69,6 +69,9 @@ def act(action: StatementAction, subject: Statement) -> StatementTransition:
         )  # fmt: skip
     if action is StatementAction.REJECT:
         return stage1.reject(subject, actor="U0ALICE", reason="wrong file", now=LATER)
+    if action is StatementAction.RECHECK:
+        gap = dataclasses.replace(subject.checks, continuity=Continuity.GAP)
+        return stage1.recheck(subject, gap, cause="S-0 before it changed", now=LATER)
     fresh = good(revision=1)
     return stage1.revise(subject, fresh, actor="system", cause="reparse", now=LATER)
 
@@ -234,3 +237,9 @@ def test_the_policy_approves_only_when_chain_and_continuity_hold() -> None:
     )
     with pytest.raises(IllegalTransition, match="chain does not hold"):
         stage1.auto_approve(broken, now=LATER)
+
+
+def test_a_recheck_with_the_same_checks_is_a_noop() -> None:
+    subject = good()
+    same = stage1.recheck(subject, subject.checks, cause="S-0 before it changed", now=LATER)
+    assert same.noop and same.events == ()
