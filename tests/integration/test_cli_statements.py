@@ -169,6 +169,7 @@ def test_the_list_filters_by_state_and_account(desk: JsonStatementParser, desk_d
     assert as_json(run("statements", "--state", "approved", "--json")) == []
     pending = as_json(run("statements", "--state", "pending_review", "--json"))
     assert len(pending) == 2
+    assert [r["id"] for r in as_json(run("statements", "--limit", "1", "--json"))] == ["S-2"]
     text = run("statements")
     assert text.exit_code == 0 and "S-1" in text.output and "S-2" in text.output
     assert "no statements" in run("statements", "--state", "rejected").output
@@ -195,6 +196,7 @@ def test_show_gives_checks_lines_and_history(desk: JsonStatementParser, desk_dir
     assert "chain: holds, delta 0.00 EUR" in text.output
     assert "lines (first 20 of 30)" in text.output
     assert "statement.imported by system" in text.output
+    assert as_json(run("statements", "show", "S-1", "--lines", "0", "--json"))["lines"] == []
     missing = run("statements", "show", "S-9")
     assert missing.exit_code == 1 and "there is no statement S-9" in missing.stderr
     assert run("statements", "show", "S-x").exit_code == 2
