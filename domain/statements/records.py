@@ -395,6 +395,17 @@ class Statement:
         )
 
 
+def mask_account(account: str) -> str:
+    """An account number as messages and logs show it: its first and last four characters
+    (``NL81…9999``), or only the last four of a short one (``…6789``)."""
+    compact = "".join(account.split())
+    if len(compact) > 8:
+        return f"{compact[:4]}…{compact[-4:]}"
+    if len(compact) > 4:
+        return f"…{compact[-4:]}"
+    return compact
+
+
 def format_statement_id(statement_id: int | None) -> str:
     """``S-12`` (``S-new`` for None)."""
     return f"{STATEMENT_PREFIX}{statement_id if statement_id is not None else 'new'}"

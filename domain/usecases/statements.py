@@ -41,6 +41,7 @@ from domain.statements.records import (
     StatementLine,
     content_hash,
     format_statement_id,
+    mask_account,
 )
 from domain.usecases.transaction import UNAUDITED, PolicySource
 
@@ -191,11 +192,13 @@ def known_account(parsed: ParsedStatement, loaded: LoadedPolicy) -> StatementAcc
     account = loaded.policy.statements.account_for(parsed.account, parsed.currency)
     if account is None:
         raise InvalidCommand(
-            f"account {parsed.account} is not one the policy knows (statements.accounts)"
+            f"account {mask_account(parsed.account)} is not one the policy knows "
+            "(statements.accounts)"
         )
     if account.currency != parsed.currency:
         raise InvalidCommand(
-            f"account {parsed.account} is listed in {account.currency} in the policy but "
+            f"account {mask_account(parsed.account)} is listed in {account.currency} in the "
+            "policy but "
             f"this statement is in {parsed.currency}"
         )
     return account

@@ -19,7 +19,7 @@ from domain.statements.checks import (
     tolerance_for,
     within,
 )
-from domain.statements.records import Continuity, Statement, StatementLine
+from domain.statements.records import Continuity, Statement, StatementLine, mask_account
 from domain.usecases.statements import build_statement, known_account
 from tests.builders import make_policy
 from tests.fakes import T0
@@ -271,3 +271,12 @@ def test_a_bad_statements_section_names_the_field(section: dict[str, Any], probl
     with pytest.raises(PolicyError) as raised:
         make_policy(statements=section)
     assert any(problem in p for p in raised.value.problems), raised.value.problems
+
+
+@pytest.mark.parametrize(
+    ("account", "shown"),
+    [("NL81 ASNB 9999 9999 99", "NL81…9999"), ("123456789", "1234…6789"),
+     ("12345678", "…5678"), ("1234", "1234")],
+)  # fmt: skip
+def test_account_numbers_are_masked_in_messages(account: str, shown: str) -> None:
+    assert mask_account(account) == shown
