@@ -275,3 +275,20 @@ def test_audit_verify_deep_finds_a_statement_row_the_log_does_not_back(
     result = run("audit", "verify", "--deep")
     assert result.exit_code == 1
     assert said in result.output + result.stderr
+
+
+def test_without_the_format_parsers_import_and_reparse_say_so(
+    desk: JsonStatementParser, desk_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(desk_dir / "m.json", statement())
+    assert run("statements", "import", path).exit_code == 0
+
+    def missing(data: bytes, *, format: object = None) -> Any:
+        raise ImportError("No module named 'statements'")
+
+    monkeypatch.setattr("bot.container.statement_parser", lambda: missing)
+    result = run("statements", "import", path, "--json")
+    assert result.exit_code == 1
+    assert as_json(result)["rejected"][0]["error"] == "the bank-file parsers are not installed"
+    again = run("statements", "reparse", "S-1")
+    assert again.exit_code == 1 and "the bank-file parsers are not installed" in again.stderr
