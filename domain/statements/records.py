@@ -265,7 +265,12 @@ class StatementKey:
 
 def content_hash(parsed: ParsedStatement) -> str:
     """What a statement says (balances and lines), hashed: the same content, the same hash,
-    whichever file (or position in the file) it came from."""
+    whichever file (or position in the file) it came from.
+
+    Line amounts are written with ``str``: the parser contract puts them at the
+    currency's scale, so one value has one spelling (and ``canonical_decimal``'s
+    ``format`` was a third of this function's time on a 100,000-line statement).
+    """
     body = {
         "opening": _canon(parsed.opening),
         "closing": _canon(parsed.closing),
@@ -275,9 +280,9 @@ def content_hash(parsed: ParsedStatement) -> str:
         "lines": [
             [
                 ln.number,
-                canonical_decimal(ln.amount),
-                _day(ln.booking_date),
-                _day(ln.value_date),
+                str(ln.amount),
+                ln.booking_date and ln.booking_date.isoformat(),
+                ln.value_date and ln.value_date.isoformat(),
                 ln.reference,
                 ln.end_to_end_id,
                 ln.counterparty,
@@ -295,10 +300,6 @@ def content_hash(parsed: ParsedStatement) -> str:
 
 def _canon(value: Decimal | None) -> str | None:
     return None if value is None else canonical_decimal(value)
-
-
-def _day(value: date | None) -> str | None:
-    return None if value is None else value.isoformat()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
