@@ -244,7 +244,12 @@ class StatementRepository(Protocol):
     """Bank statements (Stage 1), their lines and the original files, version-checked."""
 
     async def add(self, statement: Statement) -> Statement:
-        """Inserts the statement and all its lines; returns it with its id."""
+        """Inserts the statement and all its lines; returns it with its id.
+
+        Raises:
+            StaleItem: a statement with the same identity is stored (another import got
+                there first); the unit of work must be rolled back.
+        """
         ...
 
     async def get(self, statement_id: int, *, with_lines: bool = True) -> Statement | None:

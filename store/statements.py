@@ -11,8 +11,10 @@ from decimal import Decimal
 from typing import Any, Final
 
 from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from domain.errors import StaleItem
 from domain.money import minor_units, to_minor
 from domain.statements.parsed import StatementFormat
 from domain.statements.records import (
@@ -24,6 +26,7 @@ from domain.statements.records import (
     Statement,
     StatementKey,
     StatementLine,
+    mask_account,
 )
 from store.bulk import dialect_insert, insert_values
 from store.tables import audit_records, statement_lines, statement_originals, statements
@@ -188,8 +191,21 @@ class SqlStatementRepository:
         self._conn = conn
 
     async def add(self, statement: Statement) -> Statement:
-        """Inserts the statement and its lines; returns it with its id."""
-        result = await self._conn.execute(statements.insert().values(**statement_row(statement)))
+        """Inserts the statement and its lines; returns it with its id.
+
+        Raises:
+            StaleItem: a statement with the same identity was stored first (another
+                import at the same moment); the transaction is spoilt, roll it back.
+        """
+        try:
+            result = await self._conn.execute(
+                statements.insert().values(**statement_row(statement))
+            )
+        except IntegrityError:
+            raise StaleItem(
+                f"statement {statement.statement_id or ''} of {mask_account(statement.account)} "
+                "was imported by someone else at the same moment"
+            ) from None
         key = result.inserted_primary_key
         assert key is not None
         new_id = int(key[0])

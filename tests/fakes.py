@@ -27,6 +27,7 @@ from typing import Any, Self
 from domain.audit.records import AuditEntry
 from domain.dashboard import HIGH_PRIORITY, MEDIUM_PRIORITY
 from domain.digest import ClusterMember, ClusterRecord, ClusterState
+from domain.errors import StaleItem
 from domain.intake import RowError
 from domain.items import Item, JournalEntry, ReviewState, Route
 from domain.ledger_status import BreakerStatus, Delivery, DeliveryCounts
@@ -673,7 +674,7 @@ class InMemoryStatementRepository:
             raise ValueError("a new statement has no id yet")
         key = statement.key.text
         if any(s.key.text == key for s in self._visible().values()):
-            raise DuplicateKey(f"statement {key} already exists")
+            raise StaleItem(f"statement {key} was imported by someone else at the same moment")
         numbers = [ln.number for ln in statement.lines]
         if len(set(numbers)) != len(numbers):
             raise DuplicateKey("two lines of one statement share a number")

@@ -431,7 +431,11 @@ class Statements:
         )
         for parsed in result.statements:
             try:
-                await self._import_one(parsed, file_name, data, sha256, now, actor, report)
+                try:
+                    await self._import_one(parsed, file_name, data, sha256, now, actor, report)
+                except StaleItem:
+                    # Another import stored it first: look again (unchanged or revised).
+                    await self._import_one(parsed, file_name, data, sha256, now, actor, report)
             except (DomainError, ValueError, ArithmeticError) as exc:
                 report.rejected.append(
                     Rejection(

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from domain.audit import AuditEntry
 from domain.digest import ClusterMember, ClusterState
+from domain.errors import StaleItem
 from domain.intake import RowError
 from domain.items import (
     EntryKind,
@@ -858,7 +859,7 @@ async def test_a_statement_identity_is_unique(store: Store) -> None:
         await uow.statements.add(_stmt(3))
         await uow.commit()
     async with store.uows() as uow:
-        with pytest.raises(DUPLICATE):
+        with pytest.raises(StaleItem, match="imported by someone else at the same moment"):
             await uow.statements.add(_stmt(3, closing="1150.00"))
 
 

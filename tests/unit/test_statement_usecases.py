@@ -3,6 +3,7 @@ the audit trail and the Stage 2 query."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -323,3 +324,14 @@ async def test_a_decided_statement_keeps_the_checks_it_was_decided_on() -> None:
     await desk.cases.reject(statement_id=1, actor="U0ALICE", reason="late", now=T0)
     await desk.load(statement_file(statement()))
     assert desk.uows.store.statements[1].checks.continuity is Continuity.UNKNOWN
+
+
+async def test_two_imports_of_one_file_at_once_store_each_statement_once() -> None:
+    desk = Desk()
+    data = statement_file(statement(), DAY2)
+    first, second = await asyncio.gather(desk.load(data), desk.load(data, name="copy.json"))
+    assert first.imported + second.imported == 2
+    assert first.unchanged + second.unchanged == 2
+    assert first.rejected == second.rejected == []
+    assert len(desk.uows.store.statements) == 2
+    assert [a[0] for a in desk.audit()] == ["statement.imported"] * 2
