@@ -231,6 +231,7 @@ def test_audit_verify_deep_holds_after_statement_records(
     run("statements", "reparse", "S-2")
     result = run("audit", "verify", "--deep")
     assert result.exit_code == 0, result.output + result.stderr
+    assert "0 items, 0 journal entries and 2 statements match the replayed log" in result.output
 
 
 def test_policy_check_reports_the_statements_section(desk: JsonStatementParser) -> None:
