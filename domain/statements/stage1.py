@@ -39,8 +39,8 @@ from domain.statements.records import (
 S = Stage1Status
 #: The actor of an approval by policy.
 POLICY: Final = "policy"
-#: The actor of what the desk does by itself (checks computed again).
-POLICY_SYSTEM: Final = "system"
+#: The actor of what the desk does by itself (an import, checks computed again).
+SYSTEM: Final = "system"
 
 
 class StatementAction(StrEnum):
@@ -446,7 +446,7 @@ def recheck(
     after = _moved(statement, S.PENDING_REVIEW, now, checks=checks)
     event = _event(
         "statement.rechecked",
-        POLICY_SYSTEM,
+        SYSTEM,
         statement,
         after,
         cause=cause,

@@ -46,7 +46,7 @@ from domain.statements.records import (
 from domain.usecases.transaction import UNAUDITED, PolicySource
 
 #: Who imports when the caller names nobody.
-SYSTEM: Final = "system"
+SYSTEM: Final = stage1.SYSTEM
 #: The audit event of a statement decision the desk refused (nothing else changed).
 REFUSED: Final = "statement.refused"
 
@@ -222,16 +222,11 @@ class Statements:
 
     async def _checked(self, uow: UnitOfWork, statement: Statement) -> Statement:
         """The statement with its checks computed against the one before it."""
-        previous = await uow.statements.previous(
-            account=statement.account,
-            currency=statement.currency,
-            before=statement.period_start,
-            exclude_id=statement.id,
-        )
-        checks = statement_checks.check(statement, previous=previous, loaded=self._policy())
-        return dataclasses.replace(statement, checks=checks)
+        recheck = await self._recheck(uow, statement)
+        return dataclasses.replace(statement, checks=recheck(statement))
 
     async def _recheck(self, uow: UnitOfWork, statement: Statement) -> stage1.Recheck:
+        """The checks of ``statement`` (as it may change) against the one before it."""
         previous = await uow.statements.previous(
             account=statement.account,
             currency=statement.currency,
