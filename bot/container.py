@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from bot.clock import SystemClock
 from bot.errors import BotError
 from bot.settings import Settings
-from domain.ports import Clock
+from domain.ports import Clock, StatementParser
+from domain.statements.parsed import ParseResult, StatementFormat
 from domain.usecases import UseCases
 from store.audit.anchors import AnchorFile
 from store.audit.log import init_audit
@@ -37,6 +38,21 @@ def policy_cache(settings: Settings) -> PolicyCache:
     return PolicyCache(settings.policy_cache or default_cache_path(settings.policy))
 
 
+def _registry_parse(data: bytes, *, format: StatementFormat | None = None) -> ParseResult:
+    """The format adapters' registry (``statements.parse``), imported on first use: only
+    the statement commands need it, and its XML and format libraries load with it."""
+    from statements import parse  # type: ignore[import-not-found,unused-ignore]
+
+    result: ParseResult = parse(data, format=format)
+    return result
+
+
+def statement_parser() -> StatementParser:
+    """The parser of bank files the container hands the statement use cases (tests
+    replace this function to bring a fake)."""
+    return _registry_parse
+
+
 @dataclass(slots=True, kw_only=True)
 class Container:
     """Everything a command or the bot needs, built once per process."""
@@ -49,6 +65,7 @@ class Container:
     uow: SqlUnitOfWorkFactory
     usecases: UseCases
     clock: Clock
+    parser: StatementParser
 
     @classmethod
     async def open(
@@ -77,6 +94,7 @@ class Container:
             raise
         anchors = AnchorFile(settings.audit_anchors)
         uow = SqlUnitOfWorkFactory(database=database, signer=signer, anchors=anchors)
+        parser = statement_parser()
         return cls(
             settings=settings,
             database=database,
@@ -84,8 +102,9 @@ class Container:
             signer=signer,
             anchors=anchors,
             uow=uow,
-            usecases=UseCases.over(uow=uow, policy=policy.current),
+            usecases=UseCases.over(uow=uow, policy=policy.current, parser=parser),
             clock=clock,
+            parser=parser,
         )
 
     async def close(self) -> None:

@@ -6,7 +6,7 @@ Adapters live in ``store/`` (and in tests as in-memory fakes); only ``bot/`` wir
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
@@ -19,6 +19,14 @@ from domain.intake import RowError
 from domain.items import Item, JournalEntry, ReviewState
 from domain.ledger_status import BreakerStatus, DeliveryCounts
 from domain.notifications import Notification
+from domain.statements.parsed import ParseResult, StatementFormat
+from domain.statements.records import (
+    MatchStatus,
+    Stage1Status,
+    Statement,
+    StatementKey,
+    StatementLine,
+)
 
 
 class Clock(Protocol):
@@ -223,6 +231,98 @@ class DigestRepository(Protocol):
         ...
 
 
+class StatementParser(Protocol):
+    """Reads a bank file: the format adapters' registry (``statements.parse``)."""
+
+    def __call__(self, data: bytes, *, format: StatementFormat | None = None) -> ParseResult:
+        """Every statement of the file, and a problem for each one it could not read;
+        ``format`` None detects it from the content."""
+        ...
+
+
+class StatementRepository(Protocol):
+    """Bank statements (Stage 1), their lines and the original files, version-checked."""
+
+    async def add(self, statement: Statement) -> Statement:
+        """Inserts the statement and all its lines; returns it with its id.
+
+        Raises:
+            StaleItem: a statement with the same identity is stored (another import got
+                there first); the unit of work must be rolled back.
+        """
+        ...
+
+    async def get(self, statement_id: int, *, with_lines: bool = True) -> Statement | None:
+        """The statement (lines in number order, unless ``with_lines`` is False), or None."""
+        ...
+
+    async def get_by_key(self, key: StatementKey) -> Statement | None:
+        """The statement with that identity, with its lines, or None."""
+        ...
+
+    async def update(
+        self, statement: Statement, *, expected_version: int, lines: Sequence[int] | None = None
+    ) -> bool:
+        """Writes ``statement`` if the stored version is still ``expected_version``.
+
+        ``lines`` None rewrites every line (a new revision); else only the lines with
+        those numbers changed (an edit). Returns False (writing nothing) when someone
+        changed it first.
+        """
+        ...
+
+    async def previous(
+        self, *, account: str, currency: str, before: date, exclude_id: int | None
+    ) -> Statement | None:
+        """The same account's statement in that currency that started before ``before``
+        and ended last (without lines), skipping ``exclude_id``; None when there is none."""
+        ...
+
+    async def following(
+        self, *, account: str, currency: str, after: date, exclude_id: int | None
+    ) -> Statement | None:
+        """The same account's statement in that currency that starts first after
+        ``after`` (without lines), skipping ``exclude_id``; None when there is none."""
+        ...
+
+    async def query(
+        self,
+        *,
+        status: Stage1Status | None = None,
+        account: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Statement]:
+        """Statements (without lines) by account, period start, id; filtered."""
+        ...
+
+    async def line_counts(self, statement_ids: Sequence[int]) -> dict[int, int]:
+        """How many lines count (are not removed) in each statement."""
+        ...
+
+    async def approved_lines(
+        self,
+        *,
+        match_status: MatchStatus | None = MatchStatus.UNMATCHED,
+        after: tuple[int, int] | None = None,
+        limit: int = 1000,
+    ) -> list[tuple[Statement, StatementLine]]:
+        """Lines (not removed) of approved statements with that match status (any when
+        None), in (statement id, line number) order after ``after``, each with its
+        statement (without lines): the input of Stage 2."""
+        ...
+
+    async def keep_original(
+        self, *, sha256: str, file_name: str, data: bytes, now: datetime
+    ) -> None:
+        """Keeps a bank file's bytes once per SHA-256."""
+        ...
+
+    async def original(self, sha256: str) -> tuple[str, bytes] | None:
+        """The file name and bytes kept under ``sha256``, or None."""
+        ...
+
+
 class OutboxSink(Protocol):
     """Slack messages to send after commit, enqueued in the same transaction."""
 
@@ -307,6 +407,7 @@ class UnitOfWork(Protocol):
 
     threads: ThreadRepository
     once: OnceKeys
+    statements: StatementRepository
     outbox: OutboxSink
     audit: AuditSink
 

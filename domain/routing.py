@@ -26,10 +26,19 @@ _RISK_POINTS = {RiskTier.LOW: 0, RiskTier.MEDIUM: 10, RiskTier.HIGH: 30, RiskTie
 MAX_PRIORITY = 999
 
 
+def reporting_rate(currency: str, loaded: LoadedPolicy) -> Decimal | None:
+    """Reporting-currency units per one unit of ``currency``; None without a rate.
+
+    The one place routing and the statement checks read a rate (the policy's static
+    ``fx_rates`` for now), so dated rates replace them everywhere at once.
+    """
+    return loaded.policy.rate(currency)
+
+
 def to_reporting(amount: Decimal, currency: str, loaded: LoadedPolicy) -> Decimal | None:
     """An amount in the reporting currency, rounded to its minor units; None without a rate."""
     policy = loaded.policy
-    rate = policy.rate(currency)
+    rate = reporting_rate(currency, loaded)
     if rate is None:
         return None
     return quantize(amount * rate, policy.reporting_currency)

@@ -27,6 +27,7 @@ from domain.ports import (
     OnceKeys,
     OutboxSink,
     Signer,
+    StatementRepository,
     ThreadRepository,
     ViewStateRepository,
 )
@@ -38,6 +39,7 @@ from store.intake import SqlIntakeRepository
 from store.ledger_status import SqlLedgerStatusRepository
 from store.outbox_sink import SqlOutboxSink
 from store.repositories import SqlItemRepository, SqlJournalRepository
+from store.statements import SqlStatementRepository
 from store.threads import SqlOnceKeys, SqlThreadRepository
 from store.views import SqlViewStateRepository
 
@@ -61,6 +63,7 @@ class SqlUnitOfWork:
     ledger_status: LedgerStatusRepository
     threads: ThreadRepository
     once: OnceKeys
+    statements: StatementRepository
     outbox: OutboxSink
     audit: AuditSink
 
@@ -106,6 +109,7 @@ class SqlUnitOfWork:
         self.ledger_status = SqlLedgerStatusRepository(conn)
         self.threads = SqlThreadRepository(conn)
         self.once = SqlOnceKeys(conn)
+        self.statements = SqlStatementRepository(conn)
         self._outbox = SqlOutboxSink(conn)
         self.outbox = self._outbox
         self.audit = _ReadOnlyAudit() if self._read_only else SqlAuditLog(conn, signer=self._signer)

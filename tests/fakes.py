@@ -20,13 +20,14 @@ import copy
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
 from domain.audit.records import AuditEntry
 from domain.dashboard import HIGH_PRIORITY, MEDIUM_PRIORITY
 from domain.digest import ClusterMember, ClusterRecord, ClusterState
+from domain.errors import StaleItem
 from domain.intake import RowError
 from domain.items import Item, JournalEntry, ReviewState, Route
 from domain.ledger_status import BreakerStatus, Delivery, DeliveryCounts
@@ -41,12 +42,20 @@ from domain.ports import (
     LedgerStatusRepository,
     OnceKeys,
     OutboxSink,
+    StatementRepository,
     ThreadRepository,
     UnitOfWork,
     UnitOfWorkFactory,
     ViewStateRepository,
 )
 from domain.sla import SETTLED
+from domain.statements.records import (
+    MatchStatus,
+    Stage1Status,
+    Statement,
+    StatementKey,
+    StatementLine,
+)
 
 # --- time ----------------------------------------------------------------------------
 
@@ -144,6 +153,9 @@ class InMemoryStore:
     breakers: dict[str, BreakerStatus] = field(default_factory=dict)
     #: Each delivered (or dead) entry's state by idempotency key; absent is pending.
     deliveries: dict[str, Delivery] = field(default_factory=dict)
+    statements: dict[int, Statement] = field(default_factory=dict)
+    originals: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    last_statement_id: int = 0
     last_item_id: int = 0
     last_run_id: int = 0
     last_cluster_id: int = 0
@@ -646,6 +658,162 @@ class InMemoryOnceKeys:
         return True
 
 
+class InMemoryStatementRepository:
+    """Statements as a dict overlay, like the items; lines are kept on the statement."""
+
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def _visible(self) -> dict[int, Statement]:
+        return {**self._uow.store.statements, **self._uow.staged_statements}
+
+    async def add(self, statement: Statement) -> Statement:
+        """Inserts with the next id; the identity is unique."""
+        await self._uow.begin_write()
+        if statement.id is not None:
+            raise ValueError("a new statement has no id yet")
+        key = statement.key.text
+        if any(s.key.text == key for s in self._visible().values()):
+            raise StaleItem(f"statement {key} was imported by someone else at the same moment")
+        numbers = [ln.number for ln in statement.lines]
+        if len(set(numbers)) != len(numbers):
+            raise DuplicateKey("two lines of one statement share a number")
+        self._uow.store.last_statement_id += 1
+        stored = dataclasses.replace(statement, id=self._uow.store.last_statement_id)
+        self._uow.staged_statements[self._uow.store.last_statement_id] = stored
+        return stored
+
+    async def get(self, statement_id: int, *, with_lines: bool = True) -> Statement | None:
+        """The statement, or None."""
+        await asyncio.sleep(0)
+        found = self._visible().get(statement_id)
+        if found is None or with_lines:
+            return found
+        return dataclasses.replace(found, lines=())
+
+    async def get_by_key(self, key: StatementKey) -> Statement | None:
+        """The statement with that identity, or None."""
+        await asyncio.sleep(0)
+        for statement in self._visible().values():
+            if statement.key.text == key.text:
+                return statement
+        return None
+
+    async def update(
+        self, statement: Statement, *, expected_version: int, lines: Sequence[int] | None = None
+    ) -> bool:
+        """Writes over the expected version only (``lines`` only says what changed)."""
+        await self._uow.begin_write()
+        assert statement.id is not None
+        current = self._visible().get(statement.id)
+        if current is None or current.version != expected_version:
+            return False
+        if lines is not None:  # only those lines changed: the others stay as stored
+            wanted = set(lines)
+            kept = {ln.number: ln for ln in current.lines if ln.number not in wanted}
+            kept.update({ln.number: ln for ln in statement.lines if ln.number in wanted})
+            statement = dataclasses.replace(statement, lines=tuple(kept[n] for n in sorted(kept)))
+        self._uow.staged_statements[current.id or 0] = statement
+        return True
+
+    async def previous(
+        self, *, account: str, currency: str, before: date, exclude_id: int | None
+    ) -> Statement | None:
+        """The latest-ending statement of the account that started before ``before``."""
+        await asyncio.sleep(0)
+        found = [
+            s
+            for s in self._visible().values()
+            if s.account == account
+            and s.currency == currency
+            and s.period_start < before
+            and s.id != exclude_id
+        ]
+        if not found:
+            return None
+        best = max(found, key=lambda s: (s.period_end, s.period_start, s.id or 0))
+        return dataclasses.replace(best, lines=())
+
+    async def following(
+        self, *, account: str, currency: str, after: date, exclude_id: int | None
+    ) -> Statement | None:
+        """The earliest-starting statement of the account that started after ``after``."""
+        await asyncio.sleep(0)
+        found = [
+            s
+            for s in self._visible().values()
+            if s.account == account
+            and s.currency == currency
+            and s.period_start > after
+            and s.id != exclude_id
+        ]
+        if not found:
+            return None
+        best = min(found, key=lambda s: (s.period_start, s.period_end, s.id or 0))
+        return dataclasses.replace(best, lines=())
+
+    async def query(
+        self,
+        *,
+        status: Stage1Status | None = None,
+        account: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Statement]:
+        """Statements without lines, by account, period start and id."""
+        await asyncio.sleep(0)
+        found = [
+            dataclasses.replace(s, lines=())
+            for s in self._visible().values()
+            if (status is None or s.stage1_status is status)
+            and (account is None or s.account == account)
+        ]
+        found.sort(key=lambda s: (s.account, s.period_start, s.id or 0))
+        return found[offset : offset + limit]
+
+    async def line_counts(self, statement_ids: Sequence[int]) -> dict[int, int]:
+        """Lines that count per statement."""
+        await asyncio.sleep(0)
+        visible = self._visible()
+        return {i: len(visible[i].counted) if i in visible else 0 for i in statement_ids}
+
+    async def approved_lines(
+        self,
+        *,
+        match_status: MatchStatus | None = MatchStatus.UNMATCHED,
+        after: tuple[int, int] | None = None,
+        limit: int = 1000,
+    ) -> list[tuple[Statement, StatementLine]]:
+        """Lines of approved statements in (statement, number) order."""
+        await asyncio.sleep(0)
+        out: list[tuple[Statement, StatementLine]] = []
+        for sid in sorted(self._visible()):
+            statement = self._visible()[sid]
+            if statement.stage1_status is not Stage1Status.APPROVED:
+                continue
+            head = dataclasses.replace(statement, lines=())
+            for line in sorted(statement.counted, key=lambda ln: ln.number):
+                if match_status is not None and line.match_status is not match_status:
+                    continue
+                if after is not None and (sid, line.number) <= after:
+                    continue
+                out.append((head, line))
+        return out[:limit]
+
+    async def keep_original(
+        self, *, sha256: str, file_name: str, data: bytes, now: datetime
+    ) -> None:
+        """Keeps the bytes once per hash."""
+        await self._uow.begin_write()
+        if sha256 not in self._uow.store.originals:
+            self._uow.staged_originals.setdefault(sha256, (file_name, data))
+
+    async def original(self, sha256: str) -> tuple[str, bytes] | None:
+        """The kept file, or None."""
+        await asyncio.sleep(0)
+        return self._uow.store.originals.get(sha256) or self._uow.staged_originals.get(sha256)
+
+
 class InMemoryOutboxSink:
     """The outbox: notifications keyed by their dedupe key (a repeat is skipped)."""
 
@@ -696,6 +864,7 @@ class InMemoryUnitOfWork:
     ledger_status: LedgerStatusRepository
     threads: ThreadRepository
     once: OnceKeys
+    statements: StatementRepository
     outbox: OutboxSink
     audit: AuditSink
 
@@ -714,6 +883,8 @@ class InMemoryUnitOfWork:
         self.staged_once: dict[str, int | None] = {}
         self.staged_digest_windows: dict[int, str] = {}
         self.staged_clusters: dict[int, ClusterRecord] = {}
+        self.staged_statements: dict[int, Statement] = {}
+        self.staged_originals: dict[str, tuple[str, bytes]] = {}
         self._holds_lock = False
         self._entered = False
         self.items = InMemoryItemRepository(self)
@@ -724,6 +895,7 @@ class InMemoryUnitOfWork:
         self.ledger_status = InMemoryLedgerStatusRepository(self)
         self.threads = InMemoryThreadRepository(self)
         self.once = InMemoryOnceKeys(self)
+        self.statements = InMemoryStatementRepository(self)
         self.outbox = InMemoryOutboxSink(self)
         self.audit = InMemoryAuditSink(self)
 
@@ -777,6 +949,9 @@ class InMemoryUnitOfWork:
         store.once_keys.update(self.staged_once)
         store.digest_windows.update(self.staged_digest_windows)
         store.clusters.update(self.staged_clusters)
+        store.statements.update(self.staged_statements)
+        for sha, kept in self.staged_originals.items():
+            store.originals.setdefault(sha, kept)
         store.commits += 1
         self.committed = True
         self._discard()
@@ -795,6 +970,8 @@ class InMemoryUnitOfWork:
             or self.staged_once
             or self.staged_digest_windows
             or self.staged_clusters
+            or self.staged_statements
+            or self.staged_originals
         )
 
     def _discard(self) -> None:
@@ -809,6 +986,8 @@ class InMemoryUnitOfWork:
         self.staged_once = {}
         self.staged_digest_windows = {}
         self.staged_clusters = {}
+        self.staged_statements = {}
+        self.staged_originals = {}
 
     def _release(self) -> None:
         if self._holds_lock:

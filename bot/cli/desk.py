@@ -131,6 +131,13 @@ def policy_check(path: Path | None) -> None:
         f"{target}: valid (version {loaded.version}; {len(p.teams)} team(s), "
         f"reporting currency {p.reporting_currency}, {len(p.fx_rates)} FX rate(s))"
     )
+    st = p.statements
+    out.print(
+        f"statements: {len(st.accounts)} bank account(s), balance tolerance "
+        f"{st.balance_tolerance} {p.reporting_currency}, auto-approve "
+        f"{'on' if st.auto_approve else 'off'}, an editor "
+        f"{'may not' if st.edit_needs_other_approver else 'may'} be the only approver"
+    )
     if p.accounts is None:
         err.print(
             "[yellow]warning:[/] no accounts section: journal entries carry placeholder "

@@ -33,6 +33,13 @@ What a record tells, by event (``to`` always gives the state):
 
 Every other event of an item (claims, releases, the SLA ladder, dispute updates) only
 moves its state. The item's ``policy_version`` is the one of its latest record.
+
+Bank statements (Stage 1) are not items: their records name no item and carry
+``data.statement_id``. ``statement.imported`` and ``statement.revised`` give the revision,
+the original file's SHA-256 and the content hash and clear the approvals;
+``statement.approved`` adds the actor as an approver; ``statement.rejected`` clears them;
+``to`` gives the Stage 1 status. The ``statements`` table is compared with that
+(:meth:`LogReplay.check_statement`).
 """
 
 from __future__ import annotations
@@ -89,6 +96,34 @@ class StoredEntry:
     idempotency_key: str
     currency: str
     lines: tuple[StoredLine, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredStatement:
+    """One ``statements`` row, as the replay compares it."""
+
+    statement_id: int
+    stage1_status: str
+    revision: int
+    sha256: str
+    content_hash: str
+    approvers: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class _StatementReplayed:
+    """What the log says of one statement so far (mutable, one per statement)."""
+
+    state: str | None = None
+    revision: object = UNSAID
+    sha256: object = UNSAID
+    content_hash: object = UNSAID
+    approvers: list[str] | None = None
+    last_seq: int = 0
+
+
+#: The statement events that (re)state a statement's content.
+_STATEMENT_CONTENT = frozenset({"statement.imported", "statement.revised"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -171,9 +206,11 @@ class LogReplay:
     def __init__(self) -> None:
         self._items: dict[int, _Replayed] = {}
         self._entries: dict[str, _Posted] = {}
+        self._statements: dict[int, _StatementReplayed] = {}
         self.problem: ReplayProblem | None = None
         self.items_checked = 0
         self.entries_checked = 0
+        self.statements_checked = 0
 
     # -- records --
 
@@ -209,7 +246,8 @@ class LogReplay:
     def _apply(self, seq: int, record: dict[str, Any]) -> None:
         item_id = record.get("item_id")
         if not isinstance(item_id, int) or isinstance(item_id, bool):
-            return  # a record of the desk itself (ingest run, policy, digest)
+            self._apply_statement(seq, record)
+            return  # else a record of the desk itself (ingest run, policy, digest)
         event = record.get("event")
         actor = record.get("actor")
         data = record.get("data")
@@ -265,6 +303,37 @@ class LogReplay:
                 item.decided_by = str(actor)
             else:
                 item.decided_by = None
+
+    def _apply_statement(self, seq: int, record: dict[str, Any]) -> None:
+        """A bank statement's record (see the module docstring); anything else is skipped."""
+        event = record.get("event")
+        data = record.get("data")
+        if not isinstance(event, str) or not event.startswith("statement."):
+            return
+        if event == "statement.refused":
+            return  # nothing moved
+        if not isinstance(data, dict):
+            return
+        statement_id = data.get("statement_id")
+        if not isinstance(statement_id, int) or isinstance(statement_id, bool):
+            return
+        replayed = self._statements.get(statement_id)
+        if replayed is None:
+            replayed = self._statements[statement_id] = _StatementReplayed()
+        replayed.last_seq = seq
+        to_state = record.get("to")
+        if isinstance(to_state, str):
+            replayed.state = to_state
+        if "revision" in data:
+            replayed.revision = data["revision"]
+        if event in _STATEMENT_CONTENT:
+            replayed.sha256 = data.get("sha256", UNSAID)
+            replayed.content_hash = data.get("content_hash", UNSAID)
+            replayed.approvers = []
+        elif event == "statement.approved":
+            replayed.approvers = [*(replayed.approvers or []), str(record.get("actor"))]
+        elif event == "statement.rejected":
+            replayed.approvers = []
 
     def _post(self, item: _Replayed, item_id: int, seq: int, data: dict[str, Any]) -> None:
         ledger_ref = data.get("ledger_ref")
@@ -384,6 +453,35 @@ class LogReplay:
                 return differs(f"line {number}'s credit", _amount(line.credit), _amount(credit))
         return None
 
+    def check_statement(self, stored: StoredStatement) -> ReplayProblem | None:
+        """The first difference between one ``statements`` row and the log, or None."""
+        self.statements_checked += 1
+        name = f"S-{stored.statement_id}"
+        replayed = self._statements.pop(stored.statement_id, None)
+        if replayed is None:
+            return _table(f"{name} is in the statements table but no audit record mentions it")
+        at = f" (record {replayed.last_seq})"
+        compared: tuple[tuple[str, object, object], ...] = (
+            ("stage1_status", stored.stage1_status, replayed.state),
+            ("revision", stored.revision, replayed.revision),
+            ("sha256", stored.sha256, replayed.sha256),
+            ("content_hash", stored.content_hash, replayed.content_hash),
+        )
+        for column, stored_value, logged in compared:
+            if logged is not UNSAID and logged is not None and stored_value != logged:
+                return _table(
+                    f"{name}: statements.{column} is {_shown(stored_value)} but the log says "
+                    f"{_shown(logged)}{at}",
+                    replayed.last_seq,
+                )
+        if replayed.approvers is not None and tuple(replayed.approvers) != stored.approvers:
+            return _table(
+                f"{name}: statements.approvals are by {_people(stored.approvers)} but the log "
+                f"says {_people(replayed.approvers)}{at}",
+                replayed.last_seq,
+            )
+        return None
+
     def missing(self) -> ReplayProblem | None:
         """What the log describes but no row checked so far matched: call last."""
         if self._items:
@@ -398,6 +496,13 @@ class LogReplay:
                 f"journal entry {ledger_ref} (R-{posted.item_id}) was posted in the log "
                 f"(record {posted.seq}) but is not in the journal_entries table",
                 posted.seq,
+            )
+        if self._statements:
+            statement_id = min(self._statements)
+            seq = self._statements[statement_id].last_seq
+            return _table(
+                f"S-{statement_id} is in the log (record {seq}) but not in the statements table",
+                seq,
             )
         return None
 

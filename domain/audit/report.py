@@ -35,13 +35,15 @@ class VerifyReport:
     anchor_mismatch, anchor_beyond_log, anchor_file, anchors_missing, anchors_truncated,
     anchors_reordered, head, bundle; with ``--deep`` on a database also row (a column
     of ``audit_records`` disagrees with its signed body) and table (an item or journal
-    entry disagrees with the replayed log)."""
+    entry or statement disagrees with the replayed log)."""
     problem: str | None = None
     """One sentence for a person."""
     items: int | None = None
     """Items rows compared with the replayed log (``--deep`` on a database), else None."""
     journal_entries: int | None = None
     """Journal entry rows compared with the replayed log, as ``items``."""
+    statements: int | None = None
+    """Bank statement rows compared with the replayed log, as ``items``."""
 
     @classmethod
     def unread(cls, *, reason: str, problem: str) -> VerifyReport:
@@ -73,8 +75,10 @@ class VerifyReport:
             return f"FAILED: {self.problem}{tail}"  # the sentence names the first bad record
         tables = ""
         if self.items is not None:
+            statements = f" and {self.statements} statements" if self.statements else ""
             tables = (
-                f"; {self.items} items and {self.journal_entries or 0} journal entries "
+                f"; {self.items} items{',' if statements else ' and'} "
+                f"{self.journal_entries or 0} journal entries{statements} "
                 "match the replayed log"
             )
         return (

@@ -1,5 +1,6 @@
 """The desk's use cases, one module each: intake, decisions, claims, ladder, digests,
-disputes, a dispute's communication log, policy events and queries.
+disputes, a dispute's communication log, policy events, queries and bank statements
+(Stage 1).
 
 Every use case that changes an item opens its transaction through
 :class:`~domain.usecases.transaction.Transactions`; none reads a clock (``now`` comes from
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from domain.ports import UnitOfWorkFactory
+from domain.ports import StatementParser, UnitOfWorkFactory
 from domain.usecases.claims import Claims
 from domain.usecases.decisions import Decisions
 from domain.usecases.digests import Digests
@@ -22,6 +23,7 @@ from domain.usecases.intake import Intake
 from domain.usecases.ladder import Ladder
 from domain.usecases.policy_events import PolicyEvents
 from domain.usecases.queries import Queries
+from domain.usecases.statements import Statements
 from domain.usecases.transaction import PolicySource
 
 
@@ -38,10 +40,18 @@ class UseCases:
     dispute_log: DisputeLog
     policy_events: PolicyEvents
     queries: Queries
+    statements: Statements
 
     @classmethod
-    def over(cls, *, uow: UnitOfWorkFactory, policy: PolicySource) -> UseCases:
-        """Builds each use case on the same store and policy."""
+    def over(
+        cls,
+        *,
+        uow: UnitOfWorkFactory,
+        policy: PolicySource,
+        parser: StatementParser | None = None,
+    ) -> UseCases:
+        """Builds each use case on the same store and policy (``parser`` reads bank
+        files for the statement re-parse)."""
         return cls(
             intake=Intake(uow=uow, policy=policy),
             decisions=Decisions(uow=uow, policy=policy),
@@ -52,4 +62,5 @@ class UseCases:
             dispute_log=DisputeLog(uow=uow, policy=policy),
             policy_events=PolicyEvents(uow=uow, policy=policy),
             queries=Queries(uow=uow, policy=policy),
+            statements=Statements(uow=uow, policy=policy, parser=parser),
         )

@@ -14,10 +14,17 @@ from typing import Any, Final
 from sqlalchemy import ColumnElement, Row, Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain.audit.replay import LogReplay, ReplayProblem, StoredEntry, StoredItem, StoredLine
+from domain.audit.replay import (
+    LogReplay,
+    ReplayProblem,
+    StoredEntry,
+    StoredItem,
+    StoredLine,
+    StoredStatement,
+)
 from domain.errors import MoneyError
 from domain.money import minor_units
-from store.tables import items, journal_entries
+from store.tables import items, journal_entries, statements
 
 TABLE_CHUNK: Final = 5_000
 """Rows fetched per query while comparing a table."""
@@ -102,8 +109,8 @@ def stored_entry(row: Any) -> StoredEntry:
 async def compare_tables(conn: AsyncConnection, replay: LogReplay) -> ReplayProblem | None:
     """The first difference between the tables and the replayed log, or None.
 
-    Items first (in id order), then journal entries (in id order), then what the log
-    has that neither table holds.
+    Items first (in id order), then journal entries, then statements (each in id
+    order), then what the log has that no table holds.
 
     Args:
         conn: the snapshot's connection (the one the log was read in).
@@ -117,7 +124,34 @@ async def compare_tables(conn: AsyncConnection, replay: LogReplay) -> ReplayProb
         problem = replay.check_entry(stored_entry(row))
         if problem is not None:
             return problem
+    async for row in _in_id_order(conn, select(*_STATEMENT_COLUMNS), statements.c.id):
+        problem = replay.check_statement(stored_statement(row))
+        if problem is not None:
+            return problem
     return replay.missing()
+
+
+_STATEMENT_COLUMNS: Final = (
+    statements.c.id,
+    statements.c.stage1_status,
+    statements.c.revision,
+    statements.c.sha256,
+    statements.c.content_hash,
+    statements.c.approvals,
+)
+
+
+def stored_statement(row: Any) -> StoredStatement:
+    """A ``statements`` row as the replay compares it."""
+    approvals = row.approvals if isinstance(row.approvals, list) else []
+    return StoredStatement(
+        statement_id=row.id,
+        stage1_status=row.stage1_status,
+        revision=row.revision,
+        sha256=row.sha256,
+        content_hash=row.content_hash,
+        approvers=tuple(str(a.get("actor")) if isinstance(a, dict) else repr(a) for a in approvals),
+    )
 
 
 async def _in_id_order(

@@ -133,7 +133,10 @@ async def _verify_connection(
         return report
     problem = await compare_tables(conn, replay)
     report = dataclasses.replace(
-        report, items=replay.items_checked, journal_entries=replay.entries_checked
+        report,
+        items=replay.items_checked,
+        journal_entries=replay.entries_checked,
+        statements=replay.statements_checked,
     )
     if problem is None:
         return report

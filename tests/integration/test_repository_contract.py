@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from domain.audit import AuditEntry
 from domain.digest import ClusterMember, ClusterState
+from domain.errors import StaleItem
 from domain.intake import RowError
 from domain.items import (
     EntryKind,
@@ -35,6 +36,7 @@ from domain.journal import build_reversal
 from domain.ledger_status import LEDGER_BREAKER, BreakerStatus, DeliveryCounts
 from domain.notifications import NoticeKind, Notification
 from domain.ports import UnitOfWorkFactory
+from domain.statements.records import MatchStatus, Stage1Status, Statement
 from domain.templates import Links, encode
 from store.audit.log import init_audit
 from store.audit.signer import load_or_create_signing_key
@@ -45,6 +47,8 @@ from store.uow import SqlUnitOfWorkFactory
 from tests.builders import make_facts, make_item
 from tests.conftest import open_database, skip_without_postgres
 from tests.fakes import T0, DuplicateKey, InMemoryUnitOfWorkFactory
+from tests.statement_files import EUR_ACCOUNT, USD_ACCOUNT, make_statement, statement
+from tests.statement_files import line as stmt_line
 
 S = ReviewState
 #: What each backend raises on a duplicate unique key.
@@ -805,3 +809,224 @@ async def test_a_once_key_is_first_only_once_and_only_when_committed(store: Stor
 async def test_a_thread_the_desk_did_not_start_belongs_to_no_item(store: Store) -> None:
     async with store.uows(read_only=True) as uow:
         assert await uow.threads.item_of_thread(channel="C1", thread_ts="1.000001") is None
+
+
+# --- bank statements ---------------------------------------------------------------------
+
+
+def _day(n: int) -> str:
+    return f"2025-03-{n:02d}"
+
+
+def _stmt(n: int, **raw: Any) -> Statement:
+    """Day ``n``'s EUR statement of the test account (opening 1000 + 200 - 50 = 1150)."""
+    fields: dict[str, Any] = {"statement_id": f"STMT-{n}", "start": _day(n), "end": _day(n)}
+    fields.update(raw)
+    return make_statement(statement(**fields))
+
+
+async def test_a_statement_and_all_its_lines_read_back_the_same(store: Store) -> None:
+    lines = [
+        stmt_line("200.00", "2025-03-03", reference="INV-1", counterparty="Globex",
+                  description="payment", value_date="2025-03-04"),
+        stmt_line("-50.00", None),
+    ]  # fmt: skip
+    new = _stmt(3, lines=lines, control_total="250.00", control_count=2, closing="1150.00")
+    new = dataclasses.replace(
+        new,
+        lines=(new.lines[0], dataclasses.replace(new.lines[1], removed=True, edited=True)),
+    )
+    async with store.uows() as uow:
+        stored = await uow.statements.add(new)
+        await uow.commit()
+    assert stored.id is not None and stored == dataclasses.replace(new, id=stored.id)
+    async with store.uows(read_only=True) as uow:
+        assert await uow.statements.get(stored.id) == stored
+        assert await uow.statements.get_by_key(new.key) == stored
+        head = await uow.statements.get(stored.id, with_lines=False)
+        assert head == dataclasses.replace(stored, lines=())
+        assert await uow.statements.get(stored.id + 100) is None
+        other = dataclasses.replace(new.key, sequence="2")
+        assert await uow.statements.get_by_key(other) is None
+        assert await uow.statements.line_counts([stored.id, stored.id + 100]) == {
+            stored.id: 1,
+            stored.id + 100: 0,
+        }
+
+
+async def test_a_statement_identity_is_unique(store: Store) -> None:
+    async with store.uows() as uow:
+        await uow.statements.add(_stmt(3))
+        await uow.commit()
+    async with store.uows() as uow:
+        with pytest.raises(StaleItem, match="imported by someone else at the same moment"):
+            await uow.statements.add(_stmt(3, closing="1150.00"))
+
+
+async def test_a_statement_of_many_lines_is_stored_whole(store: Store) -> None:
+    many = [stmt_line("0.01", None) for _ in range(12_345)]
+    big = _stmt(3, lines=many, opening="0.00", closing="123.45")
+    async with store.uows() as uow:
+        stored = await uow.statements.add(big)
+        await uow.commit()
+    async with store.uows(read_only=True) as uow:
+        assert stored.id is not None
+        again = await uow.statements.get(stored.id)
+        assert again is not None and len(again.lines) == 12_345
+        assert [ln.number for ln in again.lines] == list(range(1, 12_346))
+
+
+async def test_statement_updates_are_version_checked_and_rewrite_the_lines_named(
+    store: Store,
+) -> None:
+    async with store.uows() as uow:
+        stored = await uow.statements.add(_stmt(3))
+        await uow.commit()
+    edited = dataclasses.replace(
+        stored,
+        version=2,
+        stage1_status=Stage1Status.APPROVED,
+        lines=(dataclasses.replace(stored.lines[0], reference="FIXED", edited=True),),
+    )
+    async with store.uows() as uow:
+        assert not await uow.statements.update(edited, expected_version=5, lines=[1])
+        assert await uow.statements.update(edited, expected_version=1, lines=[1])
+        await uow.commit()
+    async with store.uows(read_only=True) as uow:
+        assert stored.id is not None
+        now = await uow.statements.get(stored.id)
+        assert now is not None and now.stage1_status is Stage1Status.APPROVED
+        assert [(ln.number, ln.reference, ln.edited) for ln in now.lines] == [
+            (1, "FIXED", True),
+            (2, "FEE", False),
+        ]
+    revised = dataclasses.replace(
+        now, version=3, revision=2, lines=now.lines[1:], stage1_status=Stage1Status.PENDING_REVIEW
+    )
+    async with store.uows() as uow:
+        assert await uow.statements.update(revised, expected_version=2, lines=None)
+        await uow.commit()
+    async with store.uows(read_only=True) as uow:
+        assert await uow.statements.get(stored.id) == revised
+
+
+async def test_the_previous_statement_is_the_latest_that_started_before(store: Store) -> None:
+    async with store.uows() as uow:
+        first = await uow.statements.add(_stmt(1))
+        second = await uow.statements.add(_stmt(2))
+        await uow.statements.add(_stmt(4))
+        await uow.statements.add(
+            make_statement(statement(account=USD_ACCOUNT, currency="USD", start=_day(2),
+                                     end=_day(2)))
+        )  # fmt: skip
+        await uow.commit()
+    async with store.uows(read_only=True) as uow:
+        found = await uow.statements.previous(
+            account=EUR_ACCOUNT, currency="EUR", before=date(2025, 3, 3), exclude_id=None
+        )
+        assert found is not None and (found.id, found.lines) == (second.id, ())
+        found = await uow.statements.previous(
+            account=EUR_ACCOUNT, currency="EUR", before=date(2025, 3, 3), exclude_id=second.id
+        )
+        assert found is not None and found.id == first.id
+        assert (
+            await uow.statements.previous(
+                account=EUR_ACCOUNT, currency="EUR", before=date(2025, 3, 1), exclude_id=None
+            )
+            is None
+        )
+
+
+async def test_statements_are_listed_by_account_and_period_and_filtered(store: Store) -> None:
+    async with store.uows() as uow:
+        later = await uow.statements.add(_stmt(4))
+        usd = await uow.statements.add(
+            make_statement(statement(account=USD_ACCOUNT, currency="USD"))
+        )
+        earlier = await uow.statements.add(
+            dataclasses.replace(_stmt(2), stage1_status=Stage1Status.REJECTED)
+        )
+        await uow.commit()
+    async with store.uows(read_only=True) as uow:
+        every = await uow.statements.query()
+        assert [s.id for s in every] == [usd.id, earlier.id, later.id]
+        assert all(s.lines == () for s in every)
+        assert [s.id for s in await uow.statements.query(status=Stage1Status.REJECTED)] == [
+            earlier.id
+        ]
+        assert [s.id for s in await uow.statements.query(account=EUR_ACCOUNT)] == [
+            earlier.id,
+            later.id,
+        ]
+        assert [s.id for s in await uow.statements.query(limit=1, offset=1)] == [earlier.id]
+
+
+async def test_lines_of_approved_statements_are_read_in_order_after_a_mark(store: Store) -> None:
+    approved = Stage1Status.APPROVED
+    async with store.uows() as uow:
+        one = await uow.statements.add(dataclasses.replace(_stmt(1), stage1_status=approved))
+        await uow.statements.add(_stmt(2))
+        three = _stmt(3, lines=[stmt_line("1.00"), stmt_line("2.00"), stmt_line("3.00")])
+        three = dataclasses.replace(
+            three,
+            stage1_status=approved,
+            lines=(
+                three.lines[0],
+                dataclasses.replace(three.lines[1], removed=True),
+                three.lines[2],
+            ),
+        )
+        three = await uow.statements.add(three)
+        await uow.commit()
+    async with store.uows(read_only=True) as uow:
+        got = await uow.statements.approved_lines()
+        assert [(s.id, ln.number) for s, ln in got] == [
+            (one.id, 1), (one.id, 2), (three.id, 1), (three.id, 3),
+        ]  # fmt: skip
+        assert got[0][0] == dataclasses.replace(one, lines=())
+        assert got[0][1].match_status is MatchStatus.UNMATCHED
+        assert one.id is not None
+        after = await uow.statements.approved_lines(after=(one.id, 2), limit=1)
+        assert [(s.id, ln.number) for s, ln in after] == [(three.id, 1)]
+        assert await uow.statements.approved_lines(match_status=None, limit=0) == []
+
+
+async def test_an_original_file_is_kept_once_and_only_when_committed(store: Store) -> None:
+    async with store.uows() as uow:
+        await uow.statements.keep_original(sha256="a" * 64, file_name="x", data=b"x", now=T0)
+        await uow.statements.add(_stmt(1))
+        # not committed
+    async with store.uows() as uow:
+        assert await uow.statements.original("a" * 64) is None
+        assert await uow.statements.query() == []
+        await uow.statements.keep_original(sha256="a" * 64, file_name="a.xml", data=b"<a/>", now=T0)
+        await uow.statements.keep_original(sha256="a" * 64, file_name="b.xml", data=b"<b/>", now=T0)
+        await uow.commit()
+    async with store.uows(read_only=True) as uow:
+        assert await uow.statements.original("a" * 64) == ("a.xml", b"<a/>")
+        assert await uow.statements.original("b" * 64) is None
+
+
+async def test_the_following_statement_is_the_first_that_starts_after(store: Store) -> None:
+    async with store.uows() as uow:
+        await uow.statements.add(_stmt(1))
+        third = await uow.statements.add(_stmt(3))
+        fourth = await uow.statements.add(_stmt(4))
+        await uow.commit()
+    async with store.uows(read_only=True) as uow:
+        found = await uow.statements.following(
+            account=EUR_ACCOUNT, currency="EUR", after=date(2025, 3, 1), exclude_id=None
+        )
+        assert found is not None and (found.id, found.lines) == (third.id, ())
+        found = await uow.statements.following(
+            account=EUR_ACCOUNT, currency="EUR", after=date(2025, 3, 1), exclude_id=third.id
+        )
+        assert found is not None and found.id == fourth.id
+        for account, currency, after in ((EUR_ACCOUNT, "EUR", date(2025, 3, 4)),
+                                         (USD_ACCOUNT, "USD", date(2025, 3, 1))):  # fmt: skip
+            assert (
+                await uow.statements.following(
+                    account=account, currency=currency, after=after, exclude_id=None
+                )
+                is None
+            )

@@ -1,0 +1,720 @@
+"""Bank statements in Stage 1: import, approve, edit, reject, re-parse, and the queries.
+
+Each statement of a file is imported in a transaction of its own, so a bad statement
+never blocks the good ones and nothing half-imports one: the statement row, all its lines,
+the original file's bytes and the audit records commit together or not at all. Every
+transition goes through :mod:`domain.statements.stage1` and is audited with the acting
+user (an import's actor is the operator, ``system`` by default). Audit records of a
+statement name no item: ``item_id`` and ``item`` stay empty (the deep replay skips them
+as items) and ``data.statement_id``/``data.statement`` name the statement.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Final
+
+from domain.audit.records import AuditEntry
+from domain.errors import (
+    DomainError,
+    InvalidCommand,
+    ItemNotFound,
+    NotAuthorized,
+    StaleItem,
+)
+from domain.permissions import Viewer, can_see
+from domain.policy import LoadedPolicy, StatementAccount
+from domain.ports import StatementParser, UnitOfWork, UnitOfWorkFactory
+from domain.statements import checks as statement_checks
+from domain.statements import stage1
+from domain.statements.parsed import ParsedStatement, ParseResult, StatementFormat
+from domain.statements.records import (
+    Checks,
+    MatchStatus,
+    Stage1Status,
+    Statement,
+    StatementLine,
+    content_hash,
+    format_statement_id,
+    mask_account,
+)
+from domain.usecases.transaction import UNAUDITED, PolicySource
+
+#: Who imports when the caller names nobody.
+SYSTEM: Final = stage1.SYSTEM
+#: The audit event of a statement decision the desk refused (nothing else changed).
+REFUSED: Final = "statement.refused"
+
+
+class StatementNotFound(ItemNotFound):
+    """No statement has that id."""
+
+
+class NoParser(DomainError):
+    """No parser was given to read bank files with."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rejection:
+    """A statement (or a whole file) that was not imported, in one sentence."""
+
+    file: str
+    statement: str | None
+    where: str
+    error: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``rejected`` entry of ``statements import --json``."""
+        return {
+            "file": self.file,
+            "statement": self.statement,
+            "where": self.where,
+            "error": self.error,
+        }
+
+
+@dataclass(slots=True)
+class ImportReport:
+    """What imports did, file by file (added up over several files)."""
+
+    files: int = 0
+    statements: int = 0
+    imported: int = 0
+    unchanged: int = 0
+    revised: int = 0
+    auto_approved: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    ids: list[int] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``statements import --json`` contract."""
+        return {
+            "files": self.files,
+            "statements": self.statements,
+            "imported": self.imported,
+            "unchanged": self.unchanged,
+            "revised": self.revised,
+            "rejected": [r.to_json() for r in self.rejected],
+        }
+
+    def reject_file(self, file: str, error: str) -> None:
+        """A file that gave no statement at all (unreadable, not a statement)."""
+        self.files += 1
+        self.rejected.append(Rejection(file=file, statement=None, where="", error=error))
+
+
+def statement_entry(
+    statement: Statement, event: stage1.StatementEvent, now: datetime
+) -> AuditEntry:
+    """The audit record of one event of a statement (no item: the statement is in data)."""
+    assert statement.id is not None
+    return AuditEntry(
+        time=now,
+        event=event.name,
+        actor=event.actor,
+        from_state=event.from_state,
+        to_state=event.to_state,
+        policy_version=statement.policy_version,
+        data={
+            "statement_id": statement.id,
+            "statement": statement.human_id,
+            **event.data,
+        },
+    )
+
+
+def _label(parsed: ParsedStatement) -> str:
+    return (
+        parsed.statement_id
+        or parsed.sequence
+        or (f"{parsed.period_start.isoformat()}..{parsed.period_end.isoformat()}")
+    )
+
+
+#: The checks of a statement not checked yet (replaced before it is stored).
+_EMPTY_CHECKS: Final = Checks(delta=None, chain_ok=None, tolerance=Decimal(0), tolerance_rate=None)
+
+
+def build_statement(
+    parsed: ParsedStatement,
+    account: StatementAccount,
+    *,
+    file_name: str,
+    sha256: str,
+    policy_version: str,
+    now: datetime,
+) -> Statement:
+    """The stored form of a parsed statement of a known account (checks still empty)."""
+    return Statement(
+        id=None,
+        account=account.account,
+        file_account=parsed.account,
+        entity=account.entity,
+        team=account.team,
+        gl_account=account.gl_account,
+        currency=parsed.currency,
+        format=parsed.format,
+        bank=parsed.bank,
+        statement_id=parsed.statement_id,
+        sequence=parsed.sequence,
+        period_start=parsed.period_start,
+        period_end=parsed.period_end,
+        opening=parsed.opening,
+        closing=parsed.closing,
+        opening_derived=parsed.opening_derived,
+        control_total=parsed.control_total,
+        control_count=parsed.control_count,
+        lines=tuple(StatementLine.of(ln) for ln in parsed.lines),
+        file_name=file_name,
+        sha256=sha256,
+        content_hash=content_hash(parsed),
+        revision=1,
+        stage1_status=Stage1Status.PENDING_REVIEW,
+        checks=_EMPTY_CHECKS,
+        policy_version=policy_version,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def known_account(parsed: ParsedStatement, loaded: LoadedPolicy) -> StatementAccount:
+    """The policy's account of a parsed statement.
+
+    Raises:
+        InvalidCommand: the policy does not list the account, or lists it in another
+            currency.
+    """
+    account = loaded.policy.statements.account_for(parsed.account, parsed.currency)
+    if account is None:
+        raise InvalidCommand(
+            f"account {mask_account(parsed.account)} is not one the policy knows "
+            "(statements.accounts)"
+        )
+    if account.currency != parsed.currency:
+        raise InvalidCommand(
+            f"account {mask_account(parsed.account)} is listed in {account.currency} in the "
+            "policy but "
+            f"this statement is in {parsed.currency}"
+        )
+    return account
+
+
+class Statements:
+    """The Stage 1 use cases over one store, policy and parser."""
+
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        policy: PolicySource,
+        parser: StatementParser | None = None,
+    ) -> None:
+        self._uow = uow
+        self._policy = policy
+        self._parser = parser
+
+    # -- shared steps --
+
+    async def _checked(self, uow: UnitOfWork, statement: Statement) -> Statement:
+        """The statement with its checks computed against the one before it."""
+        recheck = await self._recheck(uow, statement)
+        return dataclasses.replace(statement, checks=recheck(statement))
+
+    async def _recheck(self, uow: UnitOfWork, statement: Statement) -> stage1.Recheck:
+        """The checks of ``statement`` (as it may change) against the one before it."""
+        previous = await uow.statements.previous(
+            account=statement.account,
+            currency=statement.currency,
+            before=statement.period_start,
+            exclude_id=statement.id,
+        )
+        loaded = self._policy()
+
+        def recheck(changed: Statement) -> Checks:
+            return statement_checks.check(changed, previous=previous, loaded=loaded)
+
+        return recheck
+
+    @staticmethod
+    async def _load(uow: UnitOfWork, statement_id: int, *, with_lines: bool = True) -> Statement:
+        found = await uow.statements.get(statement_id, with_lines=with_lines)
+        if found is None:
+            raise StatementNotFound(f"there is no statement {format_statement_id(statement_id)}")
+        return found
+
+    async def _write(
+        self,
+        uow: UnitOfWork,
+        before: Statement,
+        move: stage1.StatementTransition,
+        now: datetime,
+        *,
+        lines: Sequence[int] | None = (),
+    ) -> Statement:
+        if move.noop:
+            return before
+        if not await uow.statements.update(
+            move.statement, expected_version=before.version, lines=lines
+        ):
+            raise StaleItem(
+                f"{before.human_id} was changed by someone else at the same moment; nothing "
+                "was changed — look again"
+            )
+        await uow.audit.append([statement_entry(move.statement, e, now) for e in move.events])
+        return move.statement
+
+    async def _maybe_auto_approve(
+        self, uow: UnitOfWork, statement: Statement, now: datetime
+    ) -> Statement:
+        if not self._policy().policy.statements.auto_approve:
+            return statement
+        if stage1.auto_approval_withheld(statement) is not None:
+            return statement
+        return await self._write(uow, statement, stage1.auto_approve(statement, now=now), now)
+
+    async def _refused(
+        self,
+        *,
+        action: str,
+        actor: str,
+        statement_id: int,
+        seen: Statement | None,
+        reason: DomainError,
+        now: datetime,
+    ) -> None:
+        """Records a refused decision in a transaction of its own (the refused one rolled
+        back): ``statement.refused`` with the action and the sentence the actor was told.
+
+        It names the statement by id only when it exists (``seen``), so the deep replay
+        never expects a row the table cannot have. Never raises: a failure to record goes
+        with the refusal as a note (like the items' refusals).
+        """
+        data: dict[str, Any] = {
+            "action": action,
+            "reason": str(reason),
+            "statement": format_statement_id(statement_id),
+        }
+        if seen is not None:
+            data["statement_id"] = seen.id
+        entry = AuditEntry(
+            time=now,
+            event=REFUSED,
+            actor=actor,
+            policy_version=seen.policy_version if seen is not None else self._policy().version,
+            data=data,
+        )
+        try:
+            async with self._uow() as uow:
+                await uow.audit.append([entry])
+                await uow.commit()
+        except Exception as failure:
+            reason.add_note(f"{UNAUDITED}: {type(failure).__name__}")
+
+    async def _decide(
+        self,
+        *,
+        action: str,
+        statement_id: int,
+        actor: str,
+        now: datetime,
+        expected_version: int | None,
+        with_lines: bool,
+        move: Callable[
+            [UnitOfWork, Statement],
+            Awaitable[tuple[stage1.StatementTransition, Sequence[int] | None]],
+        ],
+    ) -> Statement:
+        """A person's decision on one statement, in one transaction; a refusal is audited
+        (:meth:`_refused`) and raised."""
+        seen: list[Statement] = []
+        try:
+            async with self._uow() as uow:
+                statement = await self._load(uow, statement_id, with_lines=with_lines)
+                seen.append(statement)
+                self._check_actor(statement, actor)
+                _check_version(statement, expected_version)
+                transition, lines = await move(uow, statement)
+                after = await self._write(uow, statement, transition, now, lines=lines)
+                await uow.commit()
+                return after
+        except DomainError as refusal:
+            await self._refused(
+                action=action,
+                actor=actor,
+                statement_id=statement_id,
+                seen=seen[0] if seen else None,
+                reason=refusal,
+                now=now,
+            )
+            raise
+
+    async def _recheck_following(
+        self, uow: UnitOfWork, statement: Statement, now: datetime
+    ) -> None:
+        """Computes again the checks of the statement after ``statement`` (its continuity
+        depends on this one's closing), when it still waits for review: a statement
+        imported out of order, or a revision with another closing, changes them.
+
+        Approved and rejected statements keep the checks they were decided on.
+        """
+        following = await uow.statements.following(
+            account=statement.account,
+            currency=statement.currency,
+            after=statement.period_start,
+            exclude_id=statement.id,
+        )
+        if following is None or following.stage1_status is not Stage1Status.PENDING_REVIEW:
+            return
+        assert following.id is not None
+        whole = await self._load(uow, following.id)
+        rechecked = await self._checked(uow, whole)
+        move = stage1.recheck(
+            whole, rechecked.checks, cause=f"{statement.human_id} before it changed", now=now
+        )
+        if move.noop:
+            return
+        after = await self._write(uow, whole, move, now)
+        await self._maybe_auto_approve(uow, after, now)
+
+    def _check_actor(self, statement: Statement, actor: str) -> None:
+        policy = self._policy().policy
+        team = policy.team(statement.team)
+        if team is None or (actor not in team.reviewers and actor not in team.leads):
+            raise NotAuthorized(
+                f"only reviewers and leads of team {statement.team} may act on {statement.human_id}"
+            )
+
+    # -- import --
+
+    async def import_file(
+        self,
+        *,
+        file_name: str,
+        data: bytes,
+        result: ParseResult,
+        now: datetime,
+        actor: str = SYSTEM,
+        report: ImportReport | None = None,
+    ) -> ImportReport:
+        """Imports every statement of one parsed file, each in its own transaction.
+
+        Unknown account: rejected with that reason. The same statement (identity) with
+        the same content: unchanged. With different content: a new revision back in
+        ``pending_review``, voiding any approval. New: imported (``pending_review``, or
+        approved by policy when ``statements.auto_approve`` and its checks hold).
+        """
+        report = report if report is not None else ImportReport()
+        report.files += 1
+        sha256 = hashlib.sha256(data).hexdigest()
+        for problem in result.problems:
+            report.rejected.append(
+                Rejection(
+                    file=file_name,
+                    statement=problem.statement,
+                    where=problem.where,
+                    error=problem.error,
+                )
+            )
+        # A problem that names a statement is one; one about the whole file is not.
+        report.statements += len(result.statements) + sum(
+            1 for p in result.problems if p.statement is not None
+        )
+        for parsed in result.statements:
+            try:
+                try:
+                    await self._import_one(parsed, file_name, data, sha256, now, actor, report)
+                except StaleItem:
+                    # Another import stored it first: look again (unchanged or revised).
+                    await self._import_one(parsed, file_name, data, sha256, now, actor, report)
+            except (DomainError, ValueError, ArithmeticError) as exc:
+                report.rejected.append(
+                    Rejection(
+                        file=file_name, statement=_label(parsed), where=parsed.where, error=str(exc)
+                    )
+                )
+        return report
+
+    async def _import_one(
+        self,
+        parsed: ParsedStatement,
+        file_name: str,
+        data: bytes,
+        sha256: str,
+        now: datetime,
+        actor: str,
+        report: ImportReport,
+    ) -> None:
+        loaded = self._policy()
+        account = known_account(parsed, loaded)
+        fresh = build_statement(
+            parsed,
+            account,
+            file_name=file_name,
+            sha256=sha256,
+            policy_version=loaded.version,
+            now=now,
+        )
+        async with self._uow() as uow:
+            existing = await uow.statements.get_by_key(fresh.key)
+            if existing is not None and existing.content_hash == fresh.content_hash:
+                report.unchanged += 1
+                report.ids.append(existing.id or 0)
+                return
+            await uow.statements.keep_original(
+                sha256=sha256, file_name=file_name, data=data, now=now
+            )
+            if existing is None:
+                stored = await uow.statements.add(await self._checked(uow, fresh))
+                event = stage1.StatementEvent(
+                    name="statement.imported",
+                    actor=actor,
+                    from_state=None,
+                    to_state=stored.stage1_status.value,
+                    data=_import_data(stored),
+                )
+                await uow.audit.append([statement_entry(stored, event, now)])
+                report.imported += 1
+            else:
+                renewed = await self._checked(uow, _with_identity(fresh, existing))
+                move = stage1.revise(existing, renewed, actor=actor, cause="reimport", now=now)
+                stored = await self._write(uow, existing, move, now, lines=None)
+                report.revised += 1
+            stored = await self._maybe_auto_approve(uow, stored, now)
+            if stored.stage1_status is Stage1Status.APPROVED:
+                report.auto_approved += 1
+            await self._recheck_following(uow, stored, now)
+            await uow.commit()
+            assert stored.id is not None
+            report.ids.append(stored.id)
+
+    # -- decisions --
+
+    async def approve(
+        self,
+        *,
+        statement_id: int,
+        actor: str,
+        now: datetime,
+        expected_version: int | None = None,
+    ) -> Statement:
+        """A reviewer approves (refused with the delta while the chain is off).
+
+        Returns the statement without its lines.
+
+        Raises:
+            StatementNotFound, NotAuthorized, IllegalTransition, StaleItem: nothing was
+                changed; the refusal is audited.
+        """
+        others = self._policy().policy.statements.edit_needs_other_approver
+
+        async def move(
+            uow: UnitOfWork, statement: Statement
+        ) -> tuple[stage1.StatementTransition, Sequence[int] | None]:
+            return (
+                stage1.approve(statement, actor=actor, now=now, edit_needs_other_approver=others),
+                (),
+            )
+
+        return await self._decide(
+            action="approve",
+            statement_id=statement_id,
+            actor=actor,
+            now=now,
+            expected_version=expected_version,
+            with_lines=False,
+            move=move,
+        )
+
+    async def reject(
+        self,
+        *,
+        statement_id: int,
+        actor: str,
+        reason: str,
+        now: datetime,
+        expected_version: int | None = None,
+    ) -> Statement:
+        """A reviewer rejects with a reason; a re-parse or a re-import brings it back.
+
+        Returns the statement without its lines.
+        """
+
+        async def move(
+            uow: UnitOfWork, statement: Statement
+        ) -> tuple[stage1.StatementTransition, Sequence[int] | None]:
+            return stage1.reject(statement, actor=actor, reason=reason, now=now), ()
+
+        return await self._decide(
+            action="reject",
+            statement_id=statement_id,
+            actor=actor,
+            now=now,
+            expected_version=expected_version,
+            with_lines=False,
+            move=move,
+        )
+
+    async def edit(
+        self,
+        *,
+        statement_id: int,
+        change: stage1.Edit,
+        actor: str,
+        now: datetime,
+        expected_version: int | None = None,
+    ) -> Statement:
+        """A reviewer corrects, adds or removes a line; the checks are computed again."""
+
+        async def move(
+            uow: UnitOfWork, statement: Statement
+        ) -> tuple[stage1.StatementTransition, Sequence[int] | None]:
+            recheck = await self._recheck(uow, statement)
+            transition = stage1.edit(statement, change, actor=actor, now=now, recheck=recheck)
+            touched = [] if transition.noop else [transition.statement.edits[-1].line]
+            return transition, touched
+
+        return await self._decide(
+            action="edit",
+            statement_id=statement_id,
+            actor=actor,
+            now=now,
+            expected_version=expected_version,
+            with_lines=True,
+            move=move,
+        )
+
+    async def reparse(
+        self,
+        *,
+        statement_id: int,
+        now: datetime,
+        actor: str = SYSTEM,
+        format: StatementFormat | None = None,
+    ) -> Statement:
+        """Reads the stored original again (with ``format``, else the statement's own)
+        and makes a new revision from what it finds for this statement.
+
+        Raises:
+            StatementNotFound: no such statement.
+            InvalidCommand: the original is missing, or no longer holds this statement.
+        """
+        if self._parser is None:
+            raise NoParser("no bank-file parser is available to re-parse with")
+        loaded = self._policy()
+        async with self._uow() as uow:
+            statement = await self._load(uow, statement_id)
+            kept = await uow.statements.original(statement.sha256)
+            if kept is None:
+                raise InvalidCommand(
+                    f"the original file of {statement.human_id} ({statement.sha256[:12]}...) "
+                    "is not stored"
+                )
+            file_name, data = kept
+            result = self._parser(data, format=format or statement.format)
+            match = None
+            for parsed in result.statements:
+                try:
+                    account = known_account(parsed, loaded)
+                except InvalidCommand:
+                    continue
+                candidate = build_statement(
+                    parsed,
+                    account,
+                    file_name=file_name,
+                    sha256=statement.sha256,
+                    policy_version=loaded.version,
+                    now=now,
+                )
+                if candidate.key.text == statement.key.text:
+                    match = candidate
+                    break
+            if match is None:
+                problems = "; ".join(f"{p.where}: {p.error}" for p in result.problems)
+                raise InvalidCommand(
+                    f"re-parsing {file_name} found no statement {statement.human_id}"
+                    + (f" ({problems})" if problems else "")
+                )
+            renewed = await self._checked(uow, _with_identity(match, statement))
+            move = stage1.revise(statement, renewed, actor=actor, cause="reparse", now=now)
+            after = await self._write(uow, statement, move, now, lines=None)
+            after = await self._maybe_auto_approve(uow, after, now)
+            await self._recheck_following(uow, after, now)
+            await uow.commit()
+            return after
+
+    # -- queries --
+
+    async def get(self, statement_id: int, *, viewer: Viewer) -> Statement:
+        """One statement with its lines, if ``viewer`` may see its team's work."""
+        async with self._uow(read_only=True) as uow:
+            statement = await self._load(uow, statement_id)
+        if not can_see(self._policy().policy, viewer, statement.team):
+            raise StatementNotFound(
+                f"there is no statement {format_statement_id(statement_id)} you may see"
+            )
+        return statement
+
+    async def listing(
+        self,
+        *,
+        viewer: Viewer,
+        status: Stage1Status | None = None,
+        account: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[tuple[Statement, int]]:
+        """Statements (without lines) and how many lines count in each."""
+        async with self._uow(read_only=True) as uow:
+            found = await uow.statements.query(
+                status=status, account=account, limit=limit, offset=offset
+            )
+            policy = self._policy().policy
+            found = [s for s in found if can_see(policy, viewer, s.team)]
+            counts = await uow.statements.line_counts([s.id for s in found if s.id is not None])
+        return [(s, counts.get(s.id or 0, 0)) for s in found]
+
+    async def approved_lines(
+        self, *, after: tuple[int, int] | None = None, limit: int = 1000
+    ) -> list[tuple[Statement, StatementLine]]:
+        """Unmatched lines of approved statements: the input of Stage 2."""
+        async with self._uow(read_only=True) as uow:
+            return await uow.statements.approved_lines(
+                match_status=MatchStatus.UNMATCHED, after=after, limit=limit
+            )
+
+
+def _check_version(statement: Statement, expected_version: int | None) -> None:
+    if expected_version is not None and statement.version != expected_version:
+        raise StaleItem(
+            f"{statement.human_id} changed since you opened it (it is now "
+            f"{statement.stage1_status.value}); nothing was changed — look again"
+        )
+
+
+def _with_identity(fresh: Statement, existing: Statement) -> Statement:
+    """``fresh`` as a revision of ``existing`` (same id and account naming)."""
+    return dataclasses.replace(fresh, id=existing.id, account=existing.account)
+
+
+def _import_data(statement: Statement) -> dict[str, Any]:
+    checks = statement.checks
+    return {
+        "revision": statement.revision,
+        "account": statement.account,
+        "currency": statement.currency,
+        "format": statement.format.value,
+        "period_start": statement.period_start.isoformat(),
+        "period_end": statement.period_end.isoformat(),
+        "file": statement.file_name,
+        "sha256": statement.sha256,
+        "content_hash": statement.content_hash,
+        "entries": len(statement.lines),
+        "delta": None if checks.delta is None else str(checks.delta),
+        "chain_ok": checks.chain_ok,
+        "continuity": checks.continuity.value,
+    }
