@@ -235,8 +235,9 @@ def home_users(
     team = policy.team(after.team) if after.team else None
     if team is not None and (before is None or before.state != after.state):
         # Unclaimed lists of the whole team change when an item enters or leaves them,
-        # and compliance officers' dashboards count every team.
-        users += [*team.reviewers, *team.leads, *policy.compliance.officers]
+        # and compliance officers' and auditors' dashboards count every team.
+        compliance = policy.compliance
+        users += [*team.reviewers, *team.leads, *compliance.officers, *compliance.auditors]
     return users
 
 

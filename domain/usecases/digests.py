@@ -28,9 +28,16 @@ from domain.errors import (
 )
 from domain.items import Item, ReviewState
 from domain.journal import EntryKind
-from domain.permissions import Person, can_see, check_can_act, sees_everything
+from domain.permissions import (
+    Person,
+    can_see,
+    check_can_act,
+    check_not_read_only,
+    sees_everything,
+)
 from domain.policy import Policy
 from domain.ports import UnitOfWork
+from domain.step_up import StepUpRequired, needs_step_up
 from domain.templates import DigestGroup, Verdict
 from domain.usecases.posting import posting
 from domain.usecases.transaction import (
@@ -205,6 +212,8 @@ class Digests(UseCase):
             cluster = await uow.digests.get_cluster(cluster_id)
             if cluster is None:
                 raise InvalidCommand("that digest group no longer exists")
+            # Before any repeat is recognised, as for one item: an auditor decides nothing.
+            check_not_read_only(policy, actor)
             if cluster.apart:
                 raise InvalidCommand("these items need individual review; use their own buttons")
             if cluster.state is not ClusterState.OPEN:
@@ -230,6 +239,14 @@ class Digests(UseCase):
                 )
             for item in items:
                 check_can_act(policy, item, actor)
+            # A policy changed since the digest may put an item over the step-up amount:
+            # no bulk approval skips the retyped amount.
+            large = [i.human_id for i in items if approve and needs_step_up(i, loaded)]
+            if large:
+                raise StepUpRequired(
+                    f"approving {', '.join(large)} needs the amount retyped (step-up); "
+                    "review the group individually"
+                )
             mine = [i.human_id for i in items if approve and i.facts.prepared_by == actor]
             if mine:
                 raise NotAuthorized(

@@ -25,6 +25,7 @@ from domain.permissions import (
     Viewer,
     check_can_act,
     check_can_see,
+    check_not_read_only,
     check_not_someone_elses_claim,
     not_visible,
     sees_everything,
@@ -338,6 +339,8 @@ class Transactions:
         async with self.uow() as uow:
             item = await self.load_for(uow, item_id, Person(actor))
             seen.append(item)
+            # Before any repeat is recognised: an auditor's click is refused, never a no-op.
+            check_not_read_only(policy, actor)
             if repeat is not None and repeat(item):
                 return Outcome(item=item, noop=True)
 
