@@ -269,6 +269,9 @@ def ladder_notices(
             )
         ]
     if level == 1:
+        # A digest item's clock started with its digest's post: its reminder names that
+        # digest, and the channel's goes in its thread, beside the group that listed it.
+        digest = item.shown_in_digest
         if item.assignee:
             return [
                 Notification(
@@ -276,7 +279,7 @@ def ladder_notices(
                     target=item.assignee,
                     dedupe_key=f"sla:remind:{item.id}:{clock}",
                     item_id=item.id,
-                    payload=Reminder(),
+                    payload=Reminder(digest=digest),
                 )
             ]
         return [
@@ -285,7 +288,10 @@ def ladder_notices(
                 target=channel,
                 dedupe_key=f"sla:remind:{item.id}:{clock}",
                 item_id=item.id,
-                payload=ReminderUnclaimed(),
+                payload=ReminderUnclaimed(digest=digest),
+                thread_of=(
+                    digest_key(item.team, digest) if digest and item.team is not None else None
+                ),
             )
         ]
     if level == 2:

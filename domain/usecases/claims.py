@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from domain import states
+from domain import sla, states
 from domain.errors import DomainError, InvalidCommand, NotAuthorized, NothingToClaim, User
 from domain.items import Item, ReviewState
 from domain.permissions import OVERSEERS, check_not_read_only, roles_of
@@ -44,7 +44,8 @@ class Claims(UseCase):
             )
             for item in candidates:
                 transition = states.claim(item, actor=actor, now=now, ttl=policy.sla.claim_ttl)
-                written = await self._tx.update(uow, transition.item, expected_version=item.version)
+                claimed = sla.start_if_pulled(item, transition.item, now)
+                written = await self._tx.update(uow, claimed, expected_version=item.version)
                 if written is not None:
                     await self._tx.record(uow, [(item, written, transition.events)], now)
                     await uow.commit()

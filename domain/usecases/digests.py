@@ -159,6 +159,52 @@ class Digests(UseCase):
             await uow.commit()
         return plans
 
+    async def start_clocks(self, *, now: datetime, limit: int = 500) -> int:
+        """Starts the clock of each digest item whose digest has been posted, at the
+        moment Slack accepted the digest's summary; returns how many started.
+
+        The scheduler runs it before each SLA sweep. An item whose digest is not out yet
+        (Slack down at digest time, the relay still retrying, a dead row waiting for an
+        operator's replay) keeps waiting: nobody has seen it, so nobody is chased; a
+        later sweep starts its clock at the real post time, not the sweep's. One
+        ``digest.clock_started`` record per digest. The writes keep each item's version:
+        nothing a reviewer judges changed (a decision racing this one still applies,
+        and starts the clock itself).
+        """
+        loaded = self._tx.policy()
+        started = 0
+        async with self._tx.uow() as uow:
+            by_digest: dict[tuple[str, str], list[Item]] = {}
+            for window, item in await uow.digests.awaiting_post(limit=limit):
+                if item.team is not None:  # a digest takes only items of a team
+                    by_digest.setdefault((item.team, window), []).append(item)
+            entries: list[AuditEntry] = []
+            for (team, window), members in by_digest.items():
+                posted = await uow.outbox.sent_at(notifications.digest_key(team, window))
+                if posted is None:
+                    continue
+                ids: list[int] = []
+                for item in members:
+                    shown = sla.start_clock(item, at=posted, digest=window)
+                    if await self._tx.update(uow, shown, expected_version=item.version):
+                        ids.append(item.id or 0)
+                if ids:
+                    entries.append(
+                        system_entry(
+                            "digest.clock_started",
+                            now,
+                            loaded.version,
+                            team=team,
+                            window=window,
+                            posted_at=posted.isoformat(),
+                            items=ids,
+                        )
+                    )
+                    started += len(ids)
+            await uow.audit.append(entries)
+            await uow.commit()
+        return started
+
     async def decide_cluster(
         self,
         *,

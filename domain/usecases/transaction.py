@@ -197,7 +197,8 @@ class Transactions:
         """
         if transition.noop:
             return Outcome(item=item, noop=True)
-        written = await self.update(uow, transition.item, expected_version=item.version)
+        after = sla.start_if_pulled(item, transition.item, now)
+        written = await self.update(uow, after, expected_version=item.version)
         if written is None:
             raise StaleItem(
                 f"{item.human_id} was changed by someone else at the same moment; "
