@@ -9,6 +9,7 @@ reminder names the digest and goes in the digest's thread.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from decimal import Decimal
 
@@ -21,7 +22,8 @@ from domain.states import amend
 from domain.templates import NoticeKind, Reminder, ReminderUnclaimed, decode, encode
 from domain.usecases import UseCases
 from domain.usecases.amendments import routed_item
-from tests.builders import make_facts
+from handlers import blocks
+from tests.builders import make_facts, make_item, make_policy
 from tests.fakes import FixedClock, InMemoryUnitOfWorkFactory
 from tests.unit.test_services import add_item
 
@@ -157,3 +159,14 @@ def test_reminder_rows_queued_before_the_digest_field_read_back_the_same() -> No
         assert encode(body) == old and body.digest is None
         again, _ = decode(kind, encode(new))
         assert again == new
+
+
+def test_a_waiting_item_s_details_say_when_its_sla_starts() -> None:
+    policy = make_policy().policy
+    now = FixedClock().now()
+    waiting = make_item(sla_waits=True)
+    text = json.dumps(blocks.item_details(waiting, policy=policy, now=now, history=[]).payload())
+    assert "SLA starts when its digest is posted" in text and "in review" not in text
+    running = make_item(sla_started_at=now - HOUR)
+    text = json.dumps(blocks.item_details(running, policy=policy, now=now, history=[]).payload())
+    assert "in review 1h" in text
