@@ -223,27 +223,36 @@ async def test_an_auditor_sees_every_team_and_is_refused_on_app_home(
     await slack.slash_command(AUDITOR, "queue team ap-europe")
     await wait_said(desk, AUDITOR, "Open in ap-europe")
 
-    await slack.open_home(AUDITOR)
-    home = await slack.wait_for(
-        lambda: (h := slack.home_of(AUDITOR)) and "Unclaimed in my teams · 2" in h.all_text() and h,
-        message="the auditor's Home with both teams' items",
-    )
+    home = await _home(desk, AUDITOR, "Unclaimed in my teams · 2")
     text = home.all_text()
     assert "treasury" in text and "ap-europe" in text
     assert treasury.human_id in text and euro.human_id in text
-    refusals = Refusals(desk)
-    for label, action in (("Claim", "claim"), ("Approve", "approve")):
-        for target in (treasury, euro):
-            await slack.click(
-                AUDITOR, label, view_id=home.id, action_id=f"recon.{label.lower()}:{target.id}"
-            )
-            await refusals.expect(target, action)
-    await slack.click(AUDITOR, "Reject", view_id=home.id, action_id=f"recon.reject:{euro.id}")
-    await refusals.expect(euro, "reject")
-    # Details is a read: it answers.
+    # Their rows offer a look, no decision.
+    assert set(home.button_labels()) == {"Refresh", "Details"}
     await slack.click(AUDITOR, "Details", view_id=home.id, action_id=f"recon.details:{euro.id}")
     await wait_said(desk, AUDITOR, "Initech")
+
+    # Decision buttons replayed from the teams' own Homes (Slack would never send these
+    # for the auditor) are refused all the same.
+    refusals = Refusals(desk)
+    for member, target in (("U0ALICE", treasury), ("U0DAN", euro)):
+        theirs = await _home(desk, member, target.human_id)
+        for label, action in (("Claim", "claim"), ("Approve", "approve"), ("Reject", "reject")):
+            await slack.click(
+                AUDITOR, label, view_id=theirs.id, action_id=f"recon.{action}:{target.id}"
+            )
+            await refusals.expect(target, action)
+    assert slack.open_modal(AUDITOR) is None
     assert times_told(desk, AUDITOR, READ_ONLY_REASON) == refusals.count
+
+
+async def _home(desk: Desk, user: str, needle: str) -> Any:
+    """Opens ``user``'s App Home and waits until it shows ``needle``."""
+    await desk.slack.open_home(user)
+    return await desk.slack.wait_for(
+        lambda: (h := desk.slack.home_of(user)) and needle in h.all_text() and h,
+        message=f"{user}'s Home showing {needle!r}",
+    )
 
 
 async def test_an_auditor_clicking_a_digest_group_s_buttons_is_refused(
