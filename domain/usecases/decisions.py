@@ -6,7 +6,7 @@ import dataclasses
 from datetime import datetime
 
 from domain import states
-from domain.errors import IllegalTransition, NotAuthorized
+from domain.errors import DomainError, IllegalTransition, NotAuthorized
 from domain.items import Item
 from domain.journal import EntryKind
 from domain.permissions import (
@@ -80,22 +80,43 @@ class Decisions(UseCase):
         """The item, when ``actor`` may approve it now and it needs a step-up (so the
         shell opens the form); None when a plain approval will do (or is a repeat).
 
+        Without a step-up in the policy nothing is read: the approval itself decides,
+        and audits any refusal. With one, a refusal here is audited as that approval's
+        would be (``decision.refused``, action ``approve``), then raised.
+
         Raises:
             NotVisible, ItemNotFound, NotAuthorized, IllegalTransition, StaleItem: with
                 the reason to show (nothing is opened).
         """
-        policy = self._tx.policy()
-        async with self._tx.uow(read_only=True) as uow:
-            item = await self._tx.load_for(uow, item_id, Person(actor))
-        if not needs_step_up(item, policy) or actor in {a.user for a in item.approvals}:
-            # Someone who already approved gets the plain path: a repeat is a no-op, a
-            # second approval of their own is refused there with its reason.
+        loaded = self._tx.policy()
+        if loaded.policy.step_up is None:
             return None
-        item = await self.check_may_act(
-            item_id=item_id, actor=actor, action=states.Action.APPROVE, now=now
-        )
-        check_version(item, expected_version)
-        return item
+        seen: Item | None = None
+        try:
+            async with self._tx.uow(read_only=True) as uow:
+                seen = await self._tx.load_for(uow, item_id, Person(actor))
+            if not needs_step_up(seen, loaded) or actor in {a.user for a in seen.approvals}:
+                # Someone who already approved gets the plain path: a repeat is a no-op,
+                # a second approval of their own is refused there with its reason.
+                return None
+            item = await self.check_may_act(
+                item_id=item_id, actor=actor, action=states.Action.APPROVE
+            )
+            check_version(item, expected_version)
+            # The approval's own rules (maker-checker, dual control) on a dry run, so a
+            # form that could only be refused on submit is not opened.
+            states.approve(item, actor=actor, now=now)
+            return item
+        except DomainError as refusal:
+            entry = refusal_entry(
+                action=states.Action.APPROVE.value,
+                actor=actor,
+                reason=refusal,
+                now=now,
+                item=seen,
+            )
+            await self._tx.refused(refusal, entry)
+            raise
 
     async def reject(
         self,

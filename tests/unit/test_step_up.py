@@ -15,7 +15,7 @@ import pytest
 
 from domain.audit.records import AuditEntry
 from domain.digest import needs_individual_review, plan_digest
-from domain.errors import PolicyError
+from domain.errors import NotAuthorized, NotVisible, PolicyError
 from domain.intake import IntakeRow
 from domain.items import ReviewState
 from domain.policy import LoadedPolicy
@@ -192,3 +192,23 @@ async def test_a_digest_never_bulk_approves_a_step_up_item(
             cluster_id=cluster_id, actor="U0BOB", now=clock.now(), approve=True
         )
     assert snapshot(uow_factory) == before
+
+
+async def test_a_refusal_before_the_form_is_audited_once_as_an_approval(
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+) -> None:
+    """The form's pre-check stands in for the approval: an outsider's or a preparer's
+    click is recorded as that approval's refusal would be, once."""
+    await add_item(
+        usecases, uow_factory, clock, amount="7500.00", risk_tier="high", prepared_by="U0BOB"
+    )
+    decisions = usecases.decisions
+    with pytest.raises(NotVisible):
+        await decisions.step_up_needed(item_id=1, actor="U0DAN", now=clock.now())
+    with pytest.raises(NotAuthorized, match="maker-checker"):
+        await decisions.step_up_needed(item_id=1, actor="U0BOB", now=clock.now())
+    refused = [e for e in uow_factory.audit_entries if e.event == REFUSED]
+    assert [(e.actor, e.item_id, data_of(e)["action"]) for e in refused] == [
+        ("U0DAN", None, "approve"),
+        ("U0BOB", 1, "approve"),
+    ]
