@@ -413,11 +413,32 @@ class Digests(UseCase):
             raise NotVisible(GROUP_NOT_VISIBLE)
         return cluster
 
-    async def cluster_summary(self, *, cluster_id: int, actor: str) -> ClusterSummary:
-        """What a "Reject all" form shows, if the actor may act on the group."""
+    async def cluster_summary(
+        self, *, cluster_id: int, actor: str, now: datetime | None = None
+    ) -> ClusterSummary:
+        """What a "Reject all" form shows, if the actor may act on the group.
+
+        An auditor reaching for the form is refused and (given ``now``, as every shell
+        passes it) audited like the group rejection they attempted.
+        """
         policy = self._tx.policy().policy
         async with self._tx.uow(read_only=True) as uow:
             cluster = await self._visible_cluster(uow, policy, cluster_id, actor)
+        try:
+            check_not_read_only(policy, actor)
+        except NotAuthorized as refusal:
+            if now is not None:
+                entry = refusal_entry(
+                    action=states.Action.REJECT.value,
+                    actor=actor,
+                    reason=refusal,
+                    now=now,
+                    item=None,
+                    data={"cluster_id": cluster_id},
+                )
+                await self._tx.refused(refusal, entry)
+            raise
+        async with self._tx.uow(read_only=True) as uow:
             if cluster.state is not ClusterState.OPEN:
                 raise IllegalTransition(f"this group was already {cluster.state}")
             first = await self._tx.load(uow, cluster.items[0][0]) if cluster.items else None

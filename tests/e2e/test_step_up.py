@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from domain.items import Item, ReviewState
 from handlers.ids import Field
+from store.audit.verification import verify_database
 from store.tables import audit_records
 from tests.e2e.conftest import TREASURY, Desk, journal_of, stop_desk, wait_state, wait_told
 from tests.e2e.ladder_support import desk_settings, policy_yaml, start_policy_desk
@@ -85,6 +86,9 @@ async def test_a_mismatch_keeps_the_form_open_and_a_match_approves(desk: Desk) -
     assert record["actor"] == "U0BOB"
     assert record["data"]["step_up"] is True
     assert record["data"]["step_up_amount"] == "2,500.00"
+    # The log with these records in it still verifies, replayed record by record too.
+    report = await verify_database(desk.container.database, anchors=None, deep=True)
+    assert report.ok, report.problem
 
 
 async def test_recon_approve_opens_the_form_with_the_note(desk: Desk) -> None:

@@ -234,12 +234,15 @@ async def test_bulk_digest_decisions_refuse_an_auditor(
                 reason=None if approve else "these are all duplicates of last week",
             )
     with pytest.raises(NotAuthorized, match=f"^{READ_ONLY_REASON}$"):
-        await usecases.digests.cluster_summary(cluster_id=cluster_id, actor=AUDITOR)
+        await usecases.digests.cluster_summary(
+            cluster_id=cluster_id, actor=AUDITOR, now=clock.now()
+        )
     assert snapshot(uow_factory) == before
     refused = [e for e in uow_factory.audit_entries if e.event == REFUSED]
     assert [(data_of(e)["action"], data_of(e)["cluster_id"]) for e in refused] == [
         ("approve", cluster_id),
         ("reject", cluster_id),
+        ("reject", cluster_id),  # reaching for the "Reject all" form
     ]
     # A reviewer of the team still decides the group.
     done = await usecases.digests.decide_cluster(
