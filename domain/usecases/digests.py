@@ -172,38 +172,41 @@ class Digests(UseCase):
         and starts the clock itself).
         """
         loaded = self._tx.policy()
-        started = 0
         async with self._tx.uow() as uow:
             by_digest: dict[tuple[str, str], list[Item]] = {}
             for window, item in await uow.digests.awaiting_post(limit=limit):
                 if item.team is not None:  # a digest takes only items of a team
                     by_digest.setdefault((item.team, window), []).append(item)
             entries: list[AuditEntry] = []
+            changes: list[tuple[Item, int]] = []
             for (team, window), members in by_digest.items():
                 posted = await uow.outbox.sent_at(notifications.digest_key(team, window))
                 if posted is None:
                     continue
-                ids: list[int] = []
-                for item in members:
-                    shown = sla.start_clock(item, at=posted, digest=window)
-                    if await self._tx.update(uow, shown, expected_version=item.version):
-                        ids.append(item.id or 0)
-                if ids:
-                    entries.append(
-                        system_entry(
-                            "digest.clock_started",
-                            now,
-                            loaded.version,
-                            team=team,
-                            window=window,
-                            posted_at=posted.isoformat(),
-                            items=ids,
-                        )
+                changes += [
+                    (self._tx.clocked(sla.start_clock(i, at=posted, digest=window)), i.version)
+                    for i in members
+                ]
+                entries.append(
+                    system_entry(
+                        "digest.clock_started",
+                        now,
+                        loaded.version,
+                        team=team,
+                        window=window,
+                        posted_at=posted.isoformat(),
+                        items=[i.id for i in members],
                     )
-                    started += len(ids)
+                )
+            if not changes:
+                return 0
+            if await uow.items.update_many(changes):
+                # Someone acted on one of them meanwhile (which started its clock): roll
+                # back; the next sweep starts the others from fresh reads.
+                return 0
             await uow.audit.append(entries)
             await uow.commit()
-        return started
+        return len(changes)
 
     async def decide_cluster(
         self,
