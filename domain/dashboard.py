@@ -51,6 +51,8 @@ class Dashboard:
     page_size: int
     #: The ledger's breaker and unposted entries: compliance officers' only (None else).
     ledger: LedgerHealth | None = None
+    #: An auditor's dashboard: every team, and no decision to offer (only Details).
+    read_only: bool = False
 
     @property
     def pages(self) -> int:

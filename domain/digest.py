@@ -2,8 +2,8 @@
 
 Items routed to the digest are grouped by a deterministic cluster key (counterparty,
 currency, variance bucket, kind). Each cluster can be approved or rejected in bulk,
-all or nothing; items that need dual control, or are at or above materiality, are never
-in a bulk action: they are listed apart, each with its own buttons.
+all or nothing; items that need dual control, are at or above materiality, or need a
+step-up to approve are never in a bulk action: they are listed apart, each with its own buttons.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import NamedTuple
 from domain.items import Item
 from domain.policy import LoadedPolicy
 from domain.routing import to_reporting
+from domain.step_up import needs_step_up
 
 #: Variance buckets (fraction of matched value), for batches.
 _VARIANCE_EDGES = (Decimal("0"), Decimal("0.0001"), Decimal("0.001"), Decimal("0.01"))
@@ -48,8 +49,8 @@ def cluster_key(item: Item) -> str:
 
 
 def needs_individual_review(item: Item, loaded: LoadedPolicy) -> bool:
-    """Dual control, or at/above materiality: never decided in bulk."""
-    if item.required_approvals > 1:
+    """Dual control, at/above materiality, or a step-up to approve: never decided in bulk."""
+    if item.required_approvals > 1 or needs_step_up(item, loaded):
         return True
     amount = to_reporting(item.facts.amount, item.facts.currency, loaded)
     return amount is None or abs(amount) >= loaded.policy.routing.materiality

@@ -260,6 +260,12 @@ class Item:
     ladder_level: int = 0
     sla_credit_seconds: int = 0  # SLA time used before ``sla_started_at`` (e.g. before a pause)
     sla_next_at: datetime | None = None  # when the next ladder rung falls due (indexed)
+    #: A digest item's clock waits for the digest that shows it to be posted (then it
+    #: starts at that moment); False for every other item, and once it started.
+    sla_waits: bool = False
+    #: The window of the digest whose post started the item's clock (reminders name
+    #: that digest's thread); None when no digest showed it.
+    shown_in_digest: str | None = None
     dispute: Dispute | None = None
     ledger_ref: str | None = None
     decided_by: str | None = None

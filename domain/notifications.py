@@ -235,8 +235,9 @@ def home_users(
     team = policy.team(after.team) if after.team else None
     if team is not None and (before is None or before.state != after.state):
         # Unclaimed lists of the whole team change when an item enters or leaves them,
-        # and compliance officers' dashboards count every team.
-        users += [*team.reviewers, *team.leads, *policy.compliance.officers]
+        # and compliance officers' and auditors' dashboards count every team.
+        compliance = policy.compliance
+        users += [*team.reviewers, *team.leads, *compliance.officers, *compliance.auditors]
     return users
 
 
@@ -268,6 +269,9 @@ def ladder_notices(
             )
         ]
     if level == 1:
+        # A digest item's clock started with its digest's post: its reminder names that
+        # digest, and the channel's goes in its thread, beside the group that listed it.
+        digest = item.shown_in_digest
         if item.assignee:
             return [
                 Notification(
@@ -275,7 +279,7 @@ def ladder_notices(
                     target=item.assignee,
                     dedupe_key=f"sla:remind:{item.id}:{clock}",
                     item_id=item.id,
-                    payload=Reminder(),
+                    payload=Reminder(digest=digest),
                 )
             ]
         return [
@@ -284,7 +288,10 @@ def ladder_notices(
                 target=channel,
                 dedupe_key=f"sla:remind:{item.id}:{clock}",
                 item_id=item.id,
-                payload=ReminderUnclaimed(),
+                payload=ReminderUnclaimed(digest=digest),
+                thread_of=(
+                    digest_key(item.team, digest) if digest and item.team is not None else None
+                ),
             )
         ]
     if level == 2:

@@ -2,7 +2,8 @@
 
 Seeing: one rule for every read a person makes (show, Details, queues, stats, the App
 Home, every form opened from an id). A user sees an item when they review or lead its
-team, or are a compliance officer (every item). Nothing else lets anyone see it:
+team, or are a compliance officer or an auditor (every item). Nothing else lets anyone
+see it:
 
 - a user in no team sees nothing, not even an item they prepared: ``prepared_by`` is a
   field of the ingest file, not an identity the desk has checked, so it never grants
@@ -18,6 +19,11 @@ Acting: reviewers and leads of the item's team act on their team's items; leads 
 act on escalated items; dead-lettered items belong to compliance officers (and to leads
 when the policy says so). Maker-checker and dual control are enforced by the state
 machine.
+
+Auditors (``compliance.auditors``) only read: :func:`check_not_read_only` refuses them
+every decision, and every decision path goes through it (:func:`check_can_act`, and the
+use cases' shared opening before anything else), so a decision surface added later
+refuses them without knowing they exist.
 """
 
 from __future__ import annotations
@@ -59,7 +65,7 @@ def visible_teams(policy: Policy, viewer: Viewer) -> tuple[str, ...] | None:
         case Operator():
             return None
         case Person(id=user):
-            if user in policy.compliance.officers:
+            if user in policy.compliance.officers or user in policy.compliance.auditors:
                 return None
             return tuple(t.name for t in policy.teams_of(user))
         case _:
@@ -94,6 +100,7 @@ class Role(StrEnum):
     REVIEWER = "reviewer"  # a reviewer of the item's team
     LEAD = "lead"  # a lead of the item's team
     COMPLIANCE = "compliance"  # a compliance officer (every team)
+    AUDITOR = "auditor"  # a read-only auditor (sees every team, decides nothing)
 
 
 #: Roles that may step in on someone else's claim and act on escalated items.
@@ -111,16 +118,41 @@ def roles_of(policy: Policy, user: str, team_name: str | None) -> frozenset[Role
             roles.add(Role.LEAD)
     if user in policy.compliance.officers:
         roles.add(Role.COMPLIANCE)
+    if user in policy.compliance.auditors:
+        roles.add(Role.AUDITOR)
     return frozenset(roles)
+
+
+def is_read_only(policy: Policy, user: str) -> bool:
+    """Whether ``user`` is an auditor: sees everything, decides nothing."""
+    return user in policy.compliance.auditors
+
+
+#: What an auditor is told when they try to decide anything.
+READ_ONLY_REASON = "you are an auditor: you can see every item but not decide on any"
+
+
+def check_not_read_only(policy: Policy, user: str) -> None:
+    """Raises NotAuthorized when ``user`` is a read-only auditor.
+
+    The one rule for every decision path (buttons, commands, forms, App Home, bulk
+    digest actions, and the reviews built later): they all reach it through
+    :func:`check_can_act` or the use cases' shared opening, before any state is read
+    or any repeat is recognised, so an auditor's attempt never even reads as a repeat.
+    """
+    if is_read_only(policy, user):
+        raise NotAuthorized(READ_ONLY_REASON)
 
 
 def check_can_act(policy: Policy, item: Item, user: str) -> frozenset[Role]:
     """Raises NotAuthorized unless ``user`` may decide on ``item`` now; returns the roles.
 
     Someone who may not even see the item is told only that (:class:`NotVisible`), so
-    a refused decision reveals no more than a refused read.
+    a refused decision reveals no more than a refused read. An auditor sees every item
+    and is refused every decision (:func:`check_not_read_only`).
     """
     check_can_see(policy, item, Person(user))
+    check_not_read_only(policy, user)
     roles = roles_of(policy, user, item.team)
     # A dead letter stays compliance's even while someone holds a claim on it.
     if item.state is ReviewState.DEAD_LETTER or (
@@ -137,7 +169,7 @@ def check_can_act(policy: Policy, item: Item, user: str) -> frozenset[Role]:
         return roles
     if item.state is ReviewState.ESCALATED and not roles & OVERSEERS:
         raise NotAuthorized(f"{item.human_id} is escalated; only its team's leads may act on it")
-    return roles  # never empty: whoever sees the item holds a role for it
+    return roles  # never empty: whoever sees the item (and is no auditor) holds a role for it
 
 
 def check_not_someone_elses_claim(item: Item, user: str, roles: Set[Role]) -> None:

@@ -27,6 +27,7 @@ from pydantic import (
     PlainSerializer,
     SerializationInfo,
     ValidationError,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -199,6 +200,37 @@ class Compliance(_Strict):
     leads_resolve_dead_letters: bool = Field(
         default=True, description="Whether team leads may also act on dead-lettered items."
     )
+    auditors: list[str] = Field(
+        default_factory=list,
+        description="Read-only auditors (Slack user ids): they see every team's items, "
+        "history and App Home, and decide nothing.",
+    )
+
+    @model_validator(mode="after")
+    def _auditors_only_read(self) -> Compliance:
+        # Checked here, not on the field, so the error names the whole section's rule.
+        both = sorted(set(self.auditors) & set(self.officers))
+        if both:
+            raise ValueError(
+                f"auditors: {', '.join(both)} also listed as officer(s); an auditor only reads"
+            )
+        return self
+
+
+class StepUp(_Strict):
+    """Approving an item at or above ``amount`` (reporting currency) asks the approver to
+    retype its amount first."""
+
+    amount: Dec = Field(
+        description="Reporting amount at or above which an approval needs the amount retyped."
+    )
+
+    @field_validator("amount")
+    @classmethod
+    def _positive(cls, value: Decimal) -> Decimal:
+        if value <= 0:
+            raise ValueError("step_up amount must be positive")
+        return value
 
 
 class Sla(_Strict):
@@ -367,6 +399,11 @@ class Policy(_Strict):
     routing: Routing
     batch: BatchRules
     dual_control: DualControl
+    step_up: StepUp | None = Field(
+        default=None,
+        description="Optional: approvals at or above this reporting amount need the "
+        "amount retyped (no step-up when absent).",
+    )
     teams: list[Team] = Field(min_length=1)
     compliance: Compliance
     sla: Sla = Sla()
@@ -424,6 +461,25 @@ class Policy(_Strict):
                     f"statements.accounts[{index}].team: no team named {account.team!r} in teams"
                 )
         return self
+
+    @field_validator("compliance")
+    @classmethod
+    def _auditors_outside_teams(cls, value: Compliance, info: ValidationInfo) -> Compliance:
+        # Teams are validated first (declared first): an auditor who also reviews or
+        # leads a team would decide there, which a read-only role must never do.
+        teams: list[Team] = info.data.get("teams") or []
+        clashes = [
+            f"{user} ({team.name})"
+            for user in value.auditors
+            for team in teams
+            if user in team.reviewers or user in team.leads
+        ]
+        if clashes:
+            raise ValueError(
+                f"auditors: {', '.join(clashes)} also review(s) or lead(s) a team; "
+                "an auditor only reads"
+            )
+        return value
 
     def rate(self, currency: str) -> Decimal | None:
         """Reporting units per unit of ``currency``; None when the policy has no rate."""

@@ -203,6 +203,11 @@ class DigestRepository(Protocol):
         """Claims items for a window (only those still unclaimed); returns how many."""
         ...
 
+    async def awaiting_post(self, *, limit: int) -> list[tuple[str, Item]]:
+        """Items a digest took whose clock still waits for that digest's post, each with
+        its window (oldest first)."""
+        ...
+
     async def add_cluster(
         self,
         *,
@@ -328,6 +333,11 @@ class OutboxSink(Protocol):
 
     async def enqueue(self, notifications: Sequence[Notification], *, now: datetime) -> None:
         """Adds the notifications; a dedupe key seen before is skipped."""
+        ...
+
+    async def sent_at(self, dedupe_key: str) -> datetime | None:
+        """When Slack accepted the message enqueued under ``dedupe_key``; None while it
+        is not (yet) sent: pending, retrying, dead, or never enqueued."""
         ...
 
 

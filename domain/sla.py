@@ -9,6 +9,13 @@ keeps it in an indexed column so a sweep reads only what is due, never the whole
 Time is wall time, or working time only when the policy has a business calendar. A
 dispute awaiting the counterparty pauses the clock.
 
+A digest item's clock starts when the digest that shows it is posted, not at intake:
+until then it ``sla_waits`` (no deadline, never overdue). The post's time comes from
+the outbox (when Slack accepted the digest's summary), so a Slack outage at digest time
+keeps the clock waiting until the digest is really there (:func:`start_clock`). An
+item someone acts on before any digest showed it (a claim, an escalation) was seen:
+its clock starts at that moment (:func:`start_if_pulled`).
+
 A dispute's expected resolution date follows the same rules: once the date has passed
 (midnight after it, in the calendar's timezone, else the policy's display timezone),
 its owner is reminded at the next working moment, once; never while the clock is
@@ -19,6 +26,7 @@ earlier of the next rung and that reminder, so one indexed sweep finds both.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import IntEnum
@@ -131,6 +139,26 @@ def is_paused(item: Item) -> bool:
     return item.dispute is not None and item.dispute.state is DisputeState.AWAITING_COUNTERPARTY
 
 
+def start_clock(item: Item, *, at: datetime, digest: str) -> Item:
+    """The waiting digest item with its clock started at ``at``, when the digest of
+    window ``digest`` that shows it was posted (``sla_next_at`` is the caller's to
+    recompute). An item whose clock already runs is returned as it is."""
+    if not item.sla_waits:
+        return item
+    return dataclasses.replace(
+        item, sla_waits=False, sla_started_at=at, sla_credit_seconds=0, shown_in_digest=digest
+    )
+
+
+def start_if_pulled(before: Item, after: Item, now: datetime) -> Item:
+    """``after``, with its clock started at ``now`` when a change of state took a waiting
+    digest item out of the queue before any digest showed it (someone found it and
+    acted: the ladder now chases that decision)."""
+    if not (before.sla_waits and after.sla_waits) or after.state is before.state:
+        return after
+    return dataclasses.replace(after, sla_waits=False, sla_started_at=now, sla_credit_seconds=0)
+
+
 def next_rung(item: Item) -> Rung | None:
     """The rung the item would take next, or None when the ladder has nothing left."""
     if item.state in SETTLED or item.ladder_level >= Rung.DEAD_LETTER:
@@ -139,8 +167,9 @@ def next_rung(item: Item) -> Rung | None:
 
 
 def deadline(item: Item, rung: Rung, policy: Policy) -> datetime | None:
-    """When ``rung`` falls due for the item (None while paused or settled)."""
-    if item.state in SETTLED or is_paused(item):
+    """When ``rung`` falls due for the item (None while paused, settled, or waiting for
+    the digest that shows it)."""
+    if item.state in SETTLED or is_paused(item) or item.sla_waits:
         return None
     remaining = threshold(rung, policy) - timedelta(seconds=item.sla_credit_seconds)
     return add_worktime(item.sla_started_at, remaining, policy.calendar)

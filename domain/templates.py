@@ -161,15 +161,40 @@ def _typed(hint: Any, value: Any) -> Any:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Reminder(_TemplateRecord):
+class _DigestReminder(_TemplateRecord):
+    """A reminder that names the digest whose post started the item's clock, if any.
+
+    ``digest`` is stored only when set, so rows queued before it existed read back the
+    same (a reminder of an item no digest showed has none).
+    """
+
+    digest: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form: ``template``, and ``digest`` when there is one."""
+        data: dict[str, Any] = {"template": self.template.value}
+        if self.digest is not None:
+            data["digest"] = self.digest
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        """Read back (no ``digest``: a reminder of an item no digest showed)."""
+        digest = data.get("digest")
+        return cls(digest=str(digest) if digest is not None else None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reminder(_DigestReminder):
     """SLA reminder to the assignee (a DM)."""
 
     template: ClassVar[Template] = Template.REMINDER
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ReminderUnclaimed(_TemplateRecord):
-    """SLA reminder in the team channel for an item nobody has claimed."""
+class ReminderUnclaimed(_DigestReminder):
+    """SLA reminder in the team channel for an item nobody has claimed (in the thread of
+    the digest that showed it, when one did)."""
 
     template: ClassVar[Template] = Template.REMINDER_UNCLAIMED
 
@@ -461,9 +486,9 @@ def _decode_alert(data: Mapping[str, Any]) -> AlertNotice:
     template = Template(raw)
     match template:
         case Template.REMINDER:
-            return Reminder()
+            return Reminder.from_json(data)
         case Template.REMINDER_UNCLAIMED:
-            return ReminderUnclaimed()
+            return ReminderUnclaimed.from_json(data)
         case Template.SLA_ESCALATED:
             return SlaEscalated()
         case Template.ESCALATED:

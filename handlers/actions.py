@@ -9,7 +9,7 @@ from domain.items import DisputeState
 from handlers.command_line import QueueScope
 from handlers.commands import (
     ItemForm,
-    describe_approval,
+    approve_or_step_up,
     open_item_modal,
     send_details,
     send_queue_page,
@@ -54,10 +54,14 @@ async def _approve(ctx: Ctx) -> None:
     await ctx.ack()
     action = BlockAction.model_validate(ctx.body)
     item_id, version = _target(action)
-    outcome = await ctx.deps.usecases.decisions.approve(
-        item_id=item_id, actor=action.user.id, now=ctx.deps.clock.now(), expected_version=version
+    await approve_or_step_up(
+        ctx,
+        item_id=item_id,
+        trigger_id=action.trigger_id,
+        expected_version=version,
+        channel=None if action.in_view else action.channel_id,
+        ts=None if action.in_view else action.message_ts,
     )
-    await ctx.reply(describe_approval(outcome.item, noop=outcome.noop))
 
 
 async def _modal(ctx: Ctx, form: ItemForm) -> None:

@@ -8,6 +8,7 @@ from typing import assert_never
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
+from slack_sdk.models.views import View
 
 from domain.errors import InvalidCommand, StaleItem
 from domain.items import DisputeOutcome, Item, ReviewState, dispute_id
@@ -113,8 +114,40 @@ async def _claim(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
 
 async def _approve(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
     assert parsed.item_id is not None
-    outcome = await ctx.deps.usecases.decisions.approve(
-        item_id=parsed.item_id, actor=cmd.user_id, now=ctx.deps.clock.now(), note=parsed.text
+    await approve_or_step_up(
+        ctx, item_id=parsed.item_id, trigger_id=cmd.trigger_id, note=parsed.text
+    )
+
+
+async def approve_or_step_up(
+    ctx: Ctx,
+    *,
+    item_id: int,
+    trigger_id: str,
+    note: str | None = None,
+    expected_version: int | None = None,
+    channel: str | None = None,
+    ts: str | None = None,
+) -> None:
+    """Approves the item, or opens the step-up form when its approval needs the amount
+    retyped (the approval then happens when the form is submitted)."""
+    deps = ctx.deps
+    decisions = deps.usecases.decisions
+    large = await decisions.step_up_needed(
+        item_id=item_id, actor=ctx.user, now=deps.clock.now(), expected_version=expected_version
+    )
+    if large is not None:
+        view = blocks.step_up_modal(
+            large, policy=deps.policy().policy, note=note, channel=channel, ts=ts
+        )
+        await _open(ctx, trigger_id, view)
+        return
+    outcome = await decisions.approve(
+        item_id=item_id,
+        actor=ctx.user,
+        now=deps.clock.now(),
+        note=note,
+        expected_version=expected_version,
     )
     await ctx.reply(describe_approval(outcome.item, noop=outcome.noop))
 
@@ -204,7 +237,7 @@ async def open_item_modal(
     """
     deps = ctx.deps
     item = await deps.usecases.decisions.check_may_act(
-        item_id=item_id, actor=ctx.user, action=form.action
+        item_id=item_id, actor=ctx.user, action=form.action, now=deps.clock.now()
     )
     if expected_version is not None and item.version != expected_version:
         raise StaleItem(
@@ -225,6 +258,11 @@ async def open_item_modal(
             view = blocks.resolve_modal(item, policy=policy, channel=channel, ts=ts)
         case _:
             assert_never(form)
+    await _open(ctx, trigger_id, view)
+
+
+async def _open(ctx: Ctx, trigger_id: str, view: View) -> None:
+    """Opens a modal; a redelivered click's second open is quietly dropped."""
     try:
         await ctx.client.views_open(trigger_id=trigger_id, view=view)
     except SlackApiError as exc:

@@ -47,7 +47,7 @@ async def _reject_all(ctx: Ctx) -> None:
     action = BlockAction.model_validate(ctx.body)
     cluster_id = _cluster(action)
     summary = await ctx.deps.usecases.digests.cluster_summary(
-        cluster_id=cluster_id, actor=action.user.id
+        cluster_id=cluster_id, actor=action.user.id, now=ctx.deps.clock.now()
     )
     await ctx.client.views_open(
         trigger_id=action.trigger_id,

@@ -500,3 +500,35 @@ def parse_digest_reject(view: Mapping[str, Any]) -> DigestRejectForm | FormError
     if problem or reason is None:
         return FormErrors({Field.REASON.value: problem or "Give a reason."})
     return DigestRejectForm(cluster_id=metadata.cluster_id, reason=reason)
+
+
+class StepUpForm(_Frozen):
+    """A step-up submission: the amount as typed (checked against the item by the
+    domain, in the ack) and an optional note."""
+
+    metadata: ModalMetadata
+    typed: str
+    note: str | None
+
+
+def parse_step_up(view: Mapping[str, Any], *, currency: str) -> StepUpForm | FormErrors:
+    """Parses the step-up form: an amount is required (whether it is the item's is the
+    domain's call), the note is optional.
+
+    Raises:
+        PayloadError: the metadata or the payload's shape is not ours.
+    """
+    submitted, metadata = _read_view(view)
+    errors = FormErrors()
+    typed = submitted.text(Field.AMOUNT)
+    if typed is None:
+        errors[Field.AMOUNT.value] = f"Type the item's amount in {currency} to approve it."
+    elif len(typed) > MAX_ADJUSTMENT_CHARS:
+        errors[Field.AMOUNT.value] = f"Give a plain amount in {currency}, e.g. 125.50."
+    note = submitted.text(Field.NOTE)
+    problem = _too_long(note, MAX_NOTE_CHARS)
+    if problem:
+        errors[Field.NOTE.value] = problem
+    if errors or typed is None:
+        return errors
+    return StepUpForm(metadata=metadata, typed=typed, note=note)

@@ -57,6 +57,7 @@ class Modal(StrEnum):
     DIGEST_REJECT = "recon.digest_reject_modal"
     NOTE = "recon.note_modal"
     RESOLVE = "recon.resolve_modal"
+    STEP_UP = "recon.step_up_modal"
 
 
 class Field(StrEnum):

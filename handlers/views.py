@@ -10,9 +10,10 @@ from slack_bolt.async_app import AsyncApp
 from domain.errors import DomainError
 from domain.items import Item
 from domain.permissions import Person
+from domain.step_up import StepUp, StepUpMismatch, check_typed_amount
 from domain.usecases.transaction import Outcome
 from handlers.blocks.mrkdwn import error_text
-from handlers.commands import describe_note, describe_resolution
+from handlers.commands import describe_approval, describe_note, describe_resolution
 from handlers.context import Ctx, Deps, guarded, reply_to
 from handlers.forms import (
     DisputeForm,
@@ -22,12 +23,14 @@ from handlers.forms import (
     NoteForm,
     RejectForm,
     ResolveForm,
+    StepUpForm,
     parse_dispute,
     parse_escalate,
     parse_metadata,
     parse_note,
     parse_reject,
     parse_resolve,
+    parse_step_up,
 )
 from handlers.ids import Field, Modal
 
@@ -39,6 +42,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     app.view(Modal.DISPUTE.value)(guarded(deps, on_dispute))
     app.view(Modal.NOTE.value)(guarded(deps, on_note))
     app.view(Modal.RESOLVE.value)(guarded(deps, on_resolve))
+    app.view(Modal.STEP_UP.value)(guarded(deps, on_step_up))
 
 
 async def _current(ctx: Ctx, metadata: ModalMetadata, first_field: Field) -> Item | None:
@@ -210,6 +214,39 @@ async def on_resolve(ctx: Ctx) -> None:
         return describe_resolution(
             outcome.item, form.outcome, noop=outcome.noop, policy=ctx.deps.policy().policy
         )
+
+    await _decide(ctx, metadata, decide())
+
+
+async def on_step_up(ctx: Ctx) -> None:
+    """The step-up form: a mistyped amount is an error under the field, in the ack (the
+    form stays open); a match approves, with the proof in the approval's audit record."""
+    metadata = parse_metadata(str(ctx.body["view"].get("private_metadata", "")))
+    item = await _current(ctx, metadata, Field.AMOUNT)
+    if item is None:
+        return
+    form = parse_step_up(ctx.body["view"], currency=item.facts.currency)
+    if isinstance(form, FormErrors):
+        await _errors(ctx, form)
+        return
+    assert isinstance(form, StepUpForm)
+    try:
+        check_typed_amount(item, form.typed)
+    except StepUpMismatch as exc:
+        await _errors(ctx, FormErrors({Field.AMOUNT.value: error_text(exc)}))
+        return
+    await ctx.ack()
+
+    async def decide() -> str:
+        outcome = await ctx.deps.usecases.decisions.approve(
+            item_id=form.metadata.item_id,
+            actor=ctx.user,
+            now=ctx.deps.clock.now(),
+            note=form.note,
+            expected_version=form.metadata.version,
+            step_up=StepUp(typed=form.typed),
+        )
+        return describe_approval(outcome.item, noop=outcome.noop)
 
     await _decide(ctx, metadata, decide())
 

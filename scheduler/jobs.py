@@ -66,8 +66,20 @@ class Jobs:
     reschedule_digest: Callable[[str, str], None] | None = None
 
     async def sla_sweep(self) -> int:
-        """Takes every SLA rung that is due; returns how many were taken."""
+        """Takes every SLA rung that is due; returns how many were taken.
+
+        First starts the clocks of digest items whose digest is out (at the time Slack
+        accepted it), so a rung that fell due since then is taken in the same sweep.
+        """
         now = self.clock.now()
+        while True:
+            started = await self.usecases.digests.start_clocks(now=now, limit=SWEEP_BATCH)
+            if started:
+                log.info(
+                    "digest clocks started", extra={"event": "digest_clocks", "items": started}
+                )
+            if started < SWEEP_BATCH:
+                break
         taken = 0
         while True:
             result = await self.usecases.ladder.sla_sweep(now=now, limit=SWEEP_BATCH)

@@ -56,6 +56,16 @@ class SqlDigestRepository:
             claimed += int(result.rowcount or 0)
         return claimed
 
+    async def awaiting_post(self, *, limit: int) -> list[tuple[str, Item]]:
+        """Items a digest took whose clock still waits for that digest's post."""
+        rows = await self._conn.execute(
+            select(items)
+            .where(items.c.sla_waits.is_(True), items.c.digest_window.is_not(None))
+            .order_by(items.c.id)
+            .limit(limit)
+        )
+        return [(str(r["digest_window"]), item_from_row(r)) for r in rows.mappings()]
+
     async def add_cluster(
         self,
         *,

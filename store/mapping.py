@@ -147,6 +147,8 @@ ITEM_COLUMNS: tuple[str, ...] = (
     "decided_by",
     "decided_at",
     "decision_note",
+    "sla_waits",
+    "shown_in_digest",
 )
 
 
@@ -202,6 +204,8 @@ def item_values(item: Item) -> tuple[Any, ...]:
         item.decided_by,
         item.decided_at,
         item.decision_note,
+        item.sla_waits,
+        item.shown_in_digest,
     )
 
 
@@ -266,6 +270,8 @@ def item_from_row(row: Mapping[Any, Any]) -> Item:
         decided_by=row["decided_by"],
         decided_at=row["decided_at"],
         decision_note=row["decision_note"],
+        sla_waits=bool(row["sla_waits"]),
+        shown_in_digest=row["shown_in_digest"],
     )
 
 

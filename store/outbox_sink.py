@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.notifications import Notification
@@ -83,3 +84,15 @@ class SqlOutboxSink:
             self._conn, outbox, _ENQUEUED_COLUMNS, values, skip_duplicate="dedupe_key"
         )
         self.enqueued += len(values)
+
+    async def sent_at(self, dedupe_key: str) -> datetime | None:
+        """When Slack accepted the message of ``dedupe_key`` (None: not sent)."""
+        row = await self._conn.execute(
+            select(outbox.c.sent_at).where(
+                outbox.c.dedupe_key == dedupe_key,
+                outbox.c.state == RowState.SENT.value,
+                outbox.c.result_ts.is_not(None),
+            )
+        )
+        sent: datetime | None = row.scalar_one_or_none()
+        return sent

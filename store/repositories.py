@@ -200,7 +200,9 @@ class SqlItemRepository:
             (items.c.priority >= MEDIUM_PRIORITY, "medium"),
             else_="low",
         )
-        overdue = func.sum(case((items.c.sla_started_at < overdue_before, 1), else_=0))
+        # A digest item whose clock waits for its digest is not late, whatever its age.
+        is_late = and_(items.c.sla_started_at < overdue_before, items.c.sla_waits.is_(False))
+        overdue = func.sum(case((is_late, 1), else_=0))
         stmt = select(items.c.state, band, func.count(), overdue).group_by(items.c.state, band)
         if teams is not None:
             stmt = stmt.where(items.c.team.in_(list(teams)))

@@ -29,6 +29,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.expression import false
 from sqlalchemy.types import TypeDecorator
 
 metadata = MetaData(
@@ -113,12 +114,17 @@ items = Table(
     Column("decided_by", String(50)),
     Column("decided_at", UtcDateTime),
     Column("decision_note", Text),
+    # A digest item's clock waits for its digest's post (domain.sla); the digest that
+    # started it.
+    Column("sla_waits", Boolean, nullable=False, server_default=false()),
+    Column("shown_in_digest", String(60)),
     UniqueConstraint("source", "external_id"),
     Index(None, "state", "team", "priority"),
     Index(None, "assignee", "state"),
     Index(None, "claim_expires_at"),
     Index(None, "route", "state"),
     Index(None, "sla_started_at"),
+    Index(None, "sla_waits", "digest_window"),
 )
 
 journal_entries = Table(

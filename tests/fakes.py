@@ -142,6 +142,9 @@ class InMemoryStore:
     quarantine: list[QuarantinedRow] = field(default_factory=list)
     policies: dict[str, str] = field(default_factory=dict)
     outbox: dict[str, QueuedNotification] = field(default_factory=dict)
+    #: When Slack accepted each outbox message, by dedupe key (the relay's part: tests
+    #: set it with ``mark_sent``); absent is not sent.
+    sent: dict[str, datetime] = field(default_factory=dict)
     home_pages: dict[str, int] = field(default_factory=dict)
     #: Where the desk's messages about each item are: (channel, ts) -> item id (the
     #: fake of cards and sent outbox rows; tests place them with ``posted_at``).
@@ -325,6 +328,7 @@ class InMemoryItemRepository:
                 item.state not in SETTLED
                 and item.state is not ReviewState.DISPUTED
                 and item.sla_started_at < overdue_before
+                and not item.sla_waits
             ):
                 counts["overdue"] += 1
         counts["awaiting_second_approval"] = counts.get("state:awaiting_second_approval", 0)
@@ -531,6 +535,16 @@ class InMemoryDigestRepository:
         """A team's undigested pending digest items, oldest (lowest id) first."""
         await asyncio.sleep(0)
         return [i for i in self._undigested() if i.team == team][:limit]
+
+    async def awaiting_post(self, *, limit: int) -> list[tuple[str, Item]]:
+        """Items a digest took whose clock still waits for its post, oldest first."""
+        await asyncio.sleep(0)
+        waiting = [
+            (window, i)
+            for i in sorted(self._uow.items_visible().values(), key=lambda i: i.id or 0)
+            if i.sla_waits and i.id is not None and (window := self._window_of(i.id)) is not None
+        ]
+        return waiting[:limit]
 
     async def mark(self, *, item_ids: Sequence[int], window: str) -> int:
         """Claims the still-unclaimed existing items for the window; returns how many."""
@@ -834,6 +848,11 @@ class InMemoryOutboxSink:
             self._uow.staged_outbox[key] = QueuedNotification(
                 notification=notification, enqueued_at=now
             )
+
+    async def sent_at(self, dedupe_key: str) -> datetime | None:
+        """When the message was sent (``InMemoryStore.sent``); None: not sent."""
+        await asyncio.sleep(0)
+        return self._uow.store.sent.get(dedupe_key)
 
 
 class InMemoryAuditSink:

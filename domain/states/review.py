@@ -344,6 +344,9 @@ def amend(item: Item, *, routed: Item, routing: dict[str, Any], now: datetime) -
         ladder_level=0,
         sla_started_at=now,
         sla_credit_seconds=0,
+        # Still unseen and still for a digest: the clock keeps waiting for the digest's
+        # post. Anything else (shown already, or now for immediate review) runs from now.
+        sla_waits=item.sla_waits and routed.route is Route.DIGEST,
     )
     if is_dead_lettered(item) and not disputed:
         # Auto-posting stays halted; the item goes back to the compliance queue.

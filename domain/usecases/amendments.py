@@ -40,7 +40,8 @@ def routed_item(
     sla_next_at: datetime | None = None,
     hashed: str | None = None,
 ) -> Item:
-    """A new item as routing decided it, waiting for review with its SLA clock started."""
+    """A new item as routing decided it, waiting for review with its SLA clock started
+    (a digest item's waits for its digest)."""
     return Item(
         id=item_id,
         facts=facts
@@ -58,6 +59,8 @@ def routed_item(
         updated_at=now,
         sla_started_at=now,
         sla_next_at=sla_next_at,
+        # A digest item's clock starts when its digest is posted (domain.sla).
+        sla_waits=decision.route is Route.DIGEST,
     )
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from domain import states
-from domain.errors import InvalidCommand, NotAuthorized, NothingToClaim, User
+from domain import sla, states
+from domain.errors import DomainError, InvalidCommand, NotAuthorized, NothingToClaim, User
 from domain.items import Item, ReviewState
-from domain.permissions import OVERSEERS, roles_of
-from domain.usecases.transaction import Outcome, UseCase
+from domain.permissions import OVERSEERS, check_not_read_only, roles_of
+from domain.usecases.transaction import Outcome, UseCase, refusal_entry
 
 #: How many of the best unclaimed items a claim tries before giving up on a busy queue.
 CLAIM_CANDIDATES = 25
@@ -25,6 +25,14 @@ class Claims(UseCase):
         update, and a lost race moves on to the next candidate.
         """
         policy = self._tx.policy().policy
+        try:
+            check_not_read_only(policy, actor)
+        except DomainError as refusal:
+            entry = refusal_entry(
+                action=states.Action.CLAIM.value, actor=actor, reason=refusal, now=now, item=None
+            )
+            await self._tx.refused(refusal, entry)
+            raise
         teams = [t.name for t in policy.teams_of(actor)]
         if not teams:
             raise NotAuthorized("you are not a reviewer or lead of any team")
@@ -36,7 +44,8 @@ class Claims(UseCase):
             )
             for item in candidates:
                 transition = states.claim(item, actor=actor, now=now, ttl=policy.sla.claim_ttl)
-                written = await self._tx.update(uow, transition.item, expected_version=item.version)
+                claimed = sla.start_if_pulled(item, transition.item, now)
+                written = await self._tx.update(uow, claimed, expected_version=item.version)
                 if written is not None:
                     await self._tx.record(uow, [(item, written, transition.events)], now)
                     await uow.commit()

@@ -28,9 +28,16 @@ from domain.errors import (
 )
 from domain.items import Item, ReviewState
 from domain.journal import EntryKind
-from domain.permissions import Person, can_see, check_can_act, sees_everything
+from domain.permissions import (
+    Person,
+    can_see,
+    check_can_act,
+    check_not_read_only,
+    sees_everything,
+)
 from domain.policy import Policy
 from domain.ports import UnitOfWork
+from domain.step_up import StepUpRequired, needs_step_up
 from domain.templates import DigestGroup, Verdict
 from domain.usecases.posting import posting
 from domain.usecases.transaction import (
@@ -152,6 +159,55 @@ class Digests(UseCase):
             await uow.commit()
         return plans
 
+    async def start_clocks(self, *, now: datetime, limit: int = 500) -> int:
+        """Starts the clock of each digest item whose digest has been posted, at the
+        moment Slack accepted the digest's summary; returns how many started.
+
+        The scheduler runs it before each SLA sweep. An item whose digest is not out yet
+        (Slack down at digest time, the relay still retrying, a dead row waiting for an
+        operator's replay) keeps waiting: nobody has seen it, so nobody is chased; a
+        later sweep starts its clock at the real post time, not the sweep's. One
+        ``digest.clock_started`` record per digest. The writes keep each item's version:
+        nothing a reviewer judges changed (a decision racing this one still applies,
+        and starts the clock itself).
+        """
+        loaded = self._tx.policy()
+        async with self._tx.uow() as uow:
+            by_digest: dict[tuple[str, str], list[Item]] = {}
+            for window, item in await uow.digests.awaiting_post(limit=limit):
+                if item.team is not None:  # a digest takes only items of a team
+                    by_digest.setdefault((item.team, window), []).append(item)
+            entries: list[AuditEntry] = []
+            changes: list[tuple[Item, int]] = []
+            for (team, window), members in by_digest.items():
+                posted = await uow.outbox.sent_at(notifications.digest_key(team, window))
+                if posted is None:
+                    continue
+                changes += [
+                    (self._tx.clocked(sla.start_clock(i, at=posted, digest=window)), i.version)
+                    for i in members
+                ]
+                entries.append(
+                    system_entry(
+                        "digest.clock_started",
+                        now,
+                        loaded.version,
+                        team=team,
+                        window=window,
+                        posted_at=posted.isoformat(),
+                        items=[i.id for i in members],
+                    )
+                )
+            if not changes:
+                return 0
+            if await uow.items.update_many(changes):
+                # Someone acted on one of them meanwhile (which started its clock): roll
+                # back; the next sweep starts the others from fresh reads.
+                return 0
+            await uow.audit.append(entries)
+            await uow.commit()
+        return len(changes)
+
     async def decide_cluster(
         self,
         *,
@@ -205,6 +261,8 @@ class Digests(UseCase):
             cluster = await uow.digests.get_cluster(cluster_id)
             if cluster is None:
                 raise InvalidCommand("that digest group no longer exists")
+            # Before any repeat is recognised, as for one item: an auditor decides nothing.
+            check_not_read_only(policy, actor)
             if cluster.apart:
                 raise InvalidCommand("these items need individual review; use their own buttons")
             if cluster.state is not ClusterState.OPEN:
@@ -230,6 +288,14 @@ class Digests(UseCase):
                 )
             for item in items:
                 check_can_act(policy, item, actor)
+            # A policy changed since the digest may put an item over the step-up amount:
+            # no bulk approval skips the retyped amount.
+            large = [i.human_id for i in items if approve and needs_step_up(i, loaded)]
+            if large:
+                raise StepUpRequired(
+                    f"approving {', '.join(large)} needs the amount retyped (step-up); "
+                    "review the group individually"
+                )
             mine = [i.human_id for i in items if approve and i.facts.prepared_by == actor]
             if mine:
                 raise NotAuthorized(
@@ -350,11 +416,32 @@ class Digests(UseCase):
             raise NotVisible(GROUP_NOT_VISIBLE)
         return cluster
 
-    async def cluster_summary(self, *, cluster_id: int, actor: str) -> ClusterSummary:
-        """What a "Reject all" form shows, if the actor may act on the group."""
+    async def cluster_summary(
+        self, *, cluster_id: int, actor: str, now: datetime | None = None
+    ) -> ClusterSummary:
+        """What a "Reject all" form shows, if the actor may act on the group.
+
+        An auditor reaching for the form is refused and (given ``now``, as every shell
+        passes it) audited like the group rejection they attempted.
+        """
         policy = self._tx.policy().policy
         async with self._tx.uow(read_only=True) as uow:
             cluster = await self._visible_cluster(uow, policy, cluster_id, actor)
+        try:
+            check_not_read_only(policy, actor)
+        except NotAuthorized as refusal:
+            if now is not None:
+                entry = refusal_entry(
+                    action=states.Action.REJECT.value,
+                    actor=actor,
+                    reason=refusal,
+                    now=now,
+                    item=None,
+                    data={"cluster_id": cluster_id},
+                )
+                await self._tx.refused(refusal, entry)
+            raise
+        async with self._tx.uow(read_only=True) as uow:
             if cluster.state is not ClusterState.OPEN:
                 raise IllegalTransition(f"this group was already {cluster.state}")
             first = await self._tx.load(uow, cluster.items[0][0]) if cluster.items else None

@@ -231,7 +231,13 @@ class Intake(UseCase):
         due = sla.first_deadline(now, policy)
         stored = [
             routed_item(
-                row.facts, decision, now, item_id=new_id, sla_next_at=due, hashed=row.content_hash
+                row.facts,
+                decision,
+                now,
+                item_id=new_id,
+                # A digest item has no deadline until its digest is posted.
+                sla_next_at=None if decision.route is Route.DIGEST else due,
+                hashed=row.content_hash,
             )
             for (row, decision), new_id in zip(fresh, ids, strict=True)
         ]

@@ -3,7 +3,8 @@ the Home page a reader chose, kept for their next refresh).
 
 Every read a person makes takes the viewer and applies the one visibility rule of
 :mod:`domain.permissions` here, so no surface can forget it: a person sees the items of
-the teams they review or lead (compliance officers, and the operator's CLI, see all).
+the teams they review or lead (compliance officers, auditors, and the operator's CLI,
+see all).
 """
 
 from __future__ import annotations
@@ -15,7 +16,15 @@ from domain.dashboard import Dashboard, PriorityBand, page_count
 from domain.errors import InvalidCommand, NotVisible
 from domain.items import Item, JournalEntry, ReviewState
 from domain.ledger_status import LEDGER_BREAKER, LedgerHealth
-from domain.permissions import Person, Role, Viewer, can_see, roles_of, visible_teams
+from domain.permissions import (
+    Person,
+    Role,
+    Viewer,
+    can_see,
+    is_read_only,
+    roles_of,
+    visible_teams,
+)
 from domain.usecases.transaction import UseCase
 
 #: States in which an item still needs a human.
@@ -177,6 +186,7 @@ class Queries(UseCase):
             page=page,
             page_size=page_size,
             ledger=ledger,
+            read_only=is_read_only(policy, user),
         )
 
     async def remember_home_page(self, *, user: str, page: int, now: datetime) -> None:

@@ -25,6 +25,7 @@ from domain.permissions import (
     Viewer,
     check_can_act,
     check_can_see,
+    check_not_read_only,
     check_not_someone_elses_claim,
     not_visible,
     sees_everything,
@@ -196,7 +197,8 @@ class Transactions:
         """
         if transition.noop:
             return Outcome(item=item, noop=True)
-        written = await self.update(uow, transition.item, expected_version=item.version)
+        after = sla.start_if_pulled(item, transition.item, now)
+        written = await self.update(uow, after, expected_version=item.version)
         if written is None:
             raise StaleItem(
                 f"{item.human_id} was changed by someone else at the same moment; "
@@ -338,6 +340,8 @@ class Transactions:
         async with self.uow() as uow:
             item = await self.load_for(uow, item_id, Person(actor))
             seen.append(item)
+            # Before any repeat is recognised: an auditor's click is refused, never a no-op.
+            check_not_read_only(policy, actor)
             if repeat is not None and repeat(item):
                 return Outcome(item=item, noop=True)
 

@@ -17,6 +17,7 @@ from handlers.blocks.modals import (
     note_modal,
     reject_modal,
     resolve_modal,
+    step_up_modal,
 )
 from handlers.blocks.queue import MAX_QUEUE_PAGE_SIZE, QUEUE_PAGE_SIZE, queue_page
 from handlers.blocks.replies import help_message, notice, stats_message, usage_error
@@ -39,5 +40,6 @@ __all__ = [
     "reject_modal",
     "resolve_modal",
     "stats_message",
+    "step_up_modal",
     "usage_error",
 ]

@@ -77,16 +77,19 @@ def _headline(payload: Alert, item: Item | None) -> tuple[str, str]:
                 "against checkpoints like it.",
             )
         case Reminder():
+            shown = _shown_in(payload.digest, "It was shown in the digest of window")
             return (
                 f"Reminder: {ref} is waiting for your decision",
                 f":alarm_clock: *Reminder: {ref} is waiting for your decision.* It is past "
-                "its SLA reminder time; decide below, or release it so someone else can.",
+                f"its SLA reminder time; decide below, or release it so someone else can."
+                f"{shown}",
             )
         case ReminderUnclaimed():
+            shown = _shown_in(payload.digest, "It was listed in this thread's digest, window")
             return (
                 f"Reminder: {ref} is still unclaimed",
                 f":alarm_clock: *Reminder: {ref} is still unclaimed* and past its SLA "
-                "reminder time. Claim it or decide below.",
+                f"reminder time. Claim it or decide below.{shown}",
             )
         case SlaEscalated():
             return (
@@ -159,3 +162,10 @@ def alert_message(payload: Alert, *, item: Item | None, policy: Policy, now: dat
             )
         )
     return Message(text=fallback, blocks=blocks)
+
+
+def _shown_in(digest: str | None, lead: str) -> str:
+    """The sentence naming the digest whose post started an item's clock ("" for none)."""
+    if digest is None:
+        return ""
+    return f" {lead} `{user_text(digest, 60, one_line=True)}` (its SLA counts from that post)."

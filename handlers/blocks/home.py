@@ -31,7 +31,7 @@ from handlers.blocks.ledger import ledger_block
 from handlers.blocks.limits import CONTEXT_TEXT_CHARS, VIEW_MAX_BLOCKS
 from handlers.blocks.mrkdwn import escape, fit, slack_date
 from handlers.blocks.rows import row_text
-from handlers.ids import NavAction
+from handlers.ids import ItemAction, NavAction
 
 #: Blocks the view spends outside its rows (header, counts, refresh, list headers, nav...).
 _FIXED_BLOCKS = 14
@@ -47,8 +47,17 @@ def _count(label: str, value: int) -> MarkdownTextObject:
     return MarkdownTextObject(text=f"*{label}*\n{value:,}")
 
 
+#: What a read-only auditor's rows offer: a look, no decision.
+_READ_ONLY_ACTIONS = (ItemAction.DETAILS,)
+
+
 def _rows(
-    surface: str, items: Sequence[Item], per_page: int, policy: Policy, now: datetime
+    surface: str,
+    items: Sequence[Item],
+    per_page: int,
+    policy: Policy,
+    now: datetime,
+    actions: Sequence[ItemAction] = ROW_ACTIONS,
 ) -> list[Block]:
     blocks: list[Block] = []
     for item in items[:per_page]:
@@ -59,7 +68,7 @@ def _rows(
                 text=MarkdownTextObject(text=row_text(item, policy, now)),
             )
         )
-        buttons = item_buttons(item, ROW_ACTIONS)
+        buttons = item_buttons(item, actions)
         if buttons:
             blocks.append(ActionsBlock(block_id=f"{prefix}.actions", elements=buttons))
     return blocks
@@ -136,7 +145,10 @@ def home_view(dashboard: Dashboard, *, policy: Policy, now: datetime) -> View:
             text=PlainTextObject(text=f"My items · {dashboard.my_items_total:,}"),
         ),
     ]
-    mine = _rows("mine", dashboard.my_items, per_page, policy, now)
+    # An auditor decides nothing: their rows offer Details only (a decision button replayed
+    # from someone else's Home is refused by the use cases all the same).
+    actions = _READ_ONLY_ACTIONS if dashboard.read_only else ROW_ACTIONS
+    mine = _rows("mine", dashboard.my_items, per_page, policy, now, actions)
     blocks.extend(mine or [_empty("home.mine.empty", "Nothing is assigned to you.")])
 
     # An item in both lists would repeat its action ids, which Slack refuses.
@@ -151,7 +163,7 @@ def home_view(dashboard: Dashboard, *, policy: Policy, now: datetime) -> View:
             text=PlainTextObject(text=f"Unclaimed in my teams · {dashboard.unclaimed_total:,}"),
         )
     )
-    rows = _rows("unclaimed", unclaimed, per_page, policy, now)
+    rows = _rows("unclaimed", unclaimed, per_page, policy, now, actions)
     blocks.extend(rows or [_empty("home.unclaimed.empty", "Nothing unclaimed in your teams.")])
 
     pages = dashboard.pages

@@ -194,7 +194,9 @@ def _aging(item: Item, now: datetime) -> str:
     parts = []
     if item.facts.aging_days is not None:
         parts.append(plural(item.facts.aging_days, "day"))
-    if item.state not in SETTLED:
+    if item.sla_waits:
+        parts.append("SLA starts when its digest is posted")
+    elif item.state not in SETTLED:
         parts.append(f"in review {duration(now - item.sla_started_at)}")
     return " · ".join(parts) or "—"
 

@@ -180,6 +180,50 @@ def escalate_modal(
     )
 
 
+def step_up_modal(
+    item: Item,
+    *,
+    policy: Policy | None = None,
+    note: str | None = None,
+    channel: str | None = None,
+    ts: str | None = None,
+) -> View:
+    """Step-up confirmation: the approver retypes the item's amount to approve it.
+
+    The amount is not pre-filled, and the summary above shows it: the point is that the
+    approver reads it and types it, so a large approval is never one absent-minded click.
+    ``note`` (from ``/recon approve ID note``) travels in the metadata's place: the form
+    has no other input, so it is shown and kept in the Note field, editable.
+    """
+    blocks: list[Block] = [
+        _summary(item, policy),
+        _text_input(
+            Field.AMOUNT,
+            label=f"Type the amount ({item.facts.currency}) to approve",
+            max_length=MAX_ADJUSTMENT_CHARS,
+            placeholder=f"e.g. {_amount_example(item.facts.currency).lstrip('-')}",
+            hint="This is a large item: its approval needs the amount retyped (step-up).",
+        ),
+        InputBlock(
+            block_id=Field.NOTE.value,
+            label=PlainTextObject(text="Note"),
+            element=PlainTextInputElement(
+                action_id=INPUT_ACTION_ID,
+                max_length=MAX_NOTE_CHARS,
+                initial_value=clip(note, MAX_NOTE_CHARS) if note else None,
+            ),
+            optional=True,
+        ),
+    ]
+    return _modal(
+        Modal.STEP_UP,
+        title=f"Approve {item.human_id}",
+        submit="Approve",
+        blocks=blocks,
+        metadata=_metadata(item, channel, ts),
+    )
+
+
 def _amount_example(currency: str) -> str:
     decimals = minor_units(currency)
     return "-125" if decimals == 0 else "-125." + "5" + "0" * (decimals - 1)

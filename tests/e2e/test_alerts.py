@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import pytest
 
+from domain import sla
 from domain.intake import IntakeRow
 from domain.items import Item, ReviewState, RiskTier
 from tests.builders import make_facts
@@ -43,14 +44,20 @@ QUIET_FACTS = make_facts(
 
 
 async def _ingested_ago(desk: Desk, hours: int, external_id: str) -> Item:
-    """A digest item (no card of its own) that entered review ``hours`` ago."""
+    """A digest item (no card of its own) that entered review ``hours`` ago, shown by a
+    digest posted then (its clock starts at that post, issue 14)."""
     facts = dataclasses.replace(QUIET_FACTS, external_id=external_id)
     then = desk.container.clock.now() - timedelta(hours=hours)
     await desk.container.usecases.intake.ingest([IntakeRow(line=1, facts=facts)], now=then)
-    async with desk.container.uow(read_only=True) as uow:
-        item = await uow.items.get_by_external(facts.source, facts.external_id)
-    assert item is not None
-    return item
+    policy = desk.container.policy.current().policy
+    async with desk.container.uow() as uow:
+        waiting = await uow.items.get_by_external(facts.source, facts.external_id)
+        assert waiting is not None and waiting.sla_waits
+        shown = sla.start_clock(waiting, at=then, digest="an-earlier-window")
+        shown = dataclasses.replace(shown, sla_next_at=sla.next_deadline(shown, policy))
+        assert await uow.items.update(shown, expected_version=waiting.version)
+        await uow.commit()
+    return shown
 
 
 async def test_a_dead_letter_alerts_compliance_and_only_compliance_or_leads_act(

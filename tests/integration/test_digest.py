@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from domain.digest import cluster_key, plan_digest
 from domain.errors import IllegalTransition, InvalidCommand, NotAuthorized, StaleItem
 from domain.intake import IntakeRow
 from domain.items import Item, ItemFacts, ItemKind, ReviewState, RiskTier, Route
+from domain.notifications import digest_key
 from domain.permissions import OPERATOR
 from domain.usecases import UseCases
 from domain.usecases.digests import APART_KEY
@@ -538,6 +539,14 @@ async def test_an_sla_reminder_does_not_make_a_digest_group_stale(
     await _ingest(usecases, MIXED[:3])
     await usecases.digests.digest_window(window=W1, now=T0)
     cluster_id = await _cluster_id(migrated, "treasury", GLOBEX)
+    # The relay's part: Slack accepted the summary at T0, so the clocks start there.
+    async with migrated.writer.begin() as conn:
+        await conn.execute(
+            update(outbox)
+            .where(outbox.c.dedupe_key == digest_key("treasury", W1))
+            .values(state="sent", sent_at=T0, result_channel="C0TREASURY", result_ts="1.000100")
+        )
+    assert await usecases.digests.start_clocks(now=T0) == 3
     assert (await usecases.ladder.sla_sweep(now=T0 + timedelta(hours=24))).taken["remind"] == 3
     outcome = await usecases.digests.decide_cluster(
         cluster_id=cluster_id, actor="U0ALICE", now=T0 + timedelta(hours=25), approve=True

@@ -124,7 +124,12 @@ def _rendered_payloads() -> Iterator[dict[str, Any]]:
         now=NOW,
     ).payload()
     yield blocks.home_view(make_dashboard(30, 30, page=1), policy=POLICY, now=NOW).to_dict()
-    for render in (blocks.reject_modal, blocks.escalate_modal, blocks.dispute_modal):
+    for render in (
+        blocks.reject_modal,
+        blocks.escalate_modal,
+        blocks.dispute_modal,
+        blocks.step_up_modal,
+    ):
         yield render(make_item(), policy=POLICY, channel="C0TREASURY", ts="1.2").to_dict()
     for dispute_form in (blocks.note_modal, blocks.resolve_modal):
         yield dispute_form(disputed, policy=POLICY, channel="C0TREASURY", ts="1.2").to_dict()
@@ -159,6 +164,7 @@ def test_every_rendered_action_and_callback_id_comes_from_ids() -> None:
         ids.Modal.DISPUTE,
         ids.Modal.NOTE,
         ids.Modal.RESOLVE,
+        ids.Modal.STEP_UP,
     }
     assert input_blocks == {f.value for f in ids.Field}
     # Every item button and every navigation kind is exercised by the samples above.
