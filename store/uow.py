@@ -1,8 +1,10 @@
 """The unit of work: one transaction holding item changes, audit records and outbox rows.
 
 ``commit()`` seals the audit log (a signed checkpoint of the new size and root, inside the
-same transaction), commits, then appends the checkpoint to the anchors file outside the
-database and runs the after-commit hooks (e.g. waking the outbox relay). Leaving the block
+same transaction) unless the factory's :class:`~store.audit.sealer.AuditSealer` batches
+it (then a checkpoint covers the commit within the merge delay), commits, then appends
+the checkpoint to the anchors file outside the database and runs the after-commit hooks
+(e.g. waking the outbox relay). Leaving the block
 without ``commit()`` rolls everything back.
 """
 
@@ -32,6 +34,7 @@ from domain.ports import (
 )
 from store.audit.anchors import AnchorFile, AnchorFileError
 from store.audit.log import SqlAuditLog
+from store.audit.sealer import AuditSealer
 from store.digests import SqlDigestRepository
 from store.engine import Database
 from store.intake import SqlIntakeRepository
@@ -72,10 +75,12 @@ class SqlUnitOfWork:
         anchors: AnchorFile | None,
         read_only: bool = False,
         after_commit: Sequence[Callable[[], None]] = (),
+        sealer: AuditSealer | None = None,
     ) -> None:
         self._database = database
         self._signer = signer
         self._anchors = anchors
+        self._sealer = sealer
         self._read_only = read_only
         self._after_commit = after_commit
         self._conn: AsyncConnection | None = None
@@ -126,13 +131,24 @@ class SqlUnitOfWork:
             await conn.close()
 
     async def commit(self) -> None:
-        """Seals the audit log, commits, anchors the checkpoint, runs the hooks."""
+        """Seals the audit log (or leaves it to the sealer), commits, anchors, runs hooks."""
         conn = self.connection
         checkpoint = None
-        if isinstance(self.audit, SqlAuditLog):
-            checkpoint = await self.audit.seal()
+        unsealed_at = None
+        audit = self.audit
+        if isinstance(audit, SqlAuditLog) and audit.unsealed_since is not None:
+            since = audit.unsealed_since
+            if self._sealer is None or self._sealer.seal_in_commit(since):
+                checkpoint = await audit.seal()
+            else:
+                unsealed_at = since  # the sealer covers it within the merge delay
         await conn.commit()
         self._committed = True
+        if self._sealer is not None:
+            if checkpoint is not None:
+                self._sealer.sealed(checkpoint.time)
+            elif unsealed_at is not None:
+                self._sealer.left_unsealed(unsealed_at)
         if checkpoint is not None and self._anchors is not None:
             try:
                 await asyncio.to_thread(self._anchors.append, checkpoint)
@@ -149,7 +165,11 @@ class SqlUnitOfWork:
 
 
 class SqlUnitOfWorkFactory:
-    """Makes units of work over one database, signer and anchors file."""
+    """Makes units of work over one database, signer and anchors file.
+
+    Without a ``sealer`` every commit that appended audit records signs its own
+    checkpoint; with one, commits under load leave theirs to it (the merge delay).
+    """
 
     def __init__(
         self,
@@ -157,10 +177,12 @@ class SqlUnitOfWorkFactory:
         database: Database,
         signer: Signer,
         anchors: AnchorFile | None,
+        sealer: AuditSealer | None = None,
     ) -> None:
         self.database = database
         self._signer = signer
         self._anchors = anchors
+        self.sealer = sealer
         self._after_commit: list[Callable[[], None]] = []
 
     def on_commit(self, hook: Callable[[], None]) -> None:
@@ -174,4 +196,5 @@ class SqlUnitOfWorkFactory:
             anchors=self._anchors,
             read_only=read_only,
             after_commit=self._after_commit,
+            sealer=self.sealer,
         )

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.audit.checkpoints import Checkpoint, sign_checkpoint
@@ -160,19 +160,85 @@ class SqlAuditLog:
         checkpoint = sign_checkpoint(
             self._signer, log=self._log, size=frontier.size, root=frontier.root(), time=time
         )
-        await _register_key(self._conn, self._signer, time)
-        await self._conn.execute(
-            insert(audit_checkpoints).values(
-                log=checkpoint.log,
-                size=checkpoint.size,
-                root=checkpoint.root,
-                time=checkpoint.time,
-                key_id=checkpoint.key_id,
-                signature=checkpoint.signature,
-            )
-        )
+        await _store_checkpoint(self._conn, self._signer, checkpoint)
         self._unsealed = None
         return checkpoint
+
+    @property
+    def unsealed(self) -> bool:
+        """Whether records were appended since the last :meth:`seal`."""
+        return self._unsealed is not None
+
+    @property
+    def unsealed_since(self) -> datetime | None:
+        """Time of the last entry appended and not sealed yet (the request's time)."""
+        return None if self._unsealed is None else self._unsealed[0]
+
+
+async def _store_checkpoint(conn: AsyncConnection, signer: Signer, checkpoint: Checkpoint) -> None:
+    await _register_key(conn, signer, checkpoint.time)
+    await conn.execute(
+        insert(audit_checkpoints).values(
+            log=checkpoint.log,
+            size=checkpoint.size,
+            root=checkpoint.root,
+            time=checkpoint.time,
+            key_id=checkpoint.key_id,
+            signature=checkpoint.signature,
+        )
+    )
+
+
+async def seal_head(
+    conn: AsyncConnection, *, signer: Signer, now: datetime, log: str = DEFAULT_LOG
+) -> Checkpoint | None:
+    """Signs a checkpoint of the log's head unless a checkpoint already covers it.
+
+    The seal transaction of batched sealing (:mod:`domain.audit.sealing`): run it in a
+    writer transaction of its own and commit. It locks the head row (PostgreSQL), so
+    two replicas sealing at once sign one checkpoint, and the second finds nothing to do.
+
+    Returns:
+        The new checkpoint, to anchor after commit; None when the log is empty, has no
+        head row, or its newest checkpoint already reaches the head.
+    """
+    head = (
+        await conn.execute(
+            select(audit_head.c.size, audit_head.c.frontier)
+            .where(audit_head.c.log == log)
+            .with_for_update()
+        )
+    ).one_or_none()
+    if head is None or head.size == 0:
+        return None
+    signed = (
+        await conn.execute(
+            select(func.max(audit_checkpoints.c.size)).where(audit_checkpoints.c.log == log)
+        )
+    ).scalar_one_or_none()
+    if signed is not None and signed >= head.size:
+        return None
+    frontier = frontier_of(head.frontier, head.size)
+    checkpoint = sign_checkpoint(
+        signer, log=log, size=frontier.size, root=frontier.root(), time=now
+    )
+    await _store_checkpoint(conn, signer, checkpoint)
+    return checkpoint
+
+
+async def unsealed_tail(conn: AsyncConnection, *, log: str = DEFAULT_LOG) -> tuple[int, int] | None:
+    """``(first, last)`` seq of the records no checkpoint covers yet, or None."""
+    size = (
+        await conn.execute(select(audit_head.c.size).where(audit_head.c.log == log))
+    ).scalar_one_or_none()
+    if not size:
+        return None
+    signed = (
+        await conn.execute(
+            select(func.max(audit_checkpoints.c.size)).where(audit_checkpoints.c.log == log)
+        )
+    ).scalar_one_or_none() or 0
+    return (signed + 1, size) if signed < size else None
 
 
 def frontier_of(stored: Any, size: int) -> MerkleFrontier:
