@@ -57,13 +57,11 @@ class SealSchedule:
     def seal_in_commit(self, now: datetime) -> bool:
         """Whether a commit at ``now`` that appended records should sign its own checkpoint.
 
-        True when nothing was sealed for ``merge_delay`` (an idle desk pays one signature
-        per click and waits for nothing), or when ``now`` is already past the deadline of
-        an older unsealed commit (the late commit then covers it too).
+        True when nothing was sealed for ``merge_delay``: an idle desk pays one signature
+        per click and waits for nothing, and a commit that comes when older unsealed
+        ones are due (they came after the last seal) covers them too.
         """
         if self.merge_delay == timedelta(0) or self.last_sealed is None:
-            return True
-        if self.oldest_unsealed is not None and now >= self.oldest_unsealed + self.merge_delay:
             return True
         return now - self.last_sealed >= self.merge_delay
 
@@ -102,7 +100,16 @@ class TailStatus(Enum):
     """Older than the merge delay: the ``unsigned_tail`` failure."""
 
 
-def tail_status(*, oldest: datetime | None, now: datetime, merge_delay: timedelta) -> TailStatus:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TailReading:
+    """An unsigned tail as read at verification time (see :func:`tail_status`)."""
+
+    status: TailStatus
+    oldest: datetime | None
+    merge_delay: timedelta
+
+
+def tail_status(*, oldest: datetime | None, now: datetime, merge_delay: timedelta) -> TailReading:
     """Reads an unsigned tail by the time of its oldest record.
 
     Args:
@@ -112,7 +119,9 @@ def tail_status(*, oldest: datetime | None, now: datetime, merge_delay: timedelt
         merge_delay: the desk's bound (``RECON_AUDIT_MERGE_DELAY``).
     """
     if oldest is None:
-        return TailStatus.NONE
-    if now - oldest <= merge_delay + CLOCK_SKEW:
-        return TailStatus.PENDING
-    return TailStatus.OVERDUE
+        status = TailStatus.NONE
+    elif now - oldest <= merge_delay + CLOCK_SKEW:
+        status = TailStatus.PENDING
+    else:
+        status = TailStatus.OVERDUE
+    return TailReading(status=status, oldest=oldest, merge_delay=merge_delay)
