@@ -33,7 +33,7 @@ from domain.ports import (
     ViewStateRepository,
 )
 from store.audit.anchors import AnchorFile, AnchorFileError
-from store.audit.log import SqlAuditLog
+from store.audit.log import HeadCache, SqlAuditLog
 from store.audit.sealer import AuditSealer
 from store.digests import SqlDigestRepository
 from store.engine import Database
@@ -76,11 +76,13 @@ class SqlUnitOfWork:
         read_only: bool = False,
         after_commit: Sequence[Callable[[], None]] = (),
         sealer: AuditSealer | None = None,
+        head_cache: HeadCache | None = None,
     ) -> None:
         self._database = database
         self._signer = signer
         self._anchors = anchors
         self._sealer = sealer
+        self._head_cache = head_cache
         self._read_only = read_only
         self._after_commit = after_commit
         self._conn: AsyncConnection | None = None
@@ -113,7 +115,11 @@ class SqlUnitOfWork:
         self.once = SqlOnceKeys(conn)
         self._outbox = SqlOutboxSink(conn)
         self.outbox = self._outbox
-        self.audit = _ReadOnlyAudit() if self._read_only else SqlAuditLog(conn, signer=self._signer)
+        self.audit = (
+            _ReadOnlyAudit()
+            if self._read_only
+            else SqlAuditLog(conn, signer=self._signer, head_cache=self._head_cache)
+        )
         return self
 
     async def __aexit__(
@@ -183,6 +189,7 @@ class SqlUnitOfWorkFactory:
         self._signer = signer
         self._anchors = anchors
         self.sealer = sealer
+        self._head_cache = HeadCache()  # one per process: this factory's writes only
         self._after_commit: list[Callable[[], None]] = []
 
     def on_commit(self, hook: Callable[[], None]) -> None:
@@ -197,4 +204,5 @@ class SqlUnitOfWorkFactory:
             read_only=read_only,
             after_commit=self._after_commit,
             sealer=self.sealer,
+            head_cache=self._head_cache,
         )

@@ -90,6 +90,13 @@ class MerkleFrontier:
             size += 1
         self._size = size
 
+    def copy(self) -> MerkleFrontier:
+        """An independent frontier of the same leaves (appending to it leaves this one)."""
+        frontier = MerkleFrontier()
+        frontier._size = self._size
+        frontier._roots = list(self._roots)
+        return frontier
+
     def root_digest(self) -> bytes:
         """The Merkle root as raw bytes (SHA-256 of nothing for the empty tree)."""
         roots = self._roots

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
@@ -83,6 +84,22 @@ async def init_audit(
     await _register_key(conn, signer, now)
 
 
+@dataclass(slots=True)
+class HeadCache:
+    """The head row as this process last wrote it, so that the next append can skip
+    reading it back (one statement of three in a click's audit write).
+
+    Only a hint: :meth:`SqlAuditLog.append` moves the head with a compare-and-set on
+    ``(size, last_hash)`` and reads the row as before when the row moved (another
+    process appended, or the transaction that wrote the hint rolled back). Equal size
+    and last hash mean the same chain, hence the same Merkle frontier.
+    """
+
+    size: int = -1
+    last_hash: str = ""
+    frontier: MerkleFrontier | None = None
+
+
 class SqlAuditLog:
     """The audit log of one transaction: implements :class:`domain.ports.AuditSink`.
 
@@ -92,10 +109,18 @@ class SqlAuditLog:
     run before commit whenever ``append`` did.
     """
 
-    def __init__(self, conn: AsyncConnection, *, signer: Signer, log: str = DEFAULT_LOG) -> None:
+    def __init__(
+        self,
+        conn: AsyncConnection,
+        *,
+        signer: Signer,
+        log: str = DEFAULT_LOG,
+        head_cache: HeadCache | None = None,
+    ) -> None:
         self._conn = conn
         self._signer = signer
         self._log = log
+        self._cache = head_cache
         # What the last append left, until sealed: (time of its last entry, frontier).
         # The head row stays locked until commit, so nobody else can move it meanwhile.
         self._unsealed: tuple[datetime, MerkleFrontier] | None = None
@@ -111,33 +136,45 @@ class SqlAuditLog:
         """
         if not entries:
             return
-        head = (
+        cache = self._cache
+        moved = False
+        if cache is not None and cache.frontier is not None:
+            # The head as this process left it: move it with a compare-and-set (which
+            # also takes the row lock on PostgreSQL) instead of reading it first.
+            frontier = cache.frontier.copy()
+            rows, seq, prev = _chain(entries, frontier, cache.size, cache.last_hash)
+            result = await self._conn.execute(
+                update(audit_head)
+                .where(
+                    audit_head.c.log == self._log,
+                    audit_head.c.size == cache.size,
+                    audit_head.c.last_hash == cache.last_hash,
+                )
+                .values(size=seq, last_hash=prev, frontier=frontier.to_json())
+            )
+            moved = result.rowcount == 1
+        if not moved:
+            head = (
+                await self._conn.execute(
+                    select(audit_head.c.size, audit_head.c.last_hash, audit_head.c.frontier)
+                    .where(audit_head.c.log == self._log)
+                    .with_for_update()  # PostgreSQL: one appender per log at a time
+                )
+            ).one_or_none()
+            if head is None:
+                raise AuditStoreError(
+                    f"audit log {self._log!r} is not initialized; run init_audit (recon-bot init)"
+                )
+            frontier = frontier_of(head.frontier, head.size)
+            rows, seq, prev = _chain(entries, frontier, head.size, head.last_hash)
             await self._conn.execute(
-                select(audit_head.c.size, audit_head.c.last_hash, audit_head.c.frontier)
+                update(audit_head)
                 .where(audit_head.c.log == self._log)
-                .with_for_update()  # PostgreSQL: one appender per log at a time
+                .values(size=seq, last_hash=prev, frontier=frontier.to_json())
             )
-        ).one_or_none()
-        if head is None:
-            raise AuditStoreError(
-                f"audit log {self._log!r} is not initialized; run init_audit (recon-bot init)"
-            )
-        frontier = frontier_of(head.frontier, head.size)
-        seq, prev = head.size, head.last_hash
-        rows = []
-        for entry in entries:
-            seq += 1
-            body = record_body(entry, seq=seq, prev=prev)
-            digest = leaf_digest(body)  # hashed once: the frontier takes the raw bytes
-            frontier.append_digest(digest)
-            prev = digest.hex()
-            rows.append((seq, body, prev, entry.item_id, entry.event))
         await insert_values(self._conn, audit_records, _RECORD_COLUMNS, rows)
-        await self._conn.execute(
-            update(audit_head)
-            .where(audit_head.c.log == self._log)
-            .values(size=seq, last_hash=prev, frontier=frontier.to_json())
-        )
+        if cache is not None:
+            cache.size, cache.last_hash, cache.frontier = seq, prev, frontier.copy()
         self._unsealed = (entries[-1].time, frontier)
 
     async def seal(self, now: datetime | None = None) -> Checkpoint | None:
@@ -239,6 +276,26 @@ async def unsealed_tail(conn: AsyncConnection, *, log: str = DEFAULT_LOG) -> tup
         )
     ).scalar_one_or_none() or 0
     return (signed + 1, size) if signed < size else None
+
+
+def _chain(
+    entries: Sequence[AuditEntry], frontier: MerkleFrontier, size: int, last_hash: str
+) -> tuple[list[tuple[int, bytes, str, int | None, str]], int, str]:
+    """Chains ``entries`` after record ``size`` (hash ``last_hash``), extending ``frontier``.
+
+    Returns:
+        The ``audit_records`` rows, the new size and the new last hash.
+    """
+    seq, prev = size, last_hash
+    rows = []
+    for entry in entries:
+        seq += 1
+        body = record_body(entry, seq=seq, prev=prev)
+        digest = leaf_digest(body)  # hashed once: the frontier takes the raw bytes
+        frontier.append_digest(digest)
+        prev = digest.hex()
+        rows.append((seq, body, prev, entry.item_id, entry.event))
+    return rows, seq, prev
 
 
 def frontier_of(stored: Any, size: int) -> MerkleFrontier:

@@ -276,3 +276,29 @@ async def test_the_serve_stop_path_seals_what_reviewers_did(tmp_path: Path) -> N
         assert report.ok, report.problem
     finally:
         await container.close()
+
+
+async def test_appends_stay_one_chain_when_the_cached_head_is_stale(desk: Desk) -> None:
+    """The unit of work skips reading the head row it wrote last; another process's
+    append or a rolled-back transaction makes that hint stale, and the chain must hold."""
+    other_db = create_database(desk.db.url)
+    other = SqlUnitOfWorkFactory(database=other_db, signer=desk.signer, anchors=desk.anchors)
+    try:
+        await desk.click(2)
+        async with other() as work:  # another process appends behind this one's back
+            await work.audit.append([click(desk.clock, 100)])
+            await work.commit()
+        async with desk.uow() as work:  # this one appends, then rolls back
+            await work.audit.append([click(desk.clock, 200)])
+        await desk.click(3)
+        async with other() as work:
+            await work.audit.append([click(desk.clock, 300)])
+            await work.commit()
+        await desk.click()
+        await desk.sealer.seal()
+    finally:
+        await other_db.dispose()
+
+    report = await verify_database(desk.db, anchors=desk.anchors)
+    assert report.ok, report.problem
+    assert report.records == 2 + 1 + 3 + 1 + 1
