@@ -22,6 +22,7 @@ from bot.setup import initialize
 from domain.audit.records import AuditEntry
 from handlers.notifier import make_client
 from store.audit.anchors import AnchorFile
+from store.audit.bundle import export_bundle, verify_bundle
 from store.audit.log import init_audit, latest_checkpoint, unsealed_tail
 from store.audit.sealer import AuditSealer
 from store.audit.signer import Ed25519Signer
@@ -302,3 +303,28 @@ async def test_appends_stay_one_chain_when_the_cached_head_is_stale(desk: Desk) 
     report = await verify_database(desk.db, anchors=desk.anchors)
     assert report.ok, report.problem
     assert report.records == 2 + 1 + 3 + 1 + 1
+
+
+async def test_an_export_leaves_a_pending_tail_out_but_not_an_overdue_one(
+    desk: Desk, tmp_path: Path
+) -> None:
+    await desk.click()
+    desk.clock.advance(timedelta(milliseconds=200))
+    await desk.click(2)
+    now = desk.clock.now()
+
+    busy = await export_bundle(
+        desk.db, tmp_path / "busy", anchors=desk.anchors, now=now, merge_delay=DELAY
+    )
+    late = await export_bundle(
+        desk.db,
+        tmp_path / "late",
+        anchors=desk.anchors,
+        now=now + timedelta(minutes=5),
+        merge_delay=DELAY,
+    )
+
+    assert (busy.records, busy.pending) == (1, 2)
+    assert verify_bundle(tmp_path / "busy").ok
+    assert (late.records, late.pending) == (3, 0)
+    assert verify_bundle(tmp_path / "late").reason == "unsigned_tail"
