@@ -137,6 +137,7 @@ def audit_verify(
       recon-bot audit verify --bundle ./audit-2026-11 --json
       recon-bot audit verify --bundle ./audit-2026-11 --trust ed815f95efdd73ebaa7a45f490cab0e9
       recon-bot audit verify --deep
+      recon-bot audit verify --anchors /srv/shared/audit_anchors.jsonl --anchors ./copy.jsonl
     """
     from store.audit.anchors import AnchorFile
     from store.audit.bundle import verify_bundle
