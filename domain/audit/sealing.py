@@ -9,10 +9,11 @@ within** :attr:`SealSchedule.merge_delay` (the bound is stated in the README).
 The rule, from the point of view of one process:
 
 - a commit whose records arrive when the last seal is at least ``merge_delay`` old seals
-  itself, inside its own transaction (an idle desk signs every click at once, as before);
+  itself, inside its own transaction, covering every commit before it (an idle desk
+  signs every click at once, as before; a busy one about once per delay);
 - any other commit leaves its records unsealed and starts the clock: by the time the
-  oldest unsealed commit is ``merge_delay`` old, a seal transaction has covered it
-  (:meth:`SealSchedule.due`);
+  oldest unsealed commit is ``merge_delay`` old, such a commit or a seal transaction of
+  the sealer's own (when the desk went quiet) has covered it (:meth:`SealSchedule.due`);
 - stopping seals whatever is left; a crash leaves a tail that the next start seals.
 
 A ``merge_delay`` of zero seals every commit in its own transaction (one-shot CLI
