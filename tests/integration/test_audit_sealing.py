@@ -328,3 +328,34 @@ async def test_an_export_leaves_a_pending_tail_out_but_not_an_overdue_one(
     assert verify_bundle(tmp_path / "busy").ok
     assert (late.records, late.pending) == (3, 0)
     assert verify_bundle(tmp_path / "late").reason == "unsigned_tail"
+
+
+async def test_the_next_start_seals_the_tail_a_crashed_serve_left(tmp_path: Path) -> None:
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'recon.db'}",
+        policy=tmp_path / "policy.yml",
+        audit_key=tmp_path / "audit.pem",
+        audit_anchors=tmp_path / "anchors.jsonl",
+        audit_merge_delay=30.0,
+    )
+    await initialize(settings)
+    clock = FixedClock(T0)
+    crashed = await Container.open(settings, clock=clock, batch_seals=True)
+    for n in range(2):
+        async with crashed.uow() as work:
+            await work.audit.append([click(clock, n)])
+            await work.commit()
+        clock.advance(timedelta(seconds=1))
+    await crashed.database.dispose()  # killed: no shutdown, no close, no seal
+    clock.advance(timedelta(minutes=5))
+
+    restarted = await Container.open(settings, clock=clock)
+    try:
+        async with restarted.database.reader.connect() as conn:
+            assert await unsealed_tail(conn) is None
+        report = await verify_database(
+            restarted.database, anchors=restarted.anchors, now=clock.now(), merge_delay=DELAY
+        )
+        assert report.ok and report.pending == 0, report.problem
+    finally:
+        await restarted.close()
