@@ -95,25 +95,26 @@ class AuditSealer:
         checkpoint already reaches the head.
 
         Args:
-            now: the checkpoint's time; the clock's now by default.
+            now: the checkpoint's time; by default the clock's now once the database
+                writer is ours (it may have been busy).
 
         Returns:
             The checkpoint signed, or None when there was nothing to sign.
         """
         async with self._lock:
-            now = now if now is not None else self._clock.now()
             # Commits noted from here on stay pending: this seal may not see them.
             waiting = self._schedule.oldest_unsealed
             self._schedule = replace(self._schedule, oldest_unsealed=None)
             try:
                 async with self._database.writer.begin() as conn:
-                    checkpoint = await seal_head(conn, signer=self._signer, now=now, log=self._log)
+                    at = now if now is not None else self._clock.now()
+                    checkpoint = await seal_head(conn, signer=self._signer, now=at, log=self._log)
             except BaseException:
                 if waiting is not None:
                     self._schedule = self._schedule.committed(waiting)
                 raise
             self._schedule = replace(
-                self._schedule.sealed(now), oldest_unsealed=self._schedule.oldest_unsealed
+                self._schedule.sealed(at), oldest_unsealed=self._schedule.oldest_unsealed
             )
         if checkpoint is not None:
             await self.anchor(checkpoint)
