@@ -2,8 +2,9 @@
 
 Lifecycle: connect (one log line when connected), serve; on SIGTERM/SIGINT stop taking
 work (close the socket), let in-flight listeners finish, let the relay finish its batch,
-then close the database. Slack reconnects (refresh requests, dropped sockets) are handled
-by slack_sdk's Socket Mode client.
+sign a checkpoint over every audited commit (checkpoints are batched within
+``RECON_AUDIT_MERGE_DELAY``), then close the database. Slack reconnects (refresh
+requests, dropped sockets) are handled by slack_sdk's Socket Mode client.
 """
 
 from __future__ import annotations
@@ -148,6 +149,7 @@ class Server:
     jobs: Jobs | None = None
     http: aiohttp.ClientSession | None = None
     refresh_task: asyncio.Task[int] | None = None
+    seal_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Connects to Slack and starts the relay.
@@ -175,6 +177,7 @@ class Server:
             database=self.container.database,
             anchors=self.container.anchors,
             policy=policy,
+            sealer=self.container.sealer,
         )
         auth = await _reach_slack(self.client)
         self.handler = AsyncSocketModeHandler(
@@ -220,6 +223,8 @@ class Server:
             raise
         assert self.relay is not None
         relay_task = asyncio.create_task(self.relay.run(self.stop, interval=self.relay_interval))
+        sealer = self.container.uow.sealer
+        self.seal_task = asyncio.create_task(sealer.run(self.stop)) if sealer is not None else None
         try:
             await self.stop.wait()
         finally:
@@ -261,15 +266,38 @@ class Server:
                 relay_task.cancel()
         if self.relay is not None:
             await self.relay.run_once()  # deliver what the last listeners enqueued
+        await self._seal_audit_log()
         if self.http is not None:
             await self.http.close()
         log.info("stopped", extra={"event": "stopped"})
+
+    async def _seal_audit_log(self) -> None:
+        """Signs a checkpoint over every audited commit (after the last listener and job)."""
+        if self.seal_task is not None:
+            with contextlib.suppress(Exception):  # its failures were logged as they came
+                await self.seal_task
+        if self.container.uow.sealer is None:
+            return  # every commit signed its own checkpoint
+        try:
+            checkpoint = await self.container.uow.sealer.close()
+        except Exception:
+            # The next start seals the tail (Container.open); say so rather than hide it.
+            log.exception(
+                "could not seal the audit log at shutdown",
+                extra={"event": "audit_seal_failed"},
+            )
+            return
+        if checkpoint is not None:
+            log.info(
+                "audit log sealed at shutdown",
+                extra={"event": "audit_sealed", "size": checkpoint.size},
+            )
 
 
 async def serve(settings: Settings) -> None:
     """``recon-bot serve``: run until SIGTERM or SIGINT."""
     bot_token, app_token = slack_tokens(settings)
-    container = await Container.open(settings)
+    container = await Container.open(settings, batch_seals=True)
     for exposed in exposed_files(desk_files(settings)):
         log.warning(exposed, extra={"event": "desk_file_exposed"})
     client = make_client(token=bot_token, base_url=settings.slack_api_url)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.clock import SystemClock
 from bot.errors import BotError
@@ -12,6 +13,7 @@ from domain.statements.parsed import ParseResult, StatementFormat
 from domain.usecases import UseCases
 from store.audit.anchors import AnchorFile
 from store.audit.log import init_audit
+from store.audit.sealer import AuditSealer
 from store.audit.signer import Ed25519Signer, load_or_create_signing_key
 from store.engine import Database, create_database
 from store.migrate import check_current
@@ -62,6 +64,7 @@ class Container:
     policy: PolicyFile
     signer: Ed25519Signer
     anchors: AnchorFile
+    sealer: AuditSealer
     uow: SqlUnitOfWorkFactory
     usecases: UseCases
     clock: Clock
@@ -69,7 +72,12 @@ class Container:
 
     @classmethod
     async def open(
-        cls, settings: Settings, *, check_schema: bool = True, clock: Clock | None = None
+        cls,
+        settings: Settings,
+        *,
+        check_schema: bool = True,
+        clock: Clock | None = None,
+        batch_seals: bool = False,
     ) -> Container:
         """Builds the object graph; checks the schema is current unless told not to.
 
@@ -78,6 +86,9 @@ class Container:
             check_schema: Refuse an out-of-date schema (``db upgrade`` passes False).
             clock: What every part of the bot reads the time from; the system clock
                 unless a caller (a test) brings its own.
+            batch_seals: Batch audit checkpoints within ``RECON_AUDIT_MERGE_DELAY`` (the
+                serve process, which runs the sealer); otherwise every commit signs its
+                own. Either way, a tail a crashed process left unsigned is sealed here.
         """
         policy = PolicyFile(settings.policy, cache=policy_cache(settings))
         signer = load_signer(settings)
@@ -93,14 +104,35 @@ class Container:
             await database.dispose()
             raise
         anchors = AnchorFile(settings.audit_anchors)
-        uow = SqlUnitOfWorkFactory(database=database, signer=signer, anchors=anchors)
+        delay = settings.audit_merge_delay if batch_seals else 0.0
+        sealer = AuditSealer(
+            database=database,
+            signer=signer,
+            anchors=anchors,
+            clock=clock,
+            merge_delay=timedelta(seconds=delay),
+        )
+        if check_schema:
+            try:
+                # A crash between a commit and its seal left records unsigned: cover them.
+                await sealer.seal()
+            except BaseException:
+                await database.dispose()
+                raise
         parser = statement_parser()
+        uow = SqlUnitOfWorkFactory(
+            database=database,
+            signer=signer,
+            anchors=anchors,
+            sealer=sealer if delay > 0 else None,
+        )
         return cls(
             settings=settings,
             database=database,
             policy=policy,
             signer=signer,
             anchors=anchors,
+            sealer=sealer,
             uow=uow,
             usecases=UseCases.over(uow=uow, policy=policy.current, parser=parser),
             clock=clock,
@@ -108,5 +140,9 @@ class Container:
         )
 
     async def close(self) -> None:
-        """Releases the database connections."""
-        await self.database.dispose()
+        """Seals what is left of the audit log, then releases the database connections."""
+        try:
+            if self.uow.sealer is not None:  # only a batching process can leave a tail
+                await self.sealer.close()
+        finally:
+            await self.database.dispose()

@@ -32,7 +32,20 @@ class Settings(BaseSettings):
     )
     audit_anchors: Path = Field(
         default=Path("audit_anchors.jsonl"),
-        description="Append-only file of signed checkpoints, kept outside the database.",
+        description=(
+            "Append-only file of signed checkpoints, kept outside the database. Replicas "
+            "share one path (each line is appended under an exclusive flock, so the file "
+            "system must honour flock across the hosts: local, or NFSv4)."
+        ),
+    )
+    audit_merge_delay: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description=(
+            "Seconds within which a signed checkpoint covers every audited commit of the "
+            "serve process (checkpoints are batched under load); 0 signs every commit."
+        ),
     )
     slack_bot_token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "RECON_SLACK_BOT_TOKEN")

@@ -23,6 +23,7 @@ from scheduler.cron import crontab_trigger
 from scheduler.relay import OutboxRelay
 from store.audit.anchors import AnchorFile
 from store.audit.log import latest_checkpoint
+from store.audit.sealer import AuditSealer
 from store.engine import Database
 from store.outbox import OutboxStore
 from store.policy_file import PolicyFile
@@ -62,6 +63,8 @@ class Jobs:
     database: Database
     anchors: AnchorFile
     policy: PolicyFile
+    #: Seals any unsigned tail first (a replica that crashed before its seal left it).
+    sealer: AuditSealer | None = None
     #: Set by ``build_scheduler``: moves the digest job when the policy's schedule changes.
     reschedule_digest: Callable[[str, str], None] | None = None
 
@@ -105,9 +108,12 @@ class Jobs:
         """Posts the latest signed checkpoint to compliance and makes sure it is anchored.
 
         The anchors file gets every checkpoint right after its commit; this also repairs
-        the file if a crash came between a commit and its anchor.
+        the file if a crash came between a commit and its anchor, and first seals records
+        that no checkpoint covers yet (left by a replica that crashed before its seal).
         """
         now = self.clock.now()
+        if self.sealer is not None:
+            await self.sealer.seal(now)
         async with self.database.reader.connect() as conn:
             checkpoint = await latest_checkpoint(conn)
         if checkpoint is None:

@@ -1,8 +1,10 @@
 """The unit of work: one transaction holding item changes, audit records and outbox rows.
 
 ``commit()`` seals the audit log (a signed checkpoint of the new size and root, inside the
-same transaction), commits, then appends the checkpoint to the anchors file outside the
-database and runs the after-commit hooks (e.g. waking the outbox relay). Leaving the block
+same transaction) unless the factory's :class:`~store.audit.sealer.AuditSealer` batches
+it (then a checkpoint covers the commit within the merge delay), commits, then appends
+the checkpoint to the anchors file outside the database and runs the after-commit hooks
+(e.g. waking the outbox relay). Leaving the block
 without ``commit()`` rolls everything back.
 """
 
@@ -32,7 +34,8 @@ from domain.ports import (
     ViewStateRepository,
 )
 from store.audit.anchors import AnchorFile, AnchorFileError
-from store.audit.log import SqlAuditLog
+from store.audit.log import HeadCache, SqlAuditLog
+from store.audit.sealer import AuditSealer
 from store.digests import SqlDigestRepository
 from store.engine import Database
 from store.intake import SqlIntakeRepository
@@ -75,10 +78,14 @@ class SqlUnitOfWork:
         anchors: AnchorFile | None,
         read_only: bool = False,
         after_commit: Sequence[Callable[[], None]] = (),
+        sealer: AuditSealer | None = None,
+        head_cache: HeadCache | None = None,
     ) -> None:
         self._database = database
         self._signer = signer
         self._anchors = anchors
+        self._sealer = sealer
+        self._head_cache = head_cache
         self._read_only = read_only
         self._after_commit = after_commit
         self._conn: AsyncConnection | None = None
@@ -112,7 +119,11 @@ class SqlUnitOfWork:
         self.statements = SqlStatementRepository(conn)
         self._outbox = SqlOutboxSink(conn)
         self.outbox = self._outbox
-        self.audit = _ReadOnlyAudit() if self._read_only else SqlAuditLog(conn, signer=self._signer)
+        self.audit = (
+            _ReadOnlyAudit()
+            if self._read_only
+            else SqlAuditLog(conn, signer=self._signer, head_cache=self._head_cache)
+        )
         return self
 
     async def __aexit__(
@@ -130,13 +141,24 @@ class SqlUnitOfWork:
             await conn.close()
 
     async def commit(self) -> None:
-        """Seals the audit log, commits, anchors the checkpoint, runs the hooks."""
+        """Seals the audit log (or leaves it to the sealer), commits, anchors, runs hooks."""
         conn = self.connection
         checkpoint = None
-        if isinstance(self.audit, SqlAuditLog):
-            checkpoint = await self.audit.seal()
+        unsealed_at = None
+        audit = self.audit
+        if isinstance(audit, SqlAuditLog) and audit.unsealed_since is not None:
+            since = audit.unsealed_since
+            if self._sealer is None or self._sealer.seal_in_commit(since):
+                checkpoint = await audit.seal()
+            else:
+                unsealed_at = since  # the sealer covers it within the merge delay
         await conn.commit()
         self._committed = True
+        if self._sealer is not None:
+            if checkpoint is not None:
+                self._sealer.sealed(checkpoint.time)
+            elif unsealed_at is not None:
+                self._sealer.left_unsealed(unsealed_at)
         if checkpoint is not None and self._anchors is not None:
             try:
                 await asyncio.to_thread(self._anchors.append, checkpoint)
@@ -153,7 +175,11 @@ class SqlUnitOfWork:
 
 
 class SqlUnitOfWorkFactory:
-    """Makes units of work over one database, signer and anchors file."""
+    """Makes units of work over one database, signer and anchors file.
+
+    Without a ``sealer`` every commit that appended audit records signs its own
+    checkpoint; with one, commits under load leave theirs to it (the merge delay).
+    """
 
     def __init__(
         self,
@@ -161,10 +187,13 @@ class SqlUnitOfWorkFactory:
         database: Database,
         signer: Signer,
         anchors: AnchorFile | None,
+        sealer: AuditSealer | None = None,
     ) -> None:
         self.database = database
         self._signer = signer
         self._anchors = anchors
+        self.sealer = sealer
+        self._head_cache = HeadCache()  # one per process: this factory's writes only
         self._after_commit: list[Callable[[], None]] = []
 
     def on_commit(self, hook: Callable[[], None]) -> None:
@@ -178,4 +207,6 @@ class SqlUnitOfWorkFactory:
             anchors=self._anchors,
             read_only=read_only,
             after_commit=self._after_commit,
+            sealer=self.sealer,
+            head_cache=self._head_cache,
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,14 +32,27 @@ def audit() -> None:
 
 
 def _print_report(report: VerifyReport, as_json: bool) -> None:
+    _show(report, as_json, channel_note=False)
+    if not report.ok:
+        sys.exit(EXIT_FAIL)
+
+
+def _show(report: VerifyReport, as_json: bool, *, channel_note: bool) -> None:
     if as_json:
         print_json(dataclasses.asdict(report))
-    elif report.ok:
+        return
+    if report.ok:
         out.print(f"audit log {report.summary()}")
     else:
         err.print(f"[bold red]audit log {report.summary()}[/]")
-    if not report.ok:
-        sys.exit(EXIT_FAIL)
+    for source in report.anchor_sources:
+        out.print(f"  anchors used: {source}")
+    if channel_note and report.anchors_checked:
+        out.print(
+            "  not read: the checkpoint copies posted to the compliance channel (one every "
+            "RECON_ANCHOR_INTERVAL); compare the newest with the root above at its size, "
+            "or save them as JSON lines and pass --anchors FILE"
+        )
 
 
 def _key_ids(
@@ -74,6 +88,14 @@ def _key_ids(
     "it, a log with signed checkpoints needs its anchors file whole and in order.",
 )
 @click.option(
+    "--anchors",
+    "anchor_paths",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Anchors file to check against instead of RECON_AUDIT_ANCHORS (repeatable: e.g. "
+    "the shared file and a copy kept elsewhere; each must cover the log).",
+)
+@click.option(
     "--trust",
     "trusted",
     multiple=True,
@@ -83,7 +105,12 @@ def _key_ids(
     "Without it, every key in the log's keys table counts.",
 )
 def audit_verify(
-    bundle: Path | None, as_json: bool, deep: bool, trusted: tuple[str, ...], no_anchors: bool
+    bundle: Path | None,
+    as_json: bool,
+    deep: bool,
+    trusted: tuple[str, ...],
+    no_anchors: bool,
+    anchor_paths: tuple[Path, ...],
 ) -> None:
     """Check every record, link, hash, signature, checkpoint and anchor.
 
@@ -98,12 +125,19 @@ def audit_verify(
     journal_entries tables (state, amount, currency, routing, approvers, decided_by,
     ledger_ref, every journal line), naming the first difference.
 
+    The desk batches checkpoints: every commit is signed within RECON_AUDIT_MERGE_DELAY.
+    Newer records are reported as not yet checkpointed (not a failure); records older
+    than that with no checkpoint fail as an unsigned tail (a crashed desk that has not
+    restarted, or records added without the key). The report names the anchors file(s)
+    it used; the compliance-channel copies are not read (they are in Slack).
+
     \b
     Examples:
       recon-bot audit verify
       recon-bot audit verify --bundle ./audit-2026-11 --json
       recon-bot audit verify --bundle ./audit-2026-11 --trust ed815f95efdd73ebaa7a45f490cab0e9
       recon-bot audit verify --deep
+      recon-bot audit verify --anchors /srv/shared/audit_anchors.jsonl --anchors ./copy.jsonl
     """
     from store.audit.anchors import AnchorFile
     from store.audit.bundle import verify_bundle
@@ -116,16 +150,38 @@ def audit_verify(
         _print_report(report, as_json)
         return
     settings = load_settings()
+    files = anchor_paths or (settings.audit_anchors,)
 
-    async def _verify() -> Any:
+    async def _verify() -> list[VerifyReport]:
         database = create_database(settings.database_url)
+        now = datetime.now(UTC)  # the shell reads the clock once
+        delay = timedelta(seconds=settings.audit_merge_delay)
         try:
-            anchors = None if no_anchors else AnchorFile(settings.audit_anchors)
-            return await verify_database(database, anchors=anchors, deep=deep, trusted=pinned)
+            if no_anchors:
+                sources: list[AnchorFile | None] = [None]
+            else:
+                sources = [AnchorFile(path) for path in files]
+            return [
+                await verify_database(
+                    database,
+                    anchors=anchors,
+                    deep=deep,
+                    trusted=pinned,
+                    now=now,
+                    merge_delay=delay,
+                )
+                for anchors in sources
+            ]
         finally:
             await database.dispose()
 
-    _print_report(run_coroutine(_verify()), as_json)
+    reports = run_coroutine(_verify())
+    for report in reports[:-1]:
+        _show(report, as_json, channel_note=False)
+    failed = any(not report.ok for report in reports)
+    _show(reports[-1], as_json, channel_note=True)
+    if failed:
+        sys.exit(EXIT_FAIL)
 
 
 @audit.command("export")
@@ -155,7 +211,11 @@ def audit_export(out_dir: Path) -> None:
             # The database, not a connection: the bundle is read in one snapshot, so a
             # log growing meanwhile cannot make it look truncated.
             return await export_bundle(
-                database, out_dir, anchors=AnchorFile(settings.audit_anchors)
+                database,
+                out_dir,
+                anchors=AnchorFile(settings.audit_anchors),
+                now=datetime.now(UTC),  # the shell reads the clock once
+                merge_delay=timedelta(seconds=settings.audit_merge_delay),
             )
         finally:
             await database.dispose()
@@ -170,3 +230,8 @@ def audit_export(out_dir: Path) -> None:
         f"exported to {result.directory}: {result.records} record(s), "
         f"{result.checkpoints} checkpoint(s), {result.keys} key(s), {result.anchors} anchor(s)"
     )
+    if result.pending:
+        out.print(
+            f"left out: {result.pending} newer record(s) not yet checkpointed (the desk "
+            "signs them within RECON_AUDIT_MERGE_DELAY); the next export has them"
+        )

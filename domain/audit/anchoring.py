@@ -1,12 +1,13 @@
 """The anchors file as evidence: when its absence, a cut or a reordering is a failure (pure).
 
-Every checkpoint the desk signs is sealed by a unit of work that appends it to the
-anchors file right after its commit (the anchor job re-appends the newest one if a crash
-came in between). So the log itself tells whether anchors were written: **a log with at
-least one signed checkpoint has anchors**. This needs no marker in the database, which
-whoever rewrites the log could delete with everything else; a re-signed log or an old
-backup still has checkpoints (without them every record is an unsigned tail), so it
-still demands the anchors that would expose it.
+Every checkpoint the desk signs (in a unit of work, or in the sealer's own transaction
+when checkpoints are batched) is appended to the anchors file right after its commit
+(the anchor job re-appends the newest one if a crash came in between). So the log itself
+tells whether anchors were written: **a log with at least one signed checkpoint has
+anchors**. This needs no marker in the database, which whoever rewrites the log could
+delete with everything else; a re-signed log or an old backup still has checkpoints
+(without them every record is an unsigned tail), so it still demands the anchors that
+would expose it.
 
 Given that, the anchors file fails verification when it is:
 

@@ -1,6 +1,7 @@
 """Checkpoints: signed statements of the log's size and Merkle root (pure).
 
-After every transaction that appended records, the writer signs a :class:`Checkpoint`:
+Within the merge delay after every transaction that appended records
+(:mod:`domain.audit.sealing`), the writer signs a :class:`Checkpoint`:
 the log's name, size and Merkle root (RFC 6962) at that size, a time and the signing
 key's id. The signature covers :func:`checkpoint_message`, the canonical JSON of those
 fields.

@@ -31,7 +31,8 @@ class VerifyReport:
     first_bad_seq: int | None = None
     reason: str | None = None
     """Stable code of the problem: gap, order, format, hash, link, signature,
-    unknown_key, checkpoint_root, checkpoint_log, truncated, unsigned_tail,
+    unknown_key, checkpoint_root, checkpoint_log, truncated, unsigned_tail (records
+    after the newest checkpoint, older than the merge delay or read without one),
     anchor_mismatch, anchor_beyond_log, anchor_file, anchors_missing, anchors_truncated,
     anchors_reordered, head, bundle; with ``--deep`` on a database also row (a column
     of ``audit_records`` disagrees with its signed body) and table (an item or journal
@@ -44,6 +45,11 @@ class VerifyReport:
     """Journal entry rows compared with the replayed log, as ``items``."""
     statements: int | None = None
     """Bank statement rows compared with the replayed log, as ``items``."""
+    pending: int = 0
+    """Records after the newest checkpoint, younger than the merge delay: chained and
+    hashed correctly but not yet checkpointed (not vouched for by a signature yet)."""
+    anchor_sources: tuple[str, ...] = ()
+    """What the anchors were read from, one phrase each (e.g. the anchors file's path)."""
 
     @classmethod
     def unread(cls, *, reason: str, problem: str) -> VerifyReport:
@@ -81,7 +87,14 @@ class VerifyReport:
                 f"{self.journal_entries or 0} journal entries{statements} "
                 "match the replayed log"
             )
+        pending = ""
+        if self.pending:
+            first = self.records - self.pending + 1
+            pending = (
+                f"; {self.pending} newest record(s) (from {first}) not yet checkpointed, "
+                "within the merge delay"
+            )
         return (
             f"OK: {self.records} records, {self.checkpoints} checkpoints, {anchors}"
-            f"{tables}; root {self.root}"
+            f"{tables}{pending}; root {self.root}"
         )

@@ -18,8 +18,15 @@ from domain.audit.anchoring import AnchorFileView, anchor_coverage_problem, anch
 from domain.audit.checkpoints import Checkpoint
 from domain.audit.keys import AuditKey
 from domain.audit.merkle import LEAF_PREFIX, MerkleFrontier
-from domain.audit.records import BODY_TAIL, BODY_TAIL_START, GENESIS, is_canonical_body
+from domain.audit.records import (
+    BODY_TAIL,
+    BODY_TAIL_START,
+    GENESIS,
+    format_time,
+    is_canonical_body,
+)
 from domain.audit.report import VerifyReport
+from domain.audit.sealing import TailReading, TailStatus
 from domain.audit.signatures import KeyRing, SignatureStatus, schedule_signature_checks
 
 
@@ -97,6 +104,7 @@ class AuditVerifier:
         self._last_added_size = -1
         self._signed_upto = 0  # largest size whose database checkpoint verified
         self._trusted_upto = 0  # largest size any valid signed root (checkpoint/anchor) matched
+        self._tail: TailReading | None = None
         self._checked_checkpoints = 0
         self._checked_anchors = 0
         self._problem: tuple[str, str, int | None] | None = None
@@ -113,6 +121,14 @@ class AuditVerifier:
     def size(self) -> int:
         """Records verified so far."""
         return self._size
+
+    @property
+    def unsigned_from(self) -> int | None:
+        """After the last record: the first record no verified checkpoint covers, if any
+        (read its time and pass :func:`domain.audit.sealing.tail_status` to :meth:`finish`)."""
+        if self._problem is not None or self._signed_upto >= self._size:
+            return None
+        return self._signed_upto + 1
 
     @property
     def anchors_behind(self) -> bool:
@@ -247,6 +263,7 @@ class AuditVerifier:
         head_size: int | None = None,
         head_hash: str | None = None,
         head_root: str | None = None,
+        tail: TailReading | None = None,
     ) -> VerifyReport:
         """Ends the stream and reports; call after the last record and checkpoint.
 
@@ -254,7 +271,11 @@ class AuditVerifier:
             head_size: the database's head row size, if any (checked last).
             head_hash: the head row's last hash.
             head_root: the root of the head row's frontier.
+            tail: how to read records after the newest checkpoint (see
+                :mod:`domain.audit.sealing`); None: they are an ``unsigned_tail``
+                failure, as in a bundle.
         """
+        self._tail = tail
         if self._problem is None and self._next_size == self._size:
             self._settle()
         if self._problem is None:
@@ -272,6 +293,7 @@ class AuditVerifier:
                 checkpoints=self._checked_checkpoints,
                 anchors=self._checked_anchors,
                 root=root,
+                pending=records - self._signed_upto,
             )
         reason, problem, first_bad = self._problem
         return VerifyReport(
@@ -435,10 +457,21 @@ class AuditVerifier:
             )
             return
         if self._signed_upto < n:
+            tail = self._tail
+            if tail is not None and tail.status is TailStatus.PENDING:
+                return  # not yet checkpointed: the report counts them as pending
+            why = ""
+            if tail is not None and tail.oldest is not None:
+                why = (
+                    f"; the oldest was recorded at {format_time(tail.oldest)}, longer ago "
+                    f"than the merge delay ({tail.merge_delay.total_seconds():g} s), so "
+                    "either the desk that wrote them stopped without sealing (a crash: its "
+                    "next start seals them) or they were added without the signing key"
+                )
             self.fail(
                 "unsigned_tail",
                 f"{_records(self._signed_upto + 1, n, 'is', 'are')} not covered by any "
-                "signed checkpoint (unsigned tail)",
+                f"signed checkpoint (unsigned tail){why}",
                 self._signed_upto + 1,
             )
 

@@ -10,6 +10,7 @@ import shutil
 from collections.abc import Collection, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -18,16 +19,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.audit.checkpoints import Checkpoint
 from domain.audit.keys import AuditKey
-from domain.audit.records import FORMAT_VERSION, AuditFormatError
+from domain.audit.records import FORMAT_VERSION, AuditFormatError, parse_time
 from domain.audit.report import VerifyReport
+from domain.audit.sealing import TailStatus, tail_status
 from domain.audit.verifier import AuditVerifier
 from store.audit.anchors import AnchorFile, AnchorFileError
-from store.audit.log import DEFAULT_LOG
+from store.audit.log import DEFAULT_LOG, unsealed_tail
 from store.audit.snapshot import VERIFY_CHUNK, checkpoint_of, read_keys, record_chunk, snapshot
 from store.audit.verification import signature_workers
 from store.engine import Database
 from store.errors import StoreError
-from store.tables import audit_checkpoints
+from store.tables import audit_checkpoints, audit_records
 
 BUNDLE_FORMAT: Final = "recon-bot audit bundle"
 
@@ -41,6 +43,9 @@ class BundleSummary:
     checkpoints: int
     keys: int
     anchors: int
+    pending: int = 0
+    """Records after the newest checkpoint, younger than the merge delay, left out: the
+    bundle holds the signed log, and the next export has them."""
 
 
 async def export_bundle(
@@ -49,6 +54,8 @@ async def export_bundle(
     *,
     anchors: AnchorFile | None,
     log: str = DEFAULT_LOG,
+    now: datetime | None = None,
+    merge_delay: timedelta | None = None,
 ) -> BundleSummary:
     """Writes everything an auditor needs to verify the log offline.
 
@@ -69,6 +76,11 @@ async def export_bundle(
         out_dir: the bundle's directory, created if missing.
         anchors: the anchors file, or None for an empty ``anchors.jsonl``.
         log: the log's name.
+        now: when the export runs; with ``merge_delay``, records after the newest
+            checkpoint that are younger than the delay (not yet checkpointed, see
+            :mod:`domain.audit.sealing`) are left out, so a bundle of a busy desk
+            verifies; an older unsigned tail is exported and fails verification.
+        merge_delay: the desk's ``RECON_AUDIT_MERGE_DELAY``.
 
     Raises:
         FileExistsError: ``out_dir`` already holds a bundle.
@@ -78,7 +90,10 @@ async def export_bundle(
     anchor_count = await asyncio.to_thread(_copy_anchors, anchors, directory / "anchors.jsonl")
     async with snapshot(source) as conn:
         keys = await read_keys(conn)
-        records = await _export_records(conn, directory / "records.jsonl")
+        upto, pending = None, 0
+        if now is not None and merge_delay is not None:
+            upto, pending = await _signed_part(conn, log, now, merge_delay)
+        records = await _export_records(conn, directory / "records.jsonl", upto)
         checkpoints = await _export_checkpoints(conn, log, directory / "checkpoints.jsonl")
     anchor_count += await asyncio.to_thread(
         _copy_late_anchors, anchors, directory / "anchors.jsonl", log, records
@@ -99,7 +114,30 @@ async def export_bundle(
         checkpoints=checkpoints,
         keys=len(keys),
         anchors=anchor_count,
+        pending=pending,
     )
+
+
+async def _signed_part(
+    conn: AsyncConnection, log: str, now: datetime, merge_delay: timedelta
+) -> tuple[int | None, int]:
+    """``(last seq to export, records left out)``: the newest checkpoint's size when the
+    records after it are not yet checkpointed, else ``(None, 0)`` (export everything)."""
+    tail = await unsealed_tail(conn, log=log)
+    if tail is None:
+        return None, 0
+    first, last = tail
+    body = (
+        await conn.execute(select(audit_records.c.body).where(audit_records.c.seq == first))
+    ).scalar_one_or_none()
+    try:
+        oldest = parse_time(json.loads(bytes(body))["time"]) if body is not None else None
+    except (ValueError, KeyError, TypeError, AuditFormatError):
+        oldest = None
+    reading = tail_status(oldest=oldest, now=now, merge_delay=merge_delay)
+    if reading.status is not TailStatus.PENDING:
+        return None, 0
+    return first - 1, last - first + 1
 
 
 def _prepare_bundle_directory(directory: Path) -> None:
@@ -145,10 +183,14 @@ def _append_lines(path: Path, lines: list[str]) -> None:
         out.writelines(lines)
 
 
-async def _export_records(conn: AsyncConnection, path: Path) -> int:
+async def _export_records(conn: AsyncConnection, path: Path, upto: int | None) -> int:
     await asyncio.to_thread(path.write_bytes, b"")
     count, after = 0, None
     while rows := await record_chunk(conn, after):
+        if upto is not None:
+            rows = [row for row in rows if row[0] <= upto]
+            if not rows:
+                break
         # surrogateescape keeps even a corrupt (non-UTF-8) body byte-exact in the bundle,
         # so the auditor sees the same bytes the database holds.
         lines = [

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.audit.checkpoints import Checkpoint, sign_checkpoint
@@ -83,6 +84,22 @@ async def init_audit(
     await _register_key(conn, signer, now)
 
 
+@dataclass(slots=True)
+class HeadCache:
+    """The head row as this process last wrote it, so that the next append can skip
+    reading it back (one statement of three in a click's audit write).
+
+    Only a hint: :meth:`SqlAuditLog.append` moves the head with a compare-and-set on
+    ``(size, last_hash)`` and reads the row as before when the row moved (another
+    process appended, or the transaction that wrote the hint rolled back). Equal size
+    and last hash mean the same chain, hence the same Merkle frontier.
+    """
+
+    size: int = -1
+    last_hash: str = ""
+    frontier: MerkleFrontier | None = None
+
+
 class SqlAuditLog:
     """The audit log of one transaction: implements :class:`domain.ports.AuditSink`.
 
@@ -92,10 +109,18 @@ class SqlAuditLog:
     run before commit whenever ``append`` did.
     """
 
-    def __init__(self, conn: AsyncConnection, *, signer: Signer, log: str = DEFAULT_LOG) -> None:
+    def __init__(
+        self,
+        conn: AsyncConnection,
+        *,
+        signer: Signer,
+        log: str = DEFAULT_LOG,
+        head_cache: HeadCache | None = None,
+    ) -> None:
         self._conn = conn
         self._signer = signer
         self._log = log
+        self._cache = head_cache
         # What the last append left, until sealed: (time of its last entry, frontier).
         # The head row stays locked until commit, so nobody else can move it meanwhile.
         self._unsealed: tuple[datetime, MerkleFrontier] | None = None
@@ -111,33 +136,45 @@ class SqlAuditLog:
         """
         if not entries:
             return
-        head = (
+        cache = self._cache
+        moved = False
+        if cache is not None and cache.frontier is not None:
+            # The head as this process left it: move it with a compare-and-set (which
+            # also takes the row lock on PostgreSQL) instead of reading it first.
+            frontier = cache.frontier.copy()
+            rows, seq, prev = _chain(entries, frontier, cache.size, cache.last_hash)
+            result = await self._conn.execute(
+                update(audit_head)
+                .where(
+                    audit_head.c.log == self._log,
+                    audit_head.c.size == cache.size,
+                    audit_head.c.last_hash == cache.last_hash,
+                )
+                .values(size=seq, last_hash=prev, frontier=frontier.to_json())
+            )
+            moved = result.rowcount == 1
+        if not moved:
+            head = (
+                await self._conn.execute(
+                    select(audit_head.c.size, audit_head.c.last_hash, audit_head.c.frontier)
+                    .where(audit_head.c.log == self._log)
+                    .with_for_update()  # PostgreSQL: one appender per log at a time
+                )
+            ).one_or_none()
+            if head is None:
+                raise AuditStoreError(
+                    f"audit log {self._log!r} is not initialized; run init_audit (recon-bot init)"
+                )
+            frontier = frontier_of(head.frontier, head.size)
+            rows, seq, prev = _chain(entries, frontier, head.size, head.last_hash)
             await self._conn.execute(
-                select(audit_head.c.size, audit_head.c.last_hash, audit_head.c.frontier)
+                update(audit_head)
                 .where(audit_head.c.log == self._log)
-                .with_for_update()  # PostgreSQL: one appender per log at a time
+                .values(size=seq, last_hash=prev, frontier=frontier.to_json())
             )
-        ).one_or_none()
-        if head is None:
-            raise AuditStoreError(
-                f"audit log {self._log!r} is not initialized; run init_audit (recon-bot init)"
-            )
-        frontier = frontier_of(head.frontier, head.size)
-        seq, prev = head.size, head.last_hash
-        rows = []
-        for entry in entries:
-            seq += 1
-            body = record_body(entry, seq=seq, prev=prev)
-            digest = leaf_digest(body)  # hashed once: the frontier takes the raw bytes
-            frontier.append_digest(digest)
-            prev = digest.hex()
-            rows.append((seq, body, prev, entry.item_id, entry.event))
         await insert_values(self._conn, audit_records, _RECORD_COLUMNS, rows)
-        await self._conn.execute(
-            update(audit_head)
-            .where(audit_head.c.log == self._log)
-            .values(size=seq, last_hash=prev, frontier=frontier.to_json())
-        )
+        if cache is not None:
+            cache.size, cache.last_hash, cache.frontier = seq, prev, frontier.copy()
         self._unsealed = (entries[-1].time, frontier)
 
     async def seal(self, now: datetime | None = None) -> Checkpoint | None:
@@ -160,19 +197,105 @@ class SqlAuditLog:
         checkpoint = sign_checkpoint(
             self._signer, log=self._log, size=frontier.size, root=frontier.root(), time=time
         )
-        await _register_key(self._conn, self._signer, time)
-        await self._conn.execute(
-            insert(audit_checkpoints).values(
-                log=checkpoint.log,
-                size=checkpoint.size,
-                root=checkpoint.root,
-                time=checkpoint.time,
-                key_id=checkpoint.key_id,
-                signature=checkpoint.signature,
-            )
-        )
+        await _store_checkpoint(self._conn, self._signer, checkpoint)
         self._unsealed = None
         return checkpoint
+
+    @property
+    def unsealed(self) -> bool:
+        """Whether records were appended since the last :meth:`seal`."""
+        return self._unsealed is not None
+
+    @property
+    def unsealed_since(self) -> datetime | None:
+        """Time of the last entry appended and not sealed yet (the request's time)."""
+        return None if self._unsealed is None else self._unsealed[0]
+
+
+async def _store_checkpoint(conn: AsyncConnection, signer: Signer, checkpoint: Checkpoint) -> None:
+    await _register_key(conn, signer, checkpoint.time)
+    await conn.execute(
+        insert(audit_checkpoints).values(
+            log=checkpoint.log,
+            size=checkpoint.size,
+            root=checkpoint.root,
+            time=checkpoint.time,
+            key_id=checkpoint.key_id,
+            signature=checkpoint.signature,
+        )
+    )
+
+
+async def seal_head(
+    conn: AsyncConnection, *, signer: Signer, now: datetime, log: str = DEFAULT_LOG
+) -> Checkpoint | None:
+    """Signs a checkpoint of the log's head unless a checkpoint already covers it.
+
+    The seal transaction of batched sealing (:mod:`domain.audit.sealing`): run it in a
+    writer transaction of its own and commit. It locks the head row (PostgreSQL), so
+    two replicas sealing at once sign one checkpoint, and the second finds nothing to do.
+
+    Returns:
+        The new checkpoint, to anchor after commit; None when the log is empty, has no
+        head row, or its newest checkpoint already reaches the head.
+    """
+    head = (
+        await conn.execute(
+            select(audit_head.c.size, audit_head.c.frontier)
+            .where(audit_head.c.log == log)
+            .with_for_update()
+        )
+    ).one_or_none()
+    if head is None or head.size == 0:
+        return None
+    signed = (
+        await conn.execute(
+            select(func.max(audit_checkpoints.c.size)).where(audit_checkpoints.c.log == log)
+        )
+    ).scalar_one_or_none()
+    if signed is not None and signed >= head.size:
+        return None
+    frontier = frontier_of(head.frontier, head.size)
+    checkpoint = sign_checkpoint(
+        signer, log=log, size=frontier.size, root=frontier.root(), time=now
+    )
+    await _store_checkpoint(conn, signer, checkpoint)
+    return checkpoint
+
+
+async def unsealed_tail(conn: AsyncConnection, *, log: str = DEFAULT_LOG) -> tuple[int, int] | None:
+    """``(first, last)`` seq of the records no checkpoint covers yet, or None."""
+    size = (
+        await conn.execute(select(audit_head.c.size).where(audit_head.c.log == log))
+    ).scalar_one_or_none()
+    if not size:
+        return None
+    signed = (
+        await conn.execute(
+            select(func.max(audit_checkpoints.c.size)).where(audit_checkpoints.c.log == log)
+        )
+    ).scalar_one_or_none() or 0
+    return (signed + 1, size) if signed < size else None
+
+
+def _chain(
+    entries: Sequence[AuditEntry], frontier: MerkleFrontier, size: int, last_hash: str
+) -> tuple[list[tuple[int, bytes, str, int | None, str]], int, str]:
+    """Chains ``entries`` after record ``size`` (hash ``last_hash``), extending ``frontier``.
+
+    Returns:
+        The ``audit_records`` rows, the new size and the new last hash.
+    """
+    seq, prev = size, last_hash
+    rows = []
+    for entry in entries:
+        seq += 1
+        body = record_body(entry, seq=seq, prev=prev)
+        digest = leaf_digest(body)  # hashed once: the frontier takes the raw bytes
+        frontier.append_digest(digest)
+        prev = digest.hex()
+        rows.append((seq, body, prev, entry.item_id, entry.event))
+    return rows, seq, prev
 
 
 def frontier_of(stored: Any, size: int) -> MerkleFrontier:

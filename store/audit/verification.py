@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import os
 from collections.abc import Collection, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, select
@@ -15,15 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.audit.anchoring import AnchorFileView
 from domain.audit.checkpoints import Checkpoint
+from domain.audit.records import AuditFormatError, parse_time
 from domain.audit.replay import LogReplay
 from domain.audit.report import VerifyReport
+from domain.audit.sealing import tail_status
 from domain.audit.verifier import AuditVerifier
 from store.audit.anchors import AnchorFile, AnchorFileError
 from store.audit.log import DEFAULT_LOG, AuditStoreError, frontier_of
 from store.audit.replay import compare_tables
 from store.audit.snapshot import checkpoint_of, read_keys, record_chunk, snapshot
 from store.engine import Database
-from store.tables import audit_checkpoints, audit_head
+from store.tables import audit_checkpoints, audit_head, audit_records
 
 
 def signature_workers() -> int:
@@ -81,6 +85,7 @@ async def _verify_connection(
     executor: Executor,
     deep: bool,
     trusted: Collection[str] | None,
+    tail_clock: tuple[datetime, timedelta] | None,
 ) -> VerifyReport:
     replay = LogReplay() if deep else None
     verifier = AuditVerifier(
@@ -121,14 +126,22 @@ async def _verify_connection(
     ).one_or_none()
     if head is None and verifier.size > 0:
         verifier.fail("head", f"the log has {verifier.size} records but no head row")
+    tail = None
+    first_unsigned = verifier.unsigned_from
+    if first_unsigned is not None and tail_clock is not None:
+        now, merge_delay = tail_clock
+        oldest = await _record_time(conn, first_unsigned)
+        tail = tail_status(oldest=oldest, now=now, merge_delay=merge_delay)
     if head is None or verifier.failed:
-        report = verifier.finish()
+        report = verifier.finish(tail=tail)
     else:
         try:
             head_root = frontier_of(head.frontier, head.size).root()
         except AuditStoreError:
             head_root = "unreadable"
-        report = verifier.finish(head_size=head.size, head_hash=head.last_hash, head_root=head_root)
+        report = verifier.finish(
+            head_size=head.size, head_hash=head.last_hash, head_root=head_root, tail=tail
+        )
     if replay is None or not report.ok:
         return report
     problem = await compare_tables(conn, replay)
@@ -147,6 +160,19 @@ async def _verify_connection(
         problem=problem.problem,
         first_bad_seq=problem.first_bad_seq,
     )
+
+
+async def _record_time(conn: AsyncConnection, seq: int) -> datetime | None:
+    """The time written in record ``seq``'s body (already verified), or None if unreadable."""
+    body = (
+        await conn.execute(select(audit_records.c.body).where(audit_records.c.seq == seq))
+    ).scalar_one_or_none()
+    if body is None:
+        return None
+    try:
+        return parse_time(json.loads(bytes(body))["time"])
+    except (ValueError, KeyError, TypeError, AuditFormatError):
+        return None
 
 
 def _replay_chunk(
@@ -178,6 +204,8 @@ async def verify_database(
     log: str = DEFAULT_LOG,
     deep: bool = False,
     trusted: Collection[str] | None = None,
+    now: datetime | None = None,
+    merge_delay: timedelta | None = None,
 ) -> VerifyReport:
     """Verifies the whole audit log in one consistent snapshot.
 
@@ -202,6 +230,12 @@ async def verify_database(
         deep: parse every body fully (see :class:`AuditVerifier`), check every row's
             columns against its body and the tables against the replayed log.
         trusted: the only key ids whose signatures count (see :class:`AuditVerifier`).
+        now: when the verification runs; with ``merge_delay``, records after the newest
+            checkpoint that are younger than the delay are reported as not yet
+            checkpointed (``report.pending``) instead of an ``unsigned_tail`` failure
+            (:func:`domain.audit.sealing.tail_status`). Without them, any unsigned tail
+            fails.
+        merge_delay: the desk's ``RECON_AUDIT_MERGE_DELAY``.
     """
     try:
         anchored: AnchorFileView | list[Checkpoint] = (
@@ -219,5 +253,21 @@ async def verify_database(
                 executor=executor,
                 deep=deep,
                 trusted=trusted,
+                tail_clock=(now, merge_delay)
+                if now is not None and merge_delay is not None
+                else None,
             )
-    return report if anchors is not None else dataclasses.replace(report, anchors_checked=False)
+    if anchors is None:
+        return dataclasses.replace(report, anchors_checked=False)
+    return dataclasses.replace(report, anchor_sources=(_describe(anchors, anchored, log),))
+
+
+def _describe(file: AnchorFile, view: AnchorFileView | list[Checkpoint], log: str) -> str:
+    """Which anchors a verification used, for the report."""
+    if isinstance(view, AnchorFileView) and not view.present:
+        return f"anchors file {file.path} (missing)"
+    listed = view.anchors if isinstance(view, AnchorFileView) else tuple(view)
+    sizes = [a.size for a in listed if a.log == log]
+    if not sizes:
+        return f"anchors file {file.path} (no anchor of log {log!r})"
+    return f"anchors file {file.path} ({len(sizes)} anchors, newest for size {max(sizes)})"

@@ -1,9 +1,12 @@
 """Benchmark: how fast ``verify_database`` checks an audit log on SQLite.
 
-Writes N realistic records through :class:`store.audit.log.SqlAuditLog` into a temporary
-SQLite file, one transaction per batch with a signed checkpoint and an anchor each, the
-way the unit of work does; then times :func:`store.audit.verification.verify_database` (with the
-anchors file) and prints the median of several runs in records per second.
+Writes N realistic records through the unit of work into a temporary SQLite file, one
+transaction per batch, with checkpoints batched by :class:`store.audit.sealer.AuditSealer`
+within ``--merge-delay`` seconds as the serve process does (``--merge-delay 0``: a signed
+checkpoint and an anchor per transaction, as before batching); prints the audited
+transactions per second (wall and per CPU second), then times
+:func:`store.audit.verification.verify_database` (with the anchors file) and prints the
+median of several runs in records per second.
 
 With ``--deep``, the ``items`` table is first filled with the rows the log describes
 (as the desk would have written them), so the timing includes the replay of every
@@ -13,12 +16,13 @@ Batch mixes (``--mix``):
 
 - ``mixed`` (default): about 70 % of the records come from ingest runs (500 items per
   transaction), the rest from reviewer actions of 1 to 3 records per transaction;
-- ``ingest``: only ingest runs; ``clicks``: only reviewer actions (one checkpoint per
-  ~2 records, the worst case, dominated by Ed25519 verification).
+- ``ingest``: only ingest runs; ``clicks``: only reviewer actions (with
+  ``--merge-delay 0`` one checkpoint per ~2 records, the worst case).
 
 Usage::
 
     python -m tests.benchmarks.bench_audit_verify --records 100000
+    python -m tests.benchmarks.bench_audit_verify --mix clicks --merge-delay 0  # before
 """
 
 from __future__ import annotations
@@ -30,16 +34,22 @@ import statistics
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import func, select
+
+from bot.clock import SystemClock
 from domain.audit.records import AuditEntry
+from domain.ports import Clock
 from store.audit.anchors import AnchorFile
-from store.audit.log import SqlAuditLog, init_audit
+from store.audit.log import init_audit
+from store.audit.sealer import AuditSealer
 from store.audit.signer import load_or_create_signing_key
 from store.audit.verification import verify_database
-from store.engine import create_database
-from store.tables import items, metadata
+from store.engine import Database, create_database
+from store.tables import audit_checkpoints, items, metadata
+from store.uow import SqlUnitOfWorkFactory
 
 INGEST_BATCH = 500
 INGEST_SHARE = 0.7  # of the records, in the mixed workload
@@ -48,7 +58,6 @@ MEAN_REVIEW_BATCH = 2
 INGEST_CHANCE = (INGEST_SHARE * MEAN_REVIEW_BATCH) / (
     INGEST_SHARE * MEAN_REVIEW_BATCH + (1 - INGEST_SHARE) * INGEST_BATCH
 )
-START = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 REVIEW_EVENTS = [
     ("item.claimed", "pending", "assigned"),
     ("item.approved", "assigned", "approved"),
@@ -154,16 +163,18 @@ def _track(logged: dict[int, dict[str, object]], batch: list[AuditEntry]) -> Non
             row["decided_by"] = entry.actor
 
 
-def _transactions(records: int, mix: str, seed: int) -> Iterator[list[AuditEntry]]:
+def _transactions(records: int, mix: str, seed: int, clock: Clock) -> Iterator[list[AuditEntry]]:
+    # Entries carry the wall-clock time of their transaction, as the desk stamps a
+    # request with its clock: the merge delay is measured against the same times.
     rng = random.Random(seed)
-    at, written, item_id = START, 0, 0
+    written, item_id = 0, 0
     while written < records:
         ingest = mix == "ingest" or (mix == "mixed" and rng.random() < INGEST_CHANCE)
         size = INGEST_BATCH if ingest else rng.randint(1, 3)
         size = min(size, records - written)
+        at = clock.now()
         batch = []
         for _ in range(size):
-            at += timedelta(milliseconds=rng.randint(1, 2000))
             if ingest:
                 item_id += 1
                 batch.append(_ingested(rng, item_id, at))
@@ -173,52 +184,86 @@ def _transactions(records: int, mix: str, seed: int) -> Iterator[list[AuditEntry
         yield batch
 
 
-async def _run(records: int, mix: str, repeat: int, deep: bool, directory: Path) -> None:
-    db = create_database(f"sqlite+aiosqlite:///{directory / 'bench.db'}")
+async def _write(
+    db: Database, directory: Path, records: int, mix: str, merge_delay: float, deep: bool
+) -> tuple[AnchorFile, dict[int, dict[str, object]]]:
+    """Writes the log the way the serve process does: one unit of work per transaction,
+    checkpoints batched by the sealer within ``merge_delay`` (0: one per transaction)."""
     signer = load_or_create_signing_key(directory / "audit_ed25519.pem")
     anchors = AnchorFile(directory / "anchors.jsonl")
+    clock = SystemClock()
     async with db.writer.begin() as conn:
         await conn.run_sync(metadata.create_all)
-        await init_audit(conn, signer=signer, now=START)
+        await init_audit(conn, signer=signer, now=clock.now())
+    sealer = (
+        AuditSealer(
+            database=db,
+            signer=signer,
+            anchors=anchors,
+            clock=clock,
+            merge_delay=timedelta(seconds=merge_delay),
+        )
+        if merge_delay > 0
+        else None
+    )
+    uow = SqlUnitOfWorkFactory(database=db, signer=signer, anchors=anchors, sealer=sealer)
+    stop = asyncio.Event()
+    sealing = asyncio.create_task(sealer.run(stop)) if sealer is not None else None
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     transactions = 0
     logged: dict[int, dict[str, object]] = {}
-    for batch in _transactions(records, mix, seed=7):
+    for batch in _transactions(records, mix, seed=7, clock=clock):
         if deep:
             _track(logged, batch)
-        async with db.writer.begin() as conn:
-            log = SqlAuditLog(conn, signer=signer)
-            await log.append(batch)
-            checkpoint = await log.seal()
-        assert checkpoint is not None
-        anchors.append(checkpoint)  # after commit, as the unit of work does
+        async with uow() as work:
+            await work.audit.append(batch)
+            await work.commit()
         transactions += 1
-    wrote = time.perf_counter() - started
+    stop.set()
+    if sealing is not None and sealer is not None:
+        await sealing
+        await sealer.close()  # as the serve process does on its way out
+    wrote, cpu = time.perf_counter() - started, time.process_time() - cpu
+    async with db.reader.connect() as conn:
+        count = select(func.count()).select_from(audit_checkpoints)
+        checkpoints = (await conn.execute(count)).scalar_one()
+    size_mb = (directory / "bench.db").stat().st_size / 1e6
+    print(
+        f"wrote {records} records in {transactions} transactions (mix={mix}, merge delay "
+        f"{merge_delay:g} s) in {wrote:.1f} s wall, {cpu:.1f} s CPU: "
+        f"{transactions / wrote:,.0f} transactions/s wall, {transactions / cpu:,.0f} per CPU s "
+        f"({records / wrote:,.0f} records/s); {checkpoints} checkpoints; db {size_mb:.1f} MB"
+    )
+    return anchors, logged
+
+
+async def _run(
+    records: int, mix: str, repeat: int, deep: bool, merge_delay: float, directory: Path
+) -> None:
+    db = create_database(f"sqlite+aiosqlite:///{directory / 'bench.db'}")
+    anchors, logged = await _write(db, directory, records, mix, merge_delay, deep)
     if deep:
         rows = list(logged.values())
         async with db.writer.begin() as conn:
             for start in range(0, len(rows), 5000):
                 await conn.execute(items.insert(), rows[start : start + 5000])
-    size_mb = (directory / "bench.db").stat().st_size / 1e6
-    print(
-        f"wrote {records} records in {transactions} transactions (mix={mix}) in {wrote:.1f} s "
-        f"({records / wrote:,.0f} records/s); db {size_mb:.1f} MB"
-    )
 
-    timings = []
+    timings, cpu_timings = [], []
     for run in range(repeat):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         report = await verify_database(db, anchors=anchors, deep=deep)
         timings.append(time.perf_counter() - started)
+        cpu_timings.append(time.process_time() - cpu)
         if not report.ok:
             raise SystemExit(f"verification failed: {report.summary()}")
-        print(f"  run {run + 1}: {timings[-1]:.3f} s")
+        print(f"  run {run + 1}: {timings[-1]:.3f} s wall, {cpu_timings[-1]:.3f} s CPU")
     median = statistics.median(timings)
+    cpu_median = statistics.median(cpu_timings)
     print(
         f"verify_database{' (deep)' if deep else ''}: {records} records, "
         f"{report.checkpoints} checkpoints, {report.anchors} anchors: median {median:.3f} s "
-        f"= {records / median:,.0f} records/s"
+        f"= {records / median:,.0f} records/s wall ({records / cpu_median:,.0f} per CPU s)"
     )
     await db.dispose()
 
@@ -230,11 +275,19 @@ def main() -> None:
     parser.add_argument("--mix", choices=["mixed", "ingest", "clicks"], default="mixed")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
+        "--merge-delay",
+        type=float,
+        default=1.0,
+        help="seconds within which a checkpoint covers each commit (0: one per transaction)",
+    )
+    parser.add_argument(
         "--deep", action="store_true", help="full JSON parse of every body, replay, tables"
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_audit_") as tmp:
-        asyncio.run(_run(args.records, args.mix, args.repeat, args.deep, Path(tmp)))
+        asyncio.run(
+            _run(args.records, args.mix, args.repeat, args.deep, args.merge_delay, Path(tmp))
+        )
 
 
 if __name__ == "__main__":

@@ -327,6 +327,34 @@ def test_verify_fails_without_the_anchors_file_unless_told_to_skip_it(desk_dir: 
     assert (report["ok"], report["anchors_checked"]) == (True, False)
 
 
+def test_verify_names_the_anchors_it_used_and_checks_each_file_given(
+    desk_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = desk_dir / "shared" / "anchors.jsonl"
+    monkeypatch.setenv("RECON_AUDIT_ANCHORS", str(shared))  # e.g. a path every replica mounts
+    initialised()
+    run("ingest", str(SAMPLE))
+    assert shared.exists()
+    copy = desk_dir / "copy.jsonl"
+    copy.write_bytes(shared.read_bytes())
+    stale = desk_dir / "stale.jsonl"
+    stale.write_bytes(b"")
+
+    default = run("audit", "verify")
+    both = run("audit", "verify", "--anchors", str(shared), "--anchors", str(copy))
+    one_stale = CliRunner().invoke(
+        main, ["audit", "verify", "--anchors", str(shared), "--anchors", str(stale)]
+    )
+
+    text = default.output.replace("\n", " ")
+    assert default.exit_code == 0, default.output
+    assert f"anchors used: anchors file {shared} (" in text
+    assert "not read: the checkpoint copies posted to the compliance channel" in text
+    assert both.exit_code == 0 and str(copy) in both.output.replace("\n", "")
+    assert one_stale.exit_code == 1
+    assert "holds no anchor of this log" in one_stale.output.replace("\n", " ")
+
+
 def test_export_warns_and_the_bundle_fails_without_anchors(desk_dir: Path) -> None:
     initialised()
     run("ingest", str(SAMPLE))
