@@ -1,0 +1,95 @@
+"""Bank files in: one module per format, and format detection over them.
+
+Each format module has the same shape (:class:`FormatModule`): ``FORMAT``, ``sniff(head)``
+(does the start of the file look like this format) and ``parse(data)`` (a
+:class:`~domain.statements.parsed.ParseResult`). This package is an adapter: it depends
+on ``domain`` only, and knows nothing of the store, Slack or the CLI.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from domain.statements.parsed import ParseProblem, ParseResult, StatementFormat
+from statements import camt053, ofx
+
+#: How much of the start of a file :func:`detect` shows each format's ``sniff``.
+HEAD_BYTES = 4096
+
+
+class FormatModule(Protocol):
+    """What every format module provides (module-level names)."""
+
+    FORMAT: StatementFormat
+
+    def sniff(self, head: bytes) -> bool: ...
+
+    def parse(self, data: bytes) -> ParseResult: ...
+
+
+#: The format modules, in the order :func:`detect` asks them. XML formats (camt.053,
+#: OFX 2) sniff for their namespace or header, never for XML in general.
+FORMATS: tuple[FormatModule, ...] = (camt053, ofx)
+
+
+class NotAStatementError(ValueError):
+    """No format recognises the file; ``problem`` says so in one sentence."""
+
+    def __init__(self, problem: ParseProblem) -> None:
+        super().__init__(problem.error)
+        self.problem = problem
+
+
+def detect(data: bytes) -> StatementFormat | None:
+    """The format whose ``sniff`` recognises the start of ``data``, or None."""
+    head = data[:HEAD_BYTES]
+    for module in FORMATS:
+        if module.sniff(head):
+            return module.FORMAT
+    return None
+
+
+def module_for(format: StatementFormat) -> FormatModule:
+    """The module that reads ``format``.
+
+    Raises:
+        NotAStatementError: no parser for that format is installed.
+    """
+    for module in FORMATS:
+        if module.FORMAT is format:
+            return module
+    raise NotAStatementError(
+        ParseProblem(where="file", error=f"no parser for the {format.value} format")
+    )
+
+
+def parse(data: bytes, *, format: StatementFormat | None = None) -> ParseResult:
+    """Parses a bank file, detecting its format from its content when ``format`` is None.
+
+    Raises:
+        NotAStatementError: ``format`` is None and no format recognises the file (the
+            problem reads "not a bank statement: ...").
+    """
+    if format is None:
+        format = detect(data)
+        if format is None:
+            raise NotAStatementError(ParseProblem(where="file", error=_not_a_statement(data)))
+    return module_for(format).parse(data)
+
+
+def _not_a_statement(data: bytes) -> str:
+    names = ", ".join(module.FORMAT.value for module in FORMATS)
+    if not data.strip():
+        return "not a bank statement: the file is empty"
+    return f"not a bank statement: the start of the file matches none of the formats ({names})"
+
+
+__all__ = [
+    "FORMATS",
+    "HEAD_BYTES",
+    "FormatModule",
+    "NotAStatementError",
+    "detect",
+    "module_for",
+    "parse",
+]
