@@ -240,7 +240,14 @@ class _Reader:
         if self.q is None:
             return ParseResult(
                 format=FORMAT,
-                problems=(ParseProblem(where="file", error="the file holds no camt document"),),
+                problems=(
+                    ParseProblem(
+                        where="file",
+                        error=(
+                            "not a camt.053 statement: the file has no ISO 20022 Document element"
+                        ),
+                    ),
+                ),
             )
         if self.count == 0:
             self.problems.append(

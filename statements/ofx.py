@@ -299,7 +299,7 @@ def _statement(response: _Node, index: int, bank: str | None) -> ParsedStatement
     lines: list[ParsedLine] = []
     if tranlist is not None:
         for number, trn in enumerate(tranlist.findall("STMTTRN"), start=1):
-            lines.append(_line(trn, number, currency, where))
+            lines.append(_line(trn, number, currency, f"{response.tag}[{index}]"))
     start = _date(tranlist, "DTSTART", where) if tranlist is not None else None
     end = _date(tranlist, "DTEND", where) if tranlist is not None else None
     if end is None:
@@ -326,8 +326,8 @@ def _statement(response: _Node, index: int, bank: str | None) -> ParsedStatement
     )
 
 
-def _line(trn: _Node, number: int, currency: str, statement: str) -> ParsedLine:
-    where = f"{statement}/STMTTRN[{number}] (line {trn.line})"
+def _line(trn: _Node, number: int, currency: str, response: str) -> ParsedLine:
+    where = f"{response}/STMTTRN[{number}] (line {trn.line})"
     if trn.find("CURRENCY") is not None or trn.find("ORIGCURRENCY") is not None:
         raise _Bad(
             where,

@@ -110,7 +110,21 @@ def iterparse(
             wrong encoding, a stray character); the sentence says where.
     """
     check_prolog(data)
-    parser = etree.iterparse(
+    parser = closed_iterparse(data, tags=tags, events=events)
+    try:
+        yield from parser
+    except etree.XMLSyntaxError as err:
+        raise _syntax_refusal(err, data) from None
+
+
+def closed_iterparse(
+    data: bytes, *, tags: Sequence[str], events: Sequence[Event]
+) -> etree.iterparse[tuple[str, etree._Element]]:
+    """lxml's iterparse set up closed: no entities resolved, no network, no DTD loaded.
+
+    The second line of defence, behind :func:`check_prolog`; use :func:`iterparse`.
+    """
+    return etree.iterparse(
         io.BytesIO(data),
         events=tuple(events),
         tag=tuple(tags),
@@ -122,10 +136,6 @@ def iterparse(
         remove_comments=True,
         remove_pis=True,
     )
-    try:
-        yield from parser
-    except etree.XMLSyntaxError as err:
-        raise _syntax_refusal(err, data) from None
 
 
 def _syntax_refusal(err: etree.XMLSyntaxError, data: bytes) -> XmlRefused:
