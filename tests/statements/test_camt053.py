@@ -270,3 +270,29 @@ def test_many_statements_each_keep_their_own_lines() -> None:
     assert [s.statement_id for s in result.statements] == [f"S{i}" for i in range(25)]
     assert all(len(s.lines) == 1 and s.lines[0].number == 1 for s in result.statements)
     assert [s.where.split(" ")[0] for s in result.statements][-1] == "Stmt[25]"
+
+
+def test_details_read_past_addresses_agents_and_several_remittance_lines() -> None:
+    entry = (
+        "<Ntry><Amt Ccy='EUR'>2.50</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>"
+        "<BookgDt><Dt>2026-12-01</Dt></BookgDt><NtryDtls><TxDtls>"
+        "<Refs><AcctSvcrRef>TX-REF</AcctSvcrRef><EndToEndId>E-1</EndToEndId></Refs>"
+        "<AmtDtls><TxAmt><Amt Ccy='EUR'>2.50</Amt></TxAmt></AmtDtls>"
+        "<RltdPties><Dbtr><Nm>Payer Ltd</Nm><PstlAdr><AdrLine>1 Main St</AdrLine></PstlAdr>"
+        "</Dbtr><DbtrAcct><Id><Othr><Id>ACC-9</Id></Othr></Id></DbtrAcct></RltdPties>"
+        "<RltdAgts><DbtrAgt><FinInstnId><Nm>Agent Bank</Nm></FinInstnId></DbtrAgt></RltdAgts>"
+        "<RmtInf><Ustrd>Invoice 1</Ustrd><Ustrd>Invoice 2</Ustrd></RmtInf>"
+        "<AddtlTxInf>Thanks</AddtlTxInf>"
+        "</TxDtls></NtryDtls><AddtlNtryInf>Transfer</AddtlNtryInf></Ntry>"
+    )
+    statement = _statement_in_shape_of("001.02")
+    start = statement.index("<Ntry>")
+    statement = statement[:start] + entry + "</Stmt>"
+    (parsed,) = camt053.parse(_document("001.02", statement)).statements
+    (line,) = parsed.lines
+    assert line.end_to_end_id == "E-1"
+    assert line.counterparty == "Payer Ltd"
+    assert line.counterparty_account == "ACC-9"
+    assert line.description == "Transfer / Invoice 1 / Invoice 2 / Thanks"
+    assert line.bank_reference is None  # only the entry's own AcctSvcrRef counts
+    assert line.amount == Decimal("2.50")
