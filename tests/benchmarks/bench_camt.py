@@ -12,7 +12,8 @@ is the run's own:
 * ``floor``: lxml's ``iterparse`` over the same bytes doing nothing with the events
   (every element, ``end`` events), the library alone;
 * ``floor+clear``: the same, clearing each ``Ntry`` after its end event (what any
-  streaming reader must do at least to keep memory flat).
+  streaming reader must do at least to keep memory flat);
+* ``read``: only imports and reads the file: the RSS every run starts from.
 
 Runs them interleaved ``--rounds`` times and prints medians: entries/s, the ratio
 parse/floor, the peak RSS of each process (``ru_maxrss``; the file's bytes are in memory
@@ -94,7 +95,11 @@ from io import BytesIO
 from pathlib import Path
 job, path = sys.argv[1], sys.argv[2]
 data = Path(path).read_bytes()
-if job == "parse":
+if job == "read":
+    from lxml import etree
+    import statements
+    seconds, count = 0.0, 0
+elif job == "parse":
     import statements
     start = time.perf_counter()
     result = statements.parse(data)
@@ -138,7 +143,7 @@ def main() -> None:
     args = parser.parse_args()
 
     data = generate(args.entries, args.statements)
-    jobs = ("parse", "floor", "floor+clear")
+    jobs = ("parse", "floor", "floor+clear", "read")
     times: dict[str, list[float]] = {job: [] for job in jobs}
     rss: dict[str, list[float]] = {job: [] for job in jobs}
     with tempfile.TemporaryDirectory() as tmp:
@@ -156,7 +161,8 @@ def main() -> None:
                 if job == "parse":
                     assert count == args.entries, count
     parse_s = statistics.median(times["parse"])
-    for job in jobs:
+    print(f"read only: peak RSS {max(rss['read']):.0f} MB (Python, lxml and the file's bytes)")
+    for job in jobs[:3]:
         median = statistics.median(times[job])
         print(
             f"{job:12s} median {median:6.2f} s  {args.entries / median:10,.0f} entries/s  "
