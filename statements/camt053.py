@@ -340,14 +340,17 @@ class _Fields:
             if type(tag) is not str:
                 continue
             path = prefix + tag[strip:]
-            if len(child):
+            if path in _CONTAINERS:
                 if path == "NtryDtls/TxDtls":
                     self.transactions += 1
                     if self.transactions > 1:
                         continue  # a batch: its transactions' details are not read
-                if path in _CONTAINERS:  # skip what is never read (addresses, charges...)
-                    self._walk(child, path + "/", strip)
+                elif path == "Sts" and child.text and child.text.strip():
+                    values["Sts"] = child.text.strip()  # 001.02-001.06: <Sts>BOOK</Sts>
+                self._walk(child, path + "/", strip)
                 continue
+            # A leaf, or an aggregate never read (an address, charges...): its own text
+            # is empty or whitespace, so it adds nothing.
             text = child.text
             if text is not None:
                 text = text.strip()
