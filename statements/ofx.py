@@ -118,10 +118,11 @@ def parse(data: bytes) -> ParseResult:
 
 
 def _is_xml(data: bytes) -> bool:
-    start = data.lstrip()[:5]
-    return start.startswith((b"<?xml", b"\xef\xbb\xbf<?x")) or (
-        b"<?OFX " in data[:4096] and not _SGML_HEADER.match(data)
-    )
+    """OFX 2 starts with an XML declaration (after a BOM) or carries ``<?OFX ...?>``."""
+    head = data[:4096].lstrip()
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:].lstrip()
+    return head.startswith(b"<?xml") or (b"<?OFX " in head and not _SGML_HEADER.match(head))
 
 
 # --- OFX 2 (XML) ---------------------------------------------------------------------

@@ -139,22 +139,30 @@ def closed_iterparse(
 
 
 def _syntax_refusal(err: etree.XMLSyntaxError, data: bytes) -> XmlRefused:
-    line, column = err.position if err.position else (0, 0)
-    message = (err.msg or "").split(", line ")[0].rstrip(".")
+    # The exception's own message can be a generic "no element found" at (0, 0); the
+    # error log's last entry names the real cause and its place.
+    last = err.error_log.last_error if err.error_log else None
+    if last is not None and last.line:
+        message, line, column, kind = last.message, last.line, last.column, last.type_name
+    else:
+        line, column = err.position if err.position else (0, 0)
+        message, kind = (err.msg or "").split(", line ")[0], ""
+    message = message.strip().rstrip(".")
     where = f"line {line}, column {column}" if line else "the end of the file"
-    if "encoding" in message.lower() or "bytes" in message.lower():
+    lowered = message.lower()
+    if "encoding" in lowered or "bytes" in lowered or kind == "ERR_INVALID_CHAR":
         return XmlRefused(
             f"wrong encoding: the bytes at {where} are not valid "
             f"{declared_encoding(data)} (the encoding the file declares)",
             line or None,
         )
-    if "premature end" in message.lower() or ("no element found" in message.lower() and not line):
+    if "premature end" in lowered or kind == "ERR_TAG_NOT_FINISHED" or not line:
         return XmlRefused(
             f"the file is truncated: the XML ends at {where} before its elements are "
             f"closed ({message})",
             line or None,
         )
-    return XmlRefused(f"the file is not well-formed XML at {where}: {message}", line or None)
+    return XmlRefused(f"the file is not well-formed XML at {where}: {message}", line)
 
 
 def local_name(tag: object) -> str:

@@ -296,3 +296,30 @@ def test_details_read_past_addresses_agents_and_several_remittance_lines() -> No
     assert line.description == "Transfer / Invoice 1 / Invoice 2 / Thanks"
     assert line.bank_reference is None  # only the entry's own AcctSvcrRef counts
     assert line.amount == Decimal("2.50")
+
+
+def test_a_byte_order_mark_is_fine() -> None:
+    data = b"\xef\xbb\xbf" + read("camt053_v08_eur_usd.xml")
+    result = statements.parse(data)
+    assert result.problems == ()
+    assert [s.statement_id for s in result.statements] == ["DE-2026-12-01", "US-2026-12-01"]
+
+
+@pytest.mark.parametrize(
+    ("damage", "error"),
+    [
+        (("<Id>S-001.02</Id>", "<Id>&foo;</Id>"), "Entity 'foo' not defined"),
+        (
+            ("<Id>S-001.02</Id>", "<Id>S</Idx>"),
+            "Opening and ending tag mismatch: Id line 2 and Idx",
+        ),
+    ],
+)
+def test_xml_that_is_not_well_formed_names_the_cause(damage: tuple[str, str], error: str) -> None:
+    statement = _statement_in_shape_of("001.02").replace(*damage)
+    result = camt053.parse(_document("001.02", statement))
+    assert result.statements == ()
+    (problem,) = result.problems
+    assert problem.where == "line 2"
+    assert problem.error.startswith("the file is not well-formed XML at line 2, column ")
+    assert problem.error.endswith(error)

@@ -148,3 +148,10 @@ def test_missing_essentials_are_problems(missing: str, error: str) -> None:
 def test_ofx_without_statements_says_so() -> None:
     (problem,) = ofx.parse(_sgml("<OFX><SIGNONMSGSRSV1></SIGNONMSGSRSV1></OFX>")).problems
     assert problem.error == "the OFX file holds no statement (STMTRS or CCSTMTRS)"
+
+
+def test_ofx2_with_a_byte_order_mark_reads_as_xml() -> None:
+    data = b"\xef\xbb\xbf" + read("ofx2_xml_eur.ofx")
+    assert statements.detect(data) is StatementFormat.OFX
+    (statement,) = statements.parse(data).statements
+    assert statement.closing == Decimal("8250.50")
