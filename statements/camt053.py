@@ -37,7 +37,9 @@ then removed from the tree, so memory stays flat whatever the file's size.
 
 from __future__ import annotations
 
+import functools
 import re
+import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -390,12 +392,19 @@ _CONTAINERS = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=4096)
+def _day(text: str) -> date:
+    """``date.fromisoformat``, cached: a statement's entries share a few dates, and one
+    object per distinct date keeps 100,000 lines smaller."""
+    return date.fromisoformat(text)
+
+
 def _entry_date(fields: _Fields, name: str, state: _Statement, where: str) -> date | None:
     values = fields.values
     text = values.get(f"{name}/Dt")
     try:
         if text is not None:
-            return date.fromisoformat(text[:10])
+            return _day(text[:10])
         text = values.get(f"{name}/DtTm")
         if text is not None:
             return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
@@ -441,6 +450,8 @@ def _entry(entry: etree._Element, q: _Names, state: _Statement) -> _RawLine:
         )
         role = _TX + ("RltdPties/Dbtr" if amount >= 0 else "RltdPties/Cdtr")
         counterparty = values.get(role + "/Nm") or values.get(role + "/Pty/Nm")
+        if counterparty is not None:
+            counterparty = sys.intern(counterparty)  # the same payers recur
         counterparty_account = values.get(role + "Acct/Id/IBAN") or values.get(
             role + "Acct/Id/Othr/Id"
         )
@@ -461,6 +472,8 @@ def _entry(entry: etree._Element, q: _Names, state: _Statement) -> _RawLine:
         )
     else:
         type_code = values.get("BkTxCd/Prtry/Cd")
+    if type_code is not None:
+        type_code = sys.intern(type_code)  # a handful of codes per file
     line = ParsedLine(
         number=len(state.lines) + 1,
         amount=amount,
