@@ -191,8 +191,8 @@ class _Reader:
                         pass  # pending or information only: not booked
                     except _Bad as bad:
                         self.current.fail(bad)
-                # Only this entry's subtree is freed; the statement's header stays.
-                safexml.release(element)
+            # Only this entry's subtree is freed; the statement's header stays.
+            safexml.release(element)
         elif element.tag == q("Stmt") and self.current is not None:
             self._finish(element, q, self.current)
             self.current = None
