@@ -52,7 +52,7 @@ async def _approve(ctx: Ctx) -> None:
     outcome = await ctx.deps.usecases.decisions.approve(
         item_id=item_id, actor=action.user.id, now=ctx.deps.clock.now(), expected_version=version
     )
-    await ctx.reply(describe_approval(outcome.item, noop=outcome.noop))
+    await ctx.reply(describe_approval(outcome.item, noop=outcome.noop, entry=outcome.journal_entry))
 
 
 async def _modal(ctx: Ctx, form: ItemForm) -> None:

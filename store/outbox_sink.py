@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain.notifications import Notification
+from domain.notifications import NoticeKind, Notification
 from domain.templates import HomeRefresh, encode
 from store.bulk import insert_values
 from store.tables import outbox
@@ -45,6 +46,8 @@ class SqlOutboxSink:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
         self.enqueued = 0
+        #: The kinds of the rows enqueued (to wake only the relays that deliver them).
+        self.kinds: set[NoticeKind] = set()
 
     async def enqueue(
         self,
@@ -83,3 +86,18 @@ class SqlOutboxSink:
             self._conn, outbox, _ENQUEUED_COLUMNS, values, skip_duplicate="dedupe_key"
         )
         self.enqueued += len(values)
+        self.kinds.update(n.kind for n in notifications)
+
+    async def settle(self, row_id: int, *, attempts: int, now: datetime) -> bool:
+        """Marks a claimed row sent if that claim still holds it (same attempt number,
+        still sending): the compare-and-set every outcome is written with."""
+        result = await self._conn.execute(
+            update(outbox)
+            .where(
+                outbox.c.id == row_id,
+                outbox.c.attempts == attempts,
+                outbox.c.state == RowState.SENDING.value,
+            )
+            .values(state=RowState.SENT.value, sent_at=now, lease_expires_at=None, last_error=None)
+        )
+        return result.rowcount == 1

@@ -17,8 +17,10 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.audit.records import AuditEntry
+from domain.notifications import NoticeKind
 from domain.ports import (
     AuditSink,
+    BreakerReader,
     DigestRepository,
     IntakeRepository,
     ItemRepository,
@@ -29,6 +31,7 @@ from domain.ports import (
 )
 from store.audit.anchors import AnchorFile, AnchorFileError
 from store.audit.log import SqlAuditLog
+from store.breakers import SqlBreakerReader
 from store.digests import SqlDigestRepository
 from store.engine import Database
 from store.intake import SqlIntakeRepository
@@ -37,6 +40,9 @@ from store.repositories import SqlItemRepository, SqlJournalRepository
 from store.views import SqlViewStateRepository
 
 log = logging.getLogger(__name__)
+
+#: An after-commit hook and the outbox kinds that call it (None: any).
+Hook = tuple[Callable[[], None], frozenset[NoticeKind] | None]
 
 
 class _ReadOnlyAudit:
@@ -55,6 +61,7 @@ class SqlUnitOfWork:
     views: ViewStateRepository
     outbox: OutboxSink
     audit: AuditSink
+    breakers: BreakerReader
 
     def __init__(
         self,
@@ -63,7 +70,7 @@ class SqlUnitOfWork:
         signer: Signer,
         anchors: AnchorFile | None,
         read_only: bool = False,
-        after_commit: Sequence[Callable[[], None]] = (),
+        after_commit: Sequence[Hook] = (),
     ) -> None:
         self._database = database
         self._signer = signer
@@ -98,6 +105,7 @@ class SqlUnitOfWork:
         self._outbox = SqlOutboxSink(conn)
         self.outbox = self._outbox
         self.audit = _ReadOnlyAudit() if self._read_only else SqlAuditLog(conn, signer=self._signer)
+        self.breakers = SqlBreakerReader(conn)
         return self
 
     async def __aexit__(
@@ -133,8 +141,9 @@ class SqlUnitOfWork:
                     extra={"event": "anchor_failed", "size": checkpoint.size},
                 )
         if self._outbox.enqueued:
-            for hook in self._after_commit:
-                hook()
+            for hook, kinds in self._after_commit:
+                if kinds is None or kinds & self._outbox.kinds:
+                    hook()
 
 
 class SqlUnitOfWorkFactory:
@@ -150,11 +159,14 @@ class SqlUnitOfWorkFactory:
         self.database = database
         self._signer = signer
         self._anchors = anchors
-        self._after_commit: list[Callable[[], None]] = []
+        self._after_commit: list[Hook] = []
 
-    def on_commit(self, hook: Callable[[], None]) -> None:
-        """Calls ``hook`` after a commit that enqueued messages (cheap, e.g. ``event.set``)."""
-        self._after_commit.append(hook)
+    def on_commit(
+        self, hook: Callable[[], None], *, kinds: frozenset[NoticeKind] | None = None
+    ) -> None:
+        """Calls ``hook`` after a commit that enqueued messages (of one of ``kinds``, when
+        given): cheap, e.g. ``event.set``."""
+        self._after_commit.append((hook, kinds))
 
     def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
         return SqlUnitOfWork(

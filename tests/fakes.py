@@ -25,6 +25,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from domain.audit.records import AuditEntry
+from domain.breaker import Breaker
 from domain.dashboard import HIGH_PRIORITY, MEDIUM_PRIORITY
 from domain.digest import ClusterMember, ClusterRecord, ClusterState
 from domain.intake import RowError
@@ -32,6 +33,7 @@ from domain.items import Item, JournalEntry, ReviewState, Route
 from domain.notifications import Notification
 from domain.ports import (
     AuditSink,
+    BreakerReader,
     Clock,
     DigestRepository,
     IntakeRepository,
@@ -130,6 +132,7 @@ class InMemoryStore:
     policies: dict[str, str] = field(default_factory=dict)
     outbox: dict[str, QueuedNotification] = field(default_factory=dict)
     home_pages: dict[str, int] = field(default_factory=dict)
+    breakers: dict[str, Breaker] = field(default_factory=dict)
     digest_windows: dict[int, str] = field(default_factory=dict)
     clusters: dict[int, ClusterRecord] = field(default_factory=dict)
     last_item_id: int = 0
@@ -410,6 +413,33 @@ class InMemoryJournalRepository:
         await asyncio.sleep(0)
         return [e for e in self._visible().values() if e.item_id == item_id]
 
+    async def mark_delivered(self, idempotency_key: str, *, reference: str, now: datetime) -> bool:
+        """Stores the ledger's reference once."""
+        await self._uow.begin_write()
+        entry = self._visible().get(idempotency_key)
+        if entry is None or entry.reference is not None:
+            return False
+        self._uow.staged_journal[idempotency_key] = dataclasses.replace(
+            entry, reference=reference, delivered_at=now
+        )
+        return True
+
+    async def held(self, *, limit: int) -> list[JournalEntry]:
+        """Held entries, oldest first."""
+        await asyncio.sleep(0)
+        return [e for e in self._visible().values() if e.hold is not None][:limit]
+
+    async def release(self, entry: JournalEntry) -> bool:
+        """Rewrites a still-held entry."""
+        await self._uow.begin_write()
+        stored = self._visible().get(entry.idempotency_key)
+        if stored is None or stored.hold is None:
+            return False
+        self._uow.staged_journal[entry.idempotency_key] = dataclasses.replace(
+            stored, lines=entry.lines, memo=entry.memo, hold=entry.hold
+        )
+        return True
+
 
 class InMemoryIntakeRepository:
     """Ingest runs, the quarantine and remembered policy texts."""
@@ -596,6 +626,23 @@ class InMemoryOutboxSink:
                 notification=notification, enqueued_at=now
             )
 
+    async def settle(self, row_id: int, *, attempts: int, now: datetime) -> bool:
+        """Rows here have no claims: settling always holds (the relay is tested on SQL)."""
+        await self._uow.begin_write()
+        return True
+
+
+class InMemoryBreakers:
+    """Breakers as the tests set them (``InMemoryStore.breakers``)."""
+
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    async def get(self, name: str) -> Breaker:
+        """The breaker (closed when never set)."""
+        await asyncio.sleep(0)
+        return self._uow.store.breakers.get(name) or Breaker(name=name)
+
 
 class InMemoryAuditSink:
     """The audit log as a list; ``entries`` holds committed entries only."""
@@ -624,6 +671,7 @@ class InMemoryUnitOfWork:
     views: ViewStateRepository
     outbox: OutboxSink
     audit: AuditSink
+    breakers: BreakerReader
 
     def __init__(self, store: InMemoryStore, *, read_only: bool = False) -> None:
         self.store = store
@@ -648,6 +696,7 @@ class InMemoryUnitOfWork:
         self.views = InMemoryViewStateRepository(self)
         self.outbox = InMemoryOutboxSink(self)
         self.audit = InMemoryAuditSink(self)
+        self.breakers = InMemoryBreakers(self)
 
     async def __aenter__(self) -> Self:
         if self._entered:

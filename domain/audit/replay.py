@@ -22,9 +22,11 @@ What a record tells, by event (``to`` always gives the state):
   actor's when this approval completed it, else none;
 - ``item.approved`` (its ``approvers``), ``item.rejected`` (no approvals),
   ``item.escalated``, ``item.auto_accepted``: who decided;
-- ``item.posted``: the ledger reference and the journal entry (accounts, debits,
-  credits, currency, idempotency key); ``item.approved_in_bulk`` both an approval, the
-  decision and the posting;
+- ``journal.created``: a journal entry (accounts, debits, credits, currency,
+  idempotency key), made by a decision and delivered later;
+- ``item.posted``: the ledger reference the item shows (in logs written before posting
+  waited for the ledger, also the journal entry); ``item.approved_in_bulk`` both an
+  approval and the decision (and, in such older logs, the posting);
 - ``dispute.opened`` voids approvals; ``dispute.write_off_approval`` adds a write-off
   approver, and the last one decides and makes those the item's approvals.
 
@@ -246,6 +248,8 @@ class LogReplay:
             self._post(item, item_id, seq, data)
         elif event == "item.posted":
             self._post(item, item_id, seq, data)
+        elif event == "journal.created":
+            self._post(None, item_id, seq, data)
         elif event == "dispute.opened":
             item.approvers = []
             item.write_offs = []
@@ -257,11 +261,14 @@ class LogReplay:
             else:
                 item.decided_by = None
 
-    def _post(self, item: _Replayed, item_id: int, seq: int, data: dict[str, Any]) -> None:
+    def _post(self, item: _Replayed | None, item_id: int, seq: int, data: dict[str, Any]) -> None:
         ledger_ref = data.get("ledger_ref")
         if not isinstance(ledger_ref, str):
             return
-        item.ledger_ref = ledger_ref
+        if item is not None:  # (an entry's creation does not post its item)
+            item.ledger_ref = ledger_ref
+        if item is not None and "lines" not in data:
+            return  # posted on the ledger's answer: the entry was listed when created
         currency = data.get("currency")
         lines = data.get("lines")
         key = data.get("idempotency_key")

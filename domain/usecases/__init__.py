@@ -1,5 +1,5 @@
-"""The desk's use cases, one module each: intake, decisions, claims, ladder, digests,
-disputes, policy events and queries.
+"""The desk's use cases, one module each: intake, decisions, claims, ladder, ledger
+deliveries, digests, disputes, policy events and queries.
 
 Every use case that changes an item opens its transaction through
 :class:`~domain.usecases.transaction.Transactions`; none reads a clock (``now`` comes from
@@ -19,6 +19,7 @@ from domain.usecases.digests import Digests
 from domain.usecases.disputes import Disputes
 from domain.usecases.intake import Intake
 from domain.usecases.ladder import Ladder
+from domain.usecases.ledger import LedgerDeliveries
 from domain.usecases.policy_events import PolicyEvents
 from domain.usecases.queries import Queries
 from domain.usecases.transaction import PolicySource
@@ -32,6 +33,7 @@ class UseCases:
     decisions: Decisions
     claims: Claims
     ladder: Ladder
+    ledger: LedgerDeliveries
     digests: Digests
     disputes: Disputes
     policy_events: PolicyEvents
@@ -45,6 +47,7 @@ class UseCases:
             decisions=Decisions(uow=uow, policy=policy),
             claims=Claims(uow=uow, policy=policy),
             ladder=Ladder(uow=uow, policy=policy),
+            ledger=LedgerDeliveries(uow=uow, policy=policy),
             digests=Digests(uow=uow, policy=policy),
             disputes=Disputes(uow=uow, policy=policy),
             policy_events=PolicyEvents(uow=uow, policy=policy),

@@ -13,7 +13,7 @@ from domain.intake import content_hash
 from domain.items import Item, ItemFacts, JournalEntry, ReviewState, Route, RoutingDecision
 from domain.policy import LoadedPolicy
 from domain.routing import route_item, routing_data
-from domain.usecases.posting import Move, accepted_and_posted
+from domain.usecases.posting import Move, accepted_with_entry
 
 
 def routed_item(
@@ -53,7 +53,7 @@ class Amendment:
     current: Item  # as read, with the version the write expects
     final: Item  # as it leaves the transaction (auto-accepted and posted, maybe)
     moves: list[Move]  # what to audit and announce, in order
-    entry: JournalEntry | None = None  # the posting, when accepted by policy
+    entry: JournalEntry | None = None  # the entry to deliver, when accepted by policy
 
 
 def plan_amendment(
@@ -87,5 +87,5 @@ def plan_amendment(
     moves: list[Move] = [(current, amended, transition.events)]
     if decision.route is not Route.AUTO_ACCEPTED:
         return Amendment(current=current, final=amended, moves=moves)
-    final, accepting, entry = accepted_and_posted(amended, now, loaded.policy.accounts)
+    final, accepting, entry = accepted_with_entry(amended, now, loaded.policy.accounts)
     return Amendment(current=current, final=clocked(final), moves=moves + accepting, entry=entry)

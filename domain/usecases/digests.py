@@ -25,7 +25,7 @@ from domain.errors import (
     StaleItem,
     User,
 )
-from domain.items import Item, ReviewState
+from domain.items import Item, JournalEntry, ReviewState
 from domain.journal import EntryKind
 from domain.permissions import Person, can_see, check_can_act, sees_everything
 from domain.policy import Policy
@@ -33,6 +33,7 @@ from domain.ports import UnitOfWork
 from domain.templates import DigestGroup, Verdict
 from domain.usecases.posting import posting
 from domain.usecases.transaction import (
+    FALLBACK_MODE,
     UseCase,
     item_entries,
     system_entry,
@@ -205,6 +206,8 @@ class Digests(UseCase):
                 )
             text = states.require_reason(reason) if not approve else None
             decided: list[Item] = []
+            new_entries: list[JournalEntry] = []
+            fallback = approve and await self._tx.fallback(uow)
             entries: list[AuditEntry] = []
             notices: list[notifications.Notification] = []
             for item in items:
@@ -213,16 +216,15 @@ class Digests(UseCase):
                     transition = states.approve(item, actor=actor, now=now, note="digest bulk")
                     if transition.item.state is not ReviewState.APPROVED:  # pragma: no cover
                         raise InvalidCommand(f"{item.human_id} needs individual review")
-                    final, event, entry = posting(
-                        transition.item, EntryKind.APPROVAL, now, policy.accounts
-                    )
-                    await self._tx.store_entry(uow, entry)
+                    final = transition.item
+                    new_entries.append(posting(final, EntryKind.APPROVAL, now, policy.accounts))
                     data = {
-                        **event.data,
                         "cluster_id": cluster_id,
                         "window": cluster.window,
                         "approvers": [actor],
                     }
+                    if fallback:
+                        data[FALLBACK_MODE] = True
                     events = (
                         states.Event(
                             name="item.approved_in_bulk",
@@ -269,6 +271,11 @@ class Digests(UseCase):
                 )
             )
             await uow.audit.append(entries)
+            # Each approved item's entry, after its approval in the log; it leaves for
+            # the ledger and the item is posted when the ledger accepts it.
+            by_id = {i.id: i for i in decided}
+            for entry in new_entries:
+                await self._tx.store_entry(uow, entry, item=by_id[entry.item_id])
             notices.append(
                 notifications.digest_cluster_decided(
                     channel=policy.channel_for(cluster.team),

@@ -264,10 +264,15 @@ async def test_approve_all_posts_every_item_with_one_record_each_plus_one_for_th
         cluster_id=cluster_id, actor="U0ALICE", now=T0 + timedelta(hours=1), approve=True
     )
     assert [i.facts.external_id for i in outcome.items] == ["g-1", "g-2", "g-3"]
-    assert {i.state for i in outcome.items} == {ReviewState.POSTED}
-    assert all(i.ledger_ref for i in outcome.items)
+    # Approved, not posted: each entry waits for the ledger's answer.
+    assert {i.state for i in outcome.items} == {ReviewState.APPROVED}
+    assert not any(i.ledger_ref for i in outcome.items)
     new = (await _events(migrated))[len(before) :]
-    assert Counter(e for e, _ in new) == {"item.approved_in_bulk": 3, "digest.cluster_approved": 1}
+    assert Counter(e for e, _ in new) == {
+        "item.approved_in_bulk": 3,
+        "digest.cluster_approved": 1,
+        "journal.created": 3,
+    }
     assert {i for e, i in new if e == "item.approved_in_bulk"} == {
         items[r].id for r in ("g-1", "g-2", "g-3")
     }
@@ -351,7 +356,7 @@ async def test_a_group_with_one_changed_item_is_refused_whole_and_nothing_change
     assert cluster["state"] == "open"
     # Each item can still be decided on its own.
     one = await usecases.decisions.approve(item_id=items["g-1"].id or 0, actor="U0ALICE", now=T0)
-    assert one.item.state is ReviewState.POSTED
+    assert one.item.state is ReviewState.APPROVED
 
 
 async def test_maker_checker_refuses_approving_a_group_with_an_item_one_prepared(
