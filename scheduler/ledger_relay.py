@@ -38,7 +38,7 @@ from domain.items import JournalEntry
 from domain.notifications import NoticeKind, Notification, ledger_breaker
 from domain.ports import Clock, LedgerSink
 from domain.templates import DeliveryFailed, LedgerPost
-from domain.usecases.ledger import ClaimedRow, LedgerDeliveries, Recorded
+from domain.usecases.ledger import ClaimedRow, Delivery, LedgerDeliveries, Recorded
 from store.breakers import BreakerStore
 from store.journal import JournalReader
 from store.outbox import OutboxStore
@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=30)
 #: Entries in flight at once.
 CONCURRENCY = 16
+#: Accepted entries recorded per transaction.
+RECORD_CHUNK = 100
 _LEDGER_KINDS = frozenset({NoticeKind.LEDGER})
 
 
@@ -103,6 +105,7 @@ class LedgerRelay:
         # it has been closed without failures throughout (successes then write nothing).
         self._open = False
         self._clean = False
+        self._accepted: list[Delivery] = []
 
     def wake(self) -> None:
         """Asks for a pass as soon as possible (called after a commit)."""
@@ -167,6 +170,7 @@ class LedgerRelay:
                     await self._deliver(message, entries, stats)
 
             await asyncio.gather(*(one(m) for m in claimed))
+            await self._record_accepted(stats)
         finally:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -219,18 +223,15 @@ class LedgerRelay:
         match decision:
             case ledger.Deliver():
                 await self._succeeded(now)
-                recorded = await self._deliveries.delivered(
-                    row=ClaimedRow(id=message.id, attempts=message.attempts),
-                    idempotency_key=entry.idempotency_key,
-                    reference=decision.reference,
-                    now=now,
-                )
-                if recorded is Recorded.LOST_ROW:
-                    log.warning(
-                        "ledger row taken over by another relay",
-                        extra={"event": "ledger_lease_lost", "outbox_id": message.id},
+                # Recorded with the pass's other answers (one transaction per chunk); a
+                # crash before then leaves the row to come back, and the ledger's 409.
+                self._accepted.append(
+                    Delivery(
+                        row=ClaimedRow(id=message.id, attempts=message.attempts),
+                        idempotency_key=entry.idempotency_key,
+                        reference=decision.reference,
                     )
-                stats.delivered += 1
+                )
             case ledger.RetryAt():
                 self._clean = False
                 step = await self._change(
@@ -266,6 +267,38 @@ class LedgerRelay:
                 await self._deliveries.refused(
                     idempotency_key=entry.idempotency_key, error=decision.error, now=now
                 )
+
+    async def _record_accepted(self, stats: LedgerStats) -> None:
+        """Records the pass's accepted entries, ``RECORD_CHUNK`` per transaction (one by
+        one for a chunk that fails, so one changed item does not hold back the rest)."""
+        accepted, self._accepted = self._accepted, []
+        now = self._clock.now()
+        for start in range(0, len(accepted), RECORD_CHUNK):
+            chunk = accepted[start : start + RECORD_CHUNK]
+            try:
+                results = await self._deliveries.delivered_many(chunk, now=now)
+            except Exception:
+                log.warning(
+                    "recording a chunk of ledger answers failed; one by one",
+                    extra={"event": "ledger_record_retry", "count": len(chunk)},
+                    exc_info=True,
+                )
+                results = []
+                for delivery in chunk:
+                    try:
+                        results += await self._deliveries.delivered_many([delivery], now=now)
+                    except Exception:  # its row comes back with its lease; the ledger: 409
+                        log.exception(
+                            "recording a ledger answer failed",
+                            extra={"event": "ledger_record_failed", "outbox_id": delivery.row.id},
+                        )
+            for result in results:
+                if result is Recorded.LOST_ROW:
+                    log.warning(
+                        "ledger row taken over by another relay",
+                        extra={"event": "ledger_lease_lost"},
+                    )
+                stats.delivered += result is not Recorded.LOST_ROW
 
     async def _succeeded(self, now: datetime) -> None:
         if not self._clean:

@@ -18,6 +18,7 @@ The ledger relay (scheduler) sends; these use cases record, each in one transact
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -30,7 +31,7 @@ from domain.journal import released
 from domain.notifications import ledger_delivery
 from domain.ports import UnitOfWork
 from domain.usecases.posting import POSTING_KINDS, delivered
-from domain.usecases.transaction import UseCase, item_entry
+from domain.usecases.transaction import Step, UseCase, item_entry
 
 
 class Recorded(StrEnum):
@@ -50,6 +51,15 @@ class ClaimedRow:
     attempts: int
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Delivery:
+    """The ledger's acceptance of the entry a claimed row delivers."""
+
+    row: ClaimedRow
+    idempotency_key: str
+    reference: str
+
+
 class LedgerDeliveries(UseCase):
     """Records what the ledger answered (see module docstring)."""
 
@@ -57,31 +67,61 @@ class LedgerDeliveries(UseCase):
         self, *, row: ClaimedRow, idempotency_key: str, reference: str, now: datetime
     ) -> Recorded:
         """Stores ``reference`` on the entry, settles its row and posts its item."""
-        async with self._tx.uow() as uow:
-            entry = await uow.journal.get_by_key(idempotency_key)
-            if entry is None:
-                return Recorded.NO_ENTRY
-            if not await uow.outbox.settle(row.id, attempts=row.attempts, now=now):
-                return Recorded.LOST_ROW
-            if entry.reference is not None or not await uow.journal.mark_delivered(
-                idempotency_key, reference=reference, now=now
-            ):
-                await uow.commit()
-                return Recorded.ALREADY
-            await self._record(uow, entry, reference, now)
-            await uow.commit()
-            return Recorded.DELIVERED
+        delivery = Delivery(row=row, idempotency_key=idempotency_key, reference=reference)
+        (result,) = await self.delivered_many([delivery], now=now)
+        return result
 
-    async def _record(
-        self, uow: UnitOfWork, entry: JournalEntry, reference: str, now: datetime
+    async def delivered_many(
+        self, deliveries: Sequence[Delivery], *, now: datetime
+    ) -> list[Recorded]:
+        """:meth:`delivered` for several answers in one transaction (one audit append,
+        one checkpoint), what each did in order.
+
+        Raises:
+            StaleItem: an item changed meanwhile; nothing was written (record them one
+                by one to keep the others).
+        """
+        results: list[Recorded] = []
+        steps: list[Step] = []
+        records: list[AuditEntry] = []
+        async with self._tx.uow() as uow:
+            for d in deliveries:
+                entry = await uow.journal.get_by_key(d.idempotency_key)
+                if entry is None:
+                    results.append(Recorded.NO_ENTRY)
+                elif not await uow.outbox.settle(d.row.id, attempts=d.row.attempts, now=now):
+                    results.append(Recorded.LOST_ROW)
+                elif entry.reference is not None or not await uow.journal.mark_delivered(
+                    d.idempotency_key, reference=d.reference, now=now
+                ):
+                    results.append(Recorded.ALREADY)
+                else:
+                    await self._posting(uow, entry, d.reference, now, steps, records)
+                    results.append(Recorded.DELIVERED)
+            if steps:
+                await self._tx.record(uow, steps, now)
+            if records:
+                await uow.audit.append(records)
+            await uow.commit()
+        return results
+
+    async def _posting(
+        self,
+        uow: UnitOfWork,
+        entry: JournalEntry,
+        reference: str,
+        now: datetime,
+        steps: list[Step],
+        records: list[AuditEntry],
     ) -> None:
+        """Posts the entry's item (its own decision's entry), else audits the delivery."""
         item = await self._tx.load(uow, entry.item_id)
         if entry.kind in POSTING_KINDS and item.state is ReviewState.APPROVED:
             transition = delivered(item, entry, reference, now)
             written = await self._tx.update(uow, transition.item, expected_version=item.version)
             if written is None:
                 raise StaleItem(f"{item.human_id} changed while recording its posting")
-            await self._tx.record(uow, [(item, written, transition.events)], now)
+            steps.append((item, written, transition.events))
             return
         event = states.Event(
             name="journal.delivered",
@@ -95,7 +135,7 @@ class LedgerDeliveries(UseCase):
                 "reference": reference,
             },
         )
-        await uow.audit.append([item_entry(item, event, now)])
+        records.append(item_entry(item, event, now))
 
     async def refused(self, *, idempotency_key: str, error: str, now: datetime) -> None:
         """Audits that the ledger refused the entry for good (its row is dead-lettered
