@@ -23,7 +23,8 @@ What a record tells, by event (``to`` always gives the state):
 - ``item.approved`` (its ``approvers``), ``item.rejected`` (no approvals),
   ``item.escalated``, ``item.auto_accepted``: who decided;
 - ``journal.created``: a journal entry (accounts, debits, credits, currency,
-  idempotency key), made by a decision and delivered later;
+  idempotency key), made by a decision and delivered later; ``journal.released``: a
+  held entry's new accounts;
 - ``item.posted``: the ledger reference the item shows (in logs written before posting
   waited for the ledger, also the journal entry); ``item.approved_in_bulk`` both an
   approval and the decision (and, in such older logs, the posting);
@@ -250,6 +251,8 @@ class LogReplay:
             self._post(item, item_id, seq, data)
         elif event == "journal.created":
             self._post(None, item_id, seq, data)
+        elif event == "journal.released":
+            self._release(data)
         elif event == "dispute.opened":
             item.approvers = []
             item.write_offs = []
@@ -287,6 +290,19 @@ class LogReplay:
                 if isinstance(line, dict)
             ],
         )
+
+    def _release(self, data: dict[str, Any]) -> None:
+        """A held entry rebuilt on real accounts: its lines' accounts, in order."""
+        ref, accounts = data.get("entry"), data.get("new_accounts")
+        posted = self._entries.get(ref) if isinstance(ref, str) else None
+        if posted is None or not isinstance(accounts, list):
+            return
+        if len(accounts) != len(posted.lines):
+            return  # the table check then names the difference
+        posted.lines = [
+            (str(account), debit, credit)
+            for account, (_, debit, credit) in zip(accounts, posted.lines, strict=True)
+        ]
 
     # -- tables --
 

@@ -27,6 +27,7 @@ from domain.intake import IntakeRow
 from domain.items import ReviewState, RiskTier
 from domain.ledger import Accepted
 from domain.notifications import NoticeKind
+from domain.policy import parse_policy
 from domain.usecases import UseCases
 from ledger.file import FileLedgerSink
 from ledger.http import HttpLedgerSink
@@ -41,6 +42,7 @@ from store.outbox import OutboxStore, RowState
 from store.tables import audit_records, journal_entries, outbox
 from store.uow import SqlUnitOfWorkFactory
 from tests.builders import make_facts
+from tests.conftest import EXAMPLE_POLICY
 from tests.fakes import FixedClock
 from tests.ledger_standin import LedgerStandIn
 from tests.ledger_support import deliver_all, ledger_relay, policy_with_accounts
@@ -389,3 +391,47 @@ async def test_a_failed_probe_reopens_the_breaker_without_a_second_alert(
         r for r in await desk.rows(NoticeKind.ALERT) if r["payload"]["template"] == "ledger_breaker"
     ]
     assert len(alerts) == 1
+
+
+async def test_held_entries_leave_only_on_real_accounts_after_a_policy_reload(
+    migrated: Database, tmp_path: Path, ledger: LedgerStandIn, sink: HttpLedgerSink
+) -> None:
+    without = parse_policy(EXAMPLE_POLICY.read_text())
+    current = [without]
+    signer = load_or_create_signing_key(tmp_path / "audit.pem")
+    async with migrated.writer.begin() as conn:
+        await init_audit(conn, signer=signer, now=NOW)
+    factory = SqlUnitOfWorkFactory(
+        database=migrated, signer=signer, anchors=AnchorFile(tmp_path / "anchors.jsonl")
+    )
+    usecases = UseCases.over(uow=factory, policy=lambda: current[0])
+    desk = Desk(db=migrated, usecases=usecases, clock=FixedClock(NOW), tmp=tmp_path)
+    ids = await desk.accept(2)
+    assert [e["hold"] for e in await desk.entries()] == ["no account mapping"] * 2
+    assert await desk.rows(NoticeKind.LEDGER) == []
+    relay = ledger_relay(migrated, usecases, sink, desk.clock)
+    assert (await deliver_all(relay)).claimed == 0 and ledger.requests == 0
+
+    current[0] = policy_with_accounts()
+    await usecases.policy_events.policy_changed(
+        old_version=without.version, new_version=current[0].version, text="", now=NOW
+    )
+    entries = await desk.entries()
+    assert [e["hold"] for e in entries] == [None, None]
+    assert [[line["account"] for line in e["lines"]] for e in entries] == [["1190", "1999"]] * 2
+    released = await desk.events("journal.released")
+    assert sorted(r["item_id"] for r in released) == sorted(ids)
+    data = json.loads(released[0]["body"])["data"]
+    assert data["old_accounts"] == ["recon-clearing:ACME-US", "suspense:ACME-US"]
+    assert data["new_accounts"] == ["1190", "1999"]
+
+    stats = await deliver_all(relay)
+    assert stats.delivered == 2
+    sent = {line["account"] for body in ledger.bodies for line in body["lines"]}
+    assert sent == {"1190", "1999"}  # no placeholder account ever left
+    for item_id in ids:
+        assert (await usecases.queries.get(item_id)).state is ReviewState.POSTED
+    report = await verify_database(
+        migrated, anchors=AnchorFile(tmp_path / "anchors.jsonl"), deep=True
+    )
+    assert report.ok, report.problem
