@@ -167,9 +167,7 @@ class Transactions:
         for before, after, events in steps:
             if fallback:
                 # The ledger's breaker is open: the decision still happens, and says so.
-                events = [
-                    dataclasses.replace(e, data={**e.data, FALLBACK_MODE: True}) for e in events
-                ]
+                events = [marked(e) for e in events]
             entries.extend(item_entries(after, events, now))
             notices.extend(notifications.for_change(before, after, events, policy, now))
         await uow.audit.append(entries)
