@@ -102,7 +102,7 @@ class LedgerRelay:
         self._rng = rng or random.Random()
         self._wake = asyncio.Event()
         # This pass: whether the breaker opened (then nothing more is sent), and whether
-        # it has been closed without failures throughout (successes then write nothing).
+        # it was last seen closed with no failures counted (successes then write nothing).
         self._open = False
         self._clean = False
         self._accepted: list[Delivery] = []
@@ -233,7 +233,6 @@ class LedgerRelay:
                     )
                 )
             case ledger.RetryAt():
-                self._clean = False
                 step = await self._change(
                     lambda b: breaker.failed(
                         b,
@@ -326,6 +325,8 @@ class LedgerRelay:
             return []
 
         result = await self._breakers.change(breaker.LEDGER, step, now=now, notices=notices)
+        # Closed with no failures counted: further successes have nothing to change.
+        self._clean = result.breaker.is_closed and result.breaker.failures == 0
         if result.change is Change.OPENED:
             log.error(
                 "ledger circuit breaker opened",
