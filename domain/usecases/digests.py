@@ -36,6 +36,7 @@ from domain.usecases.transaction import (
     FALLBACK_MODE,
     UseCase,
     item_entries,
+    marked,
     system_entry,
 )
 
@@ -207,7 +208,7 @@ class Digests(UseCase):
             text = states.require_reason(reason) if not approve else None
             decided: list[Item] = []
             new_entries: list[JournalEntry] = []
-            fallback = approve and await self._tx.fallback(uow)
+            fallback = await self._tx.fallback(uow)
             entries: list[AuditEntry] = []
             notices: list[notifications.Notification] = []
             for item in items:
@@ -243,6 +244,8 @@ class Digests(UseCase):
                         )
                         for e in rejected.events
                     )
+                    if fallback:
+                        events = tuple(marked(e) for e in events)
                 written = await self._tx.update(uow, final, expected_version=item.version)
                 if written is None:
                     raise StaleItem(

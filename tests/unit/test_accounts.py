@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from domain.accounts import AccountRole
+from domain.breaker import Breaker, BreakerState
 from domain.errors import PolicyError
 from domain.intake import IntakeRow
 from domain.items import ItemKind, ReviewState
@@ -196,3 +197,39 @@ async def test_held_entries_leave_on_the_accounts_a_reloaded_policy_brings(
         old_version="v3", new_version="v4", text="z", now=clock.now()
     )
     assert factory.audit_events(item.id).count("journal.released") == 1
+
+
+async def test_decisions_taken_while_the_ledgers_breaker_is_open_say_so(
+    clock: FixedClock,
+) -> None:
+    loaded = make_policy(accounts=ACCOUNTS)
+    factory = InMemoryUnitOfWorkFactory()
+    usecases = UseCases.over(uow=factory, policy=lambda: loaded)
+    rows = [
+        IntakeRow(line=n, facts=make_facts(external_id=f"F{n}", amount=Decimal("2500.00")))
+        for n in (2, 3, 4)
+    ]
+    await usecases.intake.ingest(rows, now=clock.now())
+    first, second, third = factory.items
+    await usecases.decisions.approve(item_id=first.id or 0, actor="U0ALICE", now=clock.now())
+    factory.store.breakers["ledger"] = Breaker(
+        name="ledger", state=BreakerState.OPEN, failures=5, opened_at=T0, probe_at=T0
+    )
+    await usecases.decisions.approve(item_id=second.id or 0, actor="U0ALICE", now=clock.now())
+    await usecases.decisions.reject(
+        item_id=third.id or 0, actor="U0ALICE", now=clock.now(), reason="a duplicate of F2 here"
+    )
+
+    def fallback(item_id: int | None) -> list[str]:
+        return [
+            e.event
+            for e in factory.audit_entries
+            if e.item_id == item_id and isinstance(e.data, dict) and e.data.get("fallback_mode")
+        ]
+
+    assert fallback(first.id) == []
+    assert fallback(second.id) == ["item.approval_recorded", "item.approved"]
+    assert fallback(third.id) == ["item.rejected"]
+    # The decision happened all the same: approved, its entry queued for later.
+    assert factory.item(second.id or 0).state is ReviewState.APPROVED
+    assert f"ledger:item-{second.id}-approval" in {n.dedupe_key for n in factory.notifications}
