@@ -82,7 +82,7 @@ class LedgerRelay:
         cooldown: timedelta = breaker.COOLDOWN,
         threshold: int = breaker.THRESHOLD,
         lease: timedelta = LEASE,
-        batch_size: int = 200,
+        batch_size: int = 128,
         concurrency: int = CONCURRENCY,
         rng: random.Random | None = None,
     ) -> None:
@@ -106,6 +106,7 @@ class LedgerRelay:
         self._open = False
         self._clean = False
         self._accepted: list[Delivery] = []
+        self._unsent: list[OutboxMessage] = []
 
     def wake(self) -> None:
         """Asks for a pass as soon as possible (called after a commit)."""
@@ -171,6 +172,10 @@ class LedgerRelay:
 
             await asyncio.gather(*(one(m) for m in claimed))
             await self._record_accepted(stats)
+            if self._unsent:
+                unsent, self._unsent = self._unsent, []
+                current = await self._breakers.get(breaker.LEDGER)
+                await self._put_back(unsent, self._clock.now(), current, stats)
         finally:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -191,11 +196,8 @@ class LedgerRelay:
     ) -> None:
         """Returns rows untouched (not a failure) until the breaker lets them through."""
         at = current.probe_at or now + self._cooldown
-        for message in claimed:
-            await self._outbox.reschedule(
-                message, at=at, error="ledger circuit breaker open", count_failure=False
-            )
-            stats.held_back += 1
+        await self._outbox.put_back(claimed, at=at, error="ledger circuit breaker open")
+        stats.held_back += len(claimed)
 
     async def _deliver(
         self,
@@ -212,8 +214,7 @@ class LedgerRelay:
             await self._give_up(message, f"the entry is held: {entry.hold}", stats)
             return
         if self._open:
-            current = await self._breakers.get(breaker.LEDGER)
-            await self._put_back([message], self._clock.now(), current, stats)
+            self._unsent.append(message)  # handed back together after the pass
             return
         outcome = await self._sink.send(entry)
         now = self._clock.now()

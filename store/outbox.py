@@ -383,6 +383,26 @@ class OutboxStore:
         async with self._db.writer.begin() as conn:
             await conn.execute(update(outbox).where(self._held(message)).values(**values))
 
+    async def put_back(
+        self, messages: Sequence[OutboxMessage], *, at: datetime, error: str
+    ) -> None:
+        """Returns claimed rows untouched (not a failure) for a later attempt at ``at``,
+        in one transaction: :meth:`reschedule` for many rows (a breaker that opened
+        mid-pass hands back the rest of its batch)."""
+        if not messages:
+            return
+        async with self._db.writer.begin() as conn:
+            for message in messages:
+                values: dict[str, Any] = {
+                    "state": RowState.PENDING.value,
+                    "available_at": at,
+                    "lease_expires_at": None,
+                    "last_error": error,
+                }
+                if message.unsure_since is not None:
+                    values.update(state=RowState.SENDING.value, lease_expires_at=at)
+                await conn.execute(update(outbox).where(self._held(message)).values(**values))
+
     async def dead_letter(
         self,
         message: OutboxMessage,

@@ -106,7 +106,7 @@ async def _round(
                     clock=SystemClock(),
                     compliance_channel=lambda: "C0COMPLIANCE",
                     cooldown=timedelta(seconds=cooldown),
-                    batch_size=500,
+                    batch_size=128,
                     concurrency=32,
                 )
                 started = time.perf_counter()
