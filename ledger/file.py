@@ -73,6 +73,8 @@ class FileLedgerSink:
         for path in sorted(self._dir.glob(f"*{_SUFFIX}")):
             name = path.name
             start = self._read_to.get(name, 0)
+            if path.stat().st_size <= start:
+                continue  # nothing appended since (a torn tail is re-read only when it grows)
             with open(path, "rb") as handle:
                 handle.seek(start)
                 chunk = handle.read()
