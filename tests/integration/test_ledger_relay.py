@@ -10,6 +10,7 @@ Runs on SQLite and, with RECON_TEST_POSTGRES_URL, on PostgreSQL.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from collections.abc import AsyncIterator
@@ -24,7 +25,7 @@ from sqlalchemy import select
 from domain import breaker
 from domain.breaker import BreakerState
 from domain.intake import IntakeRow
-from domain.items import ReviewState, RiskTier
+from domain.items import JournalEntry, JournalLine, ReviewState, RiskTier
 from domain.ledger import Accepted
 from domain.notifications import NoticeKind
 from domain.policy import parse_policy
@@ -435,3 +436,29 @@ async def test_held_entries_leave_only_on_real_accounts_after_a_policy_reload(
         migrated, anchors=AnchorFile(tmp_path / "anchors.jsonl"), deep=True
     )
     assert report.ok, report.problem
+
+
+async def test_two_processes_sharing_the_ledger_directory_write_an_entry_once(
+    tmp_path: Path,
+) -> None:
+    entry = JournalEntry(
+        idempotency_key="item-7-approval",
+        ledger_ref="JE-00000007-A",
+        item_id=7,
+        currency="EUR",
+        lines=(
+            JournalLine(account="1190", debit_minor=999),
+            JournalLine(account="1999", credit_minor=999),
+        ),
+        memo="R-7 approval by U0ALICE",
+        created_at=NOW,
+        entity="ACME-DE",
+    )
+    clock = FixedClock(NOW)
+    # Two sinks: two processes, each with its own index, on one directory.
+    one = FileLedgerSink(directory=tmp_path, today=clock.now)
+    other = FileLedgerSink(directory=tmp_path, today=clock.now)
+    outcomes = await asyncio.gather(*(s.send(entry) for s in (one, other, one, other)))
+    assert {o.reference for o in outcomes if isinstance(o, Accepted)} == {"file:2026-12-06.jsonl#1"}
+    assert sum(isinstance(o, Accepted) and not o.duplicate for o in outcomes) == 1
+    assert len((tmp_path / "2026-12-06.jsonl").read_text().splitlines()) == 1
