@@ -11,7 +11,9 @@ see ``ledger/``) and records the answer at once (:func:`domain.ledger.decide`):
   path as a Slack message that cannot be delivered), and the refusal audited;
 - unavailable (5xx, timeout, refused connection): retried after ``min(2**n + jitter,
   30 s)``; and counted by the circuit breaker (:mod:`domain.breaker`, stored in the
-  ``breakers`` table so every process sees it). After 5 in a row it opens: nothing is
+  ``breakers`` table so every process sees it). After 5 in a row (no answer from the
+  ledger in between: a failure of a request sent before the ledger last answered another
+  does not count, since entries are sent concurrently) it opens: nothing is
   sent, compliance hears once, and after the cooldown one probe decides whether it
   closes again.
 
@@ -26,7 +28,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -85,6 +89,7 @@ class LedgerRelay:
         batch_size: int = 128,
         concurrency: int = CONCURRENCY,
         rng: random.Random | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._outbox = outbox
         self._journal = journal
@@ -100,6 +105,9 @@ class LedgerRelay:
         self._batch_size = batch_size
         self._concurrency = concurrency
         self._rng = rng or random.Random()
+        self._monotonic = monotonic
+        # When the ledger last answered (any answer but unavailability), this process.
+        self._answered_at = -math.inf
         self._wake = asyncio.Event()
         # This pass: whether the breaker opened (then nothing more is sent), and whether
         # it was last seen closed with no failures counted (successes then write nothing).
@@ -216,7 +224,10 @@ class LedgerRelay:
         if self._open:
             self._unsent.append(message)  # handed back together after the pass
             return
+        sent_at = self._monotonic()
         outcome = await self._sink.send(entry)
+        if not isinstance(outcome, ledger.Unavailable):
+            self._answered_at = self._monotonic()
         now = self._clock.now()
         decision = ledger.decide(
             outcome, failures=message.failures, now=now, jitter=self._rng.random()
@@ -234,18 +245,22 @@ class LedgerRelay:
                     )
                 )
             case ledger.RetryAt():
-                step = await self._change(
-                    lambda b: breaker.failed(
-                        b,
+                # Consecutive means no answer in between: a failure of a request sent
+                # before the ledger last answered another one does not count (a timeout
+                # ends long after the fast answers sent after it).
+                if self._answered_at <= sent_at:
+                    step = await self._change(
+                        lambda b: breaker.failed(
+                            b,
+                            now,
+                            error=decision.error,
+                            threshold=self._threshold,
+                            cooldown=self._cooldown,
+                        ),
                         now,
-                        error=decision.error,
-                        threshold=self._threshold,
-                        cooldown=self._cooldown,
-                    ),
-                    now,
-                )
-                if not step.breaker.is_closed:
-                    self._open = True
+                    )
+                    if not step.breaker.is_closed:
+                        self._open = True
                 await self._outbox.reschedule(
                     message, at=decision.at, error=decision.error, count_failure=True
                 )

@@ -462,3 +462,19 @@ async def test_two_processes_sharing_the_ledger_directory_write_an_entry_once(
     assert {o.reference for o in outcomes if isinstance(o, Accepted)} == {"file:2026-12-06.jsonl#1"}
     assert sum(isinstance(o, Accepted) and not o.duplicate for o in outcomes) == 1
     assert len((tmp_path / "2026-12-06.jsonl").read_text().splitlines()) == 1
+
+
+async def test_timeouts_outlived_by_answers_sent_after_them_do_not_trip_the_breaker(
+    desk: Desk, ledger: LedgerStandIn, sink: HttpLedgerSink
+) -> None:
+    # Six entries at once: five never answered in time, one answered at once. By the
+    # time the five time out the ledger has answered a request sent after them: it is
+    # up, so they are not five failures in a row.
+    await desk.accept(6)
+    ledger.time_out_next(5)
+    stats = await ledger_relay(desk.db, desk.usecases, sink, desk.clock).run_once()
+    assert (stats.claimed, stats.delivered, stats.retried) == (6, 1, 5)
+    assert (await BreakerStore(desk.db).get(breaker.LEDGER)).state is BreakerState.CLOSED
+    assert [
+        r for r in await desk.rows(NoticeKind.ALERT) if r["payload"]["template"] == "ledger_breaker"
+    ] == []
