@@ -27,6 +27,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.container import Container, SetupError
 from bot.errors import BotError
+from bot.ledger import ClosableSink, make_relay, make_sink
 from bot.redaction import install_log_redaction, redact
 from bot.settings import Settings
 from bot.setup import desk_files
@@ -34,10 +35,11 @@ from handlers import actions, commands, digests, events, views
 from handlers.context import Deps, InFlight
 from handlers.notifier import SlackNotifier, make_client
 from scheduler.jobs import Jobs
+from scheduler.ledger_relay import LedgerRelay
 from scheduler.relay import OutboxRelay
 from scheduler.setup import build_scheduler
 from store.audit.log import history as audit_history
-from store.outbox import OutboxStore
+from store.outbox import SLACK_KINDS, OutboxStore
 from store.private_files import exposed_files
 
 log = logging.getLogger("recon_bot")
@@ -144,6 +146,8 @@ class Server:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     inflight: InFlight = field(default_factory=InFlight)
     relay: OutboxRelay | None = None
+    ledger_relay: LedgerRelay | None = None
+    ledger_sink: ClosableSink | None = None
     handler: AsyncSocketModeHandler | None = None
     scheduler: AsyncIOScheduler | None = None
     jobs: Jobs | None = None
@@ -168,7 +172,9 @@ class Server:
             clock=self.container.clock,
             compliance_channel=lambda: policy.current().policy.compliance.channel,
         )
-        self.container.uow.on_commit(self.relay.wake)
+        self.container.uow.on_commit(self.relay.wake, kinds=SLACK_KINDS)
+        self.ledger_sink = make_sink(self.container.settings, self.container)
+        self.ledger_relay = make_relay(self.container, self.ledger_sink, alerted=self.relay.wake)
         settings = self.container.settings
         self.jobs = Jobs(
             usecases=self.container.usecases,
@@ -225,10 +231,12 @@ class Server:
         relay_task = asyncio.create_task(self.relay.run(self.stop, interval=self.relay_interval))
         sealer = self.container.uow.sealer
         self.seal_task = asyncio.create_task(sealer.run(self.stop)) if sealer is not None else None
+        assert self.ledger_relay is not None
+        ledger_task = asyncio.create_task(self.ledger_relay.run(self.stop))
         try:
             await self.stop.wait()
         finally:
-            await self.shutdown(relay_task)
+            await self.shutdown(relay_task, ledger_task)
 
     async def _abandon_start(self) -> None:
         # A start that failed half-way: close what it opened, deliver nothing.
@@ -238,9 +246,15 @@ class Server:
             await self.handler.close_async()  # type: ignore[no-untyped-call]
         if self.http is not None:
             await self.http.close()
+        if self.ledger_sink is not None:
+            await self.ledger_sink.close()
 
-    async def shutdown(self, relay_task: asyncio.Task[None] | None = None) -> None:
-        """Stops taking work, drains listeners, lets the relay finish its batch."""
+    async def shutdown(
+        self,
+        relay_task: asyncio.Task[None] | None = None,
+        ledger_task: asyncio.Task[None] | None = None,
+    ) -> None:
+        """Stops taking work, drains listeners, lets the relays finish their batches."""
         log.info("shutting down", extra={"event": "shutdown"})
         self.stop.set()
         if self.scheduler is not None and self.scheduler.running:
@@ -258,17 +272,31 @@ class Server:
             )
         if self.relay is not None:
             self.relay.wake()
+        if ledger_task is not None:
+            try:
+                async with asyncio.timeout(SHUTDOWN_GRACE_S):
+                    await ledger_task
+            except TimeoutError:
+                ledger_task.cancel()
         if relay_task is not None:
             try:
                 async with asyncio.timeout(SHUTDOWN_GRACE_S):
                     await relay_task
             except TimeoutError:
                 relay_task.cancel()
+        if self.ledger_relay is not None:
+            try:  # the last decisions' entries (their postings update the cards below)
+                async with asyncio.timeout(SHUTDOWN_GRACE_S):
+                    await self.ledger_relay.run_once()
+            except TimeoutError:
+                log.warning("ledger not reached at shutdown", extra={"event": "shutdown_ledger"})
         if self.relay is not None:
             await self.relay.run_once()  # deliver what the last listeners enqueued
         await self._seal_audit_log()
         if self.http is not None:
             await self.http.close()
+        if self.ledger_sink is not None:
+            await self.ledger_sink.close()
         log.info("stopped", extra={"event": "stopped"})
 
     async def _seal_audit_log(self) -> None:
