@@ -20,9 +20,11 @@ from domain.audit.records import AuditEntry
 from domain.ports import (
     AuditSink,
     DigestRepository,
+    FxRateRepository,
     IntakeRepository,
     ItemRepository,
     JournalRepository,
+    LedgerRepository,
     LedgerStatusRepository,
     OnceKeys,
     OutboxSink,
@@ -35,6 +37,7 @@ from store.audit.log import SqlAuditLog
 from store.digests import SqlDigestRepository
 from store.engine import Database
 from store.intake import SqlIntakeRepository
+from store.ledger import SqlFxRateRepository, SqlLedgerRepository
 from store.ledger_status import SqlLedgerStatusRepository
 from store.outbox_sink import SqlOutboxSink
 from store.repositories import SqlItemRepository, SqlJournalRepository
@@ -56,6 +59,8 @@ class SqlUnitOfWork:
     items: ItemRepository
     journal: JournalRepository
     intake: IntakeRepository
+    ledger: LedgerRepository
+    fx: FxRateRepository
     digests: DigestRepository
     views: ViewStateRepository
     ledger_status: LedgerStatusRepository
@@ -101,6 +106,8 @@ class SqlUnitOfWork:
         self.items = SqlItemRepository(conn)
         self.journal = SqlJournalRepository(conn)
         self.intake = SqlIntakeRepository(conn)
+        self.ledger = SqlLedgerRepository(conn)
+        self.fx = SqlFxRateRepository(conn)
         self.digests = SqlDigestRepository(conn)
         self.views = SqlViewStateRepository(conn)
         self.ledger_status = SqlLedgerStatusRepository(conn)
