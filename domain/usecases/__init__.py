@@ -18,8 +18,10 @@ from domain.usecases.decisions import Decisions
 from domain.usecases.digests import Digests
 from domain.usecases.dispute_log import DisputeLog
 from domain.usecases.disputes import Disputes
+from domain.usecases.fx import FxImport
 from domain.usecases.intake import Intake
 from domain.usecases.ladder import Ladder
+from domain.usecases.ledger import LedgerImport
 from domain.usecases.policy_events import PolicyEvents
 from domain.usecases.queries import Queries
 from domain.usecases.transaction import PolicySource
@@ -30,6 +32,8 @@ class UseCases:
     """Every use case of the desk, over one unit-of-work factory and one policy source."""
 
     intake: Intake
+    ledger: LedgerImport
+    fx: FxImport
     decisions: Decisions
     claims: Claims
     ladder: Ladder
@@ -44,6 +48,8 @@ class UseCases:
         """Builds each use case on the same store and policy."""
         return cls(
             intake=Intake(uow=uow, policy=policy),
+            ledger=LedgerImport(uow=uow, policy=policy),
+            fx=FxImport(uow=uow, policy=policy),
             decisions=Decisions(uow=uow, policy=policy),
             claims=Claims(uow=uow, policy=policy),
             ladder=Ladder(uow=uow, policy=policy),
