@@ -12,6 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from domain.fx import AppliedRate
 from domain.money import Money
 
 
@@ -189,6 +190,9 @@ class RoutingDecision:
     required_approvals: int
     policy_version: str
     reporting_amount: Decimal | None
+    #: The rate ``reporting_amount`` was converted at, and where it came from (None: no
+    #: rate, or the item is in the reporting currency).
+    fx: AppliedRate | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

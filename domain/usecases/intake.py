@@ -18,6 +18,7 @@ from domain.ports import UnitOfWork
 from domain.routing import route_item, routing_data
 from domain.usecases.amendments import Amendment, plan_amendment, routed_item
 from domain.usecases.posting import accepted_and_posted
+from domain.usecases.rates import load_rates
 from domain.usecases.transaction import (
     UseCase,
     item_entries,
@@ -183,15 +184,24 @@ class Intake(UseCase):
             found = await uow.items.get_many_by_external(source, external_ids)
             existing.update({(source, k): v for k, v in found.items()})
 
+        today = now.date()
+        rates = await load_rates(uow, [r.facts for r in rows], loaded, today=today)
         fresh: list[tuple[IntakeRow, RoutingDecision]] = []
         changed: list[tuple[Item, IntakeRow]] = []
+        reporting = loaded.policy.reporting_currency
         for row in rows:
             facts = row.facts
             current = existing.get((facts.source, facts.external_id))
             if current is None:
                 decision = row.decision
-                if decision is None or decision.policy_version != loaded.version:
-                    decision = route_item(facts, loaded)
+                # A decision made ahead (by the parsing process) knew the policy's static
+                # rates only: with dated rates stored, a foreign amount is routed again.
+                if (
+                    decision is None
+                    or decision.policy_version != loaded.version
+                    or (rates is not None and facts.currency != reporting)
+                ):
+                    decision = route_item(facts, loaded, rates=rates, today=today)
                 fresh.append((row, decision))
                 continue
             if same_content(current.content_hash, facts, hashed=row.content_hash):
@@ -208,6 +218,7 @@ class Intake(UseCase):
                 now,
                 clocked=self._tx.clocked,
                 prior=prior.get(current.id or 0, ()),
+                rates=rates,
             )
             for current, row in changed
         ]
