@@ -21,6 +21,7 @@ import dataclasses
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self
 
@@ -32,6 +33,7 @@ from domain.intake import RowError
 from domain.items import Item, JournalEntry, ReviewState, Route
 from domain.ledger import LedgerEntry, MatchStatus, StoredLedgerEntry
 from domain.ledger_status import BreakerStatus, Delivery, DeliveryCounts
+from domain.money import canonical_decimal
 from domain.notifications import Notification
 from domain.ports import (
     AuditSink,
@@ -770,7 +772,9 @@ class InMemoryFxRateRepository:
     async def put_many(self, rates: Sequence[FxRate], *, now: datetime) -> None:
         await self._uow.begin_write()
         for rate in rates:
-            self._uow.staged_fx[rate.key] = rate
+            # Kept as the store keeps it: exact text in its one canonical spelling.
+            exact = Decimal(canonical_decimal(rate.rate))
+            self._uow.staged_fx[rate.key] = dataclasses.replace(rate, rate=exact)
 
     async def for_book(
         self, *, currencies: Collection[str], since: date, until: date
