@@ -66,6 +66,12 @@ def rate_date(facts: ItemFacts, today: date | None) -> date | None:
     return facts.booked_on or today
 
 
+def item_rate_day(item: Item) -> date:
+    """The day a stored item's amount converts at: its ``booked_on``, else the day it
+    was ingested."""
+    return rate_date(item.facts, item.created_at.date()) or item.created_at.date()
+
+
 def to_reporting(
     amount: Decimal, currency: str, loaded: LoadedPolicy, *, rate: AppliedRate | None = None
 ) -> Decimal | None:

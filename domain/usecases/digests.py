@@ -31,8 +31,10 @@ from domain.journal import EntryKind
 from domain.permissions import Person, can_see, check_can_act, sees_everything
 from domain.policy import Policy
 from domain.ports import UnitOfWork
+from domain.routing import item_rate_day
 from domain.templates import DigestGroup, Verdict
 from domain.usecases.posting import posting
+from domain.usecases.rates import load_rates
 from domain.usecases.transaction import (
     UseCase,
     item_entries,
@@ -90,7 +92,10 @@ class Digests(UseCase):
                 ids = [i.id for i in items if i.id is not None]
                 if await uow.digests.mark(item_ids=ids, window=window) != len(ids):
                     return []  # another process is posting this window: roll back
-                plan = plan_digest(team_name, window, items, loaded)
+                rates = await load_rates(
+                    uow, [(i.facts.currency, item_rate_day(i)) for i in items], loaded
+                )
+                plan = plan_digest(team_name, window, items, loaded, rates=rates)
                 versions = {i.id: (i.version, i.content_hash) for i in items}
                 notices: list[notifications.Notification] = []
                 groups = [(c.key, c.item_ids, False) for c in plan.clusters]

@@ -21,7 +21,7 @@ from domain.items import (
 from domain.journal import EntryKind, build_adjustment
 from domain.policy import Policy
 from domain.ports import UnitOfWork
-from domain.routing import applied_rate, rate_date, write_off_approvers
+from domain.routing import applied_rate, item_rate_day, write_off_approvers
 from domain.usecases.posting import entry_data
 from domain.usecases.rates import load_rates
 from domain.usecases.transaction import Outcome, UseCase
@@ -180,9 +180,8 @@ class Disputes(UseCase):
         found: list[AppliedRate | None] = [None]
 
         async def find_rate(uow: UnitOfWork, item: Item) -> None:
-            ingested = item.created_at.date()
-            rates = await load_rates(uow, [item.facts], loaded, today=ingested)
-            on = rate_date(item.facts, ingested)
+            on = item_rate_day(item)
+            rates = await load_rates(uow, [(item.facts.currency, on)], loaded)
             found[0] = applied_rate(item.facts.currency, loaded, rates=rates, on=on)
 
         def move(item: Item) -> states.Transition:

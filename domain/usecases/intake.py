@@ -15,7 +15,7 @@ from domain.intake import IntakeRow, RowError, same_content
 from domain.items import Item, JournalEntry, ReviewState, Route, RoutingDecision, format_human_id
 from domain.policy import LoadedPolicy
 from domain.ports import UnitOfWork
-from domain.routing import route_item, routing_data
+from domain.routing import rate_date, route_item, routing_data
 from domain.usecases.amendments import Amendment, plan_amendment, routed_item
 from domain.usecases.posting import accepted_and_posted
 from domain.usecases.rates import load_rates
@@ -185,7 +185,9 @@ class Intake(UseCase):
             existing.update({(source, k): v for k, v in found.items()})
 
         today = now.date()
-        rates = await load_rates(uow, [r.facts for r in rows], loaded, today=today)
+        rates = await load_rates(
+            uow, [(r.facts.currency, rate_date(r.facts, today) or today) for r in rows], loaded
+        )
         fresh: list[tuple[IntakeRow, RoutingDecision]] = []
         changed: list[tuple[Item, IntakeRow]] = []
         reporting = loaded.policy.reporting_currency

@@ -10,13 +10,22 @@ from pathlib import Path
 
 import pytest
 
+from domain.digest import plan_digest
 from domain.fx import CROSS_PRECISION, AppliedRate, FxRate, RateBook
 from domain.fx_rows import parse_rate_row
 from domain.intake import RowError
 from domain.items import ItemKind, Route
-from domain.routing import POLICY_SOURCE, applied_rate, route_item, routing_data, to_reporting
+from domain.routing import (
+    POLICY_SOURCE,
+    applied_rate,
+    item_rate_day,
+    route_item,
+    routing_data,
+    to_reporting,
+)
 from fxfeeds.ecb import EcbFileError, parse_ecb
-from tests.builders import make_facts, make_policy
+from tests.builders import make_facts, make_item, make_policy
+from tests.fakes import T0
 
 DATA = Path(__file__).parent.parent / "data" / "fx"
 FRI, SAT, SUN, MON = date(2026, 12, 4), date(2026, 12, 5), date(2026, 12, 6), date(2026, 12, 7)
@@ -282,3 +291,16 @@ def test_an_item_in_the_reporting_currency_records_no_rate() -> None:
     facts = make_facts(currency="USD", amount=Decimal("100.00"), booked_on=FRI)
     decision = route_item(facts, make_policy(), rates=BOOK, today=MON)
     assert decision.fx is None and decision.reporting_amount == Decimal("100.00")
+
+
+def test_the_digest_sets_an_item_apart_by_the_same_dated_rate_routing_used() -> None:
+    loaded = make_policy(fx_rates={"EUR": "1.10"})
+    # 9,200 EUR: 10,120 USD at the static rate (material: apart), 9,982 at Friday's.
+    booked = make_item(facts=make_facts(currency="EUR", amount="9200.00", booked_on=FRI))
+    # No booked_on: the ingest day (T0) is the rate date; the book has nothing that early.
+    undated = make_item(id=2, facts=make_facts(external_id="E-2", currency="EUR", amount="9200.00"))
+    assert item_rate_day(undated) == T0.date()
+    static = plan_digest("treasury", "w", [booked, undated], loaded)
+    dated = plan_digest("treasury", "w", [booked, undated], loaded, rates=BOOK)
+    assert static.apart == (1, 2)
+    assert dated.apart == (2,) and [c.item_ids for c in dated.clusters] == [(1,)]
