@@ -224,8 +224,16 @@ class FxRateRepository(Protocol):
         """The stored rates among ``keys``."""
         ...
 
-    async def put_many(self, rates: Sequence[FxRate], *, now: datetime) -> None:
-        """Inserts new rates, or replaces the rate of a key already stored."""
+    async def add_many(self, rates: Sequence[FxRate], *, now: datetime) -> None:
+        """Inserts rates whose keys are not stored yet.
+
+        Raises:
+            an integrity error of the backend: one of the keys is stored already.
+        """
+        ...
+
+    async def replace(self, rate: FxRate, *, now: datetime) -> bool:
+        """Replaces the stored rate of ``rate``'s key; False when there is none."""
         ...
 
     async def for_book(

@@ -18,6 +18,8 @@ from store.bulk import insert_rows
 from store.tables import fx_rates, ledger_entries
 
 _IN_CHUNK = 300
+#: FX keys per range query (a chunk spans a few weeks of a daily file's rates).
+_RANGE_CHUNK = 2000
 
 
 def _entry_values(entry: LedgerEntry) -> dict[str, Any]:
@@ -148,16 +150,16 @@ class SqlFxRateRepository:
     async def get_many(
         self, keys: Sequence[tuple[date, str, str, str]]
     ) -> dict[tuple[date, str, str, str], FxRate]:
-        unique = list(dict.fromkeys(keys))
+        # Keys in date order, a few thousand at a time: one range scan of the unique
+        # index (it leads with the date) per chunk, the exact keys picked in Python.
+        unique = sorted(set(keys))
         found: dict[tuple[date, str, str, str], FxRate] = {}
-        for start in range(0, len(unique), _IN_CHUNK):
-            chunk = unique[start : start + _IN_CHUNK]
+        for start in range(0, len(unique), _RANGE_CHUNK):
+            chunk = unique[start : start + _RANGE_CHUNK]
             wanted = set(chunk)
-            days = sorted({k[0] for k in chunk})
-            currencies = sorted({k[2] for k in chunk})
             rows = await self._conn.execute(
                 select(fx_rates).where(
-                    fx_rates.c.rate_date.in_(days), fx_rates.c.currency.in_(currencies)
+                    fx_rates.c.rate_date >= chunk[0][0], fx_rates.c.rate_date <= chunk[-1][0]
                 )
             )
             for row in rows.mappings():
@@ -166,11 +168,7 @@ class SqlFxRateRepository:
                     found[rate.key] = rate
         return found
 
-    async def put_many(self, rates: Sequence[FxRate], *, now: datetime) -> None:
-        if not rates:
-            return
-        stored = await self.get_many([r.key for r in rates])
-        fresh = [r for r in rates if r.key not in stored]
+    async def add_many(self, rates: Sequence[FxRate], *, now: datetime) -> None:
         await insert_rows(
             self._conn,
             fx_rates,
@@ -183,21 +181,22 @@ class SqlFxRateRepository:
                     "source": r.source,
                     "imported_at": now,
                 }
-                for r in fresh
+                for r in rates
             ],
         )
-        for rate in rates:
-            if rate.key in stored:
-                await self._conn.execute(
-                    update(fx_rates)
-                    .where(
-                        fx_rates.c.rate_date == rate.on,
-                        fx_rates.c.base == rate.base,
-                        fx_rates.c.currency == rate.currency,
-                        fx_rates.c.source == rate.source,
-                    )
-                    .values(rate=canonical_decimal(rate.rate), imported_at=now)
-                )
+
+    async def replace(self, rate: FxRate, *, now: datetime) -> bool:
+        result = await self._conn.execute(
+            update(fx_rates)
+            .where(
+                fx_rates.c.rate_date == rate.on,
+                fx_rates.c.base == rate.base,
+                fx_rates.c.currency == rate.currency,
+                fx_rates.c.source == rate.source,
+            )
+            .values(rate=canonical_decimal(rate.rate), imported_at=now)
+        )
+        return bool(result.rowcount == 1)
 
     async def for_book(
         self, *, currencies: Collection[str], since: date, until: date

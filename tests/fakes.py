@@ -754,6 +754,11 @@ class InMemoryLedgerRepository:
         return True
 
 
+def _as_stored(rate: FxRate) -> FxRate:
+    """The rate as the store keeps it: exact text in its one canonical spelling."""
+    return dataclasses.replace(rate, rate=Decimal(canonical_decimal(rate.rate)))
+
+
 class InMemoryFxRateRepository:
     """Dated rates by key; the book query as the SQL one answers it."""
 
@@ -769,12 +774,20 @@ class InMemoryFxRateRepository:
         visible = self._visible()
         return {k: visible[k] for k in keys if k in visible}
 
-    async def put_many(self, rates: Sequence[FxRate], *, now: datetime) -> None:
+    async def add_many(self, rates: Sequence[FxRate], *, now: datetime) -> None:
         await self._uow.begin_write()
+        visible = self._visible()
         for rate in rates:
-            # Kept as the store keeps it: exact text in its one canonical spelling.
-            exact = Decimal(canonical_decimal(rate.rate))
-            self._uow.staged_fx[rate.key] = dataclasses.replace(rate, rate=exact)
+            if rate.key in visible:
+                raise DuplicateKey(f"FX rate {rate.key} exists")
+            visible[rate.key] = self._uow.staged_fx[rate.key] = _as_stored(rate)
+
+    async def replace(self, rate: FxRate, *, now: datetime) -> bool:
+        await self._uow.begin_write()
+        if rate.key not in self._visible():
+            return False
+        self._uow.staged_fx[rate.key] = _as_stored(rate)
+        return True
 
     async def for_book(
         self, *, currencies: Collection[str], since: date, until: date

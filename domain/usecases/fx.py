@@ -84,17 +84,17 @@ class FxImport(UseCase):
             for start in range(0, len(unique), _CHUNK):
                 chunk = unique[start : start + _CHUNK]
                 stored = await uow.fx.get_many([r.key for r in chunk])
-                changed: list[FxRate] = []
+                fresh: list[FxRate] = []
                 for rate in chunk:
                     before = stored.get(rate.key)
                     if before is None:
                         result.inserted += 1
-                        changed.append(rate)
+                        fresh.append(rate)
                     elif before.rate == rate.rate:
                         result.unchanged += 1
                     else:
                         result.replaced += 1
-                        changed.append(rate)
+                        await uow.fx.replace(rate, now=now)
                         records.append(
                             system_entry(
                                 "fx.rate_replaced",
@@ -109,7 +109,7 @@ class FxImport(UseCase):
                                 file=file_name,
                             )
                         )
-                await uow.fx.put_many(changed, now=now)
+                await uow.fx.add_many(fresh, now=now)
             days = sorted({r.on for r in unique})
             records.append(
                 system_entry(

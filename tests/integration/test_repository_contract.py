@@ -880,13 +880,17 @@ async def test_fx_rates_keep_their_exact_digits_and_a_new_rate_replaces_the_key(
 ) -> None:
     rates = [fx(3, "USD", "1.08500"), fx(4, "USD", "1.0861"), fx(4, "USD", "1.09", source="csv")]
     async with store.uows() as uow:
-        await uow.fx.put_many(rates, now=T0)
+        await uow.fx.add_many(rates, now=T0)
         await uow.commit()
+    with pytest.raises(DUPLICATE):
+        async with store.uows() as uow:
+            await uow.fx.add_many([fx(3, "USD", "2")], now=T0)
     async with store.uows() as uow:
         found = await uow.fx.get_many([r.key for r in rates] + [fx(5, "USD", "1").key])
         assert found == {r.key: r for r in rates}
         assert str(found[rates[0].key].rate) == "1.085"  # stored canonical, same value
-        await uow.fx.put_many([fx(4, "USD", "1.0871")], now=T0)
+        assert await uow.fx.replace(fx(4, "USD", "1.0871"), now=T0)
+        assert not await uow.fx.replace(fx(9, "USD", "1.0871"), now=T0)
         await uow.commit()
     async with store.uows(read_only=True) as uow:
         found = await uow.fx.get_many([rates[1].key])
@@ -895,7 +899,7 @@ async def test_fx_rates_keep_their_exact_digits_and_a_new_rate_replaces_the_key(
 
 async def test_the_book_query_gives_the_range_and_the_latest_rate_before_it(store: Store) -> None:
     async with store.uows() as uow:
-        await uow.fx.put_many(
+        await uow.fx.add_many(
             [
                 fx(1, "USD", "1.01"),
                 fx(2, "USD", "1.02"),
