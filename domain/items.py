@@ -137,6 +137,9 @@ class Dispute:
     #: When the desk reminded the dispute's owner that the expected resolution date had
     #: passed (once per dispute; None until then).
     reminded_at: datetime | None = None
+    #: Sign-offs the write-off needs, as the latest sign-off's decision worked it out (at
+    #: the dated FX rate of the item's day): what the card shows. None before the first.
+    write_off_required: int | None = None
 
 
 def dispute_id(item_id: int, number: int) -> str:

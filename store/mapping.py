@@ -69,6 +69,7 @@ def _dispute_to_json(d: Dispute | None) -> dict[str, Any] | None:
         "number": d.number,
         "resolution_amount": _dec_text(d.resolution_amount),
         "reminded_at": d.reminded_at.isoformat() if d.reminded_at else None,
+        **({"write_off_required": d.write_off_required} if d.write_off_required else {}),
     }
 
 
@@ -98,6 +99,7 @@ def _dispute_from_json(d: dict[str, Any] | None) -> Dispute | None:
             Decimal(d["resolution_amount"]) if d.get("resolution_amount") is not None else None
         ),
         reminded_at=datetime.fromisoformat(d["reminded_at"]) if d.get("reminded_at") else None,
+        write_off_required=d.get("write_off_required"),
     )
 
 

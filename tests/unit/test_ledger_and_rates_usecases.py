@@ -19,6 +19,7 @@ from domain.ledger import LedgerEntry, LedgerRow, MatchStatus, parse_ledger_row
 from domain.policy import LedgerColumns, parse_policy, policy_version
 from domain.usecases import UseCases
 from domain.usecases.fx import RateProblem
+from handlers.blocks.items import write_off_progress
 from tests.builders import make_facts, make_policy, policy_text
 from tests.fakes import FixedClock, InMemoryUnitOfWorkFactory
 
@@ -382,6 +383,11 @@ async def test_a_write_off_is_sized_at_the_dated_rate_and_its_records_say_so(
     assert data_of(approval)["fx"]["rate"] == "1.1"
     assert data_of(approval)["fx"]["date"] == "2026-12-04"
     assert data_of(approval)["fx"]["source"] == "ECB"
+    # The card counts the sign-offs that decision asked for, not the static-rate rule's one.
+    stored = uow_factory.store.items[1]
+    assert stored.dispute is not None and stored.dispute.write_off_required == 2
+    progress = write_off_progress(stored, loaded.policy)
+    assert progress is not None and "1 of 2 sign-offs" in progress
 
 
 def test_entries_compare_by_content() -> None:
