@@ -9,7 +9,6 @@ reporting currency; without a ``source`` it is from the file name.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,7 +81,6 @@ def read_rate_file(path: Path, *, reporting_currency: str) -> RateFile:
 def _read_csv(path: Path, reporting_currency: str) -> RateFile:
     rates: list[FxRate] = []
     problems: list[RateProblem] = []
-    sha = hashlib.sha256()
     with path.open("rb") as raw:
         reader = HashingReader(raw)
         first = True
@@ -118,5 +116,5 @@ def _read_csv(path: Path, reporting_currency: str) -> RateFile:
                 )
             else:
                 rates.append(parsed)
-        sha = reader.sha256
-    return RateFile(rates=rates, problems=problems, file_format="csv", sha256=sha.hexdigest())
+        digest = reader.sha256.hexdigest()
+    return RateFile(rates=rates, problems=problems, file_format="csv", sha256=digest)

@@ -6,13 +6,15 @@ European Central Bank's reference rates have base EUR (``1 EUR = 1.0850 USD`` is
 
 :class:`RateBook` holds the rates a batch needs (loaded by the shell from the store) and
 answers "reporting-currency units per one unit of X on day D" with the latest rate on or
-before D, and where it came from (:class:`AppliedRate`). The conversion is found, in
-order: the same currency (1); a rate quoted from the reporting currency (its inverse);
-a rate quoted into it (as is); else a cross rate through EUR,
-``rate(X->R) = rate(EUR->R) / rate(EUR->X)``. Inverses and cross rates are divided in a
-decimal context of :data:`CROSS_PRECISION` significant digits (ROUND_HALF_EVEN); a rate
-used as quoted is exact. Between two sources with a rate on the same latest day, the
-source whose name sorts first wins, so the choice never depends on load order.
+before D, and where it came from (:class:`AppliedRate`). The same currency is 1; else
+there are three ways to the rate: quoted from X into the reporting currency (used as
+is), quoted from the reporting currency into X (its inverse), or a cross rate through
+EUR, ``rate(X->R) = rate(EUR->R) / rate(EUR->X)`` (dated by its older leg). The most
+recent of those wins (a month-old CSV quote does not beat yesterday's ECB cross rate);
+on the same date, in that order. Inverses and cross rates are divided in a decimal
+context of :data:`CROSS_PRECISION` significant digits (ROUND_HALF_EVEN); a rate used as
+quoted is exact. Between two sources with a rate on the same latest day, the source
+whose name sorts first wins, so the choice never depends on load order.
 """
 
 from __future__ import annotations
@@ -117,7 +119,11 @@ class RateBook:
         return quotes[at - 1] if at else None
 
     def lookup(self, currency: str, reporting: str, on: date) -> AppliedRate | None:
-        """Reporting units per unit of ``currency`` on ``on`` (latest rate on or before it)."""
+        """Reporting units per unit of ``currency`` on ``on`` (latest rate on or before it).
+
+        Of the ways to find it (quoted, inverse, cross through EUR), the one whose rate is
+        the most recent wins; on the same date, in that order.
+        """
         if currency == reporting:
             return AppliedRate(
                 currency=currency,
@@ -127,26 +133,49 @@ class RateBook:
                 source="identity",
                 basis="same currency",
             )
-        if quoted := self._latest(currency, reporting, on):
-            return AppliedRate(
-                currency=currency,
-                reporting_currency=reporting,
-                rate=quoted.rate,
-                on=quoted.on,
-                source=quoted.source,
-                basis=f"1 {currency} = {canonical_decimal(quoted.rate)} {reporting}",
+        found = [
+            rate
+            for rate in (
+                self._quoted(currency, reporting, on),
+                self._inverse(currency, reporting, on),
+                self._cross(currency, reporting, on),
             )
-        if inverse := self._latest(reporting, currency, on):
-            return AppliedRate(
-                currency=currency,
-                reporting_currency=reporting,
-                rate=_DIVIDE.divide(Decimal(1), inverse.rate),
-                on=inverse.on,
-                source=inverse.source,
-                basis=f"1 / ({reporting}->{currency} {canonical_decimal(inverse.rate)})",
-            )
-        if PIVOT in (currency, reporting):
+            if rate is not None
+        ]
+        if not found:
             return None
+        newest = max(rate.on or on for rate in found)
+        return next(rate for rate in found if rate.on == newest)
+
+    def _quoted(self, currency: str, reporting: str, on: date) -> AppliedRate | None:
+        quoted = self._latest(currency, reporting, on)
+        if quoted is None:
+            return None
+        return AppliedRate(
+            currency=currency,
+            reporting_currency=reporting,
+            rate=quoted.rate,
+            on=quoted.on,
+            source=quoted.source,
+            basis=f"1 {currency} = {canonical_decimal(quoted.rate)} {reporting}",
+        )
+
+    def _inverse(self, currency: str, reporting: str, on: date) -> AppliedRate | None:
+        inverse = self._latest(reporting, currency, on)
+        if inverse is None:
+            return None
+        return AppliedRate(
+            currency=currency,
+            reporting_currency=reporting,
+            rate=_DIVIDE.divide(Decimal(1), inverse.rate),
+            on=inverse.on,
+            source=inverse.source,
+            basis=f"1 / ({reporting}->{currency} {canonical_decimal(inverse.rate)})",
+        )
+
+    def _cross(self, currency: str, reporting: str, on: date) -> AppliedRate | None:
+        if PIVOT in (currency, reporting):
+            return None  # the quoted or inverse rate already is the euro's
         to_reporting = self._latest(PIVOT, reporting, on)
         to_currency = self._latest(PIVOT, currency, on)
         if to_reporting is None or to_currency is None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from datetime import date
 from decimal import Decimal
@@ -304,3 +305,16 @@ def test_the_digest_sets_an_item_apart_by_the_same_dated_rate_routing_used() -> 
     dated = plan_digest("treasury", "w", [booked, undated], loaded, rates=BOOK)
     assert static.apart == (1, 2)
     assert dated.apart == (2,) and [c.item_ids for c in dated.clusters] == [(1,)]
+
+
+def test_the_most_recent_way_to_a_rate_wins_and_on_one_day_a_quote_beats_a_cross_rate() -> None:
+    old_quote = FxRate(on=date(2026, 11, 2), base="USD", currency="CAD", rate=Decimal("1.25"),
+                       source="treasury")  # fmt: skip
+    book = RateBook.of([old_quote, ecb(FRI, "USD", "1.0850"), ecb(FRI, "CAD", "1.5190")])
+    fresh = book.lookup("CAD", "USD", FRI)
+    # Friday's ECB cross rate, 1.0850 / 1.5190 = 0.714285714286, not November's 1 / 1.25.
+    assert fresh is not None and fresh.rate == Decimal("0.714285714286") and fresh.on == FRI
+    same_day = dataclasses.replace(old_quote, on=FRI)
+    quoted = RateBook.of([same_day, ecb(FRI, "USD", "1.0850"), ecb(FRI, "CAD", "1.5190")])
+    got = quoted.lookup("CAD", "USD", FRI)
+    assert got is not None and got.rate == Decimal("0.8") and got.source == "treasury"
