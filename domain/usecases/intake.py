@@ -185,9 +185,14 @@ class Intake(UseCase):
             existing.update({(source, k): v for k, v in found.items()})
 
         today = now.date()
-        rates = await load_rates(
-            uow, [(r.facts.currency, rate_date(r.facts, today) or today) for r in rows], loaded
-        )
+        # Each row's rate day: booked_on, else the day its item was first ingested (today
+        # for a new one, as plan_amendment converts an amended one).
+        days = []
+        for row in rows:
+            current = existing.get((row.facts.source, row.facts.external_id))
+            ingested = current.created_at.date() if current is not None else today
+            days.append((row.facts.currency, rate_date(row.facts, ingested) or ingested))
+        rates = await load_rates(uow, days, loaded)
         fresh: list[tuple[IntakeRow, RoutingDecision]] = []
         changed: list[tuple[Item, IntakeRow]] = []
         reporting = loaded.policy.reporting_currency

@@ -396,3 +396,30 @@ def test_entries_compare_by_content() -> None:
     assert base.content_hash() == dataclasses.replace(base).content_hash()
     for change in ({"description": "x"}, {"booked_on": MON}, {"counterparty": "y"}):
         assert dataclasses.replace(base, **change).content_hash() != base.content_hash()
+
+
+async def test_an_amended_item_without_booked_on_keeps_the_rate_of_its_first_ingest_day(
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+) -> None:
+    first_day = clock.now().date()
+    later = first_day + timedelta(days=30)
+    middle = first_day + timedelta(days=10)
+    await store_rates(
+        usecases,
+        clock,
+        rate(first_day, "USD", "1.2000"),
+        rate(middle, "USD", "1.3000"),
+        rate(later, "USD", "1.5000"),
+    )
+    facts = make_facts(external_id="E-1", currency="EUR", amount=Decimal("100.00"))
+    await usecases.intake.ingest([IntakeRow(line=2, facts=facts)], now=clock.now())
+    clock.advance(timedelta(days=30))
+    changed = dataclasses.replace(facts, amount=Decimal("200.00"))
+    result = await usecases.intake.ingest([IntakeRow(line=2, facts=changed)], now=clock.now())
+    assert result.amended == 1
+    [ingested] = records(uow_factory, "item.ingested")
+    [amended] = records(uow_factory, "item.amended")
+    assert data_of(ingested)["fx"]["date"] == first_day.isoformat()
+    routing = data_of(amended)  # the amended record holds the new routing's data
+    assert routing["fx"]["date"] == first_day.isoformat()
+    assert routing["reporting_amount"] == "240.00"  # at 1.20, not the later 1.30 or 1.50
