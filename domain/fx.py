@@ -66,6 +66,18 @@ class AppliedRate:
     source: str
     basis: str
 
+    @classmethod
+    def from_audit_data(cls, data: dict[str, Any]) -> AppliedRate:
+        """The rate :meth:`audit_data` described (how the store keeps an item's rate)."""
+        return cls(
+            currency=data["currency"],
+            reporting_currency=data["to"],
+            rate=Decimal(data["rate"]),
+            on=date.fromisoformat(data["date"]) if data.get("date") else None,
+            source=data["source"],
+            basis=data["basis"],
+        )
+
     def audit_data(self) -> dict[str, Any]:
         """What a decision's audit record says about the rate (exact decimal text)."""
         return {

@@ -272,6 +272,9 @@ class Item:
     decided_by: str | None = None
     decided_at: datetime | None = None
     decision_note: str | None = None
+    #: The FX rate its routing converted the amount at (None: reporting currency, or no
+    #: rate); its approvals' records repeat it, since the approvals it needs came from it.
+    fx: AppliedRate | None = None
 
     @property
     def human_id(self) -> str:

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from domain.fx import AppliedRate
 from domain.items import (
     Approval,
     Dispute,
@@ -149,6 +150,7 @@ ITEM_COLUMNS: tuple[str, ...] = (
     "decided_by",
     "decided_at",
     "decision_note",
+    "fx",
 )
 
 
@@ -204,6 +206,7 @@ def item_values(item: Item) -> tuple[Any, ...]:
         item.decided_by,
         item.decided_at,
         item.decision_note,
+        item.fx.audit_data() if item.fx is not None else None,
     )
 
 
@@ -268,6 +271,7 @@ def item_from_row(row: Mapping[Any, Any]) -> Item:
         decided_by=row["decided_by"],
         decided_at=row["decided_at"],
         decision_note=row["decision_note"],
+        fx=AppliedRate.from_audit_data(row["fx"]) if row["fx"] else None,
     )
 
 

@@ -112,6 +112,8 @@ items = Table(
     Column("decided_by", String(50)),
     Column("decided_at", UtcDateTime),
     Column("decision_note", Text),
+    # The FX rate routing converted the amount at (AppliedRate.audit_data), or null.
+    Column("fx", JSON),
     UniqueConstraint("source", "external_id"),
     Index(None, "state", "team", "priority"),
     Index(None, "assignee", "state"),

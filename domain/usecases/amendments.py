@@ -55,6 +55,7 @@ def routed_item(
         policy_version=decision.policy_version,
         team=decision.team,
         required_approvals=decision.required_approvals,
+        fx=decision.fx,
         created_at=now,
         updated_at=now,
         sla_started_at=now,

@@ -341,6 +341,15 @@ async def test_intake_routes_at_the_dated_rate_and_its_record_names_rate_date_an
     assert "fx" not in by_item["USD"]
     assert uow_factory.store.items[1].route is Route.DIGEST
 
+    # The item keeps the rate, and its approval's record repeats it: the approvals it
+    # needs came from the amount that rate gave.
+    eur_item = uow_factory.store.items[1]
+    assert eur_item.fx is not None and eur_item.fx.audit_data() == by_item["EUR"]["fx"]
+    await usecases.decisions.approve(item_id=1, actor="U0ALICE", now=clock.now())
+    [approval] = records(uow_factory, "item.approval_recorded")
+    assert data_of(approval)["fx"] == by_item["EUR"]["fx"]
+    assert data_of(approval)["required"] == 1
+
 
 async def test_without_stored_rates_intake_records_the_policy_rate_it_used(
     usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock

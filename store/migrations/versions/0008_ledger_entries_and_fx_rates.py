@@ -1,4 +1,4 @@
-"""general-ledger entries (ledger import) and dated FX rates (fx import)
+"""general-ledger entries (ledger import), dated FX rates (fx import), items.fx
 
 Revision ID: 0008
 Revises: 0007
@@ -21,6 +21,8 @@ _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("items", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("fx", sa.JSON(), nullable=True))
     op.create_table(
         "ledger_entries",
         sa.Column("id", _ID, autoincrement=True, nullable=False),
@@ -80,3 +82,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("fx_rates")
     op.drop_table("ledger_entries")
+    with op.batch_alter_table("items", schema=None) as batch_op:
+        batch_op.drop_column("fx")
