@@ -16,9 +16,9 @@ from domain.delivery import MessageLocation, OutboxMessage
 from domain.delivery import Outcome as DeliveryOutcome
 from domain.digest import ClusterMember, ClusterRecord, ClusterState
 from domain.fx import FxRate
+from domain.gl import LedgerEntry, MatchStatus, StoredLedgerEntry
 from domain.intake import RowError
 from domain.items import Item, JournalEntry, ReviewState
-from domain.ledger import LedgerEntry, MatchStatus, StoredLedgerEntry
 from domain.ledger_status import BreakerStatus, DeliveryCounts
 from domain.notifications import Notification
 
@@ -369,7 +369,7 @@ class UnitOfWork(Protocol):
     items: ItemRepository
     journal: JournalRepository
     intake: IntakeRepository
-    ledger: LedgerRepository
+    gl: LedgerRepository
     fx: FxRateRepository
     digests: DigestRepository
     views: ViewStateRepository

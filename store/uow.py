@@ -36,8 +36,8 @@ from store.audit.anchors import AnchorFile, AnchorFileError
 from store.audit.log import SqlAuditLog
 from store.digests import SqlDigestRepository
 from store.engine import Database
+from store.gl import SqlFxRateRepository, SqlLedgerRepository
 from store.intake import SqlIntakeRepository
-from store.ledger import SqlFxRateRepository, SqlLedgerRepository
 from store.ledger_status import SqlLedgerStatusRepository
 from store.outbox_sink import SqlOutboxSink
 from store.repositories import SqlItemRepository, SqlJournalRepository
@@ -59,7 +59,7 @@ class SqlUnitOfWork:
     items: ItemRepository
     journal: JournalRepository
     intake: IntakeRepository
-    ledger: LedgerRepository
+    gl: LedgerRepository
     fx: FxRateRepository
     digests: DigestRepository
     views: ViewStateRepository
@@ -106,7 +106,7 @@ class SqlUnitOfWork:
         self.items = SqlItemRepository(conn)
         self.journal = SqlJournalRepository(conn)
         self.intake = SqlIntakeRepository(conn)
-        self.ledger = SqlLedgerRepository(conn)
+        self.gl = SqlLedgerRepository(conn)
         self.fx = SqlFxRateRepository(conn)
         self.digests = SqlDigestRepository(conn)
         self.views = SqlViewStateRepository(conn)

@@ -29,9 +29,9 @@ from domain.audit.records import AuditEntry
 from domain.dashboard import HIGH_PRIORITY, MEDIUM_PRIORITY
 from domain.digest import ClusterMember, ClusterRecord, ClusterState
 from domain.fx import FxRate
+from domain.gl import LedgerEntry, MatchStatus, StoredLedgerEntry
 from domain.intake import RowError
 from domain.items import Item, JournalEntry, ReviewState, Route
-from domain.ledger import LedgerEntry, MatchStatus, StoredLedgerEntry
 from domain.ledger_status import BreakerStatus, Delivery, DeliveryCounts
 from domain.money import canonical_decimal
 from domain.notifications import Notification
@@ -151,7 +151,7 @@ class InMemoryStore:
     #: Each delivered (or dead) entry's state by idempotency key; absent is pending.
     deliveries: dict[str, Delivery] = field(default_factory=dict)
     #: Ledger entries by (entry id, account), and FX rates by (date, base, currency, source).
-    ledger: dict[tuple[str, str], StoredLedgerEntry] = field(default_factory=dict)
+    gl: dict[tuple[str, str], StoredLedgerEntry] = field(default_factory=dict)
     fx_rates: dict[tuple[date, str, str, str], FxRate] = field(default_factory=dict)
     last_item_id: int = 0
     last_run_id: int = 0
@@ -701,7 +701,7 @@ class InMemoryLedgerRepository:
         self._uow = uow
 
     def _visible(self) -> dict[tuple[str, str], StoredLedgerEntry]:
-        return {**self._uow.store.ledger, **self._uow.staged_ledger}
+        return {**self._uow.store.gl, **self._uow.staged_ledger}
 
     async def get_many(
         self, keys: Sequence[tuple[str, str]]
@@ -809,7 +809,7 @@ class InMemoryUnitOfWork:
     items: ItemRepository
     journal: JournalRepository
     intake: IntakeRepository
-    ledger: LedgerRepository
+    gl: LedgerRepository
     fx: FxRateRepository
     digests: DigestRepository
     views: ViewStateRepository
@@ -841,7 +841,7 @@ class InMemoryUnitOfWork:
         self.items = InMemoryItemRepository(self)
         self.journal = InMemoryJournalRepository(self)
         self.intake = InMemoryIntakeRepository(self)
-        self.ledger = InMemoryLedgerRepository(self)
+        self.gl = InMemoryLedgerRepository(self)
         self.fx = InMemoryFxRateRepository(self)
         self.digests = InMemoryDigestRepository(self)
         self.views = InMemoryViewStateRepository(self)
@@ -901,7 +901,7 @@ class InMemoryUnitOfWork:
         store.once_keys.update(self.staged_once)
         store.digest_windows.update(self.staged_digest_windows)
         store.clusters.update(self.staged_clusters)
-        store.ledger.update(self.staged_ledger)
+        store.gl.update(self.staged_ledger)
         store.fx_rates.update(self.staged_fx)
         store.commits += 1
         self.committed = True

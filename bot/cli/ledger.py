@@ -22,7 +22,7 @@ from bot.files import DEFAULT_BATCH
 
 if TYPE_CHECKING:
     from bot.container import Container
-    from bot.ledger import LedgerRun
+    from bot.gl import LedgerRun
 
 
 @main.group()
@@ -53,12 +53,12 @@ def import_(file: Path, as_json: bool, batch_size: int) -> None:
     if not file.exists():
         fail(f"{file} does not exist")
 
-    from bot.ledger import import_ledger_file
+    from bot.gl import import_ledger_file
 
     async def _import(c: Container) -> LedgerRun:
         return await import_ledger_file(
             path=file,
-            usecase=c.usecases.ledger,
+            usecase=c.usecases.gl,
             loaded=c.policy.current(),
             policy_text=c.policy.text,
             clock=c.clock,

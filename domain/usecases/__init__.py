@@ -19,9 +19,9 @@ from domain.usecases.digests import Digests
 from domain.usecases.dispute_log import DisputeLog
 from domain.usecases.disputes import Disputes
 from domain.usecases.fx import FxImport
+from domain.usecases.gl import LedgerImport
 from domain.usecases.intake import Intake
 from domain.usecases.ladder import Ladder
-from domain.usecases.ledger import LedgerImport
 from domain.usecases.policy_events import PolicyEvents
 from domain.usecases.queries import Queries
 from domain.usecases.transaction import PolicySource
@@ -32,7 +32,7 @@ class UseCases:
     """Every use case of the desk, over one unit-of-work factory and one policy source."""
 
     intake: Intake
-    ledger: LedgerImport
+    gl: LedgerImport
     fx: FxImport
     decisions: Decisions
     claims: Claims
@@ -48,7 +48,7 @@ class UseCases:
         """Builds each use case on the same store and policy."""
         return cls(
             intake=Intake(uow=uow, policy=policy),
-            ledger=LedgerImport(uow=uow, policy=policy),
+            gl=LedgerImport(uow=uow, policy=policy),
             fx=FxImport(uow=uow, policy=policy),
             decisions=Decisions(uow=uow, policy=policy),
             claims=Claims(uow=uow, policy=policy),

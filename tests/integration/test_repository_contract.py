@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from domain.audit import AuditEntry
 from domain.digest import ClusterMember, ClusterState
 from domain.fx import FxRate
+from domain.gl import LedgerEntry, MatchStatus
 from domain.intake import RowError
 from domain.items import (
     EntryKind,
@@ -34,7 +35,6 @@ from domain.items import (
     Route,
 )
 from domain.journal import build_reversal
-from domain.ledger import LedgerEntry, MatchStatus
 from domain.ledger_status import LEDGER_BREAKER, BreakerStatus, DeliveryCounts
 from domain.notifications import NoticeKind, Notification
 from domain.ports import UnitOfWorkFactory
@@ -832,17 +832,17 @@ async def test_ledger_entries_read_back_exactly_at_version_one_unmatched(store: 
     a = ledger_entry("JE-1")
     b = ledger_entry("JE-1", account="1200", amount=Decimal("7"), currency="JPY", reference=None)
     async with store.uows() as uow:
-        await uow.ledger.add_many([a, b], run_id=None, now=T0)
+        await uow.gl.add_many([a, b], run_id=None, now=T0)
         await uow.commit()
     async with store.uows(read_only=True) as uow:
-        found = await uow.ledger.get_many([a.key, b.key, ("JE-2", "1100"), a.key])
+        found = await uow.gl.get_many([a.key, b.key, ("JE-2", "1100"), a.key])
     assert set(found) == {a.key, b.key}
     assert found[a.key].entry == a and found[b.key].entry == b
     assert found[a.key].version == 1 and found[a.key].match_status is MatchStatus.UNMATCHED
     assert found[a.key].content_hash == a.content_hash()
     with pytest.raises(DUPLICATE):
         async with store.uows() as uow:
-            await uow.ledger.add_many([ledger_entry("JE-1")], run_id=None, now=T0)
+            await uow.gl.add_many([ledger_entry("JE-1")], run_id=None, now=T0)
 
 
 async def test_a_ledger_revision_checks_the_version_and_never_touches_a_matched_entry(
@@ -850,23 +850,23 @@ async def test_a_ledger_revision_checks_the_version_and_never_touches_a_matched_
 ) -> None:
     first = ledger_entry("JE-1")
     async with store.uows() as uow:
-        await uow.ledger.add_many([first, ledger_entry("JE-2")], run_id=None, now=T0)
+        await uow.gl.add_many([first, ledger_entry("JE-2")], run_id=None, now=T0)
         await uow.commit()
     changed = dataclasses.replace(first, amount=Decimal("-1250.00"))
     async with store.uows() as uow:
-        assert not await uow.ledger.revise(changed, expected_version=2, run_id=None, now=T0)
-        assert await uow.ledger.revise(changed, expected_version=1, run_id=None, now=T0)
-        assert await uow.ledger.set_match_status(("JE-2", "1100"), MatchStatus.MATCHED, now=T0)
-        assert not await uow.ledger.set_match_status(("JE-9", "1100"), MatchStatus.MATCHED, now=T0)
+        assert not await uow.gl.revise(changed, expected_version=2, run_id=None, now=T0)
+        assert await uow.gl.revise(changed, expected_version=1, run_id=None, now=T0)
+        assert await uow.gl.set_match_status(("JE-2", "1100"), MatchStatus.MATCHED, now=T0)
+        assert not await uow.gl.set_match_status(("JE-9", "1100"), MatchStatus.MATCHED, now=T0)
         await uow.commit()
     async with store.uows() as uow:
-        stored = await uow.ledger.get_many([first.key, ("JE-2", "1100")])
+        stored = await uow.gl.get_many([first.key, ("JE-2", "1100")])
         assert stored[first.key].entry == changed and stored[first.key].version == 2
         assert stored[first.key].content_hash == changed.content_hash()
         matched = stored[("JE-2", "1100")]
         assert matched.match_status is MatchStatus.MATCHED
         other = dataclasses.replace(matched.entry, description="rewritten")
-        assert not await uow.ledger.revise(other, expected_version=1, run_id=None, now=T0)
+        assert not await uow.gl.revise(other, expected_version=1, run_id=None, now=T0)
 
 
 def fx(day: int, currency: str, rate: str, *, source: str = "ECB", base: str = "EUR") -> FxRate:

@@ -13,9 +13,9 @@ import pytest
 from domain.audit.records import AuditEntry
 from domain.errors import PolicyError
 from domain.fx import FxRate
+from domain.gl import LedgerEntry, LedgerRow, MatchStatus, parse_ledger_row
 from domain.intake import IntakeRow, RowError
 from domain.items import DisputeCategory, DisputeOutcome, ReviewState, Route
-from domain.ledger import LedgerEntry, LedgerRow, MatchStatus, parse_ledger_row
 from domain.policy import LedgerColumns, parse_policy, policy_version
 from domain.usecases import UseCases
 from domain.usecases.fx import RateProblem
@@ -143,9 +143,9 @@ def lrows(*entries: LedgerEntry) -> list[LedgerRow]:
 async def test_good_rows_land_bad_rows_are_quarantined_and_each_entry_is_audited(
     usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
-    run = await usecases.ledger.start(file_name="gl.csv", policy_text="p", now=clock.now())
+    run = await usecases.gl.start(file_name="gl.csv", policy_text="p", now=clock.now())
     bad = RowError(line=4, field="date", error="'2026-12-32' is not a date (YYYY-MM-DD)")
-    result = await usecases.ledger.import_rows(
+    result = await usecases.gl.import_rows(
         lrows(entry("GL-1"), entry("GL-2")),
         rejected=[(bad, "GL-3,1100,2026-12-32")],
         run_id=run,
@@ -159,7 +159,7 @@ async def test_good_rows_land_bad_rows_are_quarantined_and_each_entry_is_audited
         1,
     )
     assert result.rejected_rows == [bad]
-    stored = uow_factory.store.ledger
+    stored = uow_factory.store.gl
     assert {k: (s.version, s.match_status) for k, s in stored.items()} == {
         ("GL-1", "1100"): (1, MatchStatus.UNMATCHED),
         ("GL-2", "1100"): (1, MatchStatus.UNMATCHED),
@@ -173,7 +173,7 @@ async def test_good_rows_land_bad_rows_are_quarantined_and_each_entry_is_audited
     imported = records(uow_factory, "ledger.entry_imported")
     assert [data_of(r)["entry_id"] for r in imported] == ["GL-1", "GL-2"]
     assert data_of(imported[0])["content"]["amount"] == "100.00"
-    await usecases.ledger.finish(
+    await usecases.gl.finish(
         run_id=run, result=result, file_sha256="ab" * 32, file_name="gl.csv", now=clock.now()
     )
     [done] = records(uow_factory, "ledger.import_completed")
@@ -184,16 +184,16 @@ async def test_good_rows_land_bad_rows_are_quarantined_and_each_entry_is_audited
 async def test_the_same_entry_again_changes_nothing_and_changed_content_is_a_new_version(
     usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
-    await usecases.ledger.import_rows(lrows(entry("GL-1"), entry("GL-2")), now=clock.now())
+    await usecases.gl.import_rows(lrows(entry("GL-1"), entry("GL-2")), now=clock.now())
     audited = len(uow_factory.audit_entries)
-    again = await usecases.ledger.import_rows(lrows(entry("GL-1"), entry("GL-2")), now=clock.now())
+    again = await usecases.gl.import_rows(lrows(entry("GL-1"), entry("GL-2")), now=clock.now())
     assert (again.inserted, again.unchanged, again.amended) == (0, 2, 0)
     assert len(uow_factory.audit_entries) == audited
 
     changed = entry("GL-2", "99.50")
-    revised = await usecases.ledger.import_rows(lrows(entry("GL-1"), changed), now=clock.now())
+    revised = await usecases.gl.import_rows(lrows(entry("GL-1"), changed), now=clock.now())
     assert (revised.inserted, revised.unchanged, revised.amended) == (0, 1, 1)
-    stored = uow_factory.store.ledger[("GL-2", "1100")]
+    stored = uow_factory.store.gl[("GL-2", "1100")]
     assert (stored.entry, stored.version) == (changed, 2)
     [record] = records(uow_factory, "ledger.entry_revised")
     data = data_of(record)
@@ -208,31 +208,31 @@ async def test_the_same_entry_again_changes_nothing_and_changed_content_is_a_new
 async def test_a_repeated_key_in_one_batch_is_stored_then_compared(
     usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
-    result = await usecases.ledger.import_rows(
+    result = await usecases.gl.import_rows(
         lrows(entry("GL-1"), entry("GL-1"), entry("GL-1", "5.00")), now=clock.now()
     )
     assert (result.inserted, result.unchanged, result.amended) == (1, 1, 1)
-    assert uow_factory.store.ledger[("GL-1", "1100")].version == 2
+    assert uow_factory.store.gl[("GL-1", "1100")].version == 2
 
 
 async def test_a_matched_entry_is_never_rewritten_its_changed_row_is_refused(
     usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
 ) -> None:
-    await usecases.ledger.import_rows(lrows(entry("GL-1")), now=clock.now())
+    await usecases.gl.import_rows(lrows(entry("GL-1")), now=clock.now())
     async with uow_factory() as uow:
-        await uow.ledger.set_match_status(("GL-1", "1100"), MatchStatus.MATCHED, now=clock.now())
+        await uow.gl.set_match_status(("GL-1", "1100"), MatchStatus.MATCHED, now=clock.now())
         await uow.commit()
-    run = await usecases.ledger.start(file_name="gl.csv", policy_text="p", now=clock.now())
-    same = await usecases.ledger.import_rows(lrows(entry("GL-1")), run_id=run, now=clock.now())
+    run = await usecases.gl.start(file_name="gl.csv", policy_text="p", now=clock.now())
+    same = await usecases.gl.import_rows(lrows(entry("GL-1")), run_id=run, now=clock.now())
     assert (same.unchanged, same.rejected) == (1, 0)  # unchanged content is fine
-    result = await usecases.ledger.import_rows(
+    result = await usecases.gl.import_rows(
         lrows(entry("GL-1", "1.00"), entry("GL-9")), run_id=run, now=clock.now()
     )
     assert (result.inserted, result.amended, result.rejected) == (1, 0, 1)
     [refusal] = result.rejected_rows
     assert (refusal.line, refusal.field) == (2, "entry_id")
     assert "is matched (version 1)" in refusal.error and "reverse the match" in refusal.error
-    stored = uow_factory.store.ledger[("GL-1", "1100")]
+    stored = uow_factory.store.gl[("GL-1", "1100")]
     assert stored.entry == entry("GL-1") and stored.version == 1
     assert [q.error for q in uow_factory.store.quarantine] == [refusal]
     assert records(uow_factory, "ledger.entry_revised") == []

@@ -14,8 +14,8 @@ from datetime import datetime
 
 from domain.audit.records import AuditEntry
 from domain.errors import StaleItem
+from domain.gl import LedgerRow, MatchStatus, StoredLedgerEntry
 from domain.intake import RowError
-from domain.ledger import LedgerRow, MatchStatus, StoredLedgerEntry
 from domain.ports import UnitOfWork
 from domain.usecases.intake import IngestResult
 from domain.usecases.transaction import UseCase, system_entry
@@ -109,7 +109,7 @@ class LedgerImport(UseCase):
         if not rows:
             return
         version = self._tx.policy().version
-        stored = await uow.ledger.get_many([r.entry.key for r in rows])
+        stored = await uow.gl.get_many([r.entry.key for r in rows])
         fresh: list[LedgerRow] = []
         entries: list[AuditEntry] = []
         for row in rows:
@@ -127,7 +127,7 @@ class LedgerImport(UseCase):
                 result.rejected += 1
                 result.rejected_rows.append(refusal)
                 continue
-            if not await uow.ledger.revise(
+            if not await uow.gl.revise(
                 row.entry, expected_version=current.version, run_id=run_id, now=now
             ):
                 raise StaleItem(
@@ -152,7 +152,7 @@ class LedgerImport(UseCase):
             )
             result.amended += 1
         if fresh:
-            await uow.ledger.add_many([r.entry for r in fresh], run_id=run_id, now=now)
+            await uow.gl.add_many([r.entry for r in fresh], run_id=run_id, now=now)
             entries.extend(
                 system_entry(
                     "ledger.entry_imported",

@@ -2,7 +2,7 @@
 
 The file is read with item intake's reader (:func:`bot.files.read_rows`: UTF-8 checks,
 rows that cannot be read reported by line), each row validated with the policy's
-``ledger.columns`` and stored batch by batch (:class:`domain.usecases.ledger.LedgerImport`):
+``ledger.columns`` and stored batch by batch (:class:`domain.usecases.gl.LedgerImport`):
 bad rows are reported and quarantined, the good rows of each batch commit together.
 """
 
@@ -16,12 +16,12 @@ from pathlib import Path
 from bot.batches import HashingReader
 from bot.errors import BotError
 from bot.files import DEFAULT_BATCH, RawRow, check_readable, detect_format, read_rows
+from domain.gl import LedgerRow, missing_columns, parse_ledger_row
 from domain.intake import RowError
-from domain.ledger import LedgerRow, missing_columns, parse_ledger_row
 from domain.policy import LoadedPolicy
 from domain.ports import Clock
+from domain.usecases.gl import LedgerImport
 from domain.usecases.intake import IngestResult
-from domain.usecases.ledger import LedgerImport
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

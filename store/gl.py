@@ -12,7 +12,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.fx import FxRate
-from domain.ledger import LedgerEntry, MatchStatus, StoredLedgerEntry
+from domain.gl import LedgerEntry, MatchStatus, StoredLedgerEntry
 from domain.money import Money, canonical_decimal, to_minor
 from store.bulk import insert_rows
 from store.tables import fx_rates, ledger_entries
