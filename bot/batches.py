@@ -28,6 +28,7 @@ from typing import IO, Any, BinaryIO
 
 from bot.files import RawRow, read_rows
 from domain.audit.records import CanonicalData
+from domain.fx import AppliedRate
 from domain.intake import IntakeRow, RowError, parse_row
 from domain.items import ItemFacts, ItemKind, RiskTier, Route, RoutingDecision
 from domain.policy import LoadedPolicy, parse_policy
@@ -192,6 +193,28 @@ def encode_row(row: IntakeRow) -> tuple[Any, ...]:
         d.policy_version,
         _text(d.reporting_amount),
         row.routing_record.text if row.routing_record is not None else None,
+        _fx_values(d.fx),
+    )
+
+
+def _fx_values(fx: AppliedRate | None) -> tuple[str, ...] | None:
+    if fx is None:
+        return None
+    on = fx.on.isoformat() if fx.on is not None else ""
+    return (fx.currency, fx.reporting_currency, str(fx.rate), on, fx.source, fx.basis)
+
+
+def _fx_of(values: tuple[str, ...] | None) -> AppliedRate | None:
+    if values is None:
+        return None
+    currency, reporting, rate, on, source, basis = values
+    return AppliedRate(
+        currency=currency,
+        reporting_currency=reporting,
+        rate=Decimal(rate),
+        on=date.fromisoformat(on) if on else None,
+        source=source,
+        basis=basis,
     )
 
 
@@ -230,6 +253,7 @@ def decode_row(values: tuple[Any, ...]) -> IntakeRow:
         policy_version,
         reporting_amount,
         routing_record,
+        fx,
     ) = values
     facts = ItemFacts(
         source=source,
@@ -262,6 +286,7 @@ def decode_row(values: tuple[Any, ...]) -> IntakeRow:
         required_approvals=required_approvals,
         policy_version=policy_version,
         reporting_amount=_dec(reporting_amount),
+        fx=_fx_of(fx),
     )
     return IntakeRow(
         line=line,

@@ -16,9 +16,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import NamedTuple
 
+from domain.fx import RateBook
 from domain.items import Item
 from domain.policy import LoadedPolicy
-from domain.routing import to_reporting
+from domain.routing import applied_rate, item_rate_day, to_reporting
 from domain.step_up import needs_step_up
 
 #: Variance buckets (fraction of matched value), for batches.
@@ -48,11 +49,18 @@ def cluster_key(item: Item) -> str:
     return "|".join((counterparty, facts.currency, variance_bucket(item), item.kind.value))
 
 
-def needs_individual_review(item: Item, loaded: LoadedPolicy) -> bool:
-    """Dual control, at/above materiality, or a step-up to approve: never decided in bulk."""
+def needs_individual_review(
+    item: Item, loaded: LoadedPolicy, *, rates: RateBook | None = None
+) -> bool:
+    """Dual control, at/above materiality, or a step-up to approve: never decided in bulk.
+
+    The amount converts as routing converted it: at the dated rate of the item's day
+    (``rates``), else the policy's static rate.
+    """
     if item.required_approvals > 1 or needs_step_up(item, loaded):
         return True
-    amount = to_reporting(item.facts.amount, item.facts.currency, loaded)
+    rate = applied_rate(item.facts.currency, loaded, rates=rates, on=item_rate_day(item))
+    amount = to_reporting(item.facts.amount, item.facts.currency, loaded, rate=rate)
     return amount is None or abs(amount) >= loaded.policy.routing.materiality
 
 
@@ -83,15 +91,23 @@ class DigestPlan:
     oldest_at: datetime | None
 
 
-def plan_digest(team: str, window: str, items: Sequence[Item], loaded: LoadedPolicy) -> DigestPlan:
-    """Groups one team's digest items for a window (deterministic for the same input)."""
+def plan_digest(
+    team: str,
+    window: str,
+    items: Sequence[Item],
+    loaded: LoadedPolicy,
+    *,
+    rates: RateBook | None = None,
+) -> DigestPlan:
+    """Groups one team's digest items for a window (deterministic for the same input);
+    ``rates`` are the dated FX rates of the items' days."""
     grouped: dict[str, list[Item]] = defaultdict(list)
     apart: list[int] = []
     totals: dict[str, Decimal] = defaultdict(Decimal)
     for item in sorted(items, key=lambda i: i.id or 0):
         assert item.id is not None
         totals[item.facts.currency] += item.facts.amount
-        if needs_individual_review(item, loaded):
+        if needs_individual_review(item, loaded, rates=rates):
             apart.append(item.id)
         else:
             grouped[cluster_key(item)].append(item)

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from domain.fx import AppliedRate
 from domain.money import Money
 
 
@@ -136,6 +137,9 @@ class Dispute:
     #: When the desk reminded the dispute's owner that the expected resolution date had
     #: passed (once per dispute; None until then).
     reminded_at: datetime | None = None
+    #: Sign-offs the write-off needs, as the latest sign-off's decision worked it out (at
+    #: the dated FX rate of the item's day): what the card shows. None before the first.
+    write_off_required: int | None = None
 
 
 def dispute_id(item_id: int, number: int) -> str:
@@ -189,6 +193,9 @@ class RoutingDecision:
     required_approvals: int
     policy_version: str
     reporting_amount: Decimal | None
+    #: The rate ``reporting_amount`` was converted at, and where it came from (None: no
+    #: rate, or the item is in the reporting currency).
+    fx: AppliedRate | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -271,6 +278,9 @@ class Item:
     decided_by: str | None = None
     decided_at: datetime | None = None
     decision_note: str | None = None
+    #: The FX rate its routing converted the amount at (None: reporting currency, or no
+    #: rate); its approvals' records repeat it, since the approvals it needs came from it.
+    fx: AppliedRate | None = None
 
     @property
     def human_id(self) -> str:

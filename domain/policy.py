@@ -389,6 +389,64 @@ class Statements(_Strict):
         return hits[0] if len(hits) == 1 else None
 
 
+#: The fields of a general-ledger entry, in the order ``ledger import`` reports them.
+LEDGER_FIELDS = (
+    "entry_id",
+    "account",
+    "date",
+    "amount",
+    "currency",
+    "reference",
+    "counterparty",
+    "description",
+)
+
+
+class LedgerColumns(_Strict):
+    """The column of the ERP export that holds each ledger field (defaults: the field's name)."""
+
+    entry_id: str = "entry_id"
+    account: str = "account"
+    date: str = "date"
+    amount: str = "amount"
+    currency: str = "currency"
+    reference: str = "reference"
+    counterparty: str = "counterparty"
+    description: str = "description"
+
+    @field_validator(*LEDGER_FIELDS)
+    @classmethod
+    def _column_name(cls, value: str) -> str:
+        name = value.strip()
+        if not name:
+            raise ValueError("must name a column (an empty name matches nothing)")
+        if len(name) > 200:
+            raise ValueError("is longer than 200 characters")
+        return name
+
+    @model_validator(mode="after")
+    def _distinct(self) -> LedgerColumns:
+        by_column: dict[str, list[str]] = {}
+        for name in LEDGER_FIELDS:
+            by_column.setdefault(getattr(self, name), []).append(name)
+        shared = [
+            f"{col!r} ({', '.join(fields)})" for col, fields in by_column.items() if len(fields) > 1
+        ]
+        if shared:
+            raise ValueError(f"each field needs its own column; shared: {'; '.join(shared)}")
+        return self
+
+    def mapping(self) -> dict[str, str]:
+        """Field -> file column."""
+        return {name: getattr(self, name) for name in LEDGER_FIELDS}
+
+
+class Ledger(_Strict):
+    """How ``recon-bot ledger import`` reads an ERP export."""
+
+    columns: LedgerColumns = LedgerColumns()
+
+
 class Policy(_Strict):
     """The whole policy document."""
 
@@ -418,6 +476,10 @@ class Policy(_Strict):
         default_factory=Statements,
         description="Bank statements: the accounts recon-bot takes statements of, the "
         "balance tolerance and auto-approval.",
+    )
+    ledger: Ledger = Field(
+        default=Ledger(),
+        description="The ERP export's column for each general-ledger field (optional).",
     )
 
     @field_validator("reporting_currency")
@@ -533,6 +595,10 @@ def policy_version(policy: Policy) -> str:
     ``4h``) and decimals without trailing zeros (``0.850`` is ``0.85``).
     """
     dumped = policy.model_dump(mode="json", context={"canonical": True})
+    if policy.ledger == Ledger():
+        # Sections added later count only when set, so a policy written before them
+        # keeps its version (and the decisions made under it stay current).
+        del dumped["ledger"]
     canonical = json.dumps(dumped, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "pol-" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

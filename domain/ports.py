@@ -5,7 +5,7 @@ Adapters live in ``store/`` (and in tests as in-memory fakes); only ``bot/`` wir
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -16,6 +16,8 @@ from domain.breaker import Breaker
 from domain.delivery import MessageLocation, OutboxMessage
 from domain.delivery import Outcome as DeliveryOutcome
 from domain.digest import ClusterMember, ClusterRecord, ClusterState
+from domain.fx import FxRate
+from domain.gl import LedgerEntry, StoredLedgerEntry
 from domain.intake import RowError
 from domain.items import Item, JournalEntry, ReviewState
 from domain.ledger import Outcome as LedgerOutcome
@@ -201,6 +203,72 @@ class IntakeRepository(Protocol):
 
     async def remember_policy(self, *, version: str, body: str, now: datetime) -> None:
         """Keeps the policy text of a version the first time it is used."""
+        ...
+
+
+class LedgerRepository(Protocol):
+    """General-ledger entries by (entry id, account), at their latest version."""
+
+    async def get_many(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], StoredLedgerEntry]:
+        """The stored entries among ``keys`` (one round trip per few hundred keys)."""
+        ...
+
+    async def add_many(
+        self, entries: Sequence[LedgerEntry], *, run_id: int | None, now: datetime
+    ) -> None:
+        """Inserts new entries at version 1, ``unmatched``.
+
+        Raises:
+            an integrity error of the backend: one of the keys is stored already.
+        """
+        ...
+
+    async def revise(
+        self, entry: LedgerEntry, *, expected_version: int, run_id: int | None, now: datetime
+    ) -> bool:
+        """Replaces an unmatched entry's content as its next version; False when the
+        stored entry is not at ``expected_version`` or is matched (nothing written)."""
+        ...
+
+    async def set_match_status(
+        self, key: tuple[str, str], status: MatchStatus, *, now: datetime
+    ) -> bool:
+        """Sets Stage 2's status of an entry; False when there is no such entry."""
+        ...
+
+
+class FxRateRepository(Protocol):
+    """Dated FX rates, one per (date, base, currency, source)."""
+
+    async def get_many(
+        self, keys: Sequence[tuple[date, str, str, str]]
+    ) -> dict[tuple[date, str, str, str], FxRate]:
+        """The stored rates among ``keys``."""
+        ...
+
+    async def add_many(self, rates: Sequence[FxRate], *, now: datetime) -> None:
+        """Inserts rates whose keys are not stored yet.
+
+        Raises:
+            an integrity error of the backend: one of the keys is stored already.
+        """
+        ...
+
+    async def replace(self, rate: FxRate, *, now: datetime) -> bool:
+        """Replaces the stored rate of ``rate``'s key; False when there is none."""
+        ...
+
+    async def for_book(
+        self, *, currencies: Collection[str], since: date, until: date
+    ) -> list[FxRate]:
+        """The rates a :class:`~domain.fx.RateBook` needs for the days ``since..until``.
+
+        The rates between two of ``currencies`` dated in that range, and for each (base,
+        currency, source) the latest one before ``since``: the book picks the latest on
+        or before each day it is asked about.
+        """
         ...
 
 
@@ -449,6 +517,8 @@ class UnitOfWork(Protocol):
     items: ItemRepository
     journal: JournalRepository
     intake: IntakeRepository
+    gl: LedgerRepository
+    fx: FxRateRepository
     digests: DigestRepository
     views: ViewStateRepository
     ledger_status: LedgerStatusRepository

@@ -8,15 +8,23 @@ next digest. Auto-acceptance is withheld whenever an immediate-review trigger fi
 dual control requires two approvers: such an item is never approved without a human.
 An item whose amount cannot be converted (no FX rate) or that no team owns is never
 auto-accepted: it goes to immediate review with that reason.
+
+Rates: given a :class:`~domain.fx.RateBook` (the dated rates the shell loaded from the
+store for a batch), an amount is converted at the latest rate on or before the item's
+date, which is its ``booked_on``, else the day it is ingested (``today``); without one
+in the book, at the policy's static ``fx_rates``. The rate used, its date and its source
+go into the decision (:attr:`RoutingDecision.fx`) and from there into its audit record.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from domain.audit.records import canonical_data
+from domain.fx import AppliedRate, RateBook
 from domain.intake import IntakeRow, content_hash
 from domain.items import Item, ItemFacts, ItemKind, RiskTier, Route, RoutingDecision
 from domain.money import quantize
@@ -26,27 +34,70 @@ _RISK_POINTS = {RiskTier.LOW: 0, RiskTier.MEDIUM: 10, RiskTier.HIGH: 30, RiskTie
 MAX_PRIORITY = 999
 
 
-def reporting_rate(currency: str, loaded: LoadedPolicy) -> Decimal | None:
-    """Reporting-currency units per one unit of ``currency``; None without a rate.
-
-    The one place routing and the statement checks read a rate (the policy's static
-    ``fx_rates`` for now), so dated rates replace them everywhere at once.
-    """
-    return loaded.policy.rate(currency)
+#: The ``source`` of a rate taken from the policy's static ``fx_rates``.
+POLICY_SOURCE = "policy fx_rates"
 
 
-def to_reporting(amount: Decimal, currency: str, loaded: LoadedPolicy) -> Decimal | None:
-    """An amount in the reporting currency, rounded to its minor units; None without a rate."""
-    policy = loaded.policy
-    rate = reporting_rate(currency, loaded)
-    if rate is None:
+def applied_rate(
+    currency: str, loaded: LoadedPolicy, *, rates: RateBook | None = None, on: date | None = None
+) -> AppliedRate | None:
+    """Reporting units per unit of ``currency``: the book's rate for ``on`` (the latest on
+    or before it), else the policy's static rate (dated None), else None."""
+    reporting = loaded.policy.reporting_currency
+    if rates is not None and on is not None and currency != reporting:
+        found = rates.lookup(currency, reporting, on)
+        if found is not None:
+            return found
+    static = loaded.policy.rate(currency)
+    if static is None:
         return None
-    return quantize(amount * rate, policy.reporting_currency)
+    return AppliedRate(
+        currency=currency,
+        reporting_currency=reporting,
+        rate=static,
+        on=None,
+        source="identity" if currency == reporting else POLICY_SOURCE,
+        basis="same currency" if currency == reporting else f"policy {loaded.version}",
+    )
 
 
-def reporting_amount(facts: ItemFacts, loaded: LoadedPolicy) -> Decimal | None:
+def reporting_rate(currency: str, loaded: LoadedPolicy) -> Decimal | None:
+    """Reporting-currency units per one unit of ``currency`` from the policy alone (its
+    static ``fx_rates``); None without a rate. Dated rates: :func:`applied_rate`."""
+    applied = applied_rate(currency, loaded)
+    return applied.rate if applied is not None else None
+
+
+def rate_date(facts: ItemFacts, today: date | None) -> date | None:
+    """The day whose rate converts an item: its ``booked_on``, else its ingest day."""
+    return facts.booked_on or today
+
+
+def item_rate_day(item: Item) -> date:
+    """The day a stored item's amount converts at: its ``booked_on``, else the day it
+    was ingested."""
+    return rate_date(item.facts, item.created_at.date()) or item.created_at.date()
+
+
+def to_reporting(
+    amount: Decimal, currency: str, loaded: LoadedPolicy, *, rate: AppliedRate | None = None
+) -> Decimal | None:
+    """An amount in the reporting currency, rounded to its minor units; None without a rate.
+
+    ``rate`` is the one to use (:func:`applied_rate`); without it, the policy's static one.
+    """
+    policy = loaded.policy
+    factor = rate.rate if rate is not None else policy.rate(currency)
+    if factor is None:
+        return None
+    return quantize(amount * factor, policy.reporting_currency)
+
+
+def reporting_amount(
+    facts: ItemFacts, loaded: LoadedPolicy, *, rate: AppliedRate | None = None
+) -> Decimal | None:
     """The item's amount in the reporting currency, or None without a rate."""
-    return to_reporting(facts.amount, facts.currency, loaded)
+    return to_reporting(facts.amount, facts.currency, loaded, rate=rate)
 
 
 def dual_control_required(
@@ -75,7 +126,13 @@ def _fixed_write_off(item: Item) -> Decimal | None:
     return dispute.resolution_amount
 
 
-def write_off_approvers(item: Item, loaded: LoadedPolicy, *, amount: Decimal | None = None) -> int:
+def write_off_approvers(
+    item: Item,
+    loaded: LoadedPolicy,
+    *,
+    amount: Decimal | None = None,
+    rate: AppliedRate | None = None,
+) -> int:
     """Approvers a write-off needs: the dual-control rule above, on the written-off amount.
 
     That amount is the one a live sign-off fixed, else ``amount`` (proposed with this
@@ -90,7 +147,7 @@ def write_off_approvers(item: Item, loaded: LoadedPolicy, *, amount: Decimal | N
         written_off = item.dispute.proposed_adjustment
     if written_off is None:
         written_off = item.facts.amount
-    reporting = to_reporting(written_off, item.facts.currency, loaded)
+    reporting = to_reporting(written_off, item.facts.currency, loaded, rate=rate)
     return 2 if dual_control_required(reporting, loaded) else 1
 
 
@@ -127,16 +184,15 @@ def _required_approvals(facts: ItemFacts, amount: Decimal | None, loaded: Loaded
     return 2 if dual else 1
 
 
-def _batch_failures(facts: ItemFacts, loaded: LoadedPolicy) -> list[str]:
+def _batch_failures(facts: ItemFacts, loaded: LoadedPolicy, fx: AppliedRate | None) -> list[str]:
     """Reasons a batch cannot be auto-approved; empty means every tolerance holds."""
     rules = loaded.policy.batch
     currency = loaded.policy.reporting_currency
     failures: list[str] = []
     if facts.variance is None or facts.matched_value is None:
         return ["batch without matched_value and variance cannot be auto-approved"]
-    rate = loaded.policy.rate(facts.currency)
-    if rate is not None:
-        variance_rep = quantize(abs(facts.variance) * rate, currency)
+    if fx is not None:
+        variance_rep = quantize(abs(facts.variance) * fx.rate, currency)
         if variance_rep > rules.absolute_cap:
             failures.append(
                 f"variance {variance_rep} {currency} > absolute cap {rules.absolute_cap} {currency}"
@@ -160,6 +216,7 @@ def _auto_accept_withheld(
     material: str | None,
     required_approvals: int,
     loaded: LoadedPolicy,
+    fx: AppliedRate | None,
 ) -> list[str]:
     """Why an item that qualifies for auto-acceptance must still see a human.
 
@@ -176,7 +233,7 @@ def _auto_accept_withheld(
         return withheld
     withheld = [t for t in triggers if t != material]
     policy = loaded.policy
-    variance = to_reporting(abs(facts.variance), facts.currency, loaded)
+    variance = to_reporting(abs(facts.variance), facts.currency, loaded, rate=fx)
     if variance is not None and variance >= policy.routing.materiality:
         withheld.append(
             f"variance {variance} {policy.reporting_currency} >= materiality "
@@ -187,16 +244,37 @@ def _auto_accept_withheld(
     return withheld
 
 
-def route_item(facts: ItemFacts, loaded: LoadedPolicy) -> RoutingDecision:
-    """Routes one item. Pure: the same facts and policy always give the same decision."""
+def route_item(
+    facts: ItemFacts,
+    loaded: LoadedPolicy,
+    *,
+    rates: RateBook | None = None,
+    today: date | None = None,
+) -> RoutingDecision:
+    """Routes one item. Pure: the same facts, policy and rates give the same decision.
+
+    Args:
+        facts: the item.
+        loaded: the policy in force.
+        rates: dated rates (None: only the policy's static ``fx_rates``).
+        today: the ingest day, the rate date of an item without ``booked_on``.
+    """
     policy = loaded.policy
     kind = facts.kind
     reasons: list[str] = []
     blockers: list[str] = []
 
-    amount = reporting_amount(facts, loaded)
+    on = rate_date(facts, today)
+    fx = applied_rate(facts.currency, loaded, rates=rates, on=on)
+    amount = reporting_amount(facts, loaded, rate=fx)
     if amount is None:
-        blockers.append(f"no FX rate for {facts.currency} in the policy")
+        if rates is not None and on is not None:
+            blockers.append(
+                f"no FX rate for {facts.currency} on or before {on.isoformat()} "
+                "(dated rates) nor in the policy"
+            )
+        else:
+            blockers.append(f"no FX rate for {facts.currency} in the policy")
     team = policy.team_for(entity=facts.entity, currency=facts.currency)
     if team is None:
         blockers.append(f"no team owns entity {facts.entity} in {facts.currency}")
@@ -222,7 +300,7 @@ def route_item(facts: ItemFacts, loaded: LoadedPolicy) -> RoutingDecision:
                 f"score {score} < {policy.routing.match_review_score}: unmatched exception"
             )
     elif kind is ItemKind.BATCH:
-        failures = _batch_failures(facts, loaded)
+        failures = _batch_failures(facts, loaded, fx)
         if failures:
             reasons.extend(f"batch over tolerance: {f}" for f in failures)
         else:
@@ -252,6 +330,7 @@ def route_item(facts: ItemFacts, loaded: LoadedPolicy) -> RoutingDecision:
             material=material,
             required_approvals=required_approvals,
             loaded=loaded,
+            fx=fx,
         )
         reasons.extend(f"auto-accept withheld: {why}" for why in withheld)
         auto = auto and not withheld
@@ -275,6 +354,7 @@ def route_item(facts: ItemFacts, loaded: LoadedPolicy) -> RoutingDecision:
         required_approvals=required_approvals,
         policy_version=loaded.version,
         reporting_amount=amount,
+        fx=fx if fx is not None and facts.currency != policy.reporting_currency else None,
     )
 
 
@@ -312,4 +392,7 @@ def routing_data(facts: ItemFacts, decision: RoutingDecision, hashed: str) -> di
             str(decision.reporting_amount) if decision.reporting_amount is not None else None
         ),
         "content_hash": hashed,
+        # The rate the amount was converted at: its value, date and source (present
+        # only for an item outside the reporting currency that had one).
+        **({"fx": decision.fx.audit_data()} if decision.fx is not None else {}),
     }

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from domain.fx import AppliedRate
 from domain.items import (
     Approval,
     Dispute,
@@ -69,6 +70,7 @@ def _dispute_to_json(d: Dispute | None) -> dict[str, Any] | None:
         "number": d.number,
         "resolution_amount": _dec_text(d.resolution_amount),
         "reminded_at": d.reminded_at.isoformat() if d.reminded_at else None,
+        **({"write_off_required": d.write_off_required} if d.write_off_required else {}),
     }
 
 
@@ -98,6 +100,7 @@ def _dispute_from_json(d: dict[str, Any] | None) -> Dispute | None:
             Decimal(d["resolution_amount"]) if d.get("resolution_amount") is not None else None
         ),
         reminded_at=datetime.fromisoformat(d["reminded_at"]) if d.get("reminded_at") else None,
+        write_off_required=d.get("write_off_required"),
     )
 
 
@@ -149,6 +152,7 @@ ITEM_COLUMNS: tuple[str, ...] = (
     "decision_note",
     "sla_waits",
     "shown_in_digest",
+    "fx",
 )
 
 
@@ -206,6 +210,7 @@ def item_values(item: Item) -> tuple[Any, ...]:
         item.decision_note,
         item.sla_waits,
         item.shown_in_digest,
+        item.fx.audit_data() if item.fx is not None else None,
     )
 
 
@@ -272,6 +277,7 @@ def item_from_row(row: Mapping[Any, Any]) -> Item:
         decision_note=row["decision_note"],
         sla_waits=bool(row["sla_waits"]),
         shown_in_digest=row["shown_in_digest"],
+        fx=AppliedRate.from_audit_data(row["fx"]) if row["fx"] else None,
     )
 
 

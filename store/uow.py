@@ -24,9 +24,11 @@ from domain.ports import (
     AuditSink,
     BreakerReader,
     DigestRepository,
+    FxRateRepository,
     IntakeRepository,
     ItemRepository,
     JournalRepository,
+    LedgerRepository,
     LedgerStatusRepository,
     OnceKeys,
     OutboxSink,
@@ -41,6 +43,7 @@ from store.audit.sealer import AuditSealer
 from store.breakers import SqlBreakerReader
 from store.digests import SqlDigestRepository
 from store.engine import Database
+from store.gl import SqlFxRateRepository, SqlLedgerRepository
 from store.intake import SqlIntakeRepository
 from store.ledger_status import SqlLedgerStatusRepository
 from store.outbox_sink import SqlOutboxSink
@@ -67,6 +70,8 @@ class SqlUnitOfWork:
     items: ItemRepository
     journal: JournalRepository
     intake: IntakeRepository
+    gl: LedgerRepository
+    fx: FxRateRepository
     digests: DigestRepository
     views: ViewStateRepository
     ledger_status: LedgerStatusRepository
@@ -118,6 +123,8 @@ class SqlUnitOfWork:
         self.items = SqlItemRepository(conn)
         self.journal = SqlJournalRepository(conn)
         self.intake = SqlIntakeRepository(conn)
+        self.gl = SqlLedgerRepository(conn)
+        self.fx = SqlFxRateRepository(conn)
         self.digests = SqlDigestRepository(conn)
         self.views = SqlViewStateRepository(conn)
         self.ledger_status = SqlLedgerStatusRepository(conn)

@@ -18,9 +18,10 @@ from __future__ import annotations
 import asyncio
 import copy
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self
 
@@ -29,18 +30,23 @@ from domain.breaker import Breaker
 from domain.dashboard import HIGH_PRIORITY, MEDIUM_PRIORITY
 from domain.digest import ClusterMember, ClusterRecord, ClusterState
 from domain.errors import StaleItem
+from domain.fx import FxRate
+from domain.gl import LedgerEntry, StoredLedgerEntry
 from domain.intake import RowError
 from domain.items import Item, JournalEntry, ReviewState, Route
 from domain.ledger_status import BreakerStatus, Delivery, DeliveryCounts
+from domain.money import canonical_decimal
 from domain.notifications import Notification
 from domain.ports import (
     AuditSink,
     BreakerReader,
     Clock,
     DigestRepository,
+    FxRateRepository,
     IntakeRepository,
     ItemRepository,
     JournalRepository,
+    LedgerRepository,
     LedgerStatusRepository,
     OnceKeys,
     OutboxSink,
@@ -162,6 +168,9 @@ class InMemoryStore:
     statements: dict[int, Statement] = field(default_factory=dict)
     originals: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     last_statement_id: int = 0
+    #: Ledger entries by (entry id, account), and FX rates by (date, base, currency, source).
+    gl: dict[tuple[str, str], StoredLedgerEntry] = field(default_factory=dict)
+    fx_rates: dict[tuple[date, str, str, str], FxRate] = field(default_factory=dict)
     last_item_id: int = 0
     last_run_id: int = 0
     last_cluster_id: int = 0
@@ -919,12 +928,123 @@ class InMemoryAuditSink:
         self._uow.staged_audit.extend(entries)
 
 
+class InMemoryLedgerRepository:
+    """Ledger entries at their latest version, with the SQL repository's refusals."""
+
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def _visible(self) -> dict[tuple[str, str], StoredLedgerEntry]:
+        return {**self._uow.store.gl, **self._uow.staged_ledger}
+
+    async def get_many(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], StoredLedgerEntry]:
+        visible = self._visible()
+        return {k: visible[k] for k in keys if k in visible}
+
+    async def add_many(
+        self, entries: Sequence[LedgerEntry], *, run_id: int | None, now: datetime
+    ) -> None:
+        await self._uow.begin_write()
+        visible = self._visible()
+        for entry in entries:
+            if entry.key in visible:
+                raise DuplicateKey(f"ledger entry {entry.key} exists")
+            visible[entry.key] = self._uow.staged_ledger[entry.key] = StoredLedgerEntry(
+                entry=entry,
+                version=1,
+                match_status=MatchStatus.UNMATCHED,
+                content_hash=entry.content_hash(),
+            )
+
+    async def revise(
+        self, entry: LedgerEntry, *, expected_version: int, run_id: int | None, now: datetime
+    ) -> bool:
+        await self._uow.begin_write()
+        current = self._visible().get(entry.key)
+        if (
+            current is None
+            or current.version != expected_version
+            or current.match_status is not MatchStatus.UNMATCHED
+        ):
+            return False
+        self._uow.staged_ledger[entry.key] = StoredLedgerEntry(
+            entry=entry,
+            version=expected_version + 1,
+            match_status=current.match_status,
+            content_hash=entry.content_hash(),
+        )
+        return True
+
+    async def set_match_status(
+        self, key: tuple[str, str], status: MatchStatus, *, now: datetime
+    ) -> bool:
+        await self._uow.begin_write()
+        current = self._visible().get(key)
+        if current is None:
+            return False
+        self._uow.staged_ledger[key] = dataclasses.replace(current, match_status=status)
+        return True
+
+
+def _as_stored(rate: FxRate) -> FxRate:
+    """The rate as the store keeps it: exact text in its one canonical spelling."""
+    return dataclasses.replace(rate, rate=Decimal(canonical_decimal(rate.rate)))
+
+
+class InMemoryFxRateRepository:
+    """Dated rates by key; the book query as the SQL one answers it."""
+
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def _visible(self) -> dict[tuple[date, str, str, str], FxRate]:
+        return {**self._uow.store.fx_rates, **self._uow.staged_fx}
+
+    async def get_many(
+        self, keys: Sequence[tuple[date, str, str, str]]
+    ) -> dict[tuple[date, str, str, str], FxRate]:
+        visible = self._visible()
+        return {k: visible[k] for k in keys if k in visible}
+
+    async def add_many(self, rates: Sequence[FxRate], *, now: datetime) -> None:
+        await self._uow.begin_write()
+        visible = self._visible()
+        for rate in rates:
+            if rate.key in visible:
+                raise DuplicateKey(f"FX rate {rate.key} exists")
+            visible[rate.key] = self._uow.staged_fx[rate.key] = _as_stored(rate)
+
+    async def replace(self, rate: FxRate, *, now: datetime) -> bool:
+        await self._uow.begin_write()
+        if rate.key not in self._visible():
+            return False
+        self._uow.staged_fx[rate.key] = _as_stored(rate)
+        return True
+
+    async def for_book(
+        self, *, currencies: Collection[str], since: date, until: date
+    ) -> list[FxRate]:
+        codes = set(currencies)
+        pairs = [r for r in self._visible().values() if r.base in codes and r.currency in codes]
+        found = [r for r in pairs if since <= r.on <= until]
+        latest: dict[tuple[str, str, str], FxRate] = {}
+        for rate in pairs:
+            group = (rate.base, rate.currency, rate.source)
+            if rate.on < since and (group not in latest or latest[group].on < rate.on):
+                latest[group] = rate
+        return found + list(latest.values())
+
+
 class InMemoryUnitOfWork:
     """One transaction over an :class:`InMemoryStore`."""
 
     items: ItemRepository
     journal: JournalRepository
     intake: IntakeRepository
+    gl: LedgerRepository
+    fx: FxRateRepository
     digests: DigestRepository
     views: ViewStateRepository
     ledger_status: LedgerStatusRepository
@@ -952,11 +1072,15 @@ class InMemoryUnitOfWork:
         self.staged_clusters: dict[int, ClusterRecord] = {}
         self.staged_statements: dict[int, Statement] = {}
         self.staged_originals: dict[str, tuple[str, bytes]] = {}
+        self.staged_ledger: dict[tuple[str, str], StoredLedgerEntry] = {}
+        self.staged_fx: dict[tuple[date, str, str, str], FxRate] = {}
         self._holds_lock = False
         self._entered = False
         self.items = InMemoryItemRepository(self)
         self.journal = InMemoryJournalRepository(self)
         self.intake = InMemoryIntakeRepository(self)
+        self.gl = InMemoryLedgerRepository(self)
+        self.fx = InMemoryFxRateRepository(self)
         self.digests = InMemoryDigestRepository(self)
         self.views = InMemoryViewStateRepository(self)
         self.ledger_status = InMemoryLedgerStatusRepository(self)
@@ -1020,6 +1144,8 @@ class InMemoryUnitOfWork:
         store.statements.update(self.staged_statements)
         for sha, kept in self.staged_originals.items():
             store.originals.setdefault(sha, kept)
+        store.gl.update(self.staged_ledger)
+        store.fx_rates.update(self.staged_fx)
         store.commits += 1
         self.committed = True
         self._discard()
@@ -1040,6 +1166,8 @@ class InMemoryUnitOfWork:
             or self.staged_clusters
             or self.staged_statements
             or self.staged_originals
+            or self.staged_ledger
+            or self.staged_fx
         )
 
     def _discard(self) -> None:
@@ -1056,6 +1184,8 @@ class InMemoryUnitOfWork:
         self.staged_clusters = {}
         self.staged_statements = {}
         self.staged_originals = {}
+        self.staged_ledger = {}
+        self.staged_fx = {}
 
     def _release(self) -> None:
         if self._holds_lock:

@@ -6,7 +6,18 @@ Exit codes: 0 success; 2 partial (e.g. some ingest rows rejected, the rest commi
 1 failure with nothing changed.
 """
 
-from bot.cli import audit, desk, ingest, items, journal, outbox, statements, status
+from bot.cli import (
+    audit,
+    desk,
+    fx,
+    ingest,
+    items,
+    journal,
+    ledger,
+    outbox,
+    statements,
+    status,
+)
 from bot.cli.root import EXIT_FAIL, EXIT_OK, EXIT_PARTIAL, _describe, main, run
 
 __all__ = [
@@ -16,9 +27,11 @@ __all__ = [
     "_describe",
     "audit",
     "desk",
+    "fx",
     "ingest",
     "items",
     "journal",
+    "ledger",
     "main",
     "outbox",
     "run",

@@ -36,9 +36,11 @@ class Stage1Status(StrEnum):
 
 
 class MatchStatus(StrEnum):
-    """Where a line stands in Stage 2 (matching); the matcher adds its own states."""
+    """Where a bank line or a general-ledger entry stands in Stage 2 (matching): one
+    status for both sides; a matched one is never rewritten by an import."""
 
     UNMATCHED = "unmatched"
+    MATCHED = "matched"
 
 
 class Continuity(StrEnum):

@@ -303,6 +303,7 @@ def resolve_dispute(
         dispute,
         resolution_amount=amount,
         write_off_approvals=approvals,
+        write_off_required=write_off_approvals_required,
         state=DisputeState.RESOLVED if done else dispute.state,
         outcome=DisputeOutcome.WRITTEN_OFF if done else None,
         resolved_by=actor if done else None,

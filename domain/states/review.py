@@ -144,6 +144,8 @@ def approve(item: Item, *, actor: str, now: datetime, note: str | None = None) -
             approval=len(approvals),
             required=item.required_approvals,
             note=note,
+            # The rate routing sized the item at, which set ``required``.
+            **({"fx": item.fx.audit_data()} if item.fx is not None else {}),
         )
     ]
     if done:
@@ -334,6 +336,7 @@ def amend(item: Item, *, routed: Item, routing: dict[str, Any], now: datetime) -
         policy_version=routed.policy_version,
         team=routed.team,
         required_approvals=routed.required_approvals,
+        fx=routed.fx,
         approvals=(),
         assignee=None,
         claim_expires_at=None,

@@ -19,6 +19,8 @@ from domain.usecases.decisions import Decisions
 from domain.usecases.digests import Digests
 from domain.usecases.dispute_log import DisputeLog
 from domain.usecases.disputes import Disputes
+from domain.usecases.fx import FxImport
+from domain.usecases.gl import LedgerImport
 from domain.usecases.intake import Intake
 from domain.usecases.ladder import Ladder
 from domain.usecases.ledger import LedgerDeliveries
@@ -33,6 +35,8 @@ class UseCases:
     """Every use case of the desk, over one unit-of-work factory and one policy source."""
 
     intake: Intake
+    gl: LedgerImport
+    fx: FxImport
     decisions: Decisions
     claims: Claims
     ladder: Ladder
@@ -56,6 +60,8 @@ class UseCases:
         files for the statement re-parse)."""
         return cls(
             intake=Intake(uow=uow, policy=policy),
+            gl=LedgerImport(uow=uow, policy=policy),
+            fx=FxImport(uow=uow, policy=policy),
             decisions=Decisions(uow=uow, policy=policy),
             claims=Claims(uow=uow, policy=policy),
             ladder=Ladder(uow=uow, policy=policy),

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from domain import states
+from domain.fx import RateBook
 from domain.intake import content_hash
 from domain.items import (
     EntryKind,
@@ -55,6 +56,7 @@ def routed_item(
         policy_version=decision.policy_version,
         team=decision.team,
         required_approvals=decision.required_approvals,
+        fx=decision.fx,
         created_at=now,
         updated_at=now,
         sla_started_at=now,
@@ -120,6 +122,7 @@ def plan_amendment(
     *,
     clocked: Callable[[Item], Item],
     prior: Sequence[JournalEntry] = (),
+    rates: RateBook | None = None,
 ) -> Amendment:
     """Changed source data applied to ``current``: routed again under the policy in
     force, amended by :func:`domain.states.amend`, and accepted by policy when the new
@@ -130,9 +133,11 @@ def plan_amendment(
     the same transaction, and the ``item.amended`` record lists them. Entries made on
     data that is no longer true are void like the sign-offs, but as history they stay.
 
-    ``clocked`` sets the SLA deadline of an item as it will be written.
+    ``clocked`` sets the SLA deadline of an item as it will be written. ``rates`` are
+    the dated FX rates; an item without ``booked_on`` is converted at the rate of the
+    day it was first ingested.
     """
-    decision = route_item(facts, loaded)
+    decision = route_item(facts, loaded, rates=rates, today=current.created_at.date())
     withheld = states.auto_accept_withheld(current)
     if withheld is not None and decision.route is not Route.IMMEDIATE:
         decision = dataclasses.replace(

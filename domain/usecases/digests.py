@@ -37,9 +37,11 @@ from domain.permissions import (
 )
 from domain.policy import Policy
 from domain.ports import UnitOfWork
+from domain.routing import item_rate_day
 from domain.step_up import StepUpRequired, needs_step_up
 from domain.templates import DigestGroup, Verdict
 from domain.usecases.posting import posting
+from domain.usecases.rates import load_rates
 from domain.usecases.transaction import (
     FALLBACK_MODE,
     UseCase,
@@ -99,7 +101,10 @@ class Digests(UseCase):
                 ids = [i.id for i in items if i.id is not None]
                 if await uow.digests.mark(item_ids=ids, window=window) != len(ids):
                     return []  # another process is posting this window: roll back
-                plan = plan_digest(team_name, window, items, loaded)
+                rates = await load_rates(
+                    uow, [(i.facts.currency, item_rate_day(i)) for i in items], loaded
+                )
+                plan = plan_digest(team_name, window, items, loaded, rates=rates)
                 versions = {i.id: (i.version, i.content_hash) for i in items}
                 notices: list[notifications.Notification] = []
                 groups = [(c.key, c.item_ids, False) for c in plan.clusters]

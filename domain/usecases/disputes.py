@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from domain import sla, states
 from domain.accounts import Accounts
+from domain.fx import AppliedRate
 from domain.items import (
     DisputeCategory,
     DisputeOutcome,
@@ -20,8 +21,9 @@ from domain.items import (
 from domain.journal import EntryKind, build_adjustment
 from domain.policy import Policy
 from domain.ports import UnitOfWork
-from domain.routing import write_off_approvers
+from domain.routing import applied_rate, item_rate_day, write_off_approvers
 from domain.usecases.posting import entry_data
+from domain.usecases.rates import load_rates
 from domain.usecases.transaction import Outcome, UseCase
 
 
@@ -173,8 +175,17 @@ class Disputes(UseCase):
         """
         loaded = self._tx.policy()
         accounts = loaded.policy.accounts
+        # The dual-control rule of a write-off converts at the dated rate of the item's
+        # day (its booked_on, else the day it was ingested), read in the transaction.
+        found: list[AppliedRate | None] = [None]
+
+        async def find_rate(uow: UnitOfWork, item: Item) -> None:
+            on = item_rate_day(item)
+            rates = await load_rates(uow, [(item.facts.currency, on)], loaded)
+            found[0] = applied_rate(item.facts.currency, loaded, rates=rates, on=on)
 
         def move(item: Item) -> states.Transition:
+            rate = found[0]
             transition = states.resolve_dispute(
                 item,
                 actor=actor,
@@ -185,9 +196,23 @@ class Disputes(UseCase):
                     item,
                     loaded,
                     amount=amount if outcome is DisputeOutcome.WRITTEN_OFF else None,
+                    rate=rate,
                 ),
                 amount=amount,
             )
+            if (
+                outcome is DisputeOutcome.WRITTEN_OFF
+                and rate is not None
+                and item.facts.currency != loaded.policy.reporting_currency
+            ):
+                # Every record of the write-off decision says which rate sized it.
+                transition = dataclasses.replace(
+                    transition,
+                    events=tuple(
+                        dataclasses.replace(e, data={**e.data, "fx": rate.audit_data()})
+                        for e in transition.events
+                    ),
+                )
             entry = None if transition.noop else adjustment(transition.item, now, accounts)
             if entry is None:
                 return transition
@@ -227,4 +252,5 @@ class Disputes(UseCase):
             repeat=lambda item: states.is_resolution_repeat(item, actor, outcome),
             move=move,
             then=then,
+            before_move=find_rate,
         )

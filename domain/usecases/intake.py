@@ -15,9 +15,10 @@ from domain.intake import IntakeRow, RowError, same_content
 from domain.items import Item, JournalEntry, ReviewState, Route, RoutingDecision, format_human_id
 from domain.policy import LoadedPolicy
 from domain.ports import UnitOfWork
-from domain.routing import route_item, routing_data
+from domain.routing import rate_date, route_item, routing_data
 from domain.usecases.amendments import Amendment, plan_amendment, routed_item
 from domain.usecases.posting import accepted_with_entry
+from domain.usecases.rates import load_rates
 from domain.usecases.transaction import (
     UseCase,
     item_entries,
@@ -184,15 +185,31 @@ class Intake(UseCase):
             found = await uow.items.get_many_by_external(source, external_ids)
             existing.update({(source, k): v for k, v in found.items()})
 
+        today = now.date()
+        # Each row's rate day: booked_on, else the day its item was first ingested (today
+        # for a new one, as plan_amendment converts an amended one).
+        days = []
+        for row in rows:
+            current = existing.get((row.facts.source, row.facts.external_id))
+            ingested = current.created_at.date() if current is not None else today
+            days.append((row.facts.currency, rate_date(row.facts, ingested) or ingested))
+        rates = await load_rates(uow, days, loaded)
         fresh: list[tuple[IntakeRow, RoutingDecision]] = []
         changed: list[tuple[Item, IntakeRow]] = []
+        reporting = loaded.policy.reporting_currency
         for row in rows:
             facts = row.facts
             current = existing.get((facts.source, facts.external_id))
             if current is None:
                 decision = row.decision
-                if decision is None or decision.policy_version != loaded.version:
-                    decision = route_item(facts, loaded)
+                # A decision made ahead (by the parsing process) knew the policy's static
+                # rates only: with dated rates stored, a foreign amount is routed again.
+                if (
+                    decision is None
+                    or decision.policy_version != loaded.version
+                    or (rates is not None and facts.currency != reporting)
+                ):
+                    decision = route_item(facts, loaded, rates=rates, today=today)
                 fresh.append((row, decision))
                 continue
             if same_content(current.content_hash, facts, hashed=row.content_hash):
@@ -209,6 +226,7 @@ class Intake(UseCase):
                 now,
                 clocked=self._tx.clocked,
                 prior=prior.get(current.id or 0, ()),
+                rates=rates,
             )
             for current, row in changed
         ]

@@ -331,6 +331,7 @@ class Transactions:
         claim_check: bool = True,
         repeat: Callable[[Item], bool] | None = None,
         then: Callable[[UnitOfWork, Outcome], Awaitable[Outcome]] | None = None,
+        before_move: Callable[[UnitOfWork, Item], Awaitable[None]] | None = None,
     ) -> Outcome:
         """A person's decision on one item, in one transaction.
 
@@ -343,7 +344,8 @@ class Transactions:
         returns before the checks, so a double click never fails. With ``check_first``
         the checks come before the move, for decisions whose form errors must not tell
         an outsider anything about the item; ``repeat`` then recognises a repeat before
-        the checks.
+        the checks. ``before_move`` reads what ``move`` needs from the store in the same
+        transaction (e.g. the dated FX rate of the item's day), so ``move`` stays pure.
 
         A refusal is recorded (``decision.refused``: ``action`` and the sentence the
         actor is told) in a transaction of its own after the refused one rolled back,
@@ -365,6 +367,7 @@ class Transactions:
                 claim_check=claim_check,
                 repeat=repeat,
                 then=then,
+                before_move=before_move,
                 seen=seen,
             )
         except DomainError as refusal:
@@ -388,6 +391,7 @@ class Transactions:
         repeat: Callable[[Item], bool] | None,
         then: Callable[[UnitOfWork, Outcome], Awaitable[Outcome]] | None,
         seen: list[Item],
+        before_move: Callable[[UnitOfWork, Item], Awaitable[None]] | None = None,
     ) -> Outcome:
         """:meth:`decide` without the refusal record; ``seen`` gets the item once the
         actor may see it."""
@@ -408,6 +412,8 @@ class Transactions:
 
             if check_first:
                 check()
+            if before_move is not None:
+                await before_move(uow, item)
             transition = move(item)
             if transition.noop:
                 return Outcome(item=item, noop=True)

@@ -295,9 +295,12 @@ def write_off_progress(item: Item, policy: Policy) -> str | None:
     d = item.dispute
     if d is None or d.state is DisputeState.RESOLVED or not d.write_off_approvals:
         return None
-    # The rule reads only the policy's values: wrap the current policy to ask it.
-    loaded = LoadedPolicy(policy=policy, version=item.policy_version)
-    required = write_off_approvers(item, loaded)
+    # The number the last sign-off's decision worked out (at the dated FX rate); for a
+    # dispute stored before it was kept, the rule on the policy's static rates.
+    required = d.write_off_required
+    if required is None:
+        loaded = LoadedPolicy(policy=policy, version=item.policy_version)
+        required = write_off_approvers(item, loaded)
     given = len(d.write_off_approvals)
     who = ", ".join(mention(a.user) for a in d.write_off_approvals)
     amount = money(d.resolution_amount, item.facts.currency) if d.resolution_amount else ""

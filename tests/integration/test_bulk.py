@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from domain.fx import AppliedRate
 from domain.items import Approval, Item
 from store.bulk import insert_rows, insert_values
 from store.engine import Database
@@ -36,6 +38,14 @@ def _items() -> list[Item]:
         claim_expires_at=ELSEWHERE + timedelta(hours=4),
         sla_next_at=NOW + timedelta(days=1),
         created_at=ELSEWHERE,
+        fx=AppliedRate(
+            currency="EUR",
+            reporting_currency="USD",
+            rate=Decimal("1.13020833333"),
+            on=date(2026, 12, 4),
+            source="ECB",
+            basis="EUR->USD 1.085 (2026-12-04) / EUR->CHF 0.96 (2026-12-04)",
+        ),
     )
     # Same-valued timestamps repeat (the memo) and differ (a second entry in it).
     return [

@@ -34,6 +34,8 @@ COMMANDS = [
     ["policy", "check"],
     ["policy", "schema"],
     ["ingest"],
+    ["ledger", "import"],
+    ["fx", "import"],
     ["queue"],
     ["show"],
     ["audit", "verify"],

@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -23,6 +24,8 @@ from sqlalchemy.exc import IntegrityError
 from domain.audit import AuditEntry
 from domain.digest import ClusterMember, ClusterState
 from domain.errors import StaleItem
+from domain.fx import FxRate
+from domain.gl import LedgerEntry
 from domain.intake import RowError
 from domain.items import (
     EntryKind,
@@ -1030,3 +1033,120 @@ async def test_the_following_statement_is_the_first_that_starts_after(store: Sto
                 )
                 is None
             )
+
+
+# --- ledger entries and FX rates -------------------------------------------------------
+
+
+def ledger_entry(entry_id: str, **overrides: Any) -> LedgerEntry:
+    values: dict[str, Any] = {
+        "entry_id": entry_id,
+        "account": "1100",
+        "booked_on": date(2026, 12, 4),
+        "amount": Decimal("-1250.50"),
+        "currency": "EUR",
+        "reference": "INV-7",
+        "counterparty": "Initech",
+        "description": "wire",
+    }
+    values.update(overrides)
+    return LedgerEntry(**values)
+
+
+async def test_ledger_entries_read_back_exactly_at_version_one_unmatched(store: Store) -> None:
+    a = ledger_entry("JE-1")
+    b = ledger_entry("JE-1", account="1200", amount=Decimal("7"), currency="JPY", reference=None)
+    async with store.uows() as uow:
+        await uow.gl.add_many([a, b], run_id=None, now=T0)
+        await uow.commit()
+    async with store.uows(read_only=True) as uow:
+        found = await uow.gl.get_many([a.key, b.key, ("JE-2", "1100"), a.key])
+    assert set(found) == {a.key, b.key}
+    assert found[a.key].entry == a and found[b.key].entry == b
+    assert found[a.key].version == 1 and found[a.key].match_status is MatchStatus.UNMATCHED
+    assert found[a.key].content_hash == a.content_hash()
+    with pytest.raises(DUPLICATE):
+        async with store.uows() as uow:
+            await uow.gl.add_many([ledger_entry("JE-1")], run_id=None, now=T0)
+
+
+async def test_a_ledger_revision_checks_the_version_and_never_touches_a_matched_entry(
+    store: Store,
+) -> None:
+    first = ledger_entry("JE-1")
+    async with store.uows() as uow:
+        await uow.gl.add_many([first, ledger_entry("JE-2")], run_id=None, now=T0)
+        await uow.commit()
+    changed = dataclasses.replace(first, amount=Decimal("-1250.00"))
+    async with store.uows() as uow:
+        assert not await uow.gl.revise(changed, expected_version=2, run_id=None, now=T0)
+        assert await uow.gl.revise(changed, expected_version=1, run_id=None, now=T0)
+        assert await uow.gl.set_match_status(("JE-2", "1100"), MatchStatus.MATCHED, now=T0)
+        assert not await uow.gl.set_match_status(("JE-9", "1100"), MatchStatus.MATCHED, now=T0)
+        await uow.commit()
+    async with store.uows() as uow:
+        stored = await uow.gl.get_many([first.key, ("JE-2", "1100")])
+        assert stored[first.key].entry == changed and stored[first.key].version == 2
+        assert stored[first.key].content_hash == changed.content_hash()
+        matched = stored[("JE-2", "1100")]
+        assert matched.match_status is MatchStatus.MATCHED
+        other = dataclasses.replace(matched.entry, description="rewritten")
+        assert not await uow.gl.revise(other, expected_version=1, run_id=None, now=T0)
+
+
+def fx(day: int, currency: str, rate: str, *, source: str = "ECB", base: str = "EUR") -> FxRate:
+    return FxRate(
+        on=date(2026, 12, day), base=base, currency=currency, rate=Decimal(rate), source=source
+    )
+
+
+async def test_fx_rates_keep_their_exact_digits_and_a_new_rate_replaces_the_key(
+    store: Store,
+) -> None:
+    rates = [fx(3, "USD", "1.08500"), fx(4, "USD", "1.0861"), fx(4, "USD", "1.09", source="csv")]
+    async with store.uows() as uow:
+        await uow.fx.add_many(rates, now=T0)
+        await uow.commit()
+    with pytest.raises(DUPLICATE):
+        async with store.uows() as uow:
+            await uow.fx.add_many([fx(3, "USD", "2")], now=T0)
+    async with store.uows() as uow:
+        found = await uow.fx.get_many([r.key for r in rates] + [fx(5, "USD", "1").key])
+        assert found == {r.key: r for r in rates}
+        assert str(found[rates[0].key].rate) == "1.085"  # stored canonical, same value
+        assert await uow.fx.replace(fx(4, "USD", "1.0871"), now=T0)
+        assert not await uow.fx.replace(fx(9, "USD", "1.0871"), now=T0)
+        await uow.commit()
+    async with store.uows(read_only=True) as uow:
+        found = await uow.fx.get_many([rates[1].key])
+    assert found[rates[1].key].rate == Decimal("1.0871")
+
+
+async def test_the_book_query_gives_the_range_and_the_latest_rate_before_it(store: Store) -> None:
+    async with store.uows() as uow:
+        await uow.fx.add_many(
+            [
+                fx(1, "USD", "1.01"),
+                fx(2, "USD", "1.02"),
+                fx(2, "USD", "1.10", source="csv"),
+                fx(5, "USD", "1.05"),
+                fx(8, "USD", "1.08"),
+                fx(2, "GBP", "0.82"),
+                fx(5, "JPY", "160"),  # a currency not asked for
+                fx(5, "USD", "0.9", base="GBP", source="csv"),
+            ],
+            now=T0,
+        )
+        await uow.commit()
+    async with store.uows(read_only=True) as uow:
+        got = await uow.fx.for_book(
+            currencies={"EUR", "USD", "GBP"}, since=date(2026, 12, 4), until=date(2026, 12, 6)
+        )
+    keys = sorted((r.on.day, r.base, r.currency, r.source, str(r.rate)) for r in got)
+    assert keys == [
+        (2, "EUR", "GBP", "ECB", "0.82"),
+        (2, "EUR", "USD", "ECB", "1.02"),
+        (2, "EUR", "USD", "csv", "1.1"),
+        (5, "EUR", "USD", "ECB", "1.05"),
+        (5, "GBP", "USD", "csv", "0.9"),
+    ]
