@@ -290,10 +290,12 @@ class StatementRepository(Protocol):
         *,
         status: Stage1Status | None = None,
         account: str | None = None,
+        teams: Sequence[str] | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> list[Statement]:
-        """Statements (without lines) by account, period start, id; filtered."""
+        """Statements (without lines) by account, period start, id; filtered (``teams``:
+        only those of these teams)."""
         ...
 
     async def line_counts(self, statement_ids: Sequence[int]) -> dict[int, int]:

@@ -43,6 +43,7 @@ class Template(StrEnum):
     DELIVERY_FAILED = "delivery_failed"
     AUDIT_CHECKPOINT = "audit_checkpoint"
     DISPUTE_OVERDUE = "dispute_overdue"
+    STATEMENT_CARD = "statement_card"
 
 
 class Severity(StrEnum):
@@ -343,6 +344,24 @@ class AuditCheckpoint(_TemplateRecord):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class StatementCard(_TemplateRecord):
+    """A bank statement's Stage 1 card in its team's channel, for one revision.
+
+    The row that first shows ``revision`` posts the card; later rows of the same revision
+    edit it in place (their ``update_of`` names the first). The notifier renders the
+    statement as stored when it delivers, so a late row never shows an older state; a
+    card of a revision the statement has left says so and offers no buttons.
+    ``version`` is the statement's version that caused the row (what changed, for the
+    record).
+    """
+
+    template: ClassVar[Template] = Template.STATEMENT_CARD
+    statement_id: int
+    revision: int
+    version: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UnknownNotice:
     """An alert or DM row that no template record describes, kept as it was stored.
 
@@ -374,7 +393,7 @@ AlertTemplate = (
 #: The digest's messages: its summary and its groups' thread replies.
 DigestTemplate = DigestSummary | DigestCluster | DigestClusterDecided
 #: The alerts and DMs (``NoticeKind.ALERT`` and ``NoticeKind.DM``), one record per template.
-TemplateNotice = AlertTemplate | DigestTemplate
+TemplateNotice = AlertTemplate | DigestTemplate | StatementCard
 #: What an ALERT or DM row carries.
 AlertNotice = TemplateNotice | UnknownNotice
 #: What any outbox row carries.
@@ -486,5 +505,7 @@ def _decode_alert(data: Mapping[str, Any]) -> AlertNotice:
             return AuditCheckpoint.from_json(data)
         case Template.DISPUTE_OVERDUE:
             return DisputeOverdue.from_json(data)
+        case Template.STATEMENT_CARD:
+            return StatementCard.from_json(data)
         case _:
             assert_never(template)

@@ -334,6 +334,7 @@ class SqlStatementRepository:
         *,
         status: Stage1Status | None = None,
         account: str | None = None,
+        teams: Sequence[str] | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> list[Statement]:
@@ -343,6 +344,8 @@ class SqlStatementRepository:
             query = query.where(statements.c.stage1_status == status.value)
         if account is not None:
             query = query.where(statements.c.account == account)
+        if teams is not None:
+            query = query.where(statements.c.team.in_(list(teams)))
         query = (
             query.order_by(statements.c.account, statements.c.period_start, statements.c.id)
             .limit(limit)

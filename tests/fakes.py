@@ -757,6 +757,7 @@ class InMemoryStatementRepository:
         *,
         status: Stage1Status | None = None,
         account: str | None = None,
+        teams: Sequence[str] | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> list[Statement]:
@@ -767,6 +768,7 @@ class InMemoryStatementRepository:
             for s in self._visible().values()
             if (status is None or s.stage1_status is status)
             and (account is None or s.account == account)
+            and (teams is None or s.team in teams)
         ]
         found.sort(key=lambda s: (s.account, s.period_start, s.id or 0))
         return found[offset : offset + limit]

@@ -25,9 +25,11 @@ from domain.errors import (
     InvalidCommand,
     ItemNotFound,
     NotAuthorized,
+    NotVisible,
     StaleItem,
 )
-from domain.permissions import Viewer, can_see
+from domain.notifications import for_statement
+from domain.permissions import Person, Viewer, can_see, sees_everything, visible_teams
 from domain.policy import LoadedPolicy, StatementAccount
 from domain.ports import StatementParser, UnitOfWork, UnitOfWorkFactory
 from domain.statements import checks as statement_checks
@@ -266,7 +268,16 @@ class Statements:
                 "was changed — look again"
             )
         await uow.audit.append([statement_entry(move.statement, e, now) for e in move.events])
+        await self._notify(uow, before, move.statement, now)
         return move.statement
+
+    async def _notify(
+        self, uow: UnitOfWork, before: Statement | None, after: Statement, now: datetime
+    ) -> None:
+        """Queues the card post or edit (and App Home refreshes) in the change's own
+        transaction: exactly once with the change, never without it."""
+        notices = for_statement(before, after, self._policy().policy, now)
+        await uow.outbox.enqueue(notices, now=now)
 
     async def _maybe_auto_approve(
         self, uow: UnitOfWork, statement: Statement, now: datetime
@@ -334,7 +345,15 @@ class Statements:
         seen: list[Statement] = []
         try:
             async with self._uow() as uow:
-                statement = await self._load(uow, statement_id, with_lines=with_lines)
+                try:
+                    statement = await self._load(uow, statement_id, with_lines=with_lines)
+                except StatementNotFound:
+                    policy = self._policy().policy
+                    if actor == SYSTEM or sees_everything(policy, Person(actor)):
+                        raise
+                    raise NotVisible(
+                        f"you cannot see {format_statement_id(statement_id)}"
+                    ) from None
                 seen.append(statement)
                 self._check_actor(statement, actor)
                 _check_version(statement, expected_version)
@@ -383,6 +402,9 @@ class Statements:
 
     def _check_actor(self, statement: Statement, actor: str) -> None:
         policy = self._policy().policy
+        if actor != SYSTEM and not can_see(policy, Person(actor), statement.team):
+            # The same answer whether it exists or not, as for items: ids cannot be probed.
+            raise NotVisible(f"you cannot see {statement.human_id}")
         team = policy.team(statement.team)
         if team is None or (actor not in team.reviewers and actor not in team.leads):
             raise NotAuthorized(
@@ -478,6 +500,7 @@ class Statements:
                     data=_import_data(stored),
                 )
                 await uow.audit.append([statement_entry(stored, event, now)])
+                await self._notify(uow, None, stored, now)
                 report.imported += 1
             else:
                 renewed = await self._checked(uow, _with_identity(fresh, existing))
@@ -649,15 +672,22 @@ class Statements:
 
     # -- queries --
 
-    async def get(self, statement_id: int, *, viewer: Viewer) -> Statement:
-        """One statement with its lines, if ``viewer`` may see its team's work."""
+    async def get(self, statement_id: int, *, viewer: Viewer, with_lines: bool = True) -> Statement:
+        """One statement (with its lines unless ``with_lines`` is False), if ``viewer``
+        may see its team's work.
+
+        Raises:
+            StatementNotFound: no such statement (told only to who sees every team).
+            NotVisible: ``you cannot see S-5``, whether S-5 exists or not, as for items.
+        """
         async with self._uow(read_only=True) as uow:
-            statement = await self._load(uow, statement_id)
-        if not can_see(self._policy().policy, viewer, statement.team):
-            raise StatementNotFound(
-                f"there is no statement {format_statement_id(statement_id)} you may see"
-            )
-        return statement
+            found = await uow.statements.get(statement_id, with_lines=with_lines)
+        policy = self._policy().policy
+        if found is None and sees_everything(policy, viewer):
+            raise StatementNotFound(f"there is no statement {format_statement_id(statement_id)}")
+        if found is None or not can_see(policy, viewer, found.team):
+            raise NotVisible(f"you cannot see {format_statement_id(statement_id)}")
+        return found
 
     async def listing(
         self,
@@ -668,13 +698,14 @@ class Statements:
         limit: int = 100,
         offset: int = 0,
     ) -> list[tuple[Statement, int]]:
-        """Statements (without lines) and how many lines count in each."""
+        """Statements (without lines) of the teams ``viewer`` sees, and how many lines
+        count in each (paged in the store, so a page is full whatever the teams)."""
+        policy = self._policy().policy
+        teams = visible_teams(policy, viewer)
         async with self._uow(read_only=True) as uow:
             found = await uow.statements.query(
-                status=status, account=account, limit=limit, offset=offset
+                status=status, account=account, teams=teams, limit=limit, offset=offset
             )
-            policy = self._policy().policy
-            found = [s for s in found if can_see(policy, viewer, s.team)]
             counts = await uow.statements.line_counts([s.id for s in found if s.id is not None])
         return [(s, counts.get(s.id or 0, 0)) for s in found]
 

@@ -1,0 +1,223 @@
+"""Bank statements in Slack (Stage 1): the card's buttons, the entries modal's paging, the
+edit and reject forms, and ``/recon statements`` / ``/recon statement ID``.
+
+Thin listeners like the items' (STYLE #7): ack first, parse, one use case call, render.
+Every refusal (a chain that is off, maker-checker, a stale card, someone of another team)
+comes from the use case and reaches the user privately through ``guarded``.
+"""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from domain.errors import DomainError, InvalidCommand, StaleItem
+from domain.permissions import Person
+from domain.statements.records import Stage1Status, Statement
+from domain.statements.stage1 import AddLine, Correct, Edit, RemoveLine
+from handlers.blocks.mrkdwn import error_text
+from handlers.blocks.statements import (
+    LIST_PAGE_SIZE,
+    chain_text,
+    edit_modal,
+    entries_modal,
+    statement_card,
+    statement_list,
+    statement_reject_modal,
+)
+from handlers.context import Ctx, Deps, guarded, reply_to
+from handlers.ids import StatementButton, StatementModal, StatementNav, statement_action_pattern
+from handlers.payloads import BlockAction
+from handlers.statement_forms import (
+    EditForm,
+    FormErrors,
+    parse_edit,
+    parse_entries_page,
+    parse_form_metadata,
+    parse_statement_reject,
+    parse_statement_value,
+)
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    """Adds the statement buttons and forms."""
+    buttons = {
+        StatementButton.APPROVE: _approve,
+        StatementButton.EDIT: _edit,
+        StatementButton.REJECT: _reject,
+        StatementButton.VIEW_ENTRIES: _entries,
+    }
+    for action, handler in buttons.items():
+        app.action(statement_action_pattern(action))(guarded(deps, handler))
+    app.action(StatementNav.ENTRIES_PAGE.value)(guarded(deps, _entries_page))
+    app.view(StatementModal.EDIT.value)(guarded(deps, on_edit))
+    app.view(StatementModal.REJECT.value)(guarded(deps, on_reject))
+
+
+def _target(action: BlockAction) -> tuple[int, int]:
+    parsed = parse_statement_value(action.action.value)
+    if parsed is None:
+        raise InvalidCommand("that button is not from recon-bot; refresh the card and try again")
+    return parsed
+
+
+async def _seen(ctx: Ctx, statement_id: int, *, with_lines: bool = True) -> Statement:
+    """The statement as the acting user may see it (``you cannot see S-5`` otherwise)."""
+    return await ctx.deps.usecases.statements.get(
+        statement_id, viewer=Person(ctx.user), with_lines=with_lines
+    )
+
+
+def describe_statement_approval(statement: Statement) -> str:
+    """What the approver is told."""
+    edited = " (edited, then approved)" if statement.edits else ""
+    return f":white_check_mark: {statement.human_id} approved{edited}; its lines go to matching."
+
+
+async def _approve(ctx: Ctx) -> None:
+    await ctx.ack()
+    action = BlockAction.model_validate(ctx.body)
+    statement_id, version = _target(action)
+    after = await ctx.deps.usecases.statements.approve(
+        statement_id=statement_id,
+        actor=action.user.id,
+        now=ctx.deps.clock.now(),
+        expected_version=version,
+    )
+    await ctx.reply(describe_statement_approval(after))
+
+
+def _stale(statement: Statement, version: int) -> None:
+    if statement.version != version:
+        raise StaleItem(
+            f"{statement.human_id} changed since you saw it (it is now "
+            f"{statement.stage1_status.value}); look at its card again"
+        )
+
+
+async def _edit(ctx: Ctx) -> None:
+    await ctx.ack()
+    action = BlockAction.model_validate(ctx.body)
+    statement_id, version = _target(action)
+    statement = await _seen(ctx, statement_id, with_lines=False)
+    _stale(statement, version)
+    if statement.stage1_status is not Stage1Status.PENDING_REVIEW:
+        raise InvalidCommand(f"{statement.human_id} is {statement.stage1_status.value}")
+    await ctx.client.views_open(trigger_id=action.trigger_id, view=edit_modal(statement))
+
+
+async def _reject(ctx: Ctx) -> None:
+    await ctx.ack()
+    action = BlockAction.model_validate(ctx.body)
+    statement_id, version = _target(action)
+    statement = await _seen(ctx, statement_id, with_lines=False)
+    _stale(statement, version)
+    await ctx.client.views_open(
+        trigger_id=action.trigger_id, view=statement_reject_modal(statement)
+    )
+
+
+async def _entries(ctx: Ctx) -> None:
+    await ctx.ack()
+    action = BlockAction.model_validate(ctx.body)
+    statement_id, _ = _target(action)
+    statement = await _seen(ctx, statement_id)
+    await ctx.client.views_open(trigger_id=action.trigger_id, view=entries_modal(statement, page=0))
+
+
+async def _entries_page(ctx: Ctx) -> None:
+    await ctx.ack()
+    action = BlockAction.model_validate(ctx.body)
+    statement_id, page = parse_entries_page(action.action.value)
+    statement = await _seen(ctx, statement_id)
+    await ctx.client.views_update(
+        view_id=action.container.view_id or "", view=entries_modal(statement, page=page)
+    )
+
+
+# --- forms ------------------------------------------------------------------------------------
+
+
+async def _tell(ctx: Ctx, text: str) -> None:
+    await reply_to(ctx.client, {}, ctx.user, text, http=ctx.deps.http)
+
+
+async def on_edit(ctx: Ctx) -> None:
+    """The edit form: checked against the statement in the ack (errors under the field),
+    then the use case applies it and re-validates the chain."""
+    view = ctx.body["view"]
+    metadata = parse_form_metadata(str(view.get("private_metadata", "")))
+    statement = await _seen(ctx, metadata.statement_id)
+    form = parse_edit(view, statement=statement)
+    if isinstance(form, FormErrors):
+        await ctx.ack(response_action="errors", errors=dict(form))
+        return
+    await ctx.ack()
+    try:
+        after = await ctx.deps.usecases.statements.edit(
+            statement_id=metadata.statement_id,
+            change=form.change,
+            actor=ctx.user,
+            now=ctx.deps.clock.now(),
+            expected_version=metadata.version,
+        )
+    except DomainError as exc:
+        await _tell(ctx, f":no_entry: {error_text(exc)}")
+        return
+    await _tell(ctx, f":pencil2: {after.human_id} edited ({_what(form)}); {chain_text(after)}.")
+
+
+def _what(form: EditForm) -> str:
+    change: Edit = form.change
+    if isinstance(change, Correct):
+        return f"entry #{change.line}, {change.field.replace('_', ' ')}"
+    if isinstance(change, AddLine):
+        return "a missing entry added"
+    assert isinstance(change, RemoveLine)
+    return f"entry #{change.line} removed"
+
+
+async def on_reject(ctx: Ctx) -> None:
+    """The reject form: a reason is required (checked in the ack)."""
+    form = parse_statement_reject(ctx.body["view"])
+    if isinstance(form, FormErrors):
+        await ctx.ack(response_action="errors", errors=dict(form))
+        return
+    await ctx.ack()
+    try:
+        after = await ctx.deps.usecases.statements.reject(
+            statement_id=form.metadata.statement_id,
+            actor=ctx.user,
+            reason=form.reason,
+            now=ctx.deps.clock.now(),
+            expected_version=form.metadata.version,
+        )
+    except DomainError as exc:
+        await _tell(ctx, f":no_entry: {error_text(exc)}")
+        return
+    await _tell(
+        ctx,
+        f":x: {after.human_id} rejected; a re-parse or a re-import brings it back to review.",
+    )
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+async def send_statement(ctx: Ctx, statement_id: int) -> None:
+    """``/recon statement ID``: the card, privately (to someone who may see it)."""
+    statement = await _seen(ctx, statement_id)
+    msg = statement_card(statement, policy=ctx.deps.policy().policy, now=ctx.deps.clock.now())
+    await ctx.reply(msg.text, msg.blocks)
+
+
+async def send_statements(ctx: Ctx) -> None:
+    """``/recon statements``: those waiting for review in the user's teams."""
+    rows = await ctx.deps.usecases.statements.listing(
+        viewer=Person(ctx.user),
+        status=Stage1Status.PENDING_REVIEW,
+        limit=LIST_PAGE_SIZE + 1,
+    )
+    msg = statement_list(
+        rows[:LIST_PAGE_SIZE], total_shown=min(len(rows), LIST_PAGE_SIZE), more=len(rows) > 10
+    )
+    await ctx.reply(msg.text, msg.blocks)
