@@ -51,6 +51,8 @@ class Dashboard:
     page_size: int
     #: The ledger's breaker and unposted entries: compliance officers' only (None else).
     ledger: LedgerHealth | None = None
+    #: Bank statements of the user's teams waiting for Stage 1 review.
+    statements_awaiting: int = 0
 
     @property
     def pages(self) -> int:

@@ -298,6 +298,12 @@ class StatementRepository(Protocol):
         only those of these teams)."""
         ...
 
+    async def count(
+        self, *, status: Stage1Status | None = None, teams: Sequence[str] | None = None
+    ) -> int:
+        """How many statements are in ``status`` (any) of ``teams`` (any)."""
+        ...
+
     async def line_counts(self, statement_ids: Sequence[int]) -> dict[int, int]:
         """How many lines count (are not removed) in each statement."""
         ...

@@ -59,7 +59,9 @@ class StatementButton(StrEnum):
 
 
 class StatementNav(StrEnum):
-    """Previous/Next in a statement's entries modal (value ``12:3``: statement, page)."""
+    """Previous/Next in a statement's entries modal: the action id names the page it
+    leads to (``recon.stmt_entries_page:3``, unique in the view), the value the
+    statement and that page (``12:3``)."""
 
     ENTRIES_PAGE = "recon.stmt_entries_page"
 
@@ -149,3 +151,12 @@ def statement_action_id(action: StatementButton, statement_id: int) -> str:
 def statement_action_pattern(action: StatementButton) -> re.Pattern[str]:
     """Matches the action ids of one statement button, for Bolt listeners."""
     return re.compile(rf"^{re.escape(action.value)}:[0-9]+$")
+
+
+def entries_page_action_id(page: int) -> str:
+    """``recon.stmt_entries_page:3``: the entries page a Previous/Next button leads to."""
+    return f"{StatementNav.ENTRIES_PAGE.value}:{page}"
+
+
+#: Matches the entries modal's Previous/Next action ids.
+ENTRIES_PAGE_PATTERN = re.compile(rf"^{re.escape(StatementNav.ENTRIES_PAGE.value)}:[0-9]+$")

@@ -25,7 +25,12 @@ from handlers.blocks.statements import (
     statement_reject_modal,
 )
 from handlers.context import Ctx, Deps, guarded, reply_to
-from handlers.ids import StatementButton, StatementModal, StatementNav, statement_action_pattern
+from handlers.ids import (
+    ENTRIES_PAGE_PATTERN,
+    StatementButton,
+    StatementModal,
+    statement_action_pattern,
+)
 from handlers.payloads import BlockAction
 from handlers.statement_forms import (
     EditForm,
@@ -48,7 +53,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     }
     for action, handler in buttons.items():
         app.action(statement_action_pattern(action))(guarded(deps, handler))
-    app.action(StatementNav.ENTRIES_PAGE.value)(guarded(deps, _entries_page))
+    app.action(ENTRIES_PAGE_PATTERN)(guarded(deps, _entries_page))
     app.view(StatementModal.EDIT.value)(guarded(deps, on_edit))
     app.view(StatementModal.REJECT.value)(guarded(deps, on_reject))
 

@@ -353,6 +353,17 @@ class SqlStatementRepository:
         )
         return [_statement(r, ()) for r in await self._conn.execute(query)]
 
+    async def count(
+        self, *, status: Stage1Status | None = None, teams: Sequence[str] | None = None
+    ) -> int:
+        """How many statements are in ``status`` (any) of ``teams`` (any)."""
+        query = select(func.count()).select_from(statements)
+        if status is not None:
+            query = query.where(statements.c.stage1_status == status.value)
+        if teams is not None:
+            query = query.where(statements.c.team.in_(list(teams)))
+        return int((await self._conn.execute(query)).scalar_one())
+
     async def line_counts(self, statement_ids: Sequence[int]) -> dict[int, int]:
         """How many lines count (not removed) in each statement."""
         counts: dict[int, int] = {}

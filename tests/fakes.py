@@ -773,6 +773,17 @@ class InMemoryStatementRepository:
         found.sort(key=lambda s: (s.account, s.period_start, s.id or 0))
         return found[offset : offset + limit]
 
+    async def count(
+        self, *, status: Stage1Status | None = None, teams: Sequence[str] | None = None
+    ) -> int:
+        """How many statements match."""
+        await asyncio.sleep(0)
+        return sum(
+            1
+            for s in self._visible().values()
+            if (status is None or s.stage1_status is status) and (teams is None or s.team in teams)
+        )
+
     async def line_counts(self, statement_ids: Sequence[int]) -> dict[int, int]:
         """Lines that count per statement."""
         await asyncio.sleep(0)

@@ -16,6 +16,7 @@ from domain.errors import InvalidCommand, NotVisible
 from domain.items import Item, JournalEntry, ReviewState
 from domain.ledger_status import LEDGER_BREAKER, LedgerHealth
 from domain.permissions import Person, Role, Viewer, can_see, roles_of, visible_teams
+from domain.statements.records import Stage1Status
 from domain.usecases.transaction import UseCase
 
 #: States in which an item still needs a human.
@@ -151,6 +152,9 @@ class Queries(UseCase):
                 states=OPEN_STATES, teams=teams, assignee=user, limit=page_size, offset=offset
             )
             unclaimed = await uow.items.claimable(teams=team_names, limit=page_size, offset=offset)
+            statements_awaiting = await uow.statements.count(
+                status=Stage1Status.PENDING_REVIEW, teams=teams
+            )
             ledger = None
             if Role.COMPLIANCE in roles_of(policy, user, None):
                 ledger = LedgerHealth(
@@ -177,6 +181,7 @@ class Queries(UseCase):
             page=page,
             page_size=page_size,
             ledger=ledger,
+            statements_awaiting=statements_awaiting,
         )
 
     async def remember_home_page(self, *, user: str, page: int, now: datetime) -> None:

@@ -62,7 +62,7 @@ from handlers.ids import (
     StatementButton,
     StatementField,
     StatementModal,
-    StatementNav,
+    entries_page_action_id,
     statement_action_id,
 )
 
@@ -375,7 +375,7 @@ def entries_modal(statement: Statement, *, page: int) -> View:
         nav.append(
             ButtonElement(
                 text=PlainTextObject(text="Previous"),
-                action_id=StatementNav.ENTRIES_PAGE.value,
+                action_id=entries_page_action_id(page - 1),
                 value=f"{statement.id}:{page - 1}",
             )
         )
@@ -383,7 +383,7 @@ def entries_modal(statement: Statement, *, page: int) -> View:
         nav.append(
             ButtonElement(
                 text=PlainTextObject(text="Next"),
-                action_id=f"{StatementNav.ENTRIES_PAGE.value}",
+                action_id=entries_page_action_id(page + 1),
                 value=f"{statement.id}:{page + 1}",
             )
         )
