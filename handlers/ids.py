@@ -56,6 +56,7 @@ class StatementButton(StrEnum):
     EDIT = "recon.stmt_edit"
     REJECT = "recon.stmt_reject"
     VIEW_ENTRIES = "recon.stmt_entries"
+    SHOW = "recon.stmt_show"
 
 
 class StatementNav(StrEnum):
@@ -64,6 +65,7 @@ class StatementNav(StrEnum):
     statement and that page (``12:3``)."""
 
     ENTRIES_PAGE = "recon.stmt_entries_page"
+    LIST_PAGE = "recon.stmt_list_page"
 
 
 class StatementModal(StrEnum):
@@ -160,3 +162,12 @@ def entries_page_action_id(page: int) -> str:
 
 #: Matches the entries modal's Previous/Next action ids.
 ENTRIES_PAGE_PATTERN = re.compile(rf"^{re.escape(StatementNav.ENTRIES_PAGE.value)}:[0-9]+$")
+
+
+def list_page_action_id(offset: int) -> str:
+    """``recon.stmt_list_page:10``: the ``/recon statements`` page a button leads to."""
+    return f"{StatementNav.LIST_PAGE.value}:{offset}"
+
+
+#: Matches the ``/recon statements`` list's Previous/Next action ids.
+LIST_PAGE_PATTERN = re.compile(rf"^{re.escape(StatementNav.LIST_PAGE.value)}:[0-9]+$")

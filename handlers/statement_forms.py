@@ -34,6 +34,7 @@ __all__ = [
     "parse_edit",
     "parse_entries_page",
     "parse_form_metadata",
+    "parse_list_offset",
     "parse_statement_reject",
     "parse_statement_value",
 ]
@@ -91,6 +92,18 @@ def parse_entries_page(value: str) -> tuple[int, int]:
     if parsed is None or parsed[0] < 1:
         raise PayloadError(f"{value[:80]!r} is not an entries page")
     return parsed
+
+
+def parse_list_offset(value: str) -> int:
+    """The offset a ``/recon statements`` Previous/Next button carries.
+
+    Raises:
+        PayloadError: not a small non-negative integer.
+    """
+    offset = parse_ascii_number(value.strip(), maximum=_MAX_ID)
+    if offset is None:
+        raise PayloadError(f"{value[:80]!r} is not a list offset")
+    return offset
 
 
 class _Edge(BaseModel):

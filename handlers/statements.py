@@ -27,6 +27,7 @@ from handlers.blocks.statements import (
 from handlers.context import Ctx, Deps, guarded, reply_to
 from handlers.ids import (
     ENTRIES_PAGE_PATTERN,
+    LIST_PAGE_PATTERN,
     StatementButton,
     StatementModal,
     statement_action_pattern,
@@ -38,6 +39,7 @@ from handlers.statement_forms import (
     parse_edit,
     parse_entries_page,
     parse_form_metadata,
+    parse_list_offset,
     parse_statement_reject,
     parse_statement_value,
 )
@@ -50,10 +52,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
         StatementButton.EDIT: _edit,
         StatementButton.REJECT: _reject,
         StatementButton.VIEW_ENTRIES: _entries,
+        StatementButton.SHOW: _show,
     }
     for action, handler in buttons.items():
         app.action(statement_action_pattern(action))(guarded(deps, handler))
     app.action(ENTRIES_PAGE_PATTERN)(guarded(deps, _entries_page))
+    app.action(LIST_PAGE_PATTERN)(guarded(deps, _list_page))
     app.view(StatementModal.EDIT.value)(guarded(deps, on_edit))
     app.view(StatementModal.REJECT.value)(guarded(deps, on_reject))
 
@@ -139,6 +143,20 @@ async def _entries_page(ctx: Ctx) -> None:
     )
 
 
+async def _show(ctx: Ctx) -> None:
+    await ctx.ack()
+    action = BlockAction.model_validate(ctx.body)
+    statement_id, _ = _target(action)
+    await send_statement(ctx, statement_id)
+
+
+async def _list_page(ctx: Ctx) -> None:
+    await ctx.ack()
+    action = BlockAction.model_validate(ctx.body)
+    offset = parse_list_offset(action.action.value)
+    await send_statements(ctx, offset=offset)
+
+
 # --- forms ------------------------------------------------------------------------------------
 
 
@@ -215,14 +233,10 @@ async def send_statement(ctx: Ctx, statement_id: int) -> None:
     await ctx.reply(msg.text, msg.blocks)
 
 
-async def send_statements(ctx: Ctx) -> None:
-    """``/recon statements``: those waiting for review in the user's teams."""
-    rows = await ctx.deps.usecases.statements.listing(
-        viewer=Person(ctx.user),
-        status=Stage1Status.PENDING_REVIEW,
-        limit=LIST_PAGE_SIZE + 1,
+async def send_statements(ctx: Ctx, *, offset: int = 0) -> None:
+    """``/recon statements``: one page of those waiting for review in the user's teams."""
+    rows, total = await ctx.deps.usecases.statements.waiting(
+        viewer=Person(ctx.user), limit=LIST_PAGE_SIZE, offset=offset
     )
-    msg = statement_list(
-        rows[:LIST_PAGE_SIZE], total_shown=min(len(rows), LIST_PAGE_SIZE), more=len(rows) > 10
-    )
+    msg = statement_list(rows, offset=offset, total=total)
     await ctx.reply(msg.text, msg.blocks)

@@ -709,6 +709,19 @@ class Statements:
             counts = await uow.statements.line_counts([s.id for s in found if s.id is not None])
         return [(s, counts.get(s.id or 0, 0)) for s in found]
 
+    async def waiting(
+        self, *, viewer: Viewer, limit: int, offset: int = 0
+    ) -> tuple[list[tuple[Statement, int]], int]:
+        """One page of the statements waiting for review that ``viewer`` sees (with their
+        counted lines), and how many there are in all."""
+        rows = await self.listing(
+            viewer=viewer, status=Stage1Status.PENDING_REVIEW, limit=limit, offset=offset
+        )
+        teams = visible_teams(self._policy().policy, viewer)
+        async with self._uow(read_only=True) as uow:
+            total = await uow.statements.count(status=Stage1Status.PENDING_REVIEW, teams=teams)
+        return rows, total
+
     async def approved_lines(
         self, *, after: tuple[int, int] | None = None, limit: int = 1000
     ) -> list[tuple[Statement, StatementLine]]:

@@ -63,13 +63,14 @@ from handlers.ids import (
     StatementField,
     StatementModal,
     entries_page_action_id,
+    list_page_action_id,
     statement_action_id,
 )
 
 #: Entries per page of the entries modal: one section each, plus a header, a footer and
 #: the Previous/Next row, far under Slack's 100 blocks per view.
 ENTRIES_PAGE_SIZE: Final = 20
-#: Statements per ``/recon statements`` page (three blocks each, under 50 per message).
+#: Statements per ``/recon statements`` page (one block each, far under 50 per message).
 LIST_PAGE_SIZE: Final = 10
 #: Longest texts accepted in the statement forms.
 MAX_STATEMENT_REASON_CHARS: Final = 2000
@@ -81,6 +82,13 @@ LABELS: Final[dict[StatementButton, str]] = {
     StatementButton.REJECT: "Reject",
     StatementButton.VIEW_ENTRIES: "View entries",
 }
+#: The buttons a card carries (Show is the list's).
+CARD_BUTTONS: Final = (
+    StatementButton.APPROVE,
+    StatementButton.EDIT,
+    StatementButton.REJECT,
+    StatementButton.VIEW_ENTRIES,
+)
 _NEEDS: Final[dict[StatementButton, StatementAction]] = {
     StatementButton.APPROVE: StatementAction.APPROVE,
     StatementButton.EDIT: StatementAction.EDIT,
@@ -200,7 +208,8 @@ def _status_text(statement: Statement, policy: Policy) -> str:
 def _buttons(statement: Statement) -> list[ButtonElement]:
     assert statement.id is not None
     out = []
-    for action, label in LABELS.items():
+    for action in CARD_BUTTONS:
+        label = LABELS[action]
         needed = _NEEDS.get(action)
         if needed is not None and statement.stage1_status not in ALLOWED_FROM[needed]:
             continue
@@ -525,20 +534,19 @@ def statement_reject_modal(statement: Statement) -> View:
 # --- list -------------------------------------------------------------------------------------
 
 
-def statement_list(
-    rows: Sequence[tuple[Statement, int]], *, total_shown: int, more: bool
-) -> Message:
-    """``/recon statements``: the statements waiting for review, one short row each with
-    its View button; ``more`` says the list was cut (the CLI lists them all)."""
+def statement_list(rows: Sequence[tuple[Statement, int]], *, offset: int, total: int) -> Message:
+    """``/recon statements``: one page of the statements waiting for review, a short row
+    each with its **Show** button, then Previous/Next (like the queue)."""
     if not rows:
-        return Message(
-            text="No bank statements are waiting for review.",
-            blocks=[_section("stmts.none", "No bank statements are waiting for review.")],
-        )
+        text = "No bank statements are waiting for review."
+        if offset:
+            text += " (This page is past the end of the list.)"
+        return Message(text=text, blocks=[_section("stmts.none", text)])
+    shown = rows[:LIST_PAGE_SIZE]
     blocks: list[Block] = [
-        HeaderBlock(block_id="stmts.header", text=f"Statements awaiting review ({total_shown})")
+        HeaderBlock(block_id="stmts.header", text=f"Statements awaiting review ({total})")
     ]
-    for statement, count in rows:
+    for statement, count in shown:
         blocks.append(
             SectionBlock(
                 block_id=f"stmts.{statement.id}",
@@ -553,18 +561,32 @@ def statement_list(
                 ),
                 accessory=ButtonElement(
                     text=PlainTextObject(text="Show"),
-                    action_id=statement_action_id(StatementButton.VIEW_ENTRIES, statement.id or 0),
+                    action_id=statement_action_id(StatementButton.SHOW, statement.id or 0),
                     value=statement_value(statement),
                 ),
             )
         )
-    if more:
-        blocks.append(
-            _context(
-                "stmts.more",
-                "More are waiting: use `/recon statement ID` or `recon-bot statements "
-                "--state pending_review`.",
+    last = offset + len(shown)
+    blocks.append(_context("stmts.page", f"{offset + 1}-{last} of {total}"))
+    nav = []
+    if offset > 0:
+        back = max(0, offset - LIST_PAGE_SIZE)
+        nav.append(
+            ButtonElement(
+                text=PlainTextObject(text="Previous"),
+                action_id=list_page_action_id(back),
+                value=str(back),
             )
         )
+    if last < total:
+        nav.append(
+            ButtonElement(
+                text=PlainTextObject(text="Next"),
+                action_id=list_page_action_id(last),
+                value=str(last),
+            )
+        )
+    if nav:
+        blocks.append(ActionsBlock(block_id="stmts.nav", elements=nav))
     assert len(blocks) <= MESSAGE_MAX_BLOCKS
-    return Message(text=f"{total_shown} bank statements awaiting review", blocks=blocks)
+    return Message(text=f"{total} bank statements awaiting review", blocks=blocks)

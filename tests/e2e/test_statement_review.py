@@ -320,6 +320,17 @@ async def test_commands_list_and_show_statements_and_home_counts_them(
     assert "DE44…4931" in said
     await desk.slack.slash_command("U0ALICE", "statement S-1")
     await wait_said(desk, "U0ALICE", "Bank statement S-1 · revision 1", "delta 0.00 EUR")
+    # The list's Show button shows the same card, with its buttons.
+    await desk.slack.slash_command("U0BOB", "statements", channel=TREASURY)
+    await wait_said(desk, "U0BOB", "Statements awaiting review (1)")
+    await desk.slack.click("U0BOB", "Show", channel=TREASURY)
+    await desk.slack.wait_for(
+        lambda: any(
+            e.button_labels() == ["Approve", "Edit", "Reject", "View entries"]
+            for e in desk.slack.ephemerals_for("U0BOB")
+        ),
+        message="the card shown to bob",
+    )
     help_ack = await desk.slack.slash_command("U0ALICE", "help")
     help_text = json.dumps(help_ack.ack_payload or {})
     assert "/recon statements" in help_text and "/recon statement ID" in help_text
