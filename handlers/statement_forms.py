@@ -51,6 +51,9 @@ class StatementFormMetadata(_Frozen):
 
     statement_id: int = Attr(gt=0)
     version: int = Attr(ge=1)
+    #: The channel of the card the form was opened from: the outcome is told there
+    #: (ephemeral); None (a form opened elsewhere): by direct message.
+    channel: str | None = Attr(default=None, pattern=r"^[A-Z][A-Z0-9]{1,40}$")
 
 
 def parse_form_metadata(private_metadata: str) -> StatementFormMetadata:

@@ -111,7 +111,10 @@ async def _edit(ctx: Ctx) -> None:
     _stale(statement, version)
     if statement.stage1_status is not Stage1Status.PENDING_REVIEW:
         raise InvalidCommand(f"{statement.human_id} is {statement.stage1_status.value}")
-    await ctx.client.views_open(trigger_id=action.trigger_id, view=edit_modal(statement))
+    channel = None if action.in_view else action.channel_id
+    await ctx.client.views_open(
+        trigger_id=action.trigger_id, view=edit_modal(statement, channel=channel)
+    )
 
 
 async def _reject(ctx: Ctx) -> None:
@@ -120,8 +123,9 @@ async def _reject(ctx: Ctx) -> None:
     statement_id, version = _target(action)
     statement = await _seen(ctx, statement_id, with_lines=False)
     _stale(statement, version)
+    channel = None if action.in_view else action.channel_id
     await ctx.client.views_open(
-        trigger_id=action.trigger_id, view=statement_reject_modal(statement)
+        trigger_id=action.trigger_id, view=statement_reject_modal(statement, channel=channel)
     )
 
 
@@ -160,8 +164,9 @@ async def _list_page(ctx: Ctx) -> None:
 # --- forms ------------------------------------------------------------------------------------
 
 
-async def _tell(ctx: Ctx, text: str) -> None:
-    await reply_to(ctx.client, {}, ctx.user, text, http=ctx.deps.http)
+async def _tell(ctx: Ctx, channel: str | None, text: str) -> None:
+    """Tells the submitter privately: ephemeral in the card's channel, else a DM."""
+    await reply_to(ctx.client, {}, ctx.user, text, channel=channel, http=ctx.deps.http)
 
 
 async def on_edit(ctx: Ctx) -> None:
@@ -184,9 +189,13 @@ async def on_edit(ctx: Ctx) -> None:
             expected_version=metadata.version,
         )
     except DomainError as exc:
-        await _tell(ctx, f":no_entry: {error_text(exc)}")
+        await _tell(ctx, metadata.channel, f":no_entry: {error_text(exc)}")
         return
-    await _tell(ctx, f":pencil2: {after.human_id} edited ({_what(form)}); {chain_text(after)}.")
+    await _tell(
+        ctx,
+        metadata.channel,
+        f":pencil2: {after.human_id} edited ({_what(form)}); {chain_text(after)}.",
+    )
 
 
 def _what(form: EditForm) -> str:
@@ -215,10 +224,11 @@ async def on_reject(ctx: Ctx) -> None:
             expected_version=form.metadata.version,
         )
     except DomainError as exc:
-        await _tell(ctx, f":no_entry: {error_text(exc)}")
+        await _tell(ctx, form.metadata.channel, f":no_entry: {error_text(exc)}")
         return
     await _tell(
         ctx,
+        form.metadata.channel,
         f":x: {after.human_id} rejected; a re-parse or a re-import brings it back to review.",
     )
 

@@ -412,12 +412,14 @@ def entries_modal(statement: Statement, *, page: int) -> View:
 # --- forms ------------------------------------------------------------------------------------
 
 
-def form_metadata(statement: Statement) -> str:
-    """``private_metadata`` of the edit and reject forms: the statement and its version."""
+def form_metadata(statement: Statement, channel: str | None = None) -> str:
+    """``private_metadata`` of the edit and reject forms: the statement, its version, and
+    the channel of the card they were opened from (where the outcome is told)."""
     assert statement.id is not None
-    return json.dumps(
-        {"statement_id": statement.id, "version": statement.version}, separators=(",", ":")
-    )
+    data: dict[str, object] = {"statement_id": statement.id, "version": statement.version}
+    if channel:
+        data["channel"] = channel
+    return json.dumps(data, separators=(",", ":"))
 
 
 def _text_input(
@@ -462,7 +464,7 @@ def _summary(statement: Statement) -> SectionBlock:
     )
 
 
-def edit_modal(statement: Statement) -> View:
+def edit_modal(statement: Statement, *, channel: str | None = None) -> View:
     """Correct one field of an entry (by number), add a missing entry, or remove a
     duplicated one. The submission is validated in the ack (errors under the field)."""
     currency = statement.currency
@@ -503,12 +505,12 @@ def edit_modal(statement: Statement) -> View:
         title=PlainTextObject(text=clip(f"Edit {statement.human_id}", MODAL_TITLE_CHARS)),
         submit=PlainTextObject(text="Save"),
         close=PlainTextObject(text="Cancel"),
-        private_metadata=form_metadata(statement),
+        private_metadata=form_metadata(statement, channel),
         blocks=blocks,
     )
 
 
-def statement_reject_modal(statement: Statement) -> View:
+def statement_reject_modal(statement: Statement, *, channel: str | None = None) -> View:
     """Reject with a reason; only a re-parse or a re-import brings it back."""
     return View(
         type="modal",
@@ -516,7 +518,7 @@ def statement_reject_modal(statement: Statement) -> View:
         title=PlainTextObject(text=clip(f"Reject {statement.human_id}", MODAL_TITLE_CHARS)),
         submit=PlainTextObject(text="Reject"),
         close=PlainTextObject(text="Cancel"),
-        private_metadata=form_metadata(statement),
+        private_metadata=form_metadata(statement, channel),
         blocks=[
             _summary(statement),
             _text_input(

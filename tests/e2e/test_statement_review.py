@@ -7,6 +7,7 @@ treasury (alice, bob; lead), ``edit_needs_other_approver`` on.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -221,6 +222,14 @@ async def test_edit_then_approve_shows_the_new_delta_and_maker_checker_holds(
     )
     assert done.response_action is None
     card = await wait_stmt_card(desk, "delta 0.00 EUR, within", "1 edit by")
+    # The editor is told in the card's channel, privately.
+    await desk.slack.wait_for(
+        lambda: any(
+            "S-1 edited (entry #2, amount)" in e.all_text()
+            for e in desk.slack.ephemerals_for("U0BOB", TREASURY)
+        ),
+        message="bob told in the channel",
+    )
     after = await stored(desk)
     assert [(e.line, e.field, e.old, e.new, e.actor) for e in after.edits] == [
         (2, "amount", "-250.57", "-250.75", "U0BOB")
@@ -363,3 +372,21 @@ async def test_someone_of_another_team_is_refused_like_for_items(
     assert (await stored(desk)).stage1_status is Stage1Status.PENDING_REVIEW
     await desk.slack.slash_command("U0DAN", "statements")
     await wait_said(desk, "U0DAN", "No bank statements are waiting for review")
+
+
+async def test_a_double_click_on_approve_approves_once_and_the_card_stays_one(
+    stage1: Desk, every_envelope_acked: None
+) -> None:
+    desk = stage1
+    await import_mt940(desk, mt940(number="00012", day="261212", opening="0.00", entries=THREE))
+    card = await wait_stmt_card(desk, "delta 0.00 EUR")
+    await asyncio.gather(
+        *(desk.slack.click("U0ALICE", "Approve", channel=TREASURY, ts=card.ts) for _ in range(2))
+    )
+    await listeners_idle(desk)
+    assert (await _audit_events(desk)).count("statement.approved") == 1
+    await wait_stmt_card(desk, "Approved")
+    await messages_idle(desk, kinds=("alert",))
+    assert len(stmt_cards(desk, 1, 1)) == 1
+    assert desk.said_to("U0ALICE").count("S-1 approved") == 1
+    assert (await stored(desk)).approvals[0].actor == "U0ALICE"
