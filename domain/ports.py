@@ -21,6 +21,7 @@ from domain.ledger_status import BreakerStatus, DeliveryCounts
 from domain.notifications import Notification
 from domain.statements.parsed import ParseResult, StatementFormat
 from domain.statements.records import (
+    LineTotals,
     MatchStatus,
     Stage1Status,
     Statement,
@@ -302,6 +303,11 @@ class StatementRepository(Protocol):
         self, *, status: Stage1Status | None = None, teams: Sequence[str] | None = None
     ) -> int:
         """How many statements are in ``status`` (any) of ``teams`` (any)."""
+        ...
+
+    async def line_totals(self, statement_id: int, currency: str) -> LineTotals:
+        """The statement's :class:`LineTotals`, summed in the store (``currency`` is the
+        statement's, for its minor units)."""
         ...
 
     async def line_counts(self, statement_ids: Sequence[int]) -> dict[int, int]:

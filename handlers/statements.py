@@ -238,8 +238,12 @@ async def on_reject(ctx: Ctx) -> None:
 
 async def send_statement(ctx: Ctx, statement_id: int) -> None:
     """``/recon statement ID``: the card, privately (to someone who may see it)."""
-    statement = await _seen(ctx, statement_id)
-    msg = statement_card(statement, policy=ctx.deps.policy().policy, now=ctx.deps.clock.now())
+    statement, totals = await ctx.deps.usecases.statements.card(
+        statement_id, viewer=Person(ctx.user)
+    )
+    msg = statement_card(
+        statement, policy=ctx.deps.policy().policy, now=ctx.deps.clock.now(), totals=totals
+    )
     await ctx.reply(msg.text, msg.blocks)
 
 

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Final
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -21,6 +21,7 @@ from domain.statements.records import (
     Approval,
     Checks,
     LineEdit,
+    LineTotals,
     MatchStatus,
     Stage1Status,
     Statement,
@@ -363,6 +364,35 @@ class SqlStatementRepository:
         if teams is not None:
             query = query.where(statements.c.team.in_(list(teams)))
         return int((await self._conn.execute(query)).scalar_one())
+
+    async def line_totals(self, statement_id: int, currency: str) -> LineTotals:
+        """How many lines count and were removed, and the money in and out over those
+        that count: summed in SQL over exact minor units."""
+        c = statement_lines.c
+        kept = c.removed.is_(False)
+        row = (
+            await self._conn.execute(
+                select(
+                    func.coalesce(func.sum(case((kept, 1), else_=0)), 0),
+                    func.count(),
+                    func.coalesce(
+                        func.sum(case((and_(kept, c.amount_minor > 0), c.amount_minor), else_=0)),
+                        0,
+                    ),
+                    func.coalesce(
+                        func.sum(case((and_(kept, c.amount_minor < 0), c.amount_minor), else_=0)),
+                        0,
+                    ),
+                ).where(c.statement_id == statement_id)
+            )
+        ).one()
+        counted, total, credits, debits = (int(v) for v in row)
+        return LineTotals(
+            counted=counted,
+            removed=total - counted,
+            credits=_amount(credits, currency) or Decimal(0),
+            debits=-(_amount(debits, currency) or Decimal(0)),
+        )
 
     async def line_counts(self, statement_ids: Sequence[int]) -> dict[int, int]:
         """How many lines count (not removed) in each statement."""

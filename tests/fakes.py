@@ -21,6 +21,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self
 
@@ -50,6 +51,7 @@ from domain.ports import (
 )
 from domain.sla import SETTLED
 from domain.statements.records import (
+    LineTotals,
     MatchStatus,
     Stage1Status,
     Statement,
@@ -783,6 +785,14 @@ class InMemoryStatementRepository:
             for s in self._visible().values()
             if (status is None or s.stage1_status is status) and (teams is None or s.team in teams)
         )
+
+    async def line_totals(self, statement_id: int, currency: str) -> LineTotals:
+        """Summed over the stored lines (zeros for no statement, like the SQL sum)."""
+        await asyncio.sleep(0)
+        found = self._visible().get(statement_id)
+        if found is None:
+            return LineTotals(counted=0, removed=0, credits=Decimal(0), debits=Decimal(0))
+        return found.totals()
 
     async def line_counts(self, statement_ids: Sequence[int]) -> dict[int, int]:
         """Lines that count per statement."""

@@ -303,6 +303,18 @@ def _canon(value: Decimal | None) -> str | None:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LineTotals:
+    """What a statement's card shows of its lines: how many count, how many were
+    removed, and the money in and out over those that count (the store sums them, so a
+    card of 100,000 lines is drawn without reading them)."""
+
+    counted: int
+    removed: int
+    credits: Decimal
+    debits: Decimal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Statement:
     """A stored statement (see the module docstring). ``id`` is None until stored."""
 
@@ -370,6 +382,16 @@ class Statement:
     def debits(self) -> Decimal:
         """Money out (a positive amount), over the lines that count."""
         return -sum((ln.amount for ln in self.counted if ln.amount < 0), Decimal(0))
+
+    def totals(self) -> LineTotals:
+        """The :class:`LineTotals` of the lines this value holds."""
+        counted = self.counted
+        return LineTotals(
+            counted=len(counted),
+            removed=len(self.lines) - len(counted),
+            credits=self.credits,
+            debits=self.debits,
+        )
 
     @property
     def editors(self) -> frozenset[str]:

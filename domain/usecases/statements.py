@@ -37,6 +37,7 @@ from domain.statements import stage1
 from domain.statements.parsed import ParsedStatement, ParseResult, StatementFormat
 from domain.statements.records import (
     Checks,
+    LineTotals,
     MatchStatus,
     Stage1Status,
     Statement,
@@ -688,6 +689,18 @@ class Statements:
         if found is None or not can_see(policy, viewer, found.team):
             raise NotVisible(f"you cannot see {format_statement_id(statement_id)}")
         return found
+
+    async def card(self, statement_id: int, *, viewer: Viewer) -> tuple[Statement, LineTotals]:
+        """What a statement's card shows: the statement without its lines, and their
+        totals summed in the store (a card of 100,000 lines reads none of them).
+
+        Raises:
+            StatementNotFound, NotVisible: as :meth:`get`.
+        """
+        statement = await self.get(statement_id, viewer=viewer, with_lines=False)
+        async with self._uow(read_only=True) as uow:
+            totals = await uow.statements.line_totals(statement_id, statement.currency)
+        return statement, totals
 
     async def listing(
         self,

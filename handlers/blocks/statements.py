@@ -39,6 +39,7 @@ from slack_sdk.models.views import View
 from domain.policy import Policy
 from domain.statements.records import (
     Continuity,
+    LineTotals,
     Stage1Status,
     Statement,
     StatementLine,
@@ -237,7 +238,12 @@ def _fallback(statement: Statement) -> str:
 
 
 def statement_card(
-    statement: Statement, *, policy: Policy, now: datetime, revision: int | None = None
+    statement: Statement,
+    *,
+    policy: Policy,
+    now: datetime,
+    revision: int | None = None,
+    totals: LineTotals | None = None,
 ) -> Message:
     """The card of a statement (of ``revision``, by default its current one).
 
@@ -247,6 +253,7 @@ def statement_card(
         now: Unused for now but kept like every renderer's (times are Slack dates).
         revision: The revision the card in the channel shows; when the statement has
             moved on, the card says it was replaced and offers no buttons.
+        totals: Its lines' totals (summed by the store); by default from its lines.
     """
     shown = revision or statement.revision
     h = statement.human_id
@@ -264,11 +271,10 @@ def statement_card(
         )
         return Message(text=_fallback(statement), blocks=blocks)
     bank = escape(one_line(statement.bank or "unknown bank"))
-    counted = len(statement.counted)
-    entries = plural(counted, "entry", "entries")
-    removed = len(statement.lines) - counted
-    if removed:
-        entries += f" ({removed} removed)"
+    sums = totals if totals is not None else statement.totals()
+    entries = plural(sums.counted, "entry", "entries")
+    if sums.removed:
+        entries += f" ({sums.removed} removed)"
     blocks.append(
         SectionBlock(
             block_id=_bid(statement, "facts"),
@@ -279,8 +285,8 @@ def statement_card(
                 _field("Entries", entries),
                 _field("Opening", _amount(statement, statement.opening)),
                 _field("Closing", _amount(statement, statement.closing)),
-                _field("Total credits", money(statement.credits, statement.currency)),
-                _field("Total debits", money(statement.debits, statement.currency)),
+                _field("Total credits", money(sums.credits, statement.currency)),
+                _field("Total debits", money(sums.debits, statement.currency)),
                 _field("Balance chain", chain_text(statement)),
                 _field("Continuity", continuity_text(statement)),
             ],
