@@ -310,6 +310,12 @@ class StatementRepository(Protocol):
         statement's, for its minor units)."""
         ...
 
+    async def lines_page(
+        self, statement_id: int, currency: str, *, offset: int, limit: int
+    ) -> tuple[StatementLine, ...]:
+        """``limit`` lines of the statement from ``offset`` (0-based), in number order."""
+        ...
+
     async def line_counts(self, statement_ids: Sequence[int]) -> dict[int, int]:
         """How many lines count (are not removed) in each statement."""
         ...

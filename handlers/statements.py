@@ -12,10 +12,11 @@ from slack_bolt.async_app import AsyncApp
 
 from domain.errors import DomainError, InvalidCommand, StaleItem
 from domain.permissions import Person
-from domain.statements.records import Stage1Status, Statement
+from domain.statements.records import EntriesPage, Stage1Status, Statement
 from domain.statements.stage1 import AddLine, Correct, Edit, RemoveLine
 from handlers.blocks.mrkdwn import error_text
 from handlers.blocks.statements import (
+    ENTRIES_PAGE_SIZE,
     LIST_PAGE_SIZE,
     chain_text,
     edit_modal,
@@ -133,17 +134,22 @@ async def _entries(ctx: Ctx) -> None:
     await ctx.ack()
     action = BlockAction.model_validate(ctx.body)
     statement_id, _ = _target(action)
-    statement = await _seen(ctx, statement_id)
-    await ctx.client.views_open(trigger_id=action.trigger_id, view=entries_modal(statement, page=0))
+    page = await _entries_of(ctx, statement_id, 0)
+    await ctx.client.views_open(trigger_id=action.trigger_id, view=entries_modal(page))
 
 
 async def _entries_page(ctx: Ctx) -> None:
     await ctx.ack()
     action = BlockAction.model_validate(ctx.body)
-    statement_id, page = parse_entries_page(action.action.value)
-    statement = await _seen(ctx, statement_id)
-    await ctx.client.views_update(
-        view_id=action.container.view_id or "", view=entries_modal(statement, page=page)
+    statement_id, number = parse_entries_page(action.action.value)
+    page = await _entries_of(ctx, statement_id, number)
+    await ctx.client.views_update(view_id=action.container.view_id or "", view=entries_modal(page))
+
+
+async def _entries_of(ctx: Ctx, statement_id: int, page: int) -> EntriesPage:
+    """One page of entries, read page by page (never the whole statement)."""
+    return await ctx.deps.usecases.statements.entries(
+        statement_id, viewer=Person(ctx.user), page=page, page_size=ENTRIES_PAGE_SIZE
     )
 
 

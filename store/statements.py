@@ -394,6 +394,20 @@ class SqlStatementRepository:
             debits=-(_amount(debits, currency) or Decimal(0)),
         )
 
+    async def lines_page(
+        self, statement_id: int, currency: str, *, offset: int, limit: int
+    ) -> tuple[StatementLine, ...]:
+        """``limit`` lines from ``offset`` in number order (one page of a long statement
+        without reading the rest)."""
+        result = await self._conn.execute(
+            select(statement_lines)
+            .where(statement_lines.c.statement_id == statement_id)
+            .order_by(statement_lines.c.number)
+            .offset(offset)
+            .limit(limit)
+        )
+        return tuple(_line(r, currency) for r in result)
+
     async def line_counts(self, statement_ids: Sequence[int]) -> dict[int, int]:
         """How many lines count (not removed) in each statement."""
         counts: dict[int, int] = {}

@@ -794,6 +794,14 @@ class InMemoryStatementRepository:
             return LineTotals(counted=0, removed=0, credits=Decimal(0), debits=Decimal(0))
         return found.totals()
 
+    async def lines_page(
+        self, statement_id: int, currency: str, *, offset: int, limit: int
+    ) -> tuple[StatementLine, ...]:
+        """A slice of the stored lines."""
+        await asyncio.sleep(0)
+        found = self._visible().get(statement_id)
+        return () if found is None else found.lines[offset : offset + limit]
+
     async def line_counts(self, statement_ids: Sequence[int]) -> dict[int, int]:
         """Lines that count per statement."""
         await asyncio.sleep(0)

@@ -37,6 +37,7 @@ from domain.statements import stage1
 from domain.statements.parsed import ParsedStatement, ParseResult, StatementFormat
 from domain.statements.records import (
     Checks,
+    EntriesPage,
     LineTotals,
     MatchStatus,
     Stage1Status,
@@ -45,6 +46,7 @@ from domain.statements.records import (
     content_hash,
     format_statement_id,
     mask_account,
+    page_count,
 )
 from domain.usecases.transaction import UNAUDITED, PolicySource
 
@@ -701,6 +703,31 @@ class Statements:
         async with self._uow(read_only=True) as uow:
             totals = await uow.statements.line_totals(statement_id, statement.currency)
         return statement, totals
+
+    async def entries(
+        self, statement_id: int, *, viewer: Viewer, page: int, page_size: int
+    ) -> EntriesPage:
+        """One page of a statement's lines (``page`` from 0, clamped to the pages there
+        are), read from the store page by page, if ``viewer`` may see it.
+
+        Raises:
+            StatementNotFound, NotVisible: as :meth:`get`.
+        """
+        statement, totals = await self.card(statement_id, viewer=viewer)
+        pages = page_count(totals.counted + totals.removed, page_size)
+        page = min(max(page, 0), pages - 1)
+        async with self._uow(read_only=True) as uow:
+            lines = await uow.statements.lines_page(
+                statement_id, statement.currency, offset=page * page_size, limit=page_size
+            )
+        return EntriesPage(
+            statement=statement,
+            lines=lines,
+            page=page,
+            pages=pages,
+            page_size=page_size,
+            totals=totals,
+        )
 
     async def listing(
         self,

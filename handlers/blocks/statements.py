@@ -39,6 +39,7 @@ from slack_sdk.models.views import View
 from domain.policy import Policy
 from domain.statements.records import (
     Continuity,
+    EntriesPage,
     LineTotals,
     Stage1Status,
     Statement,
@@ -330,11 +331,6 @@ def statement_card(
 # --- entries ----------------------------------------------------------------------------------
 
 
-def page_count(entries: int, page_size: int = ENTRIES_PAGE_SIZE) -> int:
-    """Pages the entries fill (at least one)."""
-    return max(1, -(-entries // page_size))
-
-
 def _entry_text(statement: Statement, line: StatementLine) -> str:
     day = line.day.isoformat() if line.day else "no date"
     parts = [f"*#{line.number}*", day, money(line.amount, statement.currency)]
@@ -354,22 +350,20 @@ def _entry_text(statement: Statement, line: StatementLine) -> str:
     return text
 
 
-def entries_modal(statement: Statement, *, page: int) -> View:
-    """One page of a statement's entries, with Previous/Next (``views.update``).
-
-    ``page`` counts from 0 and is clamped to the pages there are.
-    """
+def entries_modal(view: EntriesPage) -> View:
+    """One page of a statement's entries, with Previous/Next (``views.update``): at most
+    :data:`ENTRIES_PAGE_SIZE` entries, so a view stays far under 100 blocks however long
+    the statement."""
+    statement = view.statement
     assert statement.id is not None
-    lines = statement.lines
-    pages = page_count(len(lines))
-    page = min(max(page, 0), pages - 1)
-    start = page * ENTRIES_PAGE_SIZE
-    shown = lines[start : start + ENTRIES_PAGE_SIZE]
+    page, pages = view.page, view.pages
+    shown = view.lines[:ENTRIES_PAGE_SIZE]
+    total = view.totals.counted + view.totals.removed
     blocks: list[Block] = [
         _section(
             "entries.summary",
             f"*{statement.human_id}* · `{mask_account(statement.account)}` · "
-            f"{_period(statement)} · {plural(len(statement.counted), 'entry', 'entries')}\n"
+            f"{_period(statement)} · {plural(view.totals.counted, 'entry', 'entries')}\n"
             f"Balance chain: {chain_text(statement)}",
         ),
         DividerBlock(block_id="entries.divider"),
@@ -377,12 +371,12 @@ def entries_modal(statement: Statement, *, page: int) -> View:
     blocks += [_section(f"entries.{ln.number}", _entry_text(statement, ln)) for ln in shown]
     if not shown:
         blocks.append(_section("entries.none", "_No entries._"))
-    last = start + len(shown)
+    start = view.first
     blocks.append(
         _context(
             "entries.page",
-            f"Page {page + 1} of {pages} · entries {start + 1 if shown else 0}-{last} of "
-            f"{len(lines)}",
+            f"Page {page + 1} of {pages} · entries {start + 1 if shown else 0}-"
+            f"{start + len(shown)} of {total}",
         )
     )
     nav = []

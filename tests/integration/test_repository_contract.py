@@ -936,6 +936,10 @@ async def test_line_totals_are_summed_in_the_store_over_the_lines_that_count(
     assert (totals.counted, totals.removed) == (3, 1)
     assert (totals.credits, totals.debits) == (Decimal("75.25"), Decimal("50.01"))
     assert (empty.counted, empty.removed, empty.credits, empty.debits) == (0, 0, 0, 0)
+    async with store.uows(read_only=True) as uow:
+        page = await uow.statements.lines_page(stored.id, "EUR", offset=1, limit=2)
+        past = await uow.statements.lines_page(stored.id, "EUR", offset=9, limit=2)
+    assert page == whole.lines[1:3] and past == ()
 
 
 async def test_statements_are_counted_and_listed_by_status_and_team(store: Store) -> None:

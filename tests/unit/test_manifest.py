@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from domain.items import DisputeState, ReviewState
-from domain.statements.records import StatementLine
+from domain.statements.records import EntriesPage, StatementLine
 from handlers import blocks, ids
 from handlers.blocks import statements as statement_blocks
 from handlers.blocks.statements import ENTRIES_PAGE_SIZE
@@ -141,7 +141,9 @@ def _rendered_payloads() -> Iterator[dict[str, Any]]:
     )
     statement = make_statement(None, id=1, lines=lines)
     yield statement_blocks.statement_card(statement, policy=POLICY, now=NOW).payload()
-    yield statement_blocks.entries_modal(statement, page=1).to_dict()
+    yield statement_blocks.entries_modal(
+        EntriesPage.of(statement, page=1, page_size=ENTRIES_PAGE_SIZE)
+    ).to_dict()
     yield statement_blocks.edit_modal(statement).to_dict()
     yield statement_blocks.statement_reject_modal(statement).to_dict()
     yield statement_blocks.statement_list([(statement, 2)], offset=10, total=30).payload()

@@ -15,6 +15,7 @@ from domain.statements.records import (
     Approval,
     Checks,
     Continuity,
+    EntriesPage,
     Stage1Status,
     Statement,
     StatementLine,
@@ -229,7 +230,9 @@ def test_500_entries_page_forward_and_back_each_page_within_100_blocks() -> None
     pages = 500 // ENTRIES_PAGE_SIZE
     seen: list[int] = []
     for page in range(pages):
-        view = entries_modal(statement_, page=page).to_dict()
+        view = entries_modal(
+            EntriesPage.of(statement_, page=page, page_size=ENTRIES_PAGE_SIZE)
+        ).to_dict()
         assert len(view["blocks"]) <= VIEW_MAX_BLOCKS
         assert len(view["title"]["text"]) <= MODAL_TITLE_CHARS
         ids = action_ids(view)
@@ -244,9 +247,9 @@ def test_500_entries_page_forward_and_back_each_page_within_100_blocks() -> None
 
 
 def test_a_page_past_the_end_shows_the_last_and_no_entries_is_said() -> None:
-    view = entries_modal(with_lines(45), page=99).to_dict()
+    view = entries_modal(EntriesPage.of(with_lines(45), page=99, page_size=20)).to_dict()
     assert "Page 3 of 3" in text_of(view) and "entries 41-45 of 45" in text_of(view)
-    empty = entries_modal(one(lines=()), page=0).to_dict()
+    empty = entries_modal(EntriesPage.of(one(lines=()), page=0, page_size=20)).to_dict()
     assert "No entries" in text_of(empty) and labels(empty) == []
 
 
@@ -256,7 +259,7 @@ def test_removed_added_and_edited_entries_are_marked() -> None:
         StatementLine(number=2, amount=Decimal("2.00"), added=True),
         StatementLine(number=3, amount=Decimal("3.00"), edited=True, reference="R3"),
     )
-    text = text_of(entries_modal(one(lines=lines), page=0).to_dict())
+    text = text_of(entries_modal(EntriesPage.of(one(lines=lines), page=0, page_size=20)).to_dict())
     assert "~*#1*" in text and "(removed)" in text
     assert "(added by a reviewer)" in text and "ref R3" in text and "(edited)" in text
 

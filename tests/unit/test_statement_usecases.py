@@ -347,3 +347,45 @@ async def test_two_imports_of_one_file_at_once_store_each_statement_once() -> No
     assert first.rejected == second.rejected == []
     assert len(desk.uows.store.statements) == 2
     assert [a[0] for a in desk.audit()] == ["statement.imported"] * 2
+
+
+def _statement_cards(desk: Desk) -> list[tuple[str, str | None]]:
+    """(dedupe key, update_of) of the statement cards queued, in order."""
+    return [
+        (key, queued.notification.update_of)
+        for key, queued in desk.uows.store.outbox.items()
+        if key.startswith("statement:")
+    ]
+
+
+async def test_each_change_queues_its_card_in_its_own_transaction_exactly_once() -> None:
+    desk = Desk()
+    data = statement_file(statement(closing="1150.05"))
+    await desk.load(data)
+    await desk.load(data)  # unchanged: nothing more
+    with pytest.raises(IllegalTransition):  # refused: nothing queued
+        await desk.cases.approve(statement_id=1, actor="U0ALICE", now=T0)
+    await desk.cases.edit(statement_id=1, change=Correct(line=2, field="amount", value="-49.95"),
+                          actor="U0BOB", now=T0)  # fmt: skip
+    await desk.cases.approve(statement_id=1, actor="U0ALICE", now=LATER)
+    await desk.load(statement_file(statement(closing="1150.00")))  # a changed re-import
+    assert _statement_cards(desk) == [
+        ("statement:1:r1", None),
+        ("statement:1:r1:v2", "statement:1:r1"),
+        ("statement:1:r1:v3", "statement:1:r1"),
+        ("statement:1:r2", None),
+        ("statement:1:r1:v4", "statement:1:r1"),
+    ]
+
+
+async def test_entries_are_read_a_page_at_a_time_for_who_may_see_them() -> None:
+    desk = Desk()
+    await desk.load(statement_file(statement(lines=[line("1.00") for _ in range(5)],
+                                             closing="1005.00")))  # fmt: skip
+    page = await desk.cases.entries(1, viewer=Person("U0ALICE"), page=1, page_size=2)
+    assert [ln.number for ln in page.lines] == [3, 4]
+    assert (page.page, page.pages, page.totals.counted, page.statement.lines) == (1, 3, 5, ())
+    last = await desk.cases.entries(1, viewer=Person("U0ALICE"), page=99, page_size=2)
+    assert (last.page, [ln.number for ln in last.lines]) == (2, [5])
+    with pytest.raises(NotVisible):
+        await desk.cases.entries(1, viewer=Person("U0DAN"), page=0, page_size=2)
