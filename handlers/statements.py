@@ -30,6 +30,7 @@ from handlers.ids import (
     ENTRIES_PAGE_PATTERN,
     LIST_PAGE_PATTERN,
     StatementButton,
+    StatementField,
     StatementModal,
     statement_action_pattern,
 )
@@ -181,6 +182,18 @@ async def on_edit(ctx: Ctx) -> None:
     view = ctx.body["view"]
     metadata = parse_form_metadata(str(view.get("private_metadata", "")))
     statement = await _seen(ctx, metadata.statement_id)
+    if statement.version != metadata.version:
+        await ctx.ack(
+            response_action="errors",
+            errors={
+                StatementField.OPERATION.value: (
+                    f"{statement.human_id} changed since you opened this form (it is now "
+                    f"{statement.stage1_status.value}, balance chain {chain_text(statement)}). "
+                    "Nothing was changed: close the form and look at its card again."
+                )
+            },
+        )
+        return
     form = parse_edit(view, statement=statement)
     if isinstance(form, FormErrors):
         await ctx.ack(response_action="errors", errors=dict(form))

@@ -234,6 +234,20 @@ async def test_edit_then_approve_shows_the_new_delta_and_maker_checker_holds(
     assert [(e.line, e.field, e.old, e.new, e.actor) for e in after.edits] == [
         (2, "amount", "-250.57", "-250.75", "U0BOB")
     ]
+    # A form opened before that edit is refused in its ack: it saw another version.
+    await desk.slack.click("U0ALICE", "Edit", channel=TREASURY, ts=card.ts)
+    await desk.slack.wait_for(lambda: desk.slack.open_modal("U0ALICE"), message="alice's form")
+    await desk.slack.click("U0BOB", "Edit", channel=TREASURY, ts=card.ts)
+    await desk.slack.wait_for(lambda: desk.slack.open_modal("U0BOB"), message="bob's form")
+    await desk.slack.submit_modal(
+        "U0BOB", {"Entry number": "1", "Field to correct": "Reference", "New value": "INV-1A"}
+    )
+    await wait_stmt_card(desk, "2 edits by")
+    stale = await desk.slack.submit_modal(
+        "U0ALICE", {"Entry number": "1", "Field to correct": "Reference", "New value": "X"}
+    )
+    assert stale.response_action == "errors" and "changed since" in stale.errors["stmt_operation"]
+    card = await wait_stmt_card(desk, "2 edits by")
     # Who edited may not be the only approver (the policy asks for it)...
     await desk.slack.click("U0BOB", "Approve", channel=TREASURY, ts=card.ts)
     await wait_said(desk, "U0BOB", "someone else must approve")
@@ -245,7 +259,7 @@ async def test_edit_then_approve_shows_the_new_delta_and_maker_checker_holds(
     assert "<@U0ALICE>" in card.all_text()
     assert card.button_labels() == ["View entries"]
     events = await _audit_events(desk)
-    assert events.count("statement.edited") == 1 and events.count("statement.approved") == 1
+    assert events.count("statement.edited") == 2 and events.count("statement.approved") == 1
     assert len(stmt_cards(desk, 1, 1)) == 1
 
 
