@@ -316,6 +316,10 @@ class StatementRepository(Protocol):
         """``limit`` lines of the statement from ``offset`` (0-based), in number order."""
         ...
 
+    async def line(self, statement_id: int, currency: str, number: int) -> StatementLine | None:
+        """The statement's line of that number, or None."""
+        ...
+
     async def line_counts(self, statement_ids: Sequence[int]) -> dict[int, int]:
         """How many lines count (are not removed) in each statement."""
         ...

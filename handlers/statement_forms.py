@@ -20,7 +20,7 @@ from pydantic import Field as Attr
 from domain.errors import MoneyError
 from domain.items import parse_ascii_number
 from domain.money import parse_amount
-from domain.statements.records import EDITABLE_FIELDS, Statement
+from domain.statements.records import EDITABLE_FIELDS, Statement, StatementLine
 from domain.statements.stage1 import AddLine, Correct, Edit, RemoveLine
 from handlers.blocks.statements import MAX_EDIT_VALUE_CHARS, MAX_STATEMENT_REASON_CHARS
 from handlers.forms import FormErrors, PayloadError
@@ -37,6 +37,7 @@ __all__ = [
     "parse_list_offset",
     "parse_statement_reject",
     "parse_statement_value",
+    "requested_line",
 ]
 
 _MAX_ID = 10**15
@@ -208,19 +209,32 @@ def _date_error(text: str) -> str | None:
     return None
 
 
+def requested_line(view: Mapping[str, Any]) -> int | None:
+    """The entry number typed in an edit form, if it is one (the handler reads that one
+    line from the store to check the form against it, never the whole statement)."""
+    try:
+        submitted = _View.model_validate(view)
+    except ValidationError:
+        return None
+    raw = submitted.text(StatementField.LINE)
+    return None if raw is None else parse_ascii_number(raw.lstrip("#"), maximum=_MAX_ID)
+
+
 def _line_number(
-    submitted: _View, statement: Statement, errors: FormErrors, what: str
+    submitted: _View,
+    statement: Statement,
+    line: StatementLine | None,
+    errors: FormErrors,
+    what: str,
 ) -> int | None:
     raw = submitted.text(StatementField.LINE)
     if raw is None:
         errors[StatementField.LINE.value] = f"Give the number of the entry to {what}."
         return None
     number = parse_ascii_number(raw.lstrip("#"), maximum=_MAX_ID)
-    line = next((ln for ln in statement.lines if ln.number == number), None)
-    if line is None:
+    if line is None or line.number != number:
         errors[StatementField.LINE.value] = (
-            f"{statement.human_id} has no entry {raw[:20]} (entries are numbered 1 to "
-            f"{max((ln.number for ln in statement.lines), default=0)})."
+            f"{statement.human_id} has no entry {raw[:20]} (the numbers are the # in View entries)."
         )
         return None
     if line.removed:
@@ -229,15 +243,18 @@ def _line_number(
     return line.number
 
 
-def parse_edit(view: Mapping[str, Any], *, statement: Statement) -> EditForm | FormErrors:
-    """The edit form, checked against ``statement``: correct, add or remove one entry."""
+def parse_edit(
+    view: Mapping[str, Any], *, statement: Statement, line: StatementLine | None
+) -> EditForm | FormErrors:
+    """The edit form, checked against ``statement`` and ``line`` (the stored entry of the
+    number typed, None when there is none): correct, add or remove one entry."""
     submitted, metadata = _read(view)
     errors = FormErrors()
     operation = submitted.choice(StatementField.OPERATION) or "correct"
     change: Edit | None = None
     currency = statement.currency
     if operation == "correct":
-        number = _line_number(submitted, statement, errors, "correct")
+        number = _line_number(submitted, statement, line, errors, "correct")
         field = submitted.choice(StatementField.FIELD)
         value = submitted.text(StatementField.VALUE) or ""
         if field not in EDITABLE_FIELDS:
@@ -255,7 +272,7 @@ def parse_edit(view: Mapping[str, Any], *, statement: Statement) -> EditForm | F
         if not errors and number is not None and field is not None:
             change = Correct(line=number, field=field, value=value)
     elif operation == "remove":
-        number = _line_number(submitted, statement, errors, "remove")
+        number = _line_number(submitted, statement, line, errors, "remove")
         if number is not None:
             change = RemoveLine(line=number)
     elif operation == "add":

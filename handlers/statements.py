@@ -44,6 +44,7 @@ from handlers.statement_forms import (
     parse_list_offset,
     parse_statement_reject,
     parse_statement_value,
+    requested_line,
 )
 
 
@@ -181,7 +182,10 @@ async def on_edit(ctx: Ctx) -> None:
     then the use case applies it and re-validates the chain."""
     view = ctx.body["view"]
     metadata = parse_form_metadata(str(view.get("private_metadata", "")))
-    statement = await _seen(ctx, metadata.statement_id)
+    number = requested_line(view)
+    statement, line = await ctx.deps.usecases.statements.line(
+        metadata.statement_id, number or 0, viewer=Person(ctx.user)
+    )
     if statement.version != metadata.version:
         await ctx.ack(
             response_action="errors",
@@ -194,7 +198,7 @@ async def on_edit(ctx: Ctx) -> None:
             },
         )
         return
-    form = parse_edit(view, statement=statement)
+    form = parse_edit(view, statement=statement, line=line)
     if isinstance(form, FormErrors):
         await ctx.ack(response_action="errors", errors=dict(form))
         return

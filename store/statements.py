@@ -408,6 +408,18 @@ class SqlStatementRepository:
         )
         return tuple(_line(r, currency) for r in result)
 
+    async def line(self, statement_id: int, currency: str, number: int) -> StatementLine | None:
+        """The statement's line of that number, or None."""
+        row = (
+            await self._conn.execute(
+                select(statement_lines).where(
+                    statement_lines.c.statement_id == statement_id,
+                    statement_lines.c.number == number,
+                )
+            )
+        ).first()
+        return None if row is None else _line(row, currency)
+
     async def line_counts(self, statement_ids: Sequence[int]) -> dict[int, int]:
         """How many lines count (not removed) in each statement."""
         counts: dict[int, int] = {}

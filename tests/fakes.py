@@ -802,6 +802,13 @@ class InMemoryStatementRepository:
         found = self._visible().get(statement_id)
         return () if found is None else found.lines[offset : offset + limit]
 
+    async def line(self, statement_id: int, currency: str, number: int) -> StatementLine | None:
+        """The stored line of that number."""
+        await asyncio.sleep(0)
+        found = self._visible().get(statement_id)
+        lines = found.lines if found is not None else ()
+        return next((ln for ln in lines if ln.number == number), None)
+
     async def line_counts(self, statement_ids: Sequence[int]) -> dict[int, int]:
         """Lines that count per statement."""
         await asyncio.sleep(0)

@@ -729,6 +729,19 @@ class Statements:
             totals=totals,
         )
 
+    async def line(
+        self, statement_id: int, number: int, *, viewer: Viewer
+    ) -> tuple[Statement, StatementLine | None]:
+        """The statement (without its lines) and its line ``number`` (None when it has
+        none), if ``viewer`` may see it: what an edit form is checked against.
+
+        Raises:
+            StatementNotFound, NotVisible: as :meth:`get`.
+        """
+        statement = await self.get(statement_id, viewer=viewer, with_lines=False)
+        async with self._uow(read_only=True) as uow:
+            return statement, await uow.statements.line(statement_id, statement.currency, number)
+
     async def listing(
         self,
         *,

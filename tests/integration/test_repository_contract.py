@@ -940,6 +940,12 @@ async def test_line_totals_are_summed_in_the_store_over_the_lines_that_count(
         page = await uow.statements.lines_page(stored.id, "EUR", offset=1, limit=2)
         past = await uow.statements.lines_page(stored.id, "EUR", offset=9, limit=2)
     assert page == whole.lines[1:3] and past == ()
+    async with store.uows(read_only=True) as uow:
+        third = await uow.statements.line(stored.id, "EUR", 3)
+        removed = await uow.statements.line(stored.id, "EUR", 1)
+        missing = await uow.statements.line(stored.id, "EUR", 99)
+    assert third == whole.lines[2] and missing is None
+    assert removed is not None and removed.removed
 
 
 async def test_statements_are_counted_and_listed_by_status_and_team(store: Store) -> None:

@@ -48,6 +48,7 @@ from handlers.statement_forms import (
     parse_list_offset,
     parse_statement_reject,
     parse_statement_value,
+    requested_line,
 )
 from tests.builders import make_policy
 from tests.fakes import T0
@@ -275,6 +276,13 @@ def submitted(statement_: Statement, **values: Any) -> dict[str, Any]:
     }
 
 
+def edit_form(view: dict[str, Any], *, statement: Statement) -> EditForm | FormErrors:
+    """The form read as the handler reads it: with the one entry whose number was typed."""
+    number = requested_line(view)
+    line = next((ln for ln in statement.lines if ln.number == number), None)
+    return parse_edit(view, statement=statement, line=line)
+
+
 def pick(value: str) -> dict[str, Any]:
     return {"type": "static_select", "selected_option": {"value": value}}
 
@@ -293,16 +301,16 @@ def test_the_forms_serialise_within_slacks_limits() -> None:
 
 def test_an_edit_form_is_read_into_one_edit() -> None:
     s = one()
-    form = parse_edit(submitted(s, stmt_operation=pick("correct"), stmt_line=typed("#2"),
+    form = edit_form(submitted(s, stmt_operation=pick("correct"), stmt_line=typed("#2"),
                                 stmt_field=pick("amount"), stmt_value=typed("-12.50")),
                       statement=s)  # fmt: skip
     assert isinstance(form, EditForm)
     assert form.change == Correct(line=2, field="amount", value="-12.50")
-    form = parse_edit(submitted(s, stmt_operation=pick("remove"), stmt_line=typed("1")),
+    form = edit_form(submitted(s, stmt_operation=pick("remove"), stmt_line=typed("1")),
                       statement=s)  # fmt: skip
     assert isinstance(form, EditForm) and form.change == RemoveLine(line=1)
     day = {"type": "datepicker", "selected_date": "2025-03-03"}
-    form = parse_edit(submitted(s, stmt_operation=pick("add"), stmt_amount=typed("7.10"),
+    form = edit_form(submitted(s, stmt_operation=pick("add"), stmt_amount=typed("7.10"),
                                 stmt_date=day, stmt_reference=typed("MISSING")),
                       statement=s)  # fmt: skip
     assert isinstance(form, EditForm)
@@ -332,7 +340,7 @@ def test_an_edit_form_is_read_into_one_edit() -> None:
 )  # fmt: skip
 def test_edit_form_mistakes_come_back_under_their_field(values: dict[str, Any], field: str) -> None:
     s = one()
-    form = parse_edit(
+    form = edit_form(
         {"private_metadata": form_metadata(s), "state": {"values": {
             k: {"value": v} for k, v in values.items()}}},
         statement=s,
@@ -344,7 +352,7 @@ def test_a_removed_entry_cannot_be_corrected_or_removed_again() -> None:
     s = one()
     lines = (dataclasses.replace(s.lines[0], removed=True), *s.lines[1:])
     s = dataclasses.replace(s, lines=lines)
-    form = parse_edit(submitted(s, stmt_operation=pick("remove"), stmt_line=typed("1")),
+    form = edit_form(submitted(s, stmt_operation=pick("remove"), stmt_line=typed("1")),
                       statement=s)  # fmt: skip
     assert isinstance(form, FormErrors) and "removed already" in form["stmt_line"]
 
