@@ -404,3 +404,52 @@ async def test_a_double_click_on_approve_approves_once_and_the_card_stays_one(
     assert len(stmt_cards(desk, 1, 1)) == 1
     assert desk.said_to("U0ALICE").count("S-1 approved") == 1
     assert (await stored(desk)).approvals[0].actor == "U0ALICE"
+
+
+async def test_a_duplicated_entry_removed_and_a_missing_one_added_close_the_chain(
+    stage1: Desk, every_envelope_acked: None
+) -> None:
+    desk = stage1
+    # The bank's file has the fee twice and misses a 12.00 credit: off by -(-99.25) - 12.00.
+    entries = [*THREE, Entry("-99.25", "FEE-3")]
+    await import_mt940(
+        desk,
+        mt940(number="00013", day="261213", opening="0.00", entries=entries, closing="1162.00"),
+    )
+    card = await wait_stmt_card(desk, "off by -111.25 EUR", "4 entries")
+    await desk.slack.click("U0BOB", "Edit", channel=TREASURY, ts=card.ts)
+    await desk.slack.wait_for(lambda: desk.slack.open_modal("U0BOB"), message="edit form")
+    await desk.slack.submit_modal(
+        "U0BOB", {"What to do": "Remove a duplicated entry", "Entry number": "4"}
+    )
+    card = await wait_stmt_card(desk, "off by -12.00 EUR", "3 entries (1 removed)")
+    await desk.slack.click("U0BOB", "Edit", channel=TREASURY, ts=card.ts)
+    await desk.slack.wait_for(lambda: desk.slack.open_modal("U0BOB"), message="edit form")
+    outside = await desk.slack.submit_modal(
+        "U0BOB",
+        {
+            "What to do": "Add a missing entry",
+            "Amount of the missing entry": "12.00",
+            "Booking date of the missing entry": "2026-11-30",
+        },
+    )
+    assert outside.response_action == "errors" and set(outside.errors) == {"stmt_date"}
+    await desk.slack.submit_modal(
+        "U0BOB",
+        {
+            "What to do": "Add a missing entry",
+            "Amount of the missing entry": "12.00",
+            "Booking date of the missing entry": "2026-12-13",
+            "Reference of the missing entry": "LATE-CREDIT",
+        },
+    )
+    card = await wait_stmt_card(desk, "delta 0.00 EUR", "4 entries (1 removed)", "2 edits by")
+    after = await stored(desk)
+    assert [(e.kind.value, e.line, e.actor) for e in after.edits] == [
+        ("remove", 4, "U0BOB"),
+        ("add", 5, "U0BOB"),
+    ]
+    assert [ln.number for ln in after.parsed_lines()] == [1, 2, 3, 4]  # the original stays
+    await desk.slack.click("U0BOB", "View entries", channel=TREASURY, ts=card.ts)
+    modal = await desk.slack.wait_for(_modal_showing(desk, "U0BOB", "LATE-CREDIT"), message="5")
+    assert "(removed)" in modal.all_text() and "(added by a reviewer)" in modal.all_text()
