@@ -453,3 +453,18 @@ async def test_a_duplicated_entry_removed_and_a_missing_one_added_close_the_chai
     await desk.slack.click("U0BOB", "View entries", channel=TREASURY, ts=card.ts)
     modal = await desk.slack.wait_for(_modal_showing(desk, "U0BOB", "LATE-CREDIT"), message="5")
     assert "(removed)" in modal.all_text() and "(added by a reviewer)" in modal.all_text()
+
+
+async def test_each_statement_of_a_file_gets_one_card(
+    stage1: Desk, every_envelope_acked: None
+) -> None:
+    desk = stage1
+    first = mt940(number="00020", day="261220", opening="0.00", entries=THREE)
+    second = mt940(number="00021", day="261221", opening="1150.00", entries=THREE[:1])
+    report = await import_mt940(desk, first + second, name="two-days.sta")
+    assert (report.statements, report.imported) == (2, 2)
+    await wait_stmt_card(desk, "S-1", statement_id=1)
+    # The second follows the first: continuity holds.
+    await wait_stmt_card(desk, "follows S-1", statement_id=2)
+    await messages_idle(desk, kinds=("alert",))
+    assert [len(stmt_cards(desk, n, 1)) for n in (1, 2)] == [1, 1]
