@@ -31,7 +31,7 @@ from bot.ledger import ClosableSink, make_relay, make_sink
 from bot.redaction import install_log_redaction, redact
 from bot.settings import Settings
 from bot.setup import desk_files
-from handlers import actions, commands, digests, events, views
+from handlers import actions, commands, digests, events, statements, views
 from handlers.context import Deps, InFlight
 from handlers.notifier import SlackNotifier, make_client
 from scheduler.jobs import Jobs
@@ -131,6 +131,7 @@ def create_app(*, client: AsyncWebClient, deps: Deps) -> AsyncApp:
     views.register(app, deps)
     events.register(app, deps)
     digests.register(app, deps)
+    statements.register(app, deps)
     return app
 
 

@@ -53,6 +53,8 @@ class Dashboard:
     ledger: LedgerHealth | None = None
     #: An auditor's dashboard: every team, and no decision to offer (only Details).
     read_only: bool = False
+    #: Bank statements of the user's teams waiting for Stage 1 review.
+    statements_awaiting: int = 0
 
     @property
     def pages(self) -> int:

@@ -17,6 +17,7 @@ from typing import Any
 from domain import ledger
 from domain.items import Item, JournalEntry, ReviewState, Route, dispute_id
 from domain.policy import Policy
+from domain.statements.records import Stage1Status, Statement
 from domain.states import Event
 from domain.templates import (
     Assigned,
@@ -37,6 +38,7 @@ from domain.templates import (
     Reminder,
     ReminderUnclaimed,
     SlaEscalated,
+    StatementCard,
     Verdict,
     decode,
     fits,
@@ -492,3 +494,70 @@ def ledger_breaker(channel: str, *, state: str, error: str, since: datetime) -> 
         dedupe_key=f"ledger_breaker:{state}:{since.isoformat()}",
         payload=LedgerBreaker(state=state, error=error),
     )
+
+
+# --- bank statements (Stage 1) ---------------------------------------------------------------
+
+
+def statement_card_key(statement_id: int, revision: int) -> str:
+    """Dedupe key of the post of a statement revision's card (its updates name it)."""
+    return f"statement:{statement_id}:r{revision}"
+
+
+def _statement_card_update(statement: Statement, channel: str, revision: int) -> Notification:
+    """The in-place edit of the card of ``revision``, for the statement's new version."""
+    assert statement.id is not None
+    posted = statement_card_key(statement.id, revision)
+    return Notification(
+        kind=NoticeKind.ALERT,
+        target=channel,
+        dedupe_key=f"{posted}:v{statement.version}",
+        payload=StatementCard(
+            statement_id=statement.id, revision=revision, version=statement.version
+        ),
+        update_of=posted,
+    )
+
+
+def for_statement(
+    before: Statement | None, after: Statement, policy: Policy, now: datetime
+) -> list[Notification]:
+    """Every message one committed change of a statement causes.
+
+    A new statement, or a new revision, posts a card in its team's channel (a revision
+    also edits the old revision's card, which then says it was replaced); any other
+    change edits the revision's card in place. The App Homes of the team's reviewers and
+    leads refresh when a statement enters or leaves review.
+    """
+    assert after.id is not None
+    channel = policy.channel_for(after.team)
+    out: list[Notification] = []
+    if before is None or before.revision != after.revision:
+        posted = statement_card_key(after.id, after.revision)
+        out.append(
+            Notification(
+                kind=NoticeKind.ALERT,
+                target=channel,
+                dedupe_key=posted,
+                payload=StatementCard(
+                    statement_id=after.id, revision=after.revision, version=after.version
+                ),
+            )
+        )
+        if before is not None:
+            out.append(_statement_card_update(after, channel, before.revision))
+    else:
+        out.append(_statement_card_update(after, channel, after.revision))
+    entered_or_left = (
+        before is None
+        or before.stage1_status != after.stage1_status
+        or (
+            after.stage1_status is Stage1Status.PENDING_REVIEW and before.revision != after.revision
+        )
+    )
+    if entered_or_left:
+        team = policy.team(after.team)
+        users: list[str | None] = [*(team.reviewers if team else []), *(team.leads if team else [])]
+        users += list(policy.compliance.officers)
+        out.extend(home_refreshes(users, now))
+    return out

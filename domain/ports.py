@@ -25,6 +25,7 @@ from domain.ledger_status import BreakerStatus, DeliveryCounts
 from domain.notifications import Notification
 from domain.statements.parsed import ParseResult, StatementFormat
 from domain.statements.records import (
+    LineTotals,
     MatchStatus,
     Stage1Status,
     Statement,
@@ -379,10 +380,33 @@ class StatementRepository(Protocol):
         *,
         status: Stage1Status | None = None,
         account: str | None = None,
+        teams: Sequence[str] | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> list[Statement]:
-        """Statements (without lines) by account, period start, id; filtered."""
+        """Statements (without lines) by account, period start, id; filtered (``teams``:
+        only those of these teams)."""
+        ...
+
+    async def count(
+        self, *, status: Stage1Status | None = None, teams: Sequence[str] | None = None
+    ) -> int:
+        """How many statements are in ``status`` (any) of ``teams`` (any)."""
+        ...
+
+    async def line_totals(self, statement_id: int, currency: str) -> LineTotals:
+        """The statement's :class:`LineTotals`, summed in the store (``currency`` is the
+        statement's, for its minor units)."""
+        ...
+
+    async def lines_page(
+        self, statement_id: int, currency: str, *, offset: int, limit: int
+    ) -> tuple[StatementLine, ...]:
+        """``limit`` lines of the statement from ``offset`` (0-based), in number order."""
+        ...
+
+    async def line(self, statement_id: int, currency: str, number: int) -> StatementLine | None:
+        """The statement's line of that number, or None."""
         ...
 
     async def line_counts(self, statement_ids: Sequence[int]) -> dict[int, int]:

@@ -45,6 +45,7 @@ class Template(StrEnum):
     AUDIT_CHECKPOINT = "audit_checkpoint"
     DISPUTE_OVERDUE = "dispute_overdue"
     LEDGER_BREAKER = "ledger_breaker"
+    STATEMENT_CARD = "statement_card"
 
 
 class Severity(StrEnum):
@@ -407,6 +408,24 @@ class LedgerBreaker(_TemplateRecord):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class StatementCard(_TemplateRecord):
+    """A bank statement's Stage 1 card in its team's channel, for one revision.
+
+    The row that first shows ``revision`` posts the card; later rows of the same revision
+    edit it in place (their ``update_of`` names the first). The notifier renders the
+    statement as stored when it delivers, so a late row never shows an older state; a
+    card of a revision the statement has left says so and offers no buttons.
+    ``version`` is the statement's version that caused the row (what changed, for the
+    record).
+    """
+
+    template: ClassVar[Template] = Template.STATEMENT_CARD
+    statement_id: int
+    revision: int
+    version: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UnknownNotice:
     """An alert or DM row that no template record describes, kept as it was stored.
 
@@ -439,7 +458,7 @@ AlertTemplate = (
 #: The digest's messages: its summary and its groups' thread replies.
 DigestTemplate = DigestSummary | DigestCluster | DigestClusterDecided
 #: The alerts and DMs (``NoticeKind.ALERT`` and ``NoticeKind.DM``), one record per template.
-TemplateNotice = AlertTemplate | DigestTemplate
+TemplateNotice = AlertTemplate | DigestTemplate | StatementCard
 #: What an ALERT or DM row carries.
 AlertNotice = TemplateNotice | UnknownNotice
 #: What any outbox row carries.
@@ -557,5 +576,7 @@ def _decode_alert(data: Mapping[str, Any]) -> AlertNotice:
             return DisputeOverdue.from_json(data)
         case Template.LEDGER_BREAKER:
             return LedgerBreaker.from_json(data)
+        case Template.STATEMENT_CARD:
+            return StatementCard.from_json(data)
         case _:
             assert_never(template)

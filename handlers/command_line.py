@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from domain.items import parse_human_id
+from domain.statements.records import parse_statement_id
 
 
 class Verb(StrEnum):
@@ -24,6 +25,8 @@ class Verb(StrEnum):
     NOTE = "note"
     ASSIGN = "assign"
     STATS = "stats"
+    STATEMENTS = "statements"
+    STATEMENT = "statement"
 
 
 class Scope(StrEnum):
@@ -103,8 +106,15 @@ def parse(text: str) -> Command | Usage:
     arg = words[1] if len(words) > 1 else None
     rest = words[2].strip() if len(words) > 2 else None
 
-    if verb in (Verb.HELP, Verb.CLAIM, Verb.STATS):
+    if verb in (Verb.HELP, Verb.CLAIM, Verb.STATS, Verb.STATEMENTS):
         return Command(verb=verb)
+    if verb is Verb.STATEMENT:
+        if not arg:
+            return Usage(problem="`/recon statement` needs a statement id, e.g. `S-12`")
+        statement_id = parse_statement_id(arg)
+        if statement_id is None:
+            return Usage(problem=f"`{arg}` is not a statement id; ids look like `S-12`")
+        return Command(verb=verb, item_id=statement_id)
     if verb is Verb.QUEUE:
         return _queue(arg, rest)
     item = _item(verb, arg)

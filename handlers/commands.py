@@ -24,6 +24,7 @@ from handlers.command_line import Command, QueueScope, Scope, Usage, Verb, parse
 from handlers.context import Ctx, Deps, guarded
 from handlers.ids import COMMAND
 from handlers.payloads import SlashCommand
+from handlers.statements import send_statement, send_statements
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -344,7 +345,18 @@ async def _stats(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
     await ctx.reply(msg.text, msg.blocks)
 
 
+async def _statements(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
+    await send_statements(ctx)
+
+
+async def _statement(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
+    assert parsed.item_id is not None  # the statement's id
+    await send_statement(ctx, parsed.item_id)
+
+
 _HANDLERS = {
+    Verb.STATEMENTS: _statements,
+    Verb.STATEMENT: _statement,
     Verb.QUEUE: _queue,
     Verb.SHOW: _show,
     Verb.CLAIM: _claim,

@@ -48,6 +48,48 @@ class DigestAction(StrEnum):
     REVIEW = "recon.digest_review"
 
 
+class StatementButton(StrEnum):
+    """Buttons on a bank statement's card (Stage 1); the action id carries the statement id
+    (``recon.stmt_approve:12``) and the value the version seen (``12:3``)."""
+
+    APPROVE = "recon.stmt_approve"
+    EDIT = "recon.stmt_edit"
+    REJECT = "recon.stmt_reject"
+    VIEW_ENTRIES = "recon.stmt_entries"
+    SHOW = "recon.stmt_show"
+
+
+class StatementNav(StrEnum):
+    """Previous/Next in a statement's entries modal: the action id names the page it
+    leads to (``recon.stmt_entries_page:3``, unique in the view), the value the
+    statement and that page (``12:3``)."""
+
+    ENTRIES_PAGE = "recon.stmt_entries_page"
+    LIST_PAGE = "recon.stmt_list_page"
+
+
+class StatementModal(StrEnum):
+    """Callback ids of the statement forms."""
+
+    ENTRIES = "recon.stmt_entries_modal"
+    EDIT = "recon.stmt_edit_modal"
+    REJECT = "recon.stmt_reject_modal"
+
+
+class StatementField(StrEnum):
+    """Input block ids of the statement forms (action id ``value`` like the item forms)."""
+
+    OPERATION = "stmt_operation"
+    LINE = "stmt_line"
+    FIELD = "stmt_field"
+    VALUE = "stmt_value"
+    AMOUNT = "stmt_amount"
+    DATE = "stmt_date"
+    REFERENCE = "stmt_reference"
+    COUNTERPARTY = "stmt_counterparty"
+    REASON = "stmt_reason"
+
+
 class Modal(StrEnum):
     """Modal callback ids."""
 
@@ -102,3 +144,31 @@ def parse_item_value(value: str) -> tuple[int, int] | None:
     if not sep or item_id is None or version is None:
         return None
     return item_id, version
+
+
+def statement_action_id(action: StatementButton, statement_id: int) -> str:
+    """``recon.stmt_approve:12``."""
+    return f"{action.value}:{statement_id}"
+
+
+def statement_action_pattern(action: StatementButton) -> re.Pattern[str]:
+    """Matches the action ids of one statement button, for Bolt listeners."""
+    return re.compile(rf"^{re.escape(action.value)}:[0-9]+$")
+
+
+def entries_page_action_id(page: int) -> str:
+    """``recon.stmt_entries_page:3``: the entries page a Previous/Next button leads to."""
+    return f"{StatementNav.ENTRIES_PAGE.value}:{page}"
+
+
+#: Matches the entries modal's Previous/Next action ids.
+ENTRIES_PAGE_PATTERN = re.compile(rf"^{re.escape(StatementNav.ENTRIES_PAGE.value)}:[0-9]+$")
+
+
+def list_page_action_id(offset: int) -> str:
+    """``recon.stmt_list_page:10``: the ``/recon statements`` page a button leads to."""
+    return f"{StatementNav.LIST_PAGE.value}:{offset}"
+
+
+#: Matches the ``/recon statements`` list's Previous/Next action ids.
+LIST_PAGE_PATTERN = re.compile(rf"^{re.escape(StatementNav.LIST_PAGE.value)}:[0-9]+$")

@@ -40,6 +40,7 @@ from domain.delivery import (
 from domain.errors import ItemNotFound
 from domain.items import Item
 from domain.notifications import NoticeKind
+from domain.permissions import OPERATOR
 from domain.templates import (
     CardUpdate,
     DigestCluster,
@@ -47,11 +48,13 @@ from domain.templates import (
     DigestSummary,
     HomeRefresh,
     LedgerPost,
+    StatementCard,
 )
 from handlers import blocks
 from handlers.blocks.alerts import alert_message
 from handlers.blocks.digest import digest_cluster, digest_summary
 from handlers.blocks.message import Message
+from handlers.blocks.statements import statement_card
 from handlers.context import Deps
 from handlers.home import publish_home
 
@@ -299,6 +302,12 @@ class SlackNotifier:
                 return digest_cluster(payload, items=items, policy=policy, now=now)
             case DigestClusterDecided():
                 return digest_cluster(payload, items=[], policy=policy, now=now)
+            case StatementCard():
+                # Rendered as stored now: a late row never shows an older state.
+                statement = await self._deps.usecases.statements.get(
+                    payload.statement_id, viewer=OPERATOR
+                )
+                return statement_card(statement, policy=policy, now=now, revision=payload.revision)
             case CardUpdate() | HomeRefresh() | LedgerPost():
                 raise AssertionError(f"a {message.kind.value} row is not rendered as an alert")
             case _:

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Final
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -21,6 +21,7 @@ from domain.statements.records import (
     Approval,
     Checks,
     LineEdit,
+    LineTotals,
     MatchStatus,
     Stage1Status,
     Statement,
@@ -334,6 +335,7 @@ class SqlStatementRepository:
         *,
         status: Stage1Status | None = None,
         account: str | None = None,
+        teams: Sequence[str] | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> list[Statement]:
@@ -343,12 +345,80 @@ class SqlStatementRepository:
             query = query.where(statements.c.stage1_status == status.value)
         if account is not None:
             query = query.where(statements.c.account == account)
+        if teams is not None:
+            query = query.where(statements.c.team.in_(list(teams)))
         query = (
             query.order_by(statements.c.account, statements.c.period_start, statements.c.id)
             .limit(limit)
             .offset(offset)
         )
         return [_statement(r, ()) for r in await self._conn.execute(query)]
+
+    async def count(
+        self, *, status: Stage1Status | None = None, teams: Sequence[str] | None = None
+    ) -> int:
+        """How many statements are in ``status`` (any) of ``teams`` (any)."""
+        query = select(func.count()).select_from(statements)
+        if status is not None:
+            query = query.where(statements.c.stage1_status == status.value)
+        if teams is not None:
+            query = query.where(statements.c.team.in_(list(teams)))
+        return int((await self._conn.execute(query)).scalar_one())
+
+    async def line_totals(self, statement_id: int, currency: str) -> LineTotals:
+        """How many lines count and were removed, and the money in and out over those
+        that count: summed in SQL over exact minor units."""
+        c = statement_lines.c
+        kept = c.removed.is_(False)
+        row = (
+            await self._conn.execute(
+                select(
+                    func.coalesce(func.sum(case((kept, 1), else_=0)), 0),
+                    func.count(),
+                    func.coalesce(
+                        func.sum(case((and_(kept, c.amount_minor > 0), c.amount_minor), else_=0)),
+                        0,
+                    ),
+                    func.coalesce(
+                        func.sum(case((and_(kept, c.amount_minor < 0), c.amount_minor), else_=0)),
+                        0,
+                    ),
+                ).where(c.statement_id == statement_id)
+            )
+        ).one()
+        counted, total, credits, debits = (int(v) for v in row)
+        return LineTotals(
+            counted=counted,
+            removed=total - counted,
+            credits=_amount(credits, currency) or Decimal(0),
+            debits=-(_amount(debits, currency) or Decimal(0)),
+        )
+
+    async def lines_page(
+        self, statement_id: int, currency: str, *, offset: int, limit: int
+    ) -> tuple[StatementLine, ...]:
+        """``limit`` lines from ``offset`` in number order (one page of a long statement
+        without reading the rest)."""
+        result = await self._conn.execute(
+            select(statement_lines)
+            .where(statement_lines.c.statement_id == statement_id)
+            .order_by(statement_lines.c.number)
+            .offset(offset)
+            .limit(limit)
+        )
+        return tuple(_line(r, currency) for r in result)
+
+    async def line(self, statement_id: int, currency: str, number: int) -> StatementLine | None:
+        """The statement's line of that number, or None."""
+        row = (
+            await self._conn.execute(
+                select(statement_lines).where(
+                    statement_lines.c.statement_id == statement_id,
+                    statement_lines.c.number == number,
+                )
+            )
+        ).first()
+        return None if row is None else _line(row, currency)
 
     async def line_counts(self, statement_ids: Sequence[int]) -> dict[int, int]:
         """How many lines count (not removed) in each statement."""

@@ -58,6 +58,7 @@ from domain.ports import (
 )
 from domain.sla import SETTLED
 from domain.statements.records import (
+    LineTotals,
     MatchStatus,
     Stage1Status,
     Statement,
@@ -810,6 +811,7 @@ class InMemoryStatementRepository:
         *,
         status: Stage1Status | None = None,
         account: str | None = None,
+        teams: Sequence[str] | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> list[Statement]:
@@ -820,9 +822,44 @@ class InMemoryStatementRepository:
             for s in self._visible().values()
             if (status is None or s.stage1_status is status)
             and (account is None or s.account == account)
+            and (teams is None or s.team in teams)
         ]
         found.sort(key=lambda s: (s.account, s.period_start, s.id or 0))
         return found[offset : offset + limit]
+
+    async def count(
+        self, *, status: Stage1Status | None = None, teams: Sequence[str] | None = None
+    ) -> int:
+        """How many statements match."""
+        await asyncio.sleep(0)
+        return sum(
+            1
+            for s in self._visible().values()
+            if (status is None or s.stage1_status is status) and (teams is None or s.team in teams)
+        )
+
+    async def line_totals(self, statement_id: int, currency: str) -> LineTotals:
+        """Summed over the stored lines (zeros for no statement, like the SQL sum)."""
+        await asyncio.sleep(0)
+        found = self._visible().get(statement_id)
+        if found is None:
+            return LineTotals(counted=0, removed=0, credits=Decimal(0), debits=Decimal(0))
+        return found.totals()
+
+    async def lines_page(
+        self, statement_id: int, currency: str, *, offset: int, limit: int
+    ) -> tuple[StatementLine, ...]:
+        """A slice of the stored lines."""
+        await asyncio.sleep(0)
+        found = self._visible().get(statement_id)
+        return () if found is None else found.lines[offset : offset + limit]
+
+    async def line(self, statement_id: int, currency: str, number: int) -> StatementLine | None:
+        """The stored line of that number."""
+        await asyncio.sleep(0)
+        found = self._visible().get(statement_id)
+        lines = found.lines if found is not None else ()
+        return next((ln for ln in lines if ln.number == number), None)
 
     async def line_counts(self, statement_ids: Sequence[int]) -> dict[int, int]:
         """Lines that count per statement."""

@@ -305,6 +305,58 @@ def _canon(value: Decimal | None) -> str | None:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LineTotals:
+    """What a statement's card shows of its lines: how many count, how many were
+    removed, and the money in and out over those that count (the store sums them, so a
+    card of 100,000 lines is drawn without reading them)."""
+
+    counted: int
+    removed: int
+    credits: Decimal
+    debits: Decimal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EntriesPage:
+    """One page of a statement's lines as a reviewer reads them (the statement itself
+    without its lines): ``page`` counts from 0 of ``pages``, ``totals`` cover them all."""
+
+    statement: Statement
+    lines: tuple[StatementLine, ...]
+    page: int
+    pages: int
+    page_size: int
+    totals: LineTotals
+
+    @property
+    def first(self) -> int:
+        """The index (from 0) of the page's first line among all the lines."""
+        return self.page * self.page_size
+
+    @classmethod
+    def of(cls, statement: Statement, *, page: int, page_size: int) -> EntriesPage:
+        """The page of a statement that holds its lines (``page`` clamped to the pages
+        there are)."""
+        totals = statement.totals()
+        pages = page_count(totals.counted + totals.removed, page_size)
+        page = min(max(page, 0), pages - 1)
+        start = page * page_size
+        return cls(
+            statement=dataclasses.replace(statement, lines=()),
+            lines=statement.lines[start : start + page_size],
+            page=page,
+            pages=pages,
+            page_size=page_size,
+            totals=totals,
+        )
+
+
+def page_count(rows: int, page_size: int) -> int:
+    """Pages of ``page_size`` that ``rows`` fill (at least one, also for none)."""
+    return max(1, -(-rows // max(1, page_size)))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Statement:
     """A stored statement (see the module docstring). ``id`` is None until stored."""
 
@@ -372,6 +424,16 @@ class Statement:
     def debits(self) -> Decimal:
         """Money out (a positive amount), over the lines that count."""
         return -sum((ln.amount for ln in self.counted if ln.amount < 0), Decimal(0))
+
+    def totals(self) -> LineTotals:
+        """The :class:`LineTotals` of the lines this value holds."""
+        counted = self.counted
+        return LineTotals(
+            counted=len(counted),
+            removed=len(self.lines) - len(counted),
+            credits=self.credits,
+            debits=self.debits,
+        )
 
     @property
     def editors(self) -> frozenset[str]:

@@ -25,6 +25,7 @@ from domain.permissions import (
     roles_of,
     visible_teams,
 )
+from domain.statements.records import Stage1Status
 from domain.usecases.transaction import UseCase
 
 #: States in which an item still needs a human.
@@ -160,6 +161,9 @@ class Queries(UseCase):
                 states=OPEN_STATES, teams=teams, assignee=user, limit=page_size, offset=offset
             )
             unclaimed = await uow.items.claimable(teams=team_names, limit=page_size, offset=offset)
+            statements_awaiting = await uow.statements.count(
+                status=Stage1Status.PENDING_REVIEW, teams=teams
+            )
             ledger = None
             if Role.COMPLIANCE in roles_of(policy, user, None):
                 ledger = LedgerHealth(
@@ -187,6 +191,7 @@ class Queries(UseCase):
             page_size=page_size,
             ledger=ledger,
             read_only=is_read_only(policy, user),
+            statements_awaiting=statements_awaiting,
         )
 
     async def remember_home_page(self, *, user: str, page: int, now: datetime) -> None:

@@ -25,9 +25,11 @@ from domain.errors import (
     InvalidCommand,
     ItemNotFound,
     NotAuthorized,
+    NotVisible,
     StaleItem,
 )
-from domain.permissions import Viewer, can_see
+from domain.notifications import for_statement
+from domain.permissions import Person, Viewer, can_see, sees_everything, visible_teams
 from domain.policy import LoadedPolicy, StatementAccount
 from domain.ports import StatementParser, UnitOfWork, UnitOfWorkFactory
 from domain.statements import checks as statement_checks
@@ -35,6 +37,8 @@ from domain.statements import stage1
 from domain.statements.parsed import ParsedStatement, ParseResult, StatementFormat
 from domain.statements.records import (
     Checks,
+    EntriesPage,
+    LineTotals,
     MatchStatus,
     Stage1Status,
     Statement,
@@ -42,6 +46,7 @@ from domain.statements.records import (
     content_hash,
     format_statement_id,
     mask_account,
+    page_count,
 )
 from domain.usecases.transaction import UNAUDITED, PolicySource
 
@@ -266,7 +271,16 @@ class Statements:
                 "was changed — look again"
             )
         await uow.audit.append([statement_entry(move.statement, e, now) for e in move.events])
+        await self._notify(uow, before, move.statement, now)
         return move.statement
+
+    async def _notify(
+        self, uow: UnitOfWork, before: Statement | None, after: Statement, now: datetime
+    ) -> None:
+        """Queues the card post or edit (and App Home refreshes) in the change's own
+        transaction: exactly once with the change, never without it."""
+        notices = for_statement(before, after, self._policy().policy, now)
+        await uow.outbox.enqueue(notices, now=now)
 
     async def _maybe_auto_approve(
         self, uow: UnitOfWork, statement: Statement, now: datetime
@@ -334,7 +348,15 @@ class Statements:
         seen: list[Statement] = []
         try:
             async with self._uow() as uow:
-                statement = await self._load(uow, statement_id, with_lines=with_lines)
+                try:
+                    statement = await self._load(uow, statement_id, with_lines=with_lines)
+                except StatementNotFound:
+                    policy = self._policy().policy
+                    if actor == SYSTEM or sees_everything(policy, Person(actor)):
+                        raise
+                    raise NotVisible(
+                        f"you cannot see {format_statement_id(statement_id)}"
+                    ) from None
                 seen.append(statement)
                 self._check_actor(statement, actor)
                 _check_version(statement, expected_version)
@@ -383,6 +405,9 @@ class Statements:
 
     def _check_actor(self, statement: Statement, actor: str) -> None:
         policy = self._policy().policy
+        if actor != SYSTEM and not can_see(policy, Person(actor), statement.team):
+            # The same answer whether it exists or not, as for items: ids cannot be probed.
+            raise NotVisible(f"you cannot see {statement.human_id}")
         team = policy.team(statement.team)
         if team is None or (actor not in team.reviewers and actor not in team.leads):
             raise NotAuthorized(
@@ -478,6 +503,7 @@ class Statements:
                     data=_import_data(stored),
                 )
                 await uow.audit.append([statement_entry(stored, event, now)])
+                await self._notify(uow, None, stored, now)
                 report.imported += 1
             else:
                 renewed = await self._checked(uow, _with_identity(fresh, existing))
@@ -649,15 +675,72 @@ class Statements:
 
     # -- queries --
 
-    async def get(self, statement_id: int, *, viewer: Viewer) -> Statement:
-        """One statement with its lines, if ``viewer`` may see its team's work."""
+    async def get(self, statement_id: int, *, viewer: Viewer, with_lines: bool = True) -> Statement:
+        """One statement (with its lines unless ``with_lines`` is False), if ``viewer``
+        may see its team's work.
+
+        Raises:
+            StatementNotFound: no such statement (told only to who sees every team).
+            NotVisible: ``you cannot see S-5``, whether S-5 exists or not, as for items.
+        """
         async with self._uow(read_only=True) as uow:
-            statement = await self._load(uow, statement_id)
-        if not can_see(self._policy().policy, viewer, statement.team):
-            raise StatementNotFound(
-                f"there is no statement {format_statement_id(statement_id)} you may see"
+            found = await uow.statements.get(statement_id, with_lines=with_lines)
+        policy = self._policy().policy
+        if found is None and sees_everything(policy, viewer):
+            raise StatementNotFound(f"there is no statement {format_statement_id(statement_id)}")
+        if found is None or not can_see(policy, viewer, found.team):
+            raise NotVisible(f"you cannot see {format_statement_id(statement_id)}")
+        return found
+
+    async def card(self, statement_id: int, *, viewer: Viewer) -> tuple[Statement, LineTotals]:
+        """What a statement's card shows: the statement without its lines, and their
+        totals summed in the store (a card of 100,000 lines reads none of them).
+
+        Raises:
+            StatementNotFound, NotVisible: as :meth:`get`.
+        """
+        statement = await self.get(statement_id, viewer=viewer, with_lines=False)
+        async with self._uow(read_only=True) as uow:
+            totals = await uow.statements.line_totals(statement_id, statement.currency)
+        return statement, totals
+
+    async def entries(
+        self, statement_id: int, *, viewer: Viewer, page: int, page_size: int
+    ) -> EntriesPage:
+        """One page of a statement's lines (``page`` from 0, clamped to the pages there
+        are), read from the store page by page, if ``viewer`` may see it.
+
+        Raises:
+            StatementNotFound, NotVisible: as :meth:`get`.
+        """
+        statement, totals = await self.card(statement_id, viewer=viewer)
+        pages = page_count(totals.counted + totals.removed, page_size)
+        page = min(max(page, 0), pages - 1)
+        async with self._uow(read_only=True) as uow:
+            lines = await uow.statements.lines_page(
+                statement_id, statement.currency, offset=page * page_size, limit=page_size
             )
-        return statement
+        return EntriesPage(
+            statement=statement,
+            lines=lines,
+            page=page,
+            pages=pages,
+            page_size=page_size,
+            totals=totals,
+        )
+
+    async def line(
+        self, statement_id: int, number: int, *, viewer: Viewer
+    ) -> tuple[Statement, StatementLine | None]:
+        """The statement (without its lines) and its line ``number`` (None when it has
+        none), if ``viewer`` may see it: what an edit form is checked against.
+
+        Raises:
+            StatementNotFound, NotVisible: as :meth:`get`.
+        """
+        statement = await self.get(statement_id, viewer=viewer, with_lines=False)
+        async with self._uow(read_only=True) as uow:
+            return statement, await uow.statements.line(statement_id, statement.currency, number)
 
     async def listing(
         self,
@@ -668,15 +751,29 @@ class Statements:
         limit: int = 100,
         offset: int = 0,
     ) -> list[tuple[Statement, int]]:
-        """Statements (without lines) and how many lines count in each."""
+        """Statements (without lines) of the teams ``viewer`` sees, and how many lines
+        count in each (paged in the store, so a page is full whatever the teams)."""
+        policy = self._policy().policy
+        teams = visible_teams(policy, viewer)
         async with self._uow(read_only=True) as uow:
             found = await uow.statements.query(
-                status=status, account=account, limit=limit, offset=offset
+                status=status, account=account, teams=teams, limit=limit, offset=offset
             )
-            policy = self._policy().policy
-            found = [s for s in found if can_see(policy, viewer, s.team)]
             counts = await uow.statements.line_counts([s.id for s in found if s.id is not None])
         return [(s, counts.get(s.id or 0, 0)) for s in found]
+
+    async def waiting(
+        self, *, viewer: Viewer, limit: int, offset: int = 0
+    ) -> tuple[list[tuple[Statement, int]], int]:
+        """One page of the statements waiting for review that ``viewer`` sees (with their
+        counted lines), and how many there are in all."""
+        rows = await self.listing(
+            viewer=viewer, status=Stage1Status.PENDING_REVIEW, limit=limit, offset=offset
+        )
+        teams = visible_teams(self._policy().policy, viewer)
+        async with self._uow(read_only=True) as uow:
+            total = await uow.statements.count(status=Stage1Status.PENDING_REVIEW, teams=teams)
+        return rows, total
 
     async def approved_lines(
         self, *, after: tuple[int, int] | None = None, limit: int = 1000

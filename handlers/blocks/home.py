@@ -123,6 +123,7 @@ def home_view(dashboard: Dashboard, *, policy: Policy, now: datetime) -> View:
                 ),
                 _count(":warning: Open disputes", dashboard.open_disputes),
                 _count(":rotating_light: Dead-lettered", dashboard.dead_lettered),
+                _count(":bank: Bank statements awaiting review", dashboard.statements_awaiting),
             ],
         ),
     ]

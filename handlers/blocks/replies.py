@@ -41,6 +41,8 @@ SUBCOMMANDS: tuple[tuple[str, str], ...] = (
     ("note ID text", "add a note to an item's dispute"),
     ("assign ID @user", "hand the item to someone"),
     ("stats", "desk counts"),
+    ("statements", "bank statements waiting for review in your teams (Stage 1)"),
+    ("statement ID", "one bank statement's card, e.g. `S-12`"),
 )
 
 #: Most stats a reply lists (the rest are summarised as a count).

@@ -913,6 +913,58 @@ async def test_statement_updates_are_version_checked_and_rewrite_the_lines_named
         assert await uow.statements.get(stored.id) == revised
 
 
+async def test_line_totals_are_summed_in_the_store_over_the_lines_that_count(
+    store: Store,
+) -> None:
+    async with store.uows() as uow:
+        stored = await uow.statements.add(_stmt(4))
+        await uow.commit()
+    assert stored.id is not None
+    lines = (
+        dataclasses.replace(stored.lines[0], removed=True),  # the 200.00 credit
+        *stored.lines[1:],
+        dataclasses.replace(stored.lines[1], number=3, amount=Decimal("75.25"), added=True),
+        dataclasses.replace(stored.lines[1], number=4, amount=Decimal("-0.01"), added=True),
+    )
+    edited = dataclasses.replace(stored, version=2, lines=lines)
+    async with store.uows() as uow:
+        assert await uow.statements.update(edited, expected_version=1, lines=[1, 3, 4])
+        await uow.commit()
+    async with store.uows(read_only=True) as uow:
+        totals = await uow.statements.line_totals(stored.id, "EUR")
+        whole = await uow.statements.get(stored.id)
+        empty = await uow.statements.line_totals(stored.id + 100, "EUR")
+    assert whole is not None and totals == whole.totals()
+    assert (totals.counted, totals.removed) == (3, 1)
+    assert (totals.credits, totals.debits) == (Decimal("75.25"), Decimal("50.01"))
+    assert (empty.counted, empty.removed, empty.credits, empty.debits) == (0, 0, 0, 0)
+    async with store.uows(read_only=True) as uow:
+        page = await uow.statements.lines_page(stored.id, "EUR", offset=1, limit=2)
+        past = await uow.statements.lines_page(stored.id, "EUR", offset=9, limit=2)
+    assert page == whole.lines[1:3] and past == ()
+    async with store.uows(read_only=True) as uow:
+        third = await uow.statements.line(stored.id, "EUR", 3)
+        removed = await uow.statements.line(stored.id, "EUR", 1)
+        missing = await uow.statements.line(stored.id, "EUR", 99)
+    assert third == whole.lines[2] and missing is None
+    assert removed is not None and removed.removed
+
+
+async def test_statements_are_counted_and_listed_by_status_and_team(store: Store) -> None:
+    async with store.uows() as uow:
+        for n in (5, 6, 7):
+            await uow.statements.add(_stmt(n))
+        await uow.commit()
+    pending = Stage1Status.PENDING_REVIEW
+    async with store.uows(read_only=True) as uow:
+        assert await uow.statements.count(status=pending) == 3
+        assert await uow.statements.count(status=pending, teams=["treasury"]) == 3
+        assert await uow.statements.count(status=pending, teams=["ap-europe"]) == 0
+        assert await uow.statements.count(status=Stage1Status.APPROVED) == 0
+        assert len(await uow.statements.query(teams=["treasury"], limit=2)) == 2
+        assert await uow.statements.query(teams=[]) == []
+
+
 async def test_the_previous_statement_is_the_latest_that_started_before(store: Store) -> None:
     async with store.uows() as uow:
         first = await uow.statements.add(_stmt(1))

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import re
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,11 @@ import pytest
 import yaml
 
 from domain.items import DisputeState, ReviewState
+from domain.statements.records import EntriesPage, StatementLine
 from handlers import blocks, ids
+from handlers.blocks import statements as statement_blocks
+from handlers.blocks.statements import ENTRIES_PAGE_SIZE
+from tests.statement_files import make_statement
 from tests.unit.test_blocks import (
     NOW,
     POLICY,
@@ -135,10 +140,24 @@ def _rendered_payloads() -> Iterator[dict[str, Any]]:
         yield dispute_form(disputed, policy=POLICY, channel="C0TREASURY", ts="1.2").to_dict()
     yield blocks.help_message().payload()
     yield blocks.stats_message({"overdue": 1}, now=NOW).payload()
+    # Bank statements (Stage 1): the card, two pages of entries, the forms and the list.
+    lines = tuple(
+        StatementLine(number=i, amount=Decimal(i)) for i in range(1, 3 * ENTRIES_PAGE_SIZE)
+    )
+    statement = make_statement(None, id=1, lines=lines)
+    yield statement_blocks.statement_card(statement, policy=POLICY, now=NOW).payload()
+    yield statement_blocks.entries_modal(
+        EntriesPage.of(statement, page=1, page_size=ENTRIES_PAGE_SIZE)
+    ).to_dict()
+    yield statement_blocks.edit_modal(statement).to_dict()
+    yield statement_blocks.statement_reject_modal(statement).to_dict()
+    yield statement_blocks.statement_list([(statement, 2)], offset=10, total=30).payload()
 
 
 def _known_action_id(action_id: str) -> bool:
     patterns: list[re.Pattern[str]] = [ids.item_action_pattern(a) for a in ids.ItemAction]
+    patterns += [ids.statement_action_pattern(a) for a in ids.StatementButton]
+    patterns += [ids.ENTRIES_PAGE_PATTERN, ids.LIST_PAGE_PATTERN]
     exact = {a.value for a in ids.NavAction} | {ids.INPUT_ACTION_ID}
     return action_id in exact or any(p.match(action_id) for p in patterns)
 
@@ -157,7 +176,7 @@ def test_every_rendered_action_and_callback_id_comes_from_ids() -> None:
                 input_blocks.add(node["block_id"])
     unknown = sorted(a for a in seen_actions if not _known_action_id(a))
     assert unknown == []
-    assert seen_callbacks <= {m.value for m in ids.Modal}
+    assert seen_callbacks <= {m.value for m in ids.Modal} | {m.value for m in ids.StatementModal}
     assert seen_callbacks == {
         ids.Modal.REJECT,
         ids.Modal.ESCALATE,
@@ -165,9 +184,11 @@ def test_every_rendered_action_and_callback_id_comes_from_ids() -> None:
         ids.Modal.NOTE,
         ids.Modal.RESOLVE,
         ids.Modal.STEP_UP,
+        *ids.StatementModal,
     }
-    assert input_blocks == {f.value for f in ids.Field}
+    assert input_blocks == {f.value for f in ids.Field} | {f.value for f in ids.StatementField}
     # Every item button and every navigation kind is exercised by the samples above.
     prefixes = {a.split(":")[0] for a in seen_actions}
     assert {a.value for a in ids.ItemAction} <= prefixes
     assert {a.value for a in ids.NavAction} <= prefixes
+    assert {a.value for a in ids.StatementButton} | {a.value for a in ids.StatementNav} <= prefixes

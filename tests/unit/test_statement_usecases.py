@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from domain.errors import IllegalTransition, InvalidCommand, NotAuthorized, StaleItem
+from domain.errors import IllegalTransition, InvalidCommand, NotAuthorized, NotVisible, StaleItem
 from domain.permissions import OPERATOR, Person
 from domain.statements.parsed import StatementFormat
 from domain.statements.records import Continuity, MatchStatus, Stage1Status
@@ -198,12 +198,20 @@ async def test_approve_is_refused_with_the_delta_and_edit_then_approve_works() -
 async def test_only_the_team_may_decide_and_a_stale_view_is_refused() -> None:
     desk = Desk()
     await desk.load(statement_file(statement()))
-    with pytest.raises(NotAuthorized, match="team treasury"):
+    # Someone of another team is told what an outsider is told of an item: nothing more.
+    with pytest.raises(NotVisible, match=r"^you cannot see S-1$"):
         await desk.cases.approve(statement_id=1, actor="U0DAN", now=T0)
+    # A compliance officer sees it but does not review it.
+    with pytest.raises(NotAuthorized, match="team treasury"):
+        await desk.cases.approve(statement_id=1, actor="U0AUDIT", now=T0)
     with pytest.raises(StaleItem):
         await desk.cases.approve(statement_id=1, actor="U0ALICE", now=T0, expected_version=9)
-    with pytest.raises(StatementNotFound, match="S-9"):
+    # A statement that does not exist reads like one that cannot be seen (no probing)...
+    with pytest.raises(NotVisible, match=r"^you cannot see S-9$"):
         await desk.cases.approve(statement_id=9, actor="U0ALICE", now=T0)
+    # ...except to whoever sees every team.
+    with pytest.raises(StatementNotFound, match="S-9"):
+        await desk.cases.approve(statement_id=9, actor="U0AUDIT", now=T0)
 
 
 async def test_reject_then_re_import_of_the_same_file_stays_rejected_a_reparse_revives() -> None:
@@ -249,8 +257,12 @@ async def test_listing_counts_lines_and_hides_other_teams() -> None:
     assert await desk.cases.listing(viewer=Person("U0DAN")) == []
     pending = await desk.cases.listing(viewer=OPERATOR, status=S.APPROVED)
     assert pending == []
-    with pytest.raises(StatementNotFound):
+    with pytest.raises(NotVisible, match=r"^you cannot see S-1$"):
         await desk.cases.get(1, viewer=Person("U0DAN"))
+    with pytest.raises(NotVisible, match=r"^you cannot see S-7$"):
+        await desk.cases.get(7, viewer=Person("U0DAN"))
+    with pytest.raises(StatementNotFound):
+        await desk.cases.get(7, viewer=OPERATOR)
 
 
 async def test_lines_of_approved_statements_are_stage_two_input() -> None:
@@ -272,7 +284,7 @@ async def test_refused_decisions_are_audited_and_name_only_statements_that_exist
     await desk.load(statement_file(statement(closing="1150.05")))
     with pytest.raises(IllegalTransition):
         await desk.cases.approve(statement_id=1, actor="U0ALICE", now=LATER)
-    with pytest.raises(StatementNotFound):
+    with pytest.raises(NotVisible):
         await desk.cases.reject(statement_id=9, actor="U0ALICE", reason="x", now=LATER)
     with pytest.raises(InvalidCommand):
         await desk.cases.edit(statement_id=1, change=Correct(line=7, field="amount", value="1"),
@@ -284,7 +296,7 @@ async def test_refused_decisions_are_audited_and_name_only_statements_that_exist
                                "(opening + entries - closing; tolerance 0.000925925925925925925"
                                "9259259259 EUR); edit the lines or reject it"}),
         ("U0ALICE", {"action": "reject", "statement": "S-9",
-                     "reason": "there is no statement S-9"}),
+                     "reason": "you cannot see S-9"}),
         ("U0BOB", {"action": "edit", "statement": "S-1", "statement_id": 1,
                    "reason": "S-1 has no line 7"}),
     ]  # fmt: skip
@@ -335,3 +347,45 @@ async def test_two_imports_of_one_file_at_once_store_each_statement_once() -> No
     assert first.rejected == second.rejected == []
     assert len(desk.uows.store.statements) == 2
     assert [a[0] for a in desk.audit()] == ["statement.imported"] * 2
+
+
+def _statement_cards(desk: Desk) -> list[tuple[str, str | None]]:
+    """(dedupe key, update_of) of the statement cards queued, in order."""
+    return [
+        (key, queued.notification.update_of)
+        for key, queued in desk.uows.store.outbox.items()
+        if key.startswith("statement:")
+    ]
+
+
+async def test_each_change_queues_its_card_in_its_own_transaction_exactly_once() -> None:
+    desk = Desk()
+    data = statement_file(statement(closing="1150.05"))
+    await desk.load(data)
+    await desk.load(data)  # unchanged: nothing more
+    with pytest.raises(IllegalTransition):  # refused: nothing queued
+        await desk.cases.approve(statement_id=1, actor="U0ALICE", now=T0)
+    await desk.cases.edit(statement_id=1, change=Correct(line=2, field="amount", value="-49.95"),
+                          actor="U0BOB", now=T0)  # fmt: skip
+    await desk.cases.approve(statement_id=1, actor="U0ALICE", now=LATER)
+    await desk.load(statement_file(statement(closing="1150.00")))  # a changed re-import
+    assert _statement_cards(desk) == [
+        ("statement:1:r1", None),
+        ("statement:1:r1:v2", "statement:1:r1"),
+        ("statement:1:r1:v3", "statement:1:r1"),
+        ("statement:1:r2", None),
+        ("statement:1:r1:v4", "statement:1:r1"),
+    ]
+
+
+async def test_entries_are_read_a_page_at_a_time_for_who_may_see_them() -> None:
+    desk = Desk()
+    await desk.load(statement_file(statement(lines=[line("1.00") for _ in range(5)],
+                                             closing="1005.00")))  # fmt: skip
+    page = await desk.cases.entries(1, viewer=Person("U0ALICE"), page=1, page_size=2)
+    assert [ln.number for ln in page.lines] == [3, 4]
+    assert (page.page, page.pages, page.totals.counted, page.statement.lines) == (1, 3, 5, ())
+    last = await desk.cases.entries(1, viewer=Person("U0ALICE"), page=99, page_size=2)
+    assert (last.page, [ln.number for ln in last.lines]) == (2, [5])
+    with pytest.raises(NotVisible):
+        await desk.cases.entries(1, viewer=Person("U0DAN"), page=0, page_size=2)

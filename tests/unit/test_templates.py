@@ -33,6 +33,7 @@ from domain.templates import (
     Reminder,
     ReminderUnclaimed,
     SlaEscalated,
+    StatementCard,
     Template,
     UnknownNotice,
     Verdict,
@@ -232,6 +233,24 @@ STORED: list[tuple[NoticeKind, dict[str, Any], NoticeBody, Links]] = [
             outbox_id=7, kind=NoticeKind.LEDGER, target="ledger", error="HTTP 422: unknown account"
         ),
         Links(),
+    ),
+    (  # a statement card's first post: no link
+        NoticeKind.ALERT,
+        {"template": "statement_card", "statement_id": 12, "revision": 2, "version": 5},
+        StatementCard(statement_id=12, revision=2, version=5),
+        Links(),
+    ),
+    (  # a later change edits that post in place
+        NoticeKind.ALERT,
+        {
+            "template": "statement_card",
+            "statement_id": 12,
+            "revision": 2,
+            "version": 6,
+            "update_of": "statement:12:r2",
+        },
+        StatementCard(statement_id=12, revision=2, version=6),
+        Links(update_of="statement:12:r2"),
     ),
 ]
 
