@@ -80,6 +80,9 @@ def subset_sums(
             chosen.pop()
         return True
 
-    if max_size >= 2 and budget > 0:
-        walk(0, 0)
+    if max_size >= 2 and n >= 2:
+        if budget > 0:
+            walk(0, 0)
+        else:
+            exhausted = True  # a zero budget searched nothing: it did not rule groups out
     return SearchOutcome(subsets=tuple(found), steps=steps, exhausted=exhausted)
