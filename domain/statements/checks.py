@@ -16,8 +16,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Final
 
+from domain.fx import AppliedRate, RateBook
 from domain.policy import LoadedPolicy
-from domain.routing import reporting_rate
+from domain.routing import applied_rate
 from domain.statements.records import Checks, Continuity, Statement, StatementLine
 
 #: Why an OFX-style statement (opening derived from the closing) has no chain verdict.
@@ -34,26 +35,27 @@ class Tolerance:
     (None: no rate, so the policy's figure was taken in the statement's own units)."""
 
     amount: Decimal
-    rate: Decimal | None
+    rate: AppliedRate | None
 
 
-def statement_rate(currency: str, on: date, loaded: LoadedPolicy) -> Decimal | None:
-    """Reporting units per one unit of ``currency`` on ``on``; None without a rate.
+def statement_rate(
+    currency: str, on: date, loaded: LoadedPolicy, *, rates: RateBook | None = None
+) -> AppliedRate | None:
+    """The rate for ``on``: the latest dated rate on or before it (``rates``), else the
+    policy's static rate, else None; with its date and source (the provenance the checks
+    keep)."""
+    return applied_rate(currency, loaded, rates=rates, on=on)
 
-    The one seam for the rate: the policy's static rates through routing for now (``on``
-    is not used yet); dated rates with provenance replace this function's body.
-    """
-    del on
-    return reporting_rate(currency, loaded)
 
-
-def tolerance_for(currency: str, on: date, loaded: LoadedPolicy) -> Tolerance:
+def tolerance_for(
+    currency: str, on: date, loaded: LoadedPolicy, *, rates: RateBook | None = None
+) -> Tolerance:
     """The policy's balance tolerance in ``currency`` (exact: never rounded up to a cent)."""
     figure = loaded.policy.statements.balance_tolerance
-    rate = statement_rate(currency, on, loaded)
-    if rate is None or rate <= 0:
+    rate = statement_rate(currency, on, loaded, rates=rates)
+    if rate is None or rate.rate <= 0:
         return Tolerance(amount=figure, rate=None)
-    return Tolerance(amount=figure / rate, rate=rate)
+    return Tolerance(amount=figure / rate.rate, rate=rate)
 
 
 def chain_delta(opening: Decimal, lines: Sequence[StatementLine], closing: Decimal) -> Decimal:
@@ -116,15 +118,22 @@ def continuity(
     return (Continuity.OK if gap == 0 else Continuity.GAP), (gap if gap else None), overlap
 
 
-def check(statement: Statement, *, previous: Statement | None, loaded: LoadedPolicy) -> Checks:
+def check(
+    statement: Statement,
+    *,
+    previous: Statement | None,
+    loaded: LoadedPolicy,
+    rates: RateBook | None = None,
+) -> Checks:
     """Every check of ``statement`` (as it stands after its edits).
 
     Args:
         statement: the statement.
         previous: the same account's (and currency's) statement before it, if any.
-        loaded: the policy (tolerance and rates).
+        loaded: the policy (tolerance, and its static rates as the fallback).
+        rates: the dated rates (the statement's date is its period end).
     """
-    tolerance = tolerance_for(statement.currency, statement.period_end, loaded)
+    tolerance = tolerance_for(statement.currency, statement.period_end, loaded, rates=rates)
     delta: Decimal | None = None
     chain_ok: bool | None = None
     note: str | None = None
@@ -141,7 +150,9 @@ def check(statement: Statement, *, previous: Statement | None, loaded: LoadedPol
         delta=delta,
         chain_ok=chain_ok,
         tolerance=tolerance.amount,
-        tolerance_rate=tolerance.rate,
+        tolerance_rate=tolerance.rate.rate if tolerance.rate is not None else None,
+        tolerance_rate_on=tolerance.rate.on if tolerance.rate is not None else None,
+        tolerance_rate_source=tolerance.rate.source if tolerance.rate is not None else None,
         chain_note=note,
         continuity=verdict,
         continuity_gap=gap,

@@ -185,6 +185,9 @@ class Checks:
     chain_ok: bool | None
     tolerance: Decimal
     tolerance_rate: Decimal | None  # reporting units per statement unit; None: no rate
+    #: The rate's own date (None: the policy's static rate) and its source (provenance).
+    tolerance_rate_on: date | None = None
+    tolerance_rate_source: str | None = None
     chain_note: str | None = None
     continuity: Continuity = Continuity.UNKNOWN
     continuity_gap: Decimal | None = None  # this opening - the previous closing
@@ -201,6 +204,10 @@ class Checks:
             "chain_ok": self.chain_ok,
             "tolerance": _text(self.tolerance),
             "tolerance_rate": _text(self.tolerance_rate),
+            "tolerance_rate_on": (
+                self.tolerance_rate_on.isoformat() if self.tolerance_rate_on else None
+            ),
+            "tolerance_rate_source": self.tolerance_rate_source,
             "chain_note": self.chain_note,
             "continuity": self.continuity.value,
             "continuity_gap": _text(self.continuity_gap),
@@ -219,6 +226,12 @@ class Checks:
             chain_ok=data.get("chain_ok"),
             tolerance=_dec(data.get("tolerance")) or Decimal(0),
             tolerance_rate=_dec(data.get("tolerance_rate")),
+            tolerance_rate_on=(
+                date.fromisoformat(data["tolerance_rate_on"])
+                if data.get("tolerance_rate_on")
+                else None
+            ),
+            tolerance_rate_source=data.get("tolerance_rate_source"),
             chain_note=data.get("chain_note"),
             continuity=Continuity(data.get("continuity", Continuity.UNKNOWN.value)),
             continuity_gap=_dec(data.get("continuity_gap")),

@@ -48,6 +48,7 @@ from domain.statements.records import (
     mask_account,
     page_count,
 )
+from domain.usecases.rates import load_rates
 from domain.usecases.transaction import UNAUDITED, PolicySource
 
 #: Who imports when the caller names nobody.
@@ -239,9 +240,11 @@ class Statements:
             exclude_id=statement.id,
         )
         loaded = self._policy()
+        # The tolerance converts at the dated rate of the statement's day (its period end).
+        rates = await load_rates(uow, [(statement.currency, statement.period_end)], loaded)
 
         def recheck(changed: Statement) -> Checks:
-            return statement_checks.check(changed, previous=previous, loaded=loaded)
+            return statement_checks.check(changed, previous=previous, loaded=loaded, rates=rates)
 
         return recheck
 

@@ -107,10 +107,12 @@ def test_a_zero_decimal_statement_is_checked_against_the_converted_tolerance() -
 def test_the_tolerance_is_converted_to_the_statement_currency_at_the_policy_rate() -> None:
     loaded = policy(balance_tolerance="0.001")
     eur = tolerance_for("EUR", date(2025, 3, 3), loaded)
-    assert eur.rate == Decimal("1.08")
+    assert eur.rate is not None and eur.rate.rate == Decimal("1.08")
+    assert (eur.rate.on, eur.rate.source) == (None, "policy fx_rates")  # static: no date
     assert eur.amount == Decimal("0.001") / Decimal("1.08")
     usd = tolerance_for("USD", date(2025, 3, 3), loaded)
-    assert (usd.amount, usd.rate) == (Decimal("0.001"), Decimal(1))
+    assert usd.rate is not None
+    assert (usd.amount, usd.rate.rate) == (Decimal("0.001"), Decimal(1))
 
 
 def test_with_no_rate_the_tolerance_applies_in_the_statement_own_units() -> None:

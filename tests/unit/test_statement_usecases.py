@@ -4,13 +4,14 @@ the audit trail and the Stage 2 query."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from domain.errors import IllegalTransition, InvalidCommand, NotAuthorized, NotVisible, StaleItem
+from domain.fx import FxRate
 from domain.permissions import OPERATOR, Person
 from domain.statements.parsed import StatementFormat
 from domain.statements.records import Continuity, MatchStatus, Stage1Status
@@ -389,3 +390,28 @@ async def test_entries_are_read_a_page_at_a_time_for_who_may_see_them() -> None:
     assert (last.page, [ln.number for ln in last.lines]) == (2, [5])
     with pytest.raises(NotVisible):
         await desk.cases.entries(1, viewer=Person("U0DAN"), page=0, page_size=2)
+
+
+async def test_the_tolerance_converts_at_the_dated_rate_of_the_statements_day() -> None:
+    """A stored ECB-style rate on or before the statement's date replaces the policy's
+    static EUR rate (1.08), and the checks keep its date and source."""
+    desk = Desk()
+    # 1 USD = 0.80 EUR on the day before the statement: 1 EUR = 1.25 USD.
+    rate = FxRate(on=date(2025, 3, 2), base="USD", currency="EUR", rate=Decimal("0.80"),
+                  source="ecb-test")  # fmt: skip
+    desk.uows.store.fx_rates[rate.key] = rate
+    await desk.load(statement_file(statement()))
+    [(stored, _)] = await desk.cases.listing(viewer=OPERATOR, limit=10)
+    checks = stored.checks
+    assert checks.tolerance_rate == Decimal("1.25")
+    assert (checks.tolerance_rate_on, checks.tolerance_rate_source) == (
+        date(2025, 3, 2),
+        "ecb-test",
+    )
+    assert checks.tolerance == Decimal("0.001") / Decimal("1.25")
+
+    static = Desk()  # no dated rate: the policy's static rate, with no date
+    await static.load(statement_file(statement()))
+    [(plain, _)] = await static.cases.listing(viewer=OPERATOR, limit=10)
+    assert plain.checks.tolerance_rate == Decimal("1.08")
+    assert plain.checks.tolerance_rate_on is None
