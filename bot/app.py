@@ -27,18 +27,26 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.container import Container, SetupError
 from bot.errors import BotError
+from bot.observability import (
+    Observability,
+    collect_gauges,
+    count_reconnects,
+    measured_client,
+    readiness,
+)
 from bot.redaction import install_log_redaction, redact
 from bot.settings import Settings
 from bot.setup import desk_files
 from handlers import actions, commands, digests, events, views
 from handlers.context import Deps, InFlight
-from handlers.notifier import SlackNotifier, make_client
+from handlers.notifier import SlackNotifier
 from scheduler.jobs import Jobs
 from scheduler.relay import OutboxRelay
 from scheduler.setup import build_scheduler
 from store.audit.log import history as audit_history
 from store.outbox import OutboxStore
 from store.private_files import exposed_files
+from telemetry.listener import Listener
 
 log = logging.getLogger("recon_bot")
 
@@ -150,6 +158,9 @@ class Server:
     http: aiohttp.ClientSession | None = None
     refresh_task: asyncio.Task[int] | None = None
     seal_task: asyncio.Task[None] | None = None
+    observability: Observability | None = None
+    listener: Listener | None = None
+    gauges_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Connects to Slack and starts the relay.
@@ -158,6 +169,7 @@ class Server:
             SlackUnreachable: Slack's Web API could not be reached (nothing is left open).
         """
         install_log_redaction()
+        await self._listen()
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         deps = make_deps(self.container, self.inflight, self.http)
         app = create_app(client=self.client, deps=deps)
@@ -183,6 +195,8 @@ class Server:
         self.handler = AsyncSocketModeHandler(
             app, self.app_token, web_client=self.client, ping_interval=self.ping_interval
         )
+        if self.observability is not None:
+            count_reconnects(self.handler.client, self.observability.metrics)
         await self.handler.connect_async()  # type: ignore[no-untyped-call]
         digest = policy.current().policy.digest
         self.scheduler = build_scheduler(
@@ -214,6 +228,45 @@ class Server:
             extra={"event": "connected"},
         )
 
+    async def _listen(self) -> None:
+        """Starts ``/metrics``, ``/healthz`` and ``/readyz`` (before Slack, so ``/readyz``
+        says "not connected" meanwhile) and the gauges' reader, unless turned off."""
+        addr = self.container.settings.metrics_addr
+        if self.observability is None or not addr:
+            return
+        metrics = self.observability.metrics
+        database = self.container.database
+
+        async def connected() -> bool:
+            handler = self.handler
+            return handler is not None and bool(await handler.client.is_connected())
+
+        self.listener = Listener(
+            metrics=metrics, checks=readiness(database=database, connected=connected)
+        )
+        try:
+            await self.listener.start(addr)
+        except OSError as exc:
+            # The desk matters more than its metrics: serve without them, and say so
+            # (``/readyz`` never answering tells an orchestrator as much).
+            log.error(
+                "could not open the metrics listener on %s: %s",
+                addr,
+                exc,
+                extra={"event": "metrics_listener_failed"},
+            )
+            self.listener = None
+            return
+        self.gauges_task = asyncio.create_task(
+            collect_gauges(
+                database=database,
+                metrics=metrics,
+                interval=self.container.settings.gauge_interval,
+                stop=self.stop,
+                since=self.container.clock.now(),
+            )
+        )
+
     async def run(self) -> None:
         """Serves until ``stop`` is set, then shuts down cleanly."""
         try:
@@ -238,6 +291,15 @@ class Server:
             await self.handler.close_async()  # type: ignore[no-untyped-call]
         if self.http is not None:
             await self.http.close()
+        await self._stop_listening()
+
+    async def _stop_listening(self) -> None:
+        if self.gauges_task is not None:
+            self.gauges_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.gauges_task
+        if self.listener is not None:
+            await self.listener.stop()
 
     async def shutdown(self, relay_task: asyncio.Task[None] | None = None) -> None:
         """Stops taking work, drains listeners, lets the relay finish its batch."""
@@ -269,6 +331,7 @@ class Server:
         await self._seal_audit_log()
         if self.http is not None:
             await self.http.close()
+        await self._stop_listening()
         log.info("stopped", extra={"event": "stopped"})
 
     async def _seal_audit_log(self) -> None:
@@ -297,11 +360,16 @@ class Server:
 async def serve(settings: Settings) -> None:
     """``recon-bot serve``: run until SIGTERM or SIGINT."""
     bot_token, app_token = slack_tokens(settings)
-    container = await Container.open(settings, batch_seals=True)
+    observability = Observability()
+    container = await Container.open(settings, batch_seals=True, observability=observability)
     for exposed in exposed_files(desk_files(settings)):
         log.warning(exposed, extra={"event": "desk_file_exposed"})
-    client = make_client(token=bot_token, base_url=settings.slack_api_url)
-    server = Server(container=container, app_token=app_token, client=client)
+    client = measured_client(
+        token=bot_token, base_url=settings.slack_api_url, metrics=observability.metrics
+    )
+    server = Server(
+        container=container, app_token=app_token, client=client, observability=observability
+    )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, server.stop.set)
@@ -311,3 +379,4 @@ async def serve(settings: Settings) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         await container.close()
+        observability.shutdown()

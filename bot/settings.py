@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from telemetry.addr import parse_addr
 
 
 class Settings(BaseSettings):
@@ -65,4 +67,26 @@ class Settings(BaseSettings):
     policy_reload_interval: float = Field(
         default=15.0, gt=0, description="Seconds between checks of the policy file for changes."
     )
+    metrics_addr: str = Field(
+        default="127.0.0.1:9464",
+        description=(
+            "host:port of the listener serving /metrics, /healthz and /readyz for `serve`; "
+            "empty turns it off."
+        ),
+    )
+    gauge_interval: float = Field(
+        default=15.0,
+        gt=0,
+        description=(
+            "Seconds between readings of the store for the queue, outbox and breaker gauges "
+            "(a scrape shows the last reading and never queries the database)."
+        ),
+    )
     log_level: str = Field(default="INFO")
+
+    @field_validator("metrics_addr")
+    @classmethod
+    def _host_and_port(cls, value: str) -> str:
+        if value.strip():
+            parse_addr(value.strip())
+        return value.strip()

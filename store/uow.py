@@ -80,7 +80,9 @@ class SqlUnitOfWork:
         after_commit: Sequence[Callable[[], None]] = (),
         sealer: AuditSealer | None = None,
         head_cache: HeadCache | None = None,
+        audited: Sequence[Callable[[Sequence[AuditEntry]], None]] = (),
     ) -> None:
+        self._audited = audited
         self._database = database
         self._signer = signer
         self._anchors = anchors
@@ -169,6 +171,9 @@ class SqlUnitOfWork:
                     "could not append the audit checkpoint to the anchors file",
                     extra={"event": "anchor_failed", "size": checkpoint.size},
                 )
+        if self._audited and isinstance(audit, SqlAuditLog) and audit.appended:
+            for observe in self._audited:
+                observe(audit.appended)
         if self._outbox.enqueued:
             for hook in self._after_commit:
                 hook()
@@ -195,10 +200,16 @@ class SqlUnitOfWorkFactory:
         self.sealer = sealer
         self._head_cache = HeadCache()  # one per process: this factory's writes only
         self._after_commit: list[Callable[[], None]] = []
+        self._audited: list[Callable[[Sequence[AuditEntry]], None]] = []
 
     def on_commit(self, hook: Callable[[], None]) -> None:
         """Calls ``hook`` after a commit that enqueued messages (cheap, e.g. ``event.set``)."""
         self._after_commit.append(hook)
+
+    def on_audited(self, observe: Callable[[Sequence[AuditEntry]], None]) -> None:
+        """Calls ``observe`` with the audit records of each commit that appended some
+        (cheap and never raising: it runs on the request's path, e.g. a metrics count)."""
+        self._audited.append(observe)
 
     def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
         return SqlUnitOfWork(
@@ -209,4 +220,5 @@ class SqlUnitOfWorkFactory:
             after_commit=self._after_commit,
             sealer=self.sealer,
             head_cache=self._head_cache,
+            audited=self._audited,
         )

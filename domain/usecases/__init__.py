@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from domain.ports import StatementParser, UnitOfWorkFactory
+from domain.ports import StatementParser, Telemetry, UnitOfWorkFactory
 from domain.usecases.claims import Claims
 from domain.usecases.decisions import Decisions
 from domain.usecases.digests import Digests
@@ -49,18 +49,19 @@ class UseCases:
         uow: UnitOfWorkFactory,
         policy: PolicySource,
         parser: StatementParser | None = None,
+        telemetry: Telemetry | None = None,
     ) -> UseCases:
         """Builds each use case on the same store and policy (``parser`` reads bank
         files for the statement re-parse)."""
         return cls(
-            intake=Intake(uow=uow, policy=policy),
-            decisions=Decisions(uow=uow, policy=policy),
-            claims=Claims(uow=uow, policy=policy),
-            ladder=Ladder(uow=uow, policy=policy),
-            digests=Digests(uow=uow, policy=policy),
-            disputes=Disputes(uow=uow, policy=policy),
-            dispute_log=DisputeLog(uow=uow, policy=policy),
-            policy_events=PolicyEvents(uow=uow, policy=policy),
-            queries=Queries(uow=uow, policy=policy),
+            intake=Intake(uow=uow, policy=policy, telemetry=telemetry),
+            decisions=Decisions(uow=uow, policy=policy, telemetry=telemetry),
+            claims=Claims(uow=uow, policy=policy, telemetry=telemetry),
+            ladder=Ladder(uow=uow, policy=policy, telemetry=telemetry),
+            digests=Digests(uow=uow, policy=policy, telemetry=telemetry),
+            disputes=Disputes(uow=uow, policy=policy, telemetry=telemetry),
+            dispute_log=DisputeLog(uow=uow, policy=policy, telemetry=telemetry),
+            policy_events=PolicyEvents(uow=uow, policy=policy, telemetry=telemetry),
+            queries=Queries(uow=uow, policy=policy, telemetry=telemetry),
             statements=Statements(uow=uow, policy=policy, parser=parser),
         )
