@@ -33,6 +33,7 @@ from bot.observability import (
     count_reconnects,
     measured_client,
     readiness,
+    verify_periodically,
 )
 from bot.redaction import install_log_redaction, redact
 from bot.settings import Settings
@@ -161,6 +162,7 @@ class Server:
     observability: Observability | None = None
     listener: Listener | None = None
     gauges_task: asyncio.Task[None] | None = None
+    verify_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Connects to Slack and starts the relay.
@@ -266,6 +268,9 @@ class Server:
                 since=self.container.clock.now(),
             )
         )
+        self.verify_task = asyncio.create_task(
+            verify_periodically(settings=self.container.settings, metrics=metrics, stop=self.stop)
+        )
 
     async def run(self) -> None:
         """Serves until ``stop`` is set, then shuts down cleanly."""
@@ -294,10 +299,11 @@ class Server:
         await self._stop_listening()
 
     async def _stop_listening(self) -> None:
-        if self.gauges_task is not None:
-            self.gauges_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.gauges_task
+        for task in (self.gauges_task, self.verify_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self.listener is not None:
             await self.listener.stop()
 

@@ -5,11 +5,13 @@ the periodic reading of the store's gauges and the readiness checks."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -18,7 +20,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from sqlalchemy import text
 
-from store.engine import Database
+from bot.settings import Settings
+from store.audit.anchors import AnchorFile
+from store.audit.verification import verify_database
+from store.engine import Database, create_database
 from store.gauges import finished_runs, read_gauges
 from store.migrate import SchemaOutOfDate, check_current
 from telemetry.listener import Check
@@ -123,6 +128,86 @@ async def collect_gauges(
             pass
 
 
+def _verify_once(settings: Settings) -> bool:
+    """Verifies the whole audit log as ``recon-bot audit verify`` does (anchors
+    included), on an event loop and engine of this thread's own."""
+
+    async def verify() -> bool:
+        database = create_database(settings.database_url)
+        try:
+            report = await verify_database(
+                database,
+                anchors=AnchorFile(settings.audit_anchors),
+                now=datetime.now(UTC),
+                merge_delay=timedelta(seconds=settings.audit_merge_delay),
+            )
+        finally:
+            await database.dispose()
+        return report.ok
+
+    return asyncio.run(verify())
+
+
+def _settle(done: asyncio.Future[bool], outcome: bool | BaseException) -> None:
+    if done.cancelled():
+        return
+    if isinstance(outcome, BaseException):
+        done.set_exception(outcome)
+    else:
+        done.set_result(outcome)
+
+
+async def verify_in_thread(settings: Settings) -> bool:
+    """:func:`_verify_once` in a daemon thread: hashing a long log would otherwise hold
+    the loop that acks Slack for seconds, and a stop must not wait for a verification
+    to finish (it only reads).
+
+    Raises:
+        Exception: what the verification raised (e.g. the database is unreachable).
+    """
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[bool] = loop.create_future()
+
+    def run() -> None:
+        try:
+            outcome: bool | BaseException = _verify_once(settings)
+        except Exception as exc:  # handed to the loop, never raised in this thread
+            outcome = exc
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits
+            loop.call_soon_threadsafe(_settle, done, outcome)
+
+    threading.Thread(target=run, name="audit-verify", daemon=True).start()
+    return await done
+
+
+async def verify_periodically(*, settings: Settings, metrics: Metrics, stop: asyncio.Event) -> None:
+    """Verifies the audit log now and every ``RECON_AUDIT_VERIFY_INTERVAL`` seconds
+    until ``stop`` (at least once); each success sets the last-verified time, each
+    failure logs an error (``audit_verify_failed``)."""
+    interval = settings.audit_verify_interval
+    if interval <= 0:
+        return
+    while True:
+        try:
+            if await verify_in_thread(settings):
+                metrics.audit_verified(time.time())
+            else:
+                log.error(
+                    "the audit log did not verify; run `recon-bot audit verify`",
+                    extra={"event": "audit_verify_failed"},
+                )
+        except Exception:
+            log.warning(
+                "could not verify the audit log", exc_info=True, extra={"event": "audit_verify"}
+            )
+        try:
+            async with asyncio.timeout(interval):
+                await stop.wait()
+            return
+        except TimeoutError:
+            pass
+
+
 def readiness(*, database: Database, connected: Callable[[], Awaitable[bool]]) -> dict[str, Check]:
     """``/readyz``: the database answers, its schema is current, Socket Mode is up."""
 
@@ -161,4 +246,5 @@ __all__ = [
     "count_reconnects",
     "measured_client",
     "readiness",
+    "verify_periodically",
 ]

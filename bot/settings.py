@@ -82,6 +82,14 @@ class Settings(BaseSettings):
             "(a scrape shows the last reading and never queries the database)."
         ),
     )
+    audit_verify_interval: float = Field(
+        default=3600.0,
+        ge=0,
+        description=(
+            "Seconds between verifications of the whole audit log by `serve` (in a thread "
+            "of its own; recon_audit_last_verified_timestamp_seconds); 0 turns them off."
+        ),
+    )
     log_level: str = Field(default="INFO")
 
     @field_validator("metrics_addr")

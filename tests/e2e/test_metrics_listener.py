@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from pathlib import Path
 
 import aiohttp
@@ -109,6 +110,7 @@ async def test_serve_exposes_health_readiness_and_metrics_after_decisions(
     base = f"http://127.0.0.1:{_free_port()}"
     # Socket Mode cannot connect until the test lets Slack answer apps.connections.open.
     hold = slack.hold_response("apps.connections.open")
+    started = time.time()
     proc = await _serve(settings, slack, tmp_path, base.removeprefix("http://"))
     try:
         async with aiohttp.ClientSession() as http:
@@ -205,6 +207,9 @@ async def test_serve_exposes_health_readiness_and_metrics_after_decisions(
             )
             appended = _value(samples, "recon_audit_records_appended_total")
             assert appended is not None and appended >= 2  # approval, posting, claim
+            # serve verified the whole audit log (in its own thread) when it started.
+            verified = _value(samples, "recon_audit_last_verified_timestamp_seconds")
+            assert verified is not None and started <= verified <= time.time()
             signoff_sum = _value(samples, "recon_signoff_seconds_sum", kind=kind)
             assert signoff_sum is not None and signoff_sum >= 0
 
