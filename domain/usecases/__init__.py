@@ -63,5 +63,5 @@ class UseCases:
             dispute_log=DisputeLog(uow=uow, policy=policy, telemetry=telemetry),
             policy_events=PolicyEvents(uow=uow, policy=policy, telemetry=telemetry),
             queries=Queries(uow=uow, policy=policy, telemetry=telemetry),
-            statements=Statements(uow=uow, policy=policy, parser=parser),
+            statements=Statements(uow=uow, policy=policy, parser=parser, telemetry=telemetry),
         )

@@ -163,3 +163,32 @@ def test_otlp_export_only_when_the_standard_variables_name_an_endpoint() -> None
     assert not otlp_configured({"OTEL_EXPORTER_OTLP_ENDPOINT": ""})
     assert otlp_configured({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"})
     assert otlp_configured({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:4318/v1"})
+
+
+async def test_statement_decisions_are_spans_too(exporter: InMemorySpanExporter) -> None:
+    from domain.usecases.statements import Statements
+    from tests.statement_files import statement, statement_file
+    from tests.unit.test_statement_usecases import T0, Desk
+
+    desk = Desk()
+    desk.cases = Statements(
+        uow=desk.uows,
+        policy=lambda: desk.loaded,
+        parser=desk.parser,
+        telemetry=OtelTelemetry(exporter=exporter, environ={}),
+    )
+    await desk.load(statement_file(statement()))
+    with pytest.raises(NotAuthorized):
+        await desk.cases.approve(statement_id=1, actor="U0STRANGER", now=T0)
+    await desk.cases.reject(statement_id=1, actor="U0ALICE", reason=REASON, now=T0)
+
+    refused, rejected = exporter.get_finished_spans()
+    assert refused.name == rejected.name.replace("reject", "approve") == "recon.statement_approve"
+    assert refused.status.status_code is StatusCode.ERROR
+    attributes = dict(rejected.attributes or {})
+    assert attributes["ledger.reconciliation.signoff.kind"] == "statement"
+    assert attributes["ledger.reconciliation.signoff.outcome"] == "rejected"
+    assert (
+        attributes["ledger.reconciliation.signoff.item"] == desk.uows.store.statements[1].human_id
+    )
+    _no_free_text(exporter)
