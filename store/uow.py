@@ -173,7 +173,10 @@ class SqlUnitOfWork:
                 )
         if self._audited and isinstance(audit, SqlAuditLog) and audit.appended:
             for observe in self._audited:
-                observe(audit.appended)
+                try:
+                    observe(audit.appended)
+                except Exception:  # the change is committed: a count must not undo that
+                    log.exception("audit observer failed", extra={"event": "audit_observer"})
         if self._outbox.enqueued:
             for hook in self._after_commit:
                 hook()

@@ -222,6 +222,17 @@ async def test_serve_exposes_health_readiness_and_metrics_after_decisions(
                 assert not {k for k, _ in labels} & {"user", "actor", "item", "item_id"}
                 assert not [v for _, v in labels if v.startswith(("U0", "R-"))]
 
+            # Slack asks for a refresh: the new connection's hello counts one reconnect.
+            assert _value(samples, "recon_socket_mode_reconnects_total") is None
+            assert await slack.request_refresh() == 1
+
+            async def reconnected() -> bool:
+                samples, _ = await scraped()
+                return _value(samples, "recon_socket_mode_reconnects_total") == 1
+
+            await slack.wait_for(reconnected, timeout=30, message="one reconnect counted")
+            await slack.wait_for(ready, timeout=30, message="/readyz 200 after the refresh")
+
             # The schema moved on under the process: not ready, until it is current again.
             async with container.database.writer.begin() as conn:
                 current = (

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -15,10 +16,12 @@ from opentelemetry.trace import StatusCode
 from prometheus_client.parser import text_string_to_metric_families
 
 from domain.errors import NotAuthorized
+from domain.intake import IntakeRow
 from domain.policy import LoadedPolicy
 from domain.usecases import UseCases
 from telemetry.metrics import Metrics
 from telemetry.tracing import OtelTelemetry
+from tests.builders import make_facts
 from tests.fakes import FixedClock, InMemoryUnitOfWorkFactory
 from tests.unit.test_services import BIG, add_item
 
@@ -192,3 +195,30 @@ async def test_statement_decisions_are_spans_too(exporter: InMemorySpanExporter)
         attributes["ledger.reconciliation.signoff.item"] == desk.uows.store.statements[1].human_id
     )
     _no_free_text(exporter)
+
+
+async def test_a_bulk_digest_approval_is_one_span_and_signs_off_each_item(
+    traced: UseCases,
+    uow_factory: InMemoryUnitOfWorkFactory,
+    clock: FixedClock,
+    exporter: InMemorySpanExporter,
+    metrics: Metrics,
+) -> None:
+    facts = [make_facts(external_id=f"D{n}", amount=Decimal("40.00")) for n in range(3)]
+    await traced.intake.ingest(
+        [IntakeRow(line=n + 2, facts=f) for n, f in enumerate(facts)], now=clock.now()
+    )
+    assert await traced.digests.digest_window(window="w1", now=clock.now())
+    (cluster_id,) = uow_factory.store.clusters
+    done = await traced.digests.decide_cluster(
+        cluster_id=cluster_id, actor="U0BOB", now=clock.now(), approve=True
+    )
+    assert len(done.items) == 3
+
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "recon.bulk_approve"
+    attributes = dict(span.attributes or {})
+    assert attributes["ledger.reconciliation.signoff.items"] == 3
+    assert attributes["ledger.reconciliation.signoff.outcome"] == done.cluster.state.value
+    assert attributes["ledger.reconciliation.signoff.team"] == done.cluster.team
+    assert _signoff_count(metrics) == {"unmatched": 3.0}
