@@ -46,9 +46,8 @@ class Listener:
             await runner.cleanup()
             raise
         self._runner = runner
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1] if sockets else port
+        bound = [a for a in runner.addresses if isinstance(a, tuple)]
+        self.port = int(bound[0][1]) if bound else port
         log.info(
             "metrics and health listener on %s:%s",
             host,
