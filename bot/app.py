@@ -27,6 +27,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.container import Container, SetupError
 from bot.errors import BotError
+from bot.ledger import ClosableSink, make_relay, make_sink
 from bot.observability import (
     Observability,
     collect_gauges,
@@ -42,10 +43,11 @@ from handlers import actions, commands, digests, events, views
 from handlers.context import Deps, InFlight
 from handlers.notifier import SlackNotifier
 from scheduler.jobs import Jobs
+from scheduler.ledger_relay import LedgerRelay
 from scheduler.relay import OutboxRelay
 from scheduler.setup import build_scheduler
 from store.audit.log import history as audit_history
-from store.outbox import OutboxStore
+from store.outbox import SLACK_KINDS, OutboxStore
 from store.private_files import exposed_files
 from telemetry.listener import Listener
 
@@ -153,6 +155,8 @@ class Server:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     inflight: InFlight = field(default_factory=InFlight)
     relay: OutboxRelay | None = None
+    ledger_relay: LedgerRelay | None = None
+    ledger_sink: ClosableSink | None = None
     handler: AsyncSocketModeHandler | None = None
     scheduler: AsyncIOScheduler | None = None
     jobs: Jobs | None = None
@@ -182,7 +186,9 @@ class Server:
             clock=self.container.clock,
             compliance_channel=lambda: policy.current().policy.compliance.channel,
         )
-        self.container.uow.on_commit(self.relay.wake)
+        self.container.uow.on_commit(self.relay.wake, kinds=SLACK_KINDS)
+        self.ledger_sink = make_sink(self.container.settings, self.container)
+        self.ledger_relay = make_relay(self.container, self.ledger_sink, alerted=self.relay.wake)
         settings = self.container.settings
         self.jobs = Jobs(
             usecases=self.container.usecases,
@@ -283,10 +289,12 @@ class Server:
         relay_task = asyncio.create_task(self.relay.run(self.stop, interval=self.relay_interval))
         sealer = self.container.uow.sealer
         self.seal_task = asyncio.create_task(sealer.run(self.stop)) if sealer is not None else None
+        assert self.ledger_relay is not None
+        ledger_task = asyncio.create_task(self.ledger_relay.run(self.stop))
         try:
             await self.stop.wait()
         finally:
-            await self.shutdown(relay_task)
+            await self.shutdown(relay_task, ledger_task)
 
     async def _abandon_start(self) -> None:
         # A start that failed half-way: close what it opened, deliver nothing.
@@ -296,6 +304,8 @@ class Server:
             await self.handler.close_async()  # type: ignore[no-untyped-call]
         if self.http is not None:
             await self.http.close()
+        if self.ledger_sink is not None:
+            await self.ledger_sink.close()
         await self._stop_listening()
 
     async def _stop_listening(self) -> None:
@@ -307,8 +317,12 @@ class Server:
         if self.listener is not None:
             await self.listener.stop()
 
-    async def shutdown(self, relay_task: asyncio.Task[None] | None = None) -> None:
-        """Stops taking work, drains listeners, lets the relay finish its batch."""
+    async def shutdown(
+        self,
+        relay_task: asyncio.Task[None] | None = None,
+        ledger_task: asyncio.Task[None] | None = None,
+    ) -> None:
+        """Stops taking work, drains listeners, lets the relays finish their batches."""
         log.info("shutting down", extra={"event": "shutdown"})
         self.stop.set()
         if self.scheduler is not None and self.scheduler.running:
@@ -326,17 +340,31 @@ class Server:
             )
         if self.relay is not None:
             self.relay.wake()
+        if ledger_task is not None:
+            try:
+                async with asyncio.timeout(SHUTDOWN_GRACE_S):
+                    await ledger_task
+            except TimeoutError:
+                ledger_task.cancel()
         if relay_task is not None:
             try:
                 async with asyncio.timeout(SHUTDOWN_GRACE_S):
                     await relay_task
             except TimeoutError:
                 relay_task.cancel()
+        if self.ledger_relay is not None:
+            try:  # the last decisions' entries (their postings update the cards below)
+                async with asyncio.timeout(SHUTDOWN_GRACE_S):
+                    await self.ledger_relay.run_once()
+            except TimeoutError:
+                log.warning("ledger not reached at shutdown", extra={"event": "shutdown_ledger"})
         if self.relay is not None:
             await self.relay.run_once()  # deliver what the last listeners enqueued
         await self._seal_audit_log()
         if self.http is not None:
             await self.http.close()
+        if self.ledger_sink is not None:
+            await self.ledger_sink.close()
         await self._stop_listening()
         log.info("stopped", extra={"event": "stopped"})
 

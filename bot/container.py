@@ -47,10 +47,12 @@ def policy_cache(settings: Settings) -> PolicyCache:
 def _registry_parse(data: bytes, *, format: StatementFormat | None = None) -> ParseResult:
     """The format adapters' registry (``statements.parse``), imported on first use: only
     the statement commands need it, and its XML and format libraries load with it."""
-    from statements import parse  # type: ignore[import-not-found,unused-ignore]
+    from statements import NotAStatementError, parse
 
-    result: ParseResult = parse(data, format=format)
-    return result
+    try:
+        return parse(data, format=format)
+    except NotAStatementError as exc:  # no format recognises it: one problem for the file
+        return ParseResult(format=None, problems=(exc.problem,))
 
 
 def statement_parser() -> StatementParser:

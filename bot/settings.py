@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 from telemetry.addr import parse_addr
 
@@ -91,6 +93,38 @@ class Settings(BaseSettings):
         ),
     )
     log_level: str = Field(default="INFO")
+    ledger_sink: Literal["file", "http"] = Field(
+        default="file",
+        description="Where journal entries go: a JSON Lines file per day, or an HTTP ledger.",
+    )
+    ledger_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Directory of the file sink; default: ledger/ beside the SQLite database "
+            "(for PostgreSQL, in the working directory)."
+        ),
+    )
+    ledger_url: str | None = Field(
+        default=None, description="The HTTP ledger's URL (required with the http sink)."
+    )
+    ledger_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds an HTTP ledger request may take."
+    )
+    ledger_cooldown: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds an open ledger circuit breaker waits before one probe.",
+    )
+
+    def ledger_directory(self) -> Path:
+        """The file sink's directory: ``RECON_LEDGER_DIR``, else ``ledger/`` beside the
+        SQLite database file, else (PostgreSQL, in-memory SQLite) ``./ledger``."""
+        if self.ledger_dir is not None:
+            return self.ledger_dir
+        url = make_url(self.database_url)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            return Path(url.database).parent / "ledger"
+        return Path("ledger")
 
     @field_validator("metrics_addr")
     @classmethod

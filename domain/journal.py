@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -29,6 +30,7 @@ __all__ = [
     "entry_seq",
     "idempotency_key",
     "ledger_ref",
+    "released",
     "unreversed",
 ]
 
@@ -267,3 +269,23 @@ def build_reversal(original: JournalEntry, *, seq: int, now: datetime, item: Ite
         reverses=original.idempotency_key,
         hold=original.hold,
     )
+
+
+def released(entry: JournalEntry, accounts: Accounts) -> JournalEntry | None:
+    """A held entry rebuilt on ``accounts``: each placeholder account (``role:ENTITY``)
+    replaced by the policy's account for that role, in the entry's entity and currency,
+    and the hold lifted. Amounts, key and reference stay.
+
+    Returns None when a line's account is no placeholder this module makes (nothing to
+    map it from): the entry stays held rather than leave with a guessed account.
+    """
+    roles = {name: role for role, name in _PLACEHOLDERS.items()}
+    lines = []
+    for line in entry.lines:
+        name, _, entity = line.account.partition(":")
+        role = roles.get(name)
+        if role is None or entity != entry.entity:
+            return None
+        account = accounts.account(role, entity=entry.entity, currency=entry.currency)
+        lines.append(dataclasses.replace(line, account=account))
+    return dataclasses.replace(entry, lines=tuple(lines), hold=None)

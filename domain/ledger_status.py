@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from domain.breaker import LEDGER, BreakerState
 from domain.items import JournalEntry
 from domain.money import Money
 
@@ -30,7 +31,7 @@ __all__ = [
 ]
 
 #: The breaker around the ledger sink (``breakers.name``; ``status --json`` key).
-LEDGER_BREAKER = "ledger"
+LEDGER_BREAKER = LEDGER
 
 
 def ledger_dedupe_key(idempotency_key: str) -> str:
@@ -48,14 +49,6 @@ class Delivery(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     DEAD = "dead"
-
-
-class BreakerState(StrEnum):
-    """A circuit breaker's state; no stored row reads as closed."""
-
-    CLOSED = "closed"
-    OPEN = "open"
-    HALF_OPEN = "half_open"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -14,7 +14,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from domain.items import Item, ReviewState, Route, dispute_id
+from domain import ledger
+from domain.items import Item, JournalEntry, ReviewState, Route, dispute_id
 from domain.policy import Policy
 from domain.states import Event
 from domain.templates import (
@@ -28,6 +29,8 @@ from domain.templates import (
     DisputeOverdue,
     Escalated,
     HomeRefresh,
+    LedgerBreaker,
+    LedgerPost,
     Links,
     NoticeBody,
     PolicyInvalid,
@@ -456,4 +459,36 @@ def policy_invalid(
         target=policy.compliance.channel,
         dedupe_key=f"policy_invalid:{content_sha256[:16]}",
         payload=PolicyInvalid(file=file, problems=tuple(problems[:POLICY_PROBLEMS]), kept=kept),
+    )
+
+
+# --- the ledger ------------------------------------------------------------------------------
+
+
+def ledger_delivery(entry: JournalEntry) -> Notification:
+    """The outbox row that delivers ``entry`` to the ledger (exactly one per entry: the
+    dedupe key is ``ledger:{idempotency_key}``).
+
+    Raises:
+        ValueError: the entry is held (it may not leave until its hold is lifted).
+    """
+    if entry.hold is not None:
+        raise ValueError(f"journal entry {entry.ledger_ref} is held: {entry.hold}")
+    return Notification(
+        kind=NoticeKind.LEDGER,
+        target=ledger.TARGET,
+        dedupe_key=ledger.dedupe_key(entry.idempotency_key),
+        item_id=entry.item_id,
+        payload=LedgerPost(idempotency_key=entry.idempotency_key),
+    )
+
+
+def ledger_breaker(channel: str, *, state: str, error: str, since: datetime) -> Notification:
+    """Compliance's alert that the ledger's breaker opened (or closed), once per opening:
+    the dedupe key names the state and when the breaker opened."""
+    return Notification(
+        kind=NoticeKind.ALERT,
+        target=channel,
+        dedupe_key=f"ledger_breaker:{state}:{since.isoformat()}",
+        payload=LedgerBreaker(state=state, error=error),
     )

@@ -13,11 +13,13 @@ from typing import Any, Protocol, Self
 
 from domain.audit.keys import Signer as Signer  # the port lives beside the keys it names
 from domain.audit.records import AuditEntry
+from domain.breaker import Breaker
 from domain.delivery import MessageLocation, OutboxMessage
 from domain.delivery import Outcome as DeliveryOutcome
 from domain.digest import ClusterMember, ClusterRecord, ClusterState
 from domain.intake import RowError
 from domain.items import Item, JournalEntry, ReviewState
+from domain.ledger import Outcome as LedgerOutcome
 from domain.ledger_status import BreakerStatus, DeliveryCounts
 from domain.notifications import Notification
 from domain.statements.parsed import ParseResult, StatementFormat
@@ -162,6 +164,20 @@ class JournalRepository(Protocol):
 
     async def for_items(self, item_ids: Sequence[int]) -> dict[int, list[JournalEntry]]:
         """Entries of several items, each item's oldest first (items with none are absent)."""
+        ...
+
+    async def mark_delivered(self, idempotency_key: str, *, reference: str, now: datetime) -> bool:
+        """Stores the ledger's reference on an undelivered entry; False when it already
+        had one (or there is no such entry)."""
+        ...
+
+    async def held(self, *, limit: int) -> list[JournalEntry]:
+        """Entries that may not leave yet (``hold`` set), oldest first."""
+        ...
+
+    async def release(self, entry: JournalEntry) -> bool:
+        """Rewrites a held entry (same key) with ``entry``'s lines and hold; False when the
+        stored entry is no longer held (someone released it first)."""
         ...
 
 
@@ -341,6 +357,28 @@ class OutboxSink(Protocol):
         is not (yet) sent: pending, retrying, dead, or never enqueued."""
         ...
 
+    async def settle(self, row_id: int, *, attempts: int, now: datetime) -> bool:
+        """Marks a claimed row sent, if it is still that claim's (same attempt, still
+        sending); False when another relay took it over."""
+        ...
+
+
+class BreakerReader(Protocol):
+    """The circuit breakers' stored state, read inside a transaction."""
+
+    async def get(self, name: str) -> Breaker:
+        """The breaker (closed when it was never stored)."""
+        ...
+
+
+class LedgerSink(Protocol):
+    """Hands one journal entry to the ledger (one attempt, no retries)."""
+
+    async def send(self, entry: JournalEntry) -> LedgerOutcome:
+        """Delivers ``entry`` under its idempotency key; never raises for the ledger's
+        answers or its absence (those are outcomes)."""
+        ...
+
 
 class Notifier(Protocol):
     """Turns one outbox message into Slack Web API calls (one attempt, no retries)."""
@@ -421,6 +459,7 @@ class UnitOfWork(Protocol):
     statements: StatementRepository
     outbox: OutboxSink
     audit: AuditSink
+    breakers: BreakerReader
 
     async def __aenter__(self) -> Self: ...
 

@@ -25,6 +25,7 @@ class NoticeKind(StrEnum):
     ALERT = "alert"  # a message to a channel (compliance alerts, escalations)
     DM = "dm"  # a direct message to a user
     HOME = "home"  # refresh a user's App Home (coalesced by the relay)
+    LEDGER = "ledger"  # deliver a journal entry to the ledger (the ledger relay, not Slack)
 
 
 class Template(StrEnum):
@@ -43,6 +44,7 @@ class Template(StrEnum):
     DELIVERY_FAILED = "delivery_failed"
     AUDIT_CHECKPOINT = "audit_checkpoint"
     DISPUTE_OVERDUE = "dispute_overdue"
+    LEDGER_BREAKER = "ledger_breaker"
 
 
 class Severity(StrEnum):
@@ -100,6 +102,30 @@ class HomeRefresh:
         """Read back."""
         raw = data.get("not_before")
         return cls(not_before=datetime.fromisoformat(str(raw)) if raw else None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LedgerPost:
+    """Deliver the journal entry stored under ``idempotency_key`` (``NoticeKind.LEDGER``).
+
+    The row names the entry rather than copying it: the relay reads the entry as stored
+    when it sends, and the key is also the ``Idempotency-Key`` the ledger deduplicates by.
+    """
+
+    idempotency_key: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form."""
+        return {"idempotency_key": self.idempotency_key}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> LedgerPost:
+        """Read back.
+
+        Raises:
+            KeyError: the row names no entry.
+        """
+        return cls(idempotency_key=str(data["idempotency_key"]))
 
 
 # --- alerts and direct messages ----------------------------------------------------------
@@ -368,6 +394,19 @@ class AuditCheckpoint(_TemplateRecord):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LedgerBreaker(_TemplateRecord):
+    """Compliance hears that the ledger's circuit breaker opened (or closed again).
+
+    ``state`` is the breaker's new state (``open`` or ``closed``); ``error`` the last
+    failure that tripped it (empty when it closed).
+    """
+
+    template: ClassVar[Template] = Template.LEDGER_BREAKER
+    state: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UnknownNotice:
     """An alert or DM row that no template record describes, kept as it was stored.
 
@@ -395,6 +434,7 @@ AlertTemplate = (
     | PolicyInvalid
     | DeliveryFailed
     | AuditCheckpoint
+    | LedgerBreaker
 )
 #: The digest's messages: its summary and its groups' thread replies.
 DigestTemplate = DigestSummary | DigestCluster | DigestClusterDecided
@@ -403,7 +443,7 @@ TemplateNotice = AlertTemplate | DigestTemplate
 #: What an ALERT or DM row carries.
 AlertNotice = TemplateNotice | UnknownNotice
 #: What any outbox row carries.
-NoticeBody = CardUpdate | HomeRefresh | AlertNotice
+NoticeBody = CardUpdate | HomeRefresh | LedgerPost | AlertNotice
 
 #: Keys of the stored JSON that refer to other messages (read by the relay, not a template).
 THREAD_OF = "thread_of"
@@ -434,8 +474,10 @@ def fits(kind: NoticeKind, body: NoticeBody) -> bool:
             return isinstance(body, CardUpdate)
         case NoticeKind.HOME:
             return isinstance(body, HomeRefresh)
+        case NoticeKind.LEDGER:
+            return isinstance(body, LedgerPost)
         case NoticeKind.ALERT | NoticeKind.DM:
-            return not isinstance(body, CardUpdate | HomeRefresh)
+            return not isinstance(body, CardUpdate | HomeRefresh | LedgerPost)
         case _:
             assert_never(kind)
 
@@ -465,6 +507,8 @@ def decode(kind: NoticeKind, data: Mapping[str, Any]) -> tuple[NoticeBody, Links
                 body = CardUpdate.from_json(rest)
             case NoticeKind.HOME:
                 body = HomeRefresh.from_json(rest)
+            case NoticeKind.LEDGER:
+                body = LedgerPost.from_json(rest)
             case NoticeKind.ALERT | NoticeKind.DM:
                 body = _decode_alert(rest)
                 if body.to_json() != rest:  # a field it would lose, or a changed value
@@ -511,5 +555,7 @@ def _decode_alert(data: Mapping[str, Any]) -> AlertNotice:
             return AuditCheckpoint.from_json(data)
         case Template.DISPUTE_OVERDUE:
             return DisputeOverdue.from_json(data)
+        case Template.LEDGER_BREAKER:
+            return LedgerBreaker.from_json(data)
         case _:
             assert_never(template)

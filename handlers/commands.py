@@ -11,7 +11,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
 
 from domain.errors import InvalidCommand, StaleItem
-from domain.items import DisputeOutcome, Item, ReviewState, dispute_id
+from domain.items import DisputeOutcome, Item, JournalEntry, ReviewState, dispute_id
 from domain.permissions import Person
 from domain.policy import Policy
 from domain.states import Action
@@ -149,11 +149,12 @@ async def approve_or_step_up(
         note=note,
         expected_version=expected_version,
     )
-    await ctx.reply(describe_approval(outcome.item, noop=outcome.noop))
+    await ctx.reply(describe_approval(outcome.item, noop=outcome.noop, entry=outcome.journal_entry))
 
 
-def describe_approval(item: Item, *, noop: bool) -> str:
-    """One line saying what an approval did."""
+def describe_approval(item: Item, *, noop: bool, entry: JournalEntry | None = None) -> str:
+    """One line saying what an approval did (its entry goes to the ledger; the card shows
+    the ledger's reference once the ledger has accepted it)."""
     if noop:
         return f"You already approved {item.human_id}; nothing more to do."
     if item.state is ReviewState.AWAITING_SECOND_APPROVAL:
@@ -162,7 +163,18 @@ def describe_approval(item: Item, *, noop: bool) -> str:
             f"({len(item.approvals)} of {item.required_approvals}); "
             "waiting for a second approver."
         )
-    return f":white_check_mark: {item.human_id} approved and posted as {item.ledger_ref}."
+    if item.state is ReviewState.POSTED:
+        return f":white_check_mark: {item.human_id} approved and posted as {item.ledger_ref}."
+    if entry is not None and entry.hold is not None:
+        return (
+            f":white_check_mark: {item.human_id} approved. Its journal entry {entry.ledger_ref} "
+            f"waits ({entry.hold}) and is not sent to the ledger yet."
+        )
+    ref = f" {entry.ledger_ref}" if entry is not None else ""
+    return (
+        f":white_check_mark: {item.human_id} approved. Its journal entry{ref} is on its way "
+        "to the ledger; the card shows the ledger's reference once it is posted."
+    )
 
 
 async def _reject(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:

@@ -46,6 +46,7 @@ from domain.templates import (
     DigestClusterDecided,
     DigestSummary,
     HomeRefresh,
+    LedgerPost,
 )
 from handlers import blocks
 from handlers.blocks.alerts import alert_message
@@ -298,7 +299,7 @@ class SlackNotifier:
                 return digest_cluster(payload, items=items, policy=policy, now=now)
             case DigestClusterDecided():
                 return digest_cluster(payload, items=[], policy=policy, now=now)
-            case CardUpdate() | HomeRefresh():
+            case CardUpdate() | HomeRefresh() | LedgerPost():
                 raise AssertionError(f"a {message.kind.value} row is not rendered as an alert")
             case _:
                 # Every other template (and a row no template describes) is one alert;

@@ -246,7 +246,7 @@ async def on_step_up(ctx: Ctx) -> None:
             expected_version=form.metadata.version,
             step_up=StepUp(typed=form.typed),
         )
-        return describe_approval(outcome.item, noop=outcome.noop)
+        return describe_approval(outcome.item, noop=outcome.noop, entry=outcome.journal_entry)
 
     await _decide(ctx, metadata, decide())
 

@@ -1,8 +1,9 @@
-"""Bank statement files in (camt.053, MT940, BAI2, OFX): the bank-file adapter.
+"""Bank files in: one module per format, and format detection over them.
 
-Each format module turns the bytes of one file into a ``domain.statements.parsed``
-:class:`~domain.statements.parsed.ParseResult`; this package depends on ``domain`` only
-(the import-linter contract "statements adapt bank files and depend on the domain only").
+Each format module has the same shape (:class:`FormatModule`): ``FORMAT``, ``sniff(head)``
+(does the start of the file look like this format) and ``parse(data)`` (a
+:class:`~domain.statements.parsed.ParseResult`). This package is an adapter: it depends
+on ``domain`` only, and knows nothing of the store, Slack or the CLI.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from domain.statements.parsed import ParseProblem, ParseResult, StatementFormat
-from statements import bai2, mt940
+from statements import bai2, camt053, mt940, ofx
 
 #: How much of the start of a file :func:`detect` shows each format's ``sniff``.
 HEAD_BYTES = 4096
@@ -26,30 +27,69 @@ class FormatModule(Protocol):
     def parse(self, data: bytes) -> ParseResult: ...
 
 
-#: The format modules, in the order :func:`detect` asks them.
-FORMATS: tuple[FormatModule, ...] = (mt940, bai2)
+#: The format modules, in the order :func:`detect` asks them. XML formats (camt.053,
+#: OFX 2) sniff for their namespace or header, never for XML in general.
+FORMATS: tuple[FormatModule, ...] = (camt053, ofx, mt940, bai2)
+
+
+class NotAStatementError(ValueError):
+    """No format recognises the file; ``problem`` says so in one sentence."""
+
+    def __init__(self, problem: ParseProblem) -> None:
+        super().__init__(problem.error)
+        self.problem = problem
 
 
 def detect(data: bytes) -> StatementFormat | None:
     """The format whose ``sniff`` recognises the start of ``data``, or None."""
     head = data[:HEAD_BYTES]
-    return next((m.FORMAT for m in FORMATS if m.sniff(head)), None)
+    for module in FORMATS:
+        if module.sniff(head):
+            return module.FORMAT
+    return None
+
+
+def module_for(format: StatementFormat) -> FormatModule:
+    """The module that reads ``format``.
+
+    Raises:
+        NotAStatementError: no parser for that format is installed.
+    """
+    for module in FORMATS:
+        if module.FORMAT is format:
+            return module
+    raise NotAStatementError(
+        ParseProblem(where="file", error=f"no parser for the {format.value} format")
+    )
 
 
 def parse(data: bytes, *, format: StatementFormat | None = None) -> ParseResult:
-    """Parses a bank file, detecting its format from its content when ``format`` is None;
-    a file no parser reads is one problem for the whole file."""
-    chosen = format if format is not None else detect(data)
-    module = next((m for m in FORMATS if m.FORMAT is chosen), None)
-    if module is None:
-        error = (
-            f"no parser for the {chosen.value} format"
-            if chosen is not None
-            else "not a bank statement: no known format (camt.053, MT940, BAI2, OFX) "
-            "recognises its start"
-        )
-        return ParseResult(
-            format=chosen or StatementFormat.CAMT053,
-            problems=(ParseProblem(where="file", error=error),),
-        )
-    return module.parse(data)
+    """Parses a bank file, detecting its format from its content when ``format`` is None.
+
+    Raises:
+        NotAStatementError: ``format`` is None and no format recognises the file (the
+            problem reads "not a bank statement: ...").
+    """
+    if format is None:
+        format = detect(data)
+        if format is None:
+            raise NotAStatementError(ParseProblem(where="file", error=_not_a_statement(data)))
+    return module_for(format).parse(data)
+
+
+def _not_a_statement(data: bytes) -> str:
+    names = ", ".join(module.FORMAT.value for module in FORMATS)
+    if not data.strip():
+        return "not a bank statement: the file is empty"
+    return f"not a bank statement: the start of the file matches none of the formats ({names})"
+
+
+__all__ = [
+    "FORMATS",
+    "HEAD_BYTES",
+    "FormatModule",
+    "NotAStatementError",
+    "detect",
+    "module_for",
+    "parse",
+]

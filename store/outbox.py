@@ -16,7 +16,7 @@ the retry time (``reschedule``), so the next claim knows again to look before po
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -37,6 +37,9 @@ from store.engine import Database
 from store.outbox_sink import RowState as RowState
 from store.outbox_sink import SqlOutboxSink
 from store.tables import item_cards, outbox
+
+#: The kinds of rows the Slack relay delivers (every kind but the ledger's).
+SLACK_KINDS = frozenset(NoticeKind) - {NoticeKind.LEDGER}
 
 #: Alert and DM templates that carry the item's live card (kept current by the relay).
 CARD_COPY_TEMPLATES = frozenset(
@@ -170,15 +173,26 @@ class OutboxStore:
         async with self._db.writer.begin() as conn:
             await SqlOutboxSink(conn).enqueue(notifications, now=now)
 
-    async def claim(self, *, now: datetime, lease: timedelta, limit: int) -> list[OutboxMessage]:
-        """Leases up to ``limit`` due rows (pending, or sending with an expired lease).
+    async def claim(
+        self,
+        *,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+        kinds: Collection[NoticeKind] = SLACK_KINDS,
+    ) -> list[OutboxMessage]:
+        """Leases up to ``limit`` due rows of ``kinds`` (pending, or sending with an
+        expired lease); the Slack relay takes Slack's kinds, the ledger relay the ledger's.
 
         Each row is taken with a compare-and-set on its state and lease, so two relays
         (two processes) never both take the same row.
         """
-        due = or_(
-            and_(outbox.c.state == RowState.PENDING.value, outbox.c.available_at <= now),
-            and_(outbox.c.state == RowState.SENDING.value, outbox.c.lease_expires_at < now),
+        due = and_(
+            or_(
+                and_(outbox.c.state == RowState.PENDING.value, outbox.c.available_at <= now),
+                and_(outbox.c.state == RowState.SENDING.value, outbox.c.lease_expires_at < now),
+            ),
+            outbox.c.kind.in_(sorted(k.value for k in kinds)),
         )
         claimed: list[OutboxMessage] = []
         async with self._db.writer.begin() as conn:
@@ -368,6 +382,26 @@ class OutboxStore:
             values["failures"] = outbox.c.failures + 1
         async with self._db.writer.begin() as conn:
             await conn.execute(update(outbox).where(self._held(message)).values(**values))
+
+    async def put_back(
+        self, messages: Sequence[OutboxMessage], *, at: datetime, error: str
+    ) -> None:
+        """Returns claimed rows untouched (not a failure) for a later attempt at ``at``,
+        in one transaction: :meth:`reschedule` for many rows (a breaker that opened
+        mid-pass hands back the rest of its batch)."""
+        if not messages:
+            return
+        async with self._db.writer.begin() as conn:
+            for message in messages:
+                values: dict[str, Any] = {
+                    "state": RowState.PENDING.value,
+                    "available_at": at,
+                    "lease_expires_at": None,
+                    "last_error": error,
+                }
+                if message.unsure_since is not None:
+                    values.update(state=RowState.SENDING.value, lease_expires_at=at)
+                await conn.execute(update(outbox).where(self._held(message)).values(**values))
 
     async def dead_letter(
         self,

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain.notifications import Notification
+from domain.notifications import NoticeKind, Notification
 from domain.templates import HomeRefresh, encode
 from store.bulk import insert_values
 from store.tables import outbox
@@ -46,6 +46,8 @@ class SqlOutboxSink:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
         self.enqueued = 0
+        #: The kinds of the rows enqueued (to wake only the relays that deliver them).
+        self.kinds: set[NoticeKind] = set()
 
     async def enqueue(
         self,
@@ -84,6 +86,7 @@ class SqlOutboxSink:
             self._conn, outbox, _ENQUEUED_COLUMNS, values, skip_duplicate="dedupe_key"
         )
         self.enqueued += len(values)
+        self.kinds.update(n.kind for n in notifications)
 
     async def sent_at(self, dedupe_key: str) -> datetime | None:
         """When Slack accepted the message of ``dedupe_key`` (None: not sent)."""
@@ -96,3 +99,17 @@ class SqlOutboxSink:
         )
         sent: datetime | None = row.scalar_one_or_none()
         return sent
+
+    async def settle(self, row_id: int, *, attempts: int, now: datetime) -> bool:
+        """Marks a claimed row sent if that claim still holds it (same attempt number,
+        still sending): the compare-and-set every outcome is written with."""
+        result = await self._conn.execute(
+            update(outbox)
+            .where(
+                outbox.c.id == row_id,
+                outbox.c.attempts == attempts,
+                outbox.c.state == RowState.SENDING.value,
+            )
+            .values(state=RowState.SENT.value, sent_at=now, lease_expires_at=None, last_error=None)
+        )
+        return result.rowcount == 1

@@ -334,6 +334,41 @@ class SqlJournalRepository:
                 out.setdefault(entry.item_id, []).append(entry)
         return out
 
+    async def mark_delivered(self, idempotency_key: str, *, reference: str, now: datetime) -> bool:
+        """Stores the ledger's reference on the entry, once (compare-and-set on none)."""
+        result = await self._conn.execute(
+            update(journal_entries)
+            .where(
+                journal_entries.c.idempotency_key == idempotency_key,
+                journal_entries.c.reference.is_(None),
+            )
+            .values(reference=reference, delivered_at=now)
+        )
+        return result.rowcount == 1
+
+    async def held(self, *, limit: int) -> list[JournalEntry]:
+        """Entries that may not leave yet, oldest first."""
+        rows = await self._conn.execute(
+            select(journal_entries)
+            .where(journal_entries.c.hold.is_not(None))
+            .order_by(journal_entries.c.id)
+            .limit(limit)
+        )
+        return [entry_from_row(r) for r in rows.mappings()]
+
+    async def release(self, entry: JournalEntry) -> bool:
+        """Rewrites a still-held entry's lines, memo and hold (same key)."""
+        row = entry_to_row(entry)
+        result = await self._conn.execute(
+            update(journal_entries)
+            .where(
+                journal_entries.c.idempotency_key == entry.idempotency_key,
+                journal_entries.c.hold.is_not(None),
+            )
+            .values(lines=row["lines"], memo=row["memo"], hold=row["hold"])
+        )
+        return result.rowcount == 1
+
 
 def _with_id(item: Item, item_id: int) -> Item:
     return dataclasses.replace(item, id=item_id)

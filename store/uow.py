@@ -19,8 +19,10 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.audit.records import AuditEntry
+from domain.notifications import NoticeKind
 from domain.ports import (
     AuditSink,
+    BreakerReader,
     DigestRepository,
     IntakeRepository,
     ItemRepository,
@@ -36,6 +38,7 @@ from domain.ports import (
 from store.audit.anchors import AnchorFile, AnchorFileError
 from store.audit.log import HeadCache, SqlAuditLog
 from store.audit.sealer import AuditSealer
+from store.breakers import SqlBreakerReader
 from store.digests import SqlDigestRepository
 from store.engine import Database
 from store.intake import SqlIntakeRepository
@@ -47,6 +50,9 @@ from store.threads import SqlOnceKeys, SqlThreadRepository
 from store.views import SqlViewStateRepository
 
 log = logging.getLogger(__name__)
+
+#: An after-commit hook and the outbox kinds that call it (None: any).
+Hook = tuple[Callable[[], None], frozenset[NoticeKind] | None]
 
 
 class _ReadOnlyAudit:
@@ -69,6 +75,7 @@ class SqlUnitOfWork:
     statements: StatementRepository
     outbox: OutboxSink
     audit: AuditSink
+    breakers: BreakerReader
 
     def __init__(
         self,
@@ -77,7 +84,7 @@ class SqlUnitOfWork:
         signer: Signer,
         anchors: AnchorFile | None,
         read_only: bool = False,
-        after_commit: Sequence[Callable[[], None]] = (),
+        after_commit: Sequence[Hook] = (),
         sealer: AuditSealer | None = None,
         head_cache: HeadCache | None = None,
         audited: Sequence[Callable[[Sequence[AuditEntry]], None]] = (),
@@ -126,6 +133,7 @@ class SqlUnitOfWork:
             if self._read_only
             else SqlAuditLog(conn, signer=self._signer, head_cache=self._head_cache)
         )
+        self.breakers = SqlBreakerReader(conn)
         return self
 
     async def __aexit__(
@@ -178,8 +186,9 @@ class SqlUnitOfWork:
                 except Exception:  # the change is committed: a count must not undo that
                     log.exception("audit observer failed", extra={"event": "audit_observer"})
         if self._outbox.enqueued:
-            for hook in self._after_commit:
-                hook()
+            for hook, kinds in self._after_commit:
+                if kinds is None or kinds & self._outbox.kinds:
+                    hook()
 
 
 class SqlUnitOfWorkFactory:
@@ -202,12 +211,15 @@ class SqlUnitOfWorkFactory:
         self._anchors = anchors
         self.sealer = sealer
         self._head_cache = HeadCache()  # one per process: this factory's writes only
-        self._after_commit: list[Callable[[], None]] = []
+        self._after_commit: list[Hook] = []
         self._audited: list[Callable[[Sequence[AuditEntry]], None]] = []
 
-    def on_commit(self, hook: Callable[[], None]) -> None:
-        """Calls ``hook`` after a commit that enqueued messages (cheap, e.g. ``event.set``)."""
-        self._after_commit.append(hook)
+    def on_commit(
+        self, hook: Callable[[], None], *, kinds: frozenset[NoticeKind] | None = None
+    ) -> None:
+        """Calls ``hook`` after a commit that enqueued messages (of one of ``kinds``, when
+        given): cheap, e.g. ``event.set``."""
+        self._after_commit.append((hook, kinds))
 
     def on_audited(self, observe: Callable[[Sequence[AuditEntry]], None]) -> None:
         """Calls ``observe`` with the audit records of each commit that appended some

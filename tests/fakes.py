@@ -25,6 +25,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from domain.audit.records import AuditEntry
+from domain.breaker import Breaker
 from domain.dashboard import HIGH_PRIORITY, MEDIUM_PRIORITY
 from domain.digest import ClusterMember, ClusterRecord, ClusterState
 from domain.errors import StaleItem
@@ -34,6 +35,7 @@ from domain.ledger_status import BreakerStatus, Delivery, DeliveryCounts
 from domain.notifications import Notification
 from domain.ports import (
     AuditSink,
+    BreakerReader,
     Clock,
     DigestRepository,
     IntakeRepository,
@@ -150,10 +152,11 @@ class InMemoryStore:
     #: fake of cards and sent outbox rows; tests place them with ``posted_at``).
     posted: dict[tuple[str, str], int] = field(default_factory=dict)
     once_keys: dict[str, int | None] = field(default_factory=dict)
+    breakers: dict[str, Breaker] = field(default_factory=dict)
     digest_windows: dict[int, str] = field(default_factory=dict)
     clusters: dict[int, ClusterRecord] = field(default_factory=dict)
-    #: Stored breakers by name (the ledger relay writes them; tests set them directly).
-    breakers: dict[str, BreakerStatus] = field(default_factory=dict)
+    #: Breakers as readers see them (``recon-bot status``, App Home), set by tests.
+    breaker_statuses: dict[str, BreakerStatus] = field(default_factory=dict)
     #: Each delivered (or dead) entry's state by idempotency key; absent is pending.
     deliveries: dict[str, Delivery] = field(default_factory=dict)
     statements: dict[int, Statement] = field(default_factory=dict)
@@ -448,6 +451,33 @@ class InMemoryJournalRepository:
                 out.setdefault(entry.item_id, []).append(entry)
         return out
 
+    async def mark_delivered(self, idempotency_key: str, *, reference: str, now: datetime) -> bool:
+        """Stores the ledger's reference once."""
+        await self._uow.begin_write()
+        entry = self._visible().get(idempotency_key)
+        if entry is None or entry.reference is not None:
+            return False
+        self._uow.staged_journal[idempotency_key] = dataclasses.replace(
+            entry, reference=reference, delivered_at=now
+        )
+        return True
+
+    async def held(self, *, limit: int) -> list[JournalEntry]:
+        """Held entries, oldest first."""
+        await asyncio.sleep(0)
+        return [e for e in self._visible().values() if e.hold is not None][:limit]
+
+    async def release(self, entry: JournalEntry) -> bool:
+        """Rewrites a still-held entry."""
+        await self._uow.begin_write()
+        stored = self._visible().get(entry.idempotency_key)
+        if stored is None or stored.hold is None:
+            return False
+        self._uow.staged_journal[entry.idempotency_key] = dataclasses.replace(
+            stored, lines=entry.lines, memo=entry.memo, hold=entry.hold
+        )
+        return True
+
 
 class InMemoryIntakeRepository:
     """Ingest runs, the quarantine and remembered policy texts."""
@@ -632,7 +662,7 @@ class InMemoryLedgerStatusRepository:
 
     async def breaker(self, name: str) -> BreakerStatus:
         await asyncio.sleep(0)
-        return self._uow.store.breakers.get(name, BreakerStatus(name=name))
+        return self._uow.store.breaker_statuses.get(name, BreakerStatus(name=name))
 
     async def delivery_counts(self) -> DeliveryCounts:
         await asyncio.sleep(0)
@@ -854,6 +884,23 @@ class InMemoryOutboxSink:
         await asyncio.sleep(0)
         return self._uow.store.sent.get(dedupe_key)
 
+    async def settle(self, row_id: int, *, attempts: int, now: datetime) -> bool:
+        """Rows here have no claims: settling always holds (the relay is tested on SQL)."""
+        await self._uow.begin_write()
+        return True
+
+
+class InMemoryBreakers:
+    """Breakers as the tests set them (``InMemoryStore.breakers``)."""
+
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    async def get(self, name: str) -> Breaker:
+        """The breaker (closed when never set)."""
+        await asyncio.sleep(0)
+        return self._uow.store.breakers.get(name) or Breaker(name=name)
+
 
 class InMemoryAuditSink:
     """The audit log as a list; ``entries`` holds committed entries only."""
@@ -886,6 +933,7 @@ class InMemoryUnitOfWork:
     statements: StatementRepository
     outbox: OutboxSink
     audit: AuditSink
+    breakers: BreakerReader
 
     def __init__(self, store: InMemoryStore, *, read_only: bool = False) -> None:
         self.store = store
@@ -917,6 +965,7 @@ class InMemoryUnitOfWork:
         self.statements = InMemoryStatementRepository(self)
         self.outbox = InMemoryOutboxSink(self)
         self.audit = InMemoryAuditSink(self)
+        self.breakers = InMemoryBreakers(self)
 
     async def __aenter__(self) -> Self:
         if self._entered:

@@ -25,9 +25,12 @@ What a record tells, by event (``to`` always gives the state):
   actor's when this approval completed it, else none;
 - ``item.approved`` (its ``approvers``), ``item.rejected`` (no approvals),
   ``item.escalated``, ``item.auto_accepted``: who decided;
-- ``item.posted``: the ledger reference and the journal entry (accounts, debits,
-  credits, currency, idempotency key); ``item.approved_in_bulk`` both an approval, the
-  decision and the posting;
+- ``journal.created``: a journal entry (accounts, debits, credits, currency,
+  idempotency key), made by a decision and delivered later; ``journal.released``: a
+  held entry's new accounts;
+- ``item.posted``: the ledger reference the item shows (in logs written before posting
+  waited for the ledger, also the journal entry); ``item.approved_in_bulk`` both an
+  approval and the decision (and, in such older logs, the posting);
 - ``dispute.opened`` voids approvals; ``dispute.write_off_approval`` adds a write-off
   approver, and the last one decides and makes those the item's approvals.
 
@@ -293,6 +296,10 @@ class LogReplay:
             self._post(item, item_id, seq, data)
         elif event == "item.posted":
             self._post(item, item_id, seq, data)
+        elif event == "journal.created":
+            self._post(None, item_id, seq, data)
+        elif event == "journal.released":
+            self._release(data)
         elif event == "dispute.opened":
             item.approvers = []
             item.write_offs = []
@@ -335,11 +342,14 @@ class LogReplay:
         elif event == "statement.rejected":
             replayed.approvers = []
 
-    def _post(self, item: _Replayed, item_id: int, seq: int, data: dict[str, Any]) -> None:
+    def _post(self, item: _Replayed | None, item_id: int, seq: int, data: dict[str, Any]) -> None:
         ledger_ref = data.get("ledger_ref")
         if not isinstance(ledger_ref, str):
             return
-        item.ledger_ref = ledger_ref
+        if item is not None:  # (an entry's creation does not post its item)
+            item.ledger_ref = ledger_ref
+        if item is not None and "lines" not in data:
+            return  # posted on the ledger's answer: the entry was listed when created
         self._entry(item_id, seq, ledger_ref, data)
 
     def _entry(self, item_id: int, seq: int, ledger_ref: object, data: dict[str, Any]) -> None:
@@ -364,6 +374,19 @@ class LogReplay:
                 if isinstance(line, dict)
             ],
         )
+
+    def _release(self, data: dict[str, Any]) -> None:
+        """A held entry rebuilt on real accounts: its lines' accounts, in order."""
+        ref, accounts = data.get("entry"), data.get("new_accounts")
+        posted = self._entries.get(ref) if isinstance(ref, str) else None
+        if posted is None or not isinstance(accounts, list):
+            return
+        if len(accounts) != len(posted.lines):
+            return  # the table check then names the difference
+        posted.lines = [
+            (str(account), debit, credit)
+            for account, (_, debit, credit) in zip(accounts, posted.lines, strict=True)
+        ]
 
     # -- tables --
 

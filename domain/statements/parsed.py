@@ -102,6 +102,6 @@ class ParseProblem:
 class ParseResult:
     """Everything one file gave: whole statements and the problems of the rest."""
 
-    format: StatementFormat
+    format: StatementFormat | None  # None: no format recognised the file (one problem)
     statements: tuple[ParsedStatement, ...] = ()
     problems: tuple[ParseProblem, ...] = field(default=())

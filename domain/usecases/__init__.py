@@ -1,6 +1,6 @@
-"""The desk's use cases, one module each: intake, decisions, claims, ladder, digests,
-disputes, a dispute's communication log, policy events, queries and bank statements
-(Stage 1).
+"""The desk's use cases, one module each: intake, decisions, claims, ladder, ledger
+deliveries, digests, disputes, a dispute's communication log, policy events, queries and
+bank statements (Stage 1).
 
 Every use case that changes an item opens its transaction through
 :class:`~domain.usecases.transaction.Transactions`; none reads a clock (``now`` comes from
@@ -21,6 +21,7 @@ from domain.usecases.dispute_log import DisputeLog
 from domain.usecases.disputes import Disputes
 from domain.usecases.intake import Intake
 from domain.usecases.ladder import Ladder
+from domain.usecases.ledger import LedgerDeliveries
 from domain.usecases.policy_events import PolicyEvents
 from domain.usecases.queries import Queries
 from domain.usecases.statements import Statements
@@ -35,6 +36,7 @@ class UseCases:
     decisions: Decisions
     claims: Claims
     ladder: Ladder
+    ledger: LedgerDeliveries
     digests: Digests
     disputes: Disputes
     dispute_log: DisputeLog
@@ -58,10 +60,11 @@ class UseCases:
             decisions=Decisions(uow=uow, policy=policy, telemetry=telemetry),
             claims=Claims(uow=uow, policy=policy, telemetry=telemetry),
             ladder=Ladder(uow=uow, policy=policy, telemetry=telemetry),
+            ledger=LedgerDeliveries(uow=uow, policy=policy, telemetry=telemetry),
             digests=Digests(uow=uow, policy=policy, telemetry=telemetry),
             disputes=Disputes(uow=uow, policy=policy, telemetry=telemetry),
             dispute_log=DisputeLog(uow=uow, policy=policy, telemetry=telemetry),
-            policy_events=PolicyEvents(uow=uow, policy=policy, telemetry=telemetry),
+            policy_events=PolicyEvents(uow=uow, policy=policy),
             queries=Queries(uow=uow, policy=policy, telemetry=telemetry),
             statements=Statements(uow=uow, policy=policy, parser=parser, telemetry=telemetry),
         )

@@ -28,7 +28,7 @@ from domain.items import (
 from domain.journal import build_reversal, unreversed
 from domain.policy import LoadedPolicy
 from domain.routing import route_item, routing_data
-from domain.usecases.posting import Move, accepted_and_posted, entry_data
+from domain.usecases.posting import Move, accepted_with_entry, entry_data
 
 
 def routed_item(
@@ -71,7 +71,7 @@ class Amendment:
     current: Item  # as read, with the version the write expects
     final: Item  # as it leaves the transaction (auto-accepted and posted, maybe)
     moves: list[Move]  # what to audit and announce, in order
-    entry: JournalEntry | None = None  # the posting, when accepted by policy
+    entry: JournalEntry | None = None  # the entry to deliver, when accepted by policy
     #: The reversing entries of the entries made on the old data, stored before ``entry``.
     reversals: tuple[JournalEntry, ...] = ()
 
@@ -156,7 +156,7 @@ def plan_amendment(
     moves: list[Move] = [(current, amended, events)]
     if decision.route is not Route.AUTO_ACCEPTED:
         return Amendment(current=current, final=amended, moves=moves, reversals=reversals)
-    final, accepting, entry = accepted_and_posted(
+    final, accepting, entry = accepted_with_entry(
         amended, now, loaded.policy.accounts, (*prior, *reversals)
     )
     return Amendment(

@@ -26,7 +26,7 @@ from domain.errors import (
     StaleItem,
     User,
 )
-from domain.items import Item, ReviewState
+from domain.items import Item, JournalEntry, ReviewState
 from domain.journal import EntryKind
 from domain.permissions import (
     Person,
@@ -41,11 +41,13 @@ from domain.step_up import StepUpRequired, needs_step_up
 from domain.templates import DigestGroup, Verdict
 from domain.usecases.posting import posting
 from domain.usecases.transaction import (
+    FALLBACK_MODE,
     FINAL_STATES,
     SIGNOFF,
     UseCase,
     decision_attributes,
     item_entries,
+    marked,
     refusal_entry,
     system_entry,
 )
@@ -344,6 +346,8 @@ class Digests(UseCase):
                 if approve
                 else {}
             )
+            new_entries: list[JournalEntry] = []
+            fallback = await self._tx.fallback(uow)
             entries: list[AuditEntry] = []
             notices: list[notifications.Notification] = []
             for item in items:
@@ -352,20 +356,23 @@ class Digests(UseCase):
                     transition = states.approve(item, actor=actor, now=now, note="digest bulk")
                     if transition.item.state is not ReviewState.APPROVED:  # pragma: no cover
                         raise InvalidCommand(f"{item.human_id} needs individual review")
-                    final, event, entry = posting(
-                        transition.item,
-                        EntryKind.APPROVAL,
-                        now,
-                        policy.accounts,
-                        prior.get(item.id or 0, ()),
+                    final = transition.item
+                    new_entries.append(
+                        posting(
+                            final,
+                            EntryKind.APPROVAL,
+                            now,
+                            policy.accounts,
+                            prior.get(item.id or 0, ()),
+                        )
                     )
-                    await self._tx.store_entry(uow, entry)
                     data = {
-                        **event.data,
                         "cluster_id": cluster_id,
                         "window": cluster.window,
                         "approvers": [actor],
                     }
+                    if fallback:
+                        data[FALLBACK_MODE] = True
                     events = (
                         states.Event(
                             name="item.approved_in_bulk",
@@ -384,6 +391,8 @@ class Digests(UseCase):
                         )
                         for e in rejected.events
                     )
+                    if fallback:
+                        events = tuple(marked(e) for e in events)
                 written = await self._tx.update(uow, final, expected_version=item.version)
                 if written is None:
                     raise StaleItem(
@@ -412,6 +421,11 @@ class Digests(UseCase):
                 )
             )
             await uow.audit.append(entries)
+            # Each approved item's entry, after its approval in the log; it leaves for
+            # the ledger and the item is posted when the ledger accepts it.
+            by_id = {i.id: i for i in decided}
+            for entry in new_entries:
+                await self._tx.store_entry(uow, entry, item=by_id[entry.item_id])
             notices.append(
                 notifications.digest_cluster_decided(
                     channel=policy.channel_for(cluster.team),

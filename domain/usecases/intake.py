@@ -17,11 +17,12 @@ from domain.policy import LoadedPolicy
 from domain.ports import UnitOfWork
 from domain.routing import route_item, routing_data
 from domain.usecases.amendments import Amendment, plan_amendment, routed_item
-from domain.usecases.posting import accepted_and_posted
+from domain.usecases.posting import accepted_with_entry
 from domain.usecases.transaction import (
     UseCase,
     item_entries,
     item_entry,
+    marked,
     system_entry,
 )
 
@@ -246,6 +247,7 @@ class Intake(UseCase):
         home_users: dict[str | None, None] = {}
         entries_to_post: list[JournalEntry] = []
         written: list[Item] = []
+        fallback: bool | None = None  # read once, at the first acceptance by policy
         for item, (row, decision) in zip(stored, fresh, strict=True):
             # The parsing process made the record's data with the decision; it is only
             # good with that decision (not one re-made under a newer policy).
@@ -254,9 +256,12 @@ class Intake(UseCase):
             entries.append(item_entry(item, _INGESTED, now, data=data))
             if decision.route is Route.AUTO_ACCEPTED:
                 # Accepted by policy at intake: audited, nothing for a human to see.
-                final, moves, journal_entry = accepted_and_posted(item, now, policy.accounts)
+                final, moves, journal_entry = accepted_with_entry(item, now, policy.accounts)
+                if fallback is None:
+                    fallback = await self._tx.fallback(uow)
                 for _, after, events in moves:
-                    entries.extend(item_entries(after, events, now))
+                    marked_events = [marked(e) for e in events] if fallback else events
+                    entries.extend(item_entries(after, marked_events, now))
                 entries_to_post.append(journal_entry)
                 written.append(self._tx.clocked(final))
             else:
@@ -270,10 +275,11 @@ class Intake(UseCase):
             assert item.id is not None
             result.changed_items.append(item.id)
         await uow.items.add_many(written)
-        await uow.journal.add_many(entries_to_post)
         notices.extend(notifications.home_refreshes(list(home_users), now))
         await uow.audit.append(entries)
         await uow.outbox.enqueue(notices, now=now)
+        # After the acceptances in the log: the entries, audited and queued for the ledger.
+        await self._tx.store_entries(uow, entries_to_post, items=written)
 
     async def _apply_amendments(
         self,
@@ -294,14 +300,15 @@ class Intake(UseCase):
             for reversal in amendment.reversals:
                 await self._tx.store_entry(uow, reversal)
             result.reversed += len(amendment.reversals)
-            if amendment.entry is not None:
-                await self._tx.store_entry(uow, amendment.entry)
         stale = await uow.items.update_many([(a.final, a.current.version) for a in amendments])
         if stale:
             raise StaleItem(
                 f"{format_human_id(stale[0])} changed during ingest; run the ingest again"
             )
         await self._tx.record(uow, [move for a in amendments for move in a.moves], now)
+        for amendment in amendments:
+            if amendment.entry is not None:
+                await self._tx.store_entry(uow, amendment.entry, item=amendment.final)
         for amendment in amendments:
             final = amendment.final
             result.amended += 1

@@ -7,16 +7,23 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from domain import notifications
-from domain.usecases.transaction import UseCase, system_entry
+from domain.ports import UnitOfWorkFactory
+from domain.usecases.ledger import LedgerDeliveries
+from domain.usecases.transaction import PolicySource, UseCase, system_entry
 
 
 class PolicyEvents(UseCase):
     """What the policy reload job reports."""
 
+    def __init__(self, *, uow: UnitOfWorkFactory, policy: PolicySource) -> None:
+        super().__init__(uow=uow, policy=policy)
+        self._ledger = LedgerDeliveries(uow=uow, policy=policy)
+
     async def policy_changed(
         self, *, old_version: str, new_version: str, text: str, now: datetime
     ) -> None:
-        """Audits a hot reload; items keep the version they were routed under."""
+        """Audits a hot reload; items keep the version they were routed under. Held
+        journal entries are released when the new policy maps accounts."""
         async with self._tx.uow() as uow:
             await uow.intake.remember_policy(version=new_version, body=text, now=now)
             await uow.audit.append(
@@ -31,6 +38,8 @@ class PolicyEvents(UseCase):
                 ]
             )
             await uow.commit()
+        # A policy that now maps accounts lets the entries held for want of them leave.
+        await self._ledger.release_held(now=now)
 
     async def policy_rejected(
         self, *, problems: Sequence[str], file: str, content_sha256: str, now: datetime

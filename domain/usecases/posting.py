@@ -1,4 +1,11 @@
-"""Posting an approved item: its balanced journal entry and its move to ``posted`` (pure)."""
+"""Posting in two phases (pure): the decision makes the entry; the ledger's answer posts.
+
+A final approval (a policy acceptance, a write-off, a digest group accept) builds the
+item's balanced journal entry in the decision's own transaction; the item stays
+``approved`` ("approved, not posted"). The entry leaves through the outbox; when the
+ledger accepts it, :func:`delivered` moves the item to ``posted`` with the ledger's
+reference. An item is never posted before the ledger holds its entry.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,11 @@ from domain.items import Item, JournalEntry
 from domain.journal import EntryKind, build_entry
 from domain.money import Money
 
+#: Entries whose delivery posts their item (the item's own decision).
+POSTING_KINDS = frozenset({EntryKind.APPROVAL, EntryKind.WRITE_OFF})
+#: The longest ledger reference an item row keeps (``items.ledger_ref``).
+ITEM_REF_CHARS = 60
+
 
 def posting(
     item: Item,
@@ -20,28 +32,24 @@ def posting(
     now: datetime,
     accounts: Accounts | None,
     prior: Sequence[JournalEntry] = (),
-) -> tuple[Item, states.Event, JournalEntry]:
-    """An approved item's journal entry on the policy's ``accounts`` and its move to posted;
-    the event lists the lines. ``prior``: the item's entries already stored (they number
-    a re-approval's key, see :func:`domain.journal.entry_seq`)."""
+) -> JournalEntry:
+    """An approved item's journal entry on the policy's ``accounts`` (held when the
+    policy maps none). ``prior``: the item's entries already stored (they number a
+    re-approval's key, see :func:`domain.journal.entry_seq`)."""
     entry = build_entry(item, kind=kind, now=now, accounts=accounts, prior=prior)
     if not entry.balanced:  # pragma: no cover - build_entry always balances
         raise ValueError(f"unbalanced journal entry for {item.human_id}")
-    transition = states.post(item, actor=states.SYSTEM, now=now, ledger_ref=entry.ledger_ref)
-    event = dataclasses.replace(
-        transition.events[0],
-        data={
-            **transition.events[0].data,
-            **entry_data(entry),
-        },
-    )
-    return transition.item, event, entry
+    return entry
 
 
 def entry_data(entry: JournalEntry) -> dict[str, Any]:
-    """What an audit record says of an entry: its key, kind, links and lines."""
+    """What the ``journal.created`` record says of an entry: its reference, key, kind,
+    currency and lines (amounts as decimal text), and its hold if it has one."""
     data: dict[str, Any] = {
+        "ledger_ref": entry.ledger_ref,
         "idempotency_key": entry.idempotency_key,
+        "kind": entry.kind.value,
+        "currency": entry.currency,
         "lines": [
             {
                 "account": line.account,
@@ -50,30 +58,47 @@ def entry_data(entry: JournalEntry) -> dict[str, Any]:
             }
             for line in entry.lines
         ],
-        "currency": entry.currency,
     }
-    if entry.kind is not EntryKind.APPROVAL:
-        data["entry_kind"] = entry.kind.value
     if entry.dispute_id is not None:
         data["dispute_id"] = entry.dispute_id
     if entry.reverses is not None:
         data["reverses"] = entry.reverses
+    if entry.hold is not None:
+        data["hold"] = entry.hold
     return data
+
+
+def delivered(item: Item, entry: JournalEntry, reference: str, now: datetime) -> states.Transition:
+    """The item's move to ``posted`` once the ledger accepted its ``entry``.
+
+    The item shows the ledger's ``reference`` (our own entry reference when the ledger's
+    is too long for the item's column); the event names both.
+
+    Raises:
+        IllegalTransition: the item is not approved.
+    """
+    shown = reference if len(reference) <= ITEM_REF_CHARS else entry.ledger_ref
+    transition = states.post(item, actor=states.SYSTEM, now=now, ledger_ref=shown)
+    event = transition.events[0]
+    data = {
+        **event.data,
+        "entry": entry.ledger_ref,
+        "idempotency_key": entry.idempotency_key,
+        "reference": reference,
+    }
+    return dataclasses.replace(transition, events=(dataclasses.replace(event, data=data),))
 
 
 #: One move of a stored item: before, after, and what it audits.
 Move = tuple[Item, Item, tuple[states.Event, ...]]
 
 
-def accepted_and_posted(
+def accepted_with_entry(
     item: Item, now: datetime, accounts: Accounts | None, prior: Sequence[JournalEntry] = ()
 ) -> tuple[Item, list[Move], JournalEntry]:
-    """Acceptance by policy and posting of ``item``: the final item, its moves, the entry
-    (``prior``: the item's entries already stored)."""
+    """Acceptance by policy of ``item`` and its entry: the accepted item, its move, the
+    entry (stored with :meth:`Transactions.store_entry`, delivered later; ``prior``: the
+    item's entries already stored)."""
     accepted = states.accept_by_policy(item, now=now)
-    posted, event, entry = posting(accepted.item, EntryKind.APPROVAL, now, accounts, prior)
-    return (
-        posted,
-        [(item, accepted.item, accepted.events), (accepted.item, posted, (event,))],
-        entry,
-    )
+    entry = posting(accepted.item, EntryKind.APPROVAL, now, accounts, prior)
+    return accepted.item, [(item, accepted.item, accepted.events)], entry

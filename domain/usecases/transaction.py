@@ -17,6 +17,7 @@ from typing import Any
 
 from domain import notifications, sla, states
 from domain.audit.records import AuditEntry, CanonicalData
+from domain.breaker import LEDGER
 from domain.errors import DomainError, ItemNotFound, StaleItem
 from domain.items import MAX_ITEM_ID, Item, JournalEntry, ReviewState, format_human_id
 from domain.journal import EntryKind
@@ -32,7 +33,10 @@ from domain.permissions import (
 )
 from domain.policy import LoadedPolicy
 from domain.ports import NoTelemetry, SpanValue, Telemetry, UnitOfWork, UnitOfWorkFactory
-from domain.usecases.posting import posting
+from domain.usecases.posting import entry_data, posting
+
+#: The audit data key that marks a decision taken while the ledger's breaker was open.
+FALLBACK_MODE = "fallback_mode"
 
 #: One change of one item: before (None when new), after, and what it audits.
 Step = tuple[Item | None, Item, Sequence[states.Event]]
@@ -112,6 +116,11 @@ def refusal_entry(
         item=item.human_id if item is not None else None,
         data={"action": action, "reason": str(reason), **(data or {})},
     )
+
+
+def marked(event: states.Event) -> states.Event:
+    """``event`` marked as taken while the ledger's breaker was open."""
+    return dataclasses.replace(event, data={**event.data, FALLBACK_MODE: True})
 
 
 def check_version(item: Item, expected_version: int | None) -> None:
@@ -218,13 +227,23 @@ class Transactions:
             return clocked
         return None
 
+    @staticmethod
+    async def fallback(uow: UnitOfWork) -> bool:
+        """Whether decisions are taken in fallback mode now: the ledger's breaker is not
+        closed, so their entries wait (each such decision's record says so)."""
+        return not (await uow.breakers.get(LEDGER)).is_closed
+
     async def record(self, uow: UnitOfWork, steps: Sequence[Step], now: datetime) -> None:
         """Audits the changes and enqueues the Slack messages they cause, in one append
         and one outbox insert, inside the caller's transaction."""
         policy = self.policy().policy
         entries: list[AuditEntry] = []
         notices: list[notifications.Notification] = []
+        fallback = await self.fallback(uow)
         for before, after, events in steps:
+            if fallback:
+                # The ledger's breaker is open: the decision still happens, and says so.
+                events = [marked(e) for e in events]
             entries.extend(item_entries(after, events, now))
             notices.extend(notifications.for_change(before, after, events, policy, now))
         await uow.audit.append(entries)
@@ -250,39 +269,75 @@ class Transactions:
         await self.record(uow, [(item, written, transition.events)], now)
         return Outcome(item=written, events=transition.events)
 
-    @staticmethod
-    async def store_entry(uow: UnitOfWork, entry: JournalEntry) -> JournalEntry:
-        """Stores the entry once: a retry finds the one already made under its key."""
+    async def store_entry(
+        self, uow: UnitOfWork, entry: JournalEntry, *, item: Item | None = None
+    ) -> JournalEntry:
+        """Stores the entry once: a retry finds the one already made under its key.
+
+        The one path every journal entry takes (approvals, write-offs, adjustments,
+        reversals): in the caller's transaction it stores the entry, audits
+        ``journal.created`` (on ``item``, loaded when not given) and, unless the entry is
+        held, enqueues its one delivery to the ledger.
+        """
         existing = await uow.journal.get_by_key(entry.idempotency_key)
         if existing is not None:
             return existing
         await uow.journal.add(entry)
+        await self.announce_entries(uow, [entry], items={item.id: item} if item else {})
         return entry
+
+    async def store_entries(
+        self, uow: UnitOfWork, entries: Sequence[JournalEntry], *, items: Sequence[Item]
+    ) -> None:
+        """:meth:`store_entry` for many new entries at once (an ingest batch's
+        acceptances by policy), in one insert; ``items`` are their items."""
+        if not entries:
+            return
+        await uow.journal.add_many(entries)
+        await self.announce_entries(uow, entries, items={i.id: i for i in items})
+
+    async def announce_entries(
+        self, uow: UnitOfWork, entries: Sequence[JournalEntry], *, items: dict[int | None, Item]
+    ) -> None:
+        """Audits stored entries (``journal.created``) and enqueues the deliveries of those
+        not held, inside the caller's transaction."""
+        records: list[AuditEntry] = []
+        for entry in entries:
+            item = items.get(entry.item_id) or await self.load(uow, entry.item_id)
+            event = states.Event(
+                name="journal.created",
+                actor=states.SYSTEM,
+                from_state=None,
+                to_state=None,
+                data=entry_data(entry),
+            )
+            records.append(item_entry(item, event, entry.created_at))
+        await uow.audit.append(records)
+        deliveries = [notifications.ledger_delivery(e) for e in entries if e.hold is None]
+        if deliveries:
+            await uow.outbox.enqueue(deliveries, now=entries[0].created_at)
 
     async def post(
         self, uow: UnitOfWork, outcome: Outcome, kind: EntryKind, now: datetime
     ) -> Outcome:
-        """Creates the approved item's entry (once, by idempotency key) and marks it posted.
+        """Creates the approved item's entry (once, by idempotency key) for the ledger.
 
-        Raises:
-            StaleItem: the item changed while posting.
+        The item stays approved: it moves to posted when the ledger accepts the entry
+        (:mod:`domain.usecases.ledger`).
         """
         item = outcome.item
         assert item.id is not None
         # Entries the item already has number a re-approval's key (after a reversal).
         prior = await uow.journal.for_item(item.id)
-        posted, event, entry = posting(item, kind, now, self.policy().policy.accounts, prior)
-        entry = await self.store_entry(uow, entry)
-        written = await self.update(uow, posted, expected_version=item.version)
-        if written is None:
-            raise StaleItem(f"{item.human_id} changed while posting")
-        await self.record(uow, [(item, written, [event])], now)
-        return dataclasses.replace(outcome, item=written, journal_entry=entry)
+        entry = posting(item, kind, now, self.policy().policy.accounts, prior)
+        entry = await self.store_entry(uow, entry, item=item)
+        return dataclasses.replace(outcome, journal_entry=entry)
 
     def post_when_approved(
         self, kind: EntryKind, now: datetime
     ) -> Callable[[UnitOfWork, Outcome], Awaitable[Outcome]]:
-        """A ``then`` for :meth:`decide`: posts the item once its last approval is in."""
+        """A ``then`` for :meth:`decide`: makes the item's entry once its last approval
+        is in."""
 
         async def post(uow: UnitOfWork, outcome: Outcome) -> Outcome:
             if outcome.item.state is not ReviewState.APPROVED:

@@ -27,6 +27,8 @@ from domain.templates import (
     DeliveryFailed,
     DisputeOverdue,
     Escalated,
+    LedgerBreaker,
+    NoticeKind,
     PolicyInvalid,
     Reminder,
     ReminderUnclaimed,
@@ -117,6 +119,14 @@ def _headline(payload: Alert, item: Item | None) -> tuple[str, str]:
                 f":inbox_tray: *{ref} was assigned to you*"
                 + (f" by {mention(by)}." if by else "."),
             )
+        case DeliveryFailed() if payload.kind is NoticeKind.LEDGER:
+            error = user_text(payload.error, 300, one_line=True)
+            return (
+                f"The ledger refused the journal entry of {ref} ({error})",
+                f":warning: *The ledger refused the journal entry of {ref}*: `{error}`. "
+                f"It was dead-lettered and the item stays approved, not posted. Replay it "
+                f"with `recon-bot outbox --retry {payload.outbox_id}` once fixed.",
+            )
         case DeliveryFailed():
             error = user_text(payload.error, 300, one_line=True)
             target = user_text(payload.target, 60, one_line=True)
@@ -126,6 +136,21 @@ def _headline(payload: Alert, item: Item | None) -> tuple[str, str]:
                 f":warning: *A Slack {kind} for {ref} to `{target}` could not be delivered* "
                 f"and was dead-lettered: `{error}`. Replay it with "
                 f"`recon-bot outbox --retry {payload.outbox_id}` once fixed.",
+            )
+        case LedgerBreaker():
+            if payload.state == "open":
+                error = user_text(payload.error or "unknown", 300, one_line=True)
+                return (
+                    "The ledger is not answering: journal entries are waiting",
+                    ":no_entry: *The ledger is not answering* (last error: "
+                    f"`{error}`). Its circuit breaker is open: decisions go on, approved "
+                    "items wait approved-not-posted, and their entries are sent once the "
+                    "ledger answers again (`recon-bot status` shows the breaker).",
+                )
+            return (
+                "The ledger answers again: waiting journal entries are being sent",
+                ":white_check_mark: *The ledger answers again.* Its circuit breaker is "
+                "closed and the waiting journal entries are being sent.",
             )
         case UnknownNotice():
             text = user_text(str(payload.fields.get("text", _name(payload))), 500, one_line=True)

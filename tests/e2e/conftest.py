@@ -27,6 +27,8 @@ from domain.items import Item, ReviewState, RiskTier
 from domain.ports import Clock
 from handlers.notifier import make_client
 from tests.builders import make_facts
+from tests.conftest import EXAMPLE_POLICY
+from tests.ledger_support import ACCOUNTS_YAML
 from tests.slack_standin import SlackStandIn
 
 PEOPLE = {
@@ -147,7 +149,11 @@ async def start_desk(
     """Initialises the store (if needed) and starts the bot; returns once it is connected.
 
     ``clock`` replaces the system clock for the whole bot (services, jobs, listeners).
+    A desk without a policy yet gets the example policy with accounts, so its entries
+    leave for the ledger (the default file sink) and approved items get posted.
     """
+    if not settings.policy.exists():
+        write_policy_with_accounts(settings)
     await initialize(settings)
     container = await Container.open(settings, clock=clock)
     client = make_client(
@@ -184,6 +190,13 @@ async def slack() -> AsyncIterator[SlackStandIn]:
         for channel, name in CHANNELS.items():
             standin.add_channel(channel, name, members=tuple(PEOPLE))
         yield standin
+
+
+def write_policy_with_accounts(settings: Settings) -> None:
+    """The example policy with its accounts section on: entries leave for the ledger
+    (the default file sink, ``ledger/`` beside the database) and items get posted."""
+    settings.policy.write_text(EXAMPLE_POLICY.read_text() + ACCOUNTS_YAML)
+    settings.policy.chmod(0o600)
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from domain.ports import Clock
 from scheduler.jobs import Jobs
 from store.tables import audit_records
 from tests.e2e.conftest import Desk, e2e_settings, start_desk
+from tests.ledger_support import ACCOUNTS_YAML
 from tests.slack_standin import Message, SlackStandIn
 
 EXAMPLE_POLICY = Path(bot.container.__file__).parent / "policy.example.yml"
@@ -70,9 +71,11 @@ class StepClock:
 
 
 def policy_yaml(**sections: Any) -> str:
-    """The example policy with sections merged in (a mapping merges, anything else replaces)."""
+    """The example policy, with accounts (entries leave for the ledger), and sections
+    merged in (a mapping merges, anything else replaces)."""
     data = yaml.safe_load(EXAMPLE_POLICY.read_text(encoding="utf-8"))
     data["digest"] = dict(YEARLY_DIGEST)
+    data["accounts"] = yaml.safe_load(ACCOUNTS_YAML)["accounts"]
     for key, value in sections.items():
         if isinstance(value, dict) and isinstance(data.get(key), dict):
             data[key] = {**data[key], **value}

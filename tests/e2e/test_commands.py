@@ -254,8 +254,10 @@ async def test_approve_with_a_note_posts_the_entry(desk: Desk) -> None:
     assert posted.decision_note == "matches the wire of 3 May"
     assert [a.user for a in posted.approvals] == ["U0BOB"]
     (entry,) = await journal_of(desk, item)
-    assert entry.ledger_ref == posted.ledger_ref
-    await wait_said(desk, "U0BOB", f"{item.human_id} approved and posted as {posted.ledger_ref}")
+    assert entry.reference == posted.ledger_ref  # the ledger's, shown on the card
+    await wait_said(
+        desk, "U0BOB", f"{item.human_id} approved. Its journal entry {entry.ledger_ref}"
+    )
     updated = await wait_card(desk, item, posted.ledger_ref or "?")
     assert updated.ts == card.ts and updated.button_labels() == []
 

@@ -196,7 +196,7 @@ async def test_home_buttons_go_through_the_same_checks(desk: Desk) -> None:
     await desk.slack.click("U0ALICE", "Approve", action_id=rows[other.id])
     await wait_state(desk, other, ReviewState.POSTED)
     assert len(await journal_of(desk, other)) == 1
-    await wait_said(desk, "U0ALICE", f"{other.human_id} approved and posted")
+    await wait_said(desk, "U0ALICE", f"{other.human_id} approved. Its journal entry")
 
 
 async def test_home_of_another_team_shows_only_its_items(desk: Desk) -> None:

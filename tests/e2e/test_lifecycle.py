@@ -110,7 +110,7 @@ async def test_a_graceful_stop_delivers_the_last_decision(desk: Desk) -> None:
     (item,) = await desk.ingest()
     card = await desk.card(item)
     await desk.slack.click("U0BOB", "Approve", channel=TREASURY, ts=card.ts)
-    await stop_desk(desk)  # at once: the decision and its card update still go out
+    await stop_desk(desk)  # at once: the decision, its entry and its card update still go out
     updated = await wait_card(desk, item, "Approved and posted", within=0.1)
     assert updated.ts == card.ts and updated.button_labels() == []
-    await wait_said(desk, "U0BOB", "approved and posted", within=0.1)
+    await wait_said(desk, "U0BOB", "approved. Its journal entry", within=0.1)

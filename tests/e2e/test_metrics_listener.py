@@ -161,9 +161,9 @@ async def test_serve_exposes_health_readiness_and_metrics_after_decisions(
                 return found
 
             async def decided() -> bool:
-                return (await item(approved)).state.value == "posted" and (
-                    await item(claimed)
-                ).state.value == "assigned"
+                # Approved is the sign-off; the ledger's answer later makes it posted.
+                signed = (await item(approved)).state.value in ("approved", "posted")
+                return signed and (await item(claimed)).state.value == "assigned"
 
             await slack.wait_for(decided, timeout=30, message="decisions stored")
 

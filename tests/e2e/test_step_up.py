@@ -81,7 +81,7 @@ async def test_a_mismatch_keeps_the_form_open_and_a_match_approves(desk: Desk) -
     posted = await wait_state(desk, item, ReviewState.POSTED)
     assert posted.decided_by == "U0BOB"
     assert len(await journal_of(desk, item)) == 1
-    await wait_told(desk, "U0BOB", "approved and posted", 1)
+    await wait_told(desk, "U0BOB", "is on its way to the ledger", 1)
     [record] = await approvals_recorded(desk, item)
     assert record["actor"] == "U0BOB"
     assert record["data"]["step_up"] is True

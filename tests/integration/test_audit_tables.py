@@ -21,8 +21,8 @@ from sqlalchemy import delete, select, update
 
 from domain.intake import IntakeRow
 from domain.items import DisputeCategory, DisputeOutcome, ItemFacts, ItemKind, RiskTier
-from domain.policy import parse_policy
 from domain.usecases import UseCases
+from ledger.file import FileLedgerSink
 from store.audit.anchors import AnchorFile
 from store.audit.log import history, init_audit
 from store.audit.signer import load_or_create_signing_key
@@ -30,7 +30,8 @@ from store.audit.verification import verify_database
 from store.engine import Database
 from store.tables import audit_records, items, journal_entries
 from store.uow import SqlUnitOfWorkFactory
-from tests.conftest import EXAMPLE_POLICY
+from tests.fakes import FixedClock
+from tests.ledger_support import deliver_all, ledger_relay, policy_with_accounts
 
 NOW = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
 
@@ -85,7 +86,7 @@ class Desk:
 
 @pytest.fixture
 async def desk(migrated: Database, tmp_path: Path) -> Desk:
-    loaded = parse_policy(EXAMPLE_POLICY.read_text())
+    loaded = policy_with_accounts()
     signer = load_or_create_signing_key(tmp_path / "audit.pem")
     async with migrated.writer.begin() as conn:
         await init_audit(conn, signer=signer, now=NOW)
@@ -128,6 +129,11 @@ async def desk(migrated: Database, tmp_path: Path) -> Desk:
         )
     changed = _row(6, counterparty="Globex")
     assert (await usecases.intake.ingest([changed], now=at)).amended == 1
+    # The ledger accepts the three entries (the file sink): their items are posted.
+    clock = FixedClock(at + timedelta(minutes=1))
+    sink = FileLedgerSink(directory=tmp_path / "ledger", today=clock.now)
+    stats = await deliver_all(ledger_relay(migrated, usecases, sink, clock))
+    assert stats.delivered == 3
     return Desk(db=migrated, anchors=anchors, ids=ids)
 
 
@@ -239,7 +245,7 @@ Tamper = Callable[[Desk], Awaitable[None]]
             _account_changed,
             "posted",
             "journal entry JE-{id:08d}-A: line 2's account is 'cash:ACME-US' but the log says "
-            "'suspense:ACME-US' (record {seq})",
+            "'1999' (record {seq})",
         ),
         (
             _pending_flipped_to_posted,
@@ -265,7 +271,8 @@ Tamper = Callable[[Desk], Awaitable[None]]
         (
             _ledger_ref_cleared,
             "written_off",
-            "{R}: items.ledger_ref is empty but the log says 'JE-{id:08d}-W' (record {seq})",
+            # The item shows the ledger's reference (the file sink's line).
+            "{R}: items.ledger_ref is empty but the log says 'file:2024-05-01.jsonl#",
         ),
         (
             _currency_changed,
@@ -292,7 +299,9 @@ async def test_deep_names_the_first_table_that_disagrees_with_the_log(
     # Before this change --deep checked the records alone: every one of these passed.
     await tamper(desk)
     item_id = desk.ids[item]
-    seq = await desk.latest_seq(item)  # the sentence names the item's latest record
+    # The sentence names the item's latest record, or the entry's own for an entry.
+    entry = expected.startswith("journal entry")
+    seq = await (desk.seq_of(item, "journal.created") if entry else desk.latest_seq(item))
 
     report = await desk.verify()
 

@@ -23,6 +23,9 @@ from bot.cli import main
 from bot.cli.root import with_container
 from bot.container import Container
 from domain.items import DisputeCategory, DisputeOutcome
+from ledger.file import FileLedgerSink
+from tests.fakes import FixedClock
+from tests.ledger_support import ACCOUNTS_YAML, deliver_all, ledger_relay
 
 T = TypeVar("T")
 HEADER = "external_id,kind,entity,currency,amount,counterparty,prepared_by,reference"
@@ -58,8 +61,17 @@ def show(item: str) -> dict[str, Any]:
 
 
 def approve(actor: str, at: datetime) -> None:
+    """Approves R-1, then lets the real ledger relay deliver its entry to the file ledger
+    beside the desk: the ledger's answer posts the item."""
     outcome = on_desk(lambda c: c.usecases.decisions.approve(item_id=1, actor=actor, now=at))
-    assert outcome.item.state.value == "posted"
+    assert outcome.item.state.value == "approved"
+
+    async def deliver(c: Container) -> None:
+        sink = FileLedgerSink(directory=Path("ledger"), today=lambda: at)
+        relay = ledger_relay(c.database, c.usecases, sink, FixedClock(at))
+        assert (await deliver_all(relay)).delivered >= 1
+
+    on_desk(deliver)
 
 
 def entries(detail: dict[str, Any]) -> list[tuple[str, str, str | None]]:
@@ -70,9 +82,12 @@ def test_a_changed_re_ingest_reverses_the_posting_and_a_re_approval_posts_again(
     desk_dir: Path,
 ) -> None:
     assert run("init").exit_code == 0
+    with (desk_dir / "policy.yml").open("a") as policy:
+        policy.write(ACCOUNTS_YAML)  # real accounts: entries leave for the ledger
     assert ingest(desk_dir, "125.00")["inserted"] == 1
     approve("U0ALICE", T0)
-    assert show("R-1")["ledger_ref"] == "JE-00000001-A"
+    first_ref = show("R-1")["ledger_ref"]  # the file ledger's reference
+    assert first_ref.startswith("file:")
 
     changed = ingest(desk_dir, "126.50")
 
@@ -94,7 +109,7 @@ def test_a_changed_re_ingest_reverses_the_posting_and_a_re_approval_posts_again(
     # Back in review on the new facts: approved again, a second entry of its own.
     approve("U0BOB", T0 + timedelta(hours=1))
     detail = show("R-1")
-    assert detail["ledger_ref"] == "JE-00000001-A2"
+    assert detail["ledger_ref"].startswith("file:") and detail["ledger_ref"] != first_ref
     second = detail["journal_entries"][-1]
     assert (second["idempotency_key"], second["lines"][0]["debit"]) == (
         "item-1-approval-2",

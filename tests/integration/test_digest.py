@@ -271,7 +271,8 @@ async def test_a_bulk_approval_after_a_reversal_posts_a_second_entry_of_its_own(
         cluster_id=cluster_id, actor="U0ALICE", now=later + timedelta(hours=1), approve=True
     )
 
-    assert {i.state for i in outcome.items} == {ReviewState.POSTED}
+    # Approved, each entry on its way to the ledger (the ledger's answer posts them).
+    assert {i.state for i in outcome.items} == {ReviewState.APPROVED}
     entries = await usecases.queries.journal_of(g1, viewer=OPERATOR)
     assert [(e.idempotency_key, e.kind.value, e.reverses) for e in entries] == [
         (f"item-{g1}-approval", "approval", None),
@@ -279,10 +280,10 @@ async def test_a_bulk_approval_after_a_reversal_posts_a_second_entry_of_its_own(
         (f"item-{g1}-approval-2", "approval", None),
     ]
     assert entries[-1].lines[0].debit_minor == 10100
-    [again] = [i for i in outcome.items if i.id == g1]
-    assert again.ledger_ref == f"JE-{g1:08d}-A2"
-    others = [i for i in outcome.items if i.id != g1]
-    assert [i.ledger_ref for i in others] == [f"JE-{i.id:08d}-A" for i in others]
+    others = [i.id or 0 for i in outcome.items if i.id != g1]
+    for other in others:
+        [entry] = await usecases.queries.journal_of(other, viewer=OPERATOR)
+        assert entry.idempotency_key == f"item-{other}-approval"
 
 
 async def test_approve_all_posts_every_item_with_one_record_each_plus_one_for_the_group(
@@ -297,10 +298,15 @@ async def test_approve_all_posts_every_item_with_one_record_each_plus_one_for_th
         cluster_id=cluster_id, actor="U0ALICE", now=T0 + timedelta(hours=1), approve=True
     )
     assert [i.facts.external_id for i in outcome.items] == ["g-1", "g-2", "g-3"]
-    assert {i.state for i in outcome.items} == {ReviewState.POSTED}
-    assert all(i.ledger_ref for i in outcome.items)
+    # Approved, not posted: each entry waits for the ledger's answer.
+    assert {i.state for i in outcome.items} == {ReviewState.APPROVED}
+    assert not any(i.ledger_ref for i in outcome.items)
     new = (await _events(migrated))[len(before) :]
-    assert Counter(e for e, _ in new) == {"item.approved_in_bulk": 3, "digest.cluster_approved": 1}
+    assert Counter(e for e, _ in new) == {
+        "item.approved_in_bulk": 3,
+        "digest.cluster_approved": 1,
+        "journal.created": 3,
+    }
     assert {i for e, i in new if e == "item.approved_in_bulk"} == {
         items[r].id for r in ("g-1", "g-2", "g-3")
     }
@@ -385,7 +391,7 @@ async def test_a_group_with_one_changed_item_is_refused_whole_and_nothing_change
     assert cluster["state"] == "open"
     # Each item can still be decided on its own.
     one = await usecases.decisions.approve(item_id=items["g-1"].id or 0, actor="U0ALICE", now=T0)
-    assert one.item.state is ReviewState.POSTED
+    assert one.item.state is ReviewState.APPROVED
 
 
 async def test_maker_checker_refuses_approving_a_group_with_an_item_one_prepared(

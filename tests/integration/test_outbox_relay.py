@@ -40,7 +40,7 @@ from domain.notifications import NoticeKind, Notification
 from domain.templates import DeliveryFailed
 from scheduler.relay import OutboxRelay
 from store.engine import Database, create_database
-from store.outbox import OutboxStore, RowState
+from store.outbox import SLACK_KINDS, OutboxStore, RowState
 from store.outbox_sink import SqlOutboxSink
 from store.repositories import SqlItemRepository
 from store.tables import item_cards, outbox
@@ -189,11 +189,13 @@ class ObservedStore(OutboxStore):
         self.first_claim = asyncio.Event()
         self._fail = fail_first_claims
 
-    async def claim(self, *, now: datetime, lease: timedelta, limit: int) -> list[OutboxMessage]:
+    async def claim(
+        self, *, now: datetime, lease: timedelta, limit: int, kinds=SLACK_KINDS
+    ) -> list[OutboxMessage]:
         self.claims += 1
         if self.claims <= self._fail:
             raise ConnectionError("database went away")
-        claimed = await super().claim(now=now, lease=lease, limit=limit)
+        claimed = await super().claim(now=now, lease=lease, limit=limit, kinds=kinds)
         self.first_claim.set()
         return claimed
 

@@ -469,7 +469,7 @@ async def test_escalated_items_belong_to_leads_and_dead_letters_to_compliance(
     with pytest.raises(NotAuthorized, match="only its team's leads"):
         await usecases.decisions.approve(item_id=first.id, actor="U0ALICE", now=T0 + 49 * H)
     lead = await usecases.decisions.approve(item_id=first.id, actor="U0LEAD", now=T0 + 49 * H)
-    assert lead.item.state is ReviewState.POSTED
+    assert lead.item.state is ReviewState.APPROVED
 
     await usecases.ladder.sla_sweep(now=T0 + 72 * H)
     assert (await usecases.queries.get(second.id)).state is ReviewState.DEAD_LETTER
@@ -477,7 +477,7 @@ async def test_escalated_items_belong_to_leads_and_dead_letters_to_compliance(
         with pytest.raises(NotAuthorized, match="only compliance officers may act"):
             await usecases.decisions.approve(item_id=second.id, actor=refused, now=T0 + 73 * H)
     officer = await usecases.decisions.approve(item_id=second.id, actor="U0AUDIT", now=T0 + 73 * H)
-    assert officer.item.state is ReviewState.POSTED
+    assert officer.item.state is ReviewState.APPROVED
 
 
 async def test_leads_may_resolve_dead_letters_when_the_policy_says_so(
@@ -490,7 +490,7 @@ async def test_leads_may_resolve_dead_letters_when_the_policy_says_so(
     with pytest.raises(NotAuthorized, match="compliance officers or team leads"):
         await usecases.decisions.approve(item_id=item.id, actor="U0BOB", now=T0 + 73 * H)
     outcome = await usecases.decisions.approve(item_id=item.id, actor="U0LEAD", now=T0 + 73 * H)
-    assert outcome.item.state is ReviewState.POSTED
+    assert outcome.item.state is ReviewState.APPROVED
 
 
 async def test_an_amendment_keeps_a_dead_letter_held_and_never_auto_accepts(

@@ -357,7 +357,7 @@ async def test_rows_with_nul_controls_and_bad_bytes_are_stored_or_quarantined_on
     assert "caf\\xe9" in listing.rows[2]["raw"] and "raw\\x00nul" in listing.rows[3]["raw"]
 
 
-async def test_an_item_accepted_by_policy_is_stored_posted_with_its_entry(
+async def test_an_item_accepted_by_policy_is_stored_approved_with_its_entry(
     migrated: Database, tmp_path: Path
 ) -> None:
     # Ingest inserts an auto-accepted item directly in its final state (no update).
@@ -366,14 +366,15 @@ async def test_an_item_accepted_by_policy_is_stored_posted_with_its_entry(
     result = await usecases.intake.ingest(match, now=NOW)
 
     assert result.routes["auto_accepted"] == 2
-    events = await _posted_by_policy(usecases, migrated, result.changed_items, version=3)
-    assert events == ["item.ingested", "item.auto_accepted", "item.posted"] * 2
+    events = await _accepted_by_policy(usecases, migrated, result.changed_items, version=2)
+    # The acceptances, then the two entries (posted when the ledger accepts them).
+    assert events == ["item.ingested", "item.auto_accepted"] * 2 + ["journal.created"] * 2
     anchors = AnchorFile(tmp_path / "anchors.jsonl")
     report = await verify_database(migrated, anchors=anchors, deep=True)
     assert report.ok, report.problem
 
 
-async def test_an_amendment_accepted_by_policy_is_posted_with_its_entry_in_one_write(
+async def test_an_amendment_accepted_by_policy_gets_its_entry_in_one_write(
     migrated: Database, tmp_path: Path
 ) -> None:
     usecases = await _service(migrated, tmp_path)
@@ -385,19 +386,21 @@ async def test_an_amendment_accepted_by_policy_is_posted_with_its_entry_in_one_w
     changed = await usecases.intake.ingest(sure, now=NOW + timedelta(minutes=1))
 
     assert (changed.amended, changed.routes["auto_accepted"]) == (2, 2)
-    events = await _posted_by_policy(usecases, migrated, changed.changed_items, version=4)
-    amended = ["item.amended", "item.auto_accepted", "item.posted"]
-    assert events == ["item.ingested"] * 2 + amended * 2
+    events = await _accepted_by_policy(usecases, migrated, changed.changed_items, version=3)
+    amended = ["item.amended", "item.auto_accepted"]
+    assert events == ["item.ingested"] * 2 + amended * 2 + ["journal.created"] * 2
 
 
-async def _posted_by_policy(
+async def _accepted_by_policy(
     usecases: UseCases, migrated: Database, item_ids: list[int], *, version: int
 ) -> list[str]:
-    """Checks each item is posted by the system with one entry; the audit log's events."""
+    """Checks each item is approved by the system with one entry waiting for the ledger;
+    the audit log's events."""
     for item_id in item_ids:
         item = await usecases.queries.get(item_id)
-        assert (item.state, item.version, item.decided_by) == (ReviewState.POSTED, version, SYSTEM)
-        assert item.ledger_ref is not None and item.sla_next_at is None
+        expected = (ReviewState.APPROVED, version, SYSTEM)
+        assert (item.state, item.version, item.decided_by) == expected
+        assert item.ledger_ref is None and item.sla_next_at is None
     async with migrated.reader.connect() as conn:
         refs = (await conn.execute(text("SELECT ledger_ref FROM journal_entries"))).all()
         events = await conn.execute(text("SELECT event FROM audit_records ORDER BY seq"))
@@ -439,7 +442,7 @@ async def test_approval_posts_one_balanced_entry(migrated: Database, tmp_path: P
     (item,) = await usecases.queries.queue(viewer=OPERATOR)
     outcome = await usecases.decisions.approve(item_id=item.id or 0, actor="U0ALICE", now=NOW)
     repeat = await usecases.decisions.approve(item_id=item.id or 0, actor="U0ALICE", now=NOW)
-    assert outcome.item.state is ReviewState.POSTED
+    assert outcome.item.state is ReviewState.APPROVED  # posted on the ledger's answer
     assert outcome.journal_entry is not None and outcome.journal_entry.balanced
     assert repeat.noop
     entries = await (await _service(migrated, tmp_path)).queries.journal_of(

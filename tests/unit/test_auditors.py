@@ -248,7 +248,7 @@ async def test_bulk_digest_decisions_refuse_an_auditor(
     done = await usecases.digests.decide_cluster(
         cluster_id=cluster_id, actor="U0BOB", now=clock.now(), approve=True
     )
-    assert {i.state for i in done.items} == {ReviewState.POSTED}
+    assert {i.state for i in done.items} == {ReviewState.APPROVED}  # entries on their way
 
 
 async def test_compliance_officers_still_decide_as_the_policy_lets_them(
@@ -257,4 +257,4 @@ async def test_compliance_officers_still_decide_as_the_policy_lets_them(
     """Adding auditors changes nothing for officers: they act on any team's item."""
     await add_item(usecases, uow_factory, clock, amount="500.00", risk_tier="high")
     outcome = await usecases.decisions.approve(item_id=1, actor="U0AUDIT", now=clock.now())
-    assert outcome.item.state is ReviewState.POSTED
+    assert outcome.item.state is ReviewState.APPROVED

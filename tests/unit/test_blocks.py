@@ -27,10 +27,13 @@ from domain.items import (
     RiskTier,
     Route,
 )
+from domain.notifications import NoticeKind
 from domain.policy import Policy
 from domain.states import MIN_REASON_WORDS
+from domain.templates import DeliveryFailed, LedgerBreaker
 from handlers import blocks
 from handlers.blocks import Message
+from handlers.blocks.alerts import alert_message
 from handlers.blocks.mrkdwn import fit
 from handlers.forms import parse_home_page, parse_metadata, parse_queue_cursor
 from handlers.ids import (
@@ -874,3 +877,30 @@ def test_fit_never_cuts_a_token_or_entity() -> None:
         assert len(text) <= limit
         assert text.count("<") == text.count(">")
         assert "&am…" not in text and "&a…" not in text and "&…" not in text
+
+
+# --- ledger alerts ------------------------------------------------------------------------
+
+
+def test_the_ledger_alerts_say_what_happened_within_slacks_limits() -> None:
+    policy = make_policy()
+    now = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+    opened = alert_message(
+        LedgerBreaker(state="open", error="HTTP 503: down"), item=None, policy=policy, now=now
+    )
+    closed = alert_message(
+        LedgerBreaker(state="closed", error=""), item=None, policy=policy, now=now
+    )
+    refused = alert_message(
+        DeliveryFailed(outbox_id=7, kind=NoticeKind.LEDGER, target="ledger", error="HTTP 422"),
+        item=make_item(),
+        policy=policy,
+        now=now,
+    )
+    assert "The ledger is not answering" in opened.text
+    assert "HTTP 503: down" in json.dumps(rendered(opened))
+    assert "answers again" in closed.text
+    assert refused.text.startswith("The ledger refused the journal entry of R-1042")
+    assert "recon-bot outbox --retry 7" in json.dumps(rendered(refused))
+    for message in (opened, closed, refused):
+        assert validate_message(message.text, rendered(message)) == (None, [])

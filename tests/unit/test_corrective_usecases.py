@@ -29,6 +29,7 @@ from domain.policy import LoadedPolicy
 from domain.usecases import UseCases
 from domain.usecases.amendments import plan_amendment
 from domain.usecases.intake import IngestResult
+from domain.usecases.ledger import ClaimedRow, Recorded
 from tests.builders import make_facts, make_item, make_policy
 from tests.fakes import T0, FixedClock, InMemoryUnitOfWorkFactory
 from tests.unit.test_accounts import ACCOUNTS
@@ -61,13 +62,27 @@ def data_of(entry: AuditEntry) -> dict[str, Any]:
     return entry.data
 
 
+async def deliver(usecases: UseCases, entry: JournalEntry | None, clock: FixedClock) -> None:
+    """The ledger's answer to ``entry`` (as the ledger relay records it): the item posts."""
+    assert entry is not None
+    recorded = await usecases.ledger.delivered(
+        row=ClaimedRow(id=0, attempts=1),
+        idempotency_key=entry.idempotency_key,
+        reference=entry.ledger_ref,
+        now=clock.now(),
+    )
+    assert recorded is Recorded.DELIVERED
+
+
 async def posted_item(
     usecases: UseCases, factory: InMemoryUnitOfWorkFactory, clock: FixedClock, amount: str
 ) -> ItemFacts:
     facts = make_facts(external_id="EXT-1", amount=amount)
     await ingest(usecases, clock, facts)
     outcome = await usecases.decisions.approve(item_id=1, actor="U0BOB", now=clock.now())
-    assert outcome.item.state is S.POSTED
+    assert outcome.item.state is S.APPROVED
+    await deliver(usecases, outcome.journal_entry, clock)
+    assert factory.item(1).state is S.POSTED
     return facts
 
 
@@ -138,9 +153,10 @@ async def test_re_approval_posts_a_second_entry_and_a_second_change_reverses_onl
     await ingest(usecases, clock, dataclasses.replace(facts, amount=Decimal("126.00")))
 
     again = await usecases.decisions.approve(item_id=1, actor="U0ALICE", now=clock.now())
+    await deliver(usecases, again.journal_entry, clock)
 
-    assert again.item.state is S.POSTED and again.journal_entry is not None
-    assert (again.journal_entry.idempotency_key, again.item.ledger_ref) == (
+    assert uow_factory.item(1).state is S.POSTED and again.journal_entry is not None
+    assert (again.journal_entry.idempotency_key, uow_factory.item(1).ledger_ref) == (
         "item-1-approval-2",
         "JE-00000001-A2",
     )
@@ -170,23 +186,25 @@ async def test_a_re_ingest_accepted_by_policy_stores_the_reversal_before_its_new
 ) -> None:
     facts = make_facts(external_id="M-1", kind=ItemKind.MATCH, score=95, amount="480.00")
     await ingest(usecases, clock, facts)
+    [first] = uow_factory.journal_entries
+    await deliver(usecases, first, clock)
     assert uow_factory.item(1).state is S.POSTED
 
     await ingest(usecases, clock, dataclasses.replace(facts, amount=Decimal("481.00")))
 
     item = uow_factory.item(1)
-    assert (item.state, item.route, item.ledger_ref) == (
-        S.POSTED,
-        Route.AUTO_ACCEPTED,
-        "JE-00000001-A2",
-    )
+    # Accepted again by policy: approved, its new entry on its way to the ledger.
+    assert (item.state, item.route, item.ledger_ref) == (S.APPROVED, Route.AUTO_ACCEPTED, None)
     assert keys(uow_factory) == ["item-1-approval", "item-1-reversal-1", "item-1-approval-2"]
-    assert uow_factory.audit_events(1)[-4:] == [
+    created = [data_of(e)["idempotency_key"] for e in records(uow_factory, "journal.created")]
+    assert created == ["item-1-approval", "item-1-reversal-1", "item-1-approval-2"]
+    assert [e for e in uow_factory.audit_events(1) if e != "journal.created"][-3:] == [
         "item.amended",
         "item.reversed",
         "item.auto_accepted",
-        "item.posted",
     ]
+    await deliver(usecases, uow_factory.journal_entries[-1], clock)
+    assert uow_factory.item(1).ledger_ref == "JE-00000001-A2"
 
 
 async def test_a_rejected_row_is_no_longer_how_a_posted_change_ends(
@@ -347,7 +365,8 @@ async def write_off(usecases: UseCases, clock: FixedClock) -> JournalEntry:
         note="not worth chasing further",
         amount=Decimal("4.00"),
     )
-    assert done.item.state is S.POSTED and done.journal_entry is not None
+    assert done.item.state is S.APPROVED and done.journal_entry is not None
+    await deliver(usecases, done.journal_entry, clock)
     return done.journal_entry
 
 
@@ -372,8 +391,11 @@ async def test_a_second_disputes_write_off_does_not_collide_with_the_first(
     )
     assert keys(uow_factory) == ["item-1-write_off", "item-1-reversal-1", "item-1-write_off-2"]
     [first_posted, second_posted] = records(uow_factory, "item.posted")
-    assert data_of(second_posted)["dispute_id"] == "D-1-2"
-    assert data_of(second_posted)["entry_kind"] == "write_off"
+    assert data_of(second_posted)["entry"] == "JE-00000001-W2"
+    [_, second_created] = [
+        e for e in records(uow_factory, "journal.created") if data_of(e)["kind"] == "write_off"
+    ]
+    assert data_of(second_created)["dispute_id"] == "D-1-2"
     assert data_of(first_posted)["idempotency_key"] == "item-1-write_off"
 
 

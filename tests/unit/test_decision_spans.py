@@ -85,7 +85,7 @@ async def test_single_approval_is_a_signoff_span_without_dual_control(
     attributes = dict(span.attributes or {})
     assert attributes["ledger.reconciliation.signoff.action"] == "approve"
     assert attributes["ledger.reconciliation.signoff.item"] == "R-1"
-    assert attributes["ledger.reconciliation.signoff.outcome"] == "posted"
+    assert attributes["ledger.reconciliation.signoff.outcome"] == "approved"
     assert attributes["ledger.reconciliation.signoff.team"] == item.team
     assert not [k for k in attributes if k.startswith("compliance.dual_control")]
     _no_free_text(exporter)
@@ -121,8 +121,8 @@ async def test_dual_control_spans_count_approvals_so_far_and_required(
     assert one["compliance.dual_control.outcome"] == "awaiting_second_approval"
     two = dict(second.attributes or {})
     assert two["compliance.dual_control.approvals"] == 2
-    assert two["compliance.dual_control.outcome"] == "posted"
-    assert two["ledger.reconciliation.signoff.outcome"] == "posted"
+    assert two["compliance.dual_control.outcome"] == "approved"
+    assert two["ledger.reconciliation.signoff.outcome"] == "approved"
     assert dict(repeat.attributes or {})["ledger.reconciliation.signoff.outcome"] == "repeat"
     _no_free_text(exporter)
     assert _signoff_count(metrics) == {item.kind.value: 1.0}  # the repeat adds nothing
@@ -156,7 +156,7 @@ async def test_without_telemetry_nothing_is_recorded_and_decisions_work(
 ) -> None:
     await add_item(usecases, uow_factory, clock)
     done = await usecases.decisions.approve(item_id=1, actor="U0ALICE", now=clock.now())
-    assert done.item.state.value == "posted"
+    assert done.item.state.value == "approved"
 
 
 def test_otlp_export_only_when_the_standard_variables_name_an_endpoint() -> None:

@@ -99,7 +99,7 @@ async def test_only_compliance_officers_dashboards_carry_the_ledger() -> None:
         store.journal[f"item-{n}-approval"] = _entry(n, hold)
     store.deliveries.update({"item-4-approval": Delivery.SENT, "item-5-approval": Delivery.DEAD})
     opened = BreakerStatus(name=LEDGER_BREAKER, state=BreakerState.OPEN, failures=5, opened_at=T0)
-    store.breakers[LEDGER_BREAKER] = opened
+    store.breaker_statuses[LEDGER_BREAKER] = opened
     usecases = UseCases.over(uow=factory, policy=make_policy)
     now = FixedClock().now()
 

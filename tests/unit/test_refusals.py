@@ -103,7 +103,7 @@ async def test_a_closed_item_is_recorded(
 ) -> None:
     await add_item(usecases, uow_factory, clock)
     await usecases.decisions.approve(item_id=1, actor="U0BOB", now=clock.now())
-    with pytest.raises(IllegalTransition, match="R-1 is posted") as info:
+    with pytest.raises(IllegalTransition, match="R-1 is approved") as info:
         await usecases.decisions.approve(item_id=1, actor="U0CAROL", now=clock.now())
     [entry] = refusals(uow_factory)
     assert (entry.actor, entry.item_id, entry.from_state) == ("U0CAROL", 1, None)

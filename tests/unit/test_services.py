@@ -457,7 +457,7 @@ async def test_amending_a_disputed_item_keeps_the_dispute_and_voids_its_write_of
         now=clock.now(),
         outcome=DisputeOutcome.WRITTEN_OFF,
     )
-    assert again.item.state is S.POSTED and not again.noop
+    assert again.item.state is S.APPROVED and not again.noop  # approved, not yet posted
 
 
 async def test_rejected_rows_are_counted_quarantined_and_the_run_is_audited(
@@ -507,8 +507,8 @@ async def test_auto_accept_posts_one_balanced_entry_once(
     result = await ingest(usecases, clock, facts)
     assert result.routes["auto_accepted"] == 1
     item = uow_factory.item(1)
-    assert item.state is S.POSTED
-    assert (item.decided_by, item.ledger_ref) == ("system", "JE-00000001-A")
+    assert item.state is S.APPROVED  # posted when the ledger accepts the entry
+    assert (item.decided_by, item.ledger_ref) == ("system", None)
     [entry] = uow_factory.journal_entries
     assert entry.balanced
     assert entry.idempotency_key == "item-1-approval"
@@ -517,11 +517,19 @@ async def test_auto_accept_posts_one_balanced_entry_once(
         ("suspense:ACME-US", 0, 48000),
     ]
     assert entry.memo == "R-1 approval by policy (INV-7)"
-    assert uow_factory.audit_events(1) == ["item.ingested", "item.auto_accepted", "item.posted"]
-    posted = uow_factory.audit_entries[-1]
-    assert isinstance(posted.data, dict)  # not pre-canonicalized
-    assert posted.data["idempotency_key"] == "item-1-approval"
-    assert posted.data["currency"] == "USD"
+    assert uow_factory.audit_events(1) == [
+        "item.ingested",
+        "item.auto_accepted",
+        "journal.created",
+    ]
+    created = uow_factory.audit_entries[-1]
+    assert isinstance(created.data, dict)  # not pre-canonicalized
+    assert created.data["idempotency_key"] == "item-1-approval"
+    assert created.data["currency"] == "USD"
+    assert created.data["ledger_ref"] == "JE-00000001-A"
+    # The policy maps no accounts: the entry is held, and nothing is queued for the ledger.
+    assert entry.hold == "no account mapping"
+    assert not [n for n in uow_factory.notifications if n.kind is notifications.NoticeKind.LEDGER]
 
     again = await ingest(usecases, clock, facts)
     assert again.unchanged == 1
@@ -540,7 +548,7 @@ async def test_a_material_high_scoring_match_waits_for_two_humans(
     first = await usecases.decisions.approve(item_id=1, actor="U0ALICE", now=clock.now())
     assert first.item.state is S.AWAITING_SECOND_APPROVAL and first.journal_entry is None
     second = await usecases.decisions.approve(item_id=1, actor="U0BOB", now=clock.now())
-    assert second.item.state is S.POSTED and second.journal_entry is not None
+    assert second.item.state is S.APPROVED and second.journal_entry is not None
 
 
 async def test_auto_approved_batch_posts_its_variance(
@@ -572,7 +580,7 @@ async def test_single_approval_posts_exactly_one_entry(
     outcome = await usecases.decisions.approve(
         item_id=1, actor="U0BOB", now=clock.now(), note="ok", expected_version=1
     )
-    assert outcome.item.state is S.POSTED
+    assert outcome.item.state is S.APPROVED  # approved, not posted: the ledger decides
     assert outcome.journal_entry is not None and outcome.journal_entry.balanced
     assert outcome.item == uow_factory.item(1)
     assert uow_factory.journal_entries == [outcome.journal_entry]
@@ -580,7 +588,7 @@ async def test_single_approval_posts_exactly_one_entry(
         "item.ingested",
         "item.approval_recorded",
         "item.approved",
-        "item.posted",
+        "journal.created",
     ]
 
 
@@ -594,7 +602,7 @@ async def test_dual_control_approve_awaits_second_then_posts_once(
     assert uow_factory.journal_entries == []
 
     second = await usecases.decisions.approve(item_id=1, actor="U0BOB", now=clock.now())
-    assert second.item.state is S.POSTED
+    assert second.item.state is S.APPROVED
     [entry] = uow_factory.journal_entries
     assert entry == second.journal_entry
     assert entry.memo.startswith("R-1 approval by U0ALICE, U0BOB")
@@ -602,7 +610,7 @@ async def test_dual_control_approve_awaits_second_then_posts_once(
 
     third = await usecases.decisions.approve(item_id=1, actor="U0BOB", now=clock.now())
     assert third.noop
-    with pytest.raises(IllegalTransition, match="R-1 is posted"):
+    with pytest.raises(IllegalTransition, match="R-1 is approved; it cannot be approved now"):
         await usecases.decisions.approve(item_id=1, actor="U0CAROL", now=clock.now())
     assert len(uow_factory.journal_entries) == 1
 
@@ -723,7 +731,7 @@ async def test_claimed_item_belongs_to_its_assignee_but_a_lead_may_step_in(
     with pytest.raises(NotAuthorized, match="R-1 is claimed by U0CAROL"):
         await usecases.decisions.approve(item_id=1, actor="U0BOB", now=clock.now())
     outcome = await usecases.decisions.approve(item_id=1, actor="U0LEAD", now=clock.now())
-    assert outcome.item.state is S.POSTED
+    assert outcome.item.state is S.APPROVED
 
 
 async def test_escalated_items_are_for_leads(
@@ -740,7 +748,7 @@ async def test_escalated_items_are_for_leads(
         await usecases.decisions.approve(item_id=1, actor="U0ALICE", now=clock.now())
     assert (
         await usecases.decisions.approve(item_id=1, actor="U0LEAD", now=clock.now())
-    ).item.state is (S.POSTED)
+    ).item.state is (S.APPROVED)
 
 
 async def test_reject_needs_a_reason_and_repeats_are_noops(
@@ -1007,8 +1015,8 @@ async def test_dispute_open_update_resolve_then_normal_approval(
         "dispute.updated",
         "dispute.resolved",
     ]
-    posted = await usecases.decisions.approve(item_id=1, actor="U0ALICE", now=clock.now())
-    assert posted.item.state is S.POSTED
+    approved = await usecases.decisions.approve(item_id=1, actor="U0ALICE", now=clock.now())
+    assert approved.item.state is S.APPROVED
     assert [e.idempotency_key for e in uow_factory.journal_entries] == ["item-1-approval"]
 
 
@@ -1044,7 +1052,7 @@ async def test_write_off_above_the_dual_control_limit_needs_two_approvers(
     assert snapshot(uow_factory) == before
 
     second = await write_off("U0BOB")
-    assert second.item.state is S.POSTED
+    assert second.item.state is S.APPROVED
     assert second.item.dispute is not None
     assert second.item.dispute.outcome is DisputeOutcome.WRITTEN_OFF
     [entry] = uow_factory.journal_entries
@@ -1058,7 +1066,7 @@ async def test_write_off_above_the_dual_control_limit_needs_two_approvers(
         "dispute.write_off_approval",
         "dispute.write_off_approval",
         "dispute.resolved",
-        "item.posted",
+        "journal.created",
     ]
 
 
@@ -1083,10 +1091,10 @@ async def test_the_last_write_off_approver_repeating_after_posting_is_a_noop(
             outcome=DisputeOutcome.WRITTEN_OFF,
         )
 
-    assert (await write_off()).item.state is S.POSTED
+    assert (await write_off()).item.state is S.APPROVED
     before = snapshot(uow_factory)
     again = await write_off()
-    assert again.noop and again.item.state is S.POSTED
+    assert again.noop and again.item.state is S.APPROVED
     assert snapshot(uow_factory) == before
     assert len(uow_factory.journal_entries) == 1
 
@@ -1110,7 +1118,7 @@ async def test_small_write_off_needs_one_approver_and_posts_the_adjustment(
         now=clock.now(),
         outcome=DisputeOutcome.WRITTEN_OFF,
     )
-    assert done.item.state is S.POSTED
+    assert done.item.state is S.APPROVED
     [entry] = uow_factory.journal_entries
     assert lines_of(entry) == [
         ("suspense:ACME-US", 5000, 0),

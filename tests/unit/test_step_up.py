@@ -117,7 +117,7 @@ async def test_a_matching_step_up_approves_and_the_record_keeps_it(
     outcome = await usecases.decisions.approve(
         item_id=1, actor="U0BOB", now=clock.now(), step_up=StepUp(typed="7,500.00")
     )
-    assert outcome.item.state is ReviewState.POSTED
+    assert outcome.item.state is ReviewState.APPROVED
     [recorded] = [e for e in uow_factory.audit_entries if e.event == "item.approval_recorded"]
     assert data_of(recorded)["step_up"] is True
     assert data_of(recorded)["step_up_amount"] == "7,500.00"
@@ -128,7 +128,7 @@ async def test_a_small_item_needs_no_step_up(
 ) -> None:
     await add_item(usecases, uow_factory, clock, amount="4999.99", risk_tier="high")
     outcome = await usecases.decisions.approve(item_id=1, actor="U0BOB", now=clock.now())
-    assert outcome.item.state is ReviewState.POSTED
+    assert outcome.item.state is ReviewState.APPROVED
     [recorded] = [e for e in uow_factory.audit_entries if e.event == "item.approval_recorded"]
     assert "step_up" not in data_of(recorded)
     assert (
@@ -156,7 +156,7 @@ async def test_each_approver_of_a_dual_control_item_steps_up(
     done = await usecases.decisions.approve(
         item_id=1, actor="U0LEAD", now=clock.now(), step_up=StepUp(typed="20000")
     )
-    assert done.item.state is ReviewState.POSTED
+    assert done.item.state is ReviewState.APPROVED
     recorded = [e for e in uow_factory.audit_entries if e.event == "item.approval_recorded"]
     assert [(e.actor, data_of(e)["step_up_amount"]) for e in recorded] == [
         ("U0BOB", "20000.00"),

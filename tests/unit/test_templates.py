@@ -24,6 +24,8 @@ from domain.templates import (
     DisputeOverdue,
     Escalated,
     HomeRefresh,
+    LedgerBreaker,
+    LedgerPost,
     Links,
     NoticeBody,
     NoticeKind,
@@ -205,6 +207,32 @@ STORED: list[tuple[NoticeKind, dict[str, Any], NoticeBody, Links]] = [
         DisputeOverdue(dispute="D-1042-1", expected_resolution=date(2026, 3, 1)),
         Links(),
     ),
+    (
+        NoticeKind.LEDGER,
+        {"idempotency_key": "item-1042-approval"},
+        LedgerPost(idempotency_key="item-1042-approval"),
+        Links(),
+    ),
+    (
+        NoticeKind.ALERT,
+        {"template": "ledger_breaker", "state": "open", "error": "HTTP 503"},
+        LedgerBreaker(state="open", error="HTTP 503"),
+        Links(),
+    ),
+    (
+        NoticeKind.ALERT,
+        {
+            "template": "delivery_failed",
+            "outbox_id": 7,
+            "kind": "ledger",
+            "target": "ledger",
+            "error": "HTTP 422: unknown account",
+        },
+        DeliveryFailed(
+            outbox_id=7, kind=NoticeKind.LEDGER, target="ledger", error="HTTP 422: unknown account"
+        ),
+        Links(),
+    ),
 ]
 
 
@@ -263,6 +291,20 @@ def test_a_notification_built_from_stored_json_equals_the_typed_one() -> None:
 def test_a_notification_refuses_a_body_its_kind_cannot_carry() -> None:
     with pytest.raises(ValueError, match="a card notification cannot carry Reminder"):
         Notification(kind=NoticeKind.CARD, target="C0T", dedupe_key="d", payload=Reminder())
+    with pytest.raises(ValueError, match="a ledger notification cannot carry Reminder"):
+        Notification(kind=NoticeKind.LEDGER, target="ledger", dedupe_key="d", payload=Reminder())
+    with pytest.raises(ValueError, match="a alert notification cannot carry LedgerPost"):
+        Notification(
+            kind=NoticeKind.ALERT,
+            target="C0T",
+            dedupe_key="d",
+            payload=LedgerPost(idempotency_key="k"),
+        )
+
+
+def test_a_ledger_row_that_names_no_entry_reads_back_as_unknown() -> None:
+    body, _ = decode(NoticeKind.LEDGER, {"key": "item-1-approval"})
+    assert body == UnknownNotice(fields={"key": "item-1-approval"})
 
 
 def test_the_digest_constructors_write_what_the_service_layer_wrote_by_hand() -> None:

@@ -1,0 +1,196 @@
+"""Hardened, streaming XML for bank files (camt.053, OFX 2).
+
+A bank file comes from outside, so the XML parser must never reach outside itself:
+
+* a document type declaration (``<!DOCTYPE ...>``) is refused *before* the bytes reach
+  libxml2, so no external entity (``file://``, ``http://``), no external DTD and no entity
+  expansion bomb ("billion laughs") is ever looked at: bank formats never need a DTD;
+* the parser itself is also set up closed (``resolve_entities=False``, ``no_network=True``,
+  ``load_dtd=False``, ``huge_tree=False``), in case a DTD ever got past the check;
+* documents in a non-ASCII-compatible encoding (UTF-16, UTF-32) are refused with the
+  reason: the formats prescribe UTF-8 and the prolog check reads ASCII.
+
+``iterparse`` streams: callers clear and remove the elements they have read, so a
+100 MB file never sits in memory as a tree.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator, Sequence
+from typing import Literal
+
+from lxml import etree
+
+#: The iterparse events the readers use.
+Event = Literal["start", "end"]
+
+_UTF8_BOM = b"\xef\xbb\xbf"
+_ENCODING_DECL = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+
+
+class XmlRefused(Exception):
+    """The file is not XML recon-bot will read; ``error`` is one sentence, ``line`` 1-based."""
+
+    def __init__(self, error: str, line: int | None = None) -> None:
+        super().__init__(error)
+        self.error = error
+        self.line = line
+
+
+def _line_of(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def declared_encoding(data: bytes) -> str:
+    """The encoding the XML declaration names (``UTF-8`` when it names none)."""
+    start = len(_UTF8_BOM) if data.startswith(_UTF8_BOM) else 0
+    if data.startswith(b"<?xml", start):
+        end = data.find(b"?>", start)
+        if end != -1:
+            match = _ENCODING_DECL.search(data, start, end)
+            if match:
+                return match.group(1).decode("ascii").upper()
+    return "UTF-8"
+
+
+def check_prolog(data: bytes) -> int:
+    """Checks what comes before the root element; returns the root element's offset.
+
+    Raises:
+        XmlRefused: empty file, an encoding that is not ASCII-compatible, a DTD, or no
+            element at all.
+    """
+    if not data.strip():
+        raise XmlRefused("the file is empty")
+    head = data[:4]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:64]:
+        raise XmlRefused(
+            "wrong encoding: the file is UTF-16 or UTF-32; bank statement XML must be UTF-8",
+            1,
+        )
+    pos = len(_UTF8_BOM) if data.startswith(_UTF8_BOM) else 0
+    size = len(data)
+    while pos < size:
+        byte = data[pos : pos + 1]
+        if byte in (b" ", b"\t", b"\r", b"\n"):
+            pos += 1
+        elif data.startswith(b"<?", pos):
+            end = data.find(b"?>", pos)
+            if end == -1:
+                raise XmlRefused("the file is truncated inside its XML declaration", 1)
+            pos = end + 2
+        elif data.startswith(b"<!--", pos):
+            end = data.find(b"-->", pos)
+            if end == -1:
+                raise XmlRefused("the file is truncated inside a comment", _line_of(data, pos))
+            pos = end + 3
+        elif data.startswith(b"<!", pos):
+            raise XmlRefused(
+                "the file declares a document type (<!DOCTYPE ...>); bank statements never "
+                "need one, and recon-bot refuses it so that no external entity is read and "
+                "no entity is expanded",
+                _line_of(data, pos),
+            )
+        elif byte == b"<":
+            return pos
+        else:
+            raise XmlRefused("the file is not XML: it does not start with an element", 1)
+    raise XmlRefused("the file holds no XML element")
+
+
+def iterparse(
+    data: bytes, *, tags: Sequence[str], events: Sequence[Event] = ("end",)
+) -> Iterator[tuple[str, etree._Element]]:
+    """Streams ``(event, element)`` for ``tags`` (``"{*}Ntry"``) after :func:`check_prolog`.
+
+    Raises:
+        XmlRefused: the prolog check failed, or the XML is not well-formed (truncated,
+            wrong encoding, a stray character); the sentence says where.
+    """
+    check_prolog(data)
+    parser = closed_iterparse(data, tags=tags, events=events)
+    try:
+        yield from parser
+    except etree.XMLSyntaxError as err:
+        raise _syntax_refusal(err, data) from None
+
+
+def closed_iterparse(
+    data: bytes, *, tags: Sequence[str], events: Sequence[Event]
+) -> etree.iterparse[tuple[str, etree._Element]]:
+    """lxml's iterparse set up closed: no entities resolved, no network, no DTD loaded.
+
+    The second line of defence, behind :func:`check_prolog`; use :func:`iterparse`.
+    """
+    return etree.iterparse(
+        io.BytesIO(data),
+        events=tuple(events),
+        tag=tuple(tags),
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+
+
+def _syntax_refusal(err: etree.XMLSyntaxError, data: bytes) -> XmlRefused:
+    # The exception's own message can be a generic "no element found" at (0, 0); the
+    # error log's last entry names the real cause and its place.
+    last = err.error_log.last_error if err.error_log else None
+    if last is not None and last.line:
+        message, line, column, kind = last.message, last.line, last.column, last.type_name
+    else:
+        line, column = err.position if err.position else (0, 0)
+        message, kind = (err.msg or "").split(", line ")[0], ""
+    message = message.strip().rstrip(".")
+    where = f"line {line}, column {column}" if line else "the end of the file"
+    lowered = message.lower()
+    if "encoding" in lowered or "bytes" in lowered or kind == "ERR_INVALID_CHAR":
+        return XmlRefused(
+            f"wrong encoding: the bytes at {where} are not valid "
+            f"{declared_encoding(data)} (the encoding the file declares)",
+            line or None,
+        )
+    if "premature end" in lowered or kind == "ERR_TAG_NOT_FINISHED" or not line:
+        return XmlRefused(
+            f"the file is truncated: the XML ends at {where} before its elements are "
+            f"closed ({message})",
+            line or None,
+        )
+    return XmlRefused(f"the file is not well-formed XML at {where}: {message}", line)
+
+
+def local_name(tag: object) -> str:
+    """``{urn:...}Ntry`` -> ``Ntry`` (an element's ``tag``)."""
+    return str(tag).rpartition("}")[2]
+
+
+def namespace(tag: object) -> str:
+    """``{urn:...}Ntry`` -> ``urn:...`` (empty without a namespace)."""
+    text = str(tag)
+    return text[1 : text.index("}")] if text.startswith("{") else ""
+
+
+def release(element: etree._Element) -> None:
+    """Frees a read element: clears it and removes it from its parent (streaming)."""
+    element.clear(keep_tail=False)
+    parent = element.getparent()
+    if parent is not None:
+        parent.remove(element)
+
+
+__all__ = [
+    "Event",
+    "XmlRefused",
+    "check_prolog",
+    "declared_encoding",
+    "iterparse",
+    "local_name",
+    "namespace",
+    "release",
+]
