@@ -28,12 +28,20 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from bot.container import Container, SetupError
 from bot.errors import BotError
 from bot.ledger import ClosableSink, make_relay, make_sink
+from bot.observability import (
+    Observability,
+    collect_gauges,
+    count_reconnects,
+    measured_client,
+    readiness,
+    verify_periodically,
+)
 from bot.redaction import install_log_redaction, redact
 from bot.settings import Settings
 from bot.setup import desk_files
 from handlers import actions, commands, digests, events, statements, views
 from handlers.context import Deps, InFlight
-from handlers.notifier import SlackNotifier, make_client
+from handlers.notifier import SlackNotifier
 from scheduler.jobs import Jobs
 from scheduler.ledger_relay import LedgerRelay
 from scheduler.relay import OutboxRelay
@@ -41,6 +49,7 @@ from scheduler.setup import build_scheduler
 from store.audit.log import history as audit_history
 from store.outbox import SLACK_KINDS, OutboxStore
 from store.private_files import exposed_files
+from telemetry.listener import Listener
 
 log = logging.getLogger("recon_bot")
 
@@ -155,6 +164,10 @@ class Server:
     http: aiohttp.ClientSession | None = None
     refresh_task: asyncio.Task[int] | None = None
     seal_task: asyncio.Task[None] | None = None
+    observability: Observability | None = None
+    listener: Listener | None = None
+    gauges_task: asyncio.Task[None] | None = None
+    verify_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Connects to Slack and starts the relay.
@@ -163,6 +176,7 @@ class Server:
             SlackUnreachable: Slack's Web API could not be reached (nothing is left open).
         """
         install_log_redaction()
+        await self._listen()
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         deps = make_deps(self.container, self.inflight, self.http)
         app = create_app(client=self.client, deps=deps)
@@ -190,6 +204,8 @@ class Server:
         self.handler = AsyncSocketModeHandler(
             app, self.app_token, web_client=self.client, ping_interval=self.ping_interval
         )
+        if self.observability is not None:
+            count_reconnects(self.handler.client, self.observability.metrics)
         await self.handler.connect_async()  # type: ignore[no-untyped-call]
         digest = policy.current().policy.digest
         self.scheduler = build_scheduler(
@@ -221,6 +237,48 @@ class Server:
             extra={"event": "connected"},
         )
 
+    async def _listen(self) -> None:
+        """Starts ``/metrics``, ``/healthz`` and ``/readyz`` (before Slack, so ``/readyz``
+        says "not connected" meanwhile) and the gauges' reader, unless turned off."""
+        addr = self.container.settings.metrics_addr
+        if self.observability is None or not addr:
+            return
+        metrics = self.observability.metrics
+        database = self.container.database
+
+        async def connected() -> bool:
+            handler = self.handler
+            return handler is not None and bool(await handler.client.is_connected())
+
+        self.listener = Listener(
+            metrics=metrics, checks=readiness(database=database, connected=connected)
+        )
+        try:
+            await self.listener.start(addr)
+        except OSError as exc:
+            # The desk matters more than its metrics: serve without them, and say so
+            # (``/readyz`` never answering tells an orchestrator as much).
+            log.error(
+                "could not open the metrics listener on %s: %s",
+                addr,
+                exc,
+                extra={"event": "metrics_listener_failed"},
+            )
+            self.listener = None
+            return
+        self.gauges_task = asyncio.create_task(
+            collect_gauges(
+                database=database,
+                metrics=metrics,
+                interval=self.container.settings.gauge_interval,
+                stop=self.stop,
+                since=self.container.clock.now(),
+            )
+        )
+        self.verify_task = asyncio.create_task(
+            verify_periodically(settings=self.container.settings, metrics=metrics, stop=self.stop)
+        )
+
     async def run(self) -> None:
         """Serves until ``stop`` is set, then shuts down cleanly."""
         try:
@@ -249,6 +307,16 @@ class Server:
             await self.http.close()
         if self.ledger_sink is not None:
             await self.ledger_sink.close()
+        await self._stop_listening()
+
+    async def _stop_listening(self) -> None:
+        for task in (self.gauges_task, self.verify_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self.listener is not None:
+            await self.listener.stop()
 
     async def shutdown(
         self,
@@ -298,6 +366,7 @@ class Server:
             await self.http.close()
         if self.ledger_sink is not None:
             await self.ledger_sink.close()
+        await self._stop_listening()
         log.info("stopped", extra={"event": "stopped"})
 
     async def _seal_audit_log(self) -> None:
@@ -326,11 +395,16 @@ class Server:
 async def serve(settings: Settings) -> None:
     """``recon-bot serve``: run until SIGTERM or SIGINT."""
     bot_token, app_token = slack_tokens(settings)
-    container = await Container.open(settings, batch_seals=True)
+    observability = Observability()
+    container = await Container.open(settings, batch_seals=True, observability=observability)
     for exposed in exposed_files(desk_files(settings)):
         log.warning(exposed, extra={"event": "desk_file_exposed"})
-    client = make_client(token=bot_token, base_url=settings.slack_api_url)
-    server = Server(container=container, app_token=app_token, client=client)
+    client = measured_client(
+        token=bot_token, base_url=settings.slack_api_url, metrics=observability.metrics
+    )
+    server = Server(
+        container=container, app_token=app_token, client=client, observability=observability
+    )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, server.stop.set)
@@ -340,3 +414,4 @@ async def serve(settings: Settings) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         await container.close()
+        observability.shutdown()

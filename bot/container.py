@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from bot.clock import SystemClock
 from bot.errors import BotError
@@ -20,6 +21,9 @@ from store.migrate import check_current
 from store.policy_cache import PolicyCache, default_cache_path
 from store.policy_file import PolicyFile
 from store.uow import SqlUnitOfWorkFactory
+
+if TYPE_CHECKING:  # the metrics stack loads only in `serve`, which brings one
+    from bot.observability import Observability
 
 
 class SetupError(BotError):
@@ -80,6 +84,7 @@ class Container:
         check_schema: bool = True,
         clock: Clock | None = None,
         batch_seals: bool = False,
+        observability: Observability | None = None,
     ) -> Container:
         """Builds the object graph; checks the schema is current unless told not to.
 
@@ -91,6 +96,8 @@ class Container:
             batch_seals: Batch audit checkpoints within ``RECON_AUDIT_MERGE_DELAY`` (the
                 serve process, which runs the sealer); otherwise every commit signs its
                 own. Either way, a tail a crashed process left unsigned is sealed here.
+            observability: Metrics and decision spans (the serve process); none by
+                default.
         """
         policy = PolicyFile(settings.policy, cache=policy_cache(settings))
         signer = load_signer(settings)
@@ -128,6 +135,10 @@ class Container:
             anchors=anchors,
             sealer=sealer if delay > 0 else None,
         )
+        telemetry = None
+        if observability is not None:
+            uow.on_audited(observability.metrics.audited)
+            telemetry = observability.telemetry
         return cls(
             settings=settings,
             database=database,
@@ -136,7 +147,9 @@ class Container:
             anchors=anchors,
             sealer=sealer,
             uow=uow,
-            usecases=UseCases.over(uow=uow, policy=policy.current, parser=parser),
+            usecases=UseCases.over(
+                uow=uow, policy=policy.current, parser=parser, telemetry=telemetry
+            ),
             clock=clock,
             parser=parser,
         )

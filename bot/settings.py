@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
+
+from telemetry.addr import parse_addr
 
 
 class Settings(BaseSettings):
@@ -67,6 +69,29 @@ class Settings(BaseSettings):
     policy_reload_interval: float = Field(
         default=15.0, gt=0, description="Seconds between checks of the policy file for changes."
     )
+    metrics_addr: str = Field(
+        default="127.0.0.1:9464",
+        description=(
+            "host:port of the listener serving /metrics, /healthz and /readyz for `serve`; "
+            "empty turns it off."
+        ),
+    )
+    gauge_interval: float = Field(
+        default=15.0,
+        gt=0,
+        description=(
+            "Seconds between readings of the store for the queue, outbox and breaker gauges "
+            "(a scrape shows the last reading and never queries the database)."
+        ),
+    )
+    audit_verify_interval: float = Field(
+        default=3600.0,
+        ge=0,
+        description=(
+            "Seconds between verifications of the whole audit log by `serve` (in a thread "
+            "of its own; recon_audit_last_verified_timestamp_seconds); 0 turns them off."
+        ),
+    )
     log_level: str = Field(default="INFO")
     ledger_sink: Literal["file", "http"] = Field(
         default="file",
@@ -100,3 +125,10 @@ class Settings(BaseSettings):
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
             return Path(url.database).parent / "ledger"
         return Path("ledger")
+
+    @field_validator("metrics_addr")
+    @classmethod
+    def _host_and_port(cls, value: str) -> str:
+        if value.strip():
+            parse_addr(value.strip())
+        return value.strip()

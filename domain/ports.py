@@ -5,7 +5,8 @@ Adapters live in ``store/`` (and in tests as in-memory fakes); only ``bot/`` wir
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -574,3 +575,43 @@ class UnitOfWorkFactory(Protocol):
     def __call__(self, *, read_only: bool = False) -> UnitOfWork:
         """A new unit of work; ``read_only`` ones never write and may run beside writers."""
         ...
+
+
+#: What a span attribute may hold: names, counts and flags, never free text or tokens.
+SpanValue = str | int | bool
+
+
+class DecisionTrace(Protocol):
+    """The span of one decision, open while it runs."""
+
+    def record(self, attributes: Mapping[str, SpanValue]) -> None:
+        """Adds attributes (``ledger.reconciliation.signoff.*``, ``compliance.dual_control.*``)."""
+        ...
+
+
+class Telemetry(Protocol):
+    """Traces and measures the desk's decisions (adapter: the top-level ``telemetry``)."""
+
+    def decision(self, action: str) -> AbstractContextManager[DecisionTrace]:
+        """A span named for ``action`` around one decision."""
+        ...
+
+    def signed_off(self, *, kind: str, seconds: float) -> None:
+        """An item reached its final sign-off ``seconds`` after it was routed."""
+        ...
+
+
+class _NoTrace:
+    def record(self, attributes: Mapping[str, SpanValue]) -> None:
+        pass
+
+
+class NoTelemetry:
+    """The default :class:`Telemetry`: records nothing (tests, CLI commands)."""
+
+    @contextmanager
+    def decision(self, action: str) -> Iterator[DecisionTrace]:
+        yield _NoTrace()
+
+    def signed_off(self, *, kind: str, seconds: float) -> None:
+        pass

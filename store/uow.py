@@ -92,7 +92,9 @@ class SqlUnitOfWork:
         after_commit: Sequence[Hook] = (),
         sealer: AuditSealer | None = None,
         head_cache: HeadCache | None = None,
+        audited: Sequence[Callable[[Sequence[AuditEntry]], None]] = (),
     ) -> None:
+        self._audited = audited
         self._database = database
         self._signer = signer
         self._anchors = anchors
@@ -184,6 +186,12 @@ class SqlUnitOfWork:
                     "could not append the audit checkpoint to the anchors file",
                     extra={"event": "anchor_failed", "size": checkpoint.size},
                 )
+        if self._audited and isinstance(audit, SqlAuditLog) and audit.appended:
+            for observe in self._audited:
+                try:
+                    observe(audit.appended)
+                except Exception:  # the change is committed: a count must not undo that
+                    log.exception("audit observer failed", extra={"event": "audit_observer"})
         if self._outbox.enqueued:
             for hook, kinds in self._after_commit:
                 if kinds is None or kinds & self._outbox.kinds:
@@ -211,6 +219,7 @@ class SqlUnitOfWorkFactory:
         self.sealer = sealer
         self._head_cache = HeadCache()  # one per process: this factory's writes only
         self._after_commit: list[Hook] = []
+        self._audited: list[Callable[[Sequence[AuditEntry]], None]] = []
 
     def on_commit(
         self, hook: Callable[[], None], *, kinds: frozenset[NoticeKind] | None = None
@@ -218,6 +227,11 @@ class SqlUnitOfWorkFactory:
         """Calls ``hook`` after a commit that enqueued messages (of one of ``kinds``, when
         given): cheap, e.g. ``event.set``."""
         self._after_commit.append((hook, kinds))
+
+    def on_audited(self, observe: Callable[[Sequence[AuditEntry]], None]) -> None:
+        """Calls ``observe`` with the audit records of each commit that appended some
+        (cheap and never raising: it runs on the request's path, e.g. a metrics count)."""
+        self._audited.append(observe)
 
     def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
         return SqlUnitOfWork(
@@ -228,4 +242,5 @@ class SqlUnitOfWorkFactory:
             after_commit=self._after_commit,
             sealer=self.sealer,
             head_cache=self._head_cache,
+            audited=self._audited,
         )

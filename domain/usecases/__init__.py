@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from domain.ports import StatementParser, UnitOfWorkFactory
+from domain.ports import StatementParser, Telemetry, UnitOfWorkFactory
 from domain.usecases.claims import Claims
 from domain.usecases.decisions import Decisions
 from domain.usecases.digests import Digests
@@ -55,21 +55,22 @@ class UseCases:
         uow: UnitOfWorkFactory,
         policy: PolicySource,
         parser: StatementParser | None = None,
+        telemetry: Telemetry | None = None,
     ) -> UseCases:
         """Builds each use case on the same store and policy (``parser`` reads bank
         files for the statement re-parse)."""
         return cls(
-            intake=Intake(uow=uow, policy=policy),
-            gl=LedgerImport(uow=uow, policy=policy),
-            fx=FxImport(uow=uow, policy=policy),
-            decisions=Decisions(uow=uow, policy=policy),
-            claims=Claims(uow=uow, policy=policy),
-            ladder=Ladder(uow=uow, policy=policy),
-            ledger=LedgerDeliveries(uow=uow, policy=policy),
-            digests=Digests(uow=uow, policy=policy),
-            disputes=Disputes(uow=uow, policy=policy),
-            dispute_log=DisputeLog(uow=uow, policy=policy),
+            intake=Intake(uow=uow, policy=policy, telemetry=telemetry),
+            gl=LedgerImport(uow=uow, policy=policy, telemetry=telemetry),
+            fx=FxImport(uow=uow, policy=policy, telemetry=telemetry),
+            decisions=Decisions(uow=uow, policy=policy, telemetry=telemetry),
+            claims=Claims(uow=uow, policy=policy, telemetry=telemetry),
+            ladder=Ladder(uow=uow, policy=policy, telemetry=telemetry),
+            ledger=LedgerDeliveries(uow=uow, policy=policy, telemetry=telemetry),
+            digests=Digests(uow=uow, policy=policy, telemetry=telemetry),
+            disputes=Disputes(uow=uow, policy=policy, telemetry=telemetry),
+            dispute_log=DisputeLog(uow=uow, policy=policy, telemetry=telemetry),
             policy_events=PolicyEvents(uow=uow, policy=policy),
-            queries=Queries(uow=uow, policy=policy),
-            statements=Statements(uow=uow, policy=policy, parser=parser),
+            queries=Queries(uow=uow, policy=policy, telemetry=telemetry),
+            statements=Statements(uow=uow, policy=policy, parser=parser, telemetry=telemetry),
         )

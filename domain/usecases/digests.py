@@ -44,7 +44,10 @@ from domain.usecases.posting import posting
 from domain.usecases.rates import load_rates
 from domain.usecases.transaction import (
     FALLBACK_MODE,
+    FINAL_STATES,
+    SIGNOFF,
     UseCase,
+    decision_attributes,
     item_entries,
     marked,
     refusal_entry,
@@ -232,24 +235,55 @@ class Digests(UseCase):
         refusal is recorded (``decision.refused``, naming the group, not an item) in a
         transaction of its own after the refused one rolled back, then raised.
         """
-        try:
-            return await self._decide_cluster(
-                cluster_id=cluster_id, actor=actor, now=now, approve=approve, reason=reason
+        action = states.Action.APPROVE if approve else states.Action.REJECT
+        name = f"bulk_{action.value}"
+        with self._tx.telemetry.decision(name) as trace:
+            try:
+                outcome = await self._decide_cluster(
+                    cluster_id=cluster_id, actor=actor, now=now, approve=approve, reason=reason
+                )
+            except DomainError as refusal:
+                trace.record(decision_attributes(action=name, item=None, outcome="refused"))
+                await self._refused(refusal, action, actor, cluster_id, now)
+                raise
+            trace.record(
+                {
+                    **decision_attributes(
+                        action=name,
+                        item=None,
+                        outcome="repeat" if outcome.noop else outcome.cluster.state.value,
+                    ),
+                    f"{SIGNOFF}.team": outcome.cluster.team,
+                    f"{SIGNOFF}.items": len(outcome.items),
+                }
             )
-        except DomainError as refusal:
-            action = states.Action.APPROVE if approve else states.Action.REJECT
-            await self._tx.refused(
-                refusal,
-                refusal_entry(
-                    action=action.value,
-                    actor=actor,
-                    reason=refusal,
-                    now=now,
-                    item=None,
-                    data={"cluster_id": cluster_id},
-                ),
-            )
-            raise
+        if not outcome.noop:
+            for item in outcome.items:
+                if item.state in FINAL_STATES:
+                    seconds = max(0.0, (now - item.created_at).total_seconds())
+                    self._tx.telemetry.signed_off(kind=item.kind.value, seconds=seconds)
+        return outcome
+
+    async def _refused(
+        self,
+        refusal: DomainError,
+        action: states.Action,
+        actor: str,
+        cluster_id: int,
+        now: datetime,
+    ) -> None:
+        """Records a refused bulk decision (naming the group, not an item)."""
+        await self._tx.refused(
+            refusal,
+            refusal_entry(
+                action=action.value,
+                actor=actor,
+                reason=refusal,
+                now=now,
+                item=None,
+                data={"cluster_id": cluster_id},
+            ),
+        )
 
     async def _decide_cluster(
         self,

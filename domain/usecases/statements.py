@@ -31,7 +31,14 @@ from domain.errors import (
 from domain.notifications import for_statement
 from domain.permissions import Person, Viewer, can_see, sees_everything, visible_teams
 from domain.policy import LoadedPolicy, StatementAccount
-from domain.ports import StatementParser, UnitOfWork, UnitOfWorkFactory
+from domain.ports import (
+    NoTelemetry,
+    SpanValue,
+    StatementParser,
+    Telemetry,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from domain.statements import checks as statement_checks
 from domain.statements import stage1
 from domain.statements.parsed import ParsedStatement, ParseResult, StatementFormat
@@ -49,7 +56,7 @@ from domain.statements.records import (
     page_count,
 )
 from domain.usecases.rates import load_rates
-from domain.usecases.transaction import UNAUDITED, PolicySource
+from domain.usecases.transaction import SIGNOFF, UNAUDITED, PolicySource
 
 #: Who imports when the caller names nobody.
 SYSTEM: Final = stage1.SYSTEM
@@ -210,6 +217,20 @@ def known_account(parsed: ParsedStatement, loaded: LoadedPolicy) -> StatementAcc
     return account
 
 
+def _span(action: str, statement: Statement | None, outcome: str) -> dict[str, SpanValue]:
+    """A statement decision's span attributes (names, counts and states; no reasons)."""
+    attributes: dict[str, SpanValue] = {
+        f"{SIGNOFF}.action": f"statement_{action}",
+        f"{SIGNOFF}.outcome": outcome,
+        f"{SIGNOFF}.kind": "statement",
+    }
+    if statement is not None:
+        attributes[f"{SIGNOFF}.item"] = statement.human_id
+        attributes[f"{SIGNOFF}.team"] = statement.team
+        attributes[f"{SIGNOFF}.approvals"] = len(statement.approvals)
+    return attributes
+
+
 class Statements:
     """The Stage 1 use cases over one store, policy and parser."""
 
@@ -219,10 +240,12 @@ class Statements:
         uow: UnitOfWorkFactory,
         policy: PolicySource,
         parser: StatementParser | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._uow = uow
         self._policy = policy
         self._parser = parser
+        self._telemetry: Telemetry = telemetry if telemetry is not None else NoTelemetry()
 
     # -- shared steps --
 
@@ -349,34 +372,37 @@ class Statements:
         """A person's decision on one statement, in one transaction; a refusal is audited
         (:meth:`_refused`) and raised."""
         seen: list[Statement] = []
-        try:
-            async with self._uow() as uow:
-                try:
-                    statement = await self._load(uow, statement_id, with_lines=with_lines)
-                except StatementNotFound:
-                    policy = self._policy().policy
-                    if actor == SYSTEM or sees_everything(policy, Person(actor)):
-                        raise
-                    raise NotVisible(
-                        f"you cannot see {format_statement_id(statement_id)}"
-                    ) from None
-                seen.append(statement)
-                self._check_actor(statement, actor)
-                _check_version(statement, expected_version)
-                transition, lines = await move(uow, statement)
-                after = await self._write(uow, statement, transition, now, lines=lines)
-                await uow.commit()
-                return after
-        except DomainError as refusal:
-            await self._refused(
-                action=action,
-                actor=actor,
-                statement_id=statement_id,
-                seen=seen[0] if seen else None,
-                reason=refusal,
-                now=now,
-            )
-            raise
+        with self._telemetry.decision(f"statement_{action}") as trace:
+            try:
+                async with self._uow() as uow:
+                    try:
+                        statement = await self._load(uow, statement_id, with_lines=with_lines)
+                    except StatementNotFound:
+                        policy = self._policy().policy
+                        if actor == SYSTEM or sees_everything(policy, Person(actor)):
+                            raise
+                        raise NotVisible(
+                            f"you cannot see {format_statement_id(statement_id)}"
+                        ) from None
+                    seen.append(statement)
+                    self._check_actor(statement, actor)
+                    _check_version(statement, expected_version)
+                    transition, lines = await move(uow, statement)
+                    after = await self._write(uow, statement, transition, now, lines=lines)
+                    await uow.commit()
+            except DomainError as refusal:
+                trace.record(_span(action, seen[0] if seen else None, "refused"))
+                await self._refused(
+                    action=action,
+                    actor=actor,
+                    statement_id=statement_id,
+                    seen=seen[0] if seen else None,
+                    reason=refusal,
+                    now=now,
+                )
+                raise
+            trace.record(_span(action, after, after.stage1_status.value))
+            return after
 
     async def _recheck_following(
         self, uow: UnitOfWork, statement: Statement, now: datetime

@@ -32,7 +32,7 @@ from domain.permissions import (
     sees_everything,
 )
 from domain.policy import LoadedPolicy
-from domain.ports import UnitOfWork, UnitOfWorkFactory
+from domain.ports import NoTelemetry, SpanValue, Telemetry, UnitOfWork, UnitOfWorkFactory
 from domain.usecases.posting import entry_data, posting
 
 #: The audit data key that marks a decision taken while the ledger's breaker was open.
@@ -132,12 +132,55 @@ def check_version(item: Item, expected_version: int | None) -> None:
         )
 
 
+#: The span attributes of every decision, and of those under dual control.
+SIGNOFF = "ledger.reconciliation.signoff"
+DUAL_CONTROL = "compliance.dual_control"
+#: States in which an item's review is over (its sign-off time is measured then).
+FINAL_STATES = frozenset({ReviewState.APPROVED, ReviewState.POSTED, ReviewState.REJECTED})
+
+
+def decision_attributes(
+    *, action: str, item: Item | None, outcome: str, dual_control: bool | None = None
+) -> dict[str, SpanValue]:
+    """A decision span's attributes: the item, its team and kind, the action and outcome,
+    and, where dual control applies, the approvals so far and required.
+
+    Never the actor's words (notes, reasons) nor anything secret: names, counts, states.
+    """
+    attributes: dict[str, SpanValue] = {
+        f"{SIGNOFF}.action": action,
+        f"{SIGNOFF}.outcome": outcome,
+    }
+    if item is None:
+        return attributes
+    attributes[f"{SIGNOFF}.item"] = item.human_id
+    attributes[f"{SIGNOFF}.kind"] = item.kind.value
+    attributes[f"{SIGNOFF}.state"] = item.state.value
+    if item.team is not None:
+        attributes[f"{SIGNOFF}.team"] = item.team
+    if dual_control if dual_control is not None else item.required_approvals > 1:
+        attributes[f"{DUAL_CONTROL}.item"] = item.human_id
+        if item.team is not None:
+            attributes[f"{DUAL_CONTROL}.team"] = item.team
+        attributes[f"{DUAL_CONTROL}.approvals"] = len(item.approvals)
+        attributes[f"{DUAL_CONTROL}.required"] = item.required_approvals
+        attributes[f"{DUAL_CONTROL}.outcome"] = outcome
+    return attributes
+
+
 class Transactions:
     """Load, check, write, audit and announce item changes inside a unit of work."""
 
-    def __init__(self, *, uow: UnitOfWorkFactory, policy: PolicySource) -> None:
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        policy: PolicySource,
+        telemetry: Telemetry | None = None,
+    ) -> None:
         self.uow = uow
         self.policy = policy
+        self.telemetry: Telemetry = telemetry if telemetry is not None else NoTelemetry()
 
     def clocked(self, item: Item) -> Item:
         """The item with ``sla_next_at`` recomputed: every write keeps the sweep index true."""
@@ -356,27 +399,38 @@ class Transactions:
                 nothing was changed; the message says why.
         """
         seen: list[Item] = []
-        try:
-            return await self._decide(
-                item_id=item_id,
-                actor=actor,
-                now=now,
-                move=move,
-                expected_version=expected_version,
-                check_first=check_first,
-                claim_check=claim_check,
-                repeat=repeat,
-                then=then,
-                before_move=before_move,
-                seen=seen,
+        with self.telemetry.decision(action.value) as trace:
+            try:
+                outcome = await self._decide(
+                    item_id=item_id,
+                    actor=actor,
+                    now=now,
+                    move=move,
+                    expected_version=expected_version,
+                    check_first=check_first,
+                    claim_check=claim_check,
+                    repeat=repeat,
+                    then=then,
+                    before_move=before_move,
+                    seen=seen,
+                )
+            except DomainError as refusal:
+                item = seen[0] if seen else None
+                trace.record(decision_attributes(action=action.value, item=item, outcome="refused"))
+                entry = refusal_entry(
+                    action=action.value, actor=actor, reason=refusal, now=now, item=item
+                )
+                await self.refused(refusal, entry)
+                raise
+            done = outcome.item
+            result = "repeat" if outcome.noop else done.state.value
+            trace.record(decision_attributes(action=action.value, item=done, outcome=result))
+        if not outcome.noop and done.state in FINAL_STATES and seen:
+            routed = seen[0].created_at
+            self.telemetry.signed_off(
+                kind=done.kind.value, seconds=max(0.0, (now - routed).total_seconds())
             )
-        except DomainError as refusal:
-            item = seen[0] if seen else None
-            entry = refusal_entry(
-                action=action.value, actor=actor, reason=refusal, now=now, item=item
-            )
-            await self.refused(refusal, entry)
-            raise
+        return outcome
 
     async def _decide(
         self,
@@ -429,5 +483,11 @@ class Transactions:
 class UseCase:
     """Base of the use-case classes: keyword-only dependencies, one :class:`Transactions`."""
 
-    def __init__(self, *, uow: UnitOfWorkFactory, policy: PolicySource) -> None:
-        self._tx = Transactions(uow=uow, policy=policy)
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        policy: PolicySource,
+        telemetry: Telemetry | None = None,
+    ) -> None:
+        self._tx = Transactions(uow=uow, policy=policy, telemetry=telemetry)

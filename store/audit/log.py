@@ -124,6 +124,8 @@ class SqlAuditLog:
         # What the last append left, until sealed: (time of its last entry, frontier).
         # The head row stays locked until commit, so nobody else can move it meanwhile.
         self._unsealed: tuple[datetime, MerkleFrontier] | None = None
+        #: Every entry appended in this transaction (the metrics count them on commit).
+        self.appended: list[AuditEntry] = []
 
     async def append(self, entries: Sequence[AuditEntry]) -> None:
         """Chains and stores ``entries`` in order, in the current transaction.
@@ -176,6 +178,7 @@ class SqlAuditLog:
         if cache is not None:
             cache.size, cache.last_hash, cache.frontier = seq, prev, frontier.copy()
         self._unsealed = (entries[-1].time, frontier)
+        self.appended.extend(entries)
 
     async def seal(self, now: datetime | None = None) -> Checkpoint | None:
         """Signs and stores a checkpoint of the log as this transaction leaves it.
