@@ -6,7 +6,7 @@ Exit codes: 0 success; 2 partial (e.g. some ingest rows rejected, the rest commi
 1 failure with nothing changed.
 """
 
-from bot.cli import audit, desk, ingest, items, journal, outbox, status
+from bot.cli import audit, desk, ingest, items, journal, outbox, sandbox, status
 from bot.cli.root import EXIT_FAIL, EXIT_OK, EXIT_PARTIAL, _describe, main, run
 
 __all__ = [
@@ -22,5 +22,6 @@ __all__ = [
     "main",
     "outbox",
     "run",
+    "sandbox",
     "status",
 ]
