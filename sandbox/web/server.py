@@ -28,11 +28,12 @@ _STATIC = {"app.js": "text/javascript", "app.css": "text/css", "index.html": "te
 log = logging.getLogger("recon_bot.sandbox")
 
 
-def _message(msg: Message | Ephemeral, *, ephemeral: bool) -> JSON:
+def _message(msg: Message | Ephemeral, *, ephemeral: bool, bot: str) -> JSON:
     return {
         "ts": msg.ts,
         "thread_ts": msg.thread_ts,
-        "user": msg.user,
+        # An ephemeral's ``user`` is who sees it; the bot is who says it.
+        "user": bot if ephemeral else msg.user,
         "text": msg.text or "",
         "blocks": msg.blocks or [],
         "ephemeral": ephemeral,
@@ -157,9 +158,12 @@ class SandboxPage:
                 continue
             if not chan.is_im and user not in chan.members:
                 continue
-            messages = [_message(m, ephemeral=False) for m in slack.messages_in(chan.id)]
+            messages = [
+                _message(m, ephemeral=False, bot=slack.bot_user_id)
+                for m in slack.messages_in(chan.id)
+            ]
             messages += [
-                _message(e, ephemeral=True)
+                _message(e, ephemeral=True, bot=slack.bot_user_id)
                 for e in slack.ephemerals_for(user, chan.id)
                 if not e.deleted
             ]

@@ -26,6 +26,12 @@ function escapeHtml(s) {
   return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 }
 
+// The few emoji the bot's messages use; others stay as :shortcodes:, as in plain text.
+const EMOJI = { white_check_mark: "\u2705", warning: "\u26a0\ufe0f", x: "\u274c", no_entry: "\u26d4",
+  large_orange_circle: "\ud83d\udfe0", large_yellow_circle: "\ud83d\udfe1", large_green_circle: "\ud83d\udfe2",
+  red_circle: "\ud83d\udd34", rotating_light: "\ud83d\udea8", hourglass: "\u231b", hourglass_flowing_sand: "\u23f3",
+  bell: "\ud83d\udd14", lock: "\ud83d\udd12", inbox_tray: "\ud83d\udce5", memo: "\ud83d\udcdd", heavy_check_mark: "\u2714\ufe0f" };
+
 // Slack's mrkdwn basics. Slack escapes &, < and > in text; links and mentions use <...>.
 function mrkdwn(text) {
   const users = (ui.snap && ui.snap.users) || {};
@@ -51,6 +57,7 @@ function mrkdwn(text) {
   s = s.replace(/(^|[\s(])\*([^*\n]+)\*(?=$|[\s).,:;!?])/g, "$1<b>$2</b>");
   s = s.replace(/(^|[\s(])_([^_\n]+)_(?=$|[\s).,:;!?])/g, "$1<i>$2</i>");
   s = s.replace(/(^|[\s(])~([^~\n]+)~(?=$|[\s).,:;!?])/g, "$1<s>$2</s>");
+  s = s.replace(/:([a-z0-9_+-]+):/g, (m, name) => EMOJI[name] || m);
   s = s.replace(/\n/g, "<br>");
   return s.replace(/\u0000(\d+)\u0000/g, (_, i) => tokens[Number(i)]);
 }
@@ -263,6 +270,7 @@ function renderModals(modals) {
       const data = await api("/api/submit", { view_id: view.id, values: collectValues(node) });
       if (data.ok) ui.errors[view.id] = data.errors || {};
       ui.modalKey = "";
+      if (ui.snap) render();  // errors show at once, even when nothing else changed
       refresh();
     } }, spec.submit.text));
   }
@@ -311,10 +319,11 @@ function render() {
   const nav = document.getElementById("sidebar");
   const link = (id, label) => el("a", { class: ui.where === id ? "active" : "", "data-target": id,
                                         onclick: () => go(id) }, label);
-  nav.replaceChildren(
+  nav.replaceChildren(...[
     link("home", "Home (recon-bot)"),
     el("h2", {}, "Channels"), snap.channels.filter((c) => !c.is_im).map((c) => link(c.id, `# ${c.name}`)),
-    el("h2", {}, "Direct messages"), snap.channels.filter((c) => c.is_im).map((c) => link(c.id, c.name)));
+    el("h2", {}, "Direct messages"), snap.channels.filter((c) => c.is_im).map((c) => link(c.id, c.name)),
+  ].flat());
   const pane = document.getElementById("pane");
   const title = document.getElementById("title");
   const scrolled = pane.scrollTop;

@@ -1,0 +1,251 @@
+"""``recon-bot sandbox`` in a real headless Chromium: a person clicks through the desk.
+
+The sandbox runs as a real process (the CLI, as ``scripts/demo`` starts it) on a desk in
+``tmp_path``; Selenium drives Debian's ``chromium`` through ``chromium-driver``. Each step
+saves a screenshot into ``tests/browser/screenshots/<test name>/`` so a person can look.
+Skips, saying why, when no Chromium or chromedriver is installed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+from selenium.common.exceptions import (  # noqa: E402
+    NoSuchElementException,
+    StaleElementReferenceException,
+    TimeoutException,
+    WebDriverException,
+)
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
+from selenium.webdriver.support.select import Select  # noqa: E402
+from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+SHOTS = Path(__file__).parent / "screenshots"
+BIN = Path(sys.executable).parent / "recon-bot"
+HEADER = (
+    "external_id,kind,entity,currency,amount,counterparty,counterparty_risk_tier,booked_on,"
+    "aging_days,confidence,score,matched_value,variance,record_count,entity_risk_score,"
+    "prepared_by,reference,description,bank_account"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _env(desk: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RECON_", "SLACK_"))}
+    env["RECON_LOG_LEVEL"] = "WARNING"
+    return env
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[str]:
+    """A desk with 12 material treasury items (U0PREP1 prepared them) and its sandbox."""
+    if CHROMIUM is None or CHROMEDRIVER is None:
+        pytest.skip("no chromium/chromedriver here (apt-get install chromium chromium-driver)")
+    env = _env(tmp_path)
+    subprocess.run([BIN, "init"], cwd=tmp_path, env=env, check=True, capture_output=True)
+    rows = [
+        f"web-{n},unmatched,ACME-US,USD,{2500 + n}.00,Globex Ltd,high,2026-11-30,,0.95,,,,,,"
+        f"U0PREP1,INV-{n},browser item {n},ACCT-{n}"
+        for n in range(1, 13)
+    ]
+    (tmp_path / "items.csv").write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    subprocess.run(
+        [BIN, "ingest", "items.csv"], cwd=tmp_path, env=env, check=True, capture_output=True
+    )
+    port = _free_port()
+    # stderr to a file: a pipe nobody reads would fill up and stall the sandbox.
+    with (
+        (tmp_path / "sandbox.log").open("w") as log,
+        subprocess.Popen(
+            [BIN, "sandbox", "--port", str(port), "--person", "U0PREP1:preparer"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        ) as proc,
+    ):
+        yield from _serving(proc, port)
+    logged = (tmp_path / "sandbox.log").read_text()
+    assert proc.returncode == 0, f"the sandbox did not stop cleanly on SIGINT:\n{logged}"
+    assert (tmp_path / "sandbox-slack.json").exists()
+
+
+def _serving(proc: subprocess.Popen[str], port: int) -> Iterator[str]:
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # blocks until ready (or the process ends)
+        assert line == f"open http://127.0.0.1:{port}\n", "the sandbox did not start"
+        yield line.split()[1]
+    finally:
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        try:
+            proc.wait(timeout=30)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture
+def browser() -> Iterator[WebDriver]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM or ""
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,900"):
+        options.add_argument(arg)
+    options.add_argument("--disable-dev-shm-usage")
+    try:
+        driver = webdriver.Chrome(
+            options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER)
+        )
+    except WebDriverException as exc:
+        pytest.skip(f"chromium would not start here: {exc.msg}")
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+class Page:
+    """The sandbox page, with the few moves the test makes and a screenshot per step."""
+
+    def __init__(self, driver: WebDriver, url: str, shots: Path) -> None:
+        self.driver = driver
+        self.url = url
+        self.shots = shots
+        self.step = 0
+        shots.mkdir(parents=True, exist_ok=True)
+        for old in shots.glob("*.png"):
+            old.unlink()
+
+    def open(self, user: str, where: str = "home") -> None:
+        self.driver.get(f"{self.url}/?as={user}&in={where}")
+        self.wait(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready"))
+
+    def wait(self, condition, timeout: float = 20) -> object:
+        # The page redraws on every change: an element found a moment ago may be gone.
+        ignored = (StaleElementReferenceException, NoSuchElementException, IndexError)
+        wait = WebDriverWait(self.driver, timeout, poll_frequency=0.1, ignored_exceptions=ignored)
+        try:
+            return wait.until(condition)
+        except TimeoutException:
+            self.shot("timed-out")  # what the page showed when the wait gave up
+            raise AssertionError(f"timed out; the page said:\n{self.text()}") from None
+
+    def shot(self, name: str) -> Path:
+        self.step += 1
+        path = self.shots / f"{self.step:02d}-{name}.png"
+        self.driver.save_screenshot(str(path))
+        return path
+
+    def card(self, item: int) -> WebElement:
+        xpath = (
+            f"//div[contains(@class,'message')][.//*[starts-with(@data-block-id,'card.{item}.v')]]"
+        )
+        return self.wait(lambda d: d.find_element(By.XPATH, xpath))  # type: ignore[return-value]
+
+    def click(self, scope, label: str) -> None:
+        """Clicks the button ``label`` inside what ``scope()`` finds (found again if redrawn)."""
+
+        def press(_: WebDriver) -> bool:
+            scope().find_element(By.XPATH, f".//button[normalize-space()='{label}']").click()
+            return True
+
+        self.wait(press)
+        confirm = self.driver.find_elements(By.CSS_SELECTOR, "#confirm:not([hidden]) .confirm")
+        if confirm:
+            confirm[0].click()
+
+    def text(self) -> str:
+        return self.driver.find_element(By.TAG_NAME, "body").text
+
+
+def test_a_person_works_the_desk_in_the_browser(
+    sandbox: str, browser: WebDriver, request: pytest.FixtureRequest
+) -> None:
+    page = Page(browser, sandbox, SHOTS / request.node.name)
+    page.open("U0ALICE", "C0TREASURY")
+    assert "Local sandbox" in page.text()
+    page.wait(lambda d: "R-1 " in page.card(1).text and "Approve" in page.card(1).text)
+    page.shot("treasury-channel")
+
+    # Approve: the bot rewrites the card with the outcome and no buttons.
+    page.click(lambda: page.card(1), "Approve")
+    page.wait(lambda d: "Approved" in page.card(1).text)
+    page.wait(lambda d: not page.card(1).find_elements(By.TAG_NAME, "button"))
+    assert "alice" in page.card(1).text
+    page.shot("approved-card")
+
+    # Reject with a reason too short: the error shows under the Reason field.
+    page.click(lambda: page.card(2), "Reject")
+    modal = page.wait(lambda d: d.find_element(By.CSS_SELECTOR, ".modal"))
+    assert isinstance(modal, WebElement)
+    field = modal.find_element(By.XPATH, ".//div[contains(@class,'input-block')][label]")
+    field.find_element(By.CSS_SELECTOR, "input, textarea").send_keys("wrong")
+    modal.find_element(By.CSS_SELECTOR, ".modal-submit").click()
+    error = page.wait(lambda d: d.find_element(By.CSS_SELECTOR, ".input-block .field-error"))
+    assert isinstance(error, WebElement)
+    assert "at least 3 words" in error.text
+    page.shot("reject-reason-too-short")
+    browser.find_element(By.CSS_SELECTOR, ".modal-close").click()
+    page.wait(lambda d: not d.find_elements(By.CSS_SELECTOR, ".modal"))
+
+    # A preparer (no role in the policy) may not approve: a refusal only they see.
+    Select(browser.find_element(By.ID, "as")).select_by_value("U0PREP1")
+    page.wait(lambda d: "as=U0PREP1" in d.current_url)
+    page.click(lambda: page.card(3), "Approve")
+    refusal = page.wait(lambda d: d.find_element(By.XPATH, "//div[contains(@class,'ephemeral')]"))
+    assert isinstance(refusal, WebElement)
+    # Not a reviewer of the team: the bot refuses, and says so to them alone.
+    assert "you cannot see R-3" in refusal.text and "Only visible to you" in refusal.text
+    page.shot("preparer-refused")
+    page.open("U0ALICE", "C0TREASURY")
+    page.card(3)
+    assert "you cannot see R-3" not in page.text()  # ephemeral: only to its person
+
+    # App Home, paged.
+    page.open("U0AUDIT")
+    page.wait(lambda d: "Page 1 of 2" in page.text())
+    page.shot("app-home")
+    page.click(lambda: browser.find_element(By.CSS_SELECTOR, ".home"), "Next")
+    page.wait(lambda d: "Page 2 of 2" in page.text())
+    page.shot("app-home-page-2")
+
+    # /recon queue from the message box: the answer shows to the person who typed it.
+    page.open("U0ALICE", "C0TREASURY")
+
+    def run(command: str) -> None:
+        box = browser.find_element(By.ID, "command")
+        box.send_keys(command)
+        browser.find_element(By.CSS_SELECTOR, "#composer button").click()
+        page.wait(lambda d: d.find_element(By.ID, "command").get_attribute("value") == "")
+
+    def answer(d: WebDriver) -> str:
+        return d.find_elements(By.CSS_SELECTOR, ".ephemeral")[-1].text
+
+    run("/recon queue")
+    page.wait(lambda d: "My items" in answer(d))
+    run("/recon queue all")  # 12 items, R-1 approved
+    page.wait(lambda d: "Showing 1 to 10 of 11 items" in answer(d))
+    page.shot("recon-queue")
