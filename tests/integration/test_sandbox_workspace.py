@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -78,7 +79,7 @@ async def test_the_workspace_file_brings_back_messages_channels_and_people(
     assert not persist.load(again, tmp_path / "missing.json")
 
 
-async def _api(slack: SlackStandIn, method: str, **params: str) -> dict[str, object]:
+async def _api(slack: SlackStandIn, method: str, **params: str) -> dict[str, Any]:
     async with (
         aiohttp.ClientSession() as http,
         http.post(
@@ -87,7 +88,7 @@ async def _api(slack: SlackStandIn, method: str, **params: str) -> dict[str, obj
             headers={"Authorization": f"Bearer {slack.bot_token}"},
         ) as response,
     ):
-        body: dict[str, object] = await response.json()
+        body: dict[str, Any] = await response.json()
         return body
 
 
