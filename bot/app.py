@@ -35,6 +35,7 @@ from handlers.notifier import SlackNotifier, make_client
 from scheduler.jobs import Jobs
 from scheduler.relay import OutboxRelay
 from scheduler.setup import build_scheduler
+from scheduler.timescale import TimeScale
 from store.audit.log import history as audit_history
 from store.outbox import OutboxStore
 from store.private_files import exposed_files
@@ -148,6 +149,8 @@ class Server:
     jobs: Jobs | None = None
     http: aiohttp.ClientSession | None = None
     refresh_task: asyncio.Task[int] | None = None
+    #: The sandbox's ``--speed``: the digest schedule runs in the bot's faster time.
+    time_scale: TimeScale | None = None
 
     async def start(self) -> None:
         """Connects to Slack and starts the relay.
@@ -190,6 +193,7 @@ class Server:
             policy_reload_interval=settings.policy_reload_interval,
             digest_cron=digest.cron,
             digest_timezone=digest.timezone,
+            time_scale=self.time_scale,
         )
         self.scheduler.start()
         # Everything built so far (imported modules, the app, caches) lives as long as the

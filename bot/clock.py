@@ -29,6 +29,16 @@ class ScaledClock:
         self._wall = wall or SystemClock()
         self._wall_start = self._wall.now()
 
+    @property
+    def wall_start(self) -> datetime:
+        """The wall time at which this clock showed ``start``."""
+        return self._wall_start
+
+    @property
+    def start(self) -> datetime:
+        """What this clock showed at ``wall_start``."""
+        return self._start
+
     def now(self) -> datetime:
         """``start`` plus the wall time since construction, times ``speed``."""
         return self._start + (self._wall.now() - self._wall_start) * self.speed

@@ -37,6 +37,7 @@ from handlers.notifier import make_client
 from sandbox import persist
 from sandbox.slack.server import SlackStandIn
 from sandbox.web import SandboxPage
+from scheduler.timescale import TimeScale
 
 log = logging.getLogger("recon_bot.sandbox")
 
@@ -143,7 +144,11 @@ async def run_sandbox(
             "sweep_interval": max(0.5, settings.sweep_interval / speed),
         }
     )
-    clock = ScaledClock(speed=speed, start=SystemClock().now()) if speed != 1 else SystemClock()
+    clock: ScaledClock | SystemClock = SystemClock()
+    time_scale = None
+    if speed != 1:
+        clock = ScaledClock(speed=speed, start=SystemClock().now())
+        time_scale = TimeScale(speed=speed, wall_start=clock.wall_start, bot_start=clock.start)
     page = SandboxPage(slack=slack, people=people, port=port)
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM)
@@ -155,7 +160,11 @@ async def run_sandbox(
         container = await Container.open(sandbox_settings, clock=clock)
         client = make_client(token=slack.bot_token, base_url=slack.api_url)
         server = Server(
-            container=container, app_token=slack.app_token, client=client, relay_interval=0.5
+            container=container,
+            app_token=slack.app_token,
+            client=client,
+            relay_interval=0.5,
+            time_scale=time_scale,
         )
         server_task = asyncio.create_task(server.run())
         await slack.wait_connected(timeout=30)

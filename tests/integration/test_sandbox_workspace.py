@@ -136,3 +136,18 @@ async def test_the_page_shows_each_person_their_own_ephemerals_and_refuses_stran
     assert no_button[0] == 400 and "no button labelled 'Approve'" in no_button[1]["error"]
     assert script == (200, "default-src 'self'")
     assert outside == 404
+
+
+def test_a_daily_digest_comes_every_minute_at_speed_1440() -> None:
+    from scheduler.cron import crontab_trigger
+    from scheduler.timescale import ScaledTrigger, TimeScale
+
+    wall = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    scale = TimeScale(speed=1440, wall_start=wall, bot_start=wall)
+    trigger = ScaledTrigger(crontab_trigger("0 9 * * *", "UTC"), scale)
+    first = trigger.get_next_fire_time(None, wall)
+    # The bot's 09:00 is one hour of bot time away: 2.5 wall seconds.
+    assert first == wall + timedelta(seconds=2.5)
+    second = trigger.get_next_fire_time(first, first + timedelta(milliseconds=1))
+    assert second - first == timedelta(minutes=1)  # the next day's 09:00
+    assert scale.to_bot(second) == datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
