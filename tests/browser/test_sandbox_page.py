@@ -9,7 +9,6 @@ Skips, saying why, when no Chromium or chromedriver is installed.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -22,21 +21,13 @@ import pytest
 pytestmark = pytest.mark.browser
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
-from selenium.common.exceptions import (  # noqa: E402
-    NoSuchElementException,
-    StaleElementReferenceException,
-    TimeoutException,
-    WebDriverException,
-)
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
 from selenium.webdriver.support.select import Select  # noqa: E402
-from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-SHOTS = Path(__file__).parent / "screenshots"
+from tests.browser.pages import CHROMEDRIVER, CHROMIUM, SHOTS, Page  # noqa: E402
+
 BIN = Path(sys.executable).parent / "recon-bot"
 HEADER = (
     "external_id,kind,entity,currency,amount,counterparty,counterparty_risk_tier,booked_on,"
@@ -106,79 +97,6 @@ def _serving(proc: subprocess.Popen[str], port: int) -> Iterator[str]:
             if proc.returncode is None:
                 proc.kill()
                 proc.wait()
-
-
-@pytest.fixture
-def browser() -> Iterator[WebDriver]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM or ""
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,900"):
-        options.add_argument(arg)
-    options.add_argument("--disable-dev-shm-usage")
-    try:
-        driver = webdriver.Chrome(
-            options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER)
-        )
-    except WebDriverException as exc:
-        pytest.skip(f"chromium would not start here: {exc.msg}")
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-class Page:
-    """The sandbox page, with the few moves the test makes and a screenshot per step."""
-
-    def __init__(self, driver: WebDriver, url: str, shots: Path) -> None:
-        self.driver = driver
-        self.url = url
-        self.shots = shots
-        self.step = 0
-        shots.mkdir(parents=True, exist_ok=True)
-        for old in shots.glob("*.png"):
-            old.unlink()
-
-    def open(self, user: str, where: str = "home") -> None:
-        self.driver.get(f"{self.url}/?as={user}&in={where}")
-        self.wait(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready"))
-
-    def wait(self, condition, timeout: float = 20) -> object:
-        # The page redraws on every change: an element found a moment ago may be gone.
-        ignored = (StaleElementReferenceException, NoSuchElementException, IndexError)
-        wait = WebDriverWait(self.driver, timeout, poll_frequency=0.1, ignored_exceptions=ignored)
-        try:
-            return wait.until(condition)
-        except TimeoutException:
-            self.shot("timed-out")  # what the page showed when the wait gave up
-            raise AssertionError(f"timed out; the page said:\n{self.text()}") from None
-
-    def shot(self, name: str) -> Path:
-        self.step += 1
-        path = self.shots / f"{self.step:02d}-{name}.png"
-        self.driver.save_screenshot(str(path))
-        return path
-
-    def card(self, item: int) -> WebElement:
-        xpath = (
-            f"//div[contains(@class,'message')][.//*[starts-with(@data-block-id,'card.{item}.v')]]"
-        )
-        return self.wait(lambda d: d.find_element(By.XPATH, xpath))  # type: ignore[return-value]
-
-    def click(self, scope, label: str) -> None:
-        """Clicks the button ``label`` inside what ``scope()`` finds (found again if redrawn)."""
-
-        def press(_: WebDriver) -> bool:
-            scope().find_element(By.XPATH, f".//button[normalize-space()='{label}']").click()
-            return True
-
-        self.wait(press)
-        confirm = self.driver.find_elements(By.CSS_SELECTOR, "#confirm:not([hidden]) .confirm")
-        if confirm:
-            confirm[0].click()
-
-    def text(self) -> str:
-        return self.driver.find_element(By.TAG_NAME, "body").text
 
 
 def test_a_person_works_the_desk_in_the_browser(

@@ -148,6 +148,8 @@ def test_a_daily_digest_comes_every_minute_at_speed_1440() -> None:
     first = trigger.get_next_fire_time(None, wall)
     # The bot's 09:00 is one hour of bot time away: 2.5 wall seconds.
     assert first == wall + timedelta(seconds=2.5)
+    assert first is not None
     second = trigger.get_next_fire_time(first, first + timedelta(milliseconds=1))
+    assert second is not None
     assert second - first == timedelta(minutes=1)  # the next day's 09:00
     assert scale.to_bot(second) == datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
