@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,7 @@ def _env(desk: Path) -> dict[str, str]:
 
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Iterator[str]:
-    """A desk with 12 material treasury items (U0PREP1 prepared them) and its sandbox."""
+    """A desk with 14 material treasury items (U0PREP1 prepared them) and its sandbox."""
     if CHROMIUM is None or CHROMEDRIVER is None:
         pytest.skip("no chromium/chromedriver here (apt-get install chromium chromium-driver)")
     env = _env(tmp_path)
@@ -58,7 +59,7 @@ def sandbox(tmp_path: Path) -> Iterator[str]:
     rows = [
         f"web-{n},unmatched,ACME-US,USD,{2500 + n}.00,Globex Ltd,high,2026-11-30,,0.95,,,,,,"
         f"U0PREP1,INV-{n},browser item {n},ACCT-{n}"
-        for n in range(1, 13)
+        for n in range(1, 15)
     ]
     (tmp_path / "items.csv").write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
     subprocess.run(
@@ -142,6 +143,25 @@ def test_a_person_works_the_desk_in_the_browser(
     page.card(3)
     assert "you cannot see R-3" not in page.text()  # ephemeral: only to its person
 
+    # A form with a select and a date picker: the dispute opens, and the card says so.
+    page.click(lambda: page.card(4), "Dispute")
+    form = page.wait(lambda d: d.find_element(By.CSS_SELECTOR, ".modal"))
+    assert isinstance(form, WebElement)
+
+    def control(label: str) -> WebElement:
+        return form.find_element(By.CSS_SELECTOR, f"[data-label='{label}']")
+
+    Select(control("Category")).select_by_visible_text("Amount mismatch")
+    control("Description").send_keys("They booked 2,500.00, not 2,504.00")
+    later = (datetime.now(UTC) + timedelta(days=10)).date().isoformat()
+    browser.execute_script(
+        "arguments[0].value = arguments[1]", control("Expected resolution date"), later
+    )
+    page.shot("dispute-form")
+    form.find_element(By.CSS_SELECTOR, ".modal-submit").click()
+    page.wait(lambda d: not d.find_elements(By.CSS_SELECTOR, ".modal"))
+    page.wait(lambda d: "Dispute D-4-1" in page.card(4).text)
+
     # App Home, paged.
     page.open("U0AUDIT")
     page.wait(lambda d: "Page 1 of 2" in page.text())
@@ -164,6 +184,7 @@ def test_a_person_works_the_desk_in_the_browser(
 
     run("/recon queue")
     page.wait(lambda d: "My items" in answer(d))
-    run("/recon queue all")  # 12 items, R-1 approved
-    page.wait(lambda d: "Showing 1 to 10 of 11 items" in answer(d))
+    run("/recon queue all")
+    # 14 items, R-1 approved (R-4 disputed is still open): 13, 10 a page.
+    page.wait(lambda d: "Showing 1 to 10 of 13 items" in answer(d))
     page.shot("recon-queue")
