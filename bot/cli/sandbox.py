@@ -23,7 +23,7 @@ def _person(value: str) -> tuple[str, str]:
     default=1.0,
     show_default=True,
     type=click.FloatRange(min=1.0, max=100_000.0),
-    help="Run the bot's clock (SLA ladder, sweeps) N times faster.",
+    help="Run the bot's clock, the SLA ladder and the digest schedule N times faster.",
 )
 @click.option(
     "--person",
