@@ -46,6 +46,7 @@ from scheduler.jobs import Jobs
 from scheduler.ledger_relay import LedgerRelay
 from scheduler.relay import OutboxRelay
 from scheduler.setup import build_scheduler
+from scheduler.timescale import TimeScale
 from store.audit.log import history as audit_history
 from store.outbox import SLACK_KINDS, OutboxStore
 from store.private_files import exposed_files
@@ -168,6 +169,8 @@ class Server:
     listener: Listener | None = None
     gauges_task: asyncio.Task[None] | None = None
     verify_task: asyncio.Task[None] | None = None
+    #: The sandbox's ``--speed``: the digest schedule runs in the bot's faster time.
+    time_scale: TimeScale | None = None
 
     async def start(self) -> None:
         """Connects to Slack and starts the relay.
@@ -216,6 +219,7 @@ class Server:
             policy_reload_interval=settings.policy_reload_interval,
             digest_cron=digest.cron,
             digest_timezone=digest.timezone,
+            time_scale=self.time_scale,
         )
         self.scheduler.start()
         # Everything built so far (imported modules, the app, caches) lives as long as the

@@ -7,10 +7,12 @@ coalesces missed runs, never overlaps itself, and tolerates a late start.
 from __future__ import annotations
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from scheduler.cron import crontab_trigger
 from scheduler.jobs import Jobs
+from scheduler.timescale import ScaledTrigger, TimeScale
 
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
 
@@ -24,8 +26,18 @@ def build_scheduler(
     policy_reload_interval: float,
     digest_cron: str | None = None,
     digest_timezone: str = "UTC",
+    time_scale: TimeScale | None = None,
 ) -> AsyncIOScheduler:
-    """The scheduler with every job added (start it inside the running loop)."""
+    """The scheduler with every job added (start it inside the running loop).
+
+    ``time_scale`` (the sandbox's ``--speed``) runs the digest's cron schedule in the bot's
+    faster time; the interval jobs are given shorter intervals by the caller.
+    """
+
+    def digest_trigger(cron: str, timezone: str) -> ScaledTrigger | BaseTrigger:
+        trigger = crontab_trigger(cron, timezone)
+        return ScaledTrigger(trigger, time_scale) if time_scale is not None else trigger
+
     scheduler = AsyncIOScheduler(job_defaults=JOB_DEFAULTS)
     scheduler.add_job(jobs.sla_sweep, IntervalTrigger(seconds=sweep_interval), id="sla_sweep")
     scheduler.add_job(jobs.claim_sweep, IntervalTrigger(seconds=sweep_interval), id="claim_sweep")
@@ -37,12 +49,12 @@ def build_scheduler(
     if digest_cron is not None:
         scheduler.add_job(
             jobs.digest,
-            crontab_trigger(digest_cron, digest_timezone),
+            digest_trigger(digest_cron, digest_timezone),
             id="digest",
         )
 
         def reschedule(cron: str, timezone: str) -> None:
-            scheduler.reschedule_job("digest", trigger=crontab_trigger(cron, timezone))
+            scheduler.reschedule_job("digest", trigger=digest_trigger(cron, timezone))
 
         jobs.reschedule_digest = reschedule
     return scheduler

@@ -15,6 +15,7 @@ from bot.cli import (
     journal,
     ledger,
     outbox,
+    sandbox,
     statements,
     status,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "main",
     "outbox",
     "run",
+    "sandbox",
     "statements",
     "status",
 ]

@@ -87,7 +87,15 @@ async def run(data: bytes, parser: StatementParser, name: str) -> None:
         signer = load_or_create_signing_key(Path(tmp) / "audit.pem")
         async with db.writer.begin() as conn:
             await init_audit(conn, signer=signer, now=T0)
-        loaded = make_policy(**statement_policy_overrides())
+        # Every account the file states is one the policy knows (a real file's accounts
+        # are not the test policy's): the benchmark measures imports, not refusals.
+        known = {(s.account, s.currency) for s in result.statements}
+        accounts = [
+            {"account": account, "entity": "ACME-BENCH", "currency": currency,
+             "gl_account": "1100", "team": "treasury"}
+            for account, currency in sorted(known)
+        ]  # fmt: skip
+        loaded = make_policy(**statement_policy_overrides(accounts=accounts))
         cases = Statements(
             uow=SqlUnitOfWorkFactory(database=db, signer=signer, anchors=None),
             policy=lambda: loaded,

@@ -1,0 +1,190 @@
+"""``recon-bot sandbox`` in a real headless Chromium: a person clicks through the desk.
+
+The sandbox runs as a real process (the CLI, as ``scripts/demo`` starts it) on a desk in
+``tmp_path``; Selenium drives Debian's ``chromium`` through ``chromium-driver``. Each step
+saves a screenshot into ``tests/browser/screenshots/<test name>/`` so a person can look.
+Skips, saying why, when no Chromium or chromedriver is installed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
+from selenium.webdriver.support.select import Select  # noqa: E402
+
+from tests.browser.pages import CHROMEDRIVER, CHROMIUM, SHOTS, Page  # noqa: E402
+
+BIN = Path(sys.executable).parent / "recon-bot"
+HEADER = (
+    "external_id,kind,entity,currency,amount,counterparty,counterparty_risk_tier,booked_on,"
+    "aging_days,confidence,score,matched_value,variance,record_count,entity_risk_score,"
+    "prepared_by,reference,description,bank_account"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _env(desk: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RECON_", "SLACK_"))}
+    env["RECON_LOG_LEVEL"] = "WARNING"
+    return env
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[str]:
+    """A desk with 14 material treasury items (U0PREP1 prepared them) and its sandbox."""
+    if CHROMIUM is None or CHROMEDRIVER is None:
+        pytest.skip("no chromium/chromedriver here (apt-get install chromium chromium-driver)")
+    env = _env(tmp_path)
+    subprocess.run([BIN, "init"], cwd=tmp_path, env=env, check=True, capture_output=True)
+    rows = [
+        f"web-{n},unmatched,ACME-US,USD,{2500 + n}.00,Globex Ltd,high,2026-11-30,,0.95,,,,,,"
+        f"U0PREP1,INV-{n},browser item {n},ACCT-{n}"
+        for n in range(1, 15)
+    ]
+    (tmp_path / "items.csv").write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    subprocess.run(
+        [BIN, "ingest", "items.csv"], cwd=tmp_path, env=env, check=True, capture_output=True
+    )
+    port = _free_port()
+    # stderr to a file: a pipe nobody reads would fill up and stall the sandbox.
+    with (
+        (tmp_path / "sandbox.log").open("w") as log,
+        subprocess.Popen(
+            [BIN, "sandbox", "--port", str(port), "--person", "U0PREP1:preparer"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        ) as proc,
+    ):
+        yield from _serving(proc, port)
+    logged = (tmp_path / "sandbox.log").read_text()
+    assert proc.returncode == 0, f"the sandbox did not stop cleanly on SIGINT:\n{logged}"
+    assert (tmp_path / "sandbox-slack.json").exists()
+
+
+def _serving(proc: subprocess.Popen[str], port: int) -> Iterator[str]:
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # blocks until ready (or the process ends)
+        assert line == f"open http://127.0.0.1:{port}\n", "the sandbox did not start"
+        yield line.split()[1]
+    finally:
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        try:
+            proc.wait(timeout=30)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                proc.wait()
+
+
+def test_a_person_works_the_desk_in_the_browser(
+    sandbox: str, browser: WebDriver, request: pytest.FixtureRequest
+) -> None:
+    page = Page(browser, sandbox, SHOTS / request.node.name)
+    page.open("U0ALICE", "C0TREASURY")
+    assert "Local sandbox" in page.text()
+    page.wait(lambda d: "R-1 " in page.card(1).text and "Approve" in page.card(1).text)
+    page.shot("treasury-channel")
+
+    # Approve: the bot rewrites the card with the outcome and no buttons.
+    page.click(lambda: page.card(1), "Approve")
+    page.wait(lambda d: "Approved" in page.card(1).text)
+    page.wait(lambda d: not page.card(1).find_elements(By.TAG_NAME, "button"))
+    assert "alice" in page.card(1).text
+    page.shot("approved-card")
+
+    # Reject with a reason too short: the error shows under the Reason field.
+    page.click(lambda: page.card(2), "Reject")
+    modal = page.wait(lambda d: d.find_element(By.CSS_SELECTOR, ".modal"))
+    assert isinstance(modal, WebElement)
+    field = modal.find_element(By.XPATH, ".//div[contains(@class,'input-block')][label]")
+    field.find_element(By.CSS_SELECTOR, "input, textarea").send_keys("wrong")
+    modal.find_element(By.CSS_SELECTOR, ".modal-submit").click()
+    error = page.wait(lambda d: d.find_element(By.CSS_SELECTOR, ".input-block .field-error"))
+    assert isinstance(error, WebElement)
+    assert "at least 3 words" in error.text
+    page.shot("reject-reason-too-short")
+    browser.find_element(By.CSS_SELECTOR, ".modal-close").click()
+    page.wait(lambda d: not d.find_elements(By.CSS_SELECTOR, ".modal"))
+
+    # A preparer (no role in the policy) may not approve: a refusal only they see.
+    Select(browser.find_element(By.ID, "as")).select_by_value("U0PREP1")
+    page.wait(lambda d: "as=U0PREP1" in d.current_url)
+    page.click(lambda: page.card(3), "Approve")
+    refusal = page.wait(lambda d: d.find_element(By.XPATH, "//div[contains(@class,'ephemeral')]"))
+    assert isinstance(refusal, WebElement)
+    # Not a reviewer of the team: the bot refuses, and says so to them alone.
+    assert "you cannot see R-3" in refusal.text and "Only visible to you" in refusal.text
+    page.shot("preparer-refused")
+    page.open("U0ALICE", "C0TREASURY")
+    page.card(3)
+    assert "you cannot see R-3" not in page.text()  # ephemeral: only to its person
+
+    # A form with a select and a date picker: the dispute opens, and the card says so.
+    page.click(lambda: page.card(4), "Dispute")
+    form = page.wait(lambda d: d.find_element(By.CSS_SELECTOR, ".modal"))
+    assert isinstance(form, WebElement)
+
+    def control(label: str) -> WebElement:
+        return form.find_element(By.CSS_SELECTOR, f"[data-label='{label}']")
+
+    Select(control("Category")).select_by_visible_text("Amount mismatch")
+    control("Description").send_keys("They booked 2,500.00, not 2,504.00")
+    later = (datetime.now(UTC) + timedelta(days=10)).date().isoformat()
+    browser.execute_script(
+        "arguments[0].value = arguments[1]", control("Expected resolution date"), later
+    )
+    page.shot("dispute-form")
+    form.find_element(By.CSS_SELECTOR, ".modal-submit").click()
+    page.wait(lambda d: not d.find_elements(By.CSS_SELECTOR, ".modal"))
+    page.wait(lambda d: "Dispute D-4-1" in page.card(4).text)
+
+    # App Home, paged.
+    page.open("U0AUDIT")
+    page.wait(lambda d: "Page 1 of 2" in page.text())
+    page.shot("app-home")
+    page.click(lambda: browser.find_element(By.CSS_SELECTOR, ".home"), "Next")
+    page.wait(lambda d: "Page 2 of 2" in page.text())
+    page.shot("app-home-page-2")
+
+    # /recon queue from the message box: the answer shows to the person who typed it.
+    page.open("U0ALICE", "C0TREASURY")
+
+    def run(command: str) -> None:
+        box = browser.find_element(By.ID, "command")
+        box.send_keys(command)
+        browser.find_element(By.CSS_SELECTOR, "#composer button").click()
+        page.wait(lambda d: d.find_element(By.ID, "command").get_attribute("value") == "")
+
+    def answer(d: WebDriver) -> str:
+        return d.find_elements(By.CSS_SELECTOR, ".ephemeral")[-1].text
+
+    run("/recon queue")
+    page.wait(lambda d: "My items" in answer(d))
+    run("/recon queue all")
+    # 14 items, R-1 approved (R-4 disputed is still open): 13, 10 a page.
+    page.wait(lambda d: "Showing 1 to 10 of 13 items" in answer(d))
+    page.shot("recon-queue")
