@@ -12,10 +12,14 @@ after everyone who has one (they still get work when the others are full or equa
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
 
+from domain.audit.records import AuditEntry
 from domain.policy import Policy, Team
 
 
@@ -151,3 +155,80 @@ def candidates_of(
             )
         )
     return out
+
+
+# --- the decision record accuracy is computed from -------------------------------------
+
+
+class Verdict(StrEnum):
+    """A reviewer's decision, as accuracy counts it."""
+
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DecisionMark:
+    """``user`` decided ``verdict`` on the item at ``at``."""
+
+    item_id: int
+    user: str
+    verdict: Verdict
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Overturn:
+    """Every standing ``verdict`` on the item, made before now, is overturned at ``at``."""
+
+    item_id: int
+    verdict: Verdict
+    at: datetime
+
+
+#: Dispute outcomes that undo an item's approval (the books were changed after it).
+_REVERSING_OUTCOMES = frozenset({"adjusted", "written_off"})
+_APPROVALS = frozenset({"item.approval_recorded", "item.approved_in_bulk"})
+_RELEVANT = _APPROVALS | {"item.rejected", "item.amended", "item.reversed", "dispute.resolved"}
+
+
+def decision_marks(
+    entries: Sequence[AuditEntry],
+) -> tuple[list[Overturn], list[DecisionMark]]:
+    """What the audited events add to reviewers' records: overturns of earlier verdicts
+    first, then the new verdicts (so an approval overturns earlier rejections, never
+    itself).
+
+    An approval is overturned when an amendment voids it (``item.amended`` with voided
+    approvals, ``item.reversed``) or a dispute ends adjusted or written off; a rejection
+    is overturned when the item is later approved.
+    """
+    overturns: list[Overturn] = []
+    marks: list[DecisionMark] = []
+    seen: set[tuple[int, str, Verdict]] = set()
+    for entry in entries:
+        item_id = entry.item_id
+        if item_id is None:
+            continue
+        if entry.event not in _RELEVANT:
+            continue
+        data = entry.data if isinstance(entry.data, dict) else json.loads(entry.data.text)
+        if entry.event in _APPROVALS:
+            overturns.append(Overturn(item_id=item_id, verdict=Verdict.REJECTED, at=entry.time))
+            verdict: Verdict | None = Verdict.APPROVED
+        elif entry.event == "item.rejected":
+            verdict = Verdict.REJECTED
+        else:
+            verdict = None
+            voided = data.get("voided_approvals") if entry.event == "item.amended" else None
+            reversing = entry.event == "item.reversed" or (
+                entry.event == "dispute.resolved" and data.get("outcome") in _REVERSING_OUTCOMES
+            )
+            if voided or reversing:
+                overturns.append(Overturn(item_id=item_id, verdict=Verdict.APPROVED, at=entry.time))
+        if verdict is not None and (item_id, entry.actor, verdict) not in seen:
+            seen.add((item_id, entry.actor, verdict))
+            marks.append(
+                DecisionMark(item_id=item_id, user=entry.actor, verdict=verdict, at=entry.time)
+            )
+    return overturns, marks

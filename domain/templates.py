@@ -43,6 +43,7 @@ class Template(StrEnum):
     DELIVERY_FAILED = "delivery_failed"
     AUDIT_CHECKPOINT = "audit_checkpoint"
     DISPUTE_OVERDUE = "dispute_overdue"
+    UNASSIGNED = "unassigned"
 
 
 class Severity(StrEnum):
@@ -222,6 +223,15 @@ class Assigned(_TemplateRecord):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Unassigned(_TemplateRecord):
+    """A lead of an ``auto`` team hears, once per item, that nobody was eligible for it:
+    ``reasons`` says why for each reviewer (a DM)."""
+
+    template: ClassVar[Template] = Template.UNASSIGNED
+    reasons: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DeadLetter(_TemplateRecord):
     """Compliance hears that an item is dead-lettered."""
 
@@ -390,6 +400,7 @@ AlertTemplate = (
     | SlaEscalated
     | Escalated
     | Assigned
+    | Unassigned
     | DeadLetter
     | DisputeOverdue
     | PolicyInvalid
@@ -511,5 +522,7 @@ def _decode_alert(data: Mapping[str, Any]) -> AlertNotice:
             return AuditCheckpoint.from_json(data)
         case Template.DISPUTE_OVERDUE:
             return DisputeOverdue.from_json(data)
+        case Template.UNASSIGNED:
+            return Unassigned.from_json(data)
         case _:
             assert_never(template)

@@ -18,6 +18,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from domain.assignment import decision_marks
 from domain.audit.records import AuditEntry
 from domain.ports import (
     AuditSink,
@@ -28,6 +29,7 @@ from domain.ports import (
     LedgerStatusRepository,
     OnceKeys,
     OutboxSink,
+    PeopleRepository,
     Signer,
     StatementRepository,
     ThreadRepository,
@@ -41,12 +43,29 @@ from store.engine import Database
 from store.intake import SqlIntakeRepository
 from store.ledger_status import SqlLedgerStatusRepository
 from store.outbox_sink import SqlOutboxSink
+from store.people import SqlPeopleRepository
 from store.repositories import SqlItemRepository, SqlJournalRepository
 from store.statements import SqlStatementRepository
 from store.threads import SqlOnceKeys, SqlThreadRepository
 from store.views import SqlViewStateRepository
 
 log = logging.getLogger(__name__)
+
+
+class _TalliedAudit:
+    """The audit log, which also keeps each reviewer's verdicts (and overturns) current in
+    the same transaction: every audited decision, on whatever path, counts towards
+    accuracy (:func:`domain.assignment.decision_marks`)."""
+
+    def __init__(self, log: SqlAuditLog, people: SqlPeopleRepository) -> None:
+        self.log = log
+        self._people = people
+
+    async def append(self, entries: Sequence[AuditEntry]) -> None:
+        await self.log.append(entries)
+        overturns, marks = decision_marks(entries)
+        if overturns or marks:
+            await self._people.note_decisions(overturns, marks)
 
 
 class _ReadOnlyAudit:
@@ -67,6 +86,7 @@ class SqlUnitOfWork:
     threads: ThreadRepository
     once: OnceKeys
     statements: StatementRepository
+    people: PeopleRepository
     outbox: OutboxSink
     audit: AuditSink
 
@@ -117,12 +137,15 @@ class SqlUnitOfWork:
         self.threads = SqlThreadRepository(conn)
         self.once = SqlOnceKeys(conn)
         self.statements = SqlStatementRepository(conn)
+        self.people = SqlPeopleRepository(conn)
         self._outbox = SqlOutboxSink(conn)
         self.outbox = self._outbox
         self.audit = (
             _ReadOnlyAudit()
             if self._read_only
-            else SqlAuditLog(conn, signer=self._signer, head_cache=self._head_cache)
+            else _TalliedAudit(
+                SqlAuditLog(conn, signer=self._signer, head_cache=self._head_cache), self.people
+            )
         )
         return self
 
@@ -145,8 +168,8 @@ class SqlUnitOfWork:
         conn = self.connection
         checkpoint = None
         unsealed_at = None
-        audit = self.audit
-        if isinstance(audit, SqlAuditLog) and audit.unsealed_since is not None:
+        audit = self.audit.log if isinstance(self.audit, _TalliedAudit) else None
+        if audit is not None and audit.unsealed_since is not None:
             since = audit.unsealed_since
             if self._sealer is None or self._sealer.seal_in_commit(since):
                 checkpoint = await audit.seal()

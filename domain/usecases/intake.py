@@ -17,6 +17,7 @@ from domain.policy import LoadedPolicy
 from domain.ports import UnitOfWork
 from domain.routing import route_item, routing_data
 from domain.usecases.amendments import Amendment, plan_amendment, routed_item
+from domain.usecases.assignment import auto_assign
 from domain.usecases.posting import accepted_and_posted
 from domain.usecases.transaction import (
     UseCase,
@@ -274,6 +275,8 @@ class Intake(UseCase):
         notices.extend(notifications.home_refreshes(list(home_users), now))
         await uow.audit.append(entries)
         await uow.outbox.enqueue(notices, now=now)
+        # Only auto teams' immediate items: a pull-only policy never reads a person.
+        await auto_assign(self._tx, uow, written, now)
 
     async def _apply_amendments(
         self,

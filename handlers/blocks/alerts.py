@@ -19,6 +19,7 @@ from slack_sdk.models.blocks import (
 
 from domain.items import Item
 from domain.policy import Policy
+from domain.states import SYSTEM
 from domain.templates import (
     AlertTemplate,
     Assigned,
@@ -31,6 +32,7 @@ from domain.templates import (
     Reminder,
     ReminderUnclaimed,
     SlaEscalated,
+    Unassigned,
     UnknownNotice,
 )
 from handlers.blocks.items import item_card
@@ -112,10 +114,18 @@ def _headline(payload: Alert, item: Item | None) -> tuple[str, str]:
             )
         case Assigned():
             by = payload.by
+            if by == SYSTEM:
+                said = " automatically (your team assigns by capacity and certification)."
+            else:
+                said = f" by {mention(by)}." if by else "."
+            return (f"{ref} was assigned to you", f":inbox_tray: *{ref} was assigned to you*{said}")
+        case Unassigned():
+            reasons = user_text(payload.reasons, 1500, one_line=True)
             return (
-                f"{ref} was assigned to you",
-                f":inbox_tray: *{ref} was assigned to you*"
-                + (f" by {mention(by)}." if by else "."),
+                f"Nobody could be assigned {ref}",
+                f":busy_in_progress: *Nobody in your team could be assigned {ref}*; it waits "
+                f"in the queue unassigned. Why: {reasons}. Assign it with `/recon assign`, "
+                "or it is assigned once someone is eligible.",
             )
         case DeliveryFailed():
             error = user_text(payload.error, 300, one_line=True)

@@ -12,12 +12,15 @@ from domain.assignment import (
     Accuracy,
     Candidate,
     Need,
+    Verdict,
     candidates_of,
     choose,
+    decision_marks,
     ineligibility,
     rank_key,
 )
-from tests.builders import make_policy
+from domain.audit.records import AuditEntry
+from tests.builders import T0, make_policy
 
 
 def cand(user: str, *, cert: int = 2, cap: int = 5, open_: int = 0, acc: Accuracy = NO_HISTORY):
@@ -143,3 +146,34 @@ def test_the_chosen_one_is_never_preparer_nor_prior_approver(
         c.user for c in eligible
     }
     assert chosen == min(eligible, key=rank_key)
+
+
+def _entry(event: str, actor: str = "U0A", item_id: int | None = 7, **data: object) -> AuditEntry:
+    return AuditEntry(time=T0, event=event, actor=actor, item_id=item_id, data=dict(data))
+
+
+def test_decision_marks_read_verdicts_and_overturns_from_audited_events() -> None:
+    overturns, marks = decision_marks(
+        [
+            _entry("item.approval_recorded", "U0A"),
+            _entry("item.approved", "U0A"),  # the same approval, not a second verdict
+            _entry("item.rejected", "U0B", item_id=8),
+            _entry("item.amended", "system", item_id=9, voided_approvals=["U0C"]),
+            _entry("item.amended", "system", item_id=10, voided_approvals=[]),
+            _entry("dispute.resolved", "U0D", item_id=11, outcome="written_off"),
+            _entry("dispute.resolved", "U0D", item_id=12, outcome="matched"),
+            _entry("item.reversed", "system", item_id=13),
+            _entry("item.claimed", "U0A", item_id=14),
+            _entry("policy.reloaded", "system", item_id=None),
+        ]
+    )
+    assert [(m.item_id, m.user, m.verdict) for m in marks] == [
+        (7, "U0A", Verdict.APPROVED),
+        (8, "U0B", Verdict.REJECTED),
+    ]
+    assert [(o.item_id, o.verdict) for o in overturns] == [
+        (7, Verdict.REJECTED),  # an approval overturns earlier rejections of the item
+        (9, Verdict.APPROVED),
+        (11, Verdict.APPROVED),
+        (13, Verdict.APPROVED),
+    ]

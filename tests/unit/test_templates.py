@@ -32,6 +32,7 @@ from domain.templates import (
     ReminderUnclaimed,
     SlaEscalated,
     Template,
+    Unassigned,
     UnknownNotice,
     Verdict,
     decode,
@@ -203,6 +204,12 @@ STORED: list[tuple[NoticeKind, dict[str, Any], NoticeBody, Links]] = [
             "expected_resolution": "2026-03-01",
         },
         DisputeOverdue(dispute="D-1042-1", expected_resolution=date(2026, 3, 1)),
+        Links(),
+    ),
+    (
+        NoticeKind.DM,
+        {"template": "unassigned", "reasons": "U0A: at capacity (5 of 5 open)"},
+        Unassigned(reasons="U0A: at capacity (5 of 5 open)"),
         Links(),
     ),
 ]
