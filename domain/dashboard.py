@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from domain.delegation import Delegation
 from domain.items import Item
 from domain.ledger_status import LedgerHealth
 
@@ -53,6 +54,8 @@ class Dashboard:
     ledger: LedgerHealth | None = None
     #: An auditor's dashboard: every team, and no decision to offer (only Details).
     read_only: bool = False
+    #: Who of the user's teams is away, and to whom their work goes (policy order).
+    away: tuple[Delegation, ...] = ()
 
     @property
     def pages(self) -> int:

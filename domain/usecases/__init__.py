@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from domain.ports import StatementParser, UnitOfWorkFactory
 from domain.usecases.claims import Claims
 from domain.usecases.decisions import Decisions
+from domain.usecases.delegations import Delegations
 from domain.usecases.digests import Digests
 from domain.usecases.dispute_log import DisputeLog
 from domain.usecases.disputes import Disputes
@@ -34,6 +35,7 @@ class UseCases:
     intake: Intake
     decisions: Decisions
     claims: Claims
+    delegations: Delegations
     ladder: Ladder
     digests: Digests
     disputes: Disputes
@@ -56,6 +58,7 @@ class UseCases:
             intake=Intake(uow=uow, policy=policy),
             decisions=Decisions(uow=uow, policy=policy),
             claims=Claims(uow=uow, policy=policy),
+            delegations=Delegations(uow=uow, policy=policy),
             ladder=Ladder(uow=uow, policy=policy),
             digests=Digests(uow=uow, policy=policy),
             disputes=Disputes(uow=uow, policy=policy),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from domain import sla, states
+from domain.delegation import may_take, resolve
 from domain.errors import DomainError, InvalidCommand, NotAuthorized, NothingToClaim, User
 from domain.items import Item, ReviewState
 from domain.permissions import OVERSEERS, check_not_read_only, roles_of
@@ -70,10 +71,25 @@ class Claims(UseCase):
         )
 
     async def assign(self, *, item_id: int, actor: str, assignee: str, now: datetime) -> Outcome:
-        """Hands the item to a reviewer: leads and officers assign anyone, reviewers themselves."""
+        """Hands the item to a reviewer: leads and officers assign anyone, reviewers themselves.
+
+        Someone away gets nothing: the item goes to their delegate instead, unless the
+        delegate prepared it or already approved it (then the assignment is refused).
+        """
         policy = self._tx.policy().policy
+        async with self._tx.uow(read_only=True) as uow:
+            delegations = await uow.people.active_delegations(now=now)
+        chosen = assignee
+        assignee = resolve(chosen, delegations, now)
 
         def move(item: Item) -> states.Transition:
+            if assignee != chosen and not may_take(item, assignee):
+                raise InvalidCommand(
+                    User(chosen),
+                    " is away and their delegate ",
+                    User(assignee),
+                    f" may not take {item.human_id} (prepared or approved it)",
+                )
             if assignee != actor and not roles_of(policy, actor, item.team) & OVERSEERS:
                 raise NotAuthorized(
                     "only team leads and compliance officers assign items to others"

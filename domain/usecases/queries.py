@@ -160,6 +160,12 @@ class Queries(UseCase):
                 states=OPEN_STATES, teams=teams, assignee=user, limit=page_size, offset=offset
             )
             unclaimed = await uow.items.claimable(teams=team_names, limit=page_size, offset=offset)
+            members = {
+                u for t in policy.teams if t.name in team_names for u in (*t.reviewers, *t.leads)
+            }
+            away = tuple(
+                d for d in await uow.people.active_delegations(now=now) if d.user in members
+            )
             ledger = None
             if Role.COMPLIANCE in roles_of(policy, user, None):
                 ledger = LedgerHealth(
@@ -187,6 +193,7 @@ class Queries(UseCase):
             page_size=page_size,
             ledger=ledger,
             read_only=is_read_only(policy, user),
+            away=away,
         )
 
     async def remember_home_page(self, *, user: str, page: int, now: datetime) -> None:

@@ -41,6 +41,11 @@ SUBCOMMANDS: tuple[tuple[str, str], ...] = (
     ("note ID text", "add a note to an item's dispute"),
     ("assign ID @user", "hand the item to someone"),
     ("stats", "desk counts"),
+    (
+        "away until DATE delegate @user [note]",
+        "hand your work, new assignments and reminders to a teammate while away",
+    ),
+    ("back", "end your delegation: new work reaches you again"),
 )
 
 #: Most stats a reply lists (the rest are summarised as a count).
