@@ -10,13 +10,16 @@ back to the queue instead), so maker-checker and dual control hold through it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from domain.errors import InvalidCommand, User
 from domain.items import Item
+from domain.notifications import NoticeKind, Notification
 from domain.policy import Policy
+from domain.templates import DisputeOverdue, Reminder
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,3 +92,26 @@ def may_take(item: Item, delegate: str) -> bool:
     if item.facts.prepared_by is not None and item.facts.prepared_by == delegate:
         return False
     return delegate not in {a.user for a in item.approvals}
+
+
+def is_reminder(notice: Notification) -> bool:
+    """Whether ``notice`` is a reminder DM to a person (what follows a delegation)."""
+    return notice.kind is NoticeKind.DM and isinstance(notice.payload, Reminder | DisputeOverdue)
+
+
+def redirect_reminders(
+    notices: Sequence[Notification], delegations: Iterable[Delegation], now: datetime
+) -> list[Notification]:
+    """The notices with each reminder DM to someone away sent to their delegate instead
+    (same dedupe key: it is the same reminder, so it is still sent once)."""
+    running = [d for d in delegations if d.active(now)]
+    if not running:
+        return list(notices)
+    out = []
+    for notice in notices:
+        if is_reminder(notice):
+            target = resolve(notice.target, running, now)
+            if target != notice.target:
+                notice = dataclasses.replace(notice, target=target)
+        out.append(notice)
+    return out

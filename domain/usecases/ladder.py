@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from domain import notifications, sla, states
 from domain.audit.records import AuditEntry
+from domain.delegation import is_reminder, redirect_reminders
 from domain.items import Item
 from domain.policy import Policy
 from domain.ports import UnitOfWork
@@ -76,6 +77,10 @@ class Ladder(UseCase):
                 entries.extend(climbed[0])
                 notices.extend(climbed[1])
                 result.taken[step.rung.name.lower()] += 1
+            # Reminders to someone away reach their delegate.
+            if any(is_reminder(n) for n in notices):
+                away = await uow.people.active_delegations(now=now)
+                notices = redirect_reminders(notices, away, now)
             # One audit append and one enqueue for the whole batch (as ingest does).
             await uow.audit.append(entries)
             await uow.outbox.enqueue(notices, now=now)

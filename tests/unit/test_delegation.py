@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.delegation import Delegation, away_until, check_delegation, may_take, resolve
+from domain.delegation import (
+    Delegation,
+    away_until,
+    check_delegation,
+    may_take,
+    redirect_reminders,
+    resolve,
+)
 from domain.errors import InvalidCommand
+from domain.notifications import NoticeKind, Notification
+from domain.templates import Assigned, Reminder
 from tests.builders import make_facts, make_item, make_policy
 
 NOW = datetime(2026, 12, 1, 9, tzinfo=UTC)
@@ -96,3 +106,24 @@ def test_no_delegation_hands_an_item_to_its_preparer_or_its_first_approver(
     if may_take(item, target):
         assert target != preparer
         assert target != approver
+
+
+def test_reminders_to_someone_away_reach_their_delegate_and_nothing_else_moves() -> None:
+    reminder = Notification(
+        kind=NoticeKind.DM, target="U0A", dedupe_key="dm:remind:1", item_id=1, payload=Reminder()
+    )
+    assigned = Notification(
+        kind=NoticeKind.DM,
+        target="U0A",
+        dedupe_key="dm:assigned:1",
+        item_id=1,
+        payload=Assigned(by="U0LEAD"),
+    )
+    other = dataclasses.replace(reminder, target="U0C", dedupe_key="dm:remind:2")
+    out = redirect_reminders([reminder, assigned, other], [away("U0A", "U0B")], NOW)
+    assert [(n.target, n.dedupe_key) for n in out] == [
+        ("U0B", "dm:remind:1"),
+        ("U0A", "dm:assigned:1"),
+        ("U0C", "dm:remind:2"),
+    ]
+    assert redirect_reminders([reminder], [away("U0A", "U0B")], LATER) == [reminder]
