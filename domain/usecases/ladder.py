@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from domain import notifications, sla, states
+from domain import escalation, notifications, sla, states
 from domain.audit.records import AuditEntry
 from domain.delegation import is_reminder, redirect_reminders
 from domain.items import Item
@@ -120,10 +120,15 @@ class Ladder(UseCase):
         None when another writer got there first (nothing was written).
         """
         rung = step.rung
+        after = sla.threshold(rung, policy, item)
+        assert after is not None  # a rung with no edge never falls due
         reason = (
-            f"not decided within {_fmt(sla.threshold(rung, policy))} "
+            f"not decided within {_fmt(after)} "
             f"({'working time' if policy.calendar else 'wall time'})"
         )
+        if policy.escalation is not None:
+            reached = escalation.tier_of(policy, dataclasses.replace(item, ladder_level=rung))
+            reason += f"; now with tier {reached.name}"
         transition = states.climb_ladder(
             item, rung=rung, skipped=step.skipped, reason=reason, now=now
         )

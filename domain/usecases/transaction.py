@@ -301,6 +301,7 @@ class Transactions:
         seen: list[Item] = []
         try:
             return await self._decide(
+                action=action,
                 item_id=item_id,
                 actor=actor,
                 now=now,
@@ -323,6 +324,7 @@ class Transactions:
     async def _decide(
         self,
         *,
+        action: states.Action,
         item_id: int,
         actor: str,
         now: datetime,
@@ -346,7 +348,7 @@ class Transactions:
                 return Outcome(item=item, noop=True)
 
             def check() -> None:
-                roles = check_can_act(policy, item, actor)
+                roles = check_can_act(policy, item, actor, action.value)
                 if claim_check:
                     check_not_someone_elses_claim(item, actor, roles)
                 check_version(item, expected_version)
