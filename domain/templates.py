@@ -44,6 +44,7 @@ class Template(StrEnum):
     AUDIT_CHECKPOINT = "audit_checkpoint"
     DISPUTE_OVERDUE = "dispute_overdue"
     UNASSIGNED = "unassigned"
+    TIER_REACHED = "tier_reached"
 
 
 class Severity(StrEnum):
@@ -232,6 +233,14 @@ class Unassigned(_TemplateRecord):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TierReached(_TemplateRecord):
+    """An escalation tier's channel hears that an item reached the tier ``tier``."""
+
+    template: ClassVar[Template] = Template.TIER_REACHED
+    tier: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DeadLetter(_TemplateRecord):
     """Compliance hears that an item is dead-lettered."""
 
@@ -401,6 +410,7 @@ AlertTemplate = (
     | Escalated
     | Assigned
     | Unassigned
+    | TierReached
     | DeadLetter
     | DisputeOverdue
     | PolicyInvalid
@@ -524,5 +534,7 @@ def _decode_alert(data: Mapping[str, Any]) -> AlertNotice:
             return DisputeOverdue.from_json(data)
         case Template.UNASSIGNED:
             return Unassigned.from_json(data)
+        case Template.TIER_REACHED:
+            return TierReached.from_json(data)
         case _:
             assert_never(template)

@@ -12,6 +12,7 @@ from domain.delegation import is_reminder, redirect_reminders
 from domain.items import Item
 from domain.policy import Policy
 from domain.ports import UnitOfWork
+from domain.templates import TierReached
 from domain.usecases.transaction import UseCase, item_entries
 
 
@@ -126,7 +127,8 @@ class Ladder(UseCase):
             f"not decided within {_fmt(after)} "
             f"({'working time' if policy.calendar else 'wall time'})"
         )
-        if policy.escalation is not None:
+        reached = None
+        if policy.escalation is not None and rung is not sla.Rung.REMIND:
             reached = escalation.tier_of(policy, dataclasses.replace(item, ladder_level=rung))
             reason += f"; now with tier {reached.name}"
         transition = states.climb_ladder(
@@ -139,6 +141,17 @@ class Ladder(UseCase):
         notices += notifications.ladder_notices(
             written, rung.value, policy, now, state_changed=written.state is not item.state
         )
+        if reached is not None and reached.channel:
+            assert written.id is not None
+            notices.append(
+                notifications.Notification(
+                    kind=notifications.NoticeKind.ALERT,
+                    target=reached.channel,
+                    dedupe_key=f"alert:tier:{written.id}:{reached.name}:v{written.version}",
+                    item_id=written.id,
+                    payload=TierReached(tier=reached.name),
+                )
+            )
         return item_entries(written, transition.events, now), notices
 
     async def refresh_deadlines(self, *, now: datetime, batch: int = 500) -> int:

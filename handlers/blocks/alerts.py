@@ -32,6 +32,7 @@ from domain.templates import (
     Reminder,
     ReminderUnclaimed,
     SlaEscalated,
+    TierReached,
     Unassigned,
     UnknownNotice,
 )
@@ -119,6 +120,13 @@ def _headline(payload: Alert, item: Item | None) -> tuple[str, str]:
             else:
                 said = f" by {mention(by)}." if by else "."
             return (f"{ref} was assigned to you", f":inbox_tray: *{ref} was assigned to you*{said}")
+        case TierReached():
+            tier = user_text(payload.tier, 80, one_line=True)
+            return (
+                f"{ref} reached escalation tier {tier}",
+                f":arrow_double_up: *{ref} reached escalation tier {tier}*: it was not "
+                "decided in time. This tier's members can act on it now.",
+            )
         case Unassigned():
             reasons = user_text(payload.reasons, 1500, one_line=True)
             return (

@@ -32,6 +32,7 @@ from domain.templates import (
     ReminderUnclaimed,
     SlaEscalated,
     Template,
+    TierReached,
     Unassigned,
     UnknownNotice,
     Verdict,
@@ -210,6 +211,12 @@ STORED: list[tuple[NoticeKind, dict[str, Any], NoticeBody, Links]] = [
         NoticeKind.DM,
         {"template": "unassigned", "reasons": "U0A: at capacity (5 of 5 open)"},
         Unassigned(reasons="U0A: at capacity (5 of 5 open)"),
+        Links(),
+    ),
+    (
+        NoticeKind.ALERT,
+        {"template": "tier_reached", "tier": "controllers"},
+        TierReached(tier="controllers"),
         Links(),
     ),
 ]
