@@ -10,6 +10,8 @@ from domain.delegation import may_take, resolve
 from domain.errors import DomainError, InvalidCommand, NotAuthorized, NothingToClaim, User
 from domain.items import Item, ReviewState
 from domain.permissions import OVERSEERS, check_not_read_only, roles_of
+from domain.policy import AssignmentMode
+from domain.usecases.assignment import auto_assign
 from domain.usecases.transaction import Outcome, UseCase, refusal_entry
 
 #: How many of the best unclaimed items a claim tries before giving up on a busy queue.
@@ -148,3 +150,17 @@ class Claims(UseCase):
                     released.append(written)
             await uow.commit()
         return released
+
+    async def assign_waiting(self, *, now: datetime, limit: int = 200) -> list[Item]:
+        """Assigns the waiting immediate items of ``auto`` teams to whoever is eligible
+        now (capacity freed, someone back, a claim released): the sweeper's second half.
+        Items nobody can take keep waiting; their leads were told once already."""
+        loaded = self._tx.policy()
+        auto = [t.name for t in loaded.policy.teams if t.assignment is AssignmentMode.AUTO]
+        if not auto:
+            return []
+        async with self._tx.uow() as uow:
+            waiting = await uow.items.claimable(teams=auto, limit=limit)
+            written = await auto_assign(self._tx, uow, waiting, now)
+            await uow.commit()
+        return [i for i in written if i.assignee is not None]

@@ -144,3 +144,22 @@ async def test_a_pull_team_is_never_assigned_automatically(
     await uc.intake.ingest(rows(make_facts(external_id="E", amount=BIG)), now=clock.now())
     (item,) = uow_factory.items
     assert item.assignee is None and item.state is ReviewState.PENDING
+
+
+async def test_waiting_items_go_to_whoever_is_eligible_once_capacity_frees(
+    uc: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+) -> None:
+    await uc.intake.ingest(
+        rows(*(make_facts(external_id=f"E{n}", amount=BIG) for n in range(7))), now=clock.now()
+    )
+    assert await uc.claims.assign_waiting(now=clock.now()) == []  # everyone is full
+    carols = next(i for i in uow_factory.items if i.assignee == "U0CAROL")
+    assert carols.id is not None
+    later = clock.now() + timedelta(minutes=1)
+    await uc.decisions.reject(
+        item_id=carols.id, actor="U0CAROL", reason="the counterparty is wrong", now=later
+    )
+    (assigned,) = await uc.claims.assign_waiting(now=later)
+    assert assigned.assignee == "U0CAROL"
+    waiting = [i for i in uow_factory.items if i.state is ReviewState.PENDING]
+    assert waiting == []
