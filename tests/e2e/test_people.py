@@ -72,7 +72,7 @@ async def test_auto_assignment_fills_capacity_then_tells_the_lead_once(
     await wait_told(desk, "U0ALICE", items[0].human_id, 1)
     await wait_told(desk, "U0LEAD", NOBODY, 1)
     assert "U0ALICE: at capacity (1 of 1 open)" in desk.said_to("U0LEAD")
-    assert "automatically" in desk.said_to("U0BOB")
+    await wait_told(desk, "U0BOB", "automatically", 1)
     # More items while everyone is full: one message per item, never twice for one.
     await desk.ingest(1)
     await ingest_rows(desk.container, [])  # a re-run with nothing new says nothing
