@@ -69,6 +69,9 @@ async def auto_assign(
     loads = dict(await uow.people.open_counts(users))
     accuracy = await uow.people.accuracy(users, since=now - policy.assignment.accuracy_window)
     away = {d.user for d in await uow.people.active_delegations(now=now)}
+    # Decided one after the other (each assignment counts towards the next one's load),
+    # then written, audited and announced together: one update batch, one append.
+    steps: list[tuple[Item, Item, tuple[states.Event, ...]]] = []
     out: list[Item] = []
     for item in wanted:
         team = policy.team(item.team or "")
@@ -90,12 +93,16 @@ async def auto_assign(
             dataclasses.replace(e, data={**e.data, "reasons": choice.reasons, "mode": "auto"})
             for e in transition.events
         )
-        written = await tx.update(uow, transition.item, expected_version=item.version)
-        if written is None:  # changed meanwhile (claimed by hand): leave it be
-            continue
-        await tx.record(uow, [(item, written, events)], now)
+        steps.append((item, tx.clocked(transition.item), events))
         loads[user] = loads.get(user, 0) + 1
-        out.append(written)
+    if steps:
+        # Changed meanwhile (claimed by hand): left as its new holder has it.
+        stale = set(
+            await uow.items.update_many([(after, before.version) for before, after, _ in steps])
+        )
+        kept = [step for step in steps if step[1].id not in stale]
+        await tx.record(uow, kept, now)
+        out.extend(after for _, after, _ in kept)
     return out
 
 
