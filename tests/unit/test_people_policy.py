@@ -5,10 +5,18 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+import yaml
 
 from domain.errors import PolicyError
 from domain.items import ItemKind, RiskTier
-from domain.policy import DEFAULT_CAPACITY, DEFAULT_CERTIFICATION, AssignmentMode, PersonRole
+from domain.policy import (
+    DEFAULT_CAPACITY,
+    DEFAULT_CERTIFICATION,
+    AssignmentMode,
+    PersonRole,
+    Policy,
+    policy_version,
+)
 from tests.builders import make_policy, policy_text
 
 
@@ -116,8 +124,21 @@ def test_auto_mode_and_the_people_section_change_the_version_but_not_an_old_poli
 
 
 def _teams() -> list[dict[str, object]]:
-    import yaml
-
     data = yaml.safe_load(policy_text())
     teams: list[dict[str, object]] = data["teams"]
     return teams
+
+
+def test_people_and_a_graph_survive_the_policy_cache_round_trip() -> None:
+    loaded = make_policy(
+        people=[{"id": "U0NEW", "teams": ["treasury"], "capacity": 3}],
+        escalation={
+            "tiers": [{"name": "r", "role": "reviewer"}, {"name": "l", "role": "lead"}],
+            "edges": [{"from": "r", "to": "l", "after": "30h", "when": {"min_amount": "5"}}],
+        },
+    )
+    again = Policy.model_validate(loaded.policy.model_dump(mode="json"))
+    assert again == loaded.policy
+    assert policy_version(again) == loaded.version
+    treasury = again.team("treasury")
+    assert treasury is not None and treasury.reviewers.count("U0NEW") == 1
