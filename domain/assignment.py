@@ -57,6 +57,8 @@ class Need:
     level: int
     preparer: str | None
     approvers: frozenset[str] = frozenset()
+    #: Who just let the item's lease run out (not offered it again at once).
+    let_go: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,6 +102,8 @@ def ineligibility(candidate: Candidate, need: Need, away: Set[str]) -> str | Non
         return "already approved it"
     if candidate.user in away:
         return "away"
+    if candidate.user == need.let_go:
+        return "let its lease run out"
     if candidate.certification < need.level:
         return f"certified {candidate.certification}, needs {need.level}"
     if candidate.open_items >= candidate.capacity:

@@ -5,7 +5,7 @@ eligible the item waits unassigned and the team's leads are told once."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from domain import states
@@ -34,7 +34,7 @@ def needs_auto_assignment(item: Item, loaded: LoadedPolicy) -> bool:
     )
 
 
-def need_of(item: Item, loaded: LoadedPolicy) -> Need:
+def need_of(item: Item, loaded: LoadedPolicy, let_go: str | None = None) -> Need:
     """What ``item`` asks of its reviewer under the policy."""
     facts = item.facts
     level = loaded.policy.assignment.level_needed(
@@ -44,16 +44,22 @@ def need_of(item: Item, loaded: LoadedPolicy) -> Need:
         level=level,
         preparer=facts.prepared_by,
         approvers=frozenset(a.user for a in item.approvals),
+        let_go=let_go,
     )
 
 
 async def auto_assign(
-    tx: Transactions, uow: UnitOfWork, items: Sequence[Item], now: datetime
+    tx: Transactions,
+    uow: UnitOfWork,
+    items: Sequence[Item],
+    now: datetime,
+    let_go: Mapping[int, str] | None = None,
 ) -> list[Item]:
     """Assigns each of ``items`` that :func:`needs_auto_assignment`, best item first,
     inside the caller's transaction; returns the items as written (assigned or not).
 
     Loads count each assignment made here, so one batch never overfills a reviewer.
+    ``let_go`` names, by item id, who just let its lease run out: offered to someone else.
     """
     loaded = tx.policy()
     policy = loaded.policy
@@ -78,7 +84,7 @@ async def auto_assign(
         assert team is not None and item.id is not None
         choice = choose(
             candidates_of(policy, team, open_items=loads, accuracy=accuracy),
-            need_of(item, loaded),
+            need_of(item, loaded, (let_go or {}).get(item.id)),
             away,
         )
         if choice.assignee is None:

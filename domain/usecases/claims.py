@@ -139,6 +139,7 @@ class Claims(UseCase):
     async def release_expired_claims(self, *, now: datetime, limit: int = 500) -> list[Item]:
         """Returns claims whose lease ended to the queue (the claim sweeper)."""
         released: list[Item] = []
+        holders: dict[int, str] = {}
         async with self._tx.uow() as uow:
             for item in await uow.items.expired_claims(now=now, limit=limit):
                 transition = states.release(
@@ -148,6 +149,10 @@ class Claims(UseCase):
                 if written is not None:
                     await self._tx.record(uow, [(item, written, transition.events)], now)
                     released.append(written)
+                    if written.id is not None and item.assignee is not None:
+                        holders[written.id] = item.assignee
+            # Auto teams: straight to the next eligible reviewer, not back to the holder.
+            await auto_assign(self._tx, uow, released, now, let_go=holders)
             await uow.commit()
         return released
 

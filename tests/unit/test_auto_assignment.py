@@ -163,3 +163,21 @@ async def test_waiting_items_go_to_whoever_is_eligible_once_capacity_frees(
     assert assigned.assignee == "U0CAROL"
     waiting = [i for i in uow_factory.items if i.state is ReviewState.PENDING]
     assert waiting == []
+
+
+async def test_an_expired_lease_goes_to_the_next_eligible_reviewer_not_back(
+    uc: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock, loaded: LoadedPolicy
+) -> None:
+    await uc.intake.ingest(rows(make_facts(external_id="E", amount=BIG)), now=clock.now())
+    (item,) = uow_factory.items
+    assert item.assignee == "U0ALICE"
+    later = clock.now() + loaded.policy.sla.claim_ttl + timedelta(minutes=1)
+    (released,) = await uc.claims.release_expired_claims(now=later)
+    (now_held,) = uow_factory.items
+    assert now_held.assignee == "U0BOB" and now_held.state is ReviewState.ASSIGNED
+    assigned = [e for e in uow_factory.store.audit if e.event == "item.assigned"]
+    assert [e.data["assignee"] for e in assigned if isinstance(e.data, dict)] == [
+        "U0ALICE",
+        "U0BOB",
+    ]
+    assert released.id == item.id
