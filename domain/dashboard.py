@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from domain.delegation import Delegation
 from domain.items import Item
 from domain.ledger_status import LedgerHealth
 
@@ -55,6 +56,8 @@ class Dashboard:
     read_only: bool = False
     #: Bank statements of the user's teams waiting for Stage 1 review.
     statements_awaiting: int = 0
+    #: Who of the user's teams is away, and to whom their work goes (policy order).
+    away: tuple[Delegation, ...] = ()
 
     @property
     def pages(self) -> int:

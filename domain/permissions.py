@@ -34,6 +34,7 @@ from enum import StrEnum
 from typing import assert_never
 
 from domain.errors import NotAuthorized, NotVisible, User
+from domain.escalation import check_tier_permits, members, tier_of
 from domain.items import Item, ReviewState, format_human_id
 from domain.policy import Policy
 from domain.sla import SETTLED, Rung
@@ -144,16 +145,26 @@ def check_not_read_only(policy: Policy, user: str) -> None:
         raise NotAuthorized(READ_ONLY_REASON)
 
 
-def check_can_act(policy: Policy, item: Item, user: str) -> frozenset[Role]:
+def check_can_act(
+    policy: Policy, item: Item, user: str, action: str | None = None
+) -> frozenset[Role]:
     """Raises NotAuthorized unless ``user`` may decide on ``item`` now; returns the roles.
 
     Someone who may not even see the item is told only that (:class:`NotVisible`), so
     a refused decision reveals no more than a refused read. An auditor sees every item
-    and is refused every decision (:func:`check_not_read_only`).
+    and is refused every decision (:func:`check_not_read_only`). With an escalation
+    graph in the policy, members of the tier the item sits in may act on it, and the
+    tiers' permissions apply to ``action`` (:func:`domain.escalation.check_tier_permits`).
     """
     check_can_see(policy, item, Person(user))
     check_not_read_only(policy, user)
+    if action is not None:
+        check_tier_permits(policy, item, user, action)
     roles = roles_of(policy, user, item.team)
+    if policy.escalation is not None and item.state not in SETTLED:
+        in_tier = user in members(policy, tier_of(policy, item), item.team)
+        if in_tier and item.ladder_level >= Rung.ESCALATE and roles:
+            return roles
     # A dead letter stays compliance's even while someone holds a claim on it.
     if item.state is ReviewState.DEAD_LETTER or (
         item.ladder_level >= Rung.DEAD_LETTER and item.state not in SETTLED

@@ -7,6 +7,7 @@ never rewrites history.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -14,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -35,7 +37,7 @@ from pydantic import (
 
 from domain.accounts import Accounts
 from domain.errors import MoneyError, PolicyError
-from domain.items import RiskTier
+from domain.items import ItemKind, RiskTier
 from domain.money import canonical_decimal, normalize_currency, parse_decimal
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
@@ -173,6 +175,13 @@ class DualControl(_Strict):
     variance_pct: Dec
 
 
+class AssignmentMode(StrEnum):
+    """How a team's immediate items reach a reviewer."""
+
+    PULL = "pull"  # reviewers claim (today's behaviour); leads assign by hand
+    AUTO = "auto"  # each new immediate item is assigned at once to the best eligible reviewer
+
+
 class Team(_Strict):
     """A review team: who reviews, who leads, and which items it owns."""
 
@@ -182,6 +191,11 @@ class Team(_Strict):
     leads: list[str] = Field(default_factory=list)
     entities: list[str] = Field(default=["*"])
     currencies: list[TeamCurrency] = Field(default=["*"])
+    assignment: AssignmentMode = Field(
+        default=AssignmentMode.PULL,
+        description="pull: reviewers claim items (the default); auto: each new immediate "
+        "item is assigned at once to an eligible reviewer.",
+    )
 
     def owns(self, *, entity: str, currency: str) -> int:
         """How specifically this team owns an item: 0 not at all, higher is more specific."""
@@ -190,6 +204,281 @@ class Team(_Strict):
         if not entity_hit or not currency_hit:
             return 0
         return entity_hit * 3 + currency_hit
+
+
+class PersonRole(StrEnum):
+    """What a person listed under ``people`` is."""
+
+    REVIEWER = "reviewer"
+    LEAD = "lead"
+    CONTROLLER = "controller"
+    COMPLIANCE_OFFICER = "compliance_officer"
+    AUDITOR = "auditor"
+
+
+#: Defaults of a person the policy names only in a team's lists (or not at all).
+DEFAULT_CERTIFICATION = 1
+DEFAULT_CAPACITY = 10
+
+
+class PersonEntry(_Strict):
+    """One person: the teams they work in, how far they are certified, how much they hold.
+
+    ``teams`` with the ``reviewer`` (or ``lead``) role add the person to those teams'
+    ``reviewers`` (or ``leads``); ``compliance_officer`` and ``auditor`` add them to the
+    compliance section. Team lists and ``people`` are one membership, seen two ways.
+    """
+
+    id: str = Field(min_length=1, description="Slack user id.")
+    teams: list[str] = Field(default_factory=list)
+    certification: int = Field(
+        default=DEFAULT_CERTIFICATION, ge=0, le=9, description="Certification level (0-9)."
+    )
+    capacity: int = Field(
+        default=DEFAULT_CAPACITY, ge=1, description="Most open items assigned at once."
+    )
+    roles: list[PersonRole] = Field(default=[PersonRole.REVIEWER])
+
+
+class CertificationRule(_Strict):
+    """An item matching every condition given needs at least ``level`` to be reviewed.
+
+    No condition at all matches every item. The level an item needs is the highest of
+    the rules it matches (0 when none does).
+    """
+
+    level: int = Field(ge=1, le=9)
+    min_amount: Dec | None = Field(
+        default=None, description="Reporting amount at or above which the rule applies."
+    )
+    risk_tiers: list[RiskTier] = Field(default_factory=list)
+    kinds: list[ItemKind] = Field(default_factory=list)
+
+    @field_validator("min_amount")
+    @classmethod
+    def _not_negative(cls, value: Decimal | None) -> Decimal | None:
+        if value is not None and value < 0:
+            raise ValueError("min_amount must not be negative")
+        return value
+
+    def matches(
+        self, *, reporting_amount: Decimal | None, risk_tier: RiskTier | None, kind: ItemKind
+    ) -> bool:
+        """Whether an item with these facts falls under the rule (an unknown amount is
+        treated as reaching any ``min_amount``: it needs the stricter review)."""
+        if self.min_amount is not None and (
+            reporting_amount is not None and abs(reporting_amount) < self.min_amount
+        ):
+            return False
+        if self.risk_tiers and risk_tier not in self.risk_tiers:
+            return False
+        return not (self.kinds and kind not in self.kinds)
+
+
+class Assignment(_Strict):
+    """Automatic assignment: what an item needs and how reviewers are ranked."""
+
+    certification: list[CertificationRule] = Field(default_factory=list)
+    accuracy_window: Duration = Field(
+        default="90d",
+        validate_default=True,
+        description="How far back a reviewer's decisions count towards their accuracy.",
+    )
+
+    def level_needed(
+        self, *, reporting_amount: Decimal | None, risk_tier: RiskTier | None, kind: ItemKind
+    ) -> int:
+        """The certification an item needs: the highest matching rule's level, else 0."""
+        levels = [
+            r.level
+            for r in self.certification
+            if r.matches(reporting_amount=reporting_amount, risk_tier=risk_tier, kind=kind)
+        ]
+        return max(levels, default=0)
+
+
+class TierRole(StrEnum):
+    """Who is in a tier, when the tier names a role rather than its members."""
+
+    REVIEWER = "reviewer"  # the item's team's reviewers
+    LEAD = "lead"  # the item's team's leads
+    CONTROLLER = "controller"  # people with the controller role
+    COMPLIANCE_OFFICER = "compliance_officer"  # compliance.officers
+
+
+class Tier(_Strict):
+    """One escalation tier: who is in it, what they may do, where they hear of an item."""
+
+    name: str = Field(min_length=1)
+    members: list[str] = Field(default_factory=list, description="Slack user ids.")
+    role: TierRole | None = Field(default=None, description="Or: everyone holding this role.")
+    approve_up_to: Dec | None = Field(
+        default=None,
+        description="Most (reporting amount) this tier approves; no limit when absent.",
+    )
+    write_off: bool = Field(default=True, description="Whether this tier may write off.")
+    read_only: bool = Field(default=False, description="Sees, decides nothing.")
+    channel: str | None = Field(
+        default=None, description="Slack channel also told when an item reaches the tier."
+    )
+
+    @model_validator(mode="after")
+    def _who(self) -> Tier:
+        if bool(self.members) == (self.role is not None):
+            raise ValueError("give either members or a role (exactly one)")
+        return self
+
+
+class EdgeCondition(_Strict):
+    """When an edge applies: every condition given must hold (none: always)."""
+
+    min_amount: Dec | None = None
+    risk_tiers: list[RiskTier] = Field(default_factory=list)
+    kinds: list[ItemKind] = Field(default_factory=list)
+
+    def holds(
+        self, *, reporting_amount: Decimal | None, risk_tier: RiskTier | None, kind: ItemKind
+    ) -> bool:
+        """Whether an item with these facts meets the condition (an amount without a
+        rate meets any ``min_amount``)."""
+        if self.min_amount is not None and (
+            reporting_amount is not None and abs(reporting_amount) < self.min_amount
+        ):
+            return False
+        if self.risk_tiers and risk_tier not in self.risk_tiers:
+            return False
+        return not (self.kinds and kind not in self.kinds)
+
+
+class Edge(_Strict):
+    """An item in tier ``source`` moves to ``target`` once ``after`` of SLA time has run
+    (counted from when review started, like the ladder), if ``when`` holds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    source: str = Field(alias="from", min_length=1)
+    target: str = Field(alias="to", min_length=1)
+    after: Duration
+    when: EdgeCondition = Field(default_factory=EdgeCondition)
+
+
+class Escalation(_Strict):
+    """The escalation tiers and the edges between them: a DAG rooted at the first tier.
+
+    The ladder follows it: an item starts in the first tier; the first edge out of its
+    tier (in file order) whose condition holds is its escalation, the next one from
+    there its dead letter. Paths are at most two edges long (the ladder's two rungs
+    after the reminder).
+    """
+
+    tiers: list[Tier] = Field(min_length=1)
+    edges: list[Edge] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _graph(self) -> Escalation:
+        check_graph(self)
+        return self
+
+    def tier(self, name: str) -> Tier | None:
+        """The tier with that name."""
+        for tier in self.tiers:
+            if tier.name == name:
+                return tier
+        return None
+
+
+def check_graph(graph: Escalation) -> None:
+    """Validates tiers and edges: unique names, known ends, no cycle (named), every tier
+    reachable from the first, paths of at most two edges, times growing along a path.
+
+    Raises:
+        ValueError: naming the tier or edge and the reason.
+    """
+    names = [t.name for t in graph.tiers]
+    dupes = sorted(n for n, seen in Counter(names).items() if seen > 1)
+    if dupes:
+        raise ValueError(f"tiers: names must be unique; repeated: {', '.join(dupes)}")
+    known = set(names)
+    out: dict[str, list[Edge]] = {n: [] for n in names}
+    for index, edge in enumerate(graph.edges):
+        for end, value in (("from", edge.source), ("to", edge.target)):
+            if value not in known:
+                raise ValueError(f"edges[{index}].{end}: no tier named {value!r}")
+        out[edge.source].append(edge)
+    cycle = _find_cycle(names, out)
+    if cycle:
+        raise ValueError(f"edges: cycle {' -> '.join(cycle)}")
+    root = names[0]
+    reached = {root}
+    frontier = [root]
+    while frontier:
+        current = frontier.pop()
+        for edge in out[current]:
+            if edge.target not in reached:
+                reached.add(edge.target)
+                frontier.append(edge.target)
+    for index, name in enumerate(names):
+        if name not in reached:
+            raise ValueError(f"tiers[{index}]: tier {name!r} cannot be reached from {root!r}")
+    for edge in out[root]:
+        for second in out[edge.target]:
+            if out[second.target]:
+                raise ValueError(
+                    f"edges: {root} -> {edge.target} -> {second.target} -> "
+                    f"{out[second.target][0].target} is longer than the ladder's two "
+                    "escalation rungs"
+                )
+            if second.after <= edge.after:
+                raise ValueError(
+                    f"edges: {edge.target} -> {second.target} must come after "
+                    f"{root} -> {edge.target} ({format_duration(edge.after)})"
+                )
+
+
+def _find_cycle(names: list[str], out: dict[str, list[Edge]]) -> list[str] | None:
+    """A cycle as tier names (first repeated at the end), or None. Depth-first, in file
+    order, so the same graph always names the same cycle."""
+    state: dict[str, int] = {}  # 1 on the path, 2 done
+    path: list[str] = []
+
+    def visit(name: str) -> list[str] | None:
+        state[name] = 1
+        path.append(name)
+        for edge in out[name]:
+            nxt = edge.target
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt) :], nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        path.pop()
+        state[name] = 2
+        return None
+
+    for name in names:
+        if name not in state:
+            found = visit(name)
+            if found:
+                return found
+    return None
+
+
+@functools.lru_cache(maxsize=64)
+def default_escalation(sla: Sla) -> Escalation:
+    """Today's ladder as a graph: reviewers, then leads at ``escalate_after``, then
+    compliance at ``dead_letter_after`` (the reminder stays ``remind_after``)."""
+    return Escalation(
+        tiers=[
+            Tier(name="reviewers", role=TierRole.REVIEWER),
+            Tier(name="leads", role=TierRole.LEAD),
+            Tier(name="compliance", role=TierRole.COMPLIANCE_OFFICER),
+        ],
+        edges=[
+            Edge(source="reviewers", target="leads", after=sla.escalate_after),
+            Edge(source="leads", target="compliance", after=sla.dead_letter_after),
+        ],
+    )
 
 
 class Compliance(_Strict):
@@ -462,9 +751,21 @@ class Policy(_Strict):
         description="Optional: approvals at or above this reporting amount need the "
         "amount retyped (no step-up when absent).",
     )
+    people: list[PersonEntry] = Field(
+        default_factory=list,
+        description="Per person: teams, certification, capacity and roles. Adds to the "
+        "teams' reviewers/leads lists; anyone not listed here gets the defaults.",
+    )
     teams: list[Team] = Field(min_length=1)
     compliance: Compliance
+    assignment: Assignment = Field(default_factory=Assignment)
     sla: Sla = Sla()
+    escalation: Escalation | None = Field(
+        default=None,
+        description="Escalation tiers and edges (a DAG); absent: today's ladder as the "
+        "default graph, reviewers -> leads (sla.escalate_after) -> compliance "
+        "(sla.dead_letter_after).",
+    )
     digest: Digest = Digest()
     calendar: BusinessCalendar | None = None
     accounts: Accounts | None = Field(
@@ -481,6 +782,40 @@ class Policy(_Strict):
         default=Ledger(),
         description="The ERP export's column for each general-ledger field (optional).",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _people_join_teams(cls, data: Any) -> Any:
+        """Adds each person to the team and compliance lists their roles name, so every
+        rule that asks "who reviews this team" reads one membership."""
+        if not isinstance(data, dict) or not isinstance(data.get("people"), list):
+            return data
+        return merge_people(data)
+
+    @field_validator("people")
+    @classmethod
+    def _unique_people(cls, value: list[PersonEntry]) -> list[PersonEntry]:
+        dupes = sorted(n for n, seen in Counter(p.id for p in value).items() if seen > 1)
+        if dupes:
+            raise ValueError(f"each person is listed once; repeated: {', '.join(dupes)}")
+        return value
+
+    @model_validator(mode="after")
+    def _people_teams_exist(self) -> Policy:
+        names = {t.name for t in self.teams}
+        for index, person in enumerate(self.people):
+            for position, team in enumerate(person.teams):
+                if team not in names:
+                    raise ValueError(
+                        f"people[{index}].teams[{position}]: no team named {team!r} in teams"
+                    )
+            team_roles = {PersonRole.REVIEWER, PersonRole.LEAD} & set(person.roles)
+            if person.teams and not team_roles:
+                raise ValueError(
+                    f"people[{index}].roles: {person.id} is in teams but neither reviewer "
+                    "nor lead of them"
+                )
+        return self
 
     @field_validator("reporting_currency")
     @classmethod
@@ -543,6 +878,22 @@ class Policy(_Strict):
             )
         return value
 
+    @model_validator(mode="after")
+    def _escalation_after_reminder(self) -> Policy:
+        if self.escalation is not None:
+            for index, edge in enumerate(self.escalation.edges):
+                if edge.after <= self.sla.remind_after:
+                    raise ValueError(
+                        f"escalation.edges[{index}].after: must be after sla.remind_after "
+                        f"({format_duration(self.sla.remind_after)})"
+                    )
+        return self
+
+    @property
+    def ladder(self) -> Escalation:
+        """The escalation graph in force: the policy's, else today's ladder as a graph."""
+        return self.escalation if self.escalation is not None else default_escalation(self.sla)
+
     def rate(self, currency: str) -> Decimal | None:
         """Reporting units per unit of ``currency``; None when the policy has no rate."""
         if currency == self.reporting_currency:
@@ -578,6 +929,58 @@ class Policy(_Strict):
     def teams_of(self, user: str) -> list[Team]:
         """Teams where the user reviews or leads."""
         return [t for t in self.teams if user in t.reviewers or user in t.leads]
+
+    def person(self, user: str) -> PersonEntry:
+        """The user's entry under ``people``, or the defaults for someone not listed."""
+        for entry in self.people:
+            if entry.id == user:
+                return entry
+        return PersonEntry(id=user)
+
+
+def merge_people(data: dict[str, Any]) -> dict[str, Any]:
+    """The raw policy with each ``people`` entry added to the lists its roles name.
+
+    A team named by nobody is left alone (validation then names the unknown team); the
+    input is never changed in place.
+    """
+    out = dict(data)
+    teams = [dict(t) if isinstance(t, dict) else t for t in out.get("teams") or []]
+    by_name = {t.get("name"): t for t in teams if isinstance(t, dict)}
+    compliance = out.get("compliance")
+    compliance = dict(compliance) if isinstance(compliance, dict) else compliance
+
+    def add(target: dict[str, Any], key: str, user: str) -> None:
+        current = target.get(key)
+        listed = list(current) if isinstance(current, list) else []
+        if user not in listed:
+            listed.append(user)
+        target[key] = listed
+
+    for entry in out["people"]:
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+            continue
+        user = entry["id"]
+        roles = entry.get("roles", [PersonRole.REVIEWER.value])
+        roles = roles if isinstance(roles, list) else []
+        for name in entry.get("teams") or []:
+            team = by_name.get(name)
+            if team is None:
+                continue
+            if PersonRole.REVIEWER.value in roles:
+                add(team, "reviewers", user)
+            if PersonRole.LEAD.value in roles:
+                add(team, "leads", user)
+        if isinstance(compliance, dict):
+            if PersonRole.COMPLIANCE_OFFICER.value in roles:
+                add(compliance, "officers", user)
+            if PersonRole.AUDITOR.value in roles:
+                add(compliance, "auditors", user)
+    if "teams" in out:
+        out["teams"] = teams
+    if compliance is not None:
+        out["compliance"] = compliance
+    return out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -11,9 +11,11 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
+from domain.assignment import Accuracy, DecisionMark, Overturn
 from domain.audit.keys import Signer as Signer  # the port lives beside the keys it names
 from domain.audit.records import AuditEntry
 from domain.breaker import Breaker
+from domain.delegation import Delegation
 from domain.delivery import MessageLocation, OutboxMessage
 from domain.delivery import Outcome as DeliveryOutcome
 from domain.digest import ClusterMember, ClusterRecord, ClusterState
@@ -536,6 +538,36 @@ class OnceKeys(Protocol):
         ...
 
 
+class PeopleRepository(Protocol):
+    """Who is away, how much each reviewer holds, and how their decisions stood up."""
+
+    async def active_delegations(self, *, now: datetime) -> list[Delegation]:
+        """Delegations running at ``now`` (started, not ended, ``until`` not passed)."""
+        ...
+
+    async def start_delegation(self, delegation: Delegation) -> None:
+        """Records a delegation, ending any the same user still has running."""
+        ...
+
+    async def end_delegation(self, *, user: str, now: datetime) -> Delegation | None:
+        """Ends the user's running delegation; returns it as ended (None if none ran)."""
+        ...
+
+    async def open_counts(self, users: Sequence[str]) -> dict[str, int]:
+        """How many unsettled items each user holds (users holding none are left out)."""
+        ...
+
+    async def accuracy(self, users: Sequence[str], *, since: datetime) -> dict[str, Accuracy]:
+        """Each user's verdicts since ``since`` and how many were overturned."""
+        ...
+
+    async def note_decisions(
+        self, overturns: Sequence[Overturn], marks: Sequence[DecisionMark]
+    ) -> None:
+        """Marks standing verdicts overturned, then records the new ones."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction: everything in it commits together or not at all."""
 
@@ -551,6 +583,7 @@ class UnitOfWork(Protocol):
     threads: ThreadRepository
     once: OnceKeys
     statements: StatementRepository
+    people: PeopleRepository
     outbox: OutboxSink
     audit: AuditSink
     breakers: BreakerReader

@@ -32,6 +32,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import IntEnum
 from zoneinfo import ZoneInfo
 
+from domain import escalation
 from domain.items import DisputeState, Item, ReviewState
 from domain.policy import BusinessCalendar, Policy
 
@@ -52,14 +53,20 @@ class Rung(IntEnum):
     DEAD_LETTER = 3
 
 
-def threshold(rung: Rung, policy: Policy) -> timedelta:
-    """SLA time after which ``rung`` falls due."""
+def threshold(rung: Rung, policy: Policy, item: Item | None = None) -> timedelta | None:
+    """SLA time after which ``rung`` falls due (for ``item``: along its path through the
+    escalation graph, None when no edge applies to it, so the rung never falls due).
+
+    Without an item, or with the default graph, these are ``sla``'s durations.
+    """
     sla = policy.sla
-    return {
-        Rung.REMIND: sla.remind_after,
-        Rung.ESCALATE: sla.escalate_after,
-        Rung.DEAD_LETTER: sla.dead_letter_after,
-    }[rung]
+    if rung is Rung.REMIND:
+        return sla.remind_after
+    if item is None or policy.escalation is None:
+        return sla.escalate_after if rung is Rung.ESCALATE else sla.dead_letter_after
+    first, second = escalation.path(policy, item.facts)
+    edge = first if rung is Rung.ESCALATE else second
+    return edge.after if edge is not None else None
 
 
 # --- working time ------------------------------------------------------------------------
@@ -171,7 +178,10 @@ def deadline(item: Item, rung: Rung, policy: Policy) -> datetime | None:
     the digest that shows it)."""
     if item.state in SETTLED or is_paused(item) or item.sla_waits:
         return None
-    remaining = threshold(rung, policy) - timedelta(seconds=item.sla_credit_seconds)
+    after = threshold(rung, policy, item)
+    if after is None:
+        return None
+    remaining = after - timedelta(seconds=item.sla_credit_seconds)
     return add_worktime(item.sla_started_at, remaining, policy.calendar)
 
 
@@ -180,7 +190,7 @@ def first_deadline(start: datetime, policy: Policy) -> datetime:
 
     Every item ingested in one batch shares it: pending, no rung taken, no credit.
     """
-    return add_worktime(start, threshold(Rung.REMIND, policy), policy.calendar)
+    return add_worktime(start, policy.sla.remind_after, policy.calendar)
 
 
 def resolution_reminder_due(item: Item, policy: Policy) -> datetime | None:

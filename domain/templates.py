@@ -46,6 +46,8 @@ class Template(StrEnum):
     DISPUTE_OVERDUE = "dispute_overdue"
     LEDGER_BREAKER = "ledger_breaker"
     STATEMENT_CARD = "statement_card"
+    UNASSIGNED = "unassigned"
+    TIER_REACHED = "tier_reached"
 
 
 class Severity(StrEnum):
@@ -249,6 +251,23 @@ class Assigned(_TemplateRecord):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Unassigned(_TemplateRecord):
+    """A lead of an ``auto`` team hears, once per item, that nobody was eligible for it:
+    ``reasons`` says why for each reviewer (a DM)."""
+
+    template: ClassVar[Template] = Template.UNASSIGNED
+    reasons: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TierReached(_TemplateRecord):
+    """An escalation tier's channel hears that an item reached the tier ``tier``."""
+
+    template: ClassVar[Template] = Template.TIER_REACHED
+    tier: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DeadLetter(_TemplateRecord):
     """Compliance hears that an item is dead-lettered."""
 
@@ -448,6 +467,8 @@ AlertTemplate = (
     | SlaEscalated
     | Escalated
     | Assigned
+    | Unassigned
+    | TierReached
     | DeadLetter
     | DisputeOverdue
     | PolicyInvalid
@@ -578,5 +599,9 @@ def _decode_alert(data: Mapping[str, Any]) -> AlertNotice:
             return LedgerBreaker.from_json(data)
         case Template.STATEMENT_CARD:
             return StatementCard.from_json(data)
+        case Template.UNASSIGNED:
+            return Unassigned.from_json(data)
+        case Template.TIER_REACHED:
+            return TierReached.from_json(data)
         case _:
             assert_never(template)

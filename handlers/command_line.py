@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 
 from domain.items import parse_human_id
@@ -27,6 +28,8 @@ class Verb(StrEnum):
     STATS = "stats"
     STATEMENTS = "statements"
     STATEMENT = "statement"
+    AWAY = "away"
+    BACK = "back"
 
 
 class Scope(StrEnum):
@@ -70,7 +73,8 @@ class Command:
     text: str | None = None  # note or reason
     scope: Scope = Scope.MINE
     team: str | None = None
-    user: str | None = None  # assign target
+    user: str | None = None  # assign target, or delegate
+    until: date | None = None  # away until (inclusive)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -106,7 +110,7 @@ def parse(text: str) -> Command | Usage:
     arg = words[1] if len(words) > 1 else None
     rest = words[2].strip() if len(words) > 2 else None
 
-    if verb in (Verb.HELP, Verb.CLAIM, Verb.STATS, Verb.STATEMENTS):
+    if verb in (Verb.HELP, Verb.CLAIM, Verb.STATS, Verb.STATEMENTS, Verb.BACK):
         return Command(verb=verb)
     if verb is Verb.STATEMENT:
         if not arg:
@@ -115,6 +119,8 @@ def parse(text: str) -> Command | Usage:
         if statement_id is None:
             return Usage(problem=f"`{arg}` is not a statement id; ids look like `S-12`")
         return Command(verb=verb, item_id=statement_id)
+    if verb is Verb.AWAY:
+        return _away(" ".join(words[1:]))
     if verb is Verb.QUEUE:
         return _queue(arg, rest)
     item = _item(verb, arg)
@@ -149,3 +155,21 @@ def _assign(item_id: int, rest: str | None) -> Command | Usage:
     if not match:
         return Usage(problem="`/recon assign ID @user`: mention the person to assign")
     return Command(verb=Verb.ASSIGN, item_id=item_id, user=match.group(1))
+
+
+_AWAY_USAGE = "`/recon away until YYYY-MM-DD delegate @user [note]`"
+
+
+def _away(text: str) -> Command | Usage:
+    words = text.split(maxsplit=4)
+    if len(words) < 4 or words[0].lower() != "until" or words[2].lower() != "delegate":
+        return Usage(problem=f"{_AWAY_USAGE}: say until when and who takes your work")
+    try:
+        until = date.fromisoformat(words[1])
+    except ValueError:
+        return Usage(problem=f"{_AWAY_USAGE}: `{words[1]}` is not a date like 2026-12-24")
+    match = _MENTION.match(words[3]) or _BARE_USER.match(words[3])
+    if not match:
+        return Usage(problem=f"{_AWAY_USAGE}: mention the person who takes your work")
+    note = words[4].strip() if len(words) > 4 else None
+    return Command(verb=Verb.AWAY, until=until, user=match.group(1), text=note or None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from enum import StrEnum
 from typing import assert_never
 
@@ -10,11 +11,13 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
 
+from domain.delegation import away_until
 from domain.errors import InvalidCommand, StaleItem
 from domain.items import DisputeOutcome, Item, JournalEntry, ReviewState, dispute_id
 from domain.permissions import Person
 from domain.policy import Policy
 from domain.states import Action
+from domain.usecases.delegations import Handover
 from domain.usecases.queries import OPEN_STATES
 from handlers import blocks
 from handlers.blocks.buttons import item_id_of
@@ -335,7 +338,52 @@ async def _assign(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
     outcome = await ctx.deps.usecases.claims.assign(
         item_id=parsed.item_id, actor=cmd.user_id, assignee=parsed.user, now=ctx.deps.clock.now()
     )
-    await ctx.reply(f"{outcome.item.human_id} is assigned to <@{parsed.user}>.")
+    holder = outcome.item.assignee or parsed.user
+    away = (
+        "" if holder == parsed.user else f" (<@{parsed.user}> is away; it went to their delegate)"
+    )
+    await ctx.reply(f"{outcome.item.human_id} is assigned to <@{holder}>{away}.")
+
+
+async def _away(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
+    assert parsed.until is not None and parsed.user
+    now = ctx.deps.clock.now()
+    handover = await ctx.deps.usecases.delegations.away(
+        actor=cmd.user_id,
+        delegate=parsed.user,
+        until=away_until(parsed.until, now=now),
+        note=parsed.text,
+        now=now,
+    )
+    await ctx.reply(describe_away(handover, parsed.until))
+
+
+def describe_away(handover: Handover, until: date) -> str:
+    """The away confirmation: to whom work goes and what moved."""
+    parts = [
+        f"You are away until {until.isoformat()}: your work goes to "
+        f"<@{handover.delegation.delegate}>."
+    ]
+    if handover.handed:
+        parts.append(f"Handed over: {', '.join(i.human_id for i in handover.handed)}.")
+    if handover.returned:
+        parts.append(
+            "Back in the queue (your delegate may not take them): "
+            + ", ".join(i.human_id for i in handover.returned)
+            + "."
+        )
+    return " ".join(parts)
+
+
+async def _back(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
+    ended = await ctx.deps.usecases.delegations.back(actor=cmd.user_id, now=ctx.deps.clock.now())
+    if ended is None:
+        await ctx.reply("You were not away; nothing changed.")
+        return
+    await ctx.reply(
+        f"Welcome back: new work reaches you again. Items <@{ended.delegate}> took over stay "
+        "with them."
+    )
 
 
 async def _stats(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
@@ -368,4 +416,6 @@ _HANDLERS = {
     Verb.NOTE: _note,
     Verb.ASSIGN: _assign,
     Verb.STATS: _stats,
+    Verb.AWAY: _away,
+    Verb.BACK: _back,
 }

@@ -98,6 +98,10 @@ class Jobs:
         released = await self.usecases.claims.release_expired_claims(now=self.clock.now())
         if released:
             log.info("claims released", extra={"event": "claims_released", "count": len(released)})
+        # Auto teams: what waits (or was just released) goes to whoever is eligible now.
+        assigned = await self.usecases.claims.assign_waiting(now=self.clock.now())
+        if assigned:
+            log.info("items assigned", extra={"event": "auto_assigned", "count": len(assigned)})
         return len(released)
 
     async def relay_tick(self) -> None:

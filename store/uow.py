@@ -18,6 +18,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from domain.assignment import decision_marks
 from domain.audit.records import AuditEntry
 from domain.notifications import NoticeKind
 from domain.ports import (
@@ -32,6 +33,7 @@ from domain.ports import (
     LedgerStatusRepository,
     OnceKeys,
     OutboxSink,
+    PeopleRepository,
     Signer,
     StatementRepository,
     ThreadRepository,
@@ -47,6 +49,7 @@ from store.gl import SqlFxRateRepository, SqlLedgerRepository
 from store.intake import SqlIntakeRepository
 from store.ledger_status import SqlLedgerStatusRepository
 from store.outbox_sink import SqlOutboxSink
+from store.people import SqlPeopleRepository
 from store.repositories import SqlItemRepository, SqlJournalRepository
 from store.statements import SqlStatementRepository
 from store.threads import SqlOnceKeys, SqlThreadRepository
@@ -56,6 +59,22 @@ log = logging.getLogger(__name__)
 
 #: An after-commit hook and the outbox kinds that call it (None: any).
 Hook = tuple[Callable[[], None], frozenset[NoticeKind] | None]
+
+
+class _TalliedAudit:
+    """The audit log, which also keeps each reviewer's verdicts (and overturns) current in
+    the same transaction: every audited decision, on whatever path, counts towards
+    accuracy (:func:`domain.assignment.decision_marks`)."""
+
+    def __init__(self, log: SqlAuditLog, people: SqlPeopleRepository) -> None:
+        self.log = log
+        self._people = people
+
+    async def append(self, entries: Sequence[AuditEntry]) -> None:
+        await self.log.append(entries)
+        overturns, marks = decision_marks(entries)
+        if overturns or marks:
+            await self._people.note_decisions(overturns, marks)
 
 
 class _ReadOnlyAudit:
@@ -78,6 +97,7 @@ class SqlUnitOfWork:
     threads: ThreadRepository
     once: OnceKeys
     statements: StatementRepository
+    people: PeopleRepository
     outbox: OutboxSink
     audit: AuditSink
     breakers: BreakerReader
@@ -133,12 +153,15 @@ class SqlUnitOfWork:
         self.threads = SqlThreadRepository(conn)
         self.once = SqlOnceKeys(conn)
         self.statements = SqlStatementRepository(conn)
+        self.people = SqlPeopleRepository(conn)
         self._outbox = SqlOutboxSink(conn)
         self.outbox = self._outbox
         self.audit = (
             _ReadOnlyAudit()
             if self._read_only
-            else SqlAuditLog(conn, signer=self._signer, head_cache=self._head_cache)
+            else _TalliedAudit(
+                SqlAuditLog(conn, signer=self._signer, head_cache=self._head_cache), self.people
+            )
         )
         self.breakers = SqlBreakerReader(conn)
         return self
@@ -162,8 +185,8 @@ class SqlUnitOfWork:
         conn = self.connection
         checkpoint = None
         unsealed_at = None
-        audit = self.audit
-        if isinstance(audit, SqlAuditLog) and audit.unsealed_since is not None:
+        audit = self.audit.log if isinstance(self.audit, _TalliedAudit) else None
+        if audit is not None and audit.unsealed_since is not None:
             since = audit.unsealed_since
             if self._sealer is None or self._sealer.seal_in_commit(since):
                 checkpoint = await audit.seal()

@@ -25,9 +25,11 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self
 
+from domain.assignment import Accuracy, DecisionMark, Overturn, Verdict, decision_marks
 from domain.audit.records import AuditEntry
 from domain.breaker import Breaker
 from domain.dashboard import HIGH_PRIORITY, MEDIUM_PRIORITY
+from domain.delegation import Delegation
 from domain.digest import ClusterMember, ClusterRecord, ClusterState
 from domain.errors import StaleItem
 from domain.fx import FxRate
@@ -50,6 +52,7 @@ from domain.ports import (
     LedgerStatusRepository,
     OnceKeys,
     OutboxSink,
+    PeopleRepository,
     StatementRepository,
     ThreadRepository,
     UnitOfWork,
@@ -168,6 +171,7 @@ class InMemoryStore:
     deliveries: dict[str, Delivery] = field(default_factory=dict)
     statements: dict[int, Statement] = field(default_factory=dict)
     originals: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    delegations: list[Delegation] = field(default_factory=list)
     last_statement_id: int = 0
     #: Ledger entries by (entry id, account), and FX rates by (date, base, currency, source).
     gl: dict[tuple[str, str], StoredLedgerEntry] = field(default_factory=dict)
@@ -1074,6 +1078,72 @@ class InMemoryFxRateRepository:
         return found + list(latest.values())
 
 
+class InMemoryPeopleRepository:
+    """Delegations as a list; load and accuracy derived from the items and the audit log
+    (a replay of every audited decision, independent of the SQL table's bookkeeping)."""
+
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def _delegations(self) -> list[Delegation]:
+        staged = self._uow.staged_delegations
+        return list(staged if staged is not None else self._uow.store.delegations)
+
+    async def active_delegations(self, *, now: datetime) -> list[Delegation]:
+        return sorted((d for d in self._delegations() if d.active(now)), key=lambda d: d.user)
+
+    async def start_delegation(self, delegation: Delegation) -> None:
+        await self.end_delegation(user=delegation.user, now=delegation.started_at)
+        self._uow.staged_delegations = [*self._delegations(), delegation]
+
+    async def end_delegation(self, *, user: str, now: datetime) -> Delegation | None:
+        await self._uow.begin_write()
+        ended: Delegation | None = None
+        out = []
+        for d in self._delegations():
+            if d.user == user and d.ended_at is None:
+                d_ended = dataclasses.replace(d, ended_at=now)
+                if d.until > now:
+                    ended = d_ended
+                out.append(d_ended)
+            else:
+                out.append(d)
+        self._uow.staged_delegations = out
+        return ended
+
+    async def open_counts(self, users: Sequence[str]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for item in self._uow.items_visible().values():
+            holder = item.assignee
+            if holder is not None and holder in users and item.state not in SETTLED:
+                counts[holder] = counts.get(holder, 0) + 1
+        return counts
+
+    async def accuracy(self, users: Sequence[str], *, since: datetime) -> dict[str, Accuracy]:
+        verdicts: list[list[Any]] = []  # [item_id, user, verdict, at, overturned]
+        for entry in [*self._uow.store.audit, *self._uow.staged_audit]:
+            overturns, marks = decision_marks([entry])
+            for o in overturns:
+                for v in verdicts:
+                    if v[0] == o.item_id and v[2] is o.verdict and not v[4] and v[3] <= o.at:
+                        v[4] = True
+            verdicts.extend([m.item_id, m.user, m.verdict, m.at, False] for m in marks)
+        out: dict[str, Accuracy] = {}
+        for _, user, _verdict, at, overturned in verdicts:
+            if user in users and at >= since:
+                prior = out.get(user, Accuracy(decided=0, overturned=0))
+                out[user] = Accuracy(
+                    decided=prior.decided + 1, overturned=prior.overturned + int(overturned)
+                )
+        return out
+
+    async def note_decisions(
+        self, overturns: Sequence[Overturn], marks: Sequence[DecisionMark]
+    ) -> None:
+        """Nothing to keep: :meth:`accuracy` replays the audit log."""
+        assert all(isinstance(m.verdict, Verdict) for m in marks)
+
+
 class InMemoryUnitOfWork:
     """One transaction over an :class:`InMemoryStore`."""
 
@@ -1088,6 +1158,7 @@ class InMemoryUnitOfWork:
     threads: ThreadRepository
     once: OnceKeys
     statements: StatementRepository
+    people: PeopleRepository
     outbox: OutboxSink
     audit: AuditSink
     breakers: BreakerReader
@@ -1111,6 +1182,7 @@ class InMemoryUnitOfWork:
         self.staged_originals: dict[str, tuple[str, bytes]] = {}
         self.staged_ledger: dict[tuple[str, str], StoredLedgerEntry] = {}
         self.staged_fx: dict[tuple[date, str, str, str], FxRate] = {}
+        self.staged_delegations: list[Delegation] | None = None
         self._holds_lock = False
         self._entered = False
         self.items = InMemoryItemRepository(self)
@@ -1124,6 +1196,7 @@ class InMemoryUnitOfWork:
         self.threads = InMemoryThreadRepository(self)
         self.once = InMemoryOnceKeys(self)
         self.statements = InMemoryStatementRepository(self)
+        self.people = InMemoryPeopleRepository(self)
         self.outbox = InMemoryOutboxSink(self)
         self.audit = InMemoryAuditSink(self)
         self.breakers = InMemoryBreakers(self)
@@ -1179,6 +1252,8 @@ class InMemoryUnitOfWork:
         store.digest_windows.update(self.staged_digest_windows)
         store.clusters.update(self.staged_clusters)
         store.statements.update(self.staged_statements)
+        if self.staged_delegations is not None:
+            store.delegations = self.staged_delegations
         for sha, kept in self.staged_originals.items():
             store.originals.setdefault(sha, kept)
         store.gl.update(self.staged_ledger)
@@ -1223,6 +1298,7 @@ class InMemoryUnitOfWork:
         self.staged_originals = {}
         self.staged_ledger = {}
         self.staged_fx = {}
+        self.staged_delegations = None
 
     def _release(self) -> None:
         if self._holds_lock:

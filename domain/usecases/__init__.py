@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from domain.ports import StatementParser, Telemetry, UnitOfWorkFactory
 from domain.usecases.claims import Claims
 from domain.usecases.decisions import Decisions
+from domain.usecases.delegations import Delegations
 from domain.usecases.digests import Digests
 from domain.usecases.dispute_log import DisputeLog
 from domain.usecases.disputes import Disputes
@@ -39,6 +40,7 @@ class UseCases:
     fx: FxImport
     decisions: Decisions
     claims: Claims
+    delegations: Delegations
     ladder: Ladder
     ledger: LedgerDeliveries
     digests: Digests
@@ -65,6 +67,7 @@ class UseCases:
             fx=FxImport(uow=uow, policy=policy, telemetry=telemetry),
             decisions=Decisions(uow=uow, policy=policy, telemetry=telemetry),
             claims=Claims(uow=uow, policy=policy, telemetry=telemetry),
+            delegations=Delegations(uow=uow, policy=policy, telemetry=telemetry),
             ladder=Ladder(uow=uow, policy=policy, telemetry=telemetry),
             ledger=LedgerDeliveries(uow=uow, policy=policy, telemetry=telemetry),
             digests=Digests(uow=uow, policy=policy, telemetry=telemetry),

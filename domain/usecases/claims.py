@@ -6,9 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from domain import sla, states
+from domain.delegation import may_take, resolve
 from domain.errors import DomainError, InvalidCommand, NotAuthorized, NothingToClaim, User
 from domain.items import Item, ReviewState
 from domain.permissions import OVERSEERS, check_not_read_only, roles_of
+from domain.policy import AssignmentMode
+from domain.usecases.assignment import auto_assign
 from domain.usecases.transaction import Outcome, UseCase, refusal_entry
 
 #: How many of the best unclaimed items a claim tries before giving up on a busy queue.
@@ -70,10 +73,25 @@ class Claims(UseCase):
         )
 
     async def assign(self, *, item_id: int, actor: str, assignee: str, now: datetime) -> Outcome:
-        """Hands the item to a reviewer: leads and officers assign anyone, reviewers themselves."""
+        """Hands the item to a reviewer: leads and officers assign anyone, reviewers themselves.
+
+        Someone away gets nothing: the item goes to their delegate instead, unless the
+        delegate prepared it or already approved it (then the assignment is refused).
+        """
         policy = self._tx.policy().policy
+        async with self._tx.uow(read_only=True) as uow:
+            delegations = await uow.people.active_delegations(now=now)
+        chosen = assignee
+        assignee = resolve(chosen, delegations, now)
 
         def move(item: Item) -> states.Transition:
+            if assignee != chosen and not may_take(item, assignee):
+                raise InvalidCommand(
+                    User(chosen),
+                    " is away and their delegate ",
+                    User(assignee),
+                    f" may not take {item.human_id} (prepared or approved it)",
+                )
             if assignee != actor and not roles_of(policy, actor, item.team) & OVERSEERS:
                 raise NotAuthorized(
                     "only team leads and compliance officers assign items to others"
@@ -121,6 +139,7 @@ class Claims(UseCase):
     async def release_expired_claims(self, *, now: datetime, limit: int = 500) -> list[Item]:
         """Returns claims whose lease ended to the queue (the claim sweeper)."""
         released: list[Item] = []
+        holders: dict[int, str] = {}
         async with self._tx.uow() as uow:
             for item in await uow.items.expired_claims(now=now, limit=limit):
                 transition = states.release(
@@ -130,5 +149,23 @@ class Claims(UseCase):
                 if written is not None:
                     await self._tx.record(uow, [(item, written, transition.events)], now)
                     released.append(written)
+                    if written.id is not None and item.assignee is not None:
+                        holders[written.id] = item.assignee
+            # Auto teams: straight to the next eligible reviewer, not back to the holder.
+            await auto_assign(self._tx, uow, released, now, let_go=holders)
             await uow.commit()
         return released
+
+    async def assign_waiting(self, *, now: datetime, limit: int = 200) -> list[Item]:
+        """Assigns the waiting immediate items of ``auto`` teams to whoever is eligible
+        now (capacity freed, someone back, a claim released): the sweeper's second half.
+        Items nobody can take keep waiting; their leads were told once already."""
+        loaded = self._tx.policy()
+        auto = [t.name for t in loaded.policy.teams if t.assignment is AssignmentMode.AUTO]
+        if not auto:
+            return []
+        async with self._tx.uow() as uow:
+            waiting = await uow.items.claimable(teams=auto, limit=limit)
+            written = await auto_assign(self._tx, uow, waiting, now)
+            await uow.commit()
+        return [i for i in written if i.assignee is not None]

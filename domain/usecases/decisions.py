@@ -196,7 +196,7 @@ class Decisions(UseCase):
             raise IllegalTransition(
                 f"{item.human_id} is already {item.state.value}; there is nothing to decide"
             )
-        roles = check_can_act(policy, item, actor)
+        roles = check_can_act(policy, item, actor, action.value if action is not None else None)
         check_not_someone_elses_claim(item, actor, roles)
         if action is not None:
             states.check_allowed(item, action)

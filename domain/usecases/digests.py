@@ -328,7 +328,7 @@ class Digests(UseCase):
                     "review the group individually"
                 )
             for item in items:
-                check_can_act(policy, item, actor)
+                check_can_act(policy, item, actor, "approve_in_bulk" if approve else "reject")
             # A policy changed since the digest may put an item over the step-up amount:
             # no bulk approval skips the retyped amount.
             large = [i.human_id for i in items if approve and needs_step_up(i, loaded)]

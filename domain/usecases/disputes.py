@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from domain import sla, states
 from domain.accounts import Accounts
+from domain.escalation import check_tier_permits
 from domain.fx import AppliedRate
 from domain.items import (
     DisputeCategory,
@@ -186,6 +187,8 @@ class Disputes(UseCase):
 
         def move(item: Item) -> states.Transition:
             rate = found[0]
+            if outcome is DisputeOutcome.WRITTEN_OFF:
+                check_tier_permits(loaded.policy, item, actor, "write_off")
             transition = states.resolve_dispute(
                 item,
                 actor=actor,

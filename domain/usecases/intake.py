@@ -17,6 +17,7 @@ from domain.policy import LoadedPolicy
 from domain.ports import UnitOfWork
 from domain.routing import rate_date, route_item, routing_data
 from domain.usecases.amendments import Amendment, plan_amendment, routed_item
+from domain.usecases.assignment import auto_assign
 from domain.usecases.posting import accepted_with_entry
 from domain.usecases.rates import load_rates
 from domain.usecases.transaction import (
@@ -298,6 +299,8 @@ class Intake(UseCase):
         await uow.outbox.enqueue(notices, now=now)
         # After the acceptances in the log: the entries, audited and queued for the ledger.
         await self._tx.store_entries(uow, entries_to_post, items=written)
+        # Only auto teams' immediate items: a pull-only policy never reads a person.
+        await auto_assign(self._tx, uow, written, now)
 
     async def _apply_amendments(
         self,

@@ -6,11 +6,13 @@ import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from domain import notifications, sla, states
+from domain import escalation, notifications, sla, states
 from domain.audit.records import AuditEntry
+from domain.delegation import is_reminder, redirect_reminders
 from domain.items import Item
 from domain.policy import Policy
 from domain.ports import UnitOfWork
+from domain.templates import TierReached
 from domain.usecases.transaction import UseCase, item_entries
 
 
@@ -76,6 +78,10 @@ class Ladder(UseCase):
                 entries.extend(climbed[0])
                 notices.extend(climbed[1])
                 result.taken[step.rung.name.lower()] += 1
+            # Reminders to someone away reach their delegate.
+            if any(is_reminder(n) for n in notices):
+                away = await uow.people.active_delegations(now=now)
+                notices = redirect_reminders(notices, away, now)
             # One audit append and one enqueue for the whole batch (as ingest does).
             await uow.audit.append(entries)
             await uow.outbox.enqueue(notices, now=now)
@@ -115,10 +121,16 @@ class Ladder(UseCase):
         None when another writer got there first (nothing was written).
         """
         rung = step.rung
+        after = sla.threshold(rung, policy, item)
+        assert after is not None  # a rung with no edge never falls due
         reason = (
-            f"not decided within {_fmt(sla.threshold(rung, policy))} "
+            f"not decided within {_fmt(after)} "
             f"({'working time' if policy.calendar else 'wall time'})"
         )
+        reached = None
+        if policy.escalation is not None and rung is not sla.Rung.REMIND:
+            reached = escalation.tier_of(policy, dataclasses.replace(item, ladder_level=rung))
+            reason += f"; now with tier {reached.name}"
         transition = states.climb_ladder(
             item, rung=rung, skipped=step.skipped, reason=reason, now=now
         )
@@ -129,6 +141,17 @@ class Ladder(UseCase):
         notices += notifications.ladder_notices(
             written, rung.value, policy, now, state_changed=written.state is not item.state
         )
+        if reached is not None and reached.channel:
+            assert written.id is not None
+            notices.append(
+                notifications.Notification(
+                    kind=notifications.NoticeKind.ALERT,
+                    target=reached.channel,
+                    dedupe_key=f"alert:tier:{written.id}:{reached.name}:v{written.version}",
+                    item_id=written.id,
+                    payload=TierReached(tier=reached.name),
+                )
+            )
         return item_entries(written, transition.events, now), notices
 
     async def refresh_deadlines(self, *, now: datetime, batch: int = 500) -> int:

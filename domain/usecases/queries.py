@@ -164,6 +164,12 @@ class Queries(UseCase):
             statements_awaiting = await uow.statements.count(
                 status=Stage1Status.PENDING_REVIEW, teams=teams
             )
+            members = {
+                u for t in policy.teams if t.name in team_names for u in (*t.reviewers, *t.leads)
+            }
+            away = tuple(
+                d for d in await uow.people.active_delegations(now=now) if d.user in members
+            )
             ledger = None
             if Role.COMPLIANCE in roles_of(policy, user, None):
                 ledger = LedgerHealth(
@@ -192,6 +198,7 @@ class Queries(UseCase):
             ledger=ledger,
             read_only=is_read_only(policy, user),
             statements_awaiting=statements_awaiting,
+            away=away,
         )
 
     async def remember_home_page(self, *, user: str, page: int, now: datetime) -> None:

@@ -402,6 +402,7 @@ class Transactions:
         with self.telemetry.decision(action.value) as trace:
             try:
                 outcome = await self._decide(
+                    action=action,
                     item_id=item_id,
                     actor=actor,
                     now=now,
@@ -435,6 +436,7 @@ class Transactions:
     async def _decide(
         self,
         *,
+        action: states.Action,
         item_id: int,
         actor: str,
         now: datetime,
@@ -459,7 +461,7 @@ class Transactions:
                 return Outcome(item=item, noop=True)
 
             def check() -> None:
-                roles = check_can_act(policy, item, actor)
+                roles = check_can_act(policy, item, actor, action.value)
                 if claim_check:
                     check_not_someone_elses_claim(item, actor, roles)
                 check_version(item, expected_version)

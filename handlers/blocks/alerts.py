@@ -19,6 +19,7 @@ from slack_sdk.models.blocks import (
 
 from domain.items import Item
 from domain.policy import Policy
+from domain.states import SYSTEM
 from domain.templates import (
     AlertTemplate,
     Assigned,
@@ -33,6 +34,8 @@ from domain.templates import (
     Reminder,
     ReminderUnclaimed,
     SlaEscalated,
+    TierReached,
+    Unassigned,
     UnknownNotice,
 )
 from handlers.blocks.items import item_card
@@ -114,10 +117,25 @@ def _headline(payload: Alert, item: Item | None) -> tuple[str, str]:
             )
         case Assigned():
             by = payload.by
+            if by == SYSTEM:
+                said = " automatically (your team assigns by capacity and certification)."
+            else:
+                said = f" by {mention(by)}." if by else "."
+            return (f"{ref} was assigned to you", f":inbox_tray: *{ref} was assigned to you*{said}")
+        case TierReached():
+            tier = user_text(payload.tier, 80, one_line=True)
             return (
-                f"{ref} was assigned to you",
-                f":inbox_tray: *{ref} was assigned to you*"
-                + (f" by {mention(by)}." if by else "."),
+                f"{ref} reached escalation tier {tier}",
+                f":arrow_double_up: *{ref} reached escalation tier {tier}*: it was not "
+                "decided in time. This tier's members can act on it now.",
+            )
+        case Unassigned():
+            reasons = user_text(payload.reasons, 1500, one_line=True)
+            return (
+                f"Nobody could be assigned {ref}",
+                f":busy_in_progress: *Nobody in your team could be assigned {ref}*; it waits "
+                f"in the queue unassigned. Why: {reasons}. Assign it with `/recon assign`, "
+                "or it is assigned once someone is eligible.",
             )
         case DeliveryFailed() if payload.kind is NoticeKind.LEDGER:
             error = user_text(payload.error, 300, one_line=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -29,7 +30,7 @@ from handlers.blocks.buttons import ROW_ACTIONS, item_buttons, item_id_of, nav_b
 from handlers.blocks.items import BAND_EMOJI, timezone_of
 from handlers.blocks.ledger import ledger_block
 from handlers.blocks.limits import CONTEXT_TEXT_CHARS, VIEW_MAX_BLOCKS
-from handlers.blocks.mrkdwn import escape, fit, slack_date
+from handlers.blocks.mrkdwn import escape, fit, mention, slack_date
 from handlers.blocks.rows import row_text
 from handlers.ids import ItemAction, NavAction
 
@@ -76,6 +77,26 @@ def _rows(
 
 def _empty(block_id: str, text: str) -> ContextBlock:
     return ContextBlock(block_id=block_id, elements=[MarkdownTextObject(text=text)])
+
+
+#: Most absences the Home names (the rest are counted).
+HOME_MAX_AWAY = 8
+
+
+def away_block(dashboard: Dashboard, *, tz: ZoneInfo) -> ContextBlock:
+    """Who of the user's teams is away until when, and to whom their work goes."""
+    shown = dashboard.away[:HOME_MAX_AWAY]
+    lines = [
+        f"{mention(d.user)} until {slack_date(d.until, tz)} → {mention(d.delegate)}" for d in shown
+    ]
+    more = len(dashboard.away) - len(shown)
+    if more:
+        lines.append(f"and {more:,} more")
+    text = ":palm_tree: *Away:* " + " · ".join(lines)
+    return ContextBlock(
+        block_id="home.away",
+        elements=[MarkdownTextObject(text=fit(text, CONTEXT_TEXT_CHARS))],
+    )
 
 
 def home_view(dashboard: Dashboard, *, policy: Policy, now: datetime) -> View:
@@ -127,6 +148,8 @@ def home_view(dashboard: Dashboard, *, policy: Policy, now: datetime) -> View:
             ],
         ),
     ]
+    if dashboard.away:
+        blocks.append(away_block(dashboard, tz=tz))
     if dashboard.ledger is not None:  # compliance officers only
         blocks.append(ledger_block(dashboard.ledger, tz=tz, now=now))
     blocks += [

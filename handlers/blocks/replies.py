@@ -43,6 +43,11 @@ SUBCOMMANDS: tuple[tuple[str, str], ...] = (
     ("stats", "desk counts"),
     ("statements", "bank statements waiting for review in your teams (Stage 1)"),
     ("statement ID", "one bank statement's card, e.g. `S-12`"),
+    (
+        "away until DATE delegate @user [note]",
+        "hand your work, new assignments and reminders to a teammate while away",
+    ),
+    ("back", "end your delegation: new work reaches you again"),
 )
 
 #: Most stats a reply lists (the rest are summarised as a count).

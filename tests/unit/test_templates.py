@@ -35,6 +35,8 @@ from domain.templates import (
     SlaEscalated,
     StatementCard,
     Template,
+    TierReached,
+    Unassigned,
     UnknownNotice,
     Verdict,
     decode,
@@ -215,6 +217,12 @@ STORED: list[tuple[NoticeKind, dict[str, Any], NoticeBody, Links]] = [
         Links(),
     ),
     (
+        NoticeKind.DM,
+        {"template": "unassigned", "reasons": "U0A: at capacity (5 of 5 open)"},
+        Unassigned(reasons="U0A: at capacity (5 of 5 open)"),
+        Links(),
+    ),
+    (
         NoticeKind.ALERT,
         {"template": "ledger_breaker", "state": "open", "error": "HTTP 503"},
         LedgerBreaker(state="open", error="HTTP 503"),
@@ -251,6 +259,12 @@ STORED: list[tuple[NoticeKind, dict[str, Any], NoticeBody, Links]] = [
         },
         StatementCard(statement_id=12, revision=2, version=6),
         Links(update_of="statement:12:r2"),
+    ),
+    (
+        NoticeKind.ALERT,
+        {"template": "tier_reached", "tier": "controllers"},
+        TierReached(tier="controllers"),
+        Links(),
     ),
 ]
 
