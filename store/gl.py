@@ -130,6 +130,18 @@ class SqlLedgerRepository:
         )
         return bool(result.rowcount == 1)
 
+    async def open_entries(self, *, account: str, currency: str) -> list[StoredLedgerEntry]:
+        rows = await self._conn.execute(
+            select(ledger_entries)
+            .where(
+                ledger_entries.c.account == account,
+                ledger_entries.c.currency == currency,
+                ledger_entries.c.match_status == MatchStatus.UNMATCHED.value,
+            )
+            .order_by(ledger_entries.c.entry_id)
+        )
+        return [_stored(r) for r in rows.mappings()]
+
 
 def _rate(row: RowMapping) -> FxRate:
     return FxRate(

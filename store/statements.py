@@ -475,6 +475,19 @@ class SqlStatementRepository:
             heads[sid] = head
         return [(heads[r.statement_id], _line(r, r.currency)) for r in rows]
 
+    async def set_line_match_status(
+        self, statement_id: int, number: int, status: MatchStatus
+    ) -> bool:
+        result = await self._conn.execute(
+            update(statement_lines)
+            .where(
+                statement_lines.c.statement_id == statement_id,
+                statement_lines.c.number == number,
+            )
+            .values(match_status=status.value)
+        )
+        return bool(result.rowcount == 1)
+
     async def keep_original(
         self, *, sha256: str, file_name: str, data: bytes, now: datetime
     ) -> None:

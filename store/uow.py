@@ -30,6 +30,7 @@ from domain.ports import (
     JournalRepository,
     LedgerRepository,
     LedgerStatusRepository,
+    MatchRepository,
     OnceKeys,
     OutboxSink,
     Signer,
@@ -46,6 +47,7 @@ from store.engine import Database
 from store.gl import SqlFxRateRepository, SqlLedgerRepository
 from store.intake import SqlIntakeRepository
 from store.ledger_status import SqlLedgerStatusRepository
+from store.matches import SqlMatchRepository
 from store.outbox_sink import SqlOutboxSink
 from store.repositories import SqlItemRepository, SqlJournalRepository
 from store.statements import SqlStatementRepository
@@ -78,6 +80,7 @@ class SqlUnitOfWork:
     threads: ThreadRepository
     once: OnceKeys
     statements: StatementRepository
+    matches: MatchRepository
     outbox: OutboxSink
     audit: AuditSink
     breakers: BreakerReader
@@ -131,6 +134,7 @@ class SqlUnitOfWork:
         self.threads = SqlThreadRepository(conn)
         self.once = SqlOnceKeys(conn)
         self.statements = SqlStatementRepository(conn)
+        self.matches = SqlMatchRepository(conn)
         self._outbox = SqlOutboxSink(conn)
         self.outbox = self._outbox
         self.audit = (
