@@ -24,6 +24,7 @@ from domain.usecases.gl import LedgerImport
 from domain.usecases.intake import Intake
 from domain.usecases.ladder import Ladder
 from domain.usecases.ledger import LedgerDeliveries
+from domain.usecases.matching import Matching
 from domain.usecases.policy_events import PolicyEvents
 from domain.usecases.queries import Queries
 from domain.usecases.statements import Statements
@@ -47,6 +48,7 @@ class UseCases:
     policy_events: PolicyEvents
     queries: Queries
     statements: Statements
+    matching: Matching
 
     @classmethod
     def over(
@@ -72,4 +74,5 @@ class UseCases:
             policy_events=PolicyEvents(uow=uow, policy=policy),
             queries=Queries(uow=uow, policy=policy),
             statements=Statements(uow=uow, policy=policy, parser=parser),
+            matching=Matching(uow=uow, policy=policy),
         )
