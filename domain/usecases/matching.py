@@ -32,7 +32,7 @@ from domain.audit.records import AuditEntry
 from domain.errors import DomainError, InvalidCommand, ItemNotFound, StaleItem
 from domain.gl import StoredLedgerEntry
 from domain.intake import IntakeRow
-from domain.items import EntryKind, ItemFacts, ItemKind, Route, RoutingDecision
+from domain.items import EntryKind, ItemFacts, ItemKind, ReviewState, Route, RoutingDecision
 from domain.matching.checks import run_checks
 from domain.matching.records import (
     Band,
@@ -53,17 +53,26 @@ from domain.matching.stored import (
 )
 from domain.policy import LoadedPolicy
 from domain.ports import UnitOfWork
-from domain.routing import applied_rate, to_reporting
+from domain.routing import applied_rate, routing_data, to_reporting
 from domain.statements.records import MatchStatus, Statement, StatementLine
 from domain.usecases.amendments import routed_item
 from domain.usecases.intake import Intake
 from domain.usecases.posting import posting
 from domain.usecases.rates import load_rates
-from domain.usecases.transaction import UseCase, system_entry
+from domain.usecases.transaction import (
+    UseCase,
+    item_entries,
+    item_entry,
+    marked,
+    system_entry,
+)
 
 #: The ``source`` of the items matching makes (accepted matches, unmatched sides).
 MATCHING_SOURCE = "matching"
 _PAGE = 1000
+_INGESTED = states.Event(
+    name="item.ingested", actor=states.SYSTEM, from_state=None, to_state=ReviewState.PENDING.value
+)
 
 
 class MatchRefused(DomainError):
@@ -391,10 +400,21 @@ class Matching(UseCase):
         )
         (reserved,) = await uow.items.reserve_ids(1)
         item = routed_item(facts, decision, now, item_id=reserved)
+        # Audited as intake audits an item accepted by policy, so the log replays it.
+        records = [
+            item_entry(
+                item, _INGESTED, now, data=routing_data(item.facts, decision, item.content_hash)
+            )
+        ]
         accepted = states.accept_by_policy(item, now=now)
-        await uow.items.add_many([accepted.item])
-        entry = posting(accepted.item, EntryKind.MATCH, now, loaded.policy.accounts)
-        await self._tx.store_entry(uow, entry, item=accepted.item)
+        fallback = await self._tx.fallback(uow)
+        events = [marked(e) for e in accepted.events] if fallback else list(accepted.events)
+        records.extend(item_entries(accepted.item, events, now))
+        final = self._tx.clocked(accepted.item)
+        await uow.items.add_many([final])
+        await uow.audit.append(records)
+        entry = posting(final, EntryKind.MATCH, now, loaded.policy.accounts)
+        await self._tx.store_entry(uow, entry, item=final)
 
     async def accept(self, match_id: int, *, actor: str, now: datetime) -> MatchRecord:
         """A person accepts a pending match: its journal entry is made now."""

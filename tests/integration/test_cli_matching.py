@@ -144,6 +144,8 @@ def test_checks_gate_accept_all_until_resolved(desk: Path) -> None:
     assert journal_kinds(desk) == ["match", "match"]
     states = {m["state"] for m in as_json(run("matches", "--json"))}
     assert states == {"auto_accepted", "accepted"}
+    verified = run("audit", "verify", "--deep")
+    assert verified.exit_code == 0, verified.output
 
 
 def test_accept_and_reject_one_match(desk: Path) -> None:
