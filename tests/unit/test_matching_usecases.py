@@ -21,7 +21,13 @@ from domain.usecases import UseCases
 from domain.usecases.matching import MATCHING_SOURCE, MatchRefused
 from tests.builders import make_policy
 from tests.fakes import T0, InMemoryUnitOfWorkFactory
-from tests.statement_files import line, make_statement, statement, statement_policy_overrides
+from tests.statement_files import (
+    USD_ACCOUNT,
+    line,
+    make_statement,
+    statement,
+    statement_policy_overrides,
+)
 
 pytestmark = pytest.mark.asyncio
 
@@ -223,3 +229,43 @@ async def test_a_changed_ledger_entry_rescores_its_pending_match() -> None:
     assert after.score > review.score
     assert after.state in (MatchState.PENDING_REVIEW, MatchState.AUTO_ACCEPTED)
     assert "match.rescored" in [a.event for a in factory.store.audit]
+
+
+async def test_a_run_of_one_statement_reads_only_its_account_and_gl_account() -> None:
+    uc, factory, sid = await _setup()
+    unmapped = statement(
+        account=USD_ACCOUNT,
+        currency="USD",
+        statement_id="STMT-X",
+        lines=[line("200.00", reference="INV-1", counterparty="Globex")],
+        closing="1200.00",
+    )
+    async with factory() as uow:
+        other = await uow.statements.add(
+            dataclasses.replace(make_statement(unmapped), stage1_status=Stage1Status.APPROVED)
+        )
+        await uow.commit()
+    assert other.id is not None
+    assert (await uc.matching.run(now=NOW, statement=other.id)).as_dict() == {
+        "auto_accepted": 0,
+        "pending_review": 0,
+        "unmatched_bank": 1,  # GL 1000 has no entries; the EUR ones are not its
+        "unmatched_ledger": 0,
+        "checks_open": 0,
+    }
+    assert factory.store.matches == {}
+    summary = await uc.matching.run(now=NOW, statement=sid)
+    assert summary.auto_accepted == 1
+    assert {m.statement_id for m in factory.store.matches.values()} == {sid}
+
+
+async def test_a_match_below_materiality_in_a_lower_policy_is_held() -> None:
+    uc, factory, _ = await _setup()
+    low = make_policy(routing={"materiality": "100.00"}, **statement_policy_overrides())
+    held_uc = UseCases.over(uow=factory, policy=lambda: low)
+    summary = await held_uc.matching.run(now=NOW)
+    assert summary.auto_accepted == 0
+    assert factory.store.journal == {}
+    held = [m for m in factory.store.matches.values() if m.score >= 85]
+    assert held and all(m.held and "materiality" in m.held for m in held)
+    del uc
