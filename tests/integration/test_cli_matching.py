@@ -96,6 +96,16 @@ def test_match_json_is_the_contract_and_sorts_into_the_bands(desk: Path) -> None
     }
     assert summary["checks_open"] >= 1
     assert journal_kinds(desk) == ["match"]
+    # A second run of the one statement finds nothing new and posts nothing.
+    again = as_json(run("match", "--statement", "S-1", "--json"))
+    assert (again["auto_accepted"], again["pending_review"]) == (0, 1)
+    assert again["checks_open"] == summary["checks_open"]
+    assert journal_kinds(desk) == ["match"]
+    text = run("match")
+    assert text.exit_code == 0 and "auto-accepted 0, pending review 1" in text.stdout
+    listed = run("checks")
+    assert listed.exit_code == 0 and "duplicate_bank" in listed.stdout
+    assert CliRunner().invoke(main, ["match", "--statement", "S-x"]).exit_code == 2
 
 
 def test_matches_json_lists_every_contract_key(desk: Path) -> None:
