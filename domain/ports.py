@@ -19,7 +19,7 @@ from domain.digest import ClusterMember, ClusterRecord, ClusterState
 from domain.fx import FxRate
 from domain.gl import LedgerEntry, StoredLedgerEntry
 from domain.intake import RowError
-from domain.items import Item, JournalEntry, ReviewState
+from domain.items import Item, JournalEntry, ReviewState, RiskTier
 from domain.ledger import Outcome as LedgerOutcome
 from domain.ledger_status import BreakerStatus, DeliveryCounts
 from domain.matching.records import Band
@@ -275,6 +275,11 @@ class MatchRepository(Protocol):
         limit: int = 100,
     ) -> list[MatchRecord]:
         """Matches by id, filtered."""
+        ...
+
+    async def counterparty_risk(self, names: Sequence[str]) -> dict[str, RiskTier]:
+        """The highest risk tier any item of each named counterparty carries (exact
+        name), for the routing guard; names with no tiered item are left out."""
         ...
 
     async def add_checks(self, checks: Sequence[CheckRecord]) -> int:

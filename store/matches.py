@@ -10,6 +10,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from domain.items import RiskTier
 from domain.matching.checks import CheckKind
 from domain.matching.records import Band
 from domain.matching.stored import (
@@ -19,8 +20,9 @@ from domain.matching.stored import (
     MatchRecord,
     MatchState,
     Resolution,
+    highest,
 )
-from store.tables import match_checks, match_sides, matches
+from store.tables import items, match_checks, match_sides, matches
 
 
 def _match_values(record: MatchRecord) -> dict[str, Any]:
@@ -156,6 +158,22 @@ class SqlMatchRepository:
             for side in found.mappings():
                 sides[int(side["match_id"])].append(side)
         return [_record(r, sides[int(r["id"])]) for r in rows]
+
+    async def counterparty_risk(self, names: Sequence[str]) -> dict[str, RiskTier]:
+        wanted = sorted(set(names))
+        out: dict[str, RiskTier] = {}
+        for start in range(0, len(wanted), 300):
+            rows = await self._conn.execute(
+                select(items.c.counterparty, items.c.risk_tier)
+                .where(
+                    items.c.counterparty.in_(wanted[start : start + 300]),
+                    items.c.risk_tier.is_not(None),
+                )
+                .distinct()
+            )
+            for name, tier in rows:
+                out[name] = highest(out.get(name), RiskTier(tier))
+        return out
 
     async def add_checks(self, checks: Sequence[CheckRecord]) -> int:
         if not checks:

@@ -33,10 +33,10 @@ from domain.errors import StaleItem
 from domain.fx import FxRate
 from domain.gl import LedgerEntry, StoredLedgerEntry
 from domain.intake import RowError
-from domain.items import Item, JournalEntry, ReviewState, Route
+from domain.items import Item, JournalEntry, ReviewState, RiskTier, Route
 from domain.ledger_status import BreakerStatus, Delivery, DeliveryCounts
 from domain.matching.records import Band
-from domain.matching.stored import CheckRecord, CheckState, MatchRecord, MatchState
+from domain.matching.stored import CheckRecord, CheckState, MatchRecord, MatchState, highest
 from domain.money import canonical_decimal
 from domain.notifications import Notification
 from domain.ports import (
@@ -1115,6 +1115,16 @@ class InMemoryMatchRepository:
             and (statement_id is None or m.statement_id == statement_id)
         ]
         return out[:limit]
+
+    async def counterparty_risk(self, names: Sequence[str]) -> dict[str, RiskTier]:
+        await asyncio.sleep(0)
+        wanted = set(names)
+        out: dict[str, RiskTier] = {}
+        for item in self._uow.items_visible().values():
+            name, tier = item.facts.counterparty, item.facts.risk_tier
+            if name in wanted and name is not None and tier is not None:
+                out[name] = highest(out.get(name), tier)
+        return out
 
     async def add_checks(self, checks: Sequence[CheckRecord]) -> int:
         if not checks:

@@ -17,6 +17,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from domain.items import RiskTier
 from domain.matching.checks import CheckKind
 from domain.matching.records import AmountFit, Band, BankLineKey, Components, Match
 
@@ -143,3 +144,13 @@ def components_from_data(data: dict[str, Any]) -> Components:
         reference_points=int(data["reference_points"]),
         counterparty_points=int(data["counterparty_points"]),
     )
+
+
+_RISK_ORDER = (RiskTier.LOW, RiskTier.MEDIUM, RiskTier.HIGH, RiskTier.CRITICAL)
+
+
+def highest(current: RiskTier | None, tier: RiskTier) -> RiskTier:
+    """The higher of two risk tiers (``current`` None: ``tier``)."""
+    if current is None:
+        return tier
+    return max(current, tier, key=_RISK_ORDER.index)

@@ -32,7 +32,15 @@ from domain.audit.records import AuditEntry
 from domain.errors import DomainError, InvalidCommand, ItemNotFound, StaleItem
 from domain.gl import StoredLedgerEntry
 from domain.intake import IntakeRow
-from domain.items import EntryKind, ItemFacts, ItemKind, ReviewState, Route, RoutingDecision
+from domain.items import (
+    EntryKind,
+    ItemFacts,
+    ItemKind,
+    ReviewState,
+    RiskTier,
+    Route,
+    RoutingDecision,
+)
 from domain.matching.checks import run_checks
 from domain.matching.records import (
     Band,
@@ -199,6 +207,7 @@ class Matching(UseCase):
         bank = [_bank_line(head, line) for head, line in group.lines]
         lines_by_key = {(int(b.statement_id), b.line_number): b for b in bank}
         ledger = [_ledger_line(e) for e in entries.values()]
+        ledger_by_id = {e.entry_id: e for e in ledger}
         days = [b.booking_date for b in bank] or [now.date()]
         rate = await self._rate(uow, loaded, group.currency, max(days))
         mpolicy = matching_policy(
@@ -242,7 +251,10 @@ class Matching(UseCase):
             amount = sum((lines_by_key[k].amount for k in bank_lines), Decimal(0))
             held = match.held
             if match.band is Band.AUTO_ACCEPTED:
-                held = self._guard(loaded, amount, group.currency, rate)
+                names = [lines_by_key[k].counterparty for k in bank_lines]
+                names += [ledger_by_id[e].counterparty for e in match.ledger_entries]
+                tiers = await uow.matches.counterparty_risk([n for n in names if n])
+                held = self._guard(loaded, amount, group.currency, rate, tiers)
             state = (
                 MatchState.AUTO_ACCEPTED
                 if match.band is Band.AUTO_ACCEPTED and held is None
@@ -301,7 +313,6 @@ class Matching(UseCase):
             unmatched_rows.append(
                 _unmatched_bank_row(lines_by_key[(int(u.line.statement), u.line.line)], u.reason)
             )
-        ledger_by_id = {e.entry_id: e for e in ledger}
         for lu in rerun.result.unmatched_ledger:
             unmatched_rows.append(_unmatched_ledger_row(ledger_by_id[lu.entry_id], lu.reason))
         own = frozenset(s.account for s in group.statements.values())
@@ -333,10 +344,19 @@ class Matching(UseCase):
 
     @staticmethod
     def _guard(
-        loaded: LoadedPolicy, amount: Decimal, currency: str, rate: Decimal | None
+        loaded: LoadedPolicy,
+        amount: Decimal,
+        currency: str,
+        rate: Decimal | None,
+        tiers: dict[str, RiskTier],
     ) -> str | None:
-        """Why a match scoring in the auto band must still go to a person, or None."""
+        """Why a match scoring in the auto band must still go to a person, or None:
+        its reporting amount reaches materiality, or a counterparty of it carries a risk
+        tier the policy sends to immediate review."""
         routing = loaded.policy.routing
+        for name, tier in sorted(tiers.items()):
+            if tier in routing.immediate_risk_tiers:
+                return f"risk tier: counterparty {name} is {tier.value}"
         if rate is None:
             return f"no rate for {currency}: materiality cannot be checked"
         reported = abs(amount) * rate

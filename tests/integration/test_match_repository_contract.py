@@ -13,6 +13,7 @@ from decimal import Decimal
 import pytest
 
 from domain.gl import LedgerEntry
+from domain.items import RiskTier
 from domain.matching.checks import CheckKind
 from domain.matching.records import Band
 from domain.matching.stored import (
@@ -24,6 +25,7 @@ from domain.matching.stored import (
     Resolution,
 )
 from domain.statements.records import MatchStatus, Stage1Status
+from tests.builders import make_facts, make_item
 from tests.fakes import T0
 from tests.integration.test_repository_contract import Store, _stmt, store
 from tests.statement_files import line as stmt_line
@@ -178,3 +180,17 @@ async def test_line_and_entry_statuses_and_the_open_entries_of_an_account(store:
         assert [e.entry.entry_id for e in opened] == ["E-1"]
         lines = await uow.statements.approved_lines()
         assert [(s.id, ln.number) for s, ln in lines] == [(sid, 1)]
+
+
+async def test_the_highest_risk_tier_of_each_counterparty(store: Store) -> None:
+    async with store.uows() as uow:
+        for n, (name, tier) in enumerate(
+            [("Globex", "low"), ("Globex", "critical"), ("Globex", "high"), ("Initech", None)]
+        ):
+            facts = make_facts(external_id=f"R-{n}", counterparty=name, risk_tier=tier)
+            await uow.items.add(make_item(id=None, facts=facts))
+        await uow.commit()
+    async with store.uows(read_only=True) as uow:
+        got = await uow.matches.counterparty_risk(["Globex", "Initech", "Hooli"])
+        assert got == {"Globex": RiskTier.CRITICAL}
+        assert await uow.matches.counterparty_risk([]) == {}

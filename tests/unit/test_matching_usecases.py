@@ -19,7 +19,7 @@ from domain.matching.stored import CheckState, MatchState, Resolution
 from domain.statements.records import MatchStatus, Stage1Status
 from domain.usecases import UseCases
 from domain.usecases.matching import MATCHING_SOURCE, MatchRefused
-from tests.builders import make_policy
+from tests.builders import make_facts, make_item, make_policy
 from tests.fakes import T0, InMemoryUnitOfWorkFactory
 from tests.statement_files import (
     USD_ACCOUNT,
@@ -269,3 +269,22 @@ async def test_a_match_below_materiality_in_a_lower_policy_is_held() -> None:
     held = [m for m in factory.store.matches.values() if m.score >= 85]
     assert held and all(m.held and "materiality" in m.held for m in held)
     del uc
+
+
+async def test_a_counterparty_in_an_immediate_risk_tier_holds_the_match() -> None:
+    uc, factory, sid = await _setup()
+    async with factory() as uow:
+        for n, tier in enumerate(("low", "high")):
+            await uow.items.add(
+                make_item(
+                    id=None,
+                    facts=make_facts(external_id=f"R-{n}", counterparty="Globex", risk_tier=tier),
+                )
+            )
+        await uow.commit()
+    summary = await uc.matching.run(now=NOW)
+    assert summary.auto_accepted == 0
+    (first,) = [m for m in factory.store.matches.values() if m.bank_lines == ((sid, 1),)]
+    assert first.score == 100 and first.state is MatchState.PENDING_REVIEW
+    assert first.held == "risk tier: counterparty Globex is high"
+    assert factory.store.journal == {}
