@@ -436,11 +436,15 @@ class Matching(UseCase):
         entry = posting(final, EntryKind.MATCH, now, loaded.policy.accounts)
         await self._tx.store_entry(uow, entry, item=final)
 
-    async def accept(self, match_id: int, *, actor: str, now: datetime) -> MatchRecord:
-        """A person accepts a pending match: its journal entry is made now."""
+    async def accept(
+        self, match_id: int, *, actor: str, now: datetime, expected_version: int | None = None
+    ) -> MatchRecord:
+        """A person accepts a pending match: its journal entry is made now.
+        ``expected_version``: the version the person saw (a card); a re-scored match is
+        refused as stale, since the approval was given to what it no longer is."""
         loaded = self._tx.policy()
         async with self._tx.uow() as uow:
-            record = await self._pending(uow, match_id)
+            record = await self._pending(uow, match_id, expected_version)
             done = await self._accept(uow, loaded, record, actor, now)
             await uow.commit()
         return done
@@ -459,11 +463,13 @@ class Matching(UseCase):
         )
         return accepted
 
-    async def reject(self, match_id: int, *, actor: str, now: datetime) -> MatchRecord:
+    async def reject(
+        self, match_id: int, *, actor: str, now: datetime, expected_version: int | None = None
+    ) -> MatchRecord:
         """A person rejects a pending match: both sides go back to the pool."""
         loaded = self._tx.policy()
         async with self._tx.uow() as uow:
-            record = await self._pending(uow, match_id)
+            record = await self._pending(uow, match_id, expected_version)
             rejected = dataclasses.replace(
                 record, state=MatchState.REJECTED, decided_by=actor, decided_at=now, updated_at=now
             )
@@ -566,10 +572,17 @@ class Matching(UseCase):
             await uow.commit()
         return resolved
 
-    async def _pending(self, uow: UnitOfWork, match_id: int) -> MatchRecord:
+    async def _pending(
+        self, uow: UnitOfWork, match_id: int, expected_version: int | None = None
+    ) -> MatchRecord:
         record = await uow.matches.get(match_id)
         if record is None:
             raise ItemNotFound(f"there is no match {match_id}")
+        if expected_version is not None and record.version != expected_version:
+            raise StaleItem(
+                f"match {match_id} changed since you opened it (it is now "
+                f"{record.state.value}, score {record.score}); nothing was changed — look again"
+            )
         if record.state is not MatchState.PENDING_REVIEW:
             raise MatchRefused(f"match {match_id} is {record.state.value}, not pending_review")
         return record

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from domain.errors import InvalidCommand
+from domain.errors import InvalidCommand, StaleItem
 from domain.gl import LedgerEntry
 from domain.items import EntryKind, ItemKind
 from domain.matching.checks import CheckKind
@@ -288,3 +288,28 @@ async def test_a_counterparty_in_an_immediate_risk_tier_holds_the_match() -> Non
     assert first.score == 100 and first.state is MatchState.PENDING_REVIEW
     assert first.held == "risk tier: counterparty Globex is high"
     assert factory.store.journal == {}
+
+
+async def test_an_accept_given_on_a_match_since_rescored_is_refused_as_stale() -> None:
+    uc, factory, sid = await _setup()
+    await uc.matching.run(now=NOW)
+    review = next(m for m in factory.store.matches.values() if m.bank_lines == ((sid, 2),))
+    assert review.id is not None
+    stored = factory.store.gl[("E-2", GL)]
+    changed = dataclasses.replace(stored.entry, description="receipt, corrected")
+    factory.store.gl[("E-2", GL)] = dataclasses.replace(
+        stored, entry=changed, content_hash=changed.content_hash(), version=2
+    )
+    await uc.matching.run(now=NOW + timedelta(hours=1))
+    after = factory.store.matches[review.id]
+    assert after.version == review.version + 1
+    assert after.state is MatchState.PENDING_REVIEW
+    with pytest.raises(StaleItem):
+        await uc.matching.accept(
+            review.id, actor="U0ALICE", now=NOW, expected_version=review.version
+        )
+    assert factory.store.matches[review.id].state is MatchState.PENDING_REVIEW
+    done = await uc.matching.accept(
+        review.id, actor="U0ALICE", now=NOW, expected_version=after.version
+    )
+    assert done.state is MatchState.ACCEPTED
