@@ -222,6 +222,9 @@ class Matching(UseCase):
         version = loaded.version
         audit: list[AuditEntry] = []
         changed = {c.before.id: c for c in rerun.changed}
+        # The risk tiers of every counterparty of the group, read once (routing guard).
+        named = {b.counterparty for b in bank} | {e.counterparty for e in ledger}
+        risk = await uow.matches.counterparty_risk(sorted(n for n in named if n))
         freed_bank: set[tuple[int, int]] = set()
         freed_ledger: set[str] = set()
         for before, change in changed.items():
@@ -251,9 +254,9 @@ class Matching(UseCase):
             amount = sum((lines_by_key[k].amount for k in bank_lines), Decimal(0))
             held = match.held
             if match.band is Band.AUTO_ACCEPTED:
-                names = [lines_by_key[k].counterparty for k in bank_lines]
-                names += [ledger_by_id[e].counterparty for e in match.ledger_entries]
-                tiers = await uow.matches.counterparty_risk([n for n in names if n])
+                names = {lines_by_key[k].counterparty for k in bank_lines}
+                names |= {ledger_by_id[e].counterparty for e in match.ledger_entries}
+                tiers = {n: risk[n] for n in names if n is not None and n in risk}
                 held = self._guard(loaded, amount, group.currency, rate, tiers)
             state = (
                 MatchState.AUTO_ACCEPTED
