@@ -227,6 +227,7 @@ class Matching(UseCase):
         risk = await uow.matches.counterparty_risk(sorted(n for n in named if n))
         freed_bank: set[tuple[int, int]] = set()
         freed_ledger: set[str] = set()
+        to_post: list[tuple[MatchRecord, Decimal, str]] = []
         for before, change in changed.items():
             record = by_key[before]
             if change.after is not None:
@@ -301,9 +302,10 @@ class Matching(UseCase):
                 )
             if state is MatchState.AUTO_ACCEPTED:
                 totals["auto"] += 1
-                await self._post(uow, loaded, record, lines_by_key, group, now)
+                to_post.append((record, amount, group.currency))
             else:
                 totals["pending"] += 1
+        await self._post(uow, loaded, to_post, now)
         for sid, number in sorted(freed_bank):
             await uow.statements.set_line_match_status(sid, number, MatchStatus.UNMATCHED)
         for entry_id in sorted(freed_ledger):
@@ -374,70 +376,79 @@ class Matching(UseCase):
         if not await uow.matches.update(record, expected_version=expected):
             raise StaleItem(f"match {record.id} changed during the run; run it again")
 
+    async def _amount(self, uow: UnitOfWork, record: MatchRecord) -> tuple[Decimal, str]:
+        """The bank side's total of a stored match, and its currency (read from the store)."""
+        amount = Decimal(0)
+        code = ""
+        for sid, number in record.bank_lines:
+            head = await uow.statements.get(sid, with_lines=False)
+            if head is None:
+                continue
+            code = head.currency
+            line = await uow.statements.line(sid, head.currency, number)
+            if line is not None:
+                amount += line.amount
+        return amount, code
+
     async def _post(
         self,
         uow: UnitOfWork,
         loaded: LoadedPolicy,
-        record: MatchRecord,
-        lines: dict[tuple[int, int], BankLine] | None,
-        group: _Group | None,
+        accepted: Sequence[tuple[MatchRecord, Decimal, str]],
         now: datetime,
-        *,
-        currency: str | None = None,
     ) -> None:
-        """The accepted match's journal entry (kind ``match``), on an item of its own that
-        records the acceptance (the one posting path every entry takes)."""
-        assert record.id is not None
-        amount = Decimal(0)
-        if lines is not None:
-            amount = sum((lines[k].amount for k in record.bank_lines), Decimal(0))
-        else:
-            for sid, number in record.bank_lines:
-                head = await uow.statements.get(sid, with_lines=False)
-                line = await uow.statements.line(sid, head.currency if head else "", number)
-                if line is not None:
-                    amount += line.amount
-        code = currency or (group.currency if group is not None else "")
-        if not code:
-            head = await uow.statements.get(record.statement_id, with_lines=False)
-            code = head.currency if head is not None else loaded.policy.reporting_currency
-        facts = ItemFacts(
-            source=MATCHING_SOURCE,
-            external_id=f"match-{record.id}",
-            kind=ItemKind.MATCH,
-            entity=record.ledger_entries[0].account if record.ledger_entries else "matching",
-            currency=code,
-            amount=abs(amount),
-            score=record.score,
-            reference=record.key[:300],
-        )
-        decision = RoutingDecision(
-            route=Route.AUTO_ACCEPTED,
-            kind=ItemKind.MATCH,
-            reasons=(f"match {record.id} scored {record.score}",),
-            priority=0,
-            team=None,
-            required_approvals=0,
-            policy_version=loaded.version,
-            reporting_amount=to_reporting(abs(amount), code, loaded),
-        )
-        (reserved,) = await uow.items.reserve_ids(1)
-        item = routed_item(facts, decision, now, item_id=reserved)
-        # Audited as intake audits an item accepted by policy, so the log replays it.
-        records = [
-            item_entry(
-                item, _INGESTED, now, data=routing_data(item.facts, decision, item.content_hash)
-            )
-        ]
-        accepted = states.accept_by_policy(item, now=now)
+        """Each accepted match's journal entry (kind ``match``), on an item of its own
+        that records the acceptance (the one posting path every entry takes): all of them
+        in one insert of items, one of audit records and one of entries.
+
+        ``accepted``: (match, its bank side's total, currency).
+        """
+        if not accepted:
+            return
+        ids = await uow.items.reserve_ids(len(accepted))
         fallback = await self._tx.fallback(uow)
-        events = [marked(e) for e in accepted.events] if fallback else list(accepted.events)
-        records.extend(item_entries(accepted.item, events, now))
-        final = self._tx.clocked(accepted.item)
-        await uow.items.add_many([final])
+        records: list[AuditEntry] = []
+        finals = []
+        for (record, amount, code), reserved in zip(accepted, ids, strict=True):
+            assert record.id is not None
+            facts = ItemFacts(
+                source=MATCHING_SOURCE,
+                external_id=f"match-{record.id}",
+                kind=ItemKind.MATCH,
+                entity=record.ledger_entries[0].account if record.ledger_entries else "matching",
+                currency=code,
+                amount=abs(amount),
+                score=record.score,
+                reference=record.key[:300],
+            )
+            decision = RoutingDecision(
+                route=Route.AUTO_ACCEPTED,
+                kind=ItemKind.MATCH,
+                reasons=(f"match {record.id} scored {record.score}",),
+                priority=0,
+                team=None,
+                required_approvals=0,
+                policy_version=loaded.version,
+                reporting_amount=to_reporting(abs(amount), code, loaded),
+            )
+            item = routed_item(facts, decision, now, item_id=reserved)
+            # Audited as intake audits an item accepted by policy, so the log replays it.
+            records.append(
+                item_entry(
+                    item,
+                    _INGESTED,
+                    now,
+                    data=routing_data(item.facts, decision, item.content_hash),
+                )
+            )
+            moved = states.accept_by_policy(item, now=now)
+            events = [marked(e) for e in moved.events] if fallback else list(moved.events)
+            records.extend(item_entries(moved.item, events, now))
+            finals.append(self._tx.clocked(moved.item))
+        await uow.items.add_many(finals)
         await uow.audit.append(records)
-        entry = posting(final, EntryKind.MATCH, now, loaded.policy.accounts)
-        await self._tx.store_entry(uow, entry, item=final)
+        entries = [posting(f, EntryKind.MATCH, now, loaded.policy.accounts) for f in finals]
+        await self._tx.store_entries(uow, entries, items=finals)
 
     async def accept(
         self, match_id: int, *, actor: str, now: datetime, expected_version: int | None = None
@@ -460,7 +471,8 @@ class Matching(UseCase):
         )
         await self._write(uow, accepted, record.version)
         accepted = dataclasses.replace(accepted, version=record.version + 1)
-        await self._post(uow, loaded, accepted, None, None, now)
+        amount, code = await self._amount(uow, accepted)
+        await self._post(uow, loaded, [(accepted, amount, code)], now)
         await uow.audit.append(
             [_match_entry("match.accepted", now, loaded.version, accepted, None, actor=actor)]
         )
