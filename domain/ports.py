@@ -241,6 +241,13 @@ class LedgerRepository(Protocol):
         """Sets Stage 2's status of an entry; False when there is no such entry."""
         ...
 
+    async def set_match_statuses(
+        self, keys: Sequence[tuple[str, str]], status: MatchStatus, *, now: datetime
+    ) -> int:
+        """:meth:`set_match_status` for many (entry id, account) keys at once; returns how
+        many entries exist among them."""
+        ...
+
     async def open_entries(self, *, account: str, currency: str) -> list[StoredLedgerEntry]:
         """The unmatched entries of a GL account in a currency, by entry id."""
         ...
@@ -485,6 +492,13 @@ class StatementRepository(Protocol):
         """Lines (not removed) of approved statements with that match status (any when
         None), in (statement id, line number) order after ``after``, each with its
         statement (without lines): the input of Stage 2."""
+        ...
+
+    async def set_line_match_statuses(
+        self, keys: Sequence[tuple[int, int]], status: MatchStatus
+    ) -> int:
+        """Sets Stage 2's status of many (statement id, line number) lines at once;
+        returns how many exist among them."""
         ...
 
     async def set_line_match_status(

@@ -898,6 +898,14 @@ class InMemoryStatementRepository:
                 out.append((head, line))
         return out[:limit]
 
+    async def set_line_match_statuses(
+        self, keys: Sequence[tuple[int, int]], status: MatchStatus
+    ) -> int:
+        done = 0
+        for sid, number in sorted(set(keys)):
+            done += await self.set_line_match_status(sid, number, status)
+        return done
+
     async def set_line_match_status(
         self, statement_id: int, number: int, status: MatchStatus
     ) -> bool:
@@ -1045,6 +1053,14 @@ class InMemoryLedgerRepository:
             return False
         self._uow.staged_ledger[key] = dataclasses.replace(current, match_status=status)
         return True
+
+    async def set_match_statuses(
+        self, keys: Sequence[tuple[str, str]], status: MatchStatus, *, now: datetime
+    ) -> int:
+        done = 0
+        for key in sorted(set(keys)):
+            done += await self.set_match_status(key, status, now=now)
+        return done
 
     async def open_entries(self, *, account: str, currency: str) -> list[StoredLedgerEntry]:
         await asyncio.sleep(0)

@@ -228,6 +228,8 @@ class Matching(UseCase):
         freed_bank: set[tuple[int, int]] = set()
         freed_ledger: set[str] = set()
         to_post: list[tuple[MatchRecord, Decimal, str]] = []
+        taken_bank: list[tuple[int, int]] = []
+        taken_ledger: list[tuple[str, str]] = []
         for before, change in changed.items():
             record = by_key[before]
             if change.after is not None:
@@ -292,26 +294,23 @@ class Matching(UseCase):
                 record = dataclasses.replace(record, version=old.version + 1)
                 event = "match.rescored"
             audit.append(_match_entry(event, now, version, record, changed.get(match.id)))
-            for sid, number in record.bank_lines:
-                freed_bank.discard((sid, number))
-                await uow.statements.set_line_match_status(sid, number, MatchStatus.MATCHED)
-            for key_ in record.ledger_entries:
-                freed_ledger.discard(key_.entry_id)
-                await uow.gl.set_match_status(
-                    (key_.entry_id, key_.account), MatchStatus.MATCHED, now=now
-                )
+            taken_bank.extend(record.bank_lines)
+            taken_ledger.extend((k.entry_id, k.account) for k in record.ledger_entries)
             if state is MatchState.AUTO_ACCEPTED:
                 totals["auto"] += 1
                 to_post.append((record, amount, group.currency))
             else:
                 totals["pending"] += 1
         await self._post(uow, loaded, to_post, now)
-        for sid, number in sorted(freed_bank):
-            await uow.statements.set_line_match_status(sid, number, MatchStatus.UNMATCHED)
-        for entry_id in sorted(freed_ledger):
-            await uow.gl.set_match_status(
-                (entry_id, group.gl_account), MatchStatus.UNMATCHED, now=now
-            )
+        # A line a dissolved match freed and a new match took again stays matched.
+        freed_bank.difference_update(taken_bank)
+        freed_ledger.difference_update(e for e, _ in taken_ledger)
+        await uow.statements.set_line_match_statuses(taken_bank, MatchStatus.MATCHED)
+        await uow.gl.set_match_statuses(taken_ledger, MatchStatus.MATCHED, now=now)
+        await uow.statements.set_line_match_statuses(sorted(freed_bank), MatchStatus.UNMATCHED)
+        await uow.gl.set_match_statuses(
+            [(e, group.gl_account) for e in sorted(freed_ledger)], MatchStatus.UNMATCHED, now=now
+        )
         totals["bank"] += len(rerun.result.unmatched_bank)
         totals["ledger"] += len(rerun.result.unmatched_ledger)
         for u in rerun.result.unmatched_bank:
@@ -489,12 +488,12 @@ class Matching(UseCase):
                 record, state=MatchState.REJECTED, decided_by=actor, decided_at=now, updated_at=now
             )
             await self._write(uow, rejected, record.version)
-            for sid, number in record.bank_lines:
-                await uow.statements.set_line_match_status(sid, number, MatchStatus.UNMATCHED)
-            for key in record.ledger_entries:
-                await uow.gl.set_match_status(
-                    (key.entry_id, key.account), MatchStatus.UNMATCHED, now=now
-                )
+            await uow.statements.set_line_match_statuses(record.bank_lines, MatchStatus.UNMATCHED)
+            await uow.gl.set_match_statuses(
+                [(k.entry_id, k.account) for k in record.ledger_entries],
+                MatchStatus.UNMATCHED,
+                now=now,
+            )
             await uow.audit.append(
                 [_match_entry("match.rejected", now, loaded.version, rejected, None, actor=actor)]
             )

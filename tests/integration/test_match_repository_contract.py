@@ -180,6 +180,18 @@ async def test_line_and_entry_statuses_and_the_open_entries_of_an_account(store:
         assert [e.entry.entry_id for e in opened] == ["E-1"]
         lines = await uow.statements.approved_lines()
         assert [(s.id, ln.number) for s, ln in lines] == [(sid, 1)]
+    async with store.uows() as uow:
+        keys = [("E-1", "1010"), ("E-3", "2020"), ("E-9", "1010")]
+        assert await uow.gl.set_match_statuses(keys, MatchStatus.MATCHED, now=T0) == 2
+        assert await uow.gl.set_match_statuses([], MatchStatus.MATCHED, now=T0) == 0
+        lines_ = [(sid, 1), (sid, 2), (sid, 7)]
+        assert await uow.statements.set_line_match_statuses(lines_, MatchStatus.UNMATCHED) == 2
+        await uow.commit()
+    async with store.uows(read_only=True) as uow:
+        assert await uow.gl.open_entries(account="1010", currency="EUR") == []
+        assert await uow.gl.open_entries(account="2020", currency="EUR") == []
+        lines = await uow.statements.approved_lines()
+        assert [(s.id, ln.number) for s, ln in lines] == [(sid, 1), (sid, 2)]
 
 
 async def test_the_highest_risk_tier_of_each_counterparty(store: Store) -> None:
