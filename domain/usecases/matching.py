@@ -107,6 +107,7 @@ class _Group:
 
     gl_account: str
     currency: str
+    entity: str  # the bank account's entity (policy statements.accounts[].entity)
     statements: dict[int, Statement]
     lines: list[tuple[Statement, StatementLine]]
 
@@ -167,7 +168,9 @@ class Matching(UseCase):
                 if account is None:
                     continue
                 key = (account.gl_account, head.currency)
-                group = groups.setdefault(key, _Group(account.gl_account, head.currency, {}, []))
+                group = groups.setdefault(
+                    key, _Group(account.gl_account, head.currency, account.entity, {}, [])
+                )
                 group.statements[head.id] = head
                 group.lines.append((head, line))
             if len(page) < _PAGE:
@@ -227,7 +230,7 @@ class Matching(UseCase):
         risk = await uow.matches.counterparty_risk(sorted(n for n in named if n))
         freed_bank: set[tuple[int, int]] = set()
         freed_ledger: set[str] = set()
-        to_post: list[tuple[MatchRecord, Decimal, str]] = []
+        to_post: list[tuple[MatchRecord, Decimal, str, str]] = []
         taken_bank: list[tuple[int, int]] = []
         taken_ledger: list[tuple[str, str]] = []
         for before, change in changed.items():
@@ -298,7 +301,7 @@ class Matching(UseCase):
             taken_ledger.extend((k.entry_id, k.account) for k in record.ledger_entries)
             if state is MatchState.AUTO_ACCEPTED:
                 totals["auto"] += 1
-                to_post.append((record, amount, group.currency))
+                to_post.append((record, amount, group.currency, group.entity))
             else:
                 totals["pending"] += 1
         await self._post(uow, loaded, to_post, now)
@@ -315,10 +318,14 @@ class Matching(UseCase):
         totals["ledger"] += len(rerun.result.unmatched_ledger)
         for u in rerun.result.unmatched_bank:
             unmatched_rows.append(
-                _unmatched_bank_row(lines_by_key[(int(u.line.statement), u.line.line)], u.reason)
+                _unmatched_bank_row(
+                    lines_by_key[(int(u.line.statement), u.line.line)], u.reason, group.entity
+                )
             )
         for lu in rerun.result.unmatched_ledger:
-            unmatched_rows.append(_unmatched_ledger_row(ledger_by_id[lu.entry_id], lu.reason))
+            unmatched_rows.append(
+                _unmatched_ledger_row(ledger_by_id[lu.entry_id], lu.reason, group.entity)
+            )
         own = frozenset(s.account for s in group.statements.values())
         checks = run_checks(bank, ledger, rerun.result, mpolicy, own_accounts=own)
         first = min(sids)
@@ -375,32 +382,39 @@ class Matching(UseCase):
         if not await uow.matches.update(record, expected_version=expected):
             raise StaleItem(f"match {record.id} changed during the run; run it again")
 
-    async def _amount(self, uow: UnitOfWork, record: MatchRecord) -> tuple[Decimal, str]:
-        """The bank side's total of a stored match, and its currency (read from the store)."""
+    async def _amount(
+        self, uow: UnitOfWork, loaded: LoadedPolicy, record: MatchRecord
+    ) -> tuple[Decimal, str, str]:
+        """The bank side's total of a stored match, its currency and its bank account's
+        entity (read from the store and the policy)."""
         amount = Decimal(0)
         code = ""
+        entity = MATCHING_SOURCE
         for sid, number in record.bank_lines:
             head = await uow.statements.get(sid, with_lines=False)
             if head is None:
                 continue
             code = head.currency
+            known = loaded.policy.statements.account_for(head.account, head.currency)
+            if known is not None:
+                entity = known.entity
             line = await uow.statements.line(sid, head.currency, number)
             if line is not None:
                 amount += line.amount
-        return amount, code
+        return amount, code, entity
 
     async def _post(
         self,
         uow: UnitOfWork,
         loaded: LoadedPolicy,
-        accepted: Sequence[tuple[MatchRecord, Decimal, str]],
+        accepted: Sequence[tuple[MatchRecord, Decimal, str, str]],
         now: datetime,
     ) -> None:
         """Each accepted match's journal entry (kind ``match``), on an item of its own
         that records the acceptance (the one posting path every entry takes): all of them
         in one insert of items, one of audit records and one of entries.
 
-        ``accepted``: (match, its bank side's total, currency).
+        ``accepted``: (match, its bank side's total, currency, entity).
         """
         if not accepted:
             return
@@ -408,13 +422,13 @@ class Matching(UseCase):
         fallback = await self._tx.fallback(uow)
         records: list[AuditEntry] = []
         finals = []
-        for (record, amount, code), reserved in zip(accepted, ids, strict=True):
+        for (record, amount, code, entity), reserved in zip(accepted, ids, strict=True):
             assert record.id is not None
             facts = ItemFacts(
                 source=MATCHING_SOURCE,
                 external_id=f"match-{record.id}",
                 kind=ItemKind.MATCH,
-                entity=record.ledger_entries[0].account if record.ledger_entries else "matching",
+                entity=entity,
                 currency=code,
                 amount=abs(amount),
                 score=record.score,
@@ -470,8 +484,8 @@ class Matching(UseCase):
         )
         await self._write(uow, accepted, record.version)
         accepted = dataclasses.replace(accepted, version=record.version + 1)
-        amount, code = await self._amount(uow, accepted)
-        await self._post(uow, loaded, [(accepted, amount, code)], now)
+        amount, code, entity = await self._amount(uow, loaded, accepted)
+        await self._post(uow, loaded, [(accepted, amount, code, entity)], now)
         await uow.audit.append(
             [_match_entry("match.accepted", now, loaded.version, accepted, None, actor=actor)]
         )
@@ -669,12 +683,12 @@ def _ledger_line(stored: StoredLedgerEntry) -> LedgerLine:
     )
 
 
-def _unmatched_bank_row(line: BankLine, reason: str) -> IntakeRow:
+def _unmatched_bank_row(line: BankLine, reason: str, entity: str) -> IntakeRow:
     facts = ItemFacts(
         source=MATCHING_SOURCE,
         external_id=f"bank:{line.statement_id}#{line.line_number}",
         kind=ItemKind.UNMATCHED,
-        entity=line.account,
+        entity=entity,
         currency=line.currency,
         amount=line.amount,
         counterparty=line.counterparty,
@@ -685,12 +699,12 @@ def _unmatched_bank_row(line: BankLine, reason: str) -> IntakeRow:
     return IntakeRow(line=0, facts=facts)
 
 
-def _unmatched_ledger_row(entry: LedgerLine, reason: str) -> IntakeRow:
+def _unmatched_ledger_row(entry: LedgerLine, reason: str, entity: str) -> IntakeRow:
     facts = ItemFacts(
         source=MATCHING_SOURCE,
         external_id=f"ledger:{entry.gl_account}:{entry.entry_id}",
         kind=ItemKind.UNMATCHED,
-        entity=entry.gl_account,
+        entity=entity,
         currency=entry.currency,
         amount=entry.amount,
         counterparty=entry.counterparty,

@@ -121,6 +121,10 @@ async def test_a_run_sorts_into_the_three_bands_and_the_guard_holds_material_one
         if i.facts.source == MATCHING_SOURCE and i.facts.kind is ItemKind.UNMATCHED
     )
     assert [u[0] for u in unmatched] == [f"bank:{sid}#3", f"ledger:{GL}:E-3"]
+    # On the bank account's entity, so routing and the journal find its team and accounts.
+    assert {
+        i.facts.entity for i in factory.store.items.values() if i.facts.source == MATCHING_SOURCE
+    } == {"ACME-NL"}
     assert all("without a" in u[1] and ":" in u[1] for u in unmatched)
     events = [a.event for a in factory.store.audit]
     assert "matching.run" in events and events.count("match.found") == 3
