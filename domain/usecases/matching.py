@@ -125,6 +125,9 @@ class Matching(UseCase):
             live = await uow.matches.live()
             for group in groups.values():
                 await self._run_group(uow, loaded, group, live, now, totals, unmatched_rows)
+            if statement is None:
+                matched = {sid for g in groups.values() for sid in g.statements}
+                await self._dissolve_orphans(uow, loaded, live, matched, now)
             await uow.audit.append(
                 [
                     system_entry(
@@ -344,6 +347,42 @@ class Matching(UseCase):
         added = await uow.matches.add_checks(records)
         if added:
             audit.append(system_entry("matching.checks_opened", now, version, opened=added))
+        await uow.audit.append(audit)
+
+    async def _dissolve_orphans(
+        self,
+        uow: UnitOfWork,
+        loaded: LoadedPolicy,
+        live: Sequence[MatchRecord],
+        statements: set[int],
+        now: datetime,
+    ) -> None:
+        """Dissolves the pending matches of statements no longer among the inputs (no
+        longer approved, or their account no longer mapped): their lines are out of
+        Stage 2 until the statement is approved again. Accepted matches stay."""
+        reason = "its statement is no longer approved or mapped to a GL account"
+        audit: list[AuditEntry] = []
+        for record in live:
+            if record.state is not MatchState.PENDING_REVIEW:
+                continue
+            if all(sid in statements for sid, _ in record.bank_lines):
+                continue
+            dissolved = dataclasses.replace(
+                record,
+                state=MatchState.REJECTED,
+                held=f"dissolved: {reason}",
+                decided_by=states.SYSTEM,
+                decided_at=now,
+                updated_at=now,
+            )
+            await self._write(uow, dissolved, record.version)
+            await uow.statements.set_line_match_statuses(record.bank_lines, MatchStatus.UNMATCHED)
+            await uow.gl.set_match_statuses(
+                [(k.entry_id, k.account) for k in record.ledger_entries],
+                MatchStatus.UNMATCHED,
+                now=now,
+            )
+            audit.append(_match_entry("match.dissolved", now, loaded.version, dissolved, reason))
         await uow.audit.append(audit)
 
     async def _rate(

@@ -317,3 +317,24 @@ async def test_an_accept_given_on_a_match_since_rescored_is_refused_as_stale() -
         review.id, actor="U0ALICE", now=NOW, expected_version=after.version
     )
     assert done.state is MatchState.ACCEPTED
+
+
+async def test_pending_matches_of_a_statement_no_longer_approved_are_dissolved() -> None:
+    uc, factory, sid = await _setup()
+    await uc.matching.run(now=NOW)
+    factory.store.statements[sid] = dataclasses.replace(
+        factory.store.statements[sid], stage1_status=Stage1Status.PENDING_REVIEW
+    )
+    await uc.matching.run(now=NOW + timedelta(hours=1))
+    states = {m.bank_lines[0][1]: m for m in factory.store.matches.values()}
+    assert states[1].state is MatchState.AUTO_ACCEPTED  # accepted matches are never touched
+    for number in (2, 4):
+        assert states[number].state is MatchState.REJECTED
+        assert (states[number].held or "").startswith("dissolved: its statement")
+    assert factory.store.gl[("E-2", GL)].match_status is MatchStatus.UNMATCHED
+    lines = {ln.number: ln.match_status for ln in factory.store.statements[sid].lines}
+    assert (lines[1], lines[2], lines[4]) == (
+        MatchStatus.MATCHED,
+        MatchStatus.UNMATCHED,
+        MatchStatus.UNMATCHED,
+    )
