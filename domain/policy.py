@@ -736,6 +736,43 @@ class Ledger(_Strict):
     columns: LedgerColumns = LedgerColumns()
 
 
+class MatchingWeights(_Strict):
+    """How many of the 100 points each score component can give (they sum to 100)."""
+
+    amount: int = Field(default=40, ge=0, le=100)
+    date: int = Field(default=10, ge=0, le=100)
+    reference: int = Field(default=30, ge=0, le=100)
+    counterparty: int = Field(default=20, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _sum(self) -> MatchingWeights:
+        total = self.amount + self.date + self.reference + self.counterparty
+        if total != 100:
+            raise ValueError(f"the weights must sum to 100, not {total}")
+        return self
+
+
+class Matching(_Strict):
+    """Matching approved statements against the ledger (the matcher's settings)."""
+
+    date_window_days: int = Field(default=3, ge=0, le=366)
+    amount_tolerance: Dec = Field(
+        default=Decimal("0.10"),
+        description="The amount tolerance in the reporting currency (converted at the "
+        "date's rate into each line currency).",
+    )
+    max_group_size: int = Field(default=5, ge=1, le=50)
+    group_time_budget_ms: int = Field(default=200, ge=0, le=60_000)
+    weights: MatchingWeights = MatchingWeights()
+
+    @field_validator("amount_tolerance")
+    @classmethod
+    def _tolerance(cls, value: Decimal) -> Decimal:
+        if value < 0:
+            raise ValueError("amount_tolerance must not be negative")
+        return value
+
+
 class Policy(_Strict):
     """The whole policy document."""
 
@@ -781,6 +818,11 @@ class Policy(_Strict):
     ledger: Ledger = Field(
         default=Ledger(),
         description="The ERP export's column for each general-ledger field (optional).",
+    )
+    matching: Matching = Field(
+        default=Matching(),
+        description="Matching approved statements against the ledger: date window, "
+        "amount tolerance, group size and time budget, score weights.",
     )
 
     @model_validator(mode="before")
@@ -1002,6 +1044,8 @@ def policy_version(policy: Policy) -> str:
         # Sections added later count only when set, so a policy written before them
         # keeps its version (and the decisions made under it stay current).
         del dumped["ledger"]
+    if policy.matching == Matching():
+        del dumped["matching"]
     canonical = json.dumps(dumped, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "pol-" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

@@ -22,9 +22,11 @@ from domain.digest import ClusterMember, ClusterRecord, ClusterState
 from domain.fx import FxRate
 from domain.gl import LedgerEntry, StoredLedgerEntry
 from domain.intake import RowError
-from domain.items import Item, JournalEntry, ReviewState
+from domain.items import Item, JournalEntry, ReviewState, RiskTier
 from domain.ledger import Outcome as LedgerOutcome
 from domain.ledger_status import BreakerStatus, DeliveryCounts
+from domain.matching.records import Band
+from domain.matching.stored import CheckRecord, CheckState, MatchRecord, MatchState
 from domain.notifications import Notification
 from domain.statements.parsed import ParseResult, StatementFormat
 from domain.statements.records import (
@@ -242,6 +244,73 @@ class LedgerRepository(Protocol):
         """Sets Stage 2's status of an entry; False when there is no such entry."""
         ...
 
+    async def set_match_statuses(
+        self, keys: Sequence[tuple[str, str]], status: MatchStatus, *, now: datetime
+    ) -> int:
+        """:meth:`set_match_status` for many (entry id, account) keys at once; returns how
+        many entries exist among them."""
+        ...
+
+    async def open_entries(self, *, account: str, currency: str) -> list[StoredLedgerEntry]:
+        """The unmatched entries of a GL account in a currency, by entry id."""
+        ...
+
+
+class MatchRepository(Protocol):
+    """Stage 2's matches, their sides, and the consistency checks of matching runs."""
+
+    async def add(self, record: MatchRecord) -> MatchRecord:
+        """Inserts a match and its sides; returns it with its id."""
+        ...
+
+    async def update(self, record: MatchRecord, *, expected_version: int) -> bool:
+        """Writes the match (state, score, components, sides) at ``expected_version`` + 1;
+        False (nothing written) when the stored one is no longer at ``expected_version``."""
+        ...
+
+    async def get(self, match_id: int) -> MatchRecord | None:
+        """The match, or None."""
+        ...
+
+    async def live(self) -> list[MatchRecord]:
+        """Every match not rejected (pending or accepted), by id."""
+        ...
+
+    async def query(
+        self,
+        *,
+        band: Band | None = None,
+        state: MatchState | None = None,
+        statement_id: int | None = None,
+        limit: int = 100,
+    ) -> list[MatchRecord]:
+        """Matches by id, filtered."""
+        ...
+
+    async def counterparty_risk(self, names: Sequence[str]) -> dict[str, RiskTier]:
+        """The highest risk tier any item of each named counterparty carries (exact
+        name), for the routing guard; names with no tiered item are left out."""
+        ...
+
+    async def add_checks(self, checks: Sequence[CheckRecord]) -> int:
+        """Inserts the checks whose key is not stored yet (a re-run finds the same ones
+        again); returns how many were new."""
+        ...
+
+    async def get_check(self, check_id: int) -> CheckRecord | None:
+        """The check, or None."""
+        ...
+
+    async def resolve_check(self, record: CheckRecord) -> bool:
+        """Stores the resolution of a check that is still open; False when it is not."""
+        ...
+
+    async def checks(
+        self, *, state: CheckState | None = None, statement_id: int | None = None
+    ) -> list[CheckRecord]:
+        """Checks by id, filtered."""
+        ...
+
 
 class FxRateRepository(Protocol):
     """Dated FX rates, one per (date, base, currency, source)."""
@@ -428,6 +497,19 @@ class StatementRepository(Protocol):
         statement (without lines): the input of Stage 2."""
         ...
 
+    async def set_line_match_statuses(
+        self, keys: Sequence[tuple[int, int]], status: MatchStatus
+    ) -> int:
+        """Sets Stage 2's status of many (statement id, line number) lines at once;
+        returns how many exist among them."""
+        ...
+
+    async def set_line_match_status(
+        self, statement_id: int, number: int, status: MatchStatus
+    ) -> bool:
+        """Sets Stage 2's status of a line; False when there is no such line."""
+        ...
+
     async def keep_original(
         self, *, sha256: str, file_name: str, data: bytes, now: datetime
     ) -> None:
@@ -584,6 +666,7 @@ class UnitOfWork(Protocol):
     once: OnceKeys
     statements: StatementRepository
     people: PeopleRepository
+    matches: MatchRepository
     outbox: OutboxSink
     audit: AuditSink
     breakers: BreakerReader

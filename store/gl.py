@@ -130,6 +130,38 @@ class SqlLedgerRepository:
         )
         return bool(result.rowcount == 1)
 
+    async def set_match_statuses(
+        self, keys: Sequence[tuple[str, str]], status: MatchStatus, *, now: datetime
+    ) -> int:
+        by_account: dict[str, list[str]] = {}
+        for entry_id, account in sorted(set(keys)):
+            by_account.setdefault(account, []).append(entry_id)
+        done = 0
+        for account, ids in by_account.items():
+            for start in range(0, len(ids), _IN_CHUNK):
+                result = await self._conn.execute(
+                    update(ledger_entries)
+                    .where(
+                        ledger_entries.c.account == account,
+                        ledger_entries.c.entry_id.in_(ids[start : start + _IN_CHUNK]),
+                    )
+                    .values(match_status=status.value, updated_at=now)
+                )
+                done += int(result.rowcount)
+        return done
+
+    async def open_entries(self, *, account: str, currency: str) -> list[StoredLedgerEntry]:
+        rows = await self._conn.execute(
+            select(ledger_entries)
+            .where(
+                ledger_entries.c.account == account,
+                ledger_entries.c.currency == currency,
+                ledger_entries.c.match_status == MatchStatus.UNMATCHED.value,
+            )
+            .order_by(ledger_entries.c.entry_id)
+        )
+        return [_stored(r) for r in rows.mappings()]
+
 
 def _rate(row: RowMapping) -> FxRate:
     return FxRate(

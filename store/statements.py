@@ -475,6 +475,39 @@ class SqlStatementRepository:
             heads[sid] = head
         return [(heads[r.statement_id], _line(r, r.currency)) for r in rows]
 
+    async def set_line_match_statuses(
+        self, keys: Sequence[tuple[int, int]], status: MatchStatus
+    ) -> int:
+        by_statement: dict[int, list[int]] = {}
+        for sid, number in sorted(set(keys)):
+            by_statement.setdefault(sid, []).append(number)
+        done = 0
+        for sid, numbers in by_statement.items():
+            for start in range(0, len(numbers), 300):
+                result = await self._conn.execute(
+                    update(statement_lines)
+                    .where(
+                        statement_lines.c.statement_id == sid,
+                        statement_lines.c.number.in_(numbers[start : start + 300]),
+                    )
+                    .values(match_status=status.value)
+                )
+                done += int(result.rowcount)
+        return done
+
+    async def set_line_match_status(
+        self, statement_id: int, number: int, status: MatchStatus
+    ) -> bool:
+        result = await self._conn.execute(
+            update(statement_lines)
+            .where(
+                statement_lines.c.statement_id == statement_id,
+                statement_lines.c.number == number,
+            )
+            .values(match_status=status.value)
+        )
+        return bool(result.rowcount == 1)
+
     async def keep_original(
         self, *, sha256: str, file_name: str, data: bytes, now: datetime
     ) -> None:

@@ -31,6 +31,7 @@ from domain.ports import (
     JournalRepository,
     LedgerRepository,
     LedgerStatusRepository,
+    MatchRepository,
     OnceKeys,
     OutboxSink,
     PeopleRepository,
@@ -48,6 +49,7 @@ from store.engine import Database
 from store.gl import SqlFxRateRepository, SqlLedgerRepository
 from store.intake import SqlIntakeRepository
 from store.ledger_status import SqlLedgerStatusRepository
+from store.matches import SqlMatchRepository
 from store.outbox_sink import SqlOutboxSink
 from store.people import SqlPeopleRepository
 from store.repositories import SqlItemRepository, SqlJournalRepository
@@ -98,6 +100,7 @@ class SqlUnitOfWork:
     once: OnceKeys
     statements: StatementRepository
     people: PeopleRepository
+    matches: MatchRepository
     outbox: OutboxSink
     audit: AuditSink
     breakers: BreakerReader
@@ -154,6 +157,7 @@ class SqlUnitOfWork:
         self.once = SqlOnceKeys(conn)
         self.statements = SqlStatementRepository(conn)
         self.people = SqlPeopleRepository(conn)
+        self.matches = SqlMatchRepository(conn)
         self._outbox = SqlOutboxSink(conn)
         self.outbox = self._outbox
         self.audit = (

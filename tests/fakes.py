@@ -35,8 +35,10 @@ from domain.errors import StaleItem
 from domain.fx import FxRate
 from domain.gl import LedgerEntry, StoredLedgerEntry
 from domain.intake import RowError
-from domain.items import Item, JournalEntry, ReviewState, Route
+from domain.items import Item, JournalEntry, ReviewState, RiskTier, Route
 from domain.ledger_status import BreakerStatus, Delivery, DeliveryCounts
+from domain.matching.records import Band
+from domain.matching.stored import CheckRecord, CheckState, MatchRecord, MatchState, highest
 from domain.money import canonical_decimal
 from domain.notifications import Notification
 from domain.ports import (
@@ -50,6 +52,7 @@ from domain.ports import (
     JournalRepository,
     LedgerRepository,
     LedgerStatusRepository,
+    MatchRepository,
     OnceKeys,
     OutboxSink,
     PeopleRepository,
@@ -176,6 +179,11 @@ class InMemoryStore:
     #: Ledger entries by (entry id, account), and FX rates by (date, base, currency, source).
     gl: dict[tuple[str, str], StoredLedgerEntry] = field(default_factory=dict)
     fx_rates: dict[tuple[date, str, str, str], FxRate] = field(default_factory=dict)
+    #: Stage 2's matches by id and consistency checks by id.
+    matches: dict[int, MatchRecord] = field(default_factory=dict)
+    checks: dict[int, CheckRecord] = field(default_factory=dict)
+    last_match_id: int = 0
+    last_check_id: int = 0
     last_item_id: int = 0
     last_run_id: int = 0
     last_cluster_id: int = 0
@@ -894,6 +902,28 @@ class InMemoryStatementRepository:
                 out.append((head, line))
         return out[:limit]
 
+    async def set_line_match_statuses(
+        self, keys: Sequence[tuple[int, int]], status: MatchStatus
+    ) -> int:
+        done = 0
+        for sid, number in sorted(set(keys)):
+            done += await self.set_line_match_status(sid, number, status)
+        return done
+
+    async def set_line_match_status(
+        self, statement_id: int, number: int, status: MatchStatus
+    ) -> bool:
+        await self._uow.begin_write()
+        found = self._visible().get(statement_id)
+        if found is None or not any(ln.number == number for ln in found.lines):
+            return False
+        lines = tuple(
+            dataclasses.replace(ln, match_status=status) if ln.number == number else ln
+            for ln in found.lines
+        )
+        self._uow.staged_statements[statement_id] = dataclasses.replace(found, lines=lines)
+        return True
+
     async def keep_original(
         self, *, sha256: str, file_name: str, data: bytes, now: datetime
     ) -> None:
@@ -1028,6 +1058,141 @@ class InMemoryLedgerRepository:
         self._uow.staged_ledger[key] = dataclasses.replace(current, match_status=status)
         return True
 
+    async def set_match_statuses(
+        self, keys: Sequence[tuple[str, str]], status: MatchStatus, *, now: datetime
+    ) -> int:
+        done = 0
+        for key in sorted(set(keys)):
+            done += await self.set_match_status(key, status, now=now)
+        return done
+
+    async def open_entries(self, *, account: str, currency: str) -> list[StoredLedgerEntry]:
+        await asyncio.sleep(0)
+        return sorted(
+            (
+                e
+                for e in self._visible().values()
+                if e.entry.account == account
+                and e.entry.currency == currency
+                and e.match_status is MatchStatus.UNMATCHED
+            ),
+            key=lambda e: e.entry.entry_id,
+        )
+
+
+class InMemoryMatchRepository:
+    """Matches and checks as dict overlays, with the SQL repository's refusals."""
+
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def _matches(self) -> dict[int, MatchRecord]:
+        return {**self._uow.store.matches, **self._uow.staged_matches}
+
+    def _checks(self) -> dict[int, CheckRecord]:
+        return {**self._uow.store.checks, **self._uow.staged_checks}
+
+    async def add(self, record: MatchRecord) -> MatchRecord:
+        await self._uow.begin_write()
+        self._uow.store.last_match_id += 1
+        stored = dataclasses.replace(record, id=self._uow.store.last_match_id)
+        self._uow.staged_matches[self._uow.store.last_match_id] = stored
+        return stored
+
+    async def update(self, record: MatchRecord, *, expected_version: int) -> bool:
+        await self._uow.begin_write()
+        assert record.id is not None
+        current = self._matches().get(record.id)
+        if current is None or current.version != expected_version:
+            return False
+        self._uow.staged_matches[record.id] = dataclasses.replace(
+            record, version=expected_version + 1, created_at=current.created_at
+        )
+        return True
+
+    async def get(self, match_id: int) -> MatchRecord | None:
+        await asyncio.sleep(0)
+        return self._matches().get(match_id)
+
+    async def live(self) -> list[MatchRecord]:
+        await asyncio.sleep(0)
+        return [m for _, m in sorted(self._matches().items()) if m.state is not MatchState.REJECTED]
+
+    async def query(
+        self,
+        *,
+        band: Band | None = None,
+        state: MatchState | None = None,
+        statement_id: int | None = None,
+        limit: int = 100,
+    ) -> list[MatchRecord]:
+        await asyncio.sleep(0)
+        out = [
+            m
+            for _, m in sorted(self._matches().items())
+            if (band is None or m.band is band)
+            and (state is None or m.state is state)
+            and (statement_id is None or m.statement_id == statement_id)
+        ]
+        return out[:limit]
+
+    async def counterparty_risk(self, names: Sequence[str]) -> dict[str, RiskTier]:
+        await asyncio.sleep(0)
+        wanted = set(names)
+        out: dict[str, RiskTier] = {}
+        for item in self._uow.items_visible().values():
+            name, tier = item.facts.counterparty, item.facts.risk_tier
+            if name in wanted and name is not None and tier is not None:
+                out[name] = highest(out.get(name), tier)
+        return out
+
+    async def add_checks(self, checks: Sequence[CheckRecord]) -> int:
+        if not checks:
+            return 0
+        await self._uow.begin_write()
+        known = {c.key for c in self._checks().values()}
+        added = 0
+        for check in checks:
+            if check.key in known:
+                continue
+            known.add(check.key)
+            self._uow.store.last_check_id += 1
+            cid = self._uow.store.last_check_id
+            self._uow.staged_checks[cid] = dataclasses.replace(check, id=cid)
+            added += 1
+        return added
+
+    async def get_check(self, check_id: int) -> CheckRecord | None:
+        await asyncio.sleep(0)
+        return self._checks().get(check_id)
+
+    async def resolve_check(self, record: CheckRecord) -> bool:
+        await self._uow.begin_write()
+        assert record.id is not None
+        current = self._checks().get(record.id)
+        if current is None or current.state is not CheckState.OPEN:
+            return False
+        self._uow.staged_checks[record.id] = dataclasses.replace(
+            current,
+            state=CheckState.RESOLVED,
+            resolution=record.resolution,
+            note=record.note,
+            resolved_by=record.resolved_by,
+            resolved_at=record.resolved_at,
+        )
+        return True
+
+    async def checks(
+        self, *, state: CheckState | None = None, statement_id: int | None = None
+    ) -> list[CheckRecord]:
+        await asyncio.sleep(0)
+        return [
+            c
+            for _, c in sorted(self._checks().items())
+            if (state is None or c.state is state)
+            and (statement_id is None or c.statement_id == statement_id)
+        ]
+
 
 def _as_stored(rate: FxRate) -> FxRate:
     """The rate as the store keeps it: exact text in its one canonical spelling."""
@@ -1159,6 +1324,7 @@ class InMemoryUnitOfWork:
     once: OnceKeys
     statements: StatementRepository
     people: PeopleRepository
+    matches: MatchRepository
     outbox: OutboxSink
     audit: AuditSink
     breakers: BreakerReader
@@ -1183,6 +1349,8 @@ class InMemoryUnitOfWork:
         self.staged_ledger: dict[tuple[str, str], StoredLedgerEntry] = {}
         self.staged_fx: dict[tuple[date, str, str, str], FxRate] = {}
         self.staged_delegations: list[Delegation] | None = None
+        self.staged_matches: dict[int, MatchRecord] = {}
+        self.staged_checks: dict[int, CheckRecord] = {}
         self._holds_lock = False
         self._entered = False
         self.items = InMemoryItemRepository(self)
@@ -1197,6 +1365,7 @@ class InMemoryUnitOfWork:
         self.once = InMemoryOnceKeys(self)
         self.statements = InMemoryStatementRepository(self)
         self.people = InMemoryPeopleRepository(self)
+        self.matches = InMemoryMatchRepository(self)
         self.outbox = InMemoryOutboxSink(self)
         self.audit = InMemoryAuditSink(self)
         self.breakers = InMemoryBreakers(self)
@@ -1258,6 +1427,8 @@ class InMemoryUnitOfWork:
             store.originals.setdefault(sha, kept)
         store.gl.update(self.staged_ledger)
         store.fx_rates.update(self.staged_fx)
+        store.matches.update(self.staged_matches)
+        store.checks.update(self.staged_checks)
         store.commits += 1
         self.committed = True
         self._discard()
@@ -1280,6 +1451,8 @@ class InMemoryUnitOfWork:
             or self.staged_originals
             or self.staged_ledger
             or self.staged_fx
+            or self.staged_matches
+            or self.staged_checks
         )
 
     def _discard(self) -> None:
@@ -1299,6 +1472,8 @@ class InMemoryUnitOfWork:
         self.staged_ledger = {}
         self.staged_fx = {}
         self.staged_delegations = None
+        self.staged_matches = {}
+        self.staged_checks = {}
 
     def _release(self) -> None:
         if self._holds_lock:

@@ -25,6 +25,7 @@ from domain.usecases.gl import LedgerImport
 from domain.usecases.intake import Intake
 from domain.usecases.ladder import Ladder
 from domain.usecases.ledger import LedgerDeliveries
+from domain.usecases.matching import Matching
 from domain.usecases.policy_events import PolicyEvents
 from domain.usecases.queries import Queries
 from domain.usecases.statements import Statements
@@ -49,6 +50,7 @@ class UseCases:
     policy_events: PolicyEvents
     queries: Queries
     statements: Statements
+    matching: Matching
 
     @classmethod
     def over(
@@ -76,4 +78,5 @@ class UseCases:
             policy_events=PolicyEvents(uow=uow, policy=policy),
             queries=Queries(uow=uow, policy=policy, telemetry=telemetry),
             statements=Statements(uow=uow, policy=policy, parser=parser, telemetry=telemetry),
+            matching=Matching(uow=uow, policy=policy, telemetry=telemetry),
         )
