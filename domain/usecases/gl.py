@@ -17,7 +17,7 @@ from domain.errors import StaleItem
 from domain.gl import LedgerRow, MatchStatus, StoredLedgerEntry
 from domain.intake import RowError
 from domain.ports import UnitOfWork
-from domain.usecases.intake import IngestResult
+from domain.usecases.intake import IngestResult, close_run, open_run
 from domain.usecases.transaction import UseCase, system_entry
 
 #: The ``source`` of a ledger import's run, beside item intake's runs.
@@ -29,40 +29,24 @@ class LedgerImport(UseCase):
 
     async def start(self, *, file_name: str, policy_text: str, now: datetime) -> int:
         """Opens an import run (an ingest run whose source is ``ledger``)."""
-        loaded = self._tx.policy()
-        async with self._tx.uow() as uow:
-            await uow.intake.remember_policy(version=loaded.version, body=policy_text, now=now)
-            run_id = await uow.intake.start_run(
-                source=LEDGER_SOURCE, file_name=file_name, policy_version=loaded.version, now=now
-            )
-            await uow.commit()
-        return run_id
+        return await open_run(
+            self._tx, source=LEDGER_SOURCE, file_name=file_name, policy_text=policy_text, now=now
+        )
 
     async def finish(
         self, *, run_id: int, result: IngestResult, file_sha256: str, file_name: str, now: datetime
     ) -> None:
         """Closes the run with its summary, audited (the provenance of every entry)."""
-        summary = result.summary()
-        async with self._tx.uow() as uow:
-            await uow.intake.finish_run(run_id=run_id, summary=summary, now=now)
-            await uow.audit.append(
-                [
-                    system_entry(
-                        "ledger.import_completed",
-                        now,
-                        self._tx.policy().version,
-                        run_id=run_id,
-                        file=file_name,
-                        sha256=file_sha256,
-                        **{
-                            k: v
-                            for k, v in summary.items()
-                            if k not in ("rejected_rows", "routes", "reversed")
-                        },
-                    )
-                ]
-            )
-            await uow.commit()
+        await close_run(
+            self._tx,
+            event="ledger.import_completed",
+            run_id=run_id,
+            result=result,
+            file_sha256=file_sha256,
+            file_name=file_name,
+            now=now,
+            omit=("rejected_rows", "routes", "reversed"),
+        )
 
     async def import_rows(
         self,

@@ -21,6 +21,7 @@ from domain.usecases.assignment import auto_assign
 from domain.usecases.posting import accepted_with_entry
 from domain.usecases.rates import load_rates
 from domain.usecases.transaction import (
+    Transactions,
     UseCase,
     item_entries,
     item_entry,
@@ -92,36 +93,23 @@ class Intake(UseCase):
         self, *, source: str, file_name: str, policy_text: str, now: datetime
     ) -> int:
         """Opens an ingest run (and remembers the policy text it routes under)."""
-        loaded = self._tx.policy()
-        async with self._tx.uow() as uow:
-            await uow.intake.remember_policy(version=loaded.version, body=policy_text, now=now)
-            run_id = await uow.intake.start_run(
-                source=source, file_name=file_name, policy_version=loaded.version, now=now
-            )
-            await uow.commit()
-        return run_id
+        return await open_run(
+            self._tx, source=source, file_name=file_name, policy_text=policy_text, now=now
+        )
 
     async def finish_ingest(
         self, *, run_id: int, result: IngestResult, file_sha256: str, file_name: str, now: datetime
     ) -> None:
         """Closes the run with its summary, audited so the provenance of every item is kept."""
-        summary = result.summary()
-        async with self._tx.uow() as uow:
-            await uow.intake.finish_run(run_id=run_id, summary=summary, now=now)
-            await uow.audit.append(
-                [
-                    system_entry(
-                        "ingest.completed",
-                        now,
-                        self._tx.policy().version,
-                        run_id=run_id,
-                        file=file_name,
-                        sha256=file_sha256,
-                        **{k: v for k, v in summary.items() if k != "rejected_rows"},
-                    )
-                ]
-            )
-            await uow.commit()
+        await close_run(
+            self._tx,
+            event="ingest.completed",
+            run_id=run_id,
+            result=result,
+            file_sha256=file_sha256,
+            file_name=file_name,
+            now=now,
+        )
 
     async def ingest(
         self,
@@ -336,3 +324,52 @@ class Intake(UseCase):
             result.routes[final.route.value] += 1
             assert final.id is not None
             result.changed_items.append(final.id)
+
+
+async def open_run(
+    tx: Transactions, *, source: str, file_name: str, policy_text: str, now: datetime
+) -> int:
+    """Opens a run of ``source`` (items, ledger...) under the current policy, remembered."""
+    loaded = tx.policy()
+    async with tx.uow() as uow:
+        await uow.intake.remember_policy(version=loaded.version, body=policy_text, now=now)
+        run_id = await uow.intake.start_run(
+            source=source, file_name=file_name, policy_version=loaded.version, now=now
+        )
+        await uow.commit()
+    return run_id
+
+
+async def close_run(
+    tx: Transactions,
+    *,
+    event: str,
+    run_id: int,
+    result: IngestResult,
+    file_sha256: str,
+    file_name: str,
+    now: datetime,
+    omit: tuple[str, ...] = ("rejected_rows",),
+) -> None:
+    """Closes a run with its summary and one audited ``event`` (the file's provenance).
+
+    ``omit`` names the summary keys left out of the record (lists, or counts that mean
+    nothing for the run's source).
+    """
+    summary = result.summary()
+    async with tx.uow() as uow:
+        await uow.intake.finish_run(run_id=run_id, summary=summary, now=now)
+        await uow.audit.append(
+            [
+                system_entry(
+                    event,
+                    now,
+                    tx.policy().version,
+                    run_id=run_id,
+                    file=file_name,
+                    sha256=file_sha256,
+                    **{k: v for k, v in summary.items() if k not in omit},
+                )
+            ]
+        )
+        await uow.commit()
