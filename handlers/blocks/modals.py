@@ -123,6 +123,27 @@ def _modal(
     )
 
 
+def _item_modal(
+    callback_id: Modal,
+    item: Item,
+    *,
+    title: str,
+    submit: str,
+    fields: list[Block],
+    policy: Policy | None,
+    channel: str | None,
+    ts: str | None,
+) -> View:
+    """A form about one item: its summary above ``fields``, the item and card in metadata."""
+    return _modal(
+        callback_id,
+        title=f"{title} {item.human_id}",
+        submit=submit,
+        blocks=[_summary(item, policy), *fields],
+        metadata=_metadata(item, channel, ts),
+    )
+
+
 def reject_modal(
     item: Item,
     *,
@@ -138,16 +159,17 @@ def reject_modal(
         channel: Channel of the message to update after the decision, if any.
         ts: That message's ts.
     """
-    blocks: list[Block] = [
-        _summary(item, policy),
-        _required_reason("What is wrong with this item?", "It is kept in the audit log."),
-    ]
-    return _modal(
+    return _item_modal(
         Modal.REJECT,
-        title=f"Reject {item.human_id}",
+        item,
+        title="Reject",
         submit="Reject",
-        blocks=blocks,
-        metadata=_metadata(item, channel, ts),
+        fields=[
+            _required_reason("What is wrong with this item?", "It is kept in the audit log."),
+        ],
+        policy=policy,
+        channel=channel,
+        ts=ts,
     )
 
 
@@ -159,24 +181,25 @@ def escalate_modal(
     ts: str | None = None,
 ) -> View:
     """Sends the item to the team leads, with an optional reason."""
-    blocks: list[Block] = [
-        _summary(item, policy),
-        _text_input(
-            Field.REASON,
-            label="Reason",
-            max_length=MAX_REASON_CHARS,
-            multiline=True,
-            optional=True,
-            placeholder="What should the leads know?",
-            hint="Optional. The leads see it with the item.",
-        ),
-    ]
-    return _modal(
+    return _item_modal(
         Modal.ESCALATE,
-        title=f"Escalate {item.human_id}",
+        item,
+        title="Escalate",
         submit="Escalate",
-        blocks=blocks,
-        metadata=_metadata(item, channel, ts),
+        fields=[
+            _text_input(
+                Field.REASON,
+                label="Reason",
+                max_length=MAX_REASON_CHARS,
+                multiline=True,
+                optional=True,
+                placeholder="What should the leads know?",
+                hint="Optional. The leads see it with the item.",
+            ),
+        ],
+        policy=policy,
+        channel=channel,
+        ts=ts,
     )
 
 
@@ -195,32 +218,33 @@ def step_up_modal(
     ``note`` (from ``/recon approve ID note``) travels in the metadata's place: the form
     has no other input, so it is shown and kept in the Note field, editable.
     """
-    blocks: list[Block] = [
-        _summary(item, policy),
-        _text_input(
-            Field.AMOUNT,
-            label=f"Type the amount ({item.facts.currency}) to approve",
-            max_length=MAX_ADJUSTMENT_CHARS,
-            placeholder=f"e.g. {_amount_example(item.facts.currency).lstrip('-')}",
-            hint="This is a large item: its approval needs the amount retyped (step-up).",
-        ),
-        InputBlock(
-            block_id=Field.NOTE.value,
-            label=PlainTextObject(text="Note"),
-            element=PlainTextInputElement(
-                action_id=INPUT_ACTION_ID,
-                max_length=MAX_NOTE_CHARS,
-                initial_value=clip(note, MAX_NOTE_CHARS) if note else None,
-            ),
-            optional=True,
-        ),
-    ]
-    return _modal(
+    return _item_modal(
         Modal.STEP_UP,
-        title=f"Approve {item.human_id}",
+        item,
+        title="Approve",
         submit="Approve",
-        blocks=blocks,
-        metadata=_metadata(item, channel, ts),
+        fields=[
+            _text_input(
+                Field.AMOUNT,
+                label=f"Type the amount ({item.facts.currency}) to approve",
+                max_length=MAX_ADJUSTMENT_CHARS,
+                placeholder=f"e.g. {_amount_example(item.facts.currency).lstrip('-')}",
+                hint="This is a large item: its approval needs the amount retyped (step-up).",
+            ),
+            InputBlock(
+                block_id=Field.NOTE.value,
+                label=PlainTextObject(text="Note"),
+                element=PlainTextInputElement(
+                    action_id=INPUT_ACTION_ID,
+                    max_length=MAX_NOTE_CHARS,
+                    initial_value=clip(note, MAX_NOTE_CHARS) if note else None,
+                ),
+                optional=True,
+            ),
+        ],
+        policy=policy,
+        channel=channel,
+        ts=ts,
     )
 
 
@@ -246,64 +270,65 @@ def dispute_modal(
             for value in DisputeCategory
         ],
     )
-    blocks: list[Block] = [
-        _summary(item, policy),
-        InputBlock(
-            block_id=Field.CATEGORY.value,
-            label=PlainTextObject(text="Category"),
-            element=category,
-        ),
-        _text_input(
-            Field.DESCRIPTION,
-            label="Description",
-            max_length=MAX_DESCRIPTION_CHARS,
-            multiline=True,
-            placeholder="What is disputed, and why?",
-            hint=f"At least {MIN_REASON_WORDS} words.",
-        ),
-        _text_input(
-            Field.CONTACT,
-            label="Counterparty contact",
-            max_length=MAX_CONTACT_CHARS,
-            optional=True,
-            placeholder="Name, email or phone",
-        ),
-        InputBlock(
-            block_id=Field.EXPECTED_DATE.value,
-            label=PlainTextObject(text="Expected resolution date"),
-            element=DatePickerElement(
-                action_id=INPUT_ACTION_ID,
-                placeholder=PlainTextObject(text="Pick a date"),
-            ),
-            optional=True,
-        ),
-        _text_input(
-            Field.EVIDENCE,
-            label="Evidence links",
-            max_length=MAX_EVIDENCE_CHARS,
-            multiline=True,
-            optional=True,
-            placeholder="https://...",
-            hint="One http(s) URL per line.",
-        ),
-        _text_input(
-            Field.ADJUSTMENT,
-            label=f"Proposed adjustment ({currency})",
-            max_length=MAX_ADJUSTMENT_CHARS,
-            optional=True,
-            placeholder=f"e.g. {_amount_example(currency)}",
-            hint=(
-                f"A plain amount in {currency} with at most {minor_units(currency)} "
-                "decimals, no thousands separators."
-            ),
-        ),
-    ]
-    return _modal(
+    return _item_modal(
         Modal.DISPUTE,
-        title=f"Dispute {item.human_id}",
+        item,
+        title="Dispute",
         submit="Open dispute",
-        blocks=blocks,
-        metadata=_metadata(item, channel, ts),
+        fields=[
+            InputBlock(
+                block_id=Field.CATEGORY.value,
+                label=PlainTextObject(text="Category"),
+                element=category,
+            ),
+            _text_input(
+                Field.DESCRIPTION,
+                label="Description",
+                max_length=MAX_DESCRIPTION_CHARS,
+                multiline=True,
+                placeholder="What is disputed, and why?",
+                hint=f"At least {MIN_REASON_WORDS} words.",
+            ),
+            _text_input(
+                Field.CONTACT,
+                label="Counterparty contact",
+                max_length=MAX_CONTACT_CHARS,
+                optional=True,
+                placeholder="Name, email or phone",
+            ),
+            InputBlock(
+                block_id=Field.EXPECTED_DATE.value,
+                label=PlainTextObject(text="Expected resolution date"),
+                element=DatePickerElement(
+                    action_id=INPUT_ACTION_ID,
+                    placeholder=PlainTextObject(text="Pick a date"),
+                ),
+                optional=True,
+            ),
+            _text_input(
+                Field.EVIDENCE,
+                label="Evidence links",
+                max_length=MAX_EVIDENCE_CHARS,
+                multiline=True,
+                optional=True,
+                placeholder="https://...",
+                hint="One http(s) URL per line.",
+            ),
+            _text_input(
+                Field.ADJUSTMENT,
+                label=f"Proposed adjustment ({currency})",
+                max_length=MAX_ADJUSTMENT_CHARS,
+                optional=True,
+                placeholder=f"e.g. {_amount_example(currency)}",
+                hint=(
+                    f"A plain amount in {currency} with at most {minor_units(currency)} "
+                    "decimals, no thousands separators."
+                ),
+            ),
+        ],
+        policy=policy,
+        channel=channel,
+        ts=ts,
     )
 
 
@@ -315,23 +340,24 @@ def note_modal(
     ts: str | None = None,
 ) -> View:
     """Adds a note to the item's dispute (one required text, kept in the audit log)."""
-    blocks: list[Block] = [
-        _summary(item, policy),
-        _text_input(
-            Field.NOTE,
-            label="Note",
-            max_length=MAX_NOTE_CHARS,
-            multiline=True,
-            placeholder="What happened on this dispute?",
-            hint="Kept in the dispute's timeline and the audit log.",
-        ),
-    ]
-    return _modal(
+    return _item_modal(
         Modal.NOTE,
-        title=f"Note on {item.human_id}",
+        item,
+        title="Note on",
         submit="Add note",
-        blocks=blocks,
-        metadata=_metadata(item, channel, ts),
+        fields=[
+            _text_input(
+                Field.NOTE,
+                label="Note",
+                max_length=MAX_NOTE_CHARS,
+                multiline=True,
+                placeholder="What happened on this dispute?",
+                hint="Kept in the dispute's timeline and the audit log.",
+            ),
+        ],
+        policy=policy,
+        channel=channel,
+        ts=ts,
     )
 
 
