@@ -258,7 +258,14 @@ def accept_by_policy(item: Item, *, now: datetime) -> Transition:
 
 
 def climb_ladder(
-    item: Item, *, rung: Rung, skipped: Sequence[Rung], reason: str, now: datetime
+    item: Item,
+    *,
+    rung: Rung,
+    skipped: Sequence[Rung],
+    reason: str,
+    now: datetime,
+    tier: str | None = None,
+    from_tier: str | None = None,
 ) -> Transition:
     """One rung of the SLA ladder, taken by the desk.
 
@@ -266,6 +273,11 @@ def climb_ladder(
     allows it; otherwise (a reminder, or a dispute already with a person, or an item
     already escalated) the ladder still moves and the people are told, the state stays.
     Every event carries the rung, the rungs skipped and the reason.
+
+    ``tier`` is the escalation tier the rung moves the item into (with an escalation
+    graph in the policy); the item records it. An escalation rung taken by an item
+    already escalated moves it from its tier (``from_tier``) to the next
+    (``sla.tier_moved``).
     """
     check_allowed(item, Action.CLIMB_LADDER)
     data: dict[str, Any] = {
@@ -273,6 +285,14 @@ def climb_ladder(
         "skipped": [r.name.lower() for r in skipped],
         "reason": reason,
     }
+    if tier is not None:
+        data["tier"] = tier
+        if rung is Rung.ESCALATE and item.ladder_level >= Rung.ESCALATE:
+            new = evolve(item, now, escalation_tier=tier)
+            data["from_tier"] = from_tier or item.escalation_tier
+            return Transition(
+                item=new, events=(event_of(item, new, "sla.tier_moved", SYSTEM, **data),)
+            )
     moved: Transition | None = None
     if rung is Rung.ESCALATE and item.state in ALLOWED_FROM[Action.ESCALATE]:
         moved = escalate(
@@ -282,10 +302,10 @@ def climb_ladder(
         moved = dead_letter(item, actor=SYSTEM, now=now, reason=f"SLA: {reason}")
     if moved is not None and not moved.noop:
         return Transition(
-            item=moved.item,
+            item=dataclasses.replace(moved.item, escalation_tier=tier or item.escalation_tier),
             events=tuple(dataclasses.replace(e, data={**e.data, **data}) for e in moved.events),
         )
-    new = evolve(item, now, ladder_level=rung.value)
+    new = evolve(item, now, ladder_level=rung.value, escalation_tier=tier or item.escalation_tier)
     name = "sla.reminded" if rung is Rung.REMIND else f"sla.{rung.name.lower()}"
     return Transition(item=new, events=(event_of(item, new, name, SYSTEM, **data),))
 
@@ -345,6 +365,7 @@ def amend(item: Item, *, routed: Item, routing: dict[str, Any], now: datetime) -
         decision_note=None,
         ledger_ref=None,
         ladder_level=0,
+        escalation_tier=None,
         sla_started_at=now,
         sla_credit_seconds=0,
         # Still unseen and still for a digest: the clock keeps waiting for the digest's
@@ -385,6 +406,7 @@ def _on_clock_of(item: Item, new: Item) -> Item:
     return dataclasses.replace(
         new,
         ladder_level=item.ladder_level,
+        escalation_tier=item.escalation_tier,
         sla_started_at=item.sla_started_at,
         sla_credit_seconds=item.sla_credit_seconds,
     )
