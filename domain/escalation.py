@@ -130,11 +130,35 @@ def check_tier_permits(policy: Policy, item: Item, user: str, action: str) -> No
     Raises:
         NotAuthorized: naming the tier(s) and the limit.
     """
-    current = tier_of(policy, item)
-    if user in members(policy, current, item.team):
-        tiers = [current]
-    else:
-        tiers = [t for t in policy.ladder.tiers if user in members(policy, t, item.team)]
+    _check_tiers(
+        policy,
+        _binding_tiers(policy, tier_of(policy, item), item.team, user),
+        action,
+        amount=reporting_amount(item.facts, policy),
+        what=item.human_id,
+    )
+
+
+def check_statement_tier_permits(
+    policy: Policy, *, team: str, user: str, action: str, amount: Decimal | None, what: str
+) -> None:
+    """:func:`check_tier_permits` for a Stage 1 statement review of ``team``: a statement
+    never escalates, so it sits in the first tier; ``amount`` is its size in the
+    reporting currency (None without a rate: above any cap); ``what`` names it."""
+    root = policy.ladder.tiers[0]
+    _check_tiers(policy, _binding_tiers(policy, root, team, user), action, amount, what)
+
+
+def _binding_tiers(policy: Policy, current: Tier, team: str | None, user: str) -> list[Tier]:
+    """The tiers whose permissions bind ``user`` on something sitting in ``current``."""
+    if user in members(policy, current, team):
+        return [current]
+    return [t for t in policy.ladder.tiers if user in members(policy, t, team)]
+
+
+def _check_tiers(
+    policy: Policy, tiers: list[Tier], action: str, amount: Decimal | None, what: str
+) -> None:
     if not tiers:
         return
     deciding = [t for t in tiers if not t.read_only]
@@ -142,7 +166,6 @@ def check_tier_permits(policy: Policy, item: Item, user: str, action: str) -> No
         names = ", ".join(t.name for t in tiers)
         raise NotAuthorized(f"your escalation tier ({names}) is read-only")
     if action in APPROVING:
-        amount = reporting_amount(item.facts, policy)
         caps = [t.approve_up_to for t in deciding]
         if None in caps:
             return
@@ -150,7 +173,7 @@ def check_tier_permits(policy: Policy, item: Item, user: str, action: str) -> No
         if amount is None or abs(amount) > limit:
             shown = f"{amount} {policy.reporting_currency}" if amount is not None else "unknown"
             raise NotAuthorized(
-                f"{item.human_id} is {shown}; your escalation tier approves up to "
+                f"{what} is {shown}; your escalation tier approves up to "
                 f"{limit} {policy.reporting_currency}"
             )
     if action in WRITING_OFF and not any(t.write_off for t in deciding):
