@@ -239,10 +239,19 @@ def resolution_reminder_due(item: Item, policy: Policy) -> datetime | None:
         or is_paused(item)
     ):
         return None
-    zone = ZoneInfo(policy.calendar.timezone if policy.calendar else policy.digest.timezone)
-    day_after = dispute.expected_resolution + timedelta(days=1)
-    passed = datetime.combine(day_after, time(0), tzinfo=zone).astimezone(UTC)
-    return working_from(passed, policy.calendar)
+    return working_from(end_of_day(dispute.expected_resolution, policy), policy.calendar)
+
+
+def desk_zone(policy: Policy) -> ZoneInfo:
+    """The desk's time zone, where a date a person gives ends: the business calendar's,
+    else the policy's display timezone (``digest.timezone``)."""
+    return ZoneInfo(policy.calendar.timezone if policy.calendar else policy.digest.timezone)
+
+
+def end_of_day(day: date, policy: Policy) -> datetime:
+    """The moment ``day`` ends in the desk's time zone (:func:`desk_zone`), in UTC."""
+    day_after = day + timedelta(days=1)
+    return datetime.combine(day_after, time(0), tzinfo=desk_zone(policy)).astimezone(UTC)
 
 
 def next_deadline(item: Item, policy: Policy) -> datetime | None:
