@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from domain.errors import InvalidCommand, NotAuthorized
+from domain.errors import IllegalTransition, InvalidCommand, NotAuthorized
 from domain.items import Approval, Item, ItemFacts, ReviewState, Route
 from domain.sla import Rung
 from domain.states.table import (
@@ -70,6 +70,39 @@ def assign(item: Item, *, actor: str, assignee: str, now: datetime, ttl: timedel
                 previous_assignee=item.assignee,
                 resume_state=resume,
                 claim_expires_at=(now + ttl).isoformat(),
+            ),
+        ),
+    )
+
+
+def hand_over_second_approval(
+    item: Item, *, actor: str, assignee: str, now: datetime, reason: str
+) -> Transition:
+    """An item awaiting its second approval and held by ``actor`` (their claim kept
+    through the first approval) handed to ``assignee`` (their delegate while away), to
+    give or chase that approval. The state stays; whether ``assignee`` may take it
+    (never its preparer, never its first approver) is the caller's guard, and
+    :func:`approve` refuses them anyway.
+    """
+    if item.state is not S.AWAITING_SECOND_APPROVAL or item.assignee != actor:
+        raise IllegalTransition(
+            f"{item.human_id} is not awaiting a second approval in your hands; nothing to hand over"
+        )
+    if assignee == actor:
+        return Transition.repeat(item)
+    new = evolve(item, now, assignee=assignee)
+    return Transition(
+        item=new,
+        events=(
+            event_of(
+                item,
+                new,
+                "item.assigned",
+                actor,
+                assignee=assignee,
+                previous_assignee=actor,
+                resume_state=item.state.value,
+                reason=reason,
             ),
         ),
     )
