@@ -150,7 +150,14 @@ async def test_a_graph_three_edges_long_moves_tiers_and_outsiders_act_in_theirs(
         await slack.slash_command("U0DAN", f"approve {big.human_id}")
         await wait_told(desk, "U0DAN", "your escalation tier approves up to 3000.00 USD")
         assert (await desk.item(big.id or 0)).state is ReviewState.ESCALATED
-        await slack.slash_command("U0DAN", f"approve {small.human_id}")
+        # The small one by the Approve button of the card `/recon show` gives privately.
+        await slack.slash_command("U0DAN", f"show {small.human_id}")
+        dm = slack.dm_channel("U0DAN").id
+        await slack.wait_for(
+            lambda: any("Approve" in e.button_labels() for e in slack.ephemerals_for("U0DAN", dm)),
+            message="U0DAN's copy of the card",
+        )
+        await slack.click("U0DAN", "Approve", channel=dm)
         approved = await wait_settled(desk, small)
         assert [a.user for a in approved.approvals] == ["U0DAN"]
 
