@@ -17,7 +17,7 @@ from datetime import datetime
 
 from domain import states
 from domain.audit.records import AuditEntry
-from domain.delegation import Delegation, check_delegation, may_take, resolve
+from domain.delegation import Delegation, check_delegation, last_day, may_take, resolve
 from domain.errors import DomainError
 from domain.items import Item, ReviewState
 from domain.permissions import check_not_read_only
@@ -79,7 +79,7 @@ class Delegations(UseCase):
                 limit=500,
             )
             target = resolve(actor, running, now)
-            delegated = f"{actor} is away until {until.date().isoformat()}: delegated"
+            delegated = f"{actor} is away until {last_day(until, policy).isoformat()}: delegated"
             for item in held:
                 if item.state is ReviewState.AWAITING_SECOND_APPROVAL:
                     # Its second approval is offered to the delegate under the same

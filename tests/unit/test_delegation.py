@@ -13,6 +13,7 @@ from domain.delegation import (
     Delegation,
     away_until,
     check_delegation,
+    last_day,
     may_take,
     redirect_reminders,
     resolve,
@@ -69,6 +70,7 @@ def test_away_until_a_date_covers_that_day_where_the_desk_works() -> None:
     # Still away late on the 3rd in New York (already the 4th in UTC); back on the 4th.
     assert away("U0A", "U0B", until=end).active(datetime(2026, 12, 4, 4, 59, tzinfo=UTC))
     assert not away("U0A", "U0B", until=end).active(end)
+    assert last_day(end, new_york) == date(2026, 12, 3)
     # A date already over ends the delegation at once.
     assert away_until(date(2026, 11, 30), now=NOW, policy=berlin) == NOW
 
