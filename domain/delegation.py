@@ -13,12 +13,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from domain.errors import InvalidCommand, User
 from domain.items import Item
 from domain.notifications import NoticeKind, Notification
 from domain.policy import Policy
+from domain.sla import desk_zone, end_of_day
 from domain.templates import DisputeOverdue, Reminder
 
 
@@ -64,11 +65,18 @@ def check_delegation(
         )
 
 
-def away_until(day: date, *, now: datetime) -> datetime:
-    """The end of an away period given as a date: the start of the next UTC day (so
-    ``until 2026-12-24`` covers the 24th)."""
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
+def away_until(day: date, *, now: datetime, policy: Policy) -> datetime:
+    """The end of an away period given as a date: the end of that day in the desk's time
+    zone (the business calendar's, else the policy's display timezone), so ``until
+    2026-12-24`` covers the whole 24th where the team works, not only until midnight UTC."""
+    end = end_of_day(day, policy)
     return end if end > now else now
+
+
+def last_day(until: datetime, policy: Policy) -> date:
+    """The last day an away period ending at ``until`` covers, in the desk's time zone
+    (the date the person gave to :func:`away_until`)."""
+    return (until - timedelta(microseconds=1)).astimezone(desk_zone(policy)).date()
 
 
 def resolve(user: str, delegations: Iterable[Delegation], now: datetime) -> str:

@@ -1,16 +1,19 @@
 """Walking the escalation graph (:class:`domain.policy.Escalation`) for one item. Pure.
 
-An item starts in the graph's first tier. Its escalation is the first edge out of that
-tier (in file order) whose condition holds for the item; its dead letter is the first
-such edge out of the tier the escalation reached. The ladder's rungs keep their meaning
-(``ladder_level`` 2 escalated, 3 dead-lettered); the graph decides when each falls due
-and who is in the tier the item sits in.
+An item starts in the graph's first tier. Its walk (:func:`walk`) follows, from each
+tier, the first edge out of it (in file order) whose condition holds for the item, to
+the end of the graph. The SLA ladder (:mod:`domain.sla`) takes the walk's edges in
+turn, each when its ``after`` has run: the first escalates the item (``ladder_level``
+2), the last of a walk of two or more dead-letters it (3), and any in between move it
+on to the next tier while it stays escalated. The item records the tier the ladder
+moved it into (``Item.escalation_tier``); :func:`tier_of` reads it (or derives it where
+unset, e.g. for an item a person escalated).
 
-A tier's permissions apply on every decision path through
-:func:`check_tier_permits` (called by :func:`domain.permissions.check_can_act`): someone
-who acts on an item only through tiers that may not do it is refused. Someone in no
-tier of the graph is left to the other rules (today's roles), so the default graph
-changes nothing.
+A tier's permissions apply on every decision path through :func:`check_tier_permits`
+(called by :func:`domain.permissions.check_can_act`): a member of the tier the item
+sits in has that tier's permissions and no other tier's; members from outside the
+item's team see and act on it while it sits there. Someone in no tier of the graph is
+left to the other rules (today's roles), so the default graph changes nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from domain.errors import NotAuthorized
 from domain.items import Item, ItemFacts
 from domain.money import quantize
 from domain.policy import Edge, Escalation, PersonRole, Policy, Tier, TierRole
+
+#: ``ladder_level`` once escalated (rung 2; 3 is the dead letter).
+_ESCALATED = 2
 
 #: Decisions that approve (limited by ``approve_up_to``), and that write off.
 APPROVING = frozenset({"approve", "approve_in_bulk"})
@@ -47,24 +53,47 @@ def _first_edge(
     return None
 
 
-def path(policy: Policy, facts: ItemFacts) -> tuple[Edge | None, Edge | None]:
-    """The item's escalation edge and dead-letter edge (None where no edge applies)."""
+def walk(policy: Policy, facts: ItemFacts) -> tuple[Edge, ...]:
+    """The item's whole way through the graph: from the first tier, the first edge out of
+    each tier (in file order) whose condition holds, until a tier has none. The graph
+    is acyclic (validation), so the walk ends."""
     graph = policy.ladder
     amount = reporting_amount(facts, policy)
-    first = _first_edge(graph, graph.tiers[0].name, facts, amount)
-    second = _first_edge(graph, first.target, facts, amount) if first is not None else None
-    return first, second
+    edges: list[Edge] = []
+    edge = _first_edge(graph, graph.tiers[0].name, facts, amount)
+    while edge is not None:
+        edges.append(edge)
+        edge = _first_edge(graph, edge.target, facts, amount)
+    return tuple(edges)
+
+
+def position(policy: Policy, item: Item) -> int:
+    """How many edges of its walk the item has taken: none before it is escalated; the
+    one leading to its recorded tier when that tier is on the walk; else (an item a
+    person escalated, or one stored before tiers were recorded) the first edge while
+    escalated and the whole walk once dead-lettered."""
+    if item.ladder_level < _ESCALATED:
+        return 0
+    edges = walk(policy, item.facts)
+    if item.escalation_tier is not None:
+        for index, edge in enumerate(edges):
+            if edge.target == item.escalation_tier:
+                return index + 1
+    if item.ladder_level > _ESCALATED:
+        return len(edges)
+    return min(1, len(edges))
 
 
 def tier_of(policy: Policy, item: Item) -> Tier:
-    """The tier the item sits in now, by the rungs it has taken."""
+    """The tier the item sits in now: the one the ladder recorded while the graph still
+    has it, else the end of the edges it has taken along its walk."""
     graph = policy.ladder
-    first, second = path(policy, item.facts)
-    name = graph.tiers[0].name
-    if item.ladder_level >= 2 and first is not None:
-        name = first.target
-    if item.ladder_level >= 3 and second is not None:
-        name = second.target
+    if item.ladder_level >= _ESCALATED and item.escalation_tier is not None:
+        recorded = graph.tier(item.escalation_tier)
+        if recorded is not None:
+            return recorded
+    taken = position(policy, item)
+    name = walk(policy, item.facts)[taken - 1].target if taken else graph.tiers[0].name
     tier = graph.tier(name)
     assert tier is not None  # validation keeps edges on known tiers
     return tier
@@ -89,14 +118,47 @@ def members(policy: Policy, tier: Tier, team_name: str | None) -> frozenset[str]
 
 
 def check_tier_permits(policy: Policy, item: Item, user: str, action: str) -> None:
-    """Refuses ``action`` when every tier ``user`` is in (for this item) forbids it:
+    """Refuses ``action`` when the tier that binds ``user`` for this item forbids it:
     read-only tiers decide nothing, ``approve_up_to`` caps approvals (an amount without
     a rate exceeds any cap), ``write_off: false`` forbids write-offs.
+
+    A member of the tier the item sits in has exactly that tier's permissions, whatever
+    other tiers they are in. Someone acting on the item from outside its tier (a lead of
+    its team stepping in on an item still with the reviewers) keeps the most generous of
+    the tiers they are in; someone in no tier is left to the other rules.
 
     Raises:
         NotAuthorized: naming the tier(s) and the limit.
     """
-    tiers = [t for t in policy.ladder.tiers if user in members(policy, t, item.team)]
+    _check_tiers(
+        policy,
+        _binding_tiers(policy, tier_of(policy, item), item.team, user),
+        action,
+        amount=reporting_amount(item.facts, policy),
+        what=item.human_id,
+    )
+
+
+def check_statement_tier_permits(
+    policy: Policy, *, team: str, user: str, action: str, amount: Decimal | None, what: str
+) -> None:
+    """:func:`check_tier_permits` for a Stage 1 statement review of ``team``: a statement
+    never escalates, so it sits in the first tier; ``amount`` is its size in the
+    reporting currency (None without a rate: above any cap); ``what`` names it."""
+    root = policy.ladder.tiers[0]
+    _check_tiers(policy, _binding_tiers(policy, root, team, user), action, amount, what)
+
+
+def _binding_tiers(policy: Policy, current: Tier, team: str | None, user: str) -> list[Tier]:
+    """The tiers whose permissions bind ``user`` on something sitting in ``current``."""
+    if user in members(policy, current, team):
+        return [current]
+    return [t for t in policy.ladder.tiers if user in members(policy, t, team)]
+
+
+def _check_tiers(
+    policy: Policy, tiers: list[Tier], action: str, amount: Decimal | None, what: str
+) -> None:
     if not tiers:
         return
     deciding = [t for t in tiers if not t.read_only]
@@ -104,7 +166,6 @@ def check_tier_permits(policy: Policy, item: Item, user: str, action: str) -> No
         names = ", ".join(t.name for t in tiers)
         raise NotAuthorized(f"your escalation tier ({names}) is read-only")
     if action in APPROVING:
-        amount = reporting_amount(item.facts, policy)
         caps = [t.approve_up_to for t in deciding]
         if None in caps:
             return
@@ -112,8 +173,13 @@ def check_tier_permits(policy: Policy, item: Item, user: str, action: str) -> No
         if amount is None or abs(amount) > limit:
             shown = f"{amount} {policy.reporting_currency}" if amount is not None else "unknown"
             raise NotAuthorized(
-                f"{item.human_id} is {shown}; your escalation tier approves up to "
+                f"{what} is {shown}; your escalation tier approves up to "
                 f"{limit} {policy.reporting_currency}"
             )
     if action in WRITING_OFF and not any(t.write_off for t in deciding):
         raise NotAuthorized("your escalation tier may not write off")
+
+
+def in_current_tier(policy: Policy, item: Item, user: str) -> bool:
+    """Whether ``user`` is a member of the tier ``item`` sits in (whatever their team)."""
+    return user in members(policy, tier_of(policy, item), item.team)

@@ -265,6 +265,10 @@ class Item:
     claim_expires_at: datetime | None = None
     approvals: tuple[Approval, ...] = ()
     ladder_level: int = 0
+    #: The escalation tier the SLA ladder moved the item into (its name in the graph);
+    #: None until the ladder moves it, then derived from ``ladder_level`` where unset
+    #: (an item escalated by a person, or stored before the column existed).
+    escalation_tier: str | None = None
     sla_credit_seconds: int = 0  # SLA time used before ``sla_started_at`` (e.g. before a pause)
     sla_next_at: datetime | None = None  # when the next ladder rung falls due (indexed)
     #: A digest item's clock waits for the digest that shows it to be posted (then it

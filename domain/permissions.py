@@ -34,7 +34,7 @@ from enum import StrEnum
 from typing import assert_never
 
 from domain.errors import NotAuthorized, NotVisible, User
-from domain.escalation import check_tier_permits, members, tier_of
+from domain.escalation import check_tier_permits, in_current_tier
 from domain.items import Item, ReviewState, format_human_id
 from domain.policy import Policy
 from domain.sla import SETTLED, Rung
@@ -90,9 +90,16 @@ def not_visible(item_id: int) -> NotVisible:
 
 
 def check_can_see(policy: Policy, item: Item, viewer: Viewer) -> None:
-    """Raises NotVisible ("you cannot see R-5", nothing more) unless ``viewer`` sees ``item``."""
-    if not can_see(policy, viewer, item.team):
-        raise NotVisible(f"you cannot see {item.human_id}")
+    """Raises NotVisible ("you cannot see R-5", nothing more) unless ``viewer`` sees ``item``.
+
+    Besides its team's people (and compliance), the members of the escalation tier the
+    item sits in see it, from whichever team they come (:func:`check_can_act`).
+    """
+    if can_see(policy, viewer, item.team):
+        return
+    if isinstance(viewer, Person) and in_current_tier(policy, item, viewer.id):
+        return
+    raise NotVisible(f"you cannot see {item.human_id}")
 
 
 class Role(StrEnum):
@@ -102,6 +109,7 @@ class Role(StrEnum):
     LEAD = "lead"  # a lead of the item's team
     COMPLIANCE = "compliance"  # a compliance officer (every team)
     AUDITOR = "auditor"  # a read-only auditor (sees every team, decides nothing)
+    TIER = "tier"  # a member of the escalation tier the item sits in (any team)
 
 
 #: Roles that may step in on someone else's claim and act on escalated items.
@@ -153,17 +161,24 @@ def check_can_act(
     Someone who may not even see the item is told only that (:class:`NotVisible`), so
     a refused decision reveals no more than a refused read. An auditor sees every item
     and is refused every decision (:func:`check_not_read_only`). With an escalation
-    graph in the policy, members of the tier the item sits in may act on it, and the
-    tiers' permissions apply to ``action`` (:func:`domain.escalation.check_tier_permits`).
+    graph in the policy, members of the tier the item sits in may act on it (from any
+    team: they hold :attr:`Role.TIER`), and the permissions of the item's tier apply to
+    ``action`` (:func:`domain.escalation.check_tier_permits`).
     """
     check_can_see(policy, item, Person(user))
     check_not_read_only(policy, user)
     if action is not None:
         check_tier_permits(policy, item, user, action)
     roles = roles_of(policy, user, item.team)
-    if policy.escalation is not None and item.state not in SETTLED:
-        in_tier = user in members(policy, tier_of(policy, item), item.team)
-        if in_tier and item.ladder_level >= Rung.ESCALATE and roles:
+    if (
+        policy.escalation is not None
+        and item.state not in SETTLED
+        and in_current_tier(policy, item, user)
+    ):
+        # The tier the item sits in acts on it, members from other teams too (within
+        # the tier's permissions, checked above; maker-checker is the state machine's).
+        roles |= {Role.TIER}
+        if item.ladder_level >= Rung.ESCALATE or roles == {Role.TIER}:
             return roles
     # A dead letter stays compliance's even while someone holds a claim on it.
     if item.state is ReviewState.DEAD_LETTER or (

@@ -140,6 +140,15 @@ def write_off_approvers(
     converted and rounded exactly as routing does, so at the limit the write-off and the
     ordinary approval agree.
     """
+    written_off = write_off_amount(item, amount)
+    reporting = to_reporting(written_off, item.facts.currency, loaded, rate=rate)
+    return 2 if dual_control_required(reporting, loaded) else 1
+
+
+def write_off_amount(item: Item, amount: Decimal | None = None) -> Decimal:
+    """What a write-off sign-off writes off (the item's currency): the amount a live
+    sign-off fixed, else ``amount`` (proposed with this sign-off), else the dispute's
+    proposed adjustment, else the item's amount."""
     written_off = _fixed_write_off(item)
     if written_off is None:
         written_off = amount
@@ -147,8 +156,7 @@ def write_off_approvers(
         written_off = item.dispute.proposed_adjustment
     if written_off is None:
         written_off = item.facts.amount
-    reporting = to_reporting(written_off, item.facts.currency, loaded, rate=rate)
-    return 2 if dual_control_required(reporting, loaded) else 1
+    return written_off
 
 
 def _variance_ratio(facts: ItemFacts) -> Decimal | None:

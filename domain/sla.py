@@ -27,14 +27,14 @@ earlier of the next rung and that reminder, so one indexed sweep finds both.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import IntEnum
 from zoneinfo import ZoneInfo
 
 from domain import escalation
 from domain.items import DisputeState, Item, ReviewState
-from domain.policy import BusinessCalendar, Policy
+from domain.policy import BusinessCalendar, Edge, Policy
 
 #: States in which nobody owes a decision any more.
 SETTLED = frozenset({ReviewState.APPROVED, ReviewState.POSTED, ReviewState.REJECTED})
@@ -54,8 +54,9 @@ class Rung(IntEnum):
 
 
 def threshold(rung: Rung, policy: Policy, item: Item | None = None) -> timedelta | None:
-    """SLA time after which ``rung`` falls due (for ``item``: along its path through the
-    escalation graph, None when no edge applies to it, so the rung never falls due).
+    """SLA time after which ``rung`` falls due (for ``item``: along its walk through the
+    escalation graph, its first edge escalating and the last of two or more
+    dead-lettering; None when no edge applies to it, so the rung never falls due).
 
     Without an item, or with the default graph, these are ``sla``'s durations.
     """
@@ -64,9 +65,38 @@ def threshold(rung: Rung, policy: Policy, item: Item | None = None) -> timedelta
         return sla.remind_after
     if item is None or policy.escalation is None:
         return sla.escalate_after if rung is Rung.ESCALATE else sla.dead_letter_after
-    first, second = escalation.path(policy, item.facts)
-    edge = first if rung is Rung.ESCALATE else second
-    return edge.after if edge is not None else None
+    edges = escalation.walk(policy, item.facts)
+    if rung is Rung.ESCALATE:
+        return edges[0].after if edges else None
+    return edges[-1].after if len(edges) >= 2 else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One step still ahead on an item's ladder: the rung it counts as, when it falls
+    due (SLA time), and the graph edge it takes (None for the reminder)."""
+
+    rung: Rung
+    after: timedelta
+    edge: Edge | None
+
+
+def _steps(item: Item, policy: Policy) -> list[_Step]:
+    """The steps still ahead of the item, in order: the reminder, then the rest of its
+    walk (the first edge escalates, the last of two or more dead-letters, those between
+    move it to the next tier and count as escalations)."""
+    if item.state in SETTLED or item.ladder_level >= Rung.DEAD_LETTER:
+        return []
+    steps: list[_Step] = []
+    if item.ladder_level < Rung.REMIND:
+        steps.append(_Step(Rung.REMIND, policy.sla.remind_after, None))
+    edges = escalation.walk(policy, item.facts)
+    for index in range(escalation.position(policy, item), len(edges)):
+        last = index > 0 and index == len(edges) - 1
+        steps.append(
+            _Step(Rung.DEAD_LETTER if last else Rung.ESCALATE, edges[index].after, edges[index])
+        )
+    return steps
 
 
 # --- working time ------------------------------------------------------------------------
@@ -173,16 +203,19 @@ def next_rung(item: Item) -> Rung | None:
     return Rung(item.ladder_level + 1)
 
 
-def deadline(item: Item, rung: Rung, policy: Policy) -> datetime | None:
-    """When ``rung`` falls due for the item (None while paused, settled, or waiting for
-    the digest that shows it)."""
-    if item.state in SETTLED or is_paused(item) or item.sla_waits:
-        return None
-    after = threshold(rung, policy, item)
-    if after is None:
+def _due_at(item: Item, after: timedelta | None, policy: Policy) -> datetime | None:
+    """When ``after`` of SLA time has run for the item (None while paused, settled, or
+    waiting for the digest that shows it)."""
+    if after is None or item.state in SETTLED or is_paused(item) or item.sla_waits:
         return None
     remaining = after - timedelta(seconds=item.sla_credit_seconds)
     return add_worktime(item.sla_started_at, remaining, policy.calendar)
+
+
+def deadline(item: Item, rung: Rung, policy: Policy) -> datetime | None:
+    """When ``rung`` falls due for the item (None while paused, settled, or waiting for
+    the digest that shows it)."""
+    return _due_at(item, threshold(rung, policy, item), policy)
 
 
 def first_deadline(start: datetime, policy: Policy) -> datetime:
@@ -206,18 +239,27 @@ def resolution_reminder_due(item: Item, policy: Policy) -> datetime | None:
         or is_paused(item)
     ):
         return None
-    zone = ZoneInfo(policy.calendar.timezone if policy.calendar else policy.digest.timezone)
-    day_after = dispute.expected_resolution + timedelta(days=1)
-    passed = datetime.combine(day_after, time(0), tzinfo=zone).astimezone(UTC)
-    return working_from(passed, policy.calendar)
+    return working_from(end_of_day(dispute.expected_resolution, policy), policy.calendar)
+
+
+def desk_zone(policy: Policy) -> ZoneInfo:
+    """The desk's time zone, where a date a person gives ends: the business calendar's,
+    else the policy's display timezone (``digest.timezone``)."""
+    return ZoneInfo(policy.calendar.timezone if policy.calendar else policy.digest.timezone)
+
+
+def end_of_day(day: date, policy: Policy) -> datetime:
+    """The moment ``day`` ends in the desk's time zone (:func:`desk_zone`), in UTC."""
+    day_after = day + timedelta(days=1)
+    return datetime.combine(day_after, time(0), tzinfo=desk_zone(policy)).astimezone(UTC)
 
 
 def next_deadline(item: Item, policy: Policy) -> datetime | None:
     """When the next rung or dispute reminder falls due: the value of the indexed
     ``sla_next_at`` column."""
-    rung = next_rung(item)
+    steps = _steps(item, policy)
     due = [
-        deadline(item, rung, policy) if rung is not None else None,
+        _due_at(item, steps[0].after, policy) if steps else None,
         resolution_reminder_due(item, policy),
     ]
     return min((d for d in due if d is not None), default=None)
@@ -240,28 +282,26 @@ class LadderStep:
 
     rung: Rung
     skipped: tuple[Rung, ...]  # rungs that fell due while nobody swept (e.g. bot down)
+    #: The graph edge the step takes (None for the reminder); its target is the tier the
+    #: item moves into. An escalation rung taken by an item already escalated moves it on.
+    edge: Edge | None = field(default=None, compare=False)
 
 
 def due_step(item: Item, policy: Policy, now: datetime) -> LadderStep | None:
-    """The highest rung due at ``now``, if any; rungs passed over are reported as skipped.
+    """The furthest step due at ``now``, if any; steps passed over are reported as skipped.
 
-    Taking only the highest keeps a desk that was down for days from sending a reminder,
+    Taking only the furthest keeps a desk that was down for days from sending a reminder,
     an escalation and a dead-letter alert for the same item in one sweep.
     """
-    first = next_rung(item)
-    if first is None:
-        return None
-    due: list[Rung] = []
-    for rung in Rung:
-        if rung < first:
-            continue
-        when = deadline(item, rung, policy)
+    due: list[_Step] = []
+    for step in _steps(item, policy):
+        when = _due_at(item, step.after, policy)
         if when is None or when > now:
             break
-        due.append(rung)
+        due.append(step)
     if not due:
         return None
-    return LadderStep(rung=due[-1], skipped=tuple(due[:-1]))
+    return LadderStep(rung=due[-1].rung, skipped=tuple(s.rung for s in due[:-1]), edge=due[-1].edge)
 
 
 def pause(

@@ -351,7 +351,7 @@ async def _away(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
     handover = await ctx.deps.usecases.delegations.away(
         actor=cmd.user_id,
         delegate=parsed.user,
-        until=away_until(parsed.until, now=now),
+        until=away_until(parsed.until, now=now, policy=ctx.deps.policy().policy),
         note=parsed.text,
         now=now,
     )

@@ -407,12 +407,15 @@ AMOUNT_OUTCOMES = frozenset({DisputeOutcome.ADJUSTED, DisputeOutcome.WRITTEN_OFF
 
 
 class ResolveForm(_Frozen):
-    """A valid resolve submission; ``amount`` is at the item currency's scale."""
+    """A valid resolve submission; ``amount`` is at the item currency's scale;
+    ``step_up`` is the written-off amount retyped, as typed (whether a write-off needs
+    it, and whether it matches, is the domain's call)."""
 
     metadata: ModalMetadata
     outcome: DisputeOutcome
     amount: Decimal | None
     note: str
+    step_up: str | None = None
 
 
 def _resolution_amount(
@@ -466,9 +469,14 @@ def parse_resolve(view: Mapping[str, Any], *, currency: str) -> ResolveForm | Fo
     problem = _words_error(note, what="a resolution note", limit=MAX_NOTE_CHARS)
     if problem:
         errors[Field.NOTE.value] = problem
+    step_up = submitted.text(Field.STEP_UP)
+    if step_up is not None and len(step_up) > MAX_ADJUSTMENT_CHARS:
+        errors[Field.STEP_UP.value] = f"Give a plain amount in {currency}, e.g. 125.50."
     if errors or outcome is None or note is None:
         return errors
-    return ResolveForm(metadata=metadata, outcome=outcome, amount=amount, note=note)
+    return ResolveForm(
+        metadata=metadata, outcome=outcome, amount=amount, note=note, step_up=step_up
+    )
 
 
 class DigestRejectForm(_Frozen):

@@ -115,6 +115,7 @@ class Field(StrEnum):
     NOTE = "note"
     OUTCOME = "outcome"
     AMOUNT = "amount"
+    STEP_UP = "step_up"
 
 
 INPUT_ACTION_ID = "value"

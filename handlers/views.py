@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from slack_bolt.async_app import AsyncApp
 
 from domain.errors import DomainError
-from domain.items import Item
+from domain.items import DisputeOutcome, Item
 from domain.permissions import Person
-from domain.step_up import StepUp, StepUpMismatch, check_typed_amount
+from domain.step_up import StepUp, StepUpMismatch, check_typed_amount, check_typed_write_off
 from domain.usecases.transaction import Outcome
 from handlers.blocks.mrkdwn import error_text
 from handlers.commands import describe_approval, describe_note, describe_resolution
@@ -199,6 +200,21 @@ async def on_resolve(ctx: Ctx) -> None:
         await _errors(ctx, form)
         return
     assert isinstance(form, ResolveForm)
+    step_up = None
+    if form.outcome is DisputeOutcome.WRITTEN_OFF:
+        needed = await ctx.deps.usecases.disputes.write_off_step_up(
+            item_id=item.id or 0, actor=ctx.user, amount=form.amount
+        )
+        if needed is not None:
+            problem = _write_off_step_up_problem(item, needed, form.step_up)
+            if problem is not None:
+                # Under the step-up field; under the amount if the form has none (it
+                # was opened before the policy asked for a step-up).
+                fields = {b.get("block_id") for b in ctx.body["view"].get("blocks", [])}
+                where = Field.STEP_UP if Field.STEP_UP.value in fields else Field.AMOUNT
+                await _errors(ctx, FormErrors({where.value: problem}))
+                return
+            step_up = StepUp(typed=form.step_up or "")
     await ctx.ack()
 
     async def decide() -> str:
@@ -210,12 +226,27 @@ async def on_resolve(ctx: Ctx) -> None:
             note=form.note,
             amount=form.amount,
             expected_version=form.metadata.version,
+            step_up=step_up,
         )
         return describe_resolution(
             outcome.item, form.outcome, noop=outcome.noop, policy=ctx.deps.policy().policy
         )
 
     await _decide(ctx, metadata, decide())
+
+
+def _write_off_step_up_problem(item: Item, needed: Decimal, typed: str | None) -> str | None:
+    """What is wrong with the step-up of a write-off of ``needed``, or None."""
+    if typed is None:
+        return (
+            f"Writing off {needed} {item.facts.currency} needs the amount retyped "
+            "(step-up): type it here."
+        )
+    try:
+        check_typed_write_off(item, typed, needed)
+    except StepUpMismatch as exc:
+        return error_text(exc)
+    return None
 
 
 async def on_step_up(ctx: Ctx) -> None:

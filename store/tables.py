@@ -106,6 +106,8 @@ items = Table(
     Column("claim_expires_at", UtcDateTime),
     Column("approvals", JSON, nullable=False),
     Column("ladder_level", Integer, nullable=False),
+    # The escalation tier the ladder moved the item into (domain.escalation.tier_of).
+    Column("escalation_tier", String(100)),
     Column("sla_credit_seconds", Integer, nullable=False, server_default="0"),
     Column("sla_next_at", UtcDateTime, index=True),
     Column("digest_window", String(60)),

@@ -274,6 +274,7 @@ def resolve_dispute(
             assignee=None,
             claim_expires_at=None,
             ladder_level=0,
+            escalation_tier=None,
             sla_started_at=now,
             sla_credit_seconds=0,  # a fresh clock: time used before a pause is gone too
         )

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from domain.errors import InvalidCommand, NotAuthorized
+from domain.errors import IllegalTransition, InvalidCommand, NotAuthorized
 from domain.items import Approval, Item, ItemFacts, ReviewState, Route
 from domain.sla import Rung
 from domain.states.table import (
@@ -70,6 +70,39 @@ def assign(item: Item, *, actor: str, assignee: str, now: datetime, ttl: timedel
                 previous_assignee=item.assignee,
                 resume_state=resume,
                 claim_expires_at=(now + ttl).isoformat(),
+            ),
+        ),
+    )
+
+
+def hand_over_second_approval(
+    item: Item, *, actor: str, assignee: str, now: datetime, reason: str
+) -> Transition:
+    """An item awaiting its second approval and held by ``actor`` (their claim kept
+    through the first approval) handed to ``assignee`` (their delegate while away), to
+    give or chase that approval. The state stays; whether ``assignee`` may take it
+    (never its preparer, never its first approver) is the caller's guard, and
+    :func:`approve` refuses them anyway.
+    """
+    if item.state is not S.AWAITING_SECOND_APPROVAL or item.assignee != actor:
+        raise IllegalTransition(
+            f"{item.human_id} is not awaiting a second approval in your hands; nothing to hand over"
+        )
+    if assignee == actor:
+        return Transition.repeat(item)
+    new = evolve(item, now, assignee=assignee)
+    return Transition(
+        item=new,
+        events=(
+            event_of(
+                item,
+                new,
+                "item.assigned",
+                actor,
+                assignee=assignee,
+                previous_assignee=actor,
+                resume_state=item.state.value,
+                reason=reason,
             ),
         ),
     )
@@ -258,7 +291,14 @@ def accept_by_policy(item: Item, *, now: datetime) -> Transition:
 
 
 def climb_ladder(
-    item: Item, *, rung: Rung, skipped: Sequence[Rung], reason: str, now: datetime
+    item: Item,
+    *,
+    rung: Rung,
+    skipped: Sequence[Rung],
+    reason: str,
+    now: datetime,
+    tier: str | None = None,
+    from_tier: str | None = None,
 ) -> Transition:
     """One rung of the SLA ladder, taken by the desk.
 
@@ -266,6 +306,11 @@ def climb_ladder(
     allows it; otherwise (a reminder, or a dispute already with a person, or an item
     already escalated) the ladder still moves and the people are told, the state stays.
     Every event carries the rung, the rungs skipped and the reason.
+
+    ``tier`` is the escalation tier the rung moves the item into (with an escalation
+    graph in the policy); the item records it. An escalation rung taken by an item
+    already escalated moves it from its tier (``from_tier``) to the next
+    (``sla.tier_moved``).
     """
     check_allowed(item, Action.CLIMB_LADDER)
     data: dict[str, Any] = {
@@ -273,6 +318,14 @@ def climb_ladder(
         "skipped": [r.name.lower() for r in skipped],
         "reason": reason,
     }
+    if tier is not None:
+        data["tier"] = tier
+        if rung is Rung.ESCALATE and item.ladder_level >= Rung.ESCALATE:
+            new = evolve(item, now, escalation_tier=tier)
+            data["from_tier"] = from_tier or item.escalation_tier
+            return Transition(
+                item=new, events=(event_of(item, new, "sla.tier_moved", SYSTEM, **data),)
+            )
     moved: Transition | None = None
     if rung is Rung.ESCALATE and item.state in ALLOWED_FROM[Action.ESCALATE]:
         moved = escalate(
@@ -282,10 +335,10 @@ def climb_ladder(
         moved = dead_letter(item, actor=SYSTEM, now=now, reason=f"SLA: {reason}")
     if moved is not None and not moved.noop:
         return Transition(
-            item=moved.item,
+            item=dataclasses.replace(moved.item, escalation_tier=tier or item.escalation_tier),
             events=tuple(dataclasses.replace(e, data={**e.data, **data}) for e in moved.events),
         )
-    new = evolve(item, now, ladder_level=rung.value)
+    new = evolve(item, now, ladder_level=rung.value, escalation_tier=tier or item.escalation_tier)
     name = "sla.reminded" if rung is Rung.REMIND else f"sla.{rung.name.lower()}"
     return Transition(item=new, events=(event_of(item, new, name, SYSTEM, **data),))
 
@@ -345,6 +398,7 @@ def amend(item: Item, *, routed: Item, routing: dict[str, Any], now: datetime) -
         decision_note=None,
         ledger_ref=None,
         ladder_level=0,
+        escalation_tier=None,
         sla_started_at=now,
         sla_credit_seconds=0,
         # Still unseen and still for a digest: the clock keeps waiting for the digest's
@@ -385,6 +439,7 @@ def _on_clock_of(item: Item, new: Item) -> Item:
     return dataclasses.replace(
         new,
         ladder_level=item.ladder_level,
+        escalation_tier=item.escalation_tier,
         sla_started_at=item.sla_started_at,
         sla_credit_seconds=item.sla_credit_seconds,
     )

@@ -1,7 +1,9 @@
 """Away and back: ``/recon away until DATE delegate @user [note]`` and ``/recon back``.
 
 Going away hands the person's claimed items to the delegate (an item the delegate may
-not take, :func:`domain.delegation.may_take`, goes back to the queue instead), and
+not take, :func:`domain.delegation.may_take`, goes back to the queue instead), offers
+them the items awaiting a second approval that the person holds (under the same guard;
+one the delegate may not take stays where it is), and
 from then on new assignments and reminders go to the delegate too. Every step is
 audited: ``person.away``, ``person.back``, and each item's ``item.assigned`` or
 ``item.released`` with the delegation as its reason. A refusal is audited like any
@@ -15,7 +17,7 @@ from datetime import datetime
 
 from domain import states
 from domain.audit.records import AuditEntry
-from domain.delegation import Delegation, check_delegation, may_take, resolve
+from domain.delegation import Delegation, check_delegation, last_day, may_take, resolve
 from domain.errors import DomainError
 from domain.items import Item, ReviewState
 from domain.permissions import check_not_read_only
@@ -71,14 +73,29 @@ class Delegations(UseCase):
             await uow.people.start_delegation(delegation)
             running = await uow.people.active_delegations(now=now)
             await uow.audit.append([_person_entry(AWAY, delegation, now)])
-            held = await uow.items.query(states=[ReviewState.ASSIGNED], assignee=actor, limit=500)
+            held = await uow.items.query(
+                states=[ReviewState.ASSIGNED, ReviewState.AWAITING_SECOND_APPROVAL],
+                assignee=actor,
+                limit=500,
+            )
             target = resolve(actor, running, now)
+            delegated = f"{actor} is away until {last_day(until, policy).isoformat()}: delegated"
             for item in held:
-                if target != actor and may_take(item, target):
+                if item.state is ReviewState.AWAITING_SECOND_APPROVAL:
+                    # Its second approval is offered to the delegate under the same
+                    # guards; one they may not give stays where it is (it has no
+                    # queue to go back to, and anyone else in the team may give it).
+                    if target == actor or not may_take(item, target):
+                        continue
+                    why = delegated
+                    moved = states.hand_over_second_approval(
+                        item, actor=actor, assignee=target, now=now, reason=why
+                    )
+                elif target != actor and may_take(item, target):
                     moved = states.assign(
                         item, actor=actor, assignee=target, now=now, ttl=policy.sla.claim_ttl
                     )
-                    why = f"{actor} is away until {until.date().isoformat()}: delegated"
+                    why = delegated
                 else:
                     why = f"{actor} is away and {target} may not take it (prepared or approved it)"
                     moved = states.release(item, actor=actor, now=now, reason=why)

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from domain import sla, states
 from domain.accounts import Accounts
@@ -20,9 +21,11 @@ from domain.items import (
     ReviewState,
 )
 from domain.journal import EntryKind, build_adjustment
+from domain.permissions import Person
 from domain.policy import Policy
 from domain.ports import UnitOfWork
 from domain.routing import applied_rate, item_rate_day, write_off_approvers
+from domain.step_up import StepUp, check_write_off_step_up, write_off_step_up
 from domain.usecases.posting import entry_data
 from domain.usecases.rates import load_rates
 from domain.usecases.transaction import Outcome, UseCase
@@ -154,6 +157,26 @@ class Disputes(UseCase):
             claim_check=False,
         )
 
+    async def write_off_step_up(
+        self, *, item_id: int, actor: str, amount: Decimal | None
+    ) -> Decimal | None:
+        """The amount a write-off sign-off by ``actor`` must retype (step-up), or None
+        when it needs none; sized at the same dated rate as the sign-off itself. The form
+        asks before its ack; :meth:`resolve_dispute` checks again.
+
+        Raises:
+            NotVisible, ItemNotFound: ``actor`` may not see the item.
+        """
+        loaded = self._tx.policy()
+        if loaded.policy.step_up is None:
+            return None
+        async with self._tx.uow(read_only=True) as uow:
+            item = await self._tx.load_for(uow, item_id, Person(actor))
+            on = item_rate_day(item)
+            rates = await load_rates(uow, [(item.facts.currency, on)], loaded)
+        rate = applied_rate(item.facts.currency, loaded, rates=rates, on=on)
+        return write_off_step_up(item, loaded, amount=amount, rate=rate)
+
     async def resolve_dispute(
         self,
         *,
@@ -164,6 +187,7 @@ class Disputes(UseCase):
         note: str | None = None,
         amount: Decimal | None = None,
         expected_version: int | None = None,
+        step_up: StepUp | None = None,
     ) -> Outcome:
         """Closes a dispute; a write-off above the dual-control limit needs two approvers.
 
@@ -173,6 +197,13 @@ class Disputes(UseCase):
         sign-off of a write-off posts the write-off entry.
         ``expected_version``: the version the person saw; a repeat of a resolution or
         sign-off they already gave is still a no-op, whatever version they saw.
+        ``step_up``: the written-off amount retyped; each sign-off of a write-off at or
+        above the policy's step-up amount is refused without it (every path: the form,
+        and anything calling this), and its records keep ``step_up: true``.
+
+        Raises:
+            StepUpRequired: the write-off needs a step-up and ``step_up`` is None.
+            StepUpMismatch: the amount typed is not the amount written off.
         """
         loaded = self._tx.policy()
         accounts = loaded.policy.accounts
@@ -203,17 +234,21 @@ class Disputes(UseCase):
                 ),
                 amount=amount,
             )
+            extra: dict[str, Any] = {}
+            if outcome is DisputeOutcome.WRITTEN_OFF and not transition.noop:
+                extra = check_write_off_step_up(item, loaded, step_up, amount=amount, rate=rate)
             if (
                 outcome is DisputeOutcome.WRITTEN_OFF
                 and rate is not None
                 and item.facts.currency != loaded.policy.reporting_currency
             ):
                 # Every record of the write-off decision says which rate sized it.
+                extra["fx"] = rate.audit_data()
+            if extra:
                 transition = dataclasses.replace(
                     transition,
                     events=tuple(
-                        dataclasses.replace(e, data={**e.data, "fx": rate.audit_data()})
-                        for e in transition.events
+                        dataclasses.replace(e, data={**e.data, **extra}) for e in transition.events
                     ),
                 )
             entry = None if transition.noop else adjustment(transition.item, now, accounts)

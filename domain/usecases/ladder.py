@@ -10,7 +10,7 @@ from domain import escalation, notifications, sla, states
 from domain.audit.records import AuditEntry
 from domain.delegation import is_reminder, redirect_reminders
 from domain.items import Item
-from domain.policy import Policy
+from domain.policy import Policy, Tier
 from domain.ports import UnitOfWork
 from domain.templates import TierReached
 from domain.usecases.transaction import UseCase, item_entries
@@ -34,6 +34,38 @@ class SweepResult:
 def _fmt(value: timedelta) -> str:
     hours = value.total_seconds() / 3600
     return f"{hours:g}h" if hours >= 1 else f"{int(value.total_seconds())}s"
+
+
+def tier_notices(
+    item: Item, tier: Tier, people: frozenset[str] = frozenset()
+) -> list[notifications.Notification]:
+    """The tier's channel (if it has one) and ``people`` (by DM) hear that ``item``
+    reached it; the dedupe keys name the item's version, so a repeated sweep tells nobody
+    twice."""
+    assert item.id is not None
+    payload = TierReached(tier=tier.name)
+    out: list[notifications.Notification] = []
+    if tier.channel:
+        out.append(
+            notifications.Notification(
+                kind=notifications.NoticeKind.ALERT,
+                target=tier.channel,
+                dedupe_key=f"alert:tier:{item.id}:{tier.name}:v{item.version}",
+                item_id=item.id,
+                payload=payload,
+            )
+        )
+    for user in sorted(people):
+        out.append(
+            notifications.Notification(
+                kind=notifications.NoticeKind.DM,
+                target=user,
+                dedupe_key=f"dm:tier:{item.id}:{tier.name}:{user}:v{item.version}",
+                item_id=item.id,
+                payload=payload,
+            )
+        )
+    return out
 
 
 class Ladder(UseCase):
@@ -121,37 +153,43 @@ class Ladder(UseCase):
         None when another writer got there first (nothing was written).
         """
         rung = step.rung
-        after = sla.threshold(rung, policy, item)
+        after = step.edge.after if step.edge is not None else sla.threshold(rung, policy, item)
         assert after is not None  # a rung with no edge never falls due
         reason = (
             f"not decided within {_fmt(after)} "
             f"({'working time' if policy.calendar else 'wall time'})"
         )
         reached = None
-        if policy.escalation is not None and rung is not sla.Rung.REMIND:
-            reached = escalation.tier_of(policy, dataclasses.replace(item, ladder_level=rung))
+        moving = rung is sla.Rung.ESCALATE and item.ladder_level >= sla.Rung.ESCALATE
+        left = escalation.tier_of(policy, item).name if moving else None
+        if policy.escalation is not None and step.edge is not None:
+            reached = policy.ladder.tier(step.edge.target)
+            assert reached is not None  # validation keeps edges on known tiers
             reason += f"; now with tier {reached.name}"
         transition = states.climb_ladder(
-            item, rung=rung, skipped=step.skipped, reason=reason, now=now
+            item,
+            rung=rung,
+            skipped=step.skipped,
+            reason=reason,
+            now=now,
+            tier=reached.name if reached is not None else None,
+            from_tier=left,
         )
         written = await self._tx.update(uow, transition.item, expected_version=item.version)
         if written is None:
             return None
         notices = notifications.for_change(item, written, transition.events, policy, now)
-        notices += notifications.ladder_notices(
-            written, rung.value, policy, now, state_changed=written.state is not item.state
-        )
-        if reached is not None and reached.channel:
-            assert written.id is not None
-            notices.append(
-                notifications.Notification(
-                    kind=notifications.NoticeKind.ALERT,
-                    target=reached.channel,
-                    dedupe_key=f"alert:tier:{written.id}:{reached.name}:v{written.version}",
-                    item_id=written.id,
-                    payload=TierReached(tier=reached.name),
-                )
+        if reached is not None and moving:
+            # Moved on from tier to tier while escalated: the new tier's people hear of it
+            # (the team's channel heard of the escalation already).
+            people = escalation.members(policy, reached, written.team)
+            notices += tier_notices(written, reached, people)
+        else:
+            notices += notifications.ladder_notices(
+                written, rung.value, policy, now, state_changed=written.state is not item.state
             )
+            if reached is not None:
+                notices += tier_notices(written, reached)
         return item_entries(written, transition.events, now), notices
 
     async def refresh_deadlines(self, *, now: datetime, batch: int = 500) -> int:

@@ -28,6 +28,8 @@ from domain.errors import (
     NotVisible,
     StaleItem,
 )
+from domain.escalation import check_statement_tier_permits
+from domain.money import quantize
 from domain.notifications import for_statement
 from domain.permissions import Person, Viewer, can_see, sees_everything, visible_teams
 from domain.policy import LoadedPolicy, StatementAccount
@@ -386,6 +388,7 @@ class Statements:
                         ) from None
                     seen.append(statement)
                     self._check_actor(statement, actor)
+                    await self._check_tier(uow, statement, actor, action)
                     _check_version(statement, expected_version)
                     transition, lines = await move(uow, statement)
                     after = await self._write(uow, statement, transition, now, lines=lines)
@@ -442,6 +445,34 @@ class Statements:
             raise NotAuthorized(
                 f"only reviewers and leads of team {statement.team} may act on {statement.human_id}"
             )
+
+    async def _check_tier(
+        self, uow: UnitOfWork, statement: Statement, actor: str, action: str
+    ) -> None:
+        """The escalation tiers' permissions on a statement review (the graph's first
+        tier, where a statement always sits): read-only tiers decide nothing, and an
+        approval is capped by ``approve_up_to`` on the statement's turnover (money in
+        plus money out over the lines that count, in the reporting currency; no rate:
+        above any cap)."""
+        if actor == SYSTEM:
+            return
+        policy = self._policy().policy
+        amount = None
+        if action == "approve":
+            assert statement.id is not None
+            totals = await uow.statements.line_totals(statement.id, statement.currency)
+            rate = policy.rate(statement.currency)
+            if rate is not None:
+                turnover = (totals.credits + totals.debits) * rate
+                amount = quantize(turnover, policy.reporting_currency)
+        check_statement_tier_permits(
+            policy,
+            team=statement.team,
+            user=actor,
+            action=action,
+            amount=amount,
+            what=f"{statement.human_id} (money in and out)",
+        )
 
     # -- import --
 

@@ -434,6 +434,26 @@ def resolve_modal(
             hint=f"At least {MIN_REASON_WORDS} words. Kept in the audit log.",
         ),
     ]
+    if policy.step_up is not None:
+        # Not pre-filled: a large write-off is signed off by reading the amount and
+        # typing it, never by one absent-minded click (as for approvals).
+        blocks.append(
+            InputBlock(
+                block_id=Field.STEP_UP.value,
+                label=PlainTextObject(text=f"Retype the amount written off ({currency})"),
+                element=PlainTextInputElement(
+                    action_id=INPUT_ACTION_ID, max_length=MAX_ADJUSTMENT_CHARS
+                ),
+                hint=PlainTextObject(
+                    text=(
+                        "Step-up: a write-off of "
+                        f"{policy.step_up.amount} {policy.reporting_currency} or more "
+                        "needs its amount typed again here. Empty for the other outcomes."
+                    )
+                ),
+                optional=True,
+            )
+        )
     return _modal(
         Modal.RESOLVE,
         title=f"Resolve {item.human_id}",

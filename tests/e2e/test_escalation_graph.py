@@ -1,6 +1,10 @@
-"""A three-tier escalation graph through the Slack stand-in: big items climb reviewers ->
-leads -> compliance, small ones reviewers -> controllers and stop there; each tier's
-channel hears of what reaches it, and a tier's approval cap refuses a lead."""
+"""Escalation graphs through the Slack stand-in.
+
+A three-tier graph: big items climb reviewers -> leads -> compliance, small ones
+reviewers -> controllers and stop there; each tier's channel hears of what reaches it,
+and a tier's approval cap refuses a lead. A longer graph: items climb three edges
+(reviewers -> leads -> controllers -> cfo), staying escalated while their tier moves;
+tier members from another team act on what sits in their tier, within its limit."""
 
 from __future__ import annotations
 
@@ -8,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from domain.items import ReviewState
-from tests.e2e.conftest import stop_desk
+from domain.items import Item, ReviewState
+from tests.e2e.conftest import Desk, stop_desk
 from tests.e2e.ladder_support import (
+    APEU,
     COMPLIANCE,
     FAST_LADDER,
     TREASURY,
@@ -81,5 +86,90 @@ async def test_a_three_tier_graph_escalates_on_amount(
         assert (await desk.item(small.id or 0)).state is ReviewState.ESCALATED
         assert "item.dead_lettered" not in await audit_events(desk, small.id)
         assert "decision.refused" in await audit_events(desk, big.id)
+    finally:
+        await stop_desk(desk)
+
+
+#: Three edges after the reminder. U0DAN and U0LEAD2 belong to ap-europe, not treasury.
+LONG_GRAPH = {
+    "tiers": [
+        {"name": "reviewers", "role": "reviewer"},
+        {"name": "leads", "role": "lead"},
+        {"name": "controllers", "members": ["U0DAN"], "approve_up_to": "3000.00", "channel": APEU},
+        {"name": "cfo", "members": ["U0LEAD2"], "channel": COMPLIANCE},
+    ],
+    "edges": [
+        {"from": "reviewers", "to": "leads", "after": "4s"},
+        {"from": "leads", "to": "controllers", "after": "6s"},
+        {"from": "controllers", "to": "cfo", "after": "8s"},
+    ],
+}
+
+
+async def wait_settled(desk: Desk, item: Item) -> Item:
+    """Waits until the stored item is approved (or already posted); returns it."""
+
+    async def done() -> Item | None:
+        current = await desk.item(item.id or 0)
+        return current if current.state in (ReviewState.APPROVED, ReviewState.POSTED) else None
+
+    found = await desk.slack.wait_for(done, timeout=10.0, message=f"{item.human_id} approved")
+    assert isinstance(found, Item)
+    return found
+
+
+async def test_a_graph_three_edges_long_moves_tiers_and_outsiders_act_in_theirs(
+    slack: SlackStandIn, tmp_path: Path, clock: StepClock
+) -> None:
+    policy = policy_yaml(sla=FAST_LADDER, escalation=LONG_GRAPH)
+    desk = await start_policy_desk(slack, desk_settings(tmp_path, slack), policy, clock=clock)
+    try:
+        (small,) = await desk.ingest(1, amount="2500.00")
+        (big,) = await desk.ingest(1, amount="3500.00")
+        jobs = jobs_of(desk)
+        clock.advance(2.2)
+        assert await jobs.sla_sweep() == 2  # reminded
+        clock.advance(2.0)
+        assert await jobs.sla_sweep() == 2  # escalated to the leads
+        await wait_item_state(desk, small, ReviewState.ESCALATED)
+        # Not yet in the controllers' tier: to U0DAN (another team) it is invisible.
+        await slack.slash_command("U0DAN", f"approve {small.human_id}")
+        await wait_told(desk, "U0DAN", f"you cannot see {small.human_id}")
+
+        clock.advance(2.0)
+        assert await jobs.sla_sweep() == 2  # both move on to the controllers
+        await wait_message(slack, APEU, f"{small.human_id} reached escalation tier controllers")
+        await wait_message(slack, "U0DAN", f"{big.human_id} reached escalation tier controllers")
+        for item in (small, big):
+            moved = await desk.item(item.id or 0)
+            assert moved.state is ReviewState.ESCALATED
+            assert moved.escalation_tier == "controllers"
+            assert "sla.tier_moved" in await audit_events(desk, item.id)
+
+        # The controllers approve up to 3,000.00: the big item is refused, the small approved.
+        await slack.slash_command("U0DAN", f"approve {big.human_id}")
+        await wait_told(desk, "U0DAN", "your escalation tier approves up to 3000.00 USD")
+        assert (await desk.item(big.id or 0)).state is ReviewState.ESCALATED
+        # The small one by the Approve button of the card `/recon show` gives privately.
+        await slack.slash_command("U0DAN", f"show {small.human_id}")
+        dm = slack.dm_channel("U0DAN").id
+        await slack.wait_for(
+            lambda: any("Approve" in e.button_labels() for e in slack.ephemerals_for("U0DAN", dm)),
+            message="U0DAN's copy of the card",
+        )
+        await slack.click("U0DAN", "Approve", channel=dm)
+        approved = await wait_settled(desk, small)
+        assert [a.user for a in approved.approvals] == ["U0DAN"]
+
+        clock.advance(2.0)
+        assert await jobs.sla_sweep() == 1  # the last edge dead-letters the big item
+        dead = await wait_item_state(desk, big, ReviewState.DEAD_LETTER)
+        assert dead.escalation_tier == "cfo"
+        await wait_message(slack, COMPLIANCE, f"{big.human_id} reached escalation tier cfo")
+        # Out of the controllers' tier now: U0DAN no longer sees it; the cfo tier decides.
+        await slack.slash_command("U0DAN", f"approve {big.human_id}")
+        await wait_told(desk, "U0DAN", f"you cannot see {big.human_id}")
+        await slack.slash_command("U0LEAD2", f"approve {big.human_id}")
+        await wait_settled(desk, big)
     finally:
         await stop_desk(desk)

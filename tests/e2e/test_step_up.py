@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from domain.items import Item, ReviewState
+from domain.items import DisputeCategory, Item, ReviewState
 from handlers.ids import Field
 from store.audit.verification import verify_database
 from store.tables import audit_records
@@ -112,3 +112,56 @@ async def test_an_item_below_the_step_up_is_approved_in_one_click(desk: Desk) ->
     assert desk.slack.open_modal("U0BOB") is None
     [record] = await approvals_recorded(desk, item)
     assert "step_up" not in record["data"]
+
+
+WRITE_OFF_LABEL = "Retype the amount written off (USD)"
+NOTE = "the counterparty is insolvent"
+
+
+async def resolutions_recorded(desk: Desk, item: Item) -> list[dict[str, Any]]:
+    """The ``dispute.resolved`` records of ``item``, oldest first."""
+    stmt = (
+        select(audit_records.c.body)
+        .where(audit_records.c.event == "dispute.resolved")
+        .where(audit_records.c.item_id == item.id)
+        .order_by(audit_records.c.seq)
+    )
+    async with desk.container.database.reader.connect() as conn:
+        return [json.loads(b) for b in (await conn.execute(stmt)).scalars().all()]
+
+
+async def test_a_write_off_at_the_step_up_needs_the_amount_retyped_in_the_form(
+    desk: Desk,
+) -> None:
+    (item,) = await desk.ingest()
+    assert item.id is not None
+    await desk.card(item)
+    await desk.container.usecases.disputes.open_dispute(
+        item_id=item.id,
+        actor="U0BOB",
+        now=desk.container.clock.now(),
+        category=DisputeCategory.AMOUNT_MISMATCH,
+        description="the counterparty booked a different amount",
+    )
+    before = await desk.item(item.id)
+    await desk.slack.slash_command("U0BOB", f"resolve {item.human_id}")
+    form = await desk.slack.wait_for(
+        lambda: (m := desk.slack.open_modal("U0BOB")) and WRITE_OFF_LABEL in m.input_labels() and m,
+        message="the resolve form with its step-up field",
+    )
+    assert form.title == f"Resolve {item.human_id}"
+    written_off = {"Outcome": "Written off", "Note": NOTE}
+
+    missing = await desk.slack.submit_modal("U0BOB", written_off)
+    assert "needs the amount retyped" in missing.errors[Field.STEP_UP.value]
+    wrong = await desk.slack.submit_modal("U0BOB", {**written_off, WRITE_OFF_LABEL: "250.00"})
+    assert "not the amount written off (2500.00 USD)" in wrong.errors[Field.STEP_UP.value]
+    unchanged = await desk.item(item.id)
+    assert (unchanged.state, unchanged.version) == (ReviewState.DISPUTED, before.version)
+    assert await resolutions_recorded(desk, item) == []
+
+    right = await desk.slack.submit_modal("U0BOB", {**written_off, WRITE_OFF_LABEL: "2,500.00"})
+    assert not right.errors
+    await wait_state(desk, item, ReviewState.POSTED)
+    (record,) = await resolutions_recorded(desk, item)
+    assert record["data"]["step_up"] is True and record["data"]["step_up_amount"] == "2,500.00"

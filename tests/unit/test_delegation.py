@@ -13,6 +13,7 @@ from domain.delegation import (
     Delegation,
     away_until,
     check_delegation,
+    last_day,
     may_take,
     redirect_reminders,
     resolve,
@@ -55,8 +56,23 @@ def test_a_teammate_may_take_over() -> None:
     check_delegation(policy, user="U0ALICE", delegate="U0LEAD", until=LATER, now=NOW)
 
 
-def test_away_until_a_date_covers_that_day() -> None:
-    assert away_until(date(2026, 12, 3), now=NOW) == datetime(2026, 12, 4, tzinfo=UTC)
+def test_away_until_a_date_covers_that_day_where_the_desk_works() -> None:
+    # The test policy's display timezone is Europe/Berlin (UTC+1 in December).
+    berlin = make_policy().policy
+    assert away_until(date(2026, 12, 3), now=NOW, policy=berlin) == datetime(
+        2026, 12, 3, 23, tzinfo=UTC
+    )
+    # A business calendar's timezone wins: New York is UTC-5 in December.
+    calendar = {"timezone": "America/New_York", "weekdays": ["mon", "tue", "wed", "thu", "fri"]}
+    new_york = make_policy(calendar={**calendar, "start": "09:00", "end": "17:00"}).policy
+    end = away_until(date(2026, 12, 3), now=NOW, policy=new_york)
+    assert end == datetime(2026, 12, 4, 5, tzinfo=UTC)
+    # Still away late on the 3rd in New York (already the 4th in UTC); back on the 4th.
+    assert away("U0A", "U0B", until=end).active(datetime(2026, 12, 4, 4, 59, tzinfo=UTC))
+    assert not away("U0A", "U0B", until=end).active(end)
+    assert last_day(end, new_york) == date(2026, 12, 3)
+    # A date already over ends the delegation at once.
+    assert away_until(date(2026, 11, 30), now=NOW, policy=berlin) == NOW
 
 
 def test_work_follows_a_chain_of_delegations_and_stops_at_a_loop() -> None:

@@ -10,6 +10,7 @@ from domain.errors import InvalidCommand, NotAuthorized
 from domain.intake import IntakeRow
 from domain.items import ItemFacts, ReviewState
 from domain.policy import LoadedPolicy
+from domain.templates import Assigned, NoticeKind
 from domain.usecases import UseCases
 from domain.usecases.delegations import AWAY, BACK
 from domain.usecases.transaction import REFUSED
@@ -138,3 +139,52 @@ async def test_app_home_shows_who_is_away_to_the_team_only(
         for b in home_view(other, policy=loaded_policy.policy, now=now).blocks
         if b.block_id == "home.away"
     ]
+
+
+async def test_items_awaiting_a_second_approval_are_offered_to_the_delegate_under_the_guards(
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+) -> None:
+    now = clock.now()
+    # Alice claimed and gave the first approval; the second is still to come.
+    first_given = await claimed_by(
+        usecases, uow_factory, clock, "U0ALICE", external_id="A", amount=BIG
+    )
+    await usecases.decisions.approve(item_id=first_given, actor="U0ALICE", now=now)
+    # Alice holds it, the lead gave the first approval: Alice was to give the second.
+    hers_to_give = await claimed_by(
+        usecases, uow_factory, clock, "U0ALICE", external_id="L", amount=BIG
+    )
+    await usecases.decisions.approve(item_id=hers_to_give, actor="U0LEAD", now=now)
+    # Bob prepared this one: it is never his to approve, so it stays with Alice.
+    bobs_own = await claimed_by(
+        usecases, uow_factory, clock, "U0ALICE", external_id="B", amount=BIG, prepared_by="U0BOB"
+    )
+    await usecases.decisions.approve(item_id=bobs_own, actor="U0ALICE", now=now)
+    before = {i.id: i for i in uow_factory.items}
+    assert {before[n].state for n in (first_given, hers_to_give, bobs_own)} == {
+        ReviewState.AWAITING_SECOND_APPROVAL
+    }
+
+    handover = await usecases.delegations.away(
+        actor="U0ALICE", delegate="U0BOB", until=now + timedelta(days=2), note=None, now=now
+    )
+    assert sorted(i.id or 0 for i in handover.handed) == sorted([first_given, hers_to_give])
+    assert handover.returned == ()
+    items = {i.id: i for i in uow_factory.items}
+    for n in (first_given, hers_to_give):
+        assert items[n].state is ReviewState.AWAITING_SECOND_APPROVAL
+        assert items[n].assignee == "U0BOB"
+    assert items[bobs_own] == before[bobs_own]  # untouched
+    dms = {
+        (q.notification.target, q.notification.item_id)
+        for q in uow_factory.store.outbox.values()
+        if q.notification.kind is NoticeKind.DM and isinstance(q.notification.payload, Assigned)
+    }
+    assert {("U0BOB", first_given), ("U0BOB", hers_to_give)} <= dms
+
+    # Bob gives the second approvals; Alice's first one still counts, never twice.
+    done = await usecases.decisions.approve(item_id=first_given, actor="U0BOB", now=now)
+    assert done.item.state is ReviewState.APPROVED
+    assert [a.user for a in done.item.approvals] == ["U0ALICE", "U0BOB"]
+    with pytest.raises(NotAuthorized, match="maker-checker"):
+        await usecases.decisions.approve(item_id=bobs_own, actor="U0BOB", now=now)

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from domain.items import DisputeState, ReviewState
+from domain.policy import StepUp
 from domain.statements.records import EntriesPage, StatementLine
 from handlers import blocks, ids
 from handlers.blocks import statements as statement_blocks
@@ -138,6 +139,9 @@ def _rendered_payloads() -> Iterator[dict[str, Any]]:
         yield render(make_item(), policy=POLICY, channel="C0TREASURY", ts="1.2").to_dict()
     for dispute_form in (blocks.note_modal, blocks.resolve_modal):
         yield dispute_form(disputed, policy=POLICY, channel="C0TREASURY", ts="1.2").to_dict()
+    # With a step-up in the policy, the resolve form asks for the write-off retyped.
+    step_up = POLICY.model_copy(update={"step_up": StepUp(amount=Decimal("5000.00"))})
+    yield blocks.resolve_modal(disputed, policy=step_up, channel="C0TREASURY", ts="1.2").to_dict()
     yield blocks.help_message().payload()
     yield blocks.stats_message({"overdue": 1}, now=NOW).payload()
     # Bank statements (Stage 1): the card, two pages of entries, the forms and the list.

@@ -415,3 +415,52 @@ async def test_the_tolerance_converts_at_the_dated_rate_of_the_statements_day() 
     [(plain, _)] = await static.cases.listing(viewer=OPERATOR, limit=10)
     assert plain.checks.tolerance_rate == Decimal("1.08")
     assert plain.checks.tolerance_rate_on is None
+
+
+def tiered_desk(reviewers_cap: str) -> Desk:
+    """A desk whose escalation graph caps the reviewers' approvals at ``reviewers_cap``
+    (USD) and makes the leads' tier read-only."""
+    desk = Desk()
+    desk.loaded = make_policy(
+        escalation={
+            "tiers": [
+                {"name": "reviewers", "role": "reviewer", "approve_up_to": reviewers_cap},
+                {"name": "leads", "role": "lead", "read_only": True},
+            ],
+            "edges": [{"from": "reviewers", "to": "leads", "after": "48h"}],
+        },
+        **statement_policy_overrides(),
+    )
+    return desk
+
+
+async def test_statement_reviews_honour_the_tiers_caps_on_the_turnover() -> None:
+    # 200.00 in and 50.00 out: 250.00 EUR, 270.00 USD at 1.08.
+    desk = tiered_desk("269.99")
+    await desk.load(statement_file(statement()))
+    with pytest.raises(NotAuthorized, match=r"S-1 \(money in and out\) is 270\.00 USD; .* 269\.99"):
+        await desk.cases.approve(statement_id=1, actor="U0ALICE", now=T0)
+    assert desk.uows.store.statements[1].stage1_status is S.PENDING_REVIEW
+    assert desk.audit()[-1][0] == "statement.refused"
+    # Rejecting is no approval: the cap does not apply.
+    rejected = await desk.cases.reject(
+        statement_id=1, actor="U0ALICE", now=T0, reason="wrong bank account used"
+    )
+    assert rejected.stage1_status is S.REJECTED
+
+    roomy = tiered_desk("270.00")
+    await roomy.load(statement_file(statement()))
+    approved = await roomy.cases.approve(statement_id=1, actor="U0ALICE", now=T0)
+    assert approved.stage1_status is S.APPROVED
+
+
+async def test_a_read_only_tier_decides_no_statement() -> None:
+    desk = tiered_desk("100000.00")
+    await desk.load(statement_file(statement()))
+    for decide in (
+        desk.cases.approve(statement_id=1, actor="U0LEAD", now=T0),
+        desk.cases.reject(statement_id=1, actor="U0LEAD", now=T0, reason="wrong bank account used"),
+    ):
+        with pytest.raises(NotAuthorized, match=r"tier \(leads\) is read-only"):
+            await decide
+    assert desk.uows.store.statements[1].stage1_status is S.PENDING_REVIEW

@@ -17,7 +17,7 @@ from domain.audit.records import AuditEntry
 from domain.digest import needs_individual_review, plan_digest
 from domain.errors import NotAuthorized, NotVisible, PolicyError
 from domain.intake import IntakeRow
-from domain.items import ReviewState
+from domain.items import DisputeCategory, DisputeOutcome, ReviewState
 from domain.policy import LoadedPolicy
 from domain.step_up import (
     StepUp,
@@ -29,6 +29,8 @@ from domain.step_up import (
 )
 from domain.usecases import UseCases
 from domain.usecases.transaction import REFUSED
+from handlers import blocks
+from handlers.ids import Field
 from tests.builders import make_facts, make_item, make_policy
 from tests.fakes import FixedClock, InMemoryUnitOfWorkFactory
 from tests.unit.test_services import add_item, snapshot
@@ -212,3 +214,112 @@ async def test_a_refusal_before_the_form_is_audited_once_as_an_approval(
         ("U0DAN", None, "approve"),
         ("U0BOB", 1, "approve"),
     ]
+
+
+async def _disputed(
+    usecases: UseCases, factory: InMemoryUnitOfWorkFactory, clock: FixedClock, amount: str
+) -> None:
+    await add_item(usecases, factory, clock, amount=amount, risk_tier="high")
+    await usecases.disputes.open_dispute(
+        item_id=1,
+        actor="U0ALICE",
+        now=clock.now(),
+        category=DisputeCategory.TIMING,
+        description="the counterparty never paid it",
+    )
+
+
+async def test_a_large_write_off_sign_off_needs_the_written_off_amount_retyped(
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+) -> None:
+    await _disputed(usecases, uow_factory, clock, "20000.00")
+    # Writing off 12,000.00 of it: above the 5,000.00 step-up (and dual control).
+    needed = await usecases.disputes.write_off_step_up(
+        item_id=1, actor="U0BOB", amount=Decimal("12000.00")
+    )
+    assert needed == Decimal("12000.00")
+    before = snapshot(uow_factory)
+
+    async def sign_off(actor: str, step_up: StepUp | None) -> Any:
+        return await usecases.disputes.resolve_dispute(
+            item_id=1,
+            actor=actor,
+            now=clock.now(),
+            outcome=DisputeOutcome.WRITTEN_OFF,
+            note="the counterparty is insolvent",
+            amount=Decimal("12000.00"),
+            step_up=step_up,
+        )
+
+    with pytest.raises(StepUpRequired, match="needs the amount retyped"):
+        await sign_off("U0BOB", None)
+    with pytest.raises(StepUpMismatch, match=r"not the amount written off \(12000\.00 USD\)"):
+        await sign_off("U0BOB", StepUp(typed="20000.00"))  # the item's, not the write-off's
+    assert snapshot(uow_factory) == before
+    refused = [e for e in uow_factory.audit_entries if e.event == REFUSED]
+    assert [data_of(e)["action"] for e in refused] == ["resolve_dispute"] * 2
+
+    first = await sign_off("U0BOB", StepUp(typed="12,000.00"))
+    dispute = first.item.dispute
+    assert dispute is not None and len(dispute.write_off_approvals) == 1
+    # The second signer steps up too, on the amount the first fixed.
+    with pytest.raises(StepUpRequired):
+        await sign_off("U0LEAD", None)
+    done = await sign_off("U0LEAD", StepUp(typed="12000"))
+    assert done.item.state in (ReviewState.APPROVED, ReviewState.POSTED)
+    signed = [
+        (e.actor, data_of(e)["step_up_amount"])
+        for e in uow_factory.audit_entries
+        if e.event != REFUSED and data_of(e).get("step_up") is True
+    ]
+    assert ("U0BOB", "12,000.00") in signed and ("U0LEAD", "12000") in signed
+
+
+async def test_a_small_write_off_needs_no_step_up(
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+) -> None:
+    await _disputed(usecases, uow_factory, clock, "20000.00")
+    assert (
+        await usecases.disputes.write_off_step_up(
+            item_id=1, actor="U0BOB", amount=Decimal("4999.99")
+        )
+        is None
+    )
+    outcome = await usecases.disputes.resolve_dispute(
+        item_id=1,
+        actor="U0BOB",
+        now=clock.now(),
+        outcome=DisputeOutcome.WRITTEN_OFF,
+        note="a small rounding difference",
+        amount=Decimal("4999.99"),
+    )
+    assert outcome.item.dispute is not None and outcome.item.dispute.write_off_approvals
+    # The next signer's write-off is the amount the first sign-off fixed: no step-up.
+    assert await usecases.disputes.write_off_step_up(item_id=1, actor="U0LEAD", amount=None) is None
+
+
+async def test_a_write_off_of_the_whole_item_is_sized_by_its_amount(
+    usecases: UseCases, uow_factory: InMemoryUnitOfWorkFactory, clock: FixedClock
+) -> None:
+    await _disputed(usecases, uow_factory, clock, "20000.00")
+    needed = await usecases.disputes.write_off_step_up(item_id=1, actor="U0BOB", amount=None)
+    assert needed == Decimal("20000.00")
+    with pytest.raises(StepUpRequired):
+        await usecases.disputes.resolve_dispute(
+            item_id=1,
+            actor="U0BOB",
+            now=clock.now(),
+            outcome=DisputeOutcome.WRITTEN_OFF,
+            note="the counterparty is insolvent",
+        )
+
+
+def test_the_resolve_form_asks_for_the_write_off_only_with_a_step_up() -> None:
+    item = make_item(state=ReviewState.DISPUTED, id=7)
+
+    def block_ids(loaded: LoadedPolicy) -> list[str]:
+        view = blocks.resolve_modal(item, policy=loaded.policy).to_dict()
+        return [str(b.get("block_id")) for b in view["blocks"]]
+
+    assert Field.STEP_UP.value not in block_ids(make_policy())
+    assert Field.STEP_UP.value in block_ids(make_policy(**STEP_UP))
