@@ -27,6 +27,11 @@ async def until(event: asyncio.Event, work: Awaitable[T]) -> T:
         Interrupted: ``event`` was set before ``work`` finished (or already set).
     """
     task = asyncio.ensure_future(work)
+    if event.is_set():  # already: the work never runs
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        raise Interrupted
     waiter = asyncio.ensure_future(event.wait())
     try:
         await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)

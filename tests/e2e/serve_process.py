@@ -18,6 +18,14 @@ from pathlib import Path
 from bot.settings import Settings
 from tests.slack_standin import SlackStandIn
 
+#: Seconds from SIGTERM to exit per situation, for the end-of-run summary (never asserted).
+STOP_TIMES: dict[str, list[float]] = {}
+
+
+def record_stop(situation: str, seconds: float) -> None:
+    """Notes one measured stop time for the summary."""
+    STOP_TIMES.setdefault(situation, []).append(seconds)
+
 
 @dataclass(frozen=True, slots=True)
 class Stopped:

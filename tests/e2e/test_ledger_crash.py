@@ -30,7 +30,7 @@ from tests.ledger_standin import LedgerStandIn
 from tests.slack_standin import SlackStandIn
 
 
-def _ledger_env(ledger: LedgerStandIn) -> dict[str, str]:
+def ledger_env(ledger: LedgerStandIn) -> dict[str, str]:
     return {
         "RECON_LEDGER_SINK": "http",
         "RECON_LEDGER_URL": ledger.url,
@@ -38,7 +38,7 @@ def _ledger_env(ledger: LedgerStandIn) -> dict[str, str]:
     }
 
 
-def _accepted(n: int) -> list[IntakeRow]:
+def accepted_rows(n: int) -> list[IntakeRow]:
     """Rows the policy accepts: each item approved at once, its entry queued."""
     return [
         IntakeRow(
@@ -71,9 +71,9 @@ async def test_a_bot_killed_after_the_ledger_took_an_entry_delivers_it_once_afte
     async with LedgerStandIn() as ledger:
         hold = ledger.hold_next()  # the first entry is stored, its answer held
         try:
-            first = await start_serve(settings, slack, tmp_path, env=_ledger_env(ledger))
+            first = await start_serve(settings, slack, tmp_path, env=ledger_env(ledger))
             await slack.wait_connected(timeout=30)
-            items = await ingest_rows(container, _accepted(3))
+            items = await ingest_rows(container, accepted_rows(3))
             async with asyncio.timeout(30):
                 await hold.reached.wait()
             await first.kill()  # SIGKILL: the ledger holds the entry, the bot recorded nothing
@@ -83,7 +83,7 @@ async def test_a_bot_killed_after_the_ledger_took_an_entry_delivers_it_once_afte
                 held = await uow.journal.get_by_key(held_key)
             assert held is not None and held.reference is None
 
-            second = await start_serve(settings, slack, tmp_path, env=_ledger_env(ledger))
+            second = await start_serve(settings, slack, tmp_path, env=ledger_env(ledger))
 
             async def all_posted() -> bool:
                 for item in items:
