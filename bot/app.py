@@ -398,8 +398,9 @@ class Server:
                 try:
                     async with asyncio.timeout(DELIVERY_GRACE_S + CALL_GRACE_S + RELAY_JOIN_S):
                         await task
-                except TimeoutError:
+                except TimeoutError:  # (its rows come back after their lease)
                     log.warning("a relay did not stop in time", extra={"event": "shutdown_relay"})
+                    task.cancel()
             # The last decisions: their ledger entries (whose postings update the cards),
             # then the cards and replies they enqueued. Up to the cutoff only.
             if self.ledger_relay is not None and not self.cutoff.is_set():
