@@ -49,7 +49,7 @@ from tests.e2e.conftest import (
     write_policy_with_accounts,
 )
 from tests.e2e.ladder_support import APEU
-from tests.e2e.serve_process import ServeProcess, record_stop, start_serve
+from tests.e2e.serve_process import ServeProcess, Stopped, record_stop, start_serve
 from tests.e2e.test_ledger_crash import accepted_rows, ledger_env
 from tests.ledger_standin import LedgerStandIn
 from tests.slack_standin import SlackStandIn
@@ -122,7 +122,29 @@ async def _first_post_after(slack: SlackStandIn, since: float, method: str) -> f
     return await slack.wait_for(first, timeout=30, message=f"a {method} after the restart")
 
 
-async def _restart_and_settle(
+@asynccontextmanager
+async def _serving(
+    settings: Settings, slack: SlackStandIn, tmp_path: Path, *, env: dict[str, str] | None = None
+) -> AsyncIterator[ServeProcess]:
+    """``serve``, connected to the stand-in; killed on the way out if still running."""
+    proc = await start_serve(settings, slack, tmp_path, env=env)
+    try:
+        await slack.wait_connected(timeout=30)
+        yield proc
+    finally:
+        await proc.kill()
+
+
+async def _timed_stop(proc: ServeProcess, situation: str, bound: float) -> Stopped:
+    """SIGTERM: exit 0 within ``bound`` seconds (the time is noted for the summary)."""
+    stopped = await proc.stop()
+    record_stop(situation, stopped.seconds)
+    assert proc.returncode == 0, stopped.logs
+    assert stopped.seconds < bound, stopped.logs
+    return stopped
+
+
+async def _restart_until(
     settings: Settings,
     slack: SlackStandIn,
     tmp_path: Path,
@@ -130,14 +152,28 @@ async def _restart_and_settle(
     *,
     env: dict[str, str] | None = None,
     within: float = 60,
-) -> ServeProcess:
-    proc = await start_serve(settings, slack, tmp_path, env=env)
-    try:
+) -> None:
+    """Starts ``serve`` again, waits until ``settled``, and stops it (exit 0)."""
+    async with _serving(settings, slack, tmp_path, env=env) as proc:
         await slack.wait_for(settled, timeout=within, message="deliveries settled after restart")
-    except BaseException:
-        await proc.kill()
-        raise
-    return proc
+        logs = (await proc.stop()).logs
+    assert proc.returncode == 0, logs
+
+
+async def _restart_until_carded(
+    settings: Settings, slack: SlackStandIn, tmp_path: Path, items: list[Item]
+) -> None:
+    """After a restart every item has exactly one card, and the first one posted came
+    well within one lease: the stopped process's rows were taken back at once."""
+    restarted = time.monotonic()
+
+    async def all_posted() -> bool:
+        return all(_cards(slack, i) for i in items)
+
+    await _restart_until(settings, slack, tmp_path, all_posted)
+    _one_card_each(slack, items)
+    pickup = await _first_post_after(slack, restarted, "chat.postMessage")
+    assert pickup < LEASE.total_seconds(), pickup
 
 
 def _one_card_each(slack: SlackStandIn, items: list[Item]) -> None:
@@ -148,15 +184,8 @@ def _one_card_each(slack: SlackStandIn, items: list[Item]) -> None:
 async def test_an_idle_bot_stops_at_once(slack: SlackStandIn, tmp_path: Path) -> None:
     settings = e2e_settings(tmp_path, slack)
     await initialize(settings)
-    proc = await start_serve(settings, slack, tmp_path)
-    try:
-        await slack.wait_connected(timeout=30)
-        stopped = await proc.stop()
-    finally:
-        await proc.kill()
-    record_stop("idle, Slack healthy", stopped.seconds)
-    assert proc.returncode == 0, stopped.logs
-    assert stopped.seconds < HEALTHY_BOUND_S, stopped.logs
+    async with _serving(settings, slack, tmp_path) as proc:
+        stopped = await _timed_stop(proc, "idle, Slack healthy", HEALTHY_BOUND_S)
     assert "Slack did not answer the Socket Mode close" not in stopped.logs
 
 
@@ -171,36 +200,17 @@ async def test_a_backlog_is_left_due_now_and_delivered_once_after_restart(
         # 24 cards, 12 per channel: paced at one a second per channel, twelve seconds of
         # delivery that the stop must not wait out (it did: 8.4 s for 10 cards before).
         items = await ingest_rows(container, _material("backlog", 24, spread=True))
-        proc = await start_serve(settings, slack, tmp_path)
-        try:
-            await slack.wait_connected(timeout=30)
+        async with _serving(settings, slack, tmp_path) as proc:
 
             def some_posted() -> bool:
                 return sum(len(_cards(slack, i)) for i in items) >= 2
 
             await slack.wait_for(some_posted, timeout=30, message="the first cards")
-            stopped = await proc.stop()
-        finally:
-            await proc.kill()
-        record_stop("backlog of cards, Slack healthy", stopped.seconds)
-        assert proc.returncode == 0, stopped.logs
-        assert stopped.seconds < HEALTHY_BOUND_S, stopped.logs
+            await _timed_stop(proc, "backlog of cards, Slack healthy", HEALTHY_BOUND_S)
         left = sum(1 for i in items if not _cards(slack, i))
         assert left > 0, "the backlog was gone before the stop: nothing tested"
         assert await _waiting_on_a_lease(container) == []
-
-        restarted = time.monotonic()
-
-        async def all_posted() -> bool:
-            return all(_cards(slack, i) for i in items)
-
-        proc = await _restart_and_settle(settings, slack, tmp_path, all_posted)
-        logs = (await proc.stop()).logs
-        assert proc.returncode == 0, logs
-        # Taken back at once: the first post comes long before a lease could run out.
-        pickup = await _first_post_after(slack, restarted, "chat.postMessage")
-        assert pickup < LEASE.total_seconds(), pickup
-        _one_card_each(slack, items)
+        await _restart_until_carded(settings, slack, tmp_path, items)
 
 
 async def test_deliveries_failing_with_500s_stop_in_time_and_land_once_after_restart(
@@ -211,32 +221,17 @@ async def test_deliveries_failing_with_500s_stop_in_time_and_land_once_after_res
     slack.fail_next("chat.postMessage", status=500, times=10_000)
     async with _store(settings) as container:
         items = await ingest_rows(container, _material("failing", 4, spread=True))
-        proc = await start_serve(settings, slack, tmp_path)
-        try:
-            await slack.wait_connected(timeout=30)
+        async with _serving(settings, slack, tmp_path) as proc:
 
             def failing() -> bool:
                 return sum(c.status == 500 for c in slack.calls_to("chat.postMessage")) >= 4
 
             await slack.wait_for(failing, timeout=30, message="deliveries failing")
-            stopped = await proc.stop()
-        finally:
-            await proc.kill()
-        record_stop("deliveries failing with 500s", stopped.seconds)
-        assert proc.returncode == 0, stopped.logs
-        assert stopped.seconds < WORST_BOUND_S, stopped.logs
+            await _timed_stop(proc, "deliveries failing with 500s", WORST_BOUND_S)
         assert not any(_cards(slack, i) for i in items)
         assert await _waiting_on_a_lease(container) == []
-
         slack.faults.clear()
-
-        async def all_posted() -> bool:
-            return all(_cards(slack, i) for i in items)
-
-        proc = await _restart_and_settle(settings, slack, tmp_path, all_posted)
-        logs = (await proc.stop()).logs
-        assert proc.returncode == 0, logs
-        _one_card_each(slack, items)
+        await _restart_until_carded(settings, slack, tmp_path, items)
 
 
 async def test_slack_unreachable_stops_in_time_and_nothing_is_lost_or_doubled(
@@ -249,9 +244,7 @@ async def test_slack_unreachable_stops_in_time_and_nothing_is_lost_or_doubled(
     await initialize(settings)
     async with _store(settings) as container:
         items = await ingest_rows(container, _material("unreachable", 4, spread=True))
-        proc = await start_serve(settings, slack, tmp_path)
-        try:
-            await slack.wait_connected(timeout=30)
+        async with _serving(settings, slack, tmp_path) as proc:
 
             def one_posted() -> bool:
                 return any(_cards(slack, i) for i in items)
@@ -259,28 +252,12 @@ async def test_slack_unreachable_stops_in_time_and_nothing_is_lost_or_doubled(
             await slack.wait_for(one_posted, timeout=30, message="the first card")
             slack.unreachable()
             await asyncio.sleep(1.5)  # the next paced post is under way, unanswered
-            stopped = await proc.stop()
-        finally:
-            await proc.kill()
-        record_stop("Slack unreachable", stopped.seconds)
-        assert proc.returncode == 0, stopped.logs
-        assert stopped.seconds < WORST_BOUND_S, stopped.logs
+            stopped = await _timed_stop(proc, "Slack unreachable", WORST_BOUND_S)
         assert "Slack did not answer the Socket Mode close" in stopped.logs
         assert "outbox rows left for the next start" in stopped.logs
         assert await _waiting_on_a_lease(container) == []
-
         slack.reachable()
-
-        async def all_posted() -> bool:
-            return all(_cards(slack, i) for i in items)
-
-        restarted = time.monotonic()
-        proc = await _restart_and_settle(settings, slack, tmp_path, all_posted)
-        logs = (await proc.stop()).logs
-
-        assert proc.returncode == 0, logs
-        assert await _first_post_after(slack, restarted, "chat.postMessage") < LEASE.total_seconds()
-        _one_card_each(slack, items)
+        await _restart_until_carded(settings, slack, tmp_path, items)
 
 
 async def test_an_open_ledger_breaker_stops_in_time_and_each_entry_lands_once(
@@ -293,38 +270,24 @@ async def test_an_open_ledger_breaker_stops_in_time_and_each_entry_lands_once(
         env = ledger_env(ledger) | {"RECON_LEDGER_COOLDOWN": "2"}
         ledger.fail_next(10_000, status=503)
         items = await ingest_rows(container, accepted_rows(8))
-        proc = await start_serve(settings, slack, tmp_path, env=env)
         breakers = BreakerStore(container.database)
-        try:
-            await slack.wait_connected(timeout=30)
+        async with _serving(settings, slack, tmp_path, env=env) as proc:
 
             async def breaker_open() -> bool:
                 return not (await breakers.get(breaker.LEDGER)).is_closed
 
             await slack.wait_for(breaker_open, timeout=30, message="the ledger breaker open")
-            stopped = await proc.stop()
-        finally:
-            await proc.kill()
-        record_stop("ledger failing, breaker open", stopped.seconds)
-        assert proc.returncode == 0, stopped.logs
-        assert stopped.seconds < WORST_BOUND_S, stopped.logs
+            await _timed_stop(proc, "ledger failing, breaker open", WORST_BOUND_S)
         assert not ledger.entries
         assert await _waiting_on_a_lease(container) == []
-
         ledger.heal()
 
         async def all_posted() -> bool:
-            for item in items:
-                if (await container.usecases.queries.get(item.id or 0)).state is not (
-                    ReviewState.POSTED
-                ):
-                    return False
-            return True
+            states = [await container.usecases.queries.get(i.id or 0) for i in items]
+            return all(s.state is ReviewState.POSTED for s in states)
 
         # Within one lease (30 s): the rows were released; only the 2 s cooldown waits.
-        proc = await _restart_and_settle(settings, slack, tmp_path, all_posted, env=env, within=25)
-        logs = (await proc.stop()).logs
-        assert proc.returncode == 0, logs
+        await _restart_until(settings, slack, tmp_path, all_posted, env=env, within=25)
         assert len(ledger.entries) == len(items) and ledger.duplicates == 0
 
 
@@ -335,18 +298,14 @@ async def test_a_second_signal_exits_at_once_and_corrupts_nothing(
     await initialize(settings)
     async with _store(settings) as container:
         await ingest_rows(container, _material("forced", 4))
-    proc = await start_serve(settings, slack, tmp_path)
-    try:
-        await slack.wait_connected(timeout=30)
+    async with _serving(settings, slack, tmp_path) as proc:
         await slack.wait_for(lambda: slack.calls_to("chat.postMessage"), timeout=30)
         slack.unreachable()  # the graceful stop now takes a few seconds
         await asyncio.sleep(0.5)
         proc.send(signal.SIGTERM)
         await asyncio.sleep(0.3)
         stopped = await proc.stop(since=proc.send(signal.SIGTERM))
-    finally:
-        await proc.kill()
-        slack.reachable()
+    slack.reachable()
     record_stop("second signal", stopped.seconds)
     assert proc.returncode == 128 + signal.SIGTERM, stopped.logs
     assert "second signal: exiting at once" in stopped.logs
