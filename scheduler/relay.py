@@ -11,6 +11,9 @@ a relay that died (a killed process) come back within one lease, not a minute la
 A heartbeat was chosen over "take back this process's rows at start-up" because rows
 carry no owner: a starting process cannot tell its dead predecessor's rows from those of
 another live relay, whereas an unrenewed lease says exactly that its holder stopped.
+A relay that stops gracefully does not leave its rows to that: it hands each one back
+due now (in doubt where its call was cut short; see ``cutoff`` and ``abort``), so the
+next start takes them at once; only a killed process's rows wait out the lease.
 
 A row taken back that way may already be in Slack (the dead process was killed between
 Slack's answer and the record): it arrives ``unsure_since`` and the notifier looks for

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from domain.delivery import OutboxMessage, Outcome
-from scheduler.relay import LEASE, OutboxRelay
+from scheduler.relay import LEASE, OutboxRelay, RelayStats
 from scheduler.stopping import Interrupted, until
 from store.engine import Database
 from store.outbox import OutboxStore
@@ -60,6 +60,16 @@ def _relay(
         cutoff=cutoff,
         abort=abort,
     )
+
+
+async def _calls_under_way(
+    store: OutboxStore, notifier: RecordingNotifier, *, calls: int
+) -> tuple[asyncio.Task[RelayStats], asyncio.Event, asyncio.Event]:
+    """A pass started, once ``calls`` calls reached the notifier; with its cutoff and abort."""
+    cutoff, abort = asyncio.Event(), asyncio.Event()
+    passing = asyncio.create_task(_relay(store, notifier, cutoff=cutoff, abort=abort).run_once())
+    await asyncio.wait_for(notifier.wait_for_calls(calls), timeout=2)
+    return passing, cutoff, abort
 
 
 async def test_until_returns_the_result_or_raises_when_the_event_comes_first() -> None:
@@ -118,10 +128,7 @@ async def test_a_call_under_way_finishes_after_the_cutoff(migrated: Database) ->
 
     store = OutboxStore(migrated)
     await store.enqueue([message("m")], now=NOW)
-    notifier = SlowNotifier()
-    cutoff, abort = asyncio.Event(), asyncio.Event()
-    passing = asyncio.create_task(_relay(store, notifier, cutoff=cutoff, abort=abort).run_once())
-    await asyncio.wait_for(notifier.wait_for_calls(1), timeout=2)
+    passing, cutoff, _ = await _calls_under_way(store, SlowNotifier(), calls=1)
     cutoff.set()
     release.set()
     await asyncio.wait_for(passing, timeout=2)
@@ -134,10 +141,7 @@ async def test_the_abort_gives_up_a_hanging_call_and_leaves_its_row_in_doubt(
 ) -> None:
     store = OutboxStore(migrated)
     await store.enqueue([message("m"), message("other", target="C0OTHER")], now=NOW)
-    notifier = HangingNotifier()
-    cutoff, abort = asyncio.Event(), asyncio.Event()
-    passing = asyncio.create_task(_relay(store, notifier, cutoff=cutoff, abort=abort).run_once())
-    await asyncio.wait_for(notifier.wait_for_calls(2), timeout=2)
+    passing, cutoff, abort = await _calls_under_way(store, HangingNotifier(), calls=2)
     cutoff.set()
     abort.set()
     await asyncio.wait_for(passing, timeout=2)
