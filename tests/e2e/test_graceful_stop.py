@@ -189,6 +189,23 @@ async def test_an_idle_bot_stops_at_once(slack: SlackStandIn, tmp_path: Path) ->
     assert "Slack did not answer the Socket Mode close" not in stopped.logs
 
 
+async def test_a_stop_while_connecting_ends_the_start_and_exits_0(
+    slack: SlackStandIn, tmp_path: Path
+) -> None:
+    settings = e2e_settings(tmp_path, slack)
+    await initialize(settings)
+    hold = slack.hold_response("apps.connections.open")  # Socket Mode cannot connect
+    proc = await start_serve(settings, slack, tmp_path)
+    try:
+        async with asyncio.timeout(30):
+            await hold.reached.wait()
+        stopped = await _timed_stop(proc, "stopped while connecting", HEALTHY_BOUND_S)
+    finally:
+        hold.release()
+        await proc.kill()
+    assert "stopped while starting" in stopped.logs
+
+
 @pytest.mark.slow  # ~20-27 s: twelve seconds of paced delivery after the restart
 async def test_a_backlog_is_left_due_now_and_delivered_once_after_restart(
     slack: SlackStandIn, tmp_path: Path
