@@ -1,10 +1,17 @@
 """The Slack process: ``create_app()`` wires listeners; ``Server`` runs Socket Mode + relay.
 
-Lifecycle: connect (one log line when connected), serve; on SIGTERM/SIGINT stop taking
-work (close the socket), let in-flight listeners finish, let the relay finish its batch,
-sign a checkpoint over every audited commit (checkpoints are batched within
-``RECON_AUDIT_MERGE_DELAY``), then close the database. Slack reconnects (refresh
-requests, dropped sockets) are handled by slack_sdk's Socket Mode client.
+Lifecycle: connect (one log line when connected), serve; on SIGTERM/SIGINT stop, within
+a bound (issue 13): take no new work (the scheduler stops; the Socket Mode connection
+closes, dropped without the handshake when Slack does not answer within
+``SOCKET_CLOSE_S``), let in-flight listeners finish (at most ``LISTENER_GRACE_S``), let
+the relays deliver what the last listeners decided for up to ``DELIVERY_GRACE_S`` (the
+cutoff: then no call starts and pacing waits end), give calls already under way
+``CALL_GRACE_S`` more (the abort: then they are given up), leave every undelivered row
+due now for the next start (released, not waiting for its lease to run out; in doubt
+where a call was cut short), sign a checkpoint over every audited commit (checkpoints are
+batched within ``RECON_AUDIT_MERGE_DELAY``), then close the database. A second signal
+during the stop exits at once (see :func:`serve`). Slack reconnects (refresh requests,
+dropped sockets) are handled by slack_sdk's Socket Mode client.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import logging
 import os
 import signal
 import socket
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -46,6 +54,7 @@ from scheduler.jobs import Jobs
 from scheduler.ledger_relay import LedgerRelay
 from scheduler.relay import OutboxRelay
 from scheduler.setup import build_scheduler
+from scheduler.stopping import Interrupted, until
 from scheduler.timescale import TimeScale
 from store.audit.log import history as audit_history
 from store.outbox import SLACK_KINDS, OutboxStore
@@ -54,7 +63,18 @@ from telemetry.listener import Listener
 
 log = logging.getLogger("recon_bot")
 
-SHUTDOWN_GRACE_S = 10.0
+#: How long a stop waits for listeners still doing their post-ack work.
+LISTENER_GRACE_S = 3.0
+#: How long a stop lets the relays deliver (after the listeners finished): the last
+#: decisions' ledger entries and card updates go out; the rest of a backlog waits.
+DELIVERY_GRACE_S = 1.5
+#: How long after that calls already sent to Slack or the ledger may take to come back;
+#: then they are given up and their rows left for the next start (in doubt).
+CALL_GRACE_S = 1.0
+#: How long closing Socket Mode may wait for Slack's side of the close handshake.
+SOCKET_CLOSE_S = 1.0
+#: The last resort for a relay that does not end once its calls are given up.
+RELAY_JOIN_S = 3.0
 #: Listeners doing post-ack work at once (see ``handlers.context.Deps.work_gate``).
 LISTENER_WORKERS = 4
 
@@ -155,6 +175,10 @@ class Server:
     relay_interval: float = 5.0
     ping_interval: float = 10.0
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Set ``DELIVERY_GRACE_S`` after the listeners finished: no delivery starts.
+    cutoff: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Set ``CALL_GRACE_S`` after the cutoff: calls under way to Slack or the ledger give up.
+    abort: asyncio.Event = field(default_factory=asyncio.Event)
     inflight: InFlight = field(default_factory=InFlight)
     relay: OutboxRelay | None = None
     ledger_relay: LedgerRelay | None = None
@@ -189,10 +213,18 @@ class Server:
             notifier=SlackNotifier(client=self.client, deps=deps),
             clock=self.container.clock,
             compliance_channel=lambda: policy.current().policy.compliance.channel,
+            cutoff=self.cutoff,
+            abort=self.abort,
         )
         self.container.uow.on_commit(self.relay.wake, kinds=SLACK_KINDS)
         self.ledger_sink = make_sink(self.container.settings, self.container)
-        self.ledger_relay = make_relay(self.container, self.ledger_sink, alerted=self.relay.wake)
+        self.ledger_relay = make_relay(
+            self.container,
+            self.ledger_sink,
+            alerted=self.relay.wake,
+            cutoff=self.cutoff,
+            abort=self.abort,
+        )
         settings = self.container.settings
         self.jobs = Jobs(
             usecases=self.container.usecases,
@@ -286,7 +318,11 @@ class Server:
     async def run(self) -> None:
         """Serves until ``stop`` is set, then shuts down cleanly."""
         try:
-            await self.start()
+            await until(self.stop, self.start())  # a signal during start-up ends it too
+        except Interrupted:
+            await self._abandon_start()
+            log.info("stopped while starting", extra={"event": "stopped"})
+            return
         except BaseException:
             await self._abandon_start()
             raise
@@ -305,8 +341,7 @@ class Server:
         # A start that failed half-way: close what it opened, deliver nothing.
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        if self.handler is not None:
-            await self.handler.close_async()  # type: ignore[no-untyped-call]
+        await self._close_socket_mode()
         if self.http is not None:
             await self.http.close()
         if self.ledger_sink is not None:
@@ -327,44 +362,54 @@ class Server:
         relay_task: asyncio.Task[None] | None = None,
         ledger_task: asyncio.Task[None] | None = None,
     ) -> None:
-        """Stops taking work, drains listeners, lets the relays finish their batches."""
+        """Stops taking work, drains listeners, delivers what they decided (bounded), and
+        leaves every other undelivered row due now for the next start.
+
+        Bounded (module docstring): with Slack and the ledger answering, the last
+        decisions' deliveries plus at most ``DELIVERY_GRACE_S`` of a backlog; when they
+        do not answer, ``max(SOCKET_CLOSE_S, listeners) + DELIVERY_GRACE_S +
+        CALL_GRACE_S``, the listeners taking at most ``LISTENER_GRACE_S``.
+        """
         log.info("shutting down", extra={"event": "shutdown"})
-        self.stop.set()
+        self.stop.set()  # the relays' loops end after their pass; the scheduler, below
+        loop = asyncio.get_running_loop()
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         if self.refresh_task is not None and not self.refresh_task.done():
             self.refresh_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.refresh_task
-        if self.handler is not None:
-            await self.handler.close_async()  # type: ignore[no-untyped-call]
-        if not await self.inflight.drained(SHUTDOWN_GRACE_S):
+        _, drained = await asyncio.gather(
+            self._close_socket_mode(), self.inflight.drained(LISTENER_GRACE_S)
+        )
+        if not drained:
             log.warning(
                 "listeners still running at shutdown",
                 extra={"event": "shutdown_inflight", "count": self.inflight.count},
             )
-        if self.relay is not None:
-            self.relay.wake()
-        if ledger_task is not None:
-            try:
-                async with asyncio.timeout(SHUTDOWN_GRACE_S):
-                    await ledger_task
-            except TimeoutError:
-                ledger_task.cancel()
-        if relay_task is not None:
-            try:
-                async with asyncio.timeout(SHUTDOWN_GRACE_S):
-                    await relay_task
-            except TimeoutError:
-                relay_task.cancel()
-        if self.ledger_relay is not None:
-            try:  # the last decisions' entries (their postings update the cards below)
-                async with asyncio.timeout(SHUTDOWN_GRACE_S):
-                    await self.ledger_relay.run_once()
-            except TimeoutError:
-                log.warning("ledger not reached at shutdown", extra={"event": "shutdown_ledger"})
-        if self.relay is not None:
-            await self.relay.run_once()  # deliver what the last listeners enqueued
+        cutoff = loop.call_later(DELIVERY_GRACE_S, self.cutoff.set)
+        abort = loop.call_later(DELIVERY_GRACE_S + CALL_GRACE_S, self.abort.set)
+        try:
+            if self.relay is not None:
+                self.relay.wake()
+            for task in (ledger_task, relay_task):
+                if task is None:
+                    continue
+                try:
+                    async with asyncio.timeout(DELIVERY_GRACE_S + CALL_GRACE_S + RELAY_JOIN_S):
+                        await task
+                except TimeoutError:  # (its rows come back after their lease)
+                    log.warning("a relay did not stop in time", extra={"event": "shutdown_relay"})
+                    task.cancel()
+            # The last decisions: their ledger entries (whose postings update the cards),
+            # then the cards and replies they enqueued. Up to the cutoff only.
+            if self.ledger_relay is not None and not self.cutoff.is_set():
+                await self._last_pass(self.ledger_relay.run_once())
+            if self.relay is not None and not self.cutoff.is_set():
+                await self._last_pass(self.relay.run_once())
+        finally:
+            cutoff.cancel()
+            abort.cancel()
         await self._seal_audit_log()
         if self.http is not None:
             await self.http.close()
@@ -372,6 +417,47 @@ class Server:
             await self.ledger_sink.close()
         await self._stop_listening()
         log.info("stopped", extra={"event": "stopped"})
+
+    @staticmethod
+    async def _last_pass(work: Awaitable[object]) -> None:
+        """One last relay pass at shutdown (bounded by the cutoff and abort it honours)."""
+        try:
+            async with asyncio.timeout(DELIVERY_GRACE_S + CALL_GRACE_S + RELAY_JOIN_S):
+                await work
+        except Exception:
+            log.exception("last delivery pass failed", extra={"event": "shutdown_pass_failed"})
+
+    async def _close_socket_mode(self) -> None:
+        """Closes Socket Mode; drops the connection when Slack does not answer the close
+        handshake within ``SOCKET_CLOSE_S`` (aiohttp would wait 10 s for it)."""
+        if self.handler is None:
+            return
+        client = self.handler.client
+        closing = asyncio.ensure_future(self.handler.close_async())  # type: ignore[no-untyped-call]
+        done, _ = await asyncio.wait({closing}, timeout=SOCKET_CLOSE_S)
+        if done:
+            if not closing.cancelled() and closing.exception() is not None:
+                log.warning(
+                    "closing Socket Mode failed: %s",
+                    closing.exception().__class__.__name__,
+                    extra={"event": "socket_mode_close_failed"},
+                )
+            return
+        closing.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await closing
+        for task in (
+            client.message_processor,
+            client.current_session_monitor,
+            client.message_receiver,
+        ):
+            if task is not None:
+                task.cancel()
+        await client.aiohttp_client_session.close()  # aborts the connection, no handshake
+        log.warning(
+            "Slack did not answer the Socket Mode close; connection dropped",
+            extra={"event": "socket_mode_dropped"},
+        )
 
     async def _seal_audit_log(self) -> None:
         """Signs a checkpoint over every audited commit (after the last listener and job)."""
@@ -410,8 +496,20 @@ async def serve(settings: Settings) -> None:
         container=container, app_token=app_token, client=client, observability=observability
     )
     loop = asyncio.get_running_loop()
+
+    def on_signal(signum: int) -> None:
+        if not server.stop.is_set():
+            server.stop.set()
+            return
+        # A second signal during the stop: exit now. Every change is one committed
+        # transaction and undelivered rows come back after their lease (as after a
+        # crash), so nothing is corrupted; the next start seals the audit log's tail.
+        log.warning("second signal: exiting at once", extra={"event": "stop_forced"})
+        logging.shutdown()
+        os._exit(128 + signum)
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, server.stop.set)
+        loop.add_signal_handler(sig, on_signal, sig)
     try:
         await server.run()
     finally:

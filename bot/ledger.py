@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Protocol
 
@@ -43,9 +44,17 @@ def make_sink(settings: Settings, container: Container) -> ClosableSink:
     return FileLedgerSink(directory=settings.ledger_directory(), today=container.clock.now)
 
 
-def make_relay(container: Container, sink: ClosableSink, *, alerted: Hook) -> LedgerRelay:
+def make_relay(
+    container: Container,
+    sink: ClosableSink,
+    *,
+    alerted: Hook,
+    cutoff: asyncio.Event | None = None,
+    abort: asyncio.Event | None = None,
+) -> LedgerRelay:
     """The ledger relay over the container's store, woken after each commit that
-    enqueued an entry; ``alerted`` wakes the Slack relay for the alerts it enqueues."""
+    enqueued an entry; ``alerted`` wakes the Slack relay for the alerts it enqueues;
+    ``cutoff`` and ``abort`` are the process's stop (:class:`LedgerRelay`)."""
     database = container.database
     policy = container.policy
     relay = LedgerRelay(
@@ -58,6 +67,8 @@ def make_relay(container: Container, sink: ClosableSink, *, alerted: Hook) -> Le
         compliance_channel=lambda: policy.current().policy.compliance.channel,
         alerted=alerted,
         cooldown=timedelta(seconds=container.settings.ledger_cooldown),
+        cutoff=cutoff,
+        abort=abort,
     )
     container.uow.on_commit(relay.wake, kinds=frozenset({NoticeKind.LEDGER}))
     return relay

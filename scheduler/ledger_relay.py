@@ -43,6 +43,7 @@ from domain.notifications import NoticeKind, Notification, ledger_breaker
 from domain.ports import Clock, LedgerSink
 from domain.templates import DeliveryFailed, LedgerPost
 from domain.usecases.ledger import ClaimedRow, Delivery, LedgerDeliveries, Recorded
+from scheduler.stopping import Interrupted, until
 from store.breakers import BreakerStore
 from store.journal import JournalReader
 from store.outbox import OutboxStore
@@ -90,7 +91,20 @@ class LedgerRelay:
         concurrency: int = CONCURRENCY,
         rng: random.Random | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        cutoff: asyncio.Event | None = None,
+        abort: asyncio.Event | None = None,
     ) -> None:
+        """Builds the relay.
+
+        Args:
+            cutoff: Set when a stop allows no more deliveries: no entry is sent after
+                it; the pass's unsent rows go back due now, not counted as failures, for
+                the next start to take at once. Answers already received are recorded.
+            abort: Set when a stop gives up the requests under way: their rows go back
+                due now too (a request given up may have reached the ledger: the retry
+                carries the same ``Idempotency-Key``, and the ledger answers 409 with the
+                reference it gave).
+        """
         self._outbox = outbox
         self._journal = journal
         self._breakers = breakers
@@ -115,13 +129,17 @@ class LedgerRelay:
         self._clean = False
         self._accepted: list[Delivery] = []
         self._unsent: list[OutboxMessage] = []
+        self._cutoff = cutoff or asyncio.Event()
+        self._abort = abort or asyncio.Event()
+        # The rows this pass hands back for the cutoff.
+        self._stopped: list[OutboxMessage] = []
 
     def wake(self) -> None:
         """Asks for a pass as soon as possible (called after a commit)."""
         self._wake.set()
 
     async def run(self, stop: asyncio.Event, *, interval: float = 1.0) -> None:
-        """Passes until ``stop`` is set; a pass in progress always finishes."""
+        """Passes until ``stop`` is set; a pass in progress finishes (up to ``cutoff``)."""
         while not stop.is_set():
             self._wake.clear()
             try:
@@ -184,6 +202,16 @@ class LedgerRelay:
                 unsent, self._unsent = self._unsent, []
                 current = await self._breakers.get(breaker.LEDGER)
                 await self._put_back(unsent, self._clock.now(), current, stats)
+            if self._stopped:
+                stopped, self._stopped = self._stopped, []
+                await self._outbox.put_back(
+                    stopped, at=self._clock.now(), error="stopped before the ledger answered"
+                )
+                stats.held_back += len(stopped)
+                log.info(
+                    "ledger rows left for the next start",
+                    extra={"event": "ledger_let_go", "count": len(stopped)},
+                )
         finally:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -224,8 +252,15 @@ class LedgerRelay:
         if self._open:
             self._unsent.append(message)  # handed back together after the pass
             return
+        if self._cutoff.is_set():
+            self._stopped.append(message)  # likewise, due now
+            return
         sent_at = self._monotonic()
-        outcome = await self._sink.send(entry)
+        try:
+            outcome = await until(self._abort, self._sink.send(entry))
+        except Interrupted:
+            self._stopped.append(message)
+            return
         if not isinstance(outcome, ledger.Unavailable):
             self._answered_at = self._monotonic()
         now = self._clock.now()

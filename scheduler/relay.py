@@ -11,6 +11,9 @@ a relay that died (a killed process) come back within one lease, not a minute la
 A heartbeat was chosen over "take back this process's rows at start-up" because rows
 carry no owner: a starting process cannot tell its dead predecessor's rows from those of
 another live relay, whereas an unrenewed lease says exactly that its holder stopped.
+A relay that stops gracefully does not leave its rows to that: it hands each one back
+due now (in doubt where its call was cut short; see ``cutoff`` and ``abort``), so the
+next start takes them at once; only a killed process's rows wait out the lease.
 
 A row taken back that way may already be in Slack (the dead process was killed between
 Slack's answer and the record): it arrives ``unsure_since`` and the notifier looks for
@@ -47,6 +50,7 @@ from domain.delivery import (
 from domain.notifications import NoticeKind, Notification
 from domain.ports import Clock, Notifier
 from domain.templates import CardUpdate, DeliveryFailed
+from scheduler.stopping import Interrupted, until
 from store.outbox import OutboxStore, RowState
 
 log = logging.getLogger(__name__)
@@ -100,7 +104,19 @@ class OutboxRelay:
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        cutoff: asyncio.Event | None = None,
+        abort: asyncio.Event | None = None,
     ) -> None:
+        """Builds the relay.
+
+        Args:
+            cutoff: Set when a stop allows no more deliveries: no new call to Slack
+                starts and pacing waits end at once; each row not called for yet goes
+                back due now (:meth:`_let_go`), for the next start to take at once.
+            abort: Set when a stop gives up the calls under way: their rows go back in
+                doubt (the call may have reached Slack), taken back at once by the next
+                start, which looks in Slack before posting.
+        """
         self._store = store
         self._notifier = notifier
         self._clock = clock
@@ -116,13 +132,15 @@ class OutboxRelay:
         self._last_sent: dict[str, float] = {}
         # Rows this pass holds and has not finished with yet (renewed by the heartbeat).
         self._held: dict[int, OutboxMessage] = {}
+        self._cutoff = cutoff or asyncio.Event()
+        self._abort = abort or asyncio.Event()
 
     def wake(self) -> None:
         """Asks for a pass as soon as possible (called after a commit)."""
         self._wake.set()
 
     async def run(self, stop: asyncio.Event, *, interval: float = 5.0) -> None:
-        """Passes until ``stop`` is set; a pass in progress always finishes."""
+        """Passes until ``stop`` is set; a pass in progress finishes (up to ``cutoff``)."""
         while not stop.is_set():
             # Cleared before the pass, so a wake() during it (a commit, or an alert the
             # pass itself enqueued) starts the next pass at once instead of being lost.
@@ -207,6 +225,9 @@ class OutboxRelay:
     async def _deliver_all(self, messages: list[OutboxMessage], stats: RelayStats) -> None:
         """Delivers one target's messages in order; a rate limit defers the rest."""
         for index, message in enumerate(messages):
+            if self._cutoff.is_set():
+                await self._let_go(messages[index:])
+                return
             retry_at = await self._deliver(message, stats)
             if retry_at is not None:
                 # Slack said "not before retry_at" for this channel: honour it for the
@@ -227,7 +248,33 @@ class OutboxRelay:
         if last is not None:
             wait = last + self._interval - self._monotonic()
             if wait > 0:
-                await self._sleep(wait)
+                with contextlib.suppress(Interrupted):  # the caller looks at the stop
+                    await until(self._cutoff, self._sleep(wait))
+
+    async def _let_go(self, messages: list[OutboxMessage], *, in_doubt: bool = False) -> None:
+        """Hands rows back at the ``cutoff``, due now and without counting a failure, so the next
+        start takes them at once instead of waiting for their lease to run out.
+
+        A row in doubt (``in_doubt``: its call was cut short; or taken back in doubt
+        already) goes back ``sending`` with a lapsed lease, which is how the next claim
+        knows to look in Slack before posting (:meth:`store.outbox.OutboxStore.put_back`).
+        """
+        if not messages:
+            return
+        now = self._clock.now()
+        for message in messages:
+            self._release(message)
+        if in_doubt:
+            messages = [_with_doubt(m, m.created_at or now) for m in messages]
+        await self._store.put_back(
+            messages,
+            at=now,
+            error="stopped mid-call; in doubt" if in_doubt else "stopped before delivery",
+        )
+        log.info(
+            "outbox rows left for the next start",
+            extra={"event": "relay_let_go", "count": len(messages), "in_doubt": in_doubt},
+        )
 
     async def _deliver(self, message: OutboxMessage, stats: RelayStats) -> datetime | None:
         """Delivers one message; returns the retry time when Slack rate-limited it."""
@@ -257,6 +304,9 @@ class OutboxRelay:
             if other is not None:
                 message = _with_doubt(message, other.unsure_since)
         await self._pace(message.target)
+        if self._cutoff.is_set():
+            await self._let_go([message])
+            return None
         # A long pass (pacing, slow Slack) must not outlive the lease: renew it right
         # before sending, and skip the row if another process has taken it over.
         if not await self._store.renew(message, now=self._clock.now(), lease=self._lease):
@@ -272,7 +322,12 @@ class OutboxRelay:
                 extra={"event": "relay_in_doubt", "outbox_id": message.id},
             )
         try:
-            outcome = await self._notifier.deliver(message, card=card, now=self._clock.now())
+            outcome = await until(
+                self._abort, self._notifier.deliver(message, card=card, now=self._clock.now())
+            )
+        except Interrupted:
+            await self._let_go([message], in_doubt=True)
+            return None
         except Exception as exc:  # a notifier bug must not kill the relay
             log.exception(
                 "notifier raised", extra={"event": "notifier_raised", "outbox_id": message.id}

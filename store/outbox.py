@@ -4,7 +4,8 @@ Rows are enqueued by the unit of work (:class:`store.outbox_sink.SqlOutboxSink`)
 unique dedupe key, so a retried or repeated change can never enqueue a message twice.
 The relay claims rows with a lease (``claim``), calls Slack outside any transaction, and
 records the outcome at once.
-A crashed relay's rows come back when their lease expires.
+A crashed relay's rows come back when their lease expires; a relay that stops hands its
+rows back at once (``put_back``, due now).
 
 A row taken back that way is *in doubt*: the dead relay may have reached Slack before it
 could record the outcome. So is a row whose call got no answer (a timeout, a dropped

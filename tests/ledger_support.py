@@ -3,6 +3,7 @@ ledger relay over a store, with a fake clock and a seeded jitter."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Callable
 from datetime import timedelta
@@ -41,6 +42,8 @@ def ledger_relay(
     compliance: Callable[[], str] = lambda: "C0COMPLIANCE",
     cooldown: timedelta = timedelta(seconds=30),
     batch_size: int = 200,
+    cutoff: asyncio.Event | None = None,
+    abort: asyncio.Event | None = None,
 ) -> LedgerRelay:
     """The real relay, as ``serve`` builds it, with a seeded jitter."""
     return LedgerRelay(
@@ -54,6 +57,8 @@ def ledger_relay(
         cooldown=cooldown,
         batch_size=batch_size,
         rng=random.Random(7),
+        cutoff=cutoff,
+        abort=abort,
     )
 
 

@@ -170,6 +170,11 @@ def serve(ctx: click.Context) -> None:
     Needs SLACK_BOT_TOKEN (xoxb-...) and SLACK_APP_TOKEN (xapp-...); see README for how
     to create the Slack app from manifest.yml.
 
+    SIGTERM or SIGINT stops it within a few seconds and exits 0: no new work, in-flight
+    listeners finish, the last decisions are delivered, every other undelivered message
+    is left due for the next start (README, "Stopping serve"). A second signal during
+    the stop exits at once.
+
     \b
     Example:
       SLACK_BOT_TOKEN=xoxb-... SLACK_APP_TOKEN=xapp-... recon-bot serve

@@ -146,6 +146,9 @@ class SlackStandIn(SlackDriver):
         self._timers: set[asyncio.TimerHandle] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._held: list[Hold] = []
+        # Cleared while Slack is unreachable (see ``unreachable``).
+        self._reachable = asyncio.Event()
+        self._reachable.set()
         self._methods: dict[str, Handler] = {
             "api.test": self._m_api_test,
             "auth.test": self._m_auth_test,
@@ -210,6 +213,7 @@ class SlackStandIn(SlackDriver):
 
     async def stop(self) -> None:
         """Closes every connection, cancels pending work and releases the port."""
+        self.reachable()
         for timer in [*self._timers, *self._ack_timers.values()]:
             timer.cancel()
         self._timers.clear()
@@ -258,6 +262,23 @@ class SlackStandIn(SlackDriver):
         self._timers.add(handle)
 
     # ================================================================= faults
+
+    def unreachable(self) -> None:
+        """Slack stops answering, as behind a network partition: Web API calls,
+        ``response_url`` posts and new Socket Mode connections get no answer, and what
+        the bot sends on an open connection goes unread (a close handshake, a ping or an
+        ack gets no answer). :meth:`reachable` (or :meth:`stop`) ends it."""
+        self._reachable.clear()
+        for conn in self._conns.values():
+            if conn.transport is not None:
+                conn.transport.pause_reading()
+
+    def reachable(self) -> None:
+        """Slack answers again (held calls are answered now); see :meth:`unreachable`."""
+        self._reachable.set()
+        for conn in self._conns.values():
+            if conn.transport is not None and not conn.transport.is_closing():
+                conn.transport.resume_reading()
 
     def fail_next(
         self,
@@ -348,6 +369,7 @@ class SlackStandIn(SlackDriver):
         return str(in_params) if in_params else None
 
     async def _handle_api(self, request: web.Request) -> web.StreamResponse:
+        await self._reachable.wait()
         method = request.match_info["method"]
         req = await self._read_request(request)
         token = self._token_of(request, req.params)
@@ -858,6 +880,7 @@ class SlackStandIn(SlackDriver):
         return None if msg is None or msg.deleted else msg
 
     async def _handle_response_url(self, request: web.Request) -> web.StreamResponse:
+        await self._reachable.wait()
         url_id = request.match_info["url_id"]
         try:
             body: Any = await request.json()
@@ -950,6 +973,7 @@ class SlackStandIn(SlackDriver):
                 await asyncio.wait_for(change, min(remaining, 0.05))
 
     async def _handle_link(self, request: web.Request) -> web.StreamResponse:
+        await self._reachable.wait()
         ticket = request.query.get("ticket", "")
         if ticket not in self._tickets:
             return web.json_response(_err("invalid_auth"), status=401)

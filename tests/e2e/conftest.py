@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import statistics
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -28,6 +29,7 @@ from domain.ports import Clock
 from handlers.notifier import make_client
 from tests.builders import make_facts
 from tests.conftest import EXAMPLE_POLICY
+from tests.e2e.serve_process import STOP_TIMES
 from tests.ledger_support import ACCOUNTS_YAML
 from tests.slack_standin import SlackStandIn
 
@@ -374,4 +376,10 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             f"p50 {percentile(ACK_LATENCIES_MS, 0.50):.1f} ms, "
             f"p99 {percentile(ACK_LATENCIES_MS, 0.99):.1f} ms, "
             f"max {max(ACK_LATENCIES_MS):.1f} ms"
+        )
+    for situation, seconds in STOP_TIMES.items():
+        terminalreporter.write_line(
+            f"serve stop time, {situation}: "
+            + ", ".join(f"{s:.2f}" for s in seconds)
+            + f" s (median {statistics.median(seconds):.2f} s)"
         )

@@ -11,8 +11,6 @@ ledger answers 409 with the reference it gave; that is stored and the item poste
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -27,41 +25,20 @@ from domain.items import ReviewState, RiskTier
 from store.tables import journal_entries
 from tests.builders import make_facts
 from tests.e2e.conftest import e2e_settings, ingest_rows, write_policy_with_accounts
-from tests.e2e.test_serve_process import _stop
+from tests.e2e.serve_process import start_serve
 from tests.ledger_standin import LedgerStandIn
 from tests.slack_standin import SlackStandIn
 
 
-async def _serve(
-    settings: Settings, slack: SlackStandIn, ledger: LedgerStandIn, cwd: Path
-) -> asyncio.subprocess.Process:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("RECON_", "SLACK_"))},
-        "RECON_DATABASE_URL": settings.database_url,
-        "RECON_POLICY": str(settings.policy),
-        "RECON_AUDIT_KEY": str(settings.audit_key),
-        "RECON_AUDIT_ANCHORS": str(settings.audit_anchors),
-        "RECON_SLACK_API_URL": slack.api_url,
-        "SLACK_BOT_TOKEN": slack.bot_token,
-        "SLACK_APP_TOKEN": slack.app_token,
+def ledger_env(ledger: LedgerStandIn) -> dict[str, str]:
+    return {
         "RECON_LEDGER_SINK": "http",
         "RECON_LEDGER_URL": ledger.url,
         "RECON_LEDGER_TIMEOUT": "5",
-        "RECON_LOG_LEVEL": "INFO",
     }
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "serve",
-        cwd=cwd,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
 
 
-def _accepted(n: int) -> list[IntakeRow]:
+def accepted_rows(n: int) -> list[IntakeRow]:
     """Rows the policy accepts: each item approved at once, its entry queued."""
     return [
         IntakeRow(
@@ -94,20 +71,19 @@ async def test_a_bot_killed_after_the_ledger_took_an_entry_delivers_it_once_afte
     async with LedgerStandIn() as ledger:
         hold = ledger.hold_next()  # the first entry is stored, its answer held
         try:
-            first = await _serve(settings, slack, ledger, tmp_path)
+            first = await start_serve(settings, slack, tmp_path, env=ledger_env(ledger))
             await slack.wait_connected(timeout=30)
-            items = await ingest_rows(container, _accepted(3))
+            items = await ingest_rows(container, accepted_rows(3))
             async with asyncio.timeout(30):
                 await hold.reached.wait()
-            first.kill()  # SIGKILL: the ledger holds the entry, the bot recorded nothing
-            await first.wait()
+            await first.kill()  # SIGKILL: the ledger holds the entry, the bot recorded nothing
             hold.release()
             held_key = next(iter(ledger.entries))  # the first one stored is the held one
             async with container.uow(read_only=True) as uow:
                 held = await uow.journal.get_by_key(held_key)
             assert held is not None and held.reference is None
 
-            second = await _serve(settings, slack, ledger, tmp_path)
+            second = await start_serve(settings, slack, tmp_path, env=ledger_env(ledger))
 
             async def all_posted() -> bool:
                 for item in items:
@@ -120,10 +96,9 @@ async def test_a_bot_killed_after_the_ledger_took_an_entry_delivers_it_once_afte
             await slack.wait_for(all_posted, timeout=90, message="every item posted")
         finally:
             hold.release()
-            if first is not None and first.returncode is None:
-                first.kill()
-                await first.wait()
-            logs = await _stop(second) if second is not None else ""
+            if first is not None:
+                await first.kill()
+            logs = (await second.stop()).logs if second is not None else ""
         async with container.database.reader.connect() as conn:
             rows = (await conn.execute(select(journal_entries))).mappings().all()
         await container.close()

@@ -9,10 +9,7 @@ clicks, a scrape shows them under the documented names, labels and values.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import socket
-import sys
 import time
 from pathlib import Path
 
@@ -28,6 +25,7 @@ from domain.intake import IntakeRow
 from domain.items import Item
 from tests.builders import make_facts
 from tests.e2e.conftest import MATERIAL, TREASURY, cards_of, e2e_settings, ingest_rows
+from tests.e2e.serve_process import ServeProcess, start_serve
 from tests.slack_standin import SlackStandIn
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -39,46 +37,9 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def _serve(
-    settings: Settings, slack: SlackStandIn, cwd: Path, addr: str
-) -> asyncio.subprocess.Process:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("RECON_", "SLACK_", "OTEL_"))},
-        "RECON_DATABASE_URL": settings.database_url,
-        "RECON_POLICY": str(settings.policy),
-        "RECON_AUDIT_KEY": str(settings.audit_key),
-        "RECON_AUDIT_ANCHORS": str(settings.audit_anchors),
-        "RECON_SLACK_API_URL": slack.api_url,
-        "SLACK_BOT_TOKEN": slack.bot_token,
-        "SLACK_APP_TOKEN": slack.app_token,
-        "RECON_METRICS_ADDR": addr,
-        "RECON_GAUGE_INTERVAL": "0.2",
-        "RECON_LOG_LEVEL": "INFO",
-    }
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "serve",
-        cwd=cwd,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-
-
-async def _stop(proc: asyncio.subprocess.Process) -> str:
-    if proc.returncode is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            async with asyncio.timeout(30):
-                await proc.wait()
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
-    assert proc.stderr is not None
-    return (await proc.stderr.read()).decode()
+async def _serve(settings: Settings, slack: SlackStandIn, cwd: Path, addr: str) -> ServeProcess:
+    env = {"RECON_METRICS_ADDR": addr, "RECON_GAUGE_INTERVAL": "0.2"}
+    return await start_serve(settings, slack, cwd, env=env)
 
 
 async def _get(http: aiohttp.ClientSession, url: str) -> tuple[int, str]:
@@ -248,7 +209,7 @@ async def test_serve_exposes_health_readiness_and_metrics_after_decisions(
             assert (await _get(http, f"{base}/readyz"))[0] == 200
     finally:
         hold.release()
-        logs = await _stop(proc)
+        logs = (await proc.stop()).logs
         await container.close()
     assert proc.returncode == 0, logs
     assert "metrics and health listener on 127.0.0.1" in logs

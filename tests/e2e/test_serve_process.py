@@ -4,16 +4,12 @@ and a SIGKILL between Slack's answer and the record leaves one card, not two."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import sys
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from bot.container import Container
-from bot.settings import Settings
 from bot.setup import initialize
 from domain.intake import IntakeRow
 from domain.items import Item, ReviewState
@@ -21,47 +17,8 @@ from store.outbox import OutboxStore, RowState
 from store.tables import outbox
 from tests.builders import make_facts
 from tests.e2e.conftest import MATERIAL, TREASURY, cards_of, e2e_settings, ingest_rows
+from tests.e2e.serve_process import ServeProcess, start_serve
 from tests.slack_standin import SlackStandIn
-
-
-async def _serve(settings: Settings, slack: SlackStandIn, cwd: Path) -> asyncio.subprocess.Process:
-    """Starts ``recon-bot serve`` against the stand-in (stdout and stderr piped)."""
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("RECON_", "SLACK_"))},
-        "RECON_DATABASE_URL": settings.database_url,
-        "RECON_POLICY": str(settings.policy),
-        "RECON_AUDIT_KEY": str(settings.audit_key),
-        "RECON_AUDIT_ANCHORS": str(settings.audit_anchors),
-        "RECON_SLACK_API_URL": slack.api_url,
-        "SLACK_BOT_TOKEN": slack.bot_token,
-        "SLACK_APP_TOKEN": slack.app_token,
-        "RECON_LOG_LEVEL": "INFO",
-    }
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "serve",
-        cwd=cwd,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-
-
-async def _stop(proc: asyncio.subprocess.Process) -> str:
-    """SIGTERM, wait (bounded), and return what it logged."""
-    if proc.returncode is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            async with asyncio.timeout(30):
-                await proc.wait()
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
-    assert proc.stderr is not None
-    return (await proc.stderr.read()).decode()
 
 
 async def test_serve_connects_answers_and_stops_cleanly_on_sigterm(
@@ -69,14 +26,14 @@ async def test_serve_connects_answers_and_stops_cleanly_on_sigterm(
 ) -> None:
     settings = e2e_settings(tmp_path, slack)
     await initialize(settings)
-    proc = await _serve(settings, slack, tmp_path)
+    proc = await start_serve(settings, slack, tmp_path)
     try:
         await slack.wait_connected(timeout=30)
         result = await slack.slash_command("U0ALICE", "help")
         assert not result.timed_out
         assert result.ack_payload and "/recon" in str(result.ack_payload)
     finally:
-        logs = await _stop(proc)
+        logs = (await proc.stop()).logs
     assert proc.returncode == 0, logs
     assert logs.count("connected to Slack over Socket Mode") == 1
     assert "stopped" in logs
@@ -108,16 +65,15 @@ async def test_serve_killed_after_slack_took_a_card_leaves_one_card_after_restar
     # Slack stores the card, but its answer waits until the process is dead.
     hold = slack.hold_response("chat.postMessage", channel=TREASURY)
     container = await Container.open(settings)
-    second: asyncio.subprocess.Process | None = None
-    first = await _serve(settings, slack, tmp_path)
+    second: ServeProcess | None = None
+    first = await start_serve(settings, slack, tmp_path)
     try:
         await slack.wait_connected(timeout=30)
         facts = make_facts(**(MATERIAL | {"external_id": "crash-1"}))
         (item,) = await ingest_rows(container, [IntakeRow(line=1, facts=facts)])
         async with asyncio.timeout(30):
             await hold.reached.wait()
-        first.kill()  # SIGKILL: no shutdown, no record of what Slack said
-        await first.wait()
+        await first.kill()  # SIGKILL: no shutdown, no record of what Slack said
         hold.release()
         (orphan,) = cards_of(slack, item)
         assert "Pending review" in orphan.all_text()
@@ -129,7 +85,7 @@ async def test_serve_killed_after_slack_took_a_card_leaves_one_card_after_restar
         )
         assert claimed.item.state is ReviewState.ASSIGNED
 
-        second = await _serve(settings, slack, tmp_path)
+        second = await start_serve(settings, slack, tmp_path)
         store = OutboxStore(container.database)
 
         async def settled() -> bool:
@@ -152,10 +108,8 @@ async def test_serve_killed_after_slack_took_a_card_leaves_one_card_after_restar
         assert not [c for c in slack.calls_to("chat.postMessage") if c.ok][1:]
     finally:
         hold.release()
-        if first.returncode is None:
-            first.kill()
-            await first.wait()
-        logs = await _stop(second) if second is not None else ""
+        await first.kill()
+        logs = (await second.stop()).logs if second is not None else ""
         await container.close()
     assert second.returncode == 0, logs
     for secret in (slack.bot_token, slack.app_token):

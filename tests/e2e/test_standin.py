@@ -667,6 +667,18 @@ async def test_a_dropped_answer_never_arrives_but_the_work_is_done(
     await web.chat_postMessage(channel=TREASURY, text="answered")  # one call only
 
 
+async def test_an_unreachable_slack_answers_nothing_until_reachable_again(
+    slack: SlackStandIn, web: AsyncWebClient
+) -> None:
+    slack.unreachable()
+    posting = asyncio.ensure_future(web.chat_postMessage(channel=TREASURY, text="later"))
+    done, _ = await asyncio.wait({posting}, timeout=0.3)
+    assert not done and slack.messages_in(TREASURY) == []  # no answer, nothing done yet
+    slack.reachable()
+    answer = await asyncio.wait_for(posting, timeout=5)
+    assert answer["ok"] and [m.text for m in slack.messages_in(TREASURY)] == ["later"]
+
+
 async def test_replies_page_the_parent_then_replies_oldest_first(
     slack: SlackStandIn, web: AsyncWebClient
 ) -> None:

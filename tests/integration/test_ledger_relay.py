@@ -27,6 +27,7 @@ from domain.breaker import BreakerState
 from domain.intake import IntakeRow
 from domain.items import JournalEntry, JournalLine, ReviewState, RiskTier
 from domain.ledger import Accepted
+from domain.ledger import Outcome as LedgerOutcome
 from domain.notifications import NoticeKind
 from domain.policy import parse_policy
 from domain.usecases import UseCases
@@ -478,3 +479,54 @@ async def test_timeouts_outlived_by_answers_sent_after_them_do_not_trip_the_brea
     assert [
         r for r in await desk.rows(NoticeKind.ALERT) if r["payload"]["template"] == "ledger_breaker"
     ] == []
+
+
+class _Watched:
+    """A sink that says when ``until`` requests have left (then passes them on)."""
+
+    def __init__(self, inner: HttpLedgerSink, *, until: int) -> None:
+        self.inner = inner
+        self.sent = 0
+        self.until = until
+        self.reached = asyncio.Event()
+
+    async def send(self, entry: JournalEntry) -> LedgerOutcome:
+        self.sent += 1
+        if self.sent >= self.until:
+            self.reached.set()
+        return await self.inner.send(entry)
+
+
+async def test_a_stop_gives_up_hanging_requests_and_leaves_every_row_due_now(
+    desk: Desk, ledger: LedgerStandIn
+) -> None:
+    """Issue 13: the ledger does not answer; at the cutoff nothing more is sent, at the
+    abort the requests under way are given up. Every row goes back due now, no failure
+    counted and the breaker untouched; the next pass delivers each entry exactly once."""
+    ids = await desk.accept(4)
+    ledger.time_out_next(2)  # never answered (with the sink's 30 s timeout: they hang)
+    cutoff, abort = asyncio.Event(), asyncio.Event()
+    async with HttpLedgerSink(url=ledger.url, timeout=30) as sink:
+        watched = _Watched(sink, until=2)
+        relay = ledger_relay(
+            desk.db, desk.usecases, watched, desk.clock, batch_size=2, cutoff=cutoff, abort=abort
+        )
+        passing = asyncio.create_task(relay.run_once())
+        await asyncio.wait_for(watched.reached.wait(), timeout=2)
+        cutoff.set()
+        abort.set()
+        stats = await asyncio.wait_for(passing, timeout=2)
+        assert (stats.claimed, stats.delivered, stats.retried, stats.held_back) == (2, 0, 0, 2)
+        rows = await desk.rows(NoticeKind.LEDGER)
+        assert [(r["state"], r["failures"], r["lease_expires_at"]) for r in rows] == [
+            ("pending", 0, None)
+        ] * 4
+        assert all(r["available_at"] <= NOW for r in rows)
+        assert (await BreakerStore(desk.db).get(breaker.LEDGER)).is_closed
+
+        next_start = ledger_relay(desk.db, desk.usecases, sink, desk.clock)
+        stats = await deliver_all(next_start)
+    assert stats.delivered == 4
+    assert (len(ledger.entries), ledger.duplicates) == (4, 0)
+    for item_id in ids:
+        assert (await desk.usecases.queries.get(item_id)).state is ReviewState.POSTED

@@ -135,6 +135,15 @@ class LedgerStandIn:
         """The next ``n`` requests get ``status`` (nothing stored)."""
         self._fail.extend([status] * n)
 
+    def heal(self) -> None:
+        """Answers normally from now on: scripted failures, time-outs, refusals, the
+        failure rate and the slowness are all dropped."""
+        self._fail.clear()
+        self._refuse.clear()
+        self._time_out.clear()
+        self._rate = 0.0
+        self._delay = 0.0
+
     def refuse_next(self, n: int = 1, *, status: int = 422) -> None:
         """The next ``n`` requests are refused with a 4xx (nothing stored)."""
         self._refuse.extend([status] * n)
