@@ -4,14 +4,16 @@ connection (see :class:`domain.ports.MatchRepository`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.items import RiskTier
 from domain.matching.checks import CheckKind
+from domain.matching.history import MatchTally
 from domain.matching.records import Band
 from domain.matching.stored import (
     CheckRecord,
@@ -22,7 +24,19 @@ from domain.matching.stored import (
     Resolution,
     highest,
 )
-from store.tables import items, match_checks, match_sides, matches
+from domain.statements.records import Stage1Status
+from store.tables import (
+    items,
+    match_checks,
+    match_sides,
+    matches,
+    statement_lines,
+    statements,
+)
+
+#: Past this many names the history query reads every counterparty of the window (one
+#: query still) rather than bind a longer IN list.
+_HISTORY_IN_LIMIT = 500
 
 
 def _match_values(record: MatchRecord) -> dict[str, Any]:
@@ -174,6 +188,61 @@ class SqlMatchRepository:
             for name, tier in rows:
                 out[name] = highest(out.get(name), RiskTier(tier))
         return out
+
+    async def match_history(
+        self, names: Sequence[str], *, since: date, until: date, min_score: int
+    ) -> dict[str, MatchTally]:
+        wanted = sorted({n for n in names if n})
+        if not wanted:
+            return {}
+        covered = (
+            select(match_sides.c.statement_id, match_sides.c.line_number)
+            .join(matches, matches.c.id == match_sides.c.match_id)
+            .where(
+                matches.c.score >= min_score,
+                matches.c.state != MatchState.REJECTED.value,
+                match_sides.c.statement_id.is_not(None),
+            )
+            .distinct()
+            .subquery()
+        )
+        day = func.coalesce(
+            statement_lines.c.booking_date, statement_lines.c.value_date, statements.c.period_end
+        )
+        query = (
+            select(
+                statement_lines.c.counterparty,
+                func.count(),
+                func.count(covered.c.line_number),
+            )
+            .select_from(
+                statement_lines.join(
+                    statements, statements.c.id == statement_lines.c.statement_id
+                ).outerjoin(
+                    covered,
+                    and_(
+                        covered.c.statement_id == statement_lines.c.statement_id,
+                        covered.c.line_number == statement_lines.c.number,
+                    ),
+                )
+            )
+            .where(
+                statements.c.stage1_status == Stage1Status.APPROVED.value,
+                statement_lines.c.removed.is_(False),
+                statement_lines.c.counterparty.is_not(None),
+                day >= since,
+                day <= until,
+            )
+            .group_by(statement_lines.c.counterparty)
+        )
+        if len(wanted) <= _HISTORY_IN_LIMIT:
+            query = query.where(statement_lines.c.counterparty.in_(wanted))
+        keep = set(wanted)
+        return {
+            name: MatchTally(lines=int(lines), matched=int(matched))
+            for name, lines, matched in await self._conn.execute(query)
+            if name in keep
+        }
 
     async def add_checks(self, checks: Sequence[CheckRecord]) -> int:
         if not checks:
