@@ -4,14 +4,14 @@ connection (see :class:`domain.ports.MatchRepository`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain.items import RiskTier
+from domain.items import Approval, RiskTier
 from domain.matching.checks import CheckKind
 from domain.matching.history import MatchTally
 from domain.matching.records import Band
@@ -52,7 +52,14 @@ def _match_values(record: MatchRecord) -> dict[str, Any]:
         "decided_by": record.decided_by,
         "decided_at": record.decided_at,
         "updated_at": record.updated_at,
+        "approvals": [{"user": a.user, "at": a.at.isoformat()} for a in record.approvals] or None,
     }
+
+
+def _approvals(value: Any) -> tuple[Approval, ...]:
+    return tuple(
+        Approval(user=str(a["user"]), at=datetime.fromisoformat(str(a["at"]))) for a in value or ()
+    )
 
 
 def _side_rows(match_id: int, record: MatchRecord) -> list[dict[str, Any]]:
@@ -343,4 +350,5 @@ def _record(row: RowMapping, sides: Sequence[RowMapping]) -> MatchRecord:
         version=int(row["version"]),
         decided_by=row["decided_by"],
         decided_at=row["decided_at"],
+        approvals=_approvals(row["approvals"]),
     )

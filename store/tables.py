@@ -484,6 +484,9 @@ matches = Table(
     Column("decided_at", UtcDateTime),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # The people's accepts so far ([{"user", "at"}]): one while a match under dual
+    # control waits for its second, distinct person; null before any.
+    Column("approvals", JSON),
     Index(None, "state", "band"),
 )
 

@@ -33,7 +33,9 @@ from domain.errors import DomainError, InvalidCommand, ItemNotFound, StaleItem
 from domain.gl import StoredLedgerEntry
 from domain.intake import IntakeRow
 from domain.items import (
+    Approval,
     EntryKind,
+    Item,
     ItemFacts,
     ItemKind,
     ReviewState,
@@ -59,9 +61,10 @@ from domain.matching.stored import (
     Resolution,
     components_data,
 )
+from domain.money import quantize
 from domain.policy import LoadedPolicy
 from domain.ports import UnitOfWork
-from domain.routing import applied_rate, routing_data, to_reporting
+from domain.routing import applied_rate, dual_control_required, routing_data, to_reporting
 from domain.statements.records import MatchStatus, Statement, StatementLine
 from domain.usecases.amendments import routed_item
 from domain.usecases.intake import Intake
@@ -299,7 +302,16 @@ class Matching(UseCase):
                 await self._write(uow, record, old.version)
                 record = dataclasses.replace(record, version=old.version + 1)
                 event = "match.rescored"
-            audit.append(_match_entry(event, now, version, record, changed.get(match.id)))
+            audit.append(
+                _match_entry(
+                    event,
+                    now,
+                    version,
+                    record,
+                    changed.get(match.id),
+                    voided=() if old is None else old.approvals,
+                )
+            )
             taken_bank.extend(record.bank_lines)
             taken_ledger.extend((k.entry_id, k.account) for k in record.ledger_entries)
             if state is MatchState.AUTO_ACCEPTED:
@@ -453,6 +465,11 @@ class Matching(UseCase):
         that records the acceptance (the one posting path every entry takes): all of them
         in one insert of items, one of audit records and one of entries.
 
+        A match people accepted (its ``approvals``) makes an item approved by them, each
+        approval in turn, so the item's approvals, its decider, its records and the
+        entry's approvers are those people; one the policy accepted, an item accepted by
+        policy.
+
         ``accepted``: (match, its bank side's total, currency, entity).
         """
         if not accepted:
@@ -473,13 +490,17 @@ class Matching(UseCase):
                 score=record.score,
                 reference=record.key[:300],
             )
+            people = record.approvals
+            reasons = [f"match {record.id} scored {record.score}"]
+            if people:
+                reasons.append("accepted by " + ", ".join(a.user for a in people))
             decision = RoutingDecision(
-                route=Route.AUTO_ACCEPTED,
+                route=Route.IMMEDIATE if people else Route.AUTO_ACCEPTED,
                 kind=ItemKind.MATCH,
-                reasons=(f"match {record.id} scored {record.score}",),
+                reasons=tuple(reasons),
                 priority=0,
                 team=None,
-                required_approvals=0,
+                required_approvals=len(people),
                 policy_version=loaded.version,
                 reporting_amount=to_reporting(abs(amount), code, loaded),
             )
@@ -493,10 +514,14 @@ class Matching(UseCase):
                     data=routing_data(item.facts, decision, item.content_hash),
                 )
             )
-            moved = states.accept_by_policy(item, now=now)
-            events = [marked(e) for e in moved.events] if fallback else list(moved.events)
-            records.extend(item_entries(moved.item, events, now))
-            finals.append(self._tx.clocked(moved.item))
+            if people:
+                moved, events = _approved_by(item, people)
+            else:
+                by_policy = states.accept_by_policy(item, now=now)
+                moved, events = by_policy.item, list(by_policy.events)
+            events = [marked(e) for e in events] if fallback else events
+            records.extend(item_entries(moved, events, now))
+            finals.append(self._tx.clocked(moved))
         await uow.items.add_many(finals)
         await uow.audit.append(records)
         entries = [posting(f, EntryKind.MATCH, now, loaded.policy.accounts) for f in finals]
@@ -518,12 +543,52 @@ class Matching(UseCase):
     async def _accept(
         self, uow: UnitOfWork, loaded: LoadedPolicy, record: MatchRecord, actor: str, now: datetime
     ) -> MatchRecord:
+        """One person's accept. Dual control per match, as routing rules it on the bank
+        side's reporting amount: a match that needs two keeps the first accept and stays
+        pending; the second, distinct person's completes it (journal entry then).
+
+        Raises:
+            MatchRefused: the same person accepts a match twice.
+        """
+        if actor in {a.user for a in record.approvals}:
+            raise MatchRefused(
+                f"you already accepted match {record.id}; dual control needs a second, "
+                "different person"
+            )
+        amount, code, entity = await self._amount(uow, loaded, record)
+        rate = await self._rate(uow, loaded, code, now.date()) if code else None
+        reporting = (
+            None if rate is None else quantize(abs(amount) * rate, loaded.policy.reporting_currency)
+        )
+        needed = 2 if dual_control_required(reporting, loaded) else 1
+        approvals = (*record.approvals, Approval(user=actor, at=now))
+        if len(approvals) < needed:
+            waiting = dataclasses.replace(record, approvals=approvals, updated_at=now)
+            await self._write(uow, waiting, record.version)
+            waiting = dataclasses.replace(waiting, version=record.version + 1)
+            await uow.audit.append(
+                [
+                    _match_entry(
+                        "match.approval_recorded",
+                        now,
+                        loaded.version,
+                        waiting,
+                        f"dual control: accept {len(approvals)} of {needed}",
+                        actor=actor,
+                    )
+                ]
+            )
+            return waiting
         accepted = dataclasses.replace(
-            record, state=MatchState.ACCEPTED, decided_by=actor, decided_at=now, updated_at=now
+            record,
+            state=MatchState.ACCEPTED,
+            decided_by=actor,
+            decided_at=now,
+            updated_at=now,
+            approvals=approvals,
         )
         await self._write(uow, accepted, record.version)
         accepted = dataclasses.replace(accepted, version=record.version + 1)
-        amount, code, entity = await self._amount(uow, loaded, accepted)
         await self._post(uow, loaded, [(accepted, amount, code, entity)], now)
         await uow.audit.append(
             [_match_entry("match.accepted", now, loaded.version, accepted, None, actor=actor)]
@@ -555,7 +620,9 @@ class Matching(UseCase):
 
     async def accept_all(self, statement: int, *, actor: str, now: datetime) -> list[MatchRecord]:
         """Accepts every pending match of the statement, refused while any check linked to
-        it is open (the refusal lists them)."""
+        it is open (the refusal lists them). Dual control applies per match: one needing
+        two people keeps this accept and waits for another person's (the matches this
+        person already accepted are left to them)."""
         loaded = self._tx.policy()
         async with self._tx.uow() as uow:
             blocking = await uow.matches.checks(state=CheckState.OPEN, statement_id=statement)
@@ -580,7 +647,12 @@ class Matching(UseCase):
             pending = await uow.matches.query(
                 state=MatchState.PENDING_REVIEW, statement_id=statement, limit=100_000
             )
-            done = [await self._accept(uow, loaded, m, actor, now) for m in pending]
+            # A match this person already accepted waits for someone else (dual control).
+            done = [
+                await self._accept(uow, loaded, m, actor, now)
+                for m in pending
+                if actor not in {a.user for a in m.approvals}
+            ]
             await uow.commit()
         return done
 
@@ -691,6 +763,17 @@ class Matching(UseCase):
         return out
 
 
+def _approved_by(item: Item, people: Sequence[Approval]) -> tuple[Item, list[states.Event]]:
+    """``item`` approved by each of ``people`` in turn (dual control, maker-checker and
+    distinct approvers as :func:`domain.states.approve` rules them), and the events."""
+    events: list[states.Event] = []
+    for approval in people:
+        moved = states.approve(item, actor=approval.user, now=approval.at)
+        item = moved.item
+        events.extend(moved.events)
+    return item, events
+
+
 def _bank_line(head: Statement, line: StatementLine) -> BankLine:
     assert head.id is not None
     return BankLine(
@@ -762,6 +845,7 @@ def _match_entry(
     why: object,
     *,
     actor: str = states.SYSTEM,
+    voided: Sequence[Approval] = (),
 ) -> AuditEntry:
     data: dict[str, Any] = {
         "match": record.id,
@@ -776,6 +860,10 @@ def _match_entry(
     }
     if record.held is not None:
         data["held"] = record.held
+    if record.approvals:
+        data["approvals"] = [a.user for a in record.approvals]
+    if voided:
+        data["voided_approvals"] = [a.user for a in voided]
     if why is not None:
         data["why"] = getattr(why, "reason", str(why))
     return AuditEntry(time=now, event=event, actor=actor, policy_version=version, data=data)

@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 
 from domain.gl import LedgerEntry
-from domain.items import RiskTier
+from domain.items import Approval, RiskTier
 from domain.matching.checks import CheckKind
 from domain.matching.history import MatchTally
 from domain.matching.records import Band
@@ -263,3 +263,18 @@ async def test_the_match_history_of_each_counterparty_over_the_window(store: Sto
             await uow.matches.match_history([], since=T0.date(), until=T0.date(), min_score=85)
             == {}
         )
+
+
+async def test_the_accepts_awaiting_a_second_person_read_back_the_same(store: Store) -> None:
+    sid = await _statement(store)
+    first = Approval(user="U0ALICE", at=T0 + timedelta(minutes=3))
+    async with store.uows() as uow:
+        stored = await uow.matches.add(_match(sid))
+        assert stored.approvals == ()
+        waiting = dataclasses.replace(stored, approvals=(first,))
+        assert await uow.matches.update(waiting, expected_version=1)
+        await uow.commit()
+    async with store.uows(read_only=True) as uow:
+        got = await uow.matches.get(stored.id or 0)
+        assert got == dataclasses.replace(waiting, version=2)
+        assert got is not None and got.approvals[0].at == first.at
