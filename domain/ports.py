@@ -293,6 +293,10 @@ class MatchRepository(Protocol):
         name), for the routing guard; names with no tiered item are left out."""
         ...
 
+    async def start_run(self, *, statement_id: int | None, now: datetime) -> int:
+        """Numbers a new matching run (of one statement, or of all): its id."""
+        ...
+
     async def match_history(
         self, names: Sequence[str], *, since: date, until: date, min_score: int
     ) -> dict[str, MatchTally]:

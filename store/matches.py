@@ -28,6 +28,7 @@ from domain.statements.records import Stage1Status
 from store.tables import (
     items,
     match_checks,
+    match_runs,
     match_sides,
     matches,
     statement_lines,
@@ -53,6 +54,7 @@ def _match_values(record: MatchRecord) -> dict[str, Any]:
         "decided_at": record.decided_at,
         "updated_at": record.updated_at,
         "approvals": [{"user": a.user, "at": a.at.isoformat()} for a in record.approvals] or None,
+        "run_id": record.run,
     }
 
 
@@ -195,6 +197,14 @@ class SqlMatchRepository:
             for name, tier in rows:
                 out[name] = highest(out.get(name), RiskTier(tier))
         return out
+
+    async def start_run(self, *, statement_id: int | None, now: datetime) -> int:
+        result = await self._conn.execute(
+            insert(match_runs).values(statement_id=statement_id, started_at=now)
+        )
+        (run_id,) = result.inserted_primary_key or (None,)
+        assert run_id is not None
+        return int(run_id)
 
     async def match_history(
         self, names: Sequence[str], *, since: date, until: date, min_score: int
@@ -351,4 +361,5 @@ def _record(row: RowMapping, sides: Sequence[RowMapping]) -> MatchRecord:
         decided_by=row["decided_by"],
         decided_at=row["decided_at"],
         approvals=_approvals(row["approvals"]),
+        run=None if row["run_id"] is None else int(row["run_id"]),
     )

@@ -487,7 +487,18 @@ matches = Table(
     # The people's accepts so far ([{"user", "at"}]): one while a match under dual
     # control waits for its second, distinct person; null before any.
     Column("approvals", JSON),
+    #: The run that found (or last re-scored) the match.
+    Column("run_id", Id),
     Index(None, "state", "band"),
+)
+
+#: Matching runs, numbered: "matched by run N / match M".
+match_runs = Table(
+    "match_runs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("statement_id", Id),
+    Column("started_at", UtcDateTime, nullable=False),
 )
 
 #: The sides of each match: a bank line (statement id, line number) or a ledger entry

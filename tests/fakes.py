@@ -185,6 +185,7 @@ class InMemoryStore:
     checks: dict[int, CheckRecord] = field(default_factory=dict)
     last_match_id: int = 0
     last_check_id: int = 0
+    last_match_run_id: int = 0
     #: How many times the match history was read (routing reads it once per batch).
     history_reads: int = 0
     last_item_id: int = 0
@@ -1148,6 +1149,11 @@ class InMemoryMatchRepository:
             if name in wanted and name is not None and tier is not None:
                 out[name] = highest(out.get(name), tier)
         return out
+
+    async def start_run(self, *, statement_id: int | None, now: datetime) -> int:
+        await self._uow.begin_write()
+        self._uow.store.last_match_run_id += 1
+        return self._uow.store.last_match_run_id
 
     async def match_history(
         self, names: Sequence[str], *, since: date, until: date, min_score: int

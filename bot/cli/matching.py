@@ -97,6 +97,8 @@ def match_json(
         "statement": record.statement_id,
         "held": record.held,
         "decided_by": record.decided_by,
+        "approvals": [a.user for a in record.approvals],
+        "run": record.run,
     }
 
 

@@ -89,6 +89,8 @@ class MatchRecord:
     #: The people's accepts so far: under dual control, the first waits here for a
     #: second, distinct person; a re-score voids them (a new record has none).
     approvals: tuple[Approval, ...] = ()
+    #: The matching run that found (or last re-scored) the match.
+    run: int | None = None
 
     def as_match(self) -> Match:
         """The matcher's view of this record (for a re-run)."""

@@ -124,10 +124,11 @@ class Matching(UseCase):
         unmatched_rows: list[IntakeRow] = []
         totals = {"auto": 0, "pending": 0, "bank": 0, "ledger": 0}
         async with self._tx.uow() as uow:
+            run = await uow.matches.start_run(statement_id=statement, now=now)
             groups = await self._groups(uow, loaded, statement)
             live = await uow.matches.live()
             for group in groups.values():
-                await self._run_group(uow, loaded, group, live, now, totals, unmatched_rows)
+                await self._run_group(uow, loaded, group, live, run, now, totals, unmatched_rows)
             if statement is None:
                 matched = {sid for g in groups.values() for sid in g.statements}
                 await self._dissolve_orphans(uow, loaded, live, matched, now)
@@ -137,6 +138,7 @@ class Matching(UseCase):
                         "matching.run",
                         now,
                         loaded.version,
+                        run=run,
                         statement=statement,
                         auto_accepted=totals["auto"],
                         pending_review=totals["pending"],
@@ -192,6 +194,7 @@ class Matching(UseCase):
         loaded: LoadedPolicy,
         group: _Group,
         live: Sequence[MatchRecord],
+        run: int,
         now: datetime,
         totals: dict[str, int],
         unmatched_rows: list[IntakeRow],
@@ -292,6 +295,7 @@ class Matching(UseCase):
                 held=held,
                 created_at=now if old is None else old.created_at,
                 updated_at=now,
+                run=run,
             )
             if old is None:
                 record = await uow.matches.add(record)
@@ -320,6 +324,7 @@ class Matching(UseCase):
             else:
                 totals["pending"] += 1
         await self._post(uow, loaded, to_post, now)
+        await self._close_unmatched(uow, [r for r, *_ in to_post], now)
         # A line a dissolved match freed and a new match took again stays matched.
         freed_bank.difference_update(taken_bank)
         freed_ledger.difference_update(e for e, _ in taken_ledger)
@@ -593,7 +598,33 @@ class Matching(UseCase):
         await uow.audit.append(
             [_match_entry("match.accepted", now, loaded.version, accepted, None, actor=actor)]
         )
+        await self._close_unmatched(uow, [accepted], now)
         return accepted
+
+    async def _close_unmatched(
+        self, uow: UnitOfWork, accepted: Sequence[MatchRecord], now: datetime
+    ) -> None:
+        """Closes the open ``unmatched`` items (an earlier run's lone line or entry) that
+        the ``accepted`` matches now cover, each through the audited ``close_matched``
+        move, its card updated through the outbox ("matched by run N / match M"). A
+        disputed one stays for a person to resolve."""
+        covering: dict[str, MatchRecord] = {}
+        for record in accepted:
+            for sid, number in record.bank_lines:
+                covering[_bank_external_id(sid, number)] = record
+            for key in record.ledger_entries:
+                covering[_ledger_external_id(key.account, key.entry_id)] = record
+        if not covering:
+            return
+        found = await uow.items.get_many_by_external(MATCHING_SOURCE, sorted(covering))
+        closable = states.ALLOWED_FROM[states.Action.CLOSE_MATCHED]
+        for external_id, item in sorted(found.items()):
+            if item.facts.kind is not ItemKind.UNMATCHED or item.state not in closable:
+                continue
+            record = covering[external_id]
+            assert record.id is not None
+            moved = states.close_matched(item, match_id=record.id, run=record.run, now=now)
+            await self._tx.apply(uow, item, moved, now)
 
     async def reject(
         self, match_id: int, *, actor: str, now: datetime, expected_version: int | None = None
@@ -805,10 +836,20 @@ def _ledger_line(stored: StoredLedgerEntry) -> LedgerLine:
     )
 
 
+def _bank_external_id(statement: int | str, number: int) -> str:
+    """The external id of a bank line's ``unmatched`` item."""
+    return f"bank:{statement}#{number}"
+
+
+def _ledger_external_id(account: str, entry_id: str) -> str:
+    """The external id of a ledger entry's ``unmatched`` item."""
+    return f"ledger:{account}:{entry_id}"
+
+
 def _unmatched_bank_row(line: BankLine, reason: str, entity: str) -> IntakeRow:
     facts = ItemFacts(
         source=MATCHING_SOURCE,
-        external_id=f"bank:{line.statement_id}#{line.line_number}",
+        external_id=_bank_external_id(line.statement_id, line.line_number),
         kind=ItemKind.UNMATCHED,
         entity=entity,
         currency=line.currency,
@@ -824,7 +865,7 @@ def _unmatched_bank_row(line: BankLine, reason: str, entity: str) -> IntakeRow:
 def _unmatched_ledger_row(entry: LedgerLine, reason: str, entity: str) -> IntakeRow:
     facts = ItemFacts(
         source=MATCHING_SOURCE,
-        external_id=f"ledger:{entry.gl_account}:{entry.entry_id}",
+        external_id=_ledger_external_id(entry.gl_account, entry.entry_id),
         kind=ItemKind.UNMATCHED,
         entity=entity,
         currency=entry.currency,

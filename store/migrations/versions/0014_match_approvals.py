@@ -1,4 +1,4 @@
-"""the people's accepts on a match awaiting its second (dual control per match)
+"""matching runs, numbered; each match's run and the people's accepts awaiting a second
 
 Revision ID: 0014
 Revises: 0012
@@ -18,11 +18,24 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
 def upgrade() -> None:
+    op.create_table(
+        "match_runs",
+        sa.Column("id", _ID, autoincrement=True, nullable=False),
+        sa.Column("statement_id", _ID, nullable=True),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_match_runs")),
+    )
     with op.batch_alter_table("matches", schema=None) as batch_op:
         batch_op.add_column(sa.Column("approvals", sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column("run_id", _ID, nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("matches", schema=None) as batch_op:
+        batch_op.drop_column("run_id")
         batch_op.drop_column("approvals")
+    op.drop_table("match_runs")
