@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -212,16 +212,17 @@ class SqlMatchRepository:
         wanted = sorted({n for n in names if n})
         if not wanted:
             return {}
+        # A line counts once however many live matches cover it (an index lookup each).
         covered = (
-            select(match_sides.c.statement_id, match_sides.c.line_number)
+            select(match_sides.c.id)
             .join(matches, matches.c.id == match_sides.c.match_id)
             .where(
+                match_sides.c.statement_id == statement_lines.c.statement_id,
+                match_sides.c.line_number == statement_lines.c.number,
                 matches.c.score >= min_score,
                 matches.c.state != MatchState.REJECTED.value,
-                match_sides.c.statement_id.is_not(None),
             )
-            .distinct()
-            .subquery()
+            .exists()
         )
         day = func.coalesce(
             statement_lines.c.booking_date, statement_lines.c.value_date, statements.c.period_end
@@ -230,18 +231,10 @@ class SqlMatchRepository:
             select(
                 statement_lines.c.counterparty,
                 func.count(),
-                func.count(covered.c.line_number),
+                func.count(case((covered, 1))),
             )
             .select_from(
-                statement_lines.join(
-                    statements, statements.c.id == statement_lines.c.statement_id
-                ).outerjoin(
-                    covered,
-                    and_(
-                        covered.c.statement_id == statement_lines.c.statement_id,
-                        covered.c.line_number == statement_lines.c.number,
-                    ),
-                )
+                statement_lines.join(statements, statements.c.id == statement_lines.c.statement_id)
             )
             .where(
                 statements.c.stage1_status == Stage1Status.APPROVED.value,

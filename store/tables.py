@@ -513,6 +513,8 @@ match_sides = Table(
     Column("line_number", Integer),
     Column("entry_id", String(200)),
     Column("gl_account", String(200)),
+    # A bank line's matches (the match history read by routing).
+    Index(None, "statement_id", "line_number"),
 )
 
 #: Consistency checks of matching runs: open until a person resolves them. ``key`` is

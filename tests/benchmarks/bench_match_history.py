@@ -81,10 +81,13 @@ async def _bench(args: argparse.Namespace, folder: Path) -> None:
             queries += 1
 
     event.listen(db.writer.sync_engine, "before_cursor_execute", counted)
-    start = time.perf_counter()
-    async with uows(read_only=True) as uow:
-        history = await load_history(uow, names, loaded, today=T0.date())
-    one_query = time.perf_counter() - start
+    timings = []
+    for _ in range(5):  # the first also opens the reader's connection
+        async with uows(read_only=True) as uow:
+            start = time.perf_counter()
+            history = await load_history(uow, names, loaded, today=T0.date())
+            timings.append(time.perf_counter() - start)
+    one_query = min(timings)
     rows = [
         IntakeRow(
             line=n + 2,
@@ -103,7 +106,8 @@ async def _bench(args: argparse.Namespace, folder: Path) -> None:
         f"store: {args.lines} bank lines over {args.counterparties} counterparties "
         f"({known} with history), seeded in {seeded:.1f} s"
     )
-    print(f"one history query for {len(names)} counterparties: {one_query * 1000:.1f} ms")
+    print(f"one history query for {len(names)} counterparties: {one_query * 1000:.1f} ms "
+          f"(best of 5; first {timings[0] * 1000:.1f} ms)")  # fmt: skip
     rate = result.inserted / ingest
     print(f"ingest of {result.inserted} items in one batch: {ingest:.2f} s "
           f"({rate:,.0f} items/s); history queries sent: {queries}")  # fmt: skip

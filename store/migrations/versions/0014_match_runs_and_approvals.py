@@ -32,9 +32,17 @@ def upgrade() -> None:
     with op.batch_alter_table("matches", schema=None) as batch_op:
         batch_op.add_column(sa.Column("approvals", sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column("run_id", _ID, nullable=True))
+    with op.batch_alter_table("match_sides", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_match_sides_statement_id_line_number"),
+            ["statement_id", "line_number"],
+            unique=False,
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("match_sides", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_match_sides_statement_id_line_number"))
     with op.batch_alter_table("matches", schema=None) as batch_op:
         batch_op.drop_column("run_id")
         batch_op.drop_column("approvals")
