@@ -136,9 +136,7 @@ def check_version(item: Item, expected_version: int | None) -> None:
 SIGNOFF = "ledger.reconciliation.signoff"
 DUAL_CONTROL = "compliance.dual_control"
 #: States in which an item's review is over (its sign-off time is measured then).
-FINAL_STATES = frozenset(
-    {ReviewState.APPROVED, ReviewState.POSTED, ReviewState.REJECTED, ReviewState.MATCHED}
-)
+FINAL_STATES = frozenset({ReviewState.APPROVED, ReviewState.POSTED, ReviewState.REJECTED})
 
 
 def decision_attributes(
