@@ -278,3 +278,16 @@ async def test_the_accepts_awaiting_a_second_person_read_back_the_same(store: St
         got = await uow.matches.get(stored.id or 0)
         assert got == dataclasses.replace(waiting, version=2)
         assert got is not None and got.approvals[0].at == first.at
+
+
+async def test_runs_are_numbered_and_a_match_keeps_its_run(store: Store) -> None:
+    sid = await _statement(store)
+    async with store.uows() as uow:
+        first = await uow.matches.start_run(statement_id=None, now=T0)
+        second = await uow.matches.start_run(statement_id=sid, now=T0)
+        stored = await uow.matches.add(_match(sid, run=second))
+        await uow.commit()
+    assert second > first >= 1
+    async with store.uows(read_only=True) as uow:
+        got = await uow.matches.get(stored.id or 0)
+        assert got is not None and got.run == second
