@@ -63,6 +63,9 @@ class ReviewState(_Worded):
     DISPUTED = "disputed"
     DEAD_LETTER = "dead_letter"
     POSTED = "posted"
+    #: An ``unmatched`` item closed because a later matching run matched its line or
+    #: entry (auto-accepted, or a pending match a person accepted): nothing to post.
+    MATCHED = "matched"
 
 
 class DisputeState(_Worded):

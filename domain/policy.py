@@ -125,6 +125,35 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class PriorityWeights(_Strict):
+    """How much each input weighs in an item's queue priority (each 0..1, summing to 1).
+
+    The priority is ``999 x`` the weighted sum of four scores in 0..1: ``variance`` (the
+    money at stake), ``aging``, ``risk_tier`` (the counterparty's tier, the entity's risk
+    score and the doubt in the item's confidence) and ``match_rate`` (one minus the
+    counterparty's historical match rate, see ``matching.history_days``).
+    """
+
+    variance: Dec = Decimal("0.45")
+    aging: Dec = Decimal("0.25")
+    risk_tier: Dec = Decimal("0.20")
+    match_rate: Dec = Decimal("0.10")
+
+    @field_validator("variance", "aging", "risk_tier", "match_rate")
+    @classmethod
+    def _weight(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        if not Decimal(0) <= value <= Decimal(1):
+            raise ValueError(f"{info.field_name} must be between 0 and 1, not {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _sum(self) -> PriorityWeights:
+        total = self.variance + self.aging + self.risk_tier + self.match_rate
+        if total != 1:
+            raise ValueError(f"the priority weights must sum to 1, not {total}")
+        return self
+
+
 class Routing(_Strict):
     """When an item needs a human now, later, or not at all."""
 
@@ -136,6 +165,11 @@ class Routing(_Strict):
     immediate_risk_tiers: list[RiskTier] = Field(default=[RiskTier.HIGH, RiskTier.CRITICAL])
     match_auto_accept_score: int = Field(default=85, ge=0, le=100)
     match_review_score: int = Field(default=60, ge=0, le=100)
+    priority_weights: PriorityWeights = Field(
+        default=PriorityWeights(),
+        description="Weights of the queue priority's inputs: variance, aging, risk_tier "
+        "and match_rate (each 0..1, summing to 1).",
+    )
 
     # Single-field rules are field validators, so an error names the field itself.
     @field_validator("materiality")
@@ -759,6 +793,13 @@ class Matching(_Strict):
     max_group_size: int = Field(default=5, ge=1, le=50)
     group_time_budget_ms: int = Field(default=200, ge=0, le=60_000)
     weights: MatchingWeights = MatchingWeights()
+    history_days: int = Field(
+        default=90,
+        ge=1,
+        le=3660,
+        description="The window, in days up to the day an item is routed, of the bank "
+        "lines a counterparty's historical match rate counts (routing's priority).",
+    )
 
     @field_validator("amount_tolerance")
     @classmethod
@@ -1041,6 +1082,10 @@ def policy_version(policy: Policy) -> str:
         del dumped["ledger"]
     if policy.matching == Matching():
         del dumped["matching"]
+    elif policy.matching.history_days == Matching().history_days:
+        del dumped["matching"]["history_days"]
+    if policy.routing.priority_weights == PriorityWeights():
+        del dumped["routing"]["priority_weights"]
     canonical = json.dumps(dumped, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "pol-" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

@@ -25,6 +25,7 @@ from domain.intake import RowError
 from domain.items import Item, JournalEntry, ReviewState, RiskTier
 from domain.ledger import Outcome as LedgerOutcome
 from domain.ledger_status import BreakerStatus, DeliveryCounts
+from domain.matching.history import MatchTally
 from domain.matching.records import Band
 from domain.matching.stored import CheckRecord, CheckState, MatchRecord, MatchState
 from domain.notifications import Notification
@@ -290,6 +291,20 @@ class MatchRepository(Protocol):
     async def counterparty_risk(self, names: Sequence[str]) -> dict[str, RiskTier]:
         """The highest risk tier any item of each named counterparty carries (exact
         name), for the routing guard; names with no tiered item are left out."""
+        ...
+
+    async def start_run(self, *, statement_id: int | None, now: datetime) -> int:
+        """Numbers a new matching run (of one statement, or of all): its id."""
+        ...
+
+    async def match_history(
+        self, names: Sequence[str], *, since: date, until: date, min_score: int
+    ) -> dict[str, MatchTally]:
+        """Per named counterparty (exact name): its bank lines (not removed, of approved
+        statements) booked from ``since`` to ``until`` (the booking date, else the value
+        date, else the statement's end), and how many of them a match not rejected
+        scoring ``min_score`` or more covers. One query; names without lines are left out.
+        """
         ...
 
     async def add_checks(self, checks: Sequence[CheckRecord]) -> int:

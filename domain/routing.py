@@ -27,10 +27,10 @@ from domain.audit.records import canonical_data
 from domain.fx import AppliedRate, RateBook
 from domain.intake import IntakeRow, content_hash
 from domain.items import Item, ItemFacts, ItemKind, RiskTier, Route, RoutingDecision
+from domain.matching.history import MatchHistory, MatchRate
 from domain.money import quantize
 from domain.policy import LoadedPolicy
 
-_RISK_POINTS = {RiskTier.LOW: 0, RiskTier.MEDIUM: 10, RiskTier.HIGH: 30, RiskTier.CRITICAL: 50}
 MAX_PRIORITY = 999
 
 
@@ -165,26 +165,61 @@ def _variance_ratio(facts: ItemFacts) -> Decimal | None:
     return abs(facts.variance) / abs(facts.matched_value)
 
 
-def _priority(facts: ItemFacts, amount: Decimal | None, loaded: LoadedPolicy) -> int:
-    """Bigger amounts and variances, higher risk, older and less certain items first."""
+#: Each risk tier's score in 0..1 (the share of the risk input it takes).
+_TIER_SCORE = {
+    RiskTier.LOW: Decimal(0),
+    RiskTier.MEDIUM: Decimal("0.2"),
+    RiskTier.HIGH: Decimal("0.6"),
+    RiskTier.CRITICAL: Decimal(1),
+}
+_ONE = Decimal(1)
+
+
+def _unit(value: Decimal) -> Decimal:
+    return min(_ONE, max(Decimal(0), value))
+
+
+def _priority(
+    facts: ItemFacts, amount: Decimal | None, loaded: LoadedPolicy, match_rate: MatchRate
+) -> int:
+    """Bigger amounts and variances, older, riskier, less certain items and counterparties
+    that seldom match first: ``999 x`` the weighted sum (``routing.priority_weights``) of
+    four scores in 0..1.
+
+    - variance: the amount against three times materiality (an unknown size counts 2/3);
+      for an item with a variance ratio (a batch), the mean of that and the ratio against
+      three times the relative cap;
+    - aging: the aging against five times the aging limit;
+    - risk_tier: the counterparty's tier (weighing half), the entity's risk score and the
+      doubt ``1 - confidence`` (a quarter each);
+    - match_rate: one minus the counterparty's historical match rate (neutral without
+      history, :data:`~domain.matching.history.NEUTRAL_MATCH_RATE`).
+    """
     policy = loaded.policy
-    points = Decimal(_RISK_POINTS[facts.risk_tier] * 4 if facts.risk_tier else 0)
+    weights = policy.routing.priority_weights
     if amount is None:
-        points += 200  # unknown size: treat as material
+        variance = Decimal(2) / 3  # unknown size: treat as material
     else:
-        points += min(Decimal(300), 100 * abs(amount) / policy.routing.materiality)
+        variance = _unit(abs(amount) / (3 * policy.routing.materiality))
     ratio = _variance_ratio(facts)
     if ratio is not None and policy.batch.relative_cap:
-        points += min(Decimal(300), 100 * ratio / policy.batch.relative_cap)
+        variance = (variance + _unit(ratio / (3 * policy.batch.relative_cap))) / 2
+    aging = Decimal(0)
     if facts.aging_days is not None and policy.routing.aging_days:
-        points += min(Decimal(100), Decimal(20 * facts.aging_days) / policy.routing.aging_days)
-    if facts.confidence is not None:
-        points += min(Decimal(100), max(Decimal(0), (1 - facts.confidence) * 100))
-    if facts.entity_risk_score is not None:
-        points += min(Decimal(100), max(Decimal(0), facts.entity_risk_score * 100))
+        aging = _unit(Decimal(facts.aging_days) / (5 * policy.routing.aging_days))
+    tier = _TIER_SCORE[facts.risk_tier] if facts.risk_tier else Decimal(0)
+    entity = _unit(facts.entity_risk_score) if facts.entity_risk_score is not None else 0
+    doubt = _unit(1 - facts.confidence) if facts.confidence is not None else 0
+    risk = (2 * tier + entity + doubt) / 4
+    total = (
+        weights.variance * variance
+        + weights.aging * aging
+        + weights.risk_tier * risk
+        + weights.match_rate * (1 - _unit(match_rate.value))
+    )
     # Intake keeps every input in range; facts from elsewhere still get a priority the
     # queue (and the audit record, which holds it as an exact JSON integer) can take.
-    return max(0, min(MAX_PRIORITY, int(points)))
+    return max(0, min(MAX_PRIORITY, int(MAX_PRIORITY * total)))
 
 
 def _required_approvals(facts: ItemFacts, amount: Decimal | None, loaded: LoadedPolicy) -> int:
@@ -258,14 +293,18 @@ def route_item(
     *,
     rates: RateBook | None = None,
     today: date | None = None,
+    history: MatchHistory | None = None,
 ) -> RoutingDecision:
-    """Routes one item. Pure: the same facts, policy and rates give the same decision.
+    """Routes one item. Pure: the same facts, policy, rates and history give the same
+    decision.
 
     Args:
         facts: the item.
         loaded: the policy in force.
         rates: dated rates (None: only the policy's static ``fx_rates``).
         today: the ingest day, the rate date of an item without ``booked_on``.
+        history: the counterparties' historical match rates (None: no history, so the
+            neutral rate over the policy's ``matching.history_days``).
     """
     policy = loaded.policy
     kind = facts.kind
@@ -353,11 +392,16 @@ def route_item(
         route = Route.DIGEST
         reasons.append("below every immediate-review threshold: next digest")
 
+    if history is None:
+        history = MatchHistory(days=policy.matching.history_days)
+    match_rate = history.rate_for(facts.counterparty)
+    reasons.append(match_rate.reason())
+
     return RoutingDecision(
         route=route,
         kind=kind,
         reasons=tuple(reasons),
-        priority=_priority(facts, amount, loaded),
+        priority=_priority(facts, amount, loaded, match_rate),
         team=team.name if team else None,
         required_approvals=required_approvals,
         policy_version=loaded.version,

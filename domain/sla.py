@@ -37,7 +37,9 @@ from domain.items import DisputeState, Item, ReviewState
 from domain.policy import BusinessCalendar, Edge, Policy
 
 #: States in which nobody owes a decision any more.
-SETTLED = frozenset({ReviewState.APPROVED, ReviewState.POSTED, ReviewState.REJECTED})
+SETTLED = frozenset(
+    {ReviewState.APPROVED, ReviewState.POSTED, ReviewState.REJECTED, ReviewState.MATCHED}
+)
 
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 #: Enough to cross any realistic run of holidays; a calendar with no working day at all

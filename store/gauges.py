@@ -20,7 +20,8 @@ from store.tables import breakers, ingest_runs, items, outbox
 OPEN_STATES = tuple(
     s.value
     for s in ReviewState
-    if s not in (ReviewState.APPROVED, ReviewState.POSTED, ReviewState.REJECTED)
+    if s
+    not in (ReviewState.APPROVED, ReviewState.POSTED, ReviewState.REJECTED, ReviewState.MATCHED)
 )
 
 _BAND = case(

@@ -4,14 +4,16 @@ connection (see :class:`domain.ports.MatchRepository`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain.items import RiskTier
+from domain.items import Approval, RiskTier
 from domain.matching.checks import CheckKind
+from domain.matching.history import MatchTally
 from domain.matching.records import Band
 from domain.matching.stored import (
     CheckRecord,
@@ -22,7 +24,20 @@ from domain.matching.stored import (
     Resolution,
     highest,
 )
-from store.tables import items, match_checks, match_sides, matches
+from domain.statements.records import Stage1Status
+from store.tables import (
+    items,
+    match_checks,
+    match_runs,
+    match_sides,
+    matches,
+    statement_lines,
+    statements,
+)
+
+#: Past this many names the history query reads every counterparty of the window (one
+#: query still) rather than bind a longer IN list.
+_HISTORY_IN_LIMIT = 500
 
 
 def _match_values(record: MatchRecord) -> dict[str, Any]:
@@ -38,7 +53,15 @@ def _match_values(record: MatchRecord) -> dict[str, Any]:
         "decided_by": record.decided_by,
         "decided_at": record.decided_at,
         "updated_at": record.updated_at,
+        "approvals": [{"user": a.user, "at": a.at.isoformat()} for a in record.approvals] or None,
+        "run_id": record.run,
     }
+
+
+def _approvals(value: Any) -> tuple[Approval, ...]:
+    return tuple(
+        Approval(user=str(a["user"]), at=datetime.fromisoformat(str(a["at"]))) for a in value or ()
+    )
 
 
 def _side_rows(match_id: int, record: MatchRecord) -> list[dict[str, Any]]:
@@ -175,6 +198,62 @@ class SqlMatchRepository:
                 out[name] = highest(out.get(name), RiskTier(tier))
         return out
 
+    async def start_run(self, *, statement_id: int | None, now: datetime) -> int:
+        result = await self._conn.execute(
+            insert(match_runs).values(statement_id=statement_id, started_at=now)
+        )
+        (run_id,) = result.inserted_primary_key or (None,)
+        assert run_id is not None
+        return int(run_id)
+
+    async def match_history(
+        self, names: Sequence[str], *, since: date, until: date, min_score: int
+    ) -> dict[str, MatchTally]:
+        wanted = sorted({n for n in names if n})
+        if not wanted:
+            return {}
+        # A line counts once however many live matches cover it (an index lookup each).
+        covered = (
+            select(match_sides.c.id)
+            .join(matches, matches.c.id == match_sides.c.match_id)
+            .where(
+                match_sides.c.statement_id == statement_lines.c.statement_id,
+                match_sides.c.line_number == statement_lines.c.number,
+                matches.c.score >= min_score,
+                matches.c.state != MatchState.REJECTED.value,
+            )
+            .exists()
+        )
+        day = func.coalesce(
+            statement_lines.c.booking_date, statement_lines.c.value_date, statements.c.period_end
+        )
+        query = (
+            select(
+                statement_lines.c.counterparty,
+                func.count(),
+                func.count(case((covered, 1))),
+            )
+            .select_from(
+                statement_lines.join(statements, statements.c.id == statement_lines.c.statement_id)
+            )
+            .where(
+                statements.c.stage1_status == Stage1Status.APPROVED.value,
+                statement_lines.c.removed.is_(False),
+                statement_lines.c.counterparty.is_not(None),
+                day >= since,
+                day <= until,
+            )
+            .group_by(statement_lines.c.counterparty)
+        )
+        if len(wanted) <= _HISTORY_IN_LIMIT:
+            query = query.where(statement_lines.c.counterparty.in_(wanted))
+        keep = set(wanted)
+        return {
+            name: MatchTally(lines=int(lines), matched=int(matched))
+            for name, lines, matched in await self._conn.execute(query)
+            if name in keep
+        }
+
     async def add_checks(self, checks: Sequence[CheckRecord]) -> int:
         if not checks:
             return 0
@@ -274,4 +353,6 @@ def _record(row: RowMapping, sides: Sequence[RowMapping]) -> MatchRecord:
         version=int(row["version"]),
         decided_by=row["decided_by"],
         decided_at=row["decided_at"],
+        approvals=_approvals(row["approvals"]),
+        run=None if row["run_id"] is None else int(row["run_id"]),
     )

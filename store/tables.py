@@ -486,7 +486,21 @@ matches = Table(
     Column("decided_at", UtcDateTime),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # The people's accepts so far ([{"user", "at"}]): one while a match under dual
+    # control waits for its second, distinct person; null before any.
+    Column("approvals", JSON),
+    #: The run that found (or last re-scored) the match.
+    Column("run_id", Id),
     Index(None, "state", "band"),
+)
+
+#: Matching runs, numbered: "matched by run N / match M".
+match_runs = Table(
+    "match_runs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("statement_id", Id),
+    Column("started_at", UtcDateTime, nullable=False),
 )
 
 #: The sides of each match: a bank line (statement id, line number) or a ledger entry
@@ -501,6 +515,8 @@ match_sides = Table(
     Column("line_number", Integer),
     Column("entry_id", String(200)),
     Column("gl_account", String(200)),
+    # A bank line's matches (the match history read by routing).
+    Index(None, "statement_id", "line_number"),
 )
 
 #: Consistency checks of matching runs: open until a person resolves them. ``key`` is

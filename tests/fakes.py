@@ -37,6 +37,7 @@ from domain.gl import LedgerEntry, StoredLedgerEntry
 from domain.intake import RowError
 from domain.items import Item, JournalEntry, ReviewState, RiskTier, Route
 from domain.ledger_status import BreakerStatus, Delivery, DeliveryCounts
+from domain.matching.history import MatchTally
 from domain.matching.records import Band
 from domain.matching.stored import CheckRecord, CheckState, MatchRecord, MatchState, highest
 from domain.money import canonical_decimal
@@ -184,6 +185,9 @@ class InMemoryStore:
     checks: dict[int, CheckRecord] = field(default_factory=dict)
     last_match_id: int = 0
     last_check_id: int = 0
+    last_match_run_id: int = 0
+    #: How many times the match history was read (routing reads it once per batch).
+    history_reads: int = 0
     last_item_id: int = 0
     last_run_id: int = 0
     last_cluster_id: int = 0
@@ -1146,6 +1150,39 @@ class InMemoryMatchRepository:
                 out[name] = highest(out.get(name), tier)
         return out
 
+    async def start_run(self, *, statement_id: int | None, now: datetime) -> int:
+        await self._uow.begin_write()
+        self._uow.store.last_match_run_id += 1
+        return self._uow.store.last_match_run_id
+
+    async def match_history(
+        self, names: Sequence[str], *, since: date, until: date, min_score: int
+    ) -> dict[str, MatchTally]:
+        await asyncio.sleep(0)
+        wanted = {n for n in names if n}
+        if not wanted:
+            return {}
+        self._uow.store.history_reads += 1
+        covered = {
+            key
+            for m in self._matches().values()
+            if m.state is not MatchState.REJECTED and m.score >= min_score
+            for key in m.bank_lines
+        }
+        counts: dict[str, list[int]] = {}
+        for sid, statement in self._uow.statements_visible().items():
+            if statement.stage1_status is not Stage1Status.APPROVED:
+                continue
+            for line in statement.counted:
+                day = line.booking_date or line.value_date or statement.period_end
+                name = line.counterparty
+                if name not in wanted or name is None or not since <= day <= until:
+                    continue
+                tally = counts.setdefault(name, [0, 0])
+                tally[0] += 1
+                tally[1] += (sid, line.number) in covered
+        return {n: MatchTally(lines=c[0], matched=c[1]) for n, c in counts.items()}
+
     async def add_checks(self, checks: Sequence[CheckRecord]) -> int:
         if not checks:
             return 0
@@ -1390,6 +1427,10 @@ class InMemoryUnitOfWork:
     def items_visible(self) -> dict[int, Item]:
         """Committed items with this unit of work's staged writes over them."""
         return {**self.store.items, **self.staged_items}
+
+    def statements_visible(self) -> dict[int, Statement]:
+        """Committed statements with this unit of work's staged writes over them."""
+        return {**self.store.statements, **self.staged_statements}
 
     async def begin_write(self) -> None:
         """Takes the store's write lock (once per transaction); refuses in read-only mode."""

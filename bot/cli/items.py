@@ -51,7 +51,9 @@ def queue(
       recon-bot queue --state pending --team treasury --json
     """
     wanted = [ReviewState(s) for s in states] or [
-        s for s in ReviewState if s not in (ReviewState.POSTED, ReviewState.REJECTED)
+        s
+        for s in ReviewState
+        if s not in (ReviewState.POSTED, ReviewState.REJECTED, ReviewState.MATCHED)
     ]
 
     from rich.table import Table

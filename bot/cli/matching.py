@@ -97,6 +97,8 @@ def match_json(
         "statement": record.statement_id,
         "held": record.held,
         "decided_by": record.decided_by,
+        "approvals": [a.user for a in record.approvals],
+        "run": record.run,
     }
 
 
@@ -163,8 +165,16 @@ def accept(match_id: int) -> None:
     async def _do(c: Container) -> MatchRecord:
         return await c.usecases.matching.accept(match_id, actor=OPERATOR_ACTOR, now=c.clock.now())
 
+    from domain.matching.stored import MatchState
+
     done = run_coroutine(with_container(_do))
-    out.print(f"match {done.id} accepted")
+    if done.state is MatchState.ACCEPTED:
+        out.print(f"match {done.id} accepted")
+    else:
+        out.print(
+            f"match {done.id}: accept {len(done.approvals)} recorded; under dual control it "
+            "waits for a second, different person"
+        )
 
 
 @matches.command("reject")
@@ -189,8 +199,15 @@ def accept_all(statement: int) -> None:
             statement, actor=OPERATOR_ACTOR, now=c.clock.now()
         )
 
+    from domain.matching.stored import MatchState
+
     done = run_coroutine(with_container(_do))
-    out.print(f"{len(done)} match(es) of S-{statement} accepted")
+    accepted = sum(1 for m in done if m.state is MatchState.ACCEPTED)
+    waiting = len(done) - accepted
+    out.print(
+        f"{accepted} match(es) of S-{statement} accepted"
+        + (f"; {waiting} wait(s) for a second person (dual control)" if waiting else "")
+    )
 
 
 @main.group("checks", invoke_without_command=True)

@@ -23,7 +23,8 @@ What a record tells, by event (``to`` always gives the state):
   and currency); ``dispute.resolved`` with an ``entry``: the adjustment entry it made;
 - ``item.approval_recorded``: one more approver (the actor); the decision is the
   actor's when this approval completed it, else none;
-- ``item.approved`` (its ``approvers``), ``item.rejected`` (no approvals),
+- ``item.approved`` (its ``approvers``), ``item.rejected`` and ``item.matched`` (an
+  unmatched item closed by a later match; no approvals),
   ``item.escalated``, ``item.auto_accepted``: who decided;
 - ``journal.created``: a journal entry (accounts, debits, credits, currency,
   idempotency key), made by a decision and delivered later; ``journal.released``: a
@@ -285,7 +286,7 @@ class LogReplay:
             if isinstance(approvers, list):
                 item.approvers = [str(a) for a in approvers]
             item.decided_by = str(actor)
-        elif event == "item.rejected":
+        elif event in ("item.rejected", "item.matched"):
             item.approvers = []
             item.decided_by = str(actor)
         elif event in ("item.escalated", "item.auto_accepted"):

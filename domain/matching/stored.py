@@ -17,7 +17,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from domain.items import RiskTier
+from domain.items import Approval, RiskTier
 from domain.matching.checks import CheckKind
 from domain.matching.records import AmountFit, Band, BankLineKey, Components, Match
 
@@ -86,6 +86,11 @@ class MatchRecord:
     version: int = 1
     decided_by: str | None = None
     decided_at: datetime | None = None
+    #: The people's accepts so far: under dual control, the first waits here for a
+    #: second, distinct person; a re-score voids them (a new record has none).
+    approvals: tuple[Approval, ...] = ()
+    #: The matching run that found (or last re-scored) the match.
+    run: int | None = None
 
     def as_match(self) -> Match:
         """The matcher's view of this record (for a re-run)."""

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from domain.errors import IllegalTransition, InvalidCommand, NotAuthorized
-from domain.items import Approval, Item, ItemFacts, ReviewState, Route
+from domain.items import Approval, Item, ItemFacts, ItemKind, ReviewState, Route
 from domain.sla import Rung
 from domain.states.table import (
     ALLOWED_FROM,
@@ -186,23 +186,29 @@ def approve(item: Item, *, actor: str, now: datetime, note: str | None = None) -
     return Transition(item=new, events=tuple(events))
 
 
+def _closed(item: Item, now: datetime, *, state: ReviewState, by: str, note: str) -> Item:
+    """``item`` settled without posting (rejected, or closed as matched): decided by
+    ``by`` with ``note``, let go by its assignee, its approvals void."""
+    return evolve(
+        item,
+        now,
+        state=state,
+        decided_by=by,
+        decided_at=now,
+        decision_note=note,
+        assignee=None,
+        claim_expires_at=None,
+        approvals=(),
+    )
+
+
 def reject(item: Item, *, actor: str, now: datetime, reason: str) -> Transition:
     """Rejects the item; a reason of a few words is required."""
     if item.state is S.REJECTED and item.decided_by == actor:
         return Transition.repeat(item)
     check_allowed(item, Action.REJECT)
     text = require_reason(reason)
-    new = evolve(
-        item,
-        now,
-        state=S.REJECTED,
-        decided_by=actor,
-        decided_at=now,
-        decision_note=text,
-        assignee=None,
-        claim_expires_at=None,
-        approvals=(),
-    )
+    new = _closed(item, now, state=S.REJECTED, by=actor, note=text)
     voided = [a.user for a in item.approvals]
     return Transition(
         item=new,
@@ -287,6 +293,37 @@ def accept_by_policy(item: Item, *, now: datetime) -> Transition:
     return Transition(
         item=new,
         events=(event_of(item, new, "item.auto_accepted", SYSTEM, reasons=list(item.reasons)),),
+    )
+
+
+def close_matched(item: Item, *, match_id: int, run: int | None, now: datetime) -> Transition:
+    """Closes an ``unmatched`` item whose line or entry a later matching run matched
+    (match ``match_id``, accepted by policy or by people): nobody owes a decision on it
+    any more, and nothing is posted for it (the match's own item carries the entry).
+    Approvals given to the exception are void with it.
+
+    Raises:
+        InvalidCommand: the item is not an unmatched line or entry.
+    """
+    check_allowed(item, Action.CLOSE_MATCHED)
+    if item.facts.kind is not ItemKind.UNMATCHED:
+        raise InvalidCommand(f"{item.human_id} is not an unmatched item")
+    note = (f"matched by run {run} / " if run is not None else "matched by ") + f"match {match_id}"
+    new = _closed(item, now, state=S.MATCHED, by=SYSTEM, note=note)
+    return Transition(
+        item=new,
+        events=(
+            event_of(
+                item,
+                new,
+                "item.matched",
+                SYSTEM,
+                match=match_id,
+                run=run,
+                reason=note,
+                voided_approvals=[a.user for a in item.approvals],
+            ),
+        ),
     )
 
 

@@ -42,6 +42,7 @@ class Action(StrEnum):
     ACCEPT_BY_POLICY = "accept_by_policy"
     CLIMB_LADDER = "climb_ladder"
     REMIND_DISPUTE = "remind_dispute"
+    CLOSE_MATCHED = "close_matched"
 
 
 _OPEN = frozenset({S.PENDING, S.ASSIGNED, S.ESCALATED, S.AWAITING_SECOND_APPROVAL, S.DEAD_LETTER})
@@ -69,6 +70,9 @@ ALLOWED_FROM: dict[Action, frozenset[ReviewState]] = {
     Action.CLIMB_LADDER: _ON_THE_LADDER,
     # The desk reminds a dispute's owner that its expected resolution date passed.
     Action.REMIND_DISPUTE: frozenset({S.DISPUTED}),
+    # A later matching run matched an unmatched item's line or entry. A dispute stays a
+    # person's to resolve (its "matched" outcome).
+    Action.CLOSE_MATCHED: _OPEN,
 }
 
 #: Every state an action can lead to (checked by the property tests).
@@ -92,9 +96,10 @@ LEADS_TO: dict[Action, frozenset[ReviewState]] = {
     # A rung escalates or dead-letters where the state allows it, else the item stays put.
     Action.CLIMB_LADDER: _ON_THE_LADDER,
     Action.REMIND_DISPUTE: frozenset({S.DISPUTED}),
+    Action.CLOSE_MATCHED: frozenset({S.MATCHED}),
 }
 
-TERMINAL = frozenset({S.POSTED, S.REJECTED})
+TERMINAL = frozenset({S.POSTED, S.REJECTED, S.MATCHED})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -147,6 +152,7 @@ _PAST = {
     Action.ACCEPT_BY_POLICY: "accepted by policy",
     Action.CLIMB_LADDER: "moved up the SLA ladder",
     Action.REMIND_DISPUTE: "reminded as a dispute",
+    Action.CLOSE_MATCHED: "closed as matched",
 }
 
 

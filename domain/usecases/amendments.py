@@ -27,6 +27,7 @@ from domain.items import (
     RoutingDecision,
 )
 from domain.journal import build_reversal, unreversed
+from domain.matching.history import MatchHistory
 from domain.policy import LoadedPolicy
 from domain.routing import route_item, routing_data
 from domain.usecases.posting import Move, accepted_with_entry, entry_data
@@ -123,6 +124,7 @@ def plan_amendment(
     clocked: Callable[[Item], Item],
     prior: Sequence[JournalEntry] = (),
     rates: RateBook | None = None,
+    history: MatchHistory | None = None,
 ) -> Amendment:
     """Changed source data applied to ``current``: routed again under the policy in
     force, amended by :func:`domain.states.amend`, and accepted by policy when the new
@@ -135,9 +137,12 @@ def plan_amendment(
 
     ``clocked`` sets the SLA deadline of an item as it will be written. ``rates`` are
     the dated FX rates; an item without ``booked_on`` is converted at the rate of the
-    day it was first ingested.
+    day it was first ingested. ``history``: the counterparties' match rates (routing's
+    priority).
     """
-    decision = route_item(facts, loaded, rates=rates, today=current.created_at.date())
+    decision = route_item(
+        facts, loaded, rates=rates, today=current.created_at.date(), history=history
+    )
     withheld = states.auto_accept_withheld(current)
     if withheld is not None and decision.route is not Route.IMMEDIATE:
         decision = dataclasses.replace(

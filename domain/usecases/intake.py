@@ -19,7 +19,7 @@ from domain.routing import rate_date, route_item, routing_data
 from domain.usecases.amendments import Amendment, plan_amendment, routed_item
 from domain.usecases.assignment import auto_assign
 from domain.usecases.posting import accepted_with_entry
-from domain.usecases.rates import load_rates
+from domain.usecases.rates import load_history, load_rates
 from domain.usecases.transaction import (
     Transactions,
     UseCase,
@@ -183,6 +183,7 @@ class Intake(UseCase):
             ingested = current.created_at.date() if current is not None else today
             days.append((row.facts.currency, rate_date(row.facts, ingested) or ingested))
         rates = await load_rates(uow, days, loaded)
+        history = await load_history(uow, (r.facts.counterparty for r in rows), loaded, today=today)
         fresh: list[tuple[IntakeRow, RoutingDecision]] = []
         changed: list[tuple[Item, IntakeRow]] = []
         reporting = loaded.policy.reporting_currency
@@ -192,13 +193,15 @@ class Intake(UseCase):
             if current is None:
                 decision = row.decision
                 # A decision made ahead (by the parsing process) knew the policy's static
-                # rates only: with dated rates stored, a foreign amount is routed again.
+                # rates only and no match history: with dated rates stored, a foreign
+                # amount is routed again, and so is a counterparty with history.
                 if (
                     decision is None
                     or decision.policy_version != loaded.version
                     or (rates is not None and facts.currency != reporting)
+                    or history.knows(facts.counterparty)
                 ):
-                    decision = route_item(facts, loaded, rates=rates, today=today)
+                    decision = route_item(facts, loaded, rates=rates, today=today, history=history)
                 fresh.append((row, decision))
                 continue
             if same_content(current.content_hash, facts, hashed=row.content_hash):
@@ -216,6 +219,7 @@ class Intake(UseCase):
                 clocked=self._tx.clocked,
                 prior=prior.get(current.id or 0, ()),
                 rates=rates,
+                history=history,
             )
             for current, row in changed
         ]

@@ -33,7 +33,9 @@ from domain.errors import DomainError, InvalidCommand, ItemNotFound, StaleItem
 from domain.gl import StoredLedgerEntry
 from domain.intake import IntakeRow
 from domain.items import (
+    Approval,
     EntryKind,
+    Item,
     ItemFacts,
     ItemKind,
     ReviewState,
@@ -59,9 +61,10 @@ from domain.matching.stored import (
     Resolution,
     components_data,
 )
+from domain.money import quantize
 from domain.policy import LoadedPolicy
 from domain.ports import UnitOfWork
-from domain.routing import applied_rate, routing_data, to_reporting
+from domain.routing import applied_rate, dual_control_required, routing_data, to_reporting
 from domain.statements.records import MatchStatus, Statement, StatementLine
 from domain.usecases.amendments import routed_item
 from domain.usecases.intake import Intake
@@ -121,10 +124,11 @@ class Matching(UseCase):
         unmatched_rows: list[IntakeRow] = []
         totals = {"auto": 0, "pending": 0, "bank": 0, "ledger": 0}
         async with self._tx.uow() as uow:
+            run = await uow.matches.start_run(statement_id=statement, now=now)
             groups = await self._groups(uow, loaded, statement)
             live = await uow.matches.live()
             for group in groups.values():
-                await self._run_group(uow, loaded, group, live, now, totals, unmatched_rows)
+                await self._run_group(uow, loaded, group, live, run, now, totals, unmatched_rows)
             if statement is None:
                 matched = {sid for g in groups.values() for sid in g.statements}
                 await self._dissolve_orphans(uow, loaded, live, matched, now)
@@ -134,6 +138,7 @@ class Matching(UseCase):
                         "matching.run",
                         now,
                         loaded.version,
+                        run=run,
                         statement=statement,
                         auto_accepted=totals["auto"],
                         pending_review=totals["pending"],
@@ -189,6 +194,7 @@ class Matching(UseCase):
         loaded: LoadedPolicy,
         group: _Group,
         live: Sequence[MatchRecord],
+        run: int,
         now: datetime,
         totals: dict[str, int],
         unmatched_rows: list[IntakeRow],
@@ -289,6 +295,7 @@ class Matching(UseCase):
                 held=held,
                 created_at=now if old is None else old.created_at,
                 updated_at=now,
+                run=run,
             )
             if old is None:
                 record = await uow.matches.add(record)
@@ -299,7 +306,16 @@ class Matching(UseCase):
                 await self._write(uow, record, old.version)
                 record = dataclasses.replace(record, version=old.version + 1)
                 event = "match.rescored"
-            audit.append(_match_entry(event, now, version, record, changed.get(match.id)))
+            audit.append(
+                _match_entry(
+                    event,
+                    now,
+                    version,
+                    record,
+                    changed.get(match.id),
+                    voided=() if old is None else old.approvals,
+                )
+            )
             taken_bank.extend(record.bank_lines)
             taken_ledger.extend((k.entry_id, k.account) for k in record.ledger_entries)
             if state is MatchState.AUTO_ACCEPTED:
@@ -308,6 +324,7 @@ class Matching(UseCase):
             else:
                 totals["pending"] += 1
         await self._post(uow, loaded, to_post, now)
+        await self._close_unmatched(uow, [r for r, *_ in to_post], now)
         # A line a dissolved match freed and a new match took again stays matched.
         freed_bank.difference_update(taken_bank)
         freed_ledger.difference_update(e for e, _ in taken_ledger)
@@ -453,6 +470,11 @@ class Matching(UseCase):
         that records the acceptance (the one posting path every entry takes): all of them
         in one insert of items, one of audit records and one of entries.
 
+        A match people accepted (its ``approvals``) makes an item approved by them, each
+        approval in turn, so the item's approvals, its decider, its records and the
+        entry's approvers are those people; one the policy accepted, an item accepted by
+        policy.
+
         ``accepted``: (match, its bank side's total, currency, entity).
         """
         if not accepted:
@@ -473,13 +495,17 @@ class Matching(UseCase):
                 score=record.score,
                 reference=record.key[:300],
             )
+            people = record.approvals
+            reasons = [f"match {record.id} scored {record.score}"]
+            if people:
+                reasons.append("accepted by " + ", ".join(a.user for a in people))
             decision = RoutingDecision(
-                route=Route.AUTO_ACCEPTED,
+                route=Route.IMMEDIATE if people else Route.AUTO_ACCEPTED,
                 kind=ItemKind.MATCH,
-                reasons=(f"match {record.id} scored {record.score}",),
+                reasons=tuple(reasons),
                 priority=0,
                 team=None,
-                required_approvals=0,
+                required_approvals=len(people),
                 policy_version=loaded.version,
                 reporting_amount=to_reporting(abs(amount), code, loaded),
             )
@@ -493,10 +519,14 @@ class Matching(UseCase):
                     data=routing_data(item.facts, decision, item.content_hash),
                 )
             )
-            moved = states.accept_by_policy(item, now=now)
-            events = [marked(e) for e in moved.events] if fallback else list(moved.events)
-            records.extend(item_entries(moved.item, events, now))
-            finals.append(self._tx.clocked(moved.item))
+            if people:
+                moved, events = _approved_by(item, people)
+            else:
+                by_policy = states.accept_by_policy(item, now=now)
+                moved, events = by_policy.item, list(by_policy.events)
+            events = [marked(e) for e in events] if fallback else events
+            records.extend(item_entries(moved, events, now))
+            finals.append(self._tx.clocked(moved))
         await uow.items.add_many(finals)
         await uow.audit.append(records)
         entries = [posting(f, EntryKind.MATCH, now, loaded.policy.accounts) for f in finals]
@@ -518,17 +548,83 @@ class Matching(UseCase):
     async def _accept(
         self, uow: UnitOfWork, loaded: LoadedPolicy, record: MatchRecord, actor: str, now: datetime
     ) -> MatchRecord:
+        """One person's accept. Dual control per match, as routing rules it on the bank
+        side's reporting amount: a match that needs two keeps the first accept and stays
+        pending; the second, distinct person's completes it (journal entry then).
+
+        Raises:
+            MatchRefused: the same person accepts a match twice.
+        """
+        if actor in {a.user for a in record.approvals}:
+            raise MatchRefused(
+                f"you already accepted match {record.id}; dual control needs a second, "
+                "different person"
+            )
+        amount, code, entity = await self._amount(uow, loaded, record)
+        rate = await self._rate(uow, loaded, code, now.date()) if code else None
+        reporting = (
+            None if rate is None else quantize(abs(amount) * rate, loaded.policy.reporting_currency)
+        )
+        needed = 2 if dual_control_required(reporting, loaded) else 1
+        approvals = (*record.approvals, Approval(user=actor, at=now))
+        if len(approvals) < needed:
+            waiting = dataclasses.replace(record, approvals=approvals, updated_at=now)
+            await self._write(uow, waiting, record.version)
+            waiting = dataclasses.replace(waiting, version=record.version + 1)
+            await uow.audit.append(
+                [
+                    _match_entry(
+                        "match.approval_recorded",
+                        now,
+                        loaded.version,
+                        waiting,
+                        f"dual control: accept {len(approvals)} of {needed}",
+                        actor=actor,
+                    )
+                ]
+            )
+            return waiting
         accepted = dataclasses.replace(
-            record, state=MatchState.ACCEPTED, decided_by=actor, decided_at=now, updated_at=now
+            record,
+            state=MatchState.ACCEPTED,
+            decided_by=actor,
+            decided_at=now,
+            updated_at=now,
+            approvals=approvals,
         )
         await self._write(uow, accepted, record.version)
         accepted = dataclasses.replace(accepted, version=record.version + 1)
-        amount, code, entity = await self._amount(uow, loaded, accepted)
         await self._post(uow, loaded, [(accepted, amount, code, entity)], now)
         await uow.audit.append(
             [_match_entry("match.accepted", now, loaded.version, accepted, None, actor=actor)]
         )
+        await self._close_unmatched(uow, [accepted], now)
         return accepted
+
+    async def _close_unmatched(
+        self, uow: UnitOfWork, accepted: Sequence[MatchRecord], now: datetime
+    ) -> None:
+        """Closes the open ``unmatched`` items (an earlier run's lone line or entry) that
+        the ``accepted`` matches now cover, each through the audited ``close_matched``
+        move, its card updated through the outbox ("matched by run N / match M"). A
+        disputed one stays for a person to resolve."""
+        covering: dict[str, MatchRecord] = {}
+        for record in accepted:
+            for sid, number in record.bank_lines:
+                covering[_bank_external_id(sid, number)] = record
+            for key in record.ledger_entries:
+                covering[_ledger_external_id(key.account, key.entry_id)] = record
+        if not covering:
+            return
+        found = await uow.items.get_many_by_external(MATCHING_SOURCE, sorted(covering))
+        closable = states.ALLOWED_FROM[states.Action.CLOSE_MATCHED]
+        for external_id, item in sorted(found.items()):
+            if item.facts.kind is not ItemKind.UNMATCHED or item.state not in closable:
+                continue
+            record = covering[external_id]
+            assert record.id is not None
+            moved = states.close_matched(item, match_id=record.id, run=record.run, now=now)
+            await self._tx.apply(uow, item, moved, now)
 
     async def reject(
         self, match_id: int, *, actor: str, now: datetime, expected_version: int | None = None
@@ -555,7 +651,9 @@ class Matching(UseCase):
 
     async def accept_all(self, statement: int, *, actor: str, now: datetime) -> list[MatchRecord]:
         """Accepts every pending match of the statement, refused while any check linked to
-        it is open (the refusal lists them)."""
+        it is open (the refusal lists them). Dual control applies per match: one needing
+        two people keeps this accept and waits for another person's (the matches this
+        person already accepted are left to them)."""
         loaded = self._tx.policy()
         async with self._tx.uow() as uow:
             blocking = await uow.matches.checks(state=CheckState.OPEN, statement_id=statement)
@@ -580,7 +678,12 @@ class Matching(UseCase):
             pending = await uow.matches.query(
                 state=MatchState.PENDING_REVIEW, statement_id=statement, limit=100_000
             )
-            done = [await self._accept(uow, loaded, m, actor, now) for m in pending]
+            # A match this person already accepted waits for someone else (dual control).
+            done = [
+                await self._accept(uow, loaded, m, actor, now)
+                for m in pending
+                if actor not in {a.user for a in m.approvals}
+            ]
             await uow.commit()
         return done
 
@@ -691,6 +794,17 @@ class Matching(UseCase):
         return out
 
 
+def _approved_by(item: Item, people: Sequence[Approval]) -> tuple[Item, list[states.Event]]:
+    """``item`` approved by each of ``people`` in turn (dual control, maker-checker and
+    distinct approvers as :func:`domain.states.approve` rules them), and the events."""
+    events: list[states.Event] = []
+    for approval in people:
+        moved = states.approve(item, actor=approval.user, now=approval.at)
+        item = moved.item
+        events.extend(moved.events)
+    return item, events
+
+
 def _bank_line(head: Statement, line: StatementLine) -> BankLine:
     assert head.id is not None
     return BankLine(
@@ -722,10 +836,20 @@ def _ledger_line(stored: StoredLedgerEntry) -> LedgerLine:
     )
 
 
+def _bank_external_id(statement: int | str, number: int) -> str:
+    """The external id of a bank line's ``unmatched`` item."""
+    return f"bank:{statement}#{number}"
+
+
+def _ledger_external_id(account: str, entry_id: str) -> str:
+    """The external id of a ledger entry's ``unmatched`` item."""
+    return f"ledger:{account}:{entry_id}"
+
+
 def _unmatched_bank_row(line: BankLine, reason: str, entity: str) -> IntakeRow:
     facts = ItemFacts(
         source=MATCHING_SOURCE,
-        external_id=f"bank:{line.statement_id}#{line.line_number}",
+        external_id=_bank_external_id(line.statement_id, line.line_number),
         kind=ItemKind.UNMATCHED,
         entity=entity,
         currency=line.currency,
@@ -741,7 +865,7 @@ def _unmatched_bank_row(line: BankLine, reason: str, entity: str) -> IntakeRow:
 def _unmatched_ledger_row(entry: LedgerLine, reason: str, entity: str) -> IntakeRow:
     facts = ItemFacts(
         source=MATCHING_SOURCE,
-        external_id=f"ledger:{entry.gl_account}:{entry.entry_id}",
+        external_id=_ledger_external_id(entry.gl_account, entry.entry_id),
         kind=ItemKind.UNMATCHED,
         entity=entity,
         currency=entry.currency,
@@ -762,6 +886,7 @@ def _match_entry(
     why: object,
     *,
     actor: str = states.SYSTEM,
+    voided: Sequence[Approval] = (),
 ) -> AuditEntry:
     data: dict[str, Any] = {
         "match": record.id,
@@ -776,6 +901,10 @@ def _match_entry(
     }
     if record.held is not None:
         data["held"] = record.held
+    if record.approvals:
+        data["approvals"] = [a.user for a in record.approvals]
+    if voided:
+        data["voided_approvals"] = [a.user for a in voided]
     if why is not None:
         data["why"] = getattr(why, "reason", str(why))
     return AuditEntry(time=now, event=event, actor=actor, policy_version=version, data=data)

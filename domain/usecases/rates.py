@@ -1,11 +1,14 @@
-"""Loading the dated FX rates a batch of decisions needs, as a pure :class:`RateBook`."""
+"""Loading what a batch of routing decisions needs from the store, as pure values: the
+dated FX rates (a :class:`RateBook`) and the counterparties' historical match rates (a
+:class:`MatchHistory`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 
 from domain.fx import RateBook, currencies_needed
+from domain.matching.history import MatchHistory
 from domain.policy import LoadedPolicy
 from domain.ports import UnitOfWork
 
@@ -29,3 +32,23 @@ async def load_rates(
         until=max(days),
     )
     return RateBook.of(stored) if stored else None
+
+
+async def load_history(
+    uow: UnitOfWork, counterparties: Iterable[str | None], loaded: LoadedPolicy, *, today: date
+) -> MatchHistory:
+    """The match history of ``counterparties`` over the policy's ``matching.history_days``
+    up to ``today``, in one query (none when no item names a counterparty): a line counts
+    as matched when a match scoring at least ``routing.match_auto_accept_score`` covers it.
+    """
+    days = loaded.policy.matching.history_days
+    names = sorted({name for name in counterparties if name})
+    if not names:
+        return MatchHistory(days=days)
+    tallies = await uow.matches.match_history(
+        names,
+        since=today - timedelta(days=days),
+        until=today,
+        min_score=loaded.policy.routing.match_auto_accept_score,
+    )
+    return MatchHistory(days=days, tallies=tallies)

@@ -73,6 +73,7 @@ STATE_LABELS: dict[ReviewState, str] = {
     ReviewState.DISPUTED: "Disputed",
     ReviewState.DEAD_LETTER: "Dead-lettered",
     ReviewState.POSTED: "Posted",
+    ReviewState.MATCHED: "Matched",
 }
 
 KIND_LABELS: dict[ItemKind, str] = {
@@ -387,6 +388,9 @@ def outcome_text(item: Item, tz: ZoneInfo) -> str | None:
     if state is ReviewState.REJECTED:
         reason = f"\n_Reason:_ {user_text(item.decision_note, 1500)}" if item.decision_note else ""
         return f":no_entry: *Rejected* by {who} {when}{reason}"
+    if state is ReviewState.MATCHED:
+        how = user_text(item.decision_note or "matched by a later run", 300)
+        return f":link: *Closed* · {how} {when}; nothing to post for this line"
     if state is ReviewState.ESCALATED:
         by = "automatically (SLA)" if item.decided_by in (None, "system") else f"by {who}"
         at = item.decided_at or item.updated_at

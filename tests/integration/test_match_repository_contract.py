@@ -13,8 +13,9 @@ from decimal import Decimal
 import pytest
 
 from domain.gl import LedgerEntry
-from domain.items import RiskTier
+from domain.items import Approval, RiskTier
 from domain.matching.checks import CheckKind
+from domain.matching.history import MatchTally
 from domain.matching.records import Band
 from domain.matching.stored import (
     CheckRecord,
@@ -206,3 +207,87 @@ async def test_the_highest_risk_tier_of_each_counterparty(store: Store) -> None:
         got = await uow.matches.counterparty_risk(["Globex", "Initech", "Hooli"])
         assert got == {"Globex": RiskTier.CRITICAL}
         assert await uow.matches.counterparty_risk([]) == {}
+
+
+async def test_the_match_history_of_each_counterparty_over_the_window(store: Store) -> None:
+    lines = [
+        stmt_line("1.00", "2025-03-03", counterparty="Globex"),  # 1: accepted at 95
+        stmt_line("2.00", "2025-03-03", counterparty="Globex"),  # 2: pending at 72
+        stmt_line("3.00", "2025-03-03", counterparty="Globex"),  # 3: rejected at 99
+        stmt_line("4.00", "2025-01-01", counterparty="Globex"),  # 4: before the window
+        stmt_line("5.00", None, counterparty="Globex", value_date="2025-03-04"),  # 5: held 88
+        stmt_line("6.00", "2025-03-03", counterparty="Initech"),  # 6: never matched
+        stmt_line("7.00", "2025-03-03"),  # 7: no counterparty
+        stmt_line("8.00", "2025-03-03", counterparty="Globex"),  # 8: removed
+    ]
+    raw = _stmt(1, lines=lines, closing="1036.00")
+    raw = dataclasses.replace(
+        raw, lines=(*raw.lines[:7], dataclasses.replace(raw.lines[7], removed=True))
+    )
+    unapproved = _stmt(2, lines=[stmt_line("9.00", "2025-03-03", counterparty="Globex")])
+    async with store.uows() as uow:
+        approved = await uow.statements.add(
+            dataclasses.replace(raw, stage1_status=Stage1Status.APPROVED)
+        )
+        await uow.statements.add(dataclasses.replace(unapproved, closing=None))
+        sid = approved.id
+        assert sid is not None
+        for n, (score, state) in {
+            1: (95, MatchState.ACCEPTED),
+            2: (72, MatchState.PENDING_REVIEW),
+            3: (99, MatchState.REJECTED),
+            4: (100, MatchState.AUTO_ACCEPTED),
+            5: (88, MatchState.PENDING_REVIEW),
+            8: (100, MatchState.AUTO_ACCEPTED),
+        }.items():
+            await uow.matches.add(
+                _match(sid, key=f"m:{n}", score=score, state=state, bank_lines=((sid, n),))
+            )
+        await uow.commit()
+    async with store.uows(read_only=True) as uow:
+        got = await uow.matches.match_history(
+            ["Globex", "Initech", "Hooli", "Initech"],
+            since=date(2025, 2, 1),
+            until=date(2025, 3, 10),
+            min_score=85,
+        )
+        assert got == {
+            "Globex": MatchTally(lines=4, matched=2),
+            "Initech": MatchTally(lines=1, matched=0),
+        }
+        later = await uow.matches.match_history(
+            ["Globex"], since=date(2025, 3, 4), until=date(2025, 3, 10), min_score=85
+        )
+        assert later == {"Globex": MatchTally(lines=1, matched=1)}
+        assert (
+            await uow.matches.match_history([], since=T0.date(), until=T0.date(), min_score=85)
+            == {}
+        )
+
+
+async def test_the_accepts_awaiting_a_second_person_read_back_the_same(store: Store) -> None:
+    sid = await _statement(store)
+    first = Approval(user="U0ALICE", at=T0 + timedelta(minutes=3))
+    async with store.uows() as uow:
+        stored = await uow.matches.add(_match(sid))
+        assert stored.approvals == ()
+        waiting = dataclasses.replace(stored, approvals=(first,))
+        assert await uow.matches.update(waiting, expected_version=1)
+        await uow.commit()
+    async with store.uows(read_only=True) as uow:
+        got = await uow.matches.get(stored.id or 0)
+        assert got == dataclasses.replace(waiting, version=2)
+        assert got is not None and got.approvals[0].at == first.at
+
+
+async def test_runs_are_numbered_and_a_match_keeps_its_run(store: Store) -> None:
+    sid = await _statement(store)
+    async with store.uows() as uow:
+        first = await uow.matches.start_run(statement_id=None, now=T0)
+        second = await uow.matches.start_run(statement_id=sid, now=T0)
+        stored = await uow.matches.add(_match(sid, run=second))
+        await uow.commit()
+    assert second > first >= 1
+    async with store.uows(read_only=True) as uow:
+        got = await uow.matches.get(stored.id or 0)
+        assert got is not None and got.run == second

@@ -485,7 +485,7 @@ async def test_open_after_skips_settled_items_in_id_order(store: Store) -> None:
         store,
         *(new_item(state.value, state=state, priority=n) for n, state in enumerate(ReviewState)),
     )
-    settled = {S.APPROVED, S.POSTED, S.REJECTED}
+    settled = {S.APPROVED, S.POSTED, S.REJECTED, S.MATCHED}
     open_ids = [i.id for i in q if i.state not in settled]
     async with store.uows(read_only=True) as uow:
         assert ids(await uow.items.open_after(after_id=0, limit=100)) == open_ids

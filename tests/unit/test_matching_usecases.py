@@ -155,7 +155,14 @@ async def test_accept_posts_and_reject_returns_both_sides_to_the_pool() -> None:
     line2 = next(ln for ln in factory.store.statements[sid].lines if ln.number == 2)
     assert line2.match_status is MatchStatus.UNMATCHED
     assert len(factory.store.journal) == 1  # nothing posted for a rejection
-    accepted = await uc.matching.accept(material.id, actor="U0ALICE", now=NOW)
+    # 20,000 EUR is over the dual-control limit: the first accept waits for a second.
+    first = await uc.matching.accept(material.id, actor="U0ALICE", now=NOW)
+    assert first.state is MatchState.PENDING_REVIEW
+    assert [a.user for a in first.approvals] == ["U0ALICE"]
+    assert len(factory.store.journal) == 1
+    with pytest.raises(MatchRefused, match="second, different person"):
+        await uc.matching.accept(material.id, actor="U0ALICE", now=NOW)
+    accepted = await uc.matching.accept(material.id, actor="U0BOB", now=NOW)
     assert accepted.state is MatchState.ACCEPTED
     assert [e.kind for e in factory.store.journal.values()] == [EntryKind.MATCH] * 2
     with pytest.raises(MatchRefused):
@@ -198,7 +205,12 @@ async def test_accept_all_is_refused_while_a_duplicate_is_open_then_allowed() ->
         )
     accepted = await uc.matching.accept_all(sid, actor="U0ALICE", now=NOW)
     assert len(accepted) == 2
-    assert all(m.state is MatchState.ACCEPTED for m in accepted)
+    # The material match is under dual control: Alice's accept waits for a second person.
+    assert sorted(m.state.value for m in accepted) == ["accepted", "pending_review"]
+    assert len(factory.store.journal) == 2
+    assert await uc.matching.accept_all(sid, actor="U0ALICE", now=NOW) == []
+    (second,) = await uc.matching.accept_all(sid, actor="U0BOB", now=NOW)
+    assert second.state is MatchState.ACCEPTED
     assert len(factory.store.journal) == 3
     # A re-run finds the same checks again and does not reopen them.
     await uc.matching.run(now=NOW + timedelta(hours=1))

@@ -473,6 +473,14 @@ class ReviewMachine(RuleBasedStateMachine):
     def remind_dispute(self) -> None:
         self.step(Action.REMIND_DISPUTE, "system", lambda i: states.remind_dispute(i, now=self.now))
 
+    @rule(run=st.sampled_from([None, 4]))
+    def close_matched(self, run: int | None) -> None:
+        self.step(
+            Action.CLOSE_MATCHED,
+            "system",
+            lambda i: states.close_matched(i, match_id=9, run=run, now=self.now),
+        )
+
     @rule(action=st.sampled_from(list(Action)), actor=actors)
     def any_action_from_anywhere(self, action: Action, actor: str) -> None:
         """Valid arguments, whatever the state: only the state decides legality."""
@@ -514,6 +522,9 @@ class ReviewMachine(RuleBasedStateMachine):
                 i, rung=Rung.ESCALATE, skipped=(Rung.REMIND,), reason="48h", now=self.now
             ),
             Action.REMIND_DISPUTE: lambda i: states.remind_dispute(i, now=self.now),
+            Action.CLOSE_MATCHED: lambda i: states.close_matched(
+                i, match_id=7, run=3, now=self.now
+            ),
         }
         self.step(action, actor, calls[action], same_facts=action is not Action.AMEND)
 

@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
+from domain.errors import PolicyError
 from domain.items import ItemFacts, ItemKind, RiskTier, Route, RoutingDecision
+from domain.matching.history import MatchHistory, MatchTally
 from domain.policy import LoadedPolicy
 from domain.routing import MAX_PRIORITY, reporting_amount, route_item
 from tests.builders import make_facts, make_policy
@@ -29,6 +31,14 @@ NO_CATCH_ALL = make_policy(
 
 def route(policy: LoadedPolicy = POLICY, **facts: Any) -> RoutingDecision:
     return route_item(make_facts(**facts), policy)
+
+
+def _history(days: int = 90, **tallies: tuple[int, int]) -> MatchHistory:
+    """A history of (lines, matched) per counterparty."""
+    return MatchHistory(
+        days=days,
+        tallies={n: MatchTally(lines=t[0], matched=t[1]) for n, t in tallies.items()},
+    )
 
 
 def batch(**overrides: Any) -> ItemFacts:
@@ -360,18 +370,35 @@ def test_priority_bigger_variance_first(small: str, large: str) -> None:
 
 
 def test_priority_is_bounded() -> None:
-    extreme = route(
-        amount="9999999.00",
-        risk_tier=RiskTier.CRITICAL,
-        aging_days=9999,
-        confidence="0",
-        entity_risk_score="1",
-        kind=ItemKind.BATCH,
-        matched_value="1.00",
-        variance="9999999.00",
+    # Every input at its worst, down to a counterparty that never matches: the top.
+    extreme = route_item(
+        make_facts(
+            amount="9999999.00",
+            risk_tier=RiskTier.CRITICAL,
+            aging_days=9999,
+            confidence="0",
+            entity_risk_score="1",
+            kind=ItemKind.BATCH,
+            matched_value="1.00",
+            variance="9999999.00",
+            counterparty="Globex",
+        ),
+        POLICY,
+        history=_history(Globex=(10, 0)),
     )
     assert extreme.priority == MAX_PRIORITY
-    tiny = route(amount="0.00", aging_days=0, confidence="1", risk_tier=RiskTier.LOW)
+    # Every input at its best, down to a counterparty that always matches: the bottom.
+    tiny = route_item(
+        make_facts(
+            amount="0.00",
+            aging_days=0,
+            confidence="1",
+            risk_tier=RiskTier.LOW,
+            counterparty="Globex",
+        ),
+        POLICY,
+        history=_history(Globex=(10, 10)),
+    )
     assert tiny.priority == 0
     # Out of the ranges intake enforces: still a priority, never a negative one (an
     # entity risk score of -9e13 made -9007199254740992, which no audit record holds).
@@ -384,7 +411,100 @@ def test_priority_is_bounded() -> None:
         matched_value="1.00",
         variance="0.00",
     )
-    assert wild.priority == 0
+    # Every input clamped to its floor: all that is left is the neutral match rate.
+    floor = route(amount="0.00", aging_days=0, confidence="1", risk_tier=RiskTier.LOW)
+    assert wild.priority == floor.priority == int(MAX_PRIORITY * Decimal("0.05"))
+
+
+# --- historical match rate ----------------------------------------------------------------
+
+
+def test_a_counterparty_that_seldom_matches_comes_first() -> None:
+    facts = make_facts(counterparty="Globex")
+    seldom = route_item(facts, POLICY, history=_history(Globex=(20, 2)))
+    often = route_item(facts, POLICY, history=_history(Globex=(20, 19)))
+    unknown = route_item(facts, POLICY, history=_history(Initech=(20, 0)))
+    assert seldom.priority > unknown.priority > often.priority
+    # Only the priority moves: the route, team and approvals are the same.
+    assert {(d.route, d.team, d.required_approvals) for d in (seldom, often, unknown)} == {
+        (often.route, often.team, often.required_approvals)
+    }
+
+
+def test_the_rate_weighs_as_the_policy_says() -> None:
+    facts = make_facts(counterparty="Globex")
+    never, always = _history(Globex=(10, 0)), _history(Globex=(10, 10))
+    # Default weight 0.10: the whole range of the rate moves the priority by 10% of 999.
+    spread = (
+        route_item(facts, POLICY, history=never).priority
+        - route_item(facts, POLICY, history=always).priority
+    )
+    assert spread in (99, 100)
+    weights = {"variance": "0.5", "aging": "0.3", "risk_tier": "0.2", "match_rate": "0"}
+    ignored = make_policy(routing={"priority_weights": weights})
+    assert (
+        route_item(facts, ignored, history=never).priority
+        == route_item(facts, ignored, history=always).priority
+    )
+
+
+def test_no_history_is_the_stated_neutral_rate() -> None:
+    facts = make_facts(counterparty="Globex")
+    half = route_item(facts, POLICY, history=_history(Globex=(10, 5)))
+    none = route_item(facts, POLICY)
+    empty = route_item(facts, POLICY, history=_history(Globex=(0, 0)))
+    assert half.priority == none.priority == empty.priority
+    assert none.reasons[-1] == "no match history over 90 days: match rate neutral 50%"
+    assert half.reasons[-1] == "match rate 50% over 90 days, 10 lines"
+    nameless = route_item(make_facts(counterparty=None), POLICY)
+    assert nameless.reasons[-1] == "no counterparty: match rate neutral 50%"
+    assert nameless.priority == none.priority
+
+
+def test_the_reason_shows_the_rate_the_window_and_the_lines() -> None:
+    facts = make_facts(counterparty="Globex")
+    decision = route_item(facts, POLICY, history=_history(30, Globex=(14, 10)))
+    assert "match rate 71% over 30 days, 14 lines" in decision.reasons
+    one = route_item(facts, POLICY, history=_history(Globex=(1, 1)))
+    assert one.reasons[-1] == "match rate 100% over 90 days, 1 line"
+    window = make_policy(matching={"history_days": 30})
+    assert route_item(facts, window).reasons[-1] == (
+        "no match history over 30 days: match rate neutral 50%"
+    )
+
+
+def test_a_policy_without_priority_weights_keeps_its_version_and_the_default_weights() -> None:
+    spelled = make_policy(
+        routing={
+            "priority_weights": {
+                "variance": "0.45",
+                "aging": "0.25",
+                "risk_tier": "0.20",
+                "match_rate": "0.10",
+            }
+        },
+        matching={"history_days": 90},
+    )
+    assert spelled.version == POLICY.version
+    assert make_policy(matching={"history_days": 30}).version != POLICY.version
+    facts = make_facts(counterparty="Globex", aging_days=3, risk_tier=RiskTier.HIGH)
+    assert route_item(facts, spelled) == route_item(facts, POLICY)
+
+
+@pytest.mark.parametrize(
+    ("weights", "why"),
+    [
+        ({"variance": "1.5", "aging": "0", "risk_tier": "0", "match_rate": "-0.5"}, "variance"),
+        ({"match_rate": "-0.1", "variance": "0.55"}, "match_rate"),
+        ({"variance": "0.5"}, "sum to 1, not 1.05"),
+    ],
+)
+def test_priority_weights_are_validated(weights: dict[str, str], why: str) -> None:
+    with pytest.raises(PolicyError) as info:
+        make_policy(routing={"priority_weights": weights})
+    assert any(
+        p.startswith("routing.priority_weights") and why in p for p in info.value.problems
+    ), info.value.problems
 
 
 # --- dual control -----------------------------------------------------------------------

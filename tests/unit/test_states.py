@@ -70,6 +70,7 @@ _STATE_FIELDS: dict[ReviewState, dict[str, Any]] = {
     S.DISPUTED: {"dispute": dispute(), "assignee": "U0BOB"},
     S.DEAD_LETTER: {"ladder_level": 3},
     S.POSTED: {"approvers": ["U0ALICE"], "decided_by": "U0ALICE", "ledger_ref": "JE-1"},
+    S.MATCHED: {"decided_by": "system", "decided_at": T0, "decision_note": "matched by match 7"},
 }
 
 
@@ -115,6 +116,7 @@ def run(action: Action, item: Item, actor: str = ACTOR) -> Transition:
             item, rung=Rung.ESCALATE, skipped=(), reason="48h", now=NOW
         ),
         Action.REMIND_DISPUTE: lambda: states.remind_dispute(item, now=NOW),
+        Action.CLOSE_MATCHED: lambda: states.close_matched(item, match_id=7, run=3, now=NOW),
     }
     return calls[action]()
 
