@@ -65,6 +65,11 @@ from domain.routing import applied_rate, routing_data, to_reporting
 from domain.statements.records import MatchStatus, Statement, StatementLine
 from domain.usecases.amendments import routed_item
 from domain.usecases.intake import Intake
+from domain.usecases.match_notices import (
+    enqueue_check_notice,
+    enqueue_decision_notices,
+    enqueue_run_notices,
+)
 from domain.usecases.posting import posting
 from domain.usecases.rates import load_rates
 from domain.usecases.transaction import (
@@ -143,6 +148,10 @@ class Matching(UseCase):
                 ]
             )
             open_checks = await uow.matches.checks(state=CheckState.OPEN)
+            read = {sid for g in groups.values() for sid in g.statements}
+            await enqueue_run_notices(
+                uow, loaded.policy, read | {m.statement_id for m in live}, now
+            )
             await uow.commit()
         if unmatched_rows:
             intake = Intake(uow=self._tx.uow, policy=self._tx.policy)
@@ -512,6 +521,7 @@ class Matching(UseCase):
         async with self._tx.uow() as uow:
             record = await self._pending(uow, match_id, expected_version)
             done = await self._accept(uow, loaded, record, actor, now)
+            await enqueue_decision_notices(uow, loaded.policy, [done], now)
             await uow.commit()
         return done
 
@@ -531,9 +541,16 @@ class Matching(UseCase):
         return accepted
 
     async def reject(
-        self, match_id: int, *, actor: str, now: datetime, expected_version: int | None = None
+        self,
+        match_id: int,
+        *,
+        actor: str,
+        now: datetime,
+        expected_version: int | None = None,
+        reason: str | None = None,
     ) -> MatchRecord:
-        """A person rejects a pending match: both sides go back to the pool."""
+        """A person rejects a pending match (``reason``: why, audited): both sides go
+        back to the pool."""
         loaded = self._tx.policy()
         async with self._tx.uow() as uow:
             record = await self._pending(uow, match_id, expected_version)
@@ -548,10 +565,12 @@ class Matching(UseCase):
                 now=now,
             )
             await uow.audit.append(
-                [_match_entry("match.rejected", now, loaded.version, rejected, None, actor=actor)]
+                [_match_entry("match.rejected", now, loaded.version, rejected, reason, actor=actor)]
             )
+            done = dataclasses.replace(rejected, version=record.version + 1)
+            await enqueue_decision_notices(uow, loaded.policy, [done], now)
             await uow.commit()
-        return dataclasses.replace(rejected, version=record.version + 1)
+        return done
 
     async def accept_all(self, statement: int, *, actor: str, now: datetime) -> list[MatchRecord]:
         """Accepts every pending match of the statement, refused while any check linked to
@@ -581,6 +600,7 @@ class Matching(UseCase):
                 state=MatchState.PENDING_REVIEW, statement_id=statement, limit=100_000
             )
             done = [await self._accept(uow, loaded, m, actor, now) for m in pending]
+            await enqueue_decision_notices(uow, loaded.policy, done, now)
             await uow.commit()
         return done
 
@@ -618,6 +638,7 @@ class Matching(UseCase):
             )
             if not await uow.matches.resolve_check(resolved):
                 raise StaleItem(f"check {check_id} was resolved by someone else just now")
+            await enqueue_check_notice(uow, loaded.policy, resolved, now)
             await uow.audit.append(
                 [
                     AuditEntry(
