@@ -581,23 +581,30 @@ def match_card_key(match_id: int) -> str:
 
 def match_summary(
     statement: Statement, policy: Policy, now: datetime, *, cause: str
-) -> Notification:
-    """The statement's matching summary: posted by the first row, edited by every later
-    one (one message per statement, so its Resolve and Accept all buttons are never left
-    behind in an older copy; new pending matches still reach the channel as new cards).
+) -> list[Notification]:
+    """The statement's matching summary: one message per statement, posted once and then
+    edited in place (so its Resolve and Accept all buttons are never left behind in an
+    older copy; new pending matches still reach the channel as new cards).
 
-    The edit's key names ``now`` and the cause: changes at one moment coalesce into one
-    edit, and the notifier renders the summary as stored anyway.
+    Always two rows: the post (its key names only the statement, so the outbox skips it
+    once it exists) and an edit of it whose key names ``now`` and the cause (changes at
+    one moment coalesce into one edit). The notifier renders the summary as stored, so
+    the edit right after the first post changes nothing anyone sees.
     """
     assert statement.id is not None
     posted = match_summary_key(statement.id)
-    return Notification(
-        kind=NoticeKind.ALERT,
-        target=policy.channel_for(statement.team),
-        dedupe_key=f"{posted}:{cause}:{now.isoformat()}",
-        payload=MatchSummary(statement_id=statement.id, cause=cause),
-        update_of=posted,
-    )
+    channel = policy.channel_for(statement.team)
+    payload = MatchSummary(statement_id=statement.id, cause=cause)
+    return [
+        Notification(kind=NoticeKind.ALERT, target=channel, dedupe_key=posted, payload=payload),
+        Notification(
+            kind=NoticeKind.ALERT,
+            target=channel,
+            dedupe_key=f"{posted}:{cause}:{now.isoformat()}",
+            payload=payload,
+            update_of=posted,
+        ),
+    ]
 
 
 def match_card(record: MatchRecord, statement: Statement, policy: Policy) -> Notification:
@@ -652,7 +659,7 @@ def for_match_run(
     for statement_id in sorted(touched):
         statement = by_id.get(statement_id)
         if statement is not None:
-            out.append(match_summary(statement, policy, now, cause="run"))
+            out.extend(match_summary(statement, policy, now, cause="run"))
     return out
 
 
@@ -662,5 +669,5 @@ def for_match_decision(
     """A person accepted or rejected matches of ``statement``: each card is rewritten
     with the outcome (no buttons), and the statement's summary is edited."""
     out = [match_card(record, statement, policy) for record in decided]
-    out.append(match_summary(statement, policy, now, cause="decision"))
+    out.extend(match_summary(statement, policy, now, cause="decision"))
     return out

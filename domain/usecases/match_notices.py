@@ -66,4 +66,4 @@ async def enqueue_check_notice(
         return
     statement = await uow.statements.get(check.statement_id, with_lines=False)
     if statement is not None:
-        await uow.outbox.enqueue([match_summary(statement, policy, now, cause="check")], now=now)
+        await uow.outbox.enqueue(match_summary(statement, policy, now, cause="check"), now=now)

@@ -115,9 +115,13 @@ async def test_a_run_queues_one_card_per_pending_match_and_one_summary() -> None
     assert sorted(c.dedupe_key for c in cards) == sorted(match_card_key(m.id or 0) for m in pending)
     assert all(c.update_of is None and c.target == "C0TREASURY" for c in cards)
     summaries = [n for n in queued if isinstance(n.payload, MatchSummary)]
-    assert len(summaries) == 1
-    assert summaries[0].payload == MatchSummary(statement_id=sid, cause="run")
-    assert summaries[0].update_of == match_summary_key(sid)
+    # The post (its key names the statement only) and its edit (which a later change
+    # repeats, while the post is skipped as already queued).
+    assert [(n.dedupe_key, n.update_of) for n in summaries] == [
+        (match_summary_key(sid), None),
+        (f"{match_summary_key(sid)}:run:{NOW.isoformat()}", match_summary_key(sid)),
+    ]
+    assert {n.payload for n in summaries} == {MatchSummary(statement_id=sid, cause="run")}
     # Nothing for the auto-accepted match: nobody needs to look at it.
     assert auto[0].id is not None
     assert match_card_key(auto[0].id) not in {n.dedupe_key for n in queued}
@@ -177,7 +181,10 @@ async def test_resolving_a_check_edits_the_summary() -> None:
         dup.id, Resolution.NOT_DUPLICATE, note="two invoices", actor="U0BOB", now=later
     )
     new = [q.notification for q in factory.store.outbox.values() if q.enqueued_at == later]
-    assert [n.payload for n in new] == [MatchSummary(statement_id=sid, cause="check")]
+    # Only the edit: the post is in the outbox already.
+    assert [(n.payload, n.update_of) for n in new] == [
+        (MatchSummary(statement_id=sid, cause="check"), match_summary_key(sid))
+    ]
 
 
 @pytest.mark.asyncio
@@ -264,13 +271,17 @@ def test_an_auto_accepted_match_gets_no_card_and_a_dissolved_one_an_edit() -> No
     dissolved = _record(id=41, state=MatchState.REJECTED, version=2, held="dissolved: gone")
     out = for_match_run([stmt], [auto, dissolved], checks_opened=[], policy=POLICY.policy, now=NOW)
     keys = [n.dedupe_key for n in out]
-    assert keys == [f"{match_card_key(41)}:v2", f"{match_summary_key(1)}:run:{NOW.isoformat()}"]
+    assert keys == [
+        f"{match_card_key(41)}:v2",
+        match_summary_key(1),
+        f"{match_summary_key(1)}:run:{NOW.isoformat()}",
+    ]
     assert out[0].update_of == match_card_key(41)
 
 
 def test_a_run_that_only_opened_a_check_edits_the_summary() -> None:
     out = for_match_run([_statement()], [], checks_opened=[1], policy=POLICY.policy, now=NOW)
-    assert [n.payload for n in out] == [MatchSummary(statement_id=1, cause="run")]
+    assert [n.payload for n in out] == [MatchSummary(statement_id=1, cause="run")] * 2
     assert for_match_run([_statement()], [], checks_opened=[], policy=POLICY.policy, now=NOW) == []
 
 
@@ -280,12 +291,13 @@ def test_a_decision_on_two_matches_rewrites_both_and_edits_the_summary_once() ->
         _record(id=41, state=MatchState.ACCEPTED, version=2),
     ]
     out = for_match_decision(decided, _statement(), POLICY.policy, NOW)
-    assert [type(n.payload) for n in out] == [MatchCard, MatchCard, MatchSummary]
-    assert {n.update_of for n in out} == {
+    assert [type(n.payload) for n in out] == [MatchCard, MatchCard, MatchSummary, MatchSummary]
+    assert [n.update_of for n in out] == [
         match_card_key(40),
         match_card_key(41),
+        None,
         match_summary_key(1),
-    }
+    ]
 
 
 # --- block builders ---------------------------------------------------------------------------
