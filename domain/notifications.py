@@ -559,11 +559,17 @@ def for_statement(
         )
     )
     if entered_or_left:
-        team = policy.team(after.team)
-        users: list[str | None] = [*(team.reviewers if team else []), *(team.leads if team else [])]
-        users += list(policy.compliance.officers)
-        out.extend(home_refreshes(users, now))
+        out.extend(team_home_refreshes(after.team, policy, now))
     return out
+
+
+def team_home_refreshes(team_name: str, policy: Policy, now: datetime) -> list[Notification]:
+    """App Home refreshes of a team's reviewers and leads and of compliance officers
+    (whose dashboards count what waits for the team)."""
+    team = policy.team(team_name)
+    users: list[str | None] = [*(team.reviewers if team else []), *(team.leads if team else [])]
+    users += list(policy.compliance.officers)
+    return home_refreshes(users, now)
 
 
 # --- matching (Stage 2) ----------------------------------------------------------------------
@@ -641,8 +647,9 @@ def for_match_run(
     ``changed``: the matches the run wrote (found, re-scored, dissolved). A card for
     each one a person must look at (pending review) and an edit of the card of each
     pending one the run dissolved; a summary (first post or edit) for each statement the
-    run changed: a match written, or a check opened (``checks_opened``: statement ids).
-    A run that changed nothing sends nothing.
+    run changed: a match written, or a check opened (``checks_opened``: statement ids),
+    with App Home refreshes of the team (its dashboard counts the matches waiting). A run
+    that changed nothing sends nothing.
     """
     by_id = {s.id: s for s in statements}
     out: list[Notification] = []
@@ -660,6 +667,7 @@ def for_match_run(
         statement = by_id.get(statement_id)
         if statement is not None:
             out.extend(match_summary(statement, policy, now, cause="run"))
+            out.extend(team_home_refreshes(statement.team, policy, now))
     return out
 
 
@@ -667,7 +675,9 @@ def for_match_decision(
     decided: Sequence[MatchRecord], statement: Statement, policy: Policy, now: datetime
 ) -> list[Notification]:
     """A person accepted or rejected matches of ``statement``: each card is rewritten
-    with the outcome (no buttons), and the statement's summary is edited."""
+    with the outcome (no buttons), the statement's summary is edited, and the team's App
+    Homes refresh."""
     out = [match_card(record, statement, policy) for record in decided]
     out.extend(match_summary(statement, policy, now, cause="decision"))
+    out.extend(team_home_refreshes(statement.team, policy, now))
     return out

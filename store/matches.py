@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -22,7 +22,7 @@ from domain.matching.stored import (
     Resolution,
     highest,
 )
-from store.tables import items, match_checks, match_sides, matches
+from store.tables import items, match_checks, match_sides, matches, statements
 
 
 def _match_values(record: MatchRecord) -> dict[str, Any]:
@@ -158,6 +158,16 @@ class SqlMatchRepository:
             for side in found.mappings():
                 sides[int(side["match_id"])].append(side)
         return [_record(r, sides[int(r["id"])]) for r in rows]
+
+    async def count_pending(self, *, teams: Sequence[str] | None = None) -> int:
+        query = (
+            select(func.count())
+            .select_from(matches.join(statements, statements.c.id == matches.c.statement_id))
+            .where(matches.c.state == MatchState.PENDING_REVIEW.value)
+        )
+        if teams is not None:
+            query = query.where(statements.c.team.in_(list(teams)))
+        return int((await self._conn.execute(query)).scalar_one())
 
     async def counterparty_risk(self, names: Sequence[str]) -> dict[str, RiskTier]:
         wanted = sorted(set(names))

@@ -10,6 +10,7 @@ entries exist only for accepted matches.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import date
@@ -302,3 +303,22 @@ async def test_matches_command_lists_and_accept_all_command_refuses_an_auditor(
     assert len(await _matches(desk, MatchState.PENDING_REVIEW)) == 2
     refusals = await _refusals(desk, AUDITOR)
     assert [r["data"]["action"] for r in refusals] == ["match_accept_all"]
+
+    # A double click on Accept accepts once, posts one journal entry, edits the card once
+    # with the outcome; the second click is told the card is stale.
+    target = (await _matches(desk, MatchState.PENDING_REVIEW))[0]
+    card = await _wait_message(desk, f"match.{target.id}.", "Accept")
+    before = await _journal_count(desk)
+    await asyncio.gather(
+        desk.slack.click("U0BOB", "Accept", channel=TREASURY, ts=card.ts),
+        desk.slack.click("U0BOB", "Accept", channel=TREASURY, ts=card.ts),
+    )
+    await wait_said(desk, "U0BOB", f"M-{target.id} accepted", "changed since you opened it")
+    await _wait_message(desk, f"match.{target.id}.", "Accepted", "<@U0BOB>")
+    await messages_idle(desk, kinds=("alert",))
+    assert await _journal_count(desk) == before + 1
+    assert len(_with_prefix(desk, f"match.{target.id}.")) == 1
+    updates = [
+        c for c in desk.slack.calls_to("chat.update") if c.ok and c.params.get("ts") == card.ts
+    ]
+    assert len(updates) == 1

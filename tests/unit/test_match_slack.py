@@ -25,7 +25,7 @@ from domain.notifications import (
 )
 from domain.permissions import OPERATOR, Person
 from domain.statements.records import MatchStatus, Stage1Status, StatementLine
-from domain.templates import MatchCard, MatchSummary
+from domain.templates import MatchCard, MatchSummary, NoticeKind
 from domain.usecases import UseCases
 from domain.usecases.match_review import MatchOverview, MatchView
 from domain.usecases.transaction import REFUSED
@@ -226,6 +226,17 @@ async def test_the_overview_counts_the_bands_and_lists_open_checks() -> None:
     assert any(c.kind is CheckKind.DUPLICATE_BANK for c in overview.open_checks)
 
 
+@pytest.mark.asyncio
+async def test_app_home_counts_the_matches_waiting_for_the_viewers_teams() -> None:
+    uc, _, _ = await _setup()
+    before = await uc.queries.dashboard(user="U0ALICE", now=NOW)
+    assert before.matches_awaiting == 0
+    await uc.matching.run(now=NOW)
+    treasury = await uc.queries.dashboard(user="U0ALICE", now=NOW)
+    other = await uc.queries.dashboard(user="U0DAN", now=NOW)
+    assert (treasury.matches_awaiting, other.matches_awaiting) == (2, 0)
+
+
 # --- the rules, pure --------------------------------------------------------------------------
 
 
@@ -270,7 +281,10 @@ def test_an_auto_accepted_match_gets_no_card_and_a_dissolved_one_an_edit() -> No
     auto = _record(state=MatchState.AUTO_ACCEPTED)
     dissolved = _record(id=41, state=MatchState.REJECTED, version=2, held="dissolved: gone")
     out = for_match_run([stmt], [auto, dissolved], checks_opened=[], policy=POLICY.policy, now=NOW)
-    keys = [n.dedupe_key for n in out]
+    keys = [n.dedupe_key for n in out if n.kind is NoticeKind.ALERT]
+    # The team's App Homes count the matches waiting: they refresh.
+    homes = {n.target for n in out if n.kind is NoticeKind.HOME}
+    assert homes == {"U0ALICE", "U0BOB", "U0CAROL", "U0LEAD", "U0AUDIT"}
     assert keys == [
         f"{match_card_key(41)}:v2",
         match_summary_key(1),
@@ -281,7 +295,8 @@ def test_an_auto_accepted_match_gets_no_card_and_a_dissolved_one_an_edit() -> No
 
 def test_a_run_that_only_opened_a_check_edits_the_summary() -> None:
     out = for_match_run([_statement()], [], checks_opened=[1], policy=POLICY.policy, now=NOW)
-    assert [n.payload for n in out] == [MatchSummary(statement_id=1, cause="run")] * 2
+    alerts = [n.payload for n in out if n.kind is NoticeKind.ALERT]
+    assert alerts == [MatchSummary(statement_id=1, cause="run")] * 2
     assert for_match_run([_statement()], [], checks_opened=[], policy=POLICY.policy, now=NOW) == []
 
 
@@ -290,7 +305,11 @@ def test_a_decision_on_two_matches_rewrites_both_and_edits_the_summary_once() ->
         _record(state=MatchState.ACCEPTED, version=2),
         _record(id=41, state=MatchState.ACCEPTED, version=2),
     ]
-    out = for_match_decision(decided, _statement(), POLICY.policy, NOW)
+    out = [
+        n
+        for n in for_match_decision(decided, _statement(), POLICY.policy, NOW)
+        if n.kind is NoticeKind.ALERT
+    ]
     assert [type(n.payload) for n in out] == [MatchCard, MatchCard, MatchSummary, MatchSummary]
     assert [n.update_of for n in out] == [
         match_card_key(40),

@@ -1,0 +1,31 @@
+"""App Home's count of matches waiting for a person, on the fake, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.matching.records import Band
+from domain.matching.stored import MatchState
+from tests.integration.test_match_repository_contract import _match, _statement
+from tests.integration.test_repository_contract import Store, store
+
+__all__ = ["store"]
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_pending_matches_are_counted_by_the_team_of_their_statement(store: Store) -> None:
+    sid = await _statement(store)
+    async with store.uows() as uow:
+        team = (await uow.statements.get(sid, with_lines=False)).team  # type: ignore[union-attr]
+        await uow.matches.add(_match(sid))
+        await uow.matches.add(_match(sid, key="m:2"))
+        await uow.matches.add(
+            _match(sid, key="m:3", band=Band.AUTO_ACCEPTED, state=MatchState.AUTO_ACCEPTED)
+        )
+        await uow.commit()
+    async with store.uows(read_only=True) as uow:
+        assert await uow.matches.count_pending() == 2
+        assert await uow.matches.count_pending(teams=[team]) == 2
+        assert await uow.matches.count_pending(teams=["nobody"]) == 0
+        assert await uow.matches.count_pending(teams=[]) == 0
