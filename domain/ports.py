@@ -287,6 +287,11 @@ class MatchRepository(Protocol):
         """Matches by id, filtered."""
         ...
 
+    async def changed_since(self, *, statement_id: int, since: datetime) -> list[MatchRecord]:
+        """The matches of a statement written at or after ``since`` (what a run just
+        did), by id."""
+        ...
+
     async def count_pending(self, *, teams: Sequence[str] | None = None) -> int:
         """How many matches wait in ``pending_review`` whose statement is of ``teams``
         (None: of any team), for App Home."""

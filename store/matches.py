@@ -4,6 +4,7 @@ connection (see :class:`domain.ports.MatchRepository`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
@@ -158,6 +159,13 @@ class SqlMatchRepository:
             for side in found.mappings():
                 sides[int(side["match_id"])].append(side)
         return [_record(r, sides[int(r["id"])]) for r in rows]
+
+    async def changed_since(self, *, statement_id: int, since: datetime) -> list[MatchRecord]:
+        return await self._load(
+            select(matches)
+            .where(matches.c.statement_id == statement_id, matches.c.updated_at >= since)
+            .order_by(matches.c.id)
+        )
 
     async def count_pending(self, *, teams: Sequence[str] | None = None) -> int:
         query = (

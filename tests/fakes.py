@@ -1136,6 +1136,14 @@ class InMemoryMatchRepository:
         ]
         return out[:limit]
 
+    async def changed_since(self, *, statement_id: int, since: datetime) -> list[MatchRecord]:
+        await asyncio.sleep(0)
+        return [
+            m
+            for _, m in sorted(self._matches().items())
+            if m.statement_id == statement_id and m.updated_at >= since
+        ]
+
     async def count_pending(self, *, teams: Sequence[str] | None = None) -> int:
         await asyncio.sleep(0)
         heads = {**self._uow.store.statements, **self._uow.staged_statements}

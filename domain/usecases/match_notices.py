@@ -17,9 +17,6 @@ from domain.policy import Policy
 from domain.ports import UnitOfWork
 from domain.statements.records import Statement
 
-#: How many matches of a statement a run's notices read at most.
-_MANY = 100_000
-
 
 async def enqueue_run_notices(
     uow: UnitOfWork, policy: Policy, statement_ids: Iterable[int], now: datetime
@@ -35,8 +32,7 @@ async def enqueue_run_notices(
         if statement is None:
             continue
         statements.append(statement)
-        records = await uow.matches.query(statement_id=statement_id, limit=_MANY)
-        changed.extend(r for r in records if r.updated_at >= now)
+        changed.extend(await uow.matches.changed_since(statement_id=statement_id, since=now))
         checks = await uow.matches.checks(statement_id=statement_id)
         if any(c.created_at >= now for c in checks):
             opened.append(statement_id)
