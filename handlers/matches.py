@@ -19,7 +19,7 @@ from slack_bolt.async_app import AsyncApp
 
 from domain.errors import DomainError, InvalidCommand
 from domain.items import parse_ascii_number
-from domain.matching.stored import RESOLUTIONS, Resolution
+from domain.matching.stored import RESOLUTIONS, MatchState, Resolution
 from domain.permissions import Person
 from domain.statements.records import format_statement_id
 from handlers.blocks.matches import (
@@ -205,6 +205,12 @@ async def _accept(ctx: Ctx) -> None:
     done = await ctx.deps.usecases.match_review.accept(
         match_id, actor=action.user.id, now=ctx.deps.clock.now(), expected_version=version
     )
+    if done.state is MatchState.PENDING_REVIEW:
+        await ctx.reply(
+            f":busts_in_silhouette: First approval of {match_label(done)} recorded; under dual "
+            "control a second, different person accepts it."
+        )
+        return
     await ctx.reply(f":white_check_mark: {match_label(done)} accepted; its journal entry is made.")
 
 
@@ -248,13 +254,23 @@ async def accept_all(ctx: Ctx, statement_id: int) -> None:
         statement_id, actor=ctx.user, now=ctx.deps.clock.now()
     )
     name = format_statement_id(statement_id)
+    accepted = [m for m in done if m.state is MatchState.ACCEPTED]
+    first = [m for m in done if m.state is MatchState.PENDING_REVIEW]
     if not done:
-        await ctx.reply(f"No matches of {name} are waiting for review; nothing was changed.")
+        await ctx.reply(
+            f"No matches of {name} are waiting for your acceptance; nothing was changed."
+        )
         return
-    await ctx.reply(
-        f":white_check_mark: {len(done)} matches of {name} accepted; their journal entries "
-        "are made."
+    text = (
+        f":white_check_mark: {len(accepted)} matches of {name} accepted; their journal "
+        "entries are made."
     )
+    if first:
+        text += (
+            f" {len(first)} need a second, different approver (dual control): your first "
+            f"approval is recorded on {', '.join(match_label(m) for m in first)}."
+        )
+    await ctx.reply(text)
 
 
 # --- forms ------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ def _match_values(record: MatchRecord) -> dict[str, Any]:
         "decided_by": record.decided_by,
         "decided_at": record.decided_at,
         "updated_at": record.updated_at,
+        "first_approval": record.first_approval,
     }
 
 
@@ -292,4 +293,5 @@ def _record(row: RowMapping, sides: Sequence[RowMapping]) -> MatchRecord:
         version=int(row["version"]),
         decided_by=row["decided_by"],
         decided_at=row["decided_at"],
+        first_approval=row["first_approval"],
     )

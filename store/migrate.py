@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 #: The newest migration in ``store/migrations/versions`` (bump it with each new one).
-HEAD: Final = "0012"
+HEAD: Final = "0013"
 
 
 def alembic_config() -> Config:

@@ -484,6 +484,8 @@ matches = Table(
     Column("decided_at", UtcDateTime),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    #: Who gave the first of two approvals a match under dual control needs (0013).
+    Column("first_approval", String(100)),
     Index(None, "state", "band"),
 )
 

@@ -86,6 +86,9 @@ class MatchRecord:
     version: int = 1
     decided_by: str | None = None
     decided_at: datetime | None = None
+    #: Under dual control: who gave the first of the two approvals (a second, different
+    #: person accepts). A re-scored match starts again without it.
+    first_approval: str | None = None
 
     def as_match(self) -> Match:
         """The matcher's view of this record (for a re-run)."""

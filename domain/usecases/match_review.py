@@ -13,11 +13,14 @@ transaction of the change that causes them.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from domain.errors import DomainError, ItemNotFound, NotAuthorized, NotVisible
+from domain.audit.records import AuditEntry
+from domain.errors import DomainError, ItemNotFound, NotAuthorized, NotVisible, StaleItem
 from domain.gl import StoredLedgerEntry
 from domain.matching.stored import CheckRecord, CheckState, MatchRecord, MatchState, Resolution
 from domain.permissions import (
@@ -29,7 +32,9 @@ from domain.permissions import (
     visible_teams,
 )
 from domain.ports import UnitOfWork
+from domain.routing import dual_control_required, to_reporting
 from domain.statements.records import MatchStatus, Statement, StatementLine, format_statement_id
+from domain.usecases.match_notices import enqueue_decision_notices
 from domain.usecases.matching import Matching, RunSummary
 from domain.usecases.transaction import UseCase, refusal_entry
 
@@ -225,12 +230,92 @@ class MatchReview(UseCase):
         )
         await self._tx.refused(refusal, entry)
 
+    async def _dual(self, uow: UnitOfWork, record: MatchRecord) -> bool:
+        """Whether the match needs two distinct approvers: its bank side's total in the
+        reporting currency reaches ``dual_control.amount`` (the one rule items follow;
+        a match of unknown size needs two)."""
+        loaded = self._tx.policy()
+        total = Decimal(0)
+        currency: str | None = None
+        for statement_id, number in record.bank_lines:
+            head = await uow.statements.get(statement_id, with_lines=False)
+            if head is None:
+                continue
+            currency = head.currency
+            line = await uow.statements.line(statement_id, head.currency, number)
+            if line is not None:
+                total += line.amount
+        if currency is None:
+            return True
+        return dual_control_required(to_reporting(abs(total), currency, loaded), loaded)
+
+    async def _first_approval(
+        self, match_id: int, *, actor: str, now: datetime, expected_version: int | None
+    ) -> MatchRecord | None:
+        """Records the first of the two approvals a dual-control match needs, and returns
+        the match (still pending); None when the accept is Matching's to take (no dual
+        control, a first approval from someone else, or a state or version it refuses).
+
+        Raises:
+            NotAuthorized: the actor gave the first approval: a different person accepts.
+            StaleItem: the match changed meanwhile.
+        """
+        loaded = self._tx.policy()
+        async with self._tx.uow() as uow:
+            record = await uow.matches.get(match_id)
+            if (
+                record is None
+                or record.state is not MatchState.PENDING_REVIEW
+                or (expected_version is not None and record.version != expected_version)
+                or not await self._dual(uow, record)
+            ):
+                return None
+            if record.first_approval == actor:
+                raise NotAuthorized(
+                    f"you gave M-{match_id} its first approval; under dual control a "
+                    "second, different person accepts it"
+                )
+            if record.first_approval is not None:
+                return None
+            first = dataclasses.replace(record, first_approval=actor, updated_at=now)
+            if not await uow.matches.update(first, expected_version=record.version):
+                raise StaleItem(f"M-{match_id} changed at the same moment; look again")
+            first = dataclasses.replace(first, version=record.version + 1)
+            await uow.audit.append(
+                [
+                    AuditEntry(
+                        time=now,
+                        event="match.first_approval",
+                        actor=actor,
+                        policy_version=loaded.version,
+                        data={
+                            "match": match_id,
+                            "statement": record.statement_id,
+                            "score": record.score,
+                            "required_approvals": 2,
+                        },
+                    )
+                ]
+            )
+            await enqueue_decision_notices(uow, loaded.policy, [first], now)
+            await uow.commit()
+        return first
+
     async def accept(
         self, match_id: int, *, actor: str, now: datetime, expected_version: int | None
     ) -> MatchRecord:
-        """A person accepts a pending match (the version they saw); refusals audited."""
+        """A person accepts a pending match (the version they saw); refusals audited.
+
+        Under dual control the first accept records a first approval (the match stays
+        pending, returned as such); a second, different person's accept accepts it.
+        """
         try:
             await self._check_person(actor, await self._statement_of(match_id, actor))
+            first = await self._first_approval(
+                match_id, actor=actor, now=now, expected_version=expected_version
+            )
+            if first is not None:
+                return first
             return await self._matching.accept(
                 match_id, actor=actor, now=now, expected_version=expected_version
             )
@@ -258,10 +343,42 @@ class MatchReview(UseCase):
     async def accept_all(
         self, statement_id: int, *, actor: str, now: datetime
     ) -> list[MatchRecord]:
-        """Accepts every pending match of a statement (refused while a check is open)."""
+        """Accepts every pending match of a statement, refused while a check linked to it
+        is open (the refusal lists them). Dual control applies per match: one that needs
+        two approvers gets this person's first approval (returned still pending), or is
+        accepted when someone else gave the first; one this person approved first is
+        left for someone else (not returned).
+        """
         try:
             await self._check_person(actor, statement_id)
-            return await self._matching.accept_all(statement_id, actor=actor, now=now)
+            async with self._tx.uow(read_only=True) as uow:
+                pending = await uow.matches.query(
+                    state=MatchState.PENDING_REVIEW, statement_id=statement_id, limit=_MANY
+                )
+                dual = {m.id for m in pending if await self._dual(uow, m)}
+                blocking = await uow.matches.checks(
+                    state=CheckState.OPEN, statement_id=statement_id
+                )
+            if not dual or blocking:
+                # One transaction, gated by the checks (and refused, listing them).
+                return await self._matching.accept_all(statement_id, actor=actor, now=now)
+            done: list[MatchRecord] = []
+            for record in pending:
+                assert record.id is not None
+                if record.id in dual and record.first_approval == actor:
+                    continue  # a second, different person accepts it
+                first = None
+                if record.id in dual:
+                    first = await self._first_approval(
+                        record.id, actor=actor, now=now, expected_version=record.version
+                    )
+                done.append(
+                    first
+                    or await self._matching.accept(
+                        record.id, actor=actor, now=now, expected_version=record.version
+                    )
+                )
+            return done
         except DomainError as refusal:
             await self._refused(
                 refusal, action="match_accept_all", actor=actor, now=now, statement=statement_id

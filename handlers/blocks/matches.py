@@ -155,11 +155,18 @@ def _status_text(record: MatchRecord, policy: Policy) -> str:
     tz = timezone_of(policy)
     if record.state is MatchState.PENDING_REVIEW:
         if record.held:
-            return (
+            text = (
                 f":raised_hand: Scored in the auto-accept band but *held for a person* by "
                 f"the routing guard: {escape(record.held)}"
             )
-        return ":hourglass_flowing_sand: *Pending review* (score 60-84): accept or reject."
+        else:
+            text = ":hourglass_flowing_sand: *Pending review* (score 60-84): accept or reject."
+        if record.first_approval:
+            text += (
+                f"\n:busts_in_silhouette: First approval by {mention(record.first_approval)}; "
+                "under dual control a second, different person accepts."
+            )
+        return text
     when = slack_date(record.decided_at, tz) if record.decided_at else "earlier"
     if record.state is MatchState.REJECTED and record.held and record.held.startswith("dissolved"):
         return f":wastebasket: *Dissolved* by a later run {when}: {escape(record.held)}"

@@ -226,6 +226,61 @@ async def test_the_overview_counts_the_bands_and_lists_open_checks() -> None:
     assert any(c.kind is CheckKind.DUPLICATE_BANK for c in overview.open_checks)
 
 
+async def _material(uc: UseCases) -> MatchRecord:
+    pending = await uc.matching.matches(state=MatchState.PENDING_REVIEW)
+    return next(m for m in pending if m.held is not None)  # 20,000.00 EUR: dual control
+
+
+@pytest.mark.asyncio
+async def test_dual_control_needs_two_different_people_to_accept_a_match() -> None:
+    uc, factory, _ = await _setup()
+    await uc.matching.run(now=NOW)
+    material = await _material(uc)
+    assert material.id is not None
+    journal = len(factory.store.journal)
+    first = await uc.match_review.accept(
+        material.id, actor="U0ALICE", now=NOW, expected_version=material.version
+    )
+    assert (first.state, first.first_approval) == (MatchState.PENDING_REVIEW, "U0ALICE")
+    assert len(factory.store.journal) == journal  # nothing posted on a first approval
+    assert "match.first_approval" in [a.event for a in factory.store.audit]
+    card = factory.store.outbox[f"{match_card_key(material.id)}:v{first.version}"]
+    assert card.notification.update_of == match_card_key(material.id)
+    with pytest.raises(NotAuthorized, match="second, different person"):
+        await uc.match_review.accept(
+            material.id, actor="U0ALICE", now=NOW, expected_version=first.version
+        )
+    again = [m for m in factory.store.matches.values() if m.id == material.id]
+    assert [(m.state, m.version) for m in again] == [(MatchState.PENDING_REVIEW, first.version)]
+    done = await uc.match_review.accept(
+        material.id, actor="U0BOB", now=NOW, expected_version=first.version
+    )
+    assert done.state is MatchState.ACCEPTED and done.decided_by == "U0BOB"
+    assert done.first_approval == "U0ALICE"
+    assert len(factory.store.journal) == journal + 1
+
+
+@pytest.mark.asyncio
+async def test_accept_all_gives_a_first_approval_where_dual_control_applies() -> None:
+    uc, factory, sid = await _setup()
+    await uc.matching.run(now=NOW)
+    for check in await uc.matching.checks(state=CheckState.OPEN):
+        assert check.id is not None
+        await uc.match_review.resolve_check(
+            check.id, Resolution.EXPLAINED, note="seen", actor="U0LEAD", now=NOW
+        )
+    journal = len(factory.store.journal)
+    done = await uc.match_review.accept_all(sid, actor="U0ALICE", now=NOW)
+    assert sorted(m.state.value for m in done) == ["accepted", "pending_review"]
+    assert len(factory.store.journal) == journal + 1
+    # Alice again: her first approval stays hers; nothing is accepted.
+    assert await uc.match_review.accept_all(sid, actor="U0ALICE", now=NOW) == []
+    last = await uc.match_review.accept_all(sid, actor="U0BOB", now=NOW)
+    assert [(m.state, m.first_approval) for m in last] == [(MatchState.ACCEPTED, "U0ALICE")]
+    assert len(factory.store.journal) == journal + 2
+    assert await uc.matching.matches(state=MatchState.PENDING_REVIEW) == []
+
+
 @pytest.mark.asyncio
 async def test_app_home_counts_the_matches_waiting_for_the_viewers_teams() -> None:
     uc, _, _ = await _setup()
@@ -389,10 +444,16 @@ def test_a_pending_card_shows_both_sides_the_score_the_differences_and_two_butto
             assert len(block["text"]["text"]) <= HEADER_TEXT_CHARS
 
 
-def test_a_held_card_says_which_gate_held_it() -> None:
+def test_a_held_card_says_which_gate_held_it_and_who_approved_first() -> None:
     held = _record(score=100, held="materiality: 20000.00 EUR is 21600.00 USD")
     text = "\n".join(_texts(match_card(_view(held), policy=POLICY.policy, now=NOW).payload()))
     assert "held for a person" in text and "materiality" in text
+    assert "First approval" not in text
+    first = dataclasses.replace(held, first_approval="U0ALICE", version=2)
+    payload = match_card(_view(first), policy=POLICY.policy, now=NOW).payload()
+    assert "First approval by <@U0ALICE>" in "\n".join(_texts(payload))
+    buttons = [e for b in payload["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert {e["value"] for e in buttons} == {"40:2"}  # the version after the first approval
 
 
 def test_a_decided_card_says_who_and_when_and_has_no_buttons() -> None:
