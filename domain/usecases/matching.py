@@ -148,10 +148,12 @@ class Matching(UseCase):
                 ]
             )
             open_checks = await uow.matches.checks(state=CheckState.OPEN)
-            read = {sid for g in groups.values() for sid in g.statements}
-            await enqueue_run_notices(
-                uow, loaded.policy, read | {m.statement_id for m in live}, now
-            )
+            # The statements read, and (a full run) those whose pending matches it may
+            # have dissolved: their summaries and cards.
+            told = {sid for g in groups.values() for sid in g.statements}
+            if statement is None:
+                told |= {m.statement_id for m in live if m.state is MatchState.PENDING_REVIEW}
+            await enqueue_run_notices(uow, loaded.policy, told, now)
             await uow.commit()
         if unmatched_rows:
             intake = Intake(uow=self._tx.uow, policy=self._tx.policy)
