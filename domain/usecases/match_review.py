@@ -200,8 +200,13 @@ class MatchReview(UseCase):
 
     # -- decisions --
 
-    async def _check_person(self, actor: str, statement_id: int) -> None:
-        """An auditor is read-only; only reviewers and leads of the statement's team act."""
+    async def _check_person(self, actor: str, statement_id: int, *, accepting: bool) -> None:
+        """An auditor is read-only; only reviewers and leads of the statement's team act.
+
+        Maker-checker (``accepting``), as in Stage 1 when the policy asks for it
+        (``statements.edit_needs_other_approver``): who edited the statement's lines may
+        not also accept the matches made of them; someone else does.
+        """
         policy = self._tx.policy().policy
         check_not_read_only(policy, actor)
         async with self._tx.uow(read_only=True) as uow:
@@ -211,6 +216,12 @@ class MatchReview(UseCase):
             raise NotAuthorized(
                 f"only reviewers and leads of team {statement.team} may decide on the "
                 f"matches of {statement.human_id}"
+            )
+        edited = any(e.actor == actor for e in statement.edits)
+        if accepting and edited and policy.statements.edit_needs_other_approver:
+            raise NotAuthorized(
+                f"you edited {statement.human_id} in Stage 1: someone else accepts the "
+                "matches made of its lines (maker-checker)"
             )
 
     async def _statement_of(self, match_id: int, actor: str) -> int:
@@ -310,7 +321,8 @@ class MatchReview(UseCase):
         pending, returned as such); a second, different person's accept accepts it.
         """
         try:
-            await self._check_person(actor, await self._statement_of(match_id, actor))
+            statement_id = await self._statement_of(match_id, actor)
+            await self._check_person(actor, statement_id, accepting=True)
             first = await self._first_approval(
                 match_id, actor=actor, now=now, expected_version=expected_version
             )
@@ -330,7 +342,8 @@ class MatchReview(UseCase):
     ) -> MatchRecord:
         """A person rejects a pending match with a reason: both sides go back to the pool."""
         try:
-            await self._check_person(actor, await self._statement_of(match_id, actor))
+            statement_id = await self._statement_of(match_id, actor)
+            await self._check_person(actor, statement_id, accepting=False)
             return await self._matching.reject(
                 match_id, actor=actor, now=now, expected_version=expected_version, reason=reason
             )
@@ -350,7 +363,7 @@ class MatchReview(UseCase):
         left for someone else (not returned).
         """
         try:
-            await self._check_person(actor, statement_id)
+            await self._check_person(actor, statement_id, accepting=True)
             async with self._tx.uow(read_only=True) as uow:
                 pending = await uow.matches.query(
                     state=MatchState.PENDING_REVIEW, statement_id=statement_id, limit=_MANY
@@ -395,7 +408,7 @@ class MatchReview(UseCase):
             if check is None or check.statement_id is None:
                 check_not_read_only(self._tx.policy().policy, actor)
                 raise ItemNotFound(f"there is no check {check_id}")
-            await self._check_person(actor, check.statement_id)
+            await self._check_person(actor, check.statement_id, accepting=False)
             return await self._matching.resolve_check(
                 check_id, resolution, note=note, actor=actor, now=now
             )

@@ -24,7 +24,13 @@ from domain.notifications import (
     match_summary_key,
 )
 from domain.permissions import OPERATOR, Person
-from domain.statements.records import MatchStatus, Stage1Status, StatementLine
+from domain.statements.records import (
+    EditKind,
+    LineEdit,
+    MatchStatus,
+    Stage1Status,
+    StatementLine,
+)
 from domain.templates import MatchCard, MatchSummary, NoticeKind
 from domain.usecases import UseCases
 from domain.usecases.match_review import MatchOverview, MatchView
@@ -279,6 +285,60 @@ async def test_accept_all_gives_a_first_approval_where_dual_control_applies() ->
     assert [(m.state, m.first_approval) for m in last] == [(MatchState.ACCEPTED, "U0ALICE")]
     assert len(factory.store.journal) == journal + 2
     assert await uc.matching.matches(state=MatchState.PENDING_REVIEW) == []
+
+
+@pytest.mark.asyncio
+async def test_who_edited_the_statement_may_not_accept_its_matches_when_the_policy_says_so() -> (
+    None
+):
+    loaded = make_policy(
+        compliance={"auditors": ["U0AUDITOR"]},
+        **statement_policy_overrides(edit_needs_other_approver=True),
+    )
+    uc, factory, sid = await _setup()
+    uc = UseCases.over(uow=factory, policy=lambda: loaded)
+    async with factory() as uow:
+        head = await uow.statements.get(sid)
+        assert head is not None
+        edit = LineEdit(
+            kind=EditKind.CORRECT,
+            line=2,
+            field="reference",
+            old="PAYMNT",
+            new="PAYMENT",
+            actor="U0ALICE",
+            at=T0,
+        )
+        assert await uow.statements.update(
+            dataclasses.replace(head, edits=(edit,)), expected_version=head.version
+        )
+        await uow.commit()
+    await uc.matching.run(now=NOW)
+    pending = (await uc.matching.matches(state=MatchState.PENDING_REVIEW))[0]
+    assert pending.id is not None
+    with pytest.raises(NotAuthorized, match="maker-checker"):
+        await uc.match_review.accept(
+            pending.id, actor="U0ALICE", now=NOW, expected_version=pending.version
+        )
+    refused = [a for a in factory.store.audit if a.event == REFUSED]
+    assert refused and refused[-1].actor == "U0ALICE"
+    # Someone else may; and the editor may still reject (a rejection posts nothing).
+    done = await uc.match_review.accept(
+        pending.id, actor="U0BOB", now=NOW, expected_version=pending.version
+    )
+    assert done.state in (MatchState.ACCEPTED, MatchState.PENDING_REVIEW)
+    assert done.decided_by == "U0BOB" or done.first_approval == "U0BOB"
+    # Without the policy's rule, the editor accepts like anyone else.
+    off = make_policy(**statement_policy_overrides(edit_needs_other_approver=False))
+    plain = UseCases.over(uow=factory, policy=lambda: off)
+    other = next(
+        m for m in await uc.matching.matches(state=MatchState.PENDING_REVIEW) if m.id != done.id
+    )
+    assert other.id is not None
+    kept = await plain.match_review.accept(
+        other.id, actor="U0ALICE", now=NOW, expected_version=other.version
+    )
+    assert "U0ALICE" in (kept.decided_by, kept.first_approval)
 
 
 @pytest.mark.asyncio
