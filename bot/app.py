@@ -47,11 +47,12 @@ from bot.observability import (
 from bot.redaction import install_log_redaction, redact
 from bot.settings import Settings
 from bot.setup import desk_files
-from handlers import actions, commands, digests, events, statements, views
+from handlers import actions, commands, digests, events, matches, statements, views
 from handlers.context import Deps, InFlight
 from handlers.notifier import SlackNotifier
 from scheduler.jobs import Jobs
 from scheduler.ledger_relay import LedgerRelay
+from scheduler.matching import MatchTrigger
 from scheduler.relay import OutboxRelay
 from scheduler.setup import build_scheduler
 from scheduler.stopping import Interrupted, until
@@ -162,6 +163,7 @@ def create_app(*, client: AsyncWebClient, deps: Deps) -> AsyncApp:
     events.register(app, deps)
     digests.register(app, deps)
     statements.register(app, deps)
+    matches.register(app, deps)
     return app
 
 
@@ -186,6 +188,8 @@ class Server:
     handler: AsyncSocketModeHandler | None = None
     scheduler: AsyncIOScheduler | None = None
     jobs: Jobs | None = None
+    #: Runs matching after each Stage 1 approval (in the background) and periodically.
+    matcher: MatchTrigger | None = None
     http: aiohttp.ClientSession | None = None
     refresh_task: asyncio.Task[int] | None = None
     seal_task: asyncio.Task[None] | None = None
@@ -226,6 +230,7 @@ class Server:
             abort=self.abort,
         )
         settings = self.container.settings
+        self.matcher = MatchTrigger(usecases=self.container.usecases, clock=self.container.clock)
         self.jobs = Jobs(
             usecases=self.container.usecases,
             clock=self.container.clock,
@@ -234,7 +239,10 @@ class Server:
             anchors=self.container.anchors,
             policy=policy,
             sealer=self.container.sealer,
+            matcher=self.matcher,
         )
+        # A Stage 1 approval runs matching for its statement, after its commit.
+        self.container.usecases.statements.on_approved(self.matcher.approved)
         auth = await _reach_slack(self.client)
         self.handler = AsyncSocketModeHandler(
             app, self.app_token, web_client=self.client, ping_interval=self.ping_interval
@@ -252,6 +260,7 @@ class Server:
             digest_cron=digest.cron,
             digest_timezone=digest.timezone,
             time_scale=self.time_scale,
+            match_interval=settings.match_interval,
         )
         self.scheduler.start()
         # Everything built so far (imported modules, the app, caches) lives as long as the
@@ -382,6 +391,8 @@ class Server:
         _, drained = await asyncio.gather(
             self._close_socket_mode(), self.inflight.drained(LISTENER_GRACE_S)
         )
+        if self.matcher is not None:
+            await self.matcher.drain(LISTENER_GRACE_S)  # a run commits or rolls back whole
         if not drained:
             log.warning(
                 "listeners still running at shutdown",

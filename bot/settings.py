@@ -66,6 +66,14 @@ class Settings(BaseSettings):
     anchor_interval: float = Field(
         default=3600.0, gt=0, description="Seconds between audit checkpoints posted to compliance."
     )
+    match_interval: float = Field(
+        default=3600.0,
+        gt=0,
+        description=(
+            "Seconds between full matching runs in `serve` (a Stage 1 approval also runs "
+            "matching for its statement at once; this run retries one that failed)."
+        ),
+    )
     policy_reload_interval: float = Field(
         default=15.0, gt=0, description="Seconds between checks of the policy file for changes."
     )

@@ -56,6 +56,8 @@ class Dashboard:
     read_only: bool = False
     #: Bank statements of the user's teams waiting for Stage 1 review.
     statements_awaiting: int = 0
+    #: Matches (Stage 2) of the viewer's teams waiting for a person.
+    matches_awaiting: int = 0
     #: Who of the user's teams is away, and to whom their work goes (policy order).
     away: tuple[Delegation, ...] = ()
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from domain import ledger
 from domain.items import Item, JournalEntry, ReviewState, Route, dispute_id
+from domain.matching.stored import MatchRecord, MatchState
 from domain.policy import Policy
 from domain.statements.records import Stage1Status, Statement
 from domain.states import Event
@@ -33,6 +34,8 @@ from domain.templates import (
     LedgerBreaker,
     LedgerPost,
     Links,
+    MatchCard,
+    MatchSummary,
     NoticeBody,
     PolicyInvalid,
     Reminder,
@@ -556,8 +559,125 @@ def for_statement(
         )
     )
     if entered_or_left:
-        team = policy.team(after.team)
-        users: list[str | None] = [*(team.reviewers if team else []), *(team.leads if team else [])]
-        users += list(policy.compliance.officers)
-        out.extend(home_refreshes(users, now))
+        out.extend(team_home_refreshes(after.team, policy, now))
+    return out
+
+
+def team_home_refreshes(team_name: str, policy: Policy, now: datetime) -> list[Notification]:
+    """App Home refreshes of a team's reviewers and leads and of compliance officers
+    (whose dashboards count what waits for the team)."""
+    team = policy.team(team_name)
+    users: list[str | None] = [*(team.reviewers if team else []), *(team.leads if team else [])]
+    users += list(policy.compliance.officers)
+    return home_refreshes(users, now)
+
+
+# --- matching (Stage 2) ----------------------------------------------------------------------
+
+
+def match_summary_key(statement_id: int) -> str:
+    """Dedupe key of the post of a statement's matching summary (its edits name it)."""
+    return f"match_summary:{statement_id}"
+
+
+def match_card_key(match_id: int) -> str:
+    """Dedupe key of the post of a match's card (its edits name it)."""
+    return f"match:{match_id}"
+
+
+def match_summary(
+    statement: Statement, policy: Policy, now: datetime, *, cause: str
+) -> list[Notification]:
+    """The statement's matching summary: one message per statement, posted once and then
+    edited in place (so its Resolve and Accept all buttons are never left behind in an
+    older copy; new pending matches still reach the channel as new cards).
+
+    Always two rows: the post (its key names only the statement, so the outbox skips it
+    once it exists) and an edit of it whose key names ``now`` and the cause (changes at
+    one moment coalesce into one edit). The notifier renders the summary as stored, so
+    the edit right after the first post changes nothing anyone sees.
+    """
+    assert statement.id is not None
+    posted = match_summary_key(statement.id)
+    channel = policy.channel_for(statement.team)
+    payload = MatchSummary(statement_id=statement.id, cause=cause)
+    return [
+        Notification(kind=NoticeKind.ALERT, target=channel, dedupe_key=posted, payload=payload),
+        Notification(
+            kind=NoticeKind.ALERT,
+            target=channel,
+            dedupe_key=f"{posted}:{cause}:{now.isoformat()}",
+            payload=payload,
+            update_of=posted,
+        ),
+    ]
+
+
+def match_card(record: MatchRecord, statement: Statement, policy: Policy) -> Notification:
+    """The card of a match for its current version: the first post of a match that waits
+    for a person, else the in-place edit of that post (re-scored, decided, dissolved).
+
+    Raises:
+        ValueError: the match is auto-accepted (nobody needs to see it; it has no card).
+    """
+    assert record.id is not None
+    if record.state is MatchState.AUTO_ACCEPTED:
+        raise ValueError(f"match {record.id} is auto-accepted: it has no card")
+    posted = match_card_key(record.id)
+    first = record.version == 1 and record.state is MatchState.PENDING_REVIEW
+    return Notification(
+        kind=NoticeKind.ALERT,
+        target=policy.channel_for(statement.team),
+        dedupe_key=posted if first else f"{posted}:v{record.version}",
+        payload=MatchCard(match_id=record.id, version=record.version),
+        update_of=None if first else posted,
+    )
+
+
+def for_match_run(
+    statements: Sequence[Statement],
+    changed: Sequence[MatchRecord],
+    *,
+    checks_opened: Sequence[int],
+    policy: Policy,
+    now: datetime,
+) -> list[Notification]:
+    """Every message one committed matching run causes.
+
+    ``changed``: the matches the run wrote (found, re-scored, dissolved). A card for
+    each one a person must look at (pending review) and an edit of the card of each
+    pending one the run dissolved; a summary (first post or edit) for each statement the
+    run changed: a match written, or a check opened (``checks_opened``: statement ids),
+    with App Home refreshes of the team (its dashboard counts the matches waiting). A run
+    that changed nothing sends nothing.
+    """
+    by_id = {s.id: s for s in statements}
+    out: list[Notification] = []
+    touched: set[int] = set(checks_opened)
+    for record in changed:
+        statement = by_id.get(record.statement_id)
+        if statement is None:
+            continue
+        touched.add(record.statement_id)
+        if record.state is MatchState.PENDING_REVIEW:
+            out.append(match_card(record, statement, policy))
+        elif record.state is MatchState.REJECTED and record.version > 1:
+            out.append(match_card(record, statement, policy))  # a dissolved card says so
+    for statement_id in sorted(touched):
+        statement = by_id.get(statement_id)
+        if statement is not None:
+            out.extend(match_summary(statement, policy, now, cause="run"))
+            out.extend(team_home_refreshes(statement.team, policy, now))
+    return out
+
+
+def for_match_decision(
+    decided: Sequence[MatchRecord], statement: Statement, policy: Policy, now: datetime
+) -> list[Notification]:
+    """A person accepted or rejected matches of ``statement``: each card is rewritten
+    with the outcome (no buttons), the statement's summary is edited, and the team's App
+    Homes refresh."""
+    out = [match_card(record, statement, policy) for record in decided]
+    out.extend(match_summary(statement, policy, now, cause="decision"))
+    out.extend(team_home_refreshes(statement.team, policy, now))
     return out

@@ -288,6 +288,16 @@ class MatchRepository(Protocol):
         """Matches by id, filtered."""
         ...
 
+    async def changed_since(self, *, statement_id: int, since: datetime) -> list[MatchRecord]:
+        """The matches of a statement written at or after ``since`` (what a run just
+        did), by id."""
+        ...
+
+    async def count_pending(self, *, teams: Sequence[str] | None = None) -> int:
+        """How many matches wait in ``pending_review`` whose statement is of ``teams``
+        (None: of any team), for App Home."""
+        ...
+
     async def counterparty_risk(self, names: Sequence[str]) -> dict[str, RiskTier]:
         """The highest risk tier any item of each named counterparty carries (exact
         name), for the routing guard; names with no tiered item are left out."""

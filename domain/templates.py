@@ -46,6 +46,8 @@ class Template(StrEnum):
     DISPUTE_OVERDUE = "dispute_overdue"
     LEDGER_BREAKER = "ledger_breaker"
     STATEMENT_CARD = "statement_card"
+    MATCH_SUMMARY = "match_summary"
+    MATCH_CARD = "match_card"
     UNASSIGNED = "unassigned"
     TIER_REACHED = "tier_reached"
 
@@ -445,6 +447,37 @@ class StatementCard(_TemplateRecord):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MatchSummary(_TemplateRecord):
+    """A statement's matching summary in its team's channel (Stage 2).
+
+    One message per statement: the first row posts it, later rows (a later run, a
+    resolved check, accepted matches) edit it in place (``update_of`` names the first).
+    The notifier renders the statement's matches and checks as stored when it delivers,
+    so the counts, the Resolve buttons and Accept all are never older than the row.
+    ``cause`` says what queued the row (``run``, ``check``, ``decision``), for the record.
+    """
+
+    template: ClassVar[Template] = Template.MATCH_SUMMARY
+    statement_id: int
+    cause: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MatchCard(_TemplateRecord):
+    """A pending match's card in its statement's team channel (Stage 2).
+
+    The row that first shows the match posts it; later rows (re-scored, accepted,
+    rejected, dissolved) edit it in place. Rendered as stored when delivered: a decided
+    match shows its outcome, who and when, and no buttons. ``version`` is the match's
+    version that caused the row.
+    """
+
+    template: ClassVar[Template] = Template.MATCH_CARD
+    match_id: int
+    version: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UnknownNotice:
     """An alert or DM row that no template record describes, kept as it was stored.
 
@@ -479,7 +512,7 @@ AlertTemplate = (
 #: The digest's messages: its summary and its groups' thread replies.
 DigestTemplate = DigestSummary | DigestCluster | DigestClusterDecided
 #: The alerts and DMs (``NoticeKind.ALERT`` and ``NoticeKind.DM``), one record per template.
-TemplateNotice = AlertTemplate | DigestTemplate | StatementCard
+TemplateNotice = AlertTemplate | DigestTemplate | StatementCard | MatchSummary | MatchCard
 #: What an ALERT or DM row carries.
 AlertNotice = TemplateNotice | UnknownNotice
 #: What any outbox row carries.
@@ -599,6 +632,10 @@ def _decode_alert(data: Mapping[str, Any]) -> AlertNotice:
             return LedgerBreaker.from_json(data)
         case Template.STATEMENT_CARD:
             return StatementCard.from_json(data)
+        case Template.MATCH_SUMMARY:
+            return MatchSummary.from_json(data)
+        case Template.MATCH_CARD:
+            return MatchCard.from_json(data)
         case Template.UNASSIGNED:
             return Unassigned.from_json(data)
         case Template.TIER_REACHED:

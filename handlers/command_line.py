@@ -28,6 +28,8 @@ class Verb(StrEnum):
     STATS = "stats"
     STATEMENTS = "statements"
     STATEMENT = "statement"
+    MATCHES = "matches"
+    ACCEPT_ALL = "accept-all"
     AWAY = "away"
     BACK = "back"
 
@@ -112,6 +114,10 @@ def parse(text: str) -> Command | Usage:
 
     if verb in (Verb.HELP, Verb.CLAIM, Verb.STATS, Verb.STATEMENTS, Verb.BACK):
         return Command(verb=verb)
+    if verb is Verb.MATCHES:
+        return _statement_arg(verb, arg, required=False)
+    if verb is Verb.ACCEPT_ALL:
+        return _statement_arg(verb, arg, required=True)
     if verb is Verb.STATEMENT:
         if not arg:
             return Usage(problem="`/recon statement` needs a statement id, e.g. `S-12`")
@@ -133,6 +139,18 @@ def parse(text: str) -> Command | Usage:
     if verb is Verb.ASSIGN:
         return _assign(item, rest)
     return Command(verb=verb, item_id=item, text=rest)
+
+
+def _statement_arg(verb: Verb, arg: str | None, *, required: bool) -> Command | Usage:
+    """``matches [S-12]`` and ``accept-all S-12``: the statement in ``item_id``."""
+    if not arg:
+        if required:
+            return Usage(problem=f"`/recon {verb.value}` needs a statement id, e.g. `S-12`")
+        return Command(verb=verb)
+    statement_id = parse_statement_id(arg)
+    if statement_id is None:
+        return Usage(problem=f"`{arg}` is not a statement id; ids look like `S-12`")
+    return Command(verb=verb, item_id=statement_id)
 
 
 def _queue(arg: str | None, rest: str | None) -> Command | Usage:

@@ -26,6 +26,7 @@ from handlers.blocks.queue import QUEUE_PAGE_SIZE
 from handlers.command_line import Command, QueueScope, Scope, Usage, Verb, parse
 from handlers.context import Ctx, Deps, guarded
 from handlers.ids import COMMAND
+from handlers.matches import accept_all, send_matches
 from handlers.payloads import SlashCommand
 from handlers.statements import send_statement, send_statements
 
@@ -402,7 +403,18 @@ async def _statement(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
     await send_statement(ctx, parsed.item_id)
 
 
+async def _matches(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
+    await send_matches(ctx, parsed.item_id)
+
+
+async def _accept_all(ctx: Ctx, cmd: SlashCommand, parsed: Command) -> None:
+    assert parsed.item_id is not None  # the statement's id
+    await accept_all(ctx, parsed.item_id)
+
+
 _HANDLERS = {
+    Verb.MATCHES: _matches,
+    Verb.ACCEPT_ALL: _accept_all,
     Verb.STATEMENTS: _statements,
     Verb.STATEMENT: _statement,
     Verb.QUEUE: _queue,

@@ -90,6 +90,32 @@ class StatementField(StrEnum):
     REASON = "stmt_reason"
 
 
+class MatchButton(StrEnum):
+    """Buttons of Stage 2 (matching): a match card's Accept/Reject carry the match id in
+    the action id (``recon.match_accept:40``) and the version seen in the value (``40:2``);
+    a summary's Resolve carries the check id, its Accept all the statement id."""
+
+    ACCEPT = "recon.match_accept"
+    REJECT = "recon.match_reject"
+    RESOLVE = "recon.check_resolve"
+    ACCEPT_ALL = "recon.match_accept_all"
+
+
+class MatchModal(StrEnum):
+    """Callback ids of the Stage 2 forms."""
+
+    REJECT = "recon.match_reject_modal"
+    RESOLVE = "recon.check_resolve_modal"
+
+
+class MatchField(StrEnum):
+    """Input block ids of the Stage 2 forms (action id ``value`` like the item forms)."""
+
+    REASON = "match_reason"
+    RESOLUTION = "check_resolution"
+    NOTE = "check_note"
+
+
 class Modal(StrEnum):
     """Modal callback ids."""
 
@@ -173,3 +199,14 @@ def list_page_action_id(offset: int) -> str:
 
 #: Matches the ``/recon statements`` list's Previous/Next action ids.
 LIST_PAGE_PATTERN = re.compile(rf"^{re.escape(StatementNav.LIST_PAGE.value)}:[0-9]+$")
+
+
+def match_action_id(action: MatchButton, target_id: int) -> str:
+    """``recon.match_accept:40`` (a match), ``recon.check_resolve:7`` (a check),
+    ``recon.match_accept_all:12`` (a statement)."""
+    return f"{action.value}:{target_id}"
+
+
+def match_action_pattern(action: MatchButton) -> re.Pattern[str]:
+    """Matches the action ids of one Stage 2 button, for Bolt listeners."""
+    return re.compile(rf"^{re.escape(action.value)}:[0-9]+$")

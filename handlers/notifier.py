@@ -48,11 +48,14 @@ from domain.templates import (
     DigestSummary,
     HomeRefresh,
     LedgerPost,
+    MatchCard,
+    MatchSummary,
     StatementCard,
 )
 from handlers import blocks
 from handlers.blocks.alerts import alert_message
 from handlers.blocks.digest import digest_cluster, digest_summary
+from handlers.blocks.matches import match_card, match_summary
 from handlers.blocks.message import Message
 from handlers.blocks.statements import statement_card
 from handlers.context import Deps
@@ -308,6 +311,17 @@ class SlackNotifier:
                     payload.statement_id, viewer=OPERATOR
                 )
                 return statement_card(statement, policy=policy, now=now, revision=payload.revision)
+            case MatchSummary():
+                # Rendered as stored now, like the statement card: never older than the row.
+                overview = await self._deps.usecases.match_review.overview(
+                    payload.statement_id, viewer=OPERATOR
+                )
+                return match_summary(overview, policy=policy, now=now)
+            case MatchCard():
+                view = await self._deps.usecases.match_review.view(
+                    payload.match_id, viewer=OPERATOR
+                )
+                return match_card(view, policy=policy, now=now)
             case CardUpdate() | HomeRefresh() | LedgerPost():
                 raise AssertionError(f"a {message.kind.value} row is not rendered as an alert")
             case _:

@@ -20,6 +20,7 @@ from domain.ports import Clock
 from domain.templates import AuditCheckpoint
 from domain.usecases import UseCases
 from scheduler.cron import crontab_trigger
+from scheduler.matching import MatchTrigger
 from scheduler.relay import OutboxRelay
 from store.audit.anchors import AnchorFile
 from store.audit.log import latest_checkpoint
@@ -67,6 +68,8 @@ class Jobs:
     sealer: AuditSealer | None = None
     #: Set by ``build_scheduler``: moves the digest job when the policy's schedule changes.
     reschedule_digest: Callable[[str, str], None] | None = None
+    #: Runs matching (after approvals, and for ``match_sweep``); None: no matching job.
+    matcher: MatchTrigger | None = None
 
     async def sla_sweep(self) -> int:
         """Takes every SLA rung that is due; returns how many were taken.
@@ -103,6 +106,12 @@ class Jobs:
         if assigned:
             log.info("items assigned", extra={"event": "auto_assigned", "count": len(assigned)})
         return len(released)
+
+    async def match_sweep(self) -> None:
+        """A full matching run: retries a run that failed after an approval, and matches
+        ledger entries imported since."""
+        if self.matcher is not None:
+            await self.matcher.run(None)
 
     async def relay_tick(self) -> None:
         """Wakes the relay (rows due for a retry, or enqueued by another process)."""

@@ -27,6 +27,7 @@ def build_scheduler(
     digest_cron: str | None = None,
     digest_timezone: str = "UTC",
     time_scale: TimeScale | None = None,
+    match_interval: float | None = None,
 ) -> AsyncIOScheduler:
     """The scheduler with every job added (start it inside the running loop).
 
@@ -46,6 +47,10 @@ def build_scheduler(
     scheduler.add_job(
         jobs.policy_reload, IntervalTrigger(seconds=policy_reload_interval), id="policy_reload"
     )
+    if match_interval is not None:
+        scheduler.add_job(
+            jobs.match_sweep, IntervalTrigger(seconds=match_interval), id="match_sweep"
+        )
     if digest_cron is not None:
         scheduler.add_job(
             jobs.digest,

@@ -182,6 +182,23 @@ class SqlMatchRepository:
                 sides[int(side["match_id"])].append(side)
         return [_record(r, sides[int(r["id"])]) for r in rows]
 
+    async def changed_since(self, *, statement_id: int, since: datetime) -> list[MatchRecord]:
+        return await self._load(
+            select(matches)
+            .where(matches.c.statement_id == statement_id, matches.c.updated_at >= since)
+            .order_by(matches.c.id)
+        )
+
+    async def count_pending(self, *, teams: Sequence[str] | None = None) -> int:
+        query = (
+            select(func.count())
+            .select_from(matches.join(statements, statements.c.id == matches.c.statement_id))
+            .where(matches.c.state == MatchState.PENDING_REVIEW.value)
+        )
+        if teams is not None:
+            query = query.where(statements.c.team.in_(list(teams)))
+        return int((await self._conn.execute(query)).scalar_one())
+
     async def counterparty_risk(self, names: Sequence[str]) -> dict[str, RiskTier]:
         wanted = sorted(set(names))
         out: dict[str, RiskTier] = {}

@@ -1140,6 +1140,25 @@ class InMemoryMatchRepository:
         ]
         return out[:limit]
 
+    async def changed_since(self, *, statement_id: int, since: datetime) -> list[MatchRecord]:
+        await asyncio.sleep(0)
+        return [
+            m
+            for _, m in sorted(self._matches().items())
+            if m.statement_id == statement_id and m.updated_at >= since
+        ]
+
+    async def count_pending(self, *, teams: Sequence[str] | None = None) -> int:
+        await asyncio.sleep(0)
+        heads = {**self._uow.store.statements, **self._uow.staged_statements}
+        return sum(
+            1
+            for m in self._matches().values()
+            if m.state is MatchState.PENDING_REVIEW
+            and m.statement_id in heads
+            and (teams is None or heads[m.statement_id].team in teams)
+        )
+
     async def counterparty_risk(self, names: Sequence[str]) -> dict[str, RiskTier]:
         await asyncio.sleep(0)
         wanted = set(names)

@@ -25,6 +25,7 @@ from domain.usecases.gl import LedgerImport
 from domain.usecases.intake import Intake
 from domain.usecases.ladder import Ladder
 from domain.usecases.ledger import LedgerDeliveries
+from domain.usecases.match_review import MatchReview
 from domain.usecases.matching import Matching
 from domain.usecases.policy_events import PolicyEvents
 from domain.usecases.queries import Queries
@@ -51,6 +52,7 @@ class UseCases:
     queries: Queries
     statements: Statements
     matching: Matching
+    match_review: MatchReview
 
     @classmethod
     def over(
@@ -63,6 +65,7 @@ class UseCases:
     ) -> UseCases:
         """Builds each use case on the same store and policy (``parser`` reads bank
         files for the statement re-parse)."""
+        matching = Matching(uow=uow, policy=policy, telemetry=telemetry)
         return cls(
             intake=Intake(uow=uow, policy=policy, telemetry=telemetry),
             gl=LedgerImport(uow=uow, policy=policy, telemetry=telemetry),
@@ -78,5 +81,8 @@ class UseCases:
             policy_events=PolicyEvents(uow=uow, policy=policy),
             queries=Queries(uow=uow, policy=policy, telemetry=telemetry),
             statements=Statements(uow=uow, policy=policy, parser=parser, telemetry=telemetry),
-            matching=Matching(uow=uow, policy=policy, telemetry=telemetry),
+            matching=matching,
+            match_review=MatchReview(
+                matching=matching, uow=uow, policy=policy, telemetry=telemetry
+            ),
         )

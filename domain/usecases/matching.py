@@ -68,6 +68,11 @@ from domain.routing import applied_rate, dual_control_required, routing_data, to
 from domain.statements.records import MatchStatus, Statement, StatementLine
 from domain.usecases.amendments import routed_item
 from domain.usecases.intake import Intake
+from domain.usecases.match_notices import (
+    enqueue_check_notice,
+    enqueue_decision_notices,
+    enqueue_run_notices,
+)
 from domain.usecases.posting import posting
 from domain.usecases.rates import load_rates
 from domain.usecases.transaction import (
@@ -148,6 +153,12 @@ class Matching(UseCase):
                 ]
             )
             open_checks = await uow.matches.checks(state=CheckState.OPEN)
+            # The statements read, and (a full run) those whose pending matches it may
+            # have dissolved: their summaries and cards.
+            told = {sid for g in groups.values() for sid in g.statements}
+            if statement is None:
+                told |= {m.statement_id for m in live if m.state is MatchState.PENDING_REVIEW}
+            await enqueue_run_notices(uow, loaded.policy, told, now)
             await uow.commit()
         if unmatched_rows:
             intake = Intake(uow=self._tx.uow, policy=self._tx.policy)
@@ -542,6 +553,7 @@ class Matching(UseCase):
         async with self._tx.uow() as uow:
             record = await self._pending(uow, match_id, expected_version)
             done = await self._accept(uow, loaded, record, actor, now)
+            await enqueue_decision_notices(uow, loaded.policy, [done], now)
             await uow.commit()
         return done
 
@@ -627,9 +639,16 @@ class Matching(UseCase):
             await self._tx.apply(uow, item, moved, now)
 
     async def reject(
-        self, match_id: int, *, actor: str, now: datetime, expected_version: int | None = None
+        self,
+        match_id: int,
+        *,
+        actor: str,
+        now: datetime,
+        expected_version: int | None = None,
+        reason: str | None = None,
     ) -> MatchRecord:
-        """A person rejects a pending match: both sides go back to the pool."""
+        """A person rejects a pending match (``reason``: why, audited): both sides go
+        back to the pool."""
         loaded = self._tx.policy()
         async with self._tx.uow() as uow:
             record = await self._pending(uow, match_id, expected_version)
@@ -644,10 +663,12 @@ class Matching(UseCase):
                 now=now,
             )
             await uow.audit.append(
-                [_match_entry("match.rejected", now, loaded.version, rejected, None, actor=actor)]
+                [_match_entry("match.rejected", now, loaded.version, rejected, reason, actor=actor)]
             )
+            done = dataclasses.replace(rejected, version=record.version + 1)
+            await enqueue_decision_notices(uow, loaded.policy, [done], now)
             await uow.commit()
-        return dataclasses.replace(rejected, version=record.version + 1)
+        return done
 
     async def accept_all(self, statement: int, *, actor: str, now: datetime) -> list[MatchRecord]:
         """Accepts every pending match of the statement, refused while any check linked to
@@ -684,6 +705,7 @@ class Matching(UseCase):
                 for m in pending
                 if actor not in {a.user for a in m.approvals}
             ]
+            await enqueue_decision_notices(uow, loaded.policy, done, now)
             await uow.commit()
         return done
 
@@ -721,6 +743,7 @@ class Matching(UseCase):
             )
             if not await uow.matches.resolve_check(resolved):
                 raise StaleItem(f"check {check_id} was resolved by someone else just now")
+            await enqueue_check_notice(uow, loaded.policy, resolved, now)
             await uow.audit.append(
                 [
                     AuditEntry(

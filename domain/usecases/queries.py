@@ -164,6 +164,7 @@ class Queries(UseCase):
             statements_awaiting = await uow.statements.count(
                 status=Stage1Status.PENDING_REVIEW, teams=teams
             )
+            matches_awaiting = await uow.matches.count_pending(teams=teams)
             members = {
                 u for t in policy.teams if t.name in team_names for u in (*t.reviewers, *t.leads)
             }
@@ -198,6 +199,7 @@ class Queries(UseCase):
             ledger=ledger,
             read_only=is_read_only(policy, user),
             statements_awaiting=statements_awaiting,
+            matches_awaiting=matches_awaiting,
             away=away,
         )
 

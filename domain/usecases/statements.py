@@ -248,6 +248,20 @@ class Statements:
         self._policy = policy
         self._parser = parser
         self._telemetry: Telemetry = telemetry if telemetry is not None else NoTelemetry()
+        self._approved: list[Callable[[int], None]] = []
+
+    def on_approved(self, listener: Callable[[int], None]) -> None:
+        """Tells ``listener`` the id of each statement that becomes approved (by a person
+        or automatically at import), after the approval commits. It must return at once
+        (``serve`` starts matching in the background); it is never told of a rolled-back
+        approval."""
+        self._approved.append(listener)
+
+    def _tell_approved(self, before: Stage1Status | None, after: Statement) -> None:
+        if after.stage1_status is Stage1Status.APPROVED and before is not Stage1Status.APPROVED:
+            assert after.id is not None
+            for listener in self._approved:
+                listener(after.id)
 
     # -- shared steps --
 
@@ -405,6 +419,7 @@ class Statements:
                 )
                 raise
             trace.record(_span(action, after, after.stage1_status.value))
+            self._tell_approved(seen[0].stage1_status, after)
             return after
 
     async def _recheck_following(
@@ -577,6 +592,7 @@ class Statements:
             await uow.commit()
             assert stored.id is not None
             report.ids.append(stored.id)
+        self._tell_approved(existing.stage1_status if existing is not None else None, stored)
 
     # -- decisions --
 

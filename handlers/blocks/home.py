@@ -145,6 +145,7 @@ def home_view(dashboard: Dashboard, *, policy: Policy, now: datetime) -> View:
                 _count(":warning: Open disputes", dashboard.open_disputes),
                 _count(":rotating_light: Dead-lettered", dashboard.dead_lettered),
                 _count(":bank: Bank statements awaiting review", dashboard.statements_awaiting),
+                _count(":link: Matches awaiting review", dashboard.matches_awaiting),
             ],
         ),
     ]

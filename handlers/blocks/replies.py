@@ -43,6 +43,11 @@ SUBCOMMANDS: tuple[tuple[str, str], ...] = (
     ("stats", "desk counts"),
     ("statements", "bank statements waiting for review in your teams (Stage 1)"),
     ("statement ID", "one bank statement's card, e.g. `S-12`"),
+    ("matches [STATEMENT]", "matches waiting for review in your teams, or of one statement"),
+    (
+        "accept-all STATEMENT",
+        "accept a statement's pending matches (refused while a check is open)",
+    ),
     (
         "away until DATE delegate @user [note]",
         "hand your work, new assignments and reminders to a teammate while away",

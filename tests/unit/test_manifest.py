@@ -30,6 +30,7 @@ from tests.unit.test_blocks import (
     sample_items,
     walk,
 )
+from tests.unit.test_match_slack import match_payloads
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFEST = REPO / "manifest.yml"
@@ -156,12 +157,15 @@ def _rendered_payloads() -> Iterator[dict[str, Any]]:
     yield statement_blocks.edit_modal(statement).to_dict()
     yield statement_blocks.statement_reject_modal(statement).to_dict()
     yield statement_blocks.statement_list([(statement, 2)], offset=10, total=30).payload()
+    # Matching (Stage 2): a card, a summary with checks and Accept all, the forms, the list.
+    yield from match_payloads()
 
 
 def _known_action_id(action_id: str) -> bool:
     patterns: list[re.Pattern[str]] = [ids.item_action_pattern(a) for a in ids.ItemAction]
     patterns += [ids.statement_action_pattern(a) for a in ids.StatementButton]
     patterns += [ids.ENTRIES_PAGE_PATTERN, ids.LIST_PAGE_PATTERN]
+    patterns += [ids.match_action_pattern(a) for a in ids.MatchButton]
     exact = {a.value for a in ids.NavAction} | {ids.INPUT_ACTION_ID}
     return action_id in exact or any(p.match(action_id) for p in patterns)
 
@@ -180,7 +184,11 @@ def test_every_rendered_action_and_callback_id_comes_from_ids() -> None:
                 input_blocks.add(node["block_id"])
     unknown = sorted(a for a in seen_actions if not _known_action_id(a))
     assert unknown == []
-    assert seen_callbacks <= {m.value for m in ids.Modal} | {m.value for m in ids.StatementModal}
+    assert seen_callbacks <= (
+        {m.value for m in ids.Modal}
+        | {m.value for m in ids.StatementModal}
+        | {m.value for m in ids.MatchModal}
+    )
     assert seen_callbacks == {
         ids.Modal.REJECT,
         ids.Modal.ESCALATE,
@@ -189,10 +197,16 @@ def test_every_rendered_action_and_callback_id_comes_from_ids() -> None:
         ids.Modal.RESOLVE,
         ids.Modal.STEP_UP,
         *ids.StatementModal,
+        *ids.MatchModal,
     }
-    assert input_blocks == {f.value for f in ids.Field} | {f.value for f in ids.StatementField}
+    assert input_blocks == (
+        {f.value for f in ids.Field}
+        | {f.value for f in ids.StatementField}
+        | {f.value for f in ids.MatchField}
+    )
     # Every item button and every navigation kind is exercised by the samples above.
     prefixes = {a.split(":")[0] for a in seen_actions}
     assert {a.value for a in ids.ItemAction} <= prefixes
     assert {a.value for a in ids.NavAction} <= prefixes
     assert {a.value for a in ids.StatementButton} | {a.value for a in ids.StatementNav} <= prefixes
+    assert {a.value for a in ids.MatchButton} <= prefixes

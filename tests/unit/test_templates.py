@@ -27,6 +27,8 @@ from domain.templates import (
     LedgerBreaker,
     LedgerPost,
     Links,
+    MatchCard,
+    MatchSummary,
     NoticeBody,
     NoticeKind,
     PolicyInvalid,
@@ -259,6 +261,23 @@ STORED: list[tuple[NoticeKind, dict[str, Any], NoticeBody, Links]] = [
         },
         StatementCard(statement_id=12, revision=2, version=6),
         Links(update_of="statement:12:r2"),
+    ),
+    (  # a statement's matching summary: posted once, then edited in place
+        NoticeKind.ALERT,
+        {
+            "template": "match_summary",
+            "statement_id": 12,
+            "cause": "check",
+            "update_of": "match_summary:12",
+        },
+        MatchSummary(statement_id=12, cause="check"),
+        Links(update_of="match_summary:12"),
+    ),
+    (
+        NoticeKind.ALERT,
+        {"template": "match_card", "match_id": 40, "version": 1},
+        MatchCard(match_id=40, version=1),
+        Links(),
     ),
     (
         NoticeKind.ALERT,
