@@ -247,24 +247,49 @@ function collectValues(modalNode) {
   return values;
 }
 
-function renderModals(modals) {
-  const root = document.getElementById("modals");
-  const key = JSON.stringify([modals, ui.errors]);
-  if (key === ui.modalKey) return;
-  ui.modalKey = key;
-  root.replaceChildren();
-  if (!modals.length) return;
-  const view = modals[modals.length - 1];  // Slack shows the top of the stack
+function viewTitle(view) {
+  return (view.spec && view.spec.title && view.spec.title.text) || "";
+}
+
+// A person's entries outlive a redraw, as in Slack: when the bot updates the view, when an
+// error comes back, and in a view below the top of the stack while they look at another.
+function keepEntries(oldNode, newNode) {
+  for (const control of oldNode.querySelectorAll("[data-label][data-touched]")) {
+    const twin = newNode.querySelector(`#${CSS.escape(control.id)}`);
+    if (!twin || twin.dataset.kind !== control.dataset.kind) continue;
+    if (control.classList.contains("choices")) {
+      const checked = new Set([...control.querySelectorAll("input:checked")].map((i) => i.value));
+      for (const box of twin.querySelectorAll("input")) box.checked = checked.has(box.value);
+    } else if (control.multiple) {
+      const picked = new Set([...control.selectedOptions].map((o) => o.value));
+      for (const opt of twin.options) opt.selected = picked.has(opt.value);
+    } else {
+      twin.value = control.value;
+    }
+    twin.dataset.touched = "1";
+  }
+}
+
+function modalEl(view, below) {
   const spec = view.spec || {};
   const where = { view_id: view.id };
+  const back = async () => { await api("/api/close", {}); refresh(); };
   const node = el("div", { class: "modal", role: "dialog", "aria-modal": "true", "data-view-id": view.id,
-                           "data-callback-id": spec.callback_id || "" },
-    el("header", {}, el("span", { class: "modal-title" }, (spec.title && spec.title.text) || ""),
-       modals.length > 1 ? el("span", { class: "depth" }, `${modals.length} stacked`) : null),
+                           "data-callback-id": spec.callback_id || "", "data-depth": below.length + 1 },
+    el("header", {},
+       below.length ? el("button", { type: "button", class: "modal-back", "aria-label": "Back", title: "Back", onclick: back }, "\u2039") : null,
+       el("span", { class: "modal-title" }, viewTitle(view)),
+       below.length ? el("span", { class: "depth" }, `${below.length + 1} stacked`) : null),
+    below.length ? el("div", { class: "crumbs", "aria-label": "Views below this one" },
+                      [...below.map(viewTitle), viewTitle(view)].join(" \u203a ")) : null,
     el("div", { class: "body" }, renderBlocks(spec.blocks, where)));
+  node.addEventListener("input", (ev) => {
+    const control = ev.target.closest("[data-label]");
+    if (control) control.dataset.touched = "1";
+  });
+  // Slack's close button takes the top view off the stack: Back to the one below, if any.
   const footer = el("footer", {},
-    el("button", { type: "button", class: "modal-close", onclick: async () => { await api("/api/close", {}); refresh(); } },
-       (spec.close && spec.close.text) || "Cancel"));
+    el("button", { type: "button", class: "modal-close", onclick: back }, (spec.close && spec.close.text) || "Cancel"));
   if (spec.submit) {
     footer.append(el("button", { type: "button", class: "primary modal-submit", onclick: async () => {
       const data = await api("/api/submit", { view_id: view.id, values: collectValues(node) });
@@ -275,7 +300,29 @@ function renderModals(modals) {
     } }, spec.submit.text));
   }
   node.append(footer);
-  root.append(el("div", { class: "modal-backdrop" }, node));
+  return node;
+}
+
+// Slack shows the top view of a modal's stack; the views below wait, entries intact, and
+// come back when the top one closes. All of them stay in the page, the ones below hidden.
+function renderModals(modals) {
+  const root = document.getElementById("modals");
+  const key = JSON.stringify([modals, ui.errors]);
+  if (key === ui.modalKey) return;
+  ui.modalKey = key;
+  const drawn = new Map([...root.querySelectorAll("[data-view-id]")].map((n) => [n.dataset.viewId, n]));
+  if (!modals.length) { root.replaceChildren(); return; }
+  const backdrop = el("div", { class: "modal-backdrop" });
+  modals.forEach((view, i) => {
+    const node = modalEl(view, modals.slice(0, i));
+    if (drawn.has(view.id)) keepEntries(drawn.get(view.id), node);
+    if (i < modals.length - 1) {  // below the top: kept, not shown
+      node.className = "modal-below";
+      node.hidden = true;
+    }
+    backdrop.append(node);
+  });
+  root.replaceChildren(backdrop);
 }
 
 // --------------------------------------------------------------------------- the page
