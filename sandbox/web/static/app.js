@@ -26,11 +26,16 @@ function escapeHtml(s) {
   return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 }
 
-// The few emoji the bot's messages use; others stay as :shortcodes:, as in plain text.
+// The emoji the bot's messages use (a test keeps this list complete); others stay as
+// :shortcodes:, as in plain text.
 const EMOJI = { white_check_mark: "\u2705", warning: "\u26a0\ufe0f", x: "\u274c", no_entry: "\u26d4",
   large_orange_circle: "\ud83d\udfe0", large_yellow_circle: "\ud83d\udfe1", large_green_circle: "\ud83d\udfe2",
   red_circle: "\ud83d\udd34", rotating_light: "\ud83d\udea8", hourglass: "\u231b", hourglass_flowing_sand: "\u23f3",
-  bell: "\ud83d\udd14", lock: "\ud83d\udd12", inbox_tray: "\ud83d\udce5", memo: "\ud83d\udcdd", heavy_check_mark: "\u2714\ufe0f" };
+  bell: "\ud83d\udd14", lock: "\ud83d\udd12", inbox_tray: "\ud83d\udce5", memo: "\ud83d\udcdd", heavy_check_mark: "\u2714\ufe0f",
+  grey_question: "\u2754", arrow_double_up: "\u23eb", alarm_clock: "\u23f0", busts_in_silhouette: "\ud83d\udc65",
+  pencil2: "\u270f\ufe0f", double_vertical_bar: "\u23f8\ufe0f", white_circle: "\u26aa", palm_tree: "\ud83c\udf34",
+  mag: "\ud83d\udd0d", information_source: "\u2139\ufe0f", busy_in_progress: "\u23f3", bank: "\ud83c\udfe6",
+  arrows_counterclockwise: "\ud83d\udd04", arrow_forward: "\u25b6\ufe0f" };
 
 // Slack's mrkdwn basics. Slack escapes &, < and > in text; links and mentions use <...>.
 function mrkdwn(text) {
