@@ -38,6 +38,12 @@ statements:
   accounts:
     - {{account: "{ACCOUNT}", entity: ACME-DE, currency: EUR, gl_account: "1100", team: treasury}}
 """
+#: Whether an element is within the conversation pane's visible part.
+SEEN = """
+const box = arguments[0].getBoundingClientRect();
+const pane = document.getElementById("pane").getBoundingClientRect();
+return box.top < pane.bottom && box.bottom > pane.top;
+"""
 #: More entries than the entries modal shows on a page (20): View entries pages.
 ENTRIES = 25
 
@@ -186,4 +192,6 @@ def test_a_person_works_the_desk_in_the_browser(
     run("/recon queue all")
     # 14 items, R-1 approved (R-4 disputed is still open): 13, 10 a page.
     page.wait(lambda d: "Showing 1 to 10 of 13 items" in answer(d))
+    # The answer is in sight, as in Slack (the conversation scrolls to its newest message).
+    page.wait(lambda d: d.execute_script(SEEN, d.find_elements(By.CSS_SELECTOR, ".ephemeral")[-1]))
     page.shot("recon-queue")

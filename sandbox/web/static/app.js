@@ -5,7 +5,7 @@
 
 const params = new URLSearchParams(location.search);
 const ui = { as: params.get("as") || "", where: params.get("in") || "home", snap: null, raw: "",
-             errors: {}, modalKey: "", busy: false };
+             errors: {}, modalKey: "", busy: false, drawn: null, stick: false };
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -378,7 +378,11 @@ function render() {
   ].flat());
   const pane = document.getElementById("pane");
   const title = document.getElementById("title");
+  // As in Slack: a conversation opens at its newest message, and stays there as messages
+  // come while the person is at the bottom; scrolled up, they stay where they are.
   const scrolled = pane.scrollTop;
+  const atBottom = pane.scrollHeight - pane.scrollTop - pane.clientHeight < 40;
+  const toBottom = ui.where !== "home" && (ui.drawn !== ui.where || atBottom || ui.stick);
   if (ui.where === "home") {
     title.textContent = "recon-bot · Home";
     pane.replaceChildren(snap.home ? el("div", { class: "home", "data-view-id": snap.home.id },
@@ -388,7 +392,9 @@ function render() {
     title.textContent = channel ? (channel.is_im ? channel.name : `# ${channel.name}`) : "";
     pane.replaceChildren(channel ? renderChannel(channel) : el("p", {}, "No such conversation."));
   }
-  pane.scrollTop = scrolled;
+  pane.scrollTop = toBottom ? pane.scrollHeight : scrolled;
+  ui.drawn = ui.where;
+  ui.stick = false;
   renderModals(snap.modals);
 }
 
@@ -435,7 +441,7 @@ document.getElementById("composer").addEventListener("submit", async (ev) => {
   if (!text) return;
   const channel = ui.where === "home" ? null : ui.where;
   const data = await api("/api/command", { text, channel });
-  if (data.ok) input.value = "";
+  if (data.ok) { input.value = ""; ui.stick = true; }  // the answer shows at the bottom
   // Typed on the Home tab, the command runs in the app's DM, where its answer shows.
   const dm = ui.snap && ui.snap.channels.find((c) => c.is_im);
   if (data.ok && !channel && dm) { ui.where = dm.id; syncUrl(); }
