@@ -127,8 +127,9 @@ async def test_a_stacked_modal_shows_its_top_and_back_returns_to_the_view_below_
             await asyncio.to_thread(
                 lambda: top().find_element(By.CSS_SELECTOR, ".modal-back").click()
             )
-            await asyncio.to_thread(page.wait, lambda d: "Dispute R-7" in top().text)
-            kept = await asyncio.to_thread(typed)
+            # (the pushed view names the root in its crumbs: wait for the root's own field)
+            await asyncio.to_thread(page.wait, lambda d: "Evidence" not in top().text)
+            kept = await asyncio.to_thread(page.wait, lambda d: typed())
             await asyncio.to_thread(page.shot, "back-to-the-view-below")
             stack_after_back = [v.spec["title"]["text"] for v in slack.modal_stack("U0ALICE")]
             await asyncio.to_thread(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import sysconfig
@@ -21,12 +20,12 @@ import urllib.request
 import zipfile
 from importlib import metadata
 from pathlib import Path
-from typing import IO
 
 import pytest
 import yaml
 
 from tests.conftest import ROOT
+from tests.sandbox_process import page_state, process_env, sandbox_process
 
 pytestmark = pytest.mark.slow
 
@@ -34,6 +33,9 @@ IGNORED = shutil.ignore_patterns(
     ".venv", ".git", "build", "dist", "*.egg-info", "demo", "__pycache__", ".*_cache",
     "screenshots", "*.db*",
 )  # fmt: skip
+#: Python without site hooks (so not the editable install's finder): packages come only
+#: from PYTHONPATH, the unpacked wheel first.
+PYTHON = (sys.executable, "-S")
 PACKAGES = ("bot", "handlers", "domain", "store", "scheduler", "sandbox")
 
 
@@ -68,23 +70,7 @@ def unpacked(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _env(site: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RECON_", "SLACK_"))}
-    env["PYTHONPATH"] = os.pathsep.join([str(site), sysconfig.get_paths()["purelib"]])
-    env["RECON_LOG_LEVEL"] = "WARNING"
-    return env
-
-
-def _python(
-    site: Path, cwd: Path, *args: str, stdout: int | IO[str], stderr: int | IO[str] | None = None
-) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-S", *args],
-        cwd=cwd,
-        env=_env(site),
-        text=True,
-        stdout=stdout,
-        stderr=stderr,
-    )
+    return process_env(PYTHONPATH=os.pathsep.join([str(site), sysconfig.get_paths()["purelib"]]))
 
 
 CHECK = """
@@ -107,10 +93,16 @@ asyncio.run(main())
 def test_the_wheel_carries_the_manifest_and_the_stand_in_loads_its_events(
     unpacked: Path, tmp_path: Path
 ) -> None:
-    with _python(unpacked, tmp_path, "-c", CHECK, *PACKAGES, stdout=subprocess.PIPE) as child:
-        out, _ = child.communicate(timeout=60)
-    assert child.returncode == 0
-    seen = json.loads(out)
+    out = subprocess.run(
+        [*PYTHON, "-c", CHECK, *PACKAGES],
+        cwd=tmp_path,  # outside the repository
+        env=_env(unpacked),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    seen = json.loads(out.stdout)
     manifest = yaml.safe_load((ROOT / "manifest.yml").read_text(encoding="utf-8"))
     assert seen["events"] == sorted(manifest["settings"]["event_subscriptions"]["bot_events"])
     assert seen["events"]  # the manifest subscribes to events; none would prove nothing
@@ -123,37 +115,11 @@ def test_the_wheel_carries_the_manifest_and_the_stand_in_loads_its_events(
 def test_recon_bot_sandbox_starts_from_the_wheel_outside_the_repository(
     unpacked: Path, tmp_path: Path
 ) -> None:
-    with _python(unpacked, tmp_path, "-m", "bot", "init", stdout=subprocess.DEVNULL) as init:
-        assert init.wait(timeout=60) == 0
-    log = (tmp_path / "sandbox.log").open("w")
-    with (
-        log,
-        _python(
-            unpacked,
-            tmp_path,
-            "-m",
-            "bot",
-            "sandbox",
-            "--port",
-            "0",
-            stdout=subprocess.PIPE,
-            stderr=log,
-        ) as proc,
-    ):
-        try:
-            assert proc.stdout is not None
-            line = proc.stdout.readline()
-            assert line.startswith("open http://127.0.0.1:"), (tmp_path / "sandbox.log").read_text()
-            url = line.split()[1]
-            with urllib.request.urlopen(f"{url}/static/app.js", timeout=10) as page:
-                assert b"recon-bot local sandbox" in page.read()
-            with urllib.request.urlopen(f"{url}/api/state?as=U0ALICE", timeout=10) as state:
-                assert "C0TREASURY" in {c["id"] for c in json.load(state)["channels"]}
-        finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            finally:
-                if proc.returncode is None:
-                    proc.kill()
-    assert proc.returncode == 0, (tmp_path / "sandbox.log").read_text()
+    bot = [*PYTHON, "-m", "bot"]
+    init = subprocess.run([*bot, "init"], cwd=tmp_path, env=_env(unpacked), capture_output=True)
+    assert init.returncode == 0, init.stderr
+    with sandbox_process(tmp_path, command=bot, env=_env(unpacked)) as url:
+        with urllib.request.urlopen(f"{url}/static/app.js", timeout=10) as script:
+            assert b"recon-bot local sandbox" in script.read()
+        channels = {c["id"] for c in page_state(url, "U0ALICE")["channels"]}
+    assert "C0TREASURY" in channels  # the example policy's, in the stand-in's workspace
