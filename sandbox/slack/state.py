@@ -49,8 +49,16 @@ __all__ = [
 JSON = dict[str, Any]
 Clock = Callable[[], float]
 
+
+def _manifest() -> Path:
+    # A built wheel carries the repository's manifest.yml here (setup.py copies it at build
+    # time); a source checkout or an editable install has only the top-level one.
+    packaged = Path(__file__).resolve().with_name("manifest.yml")
+    return packaged if packaged.is_file() else Path(__file__).resolve().parents[2] / "manifest.yml"
+
+
 #: The app's manifest: its ``bot_events`` decide which events the stand-in delivers.
-MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"
+MANIFEST = _manifest()
 
 
 def manifest_bot_events(path: Path = MANIFEST) -> frozenset[str]:

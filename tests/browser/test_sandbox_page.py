@@ -8,11 +8,7 @@ Skips, saying why, when no Chromium or chromedriver is installed.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,76 +24,66 @@ from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
 from selenium.webdriver.support.select import Select  # noqa: E402
 
 from tests.browser.pages import CHROMEDRIVER, CHROMIUM, SHOTS, Page  # noqa: E402
+from tests.sandbox_process import RECON_BOT, process_env, sandbox_process  # noqa: E402
 
-BIN = Path(sys.executable).parent / "recon-bot"
 HEADER = (
     "external_id,kind,entity,currency,amount,counterparty,counterparty_risk_tier,booked_on,"
     "aging_days,confidence,score,matched_value,variance,record_count,entity_risk_score,"
     "prepared_by,reference,description,bank_account"
 )
+#: The bank account of the long statement, known to the desk's policy (team treasury).
+ACCOUNT = "DE89370400440532013000"
+STATEMENTS = f"""
+statements:
+  accounts:
+    - {{account: "{ACCOUNT}", entity: ACME-DE, currency: EUR, gl_account: "1100", team: treasury}}
+"""
+#: Whether an element is within the conversation pane's visible part.
+SEEN = """
+const box = arguments[0].getBoundingClientRect();
+const pane = document.getElementById("pane").getBoundingClientRect();
+return box.top < pane.bottom && box.bottom > pane.top;
+"""
+#: More entries than the entries modal shows on a page (20): View entries pages.
+ENTRIES = 25
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _env(desk: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RECON_", "SLACK_"))}
-    env["RECON_LOG_LEVEL"] = "WARNING"
-    return env
+def _long_statement() -> str:
+    """An MT940 statement of ENTRIES credits of 10.00 EUR whose balance chain holds."""
+    lines = [":20:LONG1", f":25:BANKDEFFXXX/{ACCOUNT}", ":28C:1/1", ":60F:C251201EUR1000,00"]
+    for n in range(1, ENTRIES + 1):
+        lines += [f":61:2512011201C10,00NTRFINV-{n}//B{n}", f":86:Invoice {n}"]
+    lines += [f":62F:C251201EUR{1000 + 10 * ENTRIES},00", "-"]
+    return "\n".join(lines) + "\n"
 
 
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Iterator[str]:
-    """A desk with 14 material treasury items (U0PREP1 prepared them) and its sandbox."""
+    """A desk with 14 material treasury items (U0PREP1 prepared them), a statement of 25
+    entries in review, and its sandbox."""
     if CHROMIUM is None or CHROMEDRIVER is None:
         pytest.skip("no chromium/chromedriver here (apt-get install chromium chromium-driver)")
-    env = _env(tmp_path)
-    subprocess.run([BIN, "init"], cwd=tmp_path, env=env, check=True, capture_output=True)
+
+    def cli(*args: str) -> None:
+        subprocess.run(
+            [*RECON_BOT, *args], cwd=tmp_path, env=process_env(), check=True, capture_output=True
+        )
+
+    cli("init")
+    policy = tmp_path / "policy.yml"
+    policy.write_text(policy.read_text(encoding="utf-8") + STATEMENTS, encoding="utf-8")
     rows = [
         f"web-{n},unmatched,ACME-US,USD,{2500 + n}.00,Globex Ltd,high,2026-11-30,,0.95,,,,,,"
         f"U0PREP1,INV-{n},browser item {n},ACCT-{n}"
         for n in range(1, 15)
     ]
     (tmp_path / "items.csv").write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
-    subprocess.run(
-        [BIN, "ingest", "items.csv"], cwd=tmp_path, env=env, check=True, capture_output=True
-    )
-    port = _free_port()
-    # stderr to a file: a pipe nobody reads would fill up and stall the sandbox.
-    with (
-        (tmp_path / "sandbox.log").open("w") as log,
-        subprocess.Popen(
-            [BIN, "sandbox", "--port", str(port), "--person", "U0PREP1:preparer"],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-        ) as proc,
-    ):
-        yield from _serving(proc, port)
-    logged = (tmp_path / "sandbox.log").read_text()
-    assert proc.returncode == 0, f"the sandbox did not stop cleanly on SIGINT:\n{logged}"
+    cli("ingest", "items.csv")
+    (tmp_path / "long.sta").write_text(_long_statement(), encoding="utf-8")
+    cli("statements", "import", "long.sta")
+    with sandbox_process(tmp_path, "--person", "U0PREP1:preparer") as url:
+        yield url
     assert (tmp_path / "sandbox-slack.json").exists()
-
-
-def _serving(proc: subprocess.Popen[str], port: int) -> Iterator[str]:
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()  # blocks until ready (or the process ends)
-        assert line == f"open http://127.0.0.1:{port}\n", "the sandbox did not start"
-        yield line.split()[1]
-    finally:
-        proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
-        try:
-            proc.wait(timeout=30)
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-                proc.wait()
 
 
 def test_a_person_works_the_desk_in_the_browser(
@@ -162,6 +148,25 @@ def test_a_person_works_the_desk_in_the_browser(
     page.wait(lambda d: not d.find_elements(By.CSS_SELECTOR, ".modal"))
     page.wait(lambda d: "Dispute D-4-1" in page.card(4).text)
 
+    # A statement's entries: a modal whose Next button (block_actions from a view) pages it.
+    def statement_card() -> WebElement:
+        xpath = "//div[contains(@class,'message')][.//*[starts-with(@data-block-id,'stmt.')]]"
+        return browser.find_element(By.XPATH, xpath)
+
+    page.click(statement_card, "View entries")
+    entries = lambda: browser.find_element(By.CSS_SELECTOR, "#modals .modal")  # noqa: E731
+    page.wait(lambda d: "Page 1 of 2" in entries().text)
+    assert "#1 " in entries().text and "#21 " not in entries().text
+    page.shot("statement-entries")
+    page.click(entries, "Next")
+    page.wait(lambda d: "Page 2 of 2" in entries().text)
+    assert f"#{ENTRIES} " in entries().text and "#1 " not in entries().text
+    page.shot("statement-entries-page-2")
+    page.click(entries, "Previous")
+    page.wait(lambda d: "Page 1 of 2" in entries().text)
+    entries().find_element(By.CSS_SELECTOR, ".modal-close").click()
+    page.wait(lambda d: not d.find_elements(By.CSS_SELECTOR, "#modals .modal"))
+
     # App Home, paged.
     page.open("U0AUDIT")
     page.wait(lambda d: "Page 1 of 2" in page.text())
@@ -187,4 +192,6 @@ def test_a_person_works_the_desk_in_the_browser(
     run("/recon queue all")
     # 14 items, R-1 approved (R-4 disputed is still open): 13, 10 a page.
     page.wait(lambda d: "Showing 1 to 10 of 13 items" in answer(d))
+    # The answer is in sight, as in Slack (the conversation scrolls to its newest message).
+    page.wait(lambda d: d.execute_script(SEEN, d.find_elements(By.CSS_SELECTOR, ".ephemeral")[-1]))
     page.shot("recon-queue")

@@ -9,6 +9,8 @@ from typing import Any
 
 import aiohttp
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.clock import ScaledClock
 from bot.sandbox import people_and_channels
@@ -153,3 +155,32 @@ def test_a_daily_digest_comes_every_minute_at_speed_1440() -> None:
     assert second is not None
     assert second - first == timedelta(minutes=1)  # the next day's 09:00
     assert scale.to_bot(second) == datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+
+
+@given(
+    wall_us=st.integers(min_value=0, max_value=10**10),
+    offset_us=st.integers(min_value=-(10**9), max_value=10**9),
+    speed=st.sampled_from([1.5, 7.0, 1200.0, 1440.0, 3600.0, 99_999.7, 100_000.0]),
+)
+def test_a_scaled_cron_never_gives_the_same_fire_time_twice(
+    wall_us: int, offset_us: int, speed: float
+) -> None:
+    # Starts off the whole second: mapped back from a wall time rounded to the microsecond,
+    # a fire time fell just short of itself and came again, so APScheduler's catch-up loop
+    # never ended and the sandbox froze (page, bot and Ctrl-C) at speeds like 1200.
+    from scheduler.cron import crontab_trigger
+    from scheduler.timescale import ScaledTrigger, TimeScale
+
+    wall = datetime(2026, 12, 1, 8, 0, tzinfo=UTC) + timedelta(microseconds=wall_us)
+    scale = TimeScale(
+        speed=speed, wall_start=wall, bot_start=wall + timedelta(microseconds=offset_us)
+    )
+    trigger = ScaledTrigger(crontab_trigger("* * * * *", "UTC"), scale)
+    first = trigger.get_next_fire_time(None, wall)
+    assert first is not None
+    second = trigger.get_next_fire_time(first, first)  # APScheduler's now may be the fire time
+    assert second is not None and second > first
+    # ... and the next one is the cron's next minute in the bot's time, not a later one.
+    assert abs(scale.to_bot(second) - scale.to_bot(first) - timedelta(minutes=1)) < timedelta(
+        seconds=1
+    )

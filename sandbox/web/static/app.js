@@ -5,7 +5,7 @@
 
 const params = new URLSearchParams(location.search);
 const ui = { as: params.get("as") || "", where: params.get("in") || "home", snap: null, raw: "",
-             errors: {}, modalKey: "", busy: false };
+             errors: {}, modalKey: "", busy: false, drawn: null, stick: false };
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -26,11 +26,16 @@ function escapeHtml(s) {
   return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 }
 
-// The few emoji the bot's messages use; others stay as :shortcodes:, as in plain text.
+// The emoji the bot's messages use (a test keeps this list complete); others stay as
+// :shortcodes:, as in plain text.
 const EMOJI = { white_check_mark: "\u2705", warning: "\u26a0\ufe0f", x: "\u274c", no_entry: "\u26d4",
   large_orange_circle: "\ud83d\udfe0", large_yellow_circle: "\ud83d\udfe1", large_green_circle: "\ud83d\udfe2",
   red_circle: "\ud83d\udd34", rotating_light: "\ud83d\udea8", hourglass: "\u231b", hourglass_flowing_sand: "\u23f3",
-  bell: "\ud83d\udd14", lock: "\ud83d\udd12", inbox_tray: "\ud83d\udce5", memo: "\ud83d\udcdd", heavy_check_mark: "\u2714\ufe0f" };
+  bell: "\ud83d\udd14", lock: "\ud83d\udd12", inbox_tray: "\ud83d\udce5", memo: "\ud83d\udcdd", heavy_check_mark: "\u2714\ufe0f",
+  grey_question: "\u2754", arrow_double_up: "\u23eb", alarm_clock: "\u23f0", busts_in_silhouette: "\ud83d\udc65",
+  pencil2: "\u270f\ufe0f", double_vertical_bar: "\u23f8\ufe0f", white_circle: "\u26aa", palm_tree: "\ud83c\udf34",
+  mag: "\ud83d\udd0d", information_source: "\u2139\ufe0f", busy_in_progress: "\u23f3", bank: "\ud83c\udfe6",
+  arrows_counterclockwise: "\ud83d\udd04", arrow_forward: "\u25b6\ufe0f" };
 
 // Slack's mrkdwn basics. Slack escapes &, < and > in text; links and mentions use <...>.
 function mrkdwn(text) {
@@ -247,24 +252,49 @@ function collectValues(modalNode) {
   return values;
 }
 
-function renderModals(modals) {
-  const root = document.getElementById("modals");
-  const key = JSON.stringify([modals, ui.errors]);
-  if (key === ui.modalKey) return;
-  ui.modalKey = key;
-  root.replaceChildren();
-  if (!modals.length) return;
-  const view = modals[modals.length - 1];  // Slack shows the top of the stack
+function viewTitle(view) {
+  return (view.spec && view.spec.title && view.spec.title.text) || "";
+}
+
+// A person's entries outlive a redraw, as in Slack: when the bot updates the view, when an
+// error comes back, and in a view below the top of the stack while they look at another.
+function keepEntries(oldNode, newNode) {
+  for (const control of oldNode.querySelectorAll("[data-label][data-touched]")) {
+    const twin = newNode.querySelector(`#${CSS.escape(control.id)}`);
+    if (!twin || twin.dataset.kind !== control.dataset.kind) continue;
+    if (control.classList.contains("choices")) {
+      const checked = new Set([...control.querySelectorAll("input:checked")].map((i) => i.value));
+      for (const box of twin.querySelectorAll("input")) box.checked = checked.has(box.value);
+    } else if (control.multiple) {
+      const picked = new Set([...control.selectedOptions].map((o) => o.value));
+      for (const opt of twin.options) opt.selected = picked.has(opt.value);
+    } else {
+      twin.value = control.value;
+    }
+    twin.dataset.touched = "1";
+  }
+}
+
+function modalEl(view, below) {
   const spec = view.spec || {};
   const where = { view_id: view.id };
+  const back = async () => { await api("/api/close", {}); refresh(); };
   const node = el("div", { class: "modal", role: "dialog", "aria-modal": "true", "data-view-id": view.id,
-                           "data-callback-id": spec.callback_id || "" },
-    el("header", {}, el("span", { class: "modal-title" }, (spec.title && spec.title.text) || ""),
-       modals.length > 1 ? el("span", { class: "depth" }, `${modals.length} stacked`) : null),
+                           "data-callback-id": spec.callback_id || "", "data-depth": below.length + 1 },
+    el("header", {},
+       below.length ? el("button", { type: "button", class: "modal-back", "aria-label": "Back", title: "Back", onclick: back }, "\u2039") : null,
+       el("span", { class: "modal-title" }, viewTitle(view)),
+       below.length ? el("span", { class: "depth" }, `${below.length + 1} stacked`) : null),
+    below.length ? el("div", { class: "crumbs", "aria-label": "Views below this one" },
+                      [...below.map(viewTitle), viewTitle(view)].join(" \u203a ")) : null,
     el("div", { class: "body" }, renderBlocks(spec.blocks, where)));
+  node.addEventListener("input", (ev) => {
+    const control = ev.target.closest("[data-label]");
+    if (control) control.dataset.touched = "1";
+  });
+  // Slack's close button takes the top view off the stack: Back to the one below, if any.
   const footer = el("footer", {},
-    el("button", { type: "button", class: "modal-close", onclick: async () => { await api("/api/close", {}); refresh(); } },
-       (spec.close && spec.close.text) || "Cancel"));
+    el("button", { type: "button", class: "modal-close", onclick: back }, (spec.close && spec.close.text) || "Cancel"));
   if (spec.submit) {
     footer.append(el("button", { type: "button", class: "primary modal-submit", onclick: async () => {
       const data = await api("/api/submit", { view_id: view.id, values: collectValues(node) });
@@ -275,7 +305,29 @@ function renderModals(modals) {
     } }, spec.submit.text));
   }
   node.append(footer);
-  root.append(el("div", { class: "modal-backdrop" }, node));
+  return node;
+}
+
+// Slack shows the top view of a modal's stack; the views below wait, entries intact, and
+// come back when the top one closes. All of them stay in the page, the ones below hidden.
+function renderModals(modals) {
+  const root = document.getElementById("modals");
+  const key = JSON.stringify([modals, ui.errors]);
+  if (key === ui.modalKey) return;
+  ui.modalKey = key;
+  const drawn = new Map([...root.querySelectorAll("[data-view-id]")].map((n) => [n.dataset.viewId, n]));
+  if (!modals.length) { root.replaceChildren(); return; }
+  const backdrop = el("div", { class: "modal-backdrop" });
+  modals.forEach((view, i) => {
+    const node = modalEl(view, modals.slice(0, i));
+    if (drawn.has(view.id)) keepEntries(drawn.get(view.id), node);
+    if (i < modals.length - 1) {  // below the top: kept, not shown
+      node.className = "modal-below";
+      node.hidden = true;
+    }
+    backdrop.append(node);
+  });
+  root.replaceChildren(backdrop);
 }
 
 // --------------------------------------------------------------------------- the page
@@ -326,7 +378,11 @@ function render() {
   ].flat());
   const pane = document.getElementById("pane");
   const title = document.getElementById("title");
+  // As in Slack: a conversation opens at its newest message, and stays there as messages
+  // come while the person is at the bottom; scrolled up, they stay where they are.
   const scrolled = pane.scrollTop;
+  const atBottom = pane.scrollHeight - pane.scrollTop - pane.clientHeight < 40;
+  const toBottom = ui.where !== "home" && (ui.drawn !== ui.where || atBottom || ui.stick);
   if (ui.where === "home") {
     title.textContent = "recon-bot · Home";
     pane.replaceChildren(snap.home ? el("div", { class: "home", "data-view-id": snap.home.id },
@@ -336,7 +392,9 @@ function render() {
     title.textContent = channel ? (channel.is_im ? channel.name : `# ${channel.name}`) : "";
     pane.replaceChildren(channel ? renderChannel(channel) : el("p", {}, "No such conversation."));
   }
-  pane.scrollTop = scrolled;
+  pane.scrollTop = toBottom ? pane.scrollHeight : scrolled;
+  ui.drawn = ui.where;
+  ui.stick = false;
   renderModals(snap.modals);
 }
 
@@ -383,7 +441,7 @@ document.getElementById("composer").addEventListener("submit", async (ev) => {
   if (!text) return;
   const channel = ui.where === "home" ? null : ui.where;
   const data = await api("/api/command", { text, channel });
-  if (data.ok) input.value = "";
+  if (data.ok) { input.value = ""; ui.stick = true; }  // the answer shows at the bottom
   // Typed on the Home tab, the command runs in the app's DM, where its answer shows.
   const dm = ui.snap && ui.snap.channels.find((c) => c.is_im);
   if (data.ok && !channel && dm) { ui.where = dm.id; syncUrl(); }
