@@ -28,7 +28,8 @@ function escapeHtml(s) {
 
 // The emoji the bot's messages use (a test keeps this list complete); others stay as
 // :shortcodes:, as in plain text.
-const EMOJI = { white_check_mark: "\u2705", warning: "\u26a0\ufe0f", x: "\u274c", no_entry: "\u26d4",
+const EMOJI = { link: "\ud83d\udd17", raised_hand: "\u270b", wastebasket: "\ud83d\uddd1\ufe0f",
+  white_check_mark: "\u2705", warning: "\u26a0\ufe0f", x: "\u274c", no_entry: "\u26d4",
   large_orange_circle: "\ud83d\udfe0", large_yellow_circle: "\ud83d\udfe1", large_green_circle: "\ud83d\udfe2",
   red_circle: "\ud83d\udd34", rotating_light: "\ud83d\udea8", hourglass: "\u231b", hourglass_flowing_sand: "\u23f3",
   bell: "\ud83d\udd14", lock: "\ud83d\udd12", inbox_tray: "\ud83d\udce5", memo: "\ud83d\udcdd", heavy_check_mark: "\u2714\ufe0f",
