@@ -401,21 +401,15 @@ class Server:
         cutoff = loop.call_later(DELIVERY_GRACE_S, self.cutoff.set)
         abort = loop.call_later(DELIVERY_GRACE_S + CALL_GRACE_S, self.abort.set)
         try:
-            if self.relay is not None:
-                self.relay.wake()
-            for task in (ledger_task, relay_task):
-                if task is None:
-                    continue
-                try:
-                    async with asyncio.timeout(DELIVERY_GRACE_S + CALL_GRACE_S + RELAY_JOIN_S):
-                        await task
-                except TimeoutError:  # (its rows come back after their lease)
-                    log.warning("a relay did not stop in time", extra={"event": "shutdown_relay"})
-                    task.cancel()
-            # The last decisions: their ledger entries (whose postings update the cards),
-            # then the cards and replies they enqueued. Up to the cutoff only.
+            # The last decisions' ledger entries first (their postings enqueue the card
+            # updates and replies), then Slack: a Slack pass waiting on pacing must not
+            # hold the ledger's last pass until the cutoff.
+            await self._join_relay(ledger_task)
             if self.ledger_relay is not None and not self.cutoff.is_set():
                 await self._last_pass(self.ledger_relay.run_once())
+            if self.relay is not None:
+                self.relay.wake()
+            await self._join_relay(relay_task)
             if self.relay is not None and not self.cutoff.is_set():
                 await self._last_pass(self.relay.run_once())
         finally:
@@ -428,6 +422,19 @@ class Server:
             await self.ledger_sink.close()
         await self._stop_listening()
         log.info("stopped", extra={"event": "stopped"})
+
+    @staticmethod
+    async def _join_relay(task: asyncio.Task[None] | None) -> None:
+        """Waits for a relay's loop to end its pass (bounded; cancelled past the bound,
+        its rows coming back after their lease)."""
+        if task is None:
+            return
+        try:
+            async with asyncio.timeout(DELIVERY_GRACE_S + CALL_GRACE_S + RELAY_JOIN_S):
+                await task
+        except TimeoutError:
+            log.warning("a relay did not stop in time", extra={"event": "shutdown_relay"})
+            task.cancel()
 
     @staticmethod
     async def _last_pass(work: Awaitable[object]) -> None:
