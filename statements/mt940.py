@@ -45,9 +45,11 @@ from domain.money import MAX_MINOR_DIGITS, minor_units, normalize_currency
 from domain.statements.parsed import (
     ParsedLine,
     ParsedStatement,
+    ParseItem,
     ParseProblem,
     ParseResult,
     StatementFormat,
+    collect,
 )
 
 FORMAT = StatementFormat.MT940
@@ -170,30 +172,30 @@ def parse(data: bytes) -> ParseResult:
     Text is UTF-8 when it decodes as such, else Latin-1 (German banks send ISO 8859-1);
     no byte is refused for its encoding.
     """
+    return collect(FORMAT, stream(data))
+
+
+def stream(data: bytes) -> Iterator[ParseItem]:
+    """The statements of an MT940 file in file order (each bad one a problem), each read
+    when it is asked for: a message's fields are cut from the text only then."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        problem = ParseProblem(where="file", error="the file is UTF-16 text: MT940 is 8-bit")
-        return ParseResult(format=FORMAT, problems=(problem,))
-    text = _decode(data)
-    statements: list[ParsedStatement] = []
-    problems: list[ParseProblem] = []
-    for message in _messages(text):
+        yield ParseProblem(where="file", error="the file is UTF-16 text: MT940 is 8-bit")
+        return
+    found = False
+    for message in _messages(_decode(data)):
+        found = True
         try:
-            statements.append(_statement(message))
+            yield _statement(message)
         except _Bad as bad:
             where = f"statement {message.number}, line {bad.line}"
             if bad.tag is not None:
                 where += f", field :{bad.tag}:"
-            problems.append(
-                ParseProblem(where=where, error=bad.reason, statement=message.first("20"))
-            )
-    if not statements and not problems:
-        problems.append(
-            ParseProblem(
-                where="file",
-                error="no MT940 statement found: the file has no :20: field to start one",
-            )
+            yield ParseProblem(where=where, error=bad.reason, statement=message.first("20"))
+    if not found:
+        yield ParseProblem(
+            where="file",
+            error="no MT940 statement found: the file has no :20: field to start one",
         )
-    return ParseResult(format=FORMAT, statements=tuple(statements), problems=tuple(problems))
 
 
 def _decode(data: bytes) -> str:

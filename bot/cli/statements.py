@@ -215,7 +215,8 @@ def import_(files: tuple[Path, ...], fmt: str, as_json: bool) -> None:
                 report.reject_file(name, f"cannot read the file: {exc.strerror or exc}")
                 continue
             try:
-                result = c.parser(data, format=_format(fmt))
+                # Statement by statement: each is stored and let go before the next is read.
+                result = c.parser.stream(data, format=_format(fmt))
             except ImportError:
                 report.reject_file(name, "the bank-file parsers are not installed")
                 continue
