@@ -101,7 +101,7 @@ def stream(data: bytes, *, format: StatementFormat | None = None) -> ParseStream
 
 def _not_a_statement(data: bytes) -> str:
     names = ", ".join(module.FORMAT.value for module in FORMATS)
-    if not data.strip():
+    if not data or data.isspace():
         return "not a bank statement: the file is empty"
     return f"not a bank statement: the start of the file matches none of the formats ({names})"
 
