@@ -79,3 +79,9 @@ def test_mt940_streams_its_messages_in_file_order() -> None:
 )
 def test_ends_closed_looks_only_at_the_root_and_the_end(text: bytes, closed: bool) -> None:
     assert safexml.ends_closed(text) is closed
+
+
+@pytest.mark.parametrize("end", [b"\r\n", b"\r"])
+def test_mt940_reads_crlf_and_bare_cr_lines_as_lf(end: bytes) -> None:
+    data = read("mt940_month.sta").replace(b"\r\n", b"\n")
+    assert mt940.parse(data.replace(b"\n", end)) == mt940.parse(data)
