@@ -10,7 +10,7 @@ from bot.clock import SystemClock
 from bot.errors import BotError
 from bot.settings import Settings
 from domain.ports import Clock, StatementParser
-from domain.statements.parsed import ParseResult, StatementFormat
+from domain.statements.parsed import ParseResult, ParseStream, StatementFormat
 from domain.usecases import UseCases
 from store.audit.anchors import AnchorFile
 from store.audit.log import init_audit
@@ -44,21 +44,27 @@ def policy_cache(settings: Settings) -> PolicyCache:
     return PolicyCache(settings.policy_cache or default_cache_path(settings.policy))
 
 
-def _registry_parse(data: bytes, *, format: StatementFormat | None = None) -> ParseResult:
-    """The format adapters' registry (``statements.parse``), imported on first use: only
-    the statement commands need it, and its XML and format libraries load with it."""
-    from statements import NotAStatementError, parse
+class _RegistryParser:
+    """The format adapters' registry (``statements.parse`` and ``statements.stream``),
+    imported on first use: only the statement commands need it, and its XML and format
+    libraries load with it."""
 
-    try:
-        return parse(data, format=format)
-    except NotAStatementError as exc:  # no format recognises it: one problem for the file
-        return ParseResult(format=None, problems=(exc.problem,))
+    def __call__(self, data: bytes, *, format: StatementFormat | None = None) -> ParseResult:
+        return self.stream(data, format=format).collect()
+
+    def stream(self, data: bytes, *, format: StatementFormat | None = None) -> ParseStream:
+        from statements import NotAStatementError, stream
+
+        try:
+            return stream(data, format=format)
+        except NotAStatementError as exc:  # no format recognises it: one problem for the file
+            return ParseStream.of(ParseResult(format=None, problems=(exc.problem,)))
 
 
 def statement_parser() -> StatementParser:
     """The parser of bank files the container hands the statement use cases (tests
     replace this function to bring a fake)."""
-    return _registry_parse
+    return _RegistryParser()
 
 
 @dataclass(slots=True, kw_only=True)

@@ -29,7 +29,7 @@ from domain.matching.history import MatchTally
 from domain.matching.records import Band
 from domain.matching.stored import CheckRecord, CheckState, MatchRecord, MatchState
 from domain.notifications import Notification
-from domain.statements.parsed import ParseResult, StatementFormat
+from domain.statements.parsed import ParseResult, ParseStream, StatementFormat
 from domain.statements.records import (
     LineTotals,
     MatchStatus,
@@ -426,6 +426,11 @@ class StatementParser(Protocol):
         ``format`` None detects it from the content."""
         ...
 
+    def stream(self, data: bytes, *, format: StatementFormat | None = None) -> ParseStream:
+        """The same statements and problems in file order, each read when it is taken
+        (what an import uses: one statement of a big file in memory at a time)."""
+        ...
+
 
 class StatementRepository(Protocol):
     """Bank statements (Stage 1), their lines and the original files, version-checked."""
@@ -741,6 +746,11 @@ class Telemetry(Protocol):
         """An item reached its final sign-off ``seconds`` after it was routed."""
         ...
 
+    def imported(self, *, source: str, outcome: str, rows: int) -> None:
+        """``rows`` rows of an import from ``source`` (``statement``) ended in ``outcome``
+        (``imported``, ``unchanged``, ``revised`` or ``rejected``)."""
+        ...
+
 
 class _NoTrace:
     def record(self, attributes: Mapping[str, SpanValue]) -> None:
@@ -755,4 +765,7 @@ class NoTelemetry:
         yield _NoTrace()
 
     def signed_off(self, *, kind: str, seconds: float) -> None:
+        pass
+
+    def imported(self, *, source: str, outcome: str, rows: int) -> None:
         pass

@@ -1,16 +1,25 @@
 """Bank files in: one module per format, and format detection over them.
 
 Each format module has the same shape (:class:`FormatModule`): ``FORMAT``, ``sniff(head)``
-(does the start of the file look like this format) and ``parse(data)`` (a
-:class:`~domain.statements.parsed.ParseResult`). This package is an adapter: it depends
+(does the start of the file look like this format), ``parse(data)`` (a
+:class:`~domain.statements.parsed.ParseResult`) and ``stream(data)`` (the same statements
+and problems in file order, each read when it is asked for: what an import of a big file
+uses, see :func:`stream`). This package is an adapter: it depends
 on ``domain`` only, and knows nothing of the store, Slack or the CLI.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Protocol
 
-from domain.statements.parsed import ParseProblem, ParseResult, StatementFormat
+from domain.statements.parsed import (
+    ParseItem,
+    ParseProblem,
+    ParseResult,
+    ParseStream,
+    StatementFormat,
+)
 from statements import bai2, camt053, mt940, ofx
 
 #: How much of the start of a file :func:`detect` shows each format's ``sniff``.
@@ -25,6 +34,8 @@ class FormatModule(Protocol):
     def sniff(self, head: bytes) -> bool: ...
 
     def parse(self, data: bytes) -> ParseResult: ...
+
+    def stream(self, data: bytes) -> Iterator[ParseItem]: ...
 
 
 #: The format modules, in the order :func:`detect` asks them. XML formats (camt.053,
@@ -70,16 +81,27 @@ def parse(data: bytes, *, format: StatementFormat | None = None) -> ParseResult:
         NotAStatementError: ``format`` is None and no format recognises the file (the
             problem reads "not a bank statement: ...").
     """
+    return stream(data, format=format).collect()
+
+
+def stream(data: bytes, *, format: StatementFormat | None = None) -> ParseStream:
+    """A bank file's statements one at a time (camt.053 and MT940 read each only when it
+    is taken), detecting the format from the content when ``format`` is None.
+
+    Raises:
+        NotAStatementError: as :func:`parse`, at once (the format is known before any
+            statement is read).
+    """
     if format is None:
         format = detect(data)
         if format is None:
             raise NotAStatementError(ParseProblem(where="file", error=_not_a_statement(data)))
-    return module_for(format).parse(data)
+    return ParseStream(format=format, items=module_for(format).stream(data))
 
 
 def _not_a_statement(data: bytes) -> str:
     names = ", ".join(module.FORMAT.value for module in FORMATS)
-    if not data.strip():
+    if not data or data.isspace():
         return "not a bank statement: the file is empty"
     return f"not a bank statement: the start of the file matches none of the formats ({names})"
 
@@ -92,4 +114,5 @@ __all__ = [
     "detect",
     "module_for",
     "parse",
+    "stream",
 ]

@@ -47,6 +47,7 @@ from domain.money import MAX_MINOR, minor_units, normalize_currency
 from domain.statements.parsed import (
     ParsedLine,
     ParsedStatement,
+    ParseItem,
     ParseProblem,
     ParseResult,
     StatementFormat,
@@ -155,6 +156,14 @@ def parse(data: bytes) -> ParseResult:
     return ParseResult(
         format=FORMAT, statements=tuple(reader.statements), problems=tuple(reader.problems)
     )
+
+
+def stream(data: bytes) -> Iterator[ParseItem]:
+    """The file's statements, then its problems; not read lazily: a BAI2 file is a
+    day's accounts, read whole in one pass of its records."""
+    result = parse(data)
+    yield from result.statements
+    yield from result.problems
 
 
 def _file_problem(where: str, error: str) -> ParseResult:

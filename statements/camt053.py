@@ -28,11 +28,16 @@ not be checked against anything, and the same entries arrive in the day's camt.0
 
 A statement with an error (an amount with more decimals than its currency allows, a
 balance without a currency, an unknown currency...) becomes one :class:`ParseProblem`
-and the others still parse. XML that is not well-formed (truncated, wrong encoding) or
-that declares a DTD is refused whole: no statement of a broken file is imported.
+and the others still parse. A file that declares a DTD, or that does not end with its
+root's end tag (a truncated file), is refused whole: no statement of it is imported.
+XML found broken further in (a stray byte in the wrong encoding, a tag left open) ends
+the file there: the statements read whole before that point stand, and the rest is one
+problem saying where (as a BAI2 file cut short keeps its whole accounts).
 
 The file is streamed (``safexml.iterparse``): each entry is read at its end tag and
-then removed from the tree, so memory stays flat whatever the file's size.
+then removed from the tree, and :func:`stream` hands each statement out at its
+``</Stmt>`` before reading the next, so memory holds one statement whatever the file's
+size.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from __future__ import annotations
 import functools
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -51,9 +57,11 @@ from domain.money import normalize_currency, parse_amount
 from domain.statements.parsed import (
     ParsedLine,
     ParsedStatement,
+    ParseItem,
     ParseProblem,
     ParseResult,
     StatementFormat,
+    collect,
 )
 from statements import safexml
 
@@ -148,20 +156,41 @@ class _Statement:
 
 def parse(data: bytes) -> ParseResult:
     """Reads every ``Stmt`` of a camt.053 file; see the module docstring for what and how."""
-    reader = _Reader()
+    return collect(FORMAT, stream(data))
+
+
+def stream(data: bytes) -> Iterator[ParseItem]:
+    """Every ``Stmt`` of a camt.053 file in file order, each read when it is asked for.
+
+    A file that does not end with its root's end tag is read to its end before anything
+    is handed out, so a truncated file is refused whole (one problem); otherwise each
+    statement is handed out at its ``</Stmt>``, and XML found broken later ends the
+    stream with one problem after the statements read whole before it.
+    """
+    items = _items(data)
     try:
-        for event, element in safexml.iterparse(data, tags=_TAGS, events=("start", "end")):
-            reader.feed(event, element)
-    except safexml.XmlRefused as refused:
-        where = f"line {refused.line}" if refused.line else "file"
-        return ParseResult(
-            format=FORMAT, problems=(ParseProblem(where=where, error=refused.error),)
-        )
-    except _FileRefused as refused:
-        return ParseResult(
-            format=FORMAT, problems=(ParseProblem(where=refused.where, error=refused.error),)
-        )
-    return reader.result()
+        if not safexml.ends_closed(data):
+            items = iter(list(items))
+        yield from items
+    except (safexml.XmlRefused, _FileRefused) as refused:
+        yield _refusal(refused)
+
+
+def _refusal(refused: safexml.XmlRefused | _FileRefused) -> ParseProblem:
+    if isinstance(refused, _FileRefused):
+        return ParseProblem(where=refused.where, error=refused.error)
+    where = f"line {refused.line}" if refused.line else "file"
+    return ParseProblem(where=where, error=refused.error)
+
+
+def _items(data: bytes) -> Iterator[ParseItem]:
+    """The statements and problems, raising what refuses the file (from where it is)."""
+    reader = _Reader()
+    for event, element in safexml.iterparse(data, tags=_TAGS, events=("start", "end")):
+        item = reader.feed(event, element)
+        if item is not None:
+            yield item
+    yield from reader.end()
 
 
 class _Reader:
@@ -169,18 +198,17 @@ class _Reader:
 
     def __init__(self) -> None:
         self.q: _Names | None = None
-        self.statements: list[ParsedStatement] = []
-        self.problems: list[ParseProblem] = []
         self.current: _Statement | None = None
         self.count = 0
 
-    def feed(self, event: str, element: etree._Element) -> None:
+    def feed(self, event: str, element: etree._Element) -> ParseItem | None:
+        """Takes one event; returns a statement (or its problem) at its end tag."""
         q = self.q if self.q is not None else self._namespace(element)
         if event == "start":
             if element.tag == q("Stmt"):
                 self.count += 1
                 self.current = _Statement(index=self.count, line=element.sourceline or 0)
-            return
+            return None
         if element.tag == q("Ntry"):
             if self.current is not None:
                 self.current.entries_seen += 1
@@ -194,9 +222,11 @@ class _Reader:
             # Only this entry's subtree is freed; the statement's header stays.
             safexml.release(element)
         elif element.tag == q("Stmt") and self.current is not None:
-            self._finish(element, q, self.current)
+            item = self._finish(element, q, self.current)
             self.current = None
             safexml.release(element)
+            return item
+        return None
 
     def _namespace(self, element: etree._Element) -> _Names:
         ns = safexml.namespace(element.tag)
@@ -222,12 +252,11 @@ class _Reader:
         self.q = _Names(ns)
         return self.q
 
-    def _finish(self, element: etree._Element, q: _Names, state: _Statement) -> None:
+    def _finish(self, element: etree._Element, q: _Names, state: _Statement) -> ParseItem:
         statement_id = _text(element, q("Id"))
         if state.bad is None:
             try:
-                self.statements.append(_statement(element, q, state))
-                return
+                return _statement(element, q, state)
             except _Bad as bad:
                 state.fail(bad)
         assert state.bad is not None
@@ -235,30 +264,17 @@ class _Reader:
         if state.more_errors:
             plural = "s" if state.more_errors > 1 else ""
             error = f"{error} (and {state.more_errors} more problem{plural} in this statement)"
-        self.problems.append(
-            ParseProblem(where=state.bad.where, error=error, statement=statement_id)
-        )
+        return ParseProblem(where=state.bad.where, error=error, statement=statement_id)
 
-    def result(self) -> ParseResult:
+    def end(self) -> Iterator[ParseProblem]:
+        """The file's own problem, once every event is read: no Document, or no Stmt."""
         if self.q is None:
-            return ParseResult(
-                format=FORMAT,
-                problems=(
-                    ParseProblem(
-                        where="file",
-                        error=(
-                            "not a camt.053 statement: the file has no ISO 20022 Document element"
-                        ),
-                    ),
-                ),
+            yield ParseProblem(
+                where="file",
+                error="not a camt.053 statement: the file has no ISO 20022 Document element",
             )
-        if self.count == 0:
-            self.problems.append(
-                ParseProblem(where="file", error="the camt.053 file holds no statement (Stmt)")
-            )
-        return ParseResult(
-            format=FORMAT, statements=tuple(self.statements), problems=tuple(self.problems)
-        )
+        elif self.count == 0:
+            yield ParseProblem(where="file", error="the camt.053 file holds no statement (Stmt)")
 
 
 def _text(element: etree._Element, path: str) -> str | None:

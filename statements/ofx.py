@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -35,6 +36,7 @@ from domain.money import normalize_currency, parse_amount
 from domain.statements.parsed import (
     ParsedLine,
     ParsedStatement,
+    ParseItem,
     ParseProblem,
     ParseResult,
     StatementFormat,
@@ -115,6 +117,14 @@ def parse(data: bytes) -> ParseResult:
             ParseProblem(where="file", error="the OFX file holds no statement (STMTRS or CCSTMTRS)")
         )
     return ParseResult(format=FORMAT, statements=tuple(statements), problems=tuple(problems))
+
+
+def stream(data: bytes) -> Iterator[ParseItem]:
+    """The file's statements, then its problems; not read lazily: an OFX file is one
+    download's statements, read whole as a tree."""
+    result = parse(data)
+    yield from result.statements
+    yield from result.problems
 
 
 def _is_xml(data: bytes) -> bool:

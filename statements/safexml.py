@@ -11,7 +11,10 @@ A bank file comes from outside, so the XML parser must never reach outside itsel
   reason: the formats prescribe UTF-8 and the prolog check reads ASCII.
 
 ``iterparse`` streams: callers clear and remove the elements they have read, so a
-100 MB file never sits in memory as a tree.
+100 MB file never sits in memory as a tree. Whether the document is well-formed is known
+only at its end; :func:`ends_closed` tells, without parsing, whether a file at least ends
+with its root element's end tag (a truncated file does not), so a caller can hand out
+what it reads before the end only for such files.
 """
 
 from __future__ import annotations
@@ -62,7 +65,7 @@ def check_prolog(data: bytes) -> int:
         XmlRefused: empty file, an encoding that is not ASCII-compatible, a DTD, or no
             element at all.
     """
-    if not data.strip():
+    if not data or data.isspace():  # never data.strip(): a copy of a 100 MB file
         raise XmlRefused("the file is empty")
     head = data[:4]
     if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:64]:
@@ -98,6 +101,46 @@ def check_prolog(data: bytes) -> int:
         else:
             raise XmlRefused("the file is not XML: it does not start with an element", 1)
     raise XmlRefused("the file holds no XML element")
+
+
+_WHITESPACE = b" \t\r\n"
+
+
+def ends_closed(data: bytes) -> bool:
+    """True when, after trailing whitespace, comments and processing instructions, the
+    file ends with the end tag of the element it starts with (``</Document>``).
+
+    Looks only at the start and the end of the file (no parse, no copy): a truncated
+    file, or one with anything else after its root, answers False; a True says nothing
+    about the middle of the file, which only a parse finds out.
+    """
+    try:
+        root = check_prolog(data)
+    except XmlRefused:
+        return False
+    stop = root + 1
+    while stop < len(data) and data[stop] not in b" \t\r\n/>":
+        stop += 1
+    name = data[root + 1 : stop]
+    end = len(data)
+    while True:
+        while end > root and data[end - 1] in _WHITESPACE:
+            end -= 1
+        if data.endswith(b"-->", root, end):
+            opened = data.rfind(b"<!--", root, end - 3)
+        elif data.endswith(b"?>", root, end):
+            opened = data.rfind(b"<?", root, end - 2)
+        else:
+            break
+        if opened == -1:
+            return False
+        end = opened
+    if not name or not data.endswith(b">", root, end):
+        return False
+    tag_start = data.rfind(b"</", root, end)
+    if tag_start == -1:
+        return False
+    return data[tag_start + 2 : end - 1].rstrip(_WHITESPACE) == name
 
 
 def iterparse(
@@ -189,6 +232,7 @@ __all__ = [
     "XmlRefused",
     "check_prolog",
     "declared_encoding",
+    "ends_closed",
     "iterparse",
     "local_name",
     "namespace",

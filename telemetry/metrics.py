@@ -88,6 +88,10 @@ class Metrics:
         self.rows = meter.create_counter(
             "recon_ingest_rows", description="Ingest and import rows by source kind and outcome."
         )
+        self.imports = meter.create_counter(
+            "recon_import_rows",
+            description="Rows of imports (statements of bank files) by source and outcome.",
+        )
         meter.create_observable_gauge(
             "recon_queue_depth",
             callbacks=[self._queue],
@@ -174,6 +178,11 @@ class Metrics:
         for outcome, n in rows.items():
             if n:
                 self.rows.add(n, {"outcome": outcome})
+
+    def import_rows(self, *, source: str, outcome: str, rows: int) -> None:
+        """Adds ``rows`` rows of an import from ``source`` that ended in ``outcome``."""
+        if rows:
+            self.imports.add(rows, {"source": source, "outcome": outcome})
 
     def scrape(self) -> bytes:
         """The Prometheus text exposition of every metric now."""

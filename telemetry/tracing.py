@@ -79,6 +79,11 @@ class OtelTelemetry:
         if self.metrics is not None:
             self.metrics.signoff.record(seconds, {"kind": kind})
 
+    def imported(self, *, source: str, outcome: str, rows: int) -> None:
+        """Counts import rows by source and outcome."""
+        if self.metrics is not None:
+            self.metrics.import_rows(source=source, outcome=outcome, rows=rows)
+
     def shutdown(self) -> None:
         """Flushes and stops span export."""
         self._provider.shutdown()

@@ -23,6 +23,7 @@ from domain.statements.parsed import (
     ParsedStatement,
     ParseProblem,
     ParseResult,
+    ParseStream,
     StatementFormat,
 )
 from domain.statements.records import Statement
@@ -179,6 +180,10 @@ class JsonStatementParser:
                     ParseProblem(where=where, error=str(exc), statement=raw.get("statement_id"))
                 )
         return ParseResult(format=fmt, statements=tuple(read), problems=tuple(problems))
+
+    def stream(self, data: bytes, *, format: StatementFormat | None = None) -> ParseStream:
+        """The same file as a stream (read whole first: test files are small)."""
+        return ParseStream.of(self(data, format=format))
 
 
 def make_statement(raw: dict[str, Any] | None = None, **changes: Any) -> Statement:

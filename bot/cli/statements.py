@@ -193,8 +193,10 @@ def import_(files: tuple[Path, ...], fmt: str, as_json: bool) -> None:
     """Import bank statement files (camt.053, MT940, BAI2, OFX).
 
     Each statement is imported whole or not at all, in a transaction of its own: one bad
-    statement never stops the others. The same statement again with the same content
-    changes nothing; with different content it becomes a new revision back in review.
+    statement never stops the others. Statements are stored one at a time as the file is
+    read, so a big file (100 MB) imports in bounded memory. The same statement again with
+    the same content changes nothing; with different content it becomes a new revision
+    back in review.
     Exit code 0 when every statement was imported (or unchanged); 2 when some were
     rejected; 1 when nothing could be imported.
 
@@ -215,7 +217,8 @@ def import_(files: tuple[Path, ...], fmt: str, as_json: bool) -> None:
                 report.reject_file(name, f"cannot read the file: {exc.strerror or exc}")
                 continue
             try:
-                result = c.parser(data, format=_format(fmt))
+                # Statement by statement: each is stored and let go before the next is read.
+                result = c.parser.stream(data, format=_format(fmt))
             except ImportError:
                 report.reject_file(name, "the bank-file parsers are not installed")
                 continue

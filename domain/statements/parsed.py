@@ -3,7 +3,9 @@
 Every parser (camt.053, MT940, BAI2, OFX) turns the bytes of one file into a
 :class:`ParseResult`: the statements it could read whole, and one :class:`ParseProblem`
 for each statement (or the whole file) it could not. A statement is never half-read:
-either all of it is in ``statements`` or it is a problem.
+either all of it is in ``statements`` or it is a problem. The same parsers also give a
+:class:`ParseStream`: the statements and problems in file order, each read only when it
+is asked for, so that an import holds one statement of a 100 MB file at a time.
 
 Amounts are exact Decimals at the statement currency's scale (``domain.money``), signed
 from the account holder's side: a credit (money in) is positive, a debit negative.
@@ -13,6 +15,7 @@ import's job.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -105,3 +108,41 @@ class ParseResult:
     format: StatementFormat | None  # None: no format recognised the file (one problem)
     statements: tuple[ParsedStatement, ...] = ()
     problems: tuple[ParseProblem, ...] = field(default=())
+
+
+#: What a stream gives, in file order: a statement read whole, or one that could not be.
+ParseItem = ParsedStatement | ParseProblem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ParseStream:
+    """A file's statements and problems in file order, each read when it is taken.
+
+    ``items`` is consumed once: a parser reads the next statement only when the one before
+    it has been taken (and, by an importer, stored and let go), so memory holds one
+    statement, not the file's all.
+    """
+
+    format: StatementFormat | None
+    items: Iterator[ParseItem]
+
+    @classmethod
+    def of(cls, result: ParseResult) -> ParseStream:
+        """A stream over a result already read whole (its problems first)."""
+        return cls(format=result.format, items=iter((*result.problems, *result.statements)))
+
+    def collect(self) -> ParseResult:
+        """Reads the rest of the stream into one :class:`ParseResult`."""
+        return collect(self.format, self.items)
+
+
+def collect(format: StatementFormat | None, items: Iterable[ParseItem]) -> ParseResult:
+    """The :class:`ParseResult` of a stream's items (statements and problems apart)."""
+    statements: list[ParsedStatement] = []
+    problems: list[ParseProblem] = []
+    for item in items:
+        if isinstance(item, ParsedStatement):
+            statements.append(item)
+        else:
+            problems.append(item)
+    return ParseResult(format=format, statements=tuple(statements), problems=tuple(problems))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -43,7 +43,14 @@ from domain.ports import (
 )
 from domain.statements import checks as statement_checks
 from domain.statements import stage1
-from domain.statements.parsed import ParsedStatement, ParseResult, StatementFormat
+from domain.statements.parsed import (
+    ParsedStatement,
+    ParseItem,
+    ParseProblem,
+    ParseResult,
+    ParseStream,
+    StatementFormat,
+)
 from domain.statements.records import (
     Checks,
     EntriesPage,
@@ -64,6 +71,20 @@ from domain.usecases.transaction import SIGNOFF, UNAUDITED, PolicySource
 SYSTEM: Final = stage1.SYSTEM
 #: The audit event of a statement decision the desk refused (nothing else changed).
 REFUSED: Final = "statement.refused"
+
+
+#: The outcome a statement that was not imported is counted under.
+_REJECTED: Final = "rejected"
+
+
+@dataclass(slots=True, kw_only=True)
+class _Upload:
+    """The file being imported: its bytes, their SHA-256, and whether they are kept yet."""
+
+    file_name: str
+    data: bytes
+    sha256: str
+    kept: bool = False
 
 
 class StatementNotFound(ItemNotFound):
@@ -496,66 +517,79 @@ class Statements:
         *,
         file_name: str,
         data: bytes,
-        result: ParseResult,
+        result: ParseResult | ParseStream,
         now: datetime,
         actor: str = SYSTEM,
         report: ImportReport | None = None,
     ) -> ImportReport:
-        """Imports every statement of one parsed file, each in its own transaction.
+        """Imports every statement of one file, each in its own transaction, as the
+        parser hands them out (a :class:`ParseStream`: one statement in memory at a time;
+        a :class:`ParseResult` is read as one).
 
         Unknown account: rejected with that reason. The same statement (identity) with
         the same content: unchanged. With different content: a new revision back in
         ``pending_review``, voiding any approval. New: imported (``pending_review``, or
         approved by policy when ``statements.auto_approve`` and its checks hold).
+
+        The file's bytes are kept once, under their SHA-256, in the transaction of the
+        first statement stored from it; every statement names that SHA-256 (what a
+        reviewer verifies against is the whole file as the bank sent it).
         """
         report = report if report is not None else ImportReport()
         report.files += 1
-        sha256 = hashlib.sha256(data).hexdigest()
-        for problem in result.problems:
-            report.rejected.append(
-                Rejection(
-                    file=file_name,
-                    statement=problem.statement,
-                    where=problem.where,
-                    error=problem.error,
-                )
-            )
-        # A problem that names a statement is one; one about the whole file is not.
-        report.statements += len(result.statements) + sum(
-            1 for p in result.problems if p.statement is not None
-        )
-        for parsed in result.statements:
-            try:
-                try:
-                    await self._import_one(parsed, file_name, data, sha256, now, actor, report)
-                except StaleItem:
-                    # Another import stored it first: look again (unchanged or revised).
-                    await self._import_one(parsed, file_name, data, sha256, now, actor, report)
-            except (DomainError, ValueError, ArithmeticError) as exc:
+        stream = result if isinstance(result, ParseStream) else ParseStream.of(result)
+        upload = _Upload(file_name=file_name, data=data, sha256=hashlib.sha256(data).hexdigest())
+        for item in _read(stream.items):
+            if isinstance(item, ParseProblem):
+                # A problem that names a statement is one; one about the whole file is not.
+                if item.statement is not None:
+                    report.statements += 1
+                self._count(_REJECTED)
                 report.rejected.append(
                     Rejection(
-                        file=file_name, statement=_label(parsed), where=parsed.where, error=str(exc)
+                        file=file_name, statement=item.statement, where=item.where, error=item.error
                     )
                 )
+                continue
+            report.statements += 1
+            try:
+                try:
+                    outcome = await self._import_one(item, upload, now, actor, report)
+                except StaleItem:
+                    # Another import stored it first: look again (unchanged or revised).
+                    outcome = await self._import_one(item, upload, now, actor, report)
+            except (DomainError, ValueError, ArithmeticError) as exc:
+                outcome = _REJECTED
+                report.rejected.append(
+                    Rejection(
+                        file=file_name, statement=_label(item), where=item.where, error=str(exc)
+                    )
+                )
+            self._count(outcome)
+            # Let go of this statement before the parser reads the next one.
+            del item
         return report
+
+    def _count(self, outcome: str) -> None:
+        self._telemetry.imported(source="statement", outcome=outcome, rows=1)
 
     async def _import_one(
         self,
         parsed: ParsedStatement,
-        file_name: str,
-        data: bytes,
-        sha256: str,
+        upload: _Upload,
         now: datetime,
         actor: str,
         report: ImportReport,
-    ) -> None:
+    ) -> str:
+        """Imports one statement in one transaction; returns its outcome (``imported``,
+        ``unchanged`` or ``revised``)."""
         loaded = self._policy()
         account = known_account(parsed, loaded)
         fresh = build_statement(
             parsed,
             account,
-            file_name=file_name,
-            sha256=sha256,
+            file_name=upload.file_name,
+            sha256=upload.sha256,
             policy_version=loaded.version,
             now=now,
         )
@@ -564,10 +598,11 @@ class Statements:
             if existing is not None and existing.content_hash == fresh.content_hash:
                 report.unchanged += 1
                 report.ids.append(existing.id or 0)
-                return
-            await uow.statements.keep_original(
-                sha256=sha256, file_name=file_name, data=data, now=now
-            )
+                return "unchanged"
+            if not upload.kept:
+                await uow.statements.keep_original(
+                    sha256=upload.sha256, file_name=upload.file_name, data=upload.data, now=now
+                )
             if existing is None:
                 stored = await uow.statements.add(await self._checked(uow, fresh))
                 event = stage1.StatementEvent(
@@ -579,20 +614,27 @@ class Statements:
                 )
                 await uow.audit.append([statement_entry(stored, event, now)])
                 await self._notify(uow, None, stored, now)
-                report.imported += 1
+                outcome = "imported"
             else:
                 renewed = await self._checked(uow, _with_identity(fresh, existing))
                 move = stage1.revise(existing, renewed, actor=actor, cause="reimport", now=now)
                 stored = await self._write(uow, existing, move, now, lines=None)
-                report.revised += 1
+                outcome = "revised"
             stored = await self._maybe_auto_approve(uow, stored, now)
-            if stored.stage1_status is Stage1Status.APPROVED:
-                report.auto_approved += 1
             await self._recheck_following(uow, stored, now)
             await uow.commit()
-            assert stored.id is not None
-            report.ids.append(stored.id)
+        # Counted only once committed: a failed transaction is a rejection, not an import.
+        upload.kept = True
+        if outcome == "imported":
+            report.imported += 1
+        else:
+            report.revised += 1
+        if stored.stage1_status is Stage1Status.APPROVED:
+            report.auto_approved += 1
+        assert stored.id is not None
+        report.ids.append(stored.id)
         self._tell_approved(existing.stage1_status if existing is not None else None, stored)
+        return outcome
 
     # -- decisions --
 
@@ -859,6 +901,15 @@ class Statements:
             return await uow.statements.approved_lines(
                 match_status=MatchStatus.UNMATCHED, after=after, limit=limit
             )
+
+
+def _read(items: Iterator[ParseItem]) -> Iterator[ParseItem]:
+    """The stream's items; a parser that fails while reading ends the file with one
+    problem in its words (the statements before stay imported, as with a broken file)."""
+    try:
+        yield from items
+    except Exception as exc:  # any parser failure is this file's, in one sentence
+        yield ParseProblem(where="", error=str(exc) or type(exc).__name__)
 
 
 def _check_version(statement: Statement, expected_version: int | None) -> None:

@@ -284,10 +284,13 @@ def test_without_the_format_parsers_import_and_reparse_say_so(
     path = write(desk_dir / "m.json", statement())
     assert run("statements", "import", path).exit_code == 0
 
-    def missing(data: bytes, *, format: object = None) -> Any:
-        raise ImportError("No module named 'statements'")
+    class Missing:
+        def __call__(self, data: bytes, *, format: object = None) -> Any:
+            raise ImportError("No module named 'statements'")
 
-    monkeypatch.setattr("bot.container.statement_parser", lambda: missing)
+        stream = __call__
+
+    monkeypatch.setattr("bot.container.statement_parser", Missing)
     result = run("statements", "import", path, "--json")
     assert result.exit_code == 1
     assert as_json(result)["rejected"][0]["error"] == "the bank-file parsers are not installed"

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from domain.audit import AuditEntry
@@ -45,7 +45,14 @@ from store.audit.log import init_audit
 from store.audit.signer import load_or_create_signing_key
 from store.engine import Database
 from store.migrate import upgrade
-from store.tables import audit_records, ingest_runs, outbox, policy_versions, quarantine
+from store.tables import (
+    audit_records,
+    ingest_runs,
+    outbox,
+    policy_versions,
+    quarantine,
+    statement_originals,
+)
 from store.uow import SqlUnitOfWorkFactory
 from tests.builders import make_facts, make_item
 from tests.conftest import open_database, skip_without_postgres
@@ -1060,6 +1067,22 @@ async def test_an_original_file_is_kept_once_and_only_when_committed(store: Stor
     async with store.uows(read_only=True) as uow:
         assert await uow.statements.original("a" * 64) == ("a.xml", b"<a/>")
         assert await uow.statements.original("b" * 64) is None
+
+
+async def test_a_big_original_is_kept_compressed_and_given_back_byte_for_byte(
+    store: Store,
+) -> None:
+    text = b"".join(b"<Ntry><Amt Ccy='EUR'>%d.00</Amt></Ntry>\n" % i for i in range(20_000))
+    async with store.uows() as uow:
+        await uow.statements.keep_original(sha256="c" * 64, file_name="c.xml", data=text, now=T0)
+        await uow.commit()
+    async with store.uows(read_only=True) as uow:
+        assert await uow.statements.original("c" * 64) == ("c.xml", text)
+    if isinstance(store.peek, SqlPeek):
+        (size, kept), *_ = await store.peek._rows(
+            select(statement_originals.c.size, func.length(statement_originals.c.data))
+        )
+        assert size == len(text) and kept < len(text) // 4  # the driver moved a small copy
 
 
 async def test_the_following_statement_is_the_first_that_starts_after(store: Store) -> None:
