@@ -66,11 +66,13 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @asynccontextmanager
-async def open_database(backend: str, tmp_path: Path) -> AsyncIterator[Database]:
+async def open_database(
+    backend: str, tmp_path: Path, *, pool_size: int = 5
+) -> AsyncIterator[Database]:
     """An empty database (no schema) on ``backend``: a SQLite file in ``tmp_path``, or a
-    PostgreSQL schema of its own, dropped on exit."""
+    PostgreSQL schema of its own, dropped on exit. ``pool_size`` as in ``create_database``."""
     if backend == "sqlite":
-        db = create_database(f"sqlite+aiosqlite:///{tmp_path / 'recon.db'}")
+        db = create_database(f"sqlite+aiosqlite:///{tmp_path / 'recon.db'}", pool_size=pool_size)
         try:
             yield db
         finally:
@@ -82,7 +84,7 @@ async def open_database(backend: str, tmp_path: Path) -> AsyncIterator[Database]
     admin = create_database(url)
     async with admin.writer.begin() as conn:
         await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    db = create_database(url, search_path=schema)
+    db = create_database(url, pool_size=pool_size, search_path=schema)
     try:
         yield db
     finally:
