@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from store.engine import Database, create_database
 from store.migrate import upgrade
@@ -91,6 +92,25 @@ async def open_database(
         await db.dispose()
         async with admin.writer.begin() as conn:
             await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
+
+
+@asynccontextmanager
+async def fresh_postgres_database(url: str) -> AsyncIterator[str]:
+    """A new, empty PostgreSQL database on ``url``'s server (a random name), dropped on
+    exit; yields its URL. For several processes (replicas), which cannot share a schema
+    search path the way one test's engines can."""
+    name = f"recon_{uuid.uuid4().hex[:12]}"
+    admin = create_database(url)
+    try:
+        async with admin.writer.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.writer.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         await admin.dispose()
 
 
