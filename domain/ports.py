@@ -99,11 +99,15 @@ class ItemRepository(Protocol):
         limit: int,
         offset: int = 0,
         exclude_prepared_by: str | None = None,
+        skip_locked: bool = False,
     ) -> list[Item]:
         """Unassigned pending items of these teams, highest priority first.
 
         ``exclude_prepared_by`` leaves out the items that user prepared (they may never
-        approve those, so they should not claim them either).
+        approve those, so they should not claim them either). ``skip_locked`` locks the
+        rows returned until the unit of work ends and passes over rows another unit of
+        work holds (PostgreSQL's ``FOR UPDATE SKIP LOCKED``), so concurrent claimers are
+        handed distinct items; a store whose writer is exclusive (SQLite) needs no lock.
         """
         ...
 

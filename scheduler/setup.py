@@ -1,7 +1,9 @@
 """APScheduler 3 in the serve process's event loop: a small fixed set of periodic jobs.
 
 No job per item and no persistent job store: what is due lives on the items. Every job
-coalesces missed runs, never overlaps itself, and tolerates a late start.
+coalesces missed runs, never overlaps itself, and tolerates a late start. Replicas on one
+PostgreSQL database each run every job, with no election: each job is idempotent across
+processes (see ``scheduler.jobs`` and README, "Several replicas on PostgreSQL").
 """
 
 from __future__ import annotations

@@ -156,11 +156,15 @@ class SqlItemRepository:
         limit: int,
         offset: int = 0,
         exclude_prepared_by: str | None = None,
+        skip_locked: bool = False,
     ) -> list[Item]:
         """Unassigned pending items of these teams, highest priority first, oldest first.
 
         With ``exclude_prepared_by``, that user's own items are filtered out in SQL, so a
-        limit never fills up with items they could not take.
+        limit never fills up with items they could not take. With ``skip_locked`` on
+        PostgreSQL the rows are taken ``FOR UPDATE SKIP LOCKED``: a concurrent claimer's
+        rows are passed over instead of waited for. SQLite's writer transaction
+        (``BEGIN IMMEDIATE``) already excludes every other writer.
         """
         stmt = select(items).where(
             items.c.state == ReviewState.PENDING.value, items.c.team.in_(list(teams))
@@ -169,9 +173,10 @@ class SqlItemRepository:
             stmt = stmt.where(
                 or_(items.c.prepared_by.is_(None), items.c.prepared_by != exclude_prepared_by)
             )
-        rows = await self._conn.execute(
-            stmt.order_by(items.c.priority.desc(), items.c.id).limit(limit).offset(offset)
-        )
+        stmt = stmt.order_by(items.c.priority.desc(), items.c.id).limit(limit).offset(offset)
+        if skip_locked and self._conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        rows = await self._conn.execute(stmt)
         return [item_from_row(r) for r in rows.mappings()]
 
     async def count(

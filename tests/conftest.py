@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from store.engine import Database, create_database
 from store.migrate import upgrade
@@ -66,11 +67,13 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @asynccontextmanager
-async def open_database(backend: str, tmp_path: Path) -> AsyncIterator[Database]:
+async def open_database(
+    backend: str, tmp_path: Path, *, pool_size: int = 5
+) -> AsyncIterator[Database]:
     """An empty database (no schema) on ``backend``: a SQLite file in ``tmp_path``, or a
-    PostgreSQL schema of its own, dropped on exit."""
+    PostgreSQL schema of its own, dropped on exit. ``pool_size`` as in ``create_database``."""
     if backend == "sqlite":
-        db = create_database(f"sqlite+aiosqlite:///{tmp_path / 'recon.db'}")
+        db = create_database(f"sqlite+aiosqlite:///{tmp_path / 'recon.db'}", pool_size=pool_size)
         try:
             yield db
         finally:
@@ -82,13 +85,32 @@ async def open_database(backend: str, tmp_path: Path) -> AsyncIterator[Database]
     admin = create_database(url)
     async with admin.writer.begin() as conn:
         await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    db = create_database(url, search_path=schema)
+    db = create_database(url, pool_size=pool_size, search_path=schema)
     try:
         yield db
     finally:
         await db.dispose()
         async with admin.writer.begin() as conn:
             await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
+
+
+@asynccontextmanager
+async def fresh_postgres_database(url: str) -> AsyncIterator[str]:
+    """A new, empty PostgreSQL database on ``url``'s server (a random name), dropped on
+    exit; yields its URL. For several processes (replicas), which cannot share a schema
+    search path the way one test's engines can."""
+    name = f"recon_{uuid.uuid4().hex[:12]}"
+    admin = create_database(url)
+    try:
+        async with admin.writer.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.writer.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         await admin.dispose()
 
 

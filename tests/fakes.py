@@ -296,10 +296,13 @@ class InMemoryItemRepository:
         limit: int,
         offset: int = 0,
         exclude_prepared_by: str | None = None,
+        skip_locked: bool = False,
     ) -> list[Item]:
         """Pending (so unassigned) items of these teams, priority descending then id.
 
         Like SQL, the state alone says unassigned: the assignee field is not looked at.
+        ``skip_locked`` changes nothing here: the fake's units of work do not interleave
+        writes (like SQLite's single writer).
         """
         await asyncio.sleep(0)
         wanted = set(teams)

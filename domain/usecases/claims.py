@@ -14,7 +14,7 @@ from domain.policy import AssignmentMode
 from domain.usecases.assignment import auto_assign
 from domain.usecases.transaction import Outcome, UseCase, refusal_entry
 
-#: How many of the best unclaimed items a claim tries before giving up on a busy queue.
+#: How many lost races a claim runs before giving up on a busy queue.
 CLAIM_CANDIDATES = 25
 
 
@@ -24,8 +24,12 @@ class Claims(UseCase):
     async def claim_next(self, *, actor: str, now: datetime) -> Outcome:
         """Claims the highest-priority unclaimed item in the actor's teams, exclusively.
 
-        Two concurrent claims never get the same item: each claim is a version-checked
-        update, and a lost race moves on to the next candidate.
+        Two concurrent claims never get the same item: the candidate is read with
+        ``skip_locked`` (PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so a concurrent claimer
+        takes the next best item instead of waiting for this one), the claim is a
+        version-checked update, and a lost race moves on to the next candidate. One
+        candidate at a time: locking several would hand a concurrent claimer items
+        further down the queue while better ones sit locked and unused.
         """
         policy = self._tx.policy().policy
         try:
@@ -42,10 +46,14 @@ class Claims(UseCase):
         async with self._tx.uow() as uow:
             # The actor's own items are left out by the query (they could never approve
             # them), so they cannot crowd the others out of the candidates.
-            candidates = await uow.items.claimable(
-                teams=teams, limit=CLAIM_CANDIDATES, exclude_prepared_by=actor
-            )
-            for item in candidates:
+            for _attempt in range(CLAIM_CANDIDATES):
+                # Asked afresh after a lost race: the winner's item is no longer pending.
+                candidates = await uow.items.claimable(
+                    teams=teams, limit=1, exclude_prepared_by=actor, skip_locked=True
+                )
+                if not candidates:
+                    break
+                (item,) = candidates
                 transition = states.claim(item, actor=actor, now=now, ttl=policy.sla.claim_ttl)
                 claimed = sla.start_if_pulled(item, transition.item, now)
                 written = await self._tx.update(uow, claimed, expected_version=item.version)
@@ -165,7 +173,8 @@ class Claims(UseCase):
         if not auto:
             return []
         async with self._tx.uow() as uow:
-            waiting = await uow.items.claimable(teams=auto, limit=limit)
+            # Skip what another replica's sweep holds: it is assigning those right now.
+            waiting = await uow.items.claimable(teams=auto, limit=limit, skip_locked=True)
             written = await auto_assign(self._tx, uow, waiting, now)
             await uow.commit()
         return [i for i in written if i.assignee is not None]

@@ -70,6 +70,8 @@ class SlackLimits:
     response_url_uses: int = 5
     response_url_ttl_s: float = 30 * 60
     events_max_retries: int = 3
+    # Socket Mode: simultaneous connections of one app (envelopes are spread over them)
+    socket_connections: int = 10
     # Reading history (conversations.history: ``limit`` above this is cut to it)
     history_max_limit: int = 999
 

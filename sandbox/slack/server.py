@@ -96,6 +96,10 @@ class SlackStandIn(SlackDriver):
             (default ``limits.ack_timeout_s``, Slack's 3 s).
         redeliver_unacked: Redeliver timed-out ``events_api`` envelopes with
             ``retry_attempt + 1`` / ``retry_reason: "timeout"``, up to 3 retries (as Slack does).
+        redeliver_on_close: When a Socket Mode connection closes with envelopes it never
+            acked (the client died or dropped it), deliver each again on another live
+            connection (``retry_attempt + 1``, ``retry_reason: "connection_closed"``), as
+            Slack does. The first envelope's ``done`` then resolves with the retry's ack.
         refresh_grace: Seconds after ``request_refresh`` before the stand-in closes
             connections the client did not replace.
         connect_timeout: How long deliveries wait for a Socket Mode connection.
@@ -118,6 +122,7 @@ class SlackStandIn(SlackDriver):
         limits: SlackLimits = LIMITS,
         ack_timeout: float | None = None,
         redeliver_unacked: bool = False,
+        redeliver_on_close: bool = True,
         refresh_grace: float = 5.0,
         connect_timeout: float = 10.0,
         bot_events: Iterable[str] | None = None,
@@ -136,6 +141,9 @@ class SlackStandIn(SlackDriver):
         self.faults = FaultPlan(self.now)
         self.ack_timeout = limits.ack_timeout_s if ack_timeout is None else ack_timeout
         self.redeliver_unacked = redeliver_unacked
+        self.redeliver_on_close = redeliver_on_close
+        self._stopping = False
+        self._turn = 0  # round robin over the live connections
         self.refresh_grace = refresh_grace
         self.connect_timeout = connect_timeout
         self._runner: web.AppRunner | None = None
@@ -214,6 +222,7 @@ class SlackStandIn(SlackDriver):
     async def stop(self) -> None:
         """Closes every connection, cancels pending work and releases the port."""
         self.reachable()
+        self._stopping = True
         for timer in [*self._timers, *self._ack_timers.values()]:
             timer.cancel()
         self._timers.clear()
@@ -442,6 +451,10 @@ class SlackStandIn(SlackDriver):
         }
 
     def _m_apps_connections_open(self, params: JSON) -> JSON:
+        if len(self._conns) >= self.limits.socket_connections:
+            # Slack allows an app this many simultaneous connections; the error name is
+            # the stand-in's own (Slack's docs give the limit, not the code).
+            return _err("too_many_websockets")
         ticket = secrets.token_hex(12)
         self._tickets.add(ticket)
         return {
@@ -941,8 +954,13 @@ class SlackStandIn(SlackDriver):
         return sum(1 for c in self._conns.values() if c.ready and not c.draining)
 
     def _pick_connection(self) -> _Conn | None:
+        """The next live connection in turn: Slack spreads an app's envelopes over all of
+        its connections (up to ``limits.socket_connections``), not only the newest."""
         live = [c for c in self._conns.values() if c.ready and not c.draining and not c.ws.closed]
-        return live[-1] if live else None
+        if not live:
+            return None
+        self._turn += 1
+        return live[self._turn % len(live)]
 
     async def wait_connected(
         self,
@@ -1008,8 +1026,29 @@ class SlackStandIn(SlackDriver):
             self._conns.pop(record.id, None)
             record.closed_at = time.monotonic()
             record.close_reason = record.close_reason or "client"
+            self._carry_over_unacked(record.id)
             self._changed()
         return ws
+
+    def _carry_over_unacked(self, connection_id: int) -> None:
+        """Redelivers, on another connection, what a closed connection never acked."""
+        if self._stopping or not self.redeliver_on_close:
+            return
+        for envelope_id in list(self._ack_timers):
+            env = self._envelopes_by_id.get(envelope_id)
+            if env is None or env.connection_id != connection_id or env.ack is not None:
+                continue
+            self._ack_timers.pop(envelope_id).cancel()
+            self._spawn(self._carry_over(env))
+
+    async def _carry_over(self, env: Envelope) -> None:
+        retry = await self.redeliver(env.envelope_id, reason="connection_closed")
+
+        def settle(done: asyncio.Future[Ack | None]) -> None:
+            if not env.done.done():
+                env.done.set_result(None if done.cancelled() else done.result())
+
+        retry.done.add_done_callback(settle)
 
     async def _close_conn(self, conn: _Conn, reason: str) -> None:
         conn.ready = False
@@ -1221,8 +1260,9 @@ class SlackStandIn(SlackDriver):
             return None
         return f"unknown response_action {action!r}"
 
-    async def drop_sockets(self) -> int:
-        """Kills every Socket Mode connection abruptly (TCP abort, no close frame).
+    async def drop_sockets(self, connection_id: int | None = None) -> int:
+        """Kills every Socket Mode connection (or the one ``connection_id`` names)
+        abruptly (TCP abort, no close frame), as when the process holding it dies.
 
         Returns:
             How many connections were dropped. The client notices on its own schedule
@@ -1230,10 +1270,13 @@ class SlackStandIn(SlackDriver):
         """
         dropped = 0
         for conn in list(self._conns.values()):
+            if connection_id is not None and conn.record.id != connection_id:
+                continue
             conn.ready = False
             conn.record.close_reason = "dropped"
             if conn.transport is not None:
                 conn.transport.abort()
+            self._carry_over_unacked(conn.record.id)  # its handler may notice late
             dropped += 1
         self._changed()
         await asyncio.sleep(0)

@@ -786,3 +786,81 @@ async def test_events_are_delivered_only_when_the_app_subscribes() -> None:
         private = standin.find_channel("G0PRIVATE")
         assert private is not None and private.message_event == "message.groups"
         assert standin.subscribes("message.groups") and not standin.subscribes("message.im")
+
+
+async def test_envelopes_spread_over_connections_and_a_dead_ones_are_redelivered() -> None:
+    """Slack spreads one app's envelopes over its connections (at most 10 at once) and
+    delivers again, on a live connection, what a connection that closed never acked."""
+    async with SlackStandIn(ack_timeout=5.0) as slack:
+        slack.add_user(ALICE, "alice")
+        heard: dict[str, list[SocketModeRequest]] = {"mute": [], "live": []}
+
+        def listener_for(name: str, *, acks: bool) -> Any:
+            async def listener(client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:
+                heard[name].append(req)
+                if acks:
+                    await client.send_socket_mode_response(SocketModeResponse(req.envelope_id))
+
+            return listener
+
+        clients = {}
+        for name, acks in (("mute", False), ("live", True)):
+            client = SocketModeClient(
+                app_token=APP_TOKEN,
+                web_client=AsyncWebClient(base_url=slack.api_url),
+                ping_interval=0.2,
+                auto_reconnect_enabled=name == "live",  # the mute one "dies"
+            )
+            client.socket_mode_request_listeners.append(listener_for(name, acks=acks))
+            clients[name] = client
+        try:
+            for client in clients.values():
+                await client.connect()  # type: ignore[no-untyped-call]
+            await slack.wait_for(lambda: slack.live_connections == 2)
+            typed = [
+                asyncio.create_task(slack.slash_command(ALICE, f"queue {n}")) for n in range(6)
+            ]
+            await slack.wait_for(lambda: len(heard["mute"]) + len(heard["live"]) == 6)
+            assert len(heard["mute"]) == 3 and len(heard["live"]) == 3  # taken in turn
+            first = list(slack.envelopes)
+            unanswered = [e for e in first if e.ack is None]
+            (mute_id,) = {e.connection_id for e in unanswered}
+            (live_id,) = {e.connection_id for e in first} - {mute_id}
+
+            assert await slack.drop_sockets(mute_id) == 1
+            results = await asyncio.wait_for(asyncio.gather(*typed), 5)
+            assert all(r.ack is not None and r.ack.connection_id == live_id for r in results)
+            assert not any(r.timed_out for r in results)
+            retries = [e for e in slack.envelopes if e.redelivery_of]
+            assert sorted(e.redelivery_of or "" for e in retries) == sorted(
+                e.envelope_id for e in unanswered
+            )
+            assert {(e.retry_attempt, e.retry_reason) for e in retries} == {
+                (1, "connection_closed")
+            }
+            texts = sorted(str(r.payload["text"]) for r in heard["live"])
+            assert texts == [f"queue {n}" for n in range(6)]  # each once on the live one
+            assert not slack.ack_timeouts
+        finally:
+            for client in clients.values():
+                await client.close()  # type: ignore[no-untyped-call]
+
+
+async def test_an_app_gets_at_most_ten_socket_connections() -> None:
+    async with SlackStandIn() as slack:
+        web = AsyncWebClient(token=APP_TOKEN, base_url=slack.api_url)
+        sessions: list[aiohttp.ClientWebSocketResponse] = []
+        async with aiohttp.ClientSession() as http:
+            try:
+                for _ in range(LIMITS.socket_connections):
+                    opened = await web.apps_connections_open(app_token=APP_TOKEN)
+                    sessions.append(await http.ws_connect(str(opened["url"])))
+                await slack.wait_for(lambda: slack.live_connections == LIMITS.socket_connections)
+                with pytest.raises(SlackApiError, match="too_many_websockets"):
+                    await web.apps_connections_open(app_token=APP_TOKEN)
+                await sessions.pop().close()
+                await slack.wait_for(lambda: slack.live_connections < LIMITS.socket_connections)
+                assert (await web.apps_connections_open(app_token=APP_TOKEN))["ok"]
+            finally:
+                for ws in sessions:
+                    await ws.close()
