@@ -32,6 +32,7 @@ from domain.statements.parsed import ParseResult, ParseStream, StatementFormat
 from domain.statements.records import (
     LineTotals,
     MatchStatus,
+    Original,
     Stage1Status,
     Statement,
     StatementKey,
@@ -515,10 +516,8 @@ class StatementRepository(Protocol):
         """Sets Stage 2's status of a line; False when there is no such line."""
         ...
 
-    async def keep_original(
-        self, *, sha256: str, file_name: str, data: bytes, now: datetime
-    ) -> None:
-        """Keeps a bank file's bytes once per SHA-256."""
+    async def keep_original(self, *, file_name: str, original: Original, now: datetime) -> None:
+        """Keeps a bank file once per SHA-256 (as :class:`Original` packs it)."""
         ...
 
     async def original(self, sha256: str) -> tuple[str, bytes] | None:
