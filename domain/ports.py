@@ -9,7 +9,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import IO, Any, Protocol, Self
 
 from domain.assignment import Accuracy, DecisionMark, Overturn
 from domain.audit.keys import Signer as Signer  # the port lives beside the keys it names
@@ -402,9 +402,13 @@ class StatementParser(Protocol):
         ``format`` None detects it from the content."""
         ...
 
-    def stream(self, data: bytes, *, format: StatementFormat | None = None) -> ParseStream:
+    def stream(
+        self, data: bytes | IO[bytes], *, format: StatementFormat | None = None
+    ) -> ParseStream:
         """The same statements and problems in file order, each read when it is taken
-        (what an import uses: one statement of a big file in memory at a time)."""
+        (what an import uses: one statement of a big file in memory at a time).
+        ``data`` may be the file itself (binary, seekable), read from its start and,
+        for the big formats, never whole."""
         ...
 
 
