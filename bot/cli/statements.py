@@ -192,9 +192,9 @@ def statements(
 def import_(files: tuple[Path, ...], fmt: str, as_json: bool) -> None:
     """Import bank statement files (camt.053, MT940, BAI2, OFX).
 
-    Each statement is imported whole or not at all, in a transaction of its own: one bad
-    statement never stops the others. Statements are stored one at a time as the file is
-    read, so a big file (100 MB) imports in bounded memory. The same statement again with
+    Each statement is imported whole or not at all: one bad statement never stops the
+    others. The file is read from disk in slices and statements are stored as it is read,
+    so a big file (100 MB) imports in bounded memory. The same statement again with
     the same content changes nothing; with different content it becomes a new revision
     back in review.
     Exit code 0 when every statement was imported (or unchanged); 2 when some were

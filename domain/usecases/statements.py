@@ -1,7 +1,8 @@
 """Bank statements in Stage 1: import, approve, edit, reject, re-parse, and the queries.
 
-Each statement of a file is imported in a transaction of its own, so a bad statement
-never blocks the good ones and nothing half-imports one: the statement row, all its lines,
+Each statement of a file is imported whole or not at all (small consecutive ones share a
+transaction, redone one per transaction when it fails), so a bad statement never blocks
+the good ones and nothing half-imports one: the statement row, all its lines,
 the original file's bytes and the audit records commit together or not at all. Every
 transition goes through :mod:`domain.statements.stage1` and is audited with the acting
 user (an import's actor is the operator, ``system`` by default). Audit records of a

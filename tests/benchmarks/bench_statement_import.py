@@ -7,7 +7,8 @@ in daily statements of ``--mt940-per-statement`` lines, from ``bench_mt940.gener
 ``--file PATH`` (repeatable) measures real files instead. For each file, every job runs
 in a fresh subprocess, so that each peak RSS is that job's own:
 
-- ``read``: only reads the file (and loads the code): the RSS every job starts from;
+- ``read``: only loads the code (no job reads the file whole: they read it from disk in
+  slices, as ``recon-bot statements import`` does): the RSS every job starts from;
 - ``parse``: the bare parse, the floor: ``statements.stream`` consumed statement by
   statement and each let go, as the import reads it, with no store;
 - ``import``: ``Statements.import_file`` over ``statements.stream`` into a fresh,
@@ -70,25 +71,20 @@ def _rss_mb() -> float:
     return kib / 1024
 
 
-def _read(path: Path) -> bytes:
-    with path.open("rb") as file:  # one read of the known size: no doubling buffer
-        return file.read(path.stat().st_size)
-
-
-def _parse(data: bytes) -> int:
+def _parse(path: Path) -> int:
     import statements
 
     entries = 0
-    for item in statements.stream(data).items:
-        entries += len(getattr(item, "lines", ()))
-        del item
+    with path.open("rb") as file:
+        for item in statements.stream(file).items:
+            entries += len(getattr(item, "lines", ()))
+            del item
     return entries
 
 
-async def _import(
-    data: bytes, name: str, profiler: cProfile.Profile | None = None
-) -> dict[str, Any]:
+async def _import(path: Path, profiler: cProfile.Profile | None = None) -> dict[str, Any]:
     import statements
+    from domain.statements.records import Original
     from domain.usecases.statements import Statements
     from store.audit.log import init_audit
     from store.audit.signer import load_or_create_signing_key
@@ -102,7 +98,7 @@ async def _import(
     # Every account the file states is one the policy knows (a real file's accounts are
     # not the test policy's): the benchmark measures imports, not refusals. The accounts
     # come from a first pass over the headers only (counted in no time).
-    known = _accounts(data)
+    known = _accounts(path)
     with tempfile.TemporaryDirectory() as tmp:
         db = create_database(f"sqlite+aiosqlite:///{tmp}/bench.db")
         await upgrade(db)
@@ -119,13 +115,16 @@ async def _import(
             uow=SqlUnitOfWorkFactory(database=db, signer=signer, anchors=None),
             policy=lambda: loaded,
         )
-        ready_mb = _rss_mb()  # the file, the code and the store open: where the import starts
+        ready_mb = _rss_mb()  # the code and the store open: where the import starts
         if profiler is not None:
             profiler.enable()
         started, cpu = time.perf_counter(), time.process_time()
-        report = await cases.import_file(
-            file_name=name, data=data, result=statements.stream(data), now=T0
-        )
+        with path.open("rb") as file:  # as the CLI reads it: packed, then parsed, in slices
+            original = Original.read(file)
+            file.seek(0)
+            report = await cases.import_file(
+                file_name=path.name, data=original, result=statements.stream(file), now=T0
+            )
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         if profiler is not None:
             profiler.disable()
@@ -149,35 +148,35 @@ async def _import(
     }
 
 
-def _accounts(data: bytes) -> set[tuple[str, str]]:
+def _accounts(path: Path) -> set[tuple[str, str]]:
     """(account, currency) of every statement, from the stream (then let go)."""
     import statements
 
     found: set[tuple[str, str]] = set()
-    for item in statements.stream(data).items:
-        account, currency = getattr(item, "account", None), getattr(item, "currency", None)
-        if account is not None and currency is not None:
-            found.add((account, currency))
-        del item
+    with path.open("rb") as file:
+        for item in statements.stream(file).items:
+            account, currency = getattr(item, "account", None), getattr(item, "currency", None)
+            if account is not None and currency is not None:
+                found.add((account, currency))
+            del item
     return found
 
 
 def child(job: str, path: Path) -> None:
     """One job in this process; prints one JSON line."""
-    data = _read(path)
     out: dict[str, Any] = {"job": job}
     if job == "read":
         import statements  # noqa: F401  (the code every other job loads)
         from domain.usecases import statements as _usecase  # noqa: F401
     elif job == "parse":
         started, cpu = time.perf_counter(), time.process_time()
-        out["entries"] = _parse(data)
+        out["entries"] = _parse(path)
         out["seconds"], out["cpu"] = time.perf_counter() - started, time.process_time() - cpu
     elif job == "import":
-        out.update(asyncio.run(_import(data, path.name)))
+        out.update(asyncio.run(_import(path)))
     elif job == "profile":
         profiler = cProfile.Profile()
-        asyncio.run(_import(data, path.name, profiler))
+        asyncio.run(_import(path, profiler))
         text = io.StringIO()
         stats = pstats.Stats(profiler, stream=text)
         stats.sort_stats("tottime").print_stats(12)
@@ -237,8 +236,8 @@ def report(path: Path, *, profile: bool) -> None:
         f"   cpu {parse['cpu'] / imported['cpu']:8.2f}"
     )
     print(f"peak RSS: import {imported['peak_mb']:.0f} MB (RSS {imported['ready_mb']:.0f} MB "
-          f"when it starts: file, code, store), bare parse {parse['peak_mb']:.0f} MB, "
-          f"file read and parsers loaded {read['peak_mb']:.0f} MB")  # fmt: skip
+          f"when it starts: code, store), bare parse {parse['peak_mb']:.0f} MB, "
+          f"parsers loaded {read['peak_mb']:.0f} MB")  # fmt: skip
     if profile:
         print("where the import's time goes (cProfile, own time, then cumulative):")
         print("\n".join(_profile_lines(run("profile", path)["profile"])))
