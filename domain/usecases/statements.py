@@ -28,6 +28,7 @@ from domain.errors import (
     NotVisible,
     StaleItem,
 )
+from domain.fx import RateBook
 from domain.notifications import for_statement
 from domain.permissions import Person, Viewer, can_see, sees_everything, visible_teams
 from domain.policy import LoadedPolicy, StatementAccount
@@ -90,6 +91,13 @@ class _Upload:
     original: Original
     now: datetime
     kept: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Rates:
+    """Dated rates loaded once for a batch's currencies and days (None: none apply)."""
+
+    book: RateBook | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -286,13 +294,19 @@ class Statements:
 
     # -- shared steps --
 
-    async def _checked(self, uow: UnitOfWork, statement: Statement) -> Statement:
+    async def _checked(
+        self, uow: UnitOfWork, statement: Statement, rates: _Rates | None = None
+    ) -> Statement:
         """The statement with its checks computed against the one before it."""
-        recheck = await self._recheck(uow, statement)
+        recheck = await self._recheck(uow, statement, rates)
         return dataclasses.replace(statement, checks=recheck(statement))
 
-    async def _recheck(self, uow: UnitOfWork, statement: Statement) -> stage1.Recheck:
-        """The checks of ``statement`` (as it may change) against the one before it."""
+    async def _recheck(
+        self, uow: UnitOfWork, statement: Statement, preloaded: _Rates | None = None
+    ) -> stage1.Recheck:
+        """The checks of ``statement`` (as it may change) against the one before it;
+        ``preloaded`` holds rates loaded already for a range of days that includes the
+        statement's (a batch of an import loads them once)."""
         previous = await uow.statements.previous(
             account=statement.account,
             currency=statement.currency,
@@ -301,7 +315,11 @@ class Statements:
         )
         loaded = self._policy()
         # The tolerance converts at the dated rate of the statement's day (its period end).
-        rates = await load_rates(uow, [(statement.currency, statement.period_end)], loaded)
+        rates = (
+            preloaded.book
+            if preloaded is not None
+            else await load_rates(uow, [(statement.currency, statement.period_end)], loaded)
+        )
 
         def recheck(changed: Statement) -> Checks:
             return statement_checks.check(changed, previous=previous, loaded=loaded, rates=rates)
@@ -565,6 +583,10 @@ class Statements:
             try:
                 async with self._uow() as uow:
                     kept, wrote = upload.kept, False
+                    # The rates of all its days at once: the latest on or before each day
+                    # is the same in a book of the batch's days as in one of that day.
+                    needs = [(p.currency, p.period_end) for p in batch]
+                    rates = _Rates(book=await load_rates(uow, needs, self._policy()))
                     for parsed in batch:
                         try:
                             fresh = self._fresh(parsed, upload)
@@ -572,7 +594,9 @@ class Statements:
                             # Refused before anything is written: the batch goes on.
                             done.append(_rejected(parsed, upload, exc))
                             continue
-                        done.append(await self._import_in(uow, fresh, upload, now, actor, kept))
+                        done.append(
+                            await self._import_in(uow, fresh, upload, now, actor, kept, rates)
+                        )
                         wrote = wrote or done[-1].outcome != "unchanged"
                         kept = kept or wrote
                     if wrote:  # an unchanged batch writes (and commits) nothing
@@ -653,10 +677,11 @@ class Statements:
         now: datetime,
         actor: str,
         kept: bool,
+        rates: _Rates | None = None,
     ) -> _Done:
         """Imports one statement in ``uow`` (not committed): ``imported``, ``unchanged``
         (nothing written) or ``revised``; ``kept`` says whether the file is kept already
-        (committed, or earlier in this transaction)."""
+        (committed, or earlier in this transaction); ``rates`` are the batch's."""
         existing = await uow.statements.get_by_key(fresh.key)
         if existing is not None and existing.content_hash == fresh.content_hash:
             return _Done(outcome="unchanged", stored=existing)
@@ -665,7 +690,7 @@ class Statements:
                 file_name=upload.file_name, original=upload.original, now=now
             )
         if existing is None:
-            stored = await uow.statements.add(await self._checked(uow, fresh))
+            stored = await uow.statements.add(await self._checked(uow, fresh, rates))
             event = stage1.StatementEvent(
                 name="statement.imported",
                 actor=actor,
@@ -677,7 +702,7 @@ class Statements:
             await self._notify(uow, None, stored, now)
             outcome = "imported"
         else:
-            renewed = await self._checked(uow, _with_identity(fresh, existing))
+            renewed = await self._checked(uow, _with_identity(fresh, existing), rates)
             move = stage1.revise(existing, renewed, actor=actor, cause="reimport", now=now)
             stored = await self._write(uow, existing, move, now, lines=None)
             outcome = "revised"

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from domain.fx import FxRate
 from domain.statements.parsed import ParseItem, ParseStream, StatementFormat
 from domain.statements.records import Continuity, Statement
 from domain.usecases import statements as statement_cases
@@ -100,22 +102,35 @@ def _outcome(desk: Desk) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     return stored, list(desk.audit())
 
 
+def _with_rates(desk: Desk) -> Desk:
+    """Dated EUR rates before the month, inside it (days 2 and 6) and after it."""
+    for day, rate in ((2, "1.05"), (5, "1.07"), (9, "1.09"), (12, "1.11")):
+        quote = FxRate(on=date(2025, 3, day), base="EUR", currency="USD", rate=Decimal(rate),
+                       source="ECB")  # fmt: skip
+        desk.uows.store.fx_rates[quote.key] = quote
+    return desk
+
+
 @pytest.mark.parametrize("size", [2, 3, 50])
 async def test_batches_give_what_one_statement_per_transaction_gives(
     size: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = _month()
     monkeypatch.setattr(statement_cases, "BATCH_STATEMENTS", 1)
-    alone = Desk()
+    alone = _with_rates(Desk())
     alone_report = (await alone.load(data)).to_json()
     monkeypatch.setattr(statement_cases, "BATCH_STATEMENTS", size)
-    batched = Desk()
+    batched = _with_rates(Desk())
     batched_report = (await batched.load(data)).to_json()
     assert batched_report == alone_report
     assert _outcome(batched) == _outcome(alone)
     assert batched_report["imported"] == 6
     assert [r["statement"] for r in batched_report["rejected"]] == ["D-3"]
     days = _stored(batched)
+    # Each statement's tolerance at the latest rate on or before its own day.
+    assert [days[f"D-{n}"].checks.tolerance_rate_on for n in (1, 2, 4, 7)] == [
+        date(2025, 3, 2), date(2025, 3, 5), date(2025, 3, 5), date(2025, 3, 9),
+    ]  # fmt: skip
     # Continuity against the previous statement, inside a batch and across its boundary.
     assert [days[f"D-{n}"].checks.continuity for n in (1, 2, 4, 5, 6, 7)] == [
         Continuity.UNKNOWN, Continuity.OK, Continuity.OK, Continuity.GAP, Continuity.OK,
