@@ -256,7 +256,7 @@ def _dec(value: object) -> Decimal | None:
 #: How the original file is compressed: zlib's fastest level (bank files are text and
 #: shrink about 15 times even so), fed in slices of this many bytes.
 _ZLIB_LEVEL: Final = 1
-_SLICE: Final = 1 << 20
+_SLICE: Final = 1 << 18
 
 
 @dataclass(frozen=True, slots=True)

@@ -131,7 +131,7 @@ def test_a_camt_file_on_disk_is_packed_and_parsed_in_slices_never_whole(tmp_path
             for item in statements.stream(file).items
             if isinstance(item, ParsedStatement)
         ]
-        assert file.largest <= 1 << 20  # slices of a MB at most, for a file of many
+        assert file.largest <= 1 << 20  # slices, for a file of many MB
     assert original.size == size and original.unpack() == path.read_bytes()
     assert original.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     whole = statements.parse(path.read_bytes())
@@ -166,8 +166,10 @@ def test_reading_a_camt_file_on_disk_holds_far_less_than_the_file(tmp_path: Path
     finally:
         tracemalloc.stop()
     assert size > 10 * (1 << 20)
-    assert read_after_pack < size // 4  # the compressed copy and a slice
-    assert peak < size // 4, (peak, size)  # one statement at a time, never the file
+    assert read_after_pack < size // 8  # the compressed copy and a slice or two
+    # One statement at a time, never the file (about 2 MB for 12 MB: lxml's buffers, a
+    # statement and the slices, whatever the size of the file).
+    assert peak < size // 3, (peak, size)
 
 
 def test_hostile_xml_is_refused_on_the_file_path(tmp_path: Path) -> None:
