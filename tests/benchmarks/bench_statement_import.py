@@ -11,9 +11,10 @@ in a fresh subprocess, so that each peak RSS is that job's own:
   slices, as ``recon-bot statements import`` does): the RSS every job starts from;
 - ``parse``: the bare parse, the floor: ``statements.stream`` consumed statement by
   statement and each let go, as the import reads it, with no store;
-- ``import``: ``Statements.import_file`` over ``statements.stream`` into a fresh,
-  migrated SQLite file (one transaction per statement: checks, the statement row, its
-  lines in bulk inserts of at most 10,000, the audit records; the original bytes once);
+- ``import``: ``Statements.import_file`` over ``statements.stream`` of the open file (its
+  original packed first, ``Original.read``) into a fresh, migrated SQLite file (small
+  statements in batches of one transaction; checks, the statement row, its lines in bulk
+  inserts of at most 10,000, the audit records; the original once);
 - ``profile``: the import again under cProfile (slower; its time is not reported).
 
 It prints, per file: bare parse seconds, import seconds (parse included), the ratio
@@ -22,17 +23,27 @@ shared machine the wall clock counts the neighbours too), the peak RSS (``VmHWM`
 the import and of the bare parse, and the top functions of the import by own time and
 by cumulative time. Prints numbers only; asserts nothing.
 
-Measured on 2 cores shared with other jobs (CPU seconds; the wall clock was 5-10 times
-longer and noisy): camt.053, 99.9 MB, 140,000 entries in 10 statements: bare parse
-11.4 s, import 18.0 s (7,760 entries/s), ratio 0.63, peak RSS 227 MB (195 MB when the
-import starts: the file's 100 MB, the code, the store); the same in one statement:
-ratio 0.64, peak RSS 335 MB (one statement of 140,000 lines is held whole, about 1 KB a
-line). MT940, 14 MB, 100,000 lines in 1,000 statements: bare parse 3.0 s, import 21.9 s,
-ratio 0.14, peak RSS 136 MB. Where the time goes: in camt.053 the parse (the walk over
-each entry's elements, ``_Fields._walk``, then libxml2) is about four fifths of the
-import; in MT940 files of 100-line statements it is each statement's transaction (its
-previous-statement and rate look-ups, the insert, the audit record and the commit,
-about 20 ms of CPU each).
+Measured on 2 cores shared with other jobs (CPU seconds, then the wall clock), each job
+reading the file from disk in slices as ``recon-bot statements import`` does:
+
+file                               bare parse    import        ratio  peak RSS  at start
+camt.053 99.9 MB, 140,000 entries,
+  10 statements                    10.9 / 15.4   14.7 / 26.4   0.74   130 MB    99 MB
+  the same in 1 statement          12.2 / 12.4   15.1 / 15.4   0.81   238 MB    97 MB
+MT940 14.0 MB, 100,000 lines,
+  1,000 statements                  1.9 / 3.3    10.1 / 14.6   0.19   139 MB    96 MB
+
+(bare parse peak RSS: 40, 134 and 56 MB; the code alone: 51 MB). The file is never held
+whole: RSS where the import starts is the code and the store, and the one-statement file
+peaks at one statement of 140,000 parsed lines (about 700 bytes a line: its Decimal, two
+dates shared, five short strings and the ``where``) plus the rows being inserted. Where
+the time goes: in camt.053 the parse (the walk over each entry's elements,
+``_Fields._walk``, then libxml2) is four fifths of the import; in MT940 files of
+100-line statements, batches of 50 statements share a transaction and their rates are
+read once, and what remains per statement is about eight queries (identity, previous and
+following statement, the inserts of statement, lines, audit record and outbox) through
+aiosqlite's thread, about 8 ms of CPU each (one transaction per statement: 19.3 s of
+CPU; batched: 11.5 s, in the same run).
 
 Usage::
 
