@@ -42,8 +42,8 @@ the time goes: in camt.053 the parse (the walk over each entry's elements,
 100-line statements, batches of 50 statements share a transaction and their rates are
 read once, and what remains per statement is about eight queries (identity, previous and
 following statement, the inserts of statement, lines, audit record and outbox) through
-aiosqlite's thread, about 8 ms of CPU each (one transaction per statement: 19.3 s of
-CPU; batched: 11.5 s, in the same run).
+aiosqlite's thread, about 9 ms of CPU a statement (one transaction per statement:
+19.3 s of CPU; batched: 11.5 s, in the same run).
 
 Usage::
 
