@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from bot.clock import SystemClock
 from bot.errors import BotError
@@ -52,7 +52,9 @@ class _RegistryParser:
     def __call__(self, data: bytes, *, format: StatementFormat | None = None) -> ParseResult:
         return self.stream(data, format=format).collect()
 
-    def stream(self, data: bytes, *, format: StatementFormat | None = None) -> ParseStream:
+    def stream(
+        self, data: bytes | IO[bytes], *, format: StatementFormat | None = None
+    ) -> ParseStream:
         from statements import NotAStatementError, stream
 
         try:

@@ -9,7 +9,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import IO, Any, Protocol, Self
 
 from domain.assignment import Accuracy, DecisionMark, Overturn
 from domain.audit.keys import Signer as Signer  # the port lives beside the keys it names
@@ -33,6 +33,7 @@ from domain.statements.parsed import ParseResult, ParseStream, StatementFormat
 from domain.statements.records import (
     LineTotals,
     MatchStatus,
+    Original,
     Stage1Status,
     Statement,
     StatementKey,
@@ -430,9 +431,13 @@ class StatementParser(Protocol):
         ``format`` None detects it from the content."""
         ...
 
-    def stream(self, data: bytes, *, format: StatementFormat | None = None) -> ParseStream:
+    def stream(
+        self, data: bytes | IO[bytes], *, format: StatementFormat | None = None
+    ) -> ParseStream:
         """The same statements and problems in file order, each read when it is taken
-        (what an import uses: one statement of a big file in memory at a time)."""
+        (what an import uses: one statement of a big file in memory at a time).
+        ``data`` may be the file itself (binary, seekable), read from its start and,
+        for the big formats, never whole."""
         ...
 
 
@@ -544,10 +549,8 @@ class StatementRepository(Protocol):
         """Sets Stage 2's status of a line; False when there is no such line."""
         ...
 
-    async def keep_original(
-        self, *, sha256: str, file_name: str, data: bytes, now: datetime
-    ) -> None:
-        """Keeps a bank file's bytes once per SHA-256."""
+    async def keep_original(self, *, file_name: str, original: Original, now: datetime) -> None:
+        """Keeps a bank file once per SHA-256 (as :class:`Original` packs it)."""
         ...
 
     async def original(self, sha256: str) -> tuple[str, bytes] | None:

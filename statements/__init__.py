@@ -4,14 +4,16 @@ Each format module has the same shape (:class:`FormatModule`): ``FORMAT``, ``sni
 (does the start of the file look like this format), ``parse(data)`` (a
 :class:`~domain.statements.parsed.ParseResult`) and ``stream(data)`` (the same statements
 and problems in file order, each read when it is asked for: what an import of a big file
-uses, see :func:`stream`). This package is an adapter: it depends
-on ``domain`` only, and knows nothing of the store, Slack or the CLI.
+uses, see :func:`stream`). :func:`stream` also reads a file on disk: camt.053 in slices
+(:mod:`statements.safexml`), the other formats whole (their files are small). This
+package is an adapter: it depends on ``domain`` only, and knows nothing of the store, Slack
+or the CLI.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Protocol
+from typing import IO, Protocol
 
 from domain.statements.parsed import (
     ParseItem,
@@ -84,24 +86,42 @@ def parse(data: bytes, *, format: StatementFormat | None = None) -> ParseResult:
     return stream(data, format=format).collect()
 
 
-def stream(data: bytes, *, format: StatementFormat | None = None) -> ParseStream:
+def stream(data: bytes | IO[bytes], *, format: StatementFormat | None = None) -> ParseStream:
     """A bank file's statements one at a time (camt.053 and MT940 read each only when it
     is taken), detecting the format from the content when ``format`` is None.
+
+    ``data`` is the file's bytes, or the file itself (binary and seekable, read from its
+    start): detection reads its first :data:`HEAD_BYTES`, camt.053 is read in slices and
+    never whole, the other formats are read whole (MT940, BAI2 and OFX files are small).
 
     Raises:
         NotAStatementError: as :func:`parse`, at once (the format is known before any
             statement is read).
     """
     if format is None:
-        format = detect(data)
+        head = _head(data)
+        format = detect(head)
         if format is None:
-            raise NotAStatementError(ParseProblem(where="file", error=_not_a_statement(data)))
-    return ParseStream(format=format, items=module_for(format).stream(data))
+            raise NotAStatementError(ParseProblem(where="file", error=_not_a_statement(head)))
+    module = module_for(format)
+    if isinstance(data, bytes):
+        return ParseStream(format=format, items=module.stream(data))
+    data.seek(0)
+    if module is camt053:
+        return ParseStream(format=format, items=camt053.stream(data))
+    return ParseStream(format=format, items=module.stream(data.read()))
 
 
-def _not_a_statement(data: bytes) -> str:
+def _head(data: bytes | IO[bytes]) -> bytes:
+    if isinstance(data, bytes):
+        return data[:HEAD_BYTES]
+    data.seek(0)
+    return data.read(HEAD_BYTES)
+
+
+def _not_a_statement(head: bytes) -> str:
     names = ", ".join(module.FORMAT.value for module in FORMATS)
-    if not data or data.isspace():
+    if not head or head.isspace():
         return "not a bank statement: the file is empty"
     return f"not a bank statement: the start of the file matches none of the formats ({names})"
 

@@ -159,8 +159,11 @@ def parse(data: bytes) -> ParseResult:
     return collect(FORMAT, stream(data))
 
 
-def stream(data: bytes) -> Iterator[ParseItem]:
+def stream(data: safexml.Source) -> Iterator[ParseItem]:
     """Every ``Stmt`` of a camt.053 file in file order, each read when it is asked for.
+
+    ``data`` is the file's bytes or the file itself (binary, seekable), which is read in
+    slices from its start: never whole.
 
     A file that does not end with its root's end tag is read to its end before anything
     is handed out, so a truncated file is refused whole (one problem); otherwise each
@@ -183,7 +186,7 @@ def _refusal(refused: safexml.XmlRefused | _FileRefused) -> ParseProblem:
     return ParseProblem(where=where, error=refused.error)
 
 
-def _items(data: bytes) -> Iterator[ParseItem]:
+def _items(data: safexml.Source) -> Iterator[ParseItem]:
     """The statements and problems, raising what refuses the file (from where it is)."""
     reader = _Reader()
     for event, element in safexml.iterparse(data, tags=_TAGS, events=("start", "end")):

@@ -15,6 +15,10 @@ A bank file comes from outside, so the XML parser must never reach outside itsel
 only at its end; :func:`ends_closed` tells, without parsing, whether a file at least ends
 with its root element's end tag (a truncated file does not), so a caller can hand out
 what it reads before the end only for such files.
+
+Each reader takes the document as bytes, or as a binary file (opened ``rb``, seekable),
+which it reads from its start in slices: only :data:`EDGE_BYTES` of its start and its
+end are ever held whole, so a 100 MB file on disk never is.
 """
 
 from __future__ import annotations
@@ -22,12 +26,21 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator, Sequence
-from typing import Literal
+from typing import IO, Literal
 
 from lxml import etree
 
 #: The iterparse events the readers use.
 Event = Literal["start", "end"]
+
+#: A document: its bytes, or a binary file read from its start.
+Source = bytes | IO[bytes]
+
+#: How much of a file's start (the prolog, up to the root element) and of its end (the
+#: root's end tag and what may follow it) is read whole; a prolog longer than this is
+#: refused as truncated, and a file whose trailing comments are longer is read whole
+#: before its statements are handed out.
+EDGE_BYTES = 1 << 16
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 _ENCODING_DECL = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
@@ -106,22 +119,48 @@ def check_prolog(data: bytes) -> int:
 _WHITESPACE = b" \t\r\n"
 
 
-def ends_closed(data: bytes) -> bool:
+def head(source: Source) -> bytes:
+    """The start of a document (all of it as bytes; :data:`EDGE_BYTES` of a file, which is
+    left at its start)."""
+    if isinstance(source, bytes):
+        return source
+    source.seek(0)
+    start = source.read(EDGE_BYTES)
+    source.seek(0)
+    return start
+
+
+def ends_closed(source: Source) -> bool:
     """True when, after trailing whitespace, comments and processing instructions, the
     file ends with the end tag of the element it starts with (``</Document>``).
 
-    Looks only at the start and the end of the file (no parse, no copy): a truncated
-    file, or one with anything else after its root, answers False; a True says nothing
-    about the middle of the file, which only a parse finds out.
+    Looks only at the start and the end of the file (no parse, no copy; of a file, only
+    :data:`EDGE_BYTES` at each end): a truncated file, or one with anything else after
+    its root, answers False; a True says nothing about the middle of the file, which
+    only a parse finds out.
     """
+    start = head(source)
     try:
-        root = check_prolog(data)
+        root = check_prolog(start)
     except XmlRefused:
         return False
     stop = root + 1
-    while stop < len(data) and data[stop] not in b" \t\r\n/>":
+    while stop < len(start) and start[stop] not in b" \t\r\n/>":
         stop += 1
-    name = data[root + 1 : stop]
+    name = start[root + 1 : stop]
+    if isinstance(source, bytes):
+        return _closes(source, name, root)
+    size = source.seek(0, io.SEEK_END)
+    source.seek(max(0, size - EDGE_BYTES))
+    tail = source.read(EDGE_BYTES)
+    source.seek(0)
+    # A tail of a longer file holds no part of the prolog: its first byte is the floor.
+    return _closes(tail, name, root if size <= EDGE_BYTES else 0)
+
+
+def _closes(data: bytes, name: bytes, root: int) -> bool:
+    """Whether ``data`` ends (past ``root``) with ``name``'s end tag, then only
+    whitespace, comments and processing instructions."""
     end = len(data)
     while True:
         while end > root and data[end - 1] in _WHITESPACE:
@@ -144,31 +183,33 @@ def ends_closed(data: bytes) -> bool:
 
 
 def iterparse(
-    data: bytes, *, tags: Sequence[str], events: Sequence[Event] = ("end",)
+    source: Source, *, tags: Sequence[str], events: Sequence[Event] = ("end",)
 ) -> Iterator[tuple[str, etree._Element]]:
-    """Streams ``(event, element)`` for ``tags`` (``"{*}Ntry"``) after :func:`check_prolog`.
+    """Streams ``(event, element)`` for ``tags`` (``"{*}Ntry"``) after :func:`check_prolog`
+    (of a file's first :data:`EDGE_BYTES`; lxml then reads the file in slices).
 
     Raises:
         XmlRefused: the prolog check failed, or the XML is not well-formed (truncated,
             wrong encoding, a stray character); the sentence says where.
     """
-    check_prolog(data)
-    parser = closed_iterparse(data, tags=tags, events=events)
+    start = head(source)
+    check_prolog(start)
+    parser = closed_iterparse(source, tags=tags, events=events)
     try:
         yield from parser
     except etree.XMLSyntaxError as err:
-        raise _syntax_refusal(err, data) from None
+        raise _syntax_refusal(err, start) from None
 
 
 def closed_iterparse(
-    data: bytes, *, tags: Sequence[str], events: Sequence[Event]
+    source: Source, *, tags: Sequence[str], events: Sequence[Event]
 ) -> etree.iterparse[tuple[str, etree._Element]]:
     """lxml's iterparse set up closed: no entities resolved, no network, no DTD loaded.
 
     The second line of defence, behind :func:`check_prolog`; use :func:`iterparse`.
     """
     return etree.iterparse(
-        io.BytesIO(data),
+        io.BytesIO(source) if isinstance(source, bytes) else source,
         events=tuple(events),
         tag=tuple(tags),
         resolve_entities=False,
@@ -228,11 +269,14 @@ def release(element: etree._Element) -> None:
 
 
 __all__ = [
+    "EDGE_BYTES",
     "Event",
+    "Source",
     "XmlRefused",
     "check_prolog",
     "declared_encoding",
     "ends_closed",
+    "head",
     "iterparse",
     "local_name",
     "namespace",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import zlib
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -24,6 +23,7 @@ from domain.statements.records import (
     LineEdit,
     LineTotals,
     MatchStatus,
+    Original,
     Stage1Status,
     Statement,
     StatementKey,
@@ -55,9 +55,6 @@ _LINE_COLUMNS: Final = (
 #: Lines inserted per executemany (bounded memory for a 100,000-line statement).
 _LINE_CHUNK: Final = 10_000
 _IN_CHUNK: Final = 500
-#: Original files are compressed fast (level 1: XML shrinks about 16 times), a MB at a time.
-_ZLIB_LEVEL: Final = 1
-_ZLIB_SLICE: Final = 1 << 20
 
 
 def _minor(value: Decimal | None, currency: str) -> int | None:
@@ -512,19 +509,21 @@ class SqlStatementRepository:
         )
         return bool(result.rowcount == 1)
 
-    async def keep_original(
-        self, *, sha256: str, file_name: str, data: bytes, now: datetime
-    ) -> None:
-        """Keeps the file's bytes once per SHA-256 (a second copy is skipped).
+    async def keep_original(self, *, file_name: str, original: Original, now: datetime) -> None:
+        """Keeps the file once per SHA-256 (a second copy is skipped).
 
-        They are stored zlib-compressed when that is shorter (bank files are text: a
-        100 MB camt.053 keeps in about 6 MB), so the database driver copies megabytes,
-        not the whole file twice over; ``size`` is the original's length, and a row whose
-        data is shorter than its ``size`` is compressed (:meth:`original` restores it).
+        It is stored as :class:`Original` packs it, zlib-compressed when that is shorter
+        (bank files are text: a 100 MB camt.053 keeps in about 6 MB), so the database
+        driver copies megabytes, not the whole file; ``size`` is the original's length,
+        and a row whose data is shorter than its ``size`` is compressed (:meth:`original`
+        restores it).
         """
-        stored = _compressed(data)
         stmt = dialect_insert(self._conn.dialect.name, statement_originals).values(
-            sha256=sha256, file_name=file_name, size=len(data), data=stored, created_at=now
+            sha256=original.sha256,
+            file_name=file_name,
+            size=original.size,
+            data=original.packed,
+            created_at=now,
         )
         await self._conn.execute(
             stmt.on_conflict_do_nothing(index_elements=[statement_originals.c.sha256])
@@ -543,19 +542,8 @@ class SqlStatementRepository:
         ).first()
         if row is None:
             return None
-        data = bytes(row.data)
-        return row.file_name, zlib.decompress(data) if len(data) < row.size else data
-
-
-def _compressed(data: bytes) -> bytes:
-    """``data`` zlib-compressed (fast level, fed in slices: no copy of the whole), or
-    ``data`` itself when that is not shorter."""
-    packer = zlib.compressobj(_ZLIB_LEVEL)
-    view = memoryview(data)
-    parts = [packer.compress(view[i : i + _ZLIB_SLICE]) for i in range(0, len(data), _ZLIB_SLICE)]
-    parts.append(packer.flush())
-    packed = b"".join(parts)
-    return packed if len(packed) < len(data) else data
+        kept = Original(sha256=sha256, size=row.size, packed=bytes(row.data))
+        return row.file_name, kept.unpack()
 
 
 async def statement_history(conn: AsyncConnection, statement_id: int) -> list[dict[str, Any]]:

@@ -67,6 +67,7 @@ from domain.sla import SETTLED
 from domain.statements.records import (
     LineTotals,
     MatchStatus,
+    Original,
     Stage1Status,
     Statement,
     StatementKey,
@@ -931,13 +932,11 @@ class InMemoryStatementRepository:
         self._uow.staged_statements[statement_id] = dataclasses.replace(found, lines=lines)
         return True
 
-    async def keep_original(
-        self, *, sha256: str, file_name: str, data: bytes, now: datetime
-    ) -> None:
+    async def keep_original(self, *, file_name: str, original: Original, now: datetime) -> None:
         """Keeps the bytes once per hash."""
         await self._uow.begin_write()
-        if sha256 not in self._uow.store.originals:
-            self._uow.staged_originals.setdefault(sha256, (file_name, data))
+        if original.sha256 not in self._uow.store.originals:
+            self._uow.staged_originals.setdefault(original.sha256, (file_name, original.unpack()))
 
     async def original(self, sha256: str) -> tuple[str, bytes] | None:
         """The kept file, or None."""

@@ -14,7 +14,7 @@ import dataclasses
 import json
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import IO, Any
 
 from domain.money import parse_amount
 from domain.statements.checks import check
@@ -181,9 +181,14 @@ class JsonStatementParser:
                 )
         return ParseResult(format=fmt, statements=tuple(read), problems=tuple(problems))
 
-    def stream(self, data: bytes, *, format: StatementFormat | None = None) -> ParseStream:
+    def stream(
+        self, data: bytes | IO[bytes], *, format: StatementFormat | None = None
+    ) -> ParseStream:
         """The same file as a stream (read whole first: test files are small)."""
-        return ParseStream.of(self(data, format=format))
+        if not isinstance(data, bytes):
+            data.seek(0)
+        whole = data if isinstance(data, bytes) else data.read()
+        return ParseStream.of(self(whole, format=format))
 
 
 def make_statement(raw: dict[str, Any] | None = None, **changes: Any) -> Statement:

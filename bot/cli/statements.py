@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 
@@ -192,9 +192,9 @@ def statements(
 def import_(files: tuple[Path, ...], fmt: str, as_json: bool) -> None:
     """Import bank statement files (camt.053, MT940, BAI2, OFX).
 
-    Each statement is imported whole or not at all, in a transaction of its own: one bad
-    statement never stops the others. Statements are stored one at a time as the file is
-    read, so a big file (100 MB) imports in bounded memory. The same statement again with
+    Each statement is imported whole or not at all: one bad statement never stops the
+    others. The file is read from disk in slices and statements are stored as it is read,
+    so a big file (100 MB) imports in bounded memory. The same statement again with
     the same content changes nothing; with different content it becomes a new revision
     back in review.
     Exit code 0 when every statement was imported (or unchanged); 2 when some were
@@ -210,29 +210,13 @@ def import_(files: tuple[Path, ...], fmt: str, as_json: bool) -> None:
     async def _import(c: Container) -> ImportReport:
         report = ImportReport()
         for path in files:
-            name = path.name
             try:
-                data = path.read_bytes()
+                file = path.open("rb")
             except OSError as exc:
-                report.reject_file(name, f"cannot read the file: {exc.strerror or exc}")
+                report.reject_file(path.name, _unreadable(exc))
                 continue
-            try:
-                # Statement by statement: each is stored and let go before the next is read.
-                result = c.parser.stream(data, format=_format(fmt))
-            except ImportError:
-                report.reject_file(name, "the bank-file parsers are not installed")
-                continue
-            except Exception as exc:  # any parser failure is this file's, in one sentence
-                report.reject_file(name, str(exc) or type(exc).__name__)
-                continue
-            await c.usecases.statements.import_file(
-                file_name=name,
-                data=data,
-                result=result,
-                now=c.clock.now(),
-                actor=OPERATOR_ACTOR,
-                report=report,
-            )
+            with file:
+                await _import_one(c, path.name, file, fmt, report)
         return report
 
     report = run_coroutine(with_container(_import))
@@ -255,6 +239,42 @@ def import_(files: tuple[Path, ...], fmt: str, as_json: bool) -> None:
         if not as_json:
             err.print("[red]error:[/] no statement was found in the file(s)")
         sys.exit(EXIT_FAIL)
+
+
+def _unreadable(exc: OSError) -> str:
+    return f"cannot read the file: {exc.strerror or exc}"
+
+
+async def _import_one(
+    c: Container, name: str, file: BinaryIO, fmt: str, report: ImportReport
+) -> None:
+    """Imports one open file without ever holding it whole: a first pass packs the
+    original (SHA-256 and zlib, slice by slice), the parser then reads it again from
+    its start, statement by statement (each batch stored before the next is read)."""
+    from domain.statements.records import Original
+
+    try:
+        original = Original.read(file)
+        file.seek(0)
+    except OSError as exc:
+        report.reject_file(name, _unreadable(exc))
+        return
+    try:
+        result = c.parser.stream(file, format=_format(fmt))
+    except ImportError:
+        report.reject_file(name, "the bank-file parsers are not installed")
+        return
+    except Exception as exc:  # any parser failure is this file's, in one sentence
+        report.reject_file(name, str(exc) or type(exc).__name__)
+        return
+    await c.usecases.statements.import_file(
+        file_name=name,
+        data=original,
+        result=result,
+        now=c.clock.now(),
+        actor=OPERATOR_ACTOR,
+        report=report,
+    )
 
 
 @statements.command("show")

@@ -1,7 +1,8 @@
 """Bank statements in Stage 1: import, approve, edit, reject, re-parse, and the queries.
 
-Each statement of a file is imported in a transaction of its own, so a bad statement
-never blocks the good ones and nothing half-imports one: the statement row, all its lines,
+Each statement of a file is imported whole or not at all (small consecutive ones share a
+transaction, redone one per transaction when it fails), so a bad statement never blocks
+the good ones and nothing half-imports one: the statement row, all its lines,
 the original file's bytes and the audit records commit together or not at all. Every
 transition goes through :mod:`domain.statements.stage1` and is audited with the acting
 user (an import's actor is the operator, ``system`` by default). Audit records of a
@@ -12,7 +13,6 @@ as items) and ``data.statement_id``/``data.statement`` name the statement.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,6 +29,7 @@ from domain.errors import (
     StaleItem,
 )
 from domain.escalation import check_statement_tier_permits
+from domain.fx import RateBook
 from domain.money import quantize
 from domain.notifications import for_statement
 from domain.permissions import Person, Viewer, can_see, sees_everything, visible_teams
@@ -56,6 +57,7 @@ from domain.statements.records import (
     EntriesPage,
     LineTotals,
     MatchStatus,
+    Original,
     Stage1Status,
     Statement,
     StatementLine,
@@ -77,14 +79,38 @@ REFUSED: Final = "statement.refused"
 _REJECTED: Final = "rejected"
 
 
+#: The most statements, and lines, one import transaction holds: consecutive small
+#: statements (an MT940 file's days) share one, a big statement has one of its own.
+BATCH_STATEMENTS: Final = 50
+BATCH_LINES: Final = 5_000
+
+
 @dataclass(slots=True, kw_only=True)
 class _Upload:
-    """The file being imported: its bytes, their SHA-256, and whether they are kept yet."""
+    """The file being imported, as kept, and whether it is kept yet (committed)."""
 
     file_name: str
-    data: bytes
-    sha256: str
+    original: Original
+    now: datetime
     kept: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Rates:
+    """Dated rates loaded once for a batch's currencies and days (None: none apply)."""
+
+    book: RateBook | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Done:
+    """One statement's import: its outcome and the statement stored, or its rejection."""
+
+    outcome: str
+    stored: Statement | None = None
+    rejection: Rejection | None = None
+    #: The stage the statement was in before (None: new), to tell of a fresh approval.
+    before: Stage1Status | None = None
 
 
 class StatementNotFound(ItemNotFound):
@@ -286,13 +312,19 @@ class Statements:
 
     # -- shared steps --
 
-    async def _checked(self, uow: UnitOfWork, statement: Statement) -> Statement:
+    async def _checked(
+        self, uow: UnitOfWork, statement: Statement, rates: _Rates | None = None
+    ) -> Statement:
         """The statement with its checks computed against the one before it."""
-        recheck = await self._recheck(uow, statement)
+        recheck = await self._recheck(uow, statement, rates)
         return dataclasses.replace(statement, checks=recheck(statement))
 
-    async def _recheck(self, uow: UnitOfWork, statement: Statement) -> stage1.Recheck:
-        """The checks of ``statement`` (as it may change) against the one before it."""
+    async def _recheck(
+        self, uow: UnitOfWork, statement: Statement, preloaded: _Rates | None = None
+    ) -> stage1.Recheck:
+        """The checks of ``statement`` (as it may change) against the one before it;
+        ``preloaded`` holds rates loaded already for a range of days that includes the
+        statement's (a batch of an import loads them once)."""
         previous = await uow.statements.previous(
             account=statement.account,
             currency=statement.currency,
@@ -301,7 +333,11 @@ class Statements:
         )
         loaded = self._policy()
         # The tolerance converts at the dated rate of the statement's day (its period end).
-        rates = await load_rates(uow, [(statement.currency, statement.period_end)], loaded)
+        rates = (
+            preloaded.book
+            if preloaded is not None
+            else await load_rates(uow, [(statement.currency, statement.period_end)], loaded)
+        )
 
         def recheck(changed: Statement) -> Checks:
             return statement_checks.check(changed, previous=previous, loaded=loaded, rates=rates)
@@ -516,31 +552,46 @@ class Statements:
         self,
         *,
         file_name: str,
-        data: bytes,
+        data: bytes | Original,
         result: ParseResult | ParseStream,
         now: datetime,
         actor: str = SYSTEM,
         report: ImportReport | None = None,
     ) -> ImportReport:
-        """Imports every statement of one file, each in its own transaction, as the
-        parser hands them out (a :class:`ParseStream`: one statement in memory at a time;
-        a :class:`ParseResult` is read as one).
+        """Imports every statement of one file as the parser hands them out (a
+        :class:`ParseStream`: one statement, or one small batch, in memory at a time; a
+        :class:`ParseResult` is read as one). ``data`` is the file's bytes, or the file as
+        :meth:`Original.read` packed it from disk (the file is then never whole in memory).
 
         Unknown account: rejected with that reason. The same statement (identity) with
         the same content: unchanged. With different content: a new revision back in
         ``pending_review``, voiding any approval. New: imported (``pending_review``, or
         approved by policy when ``statements.auto_approve`` and its checks hold).
 
-        The file's bytes are kept once, under their SHA-256, in the transaction of the
-        first statement stored from it; every statement names that SHA-256 (what a
-        reviewer verifies against is the whole file as the bank sent it).
+        Consecutive small statements share a transaction (up to :data:`BATCH_STATEMENTS`
+        statements or :data:`BATCH_LINES` lines), each still checked against the one
+        before it (in the same batch or not) and audited on its own; a batch that fails
+        is rolled back and its statements imported again one per transaction, so a bad
+        statement never loses the others and nothing half-imports one.
+
+        The file is kept once, under its SHA-256, in the transaction of the first
+        statement stored from it; every statement names that SHA-256 (what a reviewer
+        verifies against is the whole file as the bank sent it).
         """
         report = report if report is not None else ImportReport()
         report.files += 1
         stream = result if isinstance(result, ParseStream) else ParseStream.of(result)
-        upload = _Upload(file_name=file_name, data=data, sha256=hashlib.sha256(data).hexdigest())
+        upload = _Upload(
+            file_name=file_name,
+            original=data if isinstance(data, Original) else Original.of(data),
+            now=now,
+        )
+        batch: list[ParsedStatement] = []
+        lines = 0
         for item in _read(stream.items):
             if isinstance(item, ParseProblem):
+                await self._import_batch(batch, upload, now, actor, report)
+                lines = 0
                 # A problem that names a statement is one; one about the whole file is not.
                 if item.statement is not None:
                     report.statements += 1
@@ -552,89 +603,162 @@ class Statements:
                 )
                 continue
             report.statements += 1
-            try:
-                try:
-                    outcome = await self._import_one(item, upload, now, actor, report)
-                except StaleItem:
-                    # Another import stored it first: look again (unchanged or revised).
-                    outcome = await self._import_one(item, upload, now, actor, report)
-            except (DomainError, ValueError, ArithmeticError) as exc:
-                outcome = _REJECTED
-                report.rejected.append(
-                    Rejection(
-                        file=file_name, statement=_label(item), where=item.where, error=str(exc)
-                    )
-                )
-            self._count(outcome)
-            # Let go of this statement before the parser reads the next one.
+            batch.append(item)
+            lines += len(item.lines)
+            # Let go of this statement (the batch holds it) before the parser reads on.
             del item
+            if len(batch) >= BATCH_STATEMENTS or lines >= BATCH_LINES:
+                await self._import_batch(batch, upload, now, actor, report)
+                lines = 0
+        await self._import_batch(batch, upload, now, actor, report)
         return report
 
     def _count(self, outcome: str) -> None:
         self._telemetry.imported(source="statement", outcome=outcome, rows=1)
 
-    async def _import_one(
+    async def _import_batch(
         self,
-        parsed: ParsedStatement,
+        batch: list[ParsedStatement],
         upload: _Upload,
         now: datetime,
         actor: str,
         report: ImportReport,
-    ) -> str:
-        """Imports one statement in one transaction; returns its outcome (``imported``,
-        ``unchanged`` or ``revised``)."""
-        loaded = self._policy()
-        account = known_account(parsed, loaded)
-        fresh = build_statement(
-            parsed,
-            account,
-            file_name=upload.file_name,
-            sha256=upload.sha256,
-            policy_version=loaded.version,
-            now=now,
-        )
-        async with self._uow() as uow:
-            existing = await uow.statements.get_by_key(fresh.key)
-            if existing is not None and existing.content_hash == fresh.content_hash:
-                report.unchanged += 1
-                report.ids.append(existing.id or 0)
-                return "unchanged"
-            if not upload.kept:
-                await uow.statements.keep_original(
-                    sha256=upload.sha256, file_name=upload.file_name, data=upload.data, now=now
-                )
-            if existing is None:
-                stored = await uow.statements.add(await self._checked(uow, fresh))
-                event = stage1.StatementEvent(
-                    name="statement.imported",
-                    actor=actor,
-                    from_state=None,
-                    to_state=stored.stage1_status.value,
-                    data=_import_data(stored),
-                )
-                await uow.audit.append([statement_entry(stored, event, now)])
-                await self._notify(uow, None, stored, now)
-                outcome = "imported"
+    ) -> None:
+        """Imports the statements of ``batch`` (then empties it) in one transaction; when
+        that fails anywhere, rolls it back and imports them one per transaction."""
+        if len(batch) > 1:
+            done: list[_Done] = []
+            try:
+                async with self._uow() as uow:
+                    kept, wrote = upload.kept, False
+                    # The rates of all its days at once: the latest on or before each day
+                    # is the same in a book of the batch's days as in one of that day.
+                    needs = [(p.currency, p.period_end) for p in batch]
+                    rates = _Rates(book=await load_rates(uow, needs, self._policy()))
+                    for parsed in batch:
+                        try:
+                            fresh = self._fresh(parsed, upload)
+                        except (DomainError, ValueError, ArithmeticError) as exc:
+                            # Refused before anything is written: the batch goes on.
+                            done.append(_rejected(parsed, upload, exc))
+                            continue
+                        done.append(
+                            await self._import_in(uow, fresh, upload, now, actor, kept, rates)
+                        )
+                        wrote = wrote or done[-1].outcome != "unchanged"
+                        kept = kept or wrote
+                    if wrote:  # an unchanged batch writes (and commits) nothing
+                        await uow.commit()
+            except Exception:  # the batch rolled back: each statement again on its own
+                pass
             else:
-                renewed = await self._checked(uow, _with_identity(fresh, existing))
-                move = stage1.revise(existing, renewed, actor=actor, cause="reimport", now=now)
-                stored = await self._write(uow, existing, move, now, lines=None)
-                outcome = "revised"
-            stored = await self._maybe_auto_approve(uow, stored, now)
-            await self._recheck_following(uow, stored, now)
-            await uow.commit()
-        # Counted only once committed: a failed transaction is a rejection, not an import.
+                for one in done:
+                    self._done(one, upload, report)
+                batch.clear()
+        for parsed in batch:
+            self._done(await self._import_single(parsed, upload, now, actor), upload, report)
+        batch.clear()
+
+    async def _import_single(
+        self, parsed: ParsedStatement, upload: _Upload, now: datetime, actor: str
+    ) -> _Done:
+        """Imports one statement in a transaction of its own (a rejection is its outcome)."""
+        try:
+            try:
+                return await self._import_committed(parsed, upload, now, actor)
+            except StaleItem:
+                # Another import stored it first: look again (unchanged or revised).
+                return await self._import_committed(parsed, upload, now, actor)
+        except (DomainError, ValueError, ArithmeticError) as exc:
+            return _rejected(parsed, upload, exc)
+
+    async def _import_committed(
+        self, parsed: ParsedStatement, upload: _Upload, now: datetime, actor: str
+    ) -> _Done:
+        fresh = self._fresh(parsed, upload)
+        async with self._uow() as uow:
+            done = await self._import_in(uow, fresh, upload, now, actor, upload.kept)
+            if done.outcome != "unchanged":
+                await uow.commit()
+        return done
+
+    def _done(self, done: _Done, upload: _Upload, report: ImportReport) -> None:
+        """Counts a committed (or rejected) statement into the report and the metrics."""
+        self._count(done.outcome)
+        if done.rejection is not None:
+            report.rejected.append(done.rejection)
+            return
+        assert done.stored is not None and done.stored.id is not None
+        report.ids.append(done.stored.id)
+        if done.outcome == "unchanged":
+            report.unchanged += 1
+            return
         upload.kept = True
-        if outcome == "imported":
+        if done.outcome == "imported":
             report.imported += 1
         else:
             report.revised += 1
-        if stored.stage1_status is Stage1Status.APPROVED:
+        if done.stored.stage1_status is Stage1Status.APPROVED:
             report.auto_approved += 1
-        assert stored.id is not None
-        report.ids.append(stored.id)
-        self._tell_approved(existing.stage1_status if existing is not None else None, stored)
-        return outcome
+        self._tell_approved(done.before, done.stored)
+
+    def _fresh(self, parsed: ParsedStatement, upload: _Upload) -> Statement:
+        """The stored form of a parsed statement (checks still empty).
+
+        Raises:
+            InvalidCommand: the policy does not know its account (or its currency).
+        """
+        loaded = self._policy()
+        return build_statement(
+            parsed,
+            known_account(parsed, loaded),
+            file_name=upload.file_name,
+            sha256=upload.original.sha256,
+            policy_version=loaded.version,
+            now=upload.now,
+        )
+
+    async def _import_in(
+        self,
+        uow: UnitOfWork,
+        fresh: Statement,
+        upload: _Upload,
+        now: datetime,
+        actor: str,
+        kept: bool,
+        rates: _Rates | None = None,
+    ) -> _Done:
+        """Imports one statement in ``uow`` (not committed): ``imported``, ``unchanged``
+        (nothing written) or ``revised``; ``kept`` says whether the file is kept already
+        (committed, or earlier in this transaction); ``rates`` are the batch's."""
+        existing = await uow.statements.get_by_key(fresh.key)
+        if existing is not None and existing.content_hash == fresh.content_hash:
+            return _Done(outcome="unchanged", stored=existing)
+        if not kept:
+            await uow.statements.keep_original(
+                file_name=upload.file_name, original=upload.original, now=now
+            )
+        if existing is None:
+            stored = await uow.statements.add(await self._checked(uow, fresh, rates))
+            event = stage1.StatementEvent(
+                name="statement.imported",
+                actor=actor,
+                from_state=None,
+                to_state=stored.stage1_status.value,
+                data=_import_data(stored),
+            )
+            await uow.audit.append([statement_entry(stored, event, now)])
+            await self._notify(uow, None, stored, now)
+            outcome = "imported"
+        else:
+            renewed = await self._checked(uow, _with_identity(fresh, existing), rates)
+            move = stage1.revise(existing, renewed, actor=actor, cause="reimport", now=now)
+            stored = await self._write(uow, existing, move, now, lines=None)
+            outcome = "revised"
+        stored = await self._maybe_auto_approve(uow, stored, now)
+        await self._recheck_following(uow, stored, now)
+        before = existing.stage1_status if existing is not None else None
+        return _Done(outcome=outcome, stored=stored, before=before)
 
     # -- decisions --
 
@@ -910,6 +1034,14 @@ def _read(items: Iterator[ParseItem]) -> Iterator[ParseItem]:
         yield from items
     except Exception as exc:  # any parser failure is this file's, in one sentence
         yield ParseProblem(where="", error=str(exc) or type(exc).__name__)
+
+
+def _rejected(parsed: ParsedStatement, upload: _Upload, exc: Exception) -> _Done:
+    """A statement not imported, in the sentence of what refused it."""
+    rejection = Rejection(
+        file=upload.file_name, statement=_label(parsed), where=parsed.where, error=str(exc)
+    )
+    return _Done(outcome=_REJECTED, rejection=rejection)
 
 
 def _check_version(statement: Statement, expected_version: int | None) -> None:

@@ -10,6 +10,7 @@ is set and skips, saying so, when it is not.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -39,7 +40,7 @@ from domain.journal import build_reversal
 from domain.ledger_status import LEDGER_BREAKER, BreakerStatus, DeliveryCounts
 from domain.notifications import NoticeKind, Notification
 from domain.ports import UnitOfWorkFactory
-from domain.statements.records import MatchStatus, Stage1Status, Statement
+from domain.statements.records import MatchStatus, Original, Stage1Status, Statement
 from domain.templates import Links, encode
 from store.audit.log import init_audit
 from store.audit.signer import load_or_create_signing_key
@@ -1054,18 +1055,19 @@ async def test_lines_of_approved_statements_are_read_in_order_after_a_mark(store
 
 
 async def test_an_original_file_is_kept_once_and_only_when_committed(store: Store) -> None:
+    kept = Original.of(b"<a/>")
     async with store.uows() as uow:
-        await uow.statements.keep_original(sha256="a" * 64, file_name="x", data=b"x", now=T0)
+        await uow.statements.keep_original(file_name="x", original=Original.of(b"<a/>"), now=T0)
         await uow.statements.add(_stmt(1))
         # not committed
     async with store.uows() as uow:
-        assert await uow.statements.original("a" * 64) is None
+        assert await uow.statements.original(kept.sha256) is None
         assert await uow.statements.query() == []
-        await uow.statements.keep_original(sha256="a" * 64, file_name="a.xml", data=b"<a/>", now=T0)
-        await uow.statements.keep_original(sha256="a" * 64, file_name="b.xml", data=b"<b/>", now=T0)
+        await uow.statements.keep_original(file_name="a.xml", original=kept, now=T0)
+        await uow.statements.keep_original(file_name="b.xml", original=kept, now=T0)
         await uow.commit()
     async with store.uows(read_only=True) as uow:
-        assert await uow.statements.original("a" * 64) == ("a.xml", b"<a/>")
+        assert await uow.statements.original(kept.sha256) == ("a.xml", b"<a/>")
         assert await uow.statements.original("b" * 64) is None
 
 
@@ -1074,10 +1076,10 @@ async def test_a_big_original_is_kept_compressed_and_given_back_byte_for_byte(
 ) -> None:
     text = b"".join(b"<Ntry><Amt Ccy='EUR'>%d.00</Amt></Ntry>\n" % i for i in range(20_000))
     async with store.uows() as uow:
-        await uow.statements.keep_original(sha256="c" * 64, file_name="c.xml", data=text, now=T0)
+        await uow.statements.keep_original(file_name="c.xml", original=Original.of(text), now=T0)
         await uow.commit()
     async with store.uows(read_only=True) as uow:
-        assert await uow.statements.original("c" * 64) == ("c.xml", text)
+        assert await uow.statements.original(hashlib.sha256(text).hexdigest()) == ("c.xml", text)
     if isinstance(store.peek, SqlPeek):
         (size, kept), *_ = await store.peek._rows(
             select(statement_originals.c.size, func.length(statement_originals.c.data))

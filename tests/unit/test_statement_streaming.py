@@ -1,4 +1,4 @@
-"""Statement imports over a stream: each statement is stored before the next is read, a
+"""Statement imports over a stream: each batch is stored before the next is read, a
 parser failing half-way keeps what came before, and outcomes are counted as metrics."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from domain.statements.parsed import (
     StatementFormat,
 )
 from domain.statements.records import content_hash
+from domain.usecases import statements as statement_cases
 from domain.usecases.statements import ImportReport, Statements
 from telemetry.metrics import Metrics
 from telemetry.tracing import OtelTelemetry
@@ -39,7 +40,11 @@ async def _import(desk: Desk, items: Iterator[ParseItem]) -> ImportReport:
     )
 
 
-async def test_each_statement_is_committed_before_the_parser_reads_the_next() -> None:
+async def test_each_statement_is_committed_before_the_parser_reads_the_next(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Batches of one statement (the small ones share a transaction otherwise).
+    monkeypatch.setattr(statement_cases, "BATCH_STATEMENTS", 1)
     desk = Desk()
     first, second = _parsed(statement(), DAY2)
     seen_when_asked: list[list[str | None]] = []
