@@ -21,7 +21,9 @@ it in the channel before posting. A call that got no answer (a timeout, a droppe
 connection) leaves its row in doubt the same way, for the retry to look first. A card
 post also waits while another claim on the same item's card is live, and inherits the
 doubt of a lapsed one, so a newer version of a card never posts beside a copy its dead
-predecessor may have left.
+predecessor may have left. The other claims are read before the card's location: a claim
+that finishes between the two reads is then seen by the second (its outcome and the
+location commit together), where the other order could miss both and post a second card.
 """
 
 from __future__ import annotations
@@ -278,10 +280,14 @@ class OutboxRelay:
 
     async def _deliver(self, message: OutboxMessage, stats: RelayStats) -> datetime | None:
         """Delivers one message; returns the retry time when Slack rate-limited it."""
-        card = None
+        card = other = None
         if message.kind in (NoticeKind.CARD, NoticeKind.HOME):
             stats.superseded += await self._store.supersede_older(message, now=self._clock.now())
         if message.kind is NoticeKind.CARD and message.item_id is not None:
+            # Other claims first, then the location: a claim that finishes in between
+            # saved the location with its outcome (one transaction), so the second read
+            # sees it. The other order could see neither and post a second card.
+            other = await self._store.card_post_in_flight(message, now=self._clock.now())
             card = await self._store.card_location(message.item_id)
         linked = await self._link(message)
         if linked is None:
@@ -289,7 +295,6 @@ class OutboxRelay:
         message = linked.message
         card = card or linked.edit
         if message.kind is NoticeKind.CARD and card is None:
-            other = await self._store.card_post_in_flight(message, now=self._clock.now())
             if other is not None and other.live:
                 # Another attempt at this card is under way (or parked in doubt): posting
                 # now could make a second card. Not a failure: it is simply ahead.

@@ -28,6 +28,7 @@ from domain.delivery import (
     MAX_RETRY_AGE,
     RATE_LIMIT_JITTER,
     Failed,
+    MessageLocation,
     OutboxMessage,
     Outcome,
     RateLimited,
@@ -494,6 +495,53 @@ async def test_another_claim_on_the_same_card_is_live_or_lapsed(migrated: Databa
     assert live is not None and live.live and live.unsure_since is None
     lapsed = await store.card_post_in_flight(v2, now=NOW + LEASE + timedelta(seconds=1))
     assert lapsed is not None and not lapsed.live and lapsed.unsure_since == NOW
+
+
+class FinishedMeanwhileStore(OutboxStore):
+    """The real store; ``meanwhile`` runs once, right after the relay read a card's
+    location (the moment another process may finish that card)."""
+
+    def __init__(self, database: Database, *, meanwhile: Callable[[], Awaitable[None]]) -> None:
+        super().__init__(database)
+        self._meanwhile: Callable[[], Awaitable[None]] | None = meanwhile
+
+    async def card_location(self, item_id: int) -> MessageLocation | None:
+        found = await super().card_location(item_id)
+        if self._meanwhile is not None:
+            meanwhile, self._meanwhile = self._meanwhile, None
+            await meanwhile()
+        return found
+
+
+async def test_a_card_another_process_finishes_between_the_relays_reads_is_not_posted_again(
+    migrated: Database,
+) -> None:
+    """The replica run's second card: the relay read "no card yet" just before another
+    process recorded v1's post, then found no claim in flight, and posted v2 beside it."""
+    item_id = await add_item(migrated)
+    store = OutboxStore(migrated)
+    await store.enqueue([card(item_id, 1)], now=NOW)
+    (v1,) = await store.claim(now=NOW, lease=LEASE, limit=10)  # the other process's
+    await store.enqueue([card(item_id, 2)], now=NOW)
+    theirs = RecordingNotifier()
+
+    async def the_other_process_posts_v1() -> None:
+        posted = await theirs.deliver(v1, card=None, now=NOW)
+        assert isinstance(posted, Sent)
+        await store.mark_sent(v1, now=NOW, channel=posted.channel, ts=posted.ts, card_version=1)
+
+    mine = RecordingNotifier()
+    clock = FakeClock()
+    pausing = FinishedMeanwhileStore(migrated, meanwhile=the_other_process_posts_v1)
+    relay = make_relay(pausing, mine, clock)
+    await relay.run_once()
+    assert len(theirs.calls) == 1  # the scenario happened
+    assert mine.calls == []  # v2 waited for v1 instead of posting a second card
+
+    clock.advance(5)
+    assert (await relay.run_once()).sent == 1
+    (update,) = mine.calls  # v2 edits the card v1 posted
+    assert update.card == (TEAM, "1795185000.000001")
 
 
 @sqlite_only
