@@ -209,6 +209,7 @@ def import_(files: tuple[Path, ...], fmt: str, as_json: bool) -> None:
 
     async def _import(c: Container) -> ImportReport:
         report = ImportReport()
+        started = c.clock.now()
         for path in files:
             name = path.name
             try:
@@ -233,6 +234,9 @@ def import_(files: tuple[Path, ...], fmt: str, as_json: bool) -> None:
                 actor=OPERATOR_ACTOR,
                 report=report,
             )
+        await c.usecases.statements.record_run(
+            report=report, file_names=[p.name for p in files], started=started, now=c.clock.now()
+        )
         return report
 
     report = run_coroutine(with_container(_import))
