@@ -21,6 +21,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from sqlalchemy import text
 
 from bot.settings import Settings
+from domain.gauges import STATEMENT_RUNS
 from store.audit.anchors import AnchorFile
 from store.audit.verification import verify_database
 from store.engine import Database, create_database
@@ -106,7 +107,8 @@ async def collect_gauges(
     *, database: Database, metrics: Metrics, interval: float, stop: asyncio.Event, since: datetime
 ) -> None:
     """Reads the store's gauges now and every ``interval`` seconds until ``stop``, and
-    counts the rows of ingest runs that finished from ``since`` on (each run once).
+    counts the rows of ingest and statement-import runs that finished from ``since`` on
+    (each run once: the CLI's imports too, which run in processes of their own).
 
     A reading is a few grouped queries on the reader engine; a scrape shows the last
     one, so a slow database slows this task, never ``/metrics``.
@@ -115,10 +117,15 @@ async def collect_gauges(
     while not stop.is_set():
         try:
             metrics.update(await read_gauges(database))
-            for run_id, rows in await finished_runs(database, since=since):
-                if run_id not in counted:
-                    counted.add(run_id)
-                    metrics.ingested(rows)
+            for run in await finished_runs(database, since=since):
+                if run.id in counted:
+                    continue
+                counted.add(run.id)
+                if run.source == STATEMENT_RUNS:  # statements, counted one by one
+                    for outcome, n in run.rows.items():
+                        metrics.import_rows(source="statement", outcome=outcome, rows=n)
+                else:
+                    metrics.ingested(run.rows)
         except Exception:
             log.warning("could not read the gauges", exc_info=True, extra={"event": "gauges"})
         try:

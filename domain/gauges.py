@@ -38,3 +38,24 @@ class DeskGauges:
 
 #: The row outcomes of an ingest run's summary (``recon_ingest_rows_total{outcome}``).
 ROW_OUTCOMES = ("inserted", "unchanged", "amended", "rejected")
+
+#: The ``source`` of a bank-statement import's run; its summary counts statements by
+#: these outcomes (``recon_import_rows_total{source="statement",outcome}``).
+STATEMENT_RUNS = "statements"
+STATEMENT_OUTCOMES = ("imported", "unchanged", "revised", "rejected")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FinishedRun:
+    """An ingest or import run that finished: its source and its rows by outcome."""
+
+    id: int
+    source: str
+    rows: dict[str, int]
+
+
+def run_rows(source: str, summary: object) -> dict[str, int]:
+    """A finished run's rows by the outcomes its source counts (missing ones 0)."""
+    counts = summary if isinstance(summary, dict) else {}
+    outcomes = STATEMENT_OUTCOMES if source == STATEMENT_RUNS else ROW_OUTCOMES
+    return {o: int(counts.get(o, 0) or 0) for o in outcomes}

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import case, func, select
 
 from domain.dashboard import HIGH_PRIORITY, MEDIUM_PRIORITY, PriorityBand
-from domain.gauges import ROW_OUTCOMES, DeskGauges
+from domain.gauges import DeskGauges, FinishedRun, run_rows
 from domain.items import ReviewState
 from domain.ledger_status import LEDGER_BREAKER, BreakerState
 from store.engine import Database
@@ -63,21 +63,15 @@ async def read_gauges(database: Database) -> DeskGauges:
     return DeskGauges(queue=queue, outbox=depth, dead=dead, breakers=states, routed=routed)
 
 
-async def finished_runs(database: Database, *, since: datetime) -> list[tuple[int, dict[str, int]]]:
-    """Ingest runs finished at or after ``since``: (run id, rows by outcome)."""
+async def finished_runs(database: Database, *, since: datetime) -> list[FinishedRun]:
+    """Ingest and import runs finished at or after ``since``, with their rows by outcome."""
     async with database.reader.connect() as conn:
         rows = await conn.execute(
-            select(ingest_runs.c.id, ingest_runs.c.summary).where(
-                ingest_runs.c.finished_at >= since
-            )
+            select(ingest_runs.c.id, ingest_runs.c.source, ingest_runs.c.summary)
+            .where(ingest_runs.c.finished_at >= since)
+            .order_by(ingest_runs.c.id)
         )
-        found = []
-        for run_id, summary in rows.all():
-            counts = summary if isinstance(summary, dict) else {}
-            found.append(
-                (
-                    int(run_id),
-                    {o: int(counts.get(o, 0) or 0) for o in ROW_OUTCOMES},
-                )
-            )
-    return found
+        return [
+            FinishedRun(id=int(run_id), source=str(source), rows=run_rows(str(source), summary))
+            for run_id, source, summary in rows.all()
+        ]

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from domain.gauges import STATEMENT_RUNS
 from domain.intake import RowError
 from store.bulk import insert_rows
 from store.tables import ingest_runs, policy_versions, quarantine
@@ -90,13 +91,18 @@ class QuarantineListing:
 async def list_rejected(
     conn: AsyncConnection, *, run_id: int | None, limit: int
 ) -> QuarantineListing | None:
-    """Rejected rows of one run (the latest run when ``run_id`` is None).
+    """Rejected rows of one run (when ``run_id`` is None, the latest run that quarantines
+    rows: statement imports report their refusals themselves and keep none here).
 
     None when there is no such run (or no run at all).
     """
     runs = select(ingest_runs.c.id, ingest_runs.c.finished_at)
     if run_id is None:
-        found = await conn.execute(runs.order_by(ingest_runs.c.id.desc()).limit(1))
+        found = await conn.execute(
+            runs.where(ingest_runs.c.source != STATEMENT_RUNS)
+            .order_by(ingest_runs.c.id.desc())
+            .limit(1)
+        )
     else:
         found = await conn.execute(runs.where(ingest_runs.c.id == run_id))
     run = found.first()

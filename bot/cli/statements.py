@@ -209,6 +209,7 @@ def import_(files: tuple[Path, ...], fmt: str, as_json: bool) -> None:
 
     async def _import(c: Container) -> ImportReport:
         report = ImportReport()
+        started = c.clock.now()
         for path in files:
             try:
                 file = path.open("rb")
@@ -217,6 +218,9 @@ def import_(files: tuple[Path, ...], fmt: str, as_json: bool) -> None:
                 continue
             with file:
                 await _import_one(c, path.name, file, fmt, report)
+        await c.usecases.statements.record_run(
+            report=report, file_names=[p.name for p in files], started=started, now=c.clock.now()
+        )
         return report
 
     report = run_coroutine(with_container(_import))

@@ -30,6 +30,7 @@ from domain.errors import (
 )
 from domain.escalation import check_statement_tier_permits
 from domain.fx import RateBook
+from domain.gauges import STATEMENT_RUNS
 from domain.money import quantize
 from domain.notifications import for_statement
 from domain.permissions import Person, Viewer, can_see, sees_everything, visible_teams
@@ -73,6 +74,9 @@ from domain.usecases.transaction import SIGNOFF, UNAUDITED, PolicySource
 SYSTEM: Final = stage1.SYSTEM
 #: The audit event of a statement decision the desk refused (nothing else changed).
 REFUSED: Final = "statement.refused"
+
+#: How much of the file names a run keeps (the run table's column).
+_RUN_NAME_CHARS = 500
 
 
 #: The outcome a statement that was not imported is counted under.
@@ -162,6 +166,15 @@ class ImportReport:
             "unchanged": self.unchanged,
             "revised": self.revised,
             "rejected": [r.to_json() for r in self.rejected],
+        }
+
+    def outcomes(self) -> dict[str, int]:
+        """Statements by outcome (a run's summary; a file refused whole counts one)."""
+        return {
+            "imported": self.imported,
+            "unchanged": self.unchanged,
+            "revised": self.revised,
+            "rejected": len(self.rejected),
         }
 
     def reject_file(self, file: str, error: str) -> None:
@@ -612,6 +625,25 @@ class Statements:
                 lines = 0
         await self._import_batch(batch, upload, now, actor, report)
         return report
+
+    async def record_run(
+        self, *, report: ImportReport, file_names: Sequence[str], started: datetime, now: datetime
+    ) -> None:
+        """Keeps what one ``statements import`` did as a run (source ``statements``, its
+        statements by outcome), so ``serve``'s metrics count imports made by other
+        processes (``recon_import_rows_total``). Each statement has its own audit records;
+        the run adds no other."""
+        names = list(file_names)
+        label = names[0] if len(names) == 1 else f"{names[0]} and {len(names) - 1} more"
+        async with self._uow() as uow:
+            run_id = await uow.intake.start_run(
+                source=STATEMENT_RUNS,
+                file_name=label[:_RUN_NAME_CHARS],
+                policy_version=self._policy().version,
+                now=started,
+            )
+            await uow.intake.finish_run(run_id=run_id, summary=report.outcomes(), now=now)
+            await uow.commit()
 
     def _count(self, outcome: str) -> None:
         self._telemetry.imported(source="statement", outcome=outcome, rows=1)

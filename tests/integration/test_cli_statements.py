@@ -296,3 +296,35 @@ def test_without_the_format_parsers_import_and_reparse_say_so(
     assert as_json(result)["rejected"][0]["error"] == "the bank-file parsers are not installed"
     again = run("statements", "reparse", "S-1")
     assert again.exit_code == 1 and "the bank-file parsers are not installed" in again.stderr
+
+
+def test_each_import_leaves_a_run_with_its_statements_by_outcome(
+    desk: JsonStatementParser, desk_dir: Path
+) -> None:
+    """What serve's metrics read of imports made by this command (recon_import_rows)."""
+    first = write(desk_dir / "march.json", statement(), DAY2)
+    assert run("statements", "import", first).exit_code == 0
+    assert run("statements", "import", first).exit_code == 0
+    with sqlite3.connect(desk_dir / "recon.db") as db:
+        rows = db.execute(
+            "SELECT source, file_name, summary FROM ingest_runs ORDER BY id"
+        ).fetchall()
+    assert [(source, name) for source, name, _ in rows] == [
+        ("statements", "march.json"),
+        ("statements", "march.json"),
+    ]
+    assert [json.loads(summary) for _, _, summary in rows] == [
+        {"imported": 2, "unchanged": 0, "revised": 0, "rejected": 0},
+        {"imported": 0, "unchanged": 2, "revised": 0, "rejected": 0},
+    ]
+
+
+def test_ingest_rejected_still_lists_the_last_ingest_after_a_statement_import(
+    desk: JsonStatementParser, desk_dir: Path
+) -> None:
+    """A statement import's run quarantines nothing: ``ingest --rejected`` skips it."""
+    items = Path(__file__).parents[2] / "samples" / "items.csv"
+    assert run("ingest", str(items)).exit_code == 2  # the samples have bad rows on purpose
+    assert run("statements", "import", write(desk_dir / "march.json", statement())).exit_code == 0
+    listed = json.loads(run("ingest", "--rejected", "--json").output)
+    assert listed["run"] == 1 and listed["rejected_rows"]

@@ -7,6 +7,7 @@ routing totals, and ingest runs by outcome; then the exposition of each.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,12 +17,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import insert, update
 
 from bot.container import Container
+from bot.observability import collect_gauges
 from bot.settings import Settings
 from bot.setup import initialize
 from domain.audit.records import AuditEntry
 from domain.dashboard import priority_band
 from domain.intake import IntakeRow
 from domain.ledger_status import BreakerState
+from domain.usecases.statements import ImportReport
 from store.gauges import finished_runs, read_gauges
 from store.tables import breakers, items, outbox
 from telemetry.metrics import Metrics
@@ -124,8 +127,8 @@ async def test_finished_ingest_runs_count_rows_by_outcome_once(container: Contai
         now=container.clock.now(),
     )
     runs = await finished_runs(container.database, since=start)
-    assert [counts for _, counts in runs] == [
-        {"inserted": 2, "unchanged": 0, "amended": 0, "rejected": 0}
+    assert [(r.source, r.rows) for r in runs] == [
+        ("bank-feed", {"inserted": 2, "unchanged": 0, "amended": 0, "rejected": 0})
     ]
     assert await finished_runs(container.database, since=container.clock.now() + timedelta(1)) == []
 
@@ -148,5 +151,54 @@ def test_audited_records_count_rungs_digests_and_records() -> None:
             # A person's escalation is a decision, not an SLA rung: one each.
             assert values[("recon_sla_rungs_total", frozenset({("rung", rung)}))] == 1
         assert values[("recon_digests_posted_total", frozenset())] == 1
+    finally:
+        metrics.shutdown()
+
+
+async def test_a_statement_import_run_is_counted_by_serve_as_import_rows_once(
+    container: Container,
+) -> None:
+    """A ``statements import`` runs in a process of its own: serve's gauge task counts
+    its run from the store, by outcome, once however often it reads."""
+    start = container.clock.now() - timedelta(seconds=1)
+    report = ImportReport(files=2, statements=5, imported=3, unchanged=1)
+    report.reject_file("bad.xml", "not a statement")
+    await container.usecases.statements.record_run(
+        report=report, file_names=["march.xml", "bad.xml"], started=start, now=start
+    )
+    (run,) = await finished_runs(container.database, since=start)
+    assert (run.source, run.rows) == (
+        "statements",
+        {"imported": 3, "unchanged": 1, "revised": 0, "rejected": 1},
+    )
+    metrics = Metrics()
+    try:
+        stop = asyncio.Event()
+
+        async def three_readings() -> None:
+            await asyncio.sleep(0.15)
+            stop.set()
+
+        await asyncio.gather(
+            collect_gauges(
+                database=container.database,
+                metrics=metrics,
+                interval=0.02,
+                stop=stop,
+                since=start,
+            ),
+            three_readings(),
+        )
+        values = _values(metrics)
+        statement = {("source", "statement")}
+        assert (
+            values[("recon_import_rows_total", frozenset({*statement, ("outcome", "imported")}))]
+            == 3
+        )
+        assert (
+            values[("recon_import_rows_total", frozenset({*statement, ("outcome", "rejected")}))]
+            == 1
+        )
+        assert ("recon_ingest_rows_total", frozenset({("outcome", "inserted")})) not in values
     finally:
         metrics.shutdown()
