@@ -34,8 +34,9 @@ from handlers.blocks.matches import (
 from handlers.blocks.mrkdwn import error_text
 from handlers.context import Ctx, Deps, guarded, reply_to
 from handlers.forms import FormErrors, PayloadError
-from handlers.ids import INPUT_ACTION_ID, MatchButton, MatchField, MatchModal, match_action_pattern
+from handlers.ids import MatchButton, MatchField, MatchModal, match_action_pattern
 from handlers.payloads import BlockAction
+from handlers.submitted import SubmittedView
 
 _MAX_ID = 10**15
 
@@ -96,50 +97,16 @@ class MatchFormMetadata(_Frozen):
     channel: str | None = Attr(default=None, pattern=r"^[A-Z][A-Z0-9]{1,40}$")
 
 
-class _Edge(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class _Option(_Edge):
-    value: str
-
-
-class _Element(_Edge):
-    value: str | None = None
-    selected_option: _Option | None = None
-
-
-class _State(_Edge):
-    values: dict[str, dict[str, _Element]] = Attr(default_factory=dict)
-
-
-class _View(_Edge):
-    private_metadata: str = ""
-    state: _State = Attr(default_factory=_State)
-
-    def element(self, field: MatchField) -> _Element | None:
-        return self.state.values.get(field.value, {}).get(INPUT_ACTION_ID)
-
-    def text(self, field: MatchField) -> str | None:
-        element = self.element(field)
-        text = (element.value or "").strip() if element else ""
-        return text or None
-
-    def choice(self, field: MatchField) -> str | None:
-        element = self.element(field)
-        return element.selected_option.value if element and element.selected_option else None
-
-
-def _read(view: Mapping[str, Any]) -> tuple[_View, MatchFormMetadata]:
+def _read(view: Mapping[str, Any]) -> tuple[SubmittedView, MatchFormMetadata]:
     try:
-        submitted = _View.model_validate(view)
+        submitted = SubmittedView.model_validate(view)
         return submitted, MatchFormMetadata.model_validate_json(submitted.private_metadata)
     except ValidationError:
         raise PayloadError("view_submission is not a recon-bot matching form") from None
 
 
 def _required_text(
-    submitted: _View, field: MatchField, limit: int, errors: FormErrors, missing: str
+    submitted: SubmittedView, field: MatchField, limit: int, errors: FormErrors, missing: str
 ) -> str | None:
     text = submitted.text(field)
     if text is None:

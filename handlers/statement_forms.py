@@ -24,7 +24,8 @@ from domain.statements.records import EDITABLE_FIELDS, Statement, StatementLine
 from domain.statements.stage1 import AddLine, Correct, Edit, RemoveLine
 from handlers.blocks.statements import MAX_EDIT_VALUE_CHARS, MAX_STATEMENT_REASON_CHARS
 from handlers.forms import FormErrors, PayloadError
-from handlers.ids import INPUT_ACTION_ID, StatementField
+from handlers.ids import StatementField
+from handlers.submitted import SubmittedView
 
 __all__ = [
     "EditForm",
@@ -110,50 +111,8 @@ def parse_list_offset(value: str) -> int:
     return offset
 
 
-class _Edge(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class _Option(_Edge):
-    value: str
-
-
-class _Element(_Edge):
-    value: str | None = None
-    selected_option: _Option | None = None
-    selected_date: str | None = None
-
-
-class _State(_Edge):
-    values: dict[str, dict[str, _Element]] = Attr(default_factory=dict)
-
-
-class _View(_Edge):
-    private_metadata: str = ""
-    state: _State = Attr(default_factory=_State)
-
-    def element(self, field: StatementField) -> _Element | None:
-        return self.state.values.get(field.value, {}).get(INPUT_ACTION_ID)
-
-    def text(self, field: StatementField) -> str | None:
-        element = self.element(field)
-        text = (element.value or "").strip() if element else ""
-        return text or None
-
-    def choice(self, field: StatementField) -> str | None:
-        element = self.element(field)
-        return element.selected_option.value if element and element.selected_option else None
-
-    def day(self, field: StatementField) -> str | None:
-        element = self.element(field)
-        return element.selected_date if element else None
-
-
-def _read(view: Mapping[str, Any]) -> tuple[_View, StatementFormMetadata]:
-    try:
-        submitted = _View.model_validate(view)
-    except ValidationError:
-        raise PayloadError("view_submission has an unexpected shape") from None
+def _read(view: Mapping[str, Any]) -> tuple[SubmittedView, StatementFormMetadata]:
+    submitted = SubmittedView.read(view)
     return submitted, parse_form_metadata(submitted.private_metadata)
 
 
@@ -213,7 +172,7 @@ def requested_line(view: Mapping[str, Any]) -> int | None:
     """The entry number typed in an edit form, if it is one (the handler reads that one
     line from the store to check the form against it, never the whole statement)."""
     try:
-        submitted = _View.model_validate(view)
+        submitted = SubmittedView.model_validate(view)
     except ValidationError:
         return None
     raw = submitted.text(StatementField.LINE)
@@ -221,7 +180,7 @@ def requested_line(view: Mapping[str, Any]) -> int | None:
 
 
 def _line_number(
-    submitted: _View,
+    submitted: SubmittedView,
     statement: Statement,
     line: StatementLine | None,
     errors: FormErrors,
