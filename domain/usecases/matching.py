@@ -869,36 +869,57 @@ def _ledger_external_id(account: str, entry_id: str) -> str:
     return f"ledger:{account}:{entry_id}"
 
 
-def _unmatched_bank_row(line: BankLine, reason: str, entity: str) -> IntakeRow:
+def _unmatched_row(
+    external_id: str,
+    missing: str,
+    *,
+    entity: str,
+    currency: str,
+    amount: Decimal,
+    counterparty: str | None,
+    booked_on: date | None,
+    reference: str | None,
+) -> IntakeRow:
+    """The ``unmatched`` item of one side left without a match (``missing``: why)."""
     facts = ItemFacts(
         source=MATCHING_SOURCE,
-        external_id=_bank_external_id(line.statement_id, line.line_number),
+        external_id=external_id,
         kind=ItemKind.UNMATCHED,
+        entity=entity,
+        currency=currency,
+        amount=amount,
+        counterparty=counterparty,
+        booked_on=booked_on,
+        reference=reference,
+        description=missing[:2000],
+    )
+    return IntakeRow(line=0, facts=facts)
+
+
+def _unmatched_bank_row(line: BankLine, reason: str, entity: str) -> IntakeRow:
+    return _unmatched_row(
+        _bank_external_id(line.statement_id, line.line_number),
+        f"bank line without a ledger match: {reason}",
         entity=entity,
         currency=line.currency,
         amount=line.amount,
         counterparty=line.counterparty,
         booked_on=line.booking_date,
         reference=line.reference,
-        description=f"bank line without a ledger match: {reason}"[:2000],
     )
-    return IntakeRow(line=0, facts=facts)
 
 
 def _unmatched_ledger_row(entry: LedgerLine, reason: str, entity: str) -> IntakeRow:
-    facts = ItemFacts(
-        source=MATCHING_SOURCE,
-        external_id=_ledger_external_id(entry.gl_account, entry.entry_id),
-        kind=ItemKind.UNMATCHED,
+    return _unmatched_row(
+        _ledger_external_id(entry.gl_account, entry.entry_id),
+        f"ledger entry without a bank match: {reason}",
         entity=entity,
         currency=entry.currency,
         amount=entry.amount,
         counterparty=entry.counterparty,
         booked_on=entry.entry_date,
         reference=entry.reference,
-        description=f"ledger entry without a bank match: {reason}"[:2000],
     )
-    return IntakeRow(line=0, facts=facts)
 
 
 def _match_entry(
