@@ -77,3 +77,10 @@ class InvalidCommand(DomainError):
 
 class NothingToClaim(DomainError):
     """No unclaimed item is available to the actor."""
+
+
+class TakenOver(Exception):
+    """The interaction this change belongs to was adopted by another process, which took
+    this one for dead (``store.inbox``): the change is rolled back, and the other process
+    makes it instead. Not a :class:`DomainError`: nobody is told, the other process
+    answers."""

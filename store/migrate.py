@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 #: The newest migration in ``store/migrations/versions`` (bump it with each new one).
-HEAD: Final = "0014"
+HEAD: Final = "0015"
 
 
 def alembic_config() -> Config:

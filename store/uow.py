@@ -1,11 +1,12 @@
 """The unit of work: one transaction holding item changes, audit records and outbox rows.
 
-``commit()`` seals the audit log (a signed checkpoint of the new size and root, inside the
-same transaction) unless the factory's :class:`~store.audit.sealer.AuditSealer` batches
-it (then a checkpoint covers the commit within the merge delay), commits, then appends
-the checkpoint to the anchors file outside the database and runs the after-commit hooks
-(e.g. waking the outbox relay). Leaving the block
-without ``commit()`` rolls everything back.
+``commit()`` marks the interaction the change answers done (``store.inbox``), seals the
+audit log (a signed checkpoint of the new size and root, inside the same transaction)
+unless the factory's :class:`~store.audit.sealer.AuditSealer` batches it (then a
+checkpoint covers the commit within the merge delay), commits, then appends the
+checkpoint to the anchors file outside the database and runs the after-commit hooks
+(e.g. waking the outbox relay). Leaving the block without ``commit()`` rolls everything
+back.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
 
@@ -47,6 +49,7 @@ from store.breakers import SqlBreakerReader
 from store.digests import SqlDigestRepository
 from store.engine import Database
 from store.gl import SqlFxRateRepository, SqlLedgerRepository
+from store.inbox import settle
 from store.intake import SqlIntakeRepository
 from store.ledger_status import SqlLedgerStatusRepository
 from store.matches import SqlMatchRepository
@@ -185,11 +188,19 @@ class SqlUnitOfWork:
             await conn.close()
 
     async def commit(self) -> None:
-        """Seals the audit log (or leaves it to the sealer), commits, anchors, runs hooks."""
+        """Marks the interaction done, seals the audit log (or leaves it to the sealer),
+        commits, anchors, runs hooks.
+
+        Raises:
+            TakenOver: another process adopted the interaction; nothing is committed.
+        """
         conn = self.connection
         checkpoint = None
         unsealed_at = None
         audit = self.audit.log if isinstance(self.audit, _TalliedAudit) else None
+        # The interaction this change answers is done with it (``store.inbox``); raises
+        # TakenOver, rolling the change back, when another process adopted it meanwhile.
+        settled = await settle(conn, datetime.now(UTC)) if audit and audit.appended else None
         if audit is not None and audit.unsealed_since is not None:
             since = audit.unsealed_since
             if self._sealer is None or self._sealer.seal_in_commit(since):
@@ -198,6 +209,8 @@ class SqlUnitOfWork:
                 unsealed_at = since  # the sealer covers it within the merge delay
         await conn.commit()
         self._committed = True
+        if settled is not None:
+            settled.done = True
         if self._sealer is not None:
             if checkpoint is not None:
                 self._sealer.sealed(checkpoint.time)
