@@ -21,15 +21,19 @@ import contextlib
 import gc
 import logging
 import os
+import secrets
 import signal
 import socket
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
 
 import aiohttp
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
@@ -50,6 +54,7 @@ from bot.setup import desk_files
 from handlers import actions, commands, digests, events, matches, statements, views
 from handlers.context import Deps, InFlight
 from handlers.notifier import SlackNotifier
+from scheduler.inbox import Dispatch, InboxKeeper
 from scheduler.jobs import Jobs
 from scheduler.ledger_relay import LedgerRelay
 from scheduler.matching import MatchTrigger
@@ -58,6 +63,7 @@ from scheduler.setup import build_scheduler
 from scheduler.stopping import Interrupted, until
 from scheduler.timescale import TimeScale
 from store.audit.log import history as audit_history
+from store.inbox import SqlInbox
 from store.outbox import SLACK_KINDS, OutboxStore
 from store.private_files import exposed_files
 from telemetry.listener import Listener
@@ -136,6 +142,7 @@ def make_deps(
     container: Container,
     inflight: InFlight | None = None,
     http: aiohttp.ClientSession | None = None,
+    inbox: SqlInbox | None = None,
 ) -> Deps:
     """The listeners' dependencies from the container."""
 
@@ -151,6 +158,7 @@ def make_deps(
         inflight=inflight or InFlight(),
         http=http,
         work_gate=asyncio.Semaphore(LISTENER_WORKERS),
+        inbox=inbox,
     )
 
 
@@ -197,6 +205,9 @@ class Server:
     listener: Listener | None = None
     gauges_task: asyncio.Task[None] | None = None
     verify_task: asyncio.Task[None] | None = None
+    #: The durable inbox (interactions stored before their ack) and its keeper.
+    inbox: SqlInbox | None = None
+    keeper: InboxKeeper | None = None
     #: The sandbox's ``--speed``: the digest schedule runs in the bot's faster time.
     time_scale: TimeScale | None = None
 
@@ -209,7 +220,8 @@ class Server:
         install_log_redaction()
         await self._listen()
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-        deps = make_deps(self.container, self.inflight, self.http)
+        self.inbox = self._open_inbox()
+        deps = make_deps(self.container, self.inflight, self.http, self.inbox)
         app = create_app(client=self.client, deps=deps)
         policy = self.container.policy
         self.relay = OutboxRelay(
@@ -244,6 +256,9 @@ class Server:
         # A Stage 1 approval runs matching for its statement, after its commit.
         self.container.usecases.statements.on_approved(self.matcher.approved)
         auth = await _reach_slack(self.client)
+        # Alive before the first envelope: no other process may adopt what it stores.
+        await self.inbox.beat()
+        self.keeper = InboxKeeper(inbox=self.inbox, dispatch=_dispatcher(app))
         self.handler = AsyncSocketModeHandler(
             app, self.app_token, web_client=self.client, ping_interval=self.ping_interval
         )
@@ -280,6 +295,18 @@ class Server:
             auth.get("user"),
             auth.get("team_id"),
             extra={"event": "connected"},
+        )
+
+    def _open_inbox(self) -> SqlInbox:
+        host = socket.gethostname()
+        metrics = self.observability.metrics if self.observability is not None else None
+        return SqlInbox(
+            self.container.database,
+            owner=f"{host[:60]}:{os.getpid()}:{secrets.token_hex(4)}",
+            host=host,
+            pid=os.getpid(),
+            timeout=timedelta(seconds=self.container.settings.replica_timeout),
+            observe=metrics.inbox_event if metrics is not None else None,
         )
 
     async def _listen(self) -> None:
@@ -341,10 +368,12 @@ class Server:
         self.seal_task = asyncio.create_task(sealer.run(self.stop)) if sealer is not None else None
         assert self.ledger_relay is not None
         ledger_task = asyncio.create_task(self.ledger_relay.run(self.stop))
+        assert self.keeper is not None
+        keeper_task = asyncio.create_task(self.keeper.run(self.stop))
         try:
             await self.stop.wait()
         finally:
-            await self.shutdown(relay_task, ledger_task)
+            await self.shutdown(relay_task, ledger_task, keeper_task)
 
     async def _abandon_start(self) -> None:
         # A start that failed half-way: close what it opened, deliver nothing.
@@ -370,6 +399,7 @@ class Server:
         self,
         relay_task: asyncio.Task[None] | None = None,
         ledger_task: asyncio.Task[None] | None = None,
+        keeper_task: asyncio.Task[None] | None = None,
     ) -> None:
         """Stops taking work, drains listeners, delivers what they decided (bounded), and
         leaves every other undelivered row due now for the next start.
@@ -398,6 +428,7 @@ class Server:
                 "listeners still running at shutdown",
                 extra={"event": "shutdown_inflight", "count": self.inflight.count},
             )
+        await self._leave_inbox(keeper_task)
         cutoff = loop.call_later(DELIVERY_GRACE_S, self.cutoff.set)
         abort = loop.call_later(DELIVERY_GRACE_S + CALL_GRACE_S, self.abort.set)
         try:
@@ -422,6 +453,24 @@ class Server:
             await self.ledger_sink.close()
         await self._stop_listening()
         log.info("stopped", extra={"event": "stopped"})
+
+    async def _leave_inbox(self, keeper_task: asyncio.Task[None] | None) -> None:
+        """Leaves the live processes (after the listeners: what they could not finish is
+        adopted at once by another process, or by the next start)."""
+        if keeper_task is not None:
+            with contextlib.suppress(Exception):  # its failures were logged as they came
+                await keeper_task
+        if self.inbox is None:
+            return
+        try:
+            async with asyncio.timeout(LISTENER_GRACE_S):
+                await self.inbox.leave()
+        except Exception as exc:
+            log.warning(
+                "could not leave the live processes (%s); the others wait out the timeout",
+                type(exc).__name__,
+                extra={"event": "inbox_leave_failed"},
+            )
 
     @staticmethod
     async def _join_relay(task: asyncio.Task[None] | None) -> None:
@@ -498,6 +547,16 @@ class Server:
                 "audit log sealed at shutdown",
                 extra={"event": "audit_sealed", "size": checkpoint.size},
             )
+
+
+def _dispatcher(app: AsyncApp) -> Dispatch:
+    """Runs a stored interaction's body through ``app``'s listeners, as Socket Mode does
+    (the ack it returns went out long ago, from the process that stored it)."""
+
+    async def dispatch(body: dict[str, Any]) -> object:
+        return await app.async_dispatch(AsyncBoltRequest(mode="socket_mode", body=body))
+
+    return dispatch
 
 
 async def serve(settings: Settings) -> None:

@@ -74,6 +74,15 @@ class Settings(BaseSettings):
             "matching for its statement at once; this run retries one that failed)."
         ),
     )
+    replica_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description=(
+            "Seconds without a beat after which a `serve` process is taken for dead and "
+            "another one runs again the interactions it had acked but not finished (it "
+            "beats every quarter of this)."
+        ),
+    )
     policy_reload_interval: float = Field(
         default=15.0, gt=0, description="Seconds between checks of the policy file for changes."
     )

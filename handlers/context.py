@@ -4,6 +4,11 @@ Ack first: every listener acks within Slack's 3 s (target: well under 100 ms) an
 slow work after. The guard makes sure that a listener that raises still acks (so the user
 never sees a timeout), and that the user always hears why, in one ephemeral line. It
 also counts listeners in flight, so shutdown can wait for them.
+
+Nothing acked is lost: just before the ack, the guard stores the interaction in the
+durable inbox (:class:`Inbox`, ``store.inbox``), so that another process runs it again
+if this one dies before its change commits. Listeners that only show things
+(``durable=False``: paging, App Home) are not stored.
 """
 
 from __future__ import annotations
@@ -11,10 +16,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -22,7 +27,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from domain.errors import DomainError
+from domain.errors import DomainError, TakenOver
 from domain.policy import LoadedPolicy
 from domain.ports import Clock
 from domain.usecases import UseCases
@@ -92,6 +97,34 @@ class KeyedLocks:
                 self._locks[key] = (lock, users - 1)
 
 
+class Inbox(Protocol):
+    """Where each interaction is stored before its ack (``store.inbox.SqlInbox``)."""
+
+    async def receive(self, body: Mapping[str, Any]) -> bool:
+        """Stores ``body`` for the running listener; False: a copy already taken."""
+        ...
+
+    def resume(self) -> bool:
+        """Whether the running listener serves an interaction dispatched again."""
+        ...
+
+    async def finish(self) -> None:
+        """The running listener ended (never raises)."""
+        ...
+
+    def taken_over(self, kind: str) -> None:
+        """Counts a change rolled back because another process adopted it."""
+        ...
+
+
+class _AlreadyTaken(Exception):
+    """Another copy of this interaction was taken: acked, nothing else to do."""
+
+
+#: Slack's errors for a form opened too late: a replayed click's trigger has expired.
+_EXPIRED_TRIGGER = frozenset({"expired_trigger_id", "invalid_trigger_id"})
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Deps:
     """Dependencies of the listeners (built by ``bot.app``)."""
@@ -110,6 +143,8 @@ class Deps:
     #: App Home publishes of one user run one at a time, so the last one published is
     #: also the last one read: a slow refresh can never overwrite a newer view.
     home_locks: KeyedLocks = field(default_factory=KeyedLocks)
+    #: The durable inbox (None: interactions are not stored, e.g. in unit tests).
+    inbox: Inbox | None = None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -179,19 +214,34 @@ async def _post_response_url(
 Listener = Callable[[Ctx], Awaitable[None]]
 
 
-def guarded(deps: Deps, listener: Listener) -> Callable[..., Awaitable[None]]:
-    """Wraps a listener so that it always acks and never fails silently."""
+def guarded(
+    deps: Deps, listener: Listener, *, durable: bool = True
+) -> Callable[..., Awaitable[None]]:
+    """Wraps a listener so that it always acks and never fails silently; a ``durable``
+    one's interaction is stored before its ack (module docstring)."""
 
     # Not functools.wraps: Bolt injects arguments by the signature it inspects, and
     # __wrapped__ would make it see the inner ``(ctx)`` instead of ``(ack, body, client)``.
     async def run(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         gated = False
+        inbox = deps.inbox if durable else None
+        replay = inbox is not None and inbox.resume()
 
         async def ack_once(*args: Any, **kwargs: Any) -> None:
             nonlocal gated
             if not ctx.acked:
                 ctx.acked = True
+                # Stored before the ack, unless the ack itself is the whole answer (form
+                # errors) or this is a stored interaction run again (acked long ago).
+                stored = (
+                    inbox is None
+                    or replay
+                    or kwargs.get("response_action") == "errors"
+                    or await inbox.receive(body)
+                )
                 await ack(*args, **kwargs)
+                if not stored:
+                    raise _AlreadyTaken
                 if deps.work_gate is not None:
                     await deps.work_gate.acquire()
                     gated = True
@@ -200,8 +250,14 @@ def guarded(deps: Deps, listener: Listener) -> Callable[..., Awaitable[None]]:
         deps.inflight.enter()
         try:
             await listener(ctx)
+        except _AlreadyTaken:
+            pass
+        except TakenOver as exc:  # another process answers: nothing to tell the user
+            if inbox is not None:
+                inbox.taken_over(str(exc))
         except DomainError as exc:
-            await ack_once()
+            if not await _ack_unless_taken(ack_once):
+                return
             if getattr(exc, "__notes__", None):  # e.g. a refusal the audit log missed
                 log.warning(
                     "refusal not recorded",
@@ -212,23 +268,48 @@ def guarded(deps: Deps, listener: Listener) -> Callable[..., Awaitable[None]]:
                     },
                 )
             await ctx.reply(f":no_entry: {error_text(exc)}")
+        except SlackApiError as exc:
+            if replay and exc.response.get("error") in _EXPIRED_TRIGGER:
+                # A form cannot open from a click this old: ask for a new one.
+                await ctx.reply(
+                    ":arrows_counterclockwise: recon-bot restarted before this form could "
+                    "open. Click the button again."
+                )
+            elif await _ack_unless_taken(ack_once):
+                await _failed(ctx, listener.__name__)
         except Exception:
-            ref = secrets.token_hex(3)
-            log.exception(
-                "listener failed",
-                extra={"event": "listener_failed", "listener": listener.__name__, "ref": ref},
-            )
-            await ack_once()
-            await ctx.reply(
-                f":warning: Something went wrong on our side (ref `{ref}`). "
-                "Check the item before trying again."
-            )
+            if await _ack_unless_taken(ack_once):
+                await _failed(ctx, listener.__name__)
         finally:
             if not ctx.acked:  # a listener that forgot to ack must not time the user out
-                await ack_once()
+                await _ack_unless_taken(ack_once)
+            if inbox is not None:
+                await inbox.finish()
             if gated and deps.work_gate is not None:
                 deps.work_gate.release()
             deps.inflight.leave()
 
     run.__name__ = run.__qualname__ = listener.__name__
     return run
+
+
+async def _ack_unless_taken(ack: Callable[[], Awaitable[None]]) -> bool:
+    """Acks (if not yet); False when the interaction turned out to be a copy of one
+    already taken (then there is nobody to answer here)."""
+    try:
+        await ack()
+    except _AlreadyTaken:
+        return False
+    return True
+
+
+async def _failed(ctx: Ctx, listener: str) -> None:
+    """An unexpected failure (acked): logged with a reference the user is given."""
+    ref = secrets.token_hex(3)
+    log.exception(
+        "listener failed", extra={"event": "listener_failed", "listener": listener, "ref": ref}
+    )
+    await ctx.reply(
+        f":warning: Something went wrong on our side (ref `{ref}`). "
+        "Check the item before trying again."
+    )

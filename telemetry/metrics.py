@@ -92,6 +92,13 @@ class Metrics:
             "recon_import_rows",
             description="Rows of imports (statements of bank files) by source and outcome.",
         )
+        self.inbox = meter.create_counter(
+            "recon_inbox_interactions",
+            description=(
+                "Interactions through the durable inbox by event (stored, unstored, "
+                "duplicate, adopted, abandoned, taken_over) and kind."
+            ),
+        )
         meter.create_observable_gauge(
             "recon_queue_depth",
             callbacks=[self._queue],
@@ -183,6 +190,10 @@ class Metrics:
         """Adds ``rows`` rows of an import from ``source`` that ended in ``outcome``."""
         if rows:
             self.imports.add(rows, {"source": source, "outcome": outcome})
+
+    def inbox_event(self, event: str, kind: str) -> None:
+        """One interaction's passage through the durable inbox (``store.inbox``)."""
+        self.inbox.add(1, {"event": event, "kind": kind})
 
     def scrape(self) -> bytes:
         """The Prometheus text exposition of every metric now."""
