@@ -38,9 +38,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
     }
     for action, handler in item_handlers.items():
         app.action(item_action_pattern(action))(guarded(deps, handler))
-    app.action(NavAction.QUEUE_PAGE.value)(guarded(deps, _queue_page))
-    app.action(NavAction.HOME_PAGE.value)(guarded(deps, _home_page))
-    app.action(NavAction.HOME_REFRESH.value)(guarded(deps, _home_page))
+    app.action(NavAction.QUEUE_PAGE.value)(guarded(deps, _queue_page, durable=False))
+    app.action(NavAction.HOME_PAGE.value)(guarded(deps, _home_page, durable=False))
+    app.action(NavAction.HOME_REFRESH.value)(guarded(deps, _home_page, durable=False))
 
 
 def _target(action: BlockAction) -> tuple[int, int]:

@@ -215,16 +215,21 @@ Listener = Callable[[Ctx], Awaitable[None]]
 
 
 def guarded(
-    deps: Deps, listener: Listener, *, durable: bool = True
+    deps: Deps,
+    listener: Listener,
+    *,
+    durable: bool | Callable[[Mapping[str, Any]], bool] = True,
 ) -> Callable[..., Awaitable[None]]:
     """Wraps a listener so that it always acks and never fails silently; a ``durable``
-    one's interaction is stored before its ack (module docstring)."""
+    one's interaction (or one ``durable(body)`` accepts) is stored before its ack
+    (module docstring)."""
 
     # Not functools.wraps: Bolt injects arguments by the signature it inspects, and
     # __wrapped__ would make it see the inner ``(ctx)`` instead of ``(ack, body, client)``.
     async def run(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         gated = False
-        inbox = deps.inbox if durable else None
+        stores = durable(body) if callable(durable) else durable
+        inbox = deps.inbox if stores else None
         replay = inbox is not None and inbox.resume()
 
         async def ack_once(*args: Any, **kwargs: Any) -> None:

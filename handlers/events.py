@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
 from slack_bolt.async_app import AsyncApp
 
 from handlers.context import Ctx, Deps, guarded
@@ -11,9 +15,9 @@ from handlers.payloads import AppHomeOpened, MessageCallback
 
 def register(app: AsyncApp, deps: Deps) -> None:
     """Adds the ``app_home_opened`` and ``message`` listeners."""
-    app.event("app_home_opened")(guarded(deps, on_home_opened))
+    app.event("app_home_opened")(guarded(deps, on_home_opened, durable=False))
     # Every subtype: edits and deletions arrive as message_changed / message_deleted.
-    app.event("message")(guarded(deps, on_message))
+    app.event("message")(guarded(deps, on_message, durable=is_thread_change))
 
 
 async def on_home_opened(ctx: Ctx) -> None:
@@ -23,6 +27,16 @@ async def on_home_opened(ctx: Ctx) -> None:
     if event.tab != "home":
         return
     await publish_home(ctx.client, ctx.deps, user=event.user)
+
+
+def is_thread_change(body: Mapping[str, Any]) -> bool:
+    """Whether a message event tells of a person's thread reply: only those are stored
+    before their ack (storing every message would put all channel chatter in the
+    database, for nothing: the rest are dropped at once)."""
+    try:
+        return MessageCallback.model_validate(body).thread_change() is not None
+    except ValidationError:
+        return False
 
 
 async def on_message(ctx: Ctx) -> None:

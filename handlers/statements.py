@@ -59,8 +59,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
     }
     for action, handler in buttons.items():
         app.action(statement_action_pattern(action))(guarded(deps, handler))
-    app.action(ENTRIES_PAGE_PATTERN)(guarded(deps, _entries_page))
-    app.action(LIST_PAGE_PATTERN)(guarded(deps, _list_page))
+    app.action(ENTRIES_PAGE_PATTERN)(guarded(deps, _entries_page, durable=False))
+    app.action(LIST_PAGE_PATTERN)(guarded(deps, _list_page, durable=False))
     app.view(StatementModal.EDIT.value)(guarded(deps, on_edit))
     app.view(StatementModal.REJECT.value)(guarded(deps, on_reject))
 

@@ -11,6 +11,7 @@ from domain.audit.records import AuditEntry
 from domain.items import DisputeCategory, DisputeOutcome
 from domain.usecases import UseCases
 from domain.usecases.dispute_log import MESSAGE_EVENT, Logged, MessageChange, ThreadMessage
+from handlers.events import is_thread_change
 from handlers.payloads import MessageCallback
 from tests.fakes import FixedClock, InMemoryUnitOfWorkFactory
 from tests.unit.test_services import add_item
@@ -217,3 +218,17 @@ def test_a_reply_edit_and_deletion_parse_to_their_changes() -> None:
 )
 def test_what_is_not_a_persons_thread_reply_is_dropped(event: dict[str, Any]) -> None:
     assert callback(event).thread_change() is None
+
+
+def _body(event: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "event_callback",
+        "event": {"channel": CHANNEL, "channel_type": "channel", **event},
+        "authorizations": [{"user_id": "U0BOT", "is_bot": True}],
+    }
+
+
+def test_only_thread_replies_are_stored_before_their_ack() -> None:
+    assert is_thread_change(_body({**REPLY, "event_ts": "2.0"}))
+    assert not is_thread_change(_body({**REPLY, "thread_ts": None}))  # channel chatter
+    assert not is_thread_change({"type": "event_callback", "event": {"type": 7}})  # malformed

@@ -3,7 +3,7 @@ copy, a takeover or a replay tells the person (``handlers.context.guarded``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -58,7 +58,7 @@ def make(inbox: FakeInbox) -> Deps:
 
 
 async def run(
-    listener: Any, inbox: FakeInbox, *, durable: bool = True
+    listener: Any, inbox: FakeInbox, *, durable: bool | Callable[[Mapping[str, Any]], bool] = True
 ) -> tuple[list[str], FakeClient]:
     client = FakeClient()
 
@@ -135,3 +135,10 @@ async def test_a_replayed_click_whose_form_cannot_open_asks_for_a_new_click() ->
     ]
     _, first_time = await run(opens_form, FakeInbox([]))  # not a replay: a real failure
     assert first_time.said[0].startswith(":warning: Something went wrong")
+
+
+async def test_a_listener_stores_only_the_interactions_its_rule_accepts() -> None:
+    events, _ = await run(decide, FakeInbox([]), durable=lambda body: "thread_ts" in body)
+    assert events == ["ack", "decided"]
+    events, _ = await run(decide, FakeInbox([]), durable=lambda body: "trigger_id" in body)
+    assert events == ["stored t-1", "ack", "decided", "finished"]
