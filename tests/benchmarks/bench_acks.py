@@ -2,6 +2,7 @@
 
 Usage:
     python -m tests.benchmarks.bench_acks [--interactions 500] [--in-flight 50]
+    python -m tests.benchmarks.bench_acks --inbox [--rounds 3]
 
 Both apps run over Socket Mode against the local Slack stand-in. The load is the same
 for both: half button clicks (Approve / Claim on real item cards) and half slash
@@ -9,19 +10,27 @@ commands (``/recon show``, ``/recon queue``, ``/recon claim``), at most 50 in fl
 The bare app's listeners only ack. Prints p50/p99 ack latency for each and the ratio
 (target: recon-bot p99 <= 2x the bare p99, and far under Slack's 3 s). Then times App
 Home publishing for a reviewer with 10,000 open items in their teams.
+
+``--inbox`` measures what the durable inbox costs the ack instead: the same load on a
+fresh desk with the inbox and on one whose inbox stores nothing (``receive`` answers at
+once, as when the store is away), alternating, ``--rounds`` times each; medians of the
+rounds' p50 and p99.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import re
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -30,6 +39,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from handlers import blocks
 from handlers.context import InFlight
 from handlers.home import publish_home
+from store.inbox import SqlInbox
 from tests.e2e.conftest import CHANNELS, PEOPLE, TREASURY, Desk, e2e_settings, start_desk, stop_desk
 from tests.slack_standin import SlackStandIn
 
@@ -192,6 +202,49 @@ async def main(interactions: int, in_flight: int, quiet_relay: bool = False) -> 
         await stop_desk(desk)
 
 
+@contextmanager
+def _unstored() -> Iterator[None]:
+    """Every interaction runs unstored: the inbox without its insert."""
+    stored = SqlInbox.receive
+
+    async def receive(self: SqlInbox, body: Mapping[str, Any]) -> bool:
+        return True
+
+    SqlInbox.receive = receive  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        SqlInbox.receive = stored  # type: ignore[method-assign]
+
+
+async def inbox_cost(interactions: int, in_flight: int, rounds: int) -> None:
+    """The same load with and without the inbox's insert, alternating on fresh desks."""
+    results: dict[str, list[tuple[float, float]]] = {"with the inbox": [], "unstored": []}
+    async with SlackStandIn() as slack:
+        for user, name in PEOPLE.items():
+            slack.add_user(user, name)
+        for channel, name in CHANNELS.items():
+            slack.add_channel(channel, name, members=tuple(PEOPLE))
+        for n in range(rounds * 2):
+            name = ("with the inbox", "unstored")[n % 2]
+            work = Path(tempfile.mkdtemp(prefix="recon-inbox-"))
+            with _unstored() if name == "unstored" else contextlib.nullcontext():
+                desk = await start_desk(slack, e2e_settings(work, slack))
+                cards = await _post_cards(desk, interactions // 4)
+                values = await _drive(slack, _load(slack, cards, interactions), in_flight)
+                await stop_desk(desk)
+            results[name].append((statistics.median(values), _percentile(values, 99)))
+    print(f"{interactions} interactions x {rounds} rounds each, {in_flight} in flight (SQLite)")
+    for name, rows in results.items():
+        p50 = statistics.median(r[0] for r in rows)
+        p99 = statistics.median(r[1] for r in rows)
+        print(f"  {name:15s} p50 {p50:7.1f} ms   p99 {p99:7.1f} ms   (rounds: {rows})")
+    ratio = statistics.median(r[1] for r in results["with the inbox"]) / statistics.median(
+        r[1] for r in results["unstored"]
+    )
+    print(f"  ratio p99 with / without the insert: {ratio:.2f}x")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--interactions", type=int, default=500)
@@ -199,5 +252,10 @@ if __name__ == "__main__":
     parser.add_argument(
         "--quiet-relay", action="store_true", help="diagnosis: no deliveries during the load"
     )
+    parser.add_argument("--inbox", action="store_true", help="the durable inbox's cost")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    asyncio.run(main(args.interactions, args.in_flight, args.quiet_relay))
+    if args.inbox:
+        asyncio.run(inbox_cost(args.interactions, args.in_flight, args.rounds))
+    else:
+        asyncio.run(main(args.interactions, args.in_flight, args.quiet_relay))

@@ -82,25 +82,31 @@ class Replicas:
     ledger_url: str
     cwd: Path
     running: list[Replica] = field(default_factory=list)
+    #: More settings for every replica (e.g. a short ``RECON_REPLICA_TIMEOUT``).
+    extra: dict[str, str] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
         settings = self.settings
         keep = {k: v for k, v in os.environ.items() if not k.startswith(("RECON_", "SLACK_"))}
-        return keep | {
-            "RECON_DATABASE_URL": settings.database_url,
-            "RECON_POLICY": str(settings.policy),
-            "RECON_AUDIT_KEY": str(settings.audit_key),
-            "RECON_AUDIT_ANCHORS": str(settings.audit_anchors),
-            "RECON_SLACK_API_URL": self.slack.api_url,
-            "SLACK_BOT_TOKEN": self.slack.bot_token,
-            "SLACK_APP_TOKEN": self.slack.app_token,
-            "RECON_LOG_LEVEL": "INFO",
-            "RECON_METRICS_ADDR": "",  # replicas on one host would share the port
-            "RECON_AUDIT_VERIFY_INTERVAL": "0",
-            "RECON_SWEEP_INTERVAL": "1",
-            "RECON_LEDGER_SINK": "http",
-            "RECON_LEDGER_URL": self.ledger_url,
-        }
+        return (
+            keep
+            | {
+                "RECON_DATABASE_URL": settings.database_url,
+                "RECON_POLICY": str(settings.policy),
+                "RECON_AUDIT_KEY": str(settings.audit_key),
+                "RECON_AUDIT_ANCHORS": str(settings.audit_anchors),
+                "RECON_SLACK_API_URL": self.slack.api_url,
+                "SLACK_BOT_TOKEN": self.slack.bot_token,
+                "SLACK_APP_TOKEN": self.slack.app_token,
+                "RECON_LOG_LEVEL": "INFO",
+                "RECON_METRICS_ADDR": "",  # replicas on one host would share the port
+                "RECON_AUDIT_VERIFY_INTERVAL": "0",
+                "RECON_SWEEP_INTERVAL": "1",
+                "RECON_LEDGER_SINK": "http",
+                "RECON_LEDGER_URL": self.ledger_url,
+            }
+            | self.extra
+        )
 
     async def start(self, n: int) -> None:
         """Starts ``n`` more replicas at once; returns when each has connected."""
