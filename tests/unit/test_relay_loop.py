@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -38,7 +39,11 @@ class Passes:
 
 
 def _loop(
-    passes: Passes, stop: asyncio.Event, wake: asyncio.Event, *, interval: float = NEVER
+    passes: Callable[[], Awaitable[bool]],
+    stop: asyncio.Event,
+    wake: asyncio.Event,
+    *,
+    interval: float = NEVER,
 ) -> asyncio.Task[None]:
     return asyncio.create_task(
         relay_loop(
@@ -98,17 +103,7 @@ async def test_a_wake_during_a_pass_is_not_lost() -> None:
             second.set()
         return False
 
-    task = asyncio.create_task(
-        relay_loop(
-            stop,
-            wake=wake,
-            one_pass=one_pass,
-            interval=NEVER,
-            log=log,
-            failed="test pass failed",
-            event="test_failed",
-        )
-    )
+    task = _loop(one_pass, stop, wake)
     try:
         await asyncio.wait_for(second.wait(), timeout=2)
     finally:
