@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from slack_bolt.async_app import AsyncApp
@@ -23,8 +24,6 @@ from handlers.forms import (
     ModalMetadata,
     NoteForm,
     RejectForm,
-    ResolveForm,
-    StepUpForm,
     parse_dispute,
     parse_escalate,
     parse_metadata,
@@ -34,6 +33,8 @@ from handlers.forms import (
     parse_step_up,
 )
 from handlers.ids import Field, Modal
+
+F = TypeVar("F")
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -68,6 +69,26 @@ async def _current(ctx: Ctx, metadata: ModalMetadata, first_field: Field) -> Ite
     return item
 
 
+async def _item_form(
+    ctx: Ctx, first_field: Field, parse: Callable[[Item], F | FormErrors]
+) -> tuple[Item, F] | None:
+    """The item a form was opened on, and the form read against it (its currency).
+
+    For forms whose inputs mean something only for the item: the item is loaded first
+    (:func:`_current`), then ``parse`` reads the form. None when the ack has already
+    carried the problem (the item changed, or the form's errors).
+    """
+    metadata = parse_metadata(str(ctx.body["view"].get("private_metadata", "")))
+    item = await _current(ctx, metadata, first_field)
+    if item is None:
+        return None
+    form = parse(item)
+    if isinstance(form, FormErrors):
+        await _errors(ctx, form)
+        return None
+    return item, form
+
+
 async def _errors(ctx: Ctx, errors: FormErrors) -> None:
     await ctx.ack(response_action="errors", errors=dict(errors))
 
@@ -76,10 +97,13 @@ async def _tell(ctx: Ctx, metadata: ModalMetadata, text: str) -> None:
     await reply_to(ctx.client, {}, ctx.user, text, channel=metadata.channel)
 
 
-async def _decide(ctx: Ctx, metadata: ModalMetadata, decision: Awaitable[str]) -> None:
-    """Runs the service call after the ack; refusals reach the user privately."""
+async def _ack_and_decide(
+    ctx: Ctx, metadata: ModalMetadata, decision: Callable[[], Awaitable[str]]
+) -> None:
+    """Acks the valid form, then runs the service call; refusals reach the user privately."""
+    await ctx.ack()
     try:
-        text = await decision
+        text = await decision()
     except DomainError as exc:
         await _tell(ctx, metadata, f":no_entry: {error_text(exc)}")
         return
@@ -98,7 +122,6 @@ async def _reason_form(
         return
     if await _current(ctx, form.metadata, Field.REASON) is None:
         return
-    await ctx.ack()
 
     async def decide() -> str:
         outcome = await decision(
@@ -110,7 +133,7 @@ async def _reason_form(
         )
         return done.format(ref=outcome.item.human_id)
 
-    await _decide(ctx, form.metadata, decide())
+    await _ack_and_decide(ctx, form.metadata, decide)
 
 
 async def on_reject(ctx: Ctx) -> None:
@@ -135,17 +158,15 @@ async def on_escalate(ctx: Ctx) -> None:
 
 async def on_dispute(ctx: Ctx) -> None:
     """The dispute form (the amount is checked against the item's currency)."""
-    metadata = parse_metadata(str(ctx.body["view"].get("private_metadata", "")))
-    item = await _current(ctx, metadata, Field.CATEGORY)
-    if item is None:
+
+    def parse(item: Item) -> DisputeForm | FormErrors:
+        today = ctx.deps.clock.now().astimezone(_tz(ctx)).date()
+        return parse_dispute(ctx.body["view"], currency=item.facts.currency, today=today)
+
+    submitted = await _item_form(ctx, Field.CATEGORY, parse)
+    if submitted is None:
         return
-    today = ctx.deps.clock.now().astimezone(_tz(ctx)).date()
-    form = parse_dispute(ctx.body["view"], currency=item.facts.currency, today=today)
-    if isinstance(form, FormErrors):
-        await _errors(ctx, form)
-        return
-    assert isinstance(form, DisputeForm)
-    await ctx.ack()
+    _, form = submitted
 
     async def decide() -> str:
         outcome = await ctx.deps.usecases.disputes.open_dispute(
@@ -162,7 +183,7 @@ async def on_dispute(ctx: Ctx) -> None:
         )
         return f":mag: Dispute opened on {outcome.item.human_id}."
 
-    await _decide(ctx, metadata, decide())
+    await _ack_and_decide(ctx, form.metadata, decide)
 
 
 async def on_note(ctx: Ctx) -> None:
@@ -174,7 +195,6 @@ async def on_note(ctx: Ctx) -> None:
     assert isinstance(form, NoteForm)
     if await _current(ctx, form.metadata, Field.NOTE) is None:
         return
-    await ctx.ack()
 
     async def decide() -> str:
         outcome = await ctx.deps.usecases.disputes.note_dispute(
@@ -186,20 +206,19 @@ async def on_note(ctx: Ctx) -> None:
         )
         return describe_note(outcome.item)
 
-    await _decide(ctx, form.metadata, decide())
+    await _ack_and_decide(ctx, form.metadata, decide)
 
 
 async def on_resolve(ctx: Ctx) -> None:
     """The resolve form (the amount is checked against the item's currency)."""
-    metadata = parse_metadata(str(ctx.body["view"].get("private_metadata", "")))
-    item = await _current(ctx, metadata, Field.OUTCOME)
-    if item is None:
+    submitted = await _item_form(
+        ctx,
+        Field.OUTCOME,
+        lambda item: parse_resolve(ctx.body["view"], currency=item.facts.currency),
+    )
+    if submitted is None:
         return
-    form = parse_resolve(ctx.body["view"], currency=item.facts.currency)
-    if isinstance(form, FormErrors):
-        await _errors(ctx, form)
-        return
-    assert isinstance(form, ResolveForm)
+    item, form = submitted
     step_up = None
     if form.outcome is DisputeOutcome.WRITTEN_OFF:
         needed = await ctx.deps.usecases.disputes.write_off_step_up(
@@ -215,7 +234,6 @@ async def on_resolve(ctx: Ctx) -> None:
                 await _errors(ctx, FormErrors({where.value: problem}))
                 return
             step_up = StepUp(typed=form.step_up or "")
-    await ctx.ack()
 
     async def decide() -> str:
         outcome = await ctx.deps.usecases.disputes.resolve_dispute(
@@ -232,7 +250,7 @@ async def on_resolve(ctx: Ctx) -> None:
             outcome.item, form.outcome, noop=outcome.noop, policy=ctx.deps.policy().policy
         )
 
-    await _decide(ctx, metadata, decide())
+    await _ack_and_decide(ctx, form.metadata, decide)
 
 
 def _write_off_step_up_problem(item: Item, needed: Decimal, typed: str | None) -> str | None:
@@ -252,21 +270,19 @@ def _write_off_step_up_problem(item: Item, needed: Decimal, typed: str | None) -
 async def on_step_up(ctx: Ctx) -> None:
     """The step-up form: a mistyped amount is an error under the field, in the ack (the
     form stays open); a match approves, with the proof in the approval's audit record."""
-    metadata = parse_metadata(str(ctx.body["view"].get("private_metadata", "")))
-    item = await _current(ctx, metadata, Field.AMOUNT)
-    if item is None:
+    submitted = await _item_form(
+        ctx,
+        Field.AMOUNT,
+        lambda item: parse_step_up(ctx.body["view"], currency=item.facts.currency),
+    )
+    if submitted is None:
         return
-    form = parse_step_up(ctx.body["view"], currency=item.facts.currency)
-    if isinstance(form, FormErrors):
-        await _errors(ctx, form)
-        return
-    assert isinstance(form, StepUpForm)
+    item, form = submitted
     try:
         check_typed_amount(item, form.typed)
     except StepUpMismatch as exc:
         await _errors(ctx, FormErrors({Field.AMOUNT.value: error_text(exc)}))
         return
-    await ctx.ack()
 
     async def decide() -> str:
         outcome = await ctx.deps.usecases.decisions.approve(
@@ -279,7 +295,7 @@ async def on_step_up(ctx: Ctx) -> None:
         )
         return describe_approval(outcome.item, noop=outcome.noop, entry=outcome.journal_entry)
 
-    await _decide(ctx, metadata, decide())
+    await _ack_and_decide(ctx, form.metadata, decide)
 
 
 def _tz(ctx: Ctx) -> ZoneInfo:

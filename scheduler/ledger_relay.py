@@ -43,7 +43,7 @@ from domain.notifications import NoticeKind, Notification, ledger_breaker
 from domain.ports import Clock, LedgerSink
 from domain.templates import DeliveryFailed, LedgerPost
 from domain.usecases.ledger import ClaimedRow, Delivery, LedgerDeliveries, Recorded
-from scheduler.stopping import Interrupted, until
+from scheduler.stopping import Interrupted, relay_loop, until
 from store.breakers import BreakerStore
 from store.journal import JournalReader
 from store.outbox import OutboxStore
@@ -140,21 +140,21 @@ class LedgerRelay:
 
     async def run(self, stop: asyncio.Event, *, interval: float = 1.0) -> None:
         """Passes until ``stop`` is set; a pass in progress finishes (up to ``cutoff``)."""
-        while not stop.is_set():
-            self._wake.clear()
-            try:
-                stats = await self.run_once()
-            except Exception:
-                log.exception("ledger relay pass failed", extra={"event": "ledger_relay_failed"})
-                stats = LedgerStats()
-            if stats.claimed >= self._batch_size and not self._open:
-                continue  # more may be waiting
-            waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
-            _, pending = await asyncio.wait(
-                waiters, timeout=interval, return_when=asyncio.FIRST_COMPLETED
-            )
-            for waiter in pending:
-                waiter.cancel()
+        await relay_loop(
+            stop,
+            wake=self._wake,
+            one_pass=self._more_waiting,
+            interval=interval,
+            log=log,
+            failed="ledger relay pass failed",
+            event="ledger_relay_failed",
+        )
+
+    async def _more_waiting(self) -> bool:
+        """One pass; whether it took a full batch with the breaker still closed (then more
+        may be waiting)."""
+        stats = await self.run_once()
+        return stats.claimed >= self._batch_size and not self._open
 
     async def run_once(self) -> LedgerStats:
         """One pass: unless the breaker is open, claim a batch and deliver it.

@@ -52,7 +52,7 @@ from domain.delivery import (
 from domain.notifications import NoticeKind, Notification
 from domain.ports import Clock, Notifier
 from domain.templates import CardUpdate, DeliveryFailed
-from scheduler.stopping import Interrupted, until
+from scheduler.stopping import Interrupted, relay_loop, until
 from store.outbox import OutboxStore, RowState
 
 log = logging.getLogger(__name__)
@@ -143,23 +143,20 @@ class OutboxRelay:
 
     async def run(self, stop: asyncio.Event, *, interval: float = 5.0) -> None:
         """Passes until ``stop`` is set; a pass in progress finishes (up to ``cutoff``)."""
-        while not stop.is_set():
-            # Cleared before the pass, so a wake() during it (a commit, or an alert the
-            # pass itself enqueued) starts the next pass at once instead of being lost.
-            self._wake.clear()
-            try:
-                stats = await self.run_once()
-            except Exception:
-                log.exception("outbox relay pass failed", extra={"event": "relay_failed"})
-                stats = RelayStats()
-            if stats.claimed >= self._batch_size:
-                continue  # more may be waiting
-            waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
-            _, pending = await asyncio.wait(
-                waiters, timeout=interval, return_when=asyncio.FIRST_COMPLETED
-            )
-            for waiter in pending:
-                waiter.cancel()
+        await relay_loop(
+            stop,
+            wake=self._wake,
+            one_pass=self._more_waiting,
+            interval=interval,
+            log=log,
+            failed="outbox relay pass failed",
+            event="relay_failed",
+        )
+
+    async def _more_waiting(self) -> bool:
+        """One pass; whether it took a full batch (then more may be waiting)."""
+        stats = await self.run_once()
+        return stats.claimed >= self._batch_size
 
     async def run_once(self) -> RelayStats:
         """One pass: claim a batch and deliver it."""

@@ -6,14 +6,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import click
-
 from bot.cli.root import (
     EXIT_PARTIAL,
     err,
-    fail,
+    import_command,
     main,
-    out,
+    print_counts,
     print_json,
     run_coroutine,
     with_container,
@@ -29,9 +27,7 @@ def fx() -> None:
     """Dated FX rates: routing, tolerances and reporting amounts use the rate of the day."""
 
 
-@fx.command("import")
-@click.argument("file", type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary.")
+@import_command(fx)
 def import_(file: Path, as_json: bool) -> None:
     """Import dated FX rates from the ECB's euro reference rate XML or a CSV.
 
@@ -48,9 +44,6 @@ def import_(file: Path, as_json: bool) -> None:
       recon-bot fx import eurofxref-hist.xml
       recon-bot fx import treasury-rates.csv --json
     """
-    if not file.exists():
-        fail(f"{file} does not exist")
-
     from bot.fx import read_rate_file
 
     async def _import(c: Container) -> FxImportResult:
@@ -70,24 +63,16 @@ def import_(file: Path, as_json: bool) -> None:
         summary: dict[str, Any] = result.summary()
         print_json(summary)
     else:
-        from rich.table import Table
-
-        table = Table(title=f"fx import: {file.name}", show_header=True)
-        for col in ("read", "inserted", "unchanged", "replaced", "rejected"):
-            table.add_column(col, justify="right")
-        table.add_row(
-            *(
-                str(v)
-                for v in (
-                    result.read,
-                    result.inserted,
-                    result.unchanged,
-                    result.replaced,
-                    result.rejected,
-                )
-            )
+        print_counts(
+            f"fx import: {file.name}",
+            {
+                "read": result.read,
+                "inserted": result.inserted,
+                "unchanged": result.unchanged,
+                "replaced": result.replaced,
+                "rejected": result.rejected,
+            },
         )
-        out.print(table)
         for problem in result.rejected_rows[:20]:
             err.print(f"  {problem.where}: {problem.field}: {problem.error}")
     if result.rejected:

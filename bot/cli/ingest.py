@@ -16,7 +16,9 @@ from bot.cli.root import (
     fail,
     main,
     out,
+    print_counts,
     print_json,
+    print_rejected_rows,
     run_coroutine,
     with_container,
 )
@@ -146,43 +148,32 @@ def _report(
 ) -> None:
     """Prints what a run stored; ``stopped`` is (last line stored, why) for a run that
     failed part-way."""
-    from rich.table import Table
-
     if as_json:
         summary: dict[str, Any] = {**result.summary(), "run": run_id}
         if stopped is not None:
             summary["stopped"] = {"after_line": stopped[0], "error": stopped[1]}
         print_json(summary)
         return
-    table = Table(title=f"ingest run {run_id}: {file.name}", show_header=True)
-    for col in ("read", "inserted", "unchanged", "amended", "rejected"):
-        table.add_column(col, justify="right")
-    table.add_row(
-        *(
-            str(v)
-            for v in (
-                result.read,
-                result.inserted,
-                result.unchanged,
-                result.amended,
-                result.rejected,
-            )
-        )
+    print_counts(
+        f"ingest run {run_id}: {file.name}",
+        {
+            "read": result.read,
+            "inserted": result.inserted,
+            "unchanged": result.unchanged,
+            "amended": result.amended,
+            "rejected": result.rejected,
+        },
     )
-    out.print(table)
-    routes = Table(title="routed", show_header=True)
-    for col in ("immediate", "digest", "auto-accepted"):
-        routes.add_column(col, justify="right")
-    summary = result.summary()["routes"]
-    routes.add_row(str(summary["immediate"]), str(summary["digest"]), str(summary["auto_accepted"]))
-    out.print(routes)
-    if result.rejected_rows:
-        shown = result.rejected_rows[:20]
-        err.print(f"[yellow]{result.rejected} row(s) rejected[/] (kept in quarantine):")
-        for row in shown:
-            err.print(f"  line {row.line}: {row.field}: {row.error}")
-        if result.rejected > len(shown):
-            err.print(f"  ... see all with: recon-bot ingest --rejected --run {run_id}")
+    routes = result.summary()["routes"]
+    print_counts(
+        "routed",
+        {
+            "immediate": routes["immediate"],
+            "digest": routes["digest"],
+            "auto-accepted": routes["auto_accepted"],
+        },
+    )
+    print_rejected_rows(result, run_id)
 
 
 def _show_rejected(run_id: int | None, as_json: bool) -> None:

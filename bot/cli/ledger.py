@@ -10,11 +10,11 @@ import click
 
 from bot.cli.root import (
     EXIT_PARTIAL,
-    err,
-    fail,
+    import_command,
     main,
-    out,
+    print_counts,
     print_json,
+    print_rejected_rows,
     run_coroutine,
     with_container,
 )
@@ -30,9 +30,7 @@ def ledger() -> None:
     """General-ledger entries from the ERP: the other side Stage 2 matches against."""
 
 
-@ledger.command("import")
-@click.argument("file", type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary.")
+@import_command(ledger)
 @click.option("--batch-size", default=DEFAULT_BATCH, show_default=True, type=click.IntRange(1))
 def import_(file: Path, as_json: bool, batch_size: int) -> None:
     """Import ledger entries from a CSV (with a header) or JSON Lines export.
@@ -50,9 +48,6 @@ def import_(file: Path, as_json: bool, batch_size: int) -> None:
       recon-bot ledger import gl-2026-12.csv
       recon-bot ledger import gl.jsonl --json
     """
-    if not file.exists():
-        fail(f"{file} does not exist")
-
     from bot.gl import import_ledger_file
 
     async def _import(c: Container) -> LedgerRun:
@@ -71,30 +66,16 @@ def import_(file: Path, as_json: bool, batch_size: int) -> None:
         summary: dict[str, Any] = {**result.summary(), "run": run.run_id}
         print_json(summary)
     else:
-        from rich.table import Table
-
-        table = Table(title=f"ledger import run {run.run_id}: {file.name}", show_header=True)
-        for col in ("read", "inserted", "unchanged", "revised", "rejected"):
-            table.add_column(col, justify="right")
-        table.add_row(
-            *(
-                str(v)
-                for v in (
-                    result.read,
-                    result.inserted,
-                    result.unchanged,
-                    result.amended,
-                    result.rejected,
-                )
-            )
+        print_counts(
+            f"ledger import run {run.run_id}: {file.name}",
+            {
+                "read": result.read,
+                "inserted": result.inserted,
+                "unchanged": result.unchanged,
+                "revised": result.amended,
+                "rejected": result.rejected,
+            },
         )
-        out.print(table)
-        if result.rejected_rows:
-            shown = result.rejected_rows[:20]
-            err.print(f"[yellow]{result.rejected} row(s) rejected[/] (kept in quarantine):")
-            for row in shown:
-                err.print(f"  line {row.line}: {row.field}: {row.error}")
-            if result.rejected > len(shown):
-                err.print(f"  ... see all with: recon-bot ingest --rejected --run {run.run_id}")
+        print_rejected_rows(result, run.run_id)
     if result.rejected:
         sys.exit(EXIT_PARTIAL)

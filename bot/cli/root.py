@@ -8,10 +8,12 @@ traceback instead.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
@@ -26,6 +28,7 @@ from domain.items import MAX_ITEM_ID, parse_ascii_number
 if TYPE_CHECKING:
     from bot.container import Container
     from bot.settings import Settings
+    from domain.usecases.intake import IngestResult
 
 EXIT_OK, EXIT_FAIL, EXIT_PARTIAL = 0, 1, 2
 
@@ -144,6 +147,57 @@ async def with_container(
 
 def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def import_command(
+    group: click.Group,
+) -> Callable[[Callable[..., None]], click.Command]:
+    """Makes ``GROUP import FILE [--json]`` of the decorated function, which is called
+    with ``file`` and ``as_json`` (and any options decorated below this one) only once
+    FILE exists: a missing one is the one-sentence failure, exit 1 (nothing changed).
+
+    Not ``click.Path(exists=True)``: click would answer with a usage error, exit 2,
+    which means "partial" here.
+    """
+
+    def decorate(command: Callable[..., None]) -> click.Command:
+        command = click.option(
+            "--json", "as_json", is_flag=True, help="Print a machine-readable summary."
+        )(command)
+        command = click.argument("file", type=click.Path(path_type=Path))(command)
+
+        @functools.wraps(command)  # its help text and the parameters declared above
+        def checked(*, file: Path, **options: Any) -> None:
+            if not file.exists():
+                fail(f"{file} does not exist")
+            command(file=file, **options)
+
+        return group.command("import")(checked)
+
+    return decorate
+
+
+def print_counts(title: str, counts: Mapping[str, int]) -> None:
+    """One table with a right-aligned column per count (header: the count's name)."""
+    from rich.table import Table
+
+    table = Table(title=title, show_header=True)
+    for name in counts:
+        table.add_column(name, justify="right")
+    table.add_row(*(str(v) for v in counts.values()))
+    out.print(table)
+
+
+def print_rejected_rows(result: IngestResult, run_id: int) -> None:
+    """The first 20 rows an import run quarantined, on stderr, and how to see the rest."""
+    if not result.rejected_rows:
+        return
+    shown = result.rejected_rows[:20]
+    err.print(f"[yellow]{result.rejected} row(s) rejected[/] (kept in quarantine):")
+    for row in shown:
+        err.print(f"  line {row.line}: {row.field}: {row.error}")
+    if result.rejected > len(shown):
+        err.print(f"  ... see all with: recon-bot ingest --rejected --run {run_id}")
 
 
 @click.group(cls=ReconGroup, context_settings={"help_option_names": ["-h", "--help"]})

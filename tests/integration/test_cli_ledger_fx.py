@@ -192,3 +192,22 @@ def test_ingest_after_fx_import_routes_at_the_dated_rate_and_records_its_provena
     assert any("no FX rate for SEK" in r for r in routed["SEK"]["reasons"])
     verified = run("audit", "verify", "--deep")
     assert verified.exit_code == 0, verified.output
+
+
+def test_a_missing_file_is_one_sentence_before_the_store_is_opened(desk_dir: Path) -> None:
+    # No `recon-bot init`: the missing file is reported, not the missing desk.
+    for family in ("ledger", "fx"):
+        for extra in ((), ("--json",)):
+            missing = run(family, "import", "nope.csv", *extra)
+            assert (missing.exit_code, missing.stdout) == (1, "")
+            assert missing.stderr == "error: nope.csv does not exist\n"
+
+
+def test_both_import_commands_take_a_file_and_json_then_their_own_options() -> None:
+    def options(family: str) -> list[str]:
+        shown = run(family, "import", "--help").stdout
+        assert f"Usage: main {family} import [OPTIONS] FILE\n" in shown
+        return [line.split()[0] for line in shown.splitlines() if line.startswith("  --")]
+
+    assert options("ledger") == ["--json", "--batch-size"]
+    assert options("fx") == ["--json"]
