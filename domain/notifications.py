@@ -8,7 +8,7 @@ key, so the same change can never enqueue the same message twice.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -586,29 +586,33 @@ def match_card_key(match_id: int) -> str:
 
 
 def match_summary(
-    statement: Statement, policy: Policy, now: datetime, *, cause: str
+    statement: Statement, policy: Policy, now: datetime, *, cause: str, posted: bool
 ) -> list[Notification]:
     """The statement's matching summary: one message per statement, posted once and then
     edited in place (so its Resolve and Accept all buttons are never left behind in an
     older copy; new pending matches still reach the channel as new cards).
 
-    Always two rows: the post (its key names only the statement, so the outbox skips it
-    once it exists) and an edit of it whose key names ``now`` and the cause (changes at
-    one moment coalesce into one edit). The notifier renders the summary as stored, so
-    the edit right after the first post changes nothing anyone sees.
+    ``posted``: whether the post is queued already (a row in any state). If not, the post
+    alone (its key names only the statement): the notifier renders the summary as stored
+    when it sends it, so an edit queued with it would only send the same summary again.
+    If so, the post (which the outbox skips, as it exists) and an edit of it whose key
+    names ``now`` and the cause (changes at one moment coalesce into one edit).
     """
     assert statement.id is not None
-    posted = match_summary_key(statement.id)
+    key = match_summary_key(statement.id)
     channel = policy.channel_for(statement.team)
     payload = MatchSummary(statement_id=statement.id, cause=cause)
+    post = Notification(kind=NoticeKind.ALERT, target=channel, dedupe_key=key, payload=payload)
+    if not posted:
+        return [post]
     return [
-        Notification(kind=NoticeKind.ALERT, target=channel, dedupe_key=posted, payload=payload),
+        post,
         Notification(
             kind=NoticeKind.ALERT,
             target=channel,
-            dedupe_key=f"{posted}:{cause}:{now.isoformat()}",
+            dedupe_key=f"{key}:{cause}:{now.isoformat()}",
             payload=payload,
-            update_of=posted,
+            update_of=key,
         ),
     ]
 
@@ -639,6 +643,7 @@ def for_match_run(
     changed: Sequence[MatchRecord],
     *,
     checks_opened: Sequence[int],
+    summarized: Collection[int],
     policy: Policy,
     now: datetime,
 ) -> list[Notification]:
@@ -646,10 +651,11 @@ def for_match_run(
 
     ``changed``: the matches the run wrote (found, re-scored, dissolved). A card for
     each one a person must look at (pending review) and an edit of the card of each
-    pending one the run dissolved; a summary (first post or edit) for each statement the
-    run changed: a match written, or a check opened (``checks_opened``: statement ids),
-    with App Home refreshes of the team (its dashboard counts the matches waiting). A run
-    that changed nothing sends nothing.
+    pending one the run dissolved; a summary (first post, or an edit of the post of
+    each statement in ``summarized``) for each statement the run changed: a match
+    written, or a check opened (``checks_opened``: statement ids), with App Home
+    refreshes of the team (its dashboard counts the matches waiting). A run that changed
+    nothing sends nothing.
     """
     by_id = {s.id: s for s in statements}
     out: list[Notification] = []
@@ -666,7 +672,8 @@ def for_match_run(
     for statement_id in sorted(touched):
         statement = by_id.get(statement_id)
         if statement is not None:
-            out.extend(match_summary(statement, policy, now, cause="run"))
+            posted = statement_id in summarized
+            out.extend(match_summary(statement, policy, now, cause="run", posted=posted))
             out.extend(team_home_refreshes(statement.team, policy, now))
     return out
 
@@ -675,9 +682,9 @@ def for_match_decision(
     decided: Sequence[MatchRecord], statement: Statement, policy: Policy, now: datetime
 ) -> list[Notification]:
     """A person accepted or rejected matches of ``statement``: each card is rewritten
-    with the outcome (no buttons), the statement's summary is edited, and the team's App
-    Homes refresh."""
+    with the outcome (no buttons), the statement's summary is edited (the run that found
+    the matches posted it), and the team's App Homes refresh."""
     out = [match_card(record, statement, policy) for record in decided]
-    out.extend(match_summary(statement, policy, now, cause="decision"))
+    out.extend(match_summary(statement, policy, now, cause="decision", posted=True))
     out.extend(team_home_refreshes(statement.team, policy, now))
     return out

@@ -565,6 +565,11 @@ class OutboxSink(Protocol):
         """Adds the notifications; a dedupe key seen before is skipped."""
         ...
 
+    async def queued(self, dedupe_key: str) -> bool:
+        """Whether a message was ever enqueued under ``dedupe_key`` (in any state:
+        pending, sending, sent or dead), this transaction's own included."""
+        ...
+
     async def sent_at(self, dedupe_key: str) -> datetime | None:
         """When Slack accepted the message enqueued under ``dedupe_key``; None while it
         is not (yet) sent: pending, retrying, dead, or never enqueued."""

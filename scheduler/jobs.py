@@ -109,7 +109,7 @@ class Jobs:
 
     async def match_sweep(self) -> None:
         """A full matching run: retries a run that failed after an approval, and matches
-        ledger entries imported since."""
+        ledger entries imported since (a run that finds nothing new writes nothing)."""
         if self.matcher is not None:
             await self.matcher.run(None)
 

@@ -88,6 +88,13 @@ class SqlOutboxSink:
         self.enqueued += len(values)
         self.kinds.update(n.kind for n in notifications)
 
+    async def queued(self, dedupe_key: str) -> bool:
+        """Whether a row of ``dedupe_key`` exists, whatever its state."""
+        row = await self._conn.execute(
+            select(outbox.c.id).where(outbox.c.dedupe_key == dedupe_key).limit(1)
+        )
+        return row.first() is not None
+
     async def sent_at(self, dedupe_key: str) -> datetime | None:
         """When Slack accepted the message of ``dedupe_key`` (None: not sent)."""
         row = await self._conn.execute(

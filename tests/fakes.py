@@ -965,6 +965,11 @@ class InMemoryOutboxSink:
                 notification=notification, enqueued_at=now
             )
 
+    async def queued(self, dedupe_key: str) -> bool:
+        """Whether the key was enqueued (committed, or earlier in this unit of work)."""
+        await asyncio.sleep(0)
+        return dedupe_key in self._uow.store.outbox or dedupe_key in self._uow.staged_outbox
+
     async def sent_at(self, dedupe_key: str) -> datetime | None:
         """When the message was sent (``InMemoryStore.sent``); None: not sent."""
         await asyncio.sleep(0)

@@ -12,7 +12,12 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from domain.matching.stored import CheckRecord, MatchRecord
-from domain.notifications import for_match_decision, for_match_run, match_summary
+from domain.notifications import (
+    for_match_decision,
+    for_match_run,
+    match_summary,
+    match_summary_key,
+)
 from domain.policy import Policy
 from domain.ports import UnitOfWork
 from domain.statements.records import Statement
@@ -23,10 +28,12 @@ async def enqueue_run_notices(
 ) -> None:
     """Queues what a run did to ``statement_ids`` (the statements it read, and those of
     the pending matches it may have dissolved): the matches it wrote at ``now`` and the
-    checks it opened at ``now`` (see :func:`domain.notifications.for_match_run`)."""
+    checks it opened at ``now`` (see :func:`domain.notifications.for_match_run`); a
+    statement's summary is edited only once its post is queued (a first run posts it)."""
     statements: list[Statement] = []
     changed: list[MatchRecord] = []
     opened: list[int] = []
+    summarized: set[int] = set()
     for statement_id in sorted(set(statement_ids)):
         statement = await uow.statements.get(statement_id, with_lines=False)
         if statement is None:
@@ -36,7 +43,16 @@ async def enqueue_run_notices(
         checks = await uow.matches.checks(statement_id=statement_id)
         if any(c.created_at >= now for c in checks):
             opened.append(statement_id)
-    notices = for_match_run(statements, changed, checks_opened=opened, policy=policy, now=now)
+        if await uow.outbox.queued(match_summary_key(statement_id)):
+            summarized.add(statement_id)
+    notices = for_match_run(
+        statements,
+        changed,
+        checks_opened=opened,
+        summarized=summarized,
+        policy=policy,
+        now=now,
+    )
     await uow.outbox.enqueue(notices, now=now)
 
 
@@ -57,9 +73,11 @@ async def enqueue_decision_notices(
 async def enqueue_check_notice(
     uow: UnitOfWork, policy: Policy, check: CheckRecord, now: datetime
 ) -> None:
-    """Queues the edit of the summary of the check's statement (one Resolve button less)."""
+    """Queues the edit of the summary of the check's statement (one Resolve button less;
+    the run that opened the check posted it)."""
     if check.statement_id is None:
         return
     statement = await uow.statements.get(check.statement_id, with_lines=False)
     if statement is not None:
-        await uow.outbox.enqueue(match_summary(statement, policy, now, cause="check"), now=now)
+        notices = match_summary(statement, policy, now, cause="check", posted=True)
+        await uow.outbox.enqueue(notices, now=now)

@@ -16,6 +16,11 @@ confidence). 60-84 waits in ``pending_review``. Below 60, each side left becomes
 Consistency checks are computed per run and stored once per stable key; ``accept_all``
 is refused while any check linked to the statement is open. Journal entries are made
 only on an accepted transition, never for a pending match. Everything is audited.
+
+A run that changes nothing (no match found, re-scored, dissolved or accepted, no check
+opened, no ``unmatched`` item new or changed: the hourly sweep over data that did not
+move) writes nothing: no ``matching.run`` record, no message, and no run number (see
+:class:`_RunNumber`).
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from domain import states
 from domain.audit.records import AuditEntry
 from domain.errors import DomainError, InvalidCommand, ItemNotFound, StaleItem
 from domain.gl import StoredLedgerEntry
-from domain.intake import IntakeRow
+from domain.intake import IntakeRow, same_content
 from domain.items import (
     Approval,
     EntryKind,
@@ -109,6 +114,29 @@ class RunSummary:
         return dataclasses.asdict(self)
 
 
+class _RunNumber:
+    """A run's number, taken from the store when the run first writes something.
+
+    A run that changes nothing takes none, so the numbers count exactly the runs the
+    log records (``matching.run``) and that matches and closed items name ("matched by
+    run N"), with no gap for each idle sweep. Taking it and then rolling back would not
+    do: a PostgreSQL sequence keeps the number a rolled-back transaction took.
+    """
+
+    def __init__(self, *, uow: UnitOfWork, statement: int | None, now: datetime) -> None:
+        self._uow = uow
+        self._statement = statement
+        self._now = now
+        self._number: int | None = None
+
+    async def __call__(self) -> int:
+        if self._number is None:
+            self._number = await self._uow.matches.start_run(
+                statement_id=self._statement, now=self._now
+            )
+        return self._number
+
+
 @dataclass(slots=True)
 class _Group:
     """One bank account in one currency: its statements' lines and its GL account."""
@@ -129,38 +157,45 @@ class Matching(UseCase):
         unmatched_rows: list[IntakeRow] = []
         totals = {"auto": 0, "pending": 0, "bank": 0, "ledger": 0}
         async with self._tx.uow() as uow:
-            run = await uow.matches.start_run(statement_id=statement, now=now)
+            run = _RunNumber(uow=uow, statement=statement, now=now)
             groups = await self._groups(uow, loaded, statement)
             live = await uow.matches.live()
+            changed = False
             for group in groups.values():
-                await self._run_group(uow, loaded, group, live, run, now, totals, unmatched_rows)
+                changed |= await self._run_group(
+                    uow, loaded, group, live, run, now, totals, unmatched_rows
+                )
             if statement is None:
                 matched = {sid for g in groups.values() for sid in g.statements}
-                await self._dissolve_orphans(uow, loaded, live, matched, now)
-            await uow.audit.append(
-                [
-                    system_entry(
-                        "matching.run",
-                        now,
-                        loaded.version,
-                        run=run,
-                        statement=statement,
-                        auto_accepted=totals["auto"],
-                        pending_review=totals["pending"],
-                        unmatched_bank=totals["bank"],
-                        unmatched_ledger=totals["ledger"],
-                    )
-                ]
-            )
+                changed |= await self._dissolve_orphans(uow, loaded, live, matched, now)
             open_checks = await uow.matches.checks(state=CheckState.OPEN)
-            # The statements read, and (a full run) those whose pending matches it may
-            # have dissolved: their summaries and cards.
-            told = {sid for g in groups.values() for sid in g.statements}
-            if statement is None:
-                told |= {m.statement_id for m in live if m.state is MatchState.PENDING_REVIEW}
-            await enqueue_run_notices(uow, loaded.policy, told, now)
-            await uow.commit()
-        if unmatched_rows:
+            # The unmatched items are written after the commit (by intake): whether any
+            # of them is new or changed is read here, so that it counts as a change too.
+            changed = changed or await _unmatched_changed(uow, unmatched_rows)
+            if changed:
+                await uow.audit.append(
+                    [
+                        system_entry(
+                            "matching.run",
+                            now,
+                            loaded.version,
+                            run=await run(),
+                            statement=statement,
+                            auto_accepted=totals["auto"],
+                            pending_review=totals["pending"],
+                            unmatched_bank=totals["bank"],
+                            unmatched_ledger=totals["ledger"],
+                        )
+                    ]
+                )
+                # The statements read, and (a full run) those whose pending matches it
+                # may have dissolved: their summaries and cards.
+                told = {sid for g in groups.values() for sid in g.statements}
+                if statement is None:
+                    told |= {m.statement_id for m in live if m.state is MatchState.PENDING_REVIEW}
+                await enqueue_run_notices(uow, loaded.policy, told, now)
+                await uow.commit()
+        if changed and unmatched_rows:
             intake = Intake(uow=self._tx.uow, policy=self._tx.policy)
             await intake.ingest(unmatched_rows, now=now)
         wanted = {sid for g in groups.values() for sid in g.statements if statement in (None, sid)}
@@ -205,11 +240,13 @@ class Matching(UseCase):
         loaded: LoadedPolicy,
         group: _Group,
         live: Sequence[MatchRecord],
-        run: int,
+        run: _RunNumber,
         now: datetime,
         totals: dict[str, int],
         unmatched_rows: list[IntakeRow],
-    ) -> None:
+    ) -> bool:
+        """Matches one group; whether it changed anything (a match written, a check
+        opened: each is audited). The sides left alone go to ``unmatched_rows``."""
         sids = set(group.statements)
         previous = [
             m
@@ -306,7 +343,7 @@ class Matching(UseCase):
                 held=held,
                 created_at=now if old is None else old.created_at,
                 updated_at=now,
-                run=run,
+                run=await run(),
             )
             if old is None:
                 record = await uow.matches.add(record)
@@ -376,6 +413,7 @@ class Matching(UseCase):
         if added:
             audit.append(system_entry("matching.checks_opened", now, version, opened=added))
         await uow.audit.append(audit)
+        return bool(audit)
 
     async def _dissolve_orphans(
         self,
@@ -384,10 +422,11 @@ class Matching(UseCase):
         live: Sequence[MatchRecord],
         statements: set[int],
         now: datetime,
-    ) -> None:
+    ) -> bool:
         """Dissolves the pending matches of statements no longer among the inputs (no
         longer approved, or their account no longer mapped): their lines are out of
-        Stage 2 until the statement is approved again. Accepted matches stay."""
+        Stage 2 until the statement is approved again. Accepted matches stay. Whether
+        it dissolved any."""
         reason = "its statement is no longer approved or mapped to a GL account"
         audit: list[AuditEntry] = []
         for record in live:
@@ -412,6 +451,7 @@ class Matching(UseCase):
             )
             audit.append(_match_entry("match.dissolved", now, loaded.version, dissolved, reason))
         await uow.audit.append(audit)
+        return bool(audit)
 
     async def _rate(
         self, uow: UnitOfWork, loaded: LoadedPolicy, currency: str, day: date
@@ -815,6 +855,21 @@ class Matching(UseCase):
                 )
                 out[(sid, number)] = None if line is None else line.reference
         return out
+
+
+async def _unmatched_changed(uow: UnitOfWork, rows: Sequence[IntakeRow]) -> bool:
+    """Whether intake would write any of these ``unmatched`` rows: one without an item
+    yet, or whose item holds other content (an amendment)."""
+    if not rows:
+        return False
+    found = await uow.items.get_many_by_external(
+        MATCHING_SOURCE, [row.facts.external_id for row in rows]
+    )
+    for row in rows:
+        item = found.get(row.facts.external_id)
+        if item is None or not same_content(item.content_hash, row.facts, hashed=row.content_hash):
+            return True
+    return False
 
 
 def _approved_by(item: Item, people: Sequence[Approval]) -> tuple[Item, list[states.Event]]:

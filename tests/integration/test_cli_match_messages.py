@@ -35,8 +35,29 @@ def test_match_queues_the_summary_and_a_card_per_pending_match(desk: Path) -> No
     summaries = [r for r in rows if r[2]["template"] == "match_summary"]
     assert len(cards) == 1  # the one pending match; the auto-accepted one has none
     assert cards[0][0] == f"match:{cards[0][2]['match_id']}"
-    assert [key for key, _, _ in summaries] == ["match_summary:1", summaries[1][0]]
-    assert summaries[1][2]["update_of"] == "match_summary:1"
+    # The post alone: no edit of it in the same run (it would repeat the same summary).
+    assert [key for key, _, _ in summaries] == ["match_summary:1"]
+    assert "update_of" not in summaries[0][2]
     assert {target for _, target, _ in rows} == {"C0TREASURY"}
     assert run("match").exit_code == 0
     assert _matching(desk) == rows
+
+
+def _written(desk: Path) -> tuple[list[tuple[int, str]], int, int]:
+    """The audit records (seq, event), the outbox rows and the run numbers taken."""
+    with sqlite3.connect(desk / "recon.db") as db:
+        audit = db.execute("SELECT seq, event FROM audit_records ORDER BY seq").fetchall()
+        (outbox,) = db.execute("SELECT count(*) FROM outbox").fetchone()
+        (runs,) = db.execute("SELECT count(*) FROM match_runs").fetchone()
+    return audit, outbox, runs
+
+
+def test_a_match_that_changes_nothing_writes_nothing_and_the_log_still_verifies(
+    desk: Path,
+) -> None:
+    assert run("match").exit_code == 0
+    first = _written(desk)
+    assert [e for _, e in first[0]].count("matching.run") == 1 and first[2] == 1
+    assert run("match").exit_code == 0
+    assert _written(desk) == first
+    assert run("audit", "verify", "--deep").exit_code == 0

@@ -782,6 +782,19 @@ async def test_the_outbox_keeps_each_dedupe_key_once(store: Store) -> None:
     ]
 
 
+async def test_queued_tells_a_key_enqueued_before_or_in_this_transaction(store: Store) -> None:
+    async with store.uows() as uow:
+        await uow.outbox.enqueue([_note("a")], now=T0)
+        assert await uow.outbox.queued("a")
+        assert not await uow.outbox.queued("b")
+        await uow.commit()
+    async with store.uows() as uow:
+        await uow.outbox.enqueue([_note("b")], now=T0)  # rolled back
+    async with store.uows() as uow:
+        assert await uow.outbox.queued("a")
+        assert not await uow.outbox.queued("b")
+
+
 async def test_audit_entries_commit_or_vanish_with_the_unit_of_work(store: Store) -> None:
     def entry(event: str, item_id: int | None = None) -> AuditEntry:
         return AuditEntry(time=T0, event=event, actor="system", item_id=item_id, data={"n": 1})

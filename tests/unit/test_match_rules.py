@@ -250,6 +250,20 @@ async def test_a_later_auto_accepted_match_closes_the_unmatched_item() -> None:
     assert [r["run"] for r in run_records] == [1, 2]  # type: ignore[index]
 
 
+async def test_a_run_that_changes_nothing_takes_no_run_number() -> None:
+    uc, factory, _ = await _setup(lines=[*LINES, LATE])
+    await uc.matching.run(now=NOW)
+    await uc.matching.run(now=NOW + timedelta(minutes=30))  # the sweep: nothing new
+    async with factory() as uow:
+        await uow.gl.add_many([EXACT], run_id=None, now=NOW)
+        await uow.commit()
+    await uc.matching.run(now=NOW + timedelta(hours=1))
+    # The run numbers count the runs the log records, without a gap for the idle one.
+    assert _match_of(factory, "E-7").run == 2
+    run_records = [a.data for a in factory.store.audit if a.event == "matching.run"]
+    assert [r["run"] for r in run_records] == [1, 2]  # type: ignore[index]
+
+
 async def test_a_pending_match_keeps_the_item_open_until_accepted() -> None:
     uc, factory, late = await _unmatched_line([WEAK])
     await uc.matching.run(now=NOW + timedelta(hours=1))

@@ -5,7 +5,7 @@ Slack's limits."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -123,16 +123,38 @@ async def test_a_run_queues_one_card_per_pending_match_and_one_summary() -> None
     assert sorted(c.dedupe_key for c in cards) == sorted(match_card_key(m.id or 0) for m in pending)
     assert all(c.update_of is None and c.target == "C0TREASURY" for c in cards)
     summaries = [n for n in queued if isinstance(n.payload, MatchSummary)]
-    # The post (its key names the statement only) and its edit (which a later change
-    # repeats, while the post is skipped as already queued).
-    assert [(n.dedupe_key, n.update_of) for n in summaries] == [
-        (match_summary_key(sid), None),
-        (f"{match_summary_key(sid)}:run:{NOW.isoformat()}", match_summary_key(sid)),
-    ]
+    # The post alone (its key names the statement only): a later change edits it.
+    assert [(n.dedupe_key, n.update_of) for n in summaries] == [(match_summary_key(sid), None)]
     assert {n.payload for n in summaries} == {MatchSummary(statement_id=sid, cause="run")}
     # Nothing for the auto-accepted match: nobody needs to look at it.
     assert auto[0].id is not None
     assert match_card_key(auto[0].id) not in {n.dedupe_key for n in queued}
+
+
+@pytest.mark.asyncio
+async def test_a_first_run_posts_the_summary_once_and_a_later_run_edits_it_once() -> None:
+    uc, factory, sid = await _setup()
+    await uc.matching.run(now=NOW)
+
+    def summaries(at: datetime) -> list[tuple[str, str | None]]:
+        return [
+            (q.notification.dedupe_key, q.notification.update_of)
+            for q in factory.store.outbox.values()
+            if isinstance(q.notification.payload, MatchSummary) and q.enqueued_at == at
+        ]
+
+    # One post, and no edit of it: the relay renders the summary as stored when it
+    # posts it, so an edit queued with it would only send the same summary again.
+    assert summaries(NOW) == [(match_summary_key(sid), None)]
+    # The fee's ledger entry arrives: the next run changes the statement, and edits.
+    async with factory() as uow:
+        await uow.gl.add_many([_entry("E-5", "-50.00", reference="FEE")], run_id=None, now=NOW)
+        await uow.commit()
+    later = NOW + timedelta(hours=1)
+    await uc.matching.run(now=later)
+    assert summaries(later) == [
+        (f"{match_summary_key(sid)}:run:{later.isoformat()}", match_summary_key(sid))
+    ]
 
 
 @pytest.mark.asyncio
@@ -400,7 +422,9 @@ def test_an_auto_accepted_match_gets_no_card_and_a_dissolved_one_an_edit() -> No
     stmt = _statement()
     auto = _record(state=MatchState.AUTO_ACCEPTED)
     dissolved = _record(id=41, state=MatchState.REJECTED, version=2, held="dissolved: gone")
-    out = for_match_run([stmt], [auto, dissolved], checks_opened=[], policy=POLICY.policy, now=NOW)
+    out = for_match_run(
+        [stmt], [auto, dissolved], checks_opened=[], summarized=[1], policy=POLICY.policy, now=NOW
+    )
     keys = [n.dedupe_key for n in out if n.kind is NoticeKind.ALERT]
     # The team's App Homes count the matches waiting: they refresh.
     homes = {n.target for n in out if n.kind is NoticeKind.HOME}
@@ -414,10 +438,23 @@ def test_an_auto_accepted_match_gets_no_card_and_a_dissolved_one_an_edit() -> No
 
 
 def test_a_run_that_only_opened_a_check_edits_the_summary() -> None:
-    out = for_match_run([_statement()], [], checks_opened=[1], policy=POLICY.policy, now=NOW)
+    out = for_match_run(
+        [_statement()], [], checks_opened=[1], summarized=[1], policy=POLICY.policy, now=NOW
+    )
     alerts = [n.payload for n in out if n.kind is NoticeKind.ALERT]
     assert alerts == [MatchSummary(statement_id=1, cause="run")] * 2
-    assert for_match_run([_statement()], [], checks_opened=[], policy=POLICY.policy, now=NOW) == []
+    idle = for_match_run(
+        [_statement()], [], checks_opened=[], summarized=[1], policy=POLICY.policy, now=NOW
+    )
+    assert idle == []
+
+
+def test_a_statement_first_summary_is_the_post_alone() -> None:
+    first = for_match_run(
+        [_statement()], [], checks_opened=[1], summarized=[], policy=POLICY.policy, now=NOW
+    )
+    alerts = [(n.dedupe_key, n.update_of) for n in first if n.kind is NoticeKind.ALERT]
+    assert alerts == [(match_summary_key(1), None)]
 
 
 def test_a_decision_on_two_matches_rewrites_both_and_edits_the_summary_once() -> None:

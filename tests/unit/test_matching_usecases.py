@@ -142,6 +142,31 @@ async def test_a_rerun_changes_nothing_and_never_posts_twice() -> None:
     assert (again.auto_accepted, again.pending_review) == (0, 2)
 
 
+async def test_a_run_that_changes_nothing_writes_nothing() -> None:
+    """The hourly sweep over unchanged data leaves no trace: no ``matching.run`` record,
+    no outbox row (it still reports what it found)."""
+    uc, factory, _ = await _setup()
+    await uc.matching.run(now=NOW)
+    audit, outbox = list(factory.store.audit), dict(factory.store.outbox)
+    again = await uc.matching.run(now=NOW + timedelta(hours=1))
+    assert factory.store.audit == audit
+    assert factory.store.outbox == outbox
+    assert (again.auto_accepted, again.pending_review, again.unmatched_bank) == (0, 2, 1)
+
+
+async def test_a_run_whose_only_change_is_a_new_unmatched_item_is_recorded() -> None:
+    uc, factory, _ = await _setup()
+    await uc.matching.run(now=NOW)
+    async with factory() as uow:
+        await uow.gl.add_many([_entry("E-9", "12.34", reference="ODD")], run_id=None, now=NOW)
+        await uow.commit()
+    summary = await uc.matching.run(now=NOW + timedelta(hours=1))
+    assert summary.unmatched_ledger == 2
+    assert any(i.facts.external_id == f"ledger:{GL}:E-9" for i in factory.store.items.values())
+    runs = [a.data for a in factory.store.audit if a.event == "matching.run"]
+    assert [r["run"] for r in runs] == [1, 2]  # type: ignore[index]
+
+
 async def test_accept_posts_and_reject_returns_both_sides_to_the_pool() -> None:
     uc, factory, sid = await _setup()
     await uc.matching.run(now=NOW)
