@@ -8,42 +8,24 @@ transition goes through :mod:`domain.statements.stage1` and is audited with the 
 user (an import's actor is the operator, ``system`` by default). Audit records of a
 statement name no item: ``item_id`` and ``item`` stay empty (the deep replay skips them
 as items) and ``data.statement_id``/``data.statement`` name the statement.
+
+This module imports files and batches their statements, and is where
+:class:`Statements` comes together: the decisions are in
+:mod:`domain.usecases.statement_decisions`, the reads in
+:mod:`domain.usecases.statement_reads`, and the steps they share in
+:mod:`domain.usecases.statement_steps`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, Final
 
-from domain.audit.records import AuditEntry
-from domain.errors import (
-    DomainError,
-    InvalidCommand,
-    ItemNotFound,
-    NotAuthorized,
-    NotVisible,
-    StaleItem,
-)
-from domain.escalation import check_statement_tier_permits
-from domain.fx import RateBook
+from domain.errors import DomainError, StaleItem
 from domain.gauges import STATEMENT_RUNS
-from domain.money import quantize
-from domain.notifications import for_statement
-from domain.permissions import Person, Viewer, can_see, sees_everything, visible_teams
-from domain.policy import LoadedPolicy, StatementAccount
-from domain.ports import (
-    NoTelemetry,
-    SpanValue,
-    StatementParser,
-    Telemetry,
-    UnitOfWork,
-    UnitOfWorkFactory,
-)
-from domain.statements import checks as statement_checks
+from domain.ports import UnitOfWork
 from domain.statements import stage1
 from domain.statements.parsed import (
     ParsedStatement,
@@ -51,29 +33,36 @@ from domain.statements.parsed import (
     ParseProblem,
     ParseResult,
     ParseStream,
-    StatementFormat,
 )
-from domain.statements.records import (
-    Checks,
-    EntriesPage,
-    LineTotals,
-    MatchStatus,
-    Original,
-    Stage1Status,
-    Statement,
-    StatementLine,
-    content_hash,
-    format_statement_id,
-    mask_account,
-    page_count,
-)
+from domain.statements.records import Original, Stage1Status, Statement
 from domain.usecases.rates import load_rates
-from domain.usecases.transaction import SIGNOFF, UNAUDITED, PolicySource
+from domain.usecases.statement_decisions import REFUSED, NoParser, StatementDecisions
+from domain.usecases.statement_reads import StatementReads
+from domain.usecases.statement_steps import (
+    SYSTEM,
+    PreloadedRates,
+    StatementNotFound,
+    build_statement,
+    known_account,
+    statement_entry,
+    with_identity,
+)
 
-#: Who imports when the caller names nobody.
-SYSTEM: Final = stage1.SYSTEM
-#: The audit event of a statement decision the desk refused (nothing else changed).
-REFUSED: Final = "statement.refused"
+__all__ = [
+    "BATCH_LINES",
+    "BATCH_STATEMENTS",
+    "REFUSED",
+    "SYSTEM",
+    "ImportReport",
+    "NoParser",
+    "Rejection",
+    "StatementNotFound",
+    "Statements",
+    "build_statement",
+    "known_account",
+    "statement_entry",
+]
+
 
 #: How much of the file names a run keeps (the run table's column).
 _RUN_NAME_CHARS = 500
@@ -100,13 +89,6 @@ class _Upload:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class _Rates:
-    """Dated rates loaded once for a batch's currencies and days (None: none apply)."""
-
-    book: RateBook | None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class _Done:
     """One statement's import: its outcome and the statement stored, or its rejection."""
 
@@ -115,14 +97,6 @@ class _Done:
     rejection: Rejection | None = None
     #: The stage the statement was in before (None: new), to tell of a fresh approval.
     before: Stage1Status | None = None
-
-
-class StatementNotFound(ItemNotFound):
-    """No statement has that id."""
-
-
-class NoParser(DomainError):
-    """No parser was given to read bank files with."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -183,26 +157,6 @@ class ImportReport:
         self.rejected.append(Rejection(file=file, statement=None, where="", error=error))
 
 
-def statement_entry(
-    statement: Statement, event: stage1.StatementEvent, now: datetime
-) -> AuditEntry:
-    """The audit record of one event of a statement (no item: the statement is in data)."""
-    assert statement.id is not None
-    return AuditEntry(
-        time=now,
-        event=event.name,
-        actor=event.actor,
-        from_state=event.from_state,
-        to_state=event.to_state,
-        policy_version=statement.policy_version,
-        data={
-            "statement_id": statement.id,
-            "statement": statement.human_id,
-            **event.data,
-        },
-    )
-
-
 def _label(parsed: ParsedStatement) -> str:
     return (
         parsed.statement_id
@@ -211,353 +165,8 @@ def _label(parsed: ParsedStatement) -> str:
     )
 
 
-#: The checks of a statement not checked yet (replaced before it is stored).
-_EMPTY_CHECKS: Final = Checks(delta=None, chain_ok=None, tolerance=Decimal(0), tolerance_rate=None)
-
-
-def build_statement(
-    parsed: ParsedStatement,
-    account: StatementAccount,
-    *,
-    file_name: str,
-    sha256: str,
-    policy_version: str,
-    now: datetime,
-) -> Statement:
-    """The stored form of a parsed statement of a known account (checks still empty)."""
-    return Statement(
-        id=None,
-        account=account.account,
-        file_account=parsed.account,
-        entity=account.entity,
-        team=account.team,
-        gl_account=account.gl_account,
-        currency=parsed.currency,
-        format=parsed.format,
-        bank=parsed.bank,
-        statement_id=parsed.statement_id,
-        sequence=parsed.sequence,
-        period_start=parsed.period_start,
-        period_end=parsed.period_end,
-        opening=parsed.opening,
-        closing=parsed.closing,
-        opening_derived=parsed.opening_derived,
-        control_total=parsed.control_total,
-        control_count=parsed.control_count,
-        lines=tuple(StatementLine.of(ln) for ln in parsed.lines),
-        file_name=file_name,
-        sha256=sha256,
-        content_hash=content_hash(parsed),
-        revision=1,
-        stage1_status=Stage1Status.PENDING_REVIEW,
-        checks=_EMPTY_CHECKS,
-        policy_version=policy_version,
-        created_at=now,
-        updated_at=now,
-    )
-
-
-def known_account(parsed: ParsedStatement, loaded: LoadedPolicy) -> StatementAccount:
-    """The policy's account of a parsed statement.
-
-    Raises:
-        InvalidCommand: the policy does not list the account, or lists it in another
-            currency.
-    """
-    account = loaded.policy.statements.account_for(parsed.account, parsed.currency)
-    if account is None:
-        raise InvalidCommand(
-            f"account {mask_account(parsed.account)} is not one the policy knows "
-            "(statements.accounts)"
-        )
-    if account.currency != parsed.currency:
-        raise InvalidCommand(
-            f"account {mask_account(parsed.account)} is listed in {account.currency} in the "
-            "policy but "
-            f"this statement is in {parsed.currency}"
-        )
-    return account
-
-
-def _span(action: str, statement: Statement | None, outcome: str) -> dict[str, SpanValue]:
-    """A statement decision's span attributes (names, counts and states; no reasons)."""
-    attributes: dict[str, SpanValue] = {
-        f"{SIGNOFF}.action": f"statement_{action}",
-        f"{SIGNOFF}.outcome": outcome,
-        f"{SIGNOFF}.kind": "statement",
-    }
-    if statement is not None:
-        attributes[f"{SIGNOFF}.item"] = statement.human_id
-        attributes[f"{SIGNOFF}.team"] = statement.team
-        attributes[f"{SIGNOFF}.approvals"] = len(statement.approvals)
-    return attributes
-
-
-class Statements:
+class Statements(StatementDecisions, StatementReads):
     """The Stage 1 use cases over one store, policy and parser."""
-
-    def __init__(
-        self,
-        *,
-        uow: UnitOfWorkFactory,
-        policy: PolicySource,
-        parser: StatementParser | None = None,
-        telemetry: Telemetry | None = None,
-    ) -> None:
-        self._uow = uow
-        self._policy = policy
-        self._parser = parser
-        self._telemetry: Telemetry = telemetry if telemetry is not None else NoTelemetry()
-        self._approved: list[Callable[[int], None]] = []
-
-    def on_approved(self, listener: Callable[[int], None]) -> None:
-        """Tells ``listener`` the id of each statement that becomes approved (by a person
-        or automatically at import), after the approval commits. It must return at once
-        (``serve`` starts matching in the background); it is never told of a rolled-back
-        approval."""
-        self._approved.append(listener)
-
-    def _tell_approved(self, before: Stage1Status | None, after: Statement) -> None:
-        if after.stage1_status is Stage1Status.APPROVED and before is not Stage1Status.APPROVED:
-            assert after.id is not None
-            for listener in self._approved:
-                listener(after.id)
-
-    # -- shared steps --
-
-    async def _checked(
-        self, uow: UnitOfWork, statement: Statement, rates: _Rates | None = None
-    ) -> Statement:
-        """The statement with its checks computed against the one before it."""
-        recheck = await self._recheck(uow, statement, rates)
-        return dataclasses.replace(statement, checks=recheck(statement))
-
-    async def _recheck(
-        self, uow: UnitOfWork, statement: Statement, preloaded: _Rates | None = None
-    ) -> stage1.Recheck:
-        """The checks of ``statement`` (as it may change) against the one before it;
-        ``preloaded`` holds rates loaded already for a range of days that includes the
-        statement's (a batch of an import loads them once)."""
-        previous = await uow.statements.previous(
-            account=statement.account,
-            currency=statement.currency,
-            before=statement.period_start,
-            exclude_id=statement.id,
-        )
-        loaded = self._policy()
-        # The tolerance converts at the dated rate of the statement's day (its period end).
-        rates = (
-            preloaded.book
-            if preloaded is not None
-            else await load_rates(uow, [(statement.currency, statement.period_end)], loaded)
-        )
-
-        def recheck(changed: Statement) -> Checks:
-            return statement_checks.check(changed, previous=previous, loaded=loaded, rates=rates)
-
-        return recheck
-
-    @staticmethod
-    async def _load(uow: UnitOfWork, statement_id: int, *, with_lines: bool = True) -> Statement:
-        found = await uow.statements.get(statement_id, with_lines=with_lines)
-        if found is None:
-            raise StatementNotFound(f"there is no statement {format_statement_id(statement_id)}")
-        return found
-
-    async def _write(
-        self,
-        uow: UnitOfWork,
-        before: Statement,
-        move: stage1.StatementTransition,
-        now: datetime,
-        *,
-        lines: Sequence[int] | None = (),
-    ) -> Statement:
-        if move.noop:
-            return before
-        if not await uow.statements.update(
-            move.statement, expected_version=before.version, lines=lines
-        ):
-            raise StaleItem(
-                f"{before.human_id} was changed by someone else at the same moment; nothing "
-                "was changed — look again"
-            )
-        await uow.audit.append([statement_entry(move.statement, e, now) for e in move.events])
-        await self._notify(uow, before, move.statement, now)
-        return move.statement
-
-    async def _notify(
-        self, uow: UnitOfWork, before: Statement | None, after: Statement, now: datetime
-    ) -> None:
-        """Queues the card post or edit (and App Home refreshes) in the change's own
-        transaction: exactly once with the change, never without it."""
-        notices = for_statement(before, after, self._policy().policy, now)
-        await uow.outbox.enqueue(notices, now=now)
-
-    async def _maybe_auto_approve(
-        self, uow: UnitOfWork, statement: Statement, now: datetime
-    ) -> Statement:
-        if not self._policy().policy.statements.auto_approve:
-            return statement
-        if stage1.auto_approval_withheld(statement) is not None:
-            return statement
-        return await self._write(uow, statement, stage1.auto_approve(statement, now=now), now)
-
-    async def _refused(
-        self,
-        *,
-        action: str,
-        actor: str,
-        statement_id: int,
-        seen: Statement | None,
-        reason: DomainError,
-        now: datetime,
-    ) -> None:
-        """Records a refused decision in a transaction of its own (the refused one rolled
-        back): ``statement.refused`` with the action and the sentence the actor was told.
-
-        It names the statement by id only when it exists (``seen``), so the deep replay
-        never expects a row the table cannot have. Never raises: a failure to record goes
-        with the refusal as a note (like the items' refusals).
-        """
-        data: dict[str, Any] = {
-            "action": action,
-            "reason": str(reason),
-            "statement": format_statement_id(statement_id),
-        }
-        if seen is not None:
-            data["statement_id"] = seen.id
-        entry = AuditEntry(
-            time=now,
-            event=REFUSED,
-            actor=actor,
-            policy_version=seen.policy_version if seen is not None else self._policy().version,
-            data=data,
-        )
-        try:
-            async with self._uow() as uow:
-                await uow.audit.append([entry])
-                await uow.commit()
-        except Exception as failure:
-            reason.add_note(f"{UNAUDITED}: {type(failure).__name__}")
-
-    async def _decide(
-        self,
-        *,
-        action: str,
-        statement_id: int,
-        actor: str,
-        now: datetime,
-        expected_version: int | None,
-        with_lines: bool,
-        move: Callable[
-            [UnitOfWork, Statement],
-            Awaitable[tuple[stage1.StatementTransition, Sequence[int] | None]],
-        ],
-    ) -> Statement:
-        """A person's decision on one statement, in one transaction; a refusal is audited
-        (:meth:`_refused`) and raised."""
-        seen: list[Statement] = []
-        with self._telemetry.decision(f"statement_{action}") as trace:
-            try:
-                async with self._uow() as uow:
-                    try:
-                        statement = await self._load(uow, statement_id, with_lines=with_lines)
-                    except StatementNotFound:
-                        policy = self._policy().policy
-                        if actor == SYSTEM or sees_everything(policy, Person(actor)):
-                            raise
-                        raise NotVisible(
-                            f"you cannot see {format_statement_id(statement_id)}"
-                        ) from None
-                    seen.append(statement)
-                    self._check_actor(statement, actor)
-                    await self._check_tier(uow, statement, actor, action)
-                    _check_version(statement, expected_version)
-                    transition, lines = await move(uow, statement)
-                    after = await self._write(uow, statement, transition, now, lines=lines)
-                    await uow.commit()
-            except DomainError as refusal:
-                trace.record(_span(action, seen[0] if seen else None, "refused"))
-                await self._refused(
-                    action=action,
-                    actor=actor,
-                    statement_id=statement_id,
-                    seen=seen[0] if seen else None,
-                    reason=refusal,
-                    now=now,
-                )
-                raise
-            trace.record(_span(action, after, after.stage1_status.value))
-            self._tell_approved(seen[0].stage1_status, after)
-            return after
-
-    async def _recheck_following(
-        self, uow: UnitOfWork, statement: Statement, now: datetime
-    ) -> None:
-        """Computes again the checks of the statement after ``statement`` (its continuity
-        depends on this one's closing), when it still waits for review: a statement
-        imported out of order, or a revision with another closing, changes them.
-
-        Approved and rejected statements keep the checks they were decided on.
-        """
-        following = await uow.statements.following(
-            account=statement.account,
-            currency=statement.currency,
-            after=statement.period_start,
-            exclude_id=statement.id,
-        )
-        if following is None or following.stage1_status is not Stage1Status.PENDING_REVIEW:
-            return
-        assert following.id is not None
-        whole = await self._load(uow, following.id)
-        rechecked = await self._checked(uow, whole)
-        move = stage1.recheck(
-            whole, rechecked.checks, cause=f"{statement.human_id} before it changed", now=now
-        )
-        if move.noop:
-            return
-        after = await self._write(uow, whole, move, now)
-        await self._maybe_auto_approve(uow, after, now)
-
-    def _check_actor(self, statement: Statement, actor: str) -> None:
-        policy = self._policy().policy
-        if actor != SYSTEM and not can_see(policy, Person(actor), statement.team):
-            # The same answer whether it exists or not, as for items: ids cannot be probed.
-            raise NotVisible(f"you cannot see {statement.human_id}")
-        team = policy.team(statement.team)
-        if team is None or (actor not in team.reviewers and actor not in team.leads):
-            raise NotAuthorized(
-                f"only reviewers and leads of team {statement.team} may act on {statement.human_id}"
-            )
-
-    async def _check_tier(
-        self, uow: UnitOfWork, statement: Statement, actor: str, action: str
-    ) -> None:
-        """The escalation tiers' permissions on a statement review (the graph's first
-        tier, where a statement always sits): read-only tiers decide nothing, and an
-        approval is capped by ``approve_up_to`` on the statement's turnover (money in
-        plus money out over the lines that count, in the reporting currency; no rate:
-        above any cap)."""
-        if actor == SYSTEM:
-            return
-        policy = self._policy().policy
-        amount = None
-        if action == "approve":
-            assert statement.id is not None
-            totals = await uow.statements.line_totals(statement.id, statement.currency)
-            rate = policy.rate(statement.currency)
-            if rate is not None:
-                turnover = (totals.credits + totals.debits) * rate
-                amount = quantize(turnover, policy.reporting_currency)
-        check_statement_tier_permits(
-            policy,
-            team=statement.team,
-            user=actor,
-            action=action,
-            amount=amount,
-            what=f"{statement.human_id} (money in and out)",
-        )
 
     # -- import --
 
@@ -666,7 +275,7 @@ class Statements:
                     # The rates of all its days at once: the latest on or before each day
                     # is the same in a book of the batch's days as in one of that day.
                     needs = [(p.currency, p.period_end) for p in batch]
-                    rates = _Rates(book=await load_rates(uow, needs, self._policy()))
+                    rates = PreloadedRates(book=await load_rates(uow, needs, self._policy()))
                     for parsed in batch:
                         try:
                             fresh = self._fresh(parsed, upload)
@@ -758,7 +367,7 @@ class Statements:
         now: datetime,
         actor: str,
         kept: bool,
-        rates: _Rates | None = None,
+        rates: PreloadedRates | None = None,
     ) -> _Done:
         """Imports one statement in ``uow`` (not committed): ``imported``, ``unchanged``
         (nothing written) or ``revised``; ``kept`` says whether the file is kept already
@@ -783,7 +392,7 @@ class Statements:
             await self._notify(uow, None, stored, now)
             outcome = "imported"
         else:
-            renewed = await self._checked(uow, _with_identity(fresh, existing), rates)
+            renewed = await self._checked(uow, with_identity(fresh, existing), rates)
             move = stage1.revise(existing, renewed, actor=actor, cause="reimport", now=now)
             stored = await self._write(uow, existing, move, now, lines=None)
             outcome = "revised"
@@ -791,272 +400,6 @@ class Statements:
         await self._recheck_following(uow, stored, now)
         before = existing.stage1_status if existing is not None else None
         return _Done(outcome=outcome, stored=stored, before=before)
-
-    # -- decisions --
-
-    async def approve(
-        self,
-        *,
-        statement_id: int,
-        actor: str,
-        now: datetime,
-        expected_version: int | None = None,
-    ) -> Statement:
-        """A reviewer approves (refused with the delta while the chain is off).
-
-        Returns the statement without its lines.
-
-        Raises:
-            StatementNotFound, NotAuthorized, IllegalTransition, StaleItem: nothing was
-                changed; the refusal is audited.
-        """
-        others = self._policy().policy.statements.edit_needs_other_approver
-
-        async def move(
-            uow: UnitOfWork, statement: Statement
-        ) -> tuple[stage1.StatementTransition, Sequence[int] | None]:
-            return (
-                stage1.approve(statement, actor=actor, now=now, edit_needs_other_approver=others),
-                (),
-            )
-
-        return await self._decide(
-            action="approve",
-            statement_id=statement_id,
-            actor=actor,
-            now=now,
-            expected_version=expected_version,
-            with_lines=False,
-            move=move,
-        )
-
-    async def reject(
-        self,
-        *,
-        statement_id: int,
-        actor: str,
-        reason: str,
-        now: datetime,
-        expected_version: int | None = None,
-    ) -> Statement:
-        """A reviewer rejects with a reason; a re-parse or a re-import brings it back.
-
-        Returns the statement without its lines.
-        """
-
-        async def move(
-            uow: UnitOfWork, statement: Statement
-        ) -> tuple[stage1.StatementTransition, Sequence[int] | None]:
-            return stage1.reject(statement, actor=actor, reason=reason, now=now), ()
-
-        return await self._decide(
-            action="reject",
-            statement_id=statement_id,
-            actor=actor,
-            now=now,
-            expected_version=expected_version,
-            with_lines=False,
-            move=move,
-        )
-
-    async def edit(
-        self,
-        *,
-        statement_id: int,
-        change: stage1.Edit,
-        actor: str,
-        now: datetime,
-        expected_version: int | None = None,
-    ) -> Statement:
-        """A reviewer corrects, adds or removes a line; the checks are computed again."""
-
-        async def move(
-            uow: UnitOfWork, statement: Statement
-        ) -> tuple[stage1.StatementTransition, Sequence[int] | None]:
-            recheck = await self._recheck(uow, statement)
-            transition = stage1.edit(statement, change, actor=actor, now=now, recheck=recheck)
-            touched = [] if transition.noop else [transition.statement.edits[-1].line]
-            return transition, touched
-
-        return await self._decide(
-            action="edit",
-            statement_id=statement_id,
-            actor=actor,
-            now=now,
-            expected_version=expected_version,
-            with_lines=True,
-            move=move,
-        )
-
-    async def reparse(
-        self,
-        *,
-        statement_id: int,
-        now: datetime,
-        actor: str = SYSTEM,
-        format: StatementFormat | None = None,
-    ) -> Statement:
-        """Reads the stored original again (with ``format``, else the statement's own)
-        and makes a new revision from what it finds for this statement.
-
-        Raises:
-            StatementNotFound: no such statement.
-            InvalidCommand: the original is missing, or no longer holds this statement.
-        """
-        if self._parser is None:
-            raise NoParser("no bank-file parser is available to re-parse with")
-        loaded = self._policy()
-        async with self._uow() as uow:
-            statement = await self._load(uow, statement_id)
-            kept = await uow.statements.original(statement.sha256)
-            if kept is None:
-                raise InvalidCommand(
-                    f"the original file of {statement.human_id} ({statement.sha256[:12]}...) "
-                    "is not stored"
-                )
-            file_name, data = kept
-            result = self._parser(data, format=format or statement.format)
-            match = None
-            for parsed in result.statements:
-                try:
-                    account = known_account(parsed, loaded)
-                except InvalidCommand:
-                    continue
-                candidate = build_statement(
-                    parsed,
-                    account,
-                    file_name=file_name,
-                    sha256=statement.sha256,
-                    policy_version=loaded.version,
-                    now=now,
-                )
-                if candidate.key.text == statement.key.text:
-                    match = candidate
-                    break
-            if match is None:
-                problems = "; ".join(f"{p.where}: {p.error}" for p in result.problems)
-                raise InvalidCommand(
-                    f"re-parsing {file_name} found no statement {statement.human_id}"
-                    + (f" ({problems})" if problems else "")
-                )
-            renewed = await self._checked(uow, _with_identity(match, statement))
-            move = stage1.revise(statement, renewed, actor=actor, cause="reparse", now=now)
-            after = await self._write(uow, statement, move, now, lines=None)
-            after = await self._maybe_auto_approve(uow, after, now)
-            await self._recheck_following(uow, after, now)
-            await uow.commit()
-            return after
-
-    # -- queries --
-
-    async def get(self, statement_id: int, *, viewer: Viewer, with_lines: bool = True) -> Statement:
-        """One statement (with its lines unless ``with_lines`` is False), if ``viewer``
-        may see its team's work.
-
-        Raises:
-            StatementNotFound: no such statement (told only to who sees every team).
-            NotVisible: ``you cannot see S-5``, whether S-5 exists or not, as for items.
-        """
-        async with self._uow(read_only=True) as uow:
-            found = await uow.statements.get(statement_id, with_lines=with_lines)
-        policy = self._policy().policy
-        if found is None and sees_everything(policy, viewer):
-            raise StatementNotFound(f"there is no statement {format_statement_id(statement_id)}")
-        if found is None or not can_see(policy, viewer, found.team):
-            raise NotVisible(f"you cannot see {format_statement_id(statement_id)}")
-        return found
-
-    async def card(self, statement_id: int, *, viewer: Viewer) -> tuple[Statement, LineTotals]:
-        """What a statement's card shows: the statement without its lines, and their
-        totals summed in the store (a card of 100,000 lines reads none of them).
-
-        Raises:
-            StatementNotFound, NotVisible: as :meth:`get`.
-        """
-        statement = await self.get(statement_id, viewer=viewer, with_lines=False)
-        async with self._uow(read_only=True) as uow:
-            totals = await uow.statements.line_totals(statement_id, statement.currency)
-        return statement, totals
-
-    async def entries(
-        self, statement_id: int, *, viewer: Viewer, page: int, page_size: int
-    ) -> EntriesPage:
-        """One page of a statement's lines (``page`` from 0, clamped to the pages there
-        are), read from the store page by page, if ``viewer`` may see it.
-
-        Raises:
-            StatementNotFound, NotVisible: as :meth:`get`.
-        """
-        statement, totals = await self.card(statement_id, viewer=viewer)
-        pages = page_count(totals.counted + totals.removed, page_size)
-        page = min(max(page, 0), pages - 1)
-        async with self._uow(read_only=True) as uow:
-            lines = await uow.statements.lines_page(
-                statement_id, statement.currency, offset=page * page_size, limit=page_size
-            )
-        return EntriesPage(
-            statement=statement,
-            lines=lines,
-            page=page,
-            pages=pages,
-            page_size=page_size,
-            totals=totals,
-        )
-
-    async def line(
-        self, statement_id: int, number: int, *, viewer: Viewer
-    ) -> tuple[Statement, StatementLine | None]:
-        """The statement (without its lines) and its line ``number`` (None when it has
-        none), if ``viewer`` may see it: what an edit form is checked against.
-
-        Raises:
-            StatementNotFound, NotVisible: as :meth:`get`.
-        """
-        statement = await self.get(statement_id, viewer=viewer, with_lines=False)
-        async with self._uow(read_only=True) as uow:
-            return statement, await uow.statements.line(statement_id, statement.currency, number)
-
-    async def listing(
-        self,
-        *,
-        viewer: Viewer,
-        status: Stage1Status | None = None,
-        account: str | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[tuple[Statement, int]]:
-        """Statements (without lines) of the teams ``viewer`` sees, and how many lines
-        count in each (paged in the store, so a page is full whatever the teams)."""
-        policy = self._policy().policy
-        teams = visible_teams(policy, viewer)
-        async with self._uow(read_only=True) as uow:
-            found = await uow.statements.query(
-                status=status, account=account, teams=teams, limit=limit, offset=offset
-            )
-            counts = await uow.statements.line_counts([s.id for s in found if s.id is not None])
-        return [(s, counts.get(s.id or 0, 0)) for s in found]
-
-    async def waiting(
-        self, *, viewer: Viewer, limit: int, offset: int = 0
-    ) -> tuple[list[tuple[Statement, int]], int]:
-        """One page of the statements waiting for review that ``viewer`` sees (with their
-        counted lines), and how many there are in all."""
-        rows = await self.listing(
-            viewer=viewer, status=Stage1Status.PENDING_REVIEW, limit=limit, offset=offset
-        )
-        teams = visible_teams(self._policy().policy, viewer)
-        async with self._uow(read_only=True) as uow:
-            total = await uow.statements.count(status=Stage1Status.PENDING_REVIEW, teams=teams)
-        return rows, total
-
-    async def approved_lines(
-        self, *, after: tuple[int, int] | None = None, limit: int = 1000
-    ) -> list[tuple[Statement, StatementLine]]:
-        """Unmatched lines of approved statements: the input of Stage 2."""
-        async with self._uow(read_only=True) as uow:
-            return await uow.statements.approved_lines(
-                match_status=MatchStatus.UNMATCHED, after=after, limit=limit
-            )
 
 
 def _read(items: Iterator[ParseItem]) -> Iterator[ParseItem]:
@@ -1074,19 +417,6 @@ def _rejected(parsed: ParsedStatement, upload: _Upload, exc: Exception) -> _Done
         file=upload.file_name, statement=_label(parsed), where=parsed.where, error=str(exc)
     )
     return _Done(outcome=_REJECTED, rejection=rejection)
-
-
-def _check_version(statement: Statement, expected_version: int | None) -> None:
-    if expected_version is not None and statement.version != expected_version:
-        raise StaleItem(
-            f"{statement.human_id} changed since you opened it (it is now "
-            f"{statement.stage1_status.value}); nothing was changed — look again"
-        )
-
-
-def _with_identity(fresh: Statement, existing: Statement) -> Statement:
-    """``fresh`` as a revision of ``existing`` (same id and account naming)."""
-    return dataclasses.replace(fresh, id=existing.id, account=existing.account)
 
 
 def _import_data(statement: Statement) -> dict[str, Any]:
