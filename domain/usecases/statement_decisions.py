@@ -25,7 +25,7 @@ from domain.usecases.statement_steps import (
     known_account,
     with_identity,
 )
-from domain.usecases.transaction import SIGNOFF, UNAUDITED
+from domain.usecases.transaction import SIGNOFF, record_refusal
 
 #: The audit event of a statement decision the desk refused (nothing else changed).
 REFUSED: Final = "statement.refused"
@@ -220,8 +220,8 @@ class StatementDecisions(StatementSteps):
         back): ``statement.refused`` with the action and the sentence the actor was told.
 
         It names the statement by id only when it exists (``seen``), so the deep replay
-        never expects a row the table cannot have. Never raises: a failure to record goes
-        with the refusal as a note (like the items' refusals).
+        never expects a row the table cannot have. A failure to record goes with the
+        refusal as a note (:func:`~domain.usecases.transaction.record_refusal`).
         """
         data: dict[str, Any] = {
             "action": action,
@@ -237,12 +237,7 @@ class StatementDecisions(StatementSteps):
             policy_version=seen.policy_version if seen is not None else self._policy().version,
             data=data,
         )
-        try:
-            async with self._uow() as uow:
-                await uow.audit.append([entry])
-                await uow.commit()
-        except Exception as failure:
-            reason.add_note(f"{UNAUDITED}: {type(failure).__name__}")
+        await record_refusal(self._uow, reason, entry)
 
     async def _decide(
         self,

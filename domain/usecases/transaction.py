@@ -18,7 +18,7 @@ from typing import Any
 from domain import notifications, sla, states
 from domain.audit.records import AuditEntry, CanonicalData
 from domain.breaker import LEDGER
-from domain.errors import DomainError, ItemNotFound, StaleItem
+from domain.errors import DomainError, ItemNotFound, StaleItem, TakenOver
 from domain.items import MAX_ITEM_ID, Item, JournalEntry, ReviewState, format_human_id
 from domain.journal import EntryKind
 from domain.permissions import (
@@ -90,6 +90,25 @@ def item_entries(item: Item, events: Sequence[states.Event], now: datetime) -> l
 REFUSED = "decision.refused"
 #: How a refusal that could not be recorded says so (the start of its note).
 UNAUDITED = "refusal not audited"
+
+
+async def record_refusal(uow: UnitOfWorkFactory, refusal: DomainError, entry: AuditEntry) -> None:
+    """Records a refused attempt (``entry``) in a transaction of its own: the refused one
+    rolled back, so this is the only trace it leaves.
+
+    Never raises, but for :class:`TakenOver`: the person must still hear why they were
+    refused, so a failure to record travels with the refusal as a note
+    (:data:`UNAUDITED` first) for the shell to log. TakenOver means another process
+    runs this interaction again (``store.inbox``) and answers it: this one says nothing.
+    """
+    try:
+        async with uow() as tx:
+            await tx.audit.append([entry])
+            await tx.commit()
+    except TakenOver:
+        raise
+    except Exception as failure:
+        refusal.add_note(f"{UNAUDITED}: {type(failure).__name__}")
 
 
 def refusal_entry(
@@ -347,19 +366,8 @@ class Transactions:
         return post
 
     async def refused(self, refusal: DomainError, entry: AuditEntry) -> None:
-        """Records a refused attempt in a transaction of its own (the refused one rolled
-        back, so this is the only trace it leaves).
-
-        Never raises: the person must still hear why they were refused, so a failure to
-        record travels with the refusal as a note (:data:`UNAUDITED` first) for the shell
-        to log.
-        """
-        try:
-            async with self.uow() as uow:
-                await uow.audit.append([entry])
-                await uow.commit()
-        except Exception as failure:
-            refusal.add_note(f"{UNAUDITED}: {type(failure).__name__}")
+        """Records a refused attempt in a transaction of its own (:func:`record_refusal`)."""
+        await record_refusal(self.uow, refusal, entry)
 
     async def decide(
         self,

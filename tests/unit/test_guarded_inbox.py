@@ -7,11 +7,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+import pytest
 from slack_sdk.errors import SlackApiError
 
-from domain.errors import TakenOver
+from domain.audit.records import AuditEntry
+from domain.errors import StaleItem, TakenOver
+from domain.usecases.transaction import record_refusal
 from handlers.context import Ctx, Deps, InFlight, guarded
-from tests.fakes import FixedClock
+from tests.fakes import T0, FixedClock
 
 BODY = {"type": "block_actions", "trigger_id": "t-1", "user": {"id": "U0ALICE"}}
 
@@ -142,3 +145,34 @@ async def test_a_listener_stores_only_the_interactions_its_rule_accepts() -> Non
     assert events == ["ack", "decided"]
     events, _ = await run(decide, FakeInbox([]), durable=lambda body: "trigger_id" in body)
     assert events == ["stored t-1", "ack", "decided", "finished"]
+
+
+class _Committing:
+    """A unit of work whose commit fails with ``failure``."""
+
+    def __init__(self, failure: Exception) -> None:
+        self.failure = failure
+        self.audit = self
+
+    async def append(self, entries: Any) -> None:
+        pass
+
+    async def __aenter__(self) -> _Committing:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        pass
+
+    async def commit(self) -> None:
+        raise self.failure
+
+
+async def test_a_refusal_whose_interaction_was_taken_over_is_left_to_the_other_process() -> None:
+    entry = AuditEntry(time=T0, event="decision.refused", actor="U0ALICE")
+    refusal = StaleItem("R-1 was changed")
+    with pytest.raises(TakenOver):
+        await record_refusal(
+            cast(Any, lambda: _Committing(TakenOver("block_actions"))), refusal, entry
+        )
+    await record_refusal(cast(Any, lambda: _Committing(OSError("disk"))), refusal, entry)
+    assert refusal.__notes__ == ["refusal not audited: OSError"]  # told, and logged
