@@ -1,9 +1,14 @@
 """The Slack process: ``create_app()`` wires listeners; ``Server`` runs Socket Mode + relay.
 
+Every interaction a listener acks is stored first (the durable inbox, ``store.inbox``),
+and the process beats so that another one (or the next start) runs again what it acked
+and never finished if it dies (``scheduler.inbox``).
+
 Lifecycle: connect (one log line when connected), serve; on SIGTERM/SIGINT stop, within
 a bound (issue 13): take no new work (the scheduler stops; the Socket Mode connection
 closes, dropped without the handshake when Slack does not answer within
-``SOCKET_CLOSE_S``), let in-flight listeners finish (at most ``LISTENER_GRACE_S``), let
+``SOCKET_CLOSE_S``), let in-flight listeners finish (at most ``LISTENER_GRACE_S``),
+leave the live processes (what the listeners could not finish is adopted at once), let
 the relays deliver what the last listeners decided for up to ``DELIVERY_GRACE_S`` (the
 cutoff: then no call starts and pacing waits end), give calls already under way
 ``CALL_GRACE_S`` more (the abort: then they are given up), leave every undelivered row

@@ -371,3 +371,34 @@ async def settle(conn: AsyncConnection, now: datetime) -> Receipt | None:
     if not marked.rowcount:
         raise TakenOver(receipt.kind)
     return receipt
+
+
+@dataclass(frozen=True, slots=True)
+class InboxStatus:
+    """What ``recon-bot status`` shows of the live processes and the inbox."""
+
+    live: list[str]
+    #: Stored interactions not done yet: in flight, or waiting for a dead process's
+    #: interactions to be adopted.
+    waiting: int
+    oldest_waiting_at: datetime | None
+
+
+async def inbox_status(database: Database, *, silent_for: timedelta) -> InboxStatus:
+    """The processes that beat within ``silent_for`` and the interactions not done."""
+    async with database.reader.connect() as conn:
+        now = (
+            (await conn.execute(select(func.now()))).scalar_one().astimezone(UTC)
+            if conn.dialect.name == "postgresql"
+            else datetime.now(UTC)
+        )
+        beating = replicas.c.seen_at >= now - silent_for
+        live = await conn.execute(select(replicas.c.id).where(beating).order_by(replicas.c.id))
+        waiting = (
+            await conn.execute(
+                select(func.count(), func.min(inbox.c.received_at)).where(inbox.c.done_at.is_(None))
+            )
+        ).one()
+    return InboxStatus(
+        live=[str(r[0]) for r in live], waiting=int(waiting[0]), oldest_waiting_at=waiting[1]
+    )

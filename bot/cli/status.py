@@ -2,12 +2,13 @@
 
 The circuit breakers (the ledger's above all), the outbox (Slack messages and ledger
 entries waiting or dead), the journal entries by delivery state, the open items, the
-schema revision and the policy version.
+live ``serve`` processes and the interactions their inbox has not finished, the schema
+revision and the policy version.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -24,6 +25,7 @@ def _iso(value: datetime | None) -> str | None:
 
 async def _status(c: Container) -> dict[str, Any]:
     from domain.usecases.queries import OPEN_STATES
+    from store.inbox import inbox_status
     from store.ledger_status import LedgerStatusStore
     from store.migrate import current_revision
 
@@ -32,6 +34,8 @@ async def _status(c: Container) -> dict[str, Any]:
     breakers = await store.breakers()
     outbox = await store.outbox_counts()
     ledger = await store.delivery_counts()
+    silent_for = timedelta(seconds=c.settings.replica_timeout)
+    serving = await inbox_status(c.database, silent_for=silent_for)
     loaded = c.policy.current()
     async with c.uow(read_only=True) as uow:
         items = await uow.items.summary(
@@ -72,6 +76,11 @@ async def _status(c: Container) -> dict[str, Any]:
             "open_disputes": items["open_disputes"],
             "dead_lettered": items["dead_lettered"],
         },
+        "serve": {
+            "live": serving.live,
+            "inbox_waiting": serving.waiting,
+            "oldest_waiting_at": _iso(serving.oldest_waiting_at),
+        },
         "policy": {"version": loaded.version},
     }
 
@@ -85,7 +94,9 @@ def status(as_json: bool) -> None:
     is closed until it first trips). `outbox` counts rows of every kind: pending is
     waiting or in flight. `ledger` counts journal entries: pending (waiting to be sent),
     sent, dead (refused; see `recon-bot outbox --dead`), held (may not leave yet, e.g. no
-    account mapping); the four add up to every entry.
+    account mapping); the four add up to every entry. `serve` lists the `serve` processes
+    that beat within RECON_REPLICA_TIMEOUT and the interactions stored before their ack
+    and not finished yet (in flight, or waiting for a live process to run them again).
 
     \b
     Examples:
@@ -125,6 +136,14 @@ def status(as_json: bool) -> None:
             "`recon-bot outbox --dead`",
             markup=False,
         )
+    serving = data["serve"]
+    waiting = serving["inbox_waiting"]
+    since = f" (oldest {serving['oldest_waiting_at']})" if waiting else ""
+    out.print(
+        f"serve     {len(serving['live'])} live process(es); inbox: {waiting:,} not finished"
+        f"{since}",
+        markup=False,
+    )
     items = data["items"]
     out.print(
         f"items     {items['open']:,} open, {items['overdue']:,} overdue, "

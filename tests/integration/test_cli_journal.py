@@ -325,6 +325,7 @@ STATUS_FIELDS = {
     "outbox",
     "ledger",
     "items",
+    "serve",
     "policy",
 }
 
@@ -345,6 +346,8 @@ def test_status_json_keeps_its_contract(desk_dir: Path) -> None:
     assert data["breakers"] == {"ledger": "closed"}  # no row yet: closed
     assert data["outbox"] == {"pending": 0, "dead": 0, "sent": 0, "oldest_pending_at": None}
     assert data["ledger"] == {"pending": 0, "sent": 0, "dead": 0, "held": 0}
+    # no serve process yet, nothing stored
+    assert data["serve"] == {"live": [], "inbox_waiting": 0, "oldest_waiting_at": None}
     assert set(data["items"]) == {
         "open",
         "overdue",

@@ -20,7 +20,7 @@ from domain.errors import TakenOver
 from store.audit.log import init_audit
 from store.audit.signer import Ed25519Signer
 from store.engine import Database
-from store.inbox import KEEP_DONE, MAX_ATTEMPTS, SqlInbox, interaction_key
+from store.inbox import KEEP_DONE, MAX_ATTEMPTS, SqlInbox, inbox_status, interaction_key
 from store.tables import audit_records, inbox, replicas
 from store.uow import SqlUnitOfWorkFactory
 from tests.conftest import open_database
@@ -324,3 +324,15 @@ def test_an_interaction_is_named_by_its_trigger_or_event_id() -> None:
     assert interaction_key({"trigger_id": "1.2"}) == "trigger_id:1.2"
     assert interaction_key({"event_id": "Ev1", "type": "event_callback"}) == "event_id:Ev1"
     assert interaction_key({"type": "block_actions"}) is None
+
+
+async def test_status_shows_the_live_processes_and_what_is_not_finished(desk: Desk) -> None:
+    desk.clock.now = datetime.now(UTC)  # status reads the time itself (a CLI process)
+    a = desk.process("a")
+    await a.beat()
+    await in_listener(lambda: a.receive(click()))
+    seen = await inbox_status(desk.db, silent_for=TIMEOUT)
+    assert seen.live == ["a"] and seen.waiting == 1 and seen.oldest_waiting_at == desk.clock()
+    await desk.dies("a")
+    seen = await inbox_status(desk.db, silent_for=TIMEOUT)
+    assert seen.live == [] and seen.waiting == 1
