@@ -140,11 +140,12 @@ def check_tier_permits(policy: Policy, item: Item, user: str, action: str) -> No
 
 
 def check_statement_tier_permits(
-    policy: Policy, *, team: str, user: str, action: str, amount: Decimal | None, what: str
+    policy: Policy, *, team: str | None, user: str, action: str, amount: Decimal | None, what: str
 ) -> None:
-    """:func:`check_tier_permits` for a Stage 1 statement review of ``team``: a statement
-    never escalates, so it sits in the first tier; ``amount`` is its size in the
-    reporting currency (None without a rate: above any cap); ``what`` names it."""
+    """:func:`check_tier_permits` for a Stage 1 statement review of ``team``, and for the
+    Stage 2 decisions on its matches and checks: a statement never escalates, nor do they,
+    so it sits in the first tier; ``amount`` is the size in the reporting currency (None
+    without a rate: above any cap); ``what`` names it."""
     root = policy.ladder.tiers[0]
     _check_tiers(policy, _binding_tiers(policy, root, team, user), action, amount, what)
 

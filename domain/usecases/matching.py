@@ -78,6 +78,7 @@ from domain.usecases.match_notices import (
     enqueue_decision_notices,
     enqueue_run_notices,
 )
+from domain.usecases.match_tiers import check_match_tier
 from domain.usecases.posting import posting
 from domain.usecases.rates import load_rates
 from domain.usecases.transaction import (
@@ -617,6 +618,15 @@ class Matching(UseCase):
         reporting = (
             None if rate is None else quantize(abs(amount) * rate, loaded.policy.reporting_currency)
         )
+        await check_match_tier(
+            uow,
+            loaded.policy,
+            statement_id=record.statement_id,
+            actor=actor,
+            action="approve",
+            amount=reporting,
+            what=f"match {record.id}",
+        )
         needed = 2 if dual_control_required(reporting, loaded) else 1
         approvals = (*record.approvals, Approval(user=actor, at=now))
         if len(approvals) < needed:
@@ -692,6 +702,14 @@ class Matching(UseCase):
         loaded = self._tx.policy()
         async with self._tx.uow() as uow:
             record = await self._pending(uow, match_id, expected_version)
+            await check_match_tier(
+                uow,
+                loaded.policy,
+                statement_id=record.statement_id,
+                actor=actor,
+                action="reject",
+                what=f"match {match_id}",
+            )
             rejected = dataclasses.replace(
                 record, state=MatchState.REJECTED, decided_by=actor, decided_at=now, updated_at=now
             )
@@ -717,6 +735,15 @@ class Matching(UseCase):
         person already accepted are left to them)."""
         loaded = self._tx.policy()
         async with self._tx.uow() as uow:
+            # A read-only tier is refused before the checks are read; caps apply per match.
+            await check_match_tier(
+                uow,
+                loaded.policy,
+                statement_id=statement,
+                actor=actor,
+                action="accept_all",
+                what=f"statement {statement}",
+            )
             blocking = await uow.matches.checks(state=CheckState.OPEN, statement_id=statement)
             if blocking:
                 listed = "; ".join(f"check {c.id} ({c.kind.value}): {c.detail}" for c in blocking)
@@ -765,6 +792,14 @@ class Matching(UseCase):
             check = await uow.matches.get_check(check_id)
             if check is None:
                 raise ItemNotFound(f"there is no check {check_id}")
+            await check_match_tier(
+                uow,
+                loaded.policy,
+                statement_id=check.statement_id,
+                actor=actor,
+                action="resolve_check",
+                what=f"check {check_id}",
+            )
             if check.state is not CheckState.OPEN:
                 raise MatchRefused(f"check {check_id} is already resolved ({check.resolution})")
             if resolution not in RESOLUTIONS[check.kind]:
