@@ -181,6 +181,13 @@ def _check_tiers(
         raise NotAuthorized("your escalation tier may not write off")
 
 
+def tiers_beyond_teams(policy: Policy, user: str) -> tuple[Tier, ...]:
+    """The tiers ``user`` is in whatever an item's team (named members, controllers,
+    compliance officers): the ones through which other teams' items may reach them (a
+    team's reviewer or lead tier holds only that team's items, which they see anyway)."""
+    return tuple(t for t in policy.ladder.tiers if user in members(policy, t, None))
+
+
 def in_current_tier(policy: Policy, item: Item, user: str) -> bool:
     """Whether ``user`` is a member of the tier ``item`` sits in (whatever their team)."""
     return user in members(policy, tier_of(policy, item), item.team)

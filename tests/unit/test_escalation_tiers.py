@@ -5,6 +5,7 @@ team see and act on it there (never on what they prepared)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -197,3 +198,34 @@ async def test_the_sweep_moves_the_item_through_every_tier_and_tells_each(
         item_id=item.id, actor="U0CFO", now=T0 + 501 * H, note="checked with the bank"
     )
     assert outcome.item.state in (ReviewState.APPROVED, ReviewState.POSTED)
+
+
+async def test_app_home_lists_what_sits_in_their_tier_for_members_from_outside_its_team(
+    uow_factory: InMemoryUnitOfWorkFactory,
+) -> None:
+    loaded = long_policy()
+    usecases = UseCases.over(uow=uow_factory, policy=lambda: loaded)
+    controllers = escalated("150000.00", "controllers", id=1)
+    from_ap = escalated("90000.00", "controllers", id=2, team="ap")
+    with_the_leads = escalated("150000.00", "leads", id=3)
+    decided = replace(escalated("150000.00", "controllers", id=4), state=ReviewState.APPROVED)
+    waiting = make_item(id=5)  # in the first tier: the treasury reviewers'
+    for item in (controllers, from_ap, with_the_leads, decided, waiting):
+        assert item.id is not None
+        uow_factory.store.items[item.id] = item
+
+    # U0CTRL, in no team, acts on what sits with the controllers: their Home lists it.
+    home = await usecases.queries.dashboard(user="U0CTRL", now=T0 + H)
+    assert [i.id for i in home.in_my_tiers] == [1, 2]
+    assert home.in_my_tiers_total == 2
+    for item in home.in_my_tiers:
+        assert check_can_act(loaded.policy, item, "U0CTRL") == {Role.TIER}
+    # One page at a time, with the other lists.
+    second = await usecases.queries.dashboard(user="U0CTRL", now=T0 + H, page=1, page_size=1)
+    assert ([i.id for i in second.in_my_tiers], second.pages) == ([2], 2)
+    # U0LEAD, a controller too, leads treasury: only the other team's item is new to them.
+    lead = await usecases.queries.dashboard(user="U0LEAD", now=T0 + H)
+    assert [i.id for i in lead.in_my_tiers] == [2]
+    # In no tier beyond their team: nothing more.
+    alice = await usecases.queries.dashboard(user="U0ALICE", now=T0 + H)
+    assert (alice.in_my_tiers, alice.in_my_tiers_total) == ((), 0)
