@@ -15,6 +15,7 @@ from domain import sla, states
 from domain.errors import NotAuthorized, NotVisible
 from domain.escalation import in_current_tier, position, tier_of, walk
 from domain.items import Item, ReviewState
+from domain.notifications import home_users
 from domain.permissions import Person, Role, check_can_act, check_can_see
 from domain.policy import LoadedPolicy
 from domain.sla import Rung
@@ -229,3 +230,19 @@ async def test_app_home_lists_what_sits_in_their_tier_for_members_from_outside_i
     # In no tier beyond their team: nothing more.
     alice = await usecases.queries.dashboard(user="U0ALICE", now=T0 + H)
     assert (alice.in_my_tiers, alice.in_my_tiers_total) == ((), 0)
+
+
+def test_a_tier_move_refreshes_the_homes_of_the_tiers_it_leaves_and_reaches() -> None:
+    policy = long_policy().policy
+    with_leads = escalated("150000.00", "leads")
+    to_controllers = replace(with_leads, escalation_tier="controllers", version=2)
+    moved = home_users(with_leads, to_controllers, [], policy)
+    assert {"U0CTRL", "U0LEAD"} <= set(filter(None, moved))
+    to_cfo = replace(to_controllers, escalation_tier="cfo", ladder_level=3, version=3)
+    # U0CTRL's list loses it, U0CFO's gains it.
+    assert {"U0CTRL", "U0CFO"} <= set(filter(None, home_users(to_controllers, to_cfo, [], policy)))
+    # A decision by someone else drops it from every tier member's list.
+    approved = replace(to_cfo, state=ReviewState.APPROVED, version=4)
+    assert "U0CFO" in home_users(to_cfo, approved, [], policy)
+    # Nothing moved: nobody beyond the usual people.
+    assert "U0CTRL" not in home_users(to_controllers, to_controllers, [], policy)
