@@ -1,4 +1,4 @@
-"""What a reviewer's App Home shows: counts and two short lists, one page at a time."""
+"""What a reviewer's App Home shows: counts and short lists, one page at a time."""
 
 from __future__ import annotations
 
@@ -60,11 +60,16 @@ class Dashboard:
     matches_awaiting: int = 0
     #: Who of the user's teams is away, and to whom their work goes (policy order).
     away: tuple[Delegation, ...] = ()
+    #: Open items of other teams (or none) sitting in an escalation tier the user is in:
+    #: theirs to act on through the tier (this page of them, and how many there are).
+    in_my_tiers: tuple[Item, ...] = ()
+    in_my_tiers_total: int = 0
 
     @property
     def pages(self) -> int:
-        """How many pages the longer of the two lists fills (at least one)."""
-        return page_count(max(self.my_items_total, self.unclaimed_total), self.page_size)
+        """How many pages the longest of the lists fills (at least one)."""
+        longest = max(self.my_items_total, self.unclaimed_total, self.in_my_tiers_total)
+        return page_count(longest, self.page_size)
 
 
 def page_count(rows: int, page_size: int) -> int:

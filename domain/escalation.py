@@ -140,11 +140,12 @@ def check_tier_permits(policy: Policy, item: Item, user: str, action: str) -> No
 
 
 def check_statement_tier_permits(
-    policy: Policy, *, team: str, user: str, action: str, amount: Decimal | None, what: str
+    policy: Policy, *, team: str | None, user: str, action: str, amount: Decimal | None, what: str
 ) -> None:
-    """:func:`check_tier_permits` for a Stage 1 statement review of ``team``: a statement
-    never escalates, so it sits in the first tier; ``amount`` is its size in the
-    reporting currency (None without a rate: above any cap); ``what`` names it."""
+    """:func:`check_tier_permits` for a Stage 1 statement review of ``team``, and for the
+    Stage 2 decisions on its matches and checks: a statement never escalates, nor do they,
+    so it sits in the first tier; ``amount`` is the size in the reporting currency (None
+    without a rate: above any cap); ``what`` names it."""
     root = policy.ladder.tiers[0]
     _check_tiers(policy, _binding_tiers(policy, root, team, user), action, amount, what)
 
@@ -178,6 +179,13 @@ def _check_tiers(
             )
     if action in WRITING_OFF and not any(t.write_off for t in deciding):
         raise NotAuthorized("your escalation tier may not write off")
+
+
+def tiers_beyond_teams(policy: Policy, user: str) -> tuple[Tier, ...]:
+    """The tiers ``user`` is in whatever an item's team (named members, controllers,
+    compliance officers): the ones through which other teams' items may reach them (a
+    team's reviewer or lead tier holds only that team's items, which they see anyway)."""
+    return tuple(t for t in policy.ladder.tiers if user in members(policy, t, None))
 
 
 def in_current_tier(policy: Policy, item: Item, user: str) -> bool:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from domain import ledger
+from domain import escalation, ledger
 from domain.items import Item, JournalEntry, ReviewState, Route, dispute_id
 from domain.matching.stored import MatchRecord, MatchState
 from domain.policy import Policy
@@ -246,6 +246,17 @@ def home_users(
         # and compliance officers' and auditors' dashboards count every team.
         compliance = policy.compliance
         users += [*team.reviewers, *team.leads, *compliance.officers, *compliance.auditors]
+    if policy.escalation is not None:
+        # Members of an escalation tier list what sits in it, from other teams too: the
+        # tier it left and the one it reached, or the one it sits in when its state moved.
+        reached = escalation.tier_of(policy, after)
+        if before is None:
+            users += escalation.members(policy, reached, after.team)
+        else:
+            left = escalation.tier_of(policy, before)
+            if left.name != reached.name or before.state != after.state:
+                users += escalation.members(policy, left, before.team)
+                users += escalation.members(policy, reached, after.team)
     return users
 
 

@@ -155,6 +155,13 @@ class ItemRepository(Protocol):
         """Items matching every given filter, highest priority first."""
         ...
 
+    async def open_outside(self, *, teams: Sequence[str], min_ladder_level: int = 0) -> list[Item]:
+        """Every open (unsettled) item of no team or of a team not in ``teams``, at
+        ``min_ladder_level`` or above, highest priority first: the candidates for what
+        sits in an escalation tier of someone outside its team (the caller keeps those
+        in their tier)."""
+        ...
+
 
 class JournalRepository(Protocol):
     """Journal entries; the idempotency key is unique."""

@@ -290,6 +290,17 @@ class SqlItemRepository:
         rows = await self._conn.execute(stmt)
         return [item_from_row(r) for r in rows.mappings()]
 
+    async def open_outside(self, *, teams: Sequence[str], min_ladder_level: int = 0) -> list[Item]:
+        """Open items of no team or of another team, at the level or above (see the port)."""
+        stmt = select(items).where(
+            items.c.state.not_in([s.value for s in SETTLED]),
+            or_(items.c.team.is_(None), items.c.team.not_in(list(teams))),
+        )
+        if min_ladder_level > 0:
+            stmt = stmt.where(items.c.ladder_level >= min_ladder_level)
+        rows = await self._conn.execute(stmt.order_by(items.c.priority.desc(), items.c.id))
+        return [item_from_row(r) for r in rows.mappings()]
+
 
 class SqlJournalRepository:
     """Journal entries; the unique idempotency key is the database's guarantee."""

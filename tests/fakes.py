@@ -420,6 +420,18 @@ class InMemoryItemRepository:
         found = [i for i in self._visible().values() if _matches(i, states, team, teams, assignee)]
         return sorted(found, key=_queue_order)[offset : offset + limit]
 
+    async def open_outside(self, *, teams: Sequence[str], min_ladder_level: int = 0) -> list[Item]:
+        """Open items of no team or of another team, at the level or above (see the port)."""
+        await asyncio.sleep(0)
+        found = [
+            i
+            for i in self._visible().values()
+            if i.state not in SETTLED
+            and (i.team is None or i.team not in teams)
+            and i.ladder_level >= min_ladder_level
+        ]
+        return sorted(found, key=_queue_order)
+
 
 def _matches(
     item: Item,

@@ -32,6 +32,7 @@ from domain.routing import dual_control_required
 from domain.statements.records import MatchStatus
 from domain.usecases.match_notices import enqueue_check_notice, enqueue_decision_notices
 from domain.usecases.match_steps import MATCHING_SOURCE, MatchSteps, match_entry
+from domain.usecases.match_tiers import check_match_tier
 
 
 class MatchRefused(DomainError):
@@ -74,6 +75,15 @@ class MatchDecisions(MatchSteps):
         rate = await self._rate(uow, loaded, code, now.date()) if code else None
         reporting = (
             None if rate is None else quantize(abs(amount) * rate, loaded.policy.reporting_currency)
+        )
+        await check_match_tier(
+            uow,
+            loaded.policy,
+            statement_id=record.statement_id,
+            actor=actor,
+            action="approve",
+            amount=reporting,
+            what=f"match {record.id}",
         )
         needed = 2 if dual_control_required(reporting, loaded) else 1
         approvals = (*record.approvals, Approval(user=actor, at=now))
@@ -125,6 +135,14 @@ class MatchDecisions(MatchSteps):
         loaded = self._tx.policy()
         async with self._tx.uow() as uow:
             record = await self._pending(uow, match_id, expected_version)
+            await check_match_tier(
+                uow,
+                loaded.policy,
+                statement_id=record.statement_id,
+                actor=actor,
+                action="reject",
+                what=f"match {match_id}",
+            )
             rejected = dataclasses.replace(
                 record, state=MatchState.REJECTED, decided_by=actor, decided_at=now, updated_at=now
             )
@@ -150,6 +168,15 @@ class MatchDecisions(MatchSteps):
         person already accepted are left to them)."""
         loaded = self._tx.policy()
         async with self._tx.uow() as uow:
+            # A read-only tier is refused before the checks are read; caps apply per match.
+            await check_match_tier(
+                uow,
+                loaded.policy,
+                statement_id=statement,
+                actor=actor,
+                action="accept_all",
+                what=f"statement {statement}",
+            )
             blocking = await uow.matches.checks(state=CheckState.OPEN, statement_id=statement)
             if blocking:
                 listed = "; ".join(f"check {c.id} ({c.kind.value}): {c.detail}" for c in blocking)
@@ -198,6 +225,14 @@ class MatchDecisions(MatchSteps):
             check = await uow.matches.get_check(check_id)
             if check is None:
                 raise ItemNotFound(f"there is no check {check_id}")
+            await check_match_tier(
+                uow,
+                loaded.policy,
+                statement_id=check.statement_id,
+                actor=actor,
+                action="resolve_check",
+                what=f"check {check_id}",
+            )
             if check.state is not CheckState.OPEN:
                 raise MatchRefused(f"check {check_id} is already resolved ({check.resolution})")
             if resolution not in RESOLUTIONS[check.kind]:

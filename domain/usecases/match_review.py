@@ -4,7 +4,8 @@
 reject, accept all, resolve a check) and what the cards and the summary show. It checks
 the person first (an auditor is read-only; only reviewers and leads of the statement's
 team act on its matches), then goes through :class:`~domain.usecases.matching.Matching`,
-which guards the rest (state, version, open checks). A refusal is audited as every
+which guards the rest (the escalation tiers' permissions, state, version, open checks:
+:mod:`domain.usecases.match_tiers`). A refusal is audited as every
 decision's is (``decision.refused``) and raised.
 
 The summary and the cards are queued by :mod:`domain.usecases.match_notices`, in the

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from domain.dashboard import Dashboard, PriorityBand, page_count
 from domain.errors import InvalidCommand, NotVisible
+from domain.escalation import in_current_tier, tiers_beyond_teams
 from domain.items import Item, JournalEntry, ReviewState
 from domain.ledger_status import LEDGER_BREAKER, LedgerHealth
 from domain.permissions import (
@@ -25,6 +26,9 @@ from domain.permissions import (
     roles_of,
     visible_teams,
 )
+from domain.policy import Policy
+from domain.ports import UnitOfWork
+from domain.sla import Rung
 from domain.statements.records import Stage1Status
 from domain.usecases.transaction import UseCase
 
@@ -141,6 +145,10 @@ class Queries(UseCase):
         refresh after someone else's change keeps their place; a page past the end (the
         lists got shorter) shows the last one. Compliance officers also get the ledger's
         health (its breaker and the entries not yet posted); nobody else reads it.
+
+        Someone in an escalation tier beyond their teams (a tier of named members, the
+        controllers) also gets the open items of other teams sitting in that tier, which
+        they may act on (:attr:`~domain.permissions.Role.TIER`).
         """
         policy = self._tx.policy().policy
         teams = self._narrow(Person(user), None)  # None: compliance, every item
@@ -154,7 +162,8 @@ class Queries(UseCase):
             # Their claims in teams they still see (someone who left a team sees none).
             mine_total = await uow.items.count(states=OPEN_STATES, teams=teams, assignee=user)
             unclaimed_total = await uow.items.count(states=[ReviewState.PENDING], teams=team_names)
-            pages = page_count(max(mine_total, unclaimed_total), page_size)
+            in_my_tiers = await _in_tiers_beyond_teams(uow, policy, user, teams)
+            pages = page_count(max(mine_total, unclaimed_total, len(in_my_tiers)), page_size)
             page = min(max(page, 0), pages - 1)
             offset = page * page_size
             mine = await uow.items.query(
@@ -201,6 +210,8 @@ class Queries(UseCase):
             statements_awaiting=statements_awaiting,
             matches_awaiting=matches_awaiting,
             away=away,
+            in_my_tiers=tuple(in_my_tiers[offset : offset + page_size]),
+            in_my_tiers_total=len(in_my_tiers),
         )
 
     async def remember_home_page(self, *, user: str, page: int, now: datetime) -> None:
@@ -218,3 +229,23 @@ class Queries(UseCase):
                 teams=self._narrow(Person(user), None),
                 overdue_before=now - policy.sla.remind_after,
             )
+
+
+async def _in_tiers_beyond_teams(
+    uow: UnitOfWork, policy: Policy, user: str, teams: Sequence[str] | None
+) -> list[Item]:
+    """The open items outside ``teams`` (the user's) that sit in an escalation tier the
+    user is in, highest priority first; none for whoever sees every team anyway, or
+    without an escalation graph (the default ladder's tiers are the team's own people and
+    compliance). Only escalated items leave the first tier, so unless the user is in that
+    one the store is asked for escalated items alone."""
+    if teams is None or policy.escalation is None:
+        return []
+    tiers = tiers_beyond_teams(policy, user)
+    if not tiers:
+        return []
+    first = policy.ladder.tiers[0] in tiers
+    candidates = await uow.items.open_outside(
+        teams=teams, min_ladder_level=0 if first else int(Rung.ESCALATE)
+    )
+    return [i for i in candidates if in_current_tier(policy, i, user)]

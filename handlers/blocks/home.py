@@ -1,4 +1,4 @@
-"""The App Home tab: the desk's counts and the reviewer's two short lists, one page at a time.
+"""The App Home tab: the desk's counts and the reviewer's short lists, one page at a time.
 
 Whatever the dashboard holds, the view renders at most :data:`HOME_MAX_PER_LIST` items
 per list, so it stays under Slack's 100 blocks per view.
@@ -35,9 +35,10 @@ from handlers.blocks.rows import row_text
 from handlers.ids import ItemAction, NavAction
 
 #: Blocks the view spends outside its rows (header, counts, refresh, list headers, nav...).
-_FIXED_BLOCKS = 14
-#: Each row is a section plus its buttons; two lists share the view.
-MAX_PER_LIST = (VIEW_MAX_BLOCKS - _FIXED_BLOCKS) // (2 * 2)
+_FIXED_BLOCKS = 16
+#: Each row is a section plus its buttons; up to three lists share the view (the third,
+#: what sits in the viewer's escalation tiers from other teams, only for its members).
+MAX_PER_LIST = (VIEW_MAX_BLOCKS - _FIXED_BLOCKS) // (3 * 2)
 #: The most items of each list one page shows (a larger ``Dashboard.page_size`` is capped).
 HOME_MAX_PER_LIST = min(20, MAX_PER_LIST)
 #: The page size the dashboard query should use.
@@ -190,6 +191,22 @@ def home_view(dashboard: Dashboard, *, policy: Policy, now: datetime) -> View:
     )
     rows = _rows("unclaimed", unclaimed, per_page, policy, now, actions)
     blocks.extend(rows or [_empty("home.unclaimed.empty", "Nothing unclaimed in your teams.")])
+
+    if dashboard.in_my_tiers_total:
+        # Other teams' items in the viewer's escalation tier: theirs to act on there.
+        shown = mine_ids | {item_id_of(item) for item in unclaimed[:per_page]}
+        tiered = [item for item in dashboard.in_my_tiers if item_id_of(item) not in shown]
+        blocks.append(DividerBlock(block_id="home.divider.tier"))
+        blocks.append(
+            HeaderBlock(
+                block_id="home.tier.header",
+                text=PlainTextObject(
+                    text=f"In my escalation tiers · {dashboard.in_my_tiers_total:,}"
+                ),
+            )
+        )
+        rows = _rows("tier", tiered, per_page, policy, now, actions)
+        blocks.extend(rows or [_empty("home.tier.empty", "Nothing on this page.")])
 
     pages = dashboard.pages
     blocks.append(DividerBlock(block_id="home.divider.nav"))

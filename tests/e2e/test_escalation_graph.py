@@ -4,15 +4,18 @@ A three-tier graph: big items climb reviewers -> leads -> compliance, small ones
 reviewers -> controllers and stop there; each tier's channel hears of what reaches it,
 and a tier's approval cap refuses a lead. A longer graph: items climb three edges
 (reviewers -> leads -> controllers -> cfo), staying escalated while their tier moves;
-tier members from another team act on what sits in their tier, within its limit."""
+tier members from another team act on what sits in their tier, within its limit, and
+their App Home lists it while it sits there (refreshed as it comes and goes)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from domain.items import Item, ReviewState
+from handlers.ids import ItemAction, item_action_id
 from tests.e2e.conftest import Desk, stop_desk
 from tests.e2e.ladder_support import (
     APEU,
@@ -171,5 +174,50 @@ async def test_a_graph_three_edges_long_moves_tiers_and_outsiders_act_in_theirs(
         await wait_told(desk, "U0DAN", f"you cannot see {big.human_id}")
         await slack.slash_command("U0LEAD2", f"approve {big.human_id}")
         await wait_settled(desk, big)
+    finally:
+        await stop_desk(desk)
+
+
+async def test_an_outsiders_home_lists_what_sits_in_their_tier_and_they_act_on_it_there(
+    slack: SlackStandIn, tmp_path: Path, clock: StepClock
+) -> None:
+    policy = policy_yaml(sla=FAST_LADDER, escalation=LONG_GRAPH)
+    desk = await start_policy_desk(slack, desk_settings(tmp_path, slack), policy, clock=clock)
+    try:
+        (small,) = await desk.ingest(1, amount="2500.00")
+        (big,) = await desk.ingest(1, amount="3500.00")
+        jobs = jobs_of(desk)
+        for _ in range(3):  # reminded, escalated to the leads, moved on to the controllers
+            clock.advance(2.2)
+            await jobs.sla_sweep()
+        await wait_message(slack, APEU, f"{big.human_id} reached escalation tier controllers")
+
+        def home_of_dan(needle: str, present: bool = True) -> Callable[[], str | None]:
+            def shows() -> str | None:
+                home = slack.home_of("U0DAN")
+                text = home.all_text() if home is not None else ""
+                return text if (needle in text) is present and home is not None else None
+
+            return shows
+
+        # U0DAN (ap-europe) is a controller: the move refreshed their Home (never opened),
+        # which now lists both treasury items.
+        await settle(desk, clock)
+        listed = "In my escalation tiers · 2"
+        text = await slack.wait_for(home_of_dan(listed), timeout=10.0, message=listed)
+        assert small.human_id in str(text) and big.human_id in str(text)
+        # They approve the small one from their Home (the big one is over their cap).
+        action_id = item_action_id(ItemAction.APPROVE, small.id or 0)
+        await slack.click("U0DAN", "Approve", action_id=action_id)
+        approved = await wait_settled(desk, small)
+        assert [a.user for a in approved.approvals] == ["U0DAN"]
+
+        # The big one moves on to the cfo's tier: it leaves U0DAN's list.
+        clock.advance(2.2)
+        await jobs.sla_sweep()
+        await wait_item_state(desk, big, ReviewState.DEAD_LETTER)
+        await settle(desk, clock)
+        gone = "In my escalation tiers"
+        await slack.wait_for(home_of_dan(gone, present=False), timeout=10.0, message="emptied")
     finally:
         await stop_desk(desk)

@@ -500,6 +500,26 @@ async def test_open_after_skips_settled_items_in_id_order(store: Store) -> None:
         assert ids(await uow.items.open_after(after_id=open_ids[1] or 0, limit=2)) == open_ids[2:4]
 
 
+async def test_open_outside_is_open_items_of_other_teams_or_none_by_priority_then_id(
+    store: Store,
+) -> None:
+    q = await add(
+        store,
+        new_item("ours", team="treasury", state=S.ESCALATED, ladder_level=2, priority=900),
+        new_item("theirs", team="ap", state=S.ESCALATED, ladder_level=2, priority=100),
+        new_item("nobody's", team=None, state=S.DEAD_LETTER, ladder_level=3, priority=500),
+        new_item("fresh", team="ap", priority=700),
+        new_item("decided", team="ap", state=S.APPROVED, ladder_level=2, priority=800),
+        new_item("theirs-2", team="ap", state=S.ESCALATED, ladder_level=2, priority=100),
+    )
+    async with store.uows(read_only=True) as uow:
+        escalated = await uow.items.open_outside(teams=["treasury"], min_ladder_level=2)
+        assert ids(escalated) == ids([q[2], q[1], q[5]])
+        every = await uow.items.open_outside(teams=["treasury"])
+        assert ids(every) == ids([q[3], q[2], q[1], q[5]])
+        assert ids(await uow.items.open_outside(teams=[])) == ids([q[0], q[3], q[2], q[1], q[5]])
+
+
 # --- journal -------------------------------------------------------------------------
 
 

@@ -808,6 +808,27 @@ def test_home_never_repeats_action_ids_when_an_item_is_in_both_lists() -> None:
     assert "R-7" in texts(view)
 
 
+def test_home_lists_what_sits_in_the_viewers_escalation_tier_from_other_teams() -> None:
+    # Even with every list full, the view stays within Slack's 100 blocks.
+    tiered = tuple(item_in(S.ESCALATED, 90_000 + i) for i in range(10_000))
+    dashboard = dataclasses.replace(
+        make_dashboard(10_000, 10_000, page_size=10_000),
+        in_my_tiers=tiered,
+        in_my_tiers_total=10_000,
+    )
+    view = blocks.home_view(dashboard, policy=POLICY, now=NOW)
+    assert_valid_view(view, "home")
+    out = rendered(view)
+    assert len(out) <= 100
+    assert "In my escalation tiers · 10,000" in texts(view)
+    rows = [b["block_id"] for b in out if b["type"] == "section" and b["block_id"].endswith(".row")]
+    assert len([r for r in rows if r.startswith("home.tier.")]) == blocks.HOME_MAX_PER_LIST
+    assert len(rows) == 3 * blocks.HOME_MAX_PER_LIST
+    # Someone in no tier beyond their teams sees the two lists alone, as before.
+    plain = texts(blocks.home_view(make_dashboard(1, 1), policy=POLICY, now=NOW))
+    assert "escalation tier" not in plain
+
+
 # --- replies ---------------------------------------------------------------------------------
 
 

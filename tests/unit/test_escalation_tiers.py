@@ -5,6 +5,7 @@ team see and act on it there (never on what they prepared)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ from domain import sla, states
 from domain.errors import NotAuthorized, NotVisible
 from domain.escalation import in_current_tier, position, tier_of, walk
 from domain.items import Item, ReviewState
+from domain.notifications import home_users
 from domain.permissions import Person, Role, check_can_act, check_can_see
 from domain.policy import LoadedPolicy
 from domain.sla import Rung
@@ -197,3 +199,50 @@ async def test_the_sweep_moves_the_item_through_every_tier_and_tells_each(
         item_id=item.id, actor="U0CFO", now=T0 + 501 * H, note="checked with the bank"
     )
     assert outcome.item.state in (ReviewState.APPROVED, ReviewState.POSTED)
+
+
+async def test_app_home_lists_what_sits_in_their_tier_for_members_from_outside_its_team(
+    uow_factory: InMemoryUnitOfWorkFactory,
+) -> None:
+    loaded = long_policy()
+    usecases = UseCases.over(uow=uow_factory, policy=lambda: loaded)
+    controllers = escalated("150000.00", "controllers", id=1)
+    from_ap = escalated("90000.00", "controllers", id=2, team="ap")
+    with_the_leads = escalated("150000.00", "leads", id=3)
+    decided = replace(escalated("150000.00", "controllers", id=4), state=ReviewState.APPROVED)
+    waiting = make_item(id=5)  # in the first tier: the treasury reviewers'
+    for item in (controllers, from_ap, with_the_leads, decided, waiting):
+        assert item.id is not None
+        uow_factory.store.items[item.id] = item
+
+    # U0CTRL, in no team, acts on what sits with the controllers: their Home lists it.
+    home = await usecases.queries.dashboard(user="U0CTRL", now=T0 + H)
+    assert [i.id for i in home.in_my_tiers] == [1, 2]
+    assert home.in_my_tiers_total == 2
+    for item in home.in_my_tiers:
+        assert check_can_act(loaded.policy, item, "U0CTRL") == {Role.TIER}
+    # One page at a time, with the other lists.
+    second = await usecases.queries.dashboard(user="U0CTRL", now=T0 + H, page=1, page_size=1)
+    assert ([i.id for i in second.in_my_tiers], second.pages) == ([2], 2)
+    # U0LEAD, a controller too, leads treasury: only the other team's item is new to them.
+    lead = await usecases.queries.dashboard(user="U0LEAD", now=T0 + H)
+    assert [i.id for i in lead.in_my_tiers] == [2]
+    # In no tier beyond their team: nothing more.
+    alice = await usecases.queries.dashboard(user="U0ALICE", now=T0 + H)
+    assert (alice.in_my_tiers, alice.in_my_tiers_total) == ((), 0)
+
+
+def test_a_tier_move_refreshes_the_homes_of_the_tiers_it_leaves_and_reaches() -> None:
+    policy = long_policy().policy
+    with_leads = escalated("150000.00", "leads")
+    to_controllers = replace(with_leads, escalation_tier="controllers", version=2)
+    moved = home_users(with_leads, to_controllers, [], policy)
+    assert {"U0CTRL", "U0LEAD"} <= set(filter(None, moved))
+    to_cfo = replace(to_controllers, escalation_tier="cfo", ladder_level=3, version=3)
+    # U0CTRL's list loses it, U0CFO's gains it.
+    assert {"U0CTRL", "U0CFO"} <= set(filter(None, home_users(to_controllers, to_cfo, [], policy)))
+    # A decision by someone else drops it from every tier member's list.
+    approved = replace(to_cfo, state=ReviewState.APPROVED, version=4)
+    assert "U0CFO" in home_users(to_cfo, approved, [], policy)
+    # Nothing moved: nobody beyond the usual people.
+    assert "U0CTRL" not in home_users(to_controllers, to_controllers, [], policy)

@@ -368,6 +368,120 @@ async def test_who_edited_the_statement_may_not_accept_its_matches_when_the_poli
     assert "U0ALICE" in {a.user for a in kept.approvals}
 
 
+async def _tiered_setup(reviewers_cap: str) -> tuple[UseCases, InMemoryUnitOfWorkFactory, int]:
+    """A run under an escalation graph that caps the reviewers' approvals at
+    ``reviewers_cap`` (USD) and makes the leads' tier read-only, as Stage 1's tier tests do."""
+    loaded = make_policy(
+        compliance={"auditors": ["U0AUDITOR"]},
+        escalation={
+            "tiers": [
+                {"name": "reviewers", "role": "reviewer", "approve_up_to": reviewers_cap},
+                {"name": "leads", "role": "lead", "read_only": True},
+            ],
+            "edges": [{"from": "reviewers", "to": "leads", "after": "48h"}],
+        },
+        **statement_policy_overrides(),
+    )
+    _, factory, sid = await _setup()
+    uc = UseCases.over(uow=factory, policy=lambda: loaded)
+    await uc.matching.run(now=NOW)
+    return uc, factory, sid
+
+
+def _refusals(factory: InMemoryUnitOfWorkFactory) -> list[tuple[str, object]]:
+    out = []
+    for entry in factory.store.audit:
+        if entry.event == REFUSED and isinstance(entry.data, dict):
+            out.append((entry.actor, entry.data["action"]))
+    return out
+
+
+async def _review_match(uc: UseCases) -> MatchRecord:
+    pending = await uc.matching.matches(state=MatchState.PENDING_REVIEW)
+    return next(m for m in pending if m.held is None)  # 300.00 EUR: 324.00 USD at 1.08
+
+
+@pytest.mark.asyncio
+async def test_a_tiers_cap_refuses_accepting_a_match_above_it_on_every_path() -> None:
+    uc, factory, _ = await _tiered_setup("323.99")
+    review = await _review_match(uc)
+    assert review.id is not None
+    cap = rf"match {review.id} is 324\.00 USD; your escalation tier approves up to 323\.99 USD"
+    with pytest.raises(NotAuthorized, match=cap):
+        await uc.match_review.accept(
+            review.id, actor="U0ALICE", now=NOW, expected_version=review.version
+        )
+    assert _refusals(factory) == [("U0ALICE", "match_accept")]
+    # The use case the CLI calls refuses too: the rule is the use case's, not Slack's.
+    with pytest.raises(NotAuthorized, match=cap):
+        await uc.matching.accept(review.id, actor="U0ALICE", now=NOW)
+    assert factory.store.matches[review.id].state is MatchState.PENDING_REVIEW
+    assert factory.store.matches[review.id].approvals == ()
+    # Rejecting is no approval: the cap does not apply.
+    rejected = await uc.match_review.reject(
+        review.id, actor="U0ALICE", reason="not ours", now=NOW, expected_version=review.version
+    )
+    assert rejected.state is MatchState.REJECTED
+
+    roomy, _, _ = await _tiered_setup("324.00")
+    again = await _review_match(roomy)
+    assert again.id is not None
+    done = await roomy.match_review.accept(
+        again.id, actor="U0ALICE", now=NOW, expected_version=again.version
+    )
+    assert done.state is MatchState.ACCEPTED
+
+
+@pytest.mark.asyncio
+async def test_accept_all_is_refused_whole_when_one_match_is_above_the_tiers_cap() -> None:
+    uc, factory, sid = await _tiered_setup("1000.00")
+    for check in await uc.matching.checks(state=CheckState.OPEN):
+        assert check.id is not None  # resolving a check approves nothing: no cap
+        await uc.match_review.resolve_check(
+            check.id, Resolution.EXPLAINED, note="seen", actor="U0BOB", now=NOW
+        )
+    material = await _material(uc)  # 20,000.00 EUR: 21,600.00 USD
+    journal = len(factory.store.journal)
+    with pytest.raises(NotAuthorized, match=rf"match {material.id} is 21600\.00 USD"):
+        await uc.match_review.accept_all(sid, actor="U0ALICE", now=NOW)
+    assert _refusals(factory) == [("U0ALICE", "match_accept_all")]
+    # Nothing of it stays: the match under the cap is not accepted either.
+    assert len(await uc.matching.matches(state=MatchState.PENDING_REVIEW)) == 2
+    assert all(not m.approvals for m in factory.store.matches.values())
+    assert len(factory.store.journal) == journal
+
+
+@pytest.mark.asyncio
+async def test_a_read_only_tier_decides_nothing_in_stage_2() -> None:
+    uc, factory, sid = await _tiered_setup("100000.00")
+    review = await _review_match(uc)
+    check = (await uc.matching.checks(state=CheckState.OPEN))[0]
+    assert review.id is not None and check.id is not None
+    read_only = r"your escalation tier \(leads\) is read-only"
+    with pytest.raises(NotAuthorized, match=read_only):
+        await uc.match_review.accept(
+            review.id, actor="U0LEAD", now=NOW, expected_version=review.version
+        )
+    with pytest.raises(NotAuthorized, match=read_only):
+        await uc.match_review.reject(
+            review.id, actor="U0LEAD", reason="no", now=NOW, expected_version=review.version
+        )
+    with pytest.raises(NotAuthorized, match=read_only):
+        await uc.match_review.accept_all(sid, actor="U0LEAD", now=NOW)
+    with pytest.raises(NotAuthorized, match=read_only):
+        await uc.match_review.resolve_check(
+            check.id, Resolution.EXPLAINED, note="seen", actor="U0LEAD", now=NOW
+        )
+    assert _refusals(factory) == [
+        ("U0LEAD", "match_accept"),
+        ("U0LEAD", "match_reject"),
+        ("U0LEAD", "match_accept_all"),
+        ("U0LEAD", "check_resolve"),
+    ]
+    assert factory.store.matches[review.id].state is MatchState.PENDING_REVIEW
+    assert len(await uc.matching.checks(state=CheckState.OPEN)) >= 1
+
+
 @pytest.mark.asyncio
 async def test_app_home_counts_the_matches_waiting_for_the_viewers_teams() -> None:
     uc, _, _ = await _setup()
