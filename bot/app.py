@@ -68,7 +68,8 @@ from scheduler.setup import build_scheduler
 from scheduler.stopping import Interrupted, until
 from scheduler.timescale import TimeScale
 from store.audit.log import history as audit_history
-from store.inbox import SqlInbox
+from store.engine import Database
+from store.inbox import SqlInbox, open_inbox_store
 from store.outbox import SLACK_KINDS, OutboxStore
 from store.private_files import exposed_files
 from telemetry.listener import Listener
@@ -212,6 +213,8 @@ class Server:
     verify_task: asyncio.Task[None] | None = None
     #: The durable inbox (interactions stored before their ack) and its keeper.
     inbox: SqlInbox | None = None
+    #: Where the inbox's rows live: the desk's database, or on SQLite a file of its own.
+    inbox_store: Database | None = None
     keeper: InboxKeeper | None = None
     #: The sandbox's ``--speed``: the digest schedule runs in the bot's faster time.
     time_scale: TimeScale | None = None
@@ -225,7 +228,7 @@ class Server:
         install_log_redaction()
         await self._listen()
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-        self.inbox = self._open_inbox()
+        self.inbox = await self._open_inbox()
         deps = make_deps(self.container, self.inflight, self.http, self.inbox)
         app = create_app(client=self.client, deps=deps)
         policy = self.container.policy
@@ -302,11 +305,13 @@ class Server:
             extra={"event": "connected"},
         )
 
-    def _open_inbox(self) -> SqlInbox:
+    async def _open_inbox(self) -> SqlInbox:
         host = socket.gethostname()
         metrics = self.observability.metrics if self.observability is not None else None
+        self.inbox_store = await open_inbox_store(self.container.database)
         return SqlInbox(
-            self.container.database,
+            self.inbox_store,
+            desk=self.container.database,
             owner=f"{host[:60]}:{os.getpid()}:{secrets.token_hex(4)}",
             host=host,
             pid=os.getpid(),
@@ -390,6 +395,11 @@ class Server:
         if self.ledger_sink is not None:
             await self.ledger_sink.close()
         await self._stop_listening()
+        await self._close_inbox_store()
+
+    async def _close_inbox_store(self) -> None:
+        if self.inbox_store is not None and self.inbox_store is not self.container.database:
+            await self.inbox_store.dispose()
 
     async def _stop_listening(self) -> None:
         for task in (self.gauges_task, self.verify_task):
@@ -457,6 +467,7 @@ class Server:
         if self.ledger_sink is not None:
             await self.ledger_sink.close()
         await self._stop_listening()
+        await self._close_inbox_store()
         log.info("stopped", extra={"event": "stopped"})
 
     async def _leave_inbox(self, keeper_task: asyncio.Task[None] | None) -> None:

@@ -10,6 +10,7 @@ from bot.container import load_signer, policy_cache
 from bot.settings import Settings
 from store.audit.log import init_audit
 from store.engine import create_database, sqlite_file
+from store.inbox import inbox_file
 from store.migrate import upgrade
 from store.policy_file import read_policy
 from store.private_files import create_private_file, exposed_files
@@ -67,4 +68,5 @@ def desk_files(settings: Settings) -> list[Path]:
     """The desk's files that only its user should read (the key is checked on load)."""
     database = sqlite_file(settings.database_url)
     files = [settings.policy, settings.audit_anchors]
-    return [*files, database] if database is not None else files
+    inbox = inbox_file(settings.database_url)  # interactions' bodies, briefly
+    return [*files, database, *([inbox] if inbox else [])] if database is not None else files

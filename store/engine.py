@@ -1,10 +1,10 @@
 """Engines for the embedded store (SQLite) and for PostgreSQL, with the right pragmas.
 
-SQLite: WAL, ``synchronous=FULL``, foreign keys on, a busy timeout, and one writer
-connection whose transactions start with ``BEGIN IMMEDIATE`` (a deferred transaction that
-reads and then writes fails with "database is locked" when another writer got there
-first). Reads use a separate pool of deferred connections, which WAL lets run beside the
-writer. PostgreSQL uses one pool for both.
+SQLite: WAL, ``synchronous=FULL`` (unless told otherwise), foreign keys on, a busy
+timeout, and one writer connection whose transactions start with ``BEGIN IMMEDIATE`` (a
+deferred transaction that reads and then writes fails with "database is locked" when
+another writer got there first). Reads use a separate pool of deferred connections, which
+WAL lets run beside the writer. PostgreSQL uses one pool for both.
 
 A SQLite file that does not exist yet is created here, empty and mode 0600, before
 SQLite opens it: SQLite would create it with the umask's mode (0644), and it gives the
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -46,7 +46,9 @@ class Database:
             await self.reader.dispose()
 
 
-def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> AsyncEngine:
+def _sqlite_engine(
+    url: str, *, immediate: bool, pool_size: int, synchronous: str = "FULL"
+) -> AsyncEngine:
     engine = create_async_engine(
         url,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S},
@@ -61,7 +63,7 @@ def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> AsyncEngine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
         cursor.close()
@@ -86,7 +88,13 @@ def sqlite_file(url: str) -> Path | None:
     return Path(database)
 
 
-def create_database(url: str, *, pool_size: int = 5, search_path: str | None = None) -> Database:
+def create_database(
+    url: str,
+    *,
+    pool_size: int = 5,
+    search_path: str | None = None,
+    synchronous: Literal["FULL", "NORMAL"] = "FULL",
+) -> Database:
     """Builds the engines for ``url`` (nothing connects until first use).
 
     A missing SQLite file is created empty with mode 0600 (see the module docstring);
@@ -97,6 +105,10 @@ def create_database(url: str, *, pool_size: int = 5, search_path: str | None = N
             ``postgresql+asyncpg://...``.
         pool_size: reader connections (PostgreSQL: the whole pool).
         search_path: PostgreSQL only: the schema to use (tests isolate themselves this way).
+        synchronous: SQLite only: ``FULL`` (every commit survives a power loss: the desk)
+            or ``NORMAL`` (in WAL mode, every commit survives the process's death, and
+            only the last ones may be lost with the machine's power: no fsync per
+            commit; the durable inbox's own file, ``store.inbox``).
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -105,8 +117,8 @@ def create_database(url: str, *, pool_size: int = 5, search_path: str | None = N
         path = sqlite_file(url)
         if path is not None and path.parent.is_dir():
             create_private_file(path)  # else SQLite reports the missing directory
-        writer = _sqlite_engine(url, immediate=True, pool_size=1)
-        reader = _sqlite_engine(url, immediate=False, pool_size=pool_size)
+        writer = _sqlite_engine(url, immediate=True, pool_size=1, synchronous=synchronous)
+        reader = _sqlite_engine(url, immediate=False, pool_size=pool_size, synchronous=synchronous)
         return Database(url=url, writer=writer, reader=reader)
     connect_args: dict[str, Any] = {}
     if search_path is not None:

@@ -3,18 +3,27 @@
 Listeners ack first (Slack's 3 s rule) and decide after, and Slack never redelivers an
 envelope once acked. A process that dies between the two (SIGKILL, out of memory, a lost
 host) would take the interaction with it. So the ack waits for one small insert: the
-interaction's body and the process (``owner``) that took it. The row is marked done in
-the same transaction as the interaction's first audited change, or when its listener
-ends having changed nothing audited. Every ``serve`` process beats in ``replicas``; a
-row whose owner stopped beating is adopted by a live process (or the next start) and
-dispatched again through the same listeners.
+interaction's body and the process (``owner``) that took it. The row is marked done when
+its listener ends. Every ``serve`` process beats in ``replicas``; a row not done whose
+owner stopped beating is adopted by a live process (or the next start) and dispatched
+again through the same listeners.
 
-Exactly once: the transaction that marks a row done checks that the row is still its
-process's and not done. A process whose row was adopted while it was merely slow finds
-it so and rolls its change back (:class:`~domain.errors.TakenOver`), so the change
-commits once, whichever process commits first. A copy of an interaction Slack delivers
-again (it was never acked) carries the same ``trigger_id`` or ``event_id``: it finds the
-first copy's row and runs only if that row's owner is dead and it was never done.
+Exactly once: the transaction of the interaction's first audited change also records its
+key in the desk's ``once_keys`` (:func:`settle`), so the change and "it happened" commit
+together. A second run of the interaction (an adopter, or the slow process it was taken
+from) finds the key and rolls its change back (:class:`~domain.errors.TakenOver`): the
+change commits once, whichever process commits first, and an adopted row whose key is
+already there is marked done without running again. A copy of an interaction Slack
+delivers again (never acked) carries the same ``trigger_id`` or ``event_id``: it finds
+the first copy's row and runs only if that row's owner is dead and it was never done.
+
+Where the rows live (:func:`open_inbox_store`): on PostgreSQL, in the desk's database;
+on SQLite, in a file of its own beside it (``recon.db`` -> ``recon-inbox.db``), so that
+the insert before each ack never queues behind the desk's single writer. The inbox's
+own writes do not wait for the disk (:func:`_lazily`): what they guard against is the
+death of a ``serve`` process, which they survive once committed (the database server,
+or the operating system's cache of the SQLite file, holds them); a power cut could lose
+the last ones, as it would lose the interactions themselves without an inbox.
 
 The body holds what the person sent (user data): it is cleared when the row is done and
 the row is deleted an hour later (:data:`KEEP_DONE`). Nothing here logs a body.
@@ -28,14 +37,16 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.errors import TakenOver
-from store.engine import Database
-from store.tables import inbox, replicas
+from store.engine import Database, create_database, sqlite_file
+from store.tables import inbox, once_keys, replicas
+from store.threads import SqlOnceKeys
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +73,15 @@ class Receipt:
     id: int
     owner: str
     kind: str
+    #: The ``once_keys`` key its change commits with (:func:`settle`).
+    key: str
     #: Dispatched again from the store (its ack went out long ago, from another process).
     replayed: bool = False
     #: A listener took it up (a replay's dispatch may find none).
     started: bool = False
-    #: Marked done: its change committed, or its listener ended.
+    #: Its change committed (with its key).
+    changed: bool = False
+    #: Its row is marked done.
     done: bool = False
     #: Set when its listener ended (a replay waits for it).
     finished: asyncio.Event = field(default_factory=asyncio.Event)
@@ -76,6 +91,17 @@ class Receipt:
 _current: contextvars.ContextVar[Receipt | None] = contextvars.ContextVar(
     "recon_inbox_receipt", default=None
 )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Arrival:
+    """An interaction waiting for the group commit that stores it."""
+
+    body: dict[str, Any]
+    kind: str
+    key: str | None
+    now: datetime
+    result: asyncio.Future[Receipt | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +129,32 @@ def interaction_key(body: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _once_key(key: str | None, row_id: int) -> str:
+    """The ``once_keys`` key of an interaction's change (its row's id when Slack gave it
+    no name: then only its own row's runs share it)."""
+    return f"interaction:{key or f'row:{row_id}'}"[:200]
+
+
+async def open_inbox_store(desk: Database) -> Database:
+    """Where the inbox of ``desk`` lives (module docstring): the desk's own database on
+    PostgreSQL; on SQLite a file of its own beside it (mode 0600, tables created on
+    first use). The caller disposes of it when it is not ``desk``."""
+    path = sqlite_file(desk.url)
+    if path is None:
+        return desk
+    side = path.with_name(f"{path.stem}-inbox{path.suffix or '.db'}")
+    store = create_database(f"sqlite+aiosqlite:///{side}", pool_size=1, synchronous="NORMAL")
+    async with store.writer.begin() as conn:
+        await conn.run_sync(lambda sync: inbox.metadata.create_all(sync, tables=[inbox, replicas]))
+    return store
+
+
+def inbox_file(database_url: str) -> Path | None:
+    """The SQLite inbox file beside a SQLite desk (None on PostgreSQL)."""
+    path = sqlite_file(database_url)
+    return None if path is None else path.with_name(f"{path.stem}-inbox{path.suffix or '.db'}")
+
+
 class SqlInbox:
     """The inbox of one ``serve`` process (``owner``), over its database."""
 
@@ -110,6 +162,7 @@ class SqlInbox:
         self,
         database: Database,
         *,
+        desk: Database | None = None,
         owner: str,
         host: str,
         pid: int,
@@ -117,7 +170,10 @@ class SqlInbox:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         observe: Observer | None = None,
     ) -> None:
+        #: Where the rows live (:func:`open_inbox_store`), and the desk's own database
+        #: (its ``once_keys``), the same one on PostgreSQL.
         self._db = database
+        self._desk = desk or database
         self.owner = owner
         self._host = host
         self._pid = pid
@@ -126,6 +182,10 @@ class SqlInbox:
         self._now = now
         self._observe = observe or (lambda _event, _kind: None)
         self._started = now()
+        # Waiting for the next group commit (_flush): inserts, and listeners that ended.
+        self._arrivals: list[_Arrival] = []
+        self._finished: list[Receipt] = []
+        self._flushing: asyncio.Task[None] | None = None
 
     # --- a listener's side -------------------------------------------------------------
 
@@ -161,33 +221,145 @@ class SqlInbox:
         return True
 
     async def _store(self, body: dict[str, Any], kind: str) -> Receipt | None:
-        key = interaction_key(body)
-        now = self._now()
-        async with self._db.writer.begin() as conn:
-            if key is not None:
-                row = (
-                    await conn.execute(select(inbox.c.id, inbox.c.kind).where(inbox.c.key == key))
-                ).first()
-                if row is not None:  # a copy Slack delivered again
-                    return await self._take_over(conn, int(row.id), str(row.kind), body, now)
-            row_id = (
-                await conn.execute(
-                    insert(inbox)
-                    .values(
-                        key=key,
-                        owner=self.owner,
-                        kind=kind,
-                        body=body,
-                        received_at=now,
-                        attempts=0,
+        """Queues the insert for the next group commit (:meth:`_flush`) and waits for it."""
+        arrival = _Arrival(
+            body=body,
+            kind=kind,
+            key=interaction_key(body),
+            now=self._now(),
+            result=asyncio.get_running_loop().create_future(),
+        )
+        self._arrivals.append(arrival)
+        self._kick()
+        return await arrival.result
+
+    def _kick(self) -> None:
+        if self._flushing is None or self._flushing.done():
+            # A context of its own: the flush serves every listener, and holds none's
+            # interaction (store.inbox._current).
+            self._flushing = asyncio.create_task(self._flush(), context=contextvars.Context())
+
+    async def settled(self) -> None:
+        """Waits until every write queued so far is committed (or has failed)."""
+        while self._flushing is not None and not self._flushing.done():
+            await asyncio.shield(self._flushing)
+
+    async def _flush(self) -> None:
+        """Group commit: every insert and done-mark queued meanwhile, in one transaction.
+
+        Under load the acks would otherwise queue one transaction each behind the
+        inbox's one writer connection (and each statement waits a turn of the busy event
+        loop): measured with 50 interactions in flight, that was most of an ack's time.
+        """
+        while self._arrivals or self._finished:
+            arrivals, self._arrivals = self._arrivals, []
+            finished, self._finished = self._finished, []
+            now = self._now()
+            try:
+                async with self._db.writer.begin() as conn:
+                    await _lazily(conn)
+                    receipts = await self._insert(conn, arrivals)
+                    # Listeners that gave up waiting run unstored: their rows are done.
+                    gave_up = [
+                        r for a, r in zip(arrivals, receipts, strict=True) if a.result.done() and r
+                    ]
+                    ended = [r.id for r in (*finished, *gave_up)]
+                    if ended:
+                        await conn.execute(
+                            update(inbox)
+                            .where(
+                                inbox.c.id.in_(ended),
+                                inbox.c.owner == self.owner,
+                                inbox.c.done_at.is_(None),
+                            )
+                            .values(done_at=now, body=None)
+                        )
+            except Exception as exc:
+                for arrival in arrivals:
+                    if not arrival.result.done():
+                        arrival.result.set_exception(exc)
+                for receipt in finished:  # left behind: see finish()
+                    log.warning(
+                        "could not mark an interaction done (%s)",
+                        type(exc).__name__,
+                        extra={"event": "inbox_finish_failed", "kind": receipt.kind},
                     )
-                    .returning(inbox.c.id)
+                    receipt.finished.set()
+                continue
+            for arrival, stored in zip(arrivals, receipts, strict=True):
+                if not arrival.result.done():
+                    arrival.result.set_result(stored)
+            for receipt in finished:
+                receipt.done = True
+                receipt.finished.set()
+
+    async def _insert(
+        self, conn: AsyncConnection, arrivals: list[_Arrival]
+    ) -> list[Receipt | None]:
+        """Inserts the arrivals in one statement; a copy of an interaction already stored
+        (its key is there, or earlier in the batch) is taken over or refused instead."""
+        keys = [a.key for a in arrivals if a.key is not None]
+        stored: dict[str, tuple[int, str]] = {}
+        if keys:
+            found = await conn.execute(
+                select(inbox.c.key, inbox.c.id, inbox.c.kind).where(inbox.c.key.in_(keys))
+            )
+            stored = {str(r.key): (int(r.id), str(r.kind)) for r in found}
+        fresh: list[_Arrival] = []
+        seen: set[str] = set()
+        for arrival in arrivals:
+            if arrival.key is None or (arrival.key not in stored and arrival.key not in seen):
+                fresh.append(arrival)
+                if arrival.key is not None:
+                    seen.add(arrival.key)
+        ids: dict[int, int] = {}
+        if fresh:
+            rows = await conn.execute(
+                insert(inbox).returning(inbox.c.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "key": a.key,
+                        "owner": self.owner,
+                        "kind": a.kind,
+                        "body": a.body,
+                        "received_at": a.now,
+                        "attempts": 0,
+                    }
+                    for a in fresh
+                ],
+            )
+            ids = {id(a): int(r[0]) for a, r in zip(fresh, rows.all(), strict=True)}
+        receipts: list[Receipt | None] = []
+        for arrival in arrivals:
+            if id(arrival) in ids:
+                row_id = ids[id(arrival)]
+                receipts.append(
+                    Receipt(
+                        id=row_id,
+                        owner=self.owner,
+                        kind=arrival.kind,
+                        key=_once_key(arrival.key, row_id),
+                    )
                 )
-            ).scalar_one()
-        return Receipt(id=int(row_id), owner=self.owner, kind=kind)
+            elif arrival.key in stored:  # a copy Slack delivered again
+                row_id, kind = stored[arrival.key]
+                receipts.append(
+                    await self._take_over(
+                        conn, row_id, kind, arrival.key, arrival.body, arrival.now
+                    )
+                )
+            else:  # two copies in one batch: the first runs
+                receipts.append(None)
+        return receipts
 
     async def _take_over(
-        self, conn: AsyncConnection, row_id: int, kind: str, body: dict[str, Any], now: datetime
+        self,
+        conn: AsyncConnection,
+        row_id: int,
+        kind: str,
+        key: str,
+        body: dict[str, Any],
+        now: datetime,
     ) -> Receipt | None:
         """Another copy of a stored interaction: None when it is taken (done, or its owner
         lives), else its row's receipt, taken over from its dead owner (this copy's body
@@ -201,7 +373,9 @@ class SqlInbox:
             )
             .values(owner=self.owner, body=body, attempts=inbox.c.attempts + 1, received_at=now)
         )
-        return Receipt(id=row_id, owner=self.owner, kind=kind) if taken.rowcount else None
+        if not taken.rowcount:
+            return None
+        return Receipt(id=row_id, owner=self.owner, kind=kind, key=_once_key(key, row_id))
 
     @staticmethod
     def current() -> Receipt | None:
@@ -218,26 +392,19 @@ class SqlInbox:
         return True
 
     async def finish(self) -> None:
-        """The running listener ended: marks its interaction done unless its change
-        already did (never raises: a row left behind is run again, harmlessly, by the
-        process that adopts it once this one is gone)."""
+        """The running listener ended: its interaction is marked done with the next group
+        commit (it does not wait; :meth:`settled` does). Never raises: a row left behind
+        is adopted once this process is gone, and then marked done at once when its
+        change committed, or run again when it had none (a read)."""
         receipt = _current.get()
         if receipt is None:
             return
         _current.set(None)
-        try:
-            if not receipt.done:
-                async with self._db.writer.begin() as conn:
-                    await conn.execute(_mark_done(receipt, self._now()))
-                receipt.done = True
-        except Exception as exc:  # see the docstring
-            log.warning(
-                "could not mark an interaction done (%s)",
-                type(exc).__name__,
-                extra={"event": "inbox_finish_failed", "kind": receipt.kind},
-            )
-        finally:
+        if receipt.done:
             receipt.finished.set()
+            return
+        self._finished.append(receipt)
+        self._kick()
 
     def taken_over(self, kind: str) -> None:
         """Counts a change rolled back because another process adopted its interaction."""
@@ -268,7 +435,9 @@ class SqlInbox:
                 )
 
     async def leave(self) -> None:
-        """This process stops: what it still holds is adopted at once by the others."""
+        """This process stops: what it still holds is adopted at once by the others (the
+        listeners that ended are marked done first)."""
+        await self.settled()
         async with self._db.writer.begin() as conn:
             await conn.execute(delete(replicas).where(replicas.c.id == self.owner))
 
@@ -281,15 +450,29 @@ class SqlInbox:
         async with self._db.writer.begin() as conn:
             alive = await self._alive(conn)
             stmt = (
-                select(inbox.c.id, inbox.c.kind, inbox.c.body, inbox.c.attempts, inbox.c.owner)
+                select(
+                    inbox.c.id,
+                    inbox.c.key,
+                    inbox.c.kind,
+                    inbox.c.body,
+                    inbox.c.attempts,
+                    inbox.c.owner,
+                )
                 .where(inbox.c.done_at.is_(None), inbox.c.owner.not_in(alive))
                 .order_by(inbox.c.id)
                 .limit(limit)
             )
             if conn.dialect.name == "postgresql":
                 stmt = stmt.with_for_update(skip_locked=True)
-            for row in (await conn.execute(stmt)).all():
+            rows = (await conn.execute(stmt)).all()
+            happened = await self._happened([_once_key(r.key, r.id) for r in rows])
+            for row in rows:
                 kind = str(row.kind)
+                if _once_key(row.key, row.id) in happened:  # its change committed: done
+                    await conn.execute(
+                        update(inbox).where(inbox.c.id == row.id).values(done_at=now, body=None)
+                    )
+                    continue
                 if row.attempts + 1 >= MAX_ATTEMPTS or not isinstance(row.body, dict):
                     await conn.execute(
                         update(inbox).where(inbox.c.id == row.id).values(done_at=now, body=None)
@@ -307,11 +490,25 @@ class SqlInbox:
                     .values(owner=self.owner, attempts=row.attempts + 1)
                 )
                 if taken.rowcount:
-                    receipt = Receipt(id=int(row.id), owner=self.owner, kind=kind, replayed=True)
+                    receipt = Receipt(
+                        id=int(row.id),
+                        owner=self.owner,
+                        kind=kind,
+                        key=_once_key(row.key, row.id),
+                        replayed=True,
+                    )
                     adopted.append(Adopted(receipt, dict(row.body), now))
         for each in adopted:
             self._observe("adopted", each.receipt.kind)
         return adopted
+
+    async def _happened(self, keys: list[str]) -> set[str]:
+        """Which of ``keys`` the desk holds: those interactions' changes committed."""
+        if not keys:
+            return set()
+        async with self._desk.reader.connect() as conn:
+            found = await conn.execute(select(once_keys.c.key).where(once_keys.c.key.in_(keys)))
+            return {str(r[0]) for r in found}
 
     @staticmethod
     def bind(receipt: Receipt) -> None:
@@ -319,12 +516,20 @@ class SqlInbox:
         _current.set(receipt)
 
     async def forget(self) -> None:
-        """Deletes done rows past :data:`KEEP_DONE` and replicas silent for a day."""
+        """Deletes done rows and the desk's interaction keys past :data:`KEEP_DONE`, and
+        replicas silent for a day."""
         now = self._now()
         async with self._db.writer.begin() as conn:
             await conn.execute(delete(inbox).where(inbox.c.done_at < now - KEEP_DONE))
             silent_since = await self._clock(conn) - FORGET_REPLICA
             await conn.execute(delete(replicas).where(replicas.c.seen_at < silent_since))
+        async with self._desk.writer.begin() as conn:
+            await conn.execute(
+                delete(once_keys).where(
+                    once_keys.c.key.startswith("interaction:", autoescape=True),
+                    once_keys.c.created_at < now - KEEP_DONE,
+                )
+            )
 
     async def _alive(self, conn: AsyncConnection) -> list[str]:
         since = await self._clock(conn) - self.timeout
@@ -343,32 +548,29 @@ class SqlInbox:
         return value.astimezone(UTC)
 
 
-def _mark_done(receipt: Receipt, now: datetime) -> Any:
-    return (
-        update(inbox)
-        .where(
-            inbox.c.id == receipt.id,
-            inbox.c.owner == receipt.owner,
-            inbox.c.done_at.is_(None),
-        )
-        .values(done_at=now, body=None)
-    )
+async def _lazily(conn: AsyncConnection) -> None:
+    """This transaction's commit need not wait for the disk (module docstring): on
+    PostgreSQL ``synchronous_commit`` off for it alone; the SQLite inbox file is opened
+    with ``synchronous=NORMAL``."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
 
 async def settle(conn: AsyncConnection, now: datetime) -> Receipt | None:
-    """In a transaction that audits a change: marks the running listener's interaction
-    done with it, so the change and "done" commit together. Returns the receipt to mark
-    once committed (None: no interaction, or already done).
+    """In a transaction that audits a change: records the running listener's interaction
+    as happened (its key in ``once_keys``), so the change and the key commit together.
+    Returns the receipt to mark once committed (None: no interaction, or its change is
+    already in).
 
     Raises:
-        TakenOver: another process adopted the interaction (this one was taken for
-            dead): the caller's transaction must roll back.
+        TakenOver: the interaction's change already committed, from another run of it
+            (this process was taken for dead, or is the adopter of one that was only
+            slow): the caller's transaction must roll back.
     """
     receipt = _current.get()
-    if receipt is None or receipt.done:
+    if receipt is None or receipt.changed:
         return None
-    marked = await conn.execute(_mark_done(receipt, now))
-    if not marked.rowcount:
+    if not await SqlOnceKeys(conn).first_time(receipt.key, item_id=None, now=now):
         raise TakenOver(receipt.kind)
     return receipt
 

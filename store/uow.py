@@ -1,6 +1,6 @@
 """The unit of work: one transaction holding item changes, audit records and outbox rows.
 
-``commit()`` marks the interaction the change answers done (``store.inbox``), seals the
+``commit()`` records the interaction the change answers (``store.inbox``), seals the
 audit log (a signed checkpoint of the new size and root, inside the same transaction)
 unless the factory's :class:`~store.audit.sealer.AuditSealer` batches it (then a
 checkpoint covers the commit within the merge delay), commits, then appends the
@@ -188,18 +188,19 @@ class SqlUnitOfWork:
             await conn.close()
 
     async def commit(self) -> None:
-        """Marks the interaction done, seals the audit log (or leaves it to the sealer),
+        """Records the interaction, seals the audit log (or leaves it to the sealer),
         commits, anchors, runs hooks.
 
         Raises:
-            TakenOver: another process adopted the interaction; nothing is committed.
+            TakenOver: another run of the interaction committed first; nothing is
+                committed.
         """
         conn = self.connection
         checkpoint = None
         unsealed_at = None
         audit = self.audit.log if isinstance(self.audit, _TalliedAudit) else None
-        # The interaction this change answers is done with it (``store.inbox``); raises
-        # TakenOver, rolling the change back, when another process adopted it meanwhile.
+        # The interaction this change answers happened with it (``store.inbox``); raises
+        # TakenOver, rolling the change back, when another run of it already committed.
         settled = await settle(conn, datetime.now(UTC)) if audit and audit.appended else None
         if audit is not None and audit.unsealed_since is not None:
             since = audit.unsealed_since
@@ -210,7 +211,7 @@ class SqlUnitOfWork:
         await conn.commit()
         self._committed = True
         if settled is not None:
-            settled.done = True
+            settled.changed = True
         if self._sealer is not None:
             if checkpoint is not None:
                 self._sealer.sealed(checkpoint.time)

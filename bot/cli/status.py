@@ -17,15 +17,29 @@ from bot.cli.root import main, out, print_json, run_coroutine, with_container
 
 if TYPE_CHECKING:
     from bot.container import Container
+    from store.inbox import InboxStatus
 
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+async def _serving(c: Container) -> InboxStatus:
+    from store.inbox import InboxStatus, inbox_file, inbox_status, open_inbox_store
+
+    side = inbox_file(c.settings.database_url)
+    if side is not None and not side.exists():  # no serve yet: nothing to open
+        return InboxStatus(live=[], waiting=0, oldest_waiting_at=None)
+    store = await open_inbox_store(c.database)
+    try:
+        return await inbox_status(store, silent_for=timedelta(seconds=c.settings.replica_timeout))
+    finally:
+        if store is not c.database:
+            await store.dispose()
+
+
 async def _status(c: Container) -> dict[str, Any]:
     from domain.usecases.queries import OPEN_STATES
-    from store.inbox import inbox_status
     from store.ledger_status import LedgerStatusStore
     from store.migrate import current_revision
 
@@ -34,8 +48,7 @@ async def _status(c: Container) -> dict[str, Any]:
     breakers = await store.breakers()
     outbox = await store.outbox_counts()
     ledger = await store.delivery_counts()
-    silent_for = timedelta(seconds=c.settings.replica_timeout)
-    serving = await inbox_status(c.database, silent_for=silent_for)
+    serving = await _serving(c)
     loaded = c.policy.current()
     async with c.uow(read_only=True) as uow:
         items = await uow.items.summary(

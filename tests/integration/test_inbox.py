@@ -1,6 +1,7 @@
-"""The durable inbox (``store.inbox``) on SQLite and, with RECON_TEST_POSTGRES_URL, on
-PostgreSQL: stored before the ack, done with the first audited change, adopted from a
-dead process only, and committed once whichever process commits first."""
+"""The durable inbox (``store.inbox``) on SQLite (its own file beside the desk's) and,
+with RECON_TEST_POSTGRES_URL, on PostgreSQL: stored before the ack, recorded with the
+first audited change, adopted from a dead process only, and committed once whichever
+process commits first."""
 
 from __future__ import annotations
 
@@ -20,8 +21,15 @@ from domain.errors import TakenOver
 from store.audit.log import init_audit
 from store.audit.signer import Ed25519Signer
 from store.engine import Database
-from store.inbox import KEEP_DONE, MAX_ATTEMPTS, SqlInbox, inbox_status, interaction_key
-from store.tables import audit_records, inbox, replicas
+from store.inbox import (
+    KEEP_DONE,
+    MAX_ATTEMPTS,
+    SqlInbox,
+    inbox_status,
+    interaction_key,
+    open_inbox_store,
+)
+from store.tables import audit_records, inbox, once_keys, replicas
 from store.uow import SqlUnitOfWorkFactory
 from tests.conftest import open_database
 
@@ -45,13 +53,15 @@ class Clock:
 @dataclass
 class Desk:
     db: Database
+    store: Database  # where the inbox's rows live
     uow: SqlUnitOfWorkFactory
     clock: Clock
     seen: list[tuple[str, str]] = field(default_factory=list)
 
     def process(self, name: str) -> SqlInbox:
         return SqlInbox(
-            self.db,
+            self.store,
+            desk=self.db,
             owner=name,
             host="test",
             pid=1,
@@ -63,7 +73,7 @@ class Desk:
     async def dies(self, name: str) -> None:
         """``name`` stops beating, long enough ago to be taken for dead (on PostgreSQL the
         beats are compared on the database's clock, which the test cannot move)."""
-        async with self.db.writer.begin() as conn:
+        async with self.store.writer.begin() as conn:
             await conn.execute(
                 update(replicas)
                 .where(replicas.c.id == name)
@@ -77,8 +87,16 @@ class Desk:
             await uow.commit()
 
     async def rows(self) -> list[Any]:
-        async with self.db.reader.connect() as conn:
+        async with self.store.reader.connect() as conn:
             return list((await conn.execute(select(inbox).order_by(inbox.c.id))).all())
+
+    async def happened(self) -> list[str]:
+        """The interaction keys the desk holds (their changes committed)."""
+        async with self.db.reader.connect() as conn:
+            keys = await conn.execute(
+                select(once_keys.c.key).where(once_keys.c.key.startswith("interaction:"))
+            )
+            return [str(k[0]) for k in keys]
 
     async def records(self) -> int:
         async with self.db.reader.connect() as conn:
@@ -98,9 +116,16 @@ async def desk(backend: str, tmp_path: Path) -> AsyncIterator[Desk]:
         clock = Clock()
         async with db.writer.begin() as conn:
             await init_audit(conn, signer=signer, now=clock())
+        store = await open_inbox_store(db)
+        assert (store is db) == (backend == "postgres")  # SQLite: a file of its own
         yield Desk(
-            db=db, uow=SqlUnitOfWorkFactory(database=db, signer=signer, anchors=None), clock=clock
+            db=db,
+            store=store,
+            uow=SqlUnitOfWorkFactory(database=db, signer=signer, anchors=None),
+            clock=clock,
         )
+        if store is not db:
+            await store.dispose()
 
 
 async def in_listener(work: Callable[[], Awaitable[T]]) -> T:
@@ -112,7 +137,7 @@ async def _call(work: Callable[[], Awaitable[T]]) -> T:
     return await work()
 
 
-async def test_an_interaction_is_stored_and_done_with_its_first_audited_change(
+async def test_an_interaction_is_stored_recorded_with_its_first_change_and_then_done(
     desk: Desk,
 ) -> None:
     a = desk.process("a")
@@ -123,10 +148,12 @@ async def test_an_interaction_is_stored_and_done_with_its_first_audited_change(
         (row,) = await desk.rows()
         assert row.owner == "a" and row.body["trigger_id"] == "t-1" and row.done_at is None
         await desk.audited_change()
-        (row,) = await desk.rows()
-        assert row.done_at is not None and row.body is None  # done with the change
+        assert await desk.happened() == ["interaction:trigger_id:t-1"]  # with the change
         await desk.audited_change()  # a second change in the same listener: no check
         await a.finish()
+        await a.settled()
+        (row,) = await desk.rows()
+        assert row.done_at is not None and row.body is None
 
     await in_listener(listener)
     assert await desk.records() == 2
@@ -140,6 +167,7 @@ async def test_a_listener_that_changes_nothing_audited_is_done_when_it_ends(desk
     async def listener() -> None:
         assert await a.receive(click())
         await a.finish()
+        await a.settled()
 
     await in_listener(listener)
     (row,) = await desk.rows()
@@ -168,6 +196,7 @@ async def test_what_a_dead_process_acked_is_adopted_once_and_only_from_the_dead(
         assert live.resume() and adopted.receipt.started
         await desk.audited_change()
         await live.finish()
+        await live.settled()
 
     await in_listener(replay)
     assert adopted.receipt.finished.is_set()
@@ -218,6 +247,7 @@ async def test_a_slow_process_whose_interaction_was_adopted_rolls_its_change_bac
         SqlInbox.bind(adopted.receipt)
         await desk.audited_change()
         await other.finish()
+        await other.settled()
 
     await in_listener(replay)
     adopted_now.set()
@@ -233,11 +263,13 @@ async def test_nothing_is_adopted_once_the_slow_process_committed(desk: Desk) ->
 
     async def slow_listener() -> None:
         assert await slow.receive(click())
-        await desk.audited_change()  # committed, then taken for dead before it finished
+        await desk.audited_change()  # committed, then it died before it finished
 
     await in_listener(slow_listener)
     await desk.dies("slow")
-    assert await other.adopt() == []
+    assert await other.adopt() == []  # its change is in: marked done, not run again
+    (row,) = await desk.rows()
+    assert row.done_at is not None
     assert await desk.records() == 1
 
 
@@ -257,6 +289,7 @@ async def test_a_copy_slack_delivers_again_runs_only_when_the_first_is_dead_and_
     async def copy() -> bool:
         taken = await b.receive(click("t-9", actions=[{"action_id": "again"}]))
         await b.finish()
+        await b.settled()
         return taken
 
     assert await in_listener(copy)
@@ -288,21 +321,24 @@ async def test_done_rows_and_silent_processes_are_forgotten(desk: Desk) -> None:
 
     async def listener() -> None:
         await a.receive(click())
+        await desk.audited_change()
         await a.finish()
+        await a.settled()
 
     await in_listener(listener)
-    async with desk.db.writer.begin() as conn:
+    async with desk.store.writer.begin() as conn:
         await conn.execute(update(replicas).values(seen_at=desk.clock.now - timedelta(days=2)))
-    desk.clock.now += KEEP_DONE + timedelta(seconds=1)
+    # (the key is stamped by the unit of work, with the time it reads itself)
+    desk.clock.now = datetime.now(UTC) + KEEP_DONE + timedelta(seconds=1)
     await a.forget()
     assert await desk.rows() == []
-    async with desk.db.reader.connect() as conn:
+    assert await desk.happened() == []
+    async with desk.store.reader.connect() as conn:
         assert (await conn.execute(select(func.count()).select_from(replicas))).scalar() == 0
 
 
 async def test_an_interaction_runs_unstored_when_the_store_is_away(desk: Desk) -> None:
     a = desk.process("a")
-    await desk.db.dispose()
     a._db = _Broken()  # type: ignore[assignment]  # every connection fails
 
     async def listener() -> bool:
@@ -331,8 +367,23 @@ async def test_status_shows_the_live_processes_and_what_is_not_finished(desk: De
     a = desk.process("a")
     await a.beat()
     await in_listener(lambda: a.receive(click()))
-    seen = await inbox_status(desk.db, silent_for=TIMEOUT)
+    seen = await inbox_status(desk.store, silent_for=TIMEOUT)
     assert seen.live == ["a"] and seen.waiting == 1 and seen.oldest_waiting_at == desk.clock()
     await desk.dies("a")
-    seen = await inbox_status(desk.db, silent_for=TIMEOUT)
+    seen = await inbox_status(desk.store, silent_for=TIMEOUT)
     assert seen.live == [] and seen.waiting == 1
+
+
+async def test_interactions_arriving_together_are_stored_and_a_copy_among_them_refused(
+    desk: Desk,
+) -> None:
+    a = desk.process("a")
+    await a.beat()
+    triggers = ["t-1", "t-2", "t-3", "t-2"]  # the last: a copy, in the same batch
+    taken = await asyncio.gather(
+        *(in_listener(lambda t=t: a.receive(click(t))) for t in triggers)  # type: ignore[misc]
+    )
+    assert taken == [True, True, True, False]
+    rows = await desk.rows()
+    assert [r.key for r in rows] == ["trigger_id:t-1", "trigger_id:t-2", "trigger_id:t-3"]
+    assert desk.seen.count(("stored", "block_actions")) == 3
