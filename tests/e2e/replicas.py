@@ -8,14 +8,20 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 from pydantic import SecretStr
 
+from bot.container import Container
 from bot.settings import Settings
-from tests.conftest import EXAMPLE_POLICY
+from bot.setup import initialize
+from tests.conftest import EXAMPLE_POLICY, POSTGRES_ENV, fresh_postgres_database, postgres_url
 from tests.e2e.conftest import CHANNELS, PEOPLE
+from tests.ledger_standin import LedgerStandIn
 from tests.ledger_support import ACCOUNTS_YAML
 from tests.slack_standin import SlackStandIn
 
@@ -162,3 +168,51 @@ class Replicas:
         )
         out, _ = await proc.communicate()
         return proc.returncode or 0, out.decode(errors="replace")
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    """What a replica test runs against: the stand-ins, the desk's container (the test's
+    own view of the database) and the replicas (not started yet)."""
+
+    slack: SlackStandIn
+    ledger: LedgerStandIn
+    container: Container
+    replicas: Replicas
+
+
+@asynccontextmanager
+async def cluster(
+    tmp_path: Path, *, remind_after: str = "40s", replica_timeout: str = "5"
+) -> AsyncIterator[Cluster]:
+    """A fresh PostgreSQL database with an initialized desk, the Slack and ledger
+    stand-ins with the policy's people, and replicas taken for dead after
+    ``replica_timeout`` seconds without a beat (the test starts and stops them). Skips,
+    saying why, without ``RECON_TEST_POSTGRES_URL``."""
+    url = postgres_url()
+    if url is None:
+        pytest.skip(f"{POSTGRES_ENV} not set: the replicas need one PostgreSQL database")
+    async with (
+        fresh_postgres_database(url) as database_url,
+        SlackStandIn() as slack,
+        LedgerStandIn() as ledger,
+    ):
+        add_people(slack)
+        settings = replica_settings(tmp_path, slack, database_url, remind_after=remind_after)
+        await initialize(settings)
+        container = await Container.open(settings)
+        try:
+            yield Cluster(
+                slack=slack,
+                ledger=ledger,
+                container=container,
+                replicas=Replicas(
+                    settings=settings,
+                    slack=slack,
+                    ledger_url=ledger.url,
+                    cwd=tmp_path,
+                    extra={"RECON_REPLICA_TIMEOUT": replica_timeout},
+                ),
+            )
+        finally:
+            await container.close()

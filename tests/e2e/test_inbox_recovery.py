@@ -16,16 +16,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from bot.container import Container
-from bot.setup import initialize
 from domain.intake import IntakeRow
 from domain.items import ReviewState
 from store.tables import audit_records, inbox
 from tests.builders import make_facts
-from tests.conftest import POSTGRES_ENV, fresh_postgres_database, postgres_url
 from tests.e2e.conftest import MATERIAL, ingest_rows
-from tests.e2e.replicas import Replica, Replicas, add_people, replica_settings
-from tests.ledger_standin import LedgerStandIn
+from tests.e2e.replicas import Replica, Replicas, cluster
 from tests.slack_standin import SlackStandIn
 
 pytestmark = pytest.mark.slow
@@ -34,24 +30,12 @@ pytestmark = pytest.mark.slow
 async def test_a_command_acked_by_a_replica_that_dies_before_its_commit_is_made_by_another(
     tmp_path: Path,
 ) -> None:
-    url = postgres_url()
-    if url is None:
-        pytest.skip(f"{POSTGRES_ENV} not set: the replicas need one PostgreSQL database")
-    async with (
-        fresh_postgres_database(url) as database_url,
-        SlackStandIn() as slack,
-        LedgerStandIn() as ledger,
-    ):
-        add_people(slack)
-        settings = replica_settings(tmp_path, slack, database_url)
-        await initialize(settings)
-        container = await Container.open(settings)
-        replicas = Replicas(
-            settings=settings,
-            slack=slack,
-            ledger_url=ledger.url,
-            cwd=tmp_path,
-            extra={"RECON_REPLICA_TIMEOUT": "2"},
+    async with cluster(tmp_path, replica_timeout="2") as world:
+        slack, ledger, container, replicas = (
+            world.slack,
+            world.ledger,
+            world.container,
+            world.replicas,
         )
         try:
             (item,) = await ingest_rows(
@@ -112,7 +96,6 @@ async def test_a_command_acked_by_a_replica_that_dies_before_its_commit_is_made_
             assert "running again an interaction a stopped process had acked" in survivor.logs()
         finally:
             codes = await replicas.stop()
-            await container.close()
         assert codes.count(0) == 1  # the survivor stops cleanly
         code, said = await replicas.audit_verify()
         assert code == 0, said

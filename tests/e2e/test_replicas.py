@@ -23,14 +23,12 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.container import Container
-from bot.setup import initialize
 from domain.intake import IntakeRow
 from domain.items import Item, ReviewState, RiskTier
 from store.tables import audit_records, digest_clusters, inbox, items
 from tests.builders import make_facts
-from tests.conftest import POSTGRES_ENV, fresh_postgres_database, postgres_url
 from tests.e2e.conftest import MATERIAL, TREASURY, cards_of, ingest_rows
-from tests.e2e.replicas import Replicas, add_people, replica_settings
+from tests.e2e.replicas import Replicas, cluster
 from tests.ledger_standin import LedgerStandIn
 from tests.slack_standin import DeliveryResult, SlackStandIn
 
@@ -77,26 +75,12 @@ async def _events(container: Container, name: str) -> Counter[int]:
 async def test_three_replicas_share_a_burst_and_survive_a_sigkill(
     tmp_path: Path,
 ) -> None:
-    url = postgres_url()
-    if url is None:
-        pytest.skip(f"{POSTGRES_ENV} not set: the replicas need one PostgreSQL database")
-    async with (
-        fresh_postgres_database(url) as database_url,
-        SlackStandIn() as slack,
-        LedgerStandIn() as ledger,
-    ):
-        add_people(slack)
-        settings = replica_settings(
-            tmp_path, slack, database_url, remind_after=f"{REMIND_AFTER.seconds}s"
-        )
-        await initialize(settings)
-        container = await Container.open(settings)
-        replicas = Replicas(
-            settings=settings,
-            slack=slack,
-            ledger_url=ledger.url,
-            cwd=tmp_path,
-            extra={"RECON_REPLICA_TIMEOUT": "5"},  # the victim is taken for dead sooner
+    async with cluster(tmp_path, remind_after=f"{REMIND_AFTER.seconds}s") as world:
+        slack, ledger, container, replicas = (
+            world.slack,
+            world.ledger,
+            world.container,
+            world.replicas,
         )
         try:
             await _run(slack, ledger, container, replicas)
@@ -115,7 +99,6 @@ async def test_three_replicas_share_a_burst_and_survive_a_sigkill(
             raise
         finally:
             codes = await replicas.stop()
-            await container.close()
             logs = "\n".join(r.logs() for r in replicas.running)
         assert codes.count(0) == 2, logs[-4000:]  # the survivors stop cleanly
         for secret in (slack.bot_token, slack.app_token):
