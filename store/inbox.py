@@ -35,62 +35,47 @@ import asyncio
 import contextvars
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.errors import TakenOver
 from store.engine import Database, create_database, sqlite_file
-from store.tables import inbox, once_keys, replicas
+from store.inbox_keeping import Adopted, InboxKeeping, InboxStatus, inbox_status
+from store.interactions import (
+    KEEP_DONE,
+    MAX_ATTEMPTS,
+    STORE_WITHIN_S,
+    Observer,
+    Receipt,
+    interaction_key,
+    interaction_kind,
+    once_key,
+    running,
+)
+from store.tables import inbox, replicas
 from store.threads import SqlOnceKeys
 
+__all__ = [
+    "KEEP_DONE",
+    "MAX_ATTEMPTS",
+    "Adopted",
+    "InboxStatus",
+    "Receipt",
+    "SqlInbox",
+    "inbox_file",
+    "inbox_status",
+    "interaction_key",
+    "interaction_kind",
+    "open_inbox_store",
+    "settle",
+]
+
 log = logging.getLogger(__name__)
-
-#: A done row is kept this long (without its body), so a late redelivery is known.
-KEEP_DONE: Final = timedelta(hours=1)
-#: A replica row that has not beaten for this long is deleted.
-FORGET_REPLICA: Final = timedelta(days=1)
-#: An interaction adopted this many times without finishing is given up (logged): it
-#: takes its process down each time, and must not take every process down in turn.
-MAX_ATTEMPTS: Final = 3
-#: How long the ack may wait for the insert. Past it the interaction runs unstored (and
-#: is counted): a late ack is worse than the rare loss the store guards against.
-STORE_WITHIN_S: Final = 1.0
-
-#: Observes what happened to an interaction: (``event``, ``kind``), ``event`` one of
-#: ``stored``, ``unstored``, ``duplicate``, ``adopted``, ``abandoned``, ``taken_over``.
-Observer = Callable[[str, str], None]
-
-
-@dataclass(slots=True, eq=False)
-class Receipt:
-    """One stored interaction in this process."""
-
-    id: int
-    owner: str
-    kind: str
-    #: The ``once_keys`` key its change commits with (:func:`settle`).
-    key: str
-    #: Dispatched again from the store (its ack went out long ago, from another process).
-    replayed: bool = False
-    #: A listener took it up (a replay's dispatch may find none).
-    started: bool = False
-    #: Its change committed (with its key).
-    changed: bool = False
-    #: Its row is marked done.
-    done: bool = False
-    #: Set when its listener ended (a replay waits for it).
-    finished: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-#: The interaction the running listener serves (copied into tasks it starts).
-_current: contextvars.ContextVar[Receipt | None] = contextvars.ContextVar(
-    "recon_inbox_receipt", default=None
-)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,37 +87,6 @@ class _Arrival:
     key: str | None
     now: datetime
     result: asyncio.Future[Receipt | None]
-
-
-@dataclass(frozen=True, slots=True)
-class Adopted:
-    """An interaction adopted from a dead process, to dispatch again."""
-
-    receipt: Receipt
-    body: dict[str, Any]
-    received_at: datetime
-
-
-def interaction_kind(body: Mapping[str, Any]) -> str:
-    """``block_actions``, ``view_submission``, ``event_callback``, ``command``..."""
-    if "command" in body and "type" not in body:
-        return "command"
-    return str(body.get("type") or "unknown")[:40]
-
-
-def interaction_key(body: Mapping[str, Any]) -> str | None:
-    """What names the interaction across Slack's redeliveries (None: nothing does)."""
-    for name in ("trigger_id", "event_id"):
-        value = body.get(name)
-        if value:
-            return f"{name}:{value}"[:200]
-    return None
-
-
-def _once_key(key: str | None, row_id: int) -> str:
-    """The ``once_keys`` key of an interaction's change (its row's id when Slack gave it
-    no name: then only its own row's runs share it)."""
-    return f"interaction:{key or f'row:{row_id}'}"[:200]
 
 
 async def open_inbox_store(desk: Database) -> Database:
@@ -155,8 +109,9 @@ def inbox_file(database_url: str) -> Path | None:
     return None if path is None else path.with_name(f"{path.stem}-inbox{path.suffix or '.db'}")
 
 
-class SqlInbox:
-    """The inbox of one ``serve`` process (``owner``), over its database."""
+class SqlInbox(InboxKeeping):
+    """The inbox of one ``serve`` process (``owner``), over its database: the listener's
+    side here, the keeper's in :class:`~store.inbox_keeping.InboxKeeping`."""
 
     def __init__(
         self,
@@ -187,8 +142,6 @@ class SqlInbox:
         self._finished: list[Receipt] = []
         self._flushing: asyncio.Task[None] | None = None
 
-    # --- a listener's side -------------------------------------------------------------
-
     async def receive(self, body: Mapping[str, Any]) -> bool:
         """Stores ``body`` before its ack and binds it to the running listener.
 
@@ -217,7 +170,7 @@ class SqlInbox:
             self._observe("duplicate", kind)
             return False
         self._observe("stored", kind)
-        _current.set(receipt)
+        running.set(receipt)
         return True
 
     async def _store(self, body: dict[str, Any], kind: str) -> Receipt | None:
@@ -236,7 +189,7 @@ class SqlInbox:
     def _kick(self) -> None:
         if self._flushing is None or self._flushing.done():
             # A context of its own: the flush serves every listener, and holds none's
-            # interaction (store.inbox._current).
+            # interaction (store.interactions.running).
             self._flushing = asyncio.create_task(self._flush(), context=contextvars.Context())
 
     async def settled(self) -> None:
@@ -338,7 +291,7 @@ class SqlInbox:
                         id=row_id,
                         owner=self.owner,
                         kind=arrival.kind,
-                        key=_once_key(arrival.key, row_id),
+                        key=once_key(arrival.key, row_id),
                     )
                 )
             elif arrival.key in stored:  # a copy Slack delivered again
@@ -375,17 +328,17 @@ class SqlInbox:
         )
         if not taken.rowcount:
             return None
-        return Receipt(id=row_id, owner=self.owner, kind=kind, key=_once_key(key, row_id))
+        return Receipt(id=row_id, owner=self.owner, kind=kind, key=once_key(key, row_id))
 
     @staticmethod
     def current() -> Receipt | None:
         """The interaction the running listener serves (None: unstored, or none)."""
-        return _current.get()
+        return running.get()
 
     def resume(self) -> bool:
         """Whether the running listener serves an interaction dispatched again (it takes
         it up: :attr:`Receipt.started`)."""
-        receipt = _current.get()
+        receipt = running.get()
         if receipt is None or not receipt.replayed:
             return False
         receipt.started = True
@@ -396,10 +349,10 @@ class SqlInbox:
         commit (it does not wait; :meth:`settled` does). Never raises: a row left behind
         is adopted once this process is gone, and then marked done at once when its
         change committed, or run again when it had none (a read)."""
-        receipt = _current.get()
+        receipt = running.get()
         if receipt is None:
             return
-        _current.set(None)
+        running.set(None)
         if receipt.done:
             receipt.finished.set()
             return
@@ -414,138 +367,11 @@ class SqlInbox:
         )
         self._observe("taken_over", kind)
 
-    # --- the keeper's side ---------------------------------------------------------------
-
-    async def beat(self) -> None:
-        """Says this process is alive (its first beat registers it)."""
-        async with self._db.writer.begin() as conn:
-            now = await self._clock(conn)
-            seen = await conn.execute(
-                update(replicas).where(replicas.c.id == self.owner).values(seen_at=now)
-            )
-            if not seen.rowcount:
-                await conn.execute(
-                    insert(replicas).values(
-                        id=self.owner,
-                        host=self._host[:200],
-                        pid=self._pid,
-                        started_at=self._started,
-                        seen_at=now,
-                    )
-                )
-
     async def leave(self) -> None:
-        """This process stops: what it still holds is adopted at once by the others (the
-        listeners that ended are marked done first)."""
+        """This process stops: the listeners that ended are marked done, then what it
+        still holds is adopted at once by the others."""
         await self.settled()
-        async with self._db.writer.begin() as conn:
-            await conn.execute(delete(replicas).where(replicas.c.id == self.owner))
-
-    async def adopt(self, *, limit: int = 20) -> list[Adopted]:
-        """Takes up to ``limit`` interactions whose owners are dead, oldest first (each
-        process its own rows: ``SKIP LOCKED`` on PostgreSQL). One adopted too often is
-        given up instead (:data:`MAX_ATTEMPTS`)."""
-        now = self._now()
-        adopted: list[Adopted] = []
-        async with self._db.writer.begin() as conn:
-            alive = await self._alive(conn)
-            stmt = (
-                select(
-                    inbox.c.id,
-                    inbox.c.key,
-                    inbox.c.kind,
-                    inbox.c.body,
-                    inbox.c.attempts,
-                    inbox.c.owner,
-                )
-                .where(inbox.c.done_at.is_(None), inbox.c.owner.not_in(alive))
-                .order_by(inbox.c.id)
-                .limit(limit)
-            )
-            if conn.dialect.name == "postgresql":
-                stmt = stmt.with_for_update(skip_locked=True)
-            rows = (await conn.execute(stmt)).all()
-            happened = await self._happened([_once_key(r.key, r.id) for r in rows])
-            for row in rows:
-                kind = str(row.kind)
-                if _once_key(row.key, row.id) in happened:  # its change committed: done
-                    await conn.execute(
-                        update(inbox).where(inbox.c.id == row.id).values(done_at=now, body=None)
-                    )
-                    continue
-                if row.attempts + 1 >= MAX_ATTEMPTS or not isinstance(row.body, dict):
-                    await conn.execute(
-                        update(inbox).where(inbox.c.id == row.id).values(done_at=now, body=None)
-                    )
-                    log.error(
-                        "gave up an interaction adopted %d times without finishing",
-                        row.attempts + 1,
-                        extra={"event": "inbox_abandoned", "kind": kind, "row": row.id},
-                    )
-                    self._observe("abandoned", kind)
-                    continue
-                taken = await conn.execute(
-                    update(inbox)
-                    .where(inbox.c.id == row.id, inbox.c.owner == row.owner)
-                    .values(owner=self.owner, attempts=row.attempts + 1)
-                )
-                if taken.rowcount:
-                    receipt = Receipt(
-                        id=int(row.id),
-                        owner=self.owner,
-                        kind=kind,
-                        key=_once_key(row.key, row.id),
-                        replayed=True,
-                    )
-                    adopted.append(Adopted(receipt, dict(row.body), now))
-        for each in adopted:
-            self._observe("adopted", each.receipt.kind)
-        return adopted
-
-    async def _happened(self, keys: list[str]) -> set[str]:
-        """Which of ``keys`` the desk holds: those interactions' changes committed."""
-        if not keys:
-            return set()
-        async with self._desk.reader.connect() as conn:
-            found = await conn.execute(select(once_keys.c.key).where(once_keys.c.key.in_(keys)))
-            return {str(r[0]) for r in found}
-
-    @staticmethod
-    def bind(receipt: Receipt) -> None:
-        """Makes ``receipt`` the running context's interaction (to dispatch it again in)."""
-        _current.set(receipt)
-
-    async def forget(self) -> None:
-        """Deletes done rows and the desk's interaction keys past :data:`KEEP_DONE`, and
-        replicas silent for a day."""
-        now = self._now()
-        async with self._db.writer.begin() as conn:
-            await conn.execute(delete(inbox).where(inbox.c.done_at < now - KEEP_DONE))
-            silent_since = await self._clock(conn) - FORGET_REPLICA
-            await conn.execute(delete(replicas).where(replicas.c.seen_at < silent_since))
-        async with self._desk.writer.begin() as conn:
-            await conn.execute(
-                delete(once_keys).where(
-                    once_keys.c.key.startswith("interaction:", autoescape=True),
-                    once_keys.c.created_at < now - KEEP_DONE,
-                )
-            )
-
-    async def _alive(self, conn: AsyncConnection) -> list[str]:
-        since = await self._clock(conn) - self.timeout
-        rows = await conn.execute(select(replicas.c.id).where(replicas.c.seen_at >= since))
-        # This process is alive whatever its last beat says (a stalled loop beats late):
-        # it must never adopt, and so run twice, what its own listeners are running.
-        return [str(r[0]) for r in rows] + [self.owner]
-
-    async def _clock(self, conn: AsyncConnection) -> datetime:
-        """Beats are compared on one clock: the database's on PostgreSQL (replicas on
-        several hosts), this process's on SQLite (its processes share one host)."""
-        if conn.dialect.name != "postgresql":
-            return self._now()
-        value = (await conn.execute(select(func.now()))).scalar_one()
-        assert isinstance(value, datetime)
-        return value.astimezone(UTC)
+        await super().leave()
 
 
 async def _lazily(conn: AsyncConnection) -> None:
@@ -567,40 +393,9 @@ async def settle(conn: AsyncConnection, now: datetime) -> Receipt | None:
             (this process was taken for dead, or is the adopter of one that was only
             slow): the caller's transaction must roll back.
     """
-    receipt = _current.get()
+    receipt = running.get()
     if receipt is None or receipt.changed:
         return None
     if not await SqlOnceKeys(conn).first_time(receipt.key, item_id=None, now=now):
         raise TakenOver(receipt.kind)
     return receipt
-
-
-@dataclass(frozen=True, slots=True)
-class InboxStatus:
-    """What ``recon-bot status`` shows of the live processes and the inbox."""
-
-    live: list[str]
-    #: Stored interactions not done yet: in flight, or waiting for a dead process's
-    #: interactions to be adopted.
-    waiting: int
-    oldest_waiting_at: datetime | None
-
-
-async def inbox_status(database: Database, *, silent_for: timedelta) -> InboxStatus:
-    """The processes that beat within ``silent_for`` and the interactions not done."""
-    async with database.reader.connect() as conn:
-        now = (
-            (await conn.execute(select(func.now()))).scalar_one().astimezone(UTC)
-            if conn.dialect.name == "postgresql"
-            else datetime.now(UTC)
-        )
-        beating = replicas.c.seen_at >= now - silent_for
-        live = await conn.execute(select(replicas.c.id).where(beating).order_by(replicas.c.id))
-        waiting = (
-            await conn.execute(
-                select(func.count(), func.min(inbox.c.received_at)).where(inbox.c.done_at.is_(None))
-            )
-        ).one()
-    return InboxStatus(
-        live=[str(r[0]) for r in live], waiting=int(waiting[0]), oldest_waiting_at=waiting[1]
-    )
