@@ -50,7 +50,11 @@ async def test_home_shows_counts_my_items_and_unclaimed_with_buttons(desk: Desk)
 
     result = await desk.slack.open_home("U0ALICE")
     assert not result.timed_out
-    text = await _home(desk, "U0ALICE", "Reconciliation desk", "My items · 1")
+    # Refreshes of Alice's Home read before Bob's approval may still be on their way
+    # (each publishes in turn, the last read last): wait for the view read after it.
+    text = await _home(
+        desk, "U0ALICE", "Reconciliation desk", "My items · 1", "Unclaimed in my teams · 2"
+    )
     home = desk.slack.home_of("U0ALICE")
     assert home is not None and home.type == "home"
     assert "Refreshed" in text and "teams: treasury" in text
