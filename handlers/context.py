@@ -8,7 +8,8 @@ also counts listeners in flight, so shutdown can wait for them.
 Nothing acked is lost: just before the ack, the guard stores the interaction in the
 durable inbox (:class:`Inbox`, ``store.inbox``), so that another process runs it again
 if this one dies before its change commits. Listeners that only show things
-(``durable=False``: paging, App Home) are not stored.
+(``durable=False``: paging, App Home; channel messages that are not a thread reply) are
+not stored.
 """
 
 from __future__ import annotations
@@ -113,7 +114,8 @@ class Inbox(Protocol):
         ...
 
     def taken_over(self, kind: str) -> None:
-        """Counts a change rolled back because another process adopted it."""
+        """Counts a change rolled back because another run of its interaction committed
+        first."""
         ...
 
 

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from scheduler.stopping import Interrupted, until
+from scheduler.stopping import Interrupted, relay_loop, until
 from store.inbox import Adopted, SqlInbox
 
 log = logging.getLogger(__name__)
@@ -78,20 +78,20 @@ class InboxKeeper:
     ) -> None:
         """Runs ``work`` every :attr:`interval` until ``stop`` (a failure is logged and the
         next round tries again: a database that is away comes back)."""
-        while not stop.is_set():
-            try:
-                await work()
-            except Exception as exc:
-                log.warning(
-                    "the inbox keeper's %s failed (%s); trying again",
-                    what,
-                    type(exc).__name__,
-                    extra={"event": "inbox_keeper_failed"},
-                )
-            try:
-                await until(stop, asyncio.sleep(self.interval))
-            except Interrupted:
-                return
+
+        async def one_round() -> bool:
+            await work()
+            return False  # nothing to hurry: the next round waits its interval
+
+        await relay_loop(
+            stop,
+            wake=asyncio.Event(),  # nothing wakes the keeper early
+            one_pass=one_round,
+            interval=self.interval,
+            log=log,
+            failed=f"the inbox keeper's {what} failed; trying again",
+            event="inbox_keeper_failed",
+        )
 
     async def _replay(self, adopted: Adopted, stop: asyncio.Event) -> None:
         receipt = adopted.receipt

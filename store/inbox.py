@@ -93,10 +93,9 @@ async def open_inbox_store(desk: Database) -> Database:
     """Where the inbox of ``desk`` lives (module docstring): the desk's own database on
     PostgreSQL; on SQLite a file of its own beside it (mode 0600, tables created on
     first use). The caller disposes of it when it is not ``desk``."""
-    path = sqlite_file(desk.url)
-    if path is None:
+    side = inbox_file(desk.url)
+    if side is None:
         return desk
-    side = path.with_name(f"{path.stem}-inbox{path.suffix or '.db'}")
     store = create_database(f"sqlite+aiosqlite:///{side}", pool_size=1, synchronous="NORMAL")
     async with store.writer.begin() as conn:
         await conn.run_sync(lambda sync: inbox.metadata.create_all(sync, tables=[inbox, replicas]))

@@ -36,7 +36,6 @@ class Adopted:
 
     receipt: Receipt
     body: dict[str, Any]
-    received_at: datetime
 
 
 async def beat_clock(conn: AsyncConnection, fallback: Callable[[], datetime]) -> datetime:
@@ -142,7 +141,7 @@ class InboxKeeping:
                         key=once_key(row.key, row.id),
                         replayed=True,
                     )
-                    adopted.append(Adopted(receipt, dict(row.body), now))
+                    adopted.append(Adopted(receipt, dict(row.body)))
         for each in adopted:
             self._observe("adopted", each.receipt.kind)
         return adopted
