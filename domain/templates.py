@@ -1,6 +1,8 @@
-"""What each outbox message says: one frozen record per template, and its JSON form.
+"""What each outbox message says, as stored: the JSON form of its record.
 
-A notification's payload is one of the records below; the notifier renders it by type.
+A notification's payload is one of the records of ``domain.notice_bodies`` (cards, App
+Home, the ledger) and ``domain.alert_templates`` (one per template), re-exported here, or
+an :class:`UnknownNotice`; the notifier renders it by type.
 The outbox stores the JSON form (:func:`encode`), and :func:`decode` reads it back. The
 JSON is the contract with rows already queued (by this version or the one before it):
 the same ``template`` key and the same field names, so a row written before a deploy
@@ -12,469 +14,79 @@ such rows always were, rather than failing the relay.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
-from datetime import date, datetime
-from enum import Enum, StrEnum
-from typing import Any, ClassVar, Self, assert_never, get_args, get_origin, get_type_hints
-
-
-class NoticeKind(StrEnum):
-    """What the notifier does with a row."""
-
-    CARD = "card"  # post the item's card, or update it in place when it exists
-    ALERT = "alert"  # a message to a channel (compliance alerts, escalations)
-    DM = "dm"  # a direct message to a user
-    HOME = "home"  # refresh a user's App Home (coalesced by the relay)
-    LEDGER = "ledger"  # deliver a journal entry to the ledger (the ledger relay, not Slack)
-
-
-class Template(StrEnum):
-    """Which alert or direct message a row is (the ``template`` key of its JSON)."""
-
-    REMINDER = "reminder"
-    REMINDER_UNCLAIMED = "reminder_unclaimed"
-    SLA_ESCALATED = "sla_escalated"
-    ESCALATED = "escalated"
-    ASSIGNED = "assigned"
-    DEAD_LETTER = "dead_letter"
-    DIGEST = "digest"
-    DIGEST_CLUSTER = "digest_cluster"
-    DIGEST_CLUSTER_DECIDED = "digest_cluster_decided"
-    POLICY_INVALID = "policy_invalid"
-    DELIVERY_FAILED = "delivery_failed"
-    AUDIT_CHECKPOINT = "audit_checkpoint"
-    DISPUTE_OVERDUE = "dispute_overdue"
-    LEDGER_BREAKER = "ledger_breaker"
-    STATEMENT_CARD = "statement_card"
-    MATCH_SUMMARY = "match_summary"
-    MATCH_CARD = "match_card"
-    UNASSIGNED = "unassigned"
-    TIER_REACHED = "tier_reached"
-
-
-class Severity(StrEnum):
-    """How loudly an alert speaks."""
-
-    HIGH = "high"
-
-
-class Verdict(StrEnum):
-    """How a digest group was decided."""
-
-    APPROVED = "approved"
-    REJECTED = "rejected"
-
-
-# --- cards and App Home ------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CardUpdate:
-    """Post or update the item's card (``NoticeKind.CARD``).
-
-    ``post_if_missing``: post a new card when the item has none yet (otherwise an update
-    for an item that never had a card is skipped).
-    """
-
-    version: int
-    post_if_missing: bool
-
-    def to_json(self) -> dict[str, Any]:
-        """The stored form."""
-        return {"version": self.version, "post_if_missing": self.post_if_missing}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> CardUpdate:
-        """Read back; the defaults are those the relay always applied to older rows."""
-        return cls(
-            version=int(data.get("version", 0)),
-            post_if_missing=bool(data.get("post_if_missing", False)),
-        )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class HomeRefresh:
-    """Re-publish a user's App Home (``NoticeKind.HOME``), not before ``not_before``."""
-
-    not_before: datetime | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """The stored form."""
-        return {} if self.not_before is None else {"not_before": self.not_before.isoformat()}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> HomeRefresh:
-        """Read back."""
-        raw = data.get("not_before")
-        return cls(not_before=datetime.fromisoformat(str(raw)) if raw else None)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LedgerPost:
-    """Deliver the journal entry stored under ``idempotency_key`` (``NoticeKind.LEDGER``).
-
-    The row names the entry rather than copying it: the relay reads the entry as stored
-    when it sends, and the key is also the ``Idempotency-Key`` the ledger deduplicates by.
-    """
-
-    idempotency_key: str
-
-    def to_json(self) -> dict[str, Any]:
-        """The stored form."""
-        return {"idempotency_key": self.idempotency_key}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> LedgerPost:
-        """Read back.
-
-        Raises:
-            KeyError: the row names no entry.
-        """
-        return cls(idempotency_key=str(data["idempotency_key"]))
-
-
-# --- alerts and direct messages ----------------------------------------------------------
-
-
-def _plain(value: Any) -> Any:
-    """A field value as JSON: enums by value, times in ISO 8601, tuples as lists."""
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, date):  # a datetime too
-        return value.isoformat()
-    if isinstance(value, tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-#: Resolved field types per record class (resolving them costs more than decoding a row).
-_HINTS: dict[type, dict[str, Any]] = {}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _TemplateRecord:
-    """What every template record shares: its template, and a JSON form of its fields."""
-
-    template: ClassVar[Template]
-
-    def to_json(self) -> dict[str, Any]:
-        """The stored form: ``template``, then each field in declaration order."""
-        data: dict[str, Any] = {"template": self.template.value}
-        for f in fields(self):
-            data[f.name] = _plain(getattr(self, f.name))
-        return data
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Self:
-        """Read back what :meth:`to_json` wrote, each field converted to its declared type.
-
-        Raises:
-            KeyError, TypeError, ValueError: a field is missing or not of its type.
-        """
-        hints = _HINTS.get(cls) or _HINTS.setdefault(cls, get_type_hints(cls))
-        return cls(**{f.name: _typed(hints[f.name], data[f.name]) for f in fields(cls)})
-
-
-def _typed(hint: Any, value: Any) -> Any:
-    """The inverse of :func:`_plain` for the field types the records use."""
-    if hint is datetime:
-        return datetime.fromisoformat(str(value))
-    if hint is date:
-        return date.fromisoformat(str(value))
-    if isinstance(hint, type) and issubclass(hint, Enum):
-        return hint(value)
-    if get_origin(hint) is tuple:
-        item = get_args(hint)[0]
-        return tuple(_typed(item, v) for v in value)
-    if hint in (int, str, bool):
-        return hint(value)
-    raise TypeError(f"no JSON form for {hint!r}")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _DigestReminder(_TemplateRecord):
-    """A reminder that names the digest whose post started the item's clock, if any.
-
-    ``digest`` is stored only when set, so rows queued before it existed read back the
-    same (a reminder of an item no digest showed has none).
-    """
-
-    digest: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """The stored form: ``template``, and ``digest`` when there is one."""
-        data: dict[str, Any] = {"template": self.template.value}
-        if self.digest is not None:
-            data["digest"] = self.digest
-        return data
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Self:
-        """Read back (no ``digest``: a reminder of an item no digest showed)."""
-        digest = data.get("digest")
-        return cls(digest=str(digest) if digest is not None else None)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Reminder(_DigestReminder):
-    """SLA reminder to the assignee (a DM)."""
-
-    template: ClassVar[Template] = Template.REMINDER
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ReminderUnclaimed(_DigestReminder):
-    """SLA reminder in the team channel for an item nobody has claimed (in the thread of
-    the digest that showed it, when one did)."""
-
-    template: ClassVar[Template] = Template.REMINDER_UNCLAIMED
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SlaEscalated(_TemplateRecord):
-    """The team channel hears that the SLA ladder escalated an item to its leads."""
-
-    template: ClassVar[Template] = Template.SLA_ESCALATED
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Escalated(_TemplateRecord):
-    """A lead hears that an item of their team was escalated to them (a DM)."""
-
-    template: ClassVar[Template] = Template.ESCALATED
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Assigned(_TemplateRecord):
-    """A reviewer hears that ``by`` (a user id) assigned them an item (a DM)."""
-
-    template: ClassVar[Template] = Template.ASSIGNED
-    by: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Unassigned(_TemplateRecord):
-    """A lead of an ``auto`` team hears, once per item, that nobody was eligible for it:
-    ``reasons`` says why for each reviewer (a DM)."""
-
-    template: ClassVar[Template] = Template.UNASSIGNED
-    reasons: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TierReached(_TemplateRecord):
-    """An escalation tier's channel hears that an item reached the tier ``tier``."""
-
-    template: ClassVar[Template] = Template.TIER_REACHED
-    tier: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DeadLetter(_TemplateRecord):
-    """Compliance hears that an item is dead-lettered."""
-
-    template: ClassVar[Template] = Template.DEAD_LETTER
-    severity: Severity = Severity.HIGH
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DisputeOverdue(_TemplateRecord):
-    """A dispute's owner hears that its expected resolution date has passed (a DM).
-
-    ``dispute`` is the dispute's id (``D-1042-1``), ``expected_resolution`` the date
-    that passed.
-    """
-
-    template: ClassVar[Template] = Template.DISPUTE_OVERDUE
-    dispute: str
-    expected_resolution: date
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DigestGroup:
-    """One group as the digest summary lists it."""
-
-    id: int
-    key: str
-    size: int
-
-    def to_json(self) -> dict[str, Any]:
-        """The stored form."""
-        return {"id": self.id, "key": self.key, "size": self.size}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> DigestGroup:
-        """Read back."""
-        return cls(id=int(data["id"]), key=str(data["key"]), size=int(data["size"]))
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DigestSummary(_TemplateRecord):
-    """The parent message of a team's digest window.
-
-    ``totals`` pairs each currency with its total as exact decimal text, in currency
-    order; ``groups`` lists the first few groups, ``group_count`` counts them all.
-    """
-
-    template: ClassVar[Template] = Template.DIGEST
-    team: str
-    window: str
-    count: int
-    totals: tuple[tuple[str, str], ...]
-    oldest_at: datetime | None
-    groups: tuple[DigestGroup, ...]
-    group_count: int
-
-    def to_json(self) -> dict[str, Any]:
-        """The stored form (``clusters`` and ``cluster_count`` are its historic names)."""
-        return {
-            "template": self.template.value,
-            "team": self.team,
-            "window": self.window,
-            "count": self.count,
-            "totals": dict(self.totals),
-            "oldest_at": self.oldest_at.isoformat() if self.oldest_at else None,
-            "clusters": [g.to_json() for g in self.groups],
-            "cluster_count": self.group_count,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> DigestSummary:
-        """Read back."""
-        oldest = data["oldest_at"]
-        return cls(
-            team=str(data["team"]),
-            window=str(data["window"]),
-            count=int(data["count"]),
-            totals=tuple((str(c), str(a)) for c, a in dict(data["totals"]).items()),
-            oldest_at=datetime.fromisoformat(str(oldest)) if oldest else None,
-            groups=tuple(DigestGroup.from_json(g) for g in data["clusters"]),
-            group_count=int(data["cluster_count"]),
-        )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DigestCluster(_TemplateRecord):
-    """One group's reply in the digest thread, with its bulk buttons.
-
-    ``apart``: the group of items that need individual review (no bulk buttons).
-    ``item_ids`` lists the first items; ``size`` counts them all.
-    """
-
-    template: ClassVar[Template] = Template.DIGEST_CLUSTER
-    cluster_id: int
-    key: str
-    apart: bool
-    item_ids: tuple[int, ...]
-    size: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DigestClusterDecided(_TemplateRecord):
-    """A digest group's reply once ``by`` decided the whole group (edited in place)."""
-
-    template: ClassVar[Template] = Template.DIGEST_CLUSTER_DECIDED
-    cluster_id: int
-    key: str
-    verdict: Verdict
-    by: str
-    size: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PolicyInvalid(_TemplateRecord):
-    """Compliance hears that an edited policy ``file`` is invalid; ``kept`` stays in force."""
-
-    template: ClassVar[Template] = Template.POLICY_INVALID
-    file: str
-    problems: tuple[str, ...]
-    kept: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DeliveryFailed(_TemplateRecord):
-    """Compliance hears that outbox row ``outbox_id`` was dead-lettered with ``error``."""
-
-    template: ClassVar[Template] = Template.DELIVERY_FAILED
-    outbox_id: int
-    kind: NoticeKind
-    target: str
-    error: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AuditCheckpoint(_TemplateRecord):
-    """Compliance keeps a signed audit checkpoint (log ``log`` had ``size`` records...)."""
-
-    template: ClassVar[Template] = Template.AUDIT_CHECKPOINT
-    log: str
-    size: int
-    root: str
-    time: datetime
-    key_id: str
-    signature: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LedgerBreaker(_TemplateRecord):
-    """Compliance hears that the ledger's circuit breaker opened (or closed again).
-
-    ``state`` is the breaker's new state (``open`` or ``closed``); ``error`` the last
-    failure that tripped it (empty when it closed).
-    """
-
-    template: ClassVar[Template] = Template.LEDGER_BREAKER
-    state: str
-    error: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StatementCard(_TemplateRecord):
-    """A bank statement's Stage 1 card in its team's channel, for one revision.
-
-    The row that first shows ``revision`` posts the card; later rows of the same revision
-    edit it in place (their ``update_of`` names the first). The notifier renders the
-    statement as stored when it delivers, so a late row never shows an older state; a
-    card of a revision the statement has left says so and offers no buttons.
-    ``version`` is the statement's version that caused the row (what changed, for the
-    record).
-    """
-
-    template: ClassVar[Template] = Template.STATEMENT_CARD
-    statement_id: int
-    revision: int
-    version: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MatchSummary(_TemplateRecord):
-    """A statement's matching summary in its team's channel (Stage 2).
-
-    One message per statement: the first row posts it, later rows (a later run, a
-    resolved check, accepted matches) edit it in place (``update_of`` names the first).
-    The notifier renders the statement's matches and checks as stored when it delivers,
-    so the counts, the Resolve buttons and Accept all are never older than the row.
-    ``cause`` says what queued the row (``run``, ``check``, ``decision``), for the record.
-    """
-
-    template: ClassVar[Template] = Template.MATCH_SUMMARY
-    statement_id: int
-    cause: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MatchCard(_TemplateRecord):
-    """A pending match's card in its statement's team channel (Stage 2).
-
-    The row that first shows the match posts it; later rows (re-scored, accepted,
-    rejected, dissolved) edit it in place. Rendered as stored when delivered: a decided
-    match shows its outcome, who and when, and no buttons. ``version`` is the match's
-    version that caused the row.
-    """
-
-    template: ClassVar[Template] = Template.MATCH_CARD
-    match_id: int
-    version: int
+from dataclasses import dataclass, field
+from typing import Any, assert_never
+
+from domain.alert_templates import (
+    Assigned,
+    AuditCheckpoint,
+    DeadLetter,
+    DeliveryFailed,
+    DigestCluster,
+    DigestClusterDecided,
+    DigestGroup,
+    DigestSummary,
+    DisputeOverdue,
+    Escalated,
+    LedgerBreaker,
+    MatchCard,
+    MatchSummary,
+    PolicyInvalid,
+    Reminder,
+    ReminderUnclaimed,
+    Severity,
+    SlaEscalated,
+    StatementCard,
+    Template,
+    TierReached,
+    Unassigned,
+    Verdict,
+    _TemplateRecord,
+)
+from domain.notice_bodies import CardUpdate, HomeRefresh, LedgerPost, NoticeKind
+
+__all__ = [
+    "THREAD_OF",
+    "UPDATE_OF",
+    "AlertNotice",
+    "AlertTemplate",
+    "Assigned",
+    "AuditCheckpoint",
+    "CardUpdate",
+    "DeadLetter",
+    "DeliveryFailed",
+    "DigestCluster",
+    "DigestClusterDecided",
+    "DigestGroup",
+    "DigestSummary",
+    "DigestTemplate",
+    "DisputeOverdue",
+    "Escalated",
+    "HomeRefresh",
+    "LedgerBreaker",
+    "LedgerPost",
+    "Links",
+    "MatchCard",
+    "MatchSummary",
+    "NoticeBody",
+    "NoticeKind",
+    "PolicyInvalid",
+    "Reminder",
+    "ReminderUnclaimed",
+    "Severity",
+    "SlaEscalated",
+    "StatementCard",
+    "Template",
+    "TemplateNotice",
+    "TierReached",
+    "Unassigned",
+    "UnknownNotice",
+    "Verdict",
+    "decode",
+    "encode",
+    "fits",
+    "template_of",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
