@@ -150,10 +150,14 @@ class SqlInbox(InboxKeeping):
         unstored (logged and counted) and True is returned.
         """
         kind = interaction_kind(body)
+        stored = self._store(dict(body), kind)
         try:
             async with asyncio.timeout(STORE_WITHIN_S):
-                receipt = await self._store(dict(body), kind)
+                receipt = await asyncio.shield(stored)
         except Exception as exc:  # a timeout, a failed store: run unstored
+            # A row the group commit still stores is not this listener's: done at once
+            # (else it would wait, undone, to be run again once this process is gone).
+            stored.add_done_callback(self._unwanted)
             log.warning(
                 "could not store an interaction before its ack; it runs unstored (%s)",
                 type(exc).__name__,
@@ -172,8 +176,8 @@ class SqlInbox(InboxKeeping):
         running.set(receipt)
         return True
 
-    async def _store(self, body: dict[str, Any], kind: str) -> Receipt | None:
-        """Queues the insert for the next group commit (:meth:`_flush`) and waits for it."""
+    def _store(self, body: dict[str, Any], kind: str) -> asyncio.Future[Receipt | None]:
+        """Queues the insert for the next group commit (:meth:`_flush`): its receipt."""
         arrival = _Arrival(
             body=body,
             kind=kind,
@@ -183,7 +187,16 @@ class SqlInbox(InboxKeeping):
         )
         self._arrivals.append(arrival)
         self._kick()
-        return await arrival.result
+        return arrival.result
+
+    def _unwanted(self, stored: asyncio.Future[Receipt | None]) -> None:
+        """A receipt its listener stopped waiting for is marked done by the next commit."""
+        if stored.cancelled() or stored.exception() is not None:
+            return
+        receipt = stored.result()
+        if receipt is not None:
+            self._finished.append(receipt)
+            self._kick()
 
     def _kick(self) -> None:
         if self._flushing is None or self._flushing.done():
@@ -211,11 +224,7 @@ class SqlInbox(InboxKeeping):
                 async with self._db.writer.begin() as conn:
                     await _lazily(conn)
                     receipts = await self._insert(conn, arrivals)
-                    # Listeners that gave up waiting run unstored: their rows are done.
-                    gave_up = [
-                        r for a, r in zip(arrivals, receipts, strict=True) if a.result.done() and r
-                    ]
-                    ended = [r.id for r in (*finished, *gave_up)]
+                    ended = [r.id for r in finished]
                     if ended:
                         await conn.execute(
                             update(inbox)

@@ -6,6 +6,7 @@ process commits first."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from sqlalchemy import func, select, update
 
 from domain.audit.records import AuditEntry
 from domain.errors import TakenOver
+from store import inbox as store_inbox
 from store.audit.log import init_audit
 from store.audit.signer import Ed25519Signer
 from store.engine import Database
@@ -387,3 +389,33 @@ async def test_interactions_arriving_together_are_stored_and_a_copy_among_them_r
     rows = await desk.rows()
     assert [r.key for r in rows] == ["trigger_id:t-1", "trigger_id:t-2", "trigger_id:t-3"]
     assert desk.seen.count(("stored", "block_actions")) == 3
+
+
+class _SlowCommit:
+    """The inbox's store, whose commits take ``delay`` seconds (a busy disk)."""
+
+    def __init__(self, db: Database, delay: float) -> None:
+        self._db, self._delay = db, delay
+        self.writer = self
+        self.reader = db.reader
+
+    @contextlib.asynccontextmanager
+    async def begin(self) -> AsyncIterator[Any]:
+        async with self._db.writer.begin() as conn:
+            yield conn
+            await asyncio.sleep(self._delay)  # before the commit
+
+
+async def test_a_row_stored_after_its_listener_stopped_waiting_is_done_at_once(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = desk.process("a")
+    await a.beat()
+    monkeypatch.setattr(store_inbox, "STORE_WITHIN_S", 0.05)
+    a._db = _SlowCommit(desk.store, delay=0.3)  # type: ignore[assignment]
+    assert await in_listener(lambda: a.receive(click()))  # ran unstored: the ack waited enough
+    assert desk.seen == [("unstored", "block_actions")]
+    await asyncio.sleep(0.4)  # the commit lands after all
+    await a.settled()
+    (row,) = await desk.rows()
+    assert row.done_at is not None  # not left to be run again once this process is gone
