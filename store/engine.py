@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util import await_
 
 from store.private_files import create_private_file
+from store.sqlite_driver import one_trip_dbapi
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
 
@@ -50,10 +51,15 @@ class Database:
 
 
 def _sqlite_engine(
-    url: str, *, immediate: bool, pool_size: int, synchronous: str = "FULL"
+    url: str, *, immediate: bool, pool_size: int, synchronous: str = "FULL", one_trip: bool = True
 ) -> AsyncEngine:
+    options: dict[str, Any] = {}
+    dbapi = one_trip_dbapi() if one_trip else None
+    if dbapi is not None:
+        options["module"] = dbapi
     engine = create_async_engine(
         url,
+        **options,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S},
         pool_size=pool_size,
         max_overflow=0,
@@ -108,6 +114,7 @@ def create_database(
     pool_size: int = 5,
     search_path: str | None = None,
     synchronous: Literal["FULL", "NORMAL"] = "FULL",
+    one_trip: bool = True,
 ) -> Database:
     """Builds the engines for ``url`` (nothing connects until first use).
 
@@ -123,6 +130,9 @@ def create_database(
             or ``NORMAL`` (in WAL mode, every commit survives the process's death, and
             only the last ones may be lost with the machine's power: no fsync per
             commit; the durable inbox's own file, ``store.inbox``).
+        one_trip: SQLite only: one trip to the driver's thread per statement
+            (:mod:`store.sqlite_driver`); False keeps SQLAlchemy's stock adapter (the
+            benchmarks compare the two).
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -131,8 +141,12 @@ def create_database(
         path = sqlite_file(url)
         if path is not None and path.parent.is_dir():
             create_private_file(path)  # else SQLite reports the missing directory
-        writer = _sqlite_engine(url, immediate=True, pool_size=1, synchronous=synchronous)
-        reader = _sqlite_engine(url, immediate=False, pool_size=pool_size, synchronous=synchronous)
+        writer = _sqlite_engine(
+            url, immediate=True, pool_size=1, synchronous=synchronous, one_trip=one_trip
+        )
+        reader = _sqlite_engine(
+            url, immediate=False, pool_size=pool_size, synchronous=synchronous, one_trip=one_trip
+        )
         return Database(url=url, writer=writer, reader=reader)
     connect_args: dict[str, Any] = {}
     if search_path is not None:

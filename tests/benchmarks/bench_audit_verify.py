@@ -19,10 +19,16 @@ Batch mixes (``--mix``):
 - ``ingest``: only ingest runs; ``clicks``: only reviewer actions (with
   ``--merge-delay 0`` one checkpoint per ~2 records, the worst case).
 
+With ``--compare-stock N``, only the writes are timed: N rounds, each writing the same
+log into a fresh database once through :mod:`store.sqlite_driver` (one trip to
+aiosqlite's thread per statement) and once through SQLAlchemy's stock adapter, in turn;
+prints the median transactions per second of each and their ratio.
+
 Usage::
 
     python -m tests.benchmarks.bench_audit_verify --records 100000
     python -m tests.benchmarks.bench_audit_verify --mix clicks --merge-delay 0  # before
+    python -m tests.benchmarks.bench_audit_verify --compare-stock 3
 """
 
 from __future__ import annotations
@@ -186,7 +192,7 @@ def _transactions(records: int, mix: str, seed: int, clock: Clock) -> Iterator[l
 
 async def _write(
     db: Database, directory: Path, records: int, mix: str, merge_delay: float, deep: bool
-) -> tuple[AnchorFile, dict[int, dict[str, object]]]:
+) -> tuple[AnchorFile, dict[int, dict[str, object]], tuple[float, float]]:
     """Writes the log the way the serve process does: one unit of work per transaction,
     checkpoints batched by the sealer within ``merge_delay`` (0: one per transaction)."""
     signer = load_or_create_signing_key(directory / "audit_ed25519.pem")
@@ -235,14 +241,38 @@ async def _write(
         f"{transactions / wrote:,.0f} transactions/s wall, {transactions / cpu:,.0f} per CPU s "
         f"({records / wrote:,.0f} records/s); {checkpoints} checkpoints; db {size_mb:.1f} MB"
     )
-    return anchors, logged
+    return anchors, logged, (transactions / wrote, transactions / cpu)
+
+
+async def _compare(records: int, mix: str, merge_delay: float, rounds: int) -> None:
+    rates: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
+    for _ in range(rounds):
+        for one_trip in (True, False):
+            with tempfile.TemporaryDirectory(prefix="bench_audit_") as tmp:
+                directory = Path(tmp)
+                db = create_database(
+                    f"sqlite+aiosqlite:///{directory / 'bench.db'}", one_trip=one_trip
+                )
+                print("one trip a statement:" if one_trip else "stock adapter:", end=" ")
+                rates[one_trip].append(
+                    (await _write(db, directory, records, mix, merge_delay, deep=False))[2]
+                )
+                await db.dispose()
+    wall = {key: statistics.median(r[0] for r in found) for key, found in rates.items()}
+    cpu = {key: statistics.median(r[1] for r in found) for key, found in rates.items()}
+    print(
+        f"medians of {rounds} rounds (mix={mix}): one trip a statement {wall[True]:,.0f} "
+        f"transactions/s wall ({cpu[True]:,.0f} per CPU s), stock adapter {wall[False]:,.0f} "
+        f"({cpu[False]:,.0f}); ratio {wall[True] / wall[False]:.2f} wall, "
+        f"{cpu[True] / cpu[False]:.2f} per CPU s"
+    )
 
 
 async def _run(
     records: int, mix: str, repeat: int, deep: bool, merge_delay: float, directory: Path
 ) -> None:
     db = create_database(f"sqlite+aiosqlite:///{directory / 'bench.db'}")
-    anchors, logged = await _write(db, directory, records, mix, merge_delay, deep)
+    anchors, logged, _ = await _write(db, directory, records, mix, merge_delay, deep)
     if deep:
         rows = list(logged.values())
         async with db.writer.begin() as conn:
@@ -283,7 +313,17 @@ def main() -> None:
     parser.add_argument(
         "--deep", action="store_true", help="full JSON parse of every body, replay, tables"
     )
+    parser.add_argument(
+        "--compare-stock",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="time only the writes, through store.sqlite_driver and the stock adapter in turn",
+    )
     args = parser.parse_args()
+    if args.compare_stock:
+        asyncio.run(_compare(args.records, args.mix, args.merge_delay, args.compare_stock))
+        return
     with tempfile.TemporaryDirectory(prefix="bench_audit_") as tmp:
         asyncio.run(
             _run(args.records, args.mix, args.repeat, args.deep, args.merge_delay, Path(tmp))
