@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.audit.checkpoints import Checkpoint, sign_checkpoint
@@ -25,6 +25,22 @@ _RECORD_COLUMNS: Final = ("seq", "body", "hash", "item_id", "event")
 
 DEFAULT_LOG: Final = "recon"
 """Name of the log; one log per database (``audit_records`` has no log column)."""
+
+#: Moves the head from the size and last hash this process left (:class:`HeadCache`).
+#: Built once: building the expression was a quarter of a click's CPU in the store.
+_MOVE_CACHED_HEAD: Final = (
+    update(audit_head)
+    .where(
+        audit_head.c.log == bindparam("log_name"),
+        audit_head.c.size == bindparam("old_size"),
+        audit_head.c.last_hash == bindparam("old_hash"),
+    )
+    .values(
+        size=bindparam("new_size"),
+        last_hash=bindparam("new_hash"),
+        frontier=bindparam("new_frontier", type_=audit_head.c.frontier.type),
+    )
+)
 
 
 class AuditStoreError(StoreError):
@@ -146,13 +162,15 @@ class SqlAuditLog:
             frontier = cache.frontier.copy()
             rows, seq, prev = _chain(entries, frontier, cache.size, cache.last_hash)
             result = await self._conn.execute(
-                update(audit_head)
-                .where(
-                    audit_head.c.log == self._log,
-                    audit_head.c.size == cache.size,
-                    audit_head.c.last_hash == cache.last_hash,
-                )
-                .values(size=seq, last_hash=prev, frontier=frontier.to_json())
+                _MOVE_CACHED_HEAD,
+                {
+                    "log_name": self._log,
+                    "old_size": cache.size,
+                    "old_hash": cache.last_hash,
+                    "new_size": seq,
+                    "new_hash": prev,
+                    "new_frontier": frontier.to_json(),
+                },
             )
             moved = result.rowcount == 1
         if not moved:

@@ -19,10 +19,10 @@ Batch mixes (``--mix``):
 - ``ingest``: only ingest runs; ``clicks``: only reviewer actions (with
   ``--merge-delay 0`` one checkpoint per ~2 records, the worst case).
 
-With ``--compare-stock N``, only the writes are timed: N rounds, each writing the same
-log into a fresh database once through :mod:`store.sqlite_driver` (one trip to
-aiosqlite's thread per statement) and once through SQLAlchemy's stock adapter, in turn;
-prints the median transactions per second of each and their ratio.
+With ``--compare-stock N``: N rounds, each writing the same log into a fresh database
+and verifying it three times through :mod:`store.sqlite_driver` (one trip to aiosqlite's thread
+per statement) and once through SQLAlchemy's stock adapter, in turn; prints the median
+transactions per second and records verified per second of each, and their ratios.
 
 Usage::
 
@@ -245,7 +245,8 @@ async def _write(
 
 
 async def _compare(records: int, mix: str, merge_delay: float, rounds: int) -> None:
-    rates: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
+    writes: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
+    verifies: dict[bool, list[float]] = {True: [], False: []}
     for _ in range(rounds):
         for one_trip in (True, False):
             with tempfile.TemporaryDirectory(prefix="bench_audit_") as tmp:
@@ -254,17 +255,24 @@ async def _compare(records: int, mix: str, merge_delay: float, rounds: int) -> N
                     f"sqlite+aiosqlite:///{directory / 'bench.db'}", one_trip=one_trip
                 )
                 print("one trip a statement:" if one_trip else "stock adapter:", end=" ")
-                rates[one_trip].append(
-                    (await _write(db, directory, records, mix, merge_delay, deep=False))[2]
-                )
+                anchors, _, rates = await _write(db, directory, records, mix, merge_delay, False)
+                writes[one_trip].append(rates)
+                for _ in range(3):  # one verify swings by a third
+                    started = time.perf_counter()
+                    report = await verify_database(db, anchors=anchors)
+                    if not report.ok:
+                        raise SystemExit(f"verification failed: {report.summary()}")
+                    verifies[one_trip].append(records / (time.perf_counter() - started))
                 await db.dispose()
-    wall = {key: statistics.median(r[0] for r in found) for key, found in rates.items()}
-    cpu = {key: statistics.median(r[1] for r in found) for key, found in rates.items()}
+    wall = {key: statistics.median(r[0] for r in found) for key, found in writes.items()}
+    cpu = {key: statistics.median(r[1] for r in found) for key, found in writes.items()}
+    verify = {key: statistics.median(found) for key, found in verifies.items()}
     print(
         f"medians of {rounds} rounds (mix={mix}): one trip a statement {wall[True]:,.0f} "
         f"transactions/s wall ({cpu[True]:,.0f} per CPU s), stock adapter {wall[False]:,.0f} "
         f"({cpu[False]:,.0f}); ratio {wall[True] / wall[False]:.2f} wall, "
-        f"{cpu[True] / cpu[False]:.2f} per CPU s"
+        f"{cpu[True] / cpu[False]:.2f} per CPU s; verify {verify[True]:,.0f} vs "
+        f"{verify[False]:,.0f} records/s wall, ratio {verify[True] / verify[False]:.2f}"
     )
 
 
