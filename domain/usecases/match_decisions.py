@@ -30,7 +30,7 @@ from domain.policy import LoadedPolicy
 from domain.ports import UnitOfWork
 from domain.routing import dual_control_required
 from domain.statements.records import MatchStatus
-from domain.usecases.match_notices import enqueue_check_notice, enqueue_decision_notices
+from domain.usecases.match_outbox import enqueue_check_notice, enqueue_decision_notices
 from domain.usecases.match_steps import MATCHING_SOURCE, MatchSteps, match_entry
 from domain.usecases.match_tiers import check_match_tier
 

@@ -8,7 +8,7 @@ which guards the rest (the escalation tiers' permissions, state, version, open c
 :mod:`domain.usecases.match_tiers`). A refusal is audited as every
 decision's is (``decision.refused``) and raised.
 
-The summary and the cards are queued by :mod:`domain.usecases.match_notices`, in the
+The summary and the cards are queued by :mod:`domain.usecases.match_outbox`, in the
 transaction of the change that causes them.
 """
 

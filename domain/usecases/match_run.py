@@ -52,7 +52,7 @@ from domain.policy import LoadedPolicy
 from domain.ports import UnitOfWork
 from domain.statements.records import MatchStatus, Statement, StatementLine
 from domain.usecases.intake import Intake
-from domain.usecases.match_notices import enqueue_run_notices
+from domain.usecases.match_outbox import enqueue_run_notices
 from domain.usecases.match_steps import (
     MATCHING_SOURCE,
     MatchSteps,
