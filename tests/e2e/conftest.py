@@ -124,7 +124,21 @@ class Desk:
             counts = await self._outbox_counts()
             return not counts.get("pending") and not counts.get("sending")
 
-        await self.slack.wait_for(idle, timeout=10, message="outbox drained")
+        try:
+            await self.slack.wait_for(idle, timeout=10, message="outbox drained")
+        except AssertionError as failed:
+            from store.outbox import OutboxStore, RowState
+
+            rows = await OutboxStore(self.container.database).list_rows(
+                states=[RowState.PENDING, RowState.SENDING]
+            )
+            now = self.container.clock.now()
+            held = [
+                f"{row.dedupe_key} {row.state.value} due {row.available_at:%H:%M:%S.%f} "
+                f"(desk clock {now:%H:%M:%S.%f}), {row.attempts} attempts, {row.last_error}"
+                for row in rows
+            ]
+            raise AssertionError(f"outbox not drained: {held}") from failed
 
     async def _outbox_counts(self) -> dict[str, int]:
         from store.outbox import OutboxStore

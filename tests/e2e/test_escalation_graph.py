@@ -110,13 +110,18 @@ LONG_GRAPH = {
 
 
 async def wait_settled(desk: Desk, item: Item) -> Item:
-    """Waits until the stored item is approved (or already posted); returns it."""
+    """Waits until the stored item is approved and posted; returns it.
+
+    Posted, not only approved: the ledger's relay posts after the approval, and the
+    posting queues its own Home refreshes, which a later :func:`settle` must find queued
+    (one queued after its clock step would wait for a window that never ends).
+    """
 
     async def done() -> Item | None:
         current = await desk.item(item.id or 0)
-        return current if current.state in (ReviewState.APPROVED, ReviewState.POSTED) else None
+        return current if current.state is ReviewState.POSTED else None
 
-    found = await desk.slack.wait_for(done, timeout=10.0, message=f"{item.human_id} approved")
+    found = await desk.slack.wait_for(done, timeout=10.0, message=f"{item.human_id} posted")
     assert isinstance(found, Item)
     return found
 
