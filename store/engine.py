@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util import await_
 
 from store.private_files import create_private_file
-from store.sqlite_driver import one_trip_dbapi
+from store.sqlite_driver import OneTripConnection, one_trip_dbapi
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
 
@@ -81,15 +81,17 @@ def _sqlite_engine(
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # Straight to aiosqlite's connection: one trip to its thread. Through the
-        # DBAPI adapter a statement costs three or four (cursor, execute, close), and
-        # every unit of work begins: about a tenth of a click's transaction.
+        # One trip to aiosqlite's thread. SQLAlchemy's own adapter would take three
+        # (cursor, execute, close), and every unit of work begins.
         adapted = conn.connection.dbapi_connection
-        raw = getattr(adapted, "_connection", None)
-        if raw is None or not hasattr(raw, "execute"):
-            conn.exec_driver_sql(begin)
-            return
         try:
+            if isinstance(adapted, OneTripConnection):
+                adapted.trip(begin)
+                return
+            raw = getattr(adapted, "_connection", None)
+            if raw is None or not hasattr(raw, "execute"):
+                conn.exec_driver_sql(begin)
+                return
             await_(raw.execute(begin))
         except sqlite3.Error as error:  # as SQLAlchemy reports it: "database is locked"...
             raise DBAPIError.instance(begin, None, error, sqlite3.Error) from error

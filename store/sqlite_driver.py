@@ -11,7 +11,7 @@ about five statements, so the trips, not SQLite, set how many the desk commits a
 :class:`OneTripCursor` runs the whole statement (cursor, execute, fetch every row,
 close) in one trip and keeps what SQLAlchemy reads afterwards (rows, description,
 rowcount, last row id). :class:`OneTripConnection` skips the trip of a rollback or a
-commit when SQLite says no transaction is open. Everything else is SQLAlchemy's own
+commit when nothing ran since the last one. Everything else is SQLAlchemy's own
 adapter; server-side cursors (``stream``) keep its cursor.
 
 The adapter classes are SQLAlchemy 2.1's (``pyproject.toml`` bounds it) and
@@ -64,7 +64,7 @@ class OneTripCursor:
     server_side: Final = False
     __slots__ = ("_adapted", "_rows", "arraysize", "description", "lastrowid", "rowcount")
 
-    def __init__(self, adapted: Any) -> None:
+    def __init__(self, adapted: OneTripConnection) -> None:
         self._adapted = adapted
         self._rows: deque[Any] = deque()
         self.description: Any = None
@@ -73,11 +73,7 @@ class OneTripCursor:
         self.arraysize = 1
 
     def _trip(self, operation: str, parameters: Any, many: bool) -> None:
-        driver = self._adapted._connection  # the aiosqlite connection
-        try:
-            outcome: _Outcome = await_(driver._execute(_run, driver, operation, parameters, many))
-        except Exception as error:  # as the stock adapter reports it
-            self._adapted._handle_exception(error)
+        outcome = self._adapted.trip(operation, parameters, many=many)
         self.description, rows, self.rowcount, self.lastrowid = outcome
         self._rows = deque(rows)
 
@@ -125,26 +121,46 @@ class OneTripCursor:
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     """SQLAlchemy's aiosqlite connection with :class:`OneTripCursor`, and no trip for a
-    rollback or commit with no transaction open (the pool's reset on return)."""
+    rollback or commit when nothing ran since the last one (the pool's reset on return).
 
-    __slots__ = ()
+    "Nothing ran" is known on this side, not asked of SQLite: a statement whose caller
+    was cancelled may still be queued for the thread (a ``BEGIN`` that has yet to run),
+    and SQLite would say no transaction is open. Any trip marks the connection used
+    before it is queued; only a commit or rollback that completed marks it clean.
+    """
+
+    __slots__ = ("_clean",)
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self._clean = False
 
     def cursor(self, server_side: bool = False) -> Any:
         """A :class:`OneTripCursor`; SQLAlchemy's own for a server-side (streamed) one."""
-        return super().cursor(server_side=True) if server_side else OneTripCursor(self)
+        if server_side:
+            self._clean = False
+            return super().cursor(server_side=True)
+        return OneTripCursor(self)
 
-    def _in_transaction(self) -> bool:
-        driver = self._connection
-        # A closed connection takes the stock path, which knows what to do.
-        return driver._connection is None or bool(driver.in_transaction)
+    def trip(self, operation: str, parameters: Any = None, *, many: bool = False) -> _Outcome:
+        """Runs one statement in one trip to the thread (``store.engine`` begins with it)."""
+        self._clean = False
+        driver = self._connection  # the aiosqlite connection
+        try:
+            outcome: _Outcome = await_(driver._execute(_run, driver, operation, parameters, many))
+        except Exception as error:  # as the stock adapter reports it
+            self._handle_exception(error)
+        return outcome
 
     def rollback(self) -> None:
-        if self._in_transaction():
+        if not self._clean:
             super().rollback()
+            self._clean = True
 
     def commit(self) -> None:
-        if self._in_transaction():
+        if not self._clean:
             super().commit()
+            self._clean = True
 
 
 class _OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):

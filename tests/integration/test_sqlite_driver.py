@@ -4,6 +4,9 @@ last row ids, errors, streamed results, rollbacks."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -133,3 +136,24 @@ async def test_errors_are_sqlalchemys_and_the_connection_carries_on(db: Database
         await conn.commit()
     async with db.reader.connect() as conn:
         assert (await conn.execute(select(rows_table.c.name))).scalars().all() == ["a"]
+
+
+async def test_a_begin_cancelled_before_it_ran_leaves_no_transaction_in_the_pool(
+    db: Database,
+) -> None:
+    conn = await db.writer.connect()
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert driver is not None
+    # Keep aiosqlite's thread busy so that the BEGIN waits in its queue, then cancel it.
+    busy = asyncio.ensure_future(driver._execute(time.sleep, 0.3))
+    beginning = asyncio.ensure_future(conn.begin())
+    await asyncio.sleep(0.05)
+    beginning.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await beginning
+    await conn.close()  # back to the pool while the BEGIN has still to run
+    await busy
+    async with db.writer.begin() as again:  # the pool's one writer connection
+        await again.execute(insert(rows_table).values(name="after"))
+    async with db.reader.connect() as check:
+        assert (await check.execute(select(rows_table.c.name))).scalars().all() == ["after"]
