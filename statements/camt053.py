@@ -42,30 +42,44 @@ size.
 
 from __future__ import annotations
 
-import functools
 import re
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from decimal import Decimal
 
 from lxml import etree
 
-from domain.errors import MoneyError
-from domain.money import normalize_currency, parse_amount
 from domain.statements.parsed import (
-    ParsedLine,
-    ParsedStatement,
     ParseItem,
     ParseProblem,
     ParseResult,
-    StatementFormat,
     collect,
 )
 from statements import safexml
-
-FORMAT = StatementFormat.CAMT053
+from statements.camt053_entries import _CONTAINERS as _CONTAINERS
+from statements.camt053_entries import _TX as _TX
+from statements.camt053_entries import _USTRD as _USTRD
+from statements.camt053_entries import _day as _day
+from statements.camt053_entries import _entry as _entry
+from statements.camt053_entries import _entry_amount as _entry_amount
+from statements.camt053_entries import _entry_date as _entry_date
+from statements.camt053_entries import _Fields as _Fields
+from statements.camt053_entries import _join as _join
+from statements.camt053_entries import _Skip as _Skip
+from statements.camt053_statement import FORMAT as FORMAT
+from statements.camt053_statement import _Balance as _Balance
+from statements.camt053_statement import _balances as _balances
+from statements.camt053_statement import _datetime_date as _datetime_date
+from statements.camt053_statement import _one as _one
+from statements.camt053_statement import _period as _period
+from statements.camt053_statement import _statement as _statement
+from statements.camt053_statement import _summary as _summary
+from statements.camt053_values import _amount as _amount
+from statements.camt053_values import _Bad as _Bad
+from statements.camt053_values import _date as _date
+from statements.camt053_values import _Names as _Names
+from statements.camt053_values import _RawLine as _RawLine
+from statements.camt053_values import _Statement as _Statement
+from statements.camt053_values import _text as _text
+from statements.camt053_values import _where as _where
 
 NAMESPACE_PREFIX = "urn:iso:std:iso:20022:tech:xsd:camt."
 #: The camt.053 versions this parser reads (each one has a test file).
@@ -94,64 +108,11 @@ def sniff(head: bytes) -> bool:
     return b"urn:iso:std:iso:20022:tech:xsd:camt.05" in head
 
 
-class _Bad(Exception):
-    """One error in a statement: where (element path and line) and the sentence."""
-
-    def __init__(self, where: str, error: str) -> None:
-        super().__init__(error)
-        self.where = where
-        self.error = error
-
-
 class _FileRefused(Exception):
     def __init__(self, where: str, error: str) -> None:
         super().__init__(error)
         self.where = where
         self.error = error
-
-
-class _Names:
-    """Clark names of one namespace: ``q("Refs/EndToEndId")`` -> ``{ns}Refs/{ns}EndToEndId``."""
-
-    def __init__(self, ns: str) -> None:
-        self._prefix = "{" + ns + "}"
-        self._cache: dict[str, str] = {}
-        self.strip = len(self._prefix)  # ``tag[strip:]`` is the local name
-
-    def __call__(self, path: str) -> str:
-        found = self._cache.get(path)
-        if found is None:
-            found = "/".join(self._prefix + part for part in path.split("/"))
-            self._cache[path] = found
-        return found
-
-
-@dataclass(slots=True)
-class _RawLine:
-    line: ParsedLine
-    currency: str
-
-
-@dataclass(slots=True)
-class _Statement:
-    """A statement being read: its entries so far, or its first error."""
-
-    index: int
-    line: int
-    entries_seen: int = 0
-    lines: list[_RawLine] = field(default_factory=list)
-    bad: _Bad | None = None
-    more_errors: int = 0
-
-    @property
-    def where(self) -> str:
-        return f"Stmt[{self.index}] (line {self.line})"
-
-    def fail(self, bad: _Bad) -> None:
-        if self.bad is None:
-            self.bad = bad
-        else:
-            self.more_errors += 1
 
 
 def parse(data: bytes) -> ParseResult:
@@ -278,411 +239,3 @@ class _Reader:
             )
         elif self.count == 0:
             yield ParseProblem(where="file", error="the camt.053 file holds no statement (Stmt)")
-
-
-def _text(element: etree._Element, path: str) -> str | None:
-    found = element.findtext(path)
-    if found is None:
-        return None
-    found = found.strip()
-    return found or None
-
-
-def _where(state: _Statement, path: str, element: etree._Element | None) -> str:
-    line = f" (line {element.sourceline})" if element is not None else ""
-    return f"Stmt[{state.index}]/{path}{line}"
-
-
-def _amount(
-    amt: etree._Element | None, indicator: str | None, state: _Statement, path: str
-) -> tuple[Decimal, str]:
-    """A signed amount and its currency from ``Amt`` (with ``@Ccy``) and ``CdtDbtInd``."""
-    if amt is None:
-        raise _Bad(_where(state, path, None), "the amount (Amt) is missing")
-    where = _where(state, path, amt)
-    currency = amt.get("Ccy")
-    if not currency:
-        raise _Bad(where, "the amount has no currency (Amt/@Ccy)")
-    text = (amt.text or "").strip()
-    if text.startswith(("-", "+")):
-        raise _Bad(where, f"the amount {text} is signed; camt gives the sign in CdtDbtInd")
-    try:
-        code = normalize_currency(currency)
-        value = parse_amount(text, code)
-    except MoneyError as err:
-        raise _Bad(where, f"the amount {err}") from None
-    if indicator == "CRDT":
-        return value, code
-    if indicator == "DBIT":
-        return -value, code
-    raise _Bad(
-        where.replace("/Amt", "/CdtDbtInd", 1) if path.endswith("Amt") else where,
-        f"the credit/debit indicator is {indicator!r}, expected CRDT or DBIT",
-    )
-
-
-def _date(element: etree._Element | None, q: _Names, state: _Statement, path: str) -> date | None:
-    """The date of a ``DateAndDateTimeChoice`` (``Dt`` or ``DtTm``), as the bank states it."""
-    if element is None:
-        return None
-    text = _text(element, q("Dt"))
-    try:
-        if text is not None:
-            return date.fromisoformat(text[:10])
-        text = _text(element, q("DtTm"))
-        if text is not None:
-            return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
-    except ValueError:
-        raise _Bad(_where(state, path, element), f"{text!r} is not a date") from None
-    raise _Bad(_where(state, path, element), "the date has neither Dt nor DtTm")
-
-
-class _Fields:
-    """One entry's leaf values by path (``"NtryDtls/TxDtls/Refs/EndToEndId"``), read in one walk.
-
-    One pass over the entry's subtree in C-level child iteration is an order of magnitude
-    faster than an ElementPath ``find`` per field (see tests/benchmarks/bench_camt.py).
-    The first occurrence of a path wins; ``RmtInf/Ustrd`` lines are all kept.
-    """
-
-    __slots__ = ("amount_currency", "transactions", "unstructured", "values")
-
-    def __init__(self, entry: etree._Element, strip: int) -> None:
-        self.values: dict[str, str] = {}
-        self.unstructured: list[str] = []
-        self.transactions = 0
-        self.amount_currency: str | None = None
-        self._walk(entry, "", strip)
-
-    def _walk(self, element: etree._Element, prefix: str, strip: int) -> None:
-        values = self.values
-        for child in element:
-            tag = child.tag
-            if type(tag) is not str:
-                continue
-            path = prefix + tag[strip:]
-            if path in _CONTAINERS:
-                if path == "NtryDtls/TxDtls":
-                    self.transactions += 1
-                    if self.transactions > 1:
-                        continue  # a batch: its transactions' details are not read
-                elif path == "Sts" and child.text and child.text.strip():
-                    values["Sts"] = child.text.strip()  # 001.02-001.06: <Sts>BOOK</Sts>
-                self._walk(child, path + "/", strip)
-                continue
-            # A leaf, or an aggregate never read (an address, charges...): its own text
-            # is empty or whitespace, so it adds nothing.
-            text = child.text
-            if text is not None:
-                text = text.strip()
-                if text:
-                    if path == _USTRD:
-                        self.unstructured.append(text)
-                    elif path not in values:
-                        values[path] = text
-            if path == "Amt":
-                self.amount_currency = child.get("Ccy")
-
-
-_USTRD = "NtryDtls/TxDtls/RmtInf/Ustrd"
-#: The aggregates of an entry that hold something read; the walk skips all others.
-_CONTAINERS = frozenset(
-    {
-        "Sts",
-        "BookgDt",
-        "ValDt",
-        "BkTxCd",
-        "BkTxCd/Domn",
-        "BkTxCd/Domn/Fmly",
-        "BkTxCd/Prtry",
-        "NtryDtls",
-        "NtryDtls/TxDtls",
-        "NtryDtls/TxDtls/Refs",
-        "NtryDtls/TxDtls/RmtInf",
-        "NtryDtls/TxDtls/RmtInf/Strd",
-        "NtryDtls/TxDtls/RmtInf/Strd/CdtrRefInf",
-        "NtryDtls/TxDtls/RltdPties",
-        *(
-            f"NtryDtls/TxDtls/RltdPties/{role}{tail}"
-            for role in ("Dbtr", "Cdtr")
-            for tail in ("", "/Pty", "Acct", "Acct/Id", "Acct/Id/Othr")
-        ),
-    }
-)
-
-
-@functools.lru_cache(maxsize=4096)
-def _day(text: str) -> date:
-    """``date.fromisoformat``, cached: a statement's entries share a few dates, and one
-    object per distinct date keeps 100,000 lines smaller."""
-    return date.fromisoformat(text)
-
-
-def _entry_date(fields: _Fields, name: str, state: _Statement, where: str) -> date | None:
-    values = fields.values
-    text = values.get(f"{name}/Dt")
-    try:
-        if text is not None:
-            return _day(text[:10])
-        text = values.get(f"{name}/DtTm")
-        if text is not None:
-            return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
-    except ValueError:
-        raise _Bad(f"{where}/{name}", f"{text!r} is not a date") from None
-    return None
-
-
-def _join(parts: list[str | None]) -> str | None:
-    seen: list[str] = []
-    for part in parts:
-        if part and part not in seen:
-            seen.append(part)
-    return " / ".join(seen) or None
-
-
-_TX = "NtryDtls/TxDtls/"
-
-
-def _entry(entry: etree._Element, q: _Names, state: _Statement) -> _RawLine:
-    number = state.entries_seen
-    path = f"Ntry[{number}]"
-    where = f"Stmt[{state.index}]/{path}"
-    fields = _Fields(entry, q.strip)
-    values = fields.values
-    status = values.get("Sts") or values.get("Sts/Cd") or values.get("Sts/Prtry")
-    if status in ("PDNG", "INFO"):
-        raise _Skip()
-    if status != "BOOK":
-        raise _Bad(
-            _where(state, f"{path}/Sts", entry),
-            f"the entry's status is {status!r}, expected BOOK, PDNG or INFO",
-        )
-    amount, currency = _entry_amount(entry, q, fields, state, path)
-    end_to_end = reference = counterparty = counterparty_account = None
-    notes: list[str | None] = [values.get("AddtlNtryInf")]
-    if fields.transactions == 1:
-        end_to_end = values.get(_TX + "Refs/EndToEndId")
-        if end_to_end == "NOTPROVIDED":
-            end_to_end = None
-        reference = values.get(_TX + "RmtInf/Strd/CdtrRefInf/Ref") or values.get(
-            _TX + "Refs/InstrId"
-        )
-        role = _TX + ("RltdPties/Dbtr" if amount >= 0 else "RltdPties/Cdtr")
-        counterparty = values.get(role + "/Nm") or values.get(role + "/Pty/Nm")
-        if counterparty is not None:
-            counterparty = sys.intern(counterparty)  # the same payers recur
-        counterparty_account = values.get(role + "Acct/Id/IBAN") or values.get(
-            role + "Acct/Id/Othr/Id"
-        )
-        notes.extend(fields.unstructured)
-        notes.append(values.get(_TX + "AddtlTxInf"))
-    elif fields.transactions > 1:
-        notes.append(f"batch of {fields.transactions} transactions")
-    domain = values.get("BkTxCd/Domn/Cd")
-    if domain is not None:
-        type_code: str | None = "/".join(
-            part
-            for part in (
-                domain,
-                values.get("BkTxCd/Domn/Fmly/Cd"),
-                values.get("BkTxCd/Domn/Fmly/SubFmlyCd"),
-            )
-            if part
-        )
-    else:
-        type_code = values.get("BkTxCd/Prtry/Cd")
-    if type_code is not None:
-        type_code = sys.intern(type_code)  # a handful of codes per file
-    line = ParsedLine(
-        number=len(state.lines) + 1,
-        amount=amount,
-        booking_date=_entry_date(fields, "BookgDt", state, where),
-        value_date=_entry_date(fields, "ValDt", state, where),
-        reference=reference,
-        end_to_end_id=end_to_end,
-        counterparty=counterparty,
-        counterparty_account=counterparty_account,
-        description=_join(notes),
-        bank_reference=values.get("AcctSvcrRef"),
-        type_code=type_code,
-        where=f"{where} (line {entry.sourceline})",
-    )
-    return _RawLine(line=line, currency=currency)
-
-
-def _entry_amount(
-    entry: etree._Element, q: _Names, fields: _Fields, state: _Statement, path: str
-) -> tuple[Decimal, str]:
-    """The fast path of :func:`_amount`; any doubt goes to the careful one (for the where)."""
-    text = fields.values.get("Amt")
-    currency = fields.amount_currency
-    indicator = fields.values.get("CdtDbtInd")
-    if text is not None and currency and text[0] not in "+-":
-        try:
-            value = parse_amount(text, currency)
-        except MoneyError:
-            pass
-        else:
-            if indicator == "CRDT":
-                return value, normalize_currency(currency)
-            if indicator == "DBIT":
-                return -value, normalize_currency(currency)
-    return _amount(entry.find(q("Amt")), indicator, state, f"{path}/Amt")
-
-
-class _Skip(_Bad):
-    """Not an error: a pending or information-only entry, left out of the statement."""
-
-    def __init__(self) -> None:
-        super().__init__("", "")
-
-
-@dataclass(frozen=True, slots=True)
-class _Balance:
-    code: str
-    amount: Decimal
-    currency: str
-    on: date | None
-
-
-def _balances(statement: etree._Element, q: _Names, state: _Statement) -> list[_Balance]:
-    found: list[_Balance] = []
-    for i, bal in enumerate(statement.iterfind(q("Bal")), start=1):
-        code = _text(bal, q("Tp/CdOrPrtry/Cd")) or _text(bal, q("Tp/CdOrPrtry/Prtry")) or "?"
-        path = f"Bal[{i}]"
-        amt = bal.find(q("Amt"))
-        if amt is not None and not amt.get("Ccy"):
-            raise _Bad(
-                _where(state, f"{path}/Amt", amt),
-                f"the {code} balance has no currency (Amt/@Ccy)",
-            )
-        amount, currency = _amount(amt, _text(bal, q("CdtDbtInd")), state, f"{path}/Amt")
-        on = _date(bal.find(q("Dt")), q, state, f"{path}/Dt")
-        found.append(_Balance(code=code, amount=amount, currency=currency, on=on))
-    return found
-
-
-def _one(balances: list[_Balance], code: str, state: _Statement) -> _Balance | None:
-    matching = [b for b in balances if b.code == code]
-    if len(matching) > 1:
-        raise _Bad(state.where, f"the statement has {len(matching)} {code} balances")
-    return matching[0] if matching else None
-
-
-def _statement(element: etree._Element, q: _Names, state: _Statement) -> ParsedStatement:
-    account = _text(element, q("Acct/Id/IBAN")) or _text(element, q("Acct/Id/Othr/Id"))
-    if account is None:
-        raise _Bad(state.where, "the statement names no account (Acct/Id/IBAN or Acct/Id/Othr/Id)")
-    balances = _balances(element, q, state)
-    declared = _text(element, q("Acct/Ccy"))
-    try:
-        currency = normalize_currency(declared) if declared else None
-    except MoneyError as err:
-        raise _Bad(_where(state, "Acct/Ccy", element.find(q("Acct/Ccy"))), str(err)) from None
-    balance_currencies = sorted({b.currency for b in balances})
-    if currency is None:
-        if len(balance_currencies) > 1:
-            raise _Bad(
-                state.where,
-                f"the balances are in several currencies ({', '.join(balance_currencies)}) "
-                "and the account names none (Acct/Ccy)",
-            )
-        currency = balance_currencies[0] if balance_currencies else None
-    if currency is None:
-        raise _Bad(state.where, "the statement states no currency (Acct/Ccy or a balance's Ccy)")
-    for bal in balances:
-        if bal.currency != currency:
-            raise _Bad(
-                state.where,
-                f"the {bal.code} balance is in {bal.currency} but the account is in {currency}",
-            )
-    opening = _one(balances, "OPBD", state) or _one(balances, "PRCD", state)
-    closing = _one(balances, "CLBD", state)
-    if opening is None or closing is None:
-        missing = " and ".join(
-            name
-            for name, bal in (("opening (OPBD or PRCD)", opening), ("closing (CLBD)", closing))
-            if bal is None
-        )
-        raise _Bad(state.where, f"the statement has no booked {missing} balance")
-    for raw in state.lines:
-        if raw.currency != currency:
-            raise _Bad(
-                raw.line.where, f"the entry is in {raw.currency} but the statement is in {currency}"
-            )
-    start, end = _period(element, q, state, opening, closing)
-    control_count, control_total = _summary(element, q, state, currency)
-    return ParsedStatement(
-        format=FORMAT,
-        account=account,
-        currency=currency,
-        statement_id=_text(element, q("Id")),
-        sequence=_text(element, q("ElctrncSeqNb")) or _text(element, q("LglSeqNb")),
-        period_start=start,
-        period_end=end,
-        opening=opening.amount,
-        closing=closing.amount,
-        lines=tuple(raw.line for raw in state.lines),
-        bank=_text(element, q("Acct/Svcr/FinInstnId/BICFI"))
-        or _text(element, q("Acct/Svcr/FinInstnId/BIC")),
-        control_total=control_total,
-        control_count=control_count,
-        where=state.where,
-    )
-
-
-def _period(
-    element: etree._Element, q: _Names, state: _Statement, opening: _Balance, closing: _Balance
-) -> tuple[date, date]:
-    span = element.find(q("FrToDt"))
-    if span is not None:
-        start = _datetime_date(span, q("FrDtTm"), state)
-        end = _datetime_date(span, q("ToDtTm"), state)
-        if start is not None and end is not None:
-            if end < start:
-                raise _Bad(
-                    _where(state, "FrToDt", span),
-                    f"the period ends ({end}) before it starts ({start})",
-                )
-            return start, end
-    start_from_balance = opening.on
-    if start_from_balance is not None and opening.code == "PRCD":
-        start_from_balance += timedelta(days=1)
-    end_from_balance = closing.on
-    if start_from_balance is None or end_from_balance is None:
-        raise _Bad(
-            state.where,
-            "the statement states no period: neither FrToDt nor dated opening and closing balances",
-        )
-    return min(start_from_balance, end_from_balance), end_from_balance
-
-
-def _datetime_date(span: etree._Element, path: str, state: _Statement) -> date | None:
-    text = _text(span, path)
-    if text is None:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
-    except ValueError:
-        raise _Bad(_where(state, "FrToDt", span), f"{text!r} is not a date and time") from None
-
-
-def _summary(
-    element: etree._Element, q: _Names, state: _Statement, currency: str
-) -> tuple[int | None, Decimal | None]:
-    """``TxsSummry/TtlNtries``: the number of entries and their net sum, when stated."""
-    totals = element.find(q("TxsSummry/TtlNtries"))
-    if totals is None:
-        return None, None
-    where = _where(state, "TxsSummry/TtlNtries", totals)
-    count_text = _text(totals, q("NbOfNtries"))
-    count = int(count_text) if count_text is not None and count_text.isdigit() else None
-    net = _text(totals, q("TtlNetNtry/Amt")) or _text(totals, q("TtlNetNtryAmt"))
-    if net is None:
-        return count, None
-    indicator = _text(totals, q("TtlNetNtry/CdtDbtInd")) or _text(totals, q("CdtDbtInd"))
-    try:
-        value = parse_amount(net, currency)
-    except MoneyError as err:
-        raise _Bad(where, f"the net total {err}") from None
-    return count, -value if indicator == "DBIT" else value
