@@ -38,59 +38,33 @@ joins continuation text by guesswork on trailing slashes, and ships no type hint
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import date
-from decimal import Decimal
+from dataclasses import dataclass
 
-from domain.errors import MoneyError
-from domain.money import MAX_MINOR, minor_units, normalize_currency
 from domain.statements.parsed import (
-    ParsedLine,
     ParsedStatement,
     ParseItem,
     ParseProblem,
     ParseResult,
-    StatementFormat,
 )
-
-FORMAT = StatementFormat.BAI2
-
-_CODES = frozenset({"01", "02", "03", "16", "49", "88", "98", "99"})
-_OPENING_LEDGER = "010"
-_CLOSING_LEDGER = "015"
-_DEFAULT_CURRENCY = "USD"
-
-
-class _Bad(Exception):
-    """One account (or the file) that cannot be read: the line, the field, the reason."""
-
-    def __init__(self, line: int, reason: str, field: str | None = None) -> None:
-        super().__init__(reason)
-        self.line = line
-        self.field = field
-        self.reason = reason
-
-
-@dataclass(slots=True)
-class _Record:
-    """One logical record: its physical lines joined, its 88 continuations folded in."""
-
-    code: str
-    line: int  # the line its first physical record stands on, 1-based
-    text: str  # everything after "NN," (continuations joined)
-    lines: int = 1  # physical records, the 88s included
-    open_text: bool = False  # the last physical record did not end with "/"
-
-    def fields(self) -> list[str]:
-        body = self.text[:-1] if self.text.endswith("/") else self.text
-        return body.split(",")
-
-
-@dataclass(slots=True)
-class _Account:
-    header: _Record
-    details: list[_Record] = field(default_factory=list)
-    trailer: _Record | None = None
+from statements.bai2_accounts import _CLOSING_LEDGER as _CLOSING_LEDGER
+from statements.bai2_accounts import _DEFAULT_CURRENCY as _DEFAULT_CURRENCY
+from statements.bai2_accounts import _OPENING_LEDGER as _OPENING_LEDGER
+from statements.bai2_accounts import FORMAT as FORMAT
+from statements.bai2_accounts import _Account as _Account
+from statements.bai2_accounts import _amount as _amount
+from statements.bai2_accounts import _currency as _currency
+from statements.bai2_accounts import _date as _date
+from statements.bai2_accounts import _detail as _detail
+from statements.bai2_accounts import _Group as _Group
+from statements.bai2_accounts import _skip_funds as _skip_funds
+from statements.bai2_accounts import _statement as _statement
+from statements.bai2_accounts import _summaries as _summaries
+from statements.bai2_accounts import _trailer as _trailer
+from statements.bai2_records import _CODES as _CODES
+from statements.bai2_records import _Bad as _Bad
+from statements.bai2_records import _fixed_length as _fixed_length
+from statements.bai2_records import _Record as _Record
+from statements.bai2_records import _records as _records
 
 
 @dataclass(slots=True)
@@ -109,15 +83,6 @@ class _Tally:
             self.total += -int(digits) if raw[0] == "-" else int(digits)
         else:
             self.total_known = False
-
-
-@dataclass(frozen=True, slots=True)
-class _Group:
-    number: int
-    line: int
-    originator: str | None
-    as_of: date
-    currency: str | None
 
 
 def sniff(head: bytes) -> bool:
@@ -168,59 +133,6 @@ def stream(data: bytes) -> Iterator[ParseItem]:
 
 def _file_problem(where: str, error: str) -> ParseResult:
     return ParseResult(format=FORMAT, problems=(ParseProblem(where=where, error=error),))
-
-
-def _records(text: str) -> Iterator[_Record | _Bad]:
-    """Physical lines to logical records; a bad record code is yielded as a fault."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    if len(lines) <= 2 and len(lines[0]) > 80:
-        lines = _fixed_length(lines[0]) or lines
-    current: _Record | None = None
-    for number, raw in enumerate(lines, 1):
-        line = raw.strip()
-        if not line:
-            continue
-        code, comma, rest = line.partition(",")
-        if not comma or code not in _CODES:
-            if current is not None:
-                yield current
-                current = None
-            shown = code if comma else line[:10]
-            yield _Bad(
-                number,
-                f"the record code {shown!r} is not a BAI2 record (01, 02, 03, 16, 49, 88, 98 "
-                "or 99)",
-                "record code",
-            )
-            continue
-        rest = rest.rstrip()
-        if code == "88":
-            if current is None:
-                yield _Bad(number, "a continuation (88) follows no record", "record code")
-                continue
-            # A record cut before a field ends in "/", and the 88 starts the next field;
-            # a 16's text (no "/") goes on in the 88.
-            if current.open_text:
-                current.text += " " + rest
-            else:
-                current.text = current.text[:-1] + "," + rest
-            current.open_text = not rest.endswith("/")
-            current.lines += 1
-            continue
-        if current is not None:
-            yield current
-        current = _Record(code=code, line=number, text=rest, open_text=not rest.endswith("/"))
-    if current is not None:
-        yield current
-
-
-def _fixed_length(text: str) -> list[str] | None:
-    """Splits a file of fixed-length physical records with no line ends (01 field 6)."""
-    fields = text[3:].split(",")
-    if len(fields) < 6 or not fields[5].isdigit() or int(fields[5]) <= 0:
-        return None
-    size = int(fields[5])
-    return [text[i : i + size] for i in range(0, len(text), size)]
 
 
 class _Reader:
@@ -462,180 +374,3 @@ class _Reader:
                 statement=self.file_id,
             )
         )
-
-
-def _statement(
-    account: _Account, group: _Group, number: int, file_id: str | None
-) -> ParsedStatement:
-    header = account.header
-    fields = header.fields()
-    account_number = fields[0].strip()
-    if not account_number:
-        raise _Bad(header.line, "the account number is empty", "account number")
-    currency_text = fields[1].strip() if len(fields) > 1 else ""
-    currency = (
-        _currency(currency_text, header.line)
-        if currency_text
-        else group.currency or _DEFAULT_CURRENCY
-    )
-    summaries = _summaries(fields[2:], currency, header.line)
-    balances = {code: amount for code, amount in summaries if code is not None}
-    lines = tuple(
-        _detail(index, record, currency, group.as_of)
-        for index, record in enumerate(account.details, 1)
-    )
-    trailer = account.trailer
-    assert trailer is not None
-    total, records = _trailer(trailer, currency)
-    continuations = header.lines - 1 + trailer.lines - 1 + sum(r.lines - 1 for r in account.details)
-    stated_lines = records - 2 - continuations
-    summary_total = sum((amount for _, amount in summaries), Decimal(0))
-    return ParsedStatement(
-        format=FORMAT,
-        account=account_number,
-        currency=currency,
-        statement_id=file_id,
-        sequence=None,
-        period_start=group.as_of,
-        period_end=group.as_of,
-        opening=balances.get(_OPENING_LEDGER),
-        closing=balances.get(_CLOSING_LEDGER),
-        lines=lines,
-        bank=group.originator,
-        control_total=total - summary_total,
-        control_count=stated_lines,
-        where=f"group {group.number}, account {number} (line {header.line})",
-    )
-
-
-def _summaries(fields: list[str], currency: str, line: int) -> list[tuple[str | None, Decimal]]:
-    """The 03 record's type code / amount / item count / funds type groups."""
-    out: list[tuple[str | None, Decimal]] = []
-    index = 0
-    while index < len(fields) and any(f.strip() for f in fields[index:]):
-        code = fields[index].strip()
-        amount_text = fields[index + 1].strip() if index + 1 < len(fields) else ""
-        if code and not (len(code) == 3 and code.isdigit()):
-            raise _Bad(line, f"the type code {code!r} is not three digits", "type code")
-        if amount_text:
-            out.append((code or None, _amount(amount_text, currency, line, signed=True)))
-        index += 3  # type code, amount, item count
-        index = _skip_funds(fields, index, currency, line)
-    return out
-
-
-def _skip_funds(fields: list[str], index: int, currency: str, line: int) -> int:
-    """Steps over a funds type and the fields it brings; checks their amounts."""
-    funds = fields[index].strip().upper() if index < len(fields) else ""
-    index += 1
-    if funds in ("", "Z", "0", "1", "2"):
-        return index
-    if funds == "V":  # value date, value time
-        return index + 2
-    if funds == "S":  # immediate, one-day, two-or-more-day amounts
-        for offset in range(3):
-            text = fields[index + offset].strip() if index + offset < len(fields) else ""
-            if text:
-                _amount(text, currency, line, signed=True)
-        return index + 3
-    if funds == "D":  # a count, then (days, amount) pairs
-        count_text = fields[index].strip() if index < len(fields) else ""
-        if not count_text.isdigit():
-            raise _Bad(
-                line,
-                f"the number of distributions {count_text!r} is not a number",
-                "funds type",
-            )
-        return index + 1 + 2 * int(count_text)
-    raise _Bad(line, f"the funds type {funds!r} is not Z, 0, 1, 2, V, S or D", "funds type")
-
-
-def _detail(number: int, record: _Record, currency: str, as_of: date) -> ParsedLine:
-    """A 16 record: type code, amount, funds type (and its fields), refs, text."""
-    fields = record.fields()
-    line = record.line
-    code = fields[0].strip()
-    if not (len(code) == 3 and code.isdigit()):
-        raise _Bad(line, f"the type code {code!r} is not three digits", "type code")
-    kind = int(code)
-    if 100 <= kind <= 399 or 920 <= kind <= 959:
-        sign = 1
-    elif 400 <= kind <= 699 or 960 <= kind <= 999:
-        sign = -1
-    else:
-        raise _Bad(
-            line,
-            f"the type code {code} is neither a credit (100-399) nor a debit (400-699)",
-            "type code",
-        )
-    amount_text = fields[1].strip() if len(fields) > 1 else ""
-    if not amount_text:
-        raise _Bad(line, "the transaction detail has no amount", "amount")
-    if amount_text[0] in "+-":
-        raise _Bad(line, f"the amount {amount_text} of a detail takes no sign", "amount")
-    amount = _amount(amount_text, currency, line, signed=False)
-    index = _skip_funds(fields, 2, currency, line)
-    value_date = as_of
-    if len(fields) > 2 and fields[2].strip().upper() == "V":
-        text = fields[3].strip() if len(fields) > 3 else ""
-        value_date = _date(text, line, "value date")
-    rest = fields[index:]
-    bank_reference = rest[0].strip() if rest else ""
-    customer_reference = rest[1].strip() if len(rest) > 1 else ""
-    text = ",".join(rest[2:]).strip()
-    return ParsedLine(
-        number=number,
-        amount=amount * sign,
-        booking_date=as_of,
-        value_date=value_date,
-        reference=customer_reference or None,
-        bank_reference=bank_reference or None,
-        description=text or None,
-        type_code=code,
-        where=f"line {line}",
-    )
-
-
-def _trailer(record: _Record, currency: str) -> tuple[Decimal, int]:
-    fields = record.fields()
-    total_text = fields[0].strip()
-    count_text = fields[1].strip() if len(fields) > 1 else ""
-    if not total_text:
-        raise _Bad(record.line, "the account trailer has no control total", "control total")
-    total = _amount(total_text, currency, record.line, signed=True, what="control total")
-    if not count_text.isdigit():
-        raise _Bad(
-            record.line,
-            f"the number of records {count_text!r} is not a number",
-            "number of records",
-        )
-    return total, int(count_text)
-
-
-def _amount(text: str, currency: str, line: int, *, signed: bool, what: str = "amount") -> Decimal:
-    """An amount in the currency's minor units, its decimal point implied."""
-    digits = text[1:] if signed and text[0] in "+-" else text
-    if not (digits.isascii() and digits.isdigit()):
-        raise _Bad(line, f"the {what} {text!r} is not a whole number of minor units", what)
-    minor = int(digits)
-    if minor >= MAX_MINOR:
-        raise _Bad(line, f"the {what} {text} is too large", what)
-    value = Decimal(-minor if text[0] == "-" else minor).scaleb(-minor_units(currency))
-    return value
-
-
-def _currency(text: str, line: int) -> str:
-    try:
-        return normalize_currency(text)
-    except MoneyError:
-        raise _Bad(line, f"unknown currency {text!r}", "currency") from None
-
-
-def _date(text: str, line: int, what: str) -> date:
-    if not (len(text) == 6 and text.isascii() and text.isdigit()):
-        raise _Bad(line, f"the {what} {text!r} is not a YYMMDD date", what)
-    year = int(text[0:2])
-    try:
-        return date(year + (2000 if year < 80 else 1900), int(text[2:4]), int(text[4:6]))
-    except ValueError:
-        raise _Bad(line, f"the {what} {text} is not a valid date", what) from None
