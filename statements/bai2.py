@@ -46,25 +46,15 @@ from domain.statements.parsed import (
     ParseProblem,
     ParseResult,
 )
-from statements.bai2_accounts import _CLOSING_LEDGER as _CLOSING_LEDGER
-from statements.bai2_accounts import _DEFAULT_CURRENCY as _DEFAULT_CURRENCY
-from statements.bai2_accounts import _OPENING_LEDGER as _OPENING_LEDGER
 from statements.bai2_accounts import FORMAT as FORMAT
-from statements.bai2_accounts import _Account as _Account
-from statements.bai2_accounts import _amount as _amount
-from statements.bai2_accounts import _currency as _currency
-from statements.bai2_accounts import _date as _date
-from statements.bai2_accounts import _detail as _detail
-from statements.bai2_accounts import _Group as _Group
-from statements.bai2_accounts import _skip_funds as _skip_funds
-from statements.bai2_accounts import _statement as _statement
-from statements.bai2_accounts import _summaries as _summaries
-from statements.bai2_accounts import _trailer as _trailer
-from statements.bai2_records import _CODES as _CODES
-from statements.bai2_records import _Bad as _Bad
-from statements.bai2_records import _fixed_length as _fixed_length
-from statements.bai2_records import _Record as _Record
-from statements.bai2_records import _records as _records
+from statements.bai2_accounts import (
+    _Account,
+    _currency,
+    _date,
+    _Group,
+    _statement,
+)
+from statements.bai2_records import _Bad, _Record, _records
 
 
 @dataclass(slots=True)

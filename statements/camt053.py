@@ -54,32 +54,20 @@ from domain.statements.parsed import (
     collect,
 )
 from statements import safexml
-from statements.camt053_entries import _CONTAINERS as _CONTAINERS
-from statements.camt053_entries import _TX as _TX
-from statements.camt053_entries import _USTRD as _USTRD
-from statements.camt053_entries import _day as _day
-from statements.camt053_entries import _entry as _entry
-from statements.camt053_entries import _entry_amount as _entry_amount
-from statements.camt053_entries import _entry_date as _entry_date
-from statements.camt053_entries import _Fields as _Fields
-from statements.camt053_entries import _join as _join
-from statements.camt053_entries import _Skip as _Skip
+from statements.camt053_entries import (
+    _entry,
+    _Skip,
+)
 from statements.camt053_statement import FORMAT as FORMAT
-from statements.camt053_statement import _Balance as _Balance
-from statements.camt053_statement import _balances as _balances
-from statements.camt053_statement import _datetime_date as _datetime_date
-from statements.camt053_statement import _one as _one
-from statements.camt053_statement import _period as _period
-from statements.camt053_statement import _statement as _statement
-from statements.camt053_statement import _summary as _summary
-from statements.camt053_values import _amount as _amount
-from statements.camt053_values import _Bad as _Bad
-from statements.camt053_values import _date as _date
-from statements.camt053_values import _Names as _Names
-from statements.camt053_values import _RawLine as _RawLine
-from statements.camt053_values import _Statement as _Statement
-from statements.camt053_values import _text as _text
-from statements.camt053_values import _where as _where
+from statements.camt053_statement import (
+    _statement,
+)
+from statements.camt053_values import (
+    _Bad,
+    _Names,
+    _Statement,
+    _text,
+)
 
 NAMESPACE_PREFIX = "urn:iso:std:iso:20022:tech:xsd:camt."
 #: The camt.053 versions this parser reads (each one has a test file).

@@ -42,37 +42,22 @@ from domain.statements.parsed import (
     StatementFormat,
     collect,
 )
-from statements.mt940_fields import _BALANCE as _BALANCE
-from statements.mt940_fields import _amount as _amount
-from statements.mt940_fields import _Bad as _Bad
-from statements.mt940_fields import _Balance as _Balance
-from statements.mt940_fields import _balance as _balance
-from statements.mt940_fields import _balance_fault as _balance_fault
-from statements.mt940_fields import _date as _date
-from statements.mt940_fields import _entry_date as _entry_date
-from statements.mt940_fields import _exponent as _exponent
-from statements.mt940_fields import _yymmdd as _yymmdd
-from statements.mt940_lines import _KEYWORDS as _KEYWORDS
-from statements.mt940_lines import _LINE as _LINE
-from statements.mt940_lines import _NO_INFO as _NO_INFO
-from statements.mt940_lines import _SEPA_KEY as _SEPA_KEY
-from statements.mt940_lines import _SUBFIELD as _SUBFIELD
-from statements.mt940_lines import _Core as _Core
-from statements.mt940_lines import _core as _core
-from statements.mt940_lines import _entry as _entry
-from statements.mt940_lines import _Info as _Info
-from statements.mt940_lines import _info as _info
-from statements.mt940_lines import _keyworded as _keyworded
-from statements.mt940_lines import _line_fault as _line_fault
-from statements.mt940_lines import _structured as _structured
-from statements.mt940_messages import _CONTROL as _CONTROL
-from statements.mt940_messages import _TAG as _TAG
-from statements.mt940_messages import _decode as _decode
-from statements.mt940_messages import _Field as _Field
-from statements.mt940_messages import _lines as _lines
-from statements.mt940_messages import _Message as _Message
-from statements.mt940_messages import _messages as _messages
-from statements.mt940_messages import _sender as _sender
+from statements.mt940_fields import (
+    _Bad,
+    _Balance,
+    _balance,
+)
+from statements.mt940_lines import (
+    _Core,
+    _core,
+    _entry,
+)
+from statements.mt940_messages import (
+    _decode,
+    _Field,
+    _Message,
+    _messages,
+)
 
 FORMAT = StatementFormat.MT940
 
