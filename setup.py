@@ -4,7 +4,7 @@ The manifest's one copy is the repository's top-level ``manifest.yml`` (what a p
 creates the Slack app from). The local Slack stand-in (``sandbox.slack``) reads its
 subscribed events from it, so a built wheel carries it as ``sandbox/slack/manifest.yml``:
 copied at build time, never kept twice in the repository. A source checkout or an
-editable install reads the top-level file itself (``sandbox.slack.state.MANIFEST``).
+editable install reads the top-level file itself (``sandbox.slack.manifest.MANIFEST``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 MANIFEST = "manifest.yml"
-#: Where the built package carries it (``sandbox.slack.state`` looks there first).
+#: Where the built package carries it (``sandbox.slack.manifest`` looks there first).
 PACKAGED = ("sandbox", "slack", MANIFEST)
 
 

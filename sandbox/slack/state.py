@@ -5,6 +5,8 @@ This module is pure (no I/O). :class:`StandInState` is the base of
 (``messages_in``, ``home_of``, ``ack_latencies_ms`` ...) are what tests assert on. The
 records it keeps live in :mod:`sandbox.slack.records` and the Block Kit readers in
 :mod:`sandbox.slack.blocks`; both are re-exported here, where they were first defined.
+So are the clock (:mod:`sandbox.slack.clock`) and the manifest reader
+(:mod:`sandbox.slack.manifest`).
 """
 
 from __future__ import annotations
@@ -14,15 +16,16 @@ import copy
 import random
 import secrets
 import time
-from collections.abc import Callable, Iterable
-from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
-
-import yaml
 
 from .blocks import button_labels, iter_buttons, iter_texts
 from .blocks import element_state as element_state
+from .clock import Clock as Clock
+from .clock import ManualClock as ManualClock
 from .limits import LIMITS, SlackLimits
+from .manifest import MANIFEST as MANIFEST
+from .manifest import manifest_bot_events as manifest_bot_events
 from .records import (
     JSON,
     Ack,
@@ -63,46 +66,6 @@ __all__ = [
     "iter_texts",
     "manifest_bot_events",
 ]
-
-Clock = Callable[[], float]
-
-
-def _manifest() -> Path:
-    # A built wheel carries the repository's manifest.yml here (setup.py copies it at build
-    # time); a source checkout or an editable install has only the top-level one.
-    packaged = Path(__file__).resolve().with_name("manifest.yml")
-    return packaged if packaged.is_file() else Path(__file__).resolve().parents[2] / "manifest.yml"
-
-
-#: The app's manifest: its ``bot_events`` decide which events the stand-in delivers.
-MANIFEST = _manifest()
-
-
-def manifest_bot_events(path: Path = MANIFEST) -> frozenset[str]:
-    """The bot events ``manifest.yml`` subscribes to (what Slack would deliver)."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    events = data["settings"]["event_subscriptions"]["bot_events"]
-    return frozenset(str(e) for e in events)
-
-
-class ManualClock:
-    """A hand-driven monotonic clock for deterministic tests.
-
-    Call the instance to read it; :meth:`advance` moves it forward.
-    """
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        """Moves the clock forward by ``seconds`` (must be >= 0)."""
-        if seconds < 0:
-            raise ValueError("a monotonic clock cannot go back")
-        self.now += seconds
-
 
 # --------------------------------------------------------------------------- state
 
