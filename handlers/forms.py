@@ -12,7 +12,9 @@ Three kinds of input arrive here:
   or a forged payload: :class:`PayloadError`.
 * Pagination values of the queue and App Home buttons (same rule).
 
-Nothing past ``handlers/`` digs through these raw dicts.
+Nothing past ``handlers/`` digs through these raw dicts. What every modal submission is
+read with (the metadata, the view's state, :class:`FormErrors`, the shared text checks) is
+:mod:`handlers.modal_input`, re-exported here.
 """
 
 from __future__ import annotations
@@ -24,15 +26,19 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ConfigDict, ValidationError
 from pydantic import Field as Attr
 
 from domain.errors import MoneyError
 from domain.items import DisputeCategory, DisputeOutcome, parse_ascii_number
 from domain.money import Money
-from domain.states import MIN_REASON_WORDS
-from handlers.errors import HandlerError
-from handlers.ids import INPUT_ACTION_ID, Field
+from handlers.ids import Field
+from handlers.modal_input import MAX_PRIVATE_METADATA_CHARS as MAX_PRIVATE_METADATA_CHARS
+from handlers.modal_input import FormErrors as FormErrors
+from handlers.modal_input import Frozen, SubmittedView, read_view, too_long, words_error
+from handlers.modal_input import ModalMetadata as ModalMetadata
+from handlers.modal_input import PayloadError as PayloadError
+from handlers.modal_input import parse_metadata as parse_metadata
 
 #: Longest texts accepted (the modal inputs carry the same ``max_length``).
 MAX_REASON_CHARS = 2000
@@ -43,68 +49,10 @@ MAX_ADJUSTMENT_CHARS = 40
 MAX_NOTE_CHARS = 3000
 MAX_EVIDENCE_LINKS = 20
 MAX_URL_CHARS = 2000
-#: Slack's limit on ``private_metadata``.
-MAX_PRIVATE_METADATA_CHARS = 3000
 MAX_SCOPE_CHARS = 200
 
 
-class PayloadError(HandlerError, ValueError):
-    """A value we wrote into Slack came back unreadable: a bug or a forged payload."""
-
-
-class FormErrors(dict[str, str]):
-    """Problems with a submitted modal: input block id -> one sentence for the user.
-
-    A plain ``dict`` subclass, so it goes straight into
-    ``ack(response_action="errors", errors=form_errors)``.
-    """
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class ModalMetadata(_Frozen):
-    """What a modal remembers in ``private_metadata``.
-
-    ``version`` is the item version the user saw when they opened the modal (the usecases
-    refuses a stale one); ``channel`` and ``ts`` name the message to update afterwards
-    (absent when the modal was opened from a command or the App Home).
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
-
-    item_id: int = Attr(gt=0)
-    version: int = Attr(ge=1)
-    channel: str | None = Attr(default=None, pattern=r"^[A-Z][A-Z0-9]{1,40}$")
-    ts: str | None = Attr(default=None, pattern=r"^[0-9]{1,12}\.[0-9]{1,9}$")
-
-    def encode(self) -> str:
-        """Compact JSON for ``private_metadata``, e.g. ``{"item_id":1042,"version":7}``."""
-        return json.dumps(self.model_dump(exclude_none=True), separators=(",", ":"))
-
-
-def parse_metadata(private_metadata: str) -> ModalMetadata:
-    """Reads a modal's ``private_metadata`` back.
-
-    Raises:
-        PayloadError: it is not metadata written by :meth:`ModalMetadata.encode`.
-    """
-    if not private_metadata or len(private_metadata) > MAX_PRIVATE_METADATA_CHARS:
-        raise PayloadError("private_metadata is empty or too long to be recon-bot metadata")
-    try:
-        return ModalMetadata.model_validate_json(private_metadata)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(document)'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise PayloadError(
-            f"private_metadata is not recon-bot modal metadata ({problems})"
-        ) from None
-
-
-class QueueCursor(_Frozen):
+class QueueCursor(Frozen):
     """Where a queue page's Previous/Next button leads: the same scope at another offset.
 
     ``scope`` is opaque here: whatever the command handler passed to
@@ -145,71 +93,21 @@ def parse_home_page(value: str) -> int:
     return page
 
 
-# --- view_submission state ---------------------------------------------------------------
-
-
-class _Edge(BaseModel):
-    """Slack adds fields over time: ignore what we don't read."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class _SelectedOption(_Edge):
-    value: str
-
-
-class _ElementState(_Edge):
-    """One input's state; which attribute is set depends on the element type."""
-
-    type: str | None = None
-    value: str | None = None
-    selected_option: _SelectedOption | None = None
-    selected_date: str | None = None
-
-
-class _ViewState(_Edge):
-    values: dict[str, dict[str, _ElementState]] = Attr(default_factory=dict)
-
-
-class _SubmittedView(_Edge):
-    callback_id: str | None = None
-    private_metadata: str = ""
-    state: _ViewState = Attr(default_factory=_ViewState)
-
-    def element(self, field: Field) -> _ElementState | None:
-        return self.state.values.get(field.value, {}).get(INPUT_ACTION_ID)
-
-    def text(self, field: Field) -> str | None:
-        """The stripped text of a plain_text_input; None when empty or absent."""
-        element = self.element(field)
-        text = (element.value or "").strip() if element else ""
-        return text or None
-
-
-def _read_view(view: Mapping[str, Any]) -> tuple[_SubmittedView, ModalMetadata]:
-    try:
-        submitted = _SubmittedView.model_validate(view)
-    except ValidationError as exc:
-        problem = exc.errors()[0]["msg"]
-        raise PayloadError(f"view_submission has an unexpected shape: {problem}") from None
-    return submitted, parse_metadata(submitted.private_metadata)
-
-
-class RejectForm(_Frozen):
+class RejectForm(Frozen):
     """A valid reject modal submission."""
 
     metadata: ModalMetadata
     reason: str
 
 
-class EscalateForm(_Frozen):
+class EscalateForm(Frozen):
     """A valid escalate modal submission (the reason is optional)."""
 
     metadata: ModalMetadata
     reason: str | None
 
 
-class DisputeForm(_Frozen):
+class DisputeForm(Frozen):
     """A valid dispute modal submission; ``proposed_adjustment`` is at the currency's scale."""
 
     metadata: ModalMetadata
@@ -221,24 +119,6 @@ class DisputeForm(_Frozen):
     proposed_adjustment: Decimal | None
 
 
-def _words_error(text: str | None, *, what: str, limit: int) -> str | None:
-    """Why a required free-text answer is not acceptable, or None."""
-    if text is None:
-        return f"Give {what} of at least {MIN_REASON_WORDS} words."
-    words = len(text.split())
-    if words < MIN_REASON_WORDS:
-        return f"Give {what} of at least {MIN_REASON_WORDS} words (this has {words})."
-    if len(text) > limit:
-        return f"Keep it under {limit} characters (this has {len(text)})."
-    return None
-
-
-def _too_long(text: str | None, limit: int) -> str | None:
-    if text is not None and len(text) > limit:
-        return f"Keep it under {limit} characters (this has {len(text)})."
-    return None
-
-
 def parse_reject(view: Mapping[str, Any]) -> RejectForm | FormErrors:
     """Parses the reject modal: a reason of at least ``MIN_REASON_WORDS`` words.
 
@@ -248,9 +128,9 @@ def parse_reject(view: Mapping[str, Any]) -> RejectForm | FormErrors:
     Raises:
         PayloadError: the metadata or the payload's shape is not ours.
     """
-    submitted, metadata = _read_view(view)
+    submitted, metadata = read_view(view)
     reason = submitted.text(Field.REASON)
-    problem = _words_error(reason, what="a reason", limit=MAX_REASON_CHARS)
+    problem = words_error(reason, what="a reason", limit=MAX_REASON_CHARS)
     if problem or reason is None:
         return FormErrors({Field.REASON.value: problem or "Give a reason."})
     return RejectForm(metadata=metadata, reason=reason)
@@ -262,9 +142,9 @@ def parse_escalate(view: Mapping[str, Any]) -> EscalateForm | FormErrors:
     Raises:
         PayloadError: the metadata or the payload's shape is not ours.
     """
-    submitted, metadata = _read_view(view)
+    submitted, metadata = read_view(view)
     reason = submitted.text(Field.REASON)
-    problem = _too_long(reason, MAX_REASON_CHARS)
+    problem = too_long(reason, MAX_REASON_CHARS)
     if problem:
         return FormErrors({Field.REASON.value: problem})
     return EscalateForm(metadata=metadata, reason=reason)
@@ -314,7 +194,7 @@ def parse_dispute(
     Raises:
         PayloadError: the metadata or the payload's shape is not ours.
     """
-    submitted, metadata = _read_view(view)
+    submitted, metadata = read_view(view)
     errors = FormErrors()
 
     category: DisputeCategory | None = None
@@ -328,12 +208,12 @@ def parse_dispute(
             errors[Field.CATEGORY.value] = "Choose one of the listed categories."
 
     description = submitted.text(Field.DESCRIPTION)
-    problem = _words_error(description, what="a description", limit=MAX_DESCRIPTION_CHARS)
+    problem = words_error(description, what="a description", limit=MAX_DESCRIPTION_CHARS)
     if problem:
         errors[Field.DESCRIPTION.value] = problem
 
     contact = submitted.text(Field.CONTACT)
-    problem = _too_long(contact, MAX_CONTACT_CHARS)
+    problem = too_long(contact, MAX_CONTACT_CHARS)
     if problem:
         errors[Field.CONTACT.value] = problem
 
@@ -378,7 +258,7 @@ def parse_dispute(
     )
 
 
-class NoteForm(_Frozen):
+class NoteForm(Frozen):
     """A valid "Add note" submission."""
 
     metadata: ModalMetadata
@@ -391,11 +271,11 @@ def parse_note(view: Mapping[str, Any]) -> NoteForm | FormErrors:
     Raises:
         PayloadError: the metadata or the payload's shape is not ours.
     """
-    submitted, metadata = _read_view(view)
+    submitted, metadata = read_view(view)
     text = submitted.text(Field.NOTE)
     if text is None:
         return FormErrors({Field.NOTE.value: "Write the note."})
-    problem = _too_long(text, MAX_NOTE_CHARS)
+    problem = too_long(text, MAX_NOTE_CHARS)
     if problem:
         return FormErrors({Field.NOTE.value: problem})
     return NoteForm(metadata=metadata, text=text)
@@ -406,7 +286,7 @@ def parse_note(view: Mapping[str, Any]) -> NoteForm | FormErrors:
 AMOUNT_OUTCOMES = frozenset({DisputeOutcome.ADJUSTED, DisputeOutcome.WRITTEN_OFF})
 
 
-class ResolveForm(_Frozen):
+class ResolveForm(Frozen):
     """A valid resolve submission; ``amount`` is at the item currency's scale;
     ``step_up`` is the written-off amount retyped, as typed (whether a write-off needs
     it, and whether it matches, is the domain's call)."""
@@ -451,7 +331,7 @@ def parse_resolve(view: Mapping[str, Any], *, currency: str) -> ResolveForm | Fo
     Raises:
         PayloadError: the metadata or the payload's shape is not ours.
     """
-    submitted, metadata = _read_view(view)
+    submitted, metadata = read_view(view)
     errors = FormErrors()
     outcome: DisputeOutcome | None = None
     selected = submitted.element(Field.OUTCOME)
@@ -466,7 +346,7 @@ def parse_resolve(view: Mapping[str, Any], *, currency: str) -> ResolveForm | Fo
     if problem:
         errors[Field.AMOUNT.value] = problem
     note = submitted.text(Field.NOTE)
-    problem = _words_error(note, what="a resolution note", limit=MAX_NOTE_CHARS)
+    problem = words_error(note, what="a resolution note", limit=MAX_NOTE_CHARS)
     if problem:
         errors[Field.NOTE.value] = problem
     step_up = submitted.text(Field.STEP_UP)
@@ -479,14 +359,14 @@ def parse_resolve(view: Mapping[str, Any], *, currency: str) -> ResolveForm | Fo
     )
 
 
-class DigestRejectForm(_Frozen):
+class DigestRejectForm(Frozen):
     """A valid "Reject all" submission for a digest group."""
 
     cluster_id: int
     reason: str
 
 
-class _ClusterMetadata(_Frozen):
+class _ClusterMetadata(Frozen):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     cluster_id: int = Attr(gt=0)
@@ -499,18 +379,18 @@ def parse_digest_reject(view: Mapping[str, Any]) -> DigestRejectForm | FormError
         PayloadError: the metadata or the payload's shape is not ours.
     """
     try:
-        submitted = _SubmittedView.model_validate(view)
+        submitted = SubmittedView.model_validate(view)
         metadata = _ClusterMetadata.model_validate_json(submitted.private_metadata)
     except ValidationError:
         raise PayloadError("this form is not a recon-bot digest form") from None
     reason = submitted.text(Field.REASON)
-    problem = _words_error(reason, what="a reason", limit=MAX_REASON_CHARS)
+    problem = words_error(reason, what="a reason", limit=MAX_REASON_CHARS)
     if problem or reason is None:
         return FormErrors({Field.REASON.value: problem or "Give a reason."})
     return DigestRejectForm(cluster_id=metadata.cluster_id, reason=reason)
 
 
-class StepUpForm(_Frozen):
+class StepUpForm(Frozen):
     """A step-up submission: the amount as typed (checked against the item by the
     domain, in the ack) and an optional note."""
 
@@ -526,7 +406,7 @@ def parse_step_up(view: Mapping[str, Any], *, currency: str) -> StepUpForm | For
     Raises:
         PayloadError: the metadata or the payload's shape is not ours.
     """
-    submitted, metadata = _read_view(view)
+    submitted, metadata = read_view(view)
     errors = FormErrors()
     typed = submitted.text(Field.AMOUNT)
     if typed is None:
@@ -534,7 +414,7 @@ def parse_step_up(view: Mapping[str, Any], *, currency: str) -> StepUpForm | For
     elif len(typed) > MAX_ADJUSTMENT_CHARS:
         errors[Field.AMOUNT.value] = f"Give a plain amount in {currency}, e.g. 125.50."
     note = submitted.text(Field.NOTE)
-    problem = _too_long(note, MAX_NOTE_CHARS)
+    problem = too_long(note, MAX_NOTE_CHARS)
     if problem:
         errors[Field.NOTE.value] = problem
     if errors or typed is None:

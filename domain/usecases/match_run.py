@@ -21,6 +21,9 @@ A run that changes nothing (no match found, re-scored, dissolved or accepted, no
 opened, no ``unmatched`` item new or changed: the hourly sweep over data that did not
 move) writes nothing: no ``matching.run`` record, no message, and no run number (see
 :class:`_RunNumber`).
+
+The sides as the matcher reads them, and the ``unmatched`` rows of the sides left alone,
+are :mod:`domain.usecases.match_sides`.
 """
 
 from __future__ import annotations
@@ -28,16 +31,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from domain import states
 from domain.audit.records import AuditEntry
-from domain.gl import StoredLedgerEntry
-from domain.intake import IntakeRow, same_content
-from domain.items import ItemFacts, ItemKind, RiskTier
+from domain.intake import IntakeRow
+from domain.items import RiskTier
 from domain.matching.checks import run_checks
-from domain.matching.records import Band, BankLine, LedgerLine
+from domain.matching.records import Band
 from domain.matching.rerun import PreviousMatch, rematch
 from domain.matching.settings import matching_policy
 from domain.matching.stored import (
@@ -53,11 +55,15 @@ from domain.ports import UnitOfWork
 from domain.statements.records import MatchStatus, Statement, StatementLine
 from domain.usecases.intake import Intake
 from domain.usecases.match_outbox import enqueue_run_notices
+from domain.usecases.match_sides import (
+    bank_line,
+    ledger_line,
+    unmatched_bank_row,
+    unmatched_changed,
+    unmatched_ledger_row,
+)
 from domain.usecases.match_steps import (
-    MATCHING_SOURCE,
     MatchSteps,
-    bank_external_id,
-    ledger_external_id,
     match_entry,
 )
 from domain.usecases.transaction import system_entry
@@ -136,7 +142,7 @@ class MatchRun(MatchSteps):
             open_checks = await uow.matches.checks(state=CheckState.OPEN)
             # The unmatched items are written after the commit (by intake): whether any
             # of them is new or changed is read here, so that it counts as a change too.
-            changed = changed or await _unmatched_changed(uow, unmatched_rows)
+            changed = changed or await unmatched_changed(uow, unmatched_rows)
             if changed:
                 await uow.audit.append(
                     [
@@ -229,9 +235,9 @@ class MatchRun(MatchSteps):
         taken = [(k.entry_id, k.account) for m in previous for k in m.ledger_entries]
         for key, stored in (await uow.gl.get_many(taken)).items():
             entries.setdefault(key[0], stored)
-        bank = [_bank_line(head, line) for head, line in group.lines]
+        bank = [bank_line(head, line) for head, line in group.lines]
         lines_by_key = {(int(b.statement_id), b.line_number): b for b in bank}
-        ledger = [_ledger_line(e) for e in entries.values()]
+        ledger = [ledger_line(e) for e in entries.values()]
         ledger_by_id = {e.entry_id: e for e in ledger}
         days = [b.booking_date for b in bank] or [now.date()]
         rate = await self._rate(uow, loaded, group.currency, max(days))
@@ -351,13 +357,13 @@ class MatchRun(MatchSteps):
         totals["ledger"] += len(rerun.result.unmatched_ledger)
         for u in rerun.result.unmatched_bank:
             unmatched_rows.append(
-                _unmatched_bank_row(
+                unmatched_bank_row(
                     lines_by_key[(int(u.line.statement), u.line.line)], u.reason, group.entity
                 )
             )
         for lu in rerun.result.unmatched_ledger:
             unmatched_rows.append(
-                _unmatched_ledger_row(ledger_by_id[lu.entry_id], lu.reason, group.entity)
+                unmatched_ledger_row(ledger_by_id[lu.entry_id], lu.reason, group.entity)
             )
         own = frozenset(s.account for s in group.statements.values())
         checks = run_checks(bank, ledger, rerun.result, mpolicy, own_accounts=own)
@@ -442,102 +448,3 @@ class MatchRun(MatchSteps):
                 f"{loaded.policy.reporting_currency}, at or above {routing.materiality}"
             )
         return None
-
-
-async def _unmatched_changed(uow: UnitOfWork, rows: Sequence[IntakeRow]) -> bool:
-    """Whether intake would write any of these ``unmatched`` rows: one without an item
-    yet, or whose item holds other content (an amendment)."""
-    if not rows:
-        return False
-    found = await uow.items.get_many_by_external(
-        MATCHING_SOURCE, [row.facts.external_id for row in rows]
-    )
-    for row in rows:
-        item = found.get(row.facts.external_id)
-        if item is None or not same_content(item.content_hash, row.facts, hashed=row.content_hash):
-            return True
-    return False
-
-
-def _bank_line(head: Statement, line: StatementLine) -> BankLine:
-    assert head.id is not None
-    return BankLine(
-        statement_id=str(head.id),
-        line_number=line.number,
-        account=head.account,
-        currency=head.currency,
-        amount=line.amount,
-        booking_date=line.booking_date or line.value_date or head.period_end,
-        value_date=line.value_date,
-        reference=line.reference,
-        end_to_end_id=line.end_to_end_id,
-        counterparty=line.counterparty,
-        description=line.description,
-    )
-
-
-def _ledger_line(stored: StoredLedgerEntry) -> LedgerLine:
-    e = stored.entry
-    return LedgerLine(
-        entry_id=e.entry_id,
-        gl_account=e.account,
-        currency=e.currency,
-        amount=e.amount,
-        entry_date=e.booked_on,
-        reference=e.reference,
-        counterparty=e.counterparty,
-        description=e.description,
-    )
-
-
-def _unmatched_row(
-    external_id: str,
-    missing: str,
-    *,
-    entity: str,
-    currency: str,
-    amount: Decimal,
-    counterparty: str | None,
-    booked_on: date | None,
-    reference: str | None,
-) -> IntakeRow:
-    """The ``unmatched`` item of one side left without a match (``missing``: why)."""
-    facts = ItemFacts(
-        source=MATCHING_SOURCE,
-        external_id=external_id,
-        kind=ItemKind.UNMATCHED,
-        entity=entity,
-        currency=currency,
-        amount=amount,
-        counterparty=counterparty,
-        booked_on=booked_on,
-        reference=reference,
-        description=missing[:2000],
-    )
-    return IntakeRow(line=0, facts=facts)
-
-
-def _unmatched_bank_row(line: BankLine, reason: str, entity: str) -> IntakeRow:
-    return _unmatched_row(
-        bank_external_id(line.statement_id, line.line_number),
-        f"bank line without a ledger match: {reason}",
-        entity=entity,
-        currency=line.currency,
-        amount=line.amount,
-        counterparty=line.counterparty,
-        booked_on=line.booking_date,
-        reference=line.reference,
-    )
-
-
-def _unmatched_ledger_row(entry: LedgerLine, reason: str, entity: str) -> IntakeRow:
-    return _unmatched_row(
-        ledger_external_id(entry.gl_account, entry.entry_id),
-        f"ledger entry without a bank match: {reason}",
-        entity=entity,
-        currency=entry.currency,
-        amount=entry.amount,
-        counterparty=entry.counterparty,
-        booked_on=entry.entry_date,
-        reference=entry.reference,
-    )

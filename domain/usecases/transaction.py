@@ -4,7 +4,8 @@ A change is one transaction: load the item, check who may act and on what versio
 apply a pure transition of :mod:`domain.states`, write the item with its SLA deadline
 kept current (version-checked), audit every event and enqueue the Slack messages it
 causes, commit. :meth:`Transactions.decide` is that opening for a person's decision;
-the other methods are its parts, for the use cases that batch or branch.
+the other methods are its parts, for the use cases that batch or branch. The audit
+records they write are worded in :mod:`domain.usecases.audit_entries` (re-exported here).
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from domain import notifications, sla, states
-from domain.audit.records import AuditEntry, CanonicalData
+from domain.audit.records import AuditEntry
 from domain.breaker import LEDGER
-from domain.errors import DomainError, ItemNotFound, StaleItem, TakenOver
+from domain.errors import DomainError, ItemNotFound, StaleItem
 from domain.items import MAX_ITEM_ID, Item, JournalEntry, ReviewState, format_human_id
 from domain.journal import EntryKind
 from domain.permissions import (
@@ -33,6 +33,13 @@ from domain.permissions import (
 )
 from domain.policy import LoadedPolicy
 from domain.ports import NoTelemetry, SpanValue, Telemetry, UnitOfWork, UnitOfWorkFactory
+from domain.usecases.audit_entries import REFUSED as REFUSED
+from domain.usecases.audit_entries import UNAUDITED as UNAUDITED
+from domain.usecases.audit_entries import item_entries as item_entries
+from domain.usecases.audit_entries import item_entry as item_entry
+from domain.usecases.audit_entries import record_refusal as record_refusal
+from domain.usecases.audit_entries import refusal_entry as refusal_entry
+from domain.usecases.audit_entries import system_entry as system_entry
 from domain.usecases.posting import entry_data, posting
 
 #: The audit data key that marks a decision taken while the ledger's breaker was open.
@@ -52,89 +59,6 @@ class Outcome:
     noop: bool = False
     events: tuple[states.Event, ...] = ()
     journal_entry: JournalEntry | None = None
-
-
-def system_entry(event: str, now: datetime, policy_version: str, **data: Any) -> AuditEntry:
-    """An audit record of something the desk itself did (not about one item)."""
-    return AuditEntry(
-        time=now, event=event, actor=states.SYSTEM, policy_version=policy_version, data=data
-    )
-
-
-def item_entry(
-    item: Item,
-    event: states.Event,
-    now: datetime,
-    data: dict[str, Any] | CanonicalData | None = None,
-) -> AuditEntry:
-    """The record of one event of ``item``; ``data`` replaces the event's own, if given."""
-    return AuditEntry(
-        time=now,
-        event=event.name,
-        actor=event.actor,
-        item_id=item.id,
-        item=item.human_id,
-        from_state=event.from_state,
-        to_state=event.to_state,
-        policy_version=item.policy_version,
-        data=event.data if data is None else data,
-    )
-
-
-def item_entries(item: Item, events: Sequence[states.Event], now: datetime) -> list[AuditEntry]:
-    """The records of ``events`` of ``item``, in order."""
-    return [item_entry(item, e, now) for e in events]
-
-
-#: The audit event of a decision the desk refused (nothing else was changed).
-REFUSED = "decision.refused"
-#: How a refusal that could not be recorded says so (the start of its note).
-UNAUDITED = "refusal not audited"
-
-
-async def record_refusal(uow: UnitOfWorkFactory, refusal: DomainError, entry: AuditEntry) -> None:
-    """Records a refused attempt (``entry``) in a transaction of its own: the refused one
-    rolled back, so this is the only trace it leaves.
-
-    Never raises, but for :class:`TakenOver`: the person must still hear why they were
-    refused, so a failure to record travels with the refusal as a note
-    (:data:`UNAUDITED` first) for the shell to log. TakenOver means another process
-    runs this interaction again (``store.inbox``) and answers it: this one says nothing.
-    """
-    try:
-        async with uow() as tx:
-            await tx.audit.append([entry])
-            await tx.commit()
-    except TakenOver:
-        raise
-    except Exception as failure:
-        refusal.add_note(f"{UNAUDITED}: {type(failure).__name__}")
-
-
-def refusal_entry(
-    *,
-    action: str,
-    actor: str,
-    reason: DomainError,
-    now: datetime,
-    item: Item | None,
-    data: dict[str, Any] | None = None,
-) -> AuditEntry:
-    """The record of a refused attempt: who tried what, and the sentence they were told.
-
-    ``item`` is None when the actor may not see the item (or there is none): the record
-    then names no item, so it reads the same whether the item exists or not. It has no
-    ``from``/``to``: nothing moved (the reason names the state when the state refused),
-    and a refusal for a stale view must not restate an old state after a newer record.
-    """
-    return AuditEntry(
-        time=now,
-        event=REFUSED,
-        actor=actor,
-        item_id=item.id if item is not None else None,
-        item=item.human_id if item is not None else None,
-        data={"action": action, "reason": str(reason), **(data or {})},
-    )
 
 
 def marked(event: states.Event) -> states.Event:
