@@ -14,6 +14,7 @@ One module per concept, each importing only those listed before it:
   and how verification reads records no checkpoint covers yet;
 - :mod:`~domain.audit.stored_rows` and :mod:`~domain.audit.replay_problems`: the table
   rows a replay compares, and what it reports when they disagree with the log;
+- :mod:`~domain.audit.verdicts`: the sentences a failed verification names records with;
 - :mod:`~domain.audit.verifier`: :class:`AuditVerifier`, the one streaming pass that
   checks a live database or an exported bundle;
 - :mod:`~domain.audit.replay`: :class:`LogReplay`, what the records say every item and
