@@ -12,6 +12,9 @@ One module per concept, each importing only those listed before it:
 - :mod:`~domain.audit.anchoring`: when the anchors file must be there, whole and in order;
 - :mod:`~domain.audit.sealing`: the merge delay (when a checkpoint must follow commits)
   and how verification reads records no checkpoint covers yet;
+- :mod:`~domain.audit.stored_rows` and :mod:`~domain.audit.replay_problems`: the table
+  rows a replay compares, and what it reports when they disagree with the log;
+- :mod:`~domain.audit.verdicts`: the sentences a failed verification names records with;
 - :mod:`~domain.audit.verifier`: :class:`AuditVerifier`, the one streaming pass that
   checks a live database or an exported bundle;
 - :mod:`~domain.audit.replay`: :class:`LogReplay`, what the records say every item and

@@ -44,6 +44,9 @@ the original file's SHA-256 and the content hash and clear the approvals;
 ``statement.approved`` adds the actor as an approver; ``statement.rejected`` clears them;
 ``to`` gives the Stage 1 status. The ``statements`` table is compared with that
 (:meth:`LogReplay.check_statement`).
+
+The rows compared are :mod:`domain.audit.stored_rows`'s, the problems found
+:mod:`domain.audit.replay_problems`'s; both are re-exported here.
 """
 
 from __future__ import annotations
@@ -54,64 +57,15 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
+from domain.audit.replay_problems import ReplayProblem as ReplayProblem
+from domain.audit.replay_problems import _amount, _people, _Plain, _row_problem, _shown, _table
+from domain.audit.stored_rows import StoredEntry as StoredEntry
+from domain.audit.stored_rows import StoredItem as StoredItem
+from domain.audit.stored_rows import StoredLine as StoredLine
+from domain.audit.stored_rows import StoredStatement as StoredStatement
+
 UNSAID: Final = object()
 """A routing value the log never gave (the column is then not compared)."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StoredItem:
-    """One ``items`` row, as the replay compares it.
-
-    ``amount`` is ``amount_minor`` at the currency's scale, or None when the stored
-    currency has no known scale (then the currency itself differs from the log).
-    """
-
-    item_id: int
-    state: str
-    currency: str
-    amount: Decimal | None
-    amount_minor: int
-    kind: str
-    route: str
-    team: str | None
-    required_approvals: int
-    content_hash: str
-    policy_version: str
-    approvers: tuple[str, ...]
-    decided_by: str | None
-    ledger_ref: str | None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StoredLine:
-    """One line of a stored journal entry, at the entry currency's scale."""
-
-    account: str
-    debit: Decimal | None
-    credit: Decimal | None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StoredEntry:
-    """One ``journal_entries`` row, as the replay compares it."""
-
-    ledger_ref: str
-    item_id: int
-    idempotency_key: str
-    currency: str
-    lines: tuple[StoredLine, ...]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StoredStatement:
-    """One ``statements`` row, as the replay compares it."""
-
-    statement_id: int
-    stage1_status: str
-    revision: int
-    sha256: str
-    content_hash: str
-    approvers: tuple[str, ...]
 
 
 @dataclass(slots=True)
@@ -128,17 +82,6 @@ class _StatementReplayed:
 
 #: The statement events that (re)state a statement's content.
 _STATEMENT_CONTENT = frozenset({"statement.imported", "statement.revised"})
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ReplayProblem:
-    """The first difference found: a stable reason code, a sentence, the record."""
-
-    reason: str
-    """``row`` (a column disagrees with its body), ``format`` (a body that is not a
-    record), ``table`` (a table disagrees with the log)."""
-    problem: str
-    first_bad_seq: int | None = None
 
 
 class _Replayed:
@@ -531,32 +474,6 @@ class LogReplay:
         return None
 
 
-class _Plain(str):
-    """A value shown as it is, without quotes (amounts, ids)."""
-
-    __slots__ = ()
-
-
-def _shown(value: object) -> str:
-    if value is None:
-        return "empty"
-    if isinstance(value, _Plain | int):
-        return str(value)
-    return repr(value)
-
-
-def _amount(value: Decimal | None) -> _Plain | None:
-    return None if value is None else _Plain(str(value))
-
-
-def _people(users: Sequence[str]) -> str:
-    return ", ".join(users) if users else "nobody"
-
-
-def _table(problem: str, seq: int | None = None) -> ReplayProblem:
-    return ReplayProblem(reason="table", problem=problem, first_bad_seq=seq)
-
-
 def _decimal(value: object) -> Decimal | None:
     if not isinstance(value, str):
         return None
@@ -579,26 +496,3 @@ def _take_routing(item: _Replayed, data: dict[str, Any]) -> None:
     item.team = data.get("team", UNSAID)
     item.required_approvals = data.get("required_approvals", UNSAID)
     item.content_hash = data.get("content_hash", UNSAID)
-
-
-def _row_problem(
-    seq: int, record: dict[str, Any], item_id: object, event: object
-) -> ReplayProblem | None:
-    """A row column that disagrees with the record's signed body."""
-    signed_item = record.get("item_id")
-    if item_id != signed_item or isinstance(item_id, bool):
-        return ReplayProblem(
-            reason="row",
-            problem=f"record {seq}: audit_records.item_id is {_shown(item_id)} but its signed "
-            f"body says {_shown(signed_item)}",
-            first_bad_seq=seq,
-        )
-    signed_event = record.get("event")
-    if event != signed_event:
-        return ReplayProblem(
-            reason="row",
-            problem=f"record {seq}: audit_records.event is {_shown(event)} but its signed "
-            f"body says {_shown(signed_event)}",
-            first_bad_seq=seq,
-        )
-    return None

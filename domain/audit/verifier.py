@@ -3,7 +3,8 @@
 :class:`AuditVerifier` checks gaps, links, hashes, body/row consistency, checkpoint
 signatures and roots, and anchors (checkpoints copied to a file outside the database).
 It is pure, so the same code verifies a live database and an exported bundle; it names
-the first bad record and why in one sentence.
+the first bad record and why in one sentence (the sentences that name records are
+:mod:`domain.audit.verdicts`'s).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from domain.audit.records import (
 from domain.audit.report import VerifyReport
 from domain.audit.sealing import TailReading, TailStatus
 from domain.audit.signatures import KeyRing, SignatureStatus, schedule_signature_checks
+from domain.audit.verdicts import broken_link_problem, gap_problem
+from domain.audit.verdicts import records_clause as _records
 
 
 class AuditVerifier:
@@ -314,32 +317,11 @@ class AuditVerifier:
         return False
 
     def _gap(self, expected: int, seq: int) -> bool:
-        if seq > expected:
-            last = "the log's start" if expected == 1 else f"record {expected - 1}"
-            return self._fail(
-                "gap",
-                f"record {expected} is missing: the log jumps from {last} to {seq}",
-                expected,
-            )
-        return self._fail(
-            "gap",
-            f"record {expected} is missing: a row with seq {seq} stands in its place",
-            expected,
-        )
+        return self._fail("gap", gap_problem(expected, seq), expected)
 
     def _broken_link(self, n: int) -> bool:
-        if n == 1:
-            return self._fail("link", "record 1: its prev is not the genesis value", 1)
-        # The link breaks at n when record n-1 was changed and re-hashed, or when n's own
-        # prev was changed and n re-hashed; n-1 is the earlier suspect unless a signed
-        # root already vouched for it.
-        first = n if self._trusted_upto >= n - 1 else n - 1
-        return self._fail(
-            "link",
-            f"record {n}: its prev does not match the hash of record {n - 1}, so record "
-            f"{first} was changed and re-hashed",
-            first,
-        )
+        problem, first = broken_link_problem(n, self._trusted_upto)
+        return self._fail("link", problem, first)
 
     def _compute_next_size(self) -> int:
         sizes = []
@@ -503,10 +485,3 @@ class AuditVerifier:
             self.fail(
                 "head", f"the head row's Merkle frontier does not match records 1 to {n}", n or None
             )
-
-
-def _records(first: int | None, last: int, singular: str, plural: str) -> str:
-    """A clause's subject and verb: "records 7 to 9 do" or "record 9 does"."""
-    if first is None or first == last:
-        return f"record {last} {singular}"
-    return f"records {first} to {last} {plural}"

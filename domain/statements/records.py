@@ -7,23 +7,25 @@ line's :class:`MatchStatus`). Edits are a layer on top of the parsed lines: each
 says whether it was edited, added or removed, and :attr:`Statement.edits` keeps every
 edit's old and new value, so :meth:`Statement.parsed_lines` gives back the lines exactly
 as parsed.
+
+A kept bank file (:class:`Original`) lives in :mod:`domain.statements.originals`, a
+statement's identity and content hash in :mod:`domain.statements.identity`; both are
+re-exported here.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
-import zlib
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import IO, Any, Final
+from typing import Any, Final
 
-from domain.money import canonical_decimal
-from domain.statements.parsed import ParsedLine, ParsedStatement, StatementFormat
+from domain.statements.identity import StatementKey as StatementKey
+from domain.statements.identity import content_hash as content_hash
+from domain.statements.originals import Original as Original
+from domain.statements.parsed import ParsedLine, StatementFormat
 
 #: How a statement is named to people (``S-12``).
 STATEMENT_PREFIX: Final = "S-"
@@ -251,173 +253,6 @@ def _text(value: Decimal | None) -> str | None:
 
 def _dec(value: object) -> Decimal | None:
     return Decimal(str(value)) if isinstance(value, str) else None
-
-
-#: How the original file is compressed: zlib's fastest level (bank files are text and
-#: shrink about 15 times even so), fed in slices of this many bytes.
-_ZLIB_LEVEL: Final = 1
-_SLICE: Final = 1 << 18
-
-
-@dataclass(frozen=True, slots=True)
-class Original:
-    """A bank file as it is kept: the SHA-256 and length of its bytes, and the bytes
-    zlib-compressed (``packed``), or the bytes themselves when compressing does not make
-    them shorter. :meth:`read` builds it from a file in one pass of bounded slices, so a
-    100 MB file is never whole in memory; :meth:`of` from bytes a caller already holds."""
-
-    sha256: str
-    size: int
-    packed: bytes
-
-    @property
-    def compressed(self) -> bool:
-        """Whether ``packed`` is compressed (it is shorter than the original)."""
-        return len(self.packed) < self.size
-
-    def unpack(self) -> bytes:
-        """The original bytes."""
-        return zlib.decompress(self.packed) if self.compressed else self.packed
-
-    @classmethod
-    def of(cls, data: bytes) -> Original:
-        """The kept form of bytes in memory (sliced: no second copy of the whole)."""
-        view = memoryview(data)
-        packed = _pack(view[i : i + _SLICE] for i in range(0, len(data), _SLICE))
-        return cls(sha256=packed[0], size=len(data), packed=_shorter(packed[1], data))
-
-    @classmethod
-    def read(cls, file: IO[bytes]) -> Original:
-        """The kept form of a file read from where it stands to its end, slice by slice.
-
-        Only when compressing does not shorten it (not text) is the file read again
-        whole, from the same start, to keep it as it is.
-        """
-        start = file.tell()
-        size = 0
-
-        def slices() -> Iterable[bytes]:
-            nonlocal size
-            while chunk := file.read(_SLICE):
-                size += len(chunk)
-                yield chunk
-
-        sha256, packed = _pack(slices())
-        if len(packed) >= size:
-            file.seek(start)
-            packed = file.read()
-        return cls(sha256=sha256, size=size, packed=packed)
-
-
-def _pack(slices: Iterable[bytes | memoryview]) -> tuple[str, bytes]:
-    """The SHA-256 and the zlib compression of the bytes ``slices`` add up to."""
-    digest = hashlib.sha256()
-    packer = zlib.compressobj(_ZLIB_LEVEL)
-    parts: list[bytes] = []
-    for piece in slices:
-        digest.update(piece)
-        parts.append(packer.compress(piece))
-    parts.append(packer.flush())
-    return digest.hexdigest(), b"".join(parts)
-
-
-def _shorter(packed: bytes, data: bytes) -> bytes:
-    return packed if len(packed) < len(data) else data
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StatementKey:
-    """A statement's identity: the account (as the policy knows it), its currency, and
-    the bank's statement id, sequence and period. A re-import with the same key is the
-    same statement (unchanged, or a new revision of it)."""
-
-    account: str
-    currency: str
-    statement_id: str | None
-    sequence: str | None
-    period_start: date
-    period_end: date
-
-    @property
-    def text(self) -> str:
-        """One string per identity (stored unique)."""
-        parts = [
-            self.account,
-            self.currency,
-            self.statement_id or "",
-            self.sequence or "",
-            self.period_start.isoformat(),
-            self.period_end.isoformat(),
-        ]
-        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
-
-
-def content_hash(parsed: ParsedStatement) -> str:
-    """What a statement says (balances and lines), hashed: the same content, the same hash,
-    whichever file (or position in the file) it came from.
-
-    The hash is SHA-256 of the canonical JSON of ``{"closing", "control_count",
-    "control_total", "lines", "opening", "opening_derived"}`` (keys sorted, no spaces,
-    UTF-8), each line a list of its fields. It is fed a slice of lines at a time, never
-    the whole document: for a 140,000-line statement the document is tens of MB.
-
-    Line amounts are written with ``str``: the parser contract puts them at the
-    currency's scale, so one value has one spelling (and ``canonical_decimal``'s
-    ``format`` was a third of this function's time on a 100,000-line statement).
-    """
-    head = _canonical_json(
-        {
-            "closing": _canon(parsed.closing),
-            "control_count": parsed.control_count,
-            "control_total": _canon(parsed.control_total),
-        }
-    )
-    tail = _canonical_json(
-        {"opening": _canon(parsed.opening), "opening_derived": parsed.opening_derived}
-    )
-    digest = hashlib.sha256(head[:-1].encode())
-    digest.update(b',"lines":[')
-    lines = parsed.lines
-    for start in range(0, len(lines), _HASH_SLICE):
-        if start:
-            digest.update(b",")
-        # "[[...],[...]]" without its outer brackets: the lines of this slice.
-        digest.update(
-            _canonical_json([_hashed(ln) for ln in lines[start : start + _HASH_SLICE]])[
-                1:-1
-            ].encode()
-        )
-    digest.update(b"],")
-    digest.update(tail[1:].encode())
-    return digest.hexdigest()
-
-
-#: Lines serialized per step of :func:`content_hash`.
-_HASH_SLICE: Final = 2000
-
-
-def _canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def _hashed(ln: ParsedLine) -> list[Any]:
-    return [
-        ln.number,
-        str(ln.amount),
-        ln.booking_date and ln.booking_date.isoformat(),
-        ln.value_date and ln.value_date.isoformat(),
-        ln.reference,
-        ln.end_to_end_id,
-        ln.counterparty,
-        ln.counterparty_account,
-        ln.description,
-        ln.bank_reference,
-        ln.type_code,
-    ]
-
-
-def _canon(value: Decimal | None) -> str | None:
-    return None if value is None else canonical_decimal(value)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
