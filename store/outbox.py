@@ -18,149 +18,25 @@ the retry time (``reschedule``), so the next claim knows again to look before po
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import and_, func, or_, select, update
 
 from domain.delivery import MessageLocation, OutboxMessage
 from domain.notifications import NoticeKind, Notification
-from domain.templates import (
-    CardUpdate,
-    NoticeBody,
-    Template,
-    decode,
-    template_of,
-)
+from domain.templates import CardUpdate
 from store.engine import Database
+from store.outbox_cards import CARD_COPY_TEMPLATES as CARD_COPY_TEMPLATES
+from store.outbox_cards import _copies_of, _save_card_location
+from store.outbox_rows import SLACK_KINDS as SLACK_KINDS
+from store.outbox_rows import CardPostInFlight as CardPostInFlight
+from store.outbox_rows import OutboxRow as OutboxRow
+from store.outbox_rows import RowResult as RowResult
+from store.outbox_rows import _message, _row
 from store.outbox_sink import RowState as RowState
 from store.outbox_sink import SqlOutboxSink
 from store.tables import item_cards, outbox
-
-#: The kinds of rows the Slack relay delivers (every kind but the ledger's).
-SLACK_KINDS = frozenset(NoticeKind) - {NoticeKind.LEDGER}
-
-#: Alert and DM templates that carry the item's live card (kept current by the relay).
-CARD_COPY_TEMPLATES = frozenset(
-    {
-        Template.REMINDER,
-        Template.REMINDER_UNCLAIMED,
-        Template.SLA_ESCALATED,
-        Template.ESCALATED,
-        Template.ASSIGNED,
-        Template.DEAD_LETTER,
-    }
-)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OutboxRow:
-    """A claimed (or listed) outbox row."""
-
-    id: int
-    dedupe_key: str
-    kind: NoticeKind
-    target: str
-    item_id: int | None
-    payload: NoticeBody
-    thread_of: str | None
-    update_of: str | None
-    state: RowState
-    attempts: int
-    failures: int
-    available_at: datetime
-    last_error: str | None
-    created_at: datetime
-
-
-class CardPostInFlight(NamedTuple):
-    """Another claim on the same item's card: live (wait for it) or lapsed (in doubt)."""
-
-    live: bool
-    unsure_since: datetime | None
-
-
-class RowResult(NamedTuple):
-    """Where an enqueued message stands: its state and, once sent, where it is."""
-
-    state: RowState
-    channel: str | None
-    ts: str | None
-
-
-def _row(r: Any) -> OutboxRow:
-    kind = NoticeKind(r["kind"])
-    payload, links = decode(kind, r["payload"] or {})
-    return OutboxRow(
-        id=r["id"],
-        dedupe_key=r["dedupe_key"],
-        kind=kind,
-        target=r["target"],
-        item_id=r["item_id"],
-        payload=payload,
-        thread_of=links.thread_of,
-        update_of=links.update_of,
-        state=RowState(r["state"]),
-        attempts=r["attempts"],
-        failures=r["failures"],
-        available_at=r["available_at"],
-        last_error=r["last_error"],
-        created_at=r["created_at"],
-    )
-
-
-async def _copies_of(conn: AsyncConnection, item_id: int) -> list[OutboxMessage]:
-    """Sent alerts and DMs that show the item's card (to edit when the item changes)."""
-    rows = await conn.execute(
-        select(outbox)
-        .where(
-            outbox.c.item_id == item_id,
-            outbox.c.kind.in_([NoticeKind.ALERT.value, NoticeKind.DM.value]),
-            outbox.c.state == RowState.SENT.value,
-            outbox.c.result_ts.is_not(None),
-        )
-        .order_by(outbox.c.id)
-    )
-    return [
-        message
-        for message in map(_message, rows.mappings())
-        if template_of(message.payload) in CARD_COPY_TEMPLATES and message.update_of is None
-    ]
-
-
-def _message(r: Any, **claim: Any) -> OutboxMessage:
-    """The message of an outbox row (``claim``: attempts, failures, created_at)."""
-    kind = NoticeKind(r["kind"])
-    payload, links = decode(kind, r["payload"] or {})
-    return OutboxMessage(
-        id=r["id"],
-        kind=kind,
-        target=r["target"],
-        item_id=r["item_id"],
-        payload=payload,
-        thread_of=links.thread_of,
-        update_of=links.update_of,
-        dedupe_key=r["dedupe_key"],
-        **claim,
-    )
-
-
-async def _save_card_location(
-    conn: AsyncConnection, item_id: int, *, channel: str, ts: str, version: int, now: datetime
-) -> None:
-    """Remembers the card's message for later in-place updates."""
-    existing = (
-        await conn.execute(select(item_cards.c.item_id).where(item_cards.c.item_id == item_id))
-    ).first()
-    values = {"channel": channel, "ts": ts, "version": version, "updated_at": now}
-    if existing is None:
-        await conn.execute(insert(item_cards).values(item_id=item_id, **values))
-    else:
-        await conn.execute(
-            update(item_cards).where(item_cards.c.item_id == item_id).values(**values)
-        )
 
 
 class OutboxStore:
